@@ -1,0 +1,364 @@
+// Side effects of retrainingRun. Each write is keyed by the run id (one snapshot, one candidate, one
+// report per version, one gate result, one approval per run), so a retried activity writes nothing twice.
+import { createHash } from 'node:crypto';
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { and, asc, eq, inArray, isNotNull, sql } from 'drizzle-orm';
+import { canonicalJson } from '../analysis/canonicalJson';
+import {
+  defaultSimpleGatePolicy,
+  evaluateSimpleGate,
+  simpleGatePolicySchema,
+  type GateEvaluation,
+  type SimpleGatePolicy,
+} from '../analysis/gatePolicy';
+import { evaluatePredictions, type EvaluationSummary } from '../analysis/metrics';
+import type { Db } from '../db/index';
+import { changeProductionRoute, productionVersionId, writeAudit } from '../db/queries';
+import {
+  approvals,
+  datasetSnapshotMembers,
+  datasetSnapshots,
+  evalReports,
+  examples,
+  gateResults,
+  models,
+  modelVersions,
+  runs,
+  type RunStatus,
+} from '../db/schema';
+import {
+  artifactHash,
+  defaultTrainerParams,
+  deserializeArtifact,
+  predictBatch,
+  serializeArtifact,
+  trainHashedLogReg,
+  type TrainerParams,
+} from '../trainers/hashedLogReg';
+
+export interface ActivityDeps {
+  db: Db;
+}
+
+export interface SnapshotRef {
+  snapshotId: number;
+  contentHash: string;
+  trainCount: number;
+  heldoutCount: number;
+}
+
+export interface CandidateRef {
+  versionId: number;
+  version: number;
+  artifactHash: string;
+  trainedOn: number;
+}
+
+export interface StoredReport {
+  reportId: number;
+  versionId: number;
+  contentHash: string;
+  summary: EvaluationSummary;
+}
+
+export interface Evaluation {
+  candidate: StoredReport;
+  champion: StoredReport | null;
+}
+
+export interface GateJudgement extends GateEvaluation {
+  policy: SimpleGatePolicy;
+}
+
+const BUILTIN_TRAINER = 'hashed-logreg@1';
+
+function sha256(text: string): string {
+  return `sha256:${createHash('sha256').update(text).digest('hex')}`;
+}
+
+function heartbeat(details: unknown): void {
+  // Activities are also called directly by tests, outside an activity context.
+  try {
+    Context.current().heartbeat(details);
+  } catch {
+    /* not running inside an activity */
+  }
+}
+
+export function createRetrainingActivities({ db }: ActivityDeps) {
+  async function loadMembers(snapshotId: number, split: 'train' | 'heldout') {
+    return db
+      .select({
+        exampleId: datasetSnapshotMembers.exampleId,
+        label: datasetSnapshotMembers.label,
+        input: examples.input,
+        slices: examples.slices,
+      })
+      .from(datasetSnapshotMembers)
+      .innerJoin(examples, eq(examples.id, datasetSnapshotMembers.exampleId))
+      .where(and(eq(datasetSnapshotMembers.snapshotId, snapshotId), eq(datasetSnapshotMembers.split, split)))
+      .orderBy(asc(datasetSnapshotMembers.exampleId));
+  }
+
+  async function storeReport(
+    runId: string,
+    snapshotId: number,
+    versionId: number,
+    role: 'candidate' | 'champion',
+    summary: EvaluationSummary,
+  ): Promise<StoredReport> {
+    const contentHash = sha256(canonicalJson({ versionId, snapshotId, summary }));
+    await db
+      .insert(evalReports)
+      .values({ runId, versionId, snapshotId, role, summary, contentHash })
+      .onConflictDoNothing({ target: [evalReports.runId, evalReports.versionId] });
+    const [row] = await db
+      .select()
+      .from(evalReports)
+      .where(and(eq(evalReports.runId, runId), eq(evalReports.versionId, versionId)));
+    if (!row) throw new Error(`eval report for run ${runId}, version ${versionId} vanished after insert`);
+    // Reports are immutable: a retry returns what was stored first, not a recomputation.
+    return { reportId: row.id, versionId, contentHash: row.contentHash, summary: row.summary as EvaluationSummary };
+  }
+
+  return {
+    async recordRunStep(input: { runId: string; step: string; status?: RunStatus }): Promise<void> {
+      await db
+        .update(runs)
+        .set({ step: input.step, ...(input.status ? { status: input.status } : {}) })
+        .where(eq(runs.id, input.runId));
+    },
+
+    /** Freezes the model's labelled examples into a content-hashed snapshot with the recorded held-out split. */
+    async freezeSnapshot(input: { runId: string; modelId: number }): Promise<SnapshotRef> {
+      const existing = await db.select().from(datasetSnapshots).where(eq(datasetSnapshots.runId, input.runId));
+      if (existing[0]) {
+        const s = existing[0];
+        return { snapshotId: s.id, contentHash: s.contentHash, trainCount: s.trainCount, heldoutCount: s.heldoutCount };
+      }
+      const rows = await db
+        .select({ id: examples.id, externalId: examples.externalId, label: examples.label, split: examples.split })
+        .from(examples)
+        .where(and(eq(examples.modelId, input.modelId), isNotNull(examples.label)))
+        .orderBy(asc(examples.externalId));
+      const trainCount = rows.filter((r) => r.split === 'train').length;
+      const heldoutCount = rows.length - trainCount;
+      if (trainCount < 10 || heldoutCount < 10) {
+        throw ApplicationFailure.nonRetryable(
+          `model ${input.modelId} has ${trainCount} labelled training and ${heldoutCount} held-out examples; at least 10 of each are needed`,
+          'InsufficientData',
+        );
+      }
+      const contentHash = sha256(rows.map((r) => `${r.externalId}\t${r.label}\t${r.split}`).join('\n'));
+      return db.transaction(async (tx) => {
+        const [snap] = await tx
+          .insert(datasetSnapshots)
+          .values({ modelId: input.modelId, runId: input.runId, contentHash, trainCount, heldoutCount })
+          .returning();
+        if (!snap) throw new Error('snapshot insert returned nothing');
+        const chunk = 2000;
+        for (let i = 0; i < rows.length; i += chunk) {
+          await tx.insert(datasetSnapshotMembers).values(
+            rows.slice(i, i + chunk).map((r) => ({
+              snapshotId: snap.id,
+              exampleId: r.id,
+              split: r.split,
+              label: r.label as number,
+            })),
+          );
+        }
+        return { snapshotId: snap.id, contentHash, trainCount, heldoutCount };
+      });
+    },
+
+    /** Trains the candidate on the snapshot's training split (training queue; heartbeats every epoch). */
+    async trainCandidate(input: {
+      runId: string;
+      modelId: number;
+      snapshotId: number;
+      trainerParams?: Record<string, number>;
+    }): Promise<CandidateRef> {
+      const [already] = await db.select().from(modelVersions).where(eq(modelVersions.runId, input.runId));
+      if (already) {
+        return {
+          versionId: already.id,
+          version: already.version,
+          artifactHash: already.artifactHash,
+          trainedOn: (already.params as { trainedOn?: number }).trainedOn ?? 0,
+        };
+      }
+      const members = await loadMembers(input.snapshotId, 'train');
+      heartbeat({ phase: 'loaded', examples: members.length });
+      const params: TrainerParams = { ...defaultTrainerParams, ...(input.trainerParams ?? {}) } as TrainerParams;
+      const artifact = await trainHashedLogReg(
+        members.map((m) => ({ input: m.input, label: m.label as 0 | 1 })),
+        params,
+        (epoch, epochs, meanLoss) => heartbeat({ phase: 'training', epoch, epochs, meanLoss }),
+      );
+      const bytes = serializeArtifact(artifact);
+      const hash = artifactHash(bytes);
+      const parentVersionId = await productionVersionId(db, input.modelId);
+      const row = await db.transaction(async (tx) => {
+        const [next] = await tx
+          .select({ v: sql<number>`coalesce(max(${modelVersions.version}), 0) + 1` })
+          .from(modelVersions)
+          .where(eq(modelVersions.modelId, input.modelId));
+        const [inserted] = await tx
+          .insert(modelVersions)
+          .values({
+            modelId: input.modelId,
+            version: Number(next?.v ?? 1),
+            status: 'candidate',
+            trainer: BUILTIN_TRAINER,
+            params: { ...params, trainedOn: members.length },
+            artifact: bytes,
+            artifactHash: hash,
+            snapshotId: input.snapshotId,
+            parentVersionId,
+            runId: input.runId,
+          })
+          .onConflictDoNothing({ target: modelVersions.runId })
+          .returning();
+        if (inserted) {
+          await tx.update(runs).set({ candidateVersionId: inserted.id }).where(eq(runs.id, input.runId));
+          return inserted;
+        }
+        const [raced] = await tx.select().from(modelVersions).where(eq(modelVersions.runId, input.runId));
+        if (!raced) throw new Error(`candidate for run ${input.runId} neither inserted nor found`);
+        return raced;
+      });
+      return { versionId: row.id, version: row.version, artifactHash: row.artifactHash, trainedOn: members.length };
+    },
+
+    /** Scores candidate and champion on the same held-out set and stores one immutable report each. */
+    async evaluateVersions(input: {
+      runId: string;
+      modelId: number;
+      snapshotId: number;
+      candidateVersionId: number;
+    }): Promise<Evaluation> {
+      const championVersionId = await productionVersionId(db, input.modelId);
+      const heldout = await loadMembers(input.snapshotId, 'heldout');
+      const labels = Uint8Array.from(heldout, (m) => m.label);
+      const attributeNames = [...new Set(heldout.flatMap((m) => Object.keys(m.slices)))].sort();
+      const sliceAttributes: Record<string, string[]> = {};
+      for (const name of attributeNames) sliceAttributes[name] = heldout.map((m) => m.slices[name] ?? 'unknown');
+      const inputs = heldout.map((m) => m.input);
+
+      const ids = championVersionId === null ? [input.candidateVersionId] : [input.candidateVersionId, championVersionId];
+      const versions = await db.select().from(modelVersions).where(inArray(modelVersions.id, ids));
+      const evaluate = (versionId: number): EvaluationSummary => {
+        const v = versions.find((x) => x.id === versionId);
+        if (!v) throw ApplicationFailure.nonRetryable(`model version ${versionId} not found`, 'NotFound');
+        const scores = predictBatch(deserializeArtifact(v.artifact), inputs);
+        heartbeat({ phase: 'scored', versionId });
+        return evaluatePredictions({ labels, scores, threshold: 0.5, sliceAttributes });
+      };
+      const candidate = await storeReport(
+        input.runId,
+        input.snapshotId,
+        input.candidateVersionId,
+        'candidate',
+        evaluate(input.candidateVersionId),
+      );
+      const champion =
+        championVersionId === null || championVersionId === input.candidateVersionId
+          ? null
+          : await storeReport(input.runId, input.snapshotId, championVersionId, 'champion', evaluate(championVersionId));
+      return { candidate, champion };
+    },
+
+    /** Judges the model's gate policy on the stored reports and records the result once. */
+    async judgeGate(input: {
+      runId: string;
+      modelId: number;
+      candidateReportId: number;
+      championReportId: number | null;
+    }): Promise<GateJudgement> {
+      const [stored] = await db.select().from(gateResults).where(eq(gateResults.runId, input.runId));
+      if (stored) {
+        return {
+          policy: stored.policy as SimpleGatePolicy,
+          decision: stored.decision,
+          rules: stored.rules as GateEvaluation['rules'],
+          reasons: stored.reasons,
+        };
+      }
+      const [model] = await db.select().from(models).where(eq(models.id, input.modelId));
+      const policy = model?.gatePolicy ? simpleGatePolicySchema.parse(model.gatePolicy) : defaultSimpleGatePolicy;
+      const reportIds = input.championReportId === null ? [input.candidateReportId] : [input.candidateReportId, input.championReportId];
+      const reports = await db.select().from(evalReports).where(inArray(evalReports.id, reportIds));
+      const summaryOf = (id: number | null) =>
+        id === null ? null : ((reports.find((r) => r.id === id)?.summary ?? null) as EvaluationSummary | null);
+      const candidate = summaryOf(input.candidateReportId);
+      if (!candidate) throw ApplicationFailure.nonRetryable(`candidate report ${input.candidateReportId} not found`, 'NotFound');
+      const evaluation = evaluateSimpleGate(policy, candidate, summaryOf(input.championReportId));
+      await db
+        .insert(gateResults)
+        .values({
+          runId: input.runId,
+          policy,
+          decision: evaluation.decision,
+          rules: evaluation.rules,
+          reasons: evaluation.reasons,
+          candidateReportId: input.candidateReportId,
+          championReportId: input.championReportId,
+        })
+        .onConflictDoNothing({ target: gateResults.runId });
+      await db.update(runs).set({ gateDecision: evaluation.decision }).where(eq(runs.id, input.runId));
+      return { policy, ...evaluation };
+    },
+
+    async recordApproval(input: {
+      runId: string;
+      decision: 'approved' | 'rejected';
+      approver: string;
+      reason: string;
+      reportHash: string | null;
+    }): Promise<void> {
+      await db.transaction(async (tx) => {
+        const inserted = await tx
+          .insert(approvals)
+          .values(input)
+          .onConflictDoNothing({ target: approvals.runId })
+          .returning({ id: approvals.id });
+        if (inserted.length > 0) {
+          await writeAudit(tx, {
+            actor: input.approver,
+            action: `gate.${input.decision === 'approved' ? 'approve' : 'reject'}`,
+            target: `run:${input.runId}`,
+            details: { reason: input.reason, reportHash: input.reportHash },
+          });
+        }
+      });
+    },
+
+    async promoteCandidate(input: { runId: string; modelId: number; versionId: number; approver: string | null }) {
+      return changeProductionRoute(db, {
+        modelId: input.modelId,
+        toVersionId: input.versionId,
+        action: 'promote',
+        actor: input.approver ?? 'workflow',
+        reason: `run ${input.runId} passed its gate`,
+        runId: input.runId,
+        idempotencyKey: `${input.runId}:promote`,
+        previousStatus: 'retired',
+      });
+    },
+
+    async rejectCandidate(input: { runId: string; versionId: number }): Promise<void> {
+      await db
+        .update(modelVersions)
+        .set({ status: 'rejected', statusChangedAt: new Date() })
+        .where(and(eq(modelVersions.id, input.versionId), eq(modelVersions.status, 'candidate')));
+    },
+
+    async finishRun(input: { runId: string; status: RunStatus; result: Record<string, unknown> }): Promise<void> {
+      await db
+        .update(runs)
+        .set({ status: input.status, step: 'done', result: input.result, finishedAt: new Date() })
+        .where(eq(runs.id, input.runId));
+    },
+  };
+}

@@ -1,0 +1,23 @@
+// The app router: one router per area, merged here. `AppRouter` is the type clients import.
+import { z } from 'zod';
+import { adminRouter } from './routers/admin';
+import { gatesRouter } from './routers/gates';
+import { modelsRouter } from './routers/models';
+import { reportsRouter } from './routers/reports';
+import { runsRouter } from './routers/runs';
+import { publicProcedure, router } from './trpc';
+
+export const appRouter = router({
+  health: publicProcedure
+    .meta({ openapi: { method: 'GET', path: '/health', tags: ['admin'], summary: 'Liveness', protect: false } })
+    .input(z.strictObject({}).optional())
+    .output(z.object({ ok: z.boolean() }))
+    .query(() => ({ ok: true })),
+  models: modelsRouter,
+  runs: runsRouter,
+  gates: gatesRouter,
+  reports: reportsRouter,
+  admin: adminRouter,
+});
+
+export type AppRouter = typeof appRouter;

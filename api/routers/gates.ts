@@ -1,0 +1,96 @@
+import { TRPCError } from '@trpc/server';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { desc, eq } from 'drizzle-orm';
+import { z } from 'zod';
+import { gateResults, models, runs } from '../../db/schema';
+import { GATE_FAILURE, decideGateUpdate, type DecideGateResult } from '../../workflows/messages';
+import { gateRuleOutput, reason, runId } from '../schemas';
+import { roleProcedure, router, type Context } from '../trpc';
+import { liveStatus, requireRun } from './runs';
+
+const decisionOutput = z.object({ runId: z.string(), decision: z.enum(['approve', 'reject']), approver: z.string(), reportHash: z.string().nullable() });
+
+async function decide(ctx: Context & { identity: NonNullable<Context['identity']> }, id: string, decision: 'approve' | 'reject', why: string) {
+  const { run } = await requireRun(ctx.db, id);
+  // Checked here for a clear answer, and again in the workflow's update validator, which is authoritative.
+  if (run.requestedBy === ctx.identity.subject) {
+    throw new TRPCError({ code: 'FORBIDDEN', message: `${ctx.identity.subject} started run ${id} and may not decide its gate (four eyes)` });
+  }
+  if (run.status !== 'awaiting_approval') {
+    throw new TRPCError({ code: 'CONFLICT', message: `run ${id} is not waiting for a gate decision (status: ${run.status})` });
+  }
+  let result: DecideGateResult;
+  try {
+    result = await ctx.temporal.workflow.getHandle(id).executeUpdate(decideGateUpdate, {
+      args: [{ decision, reason: why, approver: { subject: ctx.identity.subject, role: ctx.identity.role } }],
+    });
+  } catch (err) {
+    const cause = err instanceof WorkflowUpdateFailedError ? err.cause : undefined;
+    const message = cause instanceof Error ? cause.message : err instanceof Error ? err.message : String(err);
+    const type = cause instanceof ApplicationFailure ? cause.type : undefined;
+    if (type === GATE_FAILURE.forbidden) throw new TRPCError({ code: 'FORBIDDEN', message });
+    if (type === GATE_FAILURE.badRequest) throw new TRPCError({ code: 'BAD_REQUEST', message });
+    if (type === GATE_FAILURE.conflict || /already completed|not found/i.test(message)) {
+      throw new TRPCError({ code: 'CONFLICT', message });
+    }
+    throw new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: `the gate decision could not be delivered: ${message}` });
+  }
+  return { runId: id, ...result };
+}
+
+export const gatesRouter = router({
+  list: roleProcedure('viewer')
+    .meta({ openapi: { method: 'GET', path: '/gates', tags: ['gates'], summary: 'Gates waiting for a human, oldest first' } })
+    .input(z.strictObject({}).optional())
+    .output(
+      z.array(
+        z.object({
+          runId: z.string(),
+          model: z.string(),
+          requestedBy: z.string(),
+          candidateVersion: z.number().nullable(),
+          deadline: z.string().nullable(),
+          reportHash: z.string().nullable(),
+          reasons: z.array(z.string()),
+          rules: z.array(gateRuleOutput),
+        }),
+      ),
+    )
+    .query(async ({ ctx }) => {
+      const rows = await ctx.db
+        .select({ run: runs, model: models.name, gate: gateResults })
+        .from(runs)
+        .innerJoin(models, eq(models.id, runs.modelId))
+        .leftJoin(gateResults, eq(gateResults.runId, runs.id))
+        .where(eq(runs.status, 'awaiting_approval'))
+        .orderBy(desc(runs.startedAt));
+      return Promise.all(
+        rows.reverse().map(async (r) => {
+          const live = await liveStatus(ctx, r.run.id);
+          return {
+            runId: r.run.id,
+            model: r.model,
+            requestedBy: r.run.requestedBy,
+            candidateVersion: live?.candidateVersion ?? null,
+            deadline: live?.approval?.deadline ?? null,
+            reportHash: live?.candidateReportHash ?? null,
+            reasons: r.gate?.reasons ?? [],
+            rules: (r.gate?.rules as z.infer<typeof gateRuleOutput>[] | undefined) ?? [],
+          };
+        }),
+      );
+    }),
+
+  approve: roleProcedure('approver')
+    .meta({ openapi: { method: 'POST', path: '/gates/{runId}/approve', tags: ['gates'], summary: 'Approve a gate (never your own run)' } })
+    .input(z.strictObject({ runId, reason }))
+    .output(decisionOutput)
+    .mutation(({ ctx, input }) => decide(ctx, input.runId, 'approve', input.reason)),
+
+  reject: roleProcedure('approver')
+    .meta({ openapi: { method: 'POST', path: '/gates/{runId}/reject', tags: ['gates'], summary: 'Reject a gate' } })
+    .input(z.strictObject({ runId, reason }))
+    .output(decisionOutput)
+    .mutation(({ ctx, input }) => decide(ctx, input.runId, 'reject', input.reason)),
+});

@@ -1,0 +1,58 @@
+// zod schemas shared by the routers: one definition per concept, with messages a user can act on.
+import { z } from 'zod';
+import { ROLES } from '../db/schema';
+
+export const modelName = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]{1,62}$/, 'model names are 2-63 characters: lower-case letters, digits and dashes, starting with a letter');
+export const runId = z.string().regex(/^run-[a-z0-9-]{4,120}$/, 'run ids look like run-<model>-<id>');
+export const reason = z.string().trim().min(3, 'a reason of at least 3 characters is required').max(2000);
+export const role = z.enum(ROLES);
+export const subject = z
+  .string()
+  .regex(/^[a-zA-Z0-9_.@:-]{2,100}$/, 'subjects are 2-100 characters: letters, digits and _ . @ : -');
+export const isoDate = z.iso.datetime({ offset: true });
+
+export const trainerParamsInput = z
+  .strictObject({
+    dimsLog2: z.number().int().min(10).max(22),
+    epochs: z.number().int().min(1).max(100),
+    learningRate: z.number().positive().max(10),
+    l2: z.number().min(0).max(1),
+    seed: z.number().int().min(0).max(2 ** 31 - 1),
+    ngramMax: z.union([z.literal(1), z.literal(2)]),
+  })
+  .partial();
+
+export const exampleInput = z.strictObject({
+  externalId: z.string().min(1).max(300),
+  input: z.record(z.string().max(64), z.string().max(200_000)),
+  label: z.union([z.literal(0), z.literal(1)]).nullable(),
+  slices: z.record(z.string().max(64), z.string().max(200)).default({}),
+  split: z.enum(['train', 'heldout']),
+  observedAt: isoDate.optional(),
+});
+
+const interval = z.object({ estimate: z.number().nullable(), lower: z.number().nullable(), upper: z.number().nullable() });
+export const metricSetOutput = z.object({
+  support: z.number(),
+  positives: z.number(),
+  negatives: z.number(),
+  counts: z.object({ tp: z.number(), fp: z.number(), tn: z.number(), fn: z.number() }),
+  accuracy: interval,
+  precision: interval,
+  recall: interval,
+  fpr: interval,
+});
+export const evaluationSummaryOutput = z.object({
+  threshold: z.number(),
+  overall: metricSetOutput,
+  slices: z.array(z.object({ attribute: z.string(), value: z.string(), metrics: metricSetOutput })),
+});
+export const gateRuleOutput = z.object({
+  rule: z.string(),
+  outcome: z.enum(['passed', 'failed', 'insufficient', 'warning']),
+  observed: z.number().nullable(),
+  bound: z.number(),
+  detail: z.string(),
+});

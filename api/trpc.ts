@@ -1,0 +1,137 @@
+// The one place tRPC is initialised: context, error shape, and the role-guarded procedures.
+import { createHash } from 'node:crypto';
+import { initTRPC, TRPCError } from '@trpc/server';
+import { and, eq, isNull } from 'drizzle-orm';
+import type { Client } from '@temporalio/client';
+import type { OpenApiMeta } from 'trpc-to-openapi';
+import { z } from 'zod';
+import type { Db } from '../db/index';
+import { writeAudit } from '../db/queries';
+import { apiTokens, type Role } from '../db/schema';
+
+export interface Identity {
+  subject: string;
+  role: Role;
+  tokenId: number;
+}
+
+export interface ApiDeps {
+  db: Db;
+  temporal: Client;
+  /** Temporal namespace the runs live in, for links. */
+  namespace: string;
+  /** Task queues runs are started on: workflows and control activities, and training. */
+  taskQueues: { control: string; training: string };
+  /** Default time a gate waits for a human, in seconds. */
+  defaultApprovalTimeoutSeconds: number;
+}
+
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+/** Resolves a bearer token to its identity; revoked and unknown tokens resolve to null. */
+export async function identityFromToken(db: Db, token: string | null | undefined): Promise<Identity | null> {
+  if (!token) return null;
+  const [row] = await db
+    .select()
+    .from(apiTokens)
+    .where(and(eq(apiTokens.tokenHash, hashToken(token)), isNull(apiTokens.revokedAt)))
+    .limit(1);
+  return row ? { subject: row.subject, role: row.role, tokenId: row.id } : null;
+}
+
+export function bearerFrom(header: string | string[] | undefined): string | null {
+  const value = Array.isArray(header) ? header[0] : header;
+  const match = value?.match(/^Bearer\s+(\S+)$/i);
+  return match?.[1] ?? null;
+}
+
+/** Inner context: what tests build directly (no HTTP) and the HTTP adapter builds per request. */
+export function createContextInner(deps: ApiDeps, identity: Identity | null) {
+  return { ...deps, identity };
+}
+export type Context = ReturnType<typeof createContextInner>;
+
+const t = initTRPC
+  .context<Context>()
+  .meta<OpenApiMeta>()
+  .create({
+    errorFormatter({ shape, error }) {
+      const cause = error.cause;
+      return {
+        ...shape,
+        data: {
+          ...shape.data,
+          // Field-level messages for bad input, so a client can say which field was wrong.
+          fieldErrors: error.code === 'BAD_REQUEST' && cause instanceof z.ZodError ? z.flattenError(cause).fieldErrors : undefined,
+          stack: process.env.NODE_ENV === 'development' ? shape.data.stack : undefined,
+        },
+      };
+    },
+  });
+
+export const router = t.router;
+export const createCallerFactory = t.createCallerFactory;
+export const publicProcedure = t.procedure;
+
+// What each role may do beyond itself: admin everything; operator and approver can also read.
+const IMPLIED: Record<Role, readonly Role[]> = {
+  admin: ['admin', 'operator', 'approver', 'viewer', 'annotator', 'ingest'],
+  operator: ['operator', 'viewer'],
+  approver: ['approver', 'viewer'],
+  viewer: ['viewer'],
+  annotator: ['annotator'],
+  ingest: ['ingest'],
+};
+
+export function roleAllows(held: Role, required: Role): boolean {
+  return IMPLIED[held].includes(required);
+}
+
+const authed = t.middleware(({ ctx, next }) => {
+  if (!ctx.identity) {
+    throw new TRPCError({ code: 'UNAUTHORIZED', message: 'a valid bearer token is required (Authorization: Bearer <token>)' });
+  }
+  return next({ ctx: { ...ctx, identity: ctx.identity } });
+});
+
+/** Every successful mutation is recorded in audit_log with its caller and input. */
+const audited = t.middleware(async ({ ctx, type, path, getRawInput, next }) => {
+  const result = await next();
+  if (type === 'mutation' && result.ok && ctx.identity) {
+    const input = (await getRawInput()) as Record<string, unknown> | undefined;
+    const target = typeof input === 'object' && input ? String(input.runId ?? input.name ?? input.model ?? input.subject ?? input.id ?? path) : path;
+    await writeAudit(ctx.db, {
+      actor: ctx.identity.subject,
+      action: path,
+      target,
+      details: { role: ctx.identity.role, input: redact(input) },
+    });
+  }
+  return result;
+});
+
+function redact(input: unknown): unknown {
+  if (!input || typeof input !== 'object') return input ?? null;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(input)) {
+    // Bulk payloads are summarised; the rows themselves are in their own tables.
+    out[k] = Array.isArray(v) && v.length > 20 ? `[${v.length} items]` : v;
+  }
+  return out;
+}
+
+export const authedProcedure = t.procedure.use(authed).use(audited);
+
+export function roleProcedure(required: Role) {
+  return authedProcedure.use(({ ctx, next }) => {
+    if (!roleAllows(ctx.identity.role, required)) {
+      throw new TRPCError({
+        code: 'FORBIDDEN',
+        message: `${ctx.identity.subject} has role '${ctx.identity.role}'; this needs '${required}'`,
+      });
+    }
+    return next();
+  });
+}

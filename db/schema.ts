@@ -1,0 +1,244 @@
+// One schema for PGlite and PostgreSQL. snake_case columns, camelCase keys, timestamps with time zone.
+
+import {
+  bigserial,
+  customType,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  real,
+  serial,
+  smallint,
+  text,
+  timestamp,
+  uniqueIndex,
+} from 'drizzle-orm/pg-core';
+
+// bytea: PGlite hands back Uint8Array, postgres.js a Buffer; both are Uint8Array.
+const bytea = customType<{ data: Uint8Array; driverData: Uint8Array }>({
+  dataType: () => 'bytea',
+});
+
+const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
+
+export const VERSION_STATUSES = [
+  'candidate',
+  'rejected',
+  'shadow',
+  'canary',
+  'production',
+  'retired',
+  'rolled_back',
+] as const;
+export type VersionStatus = (typeof VERSION_STATUSES)[number];
+
+export const RUN_STATUSES = ['running', 'awaiting_approval', 'promoted', 'rejected', 'failed', 'cancelled'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+
+export const ROLES = ['viewer', 'operator', 'approver', 'annotator', 'ingest', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
+
+export const models = pgTable('models', {
+  id: serial('id').primaryKey(),
+  name: text('name').notNull().unique(),
+  description: text('description').notNull().default(''),
+  /** The simple gate policy (analysis/gatePolicy); null means the default policy. */
+  gatePolicy: jsonb('gate_policy'),
+  createdBy: text('created_by').notNull(),
+  createdAt: createdAt(),
+});
+
+export const runs = pgTable(
+  'runs',
+  {
+    /** The Temporal workflow id. */
+    id: text('id').primaryKey(),
+    modelId: integer('model_id')
+      .notNull()
+      .references(() => models.id),
+    trigger: text('trigger').notNull(),
+    requestedBy: text('requested_by').notNull(),
+    status: text('status').$type<RunStatus>().notNull().default('running'),
+    step: text('step').notNull().default('started'),
+    params: jsonb('params').notNull().default({}),
+    candidateVersionId: integer('candidate_version_id'),
+    gateDecision: text('gate_decision'),
+    result: jsonb('result'),
+    startedAt: timestamp('started_at', { withTimezone: true }).notNull().defaultNow(),
+    finishedAt: timestamp('finished_at', { withTimezone: true }),
+  },
+  (t) => [index('runs_model_idx').on(t.modelId, t.startedAt)],
+);
+
+export const examples = pgTable(
+  'examples',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    modelId: integer('model_id')
+      .notNull()
+      .references(() => models.id),
+    externalId: text('external_id').notNull(),
+    input: jsonb('input').$type<Record<string, string>>().notNull(),
+    /** 1 = positive class (spam); null = not yet labelled. */
+    label: smallint('label'),
+    slices: jsonb('slices').$type<Record<string, string>>().notNull().default({}),
+    /** Fixed held-out assignment, recorded once so every run evaluates on the same set. */
+    split: text('split').$type<'train' | 'heldout'>().notNull(),
+    observedAt: timestamp('observed_at', { withTimezone: true }),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex('examples_model_external_uq').on(t.modelId, t.externalId)],
+);
+
+export const datasetSnapshots = pgTable('dataset_snapshots', {
+  id: serial('id').primaryKey(),
+  modelId: integer('model_id')
+    .notNull()
+    .references(() => models.id),
+  /** One snapshot per run: the idempotency key of the freeze step. */
+  runId: text('run_id').notNull().unique(),
+  contentHash: text('content_hash').notNull(),
+  trainCount: integer('train_count').notNull(),
+  heldoutCount: integer('heldout_count').notNull(),
+  createdAt: createdAt(),
+});
+
+export const datasetSnapshotMembers = pgTable(
+  'dataset_snapshot_members',
+  {
+    snapshotId: integer('snapshot_id')
+      .notNull()
+      .references(() => datasetSnapshots.id),
+    exampleId: integer('example_id').notNull(),
+    split: text('split').$type<'train' | 'heldout'>().notNull(),
+    label: smallint('label').notNull(),
+    weight: real('weight').notNull().default(1),
+  },
+  (t) => [primaryKey({ columns: [t.snapshotId, t.exampleId] })],
+);
+
+export const modelVersions = pgTable(
+  'model_versions',
+  {
+    id: serial('id').primaryKey(),
+    modelId: integer('model_id')
+      .notNull()
+      .references(() => models.id),
+    version: integer('version').notNull(),
+    status: text('status').$type<VersionStatus>().notNull().default('candidate'),
+    trainer: text('trainer').notNull(),
+    params: jsonb('params').notNull(),
+    artifact: bytea('artifact').notNull(),
+    artifactHash: text('artifact_hash').notNull(),
+    snapshotId: integer('snapshot_id').references(() => datasetSnapshots.id),
+    parentVersionId: integer('parent_version_id'),
+    /** The run that trained it: one candidate per run, so a retried train step writes nothing twice. */
+    runId: text('run_id').unique(),
+    createdAt: createdAt(),
+    statusChangedAt: timestamp('status_changed_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex('model_versions_model_version_uq').on(t.modelId, t.version)],
+);
+
+export const routes = pgTable(
+  'routes',
+  {
+    modelId: integer('model_id')
+      .notNull()
+      .references(() => models.id),
+    kind: text('kind').$type<'production' | 'canary' | 'shadow'>().notNull(),
+    versionId: integer('version_id')
+      .notNull()
+      .references(() => modelVersions.id),
+    weight: real('weight').notNull().default(1),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.modelId, t.kind] })],
+);
+
+export const deploymentEvents = pgTable('deployment_events', {
+  id: serial('id').primaryKey(),
+  modelId: integer('model_id')
+    .notNull()
+    .references(() => models.id),
+  action: text('action').$type<'promote' | 'rollback'>().notNull(),
+  fromVersionId: integer('from_version_id'),
+  toVersionId: integer('to_version_id').notNull(),
+  runId: text('run_id'),
+  actor: text('actor').notNull(),
+  reason: text('reason').notNull().default(''),
+  /** (run id, step) for workflow-driven changes; a retried promote finds its key and does nothing. */
+  idempotencyKey: text('idempotency_key').notNull().unique(),
+  createdAt: createdAt(),
+});
+
+export const evalReports = pgTable(
+  'eval_reports',
+  {
+    id: serial('id').primaryKey(),
+    runId: text('run_id').notNull(),
+    versionId: integer('version_id')
+      .notNull()
+      .references(() => modelVersions.id),
+    snapshotId: integer('snapshot_id')
+      .notNull()
+      .references(() => datasetSnapshots.id),
+    role: text('role').$type<'candidate' | 'champion'>().notNull(),
+    summary: jsonb('summary').notNull(),
+    contentHash: text('content_hash').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex('eval_reports_run_version_uq').on(t.runId, t.versionId)],
+);
+
+export const gateResults = pgTable('gate_results', {
+  id: serial('id').primaryKey(),
+  runId: text('run_id').notNull().unique(),
+  policy: jsonb('policy').notNull(),
+  decision: text('decision').$type<'passed' | 'failed' | 'needs_approval'>().notNull(),
+  rules: jsonb('rules').notNull(),
+  reasons: jsonb('reasons').$type<string[]>().notNull(),
+  candidateReportId: integer('candidate_report_id').references(() => evalReports.id),
+  championReportId: integer('champion_report_id').references(() => evalReports.id),
+  createdAt: createdAt(),
+});
+
+export const approvals = pgTable('approvals', {
+  id: serial('id').primaryKey(),
+  /** One human decision per gate. */
+  runId: text('run_id').notNull().unique(),
+  decision: text('decision').$type<'approved' | 'rejected'>().notNull(),
+  approver: text('approver').notNull(),
+  reason: text('reason').notNull(),
+  /** Content hash of the candidate report the approver signed. */
+  reportHash: text('report_hash'),
+  createdAt: createdAt(),
+});
+
+export const apiTokens = pgTable('api_tokens', {
+  id: serial('id').primaryKey(),
+  /** The identity the token speaks for; four-eyes checks compare these. */
+  subject: text('subject').notNull(),
+  role: text('role').$type<Role>().notNull(),
+  /** sha256 of the token; the token itself is shown once and never stored. */
+  tokenHash: text('token_hash').notNull().unique(),
+  createdBy: text('created_by').notNull(),
+  createdAt: createdAt(),
+  revokedAt: timestamp('revoked_at', { withTimezone: true }),
+});
+
+export const auditLog = pgTable(
+  'audit_log',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    actor: text('actor').notNull(),
+    action: text('action').notNull(),
+    target: text('target').notNull(),
+    details: jsonb('details').notNull().default({}),
+    createdAt: createdAt(),
+  },
+  (t) => [index('audit_log_target_idx').on(t.target)],
+);
+

@@ -1,0 +1,121 @@
+// Brings the pieces up in one process: database, Temporal (a configured cluster or the embedded dev
+// server), workers and the API. Used by `retrain up`, the demo and the tests.
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import { openDb, type OpenDbOptions, type OpenedDb } from '../db/index';
+import { startApiServer, type ApiServer } from '../api/server';
+import { startDevServer, type DevServer } from './devServer';
+import { TASK_QUEUES, connectionOptions, dataDir as defaultDataDir, readTemporalConfig } from './env';
+import { createWorkers, type WorkerSet } from './worker';
+
+export interface Services {
+  opened: OpenedDb;
+  client: Client;
+  temporalAddress: string;
+  namespace: string;
+  uiUrl: string | null;
+  taskQueues: { control: string; training: string };
+  workers: WorkerSet | null;
+  api: ApiServer | null;
+  devServer: DevServer | null;
+  stop(): Promise<void>;
+}
+
+export interface StartServicesOptions {
+  log?: (msg: string) => void;
+  worker?: boolean;
+  api?: boolean;
+  apiPort?: number;
+  db?: OpenDbOptions;
+  /** Overrides TEMPORAL_ADDRESS; when neither is set the embedded dev server is started. */
+  temporalAddress?: string;
+  /** Embedded dev server persistence: a file (default <data>/temporal.db) or null for in-memory. */
+  temporalDbFile?: string | null;
+  /** Embedded dev server UI: default a free port; null for headless. */
+  temporalUiPort?: number | null;
+  taskQueues?: { control: string; training: string };
+  defaultApprovalTimeoutSeconds?: number;
+  dataDir?: string;
+}
+
+export async function startServices(opts: StartServicesOptions = {}): Promise<Services> {
+  const log = opts.log ?? (() => {});
+  const cfg = readTemporalConfig();
+  const dataDir = opts.dataDir ?? defaultDataDir();
+  const stops: (() => Promise<void>)[] = [];
+  const stop = async () => {
+    for (const s of stops.reverse()) await s().catch((err) => log(`shutdown step failed: ${String(err)}`));
+    stops.length = 0;
+  };
+  try {
+    const opened = await openDb(opts.db);
+    stops.push(() => opened.close());
+    log(`database: ${opened.driver} at ${opened.location} (migrations applied)`);
+
+    let devServer: DevServer | null = null;
+    let address = opts.temporalAddress ?? cfg.address;
+    let namespace = cfg.namespace;
+    if (!address) {
+      log('temporal: starting the embedded dev server (temporal server start-dev)');
+      devServer = await startDevServer({
+        dataDir,
+        ...(opts.temporalDbFile !== undefined ? { dbFile: opts.temporalDbFile } : {}),
+        ...(opts.temporalUiPort !== undefined ? { uiPort: opts.temporalUiPort } : {}),
+        namespace,
+        log,
+      });
+      stops.push(() => devServer!.stop());
+      address = devServer.address;
+      namespace = devServer.namespace;
+    }
+    const connOpts = connectionOptions(cfg, address);
+    const connection = await Connection.connect(connOpts);
+    stops.push(() => connection.close());
+    const client = new Client({ connection, namespace });
+    log(`temporal: ${address}, namespace ${namespace}`);
+
+    const taskQueues = opts.taskQueues ?? { ...TASK_QUEUES };
+    let workers: WorkerSet | null = null;
+    if (opts.worker ?? true) {
+      const native = await NativeConnection.connect(connOpts);
+      stops.push(() => native.close());
+      workers = await createWorkers({ connection: native, namespace, deps: { db: opened.db }, queues: taskQueues });
+      const running = workers.run();
+      running.catch((err) => log(`worker stopped with an error: ${String(err)}`));
+      stops.push(() => workers!.shutdown());
+      log(`workers: task queues ${taskQueues.control} and ${taskQueues.training}`);
+    }
+
+    let api: ApiServer | null = null;
+    if (opts.api ?? true) {
+      api = await startApiServer(
+        {
+          db: opened.db,
+          temporal: client,
+          namespace,
+          taskQueues,
+          defaultApprovalTimeoutSeconds: opts.defaultApprovalTimeoutSeconds ?? 7 * 86400,
+        },
+        opts.apiPort !== undefined ? { port: opts.apiPort } : {},
+      );
+      stops.push(() => api!.close());
+      log(`api: ${api.url} (tRPC at /trpc, REST at /api, OpenAPI at /openapi.json)`);
+    }
+
+    return {
+      opened,
+      client,
+      temporalAddress: address,
+      namespace,
+      uiUrl: devServer?.uiUrl ?? null,
+      taskQueues,
+      workers,
+      api,
+      devServer,
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}

@@ -1,0 +1,68 @@
+// Worker factory: one worker per task queue. `control` runs workflows and light activities; `training`
+// runs training and scoring, so it can be scaled out on machines of its own.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { createActivities, type ActivityDeps } from '../activities/index';
+import { TASK_QUEUES, type TaskQueueName } from './env';
+
+export const workflowsPath = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'workflows', 'index.ts');
+
+let bundlePromise: Promise<WorkflowBundleWithSourceMap> | undefined;
+
+/** Bundles workflow code once per process; every worker after the first reuses it. */
+export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  bundlePromise ??= bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger });
+  return bundlePromise;
+}
+
+const noop = () => {};
+const quietBundlerLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: console.error, log: noop };
+
+export interface WorkerSet {
+  workers: Worker[];
+  /** Resolves when every worker has stopped; rejects if one fails. */
+  run(): Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+export async function createWorkers(opts: {
+  connection: NativeConnection;
+  namespace: string;
+  deps: ActivityDeps;
+  /** Which queues this process serves, and their names (tests use unique names to stay isolated). */
+  queues?: Partial<Record<TaskQueueName, string>>;
+  /** Lower for tests that kill workers, so a replacement picks up work promptly. */
+  shutdownGraceTime?: string;
+}): Promise<WorkerSet> {
+  const activities = createActivities(opts.deps);
+  const queues = Object.entries(opts.queues ?? TASK_QUEUES) as [TaskQueueName, string][];
+  const bundle = await workflowBundle();
+  const workers = await Promise.all(
+    queues.map(([kind, taskQueue]) =>
+      Worker.create({
+        connection: opts.connection,
+        namespace: opts.namespace,
+        taskQueue,
+        activities,
+        // Only the control queue runs workflow code; training workers carry activities alone.
+        ...(kind === 'control' ? { workflowBundle: bundle } : {}),
+        // Training is CPU-bound and there are two cores: one training attempt at a time per worker.
+        ...(kind === 'training' ? { maxConcurrentActivityTaskExecutions: 1 } : {}),
+        shutdownGraceTime: opts.shutdownGraceTime ?? '10 seconds',
+      }),
+    ),
+  );
+  let running: Promise<void> | undefined;
+  return {
+    workers,
+    run() {
+      running ??= Promise.all(workers.map((w) => w.run())).then(() => undefined);
+      return running;
+    },
+    async shutdown() {
+      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+      await running?.catch(() => undefined);
+    },
+  };
+}

@@ -1,0 +1,90 @@
+// The happy path through the real Temporal server and the real database: v1 trained, gated, signed off
+// by a second identity and promoted; v2 evaluated against v1 as champion and promoted; then a rollback.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { and, eq } from 'drizzle-orm';
+import { approvals, auditLog, deploymentEvents, evalReports, gateResults, modelVersions, routes } from '../../db/schema';
+import { registerModelWithData, startTestEnv, waitForStatus, type TestEnv } from '../helpers';
+
+let env: TestEnv;
+before(async () => {
+  env = await startTestEnv();
+});
+after(async () => {
+  await env?.stop();
+});
+
+test('two runs: each stops at the gate, is approved by a second identity and promoted; rollback restores v1', async () => {
+  const { operator, approver, viewer } = env.clients;
+  const db = env.services.opened.db;
+  const model = await registerModelWithData(env);
+
+  // v1: no champion yet.
+  const first = await operator.runs.start.mutate({ model, trigger: 'bootstrap' });
+  await waitForStatus(env, first.runId, ['awaiting_approval']);
+  const waiting = await viewer.gates.list.query();
+  const gate1 = waiting.find((g) => g.runId === first.runId);
+  assert.ok(gate1, 'the run is listed among gates waiting for a human');
+  assert.equal(gate1.candidateVersion, 1);
+  assert.ok(gate1.reasons.some((r) => /human approval/.test(r)));
+  const decided = await approver.gates.approve.mutate({ runId: first.runId, reason: 'metrics reviewed, v1 baseline' });
+  assert.equal(decided.decision, 'approve');
+  assert.match(decided.reportHash ?? '', /^sha256:/);
+  const run1 = await waitForStatus(env, first.runId, ['promoted', 'rejected', 'failed']);
+  assert.equal(run1.status, 'promoted');
+
+  const [v1] = await db.select().from(modelVersions).where(eq(modelVersions.runId, first.runId));
+  assert.ok(v1);
+  assert.equal(v1.status, 'production');
+  const [route1] = await db.select().from(routes).where(and(eq(routes.modelId, v1.modelId), eq(routes.kind, 'production')));
+  assert.equal(route1?.versionId, v1.id);
+  const [approval1] = await db.select().from(approvals).where(eq(approvals.runId, first.runId));
+  assert.equal(approval1?.decision, 'approved');
+  assert.equal(approval1?.reportHash, decided.reportHash, 'the approval records the hash of the report it signed');
+  assert.ok(approval1?.approver.startsWith('approver-'));
+
+  // The evaluation is real: the held-out accuracy of a hashed-n-gram logistic regression on this corpus.
+  const report1 = await viewer.reports.get.query({ runId: first.runId });
+  assert.equal(report1.reports.length, 1, 'no champion, so one report');
+  const overall = report1.reports[0]!.summary.overall;
+  assert.ok(overall.accuracy.estimate! > 0.9, `accuracy ${overall.accuracy.estimate}`);
+  assert.ok(overall.accuracy.lower! < overall.accuracy.estimate! && overall.accuracy.estimate! < overall.accuracy.upper!);
+  assert.ok(report1.reports[0]!.summary.slices.some((s) => s.attribute === 'corpus_group' && s.value === 'hard_ham'));
+
+  // v2: evaluated against v1, the champion, on the same held-out set.
+  const second = await operator.runs.start.mutate({ model, trainerParams: { epochs: 10, seed: 2 } });
+  await waitForStatus(env, second.runId, ['awaiting_approval']);
+  const report2 = await viewer.reports.get.query({ runId: second.runId });
+  assert.deepEqual(report2.reports.map((r) => [r.role, r.version]).sort(), [['candidate', 2], ['champion', 1]]);
+  assert.equal(report2.reports[0]!.summary.overall.support, report2.reports[1]!.summary.overall.support);
+  assert.ok(report2.gate?.rules.some((r) => r.rule === 'no_regression_vs_champion' && r.outcome === 'passed'));
+  await approver.gates.approve.mutate({ runId: second.runId, reason: 'no regression vs v1' });
+  assert.equal((await waitForStatus(env, second.runId, ['promoted', 'rejected', 'failed'])).status, 'promoted');
+
+  const versions = await db.select().from(modelVersions).where(eq(modelVersions.modelId, v1.modelId));
+  const statusOf = (n: number) => versions.find((v) => v.version === n)?.status;
+  assert.equal(statusOf(1), 'retired');
+  assert.equal(statusOf(2), 'production');
+  const events = await db.select().from(deploymentEvents).where(eq(deploymentEvents.modelId, v1.modelId));
+  assert.equal(events.length, 2, 'each promotion happened exactly once');
+  assert.equal((await db.select().from(gateResults).where(eq(gateResults.runId, second.runId))).length, 1);
+  assert.equal((await db.select().from(evalReports).where(eq(evalReports.runId, second.runId))).length, 2);
+
+  // Rollback over REST, as curl would do it.
+  const res = await fetch(`${env.url}/api/models/${model}/rollback`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${env.tokens.approver}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ reason: 'planted regression drill' }),
+  });
+  assert.equal(res.status, 200, await res.clone().text());
+  assert.deepEqual(await res.json(), { fromVersion: 2, toVersion: 1 });
+  const after = await viewer.models.get.query({ name: model });
+  assert.equal(after.routes.find((r) => r.kind === 'production')?.version, 1);
+  assert.equal(after.versions.find((v) => v.version === 2)?.status, 'rolled_back');
+  // A second rollback has nothing earlier than v1 to go to.
+  await assert.rejects(approver.models.rollback.mutate({ name: model, reason: 'again' }), /no earlier production version/);
+
+  const audit = await db.select().from(auditLog).where(eq(auditLog.target, model));
+  assert.ok(audit.some((a) => a.action === 'models.rollback'), 'the rollback is in the audit log');
+  assert.ok((await db.select().from(auditLog).where(eq(auditLog.target, first.runId))).some((a) => a.action === 'gates.approve'));
+});

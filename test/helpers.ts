@@ -1,0 +1,117 @@
+// Shared test set-up: real Temporal (CI's shared dev server, or one started here), real database
+// (PostgreSQL when DATABASE_URL is set, in-memory PGlite otherwise), unique task queues per test file.
+import { randomBytes } from 'node:crypto';
+import { eq } from 'drizzle-orm';
+import { createApiClient, type ApiClient } from '../api/client';
+import { issueToken } from '../api/routers/admin';
+import { assignHeldOut, loadCorpus, type CorpusEmail } from '../demo/corpus';
+import { modelVersions, runs } from '../db/schema';
+import type { Role } from '../db/schema';
+import { startServices, type Services, type StartServicesOptions } from '../temporal-config/services';
+
+export const uid = () => randomBytes(4).toString('hex');
+
+export interface TestEnv {
+  services: Services;
+  url: string;
+  tokens: Record<string, string>;
+  clients: Record<'admin' | 'operator' | 'approver' | 'viewer', ApiClient>;
+  stop(): Promise<void>;
+}
+
+export async function startTestEnv(opts: Partial<StartServicesOptions> = {}): Promise<TestEnv> {
+  const suffix = uid();
+  const services = await startServices({
+    temporalAddress: process.env.TEMPORAL_TEST_ADDRESS,
+    temporalDbFile: null,
+    temporalUiPort: null,
+    db: process.env.DATABASE_URL ? { url: process.env.DATABASE_URL } : { pgliteDir: 'memory://' },
+    taskQueues: { control: `control-${suffix}`, training: `training-${suffix}` },
+    defaultApprovalTimeoutSeconds: 600,
+    ...opts,
+  });
+  const tokens: Record<string, string> = {};
+  const roles: [string, Role][] = [
+    ['admin', 'admin'],
+    ['operator', 'operator'],
+    ['approver', 'approver'],
+    ['viewer', 'viewer'],
+  ];
+  for (const [name, role] of roles) {
+    tokens[name] = (await issueToken(services.opened.db, { subject: `${name}-${suffix}`, role, createdBy: 'test' })).token;
+  }
+  const url = services.api!.url;
+  const clients = {
+    admin: createApiClient(url, tokens.admin!),
+    operator: createApiClient(url, tokens.operator!),
+    approver: createApiClient(url, tokens.approver!),
+    viewer: createApiClient(url, tokens.viewer!),
+  };
+  return { services, url, tokens, clients, stop: () => services.stop() };
+}
+
+let subset: CorpusEmail[] | undefined;
+/** A fixed, stratified fifth of the corpus: enough for real metrics, small enough for fast tests. */
+export function corpusSubset(): CorpusEmail[] {
+  subset ??= loadCorpus().filter((_, i) => i % 5 === 0);
+  return subset;
+}
+
+export function toExampleInputs(emails: CorpusEmail[]) {
+  const split = assignHeldOut(emails, { fraction: 0.3, seed: 7 });
+  return emails.map((e) => ({
+    externalId: e.externalId,
+    input: e.input,
+    label: e.label,
+    slices: { ...e.slices } as Record<string, string>,
+    split: split.get(e.externalId)!,
+    ...(e.sentAt ? { observedAt: e.sentAt } : {}),
+  }));
+}
+
+/** Registers a uniquely named model with the corpus subset loaded; returns its name. */
+export async function registerModelWithData(env: TestEnv, opts: { requireHumanApproval?: 'always' | 'never' } = {}) {
+  const name = `spam-${uid()}`;
+  await env.clients.operator.models.register.mutate({
+    name,
+    description: 'test spam filter',
+    gatePolicy: {
+      maxOverallFpr: 0.08,
+      maxSliceFpr: 0.5,
+      minSliceSupport: 10,
+      maxAccuracyRegression: 0.05,
+      requireHumanApproval: opts.requireHumanApproval ?? 'always',
+      sliceFprWarnMargin: 0.02,
+    },
+  });
+  const rows = toExampleInputs(corpusSubset());
+  for (let i = 0; i < rows.length; i += 500) {
+    await env.clients.operator.models.importExamples.mutate({ name, examples: rows.slice(i, i + 500) });
+  }
+  return name;
+}
+
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 120_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+export async function waitForStatus(env: TestEnv, runId: string, statuses: string[], timeoutMs?: number) {
+  return waitFor(
+    `run ${runId} to reach ${statuses.join('|')}`,
+    async () => {
+      const [row] = await env.services.opened.db.select().from(runs).where(eq(runs.id, runId));
+      return row && statuses.includes(row.status) ? row : undefined;
+    },
+    timeoutMs,
+  );
+}
+
+export async function versionRows(env: TestEnv, runId: string) {
+  return env.services.opened.db.select().from(modelVersions).where(eq(modelVersions.runId, runId));
+}

@@ -1,0 +1,273 @@
+// retrainingRun: snapshot → train → evaluate candidate and champion → gate → (human sign-off) → promote or reject.
+// Deterministic orchestration only: every side effect is an activity, every wait a durable timer or condition.
+import {
+  ApplicationFailure,
+  CancellationScope,
+  allHandlersFinished,
+  condition,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import {
+  APPROVER_ROLES,
+  GATE_FAILURE,
+  MIN_REASON_LENGTH,
+  decideGateUpdate,
+  statusQuery,
+  stepSearchAttribute,
+  type DecideGateInput,
+  type RetrainingRunInput,
+  type RetrainingRunResult,
+  type RunStatusView,
+  type RunStep,
+} from './messages';
+
+// Control activities run on the workflow's own task queue ('control' by default).
+const controlActivities = proxyActivities<Activities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10 },
+});
+
+// Training and scoring run on their own queue so training workers can live on other machines. The
+// heartbeat timeout is what notices a killed worker: the attempt is retried elsewhere within it.
+const trainingActivityOptions = {
+  startToCloseTimeout: '60 minutes',
+  heartbeatTimeout: '15 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 5 },
+} as const;
+
+export async function retrainingRun(input: RetrainingRunInput): Promise<RetrainingRunResult> {
+  const trainingActivities = proxyActivities<Activities>({
+    ...trainingActivityOptions,
+    taskQueue: input.trainingTaskQueue ?? 'training',
+  });
+  const status: RunStatusView = {
+    runId: input.runId,
+    model: input.model,
+    requestedBy: input.requestedBy,
+    step: 'started',
+    snapshotId: null,
+    candidateVersionId: null,
+    candidateVersion: null,
+    championVersionId: null,
+    candidateReportId: null,
+    championReportId: null,
+    candidateReportHash: null,
+    gate: null,
+    approval: null,
+    outcome: null,
+  };
+  let humanDecision: DecideGateInput | undefined;
+
+  setHandler(statusQuery, () => status);
+  setHandler(
+    decideGateUpdate,
+    (decision) => {
+      humanDecision = decision;
+      status.approval = {
+        deadline: status.approval?.deadline ?? '',
+        decision: decision.decision,
+        approver: decision.approver.subject,
+        reason: decision.reason.trim(),
+      };
+      return { decision: decision.decision, approver: decision.approver.subject, reportHash: status.candidateReportHash };
+    },
+    {
+      // Validators run before anything is written to history: a refused decision leaves the run untouched.
+      validator: (decision) => {
+        if (status.step !== 'awaiting_approval' || humanDecision !== undefined) {
+          throw ApplicationFailure.create({
+            type: GATE_FAILURE.conflict,
+            message: `run ${input.runId} is not waiting for a gate decision (step: ${status.step})`,
+          });
+        }
+        if (!APPROVER_ROLES.includes(decision.approver.role)) {
+          throw ApplicationFailure.create({
+            type: GATE_FAILURE.forbidden,
+            message: `role '${decision.approver.role}' may not decide gates; the approver role is required`,
+          });
+        }
+        if (decision.approver.subject === input.requestedBy) {
+          throw ApplicationFailure.create({
+            type: GATE_FAILURE.forbidden,
+            message: `${decision.approver.subject} started run ${input.runId} and may not approve it (four eyes)`,
+          });
+        }
+        if (decision.decision !== 'approve' && decision.decision !== 'reject') {
+          throw ApplicationFailure.create({ type: GATE_FAILURE.badRequest, message: `decision must be approve or reject` });
+        }
+        if (typeof decision.reason !== 'string' || decision.reason.trim().length < MIN_REASON_LENGTH) {
+          throw ApplicationFailure.create({
+            type: GATE_FAILURE.badRequest,
+            message: `a reason of at least ${MIN_REASON_LENGTH} characters is required`,
+          });
+        }
+      },
+    },
+  );
+
+  const enter = async (step: RunStep, runStatus?: 'awaiting_approval' | 'running') => {
+    status.step = step;
+    upsertSearchAttributes([{ key: stepSearchAttribute, value: step }]);
+    await controlActivities.recordRunStep({ runId: input.runId, step, ...(runStatus ? { status: runStatus } : {}) });
+  };
+
+  const finish = async (
+    outcome: RetrainingRunResult['outcome'],
+    gateDecision: RetrainingRunResult['gateDecision'],
+    human: RetrainingRunResult['humanDecision'],
+    productionVersionId: number | null,
+    reason: string,
+  ): Promise<RetrainingRunResult> => {
+    status.outcome = outcome;
+    const result: RetrainingRunResult = {
+      runId: input.runId,
+      outcome,
+      candidateVersionId: status.candidateVersionId,
+      candidateVersion: status.candidateVersion,
+      gateDecision,
+      humanDecision: human,
+      productionVersionId,
+      reason,
+    };
+    await controlActivities.finishRun({ runId: input.runId, status: outcome, result: { ...result } });
+    status.step = 'done';
+    upsertSearchAttributes([{ key: stepSearchAttribute, value: 'done' }]);
+    await condition(allHandlersFinished);
+    return result;
+  };
+
+  try {
+    await enter('snapshot');
+    const snapshot = await controlActivities.freezeSnapshot({ runId: input.runId, modelId: input.modelId });
+    status.snapshotId = snapshot.snapshotId;
+
+    await enter('training');
+    const candidate = await trainingActivities.trainCandidate({
+      runId: input.runId,
+      modelId: input.modelId,
+      snapshotId: snapshot.snapshotId,
+      ...(input.trainerParams ? { trainerParams: input.trainerParams } : {}),
+    });
+    status.candidateVersionId = candidate.versionId;
+    status.candidateVersion = candidate.version;
+
+    await enter('evaluating');
+    const evaluation = await trainingActivities.evaluateVersions({
+      runId: input.runId,
+      modelId: input.modelId,
+      snapshotId: snapshot.snapshotId,
+      candidateVersionId: candidate.versionId,
+    });
+    status.candidateReportId = evaluation.candidate.reportId;
+    status.candidateReportHash = evaluation.candidate.contentHash;
+    status.championReportId = evaluation.champion?.reportId ?? null;
+    status.championVersionId = evaluation.champion?.versionId ?? null;
+
+    await enter('gate');
+    const gate = await controlActivities.judgeGate({
+      runId: input.runId,
+      modelId: input.modelId,
+      candidateReportId: evaluation.candidate.reportId,
+      championReportId: evaluation.champion?.reportId ?? null,
+    });
+    status.gate = gate;
+
+    if (gate.decision === 'failed') {
+      await enter('rejecting');
+      await controlActivities.rejectCandidate({ runId: input.runId, versionId: candidate.versionId });
+      return await finish('rejected', 'failed', null, evaluation.champion?.versionId ?? null, gate.reasons.join('; '));
+    }
+
+    let approver: string | null = null;
+    let human: RetrainingRunResult['humanDecision'] = null;
+    if (gate.decision === 'needs_approval') {
+      const timeoutMs = input.approvalTimeoutSeconds * 1000;
+      status.approval = {
+        deadline: new Date(Date.now() + timeoutMs).toISOString(),
+        decision: null,
+        approver: null,
+        reason: null,
+      };
+      await enter('awaiting_approval', 'awaiting_approval');
+      const decided = await condition(() => humanDecision !== undefined, timeoutMs);
+      if (!decided || !humanDecision) {
+        await controlActivities.recordApproval({
+          runId: input.runId,
+          decision: 'rejected',
+          approver: 'system:deadline',
+          reason: `no decision within ${input.approvalTimeoutSeconds} s`,
+          reportHash: status.candidateReportHash,
+        });
+        await enter('rejecting', 'running');
+        await controlActivities.rejectCandidate({ runId: input.runId, versionId: candidate.versionId });
+        return await finish(
+          'rejected',
+          'needs_approval',
+          'timeout',
+          evaluation.champion?.versionId ?? null,
+          'approval deadline passed',
+        );
+      }
+      const decision: DecideGateInput = humanDecision;
+      await controlActivities.recordApproval({
+        runId: input.runId,
+        decision: decision.decision === 'approve' ? 'approved' : 'rejected',
+        approver: decision.approver.subject,
+        reason: decision.reason.trim(),
+        reportHash: status.candidateReportHash,
+      });
+      human = decision.decision;
+      approver = decision.approver.subject;
+      if (decision.decision === 'reject') {
+        await enter('rejecting', 'running');
+        await controlActivities.rejectCandidate({ runId: input.runId, versionId: candidate.versionId });
+        return await finish(
+          'rejected',
+          'needs_approval',
+          'reject',
+          evaluation.champion?.versionId ?? null,
+          `rejected by ${approver}: ${decision.reason.trim()}`,
+        );
+      }
+    }
+
+    await enter('promoting', 'running');
+    await controlActivities.promoteCandidate({
+      runId: input.runId,
+      modelId: input.modelId,
+      versionId: candidate.versionId,
+      approver,
+    });
+    return await finish(
+      'promoted',
+      gate.decision,
+      human,
+      candidate.versionId,
+      approver ? `approved by ${approver}` : 'gate passed without human approval',
+    );
+  } catch (err) {
+    if (isCancellation(err)) {
+      // Record why in a scope that the cancellation cannot reach, then let the cancellation stand.
+      await CancellationScope.nonCancellable(async () => {
+        if (status.candidateVersionId !== null) {
+          await controlActivities.rejectCandidate({ runId: input.runId, versionId: status.candidateVersionId });
+        }
+        await controlActivities.finishRun({
+          runId: input.runId,
+          status: 'cancelled',
+          result: { runId: input.runId, outcome: 'cancelled', reason: `cancelled during ${status.step}`, step: status.step },
+        });
+      });
+    } else if (status.step !== 'done') {
+      const reason = err instanceof Error ? err.message : String(err);
+      await CancellationScope.nonCancellable(() =>
+        controlActivities.finishRun({ runId: input.runId, status: 'failed', result: { reason, step: status.step } }),
+      );
+    }
+    throw err;
+  }
+}
