@@ -29,14 +29,14 @@ export async function startApiServer(deps: ApiDeps, opts: { port?: number; host?
   };
   const trpcHandler = createHTTPHandler({ router: appRouter, createContext, basePath: '/trpc/' });
   const restHandler = createOpenApiHttpHandler({ router: appRouter, createContext });
-  let document: unknown;
+  const document: { value?: unknown } = {};
 
   const server = http.createServer((req, res) => {
     const url = req.url ?? '/';
     if (url.startsWith('/trpc/')) return void trpcHandler(req, res);
     if (url === '/openapi.json') {
       res.setHeader('Content-Type', 'application/json');
-      return void res.end(JSON.stringify(document));
+      return void res.end(JSON.stringify(document.value));
     }
     if (url.startsWith('/api/')) {
       req.url = url.slice('/api'.length);
@@ -53,7 +53,7 @@ export async function startApiServer(deps: ApiDeps, opts: { port?: number; host?
   });
   const port = (server.address() as AddressInfo).port;
   const url = `http://${host}:${port}`;
-  document = openApiDocument(`${url}/api`);
+  document.value = openApiDocument(`${url}/api`);
   return {
     url,
     port,

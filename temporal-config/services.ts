@@ -1,7 +1,7 @@
 // Brings the pieces up in one process: database, Temporal (a configured cluster or the embedded dev
 // server), workers and the API. Used by `retrain up`, the demo and the tests.
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { openDb, type OpenDbOptions, type OpenedDb } from '../db/index';
 import { startApiServer, type ApiServer } from '../api/server';
 import { startDevServer, type DevServer } from './devServer';
@@ -38,8 +38,22 @@ export interface StartServicesOptions {
   dataDir?: string;
 }
 
+let runtimeInstalled = false;
+/** The SDK logs every worker state change at INFO; keep warnings and errors (TEMPORAL_LOG_LEVEL overrides). */
+function installRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  const level = (process.env.TEMPORAL_LOG_LEVEL ?? 'WARN') as 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+  try {
+    Runtime.install({ logger: new DefaultLogger(level) });
+  } catch {
+    /* already installed by the host process */
+  }
+}
+
 export async function startServices(opts: StartServicesOptions = {}): Promise<Services> {
   const log = opts.log ?? (() => {});
+  installRuntime();
   const cfg = readTemporalConfig();
   const dataDir = opts.dataDir ?? defaultDataDir();
   const stops: (() => Promise<void>)[] = [];

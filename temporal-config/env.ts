@@ -1,0 +1,186 @@
+/**
+ * Temporal connection settings from the environment, parsed once at the edge by zod.
+ *
+ * No TEMPORAL_ADDRESS means "embedded": the launcher starts the Temporal CLI dev server
+ * (see devServer.ts). With an address, we talk to a self-hosted cluster or Temporal Cloud,
+ * optionally over TLS / mTLS or with an API key.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+
+export interface TemporalConnectionConfig {
+  /** host:port of the frontend; undefined = start the embedded dev server. */
+  address: string | undefined;
+  namespace: string;
+  tls: boolean;
+  apiKey?: string;
+  clientCertPath?: string;
+  clientKeyPath?: string;
+  serverNameOverride?: string;
+}
+
+export const TASK_QUEUES = { control: 'control', training: 'training' } as const;
+export type TaskQueueName = (typeof TASK_QUEUES)[keyof typeof TASK_QUEUES];
+
+/** Custom search attributes, all of type Keyword. */
+export const SEARCH_ATTRIBUTES = {
+  model: 'RetrainModel',
+  trigger: 'RetrainTrigger',
+  step: 'RetrainStep',
+} as const;
+export type SearchAttributeName = (typeof SEARCH_ATTRIBUTES)[keyof typeof SEARCH_ATTRIBUTES];
+
+/** Blank strings count as unset (a `FOO=` line in a .env file means "not set"). */
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+const hostPort = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):\d{1,5}$/;
+
+const envSchema = z
+  .object({
+    TEMPORAL_ADDRESS: optionalString.refine((v) => v === undefined || hostPort.test(v), {
+      message: 'must be host:port (for example localhost:7233 or my-ns.a1b2c.tmprl.cloud:7233)',
+    }),
+    TEMPORAL_NAMESPACE: optionalString.refine((v) => v === undefined || /^[A-Za-z0-9._-]+$/.test(v), {
+      message: 'must be a namespace name (letters, digits, ".", "_" or "-")',
+    }),
+    TEMPORAL_TLS: optionalString.refine((v) => v === undefined || v === 'true' || v === 'false', {
+      message: "must be 'true' or 'false'",
+    }),
+    TEMPORAL_API_KEY: optionalString,
+    TEMPORAL_TLS_CERT: optionalString,
+    TEMPORAL_TLS_KEY: optionalString,
+    TEMPORAL_TLS_SERVER_NAME: optionalString,
+  })
+  .superRefine((e, ctx) => {
+    if ((e.TEMPORAL_TLS_CERT === undefined) !== (e.TEMPORAL_TLS_KEY === undefined)) {
+      const missing = e.TEMPORAL_TLS_CERT === undefined ? 'TEMPORAL_TLS_CERT' : 'TEMPORAL_TLS_KEY';
+      ctx.addIssue({
+        code: 'custom',
+        path: [missing],
+        message: 'TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be set together (mTLS client certificate pair)',
+      });
+    }
+    if (e.TEMPORAL_TLS === 'false' && (e.TEMPORAL_API_KEY !== undefined || e.TEMPORAL_TLS_CERT !== undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['TEMPORAL_TLS'],
+        message: "is 'false' but TEMPORAL_API_KEY or TEMPORAL_TLS_CERT requires TLS; unset it or set it to 'true'",
+      });
+    }
+    const remoteOnly = ['TEMPORAL_API_KEY', 'TEMPORAL_TLS_CERT', 'TEMPORAL_TLS', 'TEMPORAL_TLS_SERVER_NAME'] as const;
+    if (e.TEMPORAL_ADDRESS === undefined) {
+      for (const k of remoteOnly) {
+        if (e[k] !== undefined && !(k === 'TEMPORAL_TLS' && e[k] === 'false')) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [k],
+            message: 'is set but TEMPORAL_ADDRESS is not (the embedded dev server takes no TLS or API key); set TEMPORAL_ADDRESS',
+          });
+        }
+      }
+    }
+  });
+
+function formatIssues(error: z.ZodError): string {
+  return error.issues
+    .map((i) => {
+      const name = i.path.length > 0 ? i.path.map(String).join('.') : 'environment';
+      return `${name}: ${i.message}`;
+    })
+    .join('; ');
+}
+
+function parseTemporalEnv(env: NodeJS.ProcessEnv): TemporalConnectionConfig {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new Error(`Invalid Temporal configuration: ${formatIssues(parsed.error)}`);
+  }
+  const e = parsed.data;
+  const tls =
+    e.TEMPORAL_TLS === 'true' || e.TEMPORAL_API_KEY !== undefined || e.TEMPORAL_TLS_CERT !== undefined;
+  const cfg: TemporalConnectionConfig = {
+    address: e.TEMPORAL_ADDRESS,
+    namespace: e.TEMPORAL_NAMESPACE ?? 'default',
+    tls,
+  };
+  if (e.TEMPORAL_API_KEY !== undefined) cfg.apiKey = e.TEMPORAL_API_KEY;
+  if (e.TEMPORAL_TLS_CERT !== undefined) cfg.clientCertPath = e.TEMPORAL_TLS_CERT;
+  if (e.TEMPORAL_TLS_KEY !== undefined) cfg.clientKeyPath = e.TEMPORAL_TLS_KEY;
+  if (e.TEMPORAL_TLS_SERVER_NAME !== undefined) cfg.serverNameOverride = e.TEMPORAL_TLS_SERVER_NAME;
+  return Object.freeze(cfg);
+}
+
+let cachedFromProcessEnv: TemporalConnectionConfig | undefined;
+
+/**
+ * Reads TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE (default 'default'), TEMPORAL_TLS ('true'|'false'),
+ * TEMPORAL_API_KEY (implies TLS), TEMPORAL_TLS_CERT + TEMPORAL_TLS_KEY (mTLS, imply TLS) and
+ * TEMPORAL_TLS_SERVER_NAME. Throws an Error naming the offending variable(s).
+ * Without an argument, process.env is read once and the result is cached.
+ */
+export function readTemporalConfig(env?: NodeJS.ProcessEnv): TemporalConnectionConfig {
+  if (env !== undefined) return parseTemporalEnv(env);
+  cachedFromProcessEnv ??= parseTemporalEnv(process.env);
+  return cachedFromProcessEnv;
+}
+
+/** TLS settings shared by @temporalio/client and @temporalio/worker (structurally identical there). */
+export interface TemporalTlsOptions {
+  serverNameOverride?: string;
+  serverRootCACertificate?: Buffer;
+  clientCertPair?: { crt: Buffer; key: Buffer };
+}
+
+export interface TemporalConnectionOptions {
+  address: string;
+  tls?: TemporalTlsOptions;
+  apiKey?: string;
+  metadata?: Record<string, string>;
+}
+
+function readPemFile(file: string, variable: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new Error(`${variable}: cannot read ${file}: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * Options accepted by both `Connection.connect` (client) and `NativeConnection.connect` (worker).
+ * `address` is passed separately so the embedded dev server's address can be plugged in.
+ */
+export function connectionOptions(cfg: TemporalConnectionConfig, address: string): TemporalConnectionOptions {
+  const opts: TemporalConnectionOptions = { address };
+  if (cfg.tls) {
+    const tls: TemporalTlsOptions = {};
+    if (cfg.serverNameOverride !== undefined) tls.serverNameOverride = cfg.serverNameOverride;
+    if (cfg.clientCertPath !== undefined && cfg.clientKeyPath !== undefined) {
+      tls.clientCertPair = {
+        crt: readPemFile(cfg.clientCertPath, 'TEMPORAL_TLS_CERT'),
+        key: readPemFile(cfg.clientKeyPath, 'TEMPORAL_TLS_KEY'),
+      };
+    }
+    opts.tls = tls;
+  }
+  if (cfg.apiKey !== undefined) {
+    opts.apiKey = cfg.apiKey;
+    // Temporal Cloud routes API-key requests by this header.
+    opts.metadata = { 'temporal-namespace': cfg.namespace };
+  }
+  return opts;
+}
+
+/** Repository root: the folder above temporal-config/. */
+export const repoRoot: string = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Where local state lives: RETRAIN_DATA_DIR (resolved against the cwd) or <repo>/.data. */
+export const dataDir = (env: NodeJS.ProcessEnv = process.env): string => {
+  const fromEnv = env.RETRAIN_DATA_DIR?.trim();
+  return fromEnv ? path.resolve(fromEnv) : path.join(repoRoot, '.data');
+};
