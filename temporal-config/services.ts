@@ -88,7 +88,10 @@ export async function startServices(opts: StartServicesOptions = {}): Promise<Se
     const client = new Client({ connection, namespace });
     log(`temporal: ${address}, namespace ${namespace}`);
 
-    const taskQueues = opts.taskQueues ?? { ...TASK_QUEUES };
+    const taskQueues = opts.taskQueues ?? {
+      control: process.env.RETRAIN_CONTROL_QUEUE || TASK_QUEUES.control,
+      training: process.env.RETRAIN_TRAINING_QUEUE || TASK_QUEUES.training,
+    };
     let workers: WorkerSet | null = null;
     if (opts.worker ?? true) {
       const native = await NativeConnection.connect(connOpts);

@@ -18,6 +18,17 @@ export async function issueToken(db: Db, input: { subject: string; role: Role; c
   return { id: row.id, subject: input.subject, role: input.role, token };
 }
 
+/** A fresh deployment has no tokens: issue the first admin token, once. Returns null when one exists. */
+export async function ensureAdminToken(db: Db): Promise<string | null> {
+  const [existing] = await db
+    .select({ id: apiTokens.id })
+    .from(apiTokens)
+    .where(and(eq(apiTokens.role, 'admin'), isNull(apiTokens.revokedAt)))
+    .limit(1);
+  if (existing) return null;
+  return (await issueToken(db, { subject: 'admin', role: 'admin', createdBy: 'bootstrap' })).token;
+}
+
 export const adminRouter = router({
   createToken: roleProcedure('admin')
     .meta({ openapi: { method: 'POST', path: '/admin/tokens', tags: ['admin'], summary: 'Create an API token (shown once)' } })

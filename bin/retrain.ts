@@ -1,0 +1,137 @@
+#!/usr/bin/env -S npx tsx
+// The `retrain` CLI: run the services (up, worker, api), the demo, and talk to the API as a user.
+import { Command, Option } from 'commander';
+import { TRPCClientError } from '@trpc/client';
+import { createApiClient } from '../api/client';
+import { ensureAdminToken, issueToken } from '../api/routers/admin';
+import { openDb } from '../db/index';
+import { ROLES, type Role } from '../db/schema';
+import { onShutdown } from '../temporal-config/shutdown';
+import { startServices, type StartServicesOptions } from '../temporal-config/services';
+import { formatEvaluationTable } from '../demo/format';
+
+const log = (msg: string) => process.stderr.write(`${msg}\n`);
+
+function apiFromOptions(opts: { url?: string; token?: string }) {
+  const url = opts.url ?? process.env.RETRAIN_API_URL ?? 'http://127.0.0.1:4300';
+  const token = opts.token ?? process.env.RETRAIN_TOKEN;
+  if (!token) {
+    throw new Error('no API token: pass --token or set RETRAIN_TOKEN (create one with `retrain tokens create`)');
+  }
+  return createApiClient(url, token);
+}
+
+const print = (value: unknown): void => {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+};
+
+async function serve(name: string, opts: StartServicesOptions) {
+  const services = await startServices({ log, ...opts });
+  onShutdown(async (signal) => {
+    log(`${signal}: stopping ${name} (workers finish their current tasks first)`);
+    await services.stop();
+  });
+  if (services.uiUrl) log(`Temporal UI: ${services.uiUrl}`);
+  log(`${name} running; Ctrl-C to stop`);
+  return services;
+}
+
+const program = new Command()
+  .name('retrain')
+  .description('Workflow-orchestrated retraining control plane')
+  .showHelpAfterError();
+
+const clientOptions = (cmd: Command) =>
+  cmd
+    .addOption(new Option('--url <url>', 'API base URL').env('RETRAIN_API_URL'))
+    .addOption(new Option('--token <token>', 'bearer token').env('RETRAIN_TOKEN'));
+
+program
+  .command('up')
+  .description('start everything in one process: Temporal (embedded unless TEMPORAL_ADDRESS), database, workers, API')
+  .option('--port <port>', 'API port', '4300')
+  .action(async (o: { port: string }) => {
+    const services = await serve('retrain up', { apiPort: Number(o.port) });
+    const admin = await ensureAdminToken(services.opened.db);
+    if (admin) log(`admin token for subject 'admin' (shown once, create more with it): ${admin}`);
+  });
+
+program
+  .command('worker')
+  .description('run workers for the control and training task queues')
+  .action(async () => {
+    await serve('retrain worker', { api: false });
+  });
+
+program
+  .command('api')
+  .description('serve the tRPC and REST API')
+  .option('--port <port>', 'API port', '4300')
+  .action(async (o: { port: string }) => {
+    await serve('retrain api', { worker: false, apiPort: Number(o.port) });
+  });
+
+program
+  .command('demo')
+  .description('the real-data demo: bootstrap v1, retrain, gate, approve, promote (DEMO_QUICK=1 for a shorter run)')
+  .action(async () => {
+    const { runDemo } = await import('../demo/run');
+    await runDemo({ quick: process.env.DEMO_QUICK === '1' });
+  });
+
+const tokens = program.command('tokens').description('API tokens (direct database access: for operators of this deployment)');
+tokens
+  .command('create')
+  .requiredOption('--subject <subject>', 'identity the token speaks for')
+  .addOption(new Option('--role <role>', 'role').choices([...ROLES]).makeOptionMandatory())
+  .action(async (o: { subject: string; role: Role }) => {
+    const opened = await openDb();
+    try {
+      const created = await issueToken(opened.db, { subject: o.subject, role: o.role, createdBy: 'cli' });
+      print(created);
+    } finally {
+      await opened.close();
+    }
+  });
+
+const runs = program.command('runs').description('retraining runs');
+clientOptions(runs.command('start').description('start a retraining run'))
+  .requiredOption('--model <name>')
+  .option('--approval-timeout <seconds>', 'how long the gate waits for a human')
+  .action(async (o) => print(await apiFromOptions(o).runs.start.mutate({ model: o.model, ...(o.approvalTimeout ? { approvalTimeoutSeconds: Number(o.approvalTimeout) } : {}) })));
+clientOptions(runs.command('get').argument('<runId>'))
+  .action(async (runId: string, o) => print(await apiFromOptions(o).runs.get.query({ runId })));
+clientOptions(runs.command('list'))
+  .option('--model <name>')
+  .action(async (o) => print(await apiFromOptions(o).runs.list.query({ limit: 50, ...(o.model ? { model: o.model } : {}) })));
+
+const gates = program.command('gates').description('gates waiting for a human');
+clientOptions(gates.command('list')).action(async (o) => print(await apiFromOptions(o).gates.list.query()));
+clientOptions(gates.command('show').argument('<runId>').description('the evidence of a run: evaluation table and gate rules'))
+  .action(async (runId: string, o) => {
+    const report = await apiFromOptions(o).reports.get.query({ runId });
+    process.stdout.write(`${formatEvaluationTable(report)}\n`);
+  });
+for (const verb of ['approve', 'reject'] as const) {
+  clientOptions(gates.command(verb).argument('<runId>'))
+    .requiredOption('--reason <text>', 'why (recorded with your identity)')
+    .action(async (runId: string, o) => print(await apiFromOptions(o).gates[verb].mutate({ runId, reason: o.reason })));
+}
+
+const models = program.command('models').description('models, versions and routes');
+clientOptions(models.command('list')).action(async (o) => print(await apiFromOptions(o).models.list.query()));
+clientOptions(models.command('get').argument('<name>')).action(async (name: string, o) => print(await apiFromOptions(o).models.get.query({ name })));
+clientOptions(models.command('rollback').argument('<name>'))
+  .requiredOption('--reason <text>')
+  .action(async (name: string, o) => print(await apiFromOptions(o).models.rollback.mutate({ name, reason: o.reason })));
+
+program.parseAsync().catch((err: unknown) => {
+  if (err instanceof TRPCClientError) {
+    const data = err.data as { code?: string; fieldErrors?: Record<string, string[]> } | undefined;
+    log(`error ${data?.code ?? ''}: ${err.message}`);
+    if (data?.fieldErrors) for (const [field, msgs] of Object.entries(data.fieldErrors)) log(`  ${field}: ${msgs.join('; ')}`);
+  } else {
+    log(`error: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  process.exit(1);
+});

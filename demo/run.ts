@@ -1,0 +1,167 @@
+// The real-data demo. It starts everything embedded, then acts as the product's users do, only through
+// the API: an ML engineer registers `spam-filter`, loads the chronologically first part of the Spam
+// Assassin corpus and bootstraps v1; later mail arrives, a retraining run trains v2, evaluates it
+// against v1 on the same held-out set, stops at the gate, and a second identity signs it off.
+import { rmSync } from 'node:fs';
+import path from 'node:path';
+import { SingleBar, Presets } from 'cli-progress';
+import { createApiClient, type ApiClient } from '../api/client';
+import { ensureAdminToken } from '../api/routers/admin';
+import { dataDir } from '../temporal-config/env';
+import { startServices } from '../temporal-config/services';
+import { assignHeldOut, chronologicalParts, loadCorpus, type CorpusEmail } from './corpus';
+import { formatEvaluationTable } from './format';
+
+const say = (msg: string) => process.stderr.write(`${msg}\n`);
+const MODEL = 'spam-filter';
+
+async function importExamples(api: ApiClient, emails: CorpusEmail[], split: Map<string, 'train' | 'heldout'>, label: string) {
+  const bar = new SingleBar({ format: `  ${label} [{bar}] {value}/{total} e-mails`, stream: process.stderr, hideCursor: true, noTTYOutput: true, notTTYSchedule: 2000 }, Presets.shades_classic);
+  bar.start(emails.length, 0);
+  const batch = 250;
+  for (let i = 0; i < emails.length; i += batch) {
+    const chunk = emails.slice(i, i + batch);
+    await api.models.importExamples.mutate({
+      name: MODEL,
+      examples: chunk.map((e) => ({
+        externalId: e.externalId,
+        input: e.input,
+        label: e.label,
+        slices: { ...e.slices },
+        split: split.get(e.externalId)!,
+        ...(e.sentAt ? { observedAt: e.sentAt } : {}),
+      })),
+    });
+    bar.update(i + chunk.length);
+  }
+  bar.stop();
+}
+
+/** Follows a run's steps as they happen, until it waits for a human or finishes. */
+async function follow(api: ApiClient, runId: string, until: string[]) {
+  let last = '';
+  const started = Date.now();
+  for (;;) {
+    const run = await api.runs.get.query({ runId });
+    const step = (run.live as { step?: string } | null)?.step ?? run.step;
+    if (step !== last) {
+      say(`  [${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s] step: ${step}`);
+      last = step;
+    }
+    if (until.includes(run.status)) return run;
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}
+
+export async function runDemo(opts: { quick: boolean }) {
+  const t0 = Date.now();
+  const root = path.join(dataDir(), 'demo');
+  // The demo tells one story from the start; its state lives apart from `retrain up`'s.
+  rmSync(root, { recursive: true, force: true });
+  say(`retrain demo${opts.quick ? ' (quick)' : ''}: state under ${root}`);
+  const services = await startServices({
+    log: (m) => say(`  ${m}`),
+    dataDir: root,
+    db: { pgliteDir: path.join(root, 'pg') },
+    temporalDbFile: path.join(root, 'temporal.db'),
+    temporalAddress: process.env.TEMPORAL_ADDRESS,
+  });
+  try {
+    const url = services.api!.url;
+    const adminToken = (await ensureAdminToken(services.opened.db))!;
+    const admin = createApiClient(url, adminToken);
+    const engineerToken = (await admin.admin.createToken.mutate({ subject: 'ml-engineer', role: 'operator' })).token;
+    const approverToken = (await admin.admin.createToken.mutate({ subject: 'risk-approver', role: 'approver' })).token;
+    const engineer = createApiClient(url, engineerToken);
+    const approver = createApiClient(url, approverToken);
+
+    let corpus = loadCorpus();
+    if (opts.quick) corpus = corpus.filter((_, i) => i % 3 === 0);
+    const split = assignHeldOut(corpus, { fraction: 0.25, seed: 7 });
+    const [early, later] = chronologicalParts(corpus, [0.5]) as [CorpusEmail[], CorpusEmail[]];
+    say(`\ncorpus: ${corpus.length} real e-mails (Spam Assassin), ${[...split.values()].filter((s) => s === 'heldout').length} held out (stratified, seed 7)`);
+
+    await engineer.models.register.mutate({
+      name: MODEL,
+      description: 'Spam filter for inbound mail: a false positive hides a real e-mail from its reader.',
+      gatePolicy: {
+        // Judged on the upper Wilson bound: with a few hundred held-out ham the bound is wide.
+        maxOverallFpr: 0.1,
+        maxSliceFpr: 0.25,
+        minSliceSupport: 20,
+        maxAccuracyRegression: 0.01,
+        requireHumanApproval: 'always',
+        sliceFprWarnMargin: 0.05,
+      },
+    });
+    say(`\n1. ml-engineer registers '${MODEL}' and loads the first ${early.length} e-mails (${early[0]?.sentAt?.slice(0, 10)} .. ${early.at(-1)?.sentAt?.slice(0, 10)})`);
+    await importExamples(engineer, early, split, 'import');
+
+    say('\n2. bootstrap run: train v1, evaluate, gate');
+    const first = await engineer.runs.start.mutate({ model: MODEL, trigger: 'bootstrap' });
+    say(`  run ${first.runId}`);
+    const bootstrap = await follow(engineer, first.runId, ['awaiting_approval', 'promoted', 'rejected', 'failed']);
+    if (bootstrap.status !== 'awaiting_approval') {
+      say(formatEvaluationTable(await approver.reports.get.query({ runId: first.runId })));
+      throw new Error(`the bootstrap run ended ${bootstrap.status} instead of waiting for approval`);
+    }
+    await approver.gates.approve.mutate({ runId: first.runId, reason: 'baseline reviewed: overall FPR within bound' });
+    say('  risk-approver approved v1');
+    await follow(engineer, first.runId, ['promoted', 'rejected', 'failed']);
+
+    say(`\n3. later mail arrives: ${later.length} more e-mails (up to ${later.filter((e) => e.sentAt).at(-1)?.sentAt?.slice(0, 10)})`);
+    await importExamples(engineer, later, split, 'import');
+
+    say('\n4. retraining run: train v2 on all labelled mail, evaluate against v1 (champion) on the same held-out set');
+    const second = await engineer.runs.start.mutate({ model: MODEL });
+    say(`  run ${second.runId}`);
+    const waiting = await follow(engineer, second.runId, ['awaiting_approval', 'promoted', 'rejected', 'failed']);
+    const evidence = await approver.reports.get.query({ runId: second.runId });
+    say(`\n${formatEvaluationTable(evidence)}\n`);
+
+    let gateDecision = evidence.gate?.decision ?? 'unknown';
+    if (waiting.status === 'awaiting_approval') {
+      // The engineer may not sign off their own run: four eyes.
+      const own = await engineer.gates.approve.mutate({ runId: second.runId, reason: 'mine' }).catch((e: Error) => e);
+      say(`  ml-engineer tries to approve: refused (${own instanceof Error ? own.message : 'unexpectedly accepted'})`);
+      const decided = await approver.gates.approve.mutate({
+        runId: second.runId,
+        reason: 'no regression vs v1; hard-ham FPR reviewed and accepted for this release',
+      });
+      say(`  risk-approver approved, signing report ${decided.reportHash}`);
+      gateDecision = `${gateDecision}: approved by risk-approver`;
+    }
+    const done = await follow(engineer, second.runId, ['promoted', 'rejected', 'failed']);
+    const model = await engineer.models.get.query({ name: MODEL });
+    const production = model.routes.find((r) => r.kind === 'production')?.version ?? null;
+    say(`\n5. ${MODEL}: production is v${production}; versions ${model.versions.map((v) => `v${v.version}=${v.status}`).join(', ')}`);
+
+    const overall = evidence.reports.find((r) => r.role === 'candidate')!.summary.overall;
+    say('\nWhere to look:');
+    if (services.uiUrl) say(`  Temporal UI    ${services.uiUrl}/namespaces/${services.namespace}/workflows (search: RetrainModel="${MODEL}")`);
+    say(`  API            ${url}/trpc  REST ${url}/api  OpenAPI ${url}/openapi.json`);
+    say(`  tokens         admin=${adminToken}\n                 ml-engineer (operator)=${engineerToken}\n                 risk-approver (approver)=${approverToken}`);
+    say(`  try            curl -H 'Authorization: Bearer ${engineerToken}' ${url}/api/models/${MODEL}`);
+    say(`  (the demo stops its services when it ends; \`npm run retrain -- up\` keeps them running)`);
+    const line = {
+      runId: second.runId,
+      candidateVersion: done.candidateVersion,
+      gateDecision,
+      runStatus: done.status,
+      productionVersion: production,
+      metrics: {
+        accuracy: overall.accuracy.estimate,
+        fpr: overall.fpr.estimate,
+        fprUpper95: overall.fpr.upper,
+        recall: overall.recall.estimate,
+        precision: overall.precision.estimate,
+        heldOut: overall.support,
+      },
+      wallSeconds: Math.round((Date.now() - t0) / 100) / 10,
+    };
+    process.stdout.write(`${JSON.stringify(line)}\n`);
+    if (done.status !== 'promoted') process.exitCode = 1;
+  } finally {
+    await services.stop();
+  }
+}
