@@ -16,7 +16,7 @@ export const isoDate = z.iso.datetime({ offset: true });
 export const trainerParamsInput = z
   .strictObject({
     dimsLog2: z.number().int().min(10).max(22),
-    epochs: z.number().int().min(1).max(100),
+    epochs: z.number().int().min(1).max(1000),
     learningRate: z.number().positive().max(10),
     l2: z.number().min(0).max(1),
     seed: z.number().int().min(0).max(2 ** 31 - 1),
@@ -56,3 +56,9 @@ export const gateRuleOutput = z.object({
   bound: z.number(),
   detail: z.string(),
 });
+
+/** A positive integer from JSON or from a REST path/query string; no loose coercion (true, [7], '0x10' are refused). */
+export const positiveInt = (max = Number.MAX_SAFE_INTEGER) =>
+  z.union([z.number().int().positive(), z.string().regex(/^[1-9]\d{0,15}$/, 'must be a positive integer').transform(Number)]).pipe(
+    z.number().int().positive().max(max),
+  );

@@ -65,6 +65,8 @@ const t = initTRPC
           ...shape.data,
           // Field-level messages for bad input, so a client can say which field was wrong.
           fieldErrors: error.code === 'BAD_REQUEST' && cause instanceof z.ZodError ? z.flattenError(cause).fieldErrors : undefined,
+          // Errors not tied to one field, such as an unknown key in a strict object.
+          formErrors: error.code === 'BAD_REQUEST' && cause instanceof z.ZodError ? z.flattenError(cause).formErrors : undefined,
           stack: process.env.NODE_ENV === 'development' ? shape.data.stack : undefined,
         },
       };

@@ -50,6 +50,9 @@ export interface RouteChangeResult {
 /** Points the production route at a version, in one transaction with its deployment event and audit entry. */
 export async function changeProductionRoute(db: Db, change: RouteChange): Promise<RouteChangeResult> {
   return db.transaction(async (tx) => {
+    // Serialise route changes per model: overlapping retries with one key, or two promotions of the
+    // same model, must not interleave between the idempotency check and the writes.
+    await tx.select({ id: models.id }).from(models).where(eq(models.id, change.modelId)).for('update');
     const [done] = await tx
       .select()
       .from(deploymentEvents)

@@ -4,7 +4,7 @@ import { and, asc, desc, eq, isNull } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Db } from '../../db/index';
 import { apiTokens, auditLog, type Role } from '../../db/schema';
-import { role, subject } from '../schemas';
+import { positiveInt, role, subject } from '../schemas';
 import { hashToken, roleProcedure, router } from '../trpc';
 
 /** Creates a token and stores only its hash; the token itself is returned once. Used by the API and the CLI. */
@@ -50,7 +50,7 @@ export const adminRouter = router({
 
   revokeToken: roleProcedure('admin')
     .meta({ openapi: { method: 'DELETE', path: '/admin/tokens/{id}', tags: ['admin'], summary: 'Revoke a token' } })
-    .input(z.strictObject({ id: z.coerce.number().int().positive() }))
+    .input(z.strictObject({ id: positiveInt() }))
     .output(z.object({ id: z.number(), revoked: z.boolean() }))
     .mutation(async ({ ctx, input }) => {
       const rows = await ctx.db
@@ -66,7 +66,7 @@ export const adminRouter = router({
     .meta({ openapi: { method: 'GET', path: '/admin/audit-log', tags: ['admin'], summary: 'Audit log, newest first' } })
     .input(
       z
-        .strictObject({ target: z.string().max(200).optional(), limit: z.coerce.number().int().min(1).max(1000).default(100) })
+        .strictObject({ target: z.string().max(200).optional(), limit: positiveInt(1000).default(100) })
         .default({ limit: 100 }),
     )
     .output(z.array(z.object({ id: z.number(), actor: z.string(), action: z.string(), target: z.string(), details: z.unknown(), createdAt: z.date() })))

@@ -14,7 +14,7 @@ import {
   type RunStatusView,
 } from '../../workflows/messages';
 import type { Db } from '../../db/index';
-import { modelName, runId, trainerParamsInput } from '../schemas';
+import { modelName, positiveInt, runId, trainerParamsInput } from '../schemas';
 import { roleProcedure, router, type Context } from '../trpc';
 import { requireModel } from './models';
 
@@ -148,7 +148,7 @@ export const runsRouter = router({
         .strictObject({
           model: modelName.optional(),
           status: z.enum(RUN_STATUSES).optional(),
-          limit: z.coerce.number().int().min(1).max(500).default(50),
+          limit: positiveInt(500).default(50),
         })
         .default({ limit: 50 }),
     )
