@@ -24,9 +24,12 @@ export const trainerParamsInput = z
   })
   .partial();
 
+// PostgreSQL text and jsonb cannot hold U+0000: refuse it at the edge with a message, not a failed insert.
+const storableText = (max: number) => z.string().max(max).refine((s) => !s.includes('\u0000'), 'contains a NUL character (U+0000), which cannot be stored; strip it');
+
 export const exampleInput = z.strictObject({
   externalId: z.string().min(1).max(300),
-  input: z.record(z.string().max(64), z.string().max(200_000)),
+  input: z.record(z.string().max(64), storableText(200_000)),
   label: z.union([z.literal(0), z.literal(1)]).nullable(),
   slices: z.record(z.string().max(64), z.string().max(200)).default({}),
   split: z.enum(['train', 'heldout']),

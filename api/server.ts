@@ -27,8 +27,15 @@ export async function startApiServer(deps: ApiDeps, opts: { port?: number; host?
     const header = req.headers instanceof Headers ? (req.headers.get('authorization') ?? undefined) : req.headers.authorization;
     return createContextInner(deps, await identityFromToken(deps.db, bearerFrom(header)));
   };
-  const trpcHandler = createHTTPHandler({ router: appRouter, createContext, basePath: '/trpc/' });
-  const restHandler = createOpenApiHttpHandler({ router: appRouter, createContext });
+  const onError = ({ error, path }: { error: Error & { code: string }; path?: string }) => {
+    if (error.code !== 'INTERNAL_SERVER_ERROR') return;
+    // The innermost cause is the one that says why (a database error, say); the outer ones quote whole queries.
+    let root: unknown = error;
+    while (root instanceof Error && root.cause instanceof Error) root = root.cause;
+    process.stderr.write(`api: ${path ?? '?'} failed: ${(root as Error).message.slice(0, 500)}\n`);
+  };
+  const trpcHandler = createHTTPHandler({ router: appRouter, createContext, basePath: '/trpc/', onError });
+  const restHandler = createOpenApiHttpHandler({ router: appRouter, createContext, onError });
   const document: { value?: unknown } = {};
 
   const server = http.createServer((req, res) => {

@@ -59,8 +59,11 @@ const t = initTRPC
   .create({
     errorFormatter({ shape, error }) {
       const cause = error.cause;
+      // Unexpected failures (a database error quoting its parameters, say) stay in the server log.
+      const internal = error.code === 'INTERNAL_SERVER_ERROR' && !error.message.startsWith('Temporal') && !error.message.startsWith('the gate');
       return {
         ...shape,
+        message: internal ? 'internal error: the server log has the details' : shape.message,
         data: {
           ...shape.data,
           // Field-level messages for bad input, so a client can say which field was wrong.

@@ -318,6 +318,8 @@ export function parseEmail(raw: { id: string; group: string; checksum: { value: 
   // tags rather than one, so plain-text ham that merely mentions "<body>" keeps its text.
   const looksHtml = /<html/i.test(text) || (text.match(HTML_TAG_RE) ?? []).length >= 10;
   if (looksHtml) text = stripHtml(text);
+  // Decoded bodies can carry control characters (one spam decodes to a NUL, which PostgreSQL cannot store).
+  text = text.replace(/[\u0000-\u0008\u000e-\u001f\u007f]/g, ' ');
   text = text.replace(/[ \t\r\f\v]+/g, ' ').replace(/\n\s*\n+/g, '\n\n').trim();
   const bodyChars = text.length;
 

@@ -158,6 +158,7 @@ const cases: Record<string, { who: Who; cases: BadCase[] }> = {
   'models.importExamples': {
     who: 'operator',
     cases: [
+      { what: 'a body with a NUL character (PostgreSQL cannot store it)', field: 'examples', call: (c) => c.models.importExamples.mutate({ name: model, examples: [{ ...example('n-1'), input: { body: 'a\u0000b' } }] }) },
       { what: 'a batch with label 2', field: 'examples', call: (c) => c.models.importExamples.mutate(bad({ name: model, examples: [example('a-1'), { ...example('a-2'), label: 2 }] })) },
       {
         what: 'too many examples (2001)',
