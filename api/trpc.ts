@@ -63,7 +63,11 @@ const t = initTRPC
       const internal = error.code === 'INTERNAL_SERVER_ERROR' && !error.message.startsWith('Temporal') && !error.message.startsWith('the gate');
       return {
         ...shape,
-        message: internal ? 'internal error: the server log has the details' : shape.message,
+        message: internal
+          ? 'internal error: the server log has the details'
+          : cause instanceof z.ZodError
+            ? `invalid input: ${z.prettifyError(cause).replace(/\n\s*/g, '; ')}`
+            : shape.message,
         data: {
           ...shape.data,
           // Field-level messages for bad input, so a client can say which field was wrong.
