@@ -1,0 +1,347 @@
+/**
+ * Gate policies: a versioned, zod-validated document of rules, each judged on an interval rather than
+ * a point estimate, each failing closed. A bound is met only when the whole interval clears it; a
+ * missing metric or slice fails; a slice below its minimum support is `insufficient`, never passed;
+ * no policy at all is never an approval.
+ *
+ * Pure: the evidence is plain data assembled elsewhere (analysis/report.ts), so a policy can be dry-run
+ * against stored reports and replayed in workflow code.
+ */
+import { z } from 'zod';
+import { canonicalJson } from './canonicalJson';
+
+export const RATE_METRICS = ['accuracy', 'precision', 'recall', 'fpr', 'fnr', 'selectionRate'] as const;
+export const SCORE_METRICS = ['auc', 'averagePrecision'] as const;
+export const METRICS = [...RATE_METRICS, ...SCORE_METRICS] as const;
+export type MetricName = (typeof METRICS)[number];
+
+/** Error-like metrics: lower is better, so "no regression" looks at an increase. */
+const LOWER_IS_BETTER: ReadonlySet<MetricName> = new Set(['fpr', 'fnr']);
+
+export const FAIRNESS_METRICS = [
+  'demographic_parity_difference',
+  'demographic_parity_ratio',
+  'equal_opportunity_difference',
+  'equalized_odds_difference',
+  'tpr_difference',
+  'fpr_difference',
+] as const;
+export type FairnessMetricName = (typeof FAIRNESS_METRICS)[number];
+
+const proportion = z.number().min(0).max(1);
+const onFail = z.enum(['block', 'ask']).default('block');
+
+/** 'overall', one slice, or every value of an attribute (judged slice by slice: the worst decides). */
+const sliceSelector = z.union([
+  z.literal('overall'),
+  z.strictObject({ attribute: z.string().min(1), value: z.string().min(1) }),
+]);
+export type SliceSelector = z.infer<typeof sliceSelector>;
+
+const boundRule = z
+  .strictObject({
+    kind: z.literal('bound'),
+    id: z.string().min(1).optional(),
+    metric: z.enum(METRICS),
+    slices: sliceSelector,
+    min: proportion.optional(),
+    max: proportion.optional(),
+    onFail,
+  })
+  .refine((r) => r.min !== undefined || r.max !== undefined, { message: 'a bound rule needs min or max' });
+
+const noRegressionRule = z.strictObject({
+  kind: z.literal('no_regression'),
+  id: z.string().min(1).optional(),
+  metric: z.enum(METRICS),
+  slices: sliceSelector,
+  /** The largest worsening tolerated, in metric units, judged on the paired interval of the difference. */
+  margin: proportion,
+  onFail,
+});
+
+const fairnessRule = z
+  .strictObject({
+    kind: z.literal('fairness'),
+    id: z.string().min(1).optional(),
+    attribute: z.string().min(1),
+    metric: z.enum(FAIRNESS_METRICS),
+    min: z.number().min(0).optional(),
+    max: z.number().min(0).optional(),
+    onFail,
+  })
+  .refine((r) => r.min !== undefined || r.max !== undefined, { message: 'a fairness rule needs min or max' });
+
+const supportRule = z.strictObject({
+  kind: z.literal('min_support'),
+  id: z.string().min(1).optional(),
+  slices: sliceSelector,
+  minSupport: z.number().int().min(1).default(1),
+  minPositives: z.number().int().min(0).default(0),
+  minNegatives: z.number().int().min(0).default(0),
+  onFail,
+});
+
+export const thresholdConstraintsSchema = z.strictObject({
+  minRecall: proportion.optional(),
+  maxFpr: proportion.optional(),
+  maxSliceFpr: proportion.optional(),
+  minSliceNegatives: z.number().int().min(1).optional(),
+  minPrecision: proportion.optional(),
+});
+export type PolicyThresholdConstraints = z.infer<typeof thresholdConstraintsSchema>;
+
+const thresholdRule = z.strictObject({
+  kind: z.literal('threshold'),
+  id: z.string().min(1).optional(),
+  constraints: thresholdConstraintsSchema,
+  onFail,
+});
+
+const humanRule = z.strictObject({
+  kind: z.literal('human_approval'),
+  id: z.string().min(1).optional(),
+  reason: z.string().min(1).default('policy requires a human sign-off'),
+});
+
+export const gateRuleSchema = z.union([boundRule, noRegressionRule, fairnessRule, supportRule, thresholdRule, humanRule]);
+export type GateRule = z.infer<typeof gateRuleSchema>;
+
+export const gatePolicySchema = z.strictObject({
+  schemaVersion: z.literal(1).default(1),
+  description: z.string().max(2000).default(''),
+  /** Below this support a slice is `insufficient` for every rule that reads it. */
+  minSliceSupport: z.number().int().min(1).default(30),
+  confidence: z.number().gt(0.5).lt(1).default(0.95),
+  rules: z.array(gateRuleSchema).min(1, 'a policy needs at least one rule'),
+});
+export type GatePolicy = z.infer<typeof gatePolicySchema>;
+export type GatePolicyInput = z.input<typeof gatePolicySchema>;
+
+export interface IntervalLike {
+  estimate: number | null;
+  lower: number | null;
+  upper: number | null;
+}
+
+export interface EvidenceSlice {
+  /** 'overall' (value 'all') or an attribute name. */
+  attribute: string;
+  value: string;
+  support: number;
+  positives: number;
+  negatives: number;
+  metrics: Partial<Record<MetricName, IntervalLike>>;
+}
+
+export interface PolicyEvidence {
+  slices: EvidenceSlice[];
+  /** Candidate minus champion, paired on the same rows; null when there is no champion. */
+  deltas: { attribute: string; value: string; metric: MetricName; interval: IntervalLike }[] | null;
+  fairness: { attribute: string; metrics: Partial<Record<FairnessMetricName, IntervalLike>> }[];
+  /** Threshold analyses, keyed by the canonical JSON of their constraints. */
+  thresholds: { constraintsKey: string; status: 'met' | 'none'; detail: string }[];
+}
+
+export type RuleOutcome = 'passed' | 'failed' | 'insufficient' | 'needs_approval';
+export type PolicyDecision = 'approved' | 'failed' | 'needs_approval';
+
+export interface RuleResult {
+  id: string;
+  kind: GateRule['kind'];
+  outcome: RuleOutcome;
+  /** Whether a failure of this rule blocks or asks a human. */
+  onFail: 'block' | 'ask';
+  detail: string;
+  /** Slices the rule judged, with what each showed. */
+  checks: { slice: string; outcome: RuleOutcome; observed: IntervalLike | null; detail: string }[];
+}
+
+export interface PolicyJudgement {
+  decision: PolicyDecision;
+  reasons: string[];
+  rules: RuleResult[];
+}
+
+export const thresholdConstraintsKey = (c: PolicyThresholdConstraints) => canonicalJson(c);
+
+const sliceName = (s: { attribute: string; value: string }) => (s.attribute === 'overall' ? 'overall' : `${s.attribute}=${s.value}`);
+const fmt = (x: number | null) => (x === null ? 'n/a' : Number.isInteger(x) ? String(x) : x.toFixed(4));
+const fmtInterval = (i: IntervalLike) => `${fmt(i.estimate)} [${fmt(i.lower)}, ${fmt(i.upper)}]`;
+
+function selectSlices(evidence: PolicyEvidence, selector: SliceSelector): EvidenceSlice[] | string {
+  if (selector === 'overall') {
+    const overall = evidence.slices.find((s) => s.attribute === 'overall');
+    return overall ? [overall] : 'no overall evaluation in the evidence';
+  }
+  const matches = evidence.slices.filter(
+    (s) => s.attribute === selector.attribute && (selector.value === '*' || s.value === selector.value),
+  );
+  return matches.length > 0 ? matches : `slice ${selector.attribute}=${selector.value} is not in the evaluation`;
+}
+
+/** Judges one interval against [min, max]: met only when the whole interval is inside. */
+function judgeBound(i: IntervalLike, min: number | undefined, max: number | undefined): { met: boolean; detail: string } | null {
+  if (i.lower === null || i.upper === null || i.estimate === null) return null;
+  const parts: string[] = [];
+  let met = true;
+  if (max !== undefined) {
+    if (i.upper > max) {
+      met = false;
+      parts.push(i.lower > max ? `entirely above ${fmt(max)}` : `interval reaches above ${fmt(max)}`);
+    }
+  }
+  if (min !== undefined) {
+    if (i.lower < min) {
+      met = false;
+      parts.push(i.upper < min ? `entirely below ${fmt(min)}` : `interval reaches below ${fmt(min)}`);
+    }
+  }
+  return { met, detail: `${fmtInterval(i)}${parts.length ? `: ${parts.join(', ')}` : ' within bounds'}` };
+}
+
+function combine(rule: { kind: GateRule['kind']; onFail: 'block' | 'ask' }, id: string, checks: RuleResult['checks'], emptyDetail: string): RuleResult {
+  const failing = checks.filter((c) => c.outcome !== 'passed');
+  const outcome: RuleOutcome = checks.some((c) => c.outcome === 'failed')
+    ? rule.onFail === 'block' ? 'failed' : 'needs_approval'
+    : checks.some((c) => c.outcome === 'insufficient')
+      ? 'insufficient'
+      : 'passed';
+  const detail =
+    checks.length === 0
+      ? emptyDetail
+      : failing.length === 0
+        ? `all ${checks.length} slice(s) pass`
+        : failing.map((c) => `${c.slice}: ${c.detail}`).join('; ');
+  return { id, kind: rule.kind, outcome, onFail: rule.onFail, detail, checks };
+}
+
+function judgeRule(rule: GateRule, index: number, policy: GatePolicy, evidence: PolicyEvidence): RuleResult {
+  const id = rule.id ?? `${rule.kind}#${index + 1}`;
+  const missing = (detail: string): RuleResult => ({
+    id,
+    kind: rule.kind,
+    // A missing metric or slice fails: the gate does not pass what it could not see.
+    outcome: 'onFail' in rule && rule.onFail === 'ask' ? 'needs_approval' : 'failed',
+    onFail: 'onFail' in rule ? rule.onFail : 'ask',
+    detail: `missing evidence: ${detail}`,
+    checks: [],
+  });
+
+  switch (rule.kind) {
+    case 'human_approval':
+      return { id, kind: rule.kind, outcome: 'needs_approval', onFail: 'ask', detail: rule.reason, checks: [] };
+
+    case 'bound': {
+      const slices = selectSlices(evidence, rule.slices);
+      if (typeof slices === 'string') return missing(slices);
+      const checks = slices.map((s) => {
+        const name = sliceName(s);
+        if (s.support < policy.minSliceSupport) {
+          return { slice: name, outcome: 'insufficient' as const, observed: null, detail: `support ${s.support} < ${policy.minSliceSupport}` };
+        }
+        const interval = s.metrics[rule.metric];
+        const judged = interval ? judgeBound(interval, rule.min, rule.max) : null;
+        if (!interval || !judged) {
+          return { slice: name, outcome: 'failed' as const, observed: interval ?? null, detail: `${rule.metric} is undefined here` };
+        }
+        return { slice: name, outcome: judged.met ? ('passed' as const) : ('failed' as const), observed: interval, detail: `${rule.metric} ${judged.detail}` };
+      });
+      return combine(rule, id, checks, 'no slices');
+    }
+
+    case 'no_regression': {
+      if (evidence.deltas === null) {
+        return { id, kind: rule.kind, outcome: 'passed', onFail: rule.onFail, detail: 'no champion to compare with', checks: [] };
+      }
+      const slices = selectSlices(evidence, rule.slices);
+      if (typeof slices === 'string') return missing(slices);
+      const lowerBetter = LOWER_IS_BETTER.has(rule.metric);
+      const checks = slices.map((s) => {
+        const name = sliceName(s);
+        if (s.support < policy.minSliceSupport) {
+          return { slice: name, outcome: 'insufficient' as const, observed: null, detail: `support ${s.support} < ${policy.minSliceSupport}` };
+        }
+        const delta = evidence.deltas!.find((d) => d.attribute === s.attribute && d.value === s.value && d.metric === rule.metric);
+        if (!delta || delta.interval.lower === null || delta.interval.upper === null) {
+          return { slice: name, outcome: 'failed' as const, observed: delta?.interval ?? null, detail: `no paired difference for ${rule.metric}` };
+        }
+        // Worsening is an increase for error rates and a decrease otherwise; the far end of the interval decides.
+        const worstWorsening = lowerBetter ? delta.interval.upper : -delta.interval.lower;
+        const met = worstWorsening <= rule.margin + 1e-12;
+        return {
+          slice: name,
+          outcome: met ? ('passed' as const) : ('failed' as const),
+          observed: delta.interval,
+          detail: `${rule.metric} change vs champion ${fmtInterval(delta.interval)}; worst-case worsening ${fmt(worstWorsening)} ${met ? '<=' : '>'} margin ${fmt(rule.margin)}`,
+        };
+      });
+      return combine(rule, id, checks, 'no slices');
+    }
+
+    case 'fairness': {
+      const f = evidence.fairness.find((x) => x.attribute === rule.attribute);
+      const interval = f?.metrics[rule.metric];
+      if (!interval) return missing(`${rule.metric} on ${rule.attribute}`);
+      const judged = judgeBound(interval, rule.min, rule.max);
+      const check = judged
+        ? { slice: rule.attribute, outcome: judged.met ? ('passed' as const) : ('failed' as const), observed: interval, detail: `${rule.metric} ${judged.detail}` }
+        : { slice: rule.attribute, outcome: 'failed' as const, observed: interval, detail: `${rule.metric} is undefined (a group lacks the rows it needs)` };
+      return combine(rule, id, [check], '');
+    }
+
+    case 'min_support': {
+      const slices = selectSlices(evidence, rule.slices);
+      if (typeof slices === 'string') return missing(slices);
+      const checks = slices.map((s) => {
+        const short: string[] = [];
+        if (s.support < rule.minSupport) short.push(`support ${s.support} < ${rule.minSupport}`);
+        if (s.positives < rule.minPositives) short.push(`positives ${s.positives} < ${rule.minPositives}`);
+        if (s.negatives < rule.minNegatives) short.push(`negatives ${s.negatives} < ${rule.minNegatives}`);
+        return {
+          slice: sliceName(s),
+          outcome: short.length ? ('insufficient' as const) : ('passed' as const),
+          observed: null,
+          detail: short.length ? short.join(', ') : `support ${s.support}`,
+        };
+      });
+      const result = combine(rule, id, checks, 'no slices');
+      // Too little evidence is not a pass: under 'block' it fails the gate, under 'ask' a human decides.
+      if (result.outcome === 'insufficient') result.outcome = rule.onFail === 'block' ? 'failed' : 'needs_approval';
+      return result;
+    }
+
+    case 'threshold': {
+      const key = thresholdConstraintsKey(rule.constraints);
+      const t = evidence.thresholds.find((x) => x.constraintsKey === key);
+      if (!t) return missing(`threshold analysis for ${key}`);
+      const outcome: RuleOutcome = t.status === 'met' ? 'passed' : rule.onFail === 'block' ? 'failed' : 'needs_approval';
+      return { id, kind: rule.kind, outcome, onFail: rule.onFail, detail: t.detail, checks: [] };
+    }
+  }
+}
+
+/** Judges a policy on the evidence. No policy is never an approval. */
+export function judgePolicy(policy: GatePolicy | null, evidence: PolicyEvidence): PolicyJudgement {
+  if (!policy) return { decision: 'failed', reasons: ['no gate policy: nothing is approved without one'], rules: [] };
+  const rules = policy.rules.map((r, i) => judgeRule(r, i, policy, evidence));
+  const reasons = rules.filter((r) => r.outcome !== 'passed').map((r) => `${r.id} ${r.outcome}: ${r.detail}`);
+  const blocked = rules.some((r) => r.outcome === 'failed' || (r.outcome === 'insufficient' && r.onFail === 'block'));
+  const ask = rules.some((r) => r.outcome === 'needs_approval' || r.outcome === 'insufficient');
+  return { decision: blocked ? 'failed' : ask ? 'needs_approval' : 'approved', reasons, rules };
+}
+
+/** The default for a spam (safety) filter: what a reasonable team would start from. */
+export const defaultSpamFilterPolicy: GatePolicyInput = {
+  description: 'Safety-filter defaults: few legitimate messages blocked anywhere, no regression, a human signs off.',
+  minSliceSupport: 30,
+  rules: [
+    { kind: 'bound', id: 'overall-fpr', metric: 'fpr', slices: 'overall', max: 0.05 },
+    { kind: 'bound', id: 'slice-fpr', metric: 'fpr', slices: { attribute: 'corpus_group', value: '*' }, max: 0.25, onFail: 'ask' },
+    { kind: 'bound', id: 'overall-recall', metric: 'recall', slices: 'overall', min: 0.85 },
+    { kind: 'no_regression', id: 'accuracy-vs-champion', metric: 'accuracy', slices: 'overall', margin: 0.01 },
+    { kind: 'no_regression', id: 'fpr-vs-champion', metric: 'fpr', slices: 'overall', margin: 0.01 },
+    { kind: 'fairness', id: 'sender-tld-fpr-gap', attribute: 'sender_tld', metric: 'fpr_difference', max: 0.1, onFail: 'ask' },
+    { kind: 'human_approval', id: 'sign-off' },
+  ],
+};
