@@ -3,18 +3,19 @@
 import { createHash } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { and, asc, eq, inArray, isNotNull, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, isNotNull, sql } from 'drizzle-orm';
 import { canonicalJson } from '../analysis/canonicalJson';
+import { gatePolicySchema, type GatePolicy, type PolicyDecision, type RuleResult } from '../analysis/policy';
 import {
-  defaultSimpleGatePolicy,
-  evaluateSimpleGate,
-  simpleGatePolicySchema,
-  type GateEvaluation,
-  type SimpleGatePolicy,
-} from '../analysis/gatePolicy';
-import { evaluatePredictions, type EvaluationSummary } from '../analysis/metrics';
+  buildApprovalPacket,
+  defaultEvaluationSettings,
+  encodeHeldOut,
+  evaluateVersion,
+  trafficCounts,
+  type VersionEvaluation,
+} from '../analysis/report';
 import type { Db } from '../db/index';
-import { changeProductionRoute, productionVersionId, writeAudit } from '../db/queries';
+import { changeProductionRoute, currentPolicy, productionVersionId, writeAudit } from '../db/queries';
 import {
   approvals,
   datasetSnapshotMembers,
@@ -59,17 +60,24 @@ export interface StoredReport {
   reportId: number;
   versionId: number;
   contentHash: string;
-  summary: EvaluationSummary;
 }
 
 export interface Evaluation {
   candidate: StoredReport;
   champion: StoredReport | null;
+  /** Content hash of the approval packet: what an approver signs. */
+  packetHash: string;
 }
 
-export interface GateJudgement extends GateEvaluation {
-  policy: SimpleGatePolicy;
+export interface GateJudgement {
+  policyVersion: number | null;
+  decision: PolicyDecision;
+  reasons: string[];
+  rules: RuleResult[];
 }
+
+/** How much recent production traffic is read for untested segments. */
+const RECENT_TRAFFIC_EXAMPLES = 2000;
 
 const BUILTIN_TRAINER = 'hashed-logreg@1';
 
@@ -106,7 +114,7 @@ export function createRetrainingActivities({ db }: ActivityDeps) {
     snapshotId: number,
     versionId: number,
     role: 'candidate' | 'champion',
-    summary: EvaluationSummary,
+    summary: VersionEvaluation,
   ): Promise<StoredReport> {
     const contentHash = sha256(canonicalJson({ versionId, snapshotId, summary }));
     await db
@@ -119,7 +127,23 @@ export function createRetrainingActivities({ db }: ActivityDeps) {
       .where(and(eq(evalReports.runId, runId), eq(evalReports.versionId, versionId)));
     if (!row) throw new Error(`eval report for run ${runId}, version ${versionId} vanished after insert`);
     // Reports are immutable: a retry returns what was stored first, not a recomputation.
-    return { reportId: row.id, versionId, contentHash: row.contentHash, summary: row.summary as EvaluationSummary };
+    return { reportId: row.id, versionId, contentHash: row.contentHash };
+  }
+
+  /**
+   * Slice values of the model's recent production traffic, for untested segments: the latest
+   * examples by arrival (a count, not a time window, so one stray future-dated mail cannot make a
+   * window of one).
+   */
+  async function recentTraffic(modelId: number) {
+    const rows = await db
+      .select({ slices: examples.slices })
+      .from(examples)
+      .where(and(eq(examples.modelId, modelId), isNotNull(examples.observedAt)))
+      .orderBy(desc(examples.observedAt))
+      .limit(RECENT_TRAFFIC_EXAMPLES);
+    const names = [...new Set(rows.flatMap((r) => Object.keys(r.slices)))];
+    return trafficCounts(Object.fromEntries(names.map((n) => [n, rows.map((r) => r.slices[n] ?? 'unknown')])));
   }
 
   return {
@@ -231,83 +255,108 @@ export function createRetrainingActivities({ db }: ActivityDeps) {
       return { versionId: row.id, version: row.version, artifactHash: row.artifactHash, trainedOn: members.length };
     },
 
-    /** Scores candidate and champion on the same held-out set and stores one immutable report each. */
+    /**
+     * Scores candidate and champion on the same held-out set, stores one immutable report each, and
+     * builds the approval packet (paired differences, fairness, thresholds, untested segments, the
+     * policy's judgement), stored once per run with its content hash.
+     */
     async evaluateVersions(input: {
       runId: string;
       modelId: number;
       snapshotId: number;
       candidateVersionId: number;
     }): Promise<Evaluation> {
+      const [stored] = await db.select().from(gateResults).where(eq(gateResults.runId, input.runId));
+      if (stored?.packetHash) {
+        const reports = await db.select().from(evalReports).where(eq(evalReports.runId, input.runId));
+        const ref = (id: number | null) => {
+          const r = reports.find((x) => x.id === id);
+          return r ? { reportId: r.id, versionId: r.versionId, contentHash: r.contentHash } : null;
+        };
+        return { candidate: ref(stored.candidateReportId)!, champion: ref(stored.championReportId), packetHash: stored.packetHash };
+      }
+      const [model] = await db.select().from(models).where(eq(models.id, input.modelId));
+      if (!model) throw ApplicationFailure.nonRetryable(`model ${input.modelId} not found`, 'NotFound');
+      const policyRow = await currentPolicy(db, input.modelId);
+      const policy: GatePolicy | null = policyRow ? gatePolicySchema.parse(policyRow.document) : null;
       const championVersionId = await productionVersionId(db, input.modelId);
       const heldout = await loadMembers(input.snapshotId, 'heldout');
-      const labels = Uint8Array.from(heldout, (m) => m.label);
       const attributeNames = [...new Set(heldout.flatMap((m) => Object.keys(m.slices)))].sort();
-      const sliceAttributes: Record<string, string[]> = {};
-      for (const name of attributeNames) sliceAttributes[name] = heldout.map((m) => m.slices[name] ?? 'unknown');
+      const data = encodeHeldOut(
+        heldout.map((m) => m.label),
+        Object.fromEntries(attributeNames.map((n) => [n, heldout.map((m) => m.slices[n] ?? 'unknown')])),
+      );
       const inputs = heldout.map((m) => m.input);
+      const settings = { ...defaultEvaluationSettings, ...(policy ? { confidence: policy.confidence } : {}) };
+      // Fairness for every attribute the policy names, and every attribute with few values (a table an approver can read).
+      const sensitive = [
+        ...new Set([
+          ...(policy?.rules ?? []).flatMap((r) => (r.kind === 'fairness' ? [r.attribute] : [])),
+          ...data.attributes.filter((a) => a.values.length <= 8).map((a) => a.name),
+        ]),
+      ].filter((n) => attributeNames.includes(n));
 
-      const ids = championVersionId === null ? [input.candidateVersionId] : [input.candidateVersionId, championVersionId];
+      const ids = championVersionId === null || championVersionId === input.candidateVersionId ? [input.candidateVersionId] : [input.candidateVersionId, championVersionId];
       const versions = await db.select().from(modelVersions).where(inArray(modelVersions.id, ids));
-      const evaluate = (versionId: number): EvaluationSummary => {
+      const score = (versionId: number) => {
         const v = versions.find((x) => x.id === versionId);
         if (!v) throw ApplicationFailure.nonRetryable(`model version ${versionId} not found`, 'NotFound');
         const scores = predictBatch(deserializeArtifact(v.artifact), inputs);
         heartbeat({ phase: 'scored', versionId });
-        return evaluatePredictions({ labels, scores, threshold: 0.5, sliceAttributes });
+        const evaluation = evaluateVersion(data, scores, { settings, sensitive, minGroupSupport: policy?.minSliceSupport ?? 30 });
+        heartbeat({ phase: 'evaluated', versionId });
+        return { v, scores, evaluation };
       };
-      const candidate = await storeReport(
-        input.runId,
-        input.snapshotId,
-        input.candidateVersionId,
-        'candidate',
-        evaluate(input.candidateVersionId),
-      );
-      const champion =
-        championVersionId === null || championVersionId === input.candidateVersionId
-          ? null
-          : await storeReport(input.runId, input.snapshotId, championVersionId, 'champion', evaluate(championVersionId));
-      return { candidate, champion };
-    },
+      const cand = score(input.candidateVersionId);
+      const champ = ids.length > 1 ? score(ids[1]!) : null;
+      const candidate = await storeReport(input.runId, input.snapshotId, cand.v.id, 'candidate', cand.evaluation);
+      const champion = champ ? await storeReport(input.runId, input.snapshotId, champ.v.id, 'champion', champ.evaluation) : null;
 
-    /** Judges the model's gate policy on the stored reports and records the result once. */
-    async judgeGate(input: {
-      runId: string;
-      modelId: number;
-      candidateReportId: number;
-      championReportId: number | null;
-    }): Promise<GateJudgement> {
-      const [stored] = await db.select().from(gateResults).where(eq(gateResults.runId, input.runId));
-      if (stored) {
-        return {
-          policy: stored.policy as SimpleGatePolicy,
-          decision: stored.decision,
-          rules: stored.rules as GateEvaluation['rules'],
-          reasons: stored.reasons,
-        };
-      }
-      const [model] = await db.select().from(models).where(eq(models.id, input.modelId));
-      const policy = model?.gatePolicy ? simpleGatePolicySchema.parse(model.gatePolicy) : defaultSimpleGatePolicy;
-      const reportIds = input.championReportId === null ? [input.candidateReportId] : [input.candidateReportId, input.championReportId];
-      const reports = await db.select().from(evalReports).where(inArray(evalReports.id, reportIds));
-      const summaryOf = (id: number | null) =>
-        id === null ? null : ((reports.find((r) => r.id === id)?.summary ?? null) as EvaluationSummary | null);
-      const candidate = summaryOf(input.candidateReportId);
-      if (!candidate) throw ApplicationFailure.nonRetryable(`candidate report ${input.candidateReportId} not found`, 'NotFound');
-      const evaluation = evaluateSimpleGate(policy, candidate, summaryOf(input.championReportId));
+      const packet = buildApprovalPacket({
+        runId: input.runId,
+        model: model.name,
+        data,
+        policy,
+        policyVersion: policyRow?.version ?? null,
+        candidate: { versionId: cand.v.id, version: cand.v.version, reportHash: candidate.contentHash, scores: cand.scores, evaluation: cand.evaluation },
+        champion:
+          champ && champion
+            ? { versionId: champ.v.id, version: champ.v.version, reportHash: champion.contentHash, scores: champ.scores, evaluation: champ.evaluation }
+            : null,
+        traffic: await recentTraffic(input.modelId),
+        settings,
+      });
+      const packetHash = sha256(canonicalJson(packet));
       await db
         .insert(gateResults)
         .values({
           runId: input.runId,
           policy,
-          decision: evaluation.decision,
-          rules: evaluation.rules,
-          reasons: evaluation.reasons,
-          candidateReportId: input.candidateReportId,
-          championReportId: input.championReportId,
+          policyVersion: policyRow?.version ?? null,
+          decision: packet.judgement.decision,
+          rules: packet.judgement.rules,
+          reasons: packet.judgement.reasons,
+          candidateReportId: candidate.reportId,
+          championReportId: champion?.reportId ?? null,
+          packet,
+          packetHash,
         })
         .onConflictDoNothing({ target: gateResults.runId });
-      await db.update(runs).set({ gateDecision: evaluation.decision }).where(eq(runs.id, input.runId));
-      return { policy, ...evaluation };
+      const [row] = await db.select({ packetHash: gateResults.packetHash }).from(gateResults).where(eq(gateResults.runId, input.runId));
+      return { candidate, champion, packetHash: row?.packetHash ?? packetHash };
+    },
+
+    /** The gate's judgement, as stored with the packet (judged when the packet was built). */
+    async judgeGate(input: { runId: string; modelId: number; candidateReportId: number; championReportId: number | null }): Promise<GateJudgement> {
+      const [stored] = await db.select().from(gateResults).where(eq(gateResults.runId, input.runId));
+      if (!stored) throw ApplicationFailure.nonRetryable(`run ${input.runId} has no gate result; evaluate first`, 'NotFound');
+      await db.update(runs).set({ gateDecision: stored.decision }).where(eq(runs.id, input.runId));
+      return {
+        policyVersion: stored.policyVersion,
+        decision: stored.decision,
+        reasons: stored.reasons,
+        rules: stored.rules as RuleResult[],
+      };
     },
 
     async recordApproval(input: {

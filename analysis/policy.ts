@@ -169,6 +169,39 @@ const sliceName = (s: { attribute: string; value: string }) => (s.attribute === 
 const fmt = (x: number | null) => (x === null ? 'n/a' : Number.isInteger(x) ? String(x) : x.toFixed(4));
 const fmtInterval = (i: IntervalLike) => `${fmt(i.estimate)} [${fmt(i.lower)}, ${fmt(i.upper)}]`;
 
+/** The rows a metric is a proportion of: a slice's support for that metric. */
+function denominator(s: EvidenceSlice, metric: MetricName): number {
+  switch (metric) {
+    case 'fpr':
+      return s.negatives;
+    case 'recall':
+    case 'fnr':
+      return s.positives;
+    case 'auc':
+    case 'averagePrecision':
+      return Math.min(s.positives, s.negatives);
+    default:
+      return s.support;
+  }
+}
+
+const DENOMINATOR_NAME: Partial<Record<MetricName, string>> = { fpr: 'negatives', recall: 'positives', fnr: 'positives', auc: 'rows of the rarer class', averagePrecision: 'rows of the rarer class' };
+
+/**
+ * Support checks for one slice and metric. A wildcard skips slices where the metric cannot exist
+ * (FPR of a slice with no negatives: the spam group has no ham to block); a named slice never does.
+ * Thin slices are insufficient either way.
+ */
+function supportCheck(s: EvidenceSlice, metric: MetricName, policy: GatePolicy, wildcard: boolean): RuleResult['checks'][number] | 'skip' | null {
+  const n = denominator(s, metric);
+  const what = DENOMINATOR_NAME[metric] ?? 'rows';
+  if (n === 0) {
+    return wildcard ? 'skip' : { slice: sliceName(s), outcome: 'failed', observed: null, detail: `${metric} is undefined: the slice has no ${what}` };
+  }
+  if (n < policy.minSliceSupport) return { slice: sliceName(s), outcome: 'insufficient', observed: null, detail: `${n} ${what} < minimum ${policy.minSliceSupport}` };
+  return null;
+}
+
 function selectSlices(evidence: PolicyEvidence, selector: SliceSelector): EvidenceSlice[] | string {
   if (selector === 'overall') {
     const overall = evidence.slices.find((s) => s.attribute === 'overall');
@@ -235,17 +268,18 @@ function judgeRule(rule: GateRule, index: number, policy: GatePolicy, evidence: 
     case 'bound': {
       const slices = selectSlices(evidence, rule.slices);
       if (typeof slices === 'string') return missing(slices);
-      const checks = slices.map((s) => {
+      const wildcard = rule.slices !== 'overall' && rule.slices.value === '*';
+      const checks = slices.flatMap((s): RuleResult['checks'] => {
         const name = sliceName(s);
-        if (s.support < policy.minSliceSupport) {
-          return { slice: name, outcome: 'insufficient' as const, observed: null, detail: `support ${s.support} < ${policy.minSliceSupport}` };
-        }
+        const support = supportCheck(s, rule.metric, policy, wildcard);
+        if (support === 'skip') return [];
+        if (support) return [support];
         const interval = s.metrics[rule.metric];
         const judged = interval ? judgeBound(interval, rule.min, rule.max) : null;
         if (!interval || !judged) {
-          return { slice: name, outcome: 'failed' as const, observed: interval ?? null, detail: `${rule.metric} is undefined here` };
+          return [{ slice: name, outcome: 'failed', observed: interval ?? null, detail: `${rule.metric} is undefined here` }];
         }
-        return { slice: name, outcome: judged.met ? ('passed' as const) : ('failed' as const), observed: interval, detail: `${rule.metric} ${judged.detail}` };
+        return [{ slice: name, outcome: judged.met ? 'passed' : 'failed', observed: interval, detail: `${rule.metric} ${judged.detail}` }];
       });
       return combine(rule, id, checks, 'no slices');
     }
@@ -257,24 +291,27 @@ function judgeRule(rule: GateRule, index: number, policy: GatePolicy, evidence: 
       const slices = selectSlices(evidence, rule.slices);
       if (typeof slices === 'string') return missing(slices);
       const lowerBetter = LOWER_IS_BETTER.has(rule.metric);
-      const checks = slices.map((s) => {
+      const wildcard = rule.slices !== 'overall' && rule.slices.value === '*';
+      const checks = slices.flatMap((s): RuleResult['checks'] => {
         const name = sliceName(s);
-        if (s.support < policy.minSliceSupport) {
-          return { slice: name, outcome: 'insufficient' as const, observed: null, detail: `support ${s.support} < ${policy.minSliceSupport}` };
-        }
+        const support = supportCheck(s, rule.metric, policy, wildcard);
+        if (support === 'skip') return [];
+        if (support) return [support];
         const delta = evidence.deltas!.find((d) => d.attribute === s.attribute && d.value === s.value && d.metric === rule.metric);
         if (!delta || delta.interval.lower === null || delta.interval.upper === null) {
-          return { slice: name, outcome: 'failed' as const, observed: delta?.interval ?? null, detail: `no paired difference for ${rule.metric}` };
+          return [{ slice: name, outcome: 'failed', observed: delta?.interval ?? null, detail: `no paired difference for ${rule.metric}` }];
         }
         // Worsening is an increase for error rates and a decrease otherwise; the far end of the interval decides.
         const worstWorsening = lowerBetter ? delta.interval.upper : -delta.interval.lower;
         const met = worstWorsening <= rule.margin + 1e-12;
-        return {
-          slice: name,
-          outcome: met ? ('passed' as const) : ('failed' as const),
-          observed: delta.interval,
-          detail: `${rule.metric} change vs champion ${fmtInterval(delta.interval)}; worst-case worsening ${fmt(worstWorsening)} ${met ? '<=' : '>'} margin ${fmt(rule.margin)}`,
-        };
+        return [
+          {
+            slice: name,
+            outcome: met ? 'passed' : 'failed',
+            observed: delta.interval,
+            detail: `${rule.metric} change vs champion ${fmtInterval(delta.interval)}; worst-case worsening ${fmt(worstWorsening)} ${met ? '<=' : '>'} margin ${fmt(rule.margin)}`,
+          },
+        ];
       });
       return combine(rule, id, checks, 'no slices');
     }

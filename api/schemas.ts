@@ -37,27 +37,14 @@ export const exampleInput = z.strictObject({
 });
 
 const interval = z.object({ estimate: z.number().nullable(), lower: z.number().nullable(), upper: z.number().nullable() });
-export const metricSetOutput = z.object({
-  support: z.number(),
-  positives: z.number(),
-  negatives: z.number(),
-  counts: z.object({ tp: z.number(), fp: z.number(), tn: z.number(), fn: z.number() }),
-  accuracy: interval,
-  precision: interval,
-  recall: interval,
-  fpr: interval,
-});
-export const evaluationSummaryOutput = z.object({
-  threshold: z.number(),
-  overall: metricSetOutput,
-  slices: z.array(z.object({ attribute: z.string(), value: z.string(), metrics: metricSetOutput })),
-});
-export const gateRuleOutput = z.object({
-  rule: z.string(),
-  outcome: z.enum(['passed', 'failed', 'insufficient', 'warning']),
-  observed: z.number().nullable(),
-  bound: z.number(),
+const ruleOutcome = z.enum(['passed', 'failed', 'insufficient', 'needs_approval']);
+export const ruleResultOutput = z.object({
+  id: z.string(),
+  kind: z.string(),
+  outcome: ruleOutcome,
+  onFail: z.enum(['block', 'ask']),
   detail: z.string(),
+  checks: z.array(z.object({ slice: z.string(), outcome: ruleOutcome, observed: interval.nullable(), detail: z.string() })),
 });
 
 /** A positive integer from JSON or from a REST path/query string; no loose coercion (true, [7], '0x10' are refused). */

@@ -8,7 +8,7 @@ import { openDb } from '../db/index';
 import { ROLES, type Role } from '../db/schema';
 import { onShutdown } from '../temporal-config/shutdown';
 import { startServices, type StartServicesOptions } from '../temporal-config/services';
-import { formatEvaluationTable } from '../demo/format';
+import { formatRunEvidence } from '../demo/format';
 
 const log = (msg: string) => process.stderr.write(`${msg}\n`);
 
@@ -110,7 +110,7 @@ clientOptions(gates.command('list')).action(async (o) => print(await apiFromOpti
 clientOptions(gates.command('show').argument('<runId>').description('the evidence of a run: evaluation table and gate rules'))
   .action(async (runId: string, o) => {
     const report = await apiFromOptions(o).reports.get.query({ runId });
-    process.stdout.write(`${formatEvaluationTable(report)}\n`);
+    process.stdout.write(`${formatRunEvidence(report)}\n`);
   });
 for (const verb of ['approve', 'reject'] as const) {
   clientOptions(gates.command(verb).argument('<runId>'))

@@ -1,7 +1,7 @@
 // Small query helpers shared by activities and the API, so a route change is written one way only.
 import { and, desc, eq } from 'drizzle-orm';
 import type { Db, DbOrTx } from './index';
-import { auditLog, deploymentEvents, modelVersions, models, routes } from './schema';
+import { auditLog, deploymentEvents, gatePolicies, modelVersions, models, routes } from './schema';
 
 export interface AuditEntry {
   actor: string;
@@ -119,4 +119,23 @@ export async function previousProductionVersionId(db: DbOrTx, modelId: number): 
     .orderBy(desc(deploymentEvents.id))
     .limit(1);
   return last?.fromVersionId ?? null;
+}
+
+/** The gate policy in force for a model: its highest version, or null when it has none. */
+export async function currentPolicy(db: DbOrTx, modelId: number): Promise<{ version: number; document: unknown; createdBy: string; createdAt: Date } | null> {
+  const [row] = await db
+    .select({ version: gatePolicies.version, document: gatePolicies.document, createdBy: gatePolicies.createdBy, createdAt: gatePolicies.createdAt })
+    .from(gatePolicies)
+    .where(eq(gatePolicies.modelId, modelId))
+    .orderBy(desc(gatePolicies.version))
+    .limit(1);
+  return row ?? null;
+}
+
+/** Stores a new policy version (the next integer) for a model. */
+export async function addPolicyVersion(db: DbOrTx, modelId: number, document: unknown, createdBy: string): Promise<number> {
+  const current = await currentPolicy(db, modelId);
+  const version = (current?.version ?? 0) + 1;
+  await db.insert(gatePolicies).values({ modelId, version, document, createdBy });
+  return version;
 }

@@ -44,8 +44,6 @@ export const models = pgTable('models', {
   id: serial('id').primaryKey(),
   name: text('name').notNull().unique(),
   description: text('description').notNull().default(''),
-  /** The simple gate policy (analysis/gatePolicy); null means the default policy. */
-  gatePolicy: jsonb('gate_policy'),
   createdBy: text('created_by').notNull(),
   createdAt: createdAt(),
 });
@@ -193,15 +191,36 @@ export const evalReports = pgTable(
   (t) => [uniqueIndex('eval_reports_run_version_uq').on(t.runId, t.versionId)],
 );
 
+/** Versioned gate policies (analysis/policy); the highest version of a model is in force. */
+export const gatePolicies = pgTable(
+  'gate_policies',
+  {
+    id: serial('id').primaryKey(),
+    modelId: integer('model_id')
+      .notNull()
+      .references(() => models.id),
+    version: integer('version').notNull(),
+    document: jsonb('document').notNull(),
+    createdBy: text('created_by').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex('gate_policies_model_version_uq').on(t.modelId, t.version)],
+);
+
 export const gateResults = pgTable('gate_results', {
   id: serial('id').primaryKey(),
   runId: text('run_id').notNull().unique(),
-  policy: jsonb('policy').notNull(),
-  decision: text('decision').$type<'passed' | 'failed' | 'needs_approval'>().notNull(),
+  policy: jsonb('policy'),
+  /** Null when the model had no policy (then nothing is approved). */
+  policyVersion: integer('policy_version'),
+  decision: text('decision').$type<'approved' | 'failed' | 'needs_approval'>().notNull(),
   rules: jsonb('rules').notNull(),
   reasons: jsonb('reasons').$type<string[]>().notNull(),
   candidateReportId: integer('candidate_report_id').references(() => evalReports.id),
   championReportId: integer('champion_report_id').references(() => evalReports.id),
+  /** The approval packet: everything an approver reads, immutable; approvals record its hash. */
+  packet: jsonb('packet'),
+  packetHash: text('packet_hash'),
   createdAt: createdAt(),
 });
 
@@ -212,7 +231,7 @@ export const approvals = pgTable('approvals', {
   decision: text('decision').$type<'approved' | 'rejected'>().notNull(),
   approver: text('approver').notNull(),
   reason: text('reason').notNull(),
-  /** Content hash of the candidate report the approver signed. */
+  /** Content hash of the approval packet the approver signed. */
   reportHash: text('report_hash'),
   createdAt: createdAt(),
 });

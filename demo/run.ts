@@ -10,7 +10,8 @@ import { ensureAdminToken } from '../api/routers/admin';
 import { dataDir } from '../temporal-config/env';
 import { startServices } from '../temporal-config/services';
 import { assignHeldOut, chronologicalParts, loadCorpus, type CorpusEmail } from './corpus';
-import { formatEvaluationTable } from './format';
+import { formatRunEvidence } from './format';
+import type { ApprovalPacket } from '../analysis/report';
 
 const say = (msg: string) => process.stderr.write(`${msg}\n`);
 const MODEL = 'spam-filter';
@@ -84,14 +85,21 @@ export async function runDemo(opts: { quick: boolean }) {
     await engineer.models.register.mutate({
       name: MODEL,
       description: 'Spam filter for inbound mail: a false positive hides a real e-mail from its reader.',
+      // Every bound is judged on its interval: a slice whose point estimate passes but whose interval
+      // reaches past the bound is not passed silently.
       gatePolicy: {
-        // Judged on the upper Wilson bound: with a few hundred held-out ham the bound is wide.
-        maxOverallFpr: 0.1,
-        maxSliceFpr: 0.25,
+        description: 'Spam filter: a false positive hides a real e-mail; no slice may be worse than a quarter of its ham blocked.',
         minSliceSupport: 20,
-        maxAccuracyRegression: 0.01,
-        requireHumanApproval: 'always',
-        sliceFprWarnMargin: 0.05,
+        rules: [
+          { kind: 'bound', id: 'overall-fpr', metric: 'fpr', slices: 'overall', max: 0.1 },
+          { kind: 'bound', id: 'overall-recall', metric: 'recall', slices: 'overall', min: 0.8 },
+          { kind: 'bound', id: 'group-fpr', metric: 'fpr', slices: { attribute: 'corpus_group', value: '*' }, max: 0.25, onFail: 'ask' },
+          { kind: 'no_regression', id: 'accuracy-vs-champion', metric: 'accuracy', slices: 'overall', margin: 0.01 },
+          { kind: 'no_regression', id: 'fpr-vs-champion', metric: 'fpr', slices: 'overall', margin: 0.01 },
+          { kind: 'fairness', id: 'sender-tld-fpr-gap', attribute: 'sender_tld', metric: 'fpr_difference', max: 0.1, onFail: 'ask' },
+          { kind: 'threshold', id: 'operating-point', constraints: { minRecall: 0.9, maxSliceFpr: 0.25, minSliceNegatives: 20 }, onFail: 'ask' },
+          { kind: 'human_approval', id: 'sign-off' },
+        ],
       },
     });
     say(`\n1. ml-engineer registers '${MODEL}' and loads the first ${early.length} e-mails (${early[0]?.sentAt?.slice(0, 10)} .. ${early.at(-1)?.sentAt?.slice(0, 10)})`);
@@ -102,7 +110,7 @@ export async function runDemo(opts: { quick: boolean }) {
     say(`  run ${first.runId}`);
     const bootstrap = await follow(engineer, first.runId, ['awaiting_approval', 'promoted', 'rejected', 'failed']);
     if (bootstrap.status !== 'awaiting_approval') {
-      say(formatEvaluationTable(await approver.reports.get.query({ runId: first.runId })));
+      say(formatRunEvidence(await approver.reports.get.query({ runId: first.runId })));
       throw new Error(`the bootstrap run ended ${bootstrap.status} instead of waiting for approval`);
     }
     await approver.gates.approve.mutate({ runId: first.runId, reason: 'baseline reviewed: overall FPR within bound' });
@@ -117,7 +125,7 @@ export async function runDemo(opts: { quick: boolean }) {
     say(`  run ${second.runId}`);
     const waiting = await follow(engineer, second.runId, ['awaiting_approval', 'promoted', 'rejected', 'failed']);
     const evidence = await approver.reports.get.query({ runId: second.runId });
-    say(`\n${formatEvaluationTable(evidence)}\n`);
+    say(`\n${formatRunEvidence(evidence)}\n`);
 
     let gateDecision = evidence.gate?.decision ?? 'unknown';
     if (waiting.status === 'awaiting_approval') {
@@ -136,7 +144,7 @@ export async function runDemo(opts: { quick: boolean }) {
     const production = model.routes.find((r) => r.kind === 'production')?.version ?? null;
     say(`\n5. ${MODEL}: production is v${production}; versions ${model.versions.map((v) => `v${v.version}=${v.status}`).join(', ')}`);
 
-    const overall = evidence.reports.find((r) => r.role === 'candidate')!.summary.overall;
+    const overall = (evidence.packet as unknown as ApprovalPacket).candidateEvaluation.classification.overall.rates;
     say('\nWhere to look:');
     if (services.uiUrl) say(`  Temporal UI    ${services.uiUrl}/namespaces/${services.namespace}/workflows (search: RetrainModel="${MODEL}")`);
     say(`  API            ${url}/trpc  REST ${url}/api  OpenAPI ${url}/openapi.json`);

@@ -76,12 +76,12 @@ export async function registerModelWithData(env: TestEnv, opts: { requireHumanAp
     name,
     description: 'test spam filter',
     gatePolicy: {
-      maxOverallFpr: 0.08,
-      maxSliceFpr: 0.5,
       minSliceSupport: 10,
-      maxAccuracyRegression: 0.05,
-      requireHumanApproval: opts.requireHumanApproval ?? 'always',
-      sliceFprWarnMargin: 0.02,
+      rules: [
+        { kind: 'bound', id: 'overall-fpr', metric: 'fpr', slices: 'overall', max: 0.08 },
+        { kind: 'no_regression', id: 'accuracy-vs-champion', metric: 'accuracy', slices: 'overall', margin: 0.05 },
+        ...(opts.requireHumanApproval === 'never' ? [] : [{ kind: 'human_approval' as const, id: 'sign-off' }]),
+      ],
     },
   });
   const rows = toExampleInputs(corpusSubset());

@@ -2,7 +2,7 @@
 // so it stays free of I/O and of activity code.
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
-import type { GateEvaluation, SimpleGatePolicy } from '../analysis/gatePolicy';
+import type { PolicyDecision, RuleResult } from '../analysis/policy';
 
 export const RUN_WORKFLOW_TYPE = 'retrainingRun';
 
@@ -47,6 +47,14 @@ export interface GateApprovalView {
   reason: string | null;
 }
 
+/** The gate's judgement; 'passed' is how runs recorded before gate policies said 'approved'. */
+export interface GateView {
+  policyVersion: number | null;
+  decision: PolicyDecision | 'passed';
+  reasons: string[];
+  rules: RuleResult[];
+}
+
 export interface RunStatusView {
   runId: string;
   model: string;
@@ -58,8 +66,9 @@ export interface RunStatusView {
   championVersionId: number | null;
   candidateReportId: number | null;
   championReportId: number | null;
+  /** Hash of the approval packet an approver signs. */
   candidateReportHash: string | null;
-  gate: (GateEvaluation & { policy: SimpleGatePolicy }) | null;
+  gate: GateView | null;
   approval: GateApprovalView | null;
   outcome: RunOutcome | null;
 }
@@ -69,7 +78,7 @@ export interface RetrainingRunResult {
   outcome: RunOutcome;
   candidateVersionId: number | null;
   candidateVersion: number | null;
-  gateDecision: GateEvaluation['decision'] | null;
+  gateDecision: GateView['decision'] | null;
   humanDecision: 'approve' | 'reject' | 'timeout' | null;
   productionVersionId: number | null;
   reason: string;

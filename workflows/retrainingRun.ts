@@ -163,7 +163,8 @@ export async function retrainingRun(input: RetrainingRunInput): Promise<Retraini
       candidateVersionId: candidate.versionId,
     });
     status.candidateReportId = evaluation.candidate.reportId;
-    status.candidateReportHash = evaluation.candidate.contentHash;
+    // Runs recorded before approval packets carried only the candidate report's hash.
+    status.candidateReportHash = evaluation.packetHash ?? evaluation.candidate.contentHash;
     status.championReportId = evaluation.champion?.reportId ?? null;
     status.championVersionId = evaluation.champion?.versionId ?? null;
 

@@ -3,9 +3,12 @@ import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { desc, eq } from 'drizzle-orm';
 import { z } from 'zod';
-import { gateResults, models, runs } from '../../db/schema';
+import { gatePolicySchema } from '../../analysis/policy';
+import { addPolicyVersion, currentPolicy } from '../../db/queries';
+import { gatePolicies, gateResults, models, runs } from '../../db/schema';
 import { GATE_FAILURE, decideGateUpdate, type DecideGateResult } from '../../workflows/messages';
-import { gateRuleOutput, reason, runId } from '../schemas';
+import { modelName, reason, runId } from '../schemas';
+import { requireModel } from './models';
 import { roleProcedure, router, type Context } from '../trpc';
 import { liveStatus, requireRun } from './runs';
 
@@ -39,7 +42,40 @@ async function decide(ctx: Context & { identity: NonNullable<Context['identity']
   return { runId: id, ...result };
 }
 
+const policyOutput = z.object({ model: z.string(), version: z.number(), policy: gatePolicySchema, createdBy: z.string(), createdAt: z.date() });
+
 export const gatesRouter = router({
+  getPolicy: roleProcedure('viewer')
+    .meta({ openapi: { method: 'GET', path: '/models/{model}/policy', tags: ['gates'], summary: 'The gate policy in force (highest version)' } })
+    .input(z.strictObject({ model: modelName }))
+    .output(policyOutput)
+    .query(async ({ ctx, input }) => {
+      const model = await requireModel(ctx.db, input.model);
+      const current = await currentPolicy(ctx.db, model.id);
+      if (!current) throw new TRPCError({ code: 'NOT_FOUND', message: `model '${input.model}' has no gate policy; until one is set no run is approved` });
+      return { model: model.name, version: current.version, policy: gatePolicySchema.parse(current.document), createdBy: current.createdBy, createdAt: current.createdAt };
+    }),
+
+  setPolicy: roleProcedure('operator')
+    .meta({ openapi: { method: 'PUT', path: '/models/{model}/policy', tags: ['gates'], summary: 'Store a new gate policy version' } })
+    .input(z.strictObject({ model: modelName, policy: gatePolicySchema }))
+    .output(z.object({ model: z.string(), version: z.number() }))
+    .mutation(async ({ ctx, input }) => {
+      const model = await requireModel(ctx.db, input.model);
+      const version = await ctx.db.transaction((tx) => addPolicyVersion(tx, model.id, input.policy, ctx.identity.subject));
+      return { model: model.name, version };
+    }),
+
+  policyHistory: roleProcedure('viewer')
+    .meta({ openapi: { method: 'GET', path: '/models/{model}/policy/versions', tags: ['gates'], summary: 'Every version of the gate policy' } })
+    .input(z.strictObject({ model: modelName }))
+    .output(z.array(policyOutput))
+    .query(async ({ ctx, input }) => {
+      const model = await requireModel(ctx.db, input.model);
+      const rows = await ctx.db.select().from(gatePolicies).where(eq(gatePolicies.modelId, model.id)).orderBy(desc(gatePolicies.version));
+      return rows.map((r) => ({ model: model.name, version: r.version, policy: gatePolicySchema.parse(r.document), createdBy: r.createdBy, createdAt: r.createdAt }));
+    }),
+
   list: roleProcedure('viewer')
     .meta({ openapi: { method: 'GET', path: '/gates', tags: ['gates'], summary: 'Gates waiting for a human, oldest first' } })
     .input(z.strictObject({}).optional())
@@ -53,7 +89,6 @@ export const gatesRouter = router({
           deadline: z.string().nullable(),
           reportHash: z.string().nullable(),
           reasons: z.array(z.string()),
-          rules: z.array(gateRuleOutput),
         }),
       ),
     )
@@ -76,7 +111,6 @@ export const gatesRouter = router({
             deadline: live?.approval?.deadline ?? null,
             reportHash: live?.candidateReportHash ?? null,
             reasons: r.gate?.reasons ?? [],
-            rules: (r.gate?.rules as z.infer<typeof gateRuleOutput>[] | undefined) ?? [],
           };
         }),
       );

@@ -1,9 +1,9 @@
 import { TRPCError } from '@trpc/server';
 import { asc, count, eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
-import { defaultSimpleGatePolicy, simpleGatePolicySchema } from '../../analysis/gatePolicy';
+import { gatePolicySchema } from '../../analysis/policy';
 import type { Db } from '../../db/index';
-import { changeProductionRoute, findModelByName, previousProductionVersionId } from '../../db/queries';
+import { addPolicyVersion, changeProductionRoute, currentPolicy, findModelByName, previousProductionVersionId } from '../../db/queries';
 import { examples, modelVersions, models, routes, VERSION_STATUSES } from '../../db/schema';
 import { exampleInput, modelName, reason } from '../schemas';
 import { roleProcedure, router } from '../trpc';
@@ -42,24 +42,23 @@ export const modelsRouter = router({
       z.strictObject({
         name: modelName,
         description: z.string().max(2000).default(''),
-        gatePolicy: simpleGatePolicySchema.optional(),
+        /** Version 1 of the gate policy. Without one, no run of this model is approved until one is set. */
+        gatePolicy: gatePolicySchema.optional(),
       }),
     )
-    .output(z.object({ id: z.number(), name: z.string() }))
-    .mutation(async ({ ctx, input }) => {
-      const [row] = await ctx.db
-        .insert(models)
-        .values({
-          name: input.name,
-          description: input.description,
-          gatePolicy: input.gatePolicy ?? null,
-          createdBy: ctx.identity.subject,
-        })
-        .onConflictDoNothing({ target: models.name })
-        .returning({ id: models.id, name: models.name });
-      if (!row) throw new TRPCError({ code: 'CONFLICT', message: `model '${input.name}' is already registered` });
-      return row;
-    }),
+    .output(z.object({ id: z.number(), name: z.string(), policyVersion: z.number().nullable() }))
+    .mutation(async ({ ctx, input }) =>
+      ctx.db.transaction(async (tx) => {
+        const [row] = await tx
+          .insert(models)
+          .values({ name: input.name, description: input.description, createdBy: ctx.identity.subject })
+          .onConflictDoNothing({ target: models.name })
+          .returning({ id: models.id, name: models.name });
+        if (!row) throw new TRPCError({ code: 'CONFLICT', message: `model '${input.name}' is already registered` });
+        const policyVersion = input.gatePolicy ? await addPolicyVersion(tx, row.id, input.gatePolicy, ctx.identity.subject) : null;
+        return { ...row, policyVersion };
+      }),
+    ),
 
   list: roleProcedure('viewer')
     .meta({ openapi: { method: 'GET', path: '/models', tags: ['models'], summary: 'List models' } })
@@ -91,8 +90,8 @@ export const modelsRouter = router({
       z.object({
         name: z.string(),
         description: z.string(),
-        gatePolicy: simpleGatePolicySchema,
-        gatePolicyIsDefault: z.boolean(),
+        gatePolicy: gatePolicySchema.nullable(),
+        policyVersion: z.number().nullable(),
         examples: z.number(),
         versions: z.array(versionOutput),
         routes: z.array(z.object({ kind: z.string(), version: z.number(), weight: z.number(), updatedAt: z.date() })),
@@ -121,25 +120,16 @@ export const modelsRouter = router({
         .innerJoin(modelVersions, eq(modelVersions.id, routes.versionId))
         .where(eq(routes.modelId, model.id));
       const [exampleCount] = await ctx.db.select({ n: count() }).from(examples).where(eq(examples.modelId, model.id));
+      const policy = await currentPolicy(ctx.db, model.id);
       return {
         name: model.name,
         description: model.description,
-        gatePolicy: model.gatePolicy ? simpleGatePolicySchema.parse(model.gatePolicy) : defaultSimpleGatePolicy,
-        gatePolicyIsDefault: model.gatePolicy === null,
+        gatePolicy: policy ? gatePolicySchema.parse(policy.document) : null,
+        policyVersion: policy?.version ?? null,
         examples: Number(exampleCount?.n ?? 0),
         versions,
         routes: routeRows,
       };
-    }),
-
-  setPolicy: roleProcedure('operator')
-    .meta({ openapi: { method: 'PUT', path: '/models/{name}/policy', tags: ['models'], summary: 'Replace the gate policy' } })
-    .input(z.strictObject({ name: modelName, policy: simpleGatePolicySchema }))
-    .output(z.object({ name: z.string(), policy: simpleGatePolicySchema }))
-    .mutation(async ({ ctx, input }) => {
-      const model = await requireModel(ctx.db, input.name);
-      await ctx.db.update(models).set({ gatePolicy: input.policy }).where(eq(models.id, model.id));
-      return { name: model.name, policy: input.policy };
     }),
 
   importExamples: roleProcedure('operator')

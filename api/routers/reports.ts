@@ -1,31 +1,41 @@
 import { asc, eq } from 'drizzle-orm';
 import { z } from 'zod';
+import type { ApprovalPacket } from '../../analysis/report';
 import { approvals, evalReports, gateResults, modelVersions } from '../../db/schema';
-import { evaluationSummaryOutput, gateRuleOutput, runId } from '../schemas';
+import { ruleResultOutput, runId } from '../schemas';
 import { roleProcedure, router } from '../trpc';
 import { requireRun } from './runs';
 
-const reportOutput = z.object({
+const reportRefOutput = z.object({
   reportId: z.number(),
   role: z.enum(['candidate', 'champion']),
   version: z.number(),
   contentHash: z.string(),
   snapshotId: z.number(),
-  summary: evaluationSummaryOutput,
   createdAt: z.date(),
 });
 
 export const reportsRouter = router({
   get: roleProcedure('viewer')
-    .meta({ openapi: { method: 'GET', path: '/reports/{runId}', tags: ['reports'], summary: "A run's evidence: evaluation reports, gate result, approval" } })
+    .meta({
+      openapi: {
+        method: 'GET',
+        path: '/reports/{runId}',
+        tags: ['reports'],
+        summary: "A run's evidence: the approval packet (reports, deltas, fairness, thresholds, untested segments, rule outcomes) and the decision",
+      },
+    })
     .input(z.strictObject({ runId }))
     .output(
       z.object({
         runId: z.string(),
-        reports: z.array(reportOutput),
+        reports: z.array(reportRefOutput),
         gate: z
-          .object({ decision: z.string(), reasons: z.array(z.string()), rules: z.array(gateRuleOutput), policy: z.unknown() })
+          .object({ decision: z.string(), policyVersion: z.number().nullable(), reasons: z.array(z.string()), rules: z.array(ruleResultOutput) })
           .nullable(),
+        packetHash: z.string().nullable(),
+        /** The approval packet (analysis/report.ts ApprovalPacket), immutable and content-hashed. */
+        packet: z.record(z.string(), z.unknown()).nullable(),
         approval: z
           .object({ decision: z.string(), approver: z.string(), reason: z.string(), reportHash: z.string().nullable(), createdAt: z.date() })
           .nullable(),
@@ -49,12 +59,13 @@ export const reportsRouter = router({
           version,
           contentHash: report.contentHash,
           snapshotId: report.snapshotId,
-          summary: report.summary as z.infer<typeof evaluationSummaryOutput>,
           createdAt: report.createdAt,
         })),
         gate: gate
-          ? { decision: gate.decision, reasons: gate.reasons, rules: gate.rules as z.infer<typeof gateRuleOutput>[], policy: gate.policy }
+          ? { decision: gate.decision, policyVersion: gate.policyVersion, reasons: gate.reasons, rules: gate.rules as z.infer<typeof ruleResultOutput>[] }
           : null,
+        packetHash: gate?.packetHash ?? null,
+        packet: (gate?.packet as ApprovalPacket | null | undefined) ? (gate!.packet as Record<string, unknown>) : null,
         approval: approval
           ? { decision: approval.decision, approver: approval.approver, reason: approval.reason, reportHash: approval.reportHash, createdAt: approval.createdAt }
           : null,

@@ -67,7 +67,21 @@ test('a slice failing inside an aggregate that passes is caught and named', () =
   );
   assert.equal(j.decision, 'failed');
   const failing = j.rules[0]!.checks.filter((c) => c.outcome === 'failed').map((c) => c.slice);
-  assert.deepEqual(failing, ['corpus_group=hard_ham', 'corpus_group=spam'], 'hard ham exceeds the bound; spam has no negatives, so FPR is undefined');
+  assert.deepEqual(failing, ['corpus_group=hard_ham'], 'hard ham exceeds the bound');
+  assert.ok(!j.rules[0]!.checks.some((c) => c.slice === 'corpus_group=spam'), 'a wildcard skips spam: FPR cannot exist without ham');
+  // Named explicitly, a slice whose metric cannot exist fails instead.
+  const named = judgePolicy(policy({ rules: [{ kind: 'bound', metric: 'fpr', slices: { attribute: 'corpus_group', value: 'spam' }, max: 0.05 }] }), evidence());
+  assert.equal(named.decision, 'failed');
+  assert.match(named.rules[0]!.detail, /fpr is undefined: the slice has no negatives/);
+});
+
+test("minimum support counts the metric's own denominator (negatives for FPR)", () => {
+  // format=html has 25 rows but only 5 ham: too few to judge its FPR at minSliceSupport 10.
+  const j = judgePolicy(policy({ minSliceSupport: 10, rules: [{ kind: 'bound', metric: 'fpr', slices: { attribute: 'format', value: 'html' }, max: 0.5, onFail: 'ask' }] }), evidence());
+  assert.equal(j.rules[0]!.outcome, 'insufficient');
+  assert.match(j.rules[0]!.detail, /5 negatives < minimum 10/);
+  const recall = judgePolicy(policy({ minSliceSupport: 10, rules: [{ kind: 'bound', metric: 'recall', slices: { attribute: 'format', value: 'html' }, min: 0.5 }] }), evidence());
+  assert.equal(recall.rules[0]!.outcome, 'passed', '20 positives are enough for recall');
 });
 
 test('a slice below minimum support is insufficient, never passed', () => {

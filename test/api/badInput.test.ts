@@ -32,13 +32,13 @@ function example(externalId: string, label: 0 | 1 | null = 1) {
 }
 
 const goodPolicy = {
-  maxOverallFpr: 0.1,
-  maxSliceFpr: 0.5,
   minSliceSupport: 10,
-  maxAccuracyRegression: 0.05,
-  requireHumanApproval: 'always' as const,
-  sliceFprWarnMargin: 0.02,
+  rules: [
+    { kind: 'bound' as const, metric: 'fpr' as const, slices: 'overall' as const, max: 0.1 },
+    { kind: 'human_approval' as const },
+  ],
 };
+const withRule = (rule: Record<string, unknown>) => ({ ...goodPolicy, rules: [rule] });
 
 // ---- "nothing was written": row count and content hash of every table in db/schema.ts -------------
 
@@ -123,7 +123,7 @@ const cases: Record<string, { who: Who; cases: BadCase[] }> = {
       {
         what: 'policy with a proportion > 1',
         field: 'gatePolicy',
-        call: (c) => c.models.register.mutate({ name: `ok-${uid()}`, gatePolicy: { ...goodPolicy, maxOverallFpr: 1.5 } }),
+        call: (c) => c.models.register.mutate({ name: `ok-${uid()}`, gatePolicy: withRule({ kind: 'bound', metric: 'fpr', slices: 'overall', max: 1.5 }) } as never),
       },
       {
         what: 'policy with an unknown key',
@@ -145,15 +145,27 @@ const cases: Record<string, { who: Who; cases: BadCase[] }> = {
       { what: 'unknown key', field: 'withExamples', call: (c) => c.models.get.query(bad({ name: model, withExamples: true })) },
     ],
   },
-  'models.setPolicy': {
+  'gates.setPolicy': {
     who: 'operator',
     cases: [
-      { what: 'policy with a proportion > 1', field: 'policy', call: (c) => c.models.setPolicy.mutate({ name: model, policy: { ...goodPolicy, maxSliceFpr: 1.01 } }) },
-      { what: 'negative proportion', field: 'policy', call: (c) => c.models.setPolicy.mutate({ name: model, policy: { ...goodPolicy, sliceFprWarnMargin: -0.1 } }) },
-      { what: 'unknown approval mode', field: 'policy', call: (c) => c.models.setPolicy.mutate(bad({ name: model, policy: { ...goodPolicy, requireHumanApproval: 'sometimes' } })) },
-      { what: 'incomplete policy', field: 'policy', call: (c) => c.models.setPolicy.mutate(bad({ name: model, policy: { maxOverallFpr: 0.1 } })) },
-      { what: 'bad model name', field: 'name', call: (c) => c.models.setPolicy.mutate({ name: '-nope', policy: goodPolicy }) },
+      { what: 'a bound > 1', field: 'policy', call: (c) => c.gates.setPolicy.mutate({ model, policy: withRule({ kind: 'bound', metric: 'fpr', slices: 'overall', max: 1.01 }) as never }) },
+      { what: 'a negative margin', field: 'policy', call: (c) => c.gates.setPolicy.mutate({ model, policy: withRule({ kind: 'no_regression', metric: 'accuracy', slices: 'overall', margin: -0.1 }) as never }) },
+      { what: 'an unknown rule kind', field: 'policy', call: (c) => c.gates.setPolicy.mutate(bad({ model, policy: withRule({ kind: 'telepathy' }) })) },
+      { what: 'a bound with neither min nor max', field: 'policy', call: (c) => c.gates.setPolicy.mutate(bad({ model, policy: withRule({ kind: 'bound', metric: 'fpr', slices: 'overall' }) })) },
+      { what: 'no rules', field: 'policy', call: (c) => c.gates.setPolicy.mutate(bad({ model, policy: { rules: [] } })) },
+      { what: 'bad model name', field: 'model', call: (c) => c.gates.setPolicy.mutate({ model: '-nope', policy: goodPolicy }) },
     ],
+  },
+  'gates.getPolicy': {
+    who: 'viewer',
+    cases: [
+      { what: 'bad model name', field: 'model', call: (c) => c.gates.getPolicy.query({ model: 'X' }) },
+      { what: 'unknown key', field: 'version', call: (c) => c.gates.getPolicy.query(bad({ model, version: 'latest' })) },
+    ],
+  },
+  'gates.policyHistory': {
+    who: 'viewer',
+    cases: [{ what: 'model of the wrong type', field: 'model', call: (c) => c.gates.policyHistory.query(bad({ model: 7 })) }],
   },
   'models.importExamples': {
     who: 'operator',
@@ -325,7 +337,7 @@ describe('REST: bad input is HTTP 400 and writes nothing', () => {
       method: 'PUT',
       path: () => `/models/${model}/policy`,
       token: () => env.tokens.operator!,
-      body: () => ({ policy: { ...goodPolicy, maxAccuracyRegression: 2 } }),
+      body: () => ({ policy: withRule({ kind: 'no_regression', metric: 'accuracy', slices: 'overall', margin: 2 }) }),
       field: 'policy',
     },
     {
@@ -437,7 +449,7 @@ describe('authentication, roles and other refusals', () => {
     const before = await fingerprint();
     for (const [what, call] of [
       ['models.get', () => env.clients.viewer.models.get.query({ name: missing })],
-      ['models.setPolicy', () => env.clients.operator.models.setPolicy.mutate({ name: missing, policy: goodPolicy })],
+      ['gates.setPolicy', () => env.clients.operator.gates.setPolicy.mutate({ model: missing, policy: goodPolicy })],
       ['models.importExamples', () => env.clients.operator.models.importExamples.mutate({ name: missing, examples: [example('nf-1')] })],
       ['models.rollback', () => env.clients.approver.models.rollback.mutate({ name: missing, reason: 'nothing to see' })],
       ['runs.start', () => env.clients.operator.runs.start.mutate({ model: missing })],
@@ -506,7 +518,9 @@ test('openapi.json lists a path and method for every procedure', async () => {
     ['post', '/models'],
     ['get', '/models'],
     ['get', '/models/{name}'],
-    ['put', '/models/{name}/policy'],
+    ['put', '/models/{model}/policy'],
+    ['get', '/models/{model}/policy'],
+    ['get', '/models/{model}/policy/versions'],
     ['post', '/models/{name}/examples'],
     ['post', '/models/{name}/rollback'],
     ['post', '/runs'],

@@ -19,6 +19,7 @@ import {
   deploymentEvents,
   evalReports,
   examples,
+  gatePolicies,
   modelVersions,
   models,
   routes,
@@ -105,11 +106,8 @@ async function rowCount(db: Db, table: PgTable, where?: SQL) {
 
 // ---- fixtures -------------------------------------------------------------------------------------
 
-async function newModel(db: Db, gatePolicy: unknown = null) {
-  const [row] = await db
-    .insert(models)
-    .values({ name: `m-${uid()}`, description: 'db test', gatePolicy, createdBy: 'db-test' })
-    .returning();
+async function newModel(db: Db) {
+  const [row] = await db.insert(models).values({ name: `m-${uid()}`, description: 'db test', createdBy: 'db-test' }).returning();
   assert.ok(row);
   return row;
 }
@@ -479,14 +477,15 @@ for (const driver of drivers) {
         text: 'ünïcødé ✓ "quoted" \\ back\nslash',
         big: 2 ** 53 - 1,
       };
-      const model = await newModel(db, policy);
-      const [back] = await db.select({ gatePolicy: models.gatePolicy }).from(models).where(eq(models.id, model.id));
-      assert.deepEqual(back?.gatePolicy, policy);
+      const model = await newModel(db);
+      const [stored] = await db.insert(gatePolicies).values({ modelId: model.id, version: 1, document: policy, createdBy: 'db-test' }).returning();
+      const [back] = await db.select({ document: gatePolicies.document }).from(gatePolicies).where(eq(gatePolicies.id, stored!.id));
+      assert.deepEqual(back?.document, policy);
 
       const [typed] = await db
-        .select({ kind: sql<string>`jsonb_typeof(${models.gatePolicy})`, fpr: sql<string>`${models.gatePolicy}->>'maxOverallFpr'`, c: sql<string>`${models.gatePolicy}#>>'{nested,deep,a,b,c}'` })
-        .from(models)
-        .where(eq(models.id, model.id));
+        .select({ kind: sql<string>`jsonb_typeof(${gatePolicies.document})`, fpr: sql<string>`${gatePolicies.document}->>'maxOverallFpr'`, c: sql<string>`${gatePolicies.document}#>>'{nested,deep,a,b,c}'` })
+        .from(gatePolicies)
+        .where(eq(gatePolicies.id, stored!.id));
       assert.deepEqual(typed, { kind: 'object', fpr: '0.05', c: 'd' }, 'a real jsonb object the database can query');
 
       const input = { subject: 'Re: 💌', body: 'a'.repeat(10_000) };

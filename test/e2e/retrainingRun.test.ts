@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { and, eq } from 'drizzle-orm';
 import { approvals, auditLog, deploymentEvents, evalReports, gateResults, modelVersions, routes } from '../../db/schema';
+import type { ApprovalPacket } from '../../analysis/report';
 import { registerModelWithData, startTestEnv, waitForStatus, type TestEnv } from '../helpers';
 
 let env: TestEnv;
@@ -26,7 +27,7 @@ test('two runs: each stops at the gate, is approved by a second identity and pro
   const gate1 = waiting.find((g) => g.runId === first.runId);
   assert.ok(gate1, 'the run is listed among gates waiting for a human');
   assert.equal(gate1.candidateVersion, 1);
-  assert.ok(gate1.reasons.some((r) => /human approval/.test(r)));
+  assert.ok(gate1.reasons.some((r) => /sign-off needs_approval/.test(r)), gate1.reasons.join('\n'));
   const decided = await approver.gates.approve.mutate({ runId: first.runId, reason: 'metrics reviewed, v1 baseline' });
   assert.equal(decided.decision, 'approve');
   assert.match(decided.reportHash ?? '', /^sha256:/);
@@ -46,18 +47,28 @@ test('two runs: each stops at the gate, is approved by a second identity and pro
   // The evaluation is real: the held-out accuracy of a hashed-n-gram logistic regression on this corpus.
   const report1 = await viewer.reports.get.query({ runId: first.runId });
   assert.equal(report1.reports.length, 1, 'no champion, so one report');
-  const overall = report1.reports[0]!.summary.overall;
+  assert.equal(report1.packetHash, decided.reportHash, 'the approver signed the packet the API serves');
+  const packet1 = report1.packet as unknown as ApprovalPacket;
+  const overall = packet1.candidateEvaluation.classification.overall.rates;
   assert.ok(overall.accuracy.estimate! > 0.9, `accuracy ${overall.accuracy.estimate}`);
   assert.ok(overall.accuracy.lower! < overall.accuracy.estimate! && overall.accuracy.estimate! < overall.accuracy.upper!);
-  assert.ok(report1.reports[0]!.summary.slices.some((s) => s.attribute === 'corpus_group' && s.value === 'hard_ham'));
+  assert.ok(packet1.candidateEvaluation.classification.slices.some((s) => s.attribute === 'corpus_group' && s.value === 'hard_ham'));
+  assert.equal(packet1.deltas, null, 'no champion, no paired differences');
+  assert.equal(packet1.judgement.decision, 'needs_approval');
 
   // v2: evaluated against v1, the champion, on the same held-out set.
   const second = await operator.runs.start.mutate({ model, trainerParams: { epochs: 10, seed: 2 } });
   await waitForStatus(env, second.runId, ['awaiting_approval']);
   const report2 = await viewer.reports.get.query({ runId: second.runId });
   assert.deepEqual(report2.reports.map((r) => [r.role, r.version]).sort(), [['candidate', 2], ['champion', 1]]);
-  assert.equal(report2.reports[0]!.summary.overall.support, report2.reports[1]!.summary.overall.support);
-  assert.ok(report2.gate?.rules.some((r) => r.rule === 'no_regression_vs_champion' && r.outcome === 'passed'));
+  const packet2 = report2.packet as unknown as ApprovalPacket;
+  assert.equal(
+    packet2.candidateEvaluation.classification.overall.rates.support,
+    packet2.championEvaluation!.classification.overall.rates.support,
+    'candidate and champion evaluated on the same held-out rows',
+  );
+  assert.ok(packet2.deltas?.some((d) => d.attribute === 'overall' && d.metric === 'accuracy'), 'paired differences vs the champion');
+  assert.ok(report2.gate?.rules.some((r) => r.id === 'accuracy-vs-champion' && r.outcome === 'passed'), JSON.stringify(report2.gate?.rules));
   await approver.gates.approve.mutate({ runId: second.runId, reason: 'no regression vs v1' });
   assert.equal((await waitForStatus(env, second.runId, ['promoted', 'rejected', 'failed'])).status, 'promoted');
 

@@ -1,0 +1,304 @@
+/**
+ * Assembles the evidence a gate is judged on and an approver reads: per-version evaluations
+ * (classification with Wilson intervals, AUC with a bootstrap interval, fairness with bootstrap
+ * intervals, a PR curve), paired candidate-minus-champion differences, threshold analyses the policy
+ * asks for, and untested segments. Data first: everything here is plain JSON, content-hashed by the
+ * caller; rendering is elsewhere.
+ */
+import { bootstrapAuc, bootstrapCellsMulti, jointCells, projectJointA, projectJointB, JOINT_CELLS, type BootstrapInterval } from './bootstrap';
+import { evaluateClassification, type ClassificationEvaluation, type SliceEvaluation } from './classification';
+import { confusionByCode, encodeAttribute, type EncodedAttribute } from './confusion';
+import { fairnessFromCells, type FairnessReport } from './fairness';
+import {
+  RATE_METRICS,
+  judgePolicy,
+  thresholdConstraintsKey,
+  type EvidenceSlice,
+  type GatePolicy,
+  type IntervalLike,
+  type PolicyEvidence,
+  type PolicyJudgement,
+  type PolicyThresholdConstraints,
+} from './policy';
+import { chooseThreshold, precisionRecallCurve, type ThresholdChoice } from './thresholds';
+import { untestedSegments, type TrafficCount, type UntestedSegment } from './untested';
+
+export interface EvaluationSettings {
+  threshold: number;
+  confidence: number;
+  /** Bootstrap replicates for differences, ratios and AUCs. */
+  B: number;
+  seed: number;
+}
+
+export const defaultEvaluationSettings: EvaluationSettings = { threshold: 0.5, confidence: 0.95, B: 1000, seed: 1 };
+
+/** Labelled rows with their slice attributes, shared by every model scored on them. */
+export interface HeldOutData {
+  labels: Uint8Array;
+  attributes: EncodedAttribute[];
+}
+
+export function encodeHeldOut(labels: ArrayLike<number>, sliceValues: Record<string, ArrayLike<string>>): HeldOutData {
+  return {
+    labels: Uint8Array.from(labels),
+    attributes: Object.keys(sliceValues)
+      .sort()
+      .map((name) => encodeAttribute(name, sliceValues[name]!)),
+  };
+}
+
+export interface VersionEvaluation {
+  schemaVersion: 2;
+  settings: EvaluationSettings;
+  classification: ClassificationEvaluation;
+  /** Overall ROC-AUC with a stratified (by label) bootstrap interval. */
+  aucInterval: BootstrapInterval;
+  /** Groups below the minimum support are left out of the gaps (a 2-row group's FPR is noise) and listed. */
+  fairness: (FairnessReport & { excludedGroups: { group: string; count: number }[] })[];
+  /** Overall precision-recall curve, at most ~100 points, for a chart. */
+  prCurve: { thresholds: number[]; precision: number[]; recall: number[] };
+}
+
+function downsample(curve: { thresholds: Float64Array; precision: Float64Array; recall: Float64Array }, maxPoints = 100) {
+  const n = curve.thresholds.length;
+  const step = Math.max(1, Math.ceil(n / maxPoints));
+  const idx: number[] = [];
+  for (let i = 0; i < n; i += step) idx.push(i);
+  if (n > 0 && idx.at(-1) !== n - 1) idx.push(n - 1);
+  return {
+    thresholds: idx.map((i) => curve.thresholds[i]!),
+    precision: [...idx.map((i) => curve.precision[i]!), curve.precision[n] ?? 1],
+    recall: [...idx.map((i) => curve.recall[i]!), curve.recall[n] ?? 0],
+  };
+}
+
+/** Evaluates one model version's scores on the held-out rows. */
+export function evaluateVersion(
+  data: HeldOutData,
+  scores: Float64Array,
+  opts: { settings?: Partial<EvaluationSettings>; sensitive?: string[]; intersections?: [string, string][]; minGroupSupport?: number } = {},
+): VersionEvaluation {
+  const settings = { ...defaultEvaluationSettings, ...opts.settings };
+  const classification = evaluateClassification({
+    labels: data.labels,
+    scores,
+    threshold: settings.threshold,
+    attributes: data.attributes,
+    ...(opts.intersections ? { intersections: opts.intersections } : {}),
+  });
+  // AUC's interval keeps the class counts fixed (strata = label), as a held-out set's design does.
+  const aucInterval = bootstrapAuc(data.labels, scores, data.labels, 2, { B: settings.B, seed: settings.seed, confidence: settings.confidence });
+  const fairness = (opts.sensitive ?? []).flatMap((name) => {
+    const attribute = data.attributes.find((a) => a.name === name);
+    if (!attribute) throw new RangeError(`sensitive attribute '${name}' is not among the slice attributes`);
+    const all = confusionByCode(data.labels, scores, settings.threshold, attribute.codes, attribute.values.length);
+    const minSupport = opts.minGroupSupport ?? 1;
+    const kept: number[] = [];
+    const excludedGroups: { group: string; count: number }[] = [];
+    attribute.values.forEach((group, g) => {
+      const count = all[4 * g]! + all[4 * g + 1]! + all[4 * g + 2]! + all[4 * g + 3]!;
+      if (count >= minSupport) kept.push(g);
+      else if (count > 0) excludedGroups.push({ group, count });
+    });
+    const cells = new Float64Array(4 * kept.length);
+    kept.forEach((g, k) => cells.set(all.subarray(4 * g, 4 * g + 4), 4 * k));
+    const values = kept.map((g) => attribute.values[g]!);
+    // No group large enough: no fairness evidence for this attribute (a rule that needs it fails closed).
+    if (values.length === 0) return [];
+    // Groups lacking a class (no positives, say) are left out of the TPR gap rather than counted as 0.
+    const report = fairnessFromCells(name, values, cells, { B: settings.B, seed: settings.seed, confidence: settings.confidence, undefinedRates: 'exclude' });
+    return [{ ...report, excludedGroups }];
+  });
+  return { schemaVersion: 2, settings, classification, aucInterval, fairness, prCurve: downsample(precisionRecallCurve(data.labels, scores)) };
+}
+
+type RateMetric = (typeof RATE_METRICS)[number];
+
+/** A rate from one stratum's (tp, fp, tn, fn); NaN when undefined, as the bootstrap expects. */
+function rateFromCells(c: ArrayLike<number>, o: number, metric: RateMetric): number {
+  const tp = c[o]!, fp = c[o + 1]!, tn = c[o + 2]!, fn = c[o + 3]!;
+  const ratio = (a: number, b: number) => (b > 0 ? a / b : Number.NaN);
+  switch (metric) {
+    case 'accuracy':
+      return ratio(tp + tn, tp + fp + tn + fn);
+    case 'precision':
+      return ratio(tp, tp + fp);
+    case 'recall':
+      return ratio(tp, tp + fn);
+    case 'fpr':
+      return ratio(fp, fp + tn);
+    case 'fnr':
+      return ratio(fn, tp + fn);
+    case 'selectionRate':
+      return ratio(tp + fp, tp + fp + tn + fn);
+  }
+}
+
+export type PairedDelta = NonNullable<PolicyEvidence['deltas']>[number];
+
+/**
+ * Candidate minus champion for every rate metric, overall and per slice value, from a paired
+ * bootstrap: both models' outcomes on the same row move together (16 joint cells per stratum), so
+ * the interval reflects the models' disagreement, not two independent samples' noise.
+ */
+export function pairedDeltas(data: HeldOutData, candidate: Float64Array, champion: Float64Array, settings: EvaluationSettings): PairedDelta[] {
+  const metrics = RATE_METRICS;
+  const out: PairedDelta[] = [];
+  const opts = { B: settings.B, seed: settings.seed, confidence: settings.confidence };
+  const run = (attribute: string, values: string[], codes: ArrayLike<number> | null) => {
+    const S = values.length;
+    const joint = jointCells(data.labels, candidate, champion, settings.threshold, codes, S);
+    const a = new Float64Array(4 * S);
+    const b = new Float64Array(4 * S);
+    const statistic = (cells: Float64Array, res: Float64Array) => {
+      projectJointA(cells, S, a);
+      projectJointB(cells, S, b);
+      for (let s = 0; s < S; s++) {
+        for (let m = 0; m < metrics.length; m++) res[s * metrics.length + m] = rateFromCells(a, 4 * s, metrics[m]!) - rateFromCells(b, 4 * s, metrics[m]!);
+      }
+    };
+    const intervals = bootstrapCellsMulti(joint, S, S * metrics.length, statistic, opts);
+    values.forEach((value, s) => {
+      const support = joint.subarray(JOINT_CELLS * s, JOINT_CELLS * (s + 1)).reduce((x, y) => x + y, 0);
+      if (support === 0) return;
+      metrics.forEach((metric, m) => out.push({ attribute, value, metric, interval: toInterval(intervals[s * metrics.length + m]!) }));
+    });
+  };
+  run('overall', ['all'], null);
+  for (const attr of data.attributes) run(attr.name, attr.values, attr.codes);
+  return out;
+}
+
+const toInterval = (b: BootstrapInterval): IntervalLike => ({ estimate: b.estimate, lower: b.lower, upper: b.upper });
+
+export interface ThresholdAnalysis {
+  constraintsKey: string;
+  constraints: PolicyThresholdConstraints;
+  choice: ThresholdChoice;
+}
+
+export function thresholdAnalyses(data: HeldOutData, scores: Float64Array, policy: GatePolicy | null): ThresholdAnalysis[] {
+  const wanted = (policy?.rules ?? []).flatMap((r) => (r.kind === 'threshold' ? [r.constraints] : []));
+  return wanted.map((constraints) => ({
+    constraintsKey: thresholdConstraintsKey(constraints),
+    constraints,
+    choice: chooseThreshold({ labels: data.labels, scores, attributes: data.attributes, constraints }),
+  }));
+}
+
+function describeChoice(choice: ThresholdChoice): string {
+  const fmt = (x: number | null) => (x === null ? 'n/a' : x.toFixed(4));
+  if (choice.status === 'met' && choice.chosen) {
+    const c = choice.chosen;
+    return `threshold ${fmt(c.threshold)} meets the constraints: recall ${fmt(c.recall)}, FPR ${fmt(c.fpr)}${c.worstSliceFpr ? `, worst slice ${c.worstSliceFpr.attribute}=${c.worstSliceFpr.value} FPR ${fmt(c.worstSliceFpr.fpr)}` : ''}`;
+  }
+  const c = choice.closest;
+  return c ? `no threshold satisfies the constraints; closest ${fmt(c.threshold)}: ${c.violations.join('; ')}` : 'no threshold satisfies the constraints';
+}
+
+const sliceEvidence = (s: SliceEvaluation, auc?: IntervalLike): EvidenceSlice => ({
+  attribute: s.attribute,
+  value: s.value,
+  support: s.rates.support,
+  positives: s.rates.positives,
+  negatives: s.rates.negatives,
+  metrics: {
+    accuracy: s.rates.accuracy,
+    precision: s.rates.precision,
+    recall: s.rates.recall,
+    fpr: s.rates.fpr,
+    fnr: s.rates.fnr,
+    selectionRate: s.rates.selectionRate,
+    ...(auc ? { auc } : {}),
+  },
+});
+
+/** The policy's view of the evidence. */
+export function policyEvidence(candidate: VersionEvaluation, deltas: PairedDelta[] | null, thresholds: ThresholdAnalysis[]): PolicyEvidence {
+  const c = candidate.classification;
+  return {
+    slices: [sliceEvidence(c.overall, toInterval(candidate.aucInterval)), ...c.slices.filter((s) => s.rates.support > 0).map((s) => sliceEvidence(s))],
+    deltas,
+    fairness: candidate.fairness.map((f) => ({
+      attribute: f.attribute,
+      metrics: {
+        demographic_parity_difference: toInterval(f.demographic_parity_difference),
+        demographic_parity_ratio: toInterval(f.demographic_parity_ratio),
+        equal_opportunity_difference: toInterval(f.equal_opportunity_difference),
+        equalized_odds_difference: toInterval(f.equalized_odds_difference),
+        tpr_difference: toInterval(f.tpr_difference),
+        fpr_difference: toInterval(f.fpr_difference),
+      },
+    })),
+    thresholds: thresholds.map((t) => ({ constraintsKey: t.constraintsKey, status: t.choice.status, detail: describeChoice(t.choice) })),
+  };
+}
+
+export interface ApprovalPacket {
+  schemaVersion: 1;
+  runId: string;
+  model: string;
+  policyVersion: number | null;
+  candidate: { versionId: number; version: number; reportHash: string };
+  champion: { versionId: number; version: number; reportHash: string } | null;
+  heldOut: { rows: number; positives: number; negatives: number };
+  candidateEvaluation: VersionEvaluation;
+  championEvaluation: VersionEvaluation | null;
+  deltas: PairedDelta[] | null;
+  thresholds: ThresholdAnalysis[];
+  untested: UntestedSegment[];
+  judgement: PolicyJudgement;
+}
+
+/** Traffic counts per slice value from production examples' attributes. */
+export function trafficCounts(sliceValues: Record<string, ArrayLike<string>>): TrafficCount[] {
+  const out: TrafficCount[] = [];
+  for (const [attribute, values] of Object.entries(sliceValues)) {
+    const counts = new Map<string, number>();
+    for (let i = 0; i < values.length; i++) counts.set(values[i]!, (counts.get(values[i]!) ?? 0) + 1);
+    for (const [value, count] of counts) out.push({ attribute, value, count });
+  }
+  return out;
+}
+
+/** Everything an approver reads, and the judgement the gate makes on it. */
+export function buildApprovalPacket(input: {
+  runId: string;
+  model: string;
+  data: HeldOutData;
+  policy: GatePolicy | null;
+  policyVersion: number | null;
+  candidate: { versionId: number; version: number; reportHash: string; scores: Float64Array; evaluation: VersionEvaluation };
+  champion: { versionId: number; version: number; reportHash: string; scores: Float64Array; evaluation: VersionEvaluation } | null;
+  traffic: TrafficCount[];
+  settings: EvaluationSettings;
+}): ApprovalPacket {
+  const { data, policy, candidate, champion } = input;
+  const deltas = champion ? pairedDeltas(data, candidate.scores, champion.scores, input.settings) : null;
+  const thresholds = thresholdAnalyses(data, candidate.scores, policy);
+  const evidence = policyEvidence(candidate.evaluation, deltas, thresholds);
+  const heldOutSupport = candidate.evaluation.classification.slices.map((s) => ({
+    attribute: s.attribute,
+    value: s.value,
+    support: s.rates.support,
+    negatives: s.rates.negatives,
+    positives: s.rates.positives,
+  }));
+  const positives = candidate.evaluation.classification.overall.rates.positives;
+  return {
+    schemaVersion: 1,
+    runId: input.runId,
+    model: input.model,
+    policyVersion: input.policyVersion,
+    candidate: { versionId: candidate.versionId, version: candidate.version, reportHash: candidate.reportHash },
+    champion: champion ? { versionId: champion.versionId, version: champion.version, reportHash: champion.reportHash } : null,
+    heldOut: { rows: data.labels.length, positives, negatives: data.labels.length - positives },
+    candidateEvaluation: candidate.evaluation,
+    championEvaluation: champion?.evaluation ?? null,
+    deltas,
+    thresholds,
+    untested: untestedSegments(input.traffic, heldOutSupport, policy?.minSliceSupport ?? 30),
+    judgement: judgePolicy(policy, evidence),
+  };
+}
