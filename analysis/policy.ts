@@ -107,9 +107,22 @@ const humanRule = z.strictObject({
 export const gateRuleSchema = z.union([boundRule, noRegressionRule, fairnessRule, supportRule, thresholdRule, humanRule]);
 export type GateRule = z.infer<typeof gateRuleSchema>;
 
+/** What errors cost: a false positive (ham blocked) and a false negative (spam let through), per slice if they differ. */
+export const costPolicySchema = z.strictObject({
+  falsePositiveCost: z.number().min(0),
+  falseNegativeCost: z.number().min(0),
+  sliceMultipliers: z
+    .array(z.strictObject({ attribute: z.string().min(1), value: z.string().min(1), falsePositive: z.number().min(0).optional(), falseNegative: z.number().min(0).optional() }))
+    .optional(),
+});
+
 export const gatePolicySchema = z.strictObject({
   schemaVersion: z.literal(1).default(1),
   description: z.string().max(2000).default(''),
+  /** Severity-weighted error cost reported in the packet (informational unless a rule uses it). */
+  costs: costPolicySchema.optional(),
+  /** Scores within this distance of the threshold are deferred to a human; the packet reports coverage and the error rate outside. */
+  abstainHalfWidth: z.number().gt(0).lt(0.5).optional(),
   /** Below this support a slice is `insufficient` for every rule that reads it. */
   minSliceSupport: z.number().int().min(1).default(30),
   confidence: z.number().gt(0.5).lt(1).default(0.95),
@@ -243,7 +256,9 @@ function combine(rule: { kind: GateRule['kind']; onFail: 'block' | 'ask' }, id: 
   const detail =
     checks.length === 0
       ? emptyDetail
-      : failing.length === 0
+      : checks.length === 1
+        ? `${checks[0]!.slice}: ${checks[0]!.detail}`
+        : failing.length === 0
         ? `all ${checks.length} slice(s) pass`
         : failing.map((c) => `${c.slice}: ${c.detail}`).join('; ');
   return { id, kind: rule.kind, outcome, onFail: rule.onFail, detail, checks };

@@ -20,7 +20,17 @@ import {
   type PolicyJudgement,
   type PolicyThresholdConstraints,
 } from './policy';
-import { chooseThreshold, precisionRecallCurve, type ThresholdChoice } from './thresholds';
+import {
+  abstainBand,
+  chooseThreshold,
+  errorCost,
+  minimumCostThreshold,
+  prCurvesBySlice,
+  precisionRecallCurve,
+  type AbstainBand,
+  type PrCurve,
+  type ThresholdChoice,
+} from './thresholds';
 import { untestedSegments, type TrafficCount, type UntestedSegment } from './untested';
 
 export interface EvaluationSettings {
@@ -57,10 +67,18 @@ export interface VersionEvaluation {
   /** Groups below the minimum support are left out of the gaps (a 2-row group's FPR is noise) and listed. */
   fairness: (FairnessReport & { excludedGroups: { group: string; count: number }[] })[];
   /** Overall precision-recall curve, at most ~100 points, for a chart. */
-  prCurve: { thresholds: number[]; precision: number[]; recall: number[] };
+  prCurve: ChartCurve;
+  /** Per-slice curves for attributes with few values (the same ones fairness covers). */
+  slicePrCurves: { attribute: string; value: string; curve: ChartCurve }[];
 }
 
-function downsample(curve: { thresholds: Float64Array; precision: Float64Array; recall: Float64Array }, maxPoints = 100) {
+export interface ChartCurve {
+  thresholds: number[];
+  precision: number[];
+  recall: number[];
+}
+
+function downsample(curve: PrCurve, maxPoints = 100): ChartCurve {
   const n = curve.thresholds.length;
   const step = Math.max(1, Math.ceil(n / maxPoints));
   const idx: number[] = [];
@@ -77,7 +95,14 @@ function downsample(curve: { thresholds: Float64Array; precision: Float64Array; 
 export function evaluateVersion(
   data: HeldOutData,
   scores: Float64Array,
-  opts: { settings?: Partial<EvaluationSettings>; sensitive?: string[]; intersections?: [string, string][]; minGroupSupport?: number } = {},
+  opts: {
+    settings?: Partial<EvaluationSettings>;
+    sensitive?: string[];
+    intersections?: [string, string][];
+    minGroupSupport?: number;
+    /** 'exclude' (default): a group without positives has no TPR to compare; 'zero' is Fairlearn's convention. */
+    undefinedRates?: 'exclude' | 'zero';
+  } = {},
 ): VersionEvaluation {
   const settings = { ...defaultEvaluationSettings, ...opts.settings };
   const classification = evaluateClassification({
@@ -106,11 +131,27 @@ export function evaluateVersion(
     const values = kept.map((g) => attribute.values[g]!);
     // No group large enough: no fairness evidence for this attribute (a rule that needs it fails closed).
     if (values.length === 0) return [];
-    // Groups lacking a class (no positives, say) are left out of the TPR gap rather than counted as 0.
-    const report = fairnessFromCells(name, values, cells, { B: settings.B, seed: settings.seed, confidence: settings.confidence, undefinedRates: 'exclude' });
+    // By default groups lacking a class (no positives, say) are left out of the TPR gap rather than counted as 0.
+    const report = fairnessFromCells(name, values, cells, {
+      B: settings.B,
+      seed: settings.seed,
+      confidence: settings.confidence,
+      undefinedRates: opts.undefinedRates ?? 'exclude',
+    });
     return [{ ...report, excludedGroups }];
   });
-  return { schemaVersion: 2, settings, classification, aucInterval, fairness, prCurve: downsample(precisionRecallCurve(data.labels, scores)) };
+  const slicePrCurves = data.attributes
+    .filter((a) => (opts.sensitive ?? []).includes(a.name))
+    .flatMap((a) => prCurvesBySlice(data.labels, scores, a).map(({ value, curve }) => ({ attribute: a.name, value, curve: downsample(curve, 50) })));
+  return {
+    schemaVersion: 2,
+    settings,
+    classification,
+    aucInterval,
+    fairness,
+    prCurve: downsample(precisionRecallCurve(data.labels, scores)),
+    slicePrCurves,
+  };
 }
 
 type RateMetric = (typeof RATE_METRICS)[number];
@@ -247,6 +288,10 @@ export interface ApprovalPacket {
   championEvaluation: VersionEvaluation | null;
   deltas: PairedDelta[] | null;
   thresholds: ThresholdAnalysis[];
+  /** Severity-weighted error cost at the operating threshold and the cheapest threshold, when the policy prices errors. */
+  costs: { atThreshold: ReturnType<typeof errorCost>; cheapest: { threshold: number; cost: number } } | { error: string } | null;
+  /** Deferring scores near the threshold to a human, when the policy asks. */
+  abstain: AbstainBand | null;
   untested: UntestedSegment[];
   judgement: PolicyJudgement;
 }
@@ -260,6 +305,18 @@ export function trafficCounts(sliceValues: Record<string, ArrayLike<string>>): T
     for (const [value, count] of counts) out.push({ attribute, value, count });
   }
   return out;
+}
+
+/** A policy pricing a slice the data does not have is reported, not thrown: the packet still gets built. */
+function priceErrors(data: HeldOutData, scores: Float64Array, threshold: number, cost: NonNullable<GatePolicy['costs']>): ApprovalPacket['costs'] {
+  try {
+    return {
+      atThreshold: errorCost({ labels: data.labels, scores, threshold, attributes: data.attributes, cost }),
+      cheapest: minimumCostThreshold({ labels: data.labels, scores, attributes: data.attributes, cost }),
+    };
+  } catch (err) {
+    return { error: `the policy's error costs could not be applied: ${(err as Error).message}` };
+  }
 }
 
 /** Everything an approver reads, and the judgement the gate makes on it. */
@@ -298,6 +355,10 @@ export function buildApprovalPacket(input: {
     championEvaluation: champion?.evaluation ?? null,
     deltas,
     thresholds,
+    costs: policy?.costs ? priceErrors(data, candidate.scores, input.settings.threshold, policy.costs) : null,
+    abstain: policy?.abstainHalfWidth
+      ? abstainBand({ labels: data.labels, scores: candidate.scores, threshold: input.settings.threshold, halfWidth: policy.abstainHalfWidth })
+      : null,
     untested: untestedSegments(input.traffic, heldOutSupport, policy?.minSliceSupport ?? 30),
     judgement: judgePolicy(policy, evidence),
   };

@@ -79,6 +79,61 @@ program
     await runDemo({ quick: process.env.DEMO_QUICK === '1' });
   });
 
+program
+  .command('eval')
+  .description('evaluate your own predictions (CSV or JSONL: label 0/1, score in [0,1], other columns as slices) and print the packet')
+  .argument('<file>', 'predictions file')
+  .option('--slices <columns>', 'comma-separated columns to slice by (default: every other column)')
+  .option('--sensitive <columns>', 'comma-separated columns for the fairness section')
+  .option('--policy <file>', 'gate policy (JSON) to judge the predictions with')
+  .option('--threshold <t>', 'operating threshold: predict 1 when score >= t', '0.5')
+  .option('--bootstrap <B>', 'bootstrap replicates for intervals', '1000')
+  .option('--json', "print a JSON document (fairness in Fairlearn's names) instead of the packet")
+  .action(async (file: string, o: { slices?: string; sensitive?: string; policy?: string; threshold: string; bootstrap: string; json?: boolean }) => {
+    const { readFileSync } = await import('node:fs');
+    const { evaluatePredictionsFile } = await import('../api/evaluateFile');
+    const { gatePolicySchema } = await import('../analysis/policy');
+    const { formatPacket } = await import('../demo/format');
+    const list = (v?: string) => (v ? v.split(',').map((x) => x.trim()).filter(Boolean) : undefined);
+    const threshold = Number(o.threshold);
+    if (!(threshold >= 0 && threshold <= 1)) throw new Error(`--threshold must be a number in [0, 1], got '${o.threshold}'`);
+    const B = Number(o.bootstrap);
+    if (!(Number.isInteger(B) && B >= 10 && B <= 100_000)) throw new Error(`--bootstrap must be an integer in [10, 100000], got '${o.bootstrap}'`);
+    let policy = null;
+    if (o.policy) {
+      const parsed = gatePolicySchema.safeParse(JSON.parse(readFileSync(o.policy, 'utf8')));
+      if (!parsed.success) throw new Error(`${o.policy}: not a valid gate policy:\n${parsed.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`).join('\n')}`);
+      policy = parsed.data;
+    }
+    const slices = list(o.slices);
+    const sensitive = list(o.sensitive);
+    const result = evaluatePredictionsFile(readFileSync(file, 'utf8'), {
+      fileName: file,
+      threshold,
+      B,
+      policy,
+      ...(slices ? { slices } : {}),
+      ...(sensitive ? { sensitive } : {}),
+    });
+    if (o.json) {
+      const overall = result.packet.candidateEvaluation.classification.overall;
+      print({
+        rows: result.rows,
+        threshold: result.threshold,
+        overall: { ...overall.rates, auc: overall.auc, average_precision: overall.averagePrecision },
+        slices: result.packet.candidateEvaluation.classification.slices,
+        fairness: result.fairness,
+        thresholds: result.packet.thresholds,
+        costs: result.packet.costs,
+        abstain: result.packet.abstain,
+        gate: policy ? result.packet.judgement : null,
+      });
+    } else {
+      process.stdout.write(`${formatPacket(result.packet, null)}\n`);
+    }
+    if (policy && result.packet.judgement.decision === 'failed') process.exitCode = 2;
+  });
+
 const tokens = program.command('tokens').description('API tokens (direct database access: for operators of this deployment)');
 tokens
   .command('create')
@@ -126,7 +181,9 @@ clientOptions(models.command('rollback').argument('<name>'))
   .action(async (name: string, o) => print(await apiFromOptions(o).models.rollback.mutate({ name, reason: o.reason })));
 
 program.parseAsync().catch((err: unknown) => {
-  if (err instanceof TRPCClientError) {
+  if (err instanceof Error && err.name === 'PredictionsFileError') {
+    log(`error: ${err.message}`);
+  } else if (err instanceof TRPCClientError) {
     const data = err.data as { code?: string; fieldErrors?: Record<string, string[]> } | undefined;
     log(`error ${data?.code ?? ''}: ${err.message}`);
     if (data?.fieldErrors) for (const [field, msgs] of Object.entries(data.fieldErrors)) log(`  ${field}: ${msgs.join('; ')}`);

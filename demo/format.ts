@@ -29,9 +29,11 @@ export function formatPacket(packet: ApprovalPacket, packetHash: string | null):
   const lines: string[] = [];
   const hasChampion = packet.champion !== null;
   lines.push(
-    `Approval packet for run ${packet.runId} (${packet.model}): v${packet.candidate.version} (candidate)` +
-      (hasChampion ? ` vs v${packet.champion!.version} (champion)` : ', no champion yet') +
-      `, gate policy v${packet.policyVersion ?? '-'}`,
+    packet.runId === 'file'
+      ? `Evaluation of ${packet.model}`
+      : `Approval packet for run ${packet.runId} (${packet.model}): v${packet.candidate.version} (candidate)` +
+          (hasChampion ? ` vs v${packet.champion!.version} (champion)` : ', no champion yet') +
+          `, gate policy v${packet.policyVersion ?? '-'}`,
   );
   lines.push(`Held-out set: ${packet.heldOut.rows} rows, ${packet.heldOut.positives} positive (spam), ${packet.heldOut.negatives} negative (ham). Percentages with 95% intervals (Wilson; paired bootstrap for changes).`);
   lines.push('');
@@ -50,7 +52,8 @@ export function formatPacket(packet: ApprovalPacket, packetHash: string | null):
   lines.push(`ROC-AUC ${auc.estimate?.toFixed(4) ?? 'n/a'} [${auc.lower?.toFixed(4) ?? 'n/a'}, ${auc.upper?.toFixed(4) ?? 'n/a'}]; majority-class baseline accuracy ${pct(packet.candidateEvaluation.classification.overall.rates.baselineAccuracy)}%`);
 
   for (const f of packet.candidateEvaluation.fairness) {
-    lines.push('', `Fairness by ${f.attribute} (Fairlearn definitions; groups below minimum support left out${f.excludedGroups.length ? `: ${f.excludedGroups.map((g) => `${g.group} (${g.count})`).join(', ')}` : ''})`);
+    const excluded = f.excludedGroups.length ? `; left out below minimum support: ${f.excludedGroups.map((g) => `${g.group} (${g.count})`).join(', ')}` : '';
+    lines.push('', `Fairness by ${f.attribute} (Fairlearn definitions${excluded})`);
     lines.push(`  ${'group'.padEnd(16)} ${'count'.padStart(6)}  ${'selection'.padStart(9)}  ${'TPR'.padStart(6)}  ${'FPR'.padStart(6)}`);
     for (const g of f.groups) lines.push(`  ${g.group.padEnd(16)} ${String(g.count).padStart(6)}  ${pct(g.selection_rate).padStart(9)}  ${pct(g.tpr).padStart(6)}  ${pct(g.fpr).padStart(6)}`);
     lines.push(
@@ -70,6 +73,18 @@ export function formatPacket(packet: ApprovalPacket, packetHash: string | null):
     }
   }
 
+  if (packet.costs && 'error' in packet.costs) lines.push('', `Error cost: ${packet.costs.error}`);
+  else if (packet.costs) {
+    const c = packet.costs.atThreshold;
+    lines.push('', `Error cost at threshold ${packet.candidateEvaluation.settings.threshold}: ${c.total.toFixed(1)} (${c.falsePositives} ham blocked, ${c.falseNegatives} spam missed; ${c.perExample.toFixed(4)} per message); cheapest threshold ${packet.costs.cheapest.threshold.toFixed(4)} costs ${packet.costs.cheapest.cost.toFixed(1)}`);
+    const top = [...c.bySlice].sort((a, b) => b.cost - a.cost).slice(0, 3);
+    lines.push(`  largest shares: ${top.map((s) => `${s.attribute}=${s.value} ${(100 * s.share).toFixed(0)}%`).join(', ')}`);
+  }
+  if (packet.abstain) {
+    const a = packet.abstain;
+    lines.push(`Abstain band [${a.lower.toFixed(2)}, ${a.upper.toFixed(2)}): ${a.deferred} messages to a human (coverage ${pct(a.coverage)}%), error rate outside ${pct(a.errorRateOutside)}% vs ${pct(a.errorRateAll)}% overall`);
+  }
+
   lines.push('', packet.untested.length ? 'Untested segments (in recent traffic, absent or thin in the held-out set)' : 'Untested segments: none');
   for (const u of packet.untested.slice(0, 15)) {
     lines.push(`  ${`${u.attribute}=${u.value}`.padEnd(30)} ${(100 * u.trafficShare).toFixed(1).padStart(5)}% of traffic, ${u.heldOutSupport} held out (${u.reason})`);
@@ -78,6 +93,7 @@ export function formatPacket(packet: ApprovalPacket, packetHash: string | null):
 
   lines.push('', `Gate: ${packet.judgement.decision}`);
   for (const r of packet.judgement.rules) lines.push(`  [${r.outcome.padEnd(14)}] ${r.id}: ${r.detail}`);
+  if (packet.judgement.rules.length === 0) for (const reason of packet.judgement.reasons) lines.push(`  ${reason}`);
   if (packetHash) lines.push(`Packet ${packetHash}`);
   return lines.join('\n');
 }

@@ -90,6 +90,9 @@ export async function runDemo(opts: { quick: boolean }) {
       gatePolicy: {
         description: 'Spam filter: a false positive hides a real e-mail; no slice may be worse than a quarter of its ham blocked.',
         minSliceSupport: 20,
+        // Blocking a real e-mail costs ten times a missed spam, twenty on hard ham (newsletters, receipts).
+        costs: { falsePositiveCost: 10, falseNegativeCost: 1, sliceMultipliers: [{ attribute: 'corpus_group', value: 'hard_ham', falsePositive: 2 }] },
+        abstainHalfWidth: 0.1,
         rules: [
           { kind: 'bound', id: 'overall-fpr', metric: 'fpr', slices: 'overall', max: 0.1 },
           { kind: 'bound', id: 'overall-recall', metric: 'recall', slices: 'overall', min: 0.8 },

@@ -3,11 +3,12 @@ import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { desc, eq } from 'drizzle-orm';
 import { z } from 'zod';
-import { gatePolicySchema } from '../../analysis/policy';
+import { gatePolicySchema, judgePolicy } from '../../analysis/policy';
+import { policyEvidence, type ApprovalPacket } from '../../analysis/report';
 import { addPolicyVersion, currentPolicy } from '../../db/queries';
 import { gatePolicies, gateResults, models, runs } from '../../db/schema';
 import { GATE_FAILURE, decideGateUpdate, type DecideGateResult } from '../../workflows/messages';
-import { modelName, reason, runId } from '../schemas';
+import { modelName, reason, ruleResultOutput, runId } from '../schemas';
 import { requireModel } from './models';
 import { roleProcedure, router, type Context } from '../trpc';
 import { liveStatus, requireRun } from './runs';
@@ -64,6 +65,29 @@ export const gatesRouter = router({
       const model = await requireModel(ctx.db, input.model);
       const version = await ctx.db.transaction((tx) => addPolicyVersion(tx, model.id, input.policy, ctx.identity.subject));
       return { model: model.name, version };
+    }),
+
+  dryRun: roleProcedure('viewer')
+    .meta({
+      openapi: {
+        method: 'POST',
+        path: '/gates/{runId}/dry-run',
+        tags: ['gates'],
+        summary: "Judge a policy (given, or the model's current one) against a run's stored packet; starts and writes nothing",
+      },
+    })
+    .input(z.strictObject({ runId, policy: gatePolicySchema.optional() }))
+    .output(z.object({ runId: z.string(), policyVersion: z.number().nullable(), decision: z.string(), reasons: z.array(z.string()), rules: z.array(ruleResultOutput) }))
+    .query(async ({ ctx, input }) => {
+      const { run } = await requireRun(ctx.db, input.runId);
+      const [gate] = await ctx.db.select().from(gateResults).where(eq(gateResults.runId, input.runId));
+      const packet = gate?.packet as ApprovalPacket | null | undefined;
+      if (!packet) throw new TRPCError({ code: 'CONFLICT', message: `run ${input.runId} has no approval packet yet (step: ${run.step})` });
+      const current = input.policy ? null : await currentPolicy(ctx.db, run.modelId);
+      const policy = input.policy ?? (current ? gatePolicySchema.parse(current.document) : null);
+      // Threshold rules read the analyses stored in the packet; constraints it lacks fail closed as missing evidence.
+      const judgement = judgePolicy(policy, policyEvidence(packet.candidateEvaluation, packet.deltas, packet.thresholds));
+      return { runId: input.runId, policyVersion: current?.version ?? null, ...judgement };
     }),
 
   policyHistory: roleProcedure('viewer')

@@ -1,6 +1,10 @@
+import { TRPCError } from '@trpc/server';
 import { asc, eq } from 'drizzle-orm';
 import { z } from 'zod';
+import { gatePolicySchema } from '../../analysis/policy';
 import type { ApprovalPacket } from '../../analysis/report';
+import { evaluatePredictionsFile } from '../evaluateFile';
+import { PredictionsFileError } from '../predictionsFile';
 import { approvals, evalReports, gateResults, modelVersions } from '../../db/schema';
 import { ruleResultOutput, runId } from '../schemas';
 import { roleProcedure, router } from '../trpc';
@@ -15,7 +19,49 @@ const reportRefOutput = z.object({
   createdAt: z.date(),
 });
 
+const columnList = z.array(z.string().min(1).max(100)).max(50);
+
 export const reportsRouter = router({
+  evaluateFile: roleProcedure('operator')
+    .meta({
+      openapi: {
+        method: 'POST',
+        path: '/reports/evaluate-file',
+        tags: ['reports'],
+        summary: "Evaluate uploaded predictions (CSV or JSONL with label and score): the packet, and fairness in Fairlearn's names",
+      },
+    })
+    .input(
+      z.strictObject({
+        content: z.string().min(1).max(50_000_000),
+        fileName: z.string().max(300).optional(),
+        format: z.enum(['csv', 'jsonl']).optional(),
+        slices: columnList.optional(),
+        sensitive: columnList.optional(),
+        threshold: z.number().min(0).max(1).optional(),
+        policy: gatePolicySchema.optional(),
+        bootstrap: z.number().int().min(10).max(10_000).optional(),
+      }),
+    )
+    .output(z.object({ rows: z.number(), threshold: z.number(), packet: z.record(z.string(), z.unknown()), fairness: z.record(z.string(), z.unknown()) }))
+    .mutation(({ input }) => {
+      try {
+        const result = evaluatePredictionsFile(input.content, {
+          ...(input.fileName ? { fileName: input.fileName } : {}),
+          ...(input.format ? { format: input.format } : {}),
+          ...(input.slices ? { slices: input.slices } : {}),
+          ...(input.sensitive ? { sensitive: input.sensitive } : {}),
+          ...(input.threshold !== undefined ? { threshold: input.threshold } : {}),
+          ...(input.bootstrap !== undefined ? { B: input.bootstrap } : {}),
+          policy: input.policy ?? null,
+        });
+        return { ...result, packet: result.packet as unknown as Record<string, unknown> };
+      } catch (err) {
+        if (err instanceof PredictionsFileError) throw new TRPCError({ code: 'BAD_REQUEST', message: err.message });
+        throw err;
+      }
+    }),
+
   get: roleProcedure('viewer')
     .meta({
       openapi: {

@@ -246,6 +246,23 @@ const cases: Record<string, { who: Who; cases: BadCase[] }> = {
       { what: 'bad run id', field: 'runId', call: (c) => c.gates.reject.mutate({ runId: 'RUN-1', reason: 'not good enough' }) },
     ],
   },
+  'reports.evaluateFile': {
+    who: 'operator',
+    cases: [
+      { what: 'empty content', field: 'content', call: (c) => c.reports.evaluateFile.mutate({ content: '' }) },
+      { what: 'a threshold above 1', field: 'threshold', call: (c) => c.reports.evaluateFile.mutate({ content: 'label,score\n1,0.5\n', threshold: 2 }) },
+      { what: 'a row whose score is not a number', field: 'score', call: (c) => c.reports.evaluateFile.mutate({ content: 'label,score\n1,0.5\n0,high\n' }) },
+      { what: 'a slice column that does not exist', field: 'nope', call: (c) => c.reports.evaluateFile.mutate({ content: 'label,score\n1,0.5\n', slices: ['nope'] }) },
+      { what: 'an unknown format', field: 'format', call: (c) => c.reports.evaluateFile.mutate(bad({ content: 'label,score\n1,0.5\n', format: 'xlsx' })) },
+    ],
+  },
+  'gates.dryRun': {
+    who: 'viewer',
+    cases: [
+      { what: 'bad run id', field: 'runId', call: (c) => c.gates.dryRun.query({ runId: 'nope' }) },
+      { what: 'a policy with no rules', field: 'policy', call: (c) => c.gates.dryRun.query(bad({ runId: validRunId, policy: { rules: [] } })) },
+    ],
+  },
   'reports.get': {
     who: 'viewer',
     cases: [
@@ -530,6 +547,8 @@ test('openapi.json lists a path and method for every procedure', async () => {
     ['post', '/gates/{runId}/approve'],
     ['post', '/gates/{runId}/reject'],
     ['get', '/reports/{runId}'],
+    ['post', '/reports/evaluate-file'],
+    ['post', '/gates/{runId}/dry-run'],
     ['post', '/admin/tokens'],
     ['get', '/admin/tokens'],
     ['delete', '/admin/tokens/{id}'],

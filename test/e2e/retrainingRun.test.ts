@@ -69,6 +69,17 @@ test('two runs: each stops at the gate, is approved by a second identity and pro
   );
   assert.ok(packet2.deltas?.some((d) => d.attribute === 'overall' && d.metric === 'accuracy'), 'paired differences vs the champion');
   assert.ok(report2.gate?.rules.some((r) => r.id === 'accuracy-vs-champion' && r.outcome === 'passed'), JSON.stringify(report2.gate?.rules));
+  // A dry run judges another policy on the stored packet and changes nothing.
+  const strict = await viewer.gates.dryRun.query({
+    runId: second.runId,
+    policy: { minSliceSupport: 10, rules: [{ kind: 'bound', id: 'tiny-fpr', metric: 'fpr', slices: 'overall', max: 0.001 }] },
+  });
+  assert.equal(strict.decision, 'failed');
+  assert.match(strict.reasons[0]!, /tiny-fpr failed: overall: fpr .* reaches above 0.001|tiny-fpr failed: overall: fpr .* entirely above 0.001/);
+  const current = await viewer.gates.dryRun.query({ runId: second.runId });
+  assert.equal(current.decision, report2.gate?.decision, "the model's own policy gives the stored decision");
+  assert.equal((await viewer.runs.get.query({ runId: second.runId })).status, 'awaiting_approval', 'the dry run touched nothing');
+
   await approver.gates.approve.mutate({ runId: second.runId, reason: 'no regression vs v1' });
   assert.equal((await waitForStatus(env, second.runId, ['promoted', 'rejected', 'failed'])).status, 'promoted');
 
@@ -94,6 +105,24 @@ test('two runs: each stops at the gate, is approved by a second identity and pro
   assert.equal(after.versions.find((v) => v.version === 2)?.status, 'rolled_back');
   // A second rollback has nothing earlier than v1 to go to.
   await assert.rejects(approver.models.rollback.mutate({ name: model, reason: 'again' }), /no earlier production version/);
+
+  // Predictions from elsewhere, uploaded over REST as curl would: judged, and a bad row named.
+  const upload = await fetch(`${env.url}/api/reports/evaluate-file`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${env.tokens.operator}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ content: 'label,score,lang\n1,0.9,en\n0,0.2,en\n1,0.7,de\n0,0.6,de\n', sensitive: ['lang'], bootstrap: 50 }),
+  });
+  assert.equal(upload.status, 200, await upload.clone().text());
+  const doc = (await upload.json()) as { rows: number; fairness: { lang: { demographic_parity_difference: number } } };
+  assert.equal(doc.rows, 4);
+  assert.equal(doc.fairness.lang.demographic_parity_difference, 0.5, 'en selects 1 of 2, de 2 of 2');
+  const badUpload = await fetch(`${env.url}/api/reports/evaluate-file`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${env.tokens.operator}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ content: 'label,score\n1,0.9\nspam,0.2\n' }),
+  });
+  assert.equal(badUpload.status, 400);
+  assert.match(await badUpload.text(), /line 3, column label/);
 
   const audit = await db.select().from(auditLog).where(eq(auditLog.target, model));
   assert.ok(audit.some((a) => a.action === 'models.rollback'), 'the rollback is in the audit log');

@@ -1,0 +1,83 @@
+// "Bring your own predictions": teams that train elsewhere get the same evidence and the same gate.
+// Used by `retrain eval FILE` and by reports.evaluateFile for an uploaded file.
+import type { GatePolicy } from '../analysis/policy';
+import { buildApprovalPacket, defaultEvaluationSettings, encodeHeldOut, evaluateVersion, type ApprovalPacket } from '../analysis/report';
+import { parsePredictions, requireColumns, type PredictionsFormat } from './predictionsFile';
+
+export interface EvaluateFileOptions {
+  format?: PredictionsFormat;
+  fileName?: string;
+  /** Columns to slice by; default every column besides label and score. */
+  slices?: string[];
+  /** Columns to compute fairness on; default none. */
+  sensitive?: string[];
+  threshold?: number;
+  policy?: GatePolicy | null;
+  B?: number;
+  seed?: number;
+}
+
+/** Fairlearn's names, so a Python user can compare with MetricFrame and fairlearn.metrics directly. */
+export interface FairlearnCompatibleFairness {
+  demographic_parity_difference: number | null;
+  demographic_parity_ratio: number | null;
+  equal_opportunity_difference: number | null;
+  equalized_odds_difference: number | null;
+  intervals: Record<string, { lower: number | null; upper: number | null }>;
+  by_group: Record<string, { selection_rate: number | null; tpr: number | null; fpr: number | null; count: number }>;
+}
+
+export interface FileEvaluation {
+  rows: number;
+  threshold: number;
+  packet: ApprovalPacket;
+  fairness: Record<string, FairlearnCompatibleFairness>;
+}
+
+export function evaluatePredictionsFile(text: string, opts: EvaluateFileOptions = {}): FileEvaluation {
+  const table = parsePredictions(text, { ...(opts.format ? { format: opts.format } : {}), ...(opts.fileName ? { fileName: opts.fileName } : {}) });
+  const slices = opts.slices ?? Object.keys(table.columns);
+  requireColumns(table, slices, '--slices');
+  const sensitive = opts.sensitive ?? [];
+  requireColumns(table, sensitive, '--sensitive');
+  const names = [...new Set([...slices, ...sensitive])];
+  const data = encodeHeldOut(table.labels, Object.fromEntries(names.map((n) => [n, table.columns[n]!])));
+  const settings = {
+    ...defaultEvaluationSettings,
+    ...(opts.threshold !== undefined ? { threshold: opts.threshold } : {}),
+    ...(opts.B !== undefined ? { B: opts.B } : {}),
+    ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
+    ...(opts.policy ? { confidence: opts.policy.confidence } : {}),
+  };
+  // Fairlearn's conventions here (every group, an undefined rate counts as 0), so the numbers compare one to one.
+  const evaluation = evaluateVersion(data, table.scores, { settings, sensitive, minGroupSupport: 1, undefinedRates: 'zero' });
+  const packet = buildApprovalPacket({
+    runId: 'file',
+    model: opts.fileName ?? 'predictions',
+    data,
+    policy: opts.policy ?? null,
+    policyVersion: null,
+    candidate: { versionId: 0, version: 0, reportHash: '', scores: table.scores, evaluation },
+    champion: null,
+    traffic: [],
+    settings,
+  });
+  const fairness = Object.fromEntries(
+    evaluation.fairness.map((f) => [
+      f.attribute,
+      {
+        demographic_parity_difference: f.demographic_parity_difference.estimate,
+        demographic_parity_ratio: f.demographic_parity_ratio.estimate,
+        equal_opportunity_difference: f.equal_opportunity_difference.estimate,
+        equalized_odds_difference: f.equalized_odds_difference.estimate,
+        intervals: Object.fromEntries(
+          (['demographic_parity_difference', 'demographic_parity_ratio', 'equal_opportunity_difference', 'equalized_odds_difference', 'tpr_difference', 'fpr_difference'] as const).map(
+            (k) => [k, { lower: f[k].lower, upper: f[k].upper }],
+          ),
+        ),
+        by_group: Object.fromEntries(f.groups.map((g) => [g.group, { selection_rate: g.selection_rate, tpr: g.tpr, fpr: g.fpr, count: g.count }])),
+      },
+    ]),
+  );
+  return { rows: table.rows, threshold: settings.threshold, packet, fairness };
+}
