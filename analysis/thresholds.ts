@@ -15,6 +15,7 @@
  * candidate at the end of each run of equal scores; the cumulative counts at that moment are the
  * confusion counts at that threshold. Nothing is re-evaluated per candidate.
  */
+import { argsortDescending } from './classification';
 import type { EncodedAttribute } from './confusion';
 
 // ---------------------------------------------------------------------------------------------
@@ -61,80 +62,9 @@ function flatOffsets(attributes: EncodedAttribute[]): { offsets: Int32Array; siz
   return { offsets, size };
 }
 
-const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
-
-/**
- * Row indices ordered by descending score, ties in row order: the same permutation as sklearn's
- * `argsort(y_score, stable=True, descending=True)`.
- *
- * An LSD radix sort over the IEEE-754 bits (four 16-bit digits) instead of Array.prototype.sort
- * with a comparator: about 7x faster on a million rows, and stable by construction. Each double
- * is mapped to a 64-bit key whose unsigned order is the descending numeric order: negative
- * numbers already descend in raw bit order (larger magnitude, larger bits); for non-negative
- * numbers every bit but the sign is flipped. -0 is folded into +0 first so that the two compare
- * equal, as they do numerically. Passes where every key shares the digit are skipped (float32
- * scores widened to double have all-zero low digits). Scores must be finite (checked by callers).
- */
-function argsortDescending(scores: ArrayLike<number>): Uint32Array {
-  const n = scores.length;
-  const f = new Float64Array(1);
-  const words = new Uint32Array(f.buffer);
-  const hiWord = LITTLE_ENDIAN ? 1 : 0;
-  const loWord = 1 - hiWord;
-  let hi = new Uint32Array(n);
-  let lo = new Uint32Array(n);
-  let idx = new Uint32Array(n);
-  // All four digit histograms in one pass: a digit's counts do not depend on the current order.
-  const hist = new Uint32Array(4 * 65536);
-  for (let i = 0; i < n; i++) {
-    f[0] = scores[i]! + 0; // -0 + 0 === +0
-    let h = words[hiWord]!;
-    let l = words[loWord]!;
-    if ((h & 0x80000000) === 0) {
-      h = (h ^ 0x7fffffff) >>> 0;
-      l = ~l >>> 0;
-    }
-    hi[i] = h;
-    lo[i] = l;
-    idx[i] = i;
-    hist[l & 0xffff]!++;
-    hist[65536 + (l >>> 16)]!++;
-    hist[131072 + (h & 0xffff)]!++;
-    hist[196608 + (h >>> 16)]!++;
-  }
-  let hi2 = new Uint32Array(n);
-  let lo2 = new Uint32Array(n);
-  let idx2 = new Uint32Array(n);
-  for (let pass = 0; pass < 4; pass++) {
-    const base = pass * 65536;
-    let skip = false;
-    let sum = 0;
-    for (let d = 0; d < 65536; d++) {
-      const c = hist[base + d]!;
-      if (c === n) {
-        skip = true;
-        break;
-      }
-      hist[base + d] = sum;
-      sum += c;
-    }
-    if (skip) continue;
-    const useLo = pass < 2;
-    const shift = (pass & 1) * 16;
-    for (let i = 0; i < n; i++) {
-      const key = useLo ? lo[i]! : hi[i]!;
-      const p = hist[base + ((key >>> shift) & 0xffff)]!++;
-      hi2[p] = hi[i]!;
-      lo2[p] = lo[i]!;
-      idx2[p] = idx[i]!;
-    }
-    [hi, hi2] = [hi2, hi];
-    [lo, lo2] = [lo2, lo];
-    [idx, idx2] = [idx2, idx];
-  }
-  return idx;
-}
-
+// One sort for every ranking computation: classification's radix argsort over the IEEE-754 bits. Ties
+// come out in no particular order, which is fine here: every pass below closes a candidate only at
+// the end of a run of equal scores, so the order inside a run never shows.
 const fmt = (x: number): string => (Number.isInteger(x) ? String(x) : x.toFixed(4));
 
 // ---------------------------------------------------------------------------------------------
