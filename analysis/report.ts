@@ -5,6 +5,7 @@
  * asks for, and untested segments. Data first: everything here is plain JSON, content-hashed by the
  * caller; rendering is elsewhere.
  */
+import { delongAucInterval } from './aucInterval';
 import { bootstrapAuc, bootstrapCellsMulti, jointCells, projectJointA, projectJointB, JOINT_CELLS, type BootstrapInterval } from './bootstrap';
 import { evaluateClassification, type ClassificationEvaluation, type SliceEvaluation } from './classification';
 import { confusionByCode, encodeAttribute, type EncodedAttribute } from './confusion';
@@ -62,8 +63,8 @@ export interface VersionEvaluation {
   schemaVersion: 2;
   settings: EvaluationSettings;
   classification: ClassificationEvaluation;
-  /** Overall ROC-AUC with a stratified (by label) bootstrap interval. */
-  aucInterval: BootstrapInterval;
+  /** Overall ROC-AUC: exact bootstrap (stratified by label) when affordable, DeLong's interval beyond that. */
+  aucInterval: IntervalLike & { method: 'bootstrap' | 'delong' };
   /** Groups below the minimum support are left out of the gaps (a 2-row group's FPR is noise) and listed. */
   fairness: (FairnessReport & { excludedGroups: { group: string; count: number }[] })[];
   /** Overall precision-recall curve, at most ~100 points, for a chart. */
@@ -91,6 +92,21 @@ function downsample(curve: PrCurve, maxPoints = 100): ChartCurve {
   };
 }
 
+/** Above this many distinct scores the exact AUC bootstrap (O(distinct cells) per replicate) gives way to DeLong. */
+export const MAX_DISTINCT_SCORES_FOR_AUC_BOOTSTRAP = 5000;
+
+function aucIntervalFor(labels: Uint8Array, scores: Float64Array, settings: EvaluationSettings): VersionEvaluation['aucInterval'] {
+  const distinct = new Set<number>();
+  for (let i = 0; i < scores.length && distinct.size <= MAX_DISTINCT_SCORES_FOR_AUC_BOOTSTRAP; i++) distinct.add(scores[i]!);
+  if (distinct.size > MAX_DISTINCT_SCORES_FOR_AUC_BOOTSTRAP) {
+    const d = delongAucInterval(labels, scores, settings.confidence);
+    return { estimate: d.estimate, lower: d.lower, upper: d.upper, method: 'delong' };
+  }
+  // The class counts stay fixed (strata = label), as a held-out set's design does.
+  const b = bootstrapAuc(labels, scores, labels, 2, { B: settings.B, seed: settings.seed, confidence: settings.confidence });
+  return { estimate: b.estimate, lower: b.lower, upper: b.upper, method: 'bootstrap' };
+}
+
 /** Evaluates one model version's scores on the held-out rows. */
 export function evaluateVersion(
   data: HeldOutData,
@@ -112,8 +128,7 @@ export function evaluateVersion(
     attributes: data.attributes,
     ...(opts.intersections ? { intersections: opts.intersections } : {}),
   });
-  // AUC's interval keeps the class counts fixed (strata = label), as a held-out set's design does.
-  const aucInterval = bootstrapAuc(data.labels, scores, data.labels, 2, { B: settings.B, seed: settings.seed, confidence: settings.confidence });
+  const aucInterval = aucIntervalFor(data.labels, scores, settings);
   const fairness = (opts.sensitive ?? []).flatMap((name) => {
     const attribute = data.attributes.find((a) => a.name === name);
     if (!attribute) throw new RangeError(`sensitive attribute '${name}' is not among the slice attributes`);
@@ -259,7 +274,7 @@ const sliceEvidence = (s: SliceEvaluation, auc?: IntervalLike): EvidenceSlice =>
 export function policyEvidence(candidate: VersionEvaluation, deltas: PairedDelta[] | null, thresholds: ThresholdAnalysis[]): PolicyEvidence {
   const c = candidate.classification;
   return {
-    slices: [sliceEvidence(c.overall, toInterval(candidate.aucInterval)), ...c.slices.filter((s) => s.rates.support > 0).map((s) => sliceEvidence(s))],
+    slices: [sliceEvidence(c.overall, { estimate: candidate.aucInterval.estimate, lower: candidate.aucInterval.lower, upper: candidate.aucInterval.upper }), ...c.slices.filter((s) => s.rates.support > 0).map((s) => sliceEvidence(s))],
     deltas,
     fairness: candidate.fairness.map((f) => ({
       attribute: f.attribute,

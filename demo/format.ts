@@ -49,7 +49,7 @@ export function formatPacket(packet: ApprovalPacket, packetHash: string | null):
     );
   }
   const auc = packet.candidateEvaluation.aucInterval;
-  lines.push(`ROC-AUC ${auc.estimate?.toFixed(4) ?? 'n/a'} [${auc.lower?.toFixed(4) ?? 'n/a'}, ${auc.upper?.toFixed(4) ?? 'n/a'}]; majority-class baseline accuracy ${pct(packet.candidateEvaluation.classification.overall.rates.baselineAccuracy)}%`);
+  lines.push(`ROC-AUC ${auc.estimate?.toFixed(4) ?? 'n/a'} [${auc.lower?.toFixed(4) ?? 'n/a'}, ${auc.upper?.toFixed(4) ?? 'n/a'}] (${auc.method ?? 'bootstrap'}); majority-class baseline accuracy ${pct(packet.candidateEvaluation.classification.overall.rates.baselineAccuracy)}%`);
 
   for (const f of packet.candidateEvaluation.fairness) {
     const excluded = f.excludedGroups.length ? `; left out below minimum support: ${f.excludedGroups.map((g) => `${g.group} (${g.count})`).join(', ')}` : '';
