@@ -16,25 +16,11 @@
  *   payload's 31 spare bits nothing is gathered at random after the sort.
  */
 import { wilsonInterval, type Interval } from './intervals';
-import { metricSetFromCounts, type ConfusionCounts } from './metrics';
+import { metricSetFromCounts, type ConfusionCounts, type MetricSet } from './metrics';
 import { confusionByCode, intersect, type EncodedAttribute } from './confusion';
 
-export interface RateSet {
-  /** tp + fp + tn + fn */
-  support: number;
-  /** actual positives: tp + fn */
-  positives: number;
-  /** actual negatives: fp + tn */
-  negatives: number;
-  counts: ConfusionCounts;
-  /** (tp + tn) / support */
-  accuracy: Interval;
-  /** tp / (tp + fp); null interval when nothing was predicted positive */
-  precision: Interval;
-  /** tp / (tp + fn); null interval when there are no actual positives */
-  recall: Interval;
-  /** fp / (fp + tn); null interval when there are no actual negatives */
-  fpr: Interval;
+/** The four core rates of metrics.ts, plus the ones a fairness and long-tail review needs. */
+export interface RateSet extends MetricSet {
   /** fn / (tp + fn); null interval when there are no actual positives */
   fnr: Interval;
   /** (tp + fp) / support */

@@ -14,6 +14,7 @@ import {
   type ClassificationEvaluation,
   type SliceEvaluation,
 } from '../../analysis/classification';
+import { assertClose } from './oracle';
 
 const INTERVALS = ['accuracy', 'precision', 'recall', 'fpr', 'fnr', 'selectionRate'] as const;
 
@@ -52,15 +53,7 @@ const oracle = JSON.parse(readFileSync(new URL('../fixtures/eval_oracle.json', i
   datasets: OracleDataset[];
 };
 
-const TOL = 1e-9;
-function close(actual: number | null, expected: number | null, what: string): void {
-  if (expected === null) {
-    assert.equal(actual, null, `${what}: expected null, got ${actual}`);
-    return;
-  }
-  assert.ok(actual !== null, `${what}: expected ${expected}, got null`);
-  assert.ok(Math.abs(actual - expected) <= TOL, `${what}: expected ${expected}, got ${actual} (diff ${actual - expected})`);
-}
+const close = assertClose;
 
 function compareSlice(got: SliceEvaluation, want: OracleSlice, where: string): void {
   assert.equal(got.attribute, want.attribute, `${where} attribute`);

@@ -5,6 +5,7 @@ import type { BootstrapInterval } from '../../analysis/bootstrap';
 import { confusionByCode, encodeAttribute } from '../../analysis/confusion';
 import { fairnessFromCells, type FairnessOptions, type FairnessReport } from '../../analysis/fairness';
 import { Rng } from '../../analysis/random';
+import { assertClose } from './oracle';
 
 const METRICS = [
   'demographic_parity_difference',
@@ -35,15 +36,7 @@ const oracle = JSON.parse(readFileSync(new URL('../fixtures/fairness_oracle.json
   datasets: OracleDataset[];
 };
 
-const TOL = 1e-9;
-function close(actual: number | null, expected: number | null, what: string): void {
-  if (expected === null) {
-    assert.equal(actual, null, `${what}: expected null, got ${actual}`);
-    return;
-  }
-  assert.ok(actual !== null, `${what}: expected ${expected}, got null`);
-  assert.ok(Math.abs(actual - expected) <= TOL, `${what}: expected ${expected}, got ${actual}`);
-}
+const close = assertClose;
 
 function cellsOf(ds: OracleDataset): Float64Array {
   const attr = encodeAttribute('group', ds.group);

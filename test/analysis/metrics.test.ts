@@ -5,6 +5,7 @@ import type { Interval } from '../../analysis/intervals';
 import { evaluateClassification } from '../../analysis/classification';
 import { encodeAttribute } from '../../analysis/confusion';
 import { metricSetFromCounts, type MetricSet } from '../../analysis/metrics';
+import { assertClose } from './oracle';
 
 interface OracleMetricSet {
   support: number;
@@ -29,15 +30,7 @@ const oracle = JSON.parse(readFileSync(new URL('../fixtures/metrics_oracle.json'
   datasets: OracleDataset[];
 };
 
-const TOL = 1e-9;
-function close(actual: number | null, expected: number | null, what: string): void {
-  if (expected === null) {
-    assert.equal(actual, null, `${what}: expected null, got ${actual}`);
-    return;
-  }
-  assert.ok(actual !== null, `${what}: expected ${expected}, got null`);
-  assert.ok(Math.abs(actual - expected) <= TOL, `${what}: expected ${expected}, got ${actual}`);
-}
+const close = assertClose;
 
 const METRICS = ['accuracy', 'precision', 'recall', 'fpr'] as const;
 function compareMetricSet(got: MetricSet, want: OracleMetricSet, where: string): void {
