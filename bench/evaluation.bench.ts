@@ -20,6 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { evaluateClassification, type ClassificationEvaluation } from '../analysis/classification';
 import { confusionByCode, type EncodedAttribute } from '../analysis/confusion';
+import { Rng } from '../analysis/random';
 
 const N_SLICES = 20;
 const N_GROUPS = 3;
@@ -47,16 +48,6 @@ function parseArgs(argv: string[]): { rows: number[]; repeat: number; python: bo
   return { rows, repeat, python };
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Data {
   labels: Uint8Array;
@@ -66,7 +57,8 @@ interface Data {
 }
 
 function generate(n: number): Data {
-  const rand = mulberry32(SEED ^ n);
+  const rng = new Rng(SEED ^ n);
+  const rand = () => rng.next();
   const labels = new Uint8Array(n);
   const scores = new Float64Array(n);
   const sliceCodes = new Uint8Array(n);

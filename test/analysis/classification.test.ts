@@ -15,6 +15,7 @@ import {
   type SliceEvaluation,
 } from '../../analysis/classification';
 import { assertClose } from './oracle';
+import { Rng } from '../../analysis/random';
 
 const INTERVALS = ['accuracy', 'precision', 'recall', 'fpr', 'fnr', 'selectionRate'] as const;
 
@@ -192,7 +193,8 @@ test('scoreMetricsByCode: one shared argsort serves every attribute and agrees w
 });
 
 test('argsortDescending: descending, a permutation, -0 ties +0, infinities at the ends, NaN throws', () => {
-  const rand = mulberry32(5);
+  const rng = new Rng(5);
+  const rand = () => rng.next();
   for (const n of [0, 1, 7, 2047, 2048, 5000]) {
     for (const kind of ['f64', 'f32', 'array', 'narrow'] as const) {
       const raw = Array.from({ length: n }, (_, i) => (i % 17 === 0 ? 0.25 : i % 23 === 0 ? -0 : (rand() - 0.3) * (i % 5 === 0 ? 1e-300 : 1e3)));
@@ -318,7 +320,8 @@ test('validation: mismatched lengths, bad labels, non-finite scores, bad codes a
 });
 
 test('the slow paths (joint code space too large, codes too wide to pack) agree with the fast ones', () => {
-  const rand = mulberry32(11);
+  const rng = new Rng(11);
+  const rand = () => rng.next();
   const n = 6000;
   const labels = Uint8Array.from({ length: n }, () => (rand() < 0.3 ? 1 : 0));
   const scores = Float64Array.from(labels, (y) => Math.round((rand() + 0.4 * y) * 200) / 200);
@@ -365,13 +368,3 @@ test('the slow paths (joint code space too large, codes too wide to pack) agree 
   }
 });
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
