@@ -1,6 +1,7 @@
 // The app router: one router per area, merged here. `AppRouter` is the type clients import.
 import { z } from 'zod';
 import { adminRouter } from './routers/admin';
+import { feedbackRouter } from './routers/feedback';
 import { gatesRouter } from './routers/gates';
 import { modelsRouter } from './routers/models';
 import { reportsRouter } from './routers/reports';
@@ -15,6 +16,7 @@ export const appRouter = router({
     .query(() => ({ ok: true })),
   models: modelsRouter,
   runs: runsRouter,
+  feedback: feedbackRouter,
   gates: gatesRouter,
   reports: reportsRouter,
   admin: adminRouter,

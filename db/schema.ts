@@ -248,6 +248,40 @@ export const apiTokens = pgTable('api_tokens', {
   revokedAt: timestamp('revoked_at', { withTimezone: true }),
 });
 
+export const FEEDBACK_KINDS = ['rating', 'thumbs', 'report', 'correction', 'override', 'retry', 'abandon', 'undo', 'edit', 'dwell'] as const;
+export type FeedbackKind = (typeof FEEDBACK_KINDS)[number];
+
+/** Production feedback, explicit and implicit, tagged with the version that answered. */
+export const feedbackEvents = pgTable(
+  'feedback_events',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    modelId: integer('model_id')
+      .notNull()
+      .references(() => models.id),
+    versionId: integer('version_id')
+      .notNull()
+      .references(() => modelVersions.id),
+    /** The sender's key: a replayed event finds it and writes nothing. */
+    idempotencyKey: text('idempotency_key').notNull(),
+    requestId: text('request_id'),
+    exampleExternalId: text('example_external_id'),
+    kind: text('kind').$type<FeedbackKind>().notNull(),
+    /** Kind-specific payload: a rating and reason codes, a corrected label, an override action, dwell time. */
+    value: jsonb('value').notNull().default({}),
+    surface: text('surface'),
+    position: integer('position'),
+    attributes: jsonb('attributes').$type<Record<string, string>>().notNull().default({}),
+    occurredAt: timestamp('occurred_at', { withTimezone: true }).notNull(),
+    receivedAt: timestamp('received_at', { withTimezone: true }).notNull().defaultNow(),
+    ingestedBy: text('ingested_by').notNull(),
+  },
+  (t) => [
+    uniqueIndex('feedback_events_model_key_uq').on(t.modelId, t.idempotencyKey),
+    index('feedback_events_model_time_idx').on(t.modelId, t.occurredAt),
+  ],
+);
+
 export const auditLog = pgTable(
   'audit_log',
   {

@@ -246,6 +246,23 @@ const cases: Record<string, { who: Who; cases: BadCase[] }> = {
       { what: 'bad run id', field: 'runId', call: (c) => c.gates.reject.mutate({ runId: 'RUN-1', reason: 'not good enough' }) },
     ],
   },
+  'feedback.ingest': {
+    who: 'admin',
+    cases: [
+      { what: 'an empty batch', field: 'events', call: (c) => c.feedback.ingest.mutate({ model, events: [] }) },
+      {
+        what: 'a rating of 7',
+        field: 'events',
+        call: (c) => c.feedback.ingest.mutate(bad({ model, events: [{ kind: 'rating', rating: 7, idempotencyKey: 'k1', version: 1, occurredAt: '2026-01-01T00:00:00Z' }] })),
+      },
+      {
+        what: 'an unknown kind',
+        field: 'events',
+        call: (c) => c.feedback.ingest.mutate(bad({ model, events: [{ kind: 'telepathy', idempotencyKey: 'k1', version: 1, occurredAt: '2026-01-01T00:00:00Z' }] })),
+      },
+      { what: 'bad model name', field: 'model', call: (c) => c.feedback.ingest.mutate(bad({ model: 'No', events: [] })) },
+    ],
+  },
   'reports.evaluateFile': {
     who: 'operator',
     cases: [
@@ -548,6 +565,7 @@ test('openapi.json lists a path and method for every procedure', async () => {
     ['post', '/gates/{runId}/reject'],
     ['get', '/reports/{runId}'],
     ['post', '/reports/evaluate-file'],
+    ['post', '/models/{model}/feedback'],
     ['post', '/gates/{runId}/dry-run'],
     ['post', '/admin/tokens'],
     ['get', '/admin/tokens'],
