@@ -82,7 +82,8 @@ class TableBuilder {
   }
 }
 
-function parseCsv(text: string): PredictionsTable {
+/** CSV rows as header-keyed records with the line each came from; parse errors carry line and column. */
+export function csvRecords(text: string): { header: string[]; records: { record: Record<string, string>; line: number }[] } {
   let records: { record: Record<string, string>; info: { lines: number } }[];
   try {
     records = parse(text, { columns: true, info: true, skip_empty_lines: true, trim: true, bom: true }) as typeof records;
@@ -94,9 +95,14 @@ function parseCsv(text: string): PredictionsTable {
     throw new PredictionsFileError(e.message.replace(/ at line \d+/, ''), e.lines ?? null, e.column === undefined ? null : String(e.column));
   }
   const firstLine = text.split('\n', 1)[0] ?? '';
-  const header = parse(firstLine, { trim: true, bom: true })[0] as string[] | undefined;
-  const builder = new TableBuilder(header ?? []);
-  for (const { record, info } of records) builder.add(record, info.lines);
+  const header = (parse(firstLine, { trim: true, bom: true })[0] as string[] | undefined) ?? [];
+  return { header, records: records.map(({ record, info }) => ({ record, line: info.lines })) };
+}
+
+function parseCsv(text: string): PredictionsTable {
+  const { header, records } = csvRecords(text);
+  const builder = new TableBuilder(header);
+  for (const { record, line } of records) builder.add(record, line);
   return builder.build();
 }
 

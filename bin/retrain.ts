@@ -134,6 +134,22 @@ program
     if (policy && result.packet.judgement.decision === 'failed') process.exitCode = 2;
   });
 
+const labels = program.command('labels').description('annotation labels');
+labels
+  .command('quality')
+  .description('agreement, per-annotator gold accuracy and slice-bias flags, Dawid-Skene beside majority vote')
+  .argument('<file>', 'CSV with item, annotator, label, optional gold and slice columns')
+  .option('--slices <columns>', 'comma-separated item columns to test annotators for slice bias')
+  .option('--json', 'print a JSON document')
+  .action(async (file: string, o: { slices?: string; json?: boolean }) => {
+    const { readFileSync } = await import('node:fs');
+    const { evaluateLabelsFile, formatLabelsQuality } = await import('../api/labelsFile');
+    const slices = o.slices ? o.slices.split(',').map((x) => x.trim()).filter(Boolean) : undefined;
+    const quality = evaluateLabelsFile(readFileSync(file, 'utf8'), slices ? { slices } : {});
+    if (o.json) print(quality);
+    else process.stdout.write(`${formatLabelsQuality(quality)}\n`);
+  });
+
 const tokens = program.command('tokens').description('API tokens (direct database access: for operators of this deployment)');
 tokens
   .command('create')
