@@ -21,32 +21,13 @@ import { join } from 'node:path';
 import { evaluateClassification, type ClassificationEvaluation } from '../analysis/classification';
 import { confusionByCode, type EncodedAttribute } from '../analysis/confusion';
 import { Rng } from '../analysis/random';
+import { benchArgs } from './args';
 
 const N_SLICES = 20;
 const N_GROUPS = 3;
 const THRESHOLD = 0.5;
 const SEED = 20240611;
 
-function parseArgs(argv: string[]): { rows: number[]; repeat: number; python: boolean } {
-  let rows = [1_000_000, 10_000_000];
-  let repeat = 3;
-  let python = true;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const value = (): string => {
-      const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value`);
-      return v;
-    };
-    if (a.startsWith('--rows')) rows = value().split(',').map((s) => Number(s.replace(/_/g, '')));
-    else if (a.startsWith('--repeat')) repeat = Number(value());
-    else if (a === '--no-python') python = false;
-    else throw new Error(`unknown argument ${a}`);
-  }
-  for (const r of rows) if (!Number.isInteger(r) || r < 1) throw new Error(`--rows: bad row count ${r}`);
-  if (!Number.isInteger(repeat) || repeat < 1) throw new Error(`--repeat: bad count ${repeat}`);
-  return { rows, repeat, python };
-}
 
 
 interface Data {
@@ -211,7 +192,7 @@ const fmt = (ms: number | null): string => (ms === null ? '-' : ms >= 100 ? ms.t
 const ratio = (a: number | null, b: number | null): string => (a === null || b === null ? '-' : (a / b).toFixed(1) + 'x');
 
 function main(): void {
-  const { rows, repeat, python } = parseArgs(process.argv.slice(2));
+  const { rows, repeat, python } = benchArgs(process.argv.slice(2), { rows: [1_000_000, 10_000_000] });
   console.log(`evaluateClassification bench: ${N_SLICES} slice values x ${N_GROUPS} groups, float64 scores, best of ${repeat} (node ${process.version})`);
   const table: string[][] = [
     ['rows', 'engine ms', 'engine+AUC/AP ms', 'floor ms', 'int32 floor ms', 'MetricFrame ms', 'engine/floor', 'engine/int32 floor', 'engine+AUC/floor', 'MetricFrame/engine', 'MetricFrame/engine+AUC'],

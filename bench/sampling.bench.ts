@@ -10,28 +10,11 @@
  */
 import { drawSample, type CandidatePool, type SamplingPlan } from '../analysis/sampling';
 import { Rng } from '../analysis/random';
+import { benchArgs } from './args';
 
 const DIMS = 32;
 const SEED = 20240611;
 
-function parseArgs(argv: string[]): { rows: number[]; budget: number; repeat: number } {
-  let rows = [1_000_000, 5_000_000];
-  let budget = 1000;
-  let repeat = 3;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const value = (): string => {
-      const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value`);
-      return v;
-    };
-    if (a.startsWith('--rows')) rows = value().split(',').map(Number);
-    else if (a.startsWith('--budget')) budget = Number(value());
-    else if (a.startsWith('--repeat')) repeat = Number(value());
-    else throw new Error(`unknown argument ${a}`);
-  }
-  return { rows, budget, repeat };
-}
 
 function makePool(n: number): CandidatePool {
   const rng = new Rng(SEED);
@@ -71,7 +54,7 @@ function best(repeat: number, run: () => void): number {
   return ms;
 }
 
-const { rows, budget, repeat } = parseArgs(process.argv.slice(2));
+const { rows, budget, repeat } = benchArgs(process.argv.slice(2), { rows: [1_000_000, 5_000_000], budget: 1000 });
 for (const n of rows) {
   const pool = makePool(n);
   const plan: SamplingPlan = {
