@@ -71,8 +71,10 @@ export const modelsRouter = router({
           description: models.description,
           createdBy: models.createdBy,
           createdAt: models.createdAt,
-          versions: sql<number>`(select count(*) from ${modelVersions} where ${modelVersions.modelId} = ${models.id})`,
-          productionVersion: sql<number | null>`(select mv.version from ${routes} r join ${modelVersions} mv on mv.id = r.version_id where r.model_id = ${models.id} and r.kind = 'production')`,
+          // Correlated subqueries name the outer table explicitly: drizzle renders a bare column as "id",
+          // which inside the subquery would bind to the inner table's own id.
+          versions: sql<number>`(select count(*) from model_versions v where v.model_id = "models"."id")`,
+          productionVersion: sql<number | null>`(select mv.version from routes r join model_versions mv on mv.id = r.version_id where r.model_id = "models"."id" and r.kind = 'production')`,
         })
         .from(models)
         .orderBy(asc(models.name));

@@ -103,6 +103,8 @@ test('two runs: each stops at the gate, is approved by a second identity and pro
   const after = await viewer.models.get.query({ name: model });
   assert.equal(after.routes.find((r) => r.kind === 'production')?.version, 1);
   assert.equal(after.versions.find((v) => v.version === 2)?.status, 'rolled_back');
+  const listed = (await viewer.models.list.query()).find((m) => m.name === model);
+  assert.deepEqual([listed?.versions, listed?.productionVersion], [2, 1], 'models.list counts this model\'s versions and names its production one');
   // A second rollback has nothing earlier than v1 to go to.
   await assert.rejects(approver.models.rollback.mutate({ name: model, reason: 'again' }), /no earlier production version/);
 
