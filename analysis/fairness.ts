@@ -61,6 +61,17 @@ export interface GroupRates {
   fpr: number | null;
 }
 
+/** The gaps a fairness report carries, in Fairlearn's names; policies and file output read this list. */
+export const FAIRNESS_GAPS = [
+  'demographic_parity_difference',
+  'demographic_parity_ratio',
+  'equal_opportunity_difference',
+  'equalized_odds_difference',
+  'tpr_difference',
+  'fpr_difference',
+] as const;
+export type FairnessGap = (typeof FAIRNESS_GAPS)[number];
+
 export interface FairnessReport {
   attribute: string;
   groups: GroupRates[];

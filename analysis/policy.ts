@@ -9,6 +9,7 @@
  */
 import { z } from 'zod';
 import { canonicalJson } from './canonicalJson';
+import { FAIRNESS_GAPS, type FairnessGap } from './fairness';
 
 export const RATE_METRICS = ['accuracy', 'precision', 'recall', 'fpr', 'fnr', 'selectionRate'] as const;
 export const SCORE_METRICS = ['auc', 'averagePrecision'] as const;
@@ -18,15 +19,8 @@ export type MetricName = (typeof METRICS)[number];
 /** Error-like metrics: lower is better, so "no regression" looks at an increase. */
 const LOWER_IS_BETTER: ReadonlySet<MetricName> = new Set(['fpr', 'fnr']);
 
-export const FAIRNESS_METRICS = [
-  'demographic_parity_difference',
-  'demographic_parity_ratio',
-  'equal_opportunity_difference',
-  'equalized_odds_difference',
-  'tpr_difference',
-  'fpr_difference',
-] as const;
-export type FairnessMetricName = (typeof FAIRNESS_METRICS)[number];
+export const FAIRNESS_METRICS = FAIRNESS_GAPS;
+export type FairnessMetricName = FairnessGap;
 
 const proportion = z.number().min(0).max(1);
 const onFail = z.enum(['block', 'ask']).default('block');
@@ -215,6 +209,27 @@ function supportCheck(s: EvidenceSlice, metric: MetricName, policy: GatePolicy, 
   return null;
 }
 
+/**
+ * The slices a rule reads, each through the support checks, then judged by `judge`. Returns a
+ * string when the selector names evidence that is not there (the caller fails the rule).
+ */
+function checkSlices(
+  evidence: PolicyEvidence,
+  policy: GatePolicy,
+  selector: SliceSelector,
+  metric: MetricName,
+  judge: (s: EvidenceSlice, name: string) => RuleResult['checks'][number],
+): RuleResult['checks'] | string {
+  const slices = selectSlices(evidence, selector);
+  if (typeof slices === 'string') return slices;
+  const wildcard = selector !== 'overall' && selector.value === '*';
+  return slices.flatMap((s) => {
+    const support = supportCheck(s, metric, policy, wildcard);
+    if (support === 'skip') return [];
+    return [support ?? judge(s, sliceName(s))];
+  });
+}
+
 function selectSlices(evidence: PolicyEvidence, selector: SliceSelector): EvidenceSlice[] | string {
   if (selector === 'overall') {
     const overall = evidence.slices.find((s) => s.attribute === 'overall');
@@ -281,53 +296,36 @@ function judgeRule(rule: GateRule, index: number, policy: GatePolicy, evidence: 
       return { id, kind: rule.kind, outcome: 'needs_approval', onFail: 'ask', detail: rule.reason, checks: [] };
 
     case 'bound': {
-      const slices = selectSlices(evidence, rule.slices);
-      if (typeof slices === 'string') return missing(slices);
-      const wildcard = rule.slices !== 'overall' && rule.slices.value === '*';
-      const checks = slices.flatMap((s): RuleResult['checks'] => {
-        const name = sliceName(s);
-        const support = supportCheck(s, rule.metric, policy, wildcard);
-        if (support === 'skip') return [];
-        if (support) return [support];
+      const checks = checkSlices(evidence, policy, rule.slices, rule.metric, (s, name) => {
         const interval = s.metrics[rule.metric];
         const judged = interval ? judgeBound(interval, rule.min, rule.max) : null;
-        if (!interval || !judged) {
-          return [{ slice: name, outcome: 'failed', observed: interval ?? null, detail: `${rule.metric} is undefined here` }];
-        }
-        return [{ slice: name, outcome: judged.met ? 'passed' : 'failed', observed: interval, detail: `${rule.metric} ${judged.detail}` }];
+        if (!interval || !judged) return { slice: name, outcome: 'failed', observed: interval ?? null, detail: `${rule.metric} is undefined here` };
+        return { slice: name, outcome: judged.met ? 'passed' : 'failed', observed: interval, detail: `${rule.metric} ${judged.detail}` };
       });
-      return combine(rule, id, checks, 'no slices');
+      return typeof checks === 'string' ? missing(checks) : combine(rule, id, checks, 'no slices');
     }
 
     case 'no_regression': {
       if (evidence.deltas === null) {
         return { id, kind: rule.kind, outcome: 'passed', onFail: rule.onFail, detail: 'no champion to compare with', checks: [] };
       }
-      const slices = selectSlices(evidence, rule.slices);
-      if (typeof slices === 'string') return missing(slices);
       const lowerBetter = LOWER_IS_BETTER.has(rule.metric);
-      const wildcard = rule.slices !== 'overall' && rule.slices.value === '*';
-      const checks = slices.flatMap((s): RuleResult['checks'] => {
-        const name = sliceName(s);
-        const support = supportCheck(s, rule.metric, policy, wildcard);
-        if (support === 'skip') return [];
-        if (support) return [support];
+      const checks = checkSlices(evidence, policy, rule.slices, rule.metric, (s, name) => {
         const delta = evidence.deltas!.find((d) => d.attribute === s.attribute && d.value === s.value && d.metric === rule.metric);
         if (!delta || delta.interval.lower === null || delta.interval.upper === null) {
-          return [{ slice: name, outcome: 'failed', observed: delta?.interval ?? null, detail: `no paired difference for ${rule.metric}` }];
+          return { slice: name, outcome: 'failed', observed: delta?.interval ?? null, detail: `no paired difference for ${rule.metric}` };
         }
         // Worsening is an increase for error rates and a decrease otherwise; the far end of the interval decides.
         const worstWorsening = lowerBetter ? delta.interval.upper : -delta.interval.lower;
         const met = worstWorsening <= rule.margin + 1e-12;
-        return [
-          {
-            slice: name,
-            outcome: met ? 'passed' : 'failed',
-            observed: delta.interval,
-            detail: `${rule.metric} change vs champion ${fmtInterval(delta.interval)}; worst-case worsening ${fmt(worstWorsening)} ${met ? '<=' : '>'} margin ${fmt(rule.margin)}`,
-          },
-        ];
+        return {
+          slice: name,
+          outcome: met ? 'passed' : 'failed',
+          observed: delta.interval,
+          detail: `${rule.metric} change vs champion ${fmtInterval(delta.interval)}; worst-case worsening ${fmt(worstWorsening)} ${met ? '<=' : '>'} margin ${fmt(rule.margin)}`,
+        };
       });
+      if (typeof checks === 'string') return missing(checks);
       return combine(rule, id, checks, 'no slices');
     }
 

@@ -9,7 +9,7 @@ import { delongAucInterval } from './aucInterval';
 import { bootstrapAuc, bootstrapCellsMulti, jointCells, projectJointA, projectJointB, JOINT_CELLS, type BootstrapInterval } from './bootstrap';
 import { evaluateClassification, type ClassificationEvaluation, type SliceEvaluation } from './classification';
 import { confusionByCode, encodeAttribute, type EncodedAttribute } from './confusion';
-import { fairnessFromCells, type FairnessReport } from './fairness';
+import { FAIRNESS_GAPS, fairnessFromCells, type FairnessReport } from './fairness';
 import {
   RATE_METRICS,
   judgePolicy,
@@ -278,14 +278,7 @@ export function policyEvidence(candidate: VersionEvaluation, deltas: PairedDelta
     deltas,
     fairness: candidate.fairness.map((f) => ({
       attribute: f.attribute,
-      metrics: {
-        demographic_parity_difference: toInterval(f.demographic_parity_difference),
-        demographic_parity_ratio: toInterval(f.demographic_parity_ratio),
-        equal_opportunity_difference: toInterval(f.equal_opportunity_difference),
-        equalized_odds_difference: toInterval(f.equalized_odds_difference),
-        tpr_difference: toInterval(f.tpr_difference),
-        fpr_difference: toInterval(f.fpr_difference),
-      },
+      metrics: Object.fromEntries(FAIRNESS_GAPS.map((k) => [k, toInterval(f[k])])),
     })),
     thresholds: thresholds.map((t) => ({ constraintsKey: t.constraintsKey, status: t.choice.status, detail: describeChoice(t.choice) })),
   };

@@ -1,5 +1,6 @@
 // "Bring your own predictions": teams that train elsewhere get the same evidence and the same gate.
 // Used by `retrain eval FILE` and by reports.evaluateFile for an uploaded file.
+import { FAIRNESS_GAPS } from '../analysis/fairness';
 import type { GatePolicy } from '../analysis/policy';
 import { buildApprovalPacket, defaultEvaluationSettings, encodeHeldOut, evaluateVersion, type ApprovalPacket } from '../analysis/report';
 import { parsePredictions, requireColumns, type PredictionsFormat } from './predictionsFile';
@@ -71,9 +72,7 @@ export function evaluatePredictionsFile(text: string, opts: EvaluateFileOptions 
         equal_opportunity_difference: f.equal_opportunity_difference.estimate,
         equalized_odds_difference: f.equalized_odds_difference.estimate,
         intervals: Object.fromEntries(
-          (['demographic_parity_difference', 'demographic_parity_ratio', 'equal_opportunity_difference', 'equalized_odds_difference', 'tpr_difference', 'fpr_difference'] as const).map(
-            (k) => [k, { lower: f[k].lower, upper: f[k].upper }],
-          ),
+          FAIRNESS_GAPS.map((k) => [k, { lower: f[k].lower, upper: f[k].upper }]),
         ),
         by_group: Object.fromEntries(f.groups.map((g) => [g.group, { selection_rate: g.selection_rate, tpr: g.tpr, fpr: g.fpr, count: g.count }])),
       },

@@ -84,11 +84,6 @@ export const runsRouter = router({
     .output(z.object({ runId: z.string(), workflowId: z.string() }))
     .mutation(async ({ ctx, input }) => {
       const model = await requireModel(ctx.db, input.model);
-      const active = await ctx.db
-        .select({ id: runs.id })
-        .from(runs)
-        .where(and(eq(runs.modelId, model.id), eq(runs.status, 'awaiting_approval')))
-        .limit(1);
       const id = `run-${model.name}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
       const workflowInput: RetrainingRunInput = {
         runId: id,
@@ -107,7 +102,7 @@ export const runsRouter = router({
         requestedBy: ctx.identity.subject,
         status: 'running',
         step: 'queued',
-        params: { ...workflowInput, pendingGateRunIds: active.map((a) => a.id) },
+        params: { ...workflowInput },
       });
       try {
         await ctx.temporal.workflow.start(RUN_WORKFLOW_TYPE, {

@@ -6,16 +6,10 @@ import { confusionByCode, encodeAttribute } from '../../analysis/confusion';
 import { fairnessFromCells, type FairnessOptions, type FairnessReport } from '../../analysis/fairness';
 import { Rng } from '../../analysis/random';
 import { assertClose } from './oracle';
+import { FAIRNESS_GAPS, type FairnessGap } from '../../analysis/fairness';
 
-const METRICS = [
-  'demographic_parity_difference',
-  'demographic_parity_ratio',
-  'equal_opportunity_difference',
-  'equalized_odds_difference',
-  'tpr_difference',
-  'fpr_difference',
-] as const;
-type Metric = (typeof METRICS)[number];
+const METRICS = FAIRNESS_GAPS;
+type Metric = FairnessGap;
 
 interface OracleDataset {
   name: string;
