@@ -1,6 +1,7 @@
 // One schema for PGlite and PostgreSQL. snake_case columns, camelCase keys, timestamps with time zone.
 
 import {
+  bigint,
   bigserial,
   customType,
   index,
@@ -39,6 +40,14 @@ export type RunStatus = (typeof RUN_STATUSES)[number];
 
 export const ROLES = ['viewer', 'operator', 'approver', 'annotator', 'ingest', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
+
+/**
+ * import: brought by the team (corpus, imported file); annotation: aggregated from annotators;
+ * feedback: an explicit correction or override by the user; model: the model's own output taken as
+ * a label (implicit acceptance), the source a flywheel must keep small.
+ */
+export const LABEL_SOURCES = ['import', 'annotation', 'feedback', 'model'] as const;
+export type LabelSource = (typeof LABEL_SOURCES)[number];
 
 export const models = pgTable('models', {
   id: serial('id').primaryKey(),
@@ -84,6 +93,8 @@ export const examples = pgTable(
     slices: jsonb('slices').$type<Record<string, string>>().notNull().default({}),
     /** Fixed held-out assignment, recorded once so every run evaluates on the same set. */
     split: text('split').$type<'train' | 'heldout'>().notNull(),
+    /** Where the label came from; the flywheel reports the mix and the share the model gave itself. */
+    labelSource: text('label_source').$type<LabelSource>().notNull().default('import'),
     observedAt: timestamp('observed_at', { withTimezone: true }),
     createdAt: createdAt(),
   },
@@ -295,3 +306,171 @@ export const auditLog = pgTable(
   (t) => [index('audit_log_target_idx').on(t.target)],
 );
 
+
+/** Production traffic: what a version answered for a request, the candidate pool for annotation. */
+export const predictions = pgTable(
+  'predictions',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    modelId: integer('model_id')
+      .notNull()
+      .references(() => models.id),
+    versionId: integer('version_id')
+      .notNull()
+      .references(() => modelVersions.id),
+    /** The caller's request id: a replayed request is scored again but logged once. */
+    requestId: text('request_id').notNull(),
+    /** The example the request became (examples.external_id), so labels can reach it. */
+    exampleExternalId: text('example_external_id'),
+    score: real('score').notNull(),
+    /** 1 = blocked (score >= the version's threshold). */
+    decision: smallint('decision').notNull(),
+    attributes: jsonb('attributes').$type<Record<string, string>>().notNull().default({}),
+    occurredAt: timestamp('occurred_at', { withTimezone: true }).notNull(),
+    loggedBy: text('logged_by').notNull(),
+  },
+  (t) => [
+    uniqueIndex('predictions_model_request_uq').on(t.modelId, t.requestId),
+    index('predictions_model_time_idx').on(t.modelId, t.occurredAt),
+  ],
+);
+
+/** Annotation guidelines, versioned per model; a new version can mark older labels for relabelling. */
+export const annotationSpecs = pgTable(
+  'annotation_specs',
+  {
+    id: serial('id').primaryKey(),
+    modelId: integer('model_id')
+      .notNull()
+      .references(() => models.id),
+    version: integer('version').notNull(),
+    guidelines: text('guidelines').notNull(),
+    /** The label set, index = label code (0 = ham, 1 = spam for a spam filter). */
+    labels: jsonb('labels').$type<string[]>().notNull(),
+    /** Which items the change affects: slice attribute → values; empty = every item. */
+    affects: jsonb('affects').$type<Record<string, string[]>>().notNull().default({}),
+    createdBy: text('created_by').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex('annotation_specs_model_version_uq').on(t.modelId, t.version)],
+);
+
+/** The annotator pool: identity is the token subject; attributes drive assignment (e.g. language). */
+export const annotators = pgTable('annotators', {
+  subject: text('subject').primaryKey(),
+  attributes: jsonb('attributes').$type<Record<string, string>>().notNull().default({}),
+  /** May resolve items that reached no quorum. */
+  adjudicator: smallint('adjudicator').notNull().default(0),
+  active: smallint('active').notNull().default(1),
+  createdAt: createdAt(),
+});
+
+export const BATCH_STATUSES = ['open', 'complete', 'deadline', 'cancelled'] as const;
+export type BatchStatus = (typeof BATCH_STATUSES)[number];
+
+/** One annotationBatch workflow: id = its workflow id. */
+export const annotationBatches = pgTable('annotation_batches', {
+  id: text('id').primaryKey(),
+  runId: text('run_id'),
+  modelId: integer('model_id')
+    .notNull()
+    .references(() => models.id),
+  specVersion: integer('spec_version').notNull(),
+  /** Annotators per item. */
+  overlap: integer('overlap').notNull(),
+  goldShare: real('gold_share').notNull(),
+  /** The sampling design (strata, allocation, seed), so estimates can be reproduced. */
+  design: jsonb('design').notNull().default({}),
+  status: text('status').$type<BatchStatus>().notNull().default('open'),
+  deadline: timestamp('deadline', { withTimezone: true }).notNull(),
+  /** SLA figures when it closed: time to label, backlog, reassignments. */
+  sla: jsonb('sla'),
+  /** Production accuracy estimated from the labelled sample (Horvitz-Thompson, with interval). */
+  estimate: jsonb('estimate'),
+  createdBy: text('created_by').notNull(),
+  createdAt: createdAt(),
+  closedAt: timestamp('closed_at', { withTimezone: true }),
+});
+
+export const TASK_STATUSES = ['open', 'adjudication', 'done', 'unresolved'] as const;
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+
+/** One item of a batch. Gold items carry a known label and test the annotators. */
+export const annotationTasks = pgTable(
+  'annotation_tasks',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    batchId: text('batch_id')
+      .notNull()
+      .references(() => annotationBatches.id),
+    exampleId: integer('example_id').notNull(),
+    stratum: text('stratum').notNull(),
+    /** P(item sampled) under the design; 1 for gold items (chosen, not sampled). */
+    inclusionProbability: real('inclusion_probability').notNull(),
+    isGold: smallint('is_gold').notNull().default(0),
+    goldLabel: smallint('gold_label'),
+    /** Pool attributes an annotator must have (e.g. {"language": "de"}). */
+    requires: jsonb('requires').$type<Record<string, string>>().notNull().default({}),
+    status: text('status').$type<TaskStatus>().notNull().default('open'),
+    /** Model score when sampled: what the item looked like to the model (shown to nobody). */
+    score: real('score'),
+  },
+  (t) => [uniqueIndex('annotation_tasks_batch_example_uq').on(t.batchId, t.exampleId), index('annotation_tasks_status_idx').on(t.batchId, t.status)],
+);
+
+/** Who holds which task until when; an expired assignment frees its slot for someone else. */
+export const annotationAssignments = pgTable(
+  'annotation_assignments',
+  {
+    taskId: bigint('task_id', { mode: 'number' })
+      .notNull()
+      .references(() => annotationTasks.id),
+    annotator: text('annotator').notNull(),
+    assignedAt: timestamp('assigned_at', { withTimezone: true }).notNull().defaultNow(),
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+    status: text('status').$type<'assigned' | 'labelled' | 'skipped' | 'expired'>().notNull().default('assigned'),
+    /** Adjudication assignments resolve an item without quorum. */
+    adjudication: smallint('adjudication').notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.taskId, t.annotator] })],
+);
+
+/** One annotator's label on one task, under the spec version they were shown. */
+export const labels = pgTable(
+  'labels',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    taskId: bigint('task_id', { mode: 'number' })
+      .notNull()
+      .references(() => annotationTasks.id),
+    annotator: text('annotator').notNull(),
+    label: smallint('label').notNull(),
+    specVersion: integer('spec_version').notNull(),
+    adjudication: smallint('adjudication').notNull().default(0),
+    /** Seconds from assignment to label. */
+    secondsToLabel: real('seconds_to_label'),
+    /** Set when a newer spec affects the item: the label no longer counts and the item is relabelled. */
+    supersededBySpec: integer('superseded_by_spec'),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex('labels_task_annotator_uq').on(t.taskId, t.annotator)],
+);
+
+/** A batch's labels aggregated per item: Dawid-Skene beside majority vote. */
+export const aggregatedLabels = pgTable(
+  'aggregated_labels',
+  {
+    taskId: bigint('task_id', { mode: 'number' })
+      .primaryKey()
+      .references(() => annotationTasks.id),
+    batchId: text('batch_id').notNull(),
+    exampleId: integer('example_id').notNull(),
+    label: smallint('label').notNull(),
+    posterior: real('posterior').notNull(),
+    majorityLabel: smallint('majority_label'),
+    method: text('method').$type<'dawid_skene' | 'adjudication' | 'gold'>().notNull(),
+    labelCount: integer('label_count').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [index('aggregated_labels_batch_idx').on(t.batchId)],
+);
