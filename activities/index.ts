@@ -1,12 +1,15 @@
 // Every side effect a workflow needs, built over injected dependencies so tests can pass their own db.
+import { createAnnotationActivities } from './annotation';
 import { createRetrainingActivities, type ActivityDeps } from './retraining';
 
 export type { ActivityDeps } from './retraining';
 export type * from './retraining';
+export type * from './annotation';
 
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createRetrainingActivities(deps),
+    ...createAnnotationActivities(deps),
   };
 }
 

@@ -1,34 +1,10 @@
 // "Bring your own labels": a CSV of (item, annotator, label), optional gold and slice columns, judged
 // like the annotation workforce's labels are: agreement, per-annotator gold accuracy and slice-bias
 // flags, and Dawid-Skene beside majority vote. Used by `retrain labels quality FILE`.
-import {
-  annotatorQuality,
-  classBalance,
-  cohenKappaMean,
-  fleissKappaDetail,
-  krippendorffAlpha,
-  labelTable,
-  type BiasFlag,
-} from '../analysis/agreement';
-import { dawidSkene, majorityVote } from '../analysis/dawidSkene';
-import type { Interval } from '../analysis/intervals';
+import { judgeLabels, type LabelsQuality } from '../analysis/labelQuality';
 import { PredictionsFileError as FileError, csvRecords } from './predictionsFile';
 
-export interface LabelsQuality {
-  labels: number;
-  items: number;
-  annotators_count: number;
-  class_balance: { category: string; share: number }[];
-  cohen_kappa_mean: number | null;
-  cohen_pairs: { a: string; b: string; n: number; kappa: number | null }[];
-  fleiss_kappa: number | null;
-  fleiss_items_used: number;
-  krippendorff_alpha: number | null;
-  annotators: Record<string, { labels: number; gold_count: number; gold_accuracy: Interval; flags: BiasFlag[] }>;
-  dawid_skene: Record<string, { label: string; posterior: number }>;
-  majority: Record<string, string>;
-  dawid_skene_iterations: number;
-}
+export type { LabelsQuality } from '../analysis/labelQuality';
 
 export function evaluateLabelsFile(text: string, opts: { slices?: string[] } = {}): LabelsQuality {
   const { header, records } = csvRecords(text);
@@ -68,56 +44,15 @@ export function evaluateLabelsFile(text: string, opts: { slices?: string[] } = {
     });
   }
 
-  const t = labelTable(rows);
-  const categoryCode = new Map(t.categories.map((c, i) => [c, i]));
-  const itemCode = new Map(t.items.map((c, i) => [c, i]));
-  const gold = new Map<number, number>();
+  const categories = new Set(rows.map((r) => r.label));
   for (const [item, { label, line }] of goldOfItem) {
-    const code = categoryCode.get(label);
-    if (code === undefined) throw new FileError(`gold '${label}' is not among the labels given (${t.categories.join(', ')})`, line, 'gold');
-    gold.set(itemCode.get(item)!, code);
+    if (!categories.has(label)) throw new FileError(`gold '${label}' for item '${item}' is not among the labels given (${[...categories].sort().join(', ')})`, line, 'gold');
   }
-  const ds = dawidSkene(t);
-  const mv = majorityVote(t);
-  const K = t.categories.length;
-  const quality = new Map<string, LabelsQuality['annotators'][string]>();
-  const sliceViews = slices.length ? slices : [null];
-  sliceViews.forEach((name, s) => {
-    const sliceOf =
-      name === null
-        ? undefined
-        : (() => {
-            const values = [...new Set(t.items.map((item) => sliceOfItem[s]!.get(item)?.value ?? ''))].sort();
-            const code = new Map(values.map((v, i) => [v, i]));
-            return { name, values, valueOfItem: Uint32Array.from(t.items, (item) => code.get(sliceOfItem[s]!.get(item)?.value ?? '')!) };
-          })();
-    for (const q of annotatorQuality(t, gold, sliceOf, ds.labels)) {
-      const prior = quality.get(q.annotator);
-      quality.set(q.annotator, {
-        labels: q.labels,
-        gold_count: q.goldCount,
-        gold_accuracy: q.goldAccuracy,
-        flags: [...(prior?.flags ?? []), ...q.flags],
-      });
-    }
-  });
-  const kappas = cohenKappaMean(t);
-  const fleiss = fleissKappaDetail(t);
-  return {
-    labels: rows.length,
-    items: t.items.length,
-    annotators_count: t.annotators.length,
-    class_balance: classBalance(t),
-    cohen_kappa_mean: kappas.mean,
-    cohen_pairs: kappas.pairs,
-    fleiss_kappa: fleiss.kappa,
-    fleiss_items_used: fleiss.items,
-    krippendorff_alpha: krippendorffAlpha(t),
-    annotators: Object.fromEntries(quality),
-    dawid_skene: Object.fromEntries(t.items.map((item, i) => [item, { label: t.categories[ds.labels[i]!]!, posterior: ds.posteriors[i * K + ds.labels[i]!]! }])),
-    majority: Object.fromEntries(t.items.map((item, i) => [item, t.categories[mv.labels[i]!]!])),
-    dawid_skene_iterations: ds.iterations,
-  };
+  return judgeLabels({
+    rows,
+    goldOfItem: new Map([...goldOfItem].map(([item, g]) => [item, g.label])),
+    slices: slices.map((name, s) => ({ name, valueOfItem: new Map([...sliceOfItem[s]!].map(([item, v]) => [item, v.value])) })),
+  }).quality;
 }
 
 export function formatLabelsQuality(q: LabelsQuality): string {

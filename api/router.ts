@@ -1,6 +1,7 @@
 // The app router: one router per area, merged here. `AppRouter` is the type clients import.
 import { z } from 'zod';
 import { adminRouter } from './routers/admin';
+import { annotationRouter } from './routers/annotation';
 import { feedbackRouter } from './routers/feedback';
 import { gatesRouter } from './routers/gates';
 import { modelsRouter } from './routers/models';
@@ -17,6 +18,7 @@ export const appRouter = router({
   models: modelsRouter,
   runs: runsRouter,
   feedback: feedbackRouter,
+  annotation: annotationRouter,
   gates: gatesRouter,
   reports: reportsRouter,
   admin: adminRouter,

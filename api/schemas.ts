@@ -52,3 +52,20 @@ export const positiveInt = (max = Number.MAX_SAFE_INTEGER) =>
   z.union([z.number().int().positive(), z.string().regex(/^[1-9]\d{0,15}$/, 'must be a positive integer').transform(Number)]).pipe(
     z.number().int().positive().max(max),
   );
+
+/** How a run asks for labels before it trains (workflows/messages AnnotationSettings). */
+export const annotationSettingsInput = z.strictObject({
+  budget: z.number().int().min(1).max(100_000),
+  overlap: z.number().int().min(1).max(9).optional(),
+  goldShare: z.number().min(0).max(0.5).optional(),
+  quorum: z.number().gt(0).max(1).optional(),
+  deadlineSeconds: z.number().int().min(5).max(90 * 86400),
+  assignmentSeconds: z.number().int().min(1).max(7 * 86400).optional(),
+  seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
+  explorationShare: z.number().min(0).max(1).optional(),
+  sliceFloors: z.array(z.strictObject({ slice: z.string().min(1).max(64), value: z.string().max(200), min: z.number().int().min(1) })).max(100).optional(),
+  assignmentRules: z
+    .array(z.strictObject({ slice: z.string().min(1).max(64), value: z.string().max(200), requires: z.record(z.string().min(1).max(64), z.string().max(200)) }))
+    .max(100)
+    .optional(),
+});

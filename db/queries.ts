@@ -14,6 +14,11 @@ export async function writeAudit(db: DbOrTx, entry: AuditEntry): Promise<void> {
   await db.insert(auditLog).values({ ...entry, details: entry.details ?? {} });
 }
 
+/** Rows of db.execute: postgres.js returns an array, PGlite a { rows } object. */
+export function resultRows<T>(result: unknown): T[] {
+  return Array.isArray(result) ? (result as T[]) : ((result as { rows?: T[] }).rows ?? []);
+}
+
 export async function findModelByName(db: DbOrTx, name: string) {
   const [row] = await db.select().from(models).where(eq(models.name, name)).limit(1);
   return row;

@@ -1,2 +1,3 @@
 // The worker's workflowsPath: every workflow type the control plane runs.
+export { annotationBatch } from './annotationBatch';
 export { retrainingRun } from './retrainingRun';

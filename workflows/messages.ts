@@ -1,6 +1,6 @@
 // Signals, queries and updates of the workflows, and the types they carry. The API imports this file,
 // so it stays free of I/O and of activity code.
-import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import type { PolicyDecision, RuleResult } from '../analysis/policy';
 
@@ -24,10 +24,38 @@ export interface RetrainingRunInput {
   approvalTimeoutSeconds: number;
   /** Task queue of the training workers; defaults to 'training'. */
   trainingTaskQueue?: string;
+  /** When set, the run samples recent traffic for annotation and waits for the labels first. */
+  annotation?: AnnotationSettings;
+}
+
+/** How a run asks people for labels (issue: sampling for annotation, the annotation workforce). */
+export interface AnnotationSettings {
+  /** Items sampled from the candidate pool (gold items come on top). */
+  budget: number;
+  /** Annotators per item (default 3). */
+  overlap?: number;
+  /** Share of the batch that is gold (default 0.10). */
+  goldShare?: number;
+  /** Minimum share of an item's labels that must agree, else it goes to adjudication (default 1: all k). */
+  quorum?: number;
+  /** The batch closes after this many seconds even if labels are missing. */
+  deadlineSeconds: number;
+  /** An assignment not labelled within this many seconds is taken back and given to someone else (default 600). */
+  assignmentSeconds?: number;
+  seed?: number;
+  /** Uniform share of the budget (default 0.10). */
+  explorationShare?: number;
+  /** Long-tail quotas: at least `min` items of slice=value. */
+  sliceFloors?: { slice: string; value: string; min: number }[];
+  /** Items whose slice=value need annotators with these pool attributes (e.g. language). */
+  assignmentRules?: { slice: string; value: string; requires: Record<string, string> }[];
 }
 
 export type RunStep =
   | 'started'
+  | 'sampling'
+  | 'annotating'
+  | 'aggregating'
   | 'snapshot'
   | 'training'
   | 'evaluating'
@@ -71,6 +99,8 @@ export interface RunStatusView {
   gate: GateView | null;
   approval: GateApprovalView | null;
   outcome: RunOutcome | null;
+  /** The run's annotation batch (null when the run asked for no labels). */
+  annotation?: { batchId: string; tasks: number; aggregated: number | null } | null;
 }
 
 export interface RetrainingRunResult {
@@ -114,3 +144,44 @@ export const statusQuery = defineQuery<RunStatusView>('status');
 
 export const MIN_REASON_LENGTH = 3;
 export const APPROVER_ROLES: readonly string[] = ['approver', 'admin'];
+
+// annotationBatch
+
+export const ANNOTATION_BATCH_WORKFLOW_TYPE = 'annotationBatch';
+
+export interface AnnotationBatchInput {
+  batchId: string;
+  modelId: number;
+  /** Tasks in the batch (sampled + gold). */
+  tasks: number;
+  deadlineSeconds: number;
+  assignmentSeconds: number;
+}
+
+/** What the API tells the batch after it stored a label: the task's status afterwards. */
+export interface LabelSubmittedSignal {
+  taskId: number;
+  annotator: string;
+  taskStatus: 'open' | 'adjudication' | 'done' | 'unresolved';
+}
+
+export interface BatchProgress {
+  tasks: number;
+  open: number;
+  adjudication: number;
+  done: number;
+  labels: number;
+  /** Assignments taken back after their time ran out (cumulative). */
+  reassigned: number;
+}
+
+export interface AnnotationBatchResult {
+  batchId: string;
+  closedBy: 'complete' | 'deadline';
+  progress: BatchProgress;
+  /** Signals received (labels reported by the API). */
+  signals: number;
+}
+
+export const labelSubmittedSignal = defineSignal<[LabelSubmittedSignal]>('labelSubmitted');
+export const batchProgressQuery = defineQuery<BatchProgress & { signals: number; deadline: string }>('progress');

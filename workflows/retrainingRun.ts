@@ -5,7 +5,9 @@ import {
   CancellationScope,
   allHandlersFinished,
   condition,
+  executeChild,
   isCancellation,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -24,6 +26,7 @@ import {
   type RunStatusView,
   type RunStep,
 } from './messages';
+import { annotationBatch } from './annotationBatch';
 
 // Control activities run on the workflow's own task queue ('control' by default).
 const controlActivities = proxyActivities<Activities>({
@@ -59,6 +62,7 @@ export async function retrainingRun(input: RetrainingRunInput): Promise<Retraini
     gate: null,
     approval: null,
     outcome: null,
+    annotation: null,
   };
   let humanDecision: DecideGateInput | undefined;
 
@@ -141,6 +145,38 @@ export async function retrainingRun(input: RetrainingRunInput): Promise<Retraini
   };
 
   try {
+    // Runs that ask for labels first sample production traffic, wait for the annotation batch and
+    // aggregate it, so the snapshot below includes the new labels. (patched: histories recorded
+    // before this step replay unchanged.)
+    if (input.annotation && patched('annotation-loop')) {
+      await enter('sampling');
+      const batch = await controlActivities.sampleForAnnotation({
+        runId: input.runId,
+        modelId: input.modelId,
+        requestedBy: input.requestedBy,
+        settings: input.annotation,
+      });
+      if (batch) {
+        status.annotation = { batchId: batch.batchId, tasks: batch.tasks, aggregated: null };
+        await enter('annotating');
+        await executeChild(annotationBatch, {
+          workflowId: batch.batchId,
+          args: [
+            {
+              batchId: batch.batchId,
+              modelId: input.modelId,
+              tasks: batch.tasks,
+              deadlineSeconds: input.annotation.deadlineSeconds,
+              assignmentSeconds: input.annotation.assignmentSeconds ?? 600,
+            },
+          ],
+        });
+        await enter('aggregating');
+        const aggregation = await controlActivities.aggregateAnnotationBatch({ batchId: batch.batchId });
+        status.annotation.aggregated = aggregation.aggregated;
+      }
+    }
+
     await enter('snapshot');
     const snapshot = await controlActivities.freezeSnapshot({ runId: input.runId, modelId: input.modelId });
     status.snapshotId = snapshot.snapshotId;

@@ -14,7 +14,7 @@ import {
   type RunStatusView,
 } from '../../workflows/messages';
 import type { Db } from '../../db/index';
-import { modelName, positiveInt, runId, trainerParamsInput } from '../schemas';
+import { annotationSettingsInput, modelName, positiveInt, runId, trainerParamsInput } from '../schemas';
 import { roleProcedure, router, type Context } from '../trpc';
 import { requireModel } from './models';
 
@@ -79,6 +79,7 @@ export const runsRouter = router({
         trigger: z.enum(['manual', 'bootstrap', 'schedule', 'drift', 'feedback']).default('manual'),
         trainerParams: trainerParamsInput.optional(),
         approvalTimeoutSeconds: z.number().int().min(1).max(30 * 86400).optional(),
+        annotation: annotationSettingsInput.optional(),
       }),
     )
     .output(z.object({ runId: z.string(), workflowId: z.string() }))
@@ -94,6 +95,7 @@ export const runsRouter = router({
         ...(input.trainerParams ? { trainerParams: input.trainerParams as Record<string, number> } : {}),
         approvalTimeoutSeconds: input.approvalTimeoutSeconds ?? ctx.defaultApprovalTimeoutSeconds,
         trainingTaskQueue: ctx.taskQueues.training,
+        ...(input.annotation ? { annotation: input.annotation } : {}),
       };
       await ctx.db.insert(runs).values({
         id,

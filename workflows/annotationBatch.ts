@@ -1,0 +1,62 @@
+// annotationBatch: waits for k labels per task (plus adjudication where they disagree) until every task is
+// resolved or the deadline passes. The database is the source of truth: the API writes labels there and
+// signals this workflow, which only decides WHEN to look. A periodic sweep takes back expired
+// assignments (so someone else gets the task) and recounts, so a lost signal delays nothing for longer
+// than one sweep, and a worker crash loses no label (labels never pass through workflow state).
+import { CancellationScope, condition, isCancellation, proxyActivities, setHandler } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import {
+  batchProgressQuery,
+  labelSubmittedSignal,
+  type AnnotationBatchInput,
+  type AnnotationBatchResult,
+  type BatchProgress,
+} from './messages';
+
+const activities = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 20 },
+});
+
+export async function annotationBatch(input: AnnotationBatchInput): Promise<AnnotationBatchResult> {
+  const deadlineMs = Date.now() + input.deadlineSeconds * 1000;
+  // Sweep at least twice per assignment lifetime so an expired task waits at most half of it.
+  const sweepMs = Math.max(1000, (input.assignmentSeconds * 1000) / 2);
+  let progress: BatchProgress = { tasks: input.tasks, open: input.tasks, adjudication: 0, done: 0, labels: 0, reassigned: 0 };
+  let signals = 0;
+  // Tasks the API reported as resolved since the last recount; only a recount (activity) decides completion.
+  const resolved = new Set<number>();
+
+  setHandler(labelSubmittedSignal, (s) => {
+    signals++;
+    if (s.taskStatus === 'done') resolved.add(s.taskId);
+  });
+  setHandler(batchProgressQuery, () => ({ ...progress, signals, deadline: new Date(deadlineMs).toISOString() }));
+
+  const finished = (p: BatchProgress) => p.open === 0 && p.adjudication === 0;
+  try {
+    await waitForLabels();
+  } catch (err) {
+    // A cancelled batch stops serving tasks; the labels it has stay in the database.
+    if (isCancellation(err)) {
+      await CancellationScope.nonCancellable(() => activities.closeAnnotationBatch({ batchId: input.batchId, closedBy: 'cancelled' }));
+    }
+    throw err;
+  }
+  const closedBy = finished(progress) ? 'complete' : 'deadline';
+  progress = await activities.closeAnnotationBatch({ batchId: input.batchId, closedBy });
+  return { batchId: input.batchId, closedBy, progress, signals };
+
+  async function waitForLabels(): Promise<void> {
+    for (;;) {
+      progress = await activities.sweepAnnotationBatch({ batchId: input.batchId });
+      resolved.clear();
+      if (finished(progress)) break;
+      const remaining = deadlineMs - Date.now();
+      if (remaining <= 0) break;
+      // Wake early only when signals say every task may be resolved (a race can over-count: that costs
+      // one extra recount); otherwise the sweep timer paces the recounts, keeping history small.
+      await condition(() => resolved.size + progress.done >= progress.tasks, Math.min(sweepMs, remaining));
+    }
+  }
+}
