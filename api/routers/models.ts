@@ -1,12 +1,14 @@
 import { TRPCError } from '@trpc/server';
-import { asc, count, eq, sql } from 'drizzle-orm';
+import { and, asc, count, eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { gatePolicySchema } from '../../analysis/policy';
+import { defaultEvaluationSettings } from '../../analysis/report';
 import type { Db } from '../../db/index';
 import { addPolicyVersion, changeProductionRoute, currentPolicy, findModelByName, previousProductionVersionId } from '../../db/queries';
-import { examples, modelVersions, models, routes, VERSION_STATUSES } from '../../db/schema';
-import { exampleInput, modelName, reason } from '../schemas';
-import { roleProcedure, router } from '../trpc';
+import { evalReports, examples, modelVersions, models, predictions, routes, VERSION_STATUSES } from '../../db/schema';
+import { deserializeArtifact, predictBatch, type HashedLogRegArtifact } from '../../trainers/hashedLogReg';
+import { exampleInput, isoDate, modelName, reason } from '../schemas';
+import { authedProcedure, roleAllows, roleProcedure, router } from '../trpc';
 
 export async function requireModel(db: Db, name: string) {
   const model = await findModelByName(db, name);
@@ -33,6 +35,109 @@ const modelSummary = z.object({
   versions: z.number(),
   createdBy: z.string(),
   createdAt: z.date(),
+});
+
+// ---------------------------------------------------------------------------------------------
+// Serving: which version answers, and scoring with it
+
+const MAX_PREDICT_BATCH = 10_000;
+
+/**
+ * The operating threshold of a version. The gate judged the version's bounds (FPR, recall, slice
+ * rates) at the threshold its evaluation ran with, recorded in its own run's candidate eval report
+ * (summary.settings.threshold), so that is the threshold it serves at. The packet's `thresholds`
+ * analyses (analysis/thresholds chooseThreshold under a policy's threshold rule) are advice to the
+ * approver, not a setting: they are not applied here. A version without a report (loaded by hand)
+ * serves at the evaluation default, 0.5.
+ */
+const evaluatedThreshold = z.object({ settings: z.object({ threshold: z.number().min(0).max(1) }) });
+
+const servingOutput = z.object({
+  version: z.number(),
+  versionId: z.number(),
+  /** A score at or above it is a positive decision (spam: blocked). */
+  threshold: z.number(),
+  /** 'evaluation': the threshold the version was evaluated and gated at; 'default': no report, 0.5. */
+  thresholdSource: z.enum(['evaluation', 'default']),
+});
+type Serving = z.infer<typeof servingOutput> & { trainer: string; artifactHash: string };
+
+async function productionServing(db: Db, model: { id: number; name: string }): Promise<Serving> {
+  const [row] = await db
+    .select({ versionId: modelVersions.id, version: modelVersions.version, trainer: modelVersions.trainer, artifactHash: modelVersions.artifactHash })
+    .from(routes)
+    .innerJoin(modelVersions, eq(modelVersions.id, routes.versionId))
+    .where(and(eq(routes.modelId, model.id), eq(routes.kind, 'production')))
+    .limit(1);
+  if (!row) {
+    throw new TRPCError({
+      code: 'NOT_FOUND',
+      message: `model '${model.name}' has no production version: nothing serves until a run's candidate passes its gate and is promoted`,
+    });
+  }
+  const [report] = await db
+    .select({ summary: evalReports.summary })
+    .from(evalReports)
+    .where(and(eq(evalReports.versionId, row.versionId), eq(evalReports.role, 'candidate')))
+    .orderBy(asc(evalReports.id))
+    .limit(1);
+  const parsed = report ? evaluatedThreshold.safeParse(report.summary) : null;
+  return parsed?.success
+    ? { ...row, threshold: parsed.data.settings.threshold, thresholdSource: 'evaluation' }
+    : { ...row, threshold: defaultEvaluationSettings.threshold, thresholdSource: 'default' };
+}
+
+/**
+ * Deserialised artifacts, most recently used last. Keyed by version id and content hash, so two
+ * databases served from one process (tests) never share an entry. A 2^18-bucket model is 1 MiB.
+ */
+const ARTIFACT_CACHE_SIZE = 8;
+const artifactCache = new Map<string, HashedLogRegArtifact>();
+
+async function servingArtifact(db: Db, serving: Serving, modelName: string): Promise<HashedLogRegArtifact> {
+  const key = `${serving.versionId}:${serving.artifactHash}`;
+  const hit = artifactCache.get(key);
+  if (hit) {
+    artifactCache.delete(key);
+    artifactCache.set(key, hit);
+    return hit;
+  }
+  const [row] = await db.select({ artifact: modelVersions.artifact }).from(modelVersions).where(eq(modelVersions.id, serving.versionId));
+  let artifact: HashedLogRegArtifact;
+  try {
+    artifact = deserializeArtifact(row!.artifact);
+  } catch (err) {
+    throw new TRPCError({
+      code: 'PRECONDITION_FAILED',
+      message: `model '${modelName}' v${serving.version} (trainer '${serving.trainer}') cannot be scored by the built-in predictor: ${(err as Error).message}`,
+    });
+  }
+  artifactCache.set(key, artifact);
+  while (artifactCache.size > ARTIFACT_CACHE_SIZE) artifactCache.delete(artifactCache.keys().next().value!);
+  return artifact;
+}
+
+const predictRequest = z.strictObject({
+  /** The caller's id for this request: a replayed request is scored again but logged once. */
+  requestId: z.string().min(1).max(200),
+  /** When given, the request is also kept as an unlabelled example under this id, so annotation can label it later. */
+  externalId: exampleInput.shape.externalId.optional(),
+  input: exampleInput.shape.input,
+  /** Slice attributes of the request (e.g. sender_tld), kept with the prediction and the example. */
+  attributes: exampleInput.shape.slices,
+  occurredAt: isoDate,
+});
+type PredictRequest = z.infer<typeof predictRequest>;
+
+/** Serving systems hold an `ingest` token; readers a `viewer` (or better) one. Both may ask who serves. */
+const servingReader = authedProcedure.use(({ ctx, next }) => {
+  if (!roleAllows(ctx.identity.role, 'viewer') && !roleAllows(ctx.identity.role, 'ingest')) {
+    throw new TRPCError({
+      code: 'FORBIDDEN',
+      message: `${ctx.identity.subject} has role '${ctx.identity.role}'; this needs 'viewer' or 'ingest'`,
+    });
+  }
+  return next();
 });
 
 export const modelsRouter = router({
@@ -191,5 +296,104 @@ export const modelsRouter = router({
         .where(eq(modelVersions.modelId, model.id));
       const versionOf = (id: number | null) => numbers.find((n) => n.id === id)?.version ?? 0;
       return { fromVersion: versionOf(change.fromVersionId), toVersion: versionOf(change.toVersionId) };
+    }),
+
+  serving: servingReader
+    .meta({
+      openapi: {
+        method: 'GET',
+        path: '/models/{name}/serving',
+        tags: ['models'],
+        summary: 'The production version that answers traffic, and the threshold it decides at',
+      },
+    })
+    .input(z.strictObject({ name: modelName }))
+    .output(servingOutput)
+    .query(async ({ ctx, input }) => {
+      const model = await requireModel(ctx.db, input.name);
+      const { version, versionId, threshold, thresholdSource } = await productionServing(ctx.db, model);
+      return { version, versionId, threshold, thresholdSource };
+    }),
+
+  predict: roleProcedure('ingest')
+    .meta({
+      openapi: {
+        method: 'POST',
+        path: '/models/{name}/predict',
+        tags: ['models'],
+        summary: 'Score up to 10,000 requests with the production version and log them (all or nothing; replayed request ids are logged once)',
+      },
+    })
+    .input(z.strictObject({ name: modelName, requests: z.array(predictRequest).min(1).max(MAX_PREDICT_BATCH) }))
+    .output(
+      z.object({
+        version: z.number(),
+        threshold: z.number(),
+        /** In request order; decision 1 = positive (spam: blocked), i.e. score >= threshold. */
+        results: z.array(z.object({ requestId: z.string(), score: z.number(), decision: z.union([z.literal(0), z.literal(1)]) })),
+        /** Requests logged now; duplicates were logged by an earlier call with the same request id. */
+        logged: z.number(),
+        duplicates: z.number(),
+      }),
+    )
+    .mutation(async ({ ctx, input }) => {
+      const model = await requireModel(ctx.db, input.name);
+      const reqs = input.requests;
+      const seen = new Map<string, number>();
+      for (const [i, r] of reqs.entries()) {
+        const first = seen.get(r.requestId);
+        if (first !== undefined) {
+          throw new TRPCError({
+            code: 'BAD_REQUEST',
+            message: `requests[${i}].requestId '${r.requestId}' repeats requests[${first}].requestId; nothing in this batch was written`,
+          });
+        }
+        seen.set(r.requestId, i);
+      }
+      const serving = await productionServing(ctx.db, model);
+      const artifact = await servingArtifact(ctx.db, serving, model.name);
+      const scores = predictBatch(artifact, reqs.map((r) => r.input));
+      const decisions = Array.from(scores, (s) => (s >= serving.threshold ? 1 : 0) as 0 | 1);
+      const col = <T,>(rows: PredictRequest[], f: (r: PredictRequest, i: number) => T) => sql.param(rows.map(f));
+      const withExample = reqs.filter((r) => r.externalId !== undefined);
+
+      const logged = await ctx.db.transaction(async (tx) => {
+        // One statement each, as feedback ingest does: every column one array parameter, unnest() makes rows.
+        const result = await tx.execute(sql`
+          insert into ${predictions} (model_id, version_id, request_id, example_external_id, score, decision, attributes, occurred_at, logged_by)
+          select ${model.id}, ${serving.versionId}, t.request_id, t.example_external_id, t.score, t.decision, t.attributes::jsonb,
+                 t.occurred_at::timestamptz, ${ctx.identity.subject}
+          from unnest(
+            ${col(reqs, (r) => r.requestId)}::text[],
+            ${col(reqs, (r) => r.externalId ?? null)}::text[],
+            ${col(reqs, (_r, i) => scores[i]!)}::float8[],
+            ${col(reqs, (_r, i) => decisions[i]!)}::smallint[],
+            ${col(reqs, (r) => JSON.stringify(r.attributes))}::text[],
+            ${col(reqs, (r) => new Date(r.occurredAt).toISOString())}::text[]
+          ) as t(request_id, example_external_id, score, decision, attributes, occurred_at)
+          on conflict (model_id, request_id) do nothing
+          returning 1`);
+        if (withExample.length > 0) {
+          // Unlabelled until annotation labels them; an id already known (a labelled import, say) is left as it is.
+          await tx.execute(sql`
+            insert into ${examples} (model_id, external_id, input, label, slices, split, observed_at)
+            select ${model.id}, t.external_id, t.input::jsonb, null, t.slices::jsonb, 'train', t.observed_at::timestamptz
+            from unnest(
+              ${col(withExample, (r) => r.externalId!)}::text[],
+              ${col(withExample, (r) => JSON.stringify(r.input))}::text[],
+              ${col(withExample, (r) => JSON.stringify(r.attributes))}::text[],
+              ${col(withExample, (r) => new Date(r.occurredAt).toISOString())}::text[]
+            ) as t(external_id, input, slices, observed_at)
+            on conflict (model_id, external_id) do nothing`);
+        }
+        return Array.isArray(result) ? result.length : ((result as unknown as { rows: unknown[] }).rows?.length ?? 0);
+      });
+      return {
+        version: serving.version,
+        threshold: serving.threshold,
+        results: reqs.map((r, i) => ({ requestId: r.requestId, score: scores[i]!, decision: decisions[i]! })),
+        logged,
+        duplicates: reqs.length - logged,
+      };
     }),
 });

@@ -1,0 +1,168 @@
+// The serving face: which version answers (models.serving) and scoring with it (models.predict), logged
+// once per request id, all or nothing, for the ingest role only.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { TRPCClientError } from '@trpc/client';
+import { and, count, eq } from 'drizzle-orm';
+import { createApiClient, type ApiClient } from '../../api/client';
+import { issueToken } from '../../api/routers/admin';
+import { datasetSnapshots, evalReports, examples, models, modelVersions, predictions, routes } from '../../db/schema';
+import { artifactHash, deserializeArtifact, predictBatch, serializeArtifact, trainHashedLogReg } from '../../trainers/hashedLogReg';
+import { corpusSubset, startTestEnv, uid, type TestEnv } from '../helpers';
+
+let env: TestEnv;
+let ingest: ApiClient;
+let model: string;
+let modelId: number;
+let versionId: number;
+const THRESHOLD = 0.7;
+const emails = corpusSubset().slice(0, 400);
+const trainOn = emails.slice(0, 300);
+const traffic = emails.slice(300);
+
+const codeOf = (err: unknown) => (err instanceof TRPCClientError ? (err.data as { code?: string }).code : undefined);
+const at = '2026-11-20T10:00:00Z';
+const asRequest = (e: (typeof emails)[number], i: number, prefix = 'r') => ({
+  requestId: `${prefix}-${i}`,
+  externalId: e.externalId,
+  input: e.input,
+  attributes: { ...e.slices } as Record<string, string>,
+  occurredAt: at,
+});
+
+before(async () => {
+  env = await startTestEnv({ worker: false });
+  const db = env.services.opened.db;
+  ingest = createApiClient(env.url, (await issueToken(db, { subject: `mail-frontend-${uid()}`, role: 'ingest', createdBy: 'test' })).token);
+  model = `spam-${uid()}`;
+  await env.clients.operator.models.register.mutate({ name: model });
+  [{ id: modelId }] = (await db.select({ id: models.id }).from(models).where(eq(models.name, model))) as [{ id: number }];
+  // A real artifact, promoted by hand, with the eval report a run would have written (its threshold is what serves).
+  const artifact = serializeArtifact(await trainHashedLogReg(trainOn.map((e) => ({ input: e.input, label: e.label })), { dimsLog2: 14, epochs: 3 }));
+  const runId = `run-${model}-manual`;
+  [{ id: versionId }] = (await db
+    .insert(modelVersions)
+    .values({ modelId, version: 1, trainer: 'hashed-logreg@1', params: {}, artifact, artifactHash: artifactHash(artifact), status: 'production', runId })
+    .returning({ id: modelVersions.id })) as [{ id: number }];
+  await db.insert(routes).values({ modelId, kind: 'production', versionId });
+  const [snap] = await db.insert(datasetSnapshots).values({ modelId, runId, contentHash: 'sha256:x', trainCount: 300, heldoutCount: 0 }).returning();
+  await db.insert(evalReports).values({ runId, versionId, snapshotId: snap!.id, role: 'candidate', summary: { settings: { threshold: THRESHOLD, confidence: 0.95, B: 10, seed: 1 } }, contentHash: 'sha256:y' });
+});
+after(async () => {
+  await env?.stop();
+});
+
+const logged = async () => Number((await env.services.opened.db.select({ n: count() }).from(predictions).where(eq(predictions.modelId, modelId)))[0]!.n);
+
+test('serving names the production version and the threshold it was evaluated at; ingest and viewer may ask', async () => {
+  const expected = { version: 1, versionId, threshold: THRESHOLD, thresholdSource: 'evaluation' };
+  assert.deepEqual(await ingest.models.serving.query({ name: model }), expected);
+  assert.deepEqual(await env.clients.viewer.models.serving.query({ name: model }), expected);
+});
+
+test('predict scores with the production version and logs each request once, in one row with score, decision and version', async () => {
+  const db = env.services.opened.db;
+  const requests = traffic.slice(0, 60).map((e, i) => asRequest(e, i));
+  const out = await ingest.models.predict.mutate({ name: model, requests });
+  assert.equal(out.version, 1);
+  assert.equal(out.threshold, THRESHOLD);
+  assert.equal(out.logged, 60);
+  assert.equal(out.duplicates, 0);
+  assert.deepEqual(out.results.map((r) => r.requestId), requests.map((r) => r.requestId), 'results in request order');
+  // The scores are the trainer's own.
+  const [v] = await db.select().from(modelVersions).where(eq(modelVersions.id, versionId));
+  const local = predictBatch(deserializeArtifact(v!.artifact), requests.map((r) => r.input));
+  out.results.forEach((r, i) => {
+    assert.ok(Math.abs(r.score - local[i]!) < 1e-12, `score of ${r.requestId}`);
+    assert.equal(r.decision, r.score >= THRESHOLD ? 1 : 0);
+  });
+  assert.ok(out.results.some((r) => r.decision === 1) && out.results.some((r) => r.decision === 0), 'both decisions occur');
+
+  const rows = await db.select().from(predictions).where(eq(predictions.modelId, modelId));
+  assert.equal(rows.length, 60);
+  for (const r of out.results) {
+    const row = rows.find((x) => x.requestId === r.requestId)!;
+    assert.equal(row.versionId, versionId);
+    assert.ok(Math.abs(row.score - r.score) < 1e-6, 'score stored (as real)');
+    assert.equal(row.decision, r.decision);
+    assert.equal(row.occurredAt.toISOString(), new Date(at).toISOString());
+    assert.ok(row.loggedBy.startsWith('mail-frontend-'), 'the logger is the token, not the body');
+  }
+  const first = rows.find((x) => x.requestId === 'r-0')!;
+  assert.equal(first.exampleExternalId, traffic[0]!.externalId);
+  assert.deepEqual(first.attributes, { ...traffic[0]!.slices });
+
+  // Each request with an external id became an unlabelled example, ready for annotation.
+  const [ex] = await db.select().from(examples).where(and(eq(examples.modelId, modelId), eq(examples.externalId, traffic[0]!.externalId)));
+  assert.ok(ex);
+  assert.equal(ex.label, null);
+  assert.equal(ex.split, 'train');
+  assert.deepEqual(ex.slices, { ...traffic[0]!.slices });
+  assert.deepEqual(ex.input, traffic[0]!.input);
+  assert.equal(ex.observedAt?.toISOString(), new Date(at).toISOString());
+});
+
+test('a replayed request id is scored again but logged once: counted as a duplicate', async () => {
+  const before = await logged();
+  const again = traffic.slice(0, 10).map((e, i) => asRequest(e, i));
+  const fresh = traffic.slice(60, 65).map((e, i) => asRequest(e, 60 + i));
+  const out = await ingest.models.predict.mutate({ name: model, requests: [...again, ...fresh] });
+  assert.equal(out.logged, 5);
+  assert.equal(out.duplicates, 10);
+  assert.equal(out.results.length, 15);
+  assert.equal(await logged(), before + 5);
+});
+
+test('an example already known (a labelled import) keeps its label when traffic names it', async () => {
+  const db = env.services.opened.db;
+  const e = traffic[70]!;
+  await env.clients.operator.models.importExamples.mutate({ name: model, examples: [{ externalId: e.externalId, input: e.input, label: e.label, slices: { ...e.slices }, split: 'heldout' }] });
+  await ingest.models.predict.mutate({ name: model, requests: [asRequest(e, 70)] });
+  const [ex] = await db.select().from(examples).where(and(eq(examples.modelId, modelId), eq(examples.externalId, e.externalId)));
+  assert.equal(ex?.label, e.label);
+  assert.equal(ex?.split, 'heldout');
+});
+
+test('an unknown model is NOT_FOUND; a model with no production version says so', async () => {
+  await assert.rejects(ingest.models.predict.mutate({ name: 'no-such-model', requests: [asRequest(traffic[0]!, 0)] }), (err) => {
+    assert.equal(codeOf(err), 'NOT_FOUND');
+    assert.match((err as Error).message, /model 'no-such-model' not found/);
+    return true;
+  });
+  await assert.rejects(ingest.models.serving.query({ name: 'no-such-model' }), (err) => codeOf(err) === 'NOT_FOUND');
+  const bare = `spam-${uid()}`;
+  await env.clients.operator.models.register.mutate({ name: bare });
+  for (const call of [ingest.models.serving.query({ name: bare }), ingest.models.predict.mutate({ name: bare, requests: [asRequest(traffic[0]!, 0, 'bare')] })]) {
+    await assert.rejects(call, (err) => {
+      assert.equal(codeOf(err), 'NOT_FOUND');
+      assert.match((err as Error).message, new RegExp(`model '${bare}' has no production version`));
+      return true;
+    });
+  }
+});
+
+test('only the ingest role (or admin) may predict', async () => {
+  const requests = [asRequest(traffic[80]!, 80, 'roles')];
+  await assert.rejects(env.clients.viewer.models.predict.mutate({ name: model, requests }), (err) => codeOf(err) === 'FORBIDDEN');
+  await assert.rejects(env.clients.operator.models.predict.mutate({ name: model, requests }), (err) => codeOf(err) === 'FORBIDDEN');
+  const out = await env.clients.admin.models.predict.mutate({ name: model, requests });
+  assert.equal(out.logged, 1);
+});
+
+test('one bad request refuses the whole batch, naming its index and field; nothing is written', async () => {
+  const db = env.services.opened.db;
+  const before = await logged();
+  const examplesBefore = Number((await db.select({ n: count() }).from(examples).where(eq(examples.modelId, modelId)))[0]!.n);
+  const requests: unknown[] = traffic.slice(90, 96).map((e, i) => asRequest(e, i, 'bad'));
+  requests[3] = { ...(requests[3] as object), occurredAt: 'yesterday' };
+  await assert.rejects(ingest.models.predict.mutate({ name: model, requests: requests as never }), (err) => {
+    assert.equal(codeOf(err), 'BAD_REQUEST');
+    assert.match((err as Error).message, /requests\[3\]\.occurredAt|requests\.3\.occurredAt/);
+    return true;
+  });
+  const repeated = traffic.slice(90, 93).map((e, i) => asRequest(e, i === 2 ? 0 : i, 'rep'));
+  await assert.rejects(ingest.models.predict.mutate({ name: model, requests: repeated }), /requests\[2\]\.requestId 'rep-0' repeats requests\[0\]\.requestId; nothing in this batch was written/);
+  await assert.rejects(ingest.models.predict.mutate({ name: model, requests: [] }), (err) => codeOf(err) === 'BAD_REQUEST');
+  assert.equal(await logged(), before);
+  assert.equal(Number((await db.select({ n: count() }).from(examples).where(eq(examples.modelId, modelId)))[0]!.n), examplesBefore);
+});
