@@ -5,6 +5,8 @@ import { createRetrainingActivities, type ActivityDeps } from './retraining';
 export type { ActivityDeps } from './retraining';
 export type * from './retraining';
 export type * from './annotation';
+// The serving scorer is built beside the activities so whoever starts the API can hand it over.
+export { createScorer } from '../trainers/scorer';
 
 export function createActivities(deps: ActivityDeps) {
   return {

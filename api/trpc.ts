@@ -15,6 +15,11 @@ export interface Identity {
   tokenId: number;
 }
 
+/** What models.predict needs from a model adapter (trainers/scorer implements it; injected, so api/ never imports trainers/). */
+export interface Scorer {
+  score(artifactHash: string, load: () => Promise<Uint8Array>, inputs: Record<string, string>[]): Promise<Float64Array>;
+}
+
 export interface ApiDeps {
   db: Db;
   temporal: Client;
@@ -24,6 +29,8 @@ export interface ApiDeps {
   taskQueues: { control: string; training: string };
   /** Default time a gate waits for a human, in seconds. */
   defaultApprovalTimeoutSeconds: number;
+  /** Scores requests for models.predict (trainers/scorer); absent, predict is refused. */
+  scorer?: Scorer;
 }
 
 export function hashToken(token: string): string {
@@ -121,12 +128,15 @@ const audited = t.middleware(async ({ ctx, type, path, getRawInput, next }) => {
   return result;
 });
 
+const BULK_KEYS = new Set(['requests', 'events', 'examples']);
+
 function redact(input: unknown): unknown {
   if (!input || typeof input !== 'object') return input ?? null;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(input)) {
-    // Bulk payloads are summarised; the rows themselves are in their own tables.
-    out[k] = Array.isArray(v) && v.length > 20 ? `[${v.length} items]` : v;
+    // Bulk payloads are summarised (the rows are in their own tables, and e-mail bodies have no place
+    // in an append-only log); other long arrays too.
+    out[k] = Array.isArray(v) && (BULK_KEYS.has(k) || v.length > 20) ? `[${v.length} items]` : v;
   }
   return out;
 }

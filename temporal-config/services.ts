@@ -2,6 +2,7 @@
 // server), workers and the API. Used by `retrain up`, the demo and the tests.
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { createScorer } from '../activities/index';
 import { openDb, type OpenDbOptions, type OpenedDb } from '../db/index';
 import { startApiServer, type ApiServer } from '../api/server';
 import { startDevServer, type DevServer } from './devServer';
@@ -112,6 +113,7 @@ export async function startServices(opts: StartServicesOptions = {}): Promise<Se
           namespace,
           taskQueues,
           defaultApprovalTimeoutSeconds: opts.defaultApprovalTimeoutSeconds ?? 7 * 86400,
+          scorer: createScorer(),
         },
         opts.apiPort !== undefined ? { port: opts.apiPort } : {},
       );

@@ -357,6 +357,43 @@ export const annotationRouter = router({
       };
     }),
 
+  aggregated: roleProcedure('viewer')
+    .meta({ openapi: { method: 'GET', path: '/annotation/batches/{batchId}/labels', tags: ['annotation'], summary: 'A batch’s aggregated labels: Dawid-Skene (or adjudication) beside majority vote, per item' } })
+    .input(z.strictObject({ batchId: z.string().min(1).max(200) }))
+    .output(
+      z.array(
+        z.object({
+          externalId: z.string(),
+          label: z.number(),
+          posterior: z.number(),
+          majorityLabel: z.number().nullable(),
+          method: z.string(),
+          labelCount: z.number(),
+          stratum: z.string(),
+          inclusionProbability: z.number(),
+        }),
+      ),
+    )
+    .query(async ({ ctx, input }) => {
+      const [b] = await ctx.db.select({ id: annotationBatches.id }).from(annotationBatches).where(eq(annotationBatches.id, input.batchId));
+      if (!b) throw new TRPCError({ code: 'NOT_FOUND', message: `annotation batch '${input.batchId}' not found` });
+      return resultRows<{ external_id: string; label: number; posterior: number; majority_label: number | null; method: string; label_count: number; stratum: string; inclusion_probability: number }>(
+        await ctx.db.execute(sql`
+          select e.external_id, a.label, a.posterior, a.majority_label, a.method, a.label_count, t.stratum, t.inclusion_probability
+          from aggregated_labels a join annotation_tasks t on t.id = a.task_id join examples e on e.id = a.example_id
+          where a.batch_id = ${input.batchId} order by a.task_id`),
+      ).map((r) => ({
+        externalId: r.external_id,
+        label: Number(r.label),
+        posterior: Number(r.posterior),
+        majorityLabel: r.majority_label === null ? null : Number(r.majority_label),
+        method: r.method,
+        labelCount: Number(r.label_count),
+        stratum: r.stratum,
+        inclusionProbability: Number(r.inclusion_probability),
+      }));
+    }),
+
   batches: roleProcedure('viewer')
     .meta({ openapi: { method: 'GET', path: '/models/{model}/annotation-batches', tags: ['annotation'], summary: 'A model’s batches, newest first' } })
     .input(z.strictObject({ model: modelName, limit: z.coerce.number().int().min(1).max(200).default(20) }))

@@ -6,7 +6,6 @@ import { defaultEvaluationSettings } from '../../analysis/report';
 import type { Db } from '../../db/index';
 import { addPolicyVersion, changeProductionRoute, currentPolicy, findModelByName, previousProductionVersionId } from '../../db/queries';
 import { evalReports, examples, modelVersions, models, predictions, routes, VERSION_STATUSES } from '../../db/schema';
-import { deserializeArtifact, predictBatch, type HashedLogRegArtifact } from '../../trainers/hashedLogReg';
 import { exampleInput, isoDate, modelName, reason } from '../schemas';
 import { authedProcedure, roleAllows, roleProcedure, router } from '../trpc';
 
@@ -85,36 +84,6 @@ async function productionServing(db: Db, model: { id: number; name: string }): P
   return parsed?.success
     ? { ...row, threshold: parsed.data.settings.threshold, thresholdSource: 'evaluation' }
     : { ...row, threshold: defaultEvaluationSettings.threshold, thresholdSource: 'default' };
-}
-
-/**
- * Deserialised artifacts, most recently used last. Keyed by version id and content hash, so two
- * databases served from one process (tests) never share an entry. A 2^18-bucket model is 1 MiB.
- */
-const ARTIFACT_CACHE_SIZE = 8;
-const artifactCache = new Map<string, HashedLogRegArtifact>();
-
-async function servingArtifact(db: Db, serving: Serving, modelName: string): Promise<HashedLogRegArtifact> {
-  const key = `${serving.versionId}:${serving.artifactHash}`;
-  const hit = artifactCache.get(key);
-  if (hit) {
-    artifactCache.delete(key);
-    artifactCache.set(key, hit);
-    return hit;
-  }
-  const [row] = await db.select({ artifact: modelVersions.artifact }).from(modelVersions).where(eq(modelVersions.id, serving.versionId));
-  let artifact: HashedLogRegArtifact;
-  try {
-    artifact = deserializeArtifact(row!.artifact);
-  } catch (err) {
-    throw new TRPCError({
-      code: 'PRECONDITION_FAILED',
-      message: `model '${modelName}' v${serving.version} (trainer '${serving.trainer}') cannot be scored by the built-in predictor: ${(err as Error).message}`,
-    });
-  }
-  artifactCache.set(key, artifact);
-  while (artifactCache.size > ARTIFACT_CACHE_SIZE) artifactCache.delete(artifactCache.keys().next().value!);
-  return artifact;
 }
 
 const predictRequest = z.strictObject({
@@ -351,8 +320,20 @@ export const modelsRouter = router({
         seen.set(r.requestId, i);
       }
       const serving = await productionServing(ctx.db, model);
-      const artifact = await servingArtifact(ctx.db, serving, model.name);
-      const scores = predictBatch(artifact, reqs.map((r) => r.input));
+      if (!ctx.scorer) throw new TRPCError({ code: 'PRECONDITION_FAILED', message: 'this API server has no scorer configured; predictions are served by `retrain up` or `retrain api`' });
+      let scores: Float64Array;
+      try {
+        scores = await ctx.scorer.score(
+          serving.artifactHash,
+          async () => (await ctx.db.select({ artifact: modelVersions.artifact }).from(modelVersions).where(eq(modelVersions.id, serving.versionId)))[0]!.artifact,
+          reqs.map((r) => r.input),
+        );
+      } catch (err) {
+        throw new TRPCError({
+          code: 'PRECONDITION_FAILED',
+          message: `model '${model.name}' v${serving.version} (trainer '${serving.trainer}') cannot be scored: ${(err as Error).message}`,
+        });
+      }
       const decisions = Array.from(scores, (s) => (s >= serving.threshold ? 1 : 0) as 0 | 1);
       const col = <T,>(rows: PredictRequest[], f: (r: PredictRequest, i: number) => T) => sql.param(rows.map(f));
       const withExample = reqs.filter((r) => r.externalId !== undefined);

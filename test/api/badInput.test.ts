@@ -263,6 +263,81 @@ const cases: Record<string, { who: Who; cases: BadCase[] }> = {
       { what: 'bad model name', field: 'model', call: (c) => c.feedback.ingest.mutate(bad({ model: 'No', events: [] })) },
     ],
   },
+  'models.serving': {
+    who: 'viewer',
+    cases: [
+      { what: 'bad model name', field: 'name', call: (c) => c.models.serving.query({ name: 'No' }) },
+      { what: 'unknown key', field: 'version', call: (c) => c.models.serving.query(bad({ name: model, version: 2 })) },
+    ],
+  },
+  'models.predict': {
+    who: 'admin',
+    cases: [
+      { what: 'an empty batch', field: 'requests', call: (c) => c.models.predict.mutate({ name: model, requests: [] }) },
+      {
+        what: 'a request without a valid occurredAt',
+        field: 'requests',
+        call: (c) => c.models.predict.mutate(bad({ name: model, requests: [{ requestId: 'r1', input: { body: 'x' }, attributes: {}, occurredAt: 'yesterday' }] })),
+      },
+      {
+        what: 'a request id twice in one batch',
+        field: 'requestId',
+        call: (c) =>
+          c.models.predict.mutate({ name: model, requests: [0, 1].map(() => ({ requestId: 'r1', input: { body: 'x' }, attributes: {}, occurredAt: '2026-01-01T00:00:00Z' })) }),
+      },
+      { what: 'bad model name', field: 'name', call: (c) => c.models.predict.mutate(bad({ name: 'No', requests: [] })) },
+    ],
+  },
+  'annotation.registerAnnotator': {
+    who: 'operator',
+    cases: [
+      { what: 'subject with spaces', field: 'subject', call: (c) => c.annotation.registerAnnotator.mutate({ subject: 'ann smith' }) },
+      { what: 'attribute value not text', field: 'attributes', call: (c) => c.annotation.registerAnnotator.mutate(bad({ subject: 'ann-1', attributes: { language: 3 } })) },
+    ],
+  },
+  'annotation.getSpec': {
+    who: 'viewer',
+    cases: [{ what: 'bad model name', field: 'model', call: (c) => c.annotation.getSpec.query({ model: 'No' }) }],
+  },
+  'annotation.setSpec': {
+    who: 'operator',
+    cases: [
+      { what: 'guidelines too short', field: 'guidelines', call: (c) => c.annotation.setSpec.mutate({ model, guidelines: 'be nice' }) },
+      { what: 'one label only', field: 'labels', call: (c) => c.annotation.setSpec.mutate({ model, guidelines: 'x'.repeat(30), labels: ['spam'] }) },
+      { what: 'affects with no values', field: 'affects', call: (c) => c.annotation.setSpec.mutate({ model, guidelines: 'x'.repeat(30), affects: { format: [] } }) },
+    ],
+  },
+  'annotation.next': {
+    who: 'admin',
+    cases: [{ what: 'unknown key', field: 'batch', call: (c) => c.annotation.next.mutate(bad({ batch: 'b1' })) }],
+  },
+  'annotation.submit': {
+    who: 'admin',
+    cases: [
+      { what: 'negative label', field: 'label', call: (c) => c.annotation.submit.mutate({ taskId: 1, label: -1, specVersion: 1 }) },
+      { what: 'missing spec version', field: 'specVersion', call: (c) => c.annotation.submit.mutate(bad({ taskId: 1, label: 0 })) },
+      { what: 'task id 0', field: 'taskId', call: (c) => c.annotation.submit.mutate({ taskId: 0, label: 0, specVersion: 1 }) },
+    ],
+  },
+  'annotation.skip': {
+    who: 'admin',
+    cases: [{ what: 'task id as text', field: 'taskId', call: (c) => c.annotation.skip.mutate(bad({ taskId: 'first' })) }],
+  },
+  'annotation.batch': {
+    who: 'viewer',
+    cases: [{ what: 'empty batch id', field: 'batchId', call: (c) => c.annotation.batch.query({ batchId: '' }) }],
+  },
+  'annotation.aggregated': {
+    who: 'viewer',
+    cases: [{ what: 'batch id too long', field: 'batchId', call: (c) => c.annotation.aggregated.query({ batchId: 'b'.repeat(201) }) }],
+  },
+  'annotation.batches': {
+    who: 'viewer',
+    cases: [
+      { what: 'limit 0', field: 'limit', call: (c) => c.annotation.batches.query({ model, limit: 0 }) },
+      { what: 'bad model name', field: 'model', call: (c) => c.annotation.batches.query({ model: 'No' }) },
+    ],
+  },
   'reports.evaluateFile': {
     who: 'operator',
     cases: [
@@ -571,6 +646,17 @@ test('openapi.json lists a path and method for every procedure', async () => {
     ['get', '/admin/tokens'],
     ['delete', '/admin/tokens/{id}'],
     ['get', '/admin/audit-log'],
+    ['get', '/models/{name}/serving'],
+    ['post', '/models/{name}/predict'],
+    ['put', '/annotation/annotators/{subject}'],
+    ['get', '/models/{model}/annotation-spec'],
+    ['put', '/models/{model}/annotation-spec'],
+    ['post', '/annotation/tasks/next'],
+    ['post', '/annotation/tasks/{taskId}/label'],
+    ['post', '/annotation/tasks/{taskId}/skip'],
+    ['get', '/annotation/batches/{batchId}'],
+    ['get', '/models/{model}/annotation-batches'],
+    ['get', '/annotation/batches/{batchId}/labels'],
   ];
   for (const [method, path] of expected) {
     assert.ok(doc.paths[path]?.[method], `${method.toUpperCase()} ${path} is missing from openapi.json (paths: ${Object.keys(doc.paths).join(', ')})`);
