@@ -316,6 +316,7 @@ export function createAnnotationActivities({ db }: { db: Db }) {
             label: adjudicated ?? dsLabel,
             posterior: adjudicated !== undefined ? 1 : ds.posteriors[i * K + ds.labels[i]!]!,
             majorityLabel: mvLabel,
+            dawidSkeneLabel: dsLabel,
             method: adjudicated !== undefined ? 'adjudication' : 'dawid_skene',
             labelCount: labelsPerItem[i]!,
           });

@@ -468,6 +468,8 @@ export const aggregatedLabels = pgTable(
     label: smallint('label').notNull(),
     posterior: real('posterior').notNull(),
     majorityLabel: smallint('majority_label'),
+    /** Dawid-Skene's label even where an adjudicator decided, so the two aggregations can be compared. */
+    dawidSkeneLabel: smallint('dawid_skene_label'),
     method: text('method').$type<'dawid_skene' | 'adjudication' | 'gold'>().notNull(),
     labelCount: integer('label_count').notNull(),
     createdAt: createdAt(),

@@ -1,7 +1,10 @@
 // The real-data demo. It starts everything embedded, then acts as the product's users do, only through
 // the API: an ML engineer registers `spam-filter`, loads the chronologically first part of the Spam
-// Assassin corpus and bootstraps v1; later mail arrives, a retraining run trains v2, evaluates it
-// against v1 on the same held-out set, stops at the gate, and a second identity signs it off.
+// Assassin corpus and bootstraps v1; later mail arrives as production traffic (scored by v1, with the
+// readers' feedback), a retraining run samples it for annotation, a simulated annotator pool (one of
+// them with a planted bias) labels it through the annotator API, the labels are aggregated, v2 is
+// trained and evaluated against v1 on the same held-out set, stops at the gate, and a second identity
+// signs it off.
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
@@ -10,7 +13,9 @@ import { ensureAdminToken } from '../api/routers/admin';
 import { dataDir } from '../temporal-config/env';
 import { startServices } from '../temporal-config/services';
 import { assignHeldOut, chronologicalParts, loadCorpus, type CorpusEmail } from './corpus';
+import { runAnnotators, type SimulatedAnnotator } from './annotators';
 import { formatRunEvidence } from './format';
+import { replayTraffic } from './traffic';
 import type { ApprovalPacket } from '../analysis/report';
 
 const say = (msg: string) => process.stderr.write(`${msg}\n`);
@@ -120,12 +125,104 @@ export async function runDemo(opts: { quick: boolean }) {
     say('  risk-approver approved v1');
     await follow(engineer, first.runId, ['promoted', 'rejected', 'failed']);
 
-    say(`\n3. later mail arrives: ${later.length} more e-mails (up to ${later.filter((e) => e.sentAt).at(-1)?.sentAt?.slice(0, 10)})`);
-    await importExamples(engineer, later, split, 'import');
+    say(`\n3. later mail arrives as production traffic: ${later.length} e-mails (up to ${later.filter((e) => e.sentAt).at(-1)?.sentAt?.slice(0, 10)}), scored by the production version; readers react`);
+    // The evaluation set stays fixed and trusted: recent held-out mail is labelled by the team's reviewers
+    // (never trained on); everything else is known only through traffic, feedback and annotation.
+    const laterHeldOut = later.filter((e) => split.get(e.externalId) === 'heldout');
+    say(`  the team refreshes its held-out set with ${laterHeldOut.length} reviewed recent e-mails`);
+    await importExamples(engineer, laterHeldOut, split, 'held-out');
+    const ingest = createApiClient(url, (await admin.admin.createToken.mutate({ subject: 'mail-gateway', role: 'ingest' })).token);
+    const replay = await replayTraffic({ api: ingest, model: MODEL, emails: later, seed: 7 });
+    const pct = (x: number | null) => (x === null ? 'n/a' : `${(100 * x).toFixed(1)}%`);
+    say(`  ${replay.requests} requests, ${replay.blocked} blocked; truth: ${replay.truth.hamBlocked} ham blocked, ${replay.truth.spamPassed} spam passed`);
+    say(
+      `  feedback (stated → observed): rescue blocked ham ${pct(replay.stated.overrideHamRescue)} → ${pct(replay.observed.overrideHamRescue)}, ` +
+        `report missed spam ${pct(replay.stated.reportMissedSpam)} → ${pct(replay.observed.reportMissedSpam)}, rate ${pct(replay.stated.rating)} → ${pct(replay.observed.rating)}; ` +
+        `${replay.feedback.total} events`,
+    );
+    const health = await engineer.feedback.health.query({ model: MODEL, from: '1990-01-01T00:00:00Z', to: new Date().toISOString() });
+    say(`  flywheel: explicit-feedback rate ${pct(health.explicitRate.rate)} of ${health.explicitRate.requests} requests; label sources ${health.labelSources.overall.mix.map((x) => `${x.source} ${x.count}`).join(', ')}`);
 
-    say('\n4. retraining run: train v2 on all labelled mail, evaluate against v1 (champion) on the same held-out set');
-    const second = await engineer.runs.start.mutate({ model: MODEL });
+    say('\n4. the annotator pool: five people with stated accuracies, a senior adjudicator, and one who (unknown to the system) calls ham from country-code domains spam');
+    const truth = new Map(corpus.map((e) => [e.externalId, e]));
+    const people: { subject: string; accuracy: number; adjudicator?: boolean; bias?: SimulatedAnnotator['bias'] }[] = [
+      { subject: 'annotator-ana', accuracy: 0.95 },
+      { subject: 'annotator-ben', accuracy: 0.9 },
+      { subject: 'annotator-chen', accuracy: 0.85 },
+      { subject: 'annotator-dev', accuracy: 0.8 },
+      { subject: 'annotator-eli', accuracy: 0.92, bias: { slice: 'sender_tld', value: 'country_code', trueLabel: 0, says: 1, rate: 0.85 } },
+      { subject: 'adjudicator-fay', accuracy: 0.98, adjudicator: true },
+    ];
+    const pool: SimulatedAnnotator[] = [];
+    for (const p of people) {
+      const token = (await admin.admin.createToken.mutate({ subject: p.subject, role: 'annotator' })).token;
+      await engineer.annotation.registerAnnotator.mutate({ subject: p.subject, adjudicator: p.adjudicator ?? false });
+      pool.push({ subject: p.subject, client: createApiClient(url, token), accuracy: p.accuracy, ...(p.bias ? { bias: p.bias } : {}) });
+      say(`  ${p.subject.padEnd(16)} accuracy ${p.accuracy}${p.adjudicator ? ', adjudicates disagreements' : ''}${p.bias ? `; planted bias: ${p.bias.slice}=${p.bias.value} ham → spam (${p.bias.rate})` : ''}`);
+    }
+
+    const budget = opts.quick ? 200 : 400;
+    say(`\n5. retraining run: sample ${budget} e-mails of the traffic (uncertainty, blocked review, exploration, a floor of ${opts.quick ? 80 : 100} country-code mails), 3 annotators each + 10% gold, then train v2 and evaluate against v1`);
+    const second = await engineer.runs.start.mutate({
+      model: MODEL,
+      annotation: {
+        budget,
+        overlap: 3,
+        goldShare: 0.1,
+        quorum: 1,
+        deadlineSeconds: 1800,
+        assignmentSeconds: 120,
+        seed: 11,
+        sliceFloors: [{ slice: 'sender_tld', value: 'country_code', min: opts.quick ? 80 : 100 }],
+      },
+    });
     say(`  run ${second.runId}`);
+    const batchId = `batch-${second.runId}`;
+    // The run samples first; the batch exists once its tasks are stored.
+    while (!(await engineer.annotation.batch.query({ batchId }).catch(() => null))) await new Promise((r) => setTimeout(r, 200));
+    const bar = new SingleBar({ format: '  labels [{bar}] {value} submitted', stream: process.stderr, hideCursor: true, noTTYOutput: true, notTTYSchedule: 2000 }, Presets.shades_classic);
+    bar.start(budget * 4, 0);
+    const work = await runAnnotators({
+      annotators: pool,
+      truthOf: (id) => {
+        const e = truth.get(id);
+        return e ? { label: e.label, slices: { ...e.slices } } : undefined;
+      },
+      seed: 5,
+      stop: async () => (await engineer.annotation.batch.query({ batchId })).status !== 'open',
+      onLabel: (_who, total) => bar.update(total),
+    });
+    bar.stop();
+    // The batch closes, then the run aggregates it; the estimate is there once aggregation is done.
+    let batchView = await engineer.annotation.batch.query({ batchId });
+    while (!batchView.estimate) {
+      await new Promise((r) => setTimeout(r, 200));
+      batchView = await engineer.annotation.batch.query({ batchId });
+    }
+    const est = batchView.estimate as {
+      summary: { aggregated: number; adjudicated: number; dsMajorityDisagreements: number; productionAccuracy: { estimate: number; lower: number; upper: number } | null; biasFlags: { annotator: string; slice: string; value: string; disagreement: number; rest: number; n: number; p: number }[]; krippendorffAlpha: number | null };
+      quality: { fleiss_kappa: number | null; cohen_kappa_mean: number | null; class_balance: { category: string; share: number }[]; annotators: Record<string, { gold_accuracy: { estimate: number | null } }> };
+    } | null;
+    const sla = batchView.sla as { labels: number; medianSecondsToLabel: number | null; reassigned: number; backlogAtClose: number };
+    say(`  batch ${batchId}: ${batchView.status}, ${sla.labels} labels (${Object.entries(work.labels).map(([k, v]) => `${k.replace(/^\w+-/, '')} ${v}`).join(', ')}), median ${sla.medianSecondsToLabel?.toFixed(2)} s to label, ${sla.reassigned} reassigned, backlog at close ${sla.backlogAtClose}`);
+    if (est?.summary) {
+      const q = est.quality;
+      say(`  agreement: Krippendorff's alpha ${est.summary.krippendorffAlpha?.toFixed(3)}, Fleiss' kappa ${q.fleiss_kappa?.toFixed(3)}, mean Cohen's kappa ${q.cohen_kappa_mean?.toFixed(3)}; class balance ${q.class_balance.map((c) => `${c.category} ${pct(c.share)}`).join(', ')}`);
+      say(`  gold accuracy: ${Object.entries(q.annotators).map(([k, v]) => `${k.replace(/^\w+-/, '')} ${pct(v.gold_accuracy.estimate)}`).join(', ')}`);
+      for (const f of est.summary.biasFlags) {
+        say(`  BIAS FLAG: ${f.annotator} on ${f.slice}=${f.value}: disagrees ${pct(f.disagreement)} of ${f.n} labels there vs ${pct(f.rest)} elsewhere (Fisher, Holm-adjusted p = ${f.p.toExponential(2)})`);
+      }
+      const pa = est.summary.productionAccuracy;
+      if (pa) say(`  production accuracy of v1 on the traffic (Horvitz-Thompson over the sample): ${pct(pa.estimate)} [${pct(pa.lower)}, ${pct(pa.upper)}]`);
+    }
+    const aggregated = await engineer.annotation.aggregated.query({ batchId });
+    const dsErrors = aggregated.filter((a) => a.label !== truth.get(a.externalId)?.label).length;
+    const mvErrors = aggregated.filter((a) => a.majorityLabel !== truth.get(a.externalId)?.label).length;
+    const dsAloneErrors = aggregated.filter((a) => a.dawidSkeneLabel !== truth.get(a.externalId)?.label).length;
+    say(
+      `  against the corpus truth, on ${aggregated.length} items: Dawid-Skene wrong on ${dsAloneErrors}, majority vote on ${mvErrors}; ` +
+        `the training labels (Dawid-Skene, adjudicator where the three disagreed) on ${dsErrors}`,
+    );
     const waiting = await follow(engineer, second.runId, ['awaiting_approval', 'promoted', 'rejected', 'failed']);
     const evidence = await approver.reports.get.query({ runId: second.runId });
     say(`\n${formatRunEvidence(evidence)}\n`);
@@ -145,7 +242,7 @@ export async function runDemo(opts: { quick: boolean }) {
     const done = await follow(engineer, second.runId, ['promoted', 'rejected', 'failed']);
     const model = await engineer.models.get.query({ name: MODEL });
     const production = model.routes.find((r) => r.kind === 'production')?.version ?? null;
-    say(`\n5. ${MODEL}: production is v${production}; versions ${model.versions.map((v) => `v${v.version}=${v.status}`).join(', ')}`);
+    say(`\n6. ${MODEL}: production is v${production}; versions ${model.versions.map((v) => `v${v.version}=${v.status}`).join(', ')}`);
 
     const overall = (evidence.packet as unknown as ApprovalPacket).candidateEvaluation.classification.overall.rates;
     say('\nWhere to look:');
@@ -167,6 +264,15 @@ export async function runDemo(opts: { quick: boolean }) {
         recall: overall.recall.estimate,
         precision: overall.precision.estimate,
         heldOut: overall.support,
+      },
+      annotation: {
+        batchId,
+        labels: sla.labels,
+        biasFlags: est?.summary.biasFlags.map((f) => `${f.annotator}:${f.slice}=${f.value}`) ?? [],
+        trainingLabelErrors: dsErrors,
+        dawidSkeneErrors: dsAloneErrors,
+        majorityVoteErrors: mvErrors,
+        productionAccuracy: est?.summary.productionAccuracy?.estimate ?? null,
       },
       wallSeconds: Math.round((Date.now() - t0) / 100) / 10,
     };

@@ -2,6 +2,7 @@
 // versioned; a new version marks affected labels for relabelling), and the task loop annotators pull:
 // next task, submit a label, skip. Every call is idempotent: asking again for the next task returns the
 // task you already hold, and submitting the same label twice stores it once.
+import { WorkflowNotFoundError } from '@temporalio/client';
 import { TRPCError } from '@trpc/server';
 import { and, desc, eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
@@ -88,6 +89,8 @@ async function signalBatch(ctx: Context, batchId: string, payload: LabelSubmitte
   try {
     await ctx.temporal.workflow.getHandle(batchId).signal(labelSubmittedSignal, payload);
   } catch (err) {
+    // Not found: the batch workflow has not started yet or has closed; either way the database has the label.
+    if (err instanceof WorkflowNotFoundError) return;
     process.stderr.write(`annotation: could not signal batch ${batchId}: ${err instanceof Error ? err.message : String(err)}\n`);
   }
 }
@@ -95,6 +98,7 @@ async function signalBatch(ctx: Context, batchId: string, payload: LabelSubmitte
 export const annotationRouter = router({
   registerAnnotator: roleProcedure('operator')
     .meta({ openapi: { method: 'PUT', path: '/annotation/annotators/{subject}', tags: ['annotation'], summary: 'Add or update an annotator of the pool' } })
+    // adjudicator: reviews items without quorum instead of labelling new ones.
     .input(z.strictObject({ subject, attributes: attributes.default({}), adjudicator: z.boolean().default(false), active: z.boolean().default(true) }))
     .output(z.object({ subject: z.string(), attributes: z.record(z.string(), z.string()), adjudicator: z.boolean(), active: z.boolean() }))
     .mutation(async ({ ctx, input }) => {
@@ -202,7 +206,8 @@ export const annotationRouter = router({
       if (held) return { task: held };
       const assigned = await ctx.db.transaction(async (tx) => {
         // A task this annotator never held, from an open batch, whose pool requirements they meet, with
-        // a free slot (k minus live labels minus live assignments); adjudicators take disagreements first.
+        // a free slot (k minus live labels minus live assignments). Adjudicators only adjudicate: having
+        // never labelled an item, they can always resolve it (one who had labelled it could not).
         // SKIP LOCKED: two annotators asking at once get different tasks instead of overfilling one.
         const rows = resultRows<{ id: string; adjudication: boolean; ttl: number }>(
           await tx.execute(sql`
@@ -212,7 +217,7 @@ export const annotationRouter = router({
             where ${JSON.stringify(me.attributes)}::jsonb @> t.requires
               and not exists (select 1 from annotation_assignments a where a.task_id = t.id and a.annotator = ${who})
               and (
-                (t.status = 'open'
+                (t.status = 'open' and ${me.adjudicator} = 0
                   and (select count(*) from labels l where l.task_id = t.id and l.superseded_by_spec is null and l.adjudication = 0)
                     + (select count(*) from annotation_assignments a where a.task_id = t.id and a.status = 'assigned' and a.expires_at > now() and a.adjudication = 0)
                     < b.overlap)
@@ -367,6 +372,7 @@ export const annotationRouter = router({
           label: z.number(),
           posterior: z.number(),
           majorityLabel: z.number().nullable(),
+          dawidSkeneLabel: z.number().nullable(),
           method: z.string(),
           labelCount: z.number(),
           stratum: z.string(),
@@ -377,9 +383,9 @@ export const annotationRouter = router({
     .query(async ({ ctx, input }) => {
       const [b] = await ctx.db.select({ id: annotationBatches.id }).from(annotationBatches).where(eq(annotationBatches.id, input.batchId));
       if (!b) throw new TRPCError({ code: 'NOT_FOUND', message: `annotation batch '${input.batchId}' not found` });
-      return resultRows<{ external_id: string; label: number; posterior: number; majority_label: number | null; method: string; label_count: number; stratum: string; inclusion_probability: number }>(
+      return resultRows<{ external_id: string; label: number; posterior: number; majority_label: number | null; dawid_skene_label: number | null; method: string; label_count: number; stratum: string; inclusion_probability: number }>(
         await ctx.db.execute(sql`
-          select e.external_id, a.label, a.posterior, a.majority_label, a.method, a.label_count, t.stratum, t.inclusion_probability
+          select e.external_id, a.label, a.posterior, a.majority_label, a.dawid_skene_label, a.method, a.label_count, t.stratum, t.inclusion_probability
           from aggregated_labels a join annotation_tasks t on t.id = a.task_id join examples e on e.id = a.example_id
           where a.batch_id = ${input.batchId} order by a.task_id`),
       ).map((r) => ({
@@ -387,6 +393,7 @@ export const annotationRouter = router({
         label: Number(r.label),
         posterior: Number(r.posterior),
         majorityLabel: r.majority_label === null ? null : Number(r.majority_label),
+        dawidSkeneLabel: r.dawid_skene_label === null ? null : Number(r.dawid_skene_label),
         method: r.method,
         labelCount: Number(r.label_count),
         stratum: r.stratum,

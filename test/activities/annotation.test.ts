@@ -121,7 +121,7 @@ test('the planted-bias annotator is flagged on its slice, Dawid-Skene beats majo
 
   const agg = await db.select().from(aggregatedLabels).where(eq(aggregatedLabels.batchId, batch.batchId));
   assert.equal(agg.length, 400, 'every sampled item (not the gold) gets a training label');
-  const dsErrors = agg.filter((a) => a.label !== truth.get(a.exampleId)!.label).length;
+  const dsErrors = agg.filter((a) => a.dawidSkeneLabel !== truth.get(a.exampleId)!.label).length;
   const mvErrors = agg.filter((a) => a.majorityLabel !== truth.get(a.exampleId)!.label).length;
   assert.ok(dsErrors < mvErrors, `Dawid-Skene errors ${dsErrors} must be fewer than majority vote's ${mvErrors}`);
 

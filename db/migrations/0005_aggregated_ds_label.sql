@@ -1,0 +1,1 @@
+ALTER TABLE "aggregated_labels" ADD COLUMN "dawid_skene_label" smallint;
