@@ -246,6 +246,17 @@ const cases: Record<string, { who: Who; cases: BadCase[] }> = {
       { what: 'bad run id', field: 'runId', call: (c) => c.gates.reject.mutate({ runId: 'RUN-1', reason: 'not good enough' }) },
     ],
   },
+  'feedback.health': {
+    who: 'viewer',
+    cases: [
+      { what: 'bad model name', field: 'model', call: (c) => c.feedback.health.query({ model: 'No' }) },
+      { what: 'a date that is not ISO 8601', field: 'from', call: (c) => c.feedback.health.query({ model, from: 'yesterday' }) },
+      { what: 'one bucket', field: 'buckets', call: (c) => c.feedback.health.query({ model, buckets: 1 }) },
+      { what: '91 buckets', field: 'buckets', call: (c) => c.feedback.health.query({ model, buckets: 91 }) },
+      { what: '21 slices', field: 'slices', call: (c) => c.feedback.health.query({ model, slices: Array.from({ length: 21 }, (_, i) => `k${i}`) }) },
+      { what: 'unknown key', field: 'verbose', call: (c) => c.feedback.health.query(bad({ model, verbose: true })) },
+    ],
+  },
   'feedback.ingest': {
     who: 'admin',
     cases: [
@@ -657,6 +668,7 @@ test('openapi.json lists a path and method for every procedure', async () => {
     ['get', '/annotation/batches/{batchId}'],
     ['get', '/models/{model}/annotation-batches'],
     ['get', '/annotation/batches/{batchId}/labels'],
+    ['get', '/models/{model}/feedback/health'],
   ];
   for (const [method, path] of expected) {
     assert.ok(doc.paths[path]?.[method], `${method.toUpperCase()} ${path} is missing from openapi.json (paths: ${Object.keys(doc.paths).join(', ')})`);
