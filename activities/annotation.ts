@@ -184,7 +184,7 @@ export function createAnnotationActivities({ db }: { db: Db }) {
     /** Takes back assignments whose time ran out (their slot goes to someone else) and recounts. */
     async sweepAnnotationBatch(input: { batchId: string }): Promise<BatchProgress> {
       await db.execute(sql`
-        update annotation_assignments a set status = 'expired'
+        update annotation_assignments a set status = 'expired', lapses = a.lapses + 1
         from annotation_tasks t
         where t.id = a.task_id and t.batch_id = ${input.batchId} and a.status = 'assigned' and a.expires_at < now()`);
       return batchCounts(db, input.batchId);

@@ -41,7 +41,8 @@ export function batchQuorum(design: unknown): number {
 
 /**
  * Re-derives a task's status from its current (non-superseded) labels and stores it. Callers hold a
- * transaction; the task row is locked so two labels arriving together settle it once.
+ * transaction; the task row is locked (no key update: label inserts' foreign-key checks still pass)
+ * so two labels arriving together settle it once.
  */
 export async function settleTask(tx: DbOrTx, taskId: number): Promise<TaskStatus> {
   const [task] = await tx
@@ -49,7 +50,7 @@ export async function settleTask(tx: DbOrTx, taskId: number): Promise<TaskStatus
     .from(annotationTasks)
     .innerJoin(annotationBatches, eq(annotationBatches.id, annotationTasks.batchId))
     .where(eq(annotationTasks.id, taskId))
-    .for('update', { of: annotationTasks });
+    .for('no key update', { of: annotationTasks });
   if (!task) throw new Error(`annotation task ${taskId} does not exist`);
   const rows = await tx
     .select({ label: labels.label, adjudication: labels.adjudication })
@@ -77,8 +78,8 @@ export async function batchCounts(db: DbOrTx, batchId: string) {
     await db.execute<{ labels: string; reassigned: string }>(sql`
       select (select count(*) from labels l join annotation_tasks t on t.id = l.task_id
                where t.batch_id = ${batchId} and l.superseded_by_spec is null)::text as labels,
-             (select count(*) from annotation_assignments a join annotation_tasks t on t.id = a.task_id
-               where t.batch_id = ${batchId} and a.status = 'expired')::text as reassigned`),
+             (select coalesce(sum(a.lapses), 0) from annotation_assignments a join annotation_tasks t on t.id = a.task_id
+               where t.batch_id = ${batchId})::text as reassigned`),
   )[0]!;
   const open = byStatus.open ?? 0;
   const adjudication = byStatus.adjudication ?? 0;

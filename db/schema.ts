@@ -431,6 +431,8 @@ export const annotationAssignments = pgTable(
     status: text('status').$type<'assigned' | 'labelled' | 'skipped' | 'expired'>().notNull().default('assigned'),
     /** Adjudication assignments resolve an item without quorum. */
     adjudication: smallint('adjudication').notNull().default(0),
+    /** Times this assignment ran out and the task went back to the pool (the SLA's reassignments). */
+    lapses: smallint('lapses').notNull().default(0),
   },
   (t) => [primaryKey({ columns: [t.taskId, t.annotator] })],
 );

@@ -1,13 +1,14 @@
 // Shared test set-up: real Temporal (CI's shared dev server, or one started here), real database
 // (PostgreSQL when DATABASE_URL is set, in-memory PGlite otherwise), unique task queues per test file.
 import { randomBytes } from 'node:crypto';
-import { eq } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import { createApiClient, type ApiClient } from '../api/client';
 import { issueToken } from '../api/routers/admin';
 import { assignHeldOut, loadCorpus, type CorpusEmail } from '../demo/corpus';
-import { modelVersions, runs } from '../db/schema';
+import { examples, modelVersions, models, predictions, routes, runs } from '../db/schema';
 import type { Role } from '../db/schema';
 import { startServices, type Services, type StartServicesOptions } from '../temporal-config/services';
+import { deserializeArtifact, predictBatch } from '../trainers/hashedLogReg';
 
 export const uid = () => randomBytes(4).toString('hex');
 
@@ -114,4 +115,50 @@ export async function waitForStatus(env: TestEnv, runId: string, statuses: strin
 
 export async function versionRows(env: TestEnv, runId: string) {
   return env.services.opened.db.select().from(modelVersions).where(eq(modelVersions.runId, runId));
+}
+
+/**
+ * Adds `subject` to the annotator pool (annotator token, pool entry with `attributes`) and returns a
+ * client that acts as them.
+ */
+export async function annotatorClient(
+  env: TestEnv,
+  subject: string,
+  attributes: Record<string, string> = {},
+  adjudicator = false,
+): Promise<ApiClient> {
+  const { token } = await issueToken(env.services.opened.db, { subject, role: 'annotator', createdBy: 'test' });
+  await env.clients.operator.annotation.registerAnnotator.mutate({ subject, attributes, adjudicator });
+  return createApiClient(env.url, token);
+}
+
+/**
+ * Logs `emails` as production traffic of `model` answered by its production version: unlabelled
+ * examples + predictions (the candidate pool of annotation). Returns the model id.
+ */
+export async function logTraffic(env: TestEnv, model: string, emails: CorpusEmail[]): Promise<number> {
+  const db = env.services.opened.db;
+  const [m] = await db.select().from(models).where(eq(models.name, model));
+  if (!m) throw new Error(`model ${model} does not exist`);
+  const [route] = await db.select().from(routes).where(and(eq(routes.modelId, m.id), eq(routes.kind, 'production')));
+  if (!route) throw new Error(`model ${model} has no production version: run a bootstrap first`);
+  const [version] = await db.select().from(modelVersions).where(eq(modelVersions.id, route.versionId));
+  const scores = predictBatch(deserializeArtifact(version!.artifact), emails.map((e) => e.input));
+  await db.insert(examples).values(
+    emails.map((e) => ({ modelId: m.id, externalId: e.externalId, input: e.input, label: null, slices: { ...e.slices }, split: 'train' as const })),
+  );
+  await db.insert(predictions).values(
+    emails.map((e, i) => ({
+      modelId: m.id,
+      versionId: version!.id,
+      requestId: `req-${e.externalId}`,
+      exampleExternalId: e.externalId,
+      score: scores[i]!,
+      decision: scores[i]! >= 0.5 ? 1 : 0,
+      attributes: { ...e.slices },
+      occurredAt: new Date(),
+      loggedBy: 'test',
+    })),
+  );
+  return m.id;
 }

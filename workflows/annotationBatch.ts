@@ -13,8 +13,9 @@ import {
   type BatchProgress,
 } from './messages';
 
+// Sweeps are quick; a short timeout means a worker killed mid-sweep delays the batch by seconds, not a minute.
 const activities = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
+  startToCloseTimeout: '20 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 20 },
 });
 
@@ -49,8 +50,9 @@ export async function annotationBatch(input: AnnotationBatchInput): Promise<Anno
 
   async function waitForLabels(): Promise<void> {
     for (;;) {
-      progress = await activities.sweepAnnotationBatch({ batchId: input.batchId });
+      // Cleared before the sweep: a label reported while it runs still counts toward the next wake-up.
       resolved.clear();
+      progress = await activities.sweepAnnotationBatch({ batchId: input.batchId });
       if (finished(progress)) break;
       const remaining = deadlineMs - Date.now();
       if (remaining <= 0) break;

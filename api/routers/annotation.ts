@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { batchCounts, currentSpec, settleTask } from '../../db/annotation';
 import type { DbOrTx } from '../../db/index';
 import { resultRows, writeAudit } from '../../db/queries';
-import { annotationAssignments, annotationBatches, annotationSpecs, annotators, labels, TASK_STATUSES } from '../../db/schema';
+import { annotationAssignments, annotationBatches, annotationSpecs, annotationTasks, annotators, labels, TASK_STATUSES } from '../../db/schema';
 import { labelSubmittedSignal, type LabelSubmittedSignal } from '../../workflows/messages';
 import { modelName, subject } from '../schemas';
 import { roleProcedure, router, type Context } from '../trpc';
@@ -205,7 +205,7 @@ export const annotationRouter = router({
       const held = await liveAssignment(ctx.db, who);
       if (held) return { task: held };
       const assigned = await ctx.db.transaction(async (tx) => {
-        // A task this annotator never held, from an open batch, whose pool requirements they meet, with
+        // A task this annotator has not labelled, skipped or holding (a lapsed one may come back), from an open batch, whose pool requirements they meet, with
         // a free slot (k minus live labels minus live assignments). Adjudicators only adjudicate: having
         // never labelled an item, they can always resolve it (one who had labelled it could not).
         // SKIP LOCKED: two annotators asking at once get different tasks instead of overfilling one.
@@ -215,7 +215,7 @@ export const annotationRouter = router({
             from annotation_tasks t
             join annotation_batches b on b.id = t.batch_id and b.status = 'open' and b.deadline > now()
             where ${JSON.stringify(me.attributes)}::jsonb @> t.requires
-              and not exists (select 1 from annotation_assignments a where a.task_id = t.id and a.annotator = ${who})
+              and not exists (select 1 from annotation_assignments a where a.task_id = t.id and a.annotator = ${who} and a.status <> 'expired')
               and (
                 (t.status = 'open' and ${me.adjudicator} = 0
                   and (select count(*) from labels l where l.task_id = t.id and l.superseded_by_spec is null and l.adjudication = 0)
@@ -230,12 +230,19 @@ export const annotationRouter = router({
         );
         const pick = rows[0];
         if (!pick) return null;
-        await tx.insert(annotationAssignments).values({
+        const assignment = {
           taskId: Number(pick.id),
           annotator: who,
+          assignedAt: new Date(),
           expiresAt: new Date(Date.now() + Number(pick.ttl) * 1000),
+          status: 'assigned' as const,
           adjudication: pick.adjudication ? 1 : 0,
-        });
+        };
+        // An expired assignment is not a refusal: the same annotator may pick the task up again later.
+        await tx
+          .insert(annotationAssignments)
+          .values(assignment)
+          .onConflictDoUpdate({ target: [annotationAssignments.taskId, annotationAssignments.annotator], set: assignment });
         return Number(pick.id);
       });
       return { task: assigned === null ? null : await liveAssignment(ctx.db, who, assigned) };
@@ -249,6 +256,10 @@ export const annotationRouter = router({
       const who = ctx.identity.subject;
       await requireAnnotator(ctx.db, who);
       const outcome = await ctx.db.transaction(async (tx) => {
+        // The task row first, always: two labels (or a label and the batch closing) on one task then queue
+        // here instead of deadlocking between the labels' foreign-key lock and settleTask's row lock.
+        const [locked] = await tx.select({ id: annotationTasks.id }).from(annotationTasks).where(eq(annotationTasks.id, input.taskId)).for('no key update');
+        if (!locked) throw new TRPCError({ code: 'NOT_FOUND', message: `task ${input.taskId} does not exist` });
         const [assignment] = await tx
           .select()
           .from(annotationAssignments)

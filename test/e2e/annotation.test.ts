@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { TRPCClientError } from '@trpc/client';
 import { and, eq, isNotNull, sql } from 'drizzle-orm';
-import { createApiClient, type ApiClient } from '../../api/client';
+import { createApiClient } from '../../api/client';
 import { issueToken } from '../../api/routers/admin';
 import { runAnnotators, type SimulatedAnnotator } from '../../demo/annotators';
 import { loadCorpus, type CorpusEmail } from '../../demo/corpus';
@@ -20,55 +20,30 @@ import {
   datasetSnapshots,
   examples,
   labels,
-  modelVersions,
-  models,
-  predictions,
-  routes,
 } from '../../db/schema';
-import { deserializeArtifact, predictBatch } from '../../trainers/hashedLogReg';
-import { registerModelWithData, startTestEnv, uid, waitFor, waitForStatus, type TestEnv } from '../helpers';
+import {
+  annotatorClient as annotatorClientOf,
+  logTraffic as logTrafficOf,
+  registerModelWithData,
+  startTestEnv,
+  uid,
+  waitFor,
+  waitForStatus,
+  type TestEnv,
+} from '../helpers';
 
 let env: TestEnv;
 let model: string;
 const suffix = uid();
 const truth = new Map<string, CorpusEmail>();
-const annotatorClients: Record<string, ApiClient> = {};
 
-async function annotatorClient(name: string, attributes: Record<string, string> = {}, adjudicator = false) {
-  const subject = `${name}-${suffix}`;
-  const { token } = await issueToken(env.services.opened.db, { subject, role: 'annotator', createdBy: 'test' });
-  await env.clients.operator.annotation.registerAnnotator.mutate({ subject, attributes, adjudicator });
-  annotatorClients[name] = createApiClient(env.url, token);
-  return annotatorClients[name]!;
-}
+const annotatorClient = (name: string, attributes: Record<string, string> = {}, adjudicator = false) =>
+  annotatorClientOf(env, `${name}-${suffix}`, attributes, adjudicator);
 
 const codeOf = (err: unknown) => (err instanceof TRPCClientError ? (err.data as { code?: string } | undefined)?.code : undefined);
 
 /** Logs `emails` as production traffic answered by the production version: unlabelled examples + predictions. */
-async function logTraffic(emails: CorpusEmail[]) {
-  const db = env.services.opened.db;
-  const [m] = await db.select().from(models).where(eq(models.name, model));
-  const [route] = await db.select().from(routes).where(and(eq(routes.modelId, m!.id), eq(routes.kind, 'production')));
-  const [version] = await db.select().from(modelVersions).where(eq(modelVersions.id, route!.versionId));
-  const scores = predictBatch(deserializeArtifact(version!.artifact), emails.map((e) => e.input));
-  await db.insert(examples).values(
-    emails.map((e) => ({ modelId: m!.id, externalId: e.externalId, input: e.input, label: null, slices: { ...e.slices }, split: 'train' as const })),
-  );
-  await db.insert(predictions).values(
-    emails.map((e, i) => ({
-      modelId: m!.id,
-      versionId: version!.id,
-      requestId: `req-${e.externalId}`,
-      exampleExternalId: e.externalId,
-      score: scores[i]!,
-      decision: scores[i]! >= 0.5 ? 1 : 0,
-      attributes: { ...e.slices },
-      occurredAt: new Date(),
-      loggedBy: 'test',
-    })),
-  );
-  return m!.id;
-}
+const logTraffic = (emails: CorpusEmail[]) => logTrafficOf(env, model, emails);
 
 before(async () => {
   env = await startTestEnv();

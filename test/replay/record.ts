@@ -1,16 +1,50 @@
-// Records retrainingRun histories for the replay test: `npx tsx test/replay/record.ts`.
+// Records workflow histories for the replay test: `npx tsx test/replay/record.ts [scenario]`.
+//   gates (default): retrainingRun approved / rejected with a champion / approval deadline → test/fixtures/histories
+//   annotation: a retrainingRun with an annotation batch (sampling → annotating → aggregating → … → promoted)
+//               and that batch's own annotationBatch history (labelSubmitted signals, sweeps) → test/replay
 // Re-record only on purpose (a deliberate, patched() change to the workflow); the committed histories
 // are what proves a code change stays deterministic for runs already in flight.
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
+import { and, eq } from 'drizzle-orm';
+import type { ApiClient } from '../../api/client';
+import { loadCorpus, type CorpusEmail } from '../../demo/corpus';
+import { annotationAssignments } from '../../db/schema';
 import { findTemporalBinary } from '../../temporal-config/devServer';
 import { dataDir } from '../../temporal-config/env';
-import { registerModelWithData, startTestEnv, waitForStatus } from '../helpers';
+import { annotatorClient, logTraffic, registerModelWithData, startTestEnv, uid, waitFor, waitForStatus, type TestEnv } from '../helpers';
 
-const out = path.join(import.meta.dirname, '..', 'fixtures', 'histories');
+interface HistoryJson {
+  events: { eventType?: string; activityTaskScheduledEventAttributes?: { activityType?: { name?: string } } }[];
+}
+
+const scenarios: Record<string, (env: TestEnv) => Promise<void>> = { gates, annotation };
+const scenario = process.argv[2] ?? 'gates';
+const run = scenarios[scenario];
+if (!run) throw new Error(`unknown scenario '${scenario}': one of ${Object.keys(scenarios).join(', ')}`);
+
 const env = await startTestEnv();
 try {
+  await run(env);
+} finally {
+  await env.stop();
+}
+
+/** The CLI writes the proto3 JSON that historyFromJSON reads, as Temporal's own tooling does. */
+async function record(env: TestEnv, workflowId: string, file: string): Promise<HistoryJson> {
+  const cli = await findTemporalBinary({ dataDir: dataDir() });
+  const json = execFileSync(cli, ['workflow', 'show', '--workflow-id', workflowId, '--address', env.services.temporalAddress, '--output', 'json'], {
+    maxBuffer: 64 << 20,
+  }).toString();
+  writeFileSync(file, json);
+  const history = JSON.parse(json) as HistoryJson;
+  console.log(`recorded ${path.basename(file)}: ${history.events.length} events`);
+  return history;
+}
+
+async function gates(env: TestEnv): Promise<void> {
+  const out = path.join(import.meta.dirname, '..', 'fixtures', 'histories');
   const model = await registerModelWithData(env);
   const approved = await env.clients.operator.runs.start.mutate({ model, trigger: 'bootstrap' });
   await waitForStatus(env, approved.runId, ['awaiting_approval']);
@@ -26,14 +60,80 @@ try {
   await waitForStatus(env, timedOut.runId, ['rejected']);
 
   for (const [name, id] of [['approved', approved.runId], ['rejected-with-champion', second.runId], ['deadline', timedOut.runId]] as const) {
-    // The CLI writes the proto3 JSON that historyFromJSON reads, as Temporal's own tooling does.
-    const cli = await findTemporalBinary({ dataDir: dataDir() });
-    const json = execFileSync(cli, ['workflow', 'show', '--workflow-id', id, '--address', env.services.temporalAddress, '--output', 'json'], {
-      maxBuffer: 64 << 20,
-    }).toString();
-    writeFileSync(path.join(out, `retrainingRun-${name}.json`), json);
-    console.log(`recorded ${name}: ${(JSON.parse(json) as { events: unknown[] }).events.length} events`);
+    await record(env, id, path.join(out, `retrainingRun-${name}.json`));
   }
-} finally {
-  await env.stop();
+}
+
+async function annotation(env: TestEnv): Promise<void> {
+  const out = import.meta.dirname;
+  const db = env.services.opened.db;
+  const suffix = uid();
+  const model = await registerModelWithData(env);
+  const bootstrap = await env.clients.operator.runs.start.mutate({ model, trigger: 'bootstrap' });
+  await waitForStatus(env, bootstrap.runId, ['awaiting_approval']);
+  await env.clients.approver.gates.approve.mutate({ runId: bootstrap.runId, reason: 'recorded for replay' });
+  await waitForStatus(env, bootstrap.runId, ['promoted']);
+
+  const truth = new Map<string, CorpusEmail>(loadCorpus().map((e) => [e.externalId, e]));
+  await logTraffic(env, model, loadCorpus().filter((_, i) => i % 5 === 1).slice(0, 30));
+  const pool: { subject: string; client: ApiClient }[] = [];
+  for (const name of ['ann', 'ben', 'cat']) pool.push({ subject: `${name}-${suffix}`, client: await annotatorClient(env, `${name}-${suffix}`) });
+
+  // assignmentSeconds 4: the batch sweeps every 2 s, so the history holds timer-paced sweeps.
+  const { runId } = await env.clients.operator.runs.start.mutate({
+    model,
+    annotation: { budget: 6, overlap: 2, goldShare: 0, quorum: 1, deadlineSeconds: 300, assignmentSeconds: 4, seed: 1 },
+  });
+  const batchId = `batch-${runId}`;
+  const batch = env.services.client.workflow.getHandle(batchId);
+  await waitFor('the annotationBatch workflow', async () => {
+    try {
+      return (await batch.describe()).status.name === 'RUNNING';
+    } catch {
+      return false;
+    }
+  });
+
+  // One annotator takes a task and walks away: a sweep takes it back (and someone else labels it).
+  const walkAway = (await pool[0]!.client.annotation.next.mutate({})).task!;
+  await waitFor(
+    'a sweep to take the abandoned task back',
+    async () =>
+      (
+        await db
+          .select()
+          .from(annotationAssignments)
+          .where(and(eq(annotationAssignments.taskId, walkAway.taskId), eq(annotationAssignments.annotator, pool[0]!.subject)))
+      )[0]?.status === 'expired',
+    60_000,
+  );
+
+  // Everyone labels (the true label) until no task is left, one at a time, pausing once for a sweep.
+  let turn = 0;
+  let idle = 0;
+  let submitted = 0;
+  while (idle < pool.length) {
+    const a = pool[turn++ % pool.length]!;
+    const { task } = await a.client.annotation.next.mutate({});
+    if (!task) {
+      idle++;
+      continue;
+    }
+    idle = 0;
+    await a.client.annotation.submit.mutate({ taskId: task.taskId, label: truth.get(task.example.externalId)!.label, specVersion: task.spec.version });
+    if (++submitted === 5) await new Promise((r) => setTimeout(r, 2500));
+  }
+
+  await waitForStatus(env, runId, ['awaiting_approval'], 180_000);
+  await env.clients.approver.gates.approve.mutate({ runId, reason: 'recorded for replay' });
+  const done = await waitForStatus(env, runId, ['promoted', 'rejected', 'failed'], 120_000);
+  if (done.status !== 'promoted') throw new Error(`the annotation run ended ${done.status}: ${JSON.stringify(done.result)}`);
+
+  const runHistory = await record(env, runId, path.join(out, 'retrainingRun-annotation.json'));
+  const batchHistory = await record(env, batchId, path.join(out, 'annotationBatch-complete.json'));
+  const signals = batchHistory.events.filter((e) => e.eventType === 'EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED').length;
+  const sweeps = batchHistory.events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'sweepAnnotationBatch').length;
+  const child = runHistory.events.some((e) => e.eventType === 'EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED');
+  console.log(`annotation: ${submitted} labels, ${signals} signals, ${sweeps} sweeps; child completed in the run history: ${child}`);
+  if (signals !== submitted || sweeps < 2 || !child) throw new Error('the recorded histories do not cover signals, sweeps and the child');
 }

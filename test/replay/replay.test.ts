@@ -1,5 +1,8 @@
-// Replays recorded retrainingRun histories against today's workflow code: a change that breaks
-// determinism for runs already in flight fails here (use patched() for such changes).
+// Replays recorded histories against today's workflow code: a change that breaks determinism for
+// runs already in flight fails here (use patched() for such changes). Each history names its workflow
+// type in its first event; workflows/index.ts (the worker's workflowsPath) exports every type.
+//   test/fixtures/histories: retrainingRun without annotation (approved, rejected, approval deadline)
+//   test/replay: a retrainingRun with an annotation batch, and that annotationBatch's own history
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -8,12 +11,18 @@ import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
 import { workflowsPath } from '../../temporal-config/worker';
 
-const dir = path.join(import.meta.dirname, '..', 'fixtures', 'histories');
+const dirs = [path.join(import.meta.dirname, '..', 'fixtures', 'histories'), import.meta.dirname];
 
-test('recorded retrainingRun histories replay without nondeterminism', async () => {
-  const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
-  assert.ok(files.length >= 3, `expected recorded histories in ${dir}`);
-  const histories = files.map((f) => ({ workflowId: f, history: historyFromJSON(JSON.parse(readFileSync(path.join(dir, f), 'utf8'))) }));
+test('recorded retrainingRun and annotationBatch histories replay without nondeterminism', async () => {
+  const files = dirs.flatMap((dir) => readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => path.join(dir, f)));
+  const names = files.map((f) => path.basename(f));
+  assert.ok(names.filter((f) => f.startsWith('retrainingRun-')).length >= 4, `expected recorded retrainingRun histories in ${dirs.join(', ')}`);
+  for (const expected of ['retrainingRun-annotation.json', 'annotationBatch-complete.json']) {
+    assert.ok(names.includes(expected), `${expected} is recorded (npx tsx test/replay/record.ts annotation)`);
+  }
+  const histories = files.map((f) => ({ workflowId: path.basename(f), history: historyFromJSON(JSON.parse(readFileSync(f, 'utf8'))) }));
+  const types = new Set(histories.map((h) => h.history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name));
+  assert.deepEqual([...types].sort(), ['annotationBatch', 'retrainingRun']);
   let replayed = 0;
   for await (const result of Worker.runReplayHistories({ workflowsPath }, histories)) {
     assert.equal(result.error, undefined, `${result.workflowId}: ${String(result.error)}`);

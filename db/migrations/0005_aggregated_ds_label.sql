@@ -1,1 +1,0 @@
-ALTER TABLE "aggregated_labels" ADD COLUMN "dawid_skene_label" smallint;
