@@ -1,8 +1,9 @@
 // Side effects of the annotation loop: sample the candidate pool into a batch, sweep expired assignments,
 // close the batch with its SLA figures, and aggregate its labels into training labels. Each is keyed by
 // the batch id, so a retried activity writes nothing twice.
+import { ApplicationFailure } from '@temporalio/common';
 import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm';
-import { goldCount, requiredAttributes } from '../analysis/annotationTasks';
+import { floorsFromEvidence, goldCount, requiredAttributes, textSketch } from '../analysis/annotationTasks';
 import { judgeLabels } from '../analysis/labelQuality';
 import { Rng } from '../analysis/random';
 import { drawSample, horvitzThompsonMean, type CandidatePool, type Sample, type StratumSummary } from '../analysis/sampling';
@@ -42,6 +43,7 @@ interface BatchDesign {
   strata: StratumSummary[];
   assignmentSeconds: number;
   sliceNames: string[];
+  sliceFloors?: { slice: string; value: string; min: number }[];
 }
 
 /** Slices attributes with more distinct values than this are not used to stratify or test bias. */
@@ -50,6 +52,35 @@ const MAX_SLICE_VALUES = 50;
 export const batchIdOfRun = (runId: string) => `batch-${runId}`;
 
 export function createAnnotationActivities({ db }: { db: Db }) {
+  /**
+   * The explicit floors plus one per slice the model's last gate judged insufficient or its traffic
+   * showed untested, restricted to values the pool holds; derived floors shrink so that all floors
+   * together take at most half the budget (the rest keeps uncertainty and exploration alive).
+   */
+  async function longTailFloors(modelId: number, s: AnnotationSettings, slices: { name: string; values: string[] }[], budget: number) {
+    const [last] = resultRows<{ rules: unknown; untested: unknown }>(
+      await db.execute(sql`
+        select g.rules, g.packet -> 'untested' as untested from gate_results g join runs r on r.id = g.run_id
+        where r.model_id = ${modelId} order by g.created_at desc, g.id desc limit 1`),
+    );
+    const parse = <T,>(v: unknown): T | undefined => (typeof v === 'string' ? (JSON.parse(v) as T) : ((v ?? undefined) as T | undefined));
+    const derivedMin = s.longTailFloor ?? 20;
+    const all = floorsFromEvidence(
+      {
+        rules: parse<{ checks: { slice: string; outcome: string }[] }[]>(last?.rules) ?? [],
+        untested: parse<{ attribute: string; value: string }[]>(last?.untested) ?? [],
+      },
+      derivedMin,
+      s.sliceFloors ?? [],
+    ).filter((f) => slices.some((sl) => sl.name === f.slice && sl.values.includes(f.value)));
+    const explicitKeys = new Set((s.sliceFloors ?? []).map((f) => `${f.slice}\u0000${f.value}`));
+    const explicitTotal = all.filter((f) => explicitKeys.has(`${f.slice}\u0000${f.value}`)).reduce((a, f) => a + f.min, 0);
+    const derived = all.filter((f) => !explicitKeys.has(`${f.slice}\u0000${f.value}`));
+    const room = Math.max(0, Math.floor(budget / 2) - explicitTotal);
+    const each = derived.length ? Math.min(derivedMin, Math.floor(room / derived.length)) : 0;
+    return all.map((f) => (explicitKeys.has(`${f.slice}\u0000${f.value}`) ? f : { ...f, min: each })).filter((f) => f.min > 0);
+  }
+
   return {
     /**
      * Builds the candidate pool (unlabelled examples the model answered in production, never tasked
@@ -71,9 +102,9 @@ export function createAnnotationActivities({ db }: { db: Db }) {
         return { batchId, tasks: counts.tasks, sampled: counts.tasks - gold, gold, poolSize: design.populationSize };
       }
       const s = input.settings;
-      const pool = resultRows<{ id: number; slices: Record<string, string>; score: number; decision: number }>(
+      const pool = resultRows<{ id: number; slices: Record<string, string>; input: Record<string, string>; score: number; decision: number }>(
         await db.execute(sql`
-          select distinct on (e.id) e.id, e.slices, p.score, p.decision
+          select distinct on (e.id) e.id, e.slices, e.input, p.score, p.decision
           from predictions p
           join examples e on e.model_id = p.model_id and e.external_id = p.example_external_id
           where p.model_id = ${input.modelId} and e.label is null
@@ -94,16 +125,30 @@ export function createAnnotationActivities({ db }: { db: Db }) {
       // The serving threshold is the boundary between what the model passed and blocked.
       const blocked = pool.filter((r) => r.decision === 1).map((r) => r.score);
       const threshold = blocked.length ? Math.min(...blocked) : Math.max(...pool.map((r) => r.score)) + 1e-9;
-      const candidatePool: CandidatePool = { n: pool.length, scores: Float64Array.from(pool, (r) => r.score), slices };
+      const candidatePool: CandidatePool = {
+        n: pool.length,
+        scores: Float64Array.from(pool, (r) => r.score),
+        slices,
+        // Diversity: spread over what the mail says (PGlite hands jsonb back parsed, postgres.js too).
+        features: textSketch(pool.map((r) => (typeof r.input === 'string' ? (JSON.parse(r.input) as Record<string, string>) : r.input))),
+      };
       const seed = s.seed ?? 1;
       const budget = Math.min(s.budget, pool.length);
-      const sample = drawSample(candidatePool, {
-        budget,
-        seed,
-        threshold,
-        ...(s.explorationShare !== undefined ? { explorationShare: s.explorationShare } : {}),
-        ...(s.sliceFloors ? { sliceFloors: s.sliceFloors } : {}),
-      });
+      const sliceFloors = await longTailFloors(input.modelId, s, slices, budget);
+      let sample: Sample;
+      try {
+        sample = drawSample(candidatePool, {
+          budget,
+          seed,
+          threshold,
+          ...(s.explorationShare !== undefined ? { explorationShare: s.explorationShare } : {}),
+          sliceFloors,
+        });
+      } catch (err) {
+        // A plan the pool cannot satisfy (floors above the budget) fails the same way on every retry.
+        if (err instanceof RangeError) throw ApplicationFailure.nonRetryable(err.message, 'BadSamplingPlan');
+        throw err;
+      }
 
       // Gold: labelled examples the team brought (import), in the training split, chosen by the seed.
       const goldPool = await db
@@ -130,6 +175,7 @@ export function createAnnotationActivities({ db }: { db: Db }) {
         strata: sample.strata,
         assignmentSeconds: s.assignmentSeconds ?? 600,
         sliceNames: slices.map((sl) => sl.name),
+        sliceFloors,
       };
       const taskRows = [
         ...Array.from(sample.index, (poolIndex, t) => {

@@ -57,3 +57,66 @@ export function specAffects(affects: Record<string, readonly string[]>, slices: 
   if (keys.length === 0) return true;
   return keys.some((k) => slices[k] !== undefined && affects[k]!.includes(slices[k]!));
 }
+
+/**
+ * Long-tail quotas from the last evaluation: every slice a gate rule judged `insufficient` and every
+ * segment seen in traffic but (nearly) absent from the held-out set gets a floor of `min` items, so
+ * the next labels reach where the evidence is thin. Explicit floors win over derived ones.
+ */
+export function floorsFromEvidence(
+  evidence: {
+    rules?: readonly { checks: readonly { slice: string; outcome: string }[] }[];
+    untested?: readonly { attribute: string; value: string }[];
+  },
+  min: number,
+  explicit: readonly { slice: string; value: string; min: number }[] = [],
+): { slice: string; value: string; min: number }[] {
+  const out = new Map<string, { slice: string; value: string; min: number }>();
+  const add = (slice: string, value: string) => {
+    const key = JSON.stringify([slice, value]);
+    if (!out.has(key)) out.set(key, { slice, value, min });
+  };
+  for (const rule of evidence.rules ?? []) {
+    for (const check of rule.checks) {
+      if (check.outcome !== 'insufficient') continue;
+      // Intersections (a=b&c=d) and 'overall' have no single attribute to stratify on.
+      const m = /^([^=&]+)=([^&]*)$/.exec(check.slice);
+      if (m) add(m[1]!, m[2]!);
+    }
+  }
+  for (const u of evidence.untested ?? []) add(u.attribute, u.value);
+  for (const f of explicit) out.set(JSON.stringify([f.slice, f.value]), f);
+  return [...out.values()].sort((a, b) => (a.slice + '\u0000' + a.value < b.slice + '\u0000' + b.value ? -1 : 1));
+}
+
+/**
+ * A small signed hashed bag-of-words sketch of each input (dims values per row, L2-normalised), so
+ * the sampler's diversity share can spread its draws over what the mail says. Deterministic: FNV-1a
+ * of field-prefixed lowercase tokens; the sign comes from a high bit of the same hash.
+ */
+export function textSketch(inputs: readonly Record<string, string>[], dims = 16): { dims: number; values: Float32Array } {
+  const values = new Float32Array(inputs.length * dims);
+  const token = /[\p{L}\p{N}]+/gu;
+  inputs.forEach((input, row) => {
+    const base = row * dims;
+    for (const field of Object.keys(input).sort()) {
+      const text = input[field];
+      if (typeof text !== 'string') continue;
+      for (const m of text.toLowerCase().slice(0, 20_000).matchAll(token)) {
+        let h = 0x811c9dc5;
+        const s = `${field}:${m[0]}`;
+        for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+        h >>>= 0;
+        values[base + (h % dims)]! += h & 0x80000000 ? -1 : 1;
+      }
+    }
+    let norm = 0;
+    for (let d = 0; d < dims; d++) {
+      const v = Math.sign(values[base + d]!) * Math.log1p(Math.abs(values[base + d]!));
+      values[base + d] = v;
+      norm += v * v;
+    }
+    if (norm > 0) for (let d = 0; d < dims; d++) values[base + d]! /= Math.sqrt(norm);
+  });
+  return { dims, values };
+}

@@ -64,6 +64,7 @@ export const annotationSettingsInput = z.strictObject({
   seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
   explorationShare: z.number().min(0).max(1).optional(),
   sliceFloors: z.array(z.strictObject({ slice: z.string().min(1).max(64), value: z.string().max(200), min: z.number().int().min(1) })).max(100).optional(),
+  longTailFloor: z.number().int().min(0).max(10_000).optional(),
   assignmentRules: z
     .array(z.strictObject({ slice: z.string().min(1).max(64), value: z.string().max(200), requires: z.record(z.string().min(1).max(64), z.string().max(200)) }))
     .max(100)

@@ -47,6 +47,8 @@ export interface AnnotationSettings {
   explorationShare?: number;
   /** Long-tail quotas: at least `min` items of slice=value. */
   sliceFloors?: { slice: string; value: string; min: number }[];
+  /** Floor for each slice the last evaluation found insufficient or untested (default 20; 0 turns them off). */
+  longTailFloor?: number;
   /** Items whose slice=value need annotators with these pool attributes (e.g. language). */
   assignmentRules?: { slice: string; value: string; requires: Record<string, string> }[];
 }
