@@ -8,6 +8,7 @@
 import {
   annotatorQuality,
   classBalance,
+  fisherExactTwoSided,
   cohenKappaMean,
   fleissKappaDetail,
   krippendorffAlpha,
@@ -16,7 +17,7 @@ import {
   type LabelTable,
 } from './agreement';
 import { dawidSkene, majorityVote, type DawidSkeneResult, type Aggregation } from './dawidSkene';
-import type { Interval } from './intervals';
+import { wilsonInterval, type Interval } from './intervals';
 
 export interface LabelsQuality {
   labels: number;
@@ -97,4 +98,47 @@ export function judgeLabels(input: LabelsInput): { quality: LabelsQuality; table
     dawid_skene_iterations: ds.iterations,
   };
   return { quality: report, table: t, ds, mv };
+}
+
+export interface GoldPoint {
+  batchId: string;
+  at: string;
+  gold: number;
+  correct: number;
+}
+
+export interface GoldDrift {
+  series: (GoldPoint & { accuracy: Interval })[];
+  /** The latest batch against all earlier ones pooled (null when either side has too little gold). */
+  latest: Interval | null;
+  baseline: Interval | null;
+  /** Two-sided Fisher exact p of latest vs baseline. */
+  p: number | null;
+  drifted: boolean;
+  rule: string;
+}
+
+export const DRIFT_ALPHA = 0.01;
+export const DRIFT_MIN_GOLD = 10;
+
+/**
+ * An annotator's accuracy on gold, batch by batch, and whether it has drifted: the latest batch is
+ * compared with every earlier batch pooled by a two-sided Fisher exact test; drift is flagged when
+ * p < 0.01, both sides hold at least 10 gold labels, and the latest accuracy is the lower one.
+ */
+export function goldAccuracyDrift(points: readonly GoldPoint[]): GoldDrift {
+  const rule = `latest batch vs earlier batches pooled: Fisher exact p < ${DRIFT_ALPHA}, >= ${DRIFT_MIN_GOLD} gold labels on each side, latest lower`;
+  const series = points.map((p) => ({ ...p, accuracy: wilsonInterval(p.correct, p.gold) }));
+  const withGold = points.filter((p) => p.gold > 0);
+  if (withGold.length < 2) return { series, latest: null, baseline: null, p: null, drifted: false, rule };
+  const last = withGold.at(-1)!;
+  const earlier = withGold.slice(0, -1);
+  const bGold = earlier.reduce((a, p) => a + p.gold, 0);
+  const bCorrect = earlier.reduce((a, p) => a + p.correct, 0);
+  const latest = wilsonInterval(last.correct, last.gold);
+  const baseline = wilsonInterval(bCorrect, bGold);
+  if (last.gold < DRIFT_MIN_GOLD || bGold < DRIFT_MIN_GOLD) return { series, latest, baseline, p: null, drifted: false, rule };
+  const p = fisherExactTwoSided(last.correct, last.gold - last.correct, bCorrect, bGold - bCorrect);
+  const drifted = p < DRIFT_ALPHA && last.correct / last.gold < bCorrect / bGold;
+  return { series, latest, baseline, p, drifted, rule };
 }

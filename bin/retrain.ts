@@ -277,6 +277,48 @@ clientOptions(feedback.command('health').description('flywheel health: explicit 
     else process.stdout.write(`${formatFlywheelHealth(health)}\n`);
   });
 
+// Annotation: the pool, the guidelines and the batches, as an operator or a viewer sees them.
+const annotation = program.command('annotation').description('annotation batches, the annotator pool and the guidelines');
+clientOptions(annotation.command('batch').argument('<batchId>').description('a batch: progress, SLA, aggregation, agreement and bias flags'))
+  .option('--labels', 'also print the aggregated label of every item (Dawid-Skene beside majority vote)')
+  .action(async (batchId: string, o: { labels?: boolean; url?: string; token?: string }) => {
+    const api = apiFromOptions(o);
+    const batch = await api.annotation.batch.query({ batchId });
+    print(o.labels ? { ...batch, labels: await api.annotation.aggregated.query({ batchId }) } : batch);
+  });
+clientOptions(annotation.command('annotators').description('per annotator: labels, gold accuracy per batch with drift, slice-bias flags'))
+  .requiredOption('--model <name>')
+  .action(async (o: { model: string; url?: string; token?: string }) => print(await apiFromOptions(o).annotation.annotators.query({ model: o.model })));
+clientOptions(annotation.command('spec').description('show the guidelines in force, or publish a new version with --guidelines'))
+  .requiredOption('--model <name>')
+  .option('--guidelines <file>', 'publish the text of FILE as the next version')
+  .option('--affects <slice=v1,v2>', 'only labels on items of these slice values are marked for relabelling (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+  .action(async (o: { model: string; guidelines?: string; affects: string[]; url?: string; token?: string }) => {
+    const api = apiFromOptions(o);
+    if (!o.guidelines) return print(await api.annotation.getSpec.query({ model: o.model }));
+    const affects: Record<string, string[]> = {};
+    for (const a of o.affects) {
+      const m = /^([^=]+)=(.+)$/.exec(a);
+      if (!m) throw new Error(`--affects must look like slice=value1,value2, got '${a}'`);
+      affects[m[1]!] = m[2]!.split(',').map((v) => v.trim()).filter(Boolean);
+    }
+    const { readFileSync } = await import('node:fs');
+    print(await api.annotation.setSpec.mutate({ model: o.model, guidelines: readFileSync(o.guidelines, 'utf8'), affects }));
+  });
+clientOptions(annotation.command('register').argument('<subject>').description('add or update an annotator of the pool'))
+  .option('--attribute <key=value>', 'pool attribute used for assignment, e.g. language=de (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+  .option('--adjudicator', 'reviews items without quorum instead of labelling new ones')
+  .action(async (subject: string, o: { attribute: string[]; adjudicator?: boolean; url?: string; token?: string }) => {
+    const attributes = Object.fromEntries(
+      o.attribute.map((a) => {
+        const i = a.indexOf('=');
+        if (i < 1) throw new Error(`--attribute must look like key=value, got '${a}'`);
+        return [a.slice(0, i), a.slice(i + 1)];
+      }),
+    );
+    print(await apiFromOptions(o).annotation.registerAnnotator.mutate({ subject, attributes, adjudicator: Boolean(o.adjudicator) }));
+  });
+
 program.parseAsync().catch((err: unknown) => {
   if (err instanceof Error && err.name === 'PredictionsFileError') {
     log(`error: ${err.message}`);

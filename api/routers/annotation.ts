@@ -6,6 +6,7 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import { TRPCError } from '@trpc/server';
 import { and, desc, eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
+import { goldAccuracyDrift } from '../../analysis/labelQuality';
 import { batchCounts, currentSpec, settleTask } from '../../db/annotation';
 import type { DbOrTx } from '../../db/index';
 import { resultRows, writeAudit } from '../../db/queries';
@@ -410,6 +411,64 @@ export const annotationRouter = router({
         stratum: r.stratum,
         inclusionProbability: Number(r.inclusion_probability),
       }));
+    }),
+
+  annotators: roleProcedure('viewer')
+    .meta({
+      openapi: {
+        method: 'GET',
+        path: '/models/{model}/annotators',
+        tags: ['annotation'],
+        summary: 'The pool’s quality on this model: labels, gold accuracy per batch with drift, and slice-bias flags from the latest batch',
+      },
+    })
+    .input(z.strictObject({ model: modelName }))
+    .output(
+      z.array(
+        z.object({
+          subject: z.string(),
+          attributes: z.record(z.string(), z.string()),
+          adjudicator: z.boolean(),
+          labels: z.number(),
+          gold: z.unknown(),
+          biasFlags: z.array(z.object({ batchId: z.string(), slice: z.string(), value: z.string(), disagreement: z.number(), rest: z.number(), n: z.number(), p: z.number() })),
+        }),
+      ),
+    )
+    .query(async ({ ctx, input }) => {
+      const model = await requireModel(ctx.db, input.model);
+      const rows = resultRows<{ annotator: string; batch_id: string; at: string; labels: string; gold: string; correct: string }>(
+        await ctx.db.execute(sql`
+          select l.annotator, t.batch_id, b.created_at::text as at, count(*)::text as labels,
+                 count(*) filter (where t.is_gold = 1)::text as gold,
+                 count(*) filter (where t.is_gold = 1 and l.label = t.gold_label)::text as correct
+          from labels l join annotation_tasks t on t.id = l.task_id join annotation_batches b on b.id = t.batch_id
+          where b.model_id = ${model.id} and l.superseded_by_spec is null
+          group by l.annotator, t.batch_id, b.created_at order by b.created_at, t.batch_id`),
+      );
+      const [latest] = await ctx.db
+        .select({ id: annotationBatches.id, estimate: annotationBatches.estimate })
+        .from(annotationBatches)
+        .where(and(eq(annotationBatches.modelId, model.id), sql`${annotationBatches.estimate} is not null`))
+        .orderBy(desc(annotationBatches.createdAt))
+        .limit(1);
+      const flags = ((latest?.estimate as { summary?: { biasFlags?: { annotator: string; slice: string; value: string; disagreement: number; rest: number; n: number; p: number }[] } } | null)?.summary?.biasFlags ?? []).map(
+        (f) => ({ ...f, batchId: latest!.id }),
+      );
+      const pool = await ctx.db.select().from(annotators);
+      const subjects = [...new Set(rows.map((r) => r.annotator))].sort();
+      return subjects.map((subject) => {
+        const mine = rows.filter((r) => r.annotator === subject);
+        const member = pool.find((p) => p.subject === subject);
+        return {
+          subject,
+          attributes: member?.attributes ?? {},
+          adjudicator: member?.adjudicator === 1,
+          labels: mine.reduce((a, r) => a + Number(r.labels), 0),
+          gold: goldAccuracyDrift(mine.map((r) => ({ batchId: r.batch_id, at: r.at, gold: Number(r.gold), correct: Number(r.correct) }))),
+          biasFlags: flags.filter((f) => f.annotator === subject).map(({ annotator: _a, ...f }) => f),
+        };
+      });
     }),
 
   batches: roleProcedure('viewer')

@@ -60,3 +60,30 @@ test('textSketch is deterministic, unit length, and tells different mail apart',
   assert.notDeepEqual(row(0), row(2));
   assert.deepEqual(row(3), new Array(8).fill(0), 'empty input: zero vector, no NaN');
 });
+
+test('goldAccuracyDrift flags a significant fall in the latest batch, not noise or thin gold', async () => {
+  const { goldAccuracyDrift } = await import('../../analysis/labelQuality');
+  const { fisherExactTwoSided } = await import('../../analysis/agreement');
+  const fell = goldAccuracyDrift([
+    { batchId: 'b1', at: '2026-01-01', gold: 40, correct: 38 },
+    { batchId: 'b2', at: '2026-01-08', gold: 40, correct: 39 },
+    { batchId: 'b3', at: '2026-01-15', gold: 30, correct: 18 },
+  ]);
+  assert.equal(fell.drifted, true);
+  assert.equal(fell.p, fisherExactTwoSided(18, 12, 77, 3));
+  assert.ok(fell.latest!.estimate! < fell.baseline!.estimate!);
+  assert.equal(fell.series.length, 3);
+  const steady = goldAccuracyDrift([
+    { batchId: 'b1', at: '2026-01-01', gold: 40, correct: 36 },
+    { batchId: 'b2', at: '2026-01-08', gold: 40, correct: 35 },
+  ]);
+  assert.equal(steady.drifted, false);
+  assert.ok(steady.p! > 0.5);
+  const thin = goldAccuracyDrift([
+    { batchId: 'b1', at: '2026-01-01', gold: 40, correct: 40 },
+    { batchId: 'b2', at: '2026-01-08', gold: 5, correct: 0 },
+  ]);
+  assert.equal(thin.drifted, false, 'five gold labels are too few to call drift');
+  assert.equal(thin.p, null);
+  assert.equal(goldAccuracyDrift([]).drifted, false);
+});

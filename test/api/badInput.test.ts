@@ -342,6 +342,10 @@ const cases: Record<string, { who: Who; cases: BadCase[] }> = {
     who: 'viewer',
     cases: [{ what: 'batch id too long', field: 'batchId', call: (c) => c.annotation.aggregated.query({ batchId: 'b'.repeat(201) }) }],
   },
+  'annotation.annotators': {
+    who: 'viewer',
+    cases: [{ what: 'bad model name', field: 'model', call: (c) => c.annotation.annotators.query({ model: 'No' }) }],
+  },
   'annotation.batches': {
     who: 'viewer',
     cases: [
@@ -669,6 +673,7 @@ test('openapi.json lists a path and method for every procedure', async () => {
     ['get', '/models/{model}/annotation-batches'],
     ['get', '/annotation/batches/{batchId}/labels'],
     ['get', '/models/{model}/feedback/health'],
+    ['get', '/models/{model}/annotators'],
   ];
   for (const [method, path] of expected) {
     assert.ok(doc.paths[path]?.[method], `${method.toUpperCase()} ${path} is missing from openapi.json (paths: ${Object.keys(doc.paths).join(', ')})`);

@@ -187,6 +187,13 @@ test('a run samples traffic, annotators label it (expiry, relabel, adjudication)
   assert.equal(members[0]!.n, 12, 'the snapshot includes every annotated example');
   assert.ok(['promoted', 'rejected'].includes(run.status));
 
+  // The pool's quality as a production metric: labels and gold accuracy per batch for each annotator.
+  const quality = await env.clients.viewer.annotation.annotators.query({ model });
+  const bobQ = quality.find((q) => q.subject === `bob-${suffix}`)!;
+  assert.ok(bobQ.labels >= 1);
+  assert.equal((bobQ.gold as { series: { batchId: string }[] }).series[0]!.batchId, batchId);
+  assert.equal(quality.find((q) => q.subject === `judge-${suffix}`)?.adjudicator ?? true, true);
+
   const view = await env.clients.viewer.annotation.batch.query({ batchId });
   assert.equal(view.progress.done + view.progress.open + view.progress.adjudication, 15);
 });
