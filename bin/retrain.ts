@@ -169,7 +169,25 @@ const runs = program.command('runs').description('retraining runs');
 clientOptions(runs.command('start').description('start a retraining run'))
   .requiredOption('--model <name>')
   .option('--approval-timeout <seconds>', 'how long the gate waits for a human')
-  .action(async (o) => print(await apiFromOptions(o).runs.start.mutate({ model: o.model, ...(o.approvalTimeout ? { approvalTimeoutSeconds: Number(o.approvalTimeout) } : {}) })));
+  .option('--annotation <json>', 'ask for labels first: {"budget":400,"deadlineSeconds":86400,...} (see AnnotationSettings)')
+  .action(async (o) => {
+    let annotation: unknown;
+    if (o.annotation) {
+      try {
+        annotation = JSON.parse(o.annotation as string);
+      } catch (err) {
+        throw new Error(`--annotation is not valid JSON: ${(err as Error).message}`);
+      }
+    }
+    print(
+      await apiFromOptions(o).runs.start.mutate({
+        model: o.model,
+        ...(o.approvalTimeout ? { approvalTimeoutSeconds: Number(o.approvalTimeout) } : {}),
+        // The server validates it field by field and names what is wrong.
+        ...(annotation ? { annotation: annotation as never } : {}),
+      }),
+    );
+  });
 clientOptions(runs.command('get').argument('<runId>'))
   .action(async (runId: string, o) => print(await apiFromOptions(o).runs.get.query({ runId })));
 clientOptions(runs.command('list'))
