@@ -1,10 +1,12 @@
 // Every side effect a workflow needs, built over injected dependencies so tests can pass their own db.
 import { createAnnotationActivities } from './annotation';
 import { createRetrainingActivities, type ActivityDeps } from './retraining';
+import { createSaturationActivities } from './saturation';
 
 export type { ActivityDeps } from './retraining';
 export type * from './retraining';
 export type * from './annotation';
+export type * from './saturation';
 // The serving scorer is built beside the activities so whoever starts the API can hand it over.
 export { createScorer } from '../trainers/scorer';
 
@@ -12,6 +14,7 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...createRetrainingActivities(deps),
     ...createAnnotationActivities(deps),
+    ...createSaturationActivities(deps),
   };
 }
 

@@ -12,10 +12,11 @@ import {
   encodeHeldOut,
   evaluateVersion,
   trafficCounts,
+  type ApprovalPacket,
   type VersionEvaluation,
 } from '../analysis/report';
 import type { Db } from '../db/index';
-import { changeProductionRoute, currentPolicy, productionVersionId, writeAudit } from '../db/queries';
+import { changeProductionRoute, currentPolicy, productionVersionId, snapshotMembers, writeAudit } from '../db/queries';
 import {
   approvals,
   datasetSnapshotMembers,
@@ -26,6 +27,7 @@ import {
   models,
   modelVersions,
   runs,
+  saturationReports,
   type RunStatus,
 } from '../db/schema';
 import {
@@ -95,19 +97,7 @@ function heartbeat(details: unknown): void {
 }
 
 export function createRetrainingActivities({ db }: ActivityDeps) {
-  async function loadMembers(snapshotId: number, split: 'train' | 'heldout') {
-    return db
-      .select({
-        exampleId: datasetSnapshotMembers.exampleId,
-        label: datasetSnapshotMembers.label,
-        input: examples.input,
-        slices: examples.slices,
-      })
-      .from(datasetSnapshotMembers)
-      .innerJoin(examples, eq(examples.id, datasetSnapshotMembers.exampleId))
-      .where(and(eq(datasetSnapshotMembers.snapshotId, snapshotId), eq(datasetSnapshotMembers.split, split)))
-      .orderBy(asc(datasetSnapshotMembers.exampleId));
-  }
+  const loadMembers = (snapshotId: number, split: 'train' | 'heldout') => snapshotMembers(db, snapshotId, split);
 
   async function storeReport(
     runId: string,
@@ -144,6 +134,14 @@ export function createRetrainingActivities({ db }: ActivityDeps) {
       .limit(RECENT_TRAFFIC_EXAMPLES);
     const names = [...new Set(rows.flatMap((r) => Object.keys(r.slices)))];
     return trafficCounts(Object.fromEntries(names.map((n) => [n, rows.map((r) => r.slices[n] ?? 'unknown')])));
+  }
+
+  /** The run's saturation verdict for the packet, when the run had a check. */
+  async function saturationEvidence(runId: string): Promise<{ saturation?: NonNullable<ApprovalPacket['saturation']> }> {
+    const [row] = await db.select().from(saturationReports).where(eq(saturationReports.runId, runId));
+    if (!row) return {};
+    const v = (row.report as { verdict: { verdict: 'improving' | 'plateau' | 'degrading'; reasons: string[]; recommendation: string } }).verdict;
+    return { saturation: { verdict: v.verdict, reasons: v.reasons, recommendation: v.recommendation, reportHash: row.contentHash } };
   }
 
   return {
@@ -325,6 +323,7 @@ export function createRetrainingActivities({ db }: ActivityDeps) {
             : null,
         traffic: await recentTraffic(input.modelId),
         settings,
+        ...(await saturationEvidence(input.runId)),
       });
       const packetHash = sha256(canonicalJson(packet));
       await db

@@ -98,7 +98,23 @@ const humanRule = z.strictObject({
   reason: z.string().min(1).default('policy requires a human sign-off'),
 });
 
-export const gateRuleSchema = z.union([boundRule, noRegressionRule, fairnessRule, supportRule, thresholdRule, humanRule]);
+/**
+ * The saturation check's verdict (does more data still help?): improving passes; plateau and degrading
+ * do what the rule says. A run without a saturation report is missing evidence (judged as degrading).
+ */
+const saturationRule = z.strictObject({
+  kind: z.literal('saturation'),
+  id: z.string().min(1).optional(),
+  onPlateau: z.enum(['pass', 'ask', 'block']).default('ask'),
+  onDegrading: z.enum(['ask', 'block']).default('block'),
+  /** Fractions of the training set and seeds per fraction the check trains (defaults 0.1 .. 1.0, 3 seeds). */
+  fractions: z.array(z.number().gt(0).max(1)).min(4).max(12).optional(),
+  seeds: z.number().int().min(2).max(10).optional(),
+  /** Error the fitted curve must still gain from doubling the data to count as improving (default 0.002). */
+  minGainFromDoubling: z.number().min(0).max(1).optional(),
+});
+
+export const gateRuleSchema = z.union([boundRule, noRegressionRule, fairnessRule, supportRule, thresholdRule, humanRule, saturationRule]);
 export type GateRule = z.infer<typeof gateRuleSchema>;
 
 /** What errors cost: a false positive (ham blocked) and a false negative (spam let through), per slice if they differ. */
@@ -148,6 +164,8 @@ export interface PolicyEvidence {
   fairness: { attribute: string; metrics: Partial<Record<FairnessMetricName, IntervalLike>> }[];
   /** Threshold analyses, keyed by the canonical JSON of their constraints. */
   thresholds: { constraintsKey: string; status: 'met' | 'none'; detail: string }[];
+  /** The run's saturation check, when it ran. */
+  saturation?: { verdict: 'improving' | 'plateau' | 'degrading'; reasons: string[]; recommendation: string } | null;
 }
 
 export type RuleOutcome = 'passed' | 'failed' | 'insufficient' | 'needs_approval';
@@ -292,6 +310,22 @@ function judgeRule(rule: GateRule, index: number, policy: GatePolicy, evidence: 
   });
 
   switch (rule.kind) {
+    case 'saturation': {
+      const sat = evidence.saturation;
+      const onFail = rule.onDegrading;
+      if (!sat) return { id, kind: rule.kind, outcome: onFail === 'ask' ? 'needs_approval' : 'failed', onFail, detail: 'missing evidence: this run has no saturation check', checks: [] };
+      const action = sat.verdict === 'improving' ? 'pass' : sat.verdict === 'plateau' ? rule.onPlateau : rule.onDegrading;
+      const outcome: RuleOutcome = action === 'pass' ? 'passed' : action === 'ask' ? 'needs_approval' : 'failed';
+      return {
+        id,
+        kind: rule.kind,
+        outcome,
+        onFail: action === 'block' ? 'block' : 'ask',
+        detail: `more data: ${sat.verdict}; ${sat.recommendation}${sat.reasons.length ? ` (${sat.reasons.join('; ')})` : ''}`,
+        checks: [],
+      };
+    }
+
     case 'human_approval':
       return { id, kind: rule.kind, outcome: 'needs_approval', onFail: 'ask', detail: rule.reason, checks: [] };
 

@@ -301,6 +301,8 @@ export interface ApprovalPacket {
   /** Deferring scores near the threshold to a human, when the policy asks. */
   abstain: AbstainBand | null;
   untested: UntestedSegment[];
+  /** The saturation check's verdict and the report it came from (present when the run had one). */
+  saturation?: NonNullable<PolicyEvidence['saturation']> & { reportHash: string };
   judgement: PolicyJudgement;
 }
 
@@ -338,11 +340,12 @@ export function buildApprovalPacket(input: {
   champion: { versionId: number; version: number; reportHash: string; scores: Float64Array; evaluation: VersionEvaluation } | null;
   traffic: TrafficCount[];
   settings: EvaluationSettings;
+  saturation?: ApprovalPacket['saturation'];
 }): ApprovalPacket {
   const { data, policy, candidate, champion } = input;
   const deltas = champion ? pairedDeltas(data, candidate.scores, champion.scores, input.settings) : null;
   const thresholds = thresholdAnalyses(data, candidate.scores, policy);
-  const evidence = policyEvidence(candidate.evaluation, deltas, thresholds);
+  const evidence = { ...policyEvidence(candidate.evaluation, deltas, thresholds), saturation: input.saturation ?? null };
   const heldOutSupport = candidate.evaluation.classification.slices.map((s) => ({
     attribute: s.attribute,
     value: s.value,
@@ -368,6 +371,7 @@ export function buildApprovalPacket(input: {
       ? abstainBand({ labels: data.labels, scores: candidate.scores, threshold: input.settings.threshold, halfWidth: policy.abstainHalfWidth })
       : null,
     untested: untestedSegments(input.traffic, heldOutSupport, policy?.minSliceSupport ?? 30),
+    ...(input.saturation ? { saturation: input.saturation } : {}),
     judgement: judgePolicy(policy, evidence),
   };
 }

@@ -70,3 +70,10 @@ export const annotationSettingsInput = z.strictObject({
     .max(100)
     .optional(),
 });
+
+/** How a run checks whether more data still helps (workflows/messages SaturationSettings). */
+export const saturationSettingsInput = z.strictObject({
+  fractions: z.array(z.number().gt(0).max(1)).min(4).max(12).optional(),
+  seeds: z.number().int().min(2).max(10).optional(),
+  minGainFromDoubling: z.number().min(0).max(1).optional(),
+});

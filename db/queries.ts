@@ -1,7 +1,7 @@
 // Small query helpers shared by activities and the API, so a route change is written one way only.
-import { and, desc, eq } from 'drizzle-orm';
+import { and, asc, desc, eq } from 'drizzle-orm';
 import type { Db, DbOrTx } from './index';
-import { auditLog, deploymentEvents, gatePolicies, modelVersions, models, routes } from './schema';
+import { auditLog, datasetSnapshotMembers, deploymentEvents, examples, gatePolicies, modelVersions, models, routes } from './schema';
 
 export interface AuditEntry {
   actor: string;
@@ -143,4 +143,20 @@ export async function addPolicyVersion(db: DbOrTx, modelId: number, document: un
   const version = (current?.version ?? 0) + 1;
   await db.insert(gatePolicies).values({ modelId, version, document, createdBy });
   return version;
+}
+
+/** A snapshot's members of one split with their inputs and slices, in example order. */
+export async function snapshotMembers(db: DbOrTx, snapshotId: number, split: 'train' | 'heldout') {
+  return db
+    .select({
+      exampleId: datasetSnapshotMembers.exampleId,
+      externalId: examples.externalId,
+      label: datasetSnapshotMembers.label,
+      input: examples.input,
+      slices: examples.slices,
+    })
+    .from(datasetSnapshotMembers)
+    .innerJoin(examples, eq(examples.id, datasetSnapshotMembers.exampleId))
+    .where(and(eq(datasetSnapshotMembers.snapshotId, snapshotId), eq(datasetSnapshotMembers.split, split)))
+    .orderBy(asc(datasetSnapshotMembers.exampleId));
 }

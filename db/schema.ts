@@ -478,3 +478,44 @@ export const aggregatedLabels = pgTable(
   },
   (t) => [index('aggregated_labels_batch_idx').on(t.batchId)],
 );
+
+/**
+ * One training of the saturation check: a nested subset (fraction, seed) of a run's training snapshot,
+ * or the same full set without the newest labelled batch, evaluated on the frozen held-out set.
+ * Unique per (run, variant, fraction, seed): a retried or resumed fan-out never retrains a stored point.
+ */
+export const saturationPoints = pgTable(
+  'saturation_points',
+  {
+    id: serial('id').primaryKey(),
+    runId: text('run_id').notNull(),
+    variant: text('variant').$type<'curve' | 'without_newest'>().notNull(),
+    fraction: real('fraction').notNull(),
+    seed: integer('seed').notNull(),
+    trainSize: integer('train_size').notNull(),
+    /** Held-out error rate (1 - accuracy at the evaluation threshold) and its Wilson interval. */
+    error: jsonb('error').$type<{ estimate: number; lower: number; upper: number }>().notNull(),
+    /** Errors per slice value (attribute=value → errors, n), for naming the slices a batch hurts. */
+    sliceErrors: jsonb('slice_errors').$type<Record<string, { errors: number; n: number }>>().notNull(),
+    /** Held-out rows (index in example order) this model got wrong: the row-level pairing of the ablation. */
+    wrongRows: jsonb('wrong_rows').$type<number[]>().notNull(),
+    heldOut: integer('held_out').notNull(),
+    seconds: real('seconds').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex('saturation_points_uq').on(t.runId, t.variant, t.fraction, t.seed)],
+);
+
+/** The saturation check's report for a run: points, fit, ablation, verdict. Immutable, content-hashed. */
+export const saturationReports = pgTable('saturation_reports', {
+  id: serial('id').primaryKey(),
+  runId: text('run_id').notNull().unique(),
+  modelId: integer('model_id')
+    .notNull()
+    .references(() => models.id),
+  snapshotId: integer('snapshot_id').notNull(),
+  verdict: text('verdict').$type<'improving' | 'plateau' | 'degrading'>().notNull(),
+  report: jsonb('report').notNull(),
+  contentHash: text('content_hash').notNull(),
+  createdAt: createdAt(),
+});

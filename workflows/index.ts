@@ -1,3 +1,4 @@
 // The worker's workflowsPath: every workflow type the control plane runs.
 export { annotationBatch } from './annotationBatch';
 export { retrainingRun } from './retrainingRun';
+export { saturationCheck } from './saturationCheck';

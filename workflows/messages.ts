@@ -26,7 +26,44 @@ export interface RetrainingRunInput {
   trainingTaskQueue?: string;
   /** When set, the run samples recent traffic for annotation and waits for the labels first. */
   annotation?: AnnotationSettings;
+  /** When set, the run checks whether more data still helps before it trains the candidate. */
+  saturation?: SaturationSettings;
 }
+
+/** The saturation check's design (issue: saturation check). */
+export interface SaturationSettings {
+  /** Nested fractions of the training set (default 0.1, 0.2, 0.4, 0.6, 0.8, 1.0). */
+  fractions?: number[];
+  /** Seeds per fraction (default 3). */
+  seeds?: number;
+  /** Absolute error the fitted curve must still gain from doubling the data (default 0.002). */
+  minGainFromDoubling?: number;
+}
+
+export const DEFAULT_SATURATION_FRACTIONS = [0.1, 0.2, 0.4, 0.6, 0.8, 1.0];
+export const DEFAULT_SATURATION_SEEDS = 3;
+
+export interface SaturationCheckInput {
+  runId: string;
+  modelId: number;
+  snapshotId: number;
+  settings: SaturationSettings;
+  trainerParams?: Record<string, number>;
+  trainingTaskQueue?: string;
+}
+
+export interface SaturationSummary {
+  verdict: 'improving' | 'plateau' | 'degrading';
+  reasons: string[];
+  recommendation: string;
+  reportId: number;
+  contentHash: string;
+  /** Trainings this check ran, and how many were found already stored (a resumed check). */
+  points: number;
+  reused: number;
+}
+
+export const saturationProgressQuery = defineQuery<{ points: number; done: number }>('saturationProgress');
 
 /** How a run asks people for labels (issue: sampling for annotation, the annotation workforce). */
 export interface AnnotationSettings {
@@ -58,6 +95,7 @@ export type RunStep =
   | 'sampling'
   | 'annotating'
   | 'aggregating'
+  | 'saturation'
   | 'snapshot'
   | 'training'
   | 'evaluating'
@@ -103,6 +141,8 @@ export interface RunStatusView {
   outcome: RunOutcome | null;
   /** The run's annotation batch (null when the run asked for no labels). */
   annotation?: { batchId: string; tasks: number; aggregated: number | null } | null;
+  /** The run's saturation verdict (null when the run had no check). */
+  saturation?: { verdict: string; recommendation: string; reportId: number } | null;
 }
 
 export interface RetrainingRunResult {

@@ -27,6 +27,7 @@ import {
   type RunStep,
 } from './messages';
 import { annotationBatch } from './annotationBatch';
+import { saturationCheck } from './saturationCheck';
 
 // Control activities run on the workflow's own task queue ('control' by default).
 const controlActivities = proxyActivities<Activities>({
@@ -63,6 +64,7 @@ export async function retrainingRun(input: RetrainingRunInput): Promise<Retraini
     approval: null,
     outcome: null,
     annotation: null,
+    saturation: null,
   };
   let humanDecision: DecideGateInput | undefined;
 
@@ -180,6 +182,26 @@ export async function retrainingRun(input: RetrainingRunInput): Promise<Retraini
     await enter('snapshot');
     const snapshot = await controlActivities.freezeSnapshot({ runId: input.runId, modelId: input.modelId });
     status.snapshotId = snapshot.snapshotId;
+
+    // Does more data still help? Nested-subset learning curves and the newest batch's ablation, before
+    // the candidate is trained; the gate reads the stored verdict. (patched: older histories replay.)
+    if (input.saturation && patched('saturation-check')) {
+      await enter('saturation');
+      const saturation = await executeChild(saturationCheck, {
+        workflowId: `saturation-${input.runId}`,
+        args: [
+          {
+            runId: input.runId,
+            modelId: input.modelId,
+            snapshotId: snapshot.snapshotId,
+            settings: input.saturation,
+            ...(input.trainerParams ? { trainerParams: input.trainerParams } : {}),
+            trainingTaskQueue: input.trainingTaskQueue ?? 'training',
+          },
+        ],
+      });
+      status.saturation = { verdict: saturation.verdict, recommendation: saturation.recommendation, reportId: saturation.reportId };
+    }
 
     await enter('training');
     const candidate = await trainingActivities.trainCandidate({

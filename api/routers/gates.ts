@@ -86,7 +86,7 @@ export const gatesRouter = router({
       const current = input.policy ? null : await currentPolicy(ctx.db, run.modelId);
       const policy = input.policy ?? (current ? gatePolicySchema.parse(current.document) : null);
       // Threshold rules read the analyses stored in the packet; constraints it lacks fail closed as missing evidence.
-      const judgement = judgePolicy(policy, policyEvidence(packet.candidateEvaluation, packet.deltas, packet.thresholds));
+      const judgement = judgePolicy(policy, { ...policyEvidence(packet.candidateEvaluation, packet.deltas, packet.thresholds), saturation: packet.saturation ?? null });
       return { runId: input.runId, policyVersion: current?.version ?? null, ...judgement };
     }),
 

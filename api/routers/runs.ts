@@ -14,7 +14,9 @@ import {
   type RunStatusView,
 } from '../../workflows/messages';
 import type { Db } from '../../db/index';
-import { annotationSettingsInput, modelName, positiveInt, runId, trainerParamsInput } from '../schemas';
+import { currentPolicy } from '../../db/queries';
+import { gatePolicySchema } from '../../analysis/policy';
+import { annotationSettingsInput, modelName, positiveInt, runId, saturationSettingsInput, trainerParamsInput } from '../schemas';
 import { roleProcedure, router, type Context } from '../trpc';
 import { requireModel } from './models';
 
@@ -70,6 +72,24 @@ function toRunOutput(row: Awaited<ReturnType<typeof requireRun>>) {
   };
 }
 
+/**
+ * The saturation check runs when the caller asks for it, or when the model's gate policy has a
+ * saturation rule (then with the rule's design): a policy that judges the verdict always gets one.
+ */
+async function saturationFor(db: Db, modelId: number, asked: RetrainingRunInput['saturation']): Promise<{ saturation?: NonNullable<RetrainingRunInput['saturation']> }> {
+  if (asked) return { saturation: asked };
+  const current = await currentPolicy(db, modelId);
+  const rule = current ? gatePolicySchema.parse(current.document).rules.find((r) => r.kind === 'saturation') : undefined;
+  if (!rule || rule.kind !== 'saturation') return {};
+  return {
+    saturation: {
+      ...(rule.fractions ? { fractions: rule.fractions } : {}),
+      ...(rule.seeds ? { seeds: rule.seeds } : {}),
+      ...(rule.minGainFromDoubling !== undefined ? { minGainFromDoubling: rule.minGainFromDoubling } : {}),
+    },
+  };
+}
+
 export const runsRouter = router({
   start: roleProcedure('operator')
     .meta({ openapi: { method: 'POST', path: '/runs', tags: ['runs'], summary: 'Start a retraining run' } })
@@ -80,6 +100,7 @@ export const runsRouter = router({
         trainerParams: trainerParamsInput.optional(),
         approvalTimeoutSeconds: z.number().int().min(1).max(30 * 86400).optional(),
         annotation: annotationSettingsInput.optional(),
+        saturation: saturationSettingsInput.optional(),
       }),
     )
     .output(z.object({ runId: z.string(), workflowId: z.string() }))
@@ -96,6 +117,7 @@ export const runsRouter = router({
         approvalTimeoutSeconds: input.approvalTimeoutSeconds ?? ctx.defaultApprovalTimeoutSeconds,
         trainingTaskQueue: ctx.taskQueues.training,
         ...(input.annotation ? { annotation: input.annotation } : {}),
+        ...(await saturationFor(ctx.db, model.id, input.saturation)),
       };
       await ctx.db.insert(runs).values({
         id,

@@ -1,0 +1,318 @@
+// Side effects of the saturation check: which batch is newest, one training per (variant, fraction,
+// seed) point stored once (a resumed fan-out finds its stored points and trains nothing twice), and
+// the report (fit, ablation, verdict) stored once per run.
+import { createHash } from 'node:crypto';
+import { Context } from '@temporalio/activity';
+import { and, asc, eq, sql } from 'drizzle-orm';
+import { canonicalJson } from '../analysis/canonicalJson';
+import { wilsonInterval } from '../analysis/intervals';
+import { ablationRowTest } from '../analysis/ablation';
+import { inversePowerLaw, learningCurveVerdict, RECOMMENDATIONS, type AblationSeed, type CurveFraction } from '../analysis/learningCurve';
+import { defaultEvaluationSettings } from '../analysis/report';
+import type { Db } from '../db/index';
+import { resultRows, snapshotMembers } from '../db/queries';
+import { saturationPoints, saturationReports } from '../db/schema';
+import { deserializeArtifact, predictBatch, type TrainerParams, defaultTrainerParams } from '../trainers/hashedLogReg';
+import { trainInThread } from '../trainers/threadPool';
+
+export interface SaturationPointInput {
+  runId: string;
+  snapshotId: number;
+  variant: 'curve' | 'without_newest';
+  fraction: number;
+  seed: number;
+  trainerParams?: Record<string, number>;
+  /** For the ablation: the examples of this batch are left out. */
+  excludeBatchId?: string | null;
+}
+
+export interface SaturationPointRef {
+  variant: 'curve' | 'without_newest';
+  fraction: number;
+  seed: number;
+  trainSize: number;
+  error: number;
+  /** True when this attempt found the point stored and trained nothing. */
+  reused: boolean;
+}
+
+export interface SaturationReportRef {
+  verdict: 'improving' | 'plateau' | 'degrading';
+  reasons: string[];
+  recommendation: string;
+  reportId: number;
+  contentHash: string;
+}
+
+/** A slice value needs this many held-out rows before the ablation names it. */
+const MIN_SLICE_ROWS = 20;
+
+export interface NewestBatch {
+  batchId: string;
+  /** Training examples of the snapshot that came from it. */
+  examples: number;
+  annotators: string[];
+}
+
+/**
+ * A stable per-seed order of the training set; the first k of it are the nested subset of size k.
+ * Keyed by external id, so the same data gives the same subsets in any database.
+ */
+function nestedOrder<T extends { externalId: string }>(members: T[], seed: number): T[] {
+  const key = (id: string) => createHash('sha256').update(`${seed}\u0000${id}`).digest().readUInt32BE(0);
+  return members
+    .map((m) => ({ m, k: key(m.externalId) }))
+    .sort((a, b) => a.k - b.k || (a.m.externalId < b.m.externalId ? -1 : a.m.externalId > b.m.externalId ? 1 : 0))
+    .map((x) => x.m);
+}
+
+function heartbeat(details: unknown): void {
+  try {
+    Context.current().heartbeat(details);
+  } catch {
+    /* called outside an activity (tests) */
+  }
+}
+
+export function createSaturationActivities({ db }: { db: Db }) {
+  /** Example ids of a batch's aggregated (non-gold) items. */
+  async function batchExampleIds(batchId: string): Promise<Set<number>> {
+    const rows = resultRows<{ example_id: number }>(await db.execute(sql`select example_id from aggregated_labels where batch_id = ${batchId}`));
+    return new Set(rows.map((r) => Number(r.example_id)));
+  }
+
+  /**
+   * Slice values the batch is concentrated in: at least half of its training examples, at 1.5x or more
+   * of their share of the whole training split; by lift.
+   */
+  async function batchComposition(batchId: string, snapshotId: number) {
+    const ids = await batchExampleIds(batchId);
+    const train = await snapshotMembers(db, snapshotId, 'train');
+    const inBatch = train.filter((m) => ids.has(m.exampleId));
+    if (inBatch.length === 0) return [];
+    const count = (rows: typeof train) => {
+      const c = new Map<string, number>();
+      for (const r of rows) for (const [k, v] of Object.entries(r.slices)) c.set(`${k}=${v}`, (c.get(`${k}=${v}`) ?? 0) + 1);
+      return c;
+    };
+    const all = count(train);
+    return [...count(inBatch).entries()]
+      .map(([slice, k]) => ({ slice, share: k / inBatch.length, lift: k / inBatch.length / (all.get(slice)! / train.length) }))
+      .filter((c) => c.share >= 0.5 && c.lift >= 1.5)
+      .sort((a, b) => b.lift - a.lift || (a.slice < b.slice ? -1 : 1));
+  }
+
+  return {
+    /**
+     * Fits the learning curve over the stored points, judges the newest batch's ablation and stores the
+     * report (once per run; a retry returns what was stored).
+     */
+    async storeSaturationReport(input: {
+      runId: string;
+      modelId: number;
+      snapshotId: number;
+      fractions: number[];
+      seeds: number;
+      minGainFromDoubling?: number;
+      newest: NewestBatch | null;
+      trainerParams: Record<string, number>;
+    }): Promise<SaturationReportRef> {
+      const existing = async () => {
+        const [row] = await db.select().from(saturationReports).where(eq(saturationReports.runId, input.runId));
+        if (!row) return null;
+        const v = (row.report as { verdict: { verdict: SaturationReportRef['verdict']; reasons: string[]; recommendation: string } }).verdict;
+        return { verdict: v.verdict, reasons: v.reasons, recommendation: v.recommendation, reportId: row.id, contentHash: row.contentHash };
+      };
+      const stored = await existing();
+      if (stored) return stored;
+      const points = await db
+        .select()
+        .from(saturationPoints)
+        .where(eq(saturationPoints.runId, input.runId))
+        .orderBy(asc(saturationPoints.variant), asc(saturationPoints.fraction), asc(saturationPoints.seed));
+      const curvePoints = points.filter((p) => p.variant === 'curve');
+      // One entry per training size (tiny sets can round two fractions to the same size), seeds in order.
+      const bySize = new Map<number, { fraction: number; errors: number[] }>();
+      for (const p of curvePoints) {
+        const cell = bySize.get(p.trainSize) ?? { fraction: p.fraction, errors: [] };
+        cell.errors.push(p.error.estimate);
+        bySize.set(p.trainSize, cell);
+      }
+      const curve: CurveFraction[] = [...bySize.entries()].sort((a, b) => a[0] - b[0]).map(([n, c]) => ({ n, errors: c.errors }));
+      const full = curvePoints.filter((p) => p.fraction === Math.max(...input.fractions));
+      const without = points.filter((p) => p.variant === 'without_newest');
+      const ablation: AblationSeed[] = without.flatMap((w) => {
+        const withP = full.find((f) => f.seed === w.seed);
+        if (!withP) return [];
+        const slices = Object.keys(withP.sliceErrors)
+          .filter((k) => withP.sliceErrors[k]!.n >= MIN_SLICE_ROWS && w.sliceErrors[k])
+          .sort()
+          .map((k) => ({ slice: k, withNewest: withP.sliceErrors[k]!.errors / withP.sliceErrors[k]!.n, withoutNewest: w.sliceErrors[k]!.errors / w.sliceErrors[k]!.n }));
+        return [{ seed: w.seed, withNewest: withP.error.estimate, withoutNewest: w.error.estimate, slices }];
+      });
+      const judged = learningCurveVerdict({
+        curve,
+        ablation: ablation.length >= 2 ? ablation : null,
+        ...(input.minGainFromDoubling !== undefined ? { thresholds: { minGainFromDoubling: input.minGainFromDoubling } } : {}),
+      });
+      // Row-level pairing: the same held-out rows, with and without the batch, pooled over seeds.
+      const heldout = await snapshotMembers(db, input.snapshotId, 'heldout');
+      const sliceOfRow: Record<string, string[]> = {};
+      const attrs = [...new Set(heldout.flatMap((m) => Object.keys(m.slices)))];
+      for (const a of attrs) sliceOfRow[a] = heldout.map((m) => m.slices[a] ?? 'unknown');
+      const pairs = without.flatMap((w) => {
+        const withP = full.find((f) => f.seed === w.seed);
+        return withP ? [{ wrongWith: withP.wrongRows, wrongWithout: w.wrongRows }] : [];
+      });
+      const rowTest = pairs.length > 0 ? ablationRowTest(pairs, sliceOfRow) : null;
+      let verdict = judged.verdict;
+      let recommendation = judged.recommendation;
+      const reasons = [...judged.reasons];
+      if (rowTest?.overall.significant && verdict !== 'degrading') {
+        verdict = 'degrading';
+        recommendation = RECOMMENDATIONS.degrading;
+        reasons.unshift(
+          `the newest batch adds errors on the held-out rows: ${rowTest.overall.worse} row-seeds wrong only with it vs ${rowTest.overall.better} only without it (${rowTest.rule}: p = ${rowTest.overall.p.toExponential(2)})`,
+        );
+      }
+      const composition = input.newest ? await batchComposition(input.newest.batchId, input.snapshotId) : [];
+      // The slices the newest batch hurt most: by the row-level test (Holm-adjusted, most excess errors
+      // first) when there is one, else by the seed-level intervals.
+      const slicesMostAffected = rowTest
+        ? rowTest.slices
+            .filter((t) => t.excessErrors > 0)
+            .slice(0, 5)
+            .map((t) => ({ slice: t.slice, errorRateIncrease: t.errorRateIncrease, excessErrors: t.excessErrors, worse: t.worse, better: t.better, p: t.p, significant: t.significant }))
+        : [];
+      const fit = judged.evidence.fit;
+      if (verdict === 'degrading' && input.newest && (judged.evidence.ablation?.significant || rowTest?.overall.significant)) {
+        reasons.unshift(
+          `newest batch ${input.newest.batchId} (${input.newest.examples} training labels by ${input.newest.annotators.join(', ') || 'no recorded annotators'}) ` +
+            `raises held-out error${slicesMostAffected.length ? `, most on ${slicesMostAffected.slice(0, 3).map((s) => s.slice).join(', ')}` : ''}` +
+            (composition.length ? `; the batch is concentrated in ${composition.slice(0, 3).map((c) => `${c.slice} (${Math.round(100 * c.share)}% of it, ${c.lift.toFixed(1)}x its training share)`).join(', ')}` : ''),
+        );
+      }
+      const sizes = curve.map((c) => c.n);
+      const report = {
+        schemaVersion: 1,
+        runId: input.runId,
+        snapshotId: input.snapshotId,
+        settings: { fractions: input.fractions, seeds: input.seeds, trainerParams: input.trainerParams, threshold: defaultEvaluationSettings.threshold },
+        points: points.map((p) => ({ variant: p.variant, fraction: p.fraction, seed: p.seed, trainSize: p.trainSize, error: p.error, heldOut: p.heldOut, seconds: p.seconds })),
+        curve: curve.map((c) => ({ n: c.n, fraction: bySize.get(c.n)!.fraction, errors: c.errors, mean: c.errors.reduce((a, b) => a + b, 0) / c.errors.length })),
+        fit,
+        // Ready for a chart: the measured means and the fitted curve out to twice the data.
+        chart: fit.ok
+          ? { n: [...sizes, 2 * Math.max(...sizes)], fitted: [...sizes, 2 * Math.max(...sizes)].map((n) => inversePowerLaw(fit, n)) }
+          : null,
+        ablation: input.newest
+          ? { batch: input.newest, composition, perSeed: ablation, interval: judged.evidence.ablation, rowTest, slicesMostAffected }
+          : null,
+        evidence: { sizeComparisons: judged.evidence.sizeComparisons, fallback: judged.evidence.fallback, ablationSlices: judged.evidence.ablationSlices },
+        verdict: { verdict, reasons, recommendation, thresholds: judged.thresholds },
+      };
+      const contentHash = `sha256:${createHash('sha256').update(canonicalJson(report)).digest('hex')}`;
+      await db
+        .insert(saturationReports)
+        .values({ runId: input.runId, modelId: input.modelId, snapshotId: input.snapshotId, verdict, report, contentHash })
+        .onConflictDoNothing({ target: saturationReports.runId });
+      return (await existing())!;
+    },
+
+    /** The newest annotation batch whose labels are in this snapshot's training split, if any. */
+    async newestLabelledBatch(input: { modelId: number; snapshotId: number }): Promise<NewestBatch | null> {
+      const [row] = resultRows<{ batch_id: string; examples: string }>(
+        await db.execute(sql`
+          select a.batch_id, count(*)::text as examples
+          from aggregated_labels a
+          join annotation_batches b on b.id = a.batch_id
+          join dataset_snapshot_members m on m.example_id = a.example_id and m.snapshot_id = ${input.snapshotId} and m.split = 'train'
+          where b.model_id = ${input.modelId}
+          group by a.batch_id, b.created_at
+          order by b.created_at desc limit 1`),
+      );
+      if (!row) return null;
+      const annotators = resultRows<{ annotator: string }>(
+        await db.execute(sql`
+          select distinct l.annotator from labels l join annotation_tasks t on t.id = l.task_id
+          where t.batch_id = ${row.batch_id} and l.superseded_by_spec is null order by 1`),
+      ).map((r) => r.annotator);
+      return { batchId: row.batch_id, examples: Number(row.examples), annotators };
+    },
+
+    /**
+     * Trains one point on the training queue (in a worker thread, heartbeating meanwhile) and evaluates
+     * it on the snapshot's held-out split: overall error with its interval and errors per slice value.
+     */
+    async trainSaturationPoint(input: SaturationPointInput): Promise<SaturationPointRef> {
+      const [stored] = await db
+        .select()
+        .from(saturationPoints)
+        .where(
+          and(
+            eq(saturationPoints.runId, input.runId),
+            eq(saturationPoints.variant, input.variant),
+            eq(saturationPoints.fraction, input.fraction),
+            eq(saturationPoints.seed, input.seed),
+          ),
+        );
+      if (stored) {
+        return { variant: input.variant, fraction: input.fraction, seed: input.seed, trainSize: stored.trainSize, error: stored.error.estimate, reused: true };
+      }
+      const started = Date.now();
+      let members = await snapshotMembers(db, input.snapshotId, 'train');
+      if (input.variant === 'without_newest' && input.excludeBatchId) {
+        const excluded = await batchExampleIds(input.excludeBatchId);
+        members = members.filter((m) => !excluded.has(m.exampleId));
+      }
+      const ordered = nestedOrder(members, input.seed);
+      const subset = ordered.slice(0, Math.max(1, Math.round(input.fraction * ordered.length)));
+      const params: Partial<TrainerParams> = { ...defaultTrainerParams, ...(input.trainerParams ?? {}), seed: input.seed };
+      const beat = setInterval(() => heartbeat({ phase: 'training', variant: input.variant, fraction: input.fraction, seed: input.seed }), 2000);
+      let bytes: Uint8Array;
+      try {
+        heartbeat({ phase: 'queued' });
+        bytes = await trainInThread(
+          subset.map((m) => ({ input: m.input, label: m.label as 0 | 1 })),
+          params,
+        );
+      } finally {
+        clearInterval(beat);
+      }
+      const heldout = await snapshotMembers(db, input.snapshotId, 'heldout');
+      const scores = predictBatch(deserializeArtifact(bytes), heldout.map((m) => m.input));
+      let errors = 0;
+      const sliceErrors: Record<string, { errors: number; n: number }> = {};
+      const wrongRows: number[] = [];
+      heldout.forEach((m, i) => {
+        const wrong = (scores[i]! >= defaultEvaluationSettings.threshold ? 1 : 0) !== m.label ? 1 : 0;
+        errors += wrong;
+        if (wrong) wrongRows.push(i);
+        for (const [k, v] of Object.entries(m.slices)) {
+          const cell = (sliceErrors[`${k}=${v}`] ??= { errors: 0, n: 0 });
+          cell.errors += wrong;
+          cell.n += 1;
+        }
+      });
+      const w = wilsonInterval(errors, heldout.length);
+      const error = { estimate: errors / heldout.length, lower: w.lower ?? 0, upper: w.upper ?? 1 };
+      await db
+        .insert(saturationPoints)
+        .values({
+          runId: input.runId,
+          variant: input.variant,
+          fraction: input.fraction,
+          seed: input.seed,
+          trainSize: subset.length,
+          error,
+          sliceErrors,
+          wrongRows,
+          heldOut: heldout.length,
+          seconds: (Date.now() - started) / 1000,
+        })
+        .onConflictDoNothing();
+      return { variant: input.variant, fraction: input.fraction, seed: input.seed, trainSize: subset.length, error: error.estimate, reused: false };
+    },
+  };
+}
+

@@ -1,0 +1,1030 @@
+/**
+ * Learning-curve saturation check: does more data still help?
+ *
+ * Pure and deterministic: no I/O, no Node built-ins, no clock, no randomness, so it is safe to
+ * import from Temporal workflow code (the `saturationCheck` workflow calls it after its
+ * train-on-nested-subsets activities have reported held-out errors).
+ *
+ * Three parts:
+ * - `fitInversePowerLaw`: error(n) = a + b * n^(-c) by weighted nonlinear least squares under the
+ *   bounds b >= 0, cMin <= c <= cMax, and (by default) a >= 0. Variable projection: for a fixed c
+ *   the model is linear in (a, b), so the bounded linear problem is solved in closed form and the
+ *   remaining profile SSR(c) is minimised over c alone (log-spaced grid, then Brent's root finder
+ *   on the exact profile derivative). Standard errors come from the Jacobian exactly as
+ *   scipy.optimize.curve_fit computes pcov (absolute_sigma=False).
+ * - `studentTCdf` / `studentTQuantile`: exact Student t distribution (regularized incomplete beta),
+ *   for honest small-sample intervals (3 seeds = 2 degrees of freedom).
+ * - `learningCurveVerdict`: improving | plateau | degrading with its reasons and evidence.
+ */
+import { normalQuantile } from './intervals';
+
+// ---------------------------------------------------------------------------------------------
+// Student t distribution
+// ---------------------------------------------------------------------------------------------
+
+const LN_SQRT_PI = 0.5 * Math.log(Math.PI);
+
+/**
+ * ln(Gamma(a) / Gamma(a + 1/2)) for a > 0, to about 1e-15 absolute for every a (no Lanczos and no
+ * difference of two large lnGamma values, which would lose ~1e-9 at a = 1e6).
+ * For a >= 15 Stirling's series: lnGamma(z) = (z - 1/2) ln z - z + ln(2 pi) / 2 + corr(z) gives
+ * ln Gamma(a) - ln Gamma(a + 1/2) = -ln(a) / 2 + (1/2 - a ln(1 + 1/(2a))) + corr(a) - corr(a + 1/2).
+ * Below 15 the recurrence Gamma(z + 1) = z Gamma(z) shifts the argument up first.
+ */
+function logGammaRatioHalf(a: number): number {
+  let shift = 0;
+  while (a < 15) {
+    shift += Math.log((a + 0.5) / a);
+    a += 1;
+  }
+  return shift - 0.5 * Math.log(a) + (0.5 - a * Math.log1p(0.5 / a)) + stirlingCorrection(a) - stirlingCorrection(a + 0.5);
+}
+
+/** lnGamma(z) - Stirling's approximation, z >= 15: five terms, truncation error < 1e-17. */
+function stirlingCorrection(z: number): number {
+  const r = 1 / z;
+  const r2 = r * r;
+  return r * (1 / 12 - r2 * (1 / 360 - r2 * (1 / 1260 - r2 * (1 / 1680 - r2 / 1188))));
+}
+
+/** ln B(a, 1/2) = ln Gamma(a) + ln Gamma(1/2) - ln Gamma(a + 1/2). */
+const logBetaHalf = (a: number): number => logGammaRatioHalf(a) + LN_SQRT_PI;
+
+/**
+ * Continued fraction for the regularized incomplete beta (modified Lentz; Numerical Recipes'
+ * betacf), valid and fast for x < (a + 1) / (a + b + 2). Returns I_x(a, b) given ln x, ln(1 - x)
+ * and ln B(a, b) computed accurately by the caller.
+ */
+function incompleteBetaCf(a: number, b: number, x: number, logX: number, log1mX: number, logBeta: number): number {
+  const TINY = 1e-300;
+  const qab = a + b;
+  const qap = a + 1;
+  const qam = a - 1;
+  let c = 1;
+  let d = 1 - (qab * x) / qap;
+  if (Math.abs(d) < TINY) d = TINY;
+  d = 1 / d;
+  let h = d;
+  for (let m = 1; m <= 100000; m++) {
+    const m2 = 2 * m;
+    let aa = (m * (b - m) * x) / ((qam + m2) * (a + m2));
+    d = 1 + aa * d;
+    if (Math.abs(d) < TINY) d = TINY;
+    c = 1 + aa / c;
+    if (Math.abs(c) < TINY) c = TINY;
+    d = 1 / d;
+    h *= d * c;
+    aa = (-(a + m) * (qab + m) * x) / ((a + m2) * (qap + m2));
+    d = 1 + aa * d;
+    if (Math.abs(d) < TINY) d = TINY;
+    c = 1 + aa / c;
+    if (Math.abs(c) < TINY) c = TINY;
+    d = 1 / d;
+    const del = d * c;
+    h *= del;
+    if (Math.abs(del - 1) <= EPS) break;
+  }
+  return Math.exp(a * logX + b * log1mX - logBeta) * (h / a);
+}
+
+/** Upper tail P(T > t) for t >= 0 (exact: I_x(df/2, 1/2) / 2 with x = df / (df + t^2)). */
+function tUpperTail(t: number, df: number): number {
+  if (t === 0) return 0.5;
+  if (t === Infinity) return 0;
+  const a = df / 2;
+  const t2 = t * t;
+  // x = df / (df + t^2), 1 - x = t^2 / (df + t^2); both logs without cancellation.
+  const logX = -Math.log1p(t2 / df);
+  const log1mX = 2 * Math.log(t) - Math.log(df + t2);
+  const x = df / (df + t2);
+  const y = t2 / (df + t2);
+  const lb = logBetaHalf(a);
+  if (x < (a + 1) / (a + 2.5)) return incompleteBetaCf(a, 0.5, x, logX, log1mX, lb) / 2;
+  // Symmetry I_x(a, b) = 1 - I_{1-x}(b, a); here t is small and the tail is near 1/2, no cancellation.
+  return (1 - incompleteBetaCf(0.5, a, y, log1mX, logX, lb)) / 2;
+}
+
+function checkDf(fn: string, df: number): void {
+  if (!(df > 0 && Number.isFinite(df))) throw new RangeError(`${fn}: df must be a finite number > 0, got ${df}`);
+}
+
+/** CDF of Student's t with df > 0 degrees of freedom (df need not be an integer); scipy.stats.t.cdf. */
+export function studentTCdf(t: number, df: number): number {
+  checkDf('studentTCdf', df);
+  if (Number.isNaN(t)) throw new RangeError('studentTCdf: t must not be NaN');
+  return t < 0 ? tUpperTail(-t, df) : 1 - tUpperTail(t, df);
+}
+
+/** Density of Student's t. */
+function tDensity(t: number, df: number): number {
+  return Math.exp(-((df + 1) / 2) * Math.log1p((t * t) / df) - 0.5 * Math.log(df) - logBetaHalf(df / 2));
+}
+
+/**
+ * Quantile (inverse CDF) of Student's t with df > 0 degrees of freedom; scipy.stats.t.ppf to about
+ * 1e-14 relative for df <= 1000 (the continued fraction loses digits to cancellation once
+ * df / (df + t^2) is within ~1/df of 1: 4e-14 at df = 1e4, 3e-12 at df = 1e6). Closed forms for df = 1 (Cauchy) and df = 2; otherwise Newton's method on the
+ * exact upper tail, safeguarded by bisection inside a bracket, started from the Cornish-Fisher
+ * expansion around the normal quantile. Works on the smaller tail probability, so p close to 1 is
+ * as accurate as p close to 0. Returns -Infinity / +Infinity for p = 0 / 1.
+ */
+export function studentTQuantile(p: number, df: number): number {
+  checkDf('studentTQuantile', df);
+  if (!(p >= 0 && p <= 1)) throw new RangeError(`studentTQuantile: p must be in [0, 1], got ${p}`);
+  if (p === 0) return -Infinity;
+  if (p === 1) return Infinity;
+  if (p === 0.5) return 0;
+  const upper = p > 0.5;
+  const q = upper ? 1 - p : p; // tail probability in (0, 1/2); 1 - p is exact for p >= 1/2
+  let t: number;
+  if (df === 1) {
+    t = 1 / Math.tan(Math.PI * q);
+  } else if (df === 2) {
+    t = (1 - 2 * q) / Math.sqrt(2 * q * (1 - q));
+  } else {
+    t = tTailInverse(q, df);
+  }
+  return upper ? t : -t;
+}
+
+/** t > 0 with P(T > t) = q, q in (0, 1/2). */
+function tTailInverse(q: number, df: number): number {
+  const z = -normalQuantile(q);
+  const z2 = z * z;
+  // Cornish-Fisher expansion of the t quantile in powers of 1/df (Abramowitz & Stegun 26.7.5).
+  let t0 =
+    z +
+    (z * (z2 + 1)) / (4 * df) +
+    (z * ((5 * z2 + 16) * z2 + 3)) / (96 * df * df) +
+    (z * (((3 * z2 + 19) * z2 + 17) * z2 - 15)) / (384 * df ** 3) +
+    (z * ((((79 * z2 + 776) * z2 + 1482) * z2 - 1920) * z2 - 945)) / (92160 * df ** 4);
+  if (!(t0 > 0 && Number.isFinite(t0))) t0 = 1;
+  // Bracket [lo, hi] with tail(lo) > q > tail(hi).
+  let lo = 0;
+  let hi = t0;
+  while (tUpperTail(hi, df) > q) {
+    lo = hi;
+    hi *= 2;
+    if (!Number.isFinite(hi)) return Infinity;
+  }
+  let t = t0;
+  for (let iter = 0; iter < 200; iter++) {
+    const f = tUpperTail(t, df) - q;
+    if (f === 0) return t;
+    if (f > 0) lo = t;
+    else hi = t;
+    let next = t + f / tDensity(t, df);
+    if (!(next > lo && next < hi)) next = 0.5 * (lo + hi);
+    if (Math.abs(next - t) <= 2e-16 * next || hi - lo <= 4e-16 * hi) return next;
+    t = next;
+  }
+  return t;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Intervals over seeds
+// ---------------------------------------------------------------------------------------------
+
+/** A t interval for a mean difference. */
+export interface MeanDifferenceInterval {
+  /** 'paired': mean of per-seed differences, df = k - 1; 'welch': two independent samples. */
+  method: 'paired' | 'welch';
+  /** Number of pairs (paired) or the two sample sizes (welch). */
+  n: number | [number, number];
+  mean: number;
+  /** Standard error of the mean difference. */
+  standardError: number;
+  df: number;
+  /** Two-sided confidence level of the interval. */
+  confidence: number;
+  tCritical: number;
+  lower: number;
+  upper: number;
+}
+
+function checkConfidence(fn: string, confidence: number): void {
+  if (!(confidence > 0 && confidence < 1)) throw new RangeError(`${fn}: confidence must be in (0, 1), got ${confidence}`);
+}
+
+function meanVar(x: readonly number[]): { mean: number; variance: number } {
+  let s = 0;
+  for (const v of x) s += v;
+  const mean = s / x.length;
+  let ss = 0;
+  for (const v of x) ss += (v - mean) ** 2;
+  return { mean, variance: x.length > 1 ? ss / (x.length - 1) : NaN };
+}
+
+/**
+ * Paired t interval for the mean of differences d_i (mean +- t_{(1+confidence)/2, k-1} * sd / sqrt(k)).
+ * Null with fewer than two differences. With identical differences the interval is the point.
+ */
+export function pairedTInterval(differences: readonly number[], confidence = 0.95): MeanDifferenceInterval | null {
+  checkConfidence('pairedTInterval', confidence);
+  differences.forEach((d, i) => {
+    if (!Number.isFinite(d)) throw new RangeError(`pairedTInterval: differences[${i}] must be finite, got ${d}`);
+  });
+  const k = differences.length;
+  if (k < 2) return null;
+  const { mean, variance } = meanVar(differences);
+  const se = Math.sqrt(variance / k);
+  const df = k - 1;
+  const tCritical = studentTQuantile(1 - (1 - confidence) / 2, df);
+  return { method: 'paired', n: k, mean, standardError: se, df, confidence, tCritical, lower: mean - tCritical * se, upper: mean + tCritical * se };
+}
+
+/**
+ * Welch t interval for mean(x) - mean(y) from two independent samples (Welch-Satterthwaite df,
+ * non-integer in general). Null when either sample has fewer than two values.
+ */
+export function welchTInterval(x: readonly number[], y: readonly number[], confidence = 0.95): MeanDifferenceInterval | null {
+  checkConfidence('welchTInterval', confidence);
+  if (x.length < 2 || y.length < 2) return null;
+  const a = meanVar(x);
+  const b = meanVar(y);
+  const va = a.variance / x.length;
+  const vb = b.variance / y.length;
+  const se = Math.sqrt(va + vb);
+  const df = se === 0 ? x.length + y.length - 2 : (va + vb) ** 2 / (va ** 2 / (x.length - 1) + vb ** 2 / (y.length - 1));
+  const mean = a.mean - b.mean;
+  const tCritical = studentTQuantile(1 - (1 - confidence) / 2, df);
+  return {
+    method: 'welch',
+    n: [x.length, y.length],
+    mean,
+    standardError: se,
+    df,
+    confidence,
+    tCritical,
+    lower: mean - tCritical * se,
+    upper: mean + tCritical * se,
+  };
+}
+
+/** Paired by seed position when both sides have the same number of seeds, Welch otherwise. */
+function differenceInterval(x: readonly number[], y: readonly number[], confidence: number): MeanDifferenceInterval | null {
+  if (x.length === y.length) return pairedTInterval(x.map((v, i) => v - y[i]!), confidence);
+  return welchTInterval(x, y, confidence);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Inverse power-law fit
+// ---------------------------------------------------------------------------------------------
+
+/** One trained-and-evaluated subset: training size n, held-out error, optional weight. */
+export interface LearningCurvePoint {
+  n: number;
+  error: number;
+  /** Least-squares weight (> 0; default 1), i.e. curve_fit's sigma = 1 / sqrt(weight). */
+  weight?: number;
+}
+
+export interface InversePowerLawOptions {
+  /** Constrain the asymptote a >= 0 (errors and losses are non-negative). Default true. */
+  nonNegativeAsymptote?: boolean;
+  /** Range searched for the exponent c; defaults 0.01 and 5. */
+  cMin?: number;
+  cMax?: number;
+  /**
+   * The exponent counts as not identifiable when its standard error exceeds this multiple of c
+   * itself (the one-sigma band reaches c <= 0). Default 1.
+   */
+  maxRelativeStandardErrorOfC?: number;
+}
+
+export interface PowerLawParameters {
+  a: number;
+  b: number;
+  c: number;
+}
+
+export interface InversePowerLawFitOk extends PowerLawParameters {
+  ok: true;
+  /** sqrt(diag(pcov)), pcov as scipy's curve_fit (absolute_sigma=False) computes it. */
+  standardErrors: PowerLawParameters;
+  /** The 3x3 covariance of (a, b, c), rows and columns in that order. */
+  covariance: number[][];
+  /** Weighted residual sum of squares sum w (error - fit)^2. */
+  ssr: number;
+  /** sqrt(ssr / sum w): the plain RMSE when unweighted. */
+  rmse: number;
+  /** 1 - ssr / sst around the weighted mean; null when every error is the same. */
+  r2: number | null;
+  /** error - fitted, in input order. */
+  residuals: number[];
+  /** Points - 3. */
+  degreesOfFreedom: number;
+  distinctSizes: number;
+  nMax: number;
+  /** Fitted error at nMax. */
+  errorAtMax: number;
+  /** Fitted error at 2 nMax. */
+  projectedErrorAtDouble: number;
+  /** errorAtMax - projectedErrorAtDouble = b nMax^-c (1 - 2^-c). */
+  projectedGainFromDoubling: number;
+  /** Delta-method standard error of projectedGainFromDoubling. */
+  projectedGainStandardError: number;
+  /** errorAtMax - a: what unlimited data could still remove. */
+  asymptoteGap: number;
+  /** Whether the a >= 0 bound is active (a = 0). */
+  asymptoteAtBound: boolean;
+}
+
+export type InversePowerLawFailureReason =
+  | 'fewer than 4 distinct sizes'
+  | 'error does not decrease with n'
+  | 'fit did not converge'
+  | 'parameters not identifiable (c unbounded)';
+
+export interface InversePowerLawFitFailure {
+  ok: false;
+  reason: InversePowerLawFailureReason;
+  /** The numbers behind the reason. */
+  detail: string;
+  distinctSizes: number;
+  /** The constrained least-squares optimum when one was computed (evidence, not a usable fit). */
+  optimum: (PowerLawParameters & { ssr: number; standardErrors: PowerLawParameters | null }) | null;
+}
+
+export type InversePowerLawFit = InversePowerLawFitOk | InversePowerLawFitFailure;
+
+const GRID_POINTS = 256;
+const EPS = 2.220446049250313e-16;
+
+interface Profile {
+  a: number;
+  /** b in scaled units: b * nMax^(-c). */
+  bs: number;
+  ssr: number;
+}
+
+/**
+ * Fits error = a + b n^(-c) to all points (replicate seeds at the same n are separate points, so
+ * the residual degrees of freedom and the standard errors count every seed; the parameters are
+ * the same as fitting per-n means weighted by replicate count). Matches scipy.optimize.curve_fit
+ * (bounds [0, 0, cMin] .. [inf, inf, cMax], method 'trf', sigma = 1 / sqrt(weight)) on the
+ * well-conditioned fixtures to ~1e-9 relative.
+ *
+ * Throws RangeError naming the field on empty input, non-finite values, n <= 0, weight <= 0.
+ * Returns { ok: false } with a reason when the data cannot support the model: fewer than 4
+ * distinct sizes; error not decreasing (weighted least-squares slope of error on ln n >= 0, or
+ * b = 0 at the optimum); c at the edge of its range or with standard error above
+ * maxRelativeStandardErrorOfC * c; a numerical failure.
+ */
+export function fitInversePowerLaw(points: readonly LearningCurvePoint[], opts: InversePowerLawOptions = {}): InversePowerLawFit {
+  const fn = 'fitInversePowerLaw';
+  if (!Array.isArray(points) || points.length === 0) throw new RangeError(`${fn}: points must be a non-empty array`);
+  const nonNeg = opts.nonNegativeAsymptote ?? true;
+  const cMin = opts.cMin ?? 0.01;
+  const cMax = opts.cMax ?? 5;
+  const maxRelSe = opts.maxRelativeStandardErrorOfC ?? 1;
+  if (!(cMin > 0 && Number.isFinite(cMin))) throw new RangeError(`${fn}: opts.cMin must be a finite number > 0, got ${cMin}`);
+  if (!(cMax > cMin && Number.isFinite(cMax))) throw new RangeError(`${fn}: opts.cMax must be finite and > cMin = ${cMin}, got ${cMax}`);
+  if (!(maxRelSe > 0)) throw new RangeError(`${fn}: opts.maxRelativeStandardErrorOfC must be > 0, got ${maxRelSe}`);
+
+  const m = points.length;
+  const n = new Float64Array(m);
+  const y = new Float64Array(m);
+  const w = new Float64Array(m);
+  points.forEach((p, i) => {
+    if (!(Number.isFinite(p.n) && p.n > 0)) throw new RangeError(`${fn}: points[${i}].n must be a finite number > 0, got ${p.n}`);
+    if (!Number.isFinite(p.error)) throw new RangeError(`${fn}: points[${i}].error must be a finite number, got ${p.error}`);
+    const wi = p.weight ?? 1;
+    if (!(Number.isFinite(wi) && wi > 0)) throw new RangeError(`${fn}: points[${i}].weight must be a finite number > 0, got ${p.weight}`);
+    n[i] = p.n;
+    y[i] = p.error;
+    w[i] = wi;
+  });
+  const distinctSizes = new Set(n).size;
+  const fail = (reason: InversePowerLawFailureReason, detail: string, optimum: InversePowerLawFitFailure['optimum'] = null): InversePowerLawFitFailure => ({
+    ok: false,
+    reason,
+    detail,
+    distinctSizes,
+    optimum,
+  });
+  if (distinctSizes < 4) return fail('fewer than 4 distinct sizes', `${distinctSizes} distinct training sizes; the 3-parameter curve needs at least 4`);
+
+  let nMax = 0;
+  for (const v of n) if (v > nMax) nMax = v;
+  let sw = 0;
+  let swy = 0;
+  for (let i = 0; i < m; i++) {
+    sw += w[i]!;
+    swy += w[i]! * y[i]!;
+  }
+  const ybar = swy / sw;
+  // Work with u = n / nMax in (0, 1]: x = u^-c >= 1 keeps the linear sub-problem well scaled.
+  const lnu = n.map((v) => Math.log(v / nMax));
+
+  // Trend check: sign of the weighted least-squares slope of error on ln n, through the weighted
+  // correlation so that rounding (errors equal up to the last bit) does not count as a decrease.
+  {
+    let sl = 0;
+    for (let i = 0; i < m; i++) sl += w[i]! * lnu[i]!;
+    const lbar = sl / sw;
+    let sly = 0;
+    let sll = 0;
+    let syy = 0;
+    for (let i = 0; i < m; i++) {
+      const dl = lnu[i]! - lbar;
+      const dy = y[i]! - ybar;
+      sly += w[i]! * dl * dy;
+      sll += w[i]! * dl * dl;
+      syy += w[i]! * dy * dy;
+    }
+    const corr = syy > 0 ? sly / Math.sqrt(sll * syy) : 0;
+    if (!(corr < -1e-9)) {
+      return fail(
+        'error does not decrease with n',
+        syy > 0 ? `error does not fall as n grows: least-squares slope of error on ln(n) is ${fmtNum(sly / sll)}` : 'every error is the same',
+      );
+    }
+  }
+
+  const x = new Float64Array(m);
+  const fillX = (c: number): void => {
+    for (let i = 0; i < m; i++) x[i] = Math.exp(-c * lnu[i]!);
+  };
+  const ssrOf = (a: number, bs: number): number => {
+    let s = 0;
+    for (let i = 0; i < m; i++) {
+      const r = y[i]! - a - bs * x[i]!;
+      s += w[i]! * r * r;
+    }
+    return s;
+  };
+  /** Bounded weighted linear least squares for (a, bs) at this c (x must hold u^-c). */
+  const solveLinear = (): Profile => {
+    let swx = 0;
+    for (let i = 0; i < m; i++) swx += w[i]! * x[i]!;
+    const xbar = swx / sw;
+    let sxx = 0;
+    let sxy = 0;
+    for (let i = 0; i < m; i++) {
+      const dx = x[i]! - xbar;
+      sxx += w[i]! * dx * dx;
+      sxy += w[i]! * dx * (y[i]! - ybar);
+    }
+    if (sxx > 0) {
+      const bs = sxy / sxx;
+      const a = ybar - bs * xbar;
+      if (bs >= 0 && (!nonNeg || a >= 0)) return { a, bs, ssr: ssrOf(a, bs) };
+    }
+    // The unconstrained optimum is infeasible, so the convex problem's optimum lies on a face:
+    // b = 0 (a = weighted mean, clamped) or, with a >= 0, a = 0 (b through the origin, clamped).
+    const aFlat = nonNeg ? Math.max(ybar, 0) : ybar;
+    let best: Profile = { a: aFlat, bs: 0, ssr: ssrOf(aFlat, 0) };
+    if (nonNeg) {
+      let sxxo = 0;
+      let sxyo = 0;
+      for (let i = 0; i < m; i++) {
+        sxxo += w[i]! * x[i]! * x[i]!;
+        sxyo += w[i]! * x[i]! * y[i]!;
+      }
+      const bs = Math.max(sxyo / sxxo, 0);
+      const s = ssrOf(0, bs);
+      if (s < best.ssr) best = { a: 0, bs, ssr: s };
+    }
+    return best;
+  };
+  const profile = (c: number): Profile => {
+    fillX(c);
+    return solveLinear();
+  };
+  /** d SSR*(c) / dc (envelope theorem: the linear parameters' own derivatives drop out). */
+  const slope = (c: number): number => {
+    const p = profile(c);
+    let s = 0;
+    for (let i = 0; i < m; i++) s += w[i]! * (y[i]! - p.a - p.bs * x[i]!) * lnu[i]! * x[i]!;
+    return 2 * p.bs * s;
+  };
+
+  // 1. Grid over c (log-spaced), keep the best.
+  const grid = new Float64Array(GRID_POINTS);
+  const ratio = Math.log(cMax / cMin);
+  let bestK = 0;
+  let bestSsr = Infinity;
+  for (let k = 0; k < GRID_POINTS; k++) {
+    const c = k === GRID_POINTS - 1 ? cMax : cMin * Math.exp((ratio * k) / (GRID_POINTS - 1));
+    grid[k] = c;
+    const s = profile(c).ssr;
+    if (s < bestSsr) {
+      bestSsr = s;
+      bestK = k;
+    }
+  }
+  if (!Number.isFinite(bestSsr)) return fail('fit did not converge', 'the residual sum of squares is not finite anywhere on the c grid');
+
+  // 2. Refine: the profile derivative changes sign next to the best grid point (or the optimum
+  //    sits on a bound of c).
+  let c: number | null = null;
+  const gBest = slope(grid[bestK]!);
+  if (gBest === 0) c = grid[bestK]!;
+  else if (gBest > 0) {
+    if (bestK === 0) c = cMin;
+    else {
+      const lo = grid[bestK - 1]!;
+      if (slope(lo) < 0) c = brentZero(slope, lo, grid[bestK]!);
+    }
+  } else {
+    if (bestK === GRID_POINTS - 1) c = cMax;
+    else {
+      const hi = grid[bestK + 1]!;
+      if (slope(hi) > 0) c = brentZero(slope, grid[bestK]!, hi);
+    }
+  }
+  if (c === null) {
+    // No sign change next to the grid minimum (a kink or a flat stretch): golden section on SSR.
+    c = goldenSection((v) => profile(v).ssr, grid[Math.max(bestK - 1, 0)]!, grid[Math.min(bestK + 1, GRID_POINTS - 1)]!);
+  }
+  const sol = profile(c);
+  if (!(Number.isFinite(c) && Number.isFinite(sol.a) && Number.isFinite(sol.bs) && Number.isFinite(sol.ssr))) {
+    return fail('fit did not converge', `non-finite optimum at c = ${c}`);
+  }
+  const a = sol.a;
+  const b = sol.bs * Math.exp(c * Math.log(nMax));
+  const ssr = sol.ssr;
+  if (!(sol.bs > 0)) {
+    return fail('error does not decrease with n', 'the best constrained fit is flat (b = 0)', { a, b, c, ssr, standardErrors: null });
+  }
+
+  // 3. Covariance from the Jacobian of the weighted residuals, as curve_fit: (J'J)^-1 ssr/(m-3).
+  const dof = m - 3;
+  const cov = covarianceOf(n, w, b, c, ssr / dof);
+  const se = cov ? { a: Math.sqrt(cov[0]![0]!), b: Math.sqrt(cov[1]![1]!), c: Math.sqrt(cov[2]![2]!) } : null;
+  const optimum = { a, b, c, ssr, standardErrors: se };
+  const cTol = 1e-9;
+  if (c <= cMin * (1 + cTol) || c >= cMax * (1 - cTol)) {
+    return fail('parameters not identifiable (c unbounded)', `the exponent runs to the edge of its range: c = ${fmtNum(c)} (range ${cMin}..${cMax})`, optimum);
+  }
+  if (!cov || !se) return fail('parameters not identifiable (c unbounded)', 'the Jacobian is rank-deficient at the optimum', optimum);
+  if (!(se.c <= maxRelSe * c)) {
+    return fail(
+      'parameters not identifiable (c unbounded)',
+      `standard error of c (${fmtNum(se.c)}) exceeds ${maxRelSe === 1 ? '' : `${maxRelSe} x `}c = ${fmtNum(c)}`,
+      optimum,
+    );
+  }
+
+  const residuals: number[] = new Array<number>(m);
+  for (let i = 0; i < m; i++) residuals[i] = y[i]! - a - sol.bs * x[i]!;
+  let sst = 0;
+  for (let i = 0; i < m; i++) sst += w[i]! * (y[i]! - ybar) ** 2;
+  const scaledMax = sol.bs; // b nMax^-c
+  const half = Math.pow(2, -c);
+  const gain = scaledMax * (1 - half);
+  // Delta method for the gain G = b nMax^-c (1 - 2^-c).
+  const dGdb = Math.exp(-c * Math.log(nMax)) * (1 - half);
+  const dGdc = scaledMax * (-Math.log(nMax) * (1 - half) + Math.LN2 * half);
+  const gainVar = dGdb * dGdb * cov[1]![1]! + 2 * dGdb * dGdc * cov[1]![2]! + dGdc * dGdc * cov[2]![2]!;
+  return {
+    ok: true,
+    a,
+    b,
+    c,
+    standardErrors: se,
+    covariance: cov,
+    ssr,
+    rmse: Math.sqrt(ssr / sw),
+    r2: sst > 0 ? 1 - ssr / sst : null,
+    residuals,
+    degreesOfFreedom: dof,
+    distinctSizes,
+    nMax,
+    errorAtMax: a + scaledMax,
+    projectedErrorAtDouble: a + scaledMax * half,
+    projectedGainFromDoubling: gain,
+    projectedGainStandardError: Math.sqrt(Math.max(gainVar, 0)),
+    asymptoteGap: scaledMax,
+    asymptoteAtBound: nonNeg && a === 0,
+  };
+}
+
+/** Evaluates a + b n^(-c). */
+export function inversePowerLaw(p: PowerLawParameters, n: number): number {
+  return p.a + p.b * Math.pow(n, -p.c);
+}
+
+/**
+ * (J'WJ)^-1 * s2 for the columns [1, n^-c, -b ln(n) n^-c] (curve_fit's pcov), via Householder QR
+ * of the column-equilibrated weighted Jacobian (no squaring of the condition number). Null when
+ * the Jacobian is numerically rank-deficient.
+ */
+function covarianceOf(n: Float64Array, w: Float64Array, b: number, c: number, s2: number): number[][] | null {
+  const m = n.length;
+  const J = [new Float64Array(m), new Float64Array(m), new Float64Array(m)];
+  for (let i = 0; i < m; i++) {
+    const sq = Math.sqrt(w[i]!);
+    const ln = Math.log(n[i]!);
+    const xr = Math.exp(-c * ln);
+    J[0]![i] = sq;
+    J[1]![i] = sq * xr;
+    J[2]![i] = -sq * b * ln * xr;
+  }
+  const scale = J.map((col) => {
+    let s = 0;
+    for (const v of col) s = Math.hypot(s, v);
+    return s;
+  });
+  if (scale.some((s) => !(s > 0 && Number.isFinite(s)))) return null;
+  J.forEach((col, j) => {
+    for (let i = 0; i < m; i++) col[i]! /= scale[j]!;
+  });
+  // Householder QR, R overwrites the top of J.
+  const R = [
+    [0, 0, 0],
+    [0, 0, 0],
+    [0, 0, 0],
+  ];
+  for (let k = 0; k < 3; k++) {
+    const col = J[k]!;
+    let norm = 0;
+    for (let i = k; i < m; i++) norm = Math.hypot(norm, col[i]!);
+    const alpha = col[k]! > 0 ? -norm : norm;
+    const v = new Float64Array(m);
+    for (let i = k; i < m; i++) v[i] = col[i]!;
+    v[k]! -= alpha;
+    let vv = 0;
+    for (let i = k; i < m; i++) vv += v[i]! * v[i]!;
+    R[k]![k] = alpha;
+    if (vv === 0) continue;
+    for (let j = k + 1; j < 3; j++) {
+      const cj = J[j]!;
+      let dot = 0;
+      for (let i = k; i < m; i++) dot += v[i]! * cj[i]!;
+      const f = (2 * dot) / vv;
+      for (let i = k; i < m; i++) cj[i]! -= f * v[i]!;
+      R[k]![j] = cj[k]!;
+    }
+  }
+  const diagMax = Math.max(Math.abs(R[0]![0]!), Math.abs(R[1]![1]!), Math.abs(R[2]![2]!));
+  for (let k = 0; k < 3; k++) if (!(Math.abs(R[k]![k]!) > EPS * m * diagMax)) return null;
+  // Rinv (upper triangular), then (R'R)^-1 = Rinv Rinv'.
+  const Ri = [
+    [0, 0, 0],
+    [0, 0, 0],
+    [0, 0, 0],
+  ];
+  for (let j = 0; j < 3; j++) {
+    Ri[j]![j] = 1 / R[j]![j]!;
+    for (let i = j - 1; i >= 0; i--) {
+      let s = 0;
+      for (let k = i + 1; k <= j; k++) s += R[i]![k]! * Ri[k]![j]!;
+      Ri[i]![j] = -s / R[i]![i]!;
+    }
+  }
+  const cov: number[][] = [[], [], []];
+  for (let i = 0; i < 3; i++) {
+    for (let j = 0; j < 3; j++) {
+      let s = 0;
+      for (let k = Math.max(i, j); k < 3; k++) s += Ri[i]![k]! * Ri[j]![k]!;
+      cov[i]![j] = (s / (scale[i]! * scale[j]!)) * s2;
+    }
+  }
+  return cov;
+}
+
+/** Brent's root finder (zeroin) on [a, b] with f(a), f(b) of opposite signs; tolerance ~ 4 eps |x|. */
+function brentZero(f: (x: number) => number, a: number, b: number): number {
+  let fa = f(a);
+  let fb = f(b);
+  let c = a;
+  let fc = fa;
+  let d = b - a;
+  let e = d;
+  for (let iter = 0; iter < 200; iter++) {
+    if ((fb > 0 && fc > 0) || (fb < 0 && fc < 0)) {
+      c = a;
+      fc = fa;
+      d = b - a;
+      e = d;
+    }
+    if (Math.abs(fc) < Math.abs(fb)) {
+      a = b;
+      b = c;
+      c = a;
+      fa = fb;
+      fb = fc;
+      fc = fa;
+    }
+    const tol = 2 * EPS * Math.abs(b);
+    const xm = 0.5 * (c - b);
+    if (Math.abs(xm) <= tol || fb === 0) return b;
+    if (Math.abs(e) >= tol && Math.abs(fa) > Math.abs(fb)) {
+      // Inverse quadratic interpolation (or secant when a == c).
+      const s = fb / fa;
+      let p: number;
+      let q: number;
+      if (a === c) {
+        p = 2 * xm * s;
+        q = 1 - s;
+      } else {
+        const qq = fa / fc;
+        const r = fb / fc;
+        p = s * (2 * xm * qq * (qq - r) - (b - a) * (r - 1));
+        q = (qq - 1) * (r - 1) * (s - 1);
+      }
+      if (p > 0) q = -q;
+      else p = -p;
+      if (2 * p < Math.min(3 * xm * q - Math.abs(tol * q), Math.abs(e * q))) {
+        e = d;
+        d = p / q;
+      } else {
+        d = xm;
+        e = d;
+      }
+    } else {
+      d = xm;
+      e = d;
+    }
+    a = b;
+    fa = fb;
+    b += Math.abs(d) > tol ? d : xm > 0 ? tol : -tol;
+    fb = f(b);
+  }
+  return b;
+}
+
+/** Golden-section minimisation on [lo, hi]. */
+function goldenSection(f: (x: number) => number, lo: number, hi: number): number {
+  const g = (Math.sqrt(5) - 1) / 2;
+  let x1 = hi - g * (hi - lo);
+  let x2 = lo + g * (hi - lo);
+  let f1 = f(x1);
+  let f2 = f(x2);
+  for (let i = 0; i < 200 && hi - lo > 4 * EPS * Math.abs(hi); i++) {
+    if (f1 < f2) {
+      hi = x2;
+      x2 = x1;
+      f2 = f1;
+      x1 = hi - g * (hi - lo);
+      f1 = f(x1);
+    } else {
+      lo = x1;
+      x1 = x2;
+      f1 = f2;
+      x2 = lo + g * (hi - lo);
+      f2 = f(x2);
+    }
+  }
+  return 0.5 * (lo + hi);
+}
+
+const fmtNum = (v: number): string => (Number.isFinite(v) ? Number(v.toPrecision(4)).toString() : String(v));
+
+// ---------------------------------------------------------------------------------------------
+// Verdict
+// ---------------------------------------------------------------------------------------------
+
+/** Held-out errors of the models trained on one nested subset, one per seed (seed k at index k). */
+export interface CurveFraction {
+  n: number;
+  errors: number[];
+}
+
+/** One slice's errors in one ablation seed. */
+export interface AblationSlice {
+  slice: string;
+  withNewest: number;
+  withoutNewest: number;
+}
+
+/** Per seed: held-out error of the model trained with and without the newest data batch. */
+export interface AblationSeed {
+  seed?: number | string;
+  withNewest: number;
+  withoutNewest: number;
+  slices?: AblationSlice[];
+}
+
+export interface VerdictThresholds {
+  /** Smallest projected error reduction from doubling the data that counts as improving. Default 0.002. */
+  minGainFromDoubling: number;
+  /** The newest batch degrades when the lower bound of (with - without) exceeds this. Default 0. */
+  degradeMargin: number;
+  /** Two-sided confidence of the t intervals. Default 0.95. */
+  confidence: number;
+}
+
+export const DEFAULT_VERDICT_THRESHOLDS: Readonly<VerdictThresholds> = Object.freeze({
+  minGainFromDoubling: 0.002,
+  degradeMargin: 0,
+  confidence: 0.95,
+});
+
+export interface LearningCurveVerdictInput {
+  /** Per training size (any order), the per-seed held-out errors. */
+  curve: CurveFraction[];
+  /** The fit of the same points; computed from `curve` (every seed a point) when omitted. */
+  fit?: InversePowerLawFit;
+  fitOptions?: InversePowerLawOptions;
+  /** Paired ablation of the newest batch, one entry per seed; null or omitted when not run. */
+  ablation?: AblationSeed[] | null;
+  thresholds?: Partial<VerdictThresholds>;
+}
+
+export type SaturationVerdict = 'improving' | 'plateau' | 'degrading';
+
+export interface IntervalEvidence {
+  /** What the difference is, e.g. "error(with newest) - error(without newest)". */
+  difference: string;
+  interval: MeanDifferenceInterval | null;
+  /** True when the interval's lower bound is above the threshold it is held against. */
+  significant: boolean;
+}
+
+export interface LearningCurveVerdict {
+  verdict: SaturationVerdict;
+  reasons: string[];
+  thresholds: VerdictThresholds;
+  recommendation: string;
+  evidence: {
+    fit: InversePowerLawFit;
+    /** error(with newest) - error(without newest), paired over seeds. */
+    ablation: IntervalEvidence | null;
+    /** Same per slice present in every seed, at the Bonferroni-adjusted confidence. */
+    ablationSlices: (IntervalEvidence & { slice: string })[];
+    /** error(largest n) - error(smaller n) for every smaller n, at the Bonferroni-adjusted confidence. */
+    sizeComparisons: (IntervalEvidence & { smallerN: number; largestN: number })[];
+    /** Only when the fit failed: error(previous n) - error(largest n), and its per-doubling rate. */
+    fallback: (IntervalEvidence & { previousN: number; largestN: number; gainPerDoubling: number }) | null;
+  };
+}
+
+export const RECOMMENDATIONS: Readonly<Record<SaturationVerdict, string>> = Object.freeze({
+  improving: 'collect more data',
+  plateau: 'change the model or its features, not the data volume',
+  degrading: 'curate or relabel the newest batch',
+});
+
+function resolveThresholds(t: Partial<VerdictThresholds> | undefined): VerdictThresholds {
+  const r = { ...DEFAULT_VERDICT_THRESHOLDS, ...(t ?? {}) };
+  if (!(Number.isFinite(r.minGainFromDoubling) && r.minGainFromDoubling >= 0)) {
+    throw new RangeError(`learningCurveVerdict: thresholds.minGainFromDoubling must be a finite number >= 0, got ${r.minGainFromDoubling}`);
+  }
+  if (!(Number.isFinite(r.degradeMargin) && r.degradeMargin >= 0)) {
+    throw new RangeError(`learningCurveVerdict: thresholds.degradeMargin must be a finite number >= 0, got ${r.degradeMargin}`);
+  }
+  if (!(r.confidence > 0 && r.confidence < 1)) throw new RangeError(`learningCurveVerdict: thresholds.confidence must be in (0, 1), got ${r.confidence}`);
+  return r;
+}
+
+function checkFinite(field: string, v: number): void {
+  if (!Number.isFinite(v)) throw new RangeError(`learningCurveVerdict: ${field} must be a finite number, got ${v}`);
+}
+
+const fmtInterval = (iv: MeanDifferenceInterval): string =>
+  `${fmtNum(iv.mean)} [${fmtNum(iv.lower)}, ${fmtNum(iv.upper)}] (${iv.method} t, df ${fmtNum(iv.df)}, ${fmtNum(iv.confidence * 100)}%)`;
+
+/**
+ * The saturation verdict.
+ *
+ * degrading, checked first, when either
+ *   - the newest batch hurts: the paired t interval over seeds of error(with newest) -
+ *     error(without newest) has its lower bound above degradeMargin (overall at `confidence`, or
+ *     in some slice at the Bonferroni-adjusted confidence 1 - (1 - confidence) / slices), or
+ *   - more data hurts: error(largest n) - error(smaller n) has its lower bound above
+ *     degradeMargin for some smaller n (paired by seed position when both sizes have the same
+ *     seeds, Welch otherwise; Bonferroni over the smaller sizes).
+ * Then, with a successful fit: improving when projectedGainFromDoubling >= minGainFromDoubling,
+ * plateau otherwise. When the fit failed the reasons say 'insufficient' and the verdict falls back
+ * to the last two sizes: improving when error(previous) - error(largest) has a lower bound above 0
+ * and its per-doubling rate (mean / log2(n_largest / n_previous)) reaches minGainFromDoubling;
+ * plateau otherwise.
+ *
+ * Intervals are Student t over seeds (with 3 seeds, df = 2: wide, and honest about it), not a
+ * bootstrap: with a handful of seeds a bootstrap has only a few distinct resamples and its
+ * percentile interval is far too narrow.
+ */
+export function learningCurveVerdict(input: LearningCurveVerdictInput): LearningCurveVerdict {
+  const thresholds = resolveThresholds(input.thresholds);
+  const { confidence, degradeMargin, minGainFromDoubling } = thresholds;
+  const curveIn = input.curve;
+  if (!Array.isArray(curveIn) || curveIn.length === 0) throw new RangeError('learningCurveVerdict: curve must be a non-empty array');
+  curveIn.forEach((f, i) => {
+    if (!(Number.isFinite(f.n) && f.n > 0)) throw new RangeError(`learningCurveVerdict: curve[${i}].n must be a finite number > 0, got ${f.n}`);
+    if (!Array.isArray(f.errors) || f.errors.length === 0) throw new RangeError(`learningCurveVerdict: curve[${i}].errors must be a non-empty array`);
+    f.errors.forEach((e, k) => checkFinite(`curve[${i}].errors[${k}]`, e));
+  });
+  const seenN = new Set<number>();
+  for (const [i, f] of curveIn.entries()) {
+    if (seenN.has(f.n)) throw new RangeError(`learningCurveVerdict: curve[${i}].n = ${f.n} appears twice; put every seed of a size in one errors array`);
+    seenN.add(f.n);
+  }
+  const ablation = input.ablation ?? null;
+  ablation?.forEach((s, k) => {
+    checkFinite(`ablation[${k}].withNewest`, s.withNewest);
+    checkFinite(`ablation[${k}].withoutNewest`, s.withoutNewest);
+    s.slices?.forEach((sl, j) => {
+      checkFinite(`ablation[${k}].slices[${j}].withNewest`, sl.withNewest);
+      checkFinite(`ablation[${k}].slices[${j}].withoutNewest`, sl.withoutNewest);
+    });
+  });
+
+  const curve = [...curveIn].sort((p, q) => p.n - q.n);
+  const fit = input.fit ?? fitInversePowerLaw(curve.flatMap((f) => f.errors.map((error) => ({ n: f.n, error }))), input.fitOptions);
+
+  const reasons: string[] = [];
+  let degrading = false;
+
+  // 1. Ablation of the newest batch.
+  let ablationEvidence: IntervalEvidence | null = null;
+  const sliceEvidence: LearningCurveVerdict['evidence']['ablationSlices'] = [];
+  if (!ablation || ablation.length === 0) {
+    reasons.push('no ablation of the newest batch was supplied');
+  } else {
+    const iv = pairedTInterval(
+      ablation.map((s) => s.withNewest - s.withoutNewest),
+      confidence,
+    );
+    const significant = iv !== null && iv.lower > degradeMargin;
+    ablationEvidence = { difference: 'error(with newest batch) - error(without newest batch)', interval: iv, significant };
+    if (!iv) reasons.push(`insufficient: ablation has ${ablation.length} seed; a paired interval needs at least 2`);
+    else if (significant) {
+      degrading = true;
+      reasons.push(`the newest batch raises held-out error: with - without = ${fmtInterval(iv)}, lower bound above the margin ${degradeMargin}`);
+    } else {
+      reasons.push(`the newest batch does not significantly raise held-out error: with - without = ${fmtInterval(iv)}`);
+    }
+    // Slices present in every seed.
+    const names = ablation.map((s) => new Set((s.slices ?? []).map((sl) => sl.slice)));
+    const common = [...names[0]!].filter((nm) => names.every((set) => set.has(nm))).sort();
+    if (common.length > 0) {
+      const sliceConfidence = 1 - (1 - confidence) / common.length;
+      for (const nm of common) {
+        const diffs = ablation.map((s) => {
+          const sl = s.slices!.find((v) => v.slice === nm)!;
+          return sl.withNewest - sl.withoutNewest;
+        });
+        const siv = pairedTInterval(diffs, sliceConfidence);
+        const sig = siv !== null && siv.lower > degradeMargin;
+        sliceEvidence.push({ slice: nm, difference: `error(with newest) - error(without newest) in ${nm}`, interval: siv, significant: sig });
+        if (sig) {
+          degrading = true;
+          reasons.push(`the newest batch raises error in slice ${nm}: ${fmtInterval(siv)} (Bonferroni over ${common.length} slices)`);
+        }
+      }
+    }
+  }
+
+  // 2. Largest size against every smaller size.
+  const largest = curve[curve.length - 1]!;
+  const sizeEvidence: LearningCurveVerdict['evidence']['sizeComparisons'] = [];
+  if (curve.length > 1) {
+    const sizeConfidence = 1 - (1 - confidence) / (curve.length - 1);
+    for (const f of curve.slice(0, -1)) {
+      const iv = differenceInterval(largest.errors, f.errors, sizeConfidence);
+      const sig = iv !== null && iv.lower > degradeMargin;
+      sizeEvidence.push({ smallerN: f.n, largestN: largest.n, difference: `error(n=${largest.n}) - error(n=${f.n})`, interval: iv, significant: sig });
+      if (sig) {
+        degrading = true;
+        reasons.push(`more data raised held-out error: error(n=${largest.n}) - error(n=${f.n}) = ${fmtInterval(iv!)} (Bonferroni over ${curve.length - 1} sizes)`);
+      }
+    }
+  }
+
+  // 3. Improving or plateau.
+  let improving = false;
+  let fallback: LearningCurveVerdict['evidence']['fallback'] = null;
+  if (fit.ok) {
+    const g = fit.projectedGainFromDoubling;
+    const desc =
+      `fit error = ${fmtNum(fit.a)} + ${fmtNum(fit.b)} n^-${fmtNum(fit.c)} (rmse ${fmtNum(fit.rmse)}): ` +
+      `doubling to n=${2 * fit.nMax} is projected to lower error by ${fmtNum(g)} (se ${fmtNum(fit.projectedGainStandardError)}), ` +
+      `${fmtNum(fit.asymptoteGap)} above the asymptote ${fmtNum(fit.a)}`;
+    improving = g >= minGainFromDoubling;
+    reasons.push(`${desc}; ${improving ? 'at least' : 'below'} the minimum gain ${minGainFromDoubling}`);
+  } else {
+    reasons.push(`insufficient: the learning curve could not be fitted (${fit.reason}: ${fit.detail}); falling back to the last two sizes`);
+    if (curve.length < 2) {
+      reasons.push('insufficient: only one training size, nothing to compare');
+    } else {
+      const prev = curve[curve.length - 2]!;
+      const iv = differenceInterval(prev.errors, largest.errors, confidence);
+      const doublings = Math.log2(largest.n / prev.n);
+      const gainPerDoubling = iv ? iv.mean / doublings : NaN;
+      const sig = iv !== null && iv.lower > 0;
+      fallback = { previousN: prev.n, largestN: largest.n, difference: `error(n=${prev.n}) - error(n=${largest.n})`, interval: iv, significant: sig, gainPerDoubling };
+      if (!iv) {
+        reasons.push(`insufficient: fewer than 2 seeds at n=${prev.n} or n=${largest.n}`);
+      } else {
+        improving = sig && gainPerDoubling >= minGainFromDoubling;
+        reasons.push(
+          `last step n=${prev.n} -> ${largest.n}: error fell by ${fmtInterval(iv)}, ${fmtNum(gainPerDoubling)} per doubling; ` +
+            (improving ? 'significant and at least' : sig ? 'significant but below' : 'not significant against') +
+            ` the minimum gain ${minGainFromDoubling}`,
+        );
+      }
+    }
+  }
+
+  const verdict: SaturationVerdict = degrading ? 'degrading' : improving ? 'improving' : 'plateau';
+  return {
+    verdict,
+    reasons,
+    thresholds,
+    recommendation: RECOMMENDATIONS[verdict],
+    evidence: { fit, ablation: ablationEvidence, ablationSlices: sliceEvidence, sizeComparisons: sizeEvidence, fallback },
+  };
+}

@@ -1,0 +1,34 @@
+// Training off the event loop: a pool of worker threads (piscina), one per core by default, so the
+// saturation check's parallel trainings use every core of a training worker, and the worker keeps
+// heartbeating while they run.
+import os from 'node:os';
+import { Piscina } from 'piscina';
+import type { LabelledInput, TrainerParams } from './hashedLogReg';
+
+let pool: Piscina | undefined;
+
+function trainingPool(): Piscina {
+  pool ??= new Piscina({
+    filename: new URL('./trainThread.ts', import.meta.url).href,
+    maxThreads: Number(process.env.RETRAIN_TRAINING_THREADS) || os.availableParallelism(),
+    minThreads: 0,
+    idleTimeout: 30_000,
+  });
+  return pool;
+}
+
+/** Trains in a worker thread; resolves to the serialised artifact (same bytes as training in-process). */
+export async function trainInThread(examples: LabelledInput[], params: Partial<TrainerParams>): Promise<Uint8Array> {
+  return (await trainingPool().run({ examples, params })) as Uint8Array;
+}
+
+/** Jobs waiting for a thread and threads in use, for progress reports. */
+export function trainingPoolLoad(): { queued: number; threads: number } {
+  return { queued: pool?.queueSize ?? 0, threads: pool?.threads.length ?? 0 };
+}
+
+export async function closeTrainingPool(): Promise<void> {
+  const p = pool;
+  pool = undefined;
+  await p?.close();
+}

@@ -1,0 +1,58 @@
+// saturationCheck: does more data still help? Trains nested subsets of the run's training snapshot
+// (fractions × seeds, hyperparameters fixed) and, when the snapshot holds a newest labelled batch, the
+// full set without it (paired by seed), all as parallel activities on the training queue; then fits
+// the learning curve and stores the verdict. Each point is stored by its activity, so a worker killed
+// midway through the fan-out loses only the points in flight: the retried check finds the rest stored.
+import { proxyActivities, setHandler } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import {
+  DEFAULT_SATURATION_FRACTIONS,
+  DEFAULT_SATURATION_SEEDS,
+  saturationProgressQuery,
+  type SaturationCheckInput,
+  type SaturationSummary,
+} from './messages';
+
+const control = proxyActivities<Activities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10 },
+});
+
+export async function saturationCheck(input: SaturationCheckInput): Promise<SaturationSummary> {
+  const training = proxyActivities<Activities>({
+    startToCloseTimeout: '60 minutes',
+    heartbeatTimeout: '30 seconds',
+    retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 5 },
+    taskQueue: input.trainingTaskQueue ?? 'training',
+  });
+  const fractions = [...new Set(input.settings.fractions ?? DEFAULT_SATURATION_FRACTIONS)].sort((a, b) => a - b);
+  const seeds = Array.from({ length: input.settings.seeds ?? DEFAULT_SATURATION_SEEDS }, (_, i) => i + 1);
+  const newest = await control.newestLabelledBatch({ modelId: input.modelId, snapshotId: input.snapshotId });
+
+  const common = { runId: input.runId, snapshotId: input.snapshotId, ...(input.trainerParams ? { trainerParams: input.trainerParams } : {}) };
+  const points = [
+    ...fractions.flatMap((fraction) => seeds.map((seed) => ({ ...common, variant: 'curve' as const, fraction, seed }))),
+    ...(newest ? seeds.map((seed) => ({ ...common, variant: 'without_newest' as const, fraction: 1, seed, excludeBatchId: newest.batchId })) : []),
+  ];
+  let done = 0;
+  let reused = 0;
+  setHandler(saturationProgressQuery, () => ({ points: points.length, done }));
+  await Promise.all(
+    points.map(async (p) => {
+      const r = await training.trainSaturationPoint(p);
+      done++;
+      if (r.reused) reused++;
+    }),
+  );
+  const report = await control.storeSaturationReport({
+    runId: input.runId,
+    modelId: input.modelId,
+    snapshotId: input.snapshotId,
+    fractions,
+    seeds: seeds.length,
+    ...(input.settings.minGainFromDoubling !== undefined ? { minGainFromDoubling: input.settings.minGainFromDoubling } : {}),
+    newest,
+    trainerParams: input.trainerParams ?? {},
+  });
+  return { ...report, points: points.length, reused };
+}
