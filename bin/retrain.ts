@@ -8,7 +8,7 @@ import { openDb } from '../db/index';
 import { ROLES, type Role } from '../db/schema';
 import { onShutdown } from '../temporal-config/shutdown';
 import { startServices, type StartServicesOptions } from '../temporal-config/services';
-import { formatRunEvidence } from '../demo/format';
+import { formatRunEvidence, formatSaturationReport, type SaturationReportView } from '../demo/format';
 
 const log = (msg: string) => process.stderr.write(`${msg}\n`);
 
@@ -293,6 +293,15 @@ clientOptions(feedback.command('health').description('flywheel health: explicit 
     });
     if (o.json) print(health);
     else process.stdout.write(`${formatFlywheelHealth(health)}\n`);
+  });
+
+const saturation = program.command('saturation').description('does more data still help? the saturation check of a run');
+clientOptions(saturation.command('show').argument('<runId>').description('the learning curve drawn in the terminal, the fit, the newest-batch ablation and the verdict'))
+  .option('--json', 'print the stored report (ready for a chart)')
+  .action(async (runId: string, o: { json?: boolean; url?: string; token?: string }) => {
+    const r = await apiFromOptions(o).reports.saturation.query({ runId });
+    if (o.json) print(r);
+    else process.stdout.write(`${formatSaturationReport(runId, r.report as unknown as SaturationReportView)}\n`);
   });
 
 // Annotation: the pool, the guidelines and the batches, as an operator or a viewer sees them.

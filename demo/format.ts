@@ -102,3 +102,81 @@ export function formatPacket(packet: ApprovalPacket, packetHash: string | null):
 export function formatRunEvidence(evidence: { runId: string; packet: unknown; packetHash: string | null }): string {
   return evidence.packet ? formatPacket(evidence.packet as ApprovalPacket, evidence.packetHash) : `run ${evidence.runId}: no approval packet yet`;
 }
+
+/** The stored saturation report (activities/saturation.ts), as far as the terminal view reads it. */
+export interface SaturationReportView {
+  curve: { n: number; fraction: number; errors: number[]; mean: number }[];
+  fit: { ok: boolean; a?: number; b?: number; c?: number; rmse?: number; projectedGainFromDoubling?: number; projectedErrorAtDouble?: number; reason?: string; detail?: string };
+  chart: { n: number[]; fitted: number[] } | null;
+  ablation: {
+    batch: { batchId: string; examples: number; annotators: string[] };
+    composition: { slice: string; share: number; lift: number }[];
+    perSeed: { seed?: number | string; withNewest: number; withoutNewest: number }[];
+    rowTest: { overall: { worse: number; better: number; p: number; significant: boolean } } | null;
+    slicesMostAffected: { slice: string; errorRateIncrease?: number; excessErrors?: number; p?: number; significant: boolean }[];
+  } | null;
+  verdict: { verdict: string; reasons: string[]; recommendation: string; thresholds: Record<string, number> };
+}
+
+/**
+ * The learning curve drawn in the terminal (x: training size on a log scale, y: held-out error):
+ * `·` one seed, `o` the mean of a size, `*` the fitted curve out to twice the data; then the fit,
+ * the newest-batch ablation and the verdict.
+ */
+export function formatSaturationReport(runId: string, r: SaturationReportView, width = 64, height = 16): string {
+  const ns = [...r.curve.map((c) => c.n), ...(r.chart?.n ?? [])];
+  const ys = [...r.curve.flatMap((c) => c.errors), ...(r.chart?.fitted ?? [])];
+  const out: string[] = [`Saturation check of ${runId}: ${r.verdict.verdict.toUpperCase()} — ${r.verdict.recommendation}`, ''];
+  if (ns.length > 0) {
+    const [x0, x1] = [Math.log(Math.min(...ns)), Math.log(Math.max(...ns))];
+    const [y0, y1] = [Math.min(...ys), Math.max(...ys)];
+    const grid = Array.from({ length: height }, () => new Array<string>(width).fill(' '));
+    const put = (n: number, y: number, ch: string) => {
+      const col = x1 > x0 ? Math.round(((Math.log(n) - x0) / (x1 - x0)) * (width - 1)) : 0;
+      const row = y1 > y0 ? height - 1 - Math.round(((y - y0) / (y1 - y0)) * (height - 1)) : height - 1;
+      const cur = grid[row]![col]!;
+      // The measured means win over seeds, seeds over the fitted line.
+      if (ch === 'o' || cur === ' ' || (ch === '·' && cur === '*')) grid[row]![col] = ch;
+    };
+    if (r.chart) {
+      const [a, b] = [Math.log(r.chart.n[0]!), Math.log(r.chart.n.at(-1)!)];
+      const fit = r.fit;
+      for (let k = 0; k <= width * 2; k++) {
+        const n = Math.exp(a + ((b - a) * k) / (width * 2));
+        if (fit.ok && fit.a !== undefined && fit.b !== undefined && fit.c !== undefined) put(n, fit.a + fit.b * n ** -fit.c, '*');
+      }
+    }
+    for (const c of r.curve) for (const e of c.errors) put(c.n, e, '·');
+    for (const c of r.curve) put(c.n, c.mean, 'o');
+    const label = (y: number) => `${(100 * y).toFixed(2).padStart(6)}% |`;
+    grid.forEach((row, i) => {
+      const y = y1 - ((y1 - y0) * i) / Math.max(1, height - 1);
+      out.push(`${i === 0 || i === height - 1 || i === Math.floor(height / 2) ? label(y) : '        |'}${row.join('')}`);
+    });
+    out.push(`        +${'-'.repeat(width)}`);
+    out.push(`         n = ${Math.min(...ns)} (log scale) .. ${Math.max(...ns)}    · seed   o mean   * fit`);
+    out.push('');
+  }
+  for (const c of r.curve) {
+    out.push(`  n ${String(c.n).padStart(6)} (${(100 * c.fraction).toFixed(0).padStart(3)}%)  error ${(100 * c.mean).toFixed(2)}%  seeds ${c.errors.map((e) => `${(100 * e).toFixed(2)}%`).join(' ')}`);
+  }
+  const f = r.fit;
+  out.push(
+    f.ok
+      ? `Fit: error = ${f.a!.toFixed(4)} + ${f.b!.toPrecision(4)} n^-${f.c!.toFixed(3)} (rmse ${f.rmse!.toFixed(4)}); doubling the data is projected to lower error by ${(100 * f.projectedGainFromDoubling!).toFixed(2)} points, to ${(100 * f.projectedErrorAtDouble!).toFixed(2)}%`
+      : `Fit: cannot fit (${f.reason}): ${f.detail ?? ''}`,
+  );
+  const ab = r.ablation;
+  if (ab) {
+    out.push(`Newest batch ${ab.batch.batchId}: ${ab.batch.examples} training labels by ${ab.batch.annotators.join(', ') || 'unknown annotators'}`);
+    if (ab.composition.length) out.push(`  concentrated in ${ab.composition.slice(0, 4).map((c) => `${c.slice} (${Math.round(100 * c.share)}%, ${c.lift.toFixed(1)}x)`).join(', ')}`);
+    out.push(`  error with / without it, per seed: ${ab.perSeed.map((s) => `${(100 * s.withNewest).toFixed(2)}% / ${(100 * s.withoutNewest).toFixed(2)}%`).join('; ')}`);
+    if (ab.rowTest) out.push(`  held-out rows wrong only with it ${ab.rowTest.overall.worse}, only without it ${ab.rowTest.overall.better} (exact McNemar p = ${ab.rowTest.overall.p.toExponential(2)})`);
+    for (const s of ab.slicesMostAffected.slice(0, 5)) {
+      out.push(`  ${s.significant ? '!' : ' '} ${s.slice}: error rate +${(100 * (s.errorRateIncrease ?? 0)).toFixed(1)} points${s.p !== undefined ? ` (p = ${s.p.toExponential(2)})` : ''}`);
+    }
+  }
+  out.push('Why:');
+  for (const reason of r.verdict.reasons) out.push(`  - ${reason}`);
+  return out.join('\n');
+}

@@ -14,7 +14,7 @@ import { dataDir } from '../temporal-config/env';
 import { startServices } from '../temporal-config/services';
 import { assignHeldOut, chronologicalParts, loadCorpus, type CorpusEmail } from './corpus';
 import { runAnnotators, type SimulatedAnnotator } from './annotators';
-import { formatRunEvidence } from './format';
+import { formatRunEvidence, formatSaturationReport, type SaturationReportView } from './format';
 import { replayTraffic } from './traffic';
 import type { ApprovalPacket } from '../analysis/report';
 
@@ -106,6 +106,8 @@ export async function runDemo(opts: { quick: boolean }) {
           { kind: 'no_regression', id: 'fpr-vs-champion', metric: 'fpr', slices: 'overall', margin: 0.01 },
           { kind: 'fairness', id: 'sender-tld-fpr-gap', attribute: 'sender_tld', metric: 'fpr_difference', max: 0.1, onFail: 'ask' },
           { kind: 'threshold', id: 'operating-point', constraints: { minRecall: 0.9, maxSliceFpr: 0.25, minSliceNegatives: 20 }, onFail: 'ask' },
+          // Does more data still help? A newest batch that makes things worse blocks; a plateau asks.
+          { kind: 'saturation', id: 'more-data', onPlateau: 'ask', onDegrading: 'block' },
           { kind: 'human_approval', id: 'sign-off' },
         ],
       },
@@ -225,6 +227,8 @@ export async function runDemo(opts: { quick: boolean }) {
     );
     const waiting = await follow(engineer, second.runId, ['awaiting_approval', 'promoted', 'rejected', 'failed']);
     const evidence = await approver.reports.get.query({ runId: second.runId });
+    const saturationView = await approver.reports.saturation.query({ runId: second.runId });
+    say(`\n${formatSaturationReport(second.runId, saturationView.report as unknown as SaturationReportView)}`);
     say(`\n${formatRunEvidence(evidence)}\n`);
 
     let gateDecision = evidence.gate?.decision ?? 'unknown';
@@ -265,6 +269,7 @@ export async function runDemo(opts: { quick: boolean }) {
         precision: overall.precision.estimate,
         heldOut: overall.support,
       },
+      saturation: saturationView.verdict,
       annotation: {
         batchId,
         labels: sla.labels,

@@ -2,7 +2,7 @@
 // server), workers and the API. Used by `retrain up`, the demo and the tests.
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
-import { createScorer } from '../activities/index';
+import { closeTrainingPool, createScorer } from '../activities/index';
 import { openDb, type OpenDbOptions, type OpenedDb } from '../db/index';
 import { startApiServer, type ApiServer } from '../api/server';
 import { startDevServer, type DevServer } from './devServer';
@@ -97,6 +97,8 @@ export async function startServices(opts: StartServicesOptions = {}): Promise<Se
     if (opts.worker ?? true) {
       const native = await NativeConnection.connect(connOpts);
       stops.push(() => native.close());
+      // Closed after the workers have drained (stops run newest first).
+      stops.push(() => closeTrainingPool());
       workers = await createWorkers({ connection: native, namespace, deps: { db: opened.db }, queues: taskQueues });
       const running = workers.run();
       running.catch((err) => log(`worker stopped with an error: ${String(err)}`));

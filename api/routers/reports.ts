@@ -5,7 +5,7 @@ import { gatePolicySchema } from '../../analysis/policy';
 import type { ApprovalPacket } from '../../analysis/report';
 import { evaluatePredictionsFile } from '../evaluateFile';
 import { PredictionsFileError } from '../predictionsFile';
-import { approvals, evalReports, gateResults, modelVersions } from '../../db/schema';
+import { approvals, evalReports, gateResults, modelVersions, saturationReports } from '../../db/schema';
 import { ruleResultOutput, runId } from '../schemas';
 import { roleProcedure, router } from '../trpc';
 import { requireRun } from './runs';
@@ -60,6 +60,29 @@ export const reportsRouter = router({
         if (err instanceof PredictionsFileError) throw new TRPCError({ code: 'BAD_REQUEST', message: err.message });
         throw err;
       }
+    }),
+
+  saturation: roleProcedure('viewer')
+    .meta({
+      openapi: {
+        method: 'GET',
+        path: '/reports/{runId}/saturation',
+        tags: ['reports'],
+        summary: "A run's saturation report: learning-curve points with intervals, the inverse power-law fit, the newest-batch ablation and the verdict",
+      },
+    })
+    .input(z.strictObject({ runId }))
+    .output(z.object({ runId: z.string(), verdict: z.string(), contentHash: z.string(), createdAt: z.date(), report: z.record(z.string(), z.unknown()) }))
+    .query(async ({ ctx, input }) => {
+      await requireRun(ctx.db, input.runId);
+      const [row] = await ctx.db.select().from(saturationReports).where(eq(saturationReports.runId, input.runId));
+      if (!row) {
+        throw new TRPCError({
+          code: 'NOT_FOUND',
+          message: `run ${input.runId} has no saturation report (it ran without a check, or has not reached it; a policy 'saturation' rule or runs.start { saturation } asks for one)`,
+        });
+      }
+      return { runId: row.runId, verdict: row.verdict, contentHash: row.contentHash, createdAt: row.createdAt, report: row.report as Record<string, unknown> };
     }),
 
   get: roleProcedure('viewer')

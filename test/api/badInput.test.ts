@@ -370,6 +370,10 @@ const cases: Record<string, { who: Who; cases: BadCase[] }> = {
       { what: 'a policy with no rules', field: 'policy', call: (c) => c.gates.dryRun.query(bad({ runId: validRunId, policy: { rules: [] } })) },
     ],
   },
+  'reports.saturation': {
+    who: 'viewer',
+    cases: [{ what: 'bad run id', field: 'runId', call: (c) => c.reports.saturation.query({ runId: 'not a run' }) }],
+  },
   'reports.get': {
     who: 'viewer',
     cases: [
@@ -674,6 +678,7 @@ test('openapi.json lists a path and method for every procedure', async () => {
     ['get', '/annotation/batches/{batchId}/labels'],
     ['get', '/models/{model}/feedback/health'],
     ['get', '/models/{model}/annotators'],
+    ['get', '/reports/{runId}/saturation'],
   ];
   for (const [method, path] of expected) {
     assert.ok(doc.paths[path]?.[method], `${method.toUpperCase()} ${path} is missing from openapi.json (paths: ${Object.keys(doc.paths).join(', ')})`);

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { and, eq, inArray } from 'drizzle-orm';
 import type { ApprovalPacket } from '../../analysis/report';
+import { formatSaturationReport, type SaturationReportView } from '../../demo/format';
 import {
   aggregatedLabels,
   annotationBatches,
@@ -97,6 +98,13 @@ test('a newest batch with one slice’s labels flipped: degrading, the batch and
   assert.match(report.verdict.reasons[0]!, new RegExp(`newest batch ${batchId}.*biased-bob.*concentrated in sender_tld=country_code`));
   const points = await db.select().from(saturationPoints).where(and(eq(saturationPoints.runId, runId), eq(saturationPoints.variant, 'without_newest')));
   assert.equal(points.length, 3, 'the ablation trains the full set without the batch once per seed');
+  // Served through the API and drawn in the terminal.
+  const served = await env.clients.viewer.reports.saturation.query({ runId });
+  assert.equal(served.contentHash, row!.contentHash);
+  const drawn = formatSaturationReport(runId, served.report as unknown as SaturationReportView);
+  assert.match(drawn, /DEGRADING — curate or relabel the newest batch/);
+  assert.match(drawn, new RegExp(`Newest batch ${batchId}: \\d+ training labels by biased-bob`));
+  assert.equal((drawn.match(/o/g) ?? []).length > 0, true);
   assert.equal(run.status, 'rejected');
   assert.match(JSON.stringify(run.result), /more-data failed/);
 });
