@@ -5,10 +5,10 @@ import { createHash } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { and, asc, eq, sql } from 'drizzle-orm';
 import { canonicalJson } from '../analysis/canonicalJson';
-import { wilsonInterval } from '../analysis/intervals';
+import { evaluateClassification } from '../analysis/classification';
 import { ablationRowTest } from '../analysis/ablation';
 import { inversePowerLaw, learningCurveVerdict, RECOMMENDATIONS, type AblationSeed, type CurveFraction } from '../analysis/learningCurve';
-import { defaultEvaluationSettings } from '../analysis/report';
+import { defaultEvaluationSettings, encodeHeldOut } from '../analysis/report';
 import type { Db } from '../db/index';
 import { resultRows, snapshotMembers } from '../db/queries';
 import { saturationPoints, saturationReports } from '../db/schema';
@@ -281,21 +281,33 @@ export function createSaturationActivities({ db }: { db: Db }) {
       }
       const heldout = await snapshotMembers(db, input.snapshotId, 'heldout');
       const scores = predictBatch(deserializeArtifact(bytes), heldout.map((m) => m.input));
-      let errors = 0;
-      const sliceErrors: Record<string, { errors: number; n: number }> = {};
+      // Judged by the evaluation engine (counts, Wilson intervals) on the frozen held-out set, every slice.
+      const threshold = defaultEvaluationSettings.threshold;
+      const attributeNames = [...new Set(heldout.flatMap((m) => Object.keys(m.slices)))].sort();
+      const data = encodeHeldOut(
+        heldout.map((m) => m.label),
+        Object.fromEntries(attributeNames.map((a) => [a, heldout.map((m) => m.slices[a] ?? 'unknown')])),
+      );
+      const judged = evaluateClassification({ labels: data.labels, scores, threshold, attributes: data.attributes, withScoreMetrics: false });
+      const errorOf = (r: { accuracy: { estimate: number | null; lower: number | null; upper: number | null }; support: number }) => ({
+        estimate: 1 - (r.accuracy.estimate ?? 1),
+        lower: 1 - (r.accuracy.upper ?? 1),
+        upper: 1 - (r.accuracy.lower ?? 0),
+        errors: Math.round((1 - (r.accuracy.estimate ?? 1)) * r.support),
+        n: r.support,
+      });
+      const overall = errorOf(judged.overall.rates);
+      const error = { estimate: overall.estimate, lower: overall.lower, upper: overall.upper };
+      const sliceErrors: Record<string, { errors: number; n: number; lower: number; upper: number }> = {};
+      for (const sl of judged.slices) {
+        if (sl.rates.support === 0) continue;
+        const e = errorOf(sl.rates);
+        sliceErrors[`${sl.attribute}=${sl.value}`] = { errors: e.errors, n: e.n, lower: e.lower, upper: e.upper };
+      }
       const wrongRows: number[] = [];
       heldout.forEach((m, i) => {
-        const wrong = (scores[i]! >= defaultEvaluationSettings.threshold ? 1 : 0) !== m.label ? 1 : 0;
-        errors += wrong;
-        if (wrong) wrongRows.push(i);
-        for (const [k, v] of Object.entries(m.slices)) {
-          const cell = (sliceErrors[`${k}=${v}`] ??= { errors: 0, n: 0 });
-          cell.errors += wrong;
-          cell.n += 1;
-        }
+        if ((scores[i]! >= threshold ? 1 : 0) !== m.label) wrongRows.push(i);
       });
-      const w = wilsonInterval(errors, heldout.length);
-      const error = { estimate: errors / heldout.length, lower: w.lower ?? 0, upper: w.upper ?? 1 };
       await db
         .insert(saturationPoints)
         .values({

@@ -170,6 +170,7 @@ clientOptions(runs.command('start').description('start a retraining run'))
   .requiredOption('--model <name>')
   .option('--approval-timeout <seconds>', 'how long the gate waits for a human')
   .option('--annotation <json>', 'ask for labels first: {"budget":400,"deadlineSeconds":86400,...} (see AnnotationSettings)')
+  .option('--saturation [json]', 'check whether more data still helps: {"fractions":[...],"seeds":3} (default design when no JSON is given)')
   .action(async (o) => {
     let annotation: unknown;
     if (o.annotation) {
@@ -185,6 +186,7 @@ clientOptions(runs.command('start').description('start a retraining run'))
         ...(o.approvalTimeout ? { approvalTimeoutSeconds: Number(o.approvalTimeout) } : {}),
         // The server validates it field by field and names what is wrong.
         ...(annotation ? { annotation: annotation as never } : {}),
+        ...(o.saturation ? { saturation: (o.saturation === true ? {} : JSON.parse(o.saturation as string)) as never } : {}),
       }),
     );
   });

@@ -496,7 +496,7 @@ export const saturationPoints = pgTable(
     /** Held-out error rate (1 - accuracy at the evaluation threshold) and its Wilson interval. */
     error: jsonb('error').$type<{ estimate: number; lower: number; upper: number }>().notNull(),
     /** Errors per slice value (attribute=value → errors, n), for naming the slices a batch hurts. */
-    sliceErrors: jsonb('slice_errors').$type<Record<string, { errors: number; n: number }>>().notNull(),
+    sliceErrors: jsonb('slice_errors').$type<Record<string, { errors: number; n: number; lower?: number; upper?: number }>>().notNull(),
     /** Held-out rows (index in example order) this model got wrong: the row-level pairing of the ablation. */
     wrongRows: jsonb('wrong_rows').$type<number[]>().notNull(),
     heldOut: integer('held_out').notNull(),

@@ -172,8 +172,10 @@ export function formatSaturationReport(runId: string, r: SaturationReportView, w
     if (ab.composition.length) out.push(`  concentrated in ${ab.composition.slice(0, 4).map((c) => `${c.slice} (${Math.round(100 * c.share)}%, ${c.lift.toFixed(1)}x)`).join(', ')}`);
     out.push(`  error with / without it, per seed: ${ab.perSeed.map((s) => `${(100 * s.withNewest).toFixed(2)}% / ${(100 * s.withoutNewest).toFixed(2)}%`).join('; ')}`);
     if (ab.rowTest) out.push(`  held-out rows wrong only with it ${ab.rowTest.overall.worse}, only without it ${ab.rowTest.overall.better} (exact McNemar p = ${ab.rowTest.overall.p.toExponential(2)})`);
-    for (const s of ab.slicesMostAffected.slice(0, 5)) {
-      out.push(`  ${s.significant ? '!' : ' '} ${s.slice}: error rate +${(100 * (s.errorRateIncrease ?? 0)).toFixed(1)} points${s.p !== undefined ? ` (p = ${s.p.toExponential(2)})` : ''}`);
+    const worse = ab.slicesMostAffected.filter((s) => s.significant);
+    if (worse.length === 0) out.push('  no slice is significantly worse with it');
+    for (const s of worse.slice(0, 5)) {
+      out.push(`  ! ${s.slice}: error rate +${(100 * (s.errorRateIncrease ?? 0)).toFixed(1)} points${s.p !== undefined ? ` (Holm-adjusted p = ${s.p.toExponential(2)})` : ''}`);
     }
   }
   out.push('Why:');
