@@ -245,20 +245,22 @@ export function createSaturationActivities({ db }: { db: Db }) {
      * it on the snapshot's held-out split: overall error with its interval and errors per slice value.
      */
     async trainSaturationPoint(input: SaturationPointInput): Promise<SaturationPointRef> {
-      const [stored] = await db
-        .select()
-        .from(saturationPoints)
-        .where(
-          and(
-            eq(saturationPoints.runId, input.runId),
-            eq(saturationPoints.variant, input.variant),
-            eq(saturationPoints.fraction, input.fraction),
-            eq(saturationPoints.seed, input.seed),
-          ),
-        );
-      if (stored) {
-        return { variant: input.variant, fraction: input.fraction, seed: input.seed, trainSize: stored.trainSize, error: stored.error.estimate, reused: true };
-      }
+      const storedPoint = async (): Promise<SaturationPointRef | null> => {
+        const [row] = await db
+          .select()
+          .from(saturationPoints)
+          .where(
+            and(
+              eq(saturationPoints.runId, input.runId),
+              eq(saturationPoints.variant, input.variant),
+              eq(saturationPoints.fraction, input.fraction),
+              eq(saturationPoints.seed, input.seed),
+            ),
+          );
+        return row ? { variant: input.variant, fraction: input.fraction, seed: input.seed, trainSize: row.trainSize, error: row.error.estimate, reused: true } : null;
+      };
+      const stored = await storedPoint();
+      if (stored) return stored;
       const started = Date.now();
       let members = await snapshotMembers(db, input.snapshotId, 'train');
       if (input.variant === 'without_newest' && input.excludeBatchId) {
@@ -308,7 +310,7 @@ export function createSaturationActivities({ db }: { db: Db }) {
       heldout.forEach((m, i) => {
         if ((scores[i]! >= threshold ? 1 : 0) !== m.label) wrongRows.push(i);
       });
-      await db
+      const inserted = await db
         .insert(saturationPoints)
         .values({
           runId: input.runId,
@@ -322,7 +324,10 @@ export function createSaturationActivities({ db }: { db: Db }) {
           heldOut: heldout.length,
           seconds: (Date.now() - started) / 1000,
         })
-        .onConflictDoNothing();
+        .onConflictDoNothing()
+        .returning({ id: saturationPoints.id });
+      // Another attempt stored it first (a timed-out attempt still running): report what is stored.
+      if (inserted.length === 0) return (await storedPoint())!;
       return { variant: input.variant, fraction: input.fraction, seed: input.seed, trainSize: subset.length, error: error.estimate, reused: false };
     },
   };

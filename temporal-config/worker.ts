@@ -1,5 +1,6 @@
 // Worker factory: one worker per task queue. `control` runs workflows and light activities; `training`
 // runs training and scoring, so it can be scaled out on machines of its own.
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
@@ -18,6 +19,12 @@ export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
 
 const noop = () => {};
 const quietBundlerLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: console.error, log: noop };
+
+/** Training activities one worker takes at once: RETRAIN_TRAINING_THREADS, else one per core. */
+export function trainingConcurrency(env: NodeJS.ProcessEnv = process.env): number {
+  const n = Number(env.RETRAIN_TRAINING_THREADS);
+  return Number.isInteger(n) && n > 0 ? n : Math.max(1, os.availableParallelism());
+}
 
 export interface WorkerSet {
   workers: Worker[];
@@ -47,8 +54,9 @@ export async function createWorkers(opts: {
         activities,
         // Only the control queue runs workflow code; training workers carry activities alone.
         ...(kind === 'control' ? { workflowBundle: bundle } : {}),
-        // Training is CPU-bound and there are two cores: one training attempt at a time per worker.
-        ...(kind === 'training' ? { maxConcurrentActivityTaskExecutions: 1 } : {}),
+        // Training is CPU-bound: saturation points train in worker threads (one per core), so the
+        // training queue takes as many activities at once as there are training threads.
+        ...(kind === 'training' ? { maxConcurrentActivityTaskExecutions: trainingConcurrency() } : {}),
         shutdownGraceTime: opts.shutdownGraceTime ?? '10 seconds',
       }),
     ),

@@ -10,6 +10,7 @@ let pool: Piscina | undefined;
 function trainingPool(): Piscina {
   pool ??= new Piscina({
     filename: new URL('./trainThread.ts', import.meta.url).href,
+    // Same rule as temporal-config/worker.ts trainingConcurrency: one thread per concurrent training activity.
     maxThreads: Number(process.env.RETRAIN_TRAINING_THREADS) || os.availableParallelism(),
     minThreads: 0,
     idleTimeout: 30_000,

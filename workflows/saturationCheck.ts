@@ -25,7 +25,8 @@ export async function saturationCheck(input: SaturationCheckInput): Promise<Satu
     retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 5 },
     taskQueue: input.trainingTaskQueue ?? 'training',
   });
-  const fractions = [...new Set(input.settings.fractions ?? DEFAULT_SATURATION_FRACTIONS)].sort((a, b) => a - b);
+  // The full set (1.0) is always a point: the ablation pairs it with the full set minus the newest batch.
+  const fractions = [...new Set([...(input.settings.fractions ?? DEFAULT_SATURATION_FRACTIONS), 1])].sort((a, b) => a - b);
   const seeds = Array.from({ length: input.settings.seeds ?? DEFAULT_SATURATION_SEEDS }, (_, i) => i + 1);
   const newest = await control.newestLabelledBatch({ modelId: input.modelId, snapshotId: input.snapshotId });
 

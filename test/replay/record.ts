@@ -2,15 +2,18 @@
 //   gates (default): retrainingRun approved / rejected with a champion / approval deadline → test/fixtures/histories
 //   annotation: a retrainingRun with an annotation batch (sampling → annotating → aggregating → … → promoted)
 //               and that batch's own annotationBatch history (labelSubmitted signals, sweeps) → test/replay
+//   saturation: a retrainingRun with a saturation check (patched 'saturation-check' branch) over a
+//               snapshot holding a newest annotation batch, so the ablation runs, and that check's own
+//               saturationCheck history (nested fractions × seeds and the without-newest points) → test/replay
 // Re-record only on purpose (a deliberate, patched() change to the workflow); the committed histories
 // are what proves a code change stays deterministic for runs already in flight.
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { and, eq } from 'drizzle-orm';
+import { and, asc, eq, inArray } from 'drizzle-orm';
 import type { ApiClient } from '../../api/client';
 import { loadCorpus, type CorpusEmail } from '../../demo/corpus';
-import { annotationAssignments } from '../../db/schema';
+import { aggregatedLabels, annotationAssignments, annotationBatches, annotationTasks, examples, labels, models } from '../../db/schema';
 import { findTemporalBinary } from '../../temporal-config/devServer';
 import { dataDir } from '../../temporal-config/env';
 import { annotatorClient, logTraffic, registerModelWithData, startTestEnv, uid, waitFor, waitForStatus, type TestEnv } from '../helpers';
@@ -19,7 +22,7 @@ interface HistoryJson {
   events: { eventType?: string; activityTaskScheduledEventAttributes?: { activityType?: { name?: string } } }[];
 }
 
-const scenarios: Record<string, (env: TestEnv) => Promise<void>> = { gates, annotation };
+const scenarios: Record<string, (env: TestEnv) => Promise<void>> = { gates, annotation, saturation };
 const scenario = process.argv[2] ?? 'gates';
 const run = scenarios[scenario];
 if (!run) throw new Error(`unknown scenario '${scenario}': one of ${Object.keys(scenarios).join(', ')}`);
@@ -136,4 +139,53 @@ async function annotation(env: TestEnv): Promise<void> {
   const child = runHistory.events.some((e) => e.eventType === 'EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED');
   console.log(`annotation: ${submitted} labels, ${signals} signals, ${sweeps} sweeps; child completed in the run history: ${child}`);
   if (signals !== submitted || sweeps < 2 || !child) throw new Error('the recorded histories do not cover signals, sweeps and the child');
+}
+
+async function saturation(env: TestEnv): Promise<void> {
+  const out = import.meta.dirname;
+  const db = env.services.opened.db;
+  const model = await registerModelWithData(env);
+  const [m] = await db.select().from(models).where(eq(models.name, model));
+  // A newest annotation batch over 40 training examples (labelled as they are, inserted directly as
+  // test/e2e/saturation.test.ts does), so the check finds a newest batch and trains the ablation.
+  const relabelled = (
+    await db
+      .select({ id: examples.id, label: examples.label })
+      .from(examples)
+      .where(and(eq(examples.modelId, m!.id), eq(examples.split, 'train')))
+      .orderBy(asc(examples.id))
+  ).slice(0, 40);
+  const batchId = `batch-replay-${m!.id}`;
+  await db.insert(annotationBatches).values({ id: batchId, modelId: m!.id, specVersion: 1, overlap: 1, goldShare: 0, deadline: new Date(), status: 'complete', createdBy: 'record' });
+  const tasks = await db
+    .insert(annotationTasks)
+    .values(relabelled.map((e) => ({ batchId, exampleId: e.id, stratum: 'remainder', inclusionProbability: 1, status: 'done' as const })))
+    .returning({ id: annotationTasks.id, exampleId: annotationTasks.exampleId });
+  const labelOf = new Map(relabelled.map((e) => [e.id, e.label!]));
+  await db.insert(labels).values(tasks.map((t) => ({ taskId: t.id, annotator: 'recorder', label: labelOf.get(t.exampleId)!, specVersion: 1 })));
+  await db.insert(aggregatedLabels).values(
+    tasks.map((t) => {
+      const label = labelOf.get(t.exampleId)!;
+      return { taskId: t.id, batchId, exampleId: t.exampleId, label, posterior: 1, majorityLabel: label, dawidSkeneLabel: label, method: 'dawid_skene' as const, labelCount: 1 };
+    }),
+  );
+  await db.update(examples).set({ labelSource: 'annotation' }).where(inArray(examples.id, relabelled.map((e) => e.id)));
+
+  // Default fractions (6) × 2 seeds + 2 ablation points: 14 trainings in parallel activities.
+  const { runId } = await env.clients.operator.runs.start.mutate({ model, trigger: 'bootstrap', saturation: { seeds: 2 } });
+  await waitForStatus(env, runId, ['awaiting_approval'], 240_000);
+  await env.clients.approver.gates.approve.mutate({ runId, reason: 'recorded for replay' });
+  const done = await waitForStatus(env, runId, ['promoted', 'rejected', 'failed'], 120_000);
+  if (done.status !== 'promoted') throw new Error(`the saturation run ended ${done.status}: ${JSON.stringify(done.result)}`);
+
+  const runHistory = await record(env, runId, path.join(out, 'retrainingRun-saturation.json'));
+  const checkHistory = await record(env, `saturation-${runId}`, path.join(out, 'saturationCheck.json'));
+  const activities = (h: HistoryJson, name: string) => h.events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === name).length;
+  const points = activities(checkHistory, 'trainSaturationPoint');
+  const ablation = activities(checkHistory, 'newestLabelledBatch') === 1 && points === 6 * 2 + 2;
+  const report = activities(checkHistory, 'storeSaturationReport') === 1;
+  const marker = runHistory.events.some((e) => e.eventType === 'EVENT_TYPE_MARKER_RECORDED');
+  const child = runHistory.events.some((e) => e.eventType === 'EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED');
+  console.log(`saturation: ${points} point trainings, report ${report}; patch marker ${marker}, child completed in the run history ${child}`);
+  if (!ablation || !report || !marker || !child) throw new Error('the recorded histories do not cover the fan-out with the ablation, the report, the patch and the child');
 }

@@ -2,7 +2,8 @@
 // runs already in flight fails here (use patched() for such changes). Each history names its workflow
 // type in its first event; workflows/index.ts (the worker's workflowsPath) exports every type.
 //   test/fixtures/histories: retrainingRun without annotation (approved, rejected, approval deadline)
-//   test/replay: a retrainingRun with an annotation batch, and that annotationBatch's own history
+//   test/replay: a retrainingRun with an annotation batch, and that annotationBatch's own history;
+//                a retrainingRun with a saturation check (ablation included), and that saturationCheck's own history
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -13,16 +14,22 @@ import { workflowsPath } from '../../temporal-config/worker';
 
 const dirs = [path.join(import.meta.dirname, '..', 'fixtures', 'histories'), import.meta.dirname];
 
-test('recorded retrainingRun and annotationBatch histories replay without nondeterminism', async () => {
+test('recorded retrainingRun, annotationBatch and saturationCheck histories replay without nondeterminism', async () => {
   const files = dirs.flatMap((dir) => readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => path.join(dir, f)));
   const names = files.map((f) => path.basename(f));
   assert.ok(names.filter((f) => f.startsWith('retrainingRun-')).length >= 4, `expected recorded retrainingRun histories in ${dirs.join(', ')}`);
-  for (const expected of ['retrainingRun-annotation.json', 'annotationBatch-complete.json']) {
-    assert.ok(names.includes(expected), `${expected} is recorded (npx tsx test/replay/record.ts annotation)`);
+  const recordedBy: Record<string, string> = {
+    'retrainingRun-annotation.json': 'annotation',
+    'annotationBatch-complete.json': 'annotation',
+    'retrainingRun-saturation.json': 'saturation',
+    'saturationCheck.json': 'saturation',
+  };
+  for (const [expected, scenario] of Object.entries(recordedBy)) {
+    assert.ok(names.includes(expected), `${expected} is recorded (npx tsx test/replay/record.ts ${scenario})`);
   }
   const histories = files.map((f) => ({ workflowId: path.basename(f), history: historyFromJSON(JSON.parse(readFileSync(f, 'utf8'))) }));
   const types = new Set(histories.map((h) => h.history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name));
-  assert.deepEqual([...types].sort(), ['annotationBatch', 'retrainingRun']);
+  assert.deepEqual([...types].sort(), ['annotationBatch', 'retrainingRun', 'saturationCheck']);
   let replayed = 0;
   for await (const result of Worker.runReplayHistories({ workflowsPath }, histories)) {
     assert.equal(result.error, undefined, `${result.workflowId}: ${String(result.error)}`);

@@ -1,0 +1,172 @@
+// A worker killed with SIGKILL midway through the saturation check's fan-out: a new worker finishes the
+// check, every point stored before the kill keeps its row (same id, same created_at, same content) and
+// none of them is trained again (its activity completed before the kill, or its retry found the point
+// stored and returned reused), the run finishes and the report is stored.
+// Worker processes need a database they can share with this one, so this test runs on PostgreSQL.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { defaultPayloadConverter } from '@temporalio/common';
+import { asc, eq } from 'drizzle-orm';
+import { saturationPoints, saturationReports } from '../../db/schema';
+import type { SaturationPointInput, SaturationPointRef } from '../../activities/saturation';
+import type { SaturationSummary } from '../../workflows/messages';
+import { registerModelWithData, startTestEnv, uid, waitFor, waitForStatus, type TestEnv } from '../helpers';
+
+const databaseUrl = process.env.DATABASE_URL;
+const skip = databaseUrl ? false : 'needs DATABASE_URL: worker processes must share the database (PGlite is single-process)';
+
+let env: TestEnv;
+const children: ChildProcess[] = [];
+const suffix = uid();
+const queues = { control: `control-scrash-${suffix}`, training: `training-scrash-${suffix}` };
+
+function startWorker(): ChildProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, '..', '..', 'bin', 'retrain.ts'), 'worker'], {
+    env: {
+      ...process.env,
+      TEMPORAL_ADDRESS: env.services.temporalAddress,
+      RETRAIN_CONTROL_QUEUE: queues.control,
+      RETRAIN_TRAINING_QUEUE: queues.training,
+      RETRAIN_TRAINING_THREADS: '2',
+    },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-4000);
+  });
+  child.on('exit', (code) => {
+    if (code && code !== 0) process.stderr.write(`worker exited ${code}: ${stderr}\n`);
+  });
+  children.push(child);
+  return child;
+}
+
+async function kill(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGKILL');
+  await exited;
+}
+
+before(async () => {
+  if (skip) return;
+  // This process serves the API only; the workers are separate processes.
+  env = await startTestEnv({ worker: false, taskQueues: queues });
+});
+after(async () => {
+  for (const c of children) await kill(c);
+  await env?.stop();
+});
+
+const pointKey = (p: { variant: string; fraction: number; seed: number }) => `${p.variant}/${p.fraction}/${p.seed}`;
+
+/** Per trainSaturationPoint activity of a saturationCheck history: its point, last attempt and result. */
+async function pointActivities(workflowId: string) {
+  const history = await env.services.client.workflow.getHandle(workflowId).fetchHistory();
+  const events = history.events ?? [];
+  const scheduled = new Map<string, { activityId: string; input: SaturationPointInput; attempt?: number; result?: SaturationPointRef }>();
+  for (const e of events) {
+    const id = String(e.eventId);
+    const s = e.activityTaskScheduledEventAttributes;
+    if (s?.activityType?.name === 'trainSaturationPoint') {
+      scheduled.set(id, { activityId: s.activityId!, input: defaultPayloadConverter.fromPayload<SaturationPointInput>(s.input!.payloads![0]!) });
+    }
+    const started = e.activityTaskStartedEventAttributes;
+    const entry = started && scheduled.get(String(started.scheduledEventId));
+    if (started && entry) entry.attempt = started.attempt ?? 1;
+    const completed = e.activityTaskCompletedEventAttributes;
+    const done = completed && scheduled.get(String(completed.scheduledEventId));
+    if (completed && done) done.result = defaultPayloadConverter.fromPayload<SaturationPointRef>(completed.result!.payloads![0]!);
+  }
+  return [...scheduled.values()];
+}
+
+test('a worker killed midway through the fan-out: completed points are not retrained', { skip, timeout: 600_000 }, async () => {
+  const db = env.services.opened.db;
+  const started = Date.now();
+  const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)} s`;
+  const model = await registerModelWithData(env, { requireHumanApproval: 'never' });
+  const first = startWorker();
+  // 6 fractions × 3 seeds = 18 points, each trained for 300 epochs (about 0.3-3 s here, one at a time
+  // per training worker): long enough that the kill lands mid-way through a training.
+  const { runId } = await env.clients.operator.runs.start.mutate({
+    model,
+    trigger: 'bootstrap',
+    saturation: { seeds: 3 },
+    trainerParams: { epochs: 300 },
+  });
+  const pointsOf = () => db.select().from(saturationPoints).where(eq(saturationPoints.runId, runId)).orderBy(asc(saturationPoints.id));
+
+  // Kill once about a third of the points are stored and a point is in training (its activity has
+  // heartbeated): the activity ids of the points in flight at the kill.
+  const check = env.services.client.workflow.getHandle(`saturation-${runId}`);
+  const inFlight = await waitFor(
+    '6 stored saturation points and one in training',
+    async () => {
+      if ((await pointsOf()).length < 6) return false;
+      const pending = (await check.describe()).raw.pendingActivities ?? [];
+      const training = pending.filter((a) => a.activityType?.name === 'trainSaturationPoint' && a.heartbeatDetails).map((a) => a.activityId!);
+      return training.length > 0 && training;
+    },
+    300_000,
+  );
+  await kill(first);
+  const killedAt = new Date();
+  // Read after the kill: every row here was stored by the killed worker (a superset of the ones seen above).
+  const before = await pointsOf();
+  process.stderr.write(`saturationCrash: killed at ${elapsed()} (${killedAt.toISOString()}) with ${before.length} of 18 points stored\n`);
+  assert.ok(before.length >= 6 && before.length < 18, `some but not all points stored at the kill (${before.length})`);
+
+  startWorker();
+  const run = await waitForStatus(env, runId, ['promoted', 'rejected', 'failed'], 420_000);
+  process.stderr.write(`saturationCrash: run ${run.status} at ${elapsed()} (${((Date.now() - killedAt.getTime()) / 1000).toFixed(1)} s after the kill)\n`);
+  assert.notEqual(run.status, 'failed', JSON.stringify(run.result));
+
+  // All 18 points, each once; the ones stored before the kill untouched (same id, created_at, content).
+  const afterRows = await pointsOf();
+  assert.equal(afterRows.length, 18, '6 fractions × 3 seeds, no ablation without an annotation batch');
+  assert.equal(new Set(afterRows.map(pointKey)).size, 18, 'one row per point');
+  for (const b of before) {
+    const a = afterRows.find((r) => r.id === b.id);
+    assert.ok(a, `point ${pointKey(b)} (id ${b.id}) still stored`);
+    assert.deepEqual(a, b, `point ${pointKey(b)} not rewritten`);
+  }
+  const beforeIds = new Set(before.map((b) => b.id));
+  for (const r of afterRows.filter((r) => !beforeIds.has(r.id))) {
+    assert.ok(r.createdAt.getTime() >= killedAt.getTime(), `point ${pointKey(r)} stored after the kill`);
+  }
+
+  // Not retrained: in the check's history each pre-kill point's activity either completed before the
+  // kill (first attempt) or was retried and found the point stored (reused); every point completed once.
+  const activities = await pointActivities(`saturation-${runId}`);
+  assert.equal(activities.length, 18, 'one trainSaturationPoint activity per point');
+  assert.ok(activities.every((a) => a.result), 'every point activity completed');
+  const beforeKeys = new Set(before.map(pointKey));
+  for (const a of activities.filter((x) => beforeKeys.has(pointKey(x.input)))) {
+    assert.ok(a.attempt === 1 || a.result!.reused, `point ${pointKey(a.input)}: attempt ${a.attempt}, reused ${a.result!.reused}`);
+  }
+  for (const a of activities.filter((x) => !beforeKeys.has(pointKey(x.input)))) {
+    assert.equal(a.result!.reused, false, `point ${pointKey(a.input)} was trained after the kill`);
+  }
+  // A point in training at the kill that was not stored by then is attempted again after the kill
+  // (once the heartbeat timeout noticed the dead worker).
+  const retried = activities.filter((a) => (a.attempt ?? 1) >= 2);
+  const interrupted = activities.filter((a) => inFlight.includes(a.activityId) && !beforeKeys.has(pointKey(a.input)));
+  for (const a of interrupted) assert.ok((a.attempt ?? 1) >= 2, `point ${pointKey(a.input)}, in training at the kill, was attempted again`);
+  assert.ok(retried.length >= 1, 'an attempt was interrupted by the kill and retried');
+  process.stderr.write(
+    `saturationCrash: retried ${retried.map((a) => `${pointKey(a.input)} (attempt ${a.attempt}, reused ${a.result!.reused})`).join(', ')}\n`,
+  );
+
+  const summary = await env.services.client.workflow.getHandle<() => Promise<SaturationSummary>>(`saturation-${runId}`).result();
+  assert.equal(summary.points, 18);
+  assert.equal(summary.reused, activities.filter((a) => a.result!.reused).length);
+
+  const [report] = await db.select().from(saturationReports).where(eq(saturationReports.runId, runId));
+  assert.ok(report, 'the saturation report is stored');
+  assert.equal(report.contentHash, summary.contentHash);
+  assert.equal((report.report as { points: unknown[] }).points.length, 18);
+});
