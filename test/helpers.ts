@@ -1,6 +1,8 @@
 // Shared test set-up: real Temporal (CI's shared dev server, or one started here), real database
 // (PostgreSQL when DATABASE_URL is set, in-memory PGlite otherwise), unique task queues per test file.
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import path from 'node:path';
 import { and, eq } from 'drizzle-orm';
 import { createApiClient, type ApiClient } from '../api/client';
 import { issueToken } from '../api/routers/admin';
@@ -161,4 +163,60 @@ export async function logTraffic(env: TestEnv, model: string, emails: CorpusEmai
     })),
   );
   return m.id;
+}
+
+/** Crash tests run workers as separate processes sharing this database: PGlite is single-process. */
+export const needsSharedDatabase = process.env.DATABASE_URL
+  ? false
+  : 'needs DATABASE_URL: worker processes must share the database (PGlite is single-process)';
+
+/**
+ * A crash test's set-up: this process serves the API only (its own task queues), workers are
+ * `retrain worker` subprocesses that can be SIGKILLed; everything is stopped by `stop()`.
+ */
+export function crashTestRig(name: string, workerEnv: Record<string, string> = {}) {
+  const suffix = uid();
+  const queues = { control: `control-${name}-${suffix}`, training: `training-${name}-${suffix}` };
+  const children: ChildProcess[] = [];
+  const rig = {
+    env: undefined as unknown as TestEnv,
+    queues,
+    async start(): Promise<TestEnv> {
+      rig.env = await startTestEnv({ worker: false, taskQueues: queues });
+      return rig.env;
+    },
+    startWorker(): ChildProcess {
+      const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, '..', 'bin', 'retrain.ts'), 'worker'], {
+        env: {
+          ...process.env,
+          TEMPORAL_ADDRESS: rig.env.services.temporalAddress,
+          RETRAIN_CONTROL_QUEUE: queues.control,
+          RETRAIN_TRAINING_QUEUE: queues.training,
+          ...workerEnv,
+        },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr?.on('data', (d: Buffer) => {
+        stderr = (stderr + d.toString()).slice(-4000);
+      });
+      child.on('exit', (code) => {
+        if (code && code !== 0) process.stderr.write(`worker exited ${code}: ${stderr}\n`);
+      });
+      children.push(child);
+      return child;
+    },
+    /** SIGKILL: no shutdown hooks, no graceful drain; resolves when the process is gone. */
+    async kill(child: ChildProcess): Promise<void> {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGKILL');
+      await exited;
+    },
+    async stop(): Promise<void> {
+      for (const c of children) await rig.kill(c);
+      await rig.env?.stop();
+    },
+  };
+  return rig;
 }

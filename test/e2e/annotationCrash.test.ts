@@ -3,61 +3,27 @@
 // worker replays the batch, and the batch completes with every submitted label stored exactly once.
 // Worker processes need a database they can share with this one, so this test runs on PostgreSQL.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import { eq } from 'drizzle-orm';
 import type { ApiClient } from '../../api/client';
 import { loadCorpus, type CorpusEmail } from '../../demo/corpus';
 import { aggregatedLabels, annotationBatches, annotationTasks, labels, runs } from '../../db/schema';
 import { batchProgressQuery, type AnnotationBatchResult } from '../../workflows/messages';
-import { annotatorClient, logTraffic, registerModelWithData, startTestEnv, uid, waitFor, waitForStatus, type TestEnv } from '../helpers';
+import { annotatorClient, crashTestRig, logTraffic, needsSharedDatabase, registerModelWithData, type TestEnv, uid, waitFor, waitForStatus } from '../helpers';
 
-const databaseUrl = process.env.DATABASE_URL;
-const skip = databaseUrl ? false : 'needs DATABASE_URL: worker processes must share the database (PGlite is single-process)';
-
-let env: TestEnv;
-const children: ChildProcess[] = [];
+const skip = needsSharedDatabase;
 const suffix = uid();
-const queues = { control: `control-acrash-${suffix}`, training: `training-acrash-${suffix}` };
-
-function startWorker(): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, '..', '..', 'bin', 'retrain.ts'), 'worker'], {
-    env: {
-      ...process.env,
-      TEMPORAL_ADDRESS: env.services.temporalAddress,
-      RETRAIN_CONTROL_QUEUE: queues.control,
-      RETRAIN_TRAINING_QUEUE: queues.training,
-    },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => {
-    stderr = (stderr + d.toString()).slice(-4000);
-  });
-  child.on('exit', (code) => {
-    if (code && code !== 0) process.stderr.write(`worker exited ${code}: ${stderr}\n`);
-  });
-  children.push(child);
-  return child;
-}
-
-async function kill(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGKILL');
-  await exited;
-}
+const rig = crashTestRig('acrash');
+let env: TestEnv;
+const startWorker = () => rig.startWorker();
+const kill = (child: ChildProcess) => rig.kill(child);
 
 before(async () => {
   if (skip) return;
-  // This process serves the API only; the workers are separate processes.
-  env = await startTestEnv({ worker: false, taskQueues: queues });
+  env = await rig.start();
 });
-after(async () => {
-  for (const c of children) await kill(c);
-  await env?.stop();
-});
+after(() => rig.stop());
 
 interface Submitted {
   taskId: number;

@@ -4,62 +4,26 @@
 // stored and returned reused), the run finishes and the report is stored.
 // Worker processes need a database they can share with this one, so this test runs on PostgreSQL.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { asc, eq } from 'drizzle-orm';
 import { saturationPoints, saturationReports } from '../../db/schema';
 import type { SaturationPointInput, SaturationPointRef } from '../../activities/saturation';
 import type { SaturationSummary } from '../../workflows/messages';
-import { registerModelWithData, startTestEnv, uid, waitFor, waitForStatus, type TestEnv } from '../helpers';
+import { crashTestRig, needsSharedDatabase, registerModelWithData, type TestEnv, waitFor, waitForStatus } from '../helpers';
 
-const databaseUrl = process.env.DATABASE_URL;
-const skip = databaseUrl ? false : 'needs DATABASE_URL: worker processes must share the database (PGlite is single-process)';
-
+const skip = needsSharedDatabase;
+const rig = crashTestRig('scrash', { RETRAIN_TRAINING_THREADS: '2' });
 let env: TestEnv;
-const children: ChildProcess[] = [];
-const suffix = uid();
-const queues = { control: `control-scrash-${suffix}`, training: `training-scrash-${suffix}` };
-
-function startWorker(): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, '..', '..', 'bin', 'retrain.ts'), 'worker'], {
-    env: {
-      ...process.env,
-      TEMPORAL_ADDRESS: env.services.temporalAddress,
-      RETRAIN_CONTROL_QUEUE: queues.control,
-      RETRAIN_TRAINING_QUEUE: queues.training,
-      RETRAIN_TRAINING_THREADS: '2',
-    },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => {
-    stderr = (stderr + d.toString()).slice(-4000);
-  });
-  child.on('exit', (code) => {
-    if (code && code !== 0) process.stderr.write(`worker exited ${code}: ${stderr}\n`);
-  });
-  children.push(child);
-  return child;
-}
-
-async function kill(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGKILL');
-  await exited;
-}
+const startWorker = () => rig.startWorker();
+const kill = (child: ChildProcess) => rig.kill(child);
 
 before(async () => {
   if (skip) return;
-  // This process serves the API only; the workers are separate processes.
-  env = await startTestEnv({ worker: false, taskQueues: queues });
+  env = await rig.start();
 });
-after(async () => {
-  for (const c of children) await kill(c);
-  await env?.stop();
-});
+after(() => rig.stop());
 
 const pointKey = (p: { variant: string; fraction: number; seed: number }) => `${p.variant}/${p.fraction}/${p.seed}`;
 

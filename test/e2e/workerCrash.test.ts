@@ -2,52 +2,21 @@
 // timeout, and the candidate is trained, stored and promoted exactly once.
 // Worker processes need a database they can share with this one, so this test runs on PostgreSQL.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { eq } from 'drizzle-orm';
 import { deploymentEvents, modelVersions, runs } from '../../db/schema';
-import { registerModelWithData, startTestEnv, uid, waitFor, waitForStatus, type TestEnv } from '../helpers';
+import { crashTestRig, needsSharedDatabase, registerModelWithData, type TestEnv, waitFor, waitForStatus } from '../helpers';
 
-const databaseUrl = process.env.DATABASE_URL;
-const skip = databaseUrl ? false : 'needs DATABASE_URL: worker processes must share the database (PGlite is single-process)';
-
+const skip = needsSharedDatabase;
+const rig = crashTestRig('crash');
 let env: TestEnv;
-const children: ChildProcess[] = [];
-const suffix = uid();
-const queues = { control: `control-crash-${suffix}`, training: `training-crash-${suffix}` };
-
-function startWorker(): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, '..', '..', 'bin', 'retrain.ts'), 'worker'], {
-    env: {
-      ...process.env,
-      TEMPORAL_ADDRESS: env.services.temporalAddress,
-      RETRAIN_CONTROL_QUEUE: queues.control,
-      RETRAIN_TRAINING_QUEUE: queues.training,
-    },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => {
-    stderr = (stderr + d.toString()).slice(-4000);
-  });
-  child.on('exit', (code, signal) => {
-    if (code && code !== 0) process.stderr.write(`worker exited ${code}: ${stderr}\n`);
-    void signal;
-  });
-  children.push(child);
-  return child;
-}
+const startWorker = () => rig.startWorker();
 
 before(async () => {
   if (skip) return;
-  // This process serves the API only; the workers are separate processes.
-  env = await startTestEnv({ worker: false, taskQueues: queues });
+  env = await rig.start();
 });
-after(async () => {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-  await env?.stop();
-});
+after(() => rig.stop());
 
 test('SIGKILL during training: the run completes and the candidate is promoted exactly once', { skip, timeout: 240_000 }, async () => {
   const db = env.services.opened.db;
