@@ -74,7 +74,27 @@ function heartbeat(details: unknown): void {
   }
 }
 
+/** Frozen snapshots kept in memory: a check's 20-odd points read the same two splits. */
+const SNAPSHOT_CACHE_SIZE = 4;
+
 export function createSaturationActivities({ db }: { db: Db }) {
+  // A snapshot never changes once frozen, so its members can be shared by every point of a check. The
+  // promise is cached, so points starting together share one load; a failed load is forgotten.
+  const snapshots = new Map<string, ReturnType<typeof snapshotMembers>>();
+  function members(snapshotId: number, split: 'train' | 'heldout'): ReturnType<typeof snapshotMembers> {
+    const key = `${snapshotId}:${split}`;
+    let hit = snapshots.get(key);
+    if (hit) {
+      snapshots.delete(key);
+    } else {
+      hit = snapshotMembers(db, snapshotId, split);
+      hit.catch(() => snapshots.delete(key));
+    }
+    snapshots.set(key, hit);
+    while (snapshots.size > SNAPSHOT_CACHE_SIZE) snapshots.delete(snapshots.keys().next().value!);
+    return hit;
+  }
+
   /** Example ids of a batch's aggregated (non-gold) items. */
   async function batchExampleIds(batchId: string): Promise<Set<number>> {
     const rows = resultRows<{ example_id: number }>(await db.execute(sql`select example_id from aggregated_labels where batch_id = ${batchId}`));
@@ -87,7 +107,7 @@ export function createSaturationActivities({ db }: { db: Db }) {
    */
   async function batchComposition(batchId: string, snapshotId: number) {
     const ids = await batchExampleIds(batchId);
-    const train = await snapshotMembers(db, snapshotId, 'train');
+    const train = await members(snapshotId, 'train');
     const inBatch = train.filter((m) => ids.has(m.exampleId));
     if (inBatch.length === 0) return [];
     const count = (rows: typeof train) => {
@@ -156,7 +176,7 @@ export function createSaturationActivities({ db }: { db: Db }) {
         ...(input.minGainFromDoubling !== undefined ? { thresholds: { minGainFromDoubling: input.minGainFromDoubling } } : {}),
       });
       // Row-level pairing: the same held-out rows, with and without the batch, pooled over seeds.
-      const heldout = await snapshotMembers(db, input.snapshotId, 'heldout');
+      const heldout = await members(input.snapshotId, 'heldout');
       const sliceOfRow: Record<string, string[]> = {};
       const attrs = [...new Set(heldout.flatMap((m) => Object.keys(m.slices)))];
       for (const a of attrs) sliceOfRow[a] = heldout.map((m) => m.slices[a] ?? 'unknown');
@@ -262,12 +282,12 @@ export function createSaturationActivities({ db }: { db: Db }) {
       const stored = await storedPoint();
       if (stored) return stored;
       const started = Date.now();
-      let members = await snapshotMembers(db, input.snapshotId, 'train');
+      let train = await members(input.snapshotId, 'train');
       if (input.variant === 'without_newest' && input.excludeBatchId) {
         const excluded = await batchExampleIds(input.excludeBatchId);
-        members = members.filter((m) => !excluded.has(m.exampleId));
+        train = train.filter((m) => !excluded.has(m.exampleId));
       }
-      const ordered = nestedOrder(members, input.seed);
+      const ordered = nestedOrder(train, input.seed);
       const subset = ordered.slice(0, Math.max(1, Math.round(input.fraction * ordered.length)));
       const params: Partial<TrainerParams> = { ...defaultTrainerParams, ...(input.trainerParams ?? {}), seed: input.seed };
       const beat = setInterval(() => heartbeat({ phase: 'training', variant: input.variant, fraction: input.fraction, seed: input.seed }), 2000);
@@ -281,7 +301,7 @@ export function createSaturationActivities({ db }: { db: Db }) {
       } finally {
         clearInterval(beat);
       }
-      const heldout = await snapshotMembers(db, input.snapshotId, 'heldout');
+      const heldout = await members(input.snapshotId, 'heldout');
       const scores = predictBatch(deserializeArtifact(bytes), heldout.map((m) => m.input));
       // Judged by the evaluation engine (counts, Wilson intervals) on the frozen held-out set, every slice.
       const threshold = defaultEvaluationSettings.threshold;

@@ -7,13 +7,15 @@ import type { LabelledInput, TrainerParams } from './hashedLogReg';
 
 let pool: Piscina | undefined;
 
+const threads = () => Number(process.env.RETRAIN_TRAINING_THREADS) || os.availableParallelism();
+
 function trainingPool(): Piscina {
   pool ??= new Piscina({
     filename: new URL('./trainThread.ts', import.meta.url).href,
     // Same rule as temporal-config/worker.ts trainingConcurrency: one thread per concurrent training activity.
-    maxThreads: Number(process.env.RETRAIN_TRAINING_THREADS) || os.availableParallelism(),
-    minThreads: 0,
-    idleTimeout: 30_000,
+    maxThreads: threads(),
+    // All threads start with the pool (a fresh thread costs ~0.5 s of module loading), and stay.
+    minThreads: threads(),
   });
   return pool;
 }

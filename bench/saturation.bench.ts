@@ -1,0 +1,446 @@
+/**
+ * What does the saturation check cost, against the training it has to do anyway, and does it keep
+ * both cores busy?
+ *
+ *   TEMPORAL_CLI_PATH=/tmp/tbin/bin/temporal npx tsx bench/saturation.bench.ts
+ *       [--fraction 1] [--seeds 3] [--threads 2,1] [--repeat 3]
+ *
+ * Data: the real corpus (demo/corpus.ts, 6,046 e-mails; --fraction keeps an evenly spaced share of
+ * it), split as test/helpers.ts does (held-out 0.3, seed 7). Fractions are the check's defaults
+ * (0.1 … 1.0), --seeds seeds each; no annotation batch, so no ablation points.
+ *
+ * Peer A: the check's training jobs back to back in this process on the main thread: for each
+ * (fraction, seed) the nested subset the check takes (its per-seed sha256 order, re-derived here from
+ * the external ids), trainHashedLogReg with the default params and that seed, then the held-out
+ * scoring each point does (predictBatch, the evaluation engine overall and per slice, wrong rows).
+ * One untimed warm-up training first. Every point is checked against the check's stored point (same
+ * train size, same error: the trainer is deterministic), so both sides did the same work.
+ *
+ * The check: startTestEnv (real Temporal dev server + in-memory PGlite; workers and API in this
+ * process), a model with the corpus imported through the API in batches of 500, one bootstrap run
+ * with `saturation: { seeds }`. Measured: the child workflow saturation-<run> start → close (wall),
+ * the time the run's `step` column shows 'saturation' (polled every 50 ms), the sum of the per-point
+ * `seconds` in saturation_points, the trainSaturationPoint activities' queue wait, execution time and
+ * most at once from the child's history, this process's CPU time over the step (main thread,
+ * training threads, Temporal core; the Temporal server is another process and not counted) and the
+ * most training-pool threads seen. One case per --threads value: RETRAIN_TRAINING_THREADS is set
+ * before that case's startTestEnv, which fixes both the training worker's concurrency
+ * (temporal-config/worker.ts trainingConcurrency) and the pool size (trainers/threadPool.ts); each case
+ * has its own services, stopped (pool closed) after it.
+ *
+ * --repeat rounds are interleaved (peer A, then every case, again) so peer and cases see the same
+ * background load; the table shows the best round of each (peer A by its total, a case by its wall)
+ * with the 1-minute load average, and every round is listed below it. On a shared machine wall
+ * seconds (and so the stored per-point seconds) suffer from other processes; CPU seconds much less.
+ * Last, the check's per-point work besides training and scoring is timed piece by piece.
+ */
+import { createHash } from 'node:crypto';
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import { tsToMs } from '@temporalio/common/lib/time';
+import { eq } from 'drizzle-orm';
+import { evaluateClassification } from '../analysis/classification';
+import { defaultEvaluationSettings, encodeHeldOut } from '../analysis/report';
+import { snapshotMembers } from '../db/queries';
+import { datasetSnapshots, runs, saturationPoints } from '../db/schema';
+import { loadCorpus, type CorpusEmail } from '../demo/corpus';
+import { trainingConcurrency } from '../temporal-config/worker';
+import {
+  defaultTrainerParams,
+  deserializeArtifact,
+  predictBatch,
+  serializeArtifact,
+  trainHashedLogReg,
+  type HashedLogRegArtifact,
+} from '../trainers/hashedLogReg';
+import { closeTrainingPool, trainInThread, trainingPoolLoad } from '../trainers/threadPool';
+import { DEFAULT_SATURATION_FRACTIONS } from '../workflows/messages';
+import { startTestEnv, toExampleInputs, uid, type TestEnv } from '../test/helpers';
+
+type Row = ReturnType<typeof toExampleInputs>[number];
+
+function parseFlags(argv: string[]) {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      fraction: { type: 'string', default: '1' },
+      seeds: { type: 'string', default: '3' },
+      threads: { type: 'string', default: '2,1' },
+      repeat: { type: 'string', default: '3' },
+    },
+  });
+  const fraction = Number(values.fraction);
+  if (!(fraction > 0 && fraction <= 1)) throw new Error(`--fraction: bad value ${values.fraction} (a number in (0, 1])`);
+  const seeds = Number(values.seeds);
+  if (!Number.isInteger(seeds) || seeds < 1 || seeds > 10) throw new Error(`--seeds: bad value ${values.seeds} (an integer in 1..10)`);
+  const threads = values.threads.split(',').map((s) => {
+    const t = Number(s);
+    if (!Number.isInteger(t) || t < 1 || t > 64) throw new Error(`--threads: bad thread count ${s}`);
+    return t;
+  });
+  const repeat = Number(values.repeat);
+  if (!Number.isInteger(repeat) || repeat < 1) throw new Error(`--repeat: bad count ${values.repeat}`);
+  return { fraction, seeds, threads, repeat };
+}
+
+/** An evenly spaced share of the corpus (every e-mail at fraction 1). */
+function pick(emails: CorpusEmail[], fraction: number): CorpusEmail[] {
+  return emails.filter((_, i) => Math.floor((i + 1) * fraction) > Math.floor(i * fraction));
+}
+
+/** The check's nested order (activities/saturation.ts nestedOrder, which is not exported): same keys, same ties. */
+function nestedOrder<T extends { externalId: string }>(members: T[], seed: number): T[] {
+  const key = (id: string) => createHash('sha256').update(`${seed}\u0000${id}`).digest().readUInt32BE(0);
+  return members
+    .map((m) => ({ m, k: key(m.externalId) }))
+    .sort((a, b) => a.k - b.k || (a.m.externalId < b.m.externalId ? -1 : a.m.externalId > b.m.externalId ? 1 : 0))
+    .map((x) => x.m);
+}
+
+/**
+ * The held-out scoring a point does (activities/saturation.ts trainSaturationPoint): scores, the
+ * evaluation engine's counts and Wilson intervals overall and per slice, the wrong rows.
+ */
+function scoreHeldOut(artifact: HashedLogRegArtifact, heldout: { input: Record<string, string>; label: number; slices: Record<string, string> }[]) {
+  const scores = predictBatch(artifact, heldout.map((m) => m.input));
+  const threshold = defaultEvaluationSettings.threshold;
+  const attributeNames = [...new Set(heldout.flatMap((m) => Object.keys(m.slices)))].sort();
+  const data = encodeHeldOut(
+    heldout.map((m) => m.label),
+    Object.fromEntries(attributeNames.map((a) => [a, heldout.map((m) => m.slices[a] ?? 'unknown')])),
+  );
+  const judged = evaluateClassification({ labels: data.labels, scores, threshold, attributes: data.attributes, withScoreMetrics: false });
+  const wrongRows: number[] = [];
+  heldout.forEach((m, i) => {
+    if ((scores[i]! >= threshold ? 1 : 0) !== m.label) wrongRows.push(i);
+  });
+  return { error: 1 - (judged.overall.rates.accuracy.estimate ?? 1), slices: judged.slices.length, wrong: wrongRows.length };
+}
+
+interface PeerPoint {
+  fraction: number;
+  seed: number;
+  trainSize: number;
+  error: number;
+  seconds: number;
+}
+
+interface Peer {
+  points: PeerPoint[];
+  /** Wall seconds, summed over the points. */
+  seconds: number;
+  /** This process's CPU seconds over the points. */
+  cpuSeconds: number;
+  full: HashedLogRegArtifact;
+  load: number;
+}
+
+async function peerA(train: Row[], heldout: Row[], fractions: number[], seeds: number[]): Promise<Peer> {
+  const asExamples = (rows: Row[]) => rows.map((m) => ({ input: m.input, label: m.label as 0 | 1 }));
+  // Warm-up (JIT), untimed: one 10% training and scoring.
+  const warm = await trainHashedLogReg(asExamples(nestedOrder(train, 99).slice(0, Math.max(1, Math.round(0.1 * train.length)))), { ...defaultTrainerParams, seed: 99 });
+  scoreHeldOut(warm, heldout);
+  const load = os.loadavg()[0]!;
+  const points: PeerPoint[] = [];
+  let cpu = 0;
+  let full: HashedLogRegArtifact | undefined;
+  for (const seed of seeds) {
+    const ordered = nestedOrder(train, seed);
+    for (const fraction of fractions) {
+      const subset = asExamples(ordered.slice(0, Math.max(1, Math.round(fraction * ordered.length))));
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      const artifact = await trainHashedLogReg(subset, { ...defaultTrainerParams, seed });
+      const { error } = scoreHeldOut(artifact, heldout);
+      points.push({ fraction, seed, trainSize: subset.length, error, seconds: (performance.now() - t0) / 1000 });
+      const c = process.cpuUsage(c0);
+      cpu += (c.user + c.system) / 1e6;
+      if (fraction === 1 && seed === 1) full = artifact;
+    }
+  }
+  return { points, seconds: points.reduce((a, p) => a + p.seconds, 0), cpuSeconds: cpu, full: full ?? warm, load };
+}
+
+const GATE_POLICY = {
+  minSliceSupport: 10,
+  rules: [
+    { kind: 'bound' as const, id: 'overall-fpr', metric: 'fpr' as const, slices: 'overall' as const, max: 0.08 },
+    { kind: 'no_regression' as const, id: 'accuracy-vs-champion', metric: 'accuracy' as const, slices: 'overall' as const, margin: 0.05 },
+  ],
+};
+
+async function registerModel(env: TestEnv, rows: Row[]): Promise<string> {
+  const name = `satbench-${uid()}`;
+  await env.clients.operator.models.register.mutate({ name, description: 'saturation bench', gatePolicy: GATE_POLICY });
+  for (let i = 0; i < rows.length; i += 500) {
+    await env.clients.operator.models.importExamples.mutate({ name, examples: rows.slice(i, i + 500) });
+  }
+  return name;
+}
+
+interface CheckResult {
+  label: string;
+  threads: number;
+  runId: string;
+  snapshotId: number;
+  outcome: string;
+  points: { fraction: number; seed: number; trainSize: number; error: number; seconds: number }[];
+  sumPointSeconds: number;
+  /** saturation-<run> child workflow, start → close. */
+  wallSeconds: number;
+  /** The run's step column at 'saturation', as polled. */
+  stepSeconds: number;
+  /** First point stored − step entered (snapshot already frozen: the first point's own time + scheduling). */
+  firstPointAfterSeconds: number;
+  /** Sum over trainSaturationPoint activities of scheduled → started, and of started → completed. */
+  queueWaitSeconds: number;
+  executionSeconds: number;
+  maxConcurrentActivities: number;
+  /** The training worker's maxConcurrentActivityTaskExecutions. */
+  allowed: number;
+  cpuSeconds: number;
+  maxPoolThreads: number;
+  /** 1-minute load average when the step began. */
+  load: number;
+}
+
+async function runCheck(env: TestEnv, rows: Row[], seeds: number, label: string, threads: number, allowed: number): Promise<CheckResult> {
+  const db = env.services.opened.db;
+  const model = await registerModel(env, rows);
+  const { runId } = await env.clients.operator.runs.start.mutate({ model, trigger: 'bootstrap', saturation: { seeds } });
+  let enter: { t: number; cpu: NodeJS.CpuUsage; wall: number; load: number } | undefined;
+  let leave: { t: number; cpu: NodeJS.CpuUsage } | undefined;
+  let maxPoolThreads = 0;
+  let status = 'running';
+  const deadline = Date.now() + 60 * 60_000;
+  for (;;) {
+    const [row] = await db.select({ step: runs.step, status: runs.status }).from(runs).where(eq(runs.id, runId));
+    const now = performance.now();
+    if (row?.step === 'saturation' && !enter) enter = { t: now, cpu: process.cpuUsage(), wall: Date.now(), load: os.loadavg()[0]! };
+    if (enter && !leave && row?.step !== 'saturation') leave = { t: now, cpu: process.cpuUsage() };
+    if (enter && !leave) maxPoolThreads = Math.max(maxPoolThreads, trainingPoolLoad().threads);
+    status = row?.status ?? 'missing';
+    if (['promoted', 'rejected', 'failed', 'cancelled'].includes(status)) break;
+    if (Date.now() > deadline) throw new Error(`${label}: run ${runId} still ${status} after an hour`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  if (!enter || !leave) throw new Error(`${label}: run ${runId} (${status}) was never seen in step 'saturation'`);
+  const stored = await db.select().from(saturationPoints).where(eq(saturationPoints.runId, runId));
+  if (stored.length === 0) throw new Error(`${label}: run ${runId} (${status}) stored no saturation points`);
+  const [snap] = await db.select().from(datasetSnapshots).where(eq(datasetSnapshots.runId, runId));
+  const child = env.services.client.workflow.getHandle(`saturation-${runId}`);
+  const described = await child.describe();
+  if (!described.closeTime) throw new Error(`${label}: saturation-${runId} has not closed`);
+  const history = await child.fetchHistory();
+  // Activity timings from the child's history, by scheduled event id.
+  const scheduled = new Map<string, number>();
+  const started = new Map<string, number>();
+  const spans: { start: number; end: number }[] = [];
+  let queueWait = 0;
+  let execution = 0;
+  for (const e of history.events ?? []) {
+    const t = tsToMs(e.eventTime);
+    const id = String(e.eventId);
+    if (e.activityTaskScheduledEventAttributes?.activityType?.name === 'trainSaturationPoint') scheduled.set(id, t);
+    const s = e.activityTaskStartedEventAttributes;
+    if (s && scheduled.has(String(s.scheduledEventId))) started.set(String(s.scheduledEventId), t);
+    const c = e.activityTaskCompletedEventAttributes;
+    if (c && started.has(String(c.scheduledEventId))) {
+      const st = started.get(String(c.scheduledEventId))!;
+      queueWait += (st - scheduled.get(String(c.scheduledEventId))!) / 1000;
+      execution += (t - st) / 1000;
+      spans.push({ start: st, end: t });
+    }
+  }
+  // Most activities executing at once.
+  const edges = spans.flatMap((s) => [
+    { t: s.start, d: 1 },
+    { t: s.end, d: -1 },
+  ]);
+  edges.sort((a, b) => a.t - b.t || a.d - b.d);
+  let live = 0;
+  let maxConcurrentActivities = 0;
+  for (const e of edges) maxConcurrentActivities = Math.max(maxConcurrentActivities, (live += e.d));
+  const cpu = (leave.cpu.user - enter.cpu.user + leave.cpu.system - enter.cpu.system) / 1e6;
+  const firstStored = Math.min(...stored.map((p) => p.createdAt.getTime()));
+  return {
+    label,
+    threads,
+    runId,
+    snapshotId: snap!.id,
+    outcome: status,
+    points: stored.map((p) => ({ fraction: p.fraction, seed: p.seed, trainSize: p.trainSize, error: p.error.estimate, seconds: p.seconds })),
+    sumPointSeconds: stored.reduce((a, p) => a + p.seconds, 0),
+    wallSeconds: (described.closeTime.getTime() - described.startTime.getTime()) / 1000,
+    stepSeconds: (leave.t - enter.t) / 1000,
+    firstPointAfterSeconds: (firstStored - enter.wall) / 1000,
+    queueWaitSeconds: queueWait,
+    executionSeconds: execution,
+    maxConcurrentActivities,
+    allowed,
+    cpuSeconds: cpu,
+    maxPoolThreads,
+    load: enter.load,
+  };
+}
+
+/** Same (fraction, seed) points, same train sizes, same errors. */
+function sameAsPeer(check: CheckResult, peer: PeerPoint[]): string {
+  const bad: string[] = [];
+  for (const p of peer) {
+    const q = check.points.find((c) => Math.abs(c.fraction - p.fraction) < 1e-6 && c.seed === p.seed);
+    if (!q) bad.push(`f=${p.fraction} s=${p.seed} missing`);
+    else if (q.trainSize !== p.trainSize || Math.abs(q.error - p.error) > 1e-12) {
+      bad.push(`f=${p.fraction} s=${p.seed}: check n=${q.trainSize} err=${q.error} vs peer n=${p.trainSize} err=${p.error}`);
+    }
+  }
+  if (check.points.length !== peer.length) bad.push(`${check.points.length} points stored vs ${peer.length}`);
+  return bad.length === 0 ? `all ${peer.length} points identical to peer A (train size and held-out error)` : `MISMATCH: ${bad.slice(0, 3).join('; ')}`;
+}
+
+function bestMs<T>(repeat: number, f: () => T | Promise<T>): Promise<number> {
+  return (async () => {
+    await f();
+    let ms = Infinity;
+    for (let r = 0; r < repeat; r++) {
+      const t0 = performance.now();
+      await f();
+      ms = Math.min(ms, performance.now() - t0);
+    }
+    return ms;
+  })();
+}
+
+/** The check's per-point work besides training and scoring, timed piece by piece on a case's database. */
+async function overheads(env: TestEnv, snapshotId: number, full: HashedLogRegArtifact, nPoints: number, peerSeconds: number): Promise<string[]> {
+  const lines: string[] = [];
+  // Per-point overheads, one by one, on the same database and snapshot (best of 3 after a warm-up).
+  const db = env.services.opened.db;
+  const loadTrain = await bestMs(3, () => snapshotMembers(db, snapshotId, 'train'));
+  const loadHeld = await bestMs(3, () => snapshotMembers(db, snapshotId, 'heldout'));
+  const members = await snapshotMembers(db, snapshotId, 'train');
+  const order = await bestMs(3, () => nestedOrder(members, 1));
+  const payload = members.map((m) => ({ input: m.input, label: m.label as 0 | 1 }));
+  const clone = await bestMs(3, () => structuredClone({ examples: payload, params: { ...defaultTrainerParams, seed: 1 } }));
+  const bytes = serializeArtifact(full);
+  const ser = await bestMs(3, () => serializeArtifact(full));
+  const deser = await bestMs(3, () => deserializeArtifact(bytes));
+  await closeTrainingPool();
+  process.env.RETRAIN_TRAINING_THREADS = '1';
+  let t0 = performance.now();
+  await trainInThread(payload, { ...defaultTrainerParams, seed: 1 });
+  const coldThread = performance.now() - t0;
+  t0 = performance.now();
+  await trainInThread(payload, { ...defaultTrainerParams, seed: 1 });
+  const warmThread = performance.now() - t0;
+  await closeTrainingPool();
+  t0 = performance.now();
+  await trainHashedLogReg(payload, { ...defaultTrainerParams, seed: 1 });
+  const mainTrain = performance.now() - t0;
+  const perPoint = loadTrain + loadHeld + order + clone + ser + deser;
+  lines.push(
+    `per point, full train split of ${members.length.toLocaleString('en-US')}: load train members (snapshotMembers, PGlite) ${s1(loadTrain)} ms, ` +
+      `load held-out members ${s1(loadHeld)} ms, nested order (sha256 per member + sort) ${s1(order)} ms, ` +
+      `structured clone of the job for the thread ${s1(clone)} ms, serialise artifact ${s1(ser)} ms, deserialise ${s1(deser)} ms; ` +
+      `sum ${s1(perPoint)} ms x ${nPoints} points = ${s1((perPoint * nPoints) / 1000)} s upper bound (smaller subsets clone less) ` +
+      `= ${Math.round((100 * perPoint * nPoints) / 1000 / peerSeconds)}% of peer A; the two loads alone ${s1(((loadTrain + loadHeld) * nPoints) / 1000)} s`,
+  );
+  lines.push(
+    `full-set training (fraction 1, seed 1): main thread ${s1(mainTrain)} ms; trainInThread ${s1(coldThread)} ms on a fresh thread, ${s1(warmThread)} ms on the same thread again`,
+  );
+  return lines;
+}
+
+const s1 = (x: number) => x.toFixed(1);
+const ratio = (a: number, b: number) => (a / b).toFixed(2) + 'x';
+
+async function main(): Promise<void> {
+  const flags = parseFlags(process.argv.slice(2));
+  const fractions = [...DEFAULT_SATURATION_FRACTIONS];
+  const seeds = Array.from({ length: flags.seeds }, (_, i) => i + 1);
+  const emails = pick(loadCorpus(), flags.fraction);
+  const rows = toExampleInputs(emails);
+  const train = rows.filter((r) => r.split === 'train');
+  const heldout = rows.filter((r) => r.split === 'heldout');
+  const nPoints = fractions.length * seeds.length;
+  const cores = os.availableParallelism();
+  console.log(
+    `saturation check bench: ${emails.length.toLocaleString('en-US')} e-mails (train ${train.length.toLocaleString('en-US')}, held-out ${heldout.length.toLocaleString('en-US')}), ` +
+      `fractions ${fractions.join(',')} x ${seeds.length} seeds = ${nPoints} trainings; best of ${flags.repeat}; node ${process.version}, ${cores} cores (availableParallelism), ${os.cpus()[0]?.model ?? '?'}`,
+  );
+
+  const peers: Peer[] = [];
+  const cases = new Map<string, CheckResult[]>();
+  const verdicts = new Set<string>();
+  let overheadLines: string[] = [];
+  // Interleaved rounds, so the peer and the cases see the same background load. Each case gets its
+  // own services: the training worker's concurrency and the pool size are fixed when they start.
+  for (let rep = 0; rep < flags.repeat; rep++) {
+    peers.push(await peerA(train, heldout, fractions, seeds));
+    for (const [k, t] of flags.threads.entries()) {
+      process.env.RETRAIN_TRAINING_THREADS = String(t);
+      await closeTrainingPool();
+      const env = await startTestEnv();
+      try {
+        const label = `check, RETRAIN_TRAINING_THREADS=${t}`;
+        const r = await runCheck(env, rows, seeds.length, label, t, trainingConcurrency());
+        cases.set(label, [...(cases.get(label) ?? []), r]);
+        verdicts.add(`${label}: ${sameAsPeer(r, peers[0]!.points)}`);
+        if (r.outcome === 'failed') throw new Error(`${label}: run ${r.runId} failed`);
+        if (rep === flags.repeat - 1 && k === flags.threads.length - 1) overheadLines = await overheads(env, r.snapshotId, peers.at(-1)!.full, nPoints, Math.min(...peers.map((p) => p.seconds)));
+      } finally {
+        await env.stop();
+        await closeTrainingPool();
+      }
+    }
+  }
+
+  const peer = peers.reduce((a, b) => (b.seconds < a.seconds ? b : a));
+  const best = [...cases.values()].map((rs) => rs.reduce((a, b) => (b.wallSeconds < a.wallSeconds ? b : a)));
+  const table: string[][] = [
+    ['', 'wall s', 'sum of point s', 'overhead (sum/peer A)', 'process CPU s', 'CPU/peer A CPU', 'speed-up (peer A/wall)', 'acts at once (allowed)', 'pool threads (max)', 'core use', 'load avg'],
+    [`peer A: ${nPoints} jobs back to back, main thread`, s1(peer.seconds), s1(peer.seconds), '1.00x', s1(peer.cpuSeconds), '1.00x', '1.00x', '1', '0', `${Math.round((100 * peer.cpuSeconds) / (peer.seconds * cores))}%`, peer.load.toFixed(1)],
+  ];
+  for (const r of best) {
+    const overhead = r.sumPointSeconds / peer.seconds;
+    table.push([
+      r.label,
+      s1(r.wallSeconds),
+      s1(r.sumPointSeconds),
+      `${overhead.toFixed(2)}x ${overhead < 1.15 ? '(<1.15 ok)' : '(>1.15 over)'}`,
+      s1(r.cpuSeconds),
+      ratio(r.cpuSeconds, peer.cpuSeconds),
+      ratio(peer.seconds, r.wallSeconds),
+      `${r.maxConcurrentActivities} (${r.allowed})`,
+      `${r.maxPoolThreads} (${r.threads})`,
+      `${Math.round((100 * r.cpuSeconds) / (r.stepSeconds * cores))}%`,
+      r.load.toFixed(1),
+    ]);
+  }
+  const widths = table[0]!.map((_, c) => Math.max(...table.map((row) => row[c]!.length)));
+  for (const row of table) console.log(row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  '));
+  console.log(
+    "wall = child workflow saturation-<run> start -> close; sum of point s = saturation_points.seconds (target < 1.15x peer A's wall); " +
+      'process CPU = this process (main + training threads + Temporal core; not the Temporal server) while the run was in step saturation, peer A: over its jobs; ' +
+      'acts = trainSaturationPoint activities executing at once (child history); core use = CPU / (step time x cores); load avg = 1-min load when the step began.',
+  );
+  console.log(`repeats (wall / sum of point s): peer A ${peers.map((p) => `${s1(p.seconds)} (load ${p.load.toFixed(1)})`).join(', ')}`);
+  for (const [label, rs] of cases) {
+    console.log(`  ${label}: ${rs.map((r) => `${s1(r.wallSeconds)}/${s1(r.sumPointSeconds)} (load ${r.load.toFixed(1)})`).join(', ')}`);
+  }
+  for (const r of best) {
+    console.log(
+      `  ${r.label}: step ${s1(r.stepSeconds)} s, first point stored ${s1(r.firstPointAfterSeconds)} s after it began; activities: ` +
+        `queue wait ${s1(r.queueWaitSeconds)} s summed, execution ${s1(r.executionSeconds)} s summed; run ${r.outcome}`,
+    );
+  }
+  for (const v of verdicts) console.log(v);
+
+  for (const line of overheadLines) console.log(line);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});
