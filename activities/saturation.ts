@@ -5,10 +5,9 @@ import { createHash } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { and, asc, eq, sql } from 'drizzle-orm';
 import { canonicalJson } from '../analysis/canonicalJson';
-import { evaluateClassification } from '../analysis/classification';
 import { ablationRowTest } from '../analysis/ablation';
 import { inversePowerLaw, learningCurveVerdict, RECOMMENDATIONS, type AblationSeed, type CurveFraction } from '../analysis/learningCurve';
-import { defaultEvaluationSettings, encodeHeldOut } from '../analysis/report';
+import { defaultEvaluationSettings, heldOutErrors } from '../analysis/report';
 import type { Db } from '../db/index';
 import { resultRows, snapshotMembers } from '../db/queries';
 import { saturationPoints, saturationReports } from '../db/schema';
@@ -304,32 +303,7 @@ export function createSaturationActivities({ db }: { db: Db }) {
       const heldout = await members(input.snapshotId, 'heldout');
       const scores = predictBatch(deserializeArtifact(bytes), heldout.map((m) => m.input));
       // Judged by the evaluation engine (counts, Wilson intervals) on the frozen held-out set, every slice.
-      const threshold = defaultEvaluationSettings.threshold;
-      const attributeNames = [...new Set(heldout.flatMap((m) => Object.keys(m.slices)))].sort();
-      const data = encodeHeldOut(
-        heldout.map((m) => m.label),
-        Object.fromEntries(attributeNames.map((a) => [a, heldout.map((m) => m.slices[a] ?? 'unknown')])),
-      );
-      const judged = evaluateClassification({ labels: data.labels, scores, threshold, attributes: data.attributes, withScoreMetrics: false });
-      const errorOf = (r: { accuracy: { estimate: number | null; lower: number | null; upper: number | null }; support: number }) => ({
-        estimate: 1 - (r.accuracy.estimate ?? 1),
-        lower: 1 - (r.accuracy.upper ?? 1),
-        upper: 1 - (r.accuracy.lower ?? 0),
-        errors: Math.round((1 - (r.accuracy.estimate ?? 1)) * r.support),
-        n: r.support,
-      });
-      const overall = errorOf(judged.overall.rates);
-      const error = { estimate: overall.estimate, lower: overall.lower, upper: overall.upper };
-      const sliceErrors: Record<string, { errors: number; n: number; lower: number; upper: number }> = {};
-      for (const sl of judged.slices) {
-        if (sl.rates.support === 0) continue;
-        const e = errorOf(sl.rates);
-        sliceErrors[`${sl.attribute}=${sl.value}`] = { errors: e.errors, n: e.n, lower: e.lower, upper: e.upper };
-      }
-      const wrongRows: number[] = [];
-      heldout.forEach((m, i) => {
-        if ((scores[i]! >= threshold ? 1 : 0) !== m.label) wrongRows.push(i);
-      });
+      const { error, sliceErrors, wrongRows } = heldOutErrors(heldout, scores, defaultEvaluationSettings.threshold);
       const inserted = await db
         .insert(saturationPoints)
         .values({

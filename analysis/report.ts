@@ -7,7 +7,7 @@
  */
 import { delongAucInterval } from './aucInterval';
 import { bootstrapAuc, bootstrapCellsMulti, jointCells, projectJointA, projectJointB, JOINT_CELLS, type BootstrapInterval } from './bootstrap';
-import { evaluateClassification, type ClassificationEvaluation, type SliceEvaluation } from './classification';
+import { evaluateClassification, type ClassificationEvaluation, type RateSet, type SliceEvaluation } from './classification';
 import { confusionByCode, encodeAttribute, type EncodedAttribute } from './confusion';
 import { FAIRNESS_GAPS, fairnessFromCells, type FairnessReport } from './fairness';
 import {
@@ -374,4 +374,42 @@ export function buildApprovalPacket(input: {
     ...(input.saturation ? { saturation: input.saturation } : {}),
     judgement: judgePolicy(policy, evidence),
   };
+}
+
+export interface HeldOutErrors {
+  /** Error rate (1 - accuracy at the threshold) with the engine's Wilson interval. */
+  error: { estimate: number; lower: number; upper: number };
+  /** Per slice value ("attribute=value"): errors, rows and the interval of the error rate. */
+  sliceErrors: Record<string, { errors: number; n: number; lower: number; upper: number }>;
+  /** Row indices the model got wrong (the row-level pairing of an ablation). */
+  wrongRows: number[];
+}
+
+/**
+ * A trained model's errors on held-out rows, overall and per slice value, by the evaluation engine
+ * (counts and Wilson intervals); every slice attribute the rows carry is judged.
+ */
+export function heldOutErrors(rows: readonly { label: number; slices: Record<string, string> }[], scores: Float64Array, threshold: number): HeldOutErrors {
+  const attributeNames = [...new Set(rows.flatMap((m) => Object.keys(m.slices)))].sort();
+  const data = encodeHeldOut(
+    rows.map((m) => m.label),
+    Object.fromEntries(attributeNames.map((a) => [a, rows.map((m) => m.slices[a] ?? 'unknown')])),
+  );
+  const judged = evaluateClassification({ labels: data.labels, scores, threshold, attributes: data.attributes, withScoreMetrics: false });
+  const errorOf = (r: RateSet) => ({
+    estimate: 1 - (r.accuracy.estimate ?? 1),
+    lower: 1 - (r.accuracy.upper ?? 1),
+    upper: 1 - (r.accuracy.lower ?? 0),
+  });
+  const sliceErrors: HeldOutErrors['sliceErrors'] = {};
+  for (const sl of judged.slices) {
+    if (sl.rates.support === 0) continue;
+    const e = errorOf(sl.rates);
+    sliceErrors[`${sl.attribute}=${sl.value}`] = { errors: Math.round(e.estimate * sl.rates.support), n: sl.rates.support, lower: e.lower, upper: e.upper };
+  }
+  const wrongRows: number[] = [];
+  rows.forEach((m, i) => {
+    if ((scores[i]! >= threshold ? 1 : 0) !== m.label) wrongRows.push(i);
+  });
+  return { error: errorOf(judged.overall.rates), sliceErrors, wrongRows };
 }

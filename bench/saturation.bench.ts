@@ -39,8 +39,7 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { tsToMs } from '@temporalio/common/lib/time';
 import { eq } from 'drizzle-orm';
-import { evaluateClassification } from '../analysis/classification';
-import { defaultEvaluationSettings, encodeHeldOut } from '../analysis/report';
+import { defaultEvaluationSettings, heldOutErrors } from '../analysis/report';
 import { snapshotMembers } from '../db/queries';
 import { datasetSnapshots, runs, saturationPoints } from '../db/schema';
 import { loadCorpus, type CorpusEmail } from '../demo/corpus';
@@ -103,19 +102,8 @@ function nestedOrder<T extends { externalId: string }>(members: T[], seed: numbe
  * evaluation engine's counts and Wilson intervals overall and per slice, the wrong rows.
  */
 function scoreHeldOut(artifact: HashedLogRegArtifact, heldout: { input: Record<string, string>; label: number; slices: Record<string, string> }[]) {
-  const scores = predictBatch(artifact, heldout.map((m) => m.input));
-  const threshold = defaultEvaluationSettings.threshold;
-  const attributeNames = [...new Set(heldout.flatMap((m) => Object.keys(m.slices)))].sort();
-  const data = encodeHeldOut(
-    heldout.map((m) => m.label),
-    Object.fromEntries(attributeNames.map((a) => [a, heldout.map((m) => m.slices[a] ?? 'unknown')])),
-  );
-  const judged = evaluateClassification({ labels: data.labels, scores, threshold, attributes: data.attributes, withScoreMetrics: false });
-  const wrongRows: number[] = [];
-  heldout.forEach((m, i) => {
-    if ((scores[i]! >= threshold ? 1 : 0) !== m.label) wrongRows.push(i);
-  });
-  return { error: 1 - (judged.overall.rates.accuracy.estimate ?? 1), slices: judged.slices.length, wrong: wrongRows.length };
+  const r = heldOutErrors(heldout, predictBatch(artifact, heldout.map((m) => m.input)), defaultEvaluationSettings.threshold);
+  return { error: r.error.estimate, slices: Object.keys(r.sliceErrors).length, wrong: r.wrongRows.length };
 }
 
 interface PeerPoint {
