@@ -2,10 +2,11 @@ import { TRPCError } from '@trpc/server';
 import { and, asc, count, eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { gatePolicySchema } from '../../analysis/policy';
+import { routeFor } from '../../analysis/rollout';
 import { defaultEvaluationSettings } from '../../analysis/report';
 import type { Db } from '../../db/index';
 import { addPolicyVersion, changeProductionRoute, currentPolicy, findModelByName, previousProductionVersionId } from '../../db/queries';
-import { evalReports, examples, modelVersions, models, predictions, routes, VERSION_STATUSES } from '../../db/schema';
+import { approvals, datasetSnapshots, deploymentEvents, evalReports, examples, gateResults, modelVersions, models, predictions, routes, saturationReports, VERSION_STATUSES } from '../../db/schema';
 import { exampleInput, isoDate, modelName, reason } from '../schemas';
 import { authedProcedure, roleAllows, roleProcedure, router } from '../trpc';
 
@@ -171,6 +172,8 @@ export const modelsRouter = router({
         examples: z.number(),
         versions: z.array(versionOutput),
         routes: z.array(z.object({ kind: z.string(), version: z.number(), weight: z.number(), updatedAt: z.date() })),
+        /** champion: the production version; challenger: the one being rolled out (canary, else shadow, else the newest candidate). */
+        aliases: z.object({ champion: z.number().nullable(), challenger: z.number().nullable() }),
       }),
     )
     .query(async ({ ctx, input }) => {
@@ -205,6 +208,14 @@ export const modelsRouter = router({
         examples: Number(exampleCount?.n ?? 0),
         versions,
         routes: routeRows,
+        aliases: {
+          champion: routeRows.find((r) => r.kind === 'production')?.version ?? null,
+          challenger:
+            routeRows.find((r) => r.kind === 'canary')?.version ??
+            routeRows.find((r) => r.kind === 'shadow')?.version ??
+            versions.filter((v) => v.status === 'candidate').at(-1)?.version ??
+            null,
+        },
       };
     }),
 
@@ -282,6 +293,103 @@ export const modelsRouter = router({
       const model = await requireModel(ctx.db, input.name);
       const { version, versionId, threshold, thresholdSource } = await productionServing(ctx.db, model);
       return { version, versionId, threshold, thresholdSource };
+    }),
+
+  resolve: servingReader
+    .meta({
+      openapi: {
+        method: 'GET',
+        path: '/models/{name}/resolve',
+        tags: ['models'],
+        summary: 'For a serving system: the version that answers this request key (production, or canary by weight, sticky per key) and the shadow versions to score silently',
+      },
+    })
+    .input(z.strictObject({ name: modelName, requestKey: z.string().min(1).max(500) }))
+    .output(
+      z.object({
+        version: z.number(),
+        versionId: z.number(),
+        route: z.enum(['production', 'canary']),
+        canaryWeight: z.number(),
+        shadow: z.array(z.object({ version: z.number(), versionId: z.number() })),
+      }),
+    )
+    .query(async ({ ctx, input }) => {
+      const model = await requireModel(ctx.db, input.name);
+      const rows = await ctx.db
+        .select({ kind: routes.kind, weight: routes.weight, versionId: routes.versionId, version: modelVersions.version })
+        .from(routes)
+        .innerJoin(modelVersions, eq(modelVersions.id, routes.versionId))
+        .where(eq(routes.modelId, model.id));
+      const production = rows.find((r) => r.kind === 'production');
+      const canary = rows.find((r) => r.kind === 'canary');
+      if (!production && !canary) {
+        throw new TRPCError({ code: 'NOT_FOUND', message: `model '${model.name}' has no production version: nothing serves until a run's candidate is promoted` });
+      }
+      const canaryWeight = canary ? canary.weight : 0;
+      // Sticky: the same request key (a user, a mailbox) always lands on the same side of the split.
+      const route = !production || (canary && routeFor(input.requestKey, canaryWeight) === 'canary') ? 'canary' : 'production';
+      const answering = route === 'canary' ? canary! : production!;
+      return {
+        version: answering.version,
+        versionId: answering.versionId,
+        route,
+        canaryWeight,
+        shadow: rows.filter((r) => r.kind === 'shadow').map((r) => ({ version: r.version, versionId: r.versionId })),
+      };
+    }),
+
+  lineage: roleProcedure('viewer')
+    .meta({
+      openapi: {
+        method: 'GET',
+        path: '/models/{name}/versions/{version}',
+        tags: ['models'],
+        summary: 'A version with its full lineage: snapshot (content hash), trainer and parameters, parent, run, reports, gate, approval, saturation, deployments',
+      },
+    })
+    .input(z.strictObject({ name: modelName, version: z.coerce.number().int().positive() }))
+    .output(z.record(z.string(), z.unknown()))
+    .query(async ({ ctx, input }) => {
+      const model = await requireModel(ctx.db, input.name);
+      const [v] = await ctx.db
+        .select()
+        .from(modelVersions)
+        .where(and(eq(modelVersions.modelId, model.id), eq(modelVersions.version, input.version)));
+      if (!v) throw new TRPCError({ code: 'NOT_FOUND', message: `model '${model.name}' has no version ${input.version}` });
+      const one = async <T,>(q: Promise<T[]>) => (await q)[0] ?? null;
+      const snapshot = v.snapshotId ? await one(ctx.db.select().from(datasetSnapshots).where(eq(datasetSnapshots.id, v.snapshotId))) : null;
+      const parent = v.parentVersionId ? await one(ctx.db.select({ version: modelVersions.version }).from(modelVersions).where(eq(modelVersions.id, v.parentVersionId))) : null;
+      const reports = await ctx.db
+        .select({ id: evalReports.id, runId: evalReports.runId, role: evalReports.role, contentHash: evalReports.contentHash, createdAt: evalReports.createdAt })
+        .from(evalReports)
+        .where(eq(evalReports.versionId, v.id))
+        .orderBy(asc(evalReports.id));
+      const gate = v.runId ? await one(ctx.db.select({ decision: gateResults.decision, policyVersion: gateResults.policyVersion, packetHash: gateResults.packetHash }).from(gateResults).where(eq(gateResults.runId, v.runId))) : null;
+      const approval = v.runId ? await one(ctx.db.select({ decision: approvals.decision, approver: approvals.approver, reason: approvals.reason, reportHash: approvals.reportHash }).from(approvals).where(eq(approvals.runId, v.runId))) : null;
+      const saturation = v.runId ? await one(ctx.db.select({ verdict: saturationReports.verdict, contentHash: saturationReports.contentHash }).from(saturationReports).where(eq(saturationReports.runId, v.runId))) : null;
+      const deployments = await ctx.db
+        .select({ action: deploymentEvents.action, actor: deploymentEvents.actor, reason: deploymentEvents.reason, runId: deploymentEvents.runId, createdAt: deploymentEvents.createdAt })
+        .from(deploymentEvents)
+        .where(sql`${deploymentEvents.toVersionId} = ${v.id} or ${deploymentEvents.fromVersionId} = ${v.id}`)
+        .orderBy(asc(deploymentEvents.id));
+      return {
+        model: model.name,
+        version: v.version,
+        status: v.status,
+        trainer: v.trainer,
+        params: v.params,
+        artifactHash: v.artifactHash,
+        parentVersion: parent?.version ?? null,
+        runId: v.runId,
+        snapshot: snapshot ? { id: snapshot.id, contentHash: snapshot.contentHash, trainCount: snapshot.trainCount, heldoutCount: snapshot.heldoutCount, runId: snapshot.runId } : null,
+        reports,
+        gate,
+        approval,
+        saturation,
+        deployments,
+        createdAt: v.createdAt,
+      };
     }),
 
   predict: roleProcedure('ingest')

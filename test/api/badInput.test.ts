@@ -281,6 +281,20 @@ const cases: Record<string, { who: Who; cases: BadCase[] }> = {
       { what: 'unknown key', field: 'version', call: (c) => c.models.serving.query(bad({ name: model, version: 2 })) },
     ],
   },
+  'models.resolve': {
+    who: 'viewer',
+    cases: [
+      { what: 'empty request key', field: 'requestKey', call: (c) => c.models.resolve.query({ name: model, requestKey: '' }) },
+      { what: 'bad model name', field: 'name', call: (c) => c.models.resolve.query({ name: 'No', requestKey: 'k' }) },
+    ],
+  },
+  'models.lineage': {
+    who: 'viewer',
+    cases: [
+      { what: 'version 0', field: 'version', call: (c) => c.models.lineage.query({ name: model, version: 0 }) },
+      { what: 'version as words', field: 'version', call: (c) => c.models.lineage.query(bad({ name: model, version: 'latest' })) },
+    ],
+  },
   'models.predict': {
     who: 'admin',
     cases: [
@@ -679,6 +693,8 @@ test('openapi.json lists a path and method for every procedure', async () => {
     ['get', '/models/{model}/feedback/health'],
     ['get', '/models/{model}/annotators'],
     ['get', '/reports/{runId}/saturation'],
+    ['get', '/models/{name}/resolve'],
+    ['get', '/models/{name}/versions/{version}'],
   ];
   for (const [method, path] of expected) {
     assert.ok(doc.paths[path]?.[method], `${method.toUpperCase()} ${path} is missing from openapi.json (paths: ${Object.keys(doc.paths).join(', ')})`);
