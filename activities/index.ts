@@ -1,4 +1,5 @@
 // Every side effect a workflow needs, built over injected dependencies so tests can pass their own db.
+import { createAlertActivities } from './alerts';
 import { createAnnotationActivities } from './annotation';
 import { createRetrainingActivities, type ActivityDeps } from './retraining';
 import { createSaturationActivities } from './saturation';
@@ -17,6 +18,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createRetrainingActivities(deps),
     ...createAnnotationActivities(deps),
     ...createSaturationActivities(deps),
+    ...createAlertActivities(deps),
   };
 }
 

@@ -35,7 +35,7 @@ export const VERSION_STATUSES = [
 ] as const;
 export type VersionStatus = (typeof VERSION_STATUSES)[number];
 
-export const RUN_STATUSES = ['running', 'awaiting_approval', 'promoted', 'rejected', 'failed', 'cancelled'] as const;
+export const RUN_STATUSES = ['running', 'awaiting_approval', 'promoted', 'rejected', 'failed', 'cancelled', 'rolled_back'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
 export const ROLES = ['viewer', 'operator', 'approver', 'annotator', 'ingest', 'admin'] as const;
@@ -517,5 +517,36 @@ export const saturationReports = pgTable('saturation_reports', {
   verdict: text('verdict').$type<'improving' | 'plateau' | 'degrading'>().notNull(),
   report: jsonb('report').notNull(),
   contentHash: text('content_hash').notNull(),
+  createdAt: createdAt(),
+});
+
+export const ALERT_KINDS = ['bias_reaudit', 'drift', 'rollout', 'test'] as const;
+export type AlertKind = (typeof ALERT_KINDS)[number];
+export const ALERT_STATUSES = ['pending', 'delivered', 'failed'] as const;
+export type AlertStatus = (typeof ALERT_STATUSES)[number];
+
+/**
+ * Alerts sent to a configured webhook (HMAC-signed). One row per alert key (the caller's
+ * `${workflowId}:${step}`): a retried activity or a replay finds it and never sends twice once delivered.
+ * Every delivery attempt is counted; the retry schedule itself is the calling workflow's retry policy.
+ */
+export const alerts = pgTable('alerts', {
+  id: serial('id').primaryKey(),
+  alertKey: text('alert_key').notNull().unique(),
+  modelId: integer('model_id')
+    .notNull()
+    .references(() => models.id),
+  kind: text('kind').$type<AlertKind>().notNull(),
+  severity: text('severity').notNull(),
+  summary: text('summary').notNull(),
+  payload: jsonb('payload').notNull().default({}),
+  /** The webhook URL at the time of the alert; null when none was configured. */
+  targetUrl: text('target_url'),
+  status: text('status').$type<AlertStatus>().notNull().default('pending'),
+  attempts: integer('attempts').notNull().default(0),
+  lastError: text('last_error'),
+  /** HTTP status of the last attempt; null when it never got a response. */
+  lastStatus: integer('last_status'),
+  deliveredAt: timestamp('delivered_at', { withTimezone: true }),
   createdAt: createdAt(),
 });

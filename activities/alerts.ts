@@ -1,0 +1,267 @@
+// Alerts to a configured webhook: recorded once per alert key, signed with HMAC-SHA256, one delivery
+// attempt per call. The retry schedule (backoff, limits) is the calling workflow's activity retry policy:
+// a retryable failure throws an ordinary Error, a refusal a non-retryable ApplicationFailure, and every
+// attempt is counted in the row. Once delivered, a retried activity or a replay never sends again.
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { ApplicationFailure } from '@temporalio/common';
+import { and, eq, ne, sql } from 'drizzle-orm';
+import type { Db } from '../db/index';
+import { writeAudit } from '../db/queries';
+import { alerts, models, type AlertKind, type AlertStatus } from '../db/schema';
+
+export type { AlertKind, AlertStatus } from '../db/schema';
+
+/** The environment variable holding the signing secret when the webhook names none. */
+export const DEFAULT_ALERT_SECRET_ENV = 'RETRAIN_ALERT_WEBHOOK_SECRET';
+export const ALERT_TIMEOUT_MS = 10_000;
+export const ALERT_HEADERS = {
+  timestamp: 'x-retrain-timestamp',
+  signature: 'x-retrain-signature',
+  delivery: 'x-retrain-delivery',
+} as const;
+
+export interface AlertWebhook {
+  url: string;
+  /** Name of the environment variable holding the HMAC secret (never the secret itself). */
+  secretEnv?: string;
+}
+
+export interface SendAlertInput {
+  /** The caller's idempotency key, e.g. `${workflowId}:${step}`. */
+  alertKey: string;
+  modelId: number;
+  kind: AlertKind;
+  severity: string;
+  summary: string;
+  payload: Record<string, unknown>;
+  /** Null when no webhook is configured: the alert is recorded as pending and nothing is sent. */
+  webhook: AlertWebhook | null;
+}
+
+export interface SendAlertResult {
+  alertId: number;
+  status: AlertStatus;
+  attempts: number;
+  delivered: boolean;
+}
+
+/** The JSON body POSTed to the webhook; identical on every attempt of one alert. */
+export interface AlertBody {
+  id: number;
+  alertKey: string;
+  kind: AlertKind;
+  severity: string;
+  summary: string;
+  model: { id: number; name: string };
+  payload: unknown;
+  createdAt: string;
+}
+
+export interface AlertActivityOptions {
+  fetch?: typeof fetch;
+  now?: () => Date;
+  /** Per-attempt timeout; 10 s unless a test shortens it. */
+  timeoutMs?: number;
+}
+
+/** `sha256=<hex HMAC-SHA256 of "${timestamp}.${body}">`, the value of the x-retrain-signature header. */
+export function signAlert(secret: string, timestamp: number | string, body: string | Uint8Array): string {
+  return `sha256=${createHmac('sha256', secret).update(`${timestamp}.`).update(body).digest('hex')}`;
+}
+
+export type AlertVerification = { ok: true; timestamp: number } | { ok: false; reason: 'missing' | 'malformed' | 'stale' | 'mismatch' };
+
+type HeaderSource = Headers | Record<string, string | string[] | undefined>;
+
+function header(headers: HeaderSource, name: string): string | undefined {
+  if (typeof (headers as Headers).get === 'function') return (headers as Headers).get(name) ?? undefined;
+  const record = headers as Record<string, string | string[] | undefined>;
+  const key = Object.keys(record).find((k) => k.toLowerCase() === name);
+  const value = key === undefined ? undefined : record[key];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/**
+ * For receivers: checks the signature headers against the raw body, in constant time, and rejects
+ * timestamps more than toleranceSeconds away from now (replayed or delayed deliveries).
+ */
+export function verifyAlertSignature(
+  secret: string,
+  headers: HeaderSource,
+  body: string | Uint8Array,
+  toleranceSeconds = 300,
+  now: Date = new Date(),
+): AlertVerification {
+  const timestamp = header(headers, ALERT_HEADERS.timestamp);
+  const signature = header(headers, ALERT_HEADERS.signature);
+  if (timestamp === undefined || signature === undefined) return { ok: false, reason: 'missing' };
+  const given = /^sha256=([0-9a-f]{64})$/i.exec(signature.trim());
+  if (!/^\d{1,12}$/.test(timestamp) || !given) return { ok: false, reason: 'malformed' };
+  const ts = Number(timestamp);
+  if (Math.abs(Math.floor(now.getTime() / 1000) - ts) > toleranceSeconds) return { ok: false, reason: 'stale' };
+  const expected = Buffer.from(signAlert(secret, timestamp, body).slice('sha256='.length), 'hex');
+  const actual = Buffer.from(given[1]!, 'hex');
+  return timingSafeEqual(expected, actual) ? { ok: true, timestamp: ts } : { ok: false, reason: 'mismatch' };
+}
+
+const errorText = (err: unknown): string => {
+  if (err instanceof Error) {
+    const cause = err.cause instanceof Error ? `: ${err.cause.message}` : '';
+    return `${err.name}: ${err.message}${cause}`;
+  }
+  return String(err);
+};
+
+export function createAlertActivities({ db }: { db: Db }, opts: AlertActivityOptions = {}) {
+  const doFetch = opts.fetch ?? globalThis.fetch;
+  const now = opts.now ?? (() => new Date());
+  const timeoutMs = opts.timeoutMs ?? ALERT_TIMEOUT_MS;
+
+  const result = (row: { id: number; status: AlertStatus; attempts: number }): SendAlertResult => ({
+    alertId: row.id,
+    status: row.status,
+    attempts: row.attempts,
+    delivered: row.status === 'delivered',
+  });
+
+  /** Records an outcome unless the alert was delivered meanwhile (an overlapping attempt won). */
+  async function recordFailure(id: number, set: { lastError: string; lastStatus?: number | null; status?: AlertStatus }) {
+    await db
+      .update(alerts)
+      .set({ status: set.status ?? 'failed', lastError: set.lastError.slice(0, 1000), lastStatus: set.lastStatus ?? null })
+      .where(and(eq(alerts.id, id), ne(alerts.status, 'delivered')));
+  }
+
+  return {
+    /**
+     * Records the alert (once per alertKey) and makes one delivery attempt. Returns delivered: false
+     * without throwing when no webhook is configured; throws an Error on a retryable failure (5xx, 408,
+     * 429, network error, timeout) and a non-retryable ApplicationFailure when the receiver refuses the
+     * alert (other 4xx), the secret is missing or the URL is unusable.
+     */
+    async sendAlert(input: SendAlertInput): Promise<SendAlertResult> {
+      const [model] = await db.select({ id: models.id, name: models.name }).from(models).where(eq(models.id, input.modelId)).limit(1);
+      if (!model) throw ApplicationFailure.nonRetryable(`model ${input.modelId} not found`, 'NotFound');
+
+      await db
+        .insert(alerts)
+        .values({
+          alertKey: input.alertKey,
+          modelId: input.modelId,
+          kind: input.kind,
+          severity: input.severity,
+          summary: input.summary,
+          payload: input.payload,
+          targetUrl: input.webhook?.url ?? null,
+        })
+        .onConflictDoNothing({ target: alerts.alertKey });
+      const [row] = await db.select().from(alerts).where(eq(alerts.alertKey, input.alertKey)).limit(1);
+      if (!row) throw new Error(`alert ${input.alertKey} was not recorded`);
+      if (row.status === 'delivered') return result(row);
+
+      if (!input.webhook) {
+        await recordFailure(row.id, { lastError: 'no webhook configured', lastStatus: null, status: 'pending' });
+        return { alertId: row.id, status: 'pending', attempts: row.attempts, delivered: false };
+      }
+
+      const secretEnv = input.webhook.secretEnv ?? DEFAULT_ALERT_SECRET_ENV;
+      const secret = process.env[secretEnv];
+      if (!secret) {
+        // Never send unsigned: a receiver could not tell the alert from a forgery.
+        const message = `webhook secret ${secretEnv} is not set; alert not sent unsigned`;
+        await recordFailure(row.id, { lastError: message });
+        throw ApplicationFailure.nonRetryable(message, 'AlertSecretMissing');
+      }
+      let url: URL;
+      try {
+        url = new URL(input.webhook.url);
+        if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new TypeError(`unsupported protocol ${url.protocol}`);
+      } catch (err) {
+        const message = `webhook URL is not usable: ${errorText(err)}`;
+        await recordFailure(row.id, { lastError: message });
+        throw ApplicationFailure.nonRetryable(message, 'BadWebhookUrl');
+      }
+
+      // Count the attempt before sending, so a crash mid-request is still on record.
+      const [counted] = await db
+        .update(alerts)
+        .set({ attempts: sql`${alerts.attempts} + 1`, targetUrl: url.href })
+        .where(and(eq(alerts.id, row.id), ne(alerts.status, 'delivered')))
+        .returning({ attempts: alerts.attempts });
+      if (!counted) {
+        const [done] = await db.select().from(alerts).where(eq(alerts.id, row.id)).limit(1);
+        return result(done!);
+      }
+      const attempt = counted.attempts;
+
+      const body = JSON.stringify({
+        id: row.id,
+        alertKey: row.alertKey,
+        kind: row.kind,
+        severity: row.severity,
+        summary: row.summary,
+        model,
+        payload: row.payload,
+        createdAt: row.createdAt.toISOString(),
+      } satisfies AlertBody);
+      const timestamp = Math.floor(now().getTime() / 1000);
+
+      let status: number;
+      let responseText = '';
+      try {
+        const res = await doFetch(url, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            [ALERT_HEADERS.timestamp]: String(timestamp),
+            [ALERT_HEADERS.signature]: signAlert(secret, timestamp, body),
+            [ALERT_HEADERS.delivery]: `${row.alertKey}:${attempt}`,
+          },
+          body,
+          // A redirect would re-send the signed alert elsewhere; it counts as a failed attempt instead.
+          redirect: 'manual',
+          signal: AbortSignal.timeout(timeoutMs),
+        });
+        status = res.status;
+        responseText = await res.text().catch(() => '');
+      } catch (err) {
+        const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
+        const message = timedOut ? `no response within ${timeoutMs} ms` : `delivery failed: ${errorText(err)}`;
+        await recordFailure(row.id, { lastError: message, lastStatus: null });
+        throw new Error(`alert ${row.alertKey} attempt ${attempt}: ${message}`);
+      }
+
+      if (status >= 200 && status < 300) {
+        return db.transaction(async (tx) => {
+          const [delivered] = await tx
+            .update(alerts)
+            .set({ status: 'delivered', deliveredAt: now(), lastStatus: status, lastError: null })
+            .where(and(eq(alerts.id, row.id), ne(alerts.status, 'delivered')))
+            .returning();
+          if (!delivered) {
+            const [done] = await tx.select().from(alerts).where(eq(alerts.id, row.id)).limit(1);
+            return result(done!);
+          }
+          await writeAudit(tx, {
+            actor: 'workflow',
+            action: 'alert.deliver',
+            target: `model:${row.modelId}`,
+            details: { alertId: row.id, alertKey: row.alertKey, kind: row.kind, severity: row.severity, host: url.host, attempts: delivered.attempts, httpStatus: status },
+          });
+          return result(delivered);
+        });
+      }
+
+      const excerpt = responseText.trim().slice(0, 200);
+      const message = `webhook answered HTTP ${status}${excerpt ? `: ${excerpt}` : ''}`;
+      await recordFailure(row.id, { lastError: message, lastStatus: status });
+      if (status >= 400 && status < 500 && status !== 408 && status !== 429) {
+        // The receiver refused this alert; sending it again would be refused again.
+        throw ApplicationFailure.nonRetryable(`alert ${row.alertKey} attempt ${attempt}: ${message}`, 'AlertRejected', { status });
+      }
+      throw new Error(`alert ${row.alertKey} attempt ${attempt}: ${message}`);
+    },
+  };
+}
+
+export type AlertActivities = ReturnType<typeof createAlertActivities>;

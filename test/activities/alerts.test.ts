@@ -1,0 +1,254 @@
+// The alert activity on a real database against a real local webhook receiver (node:http on 127.0.0.1),
+// without Temporal: the receiver verifies every signature with verifyAlertSignature and records what it
+// got. One delivery attempt per call; a retried call never sends a delivered alert again; refusals are
+// non-retryable; every attempt is counted in the row.
+import assert from 'node:assert/strict';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, beforeEach, test } from 'node:test';
+import { ApplicationFailure } from '@temporalio/common';
+import { and, eq } from 'drizzle-orm';
+import { createAlertActivities, signAlert, verifyAlertSignature, type AlertBody, type SendAlertInput } from '../../activities/alerts';
+import { openDb, type OpenedDb } from '../../db/index';
+import { alerts, auditLog, models } from '../../db/schema';
+
+const SECRET_ENV = 'TEST_RETRAIN_ALERT_SECRET';
+const SECRET = 'test-secret-do-not-use';
+
+interface Received {
+  path: string;
+  headers: IncomingHttpHeaders;
+  raw: string;
+  body: AlertBody;
+  verified: boolean;
+}
+
+let opened: OpenedDb;
+let server: Server;
+let baseUrl: string;
+let modelId: number;
+const received: Received[] = [];
+/** Status codes the receiver answers with, in order; 200 once empty. */
+let script: number[] = [];
+let delayMs = 0;
+
+before(async () => {
+  process.env[SECRET_ENV] = SECRET;
+  opened = await openDb(process.env.DATABASE_URL ? { url: process.env.DATABASE_URL } : { pgliteDir: 'memory://' });
+  const [m] = await opened.db.insert(models).values({ name: `alerts-${Date.now().toString(36)}`, createdBy: 'test' }).returning();
+  modelId = m!.id;
+
+  server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const raw = Buffer.concat(chunks).toString('utf8');
+      const verified = verifyAlertSignature(SECRET, req.headers, raw).ok;
+      received.push({ path: req.url ?? '', headers: req.headers, raw, body: JSON.parse(raw) as AlertBody, verified });
+      const status = verified ? (script.shift() ?? 200) : 401;
+      setTimeout(() => {
+        if (res.destroyed) return;
+        res.writeHead(status, { 'content-type': 'text/plain' }).end(status < 300 ? 'ok' : `no (${status})`);
+      }, delayMs);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+after(async () => {
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await opened.close();
+  delete process.env[SECRET_ENV];
+});
+
+beforeEach(() => {
+  received.length = 0;
+  script = [];
+  delayMs = 0;
+});
+
+const input = (alertKey: string, over: Partial<SendAlertInput> = {}): SendAlertInput => ({
+  alertKey,
+  modelId,
+  kind: 'bias_reaudit',
+  severity: 'critical',
+  summary: 'gap in false-positive rate for sender_tld=cc crossed the policy',
+  payload: { slice: 'sender_tld=cc', gap: 0.12, ci: [0.07, 0.17], policyMaxGap: 0.05 },
+  webhook: { url: `${baseUrl}/hooks/${encodeURIComponent(alertKey)}`, secretEnv: SECRET_ENV },
+  ...over,
+});
+
+const rowOf = async (alertKey: string) => (await opened.db.select().from(alerts).where(eq(alerts.alertKey, alertKey)))[0]!;
+const auditsOf = async (alertId: number) =>
+  (await opened.db.select().from(auditLog).where(and(eq(auditLog.action, 'alert.deliver'), eq(auditLog.target, `model:${modelId}`)))).filter(
+    (a) => (a.details as { alertId?: number }).alertId === alertId,
+  );
+
+const isNonRetryable = (type: string) => (err: unknown) => err instanceof ApplicationFailure && err.nonRetryable && err.type === type;
+const isRetryable = (pattern: RegExp) => (err: unknown) =>
+  err instanceof Error && !(err instanceof ApplicationFailure && err.nonRetryable) && pattern.test(err.message);
+
+test('delivers once, signed and recorded; a second call with the same key sends nothing', async () => {
+  const { sendAlert } = createAlertActivities({ db: opened.db });
+  const key = 'wf-bias-1:alert';
+  const first = await sendAlert(input(key));
+  assert.deepEqual([first.status, first.attempts, first.delivered], ['delivered', 1, true]);
+
+  assert.equal(received.length, 1);
+  const got = received[0]!;
+  assert.ok(got.verified, 'the receiver verified the signature');
+  assert.equal(got.headers['content-type'], 'application/json');
+  assert.equal(got.headers['x-retrain-delivery'], `${key}:1`);
+  assert.match(String(got.headers['x-retrain-signature']), /^sha256=[0-9a-f]{64}$/);
+  assert.equal(got.headers['x-retrain-signature'], signAlert(SECRET, String(got.headers['x-retrain-timestamp']), got.raw));
+  assert.deepEqual(Object.keys(got.body).sort(), ['alertKey', 'createdAt', 'id', 'kind', 'model', 'payload', 'severity', 'summary']);
+  assert.equal(got.body.id, first.alertId);
+  assert.equal(got.body.alertKey, key);
+  assert.equal(got.body.kind, 'bias_reaudit');
+  assert.equal(got.body.model.id, modelId);
+  assert.deepEqual(got.body.payload, input(key).payload);
+
+  const row = await rowOf(key);
+  assert.equal(row.status, 'delivered');
+  assert.equal(row.attempts, 1);
+  assert.equal(row.lastStatus, 200);
+  assert.equal(row.lastError, null);
+  assert.ok(row.deliveredAt instanceof Date);
+  assert.equal(row.targetUrl, input(key).webhook!.url);
+  assert.equal((await auditsOf(first.alertId)).length, 1);
+
+  // A retried activity or a replay: same key, even with a changed summary → nothing sent, first row returned.
+  const again = await sendAlert(input(key, { summary: 'something else' }));
+  assert.deepEqual(again, first);
+  assert.equal(received.length, 1);
+  assert.equal((await rowOf(key)).summary, input(key).summary);
+  assert.equal((await auditsOf(first.alertId)).length, 1);
+});
+
+test('500, 500, then 200: two retryable throws with attempts 1 and 2, delivered on the third call', async () => {
+  const { sendAlert } = createAlertActivities({ db: opened.db });
+  const key = 'wf-bias-2:alert';
+  script = [500, 500];
+
+  await assert.rejects(sendAlert(input(key)), isRetryable(/attempt 1: webhook answered HTTP 500/));
+  let row = await rowOf(key);
+  assert.deepEqual([row.status, row.attempts, row.lastStatus], ['failed', 1, 500]);
+  assert.match(row.lastError!, /HTTP 500/);
+
+  await assert.rejects(sendAlert(input(key)), isRetryable(/attempt 2: webhook answered HTTP 500/));
+  row = await rowOf(key);
+  assert.deepEqual([row.status, row.attempts, row.lastStatus], ['failed', 2, 500]);
+
+  const third = await sendAlert(input(key));
+  assert.deepEqual([third.status, third.attempts, third.delivered], ['delivered', 3, true]);
+  row = await rowOf(key);
+  assert.deepEqual([row.status, row.attempts, row.lastStatus, row.lastError], ['delivered', 3, 200, null]);
+
+  // Every attempt carried the same signed body and its own delivery id.
+  assert.equal(received.length, 3);
+  assert.ok(received.every((r) => r.verified));
+  assert.deepEqual(
+    received.map((r) => r.headers['x-retrain-delivery']),
+    [`${key}:1`, `${key}:2`, `${key}:3`],
+  );
+  assert.equal(new Set(received.map((r) => r.raw)).size, 1);
+  assert.equal((await auditsOf(third.alertId)).length, 1);
+
+  await sendAlert(input(key));
+  assert.equal(received.length, 3, 'delivered alerts are never sent again');
+});
+
+test('429 and 408 are retryable; other 4xx are a non-retryable refusal', async () => {
+  const { sendAlert } = createAlertActivities({ db: opened.db });
+  script = [429, 408];
+  await assert.rejects(sendAlert(input('wf-bias-3:alert')), isRetryable(/HTTP 429/));
+  await assert.rejects(sendAlert(input('wf-bias-3:alert')), isRetryable(/HTTP 408/));
+  assert.equal((await rowOf('wf-bias-3:alert')).attempts, 2);
+
+  script = [400];
+  await assert.rejects(sendAlert(input('wf-bias-4:alert')), isNonRetryable('AlertRejected'));
+  const row = await rowOf('wf-bias-4:alert');
+  assert.deepEqual([row.status, row.attempts, row.lastStatus], ['failed', 1, 400]);
+  assert.match(row.lastError!, /HTTP 400/);
+  assert.equal(received.length, 3);
+});
+
+test('a receiver that does not answer in time or cannot be reached: retryable, attempt recorded without status', async () => {
+  const { sendAlert } = createAlertActivities({ db: opened.db }, { timeoutMs: 100 });
+  delayMs = 1000;
+  await assert.rejects(sendAlert(input('wf-bias-5:alert')), isRetryable(/no response within 100 ms/));
+  let row = await rowOf('wf-bias-5:alert');
+  assert.deepEqual([row.status, row.attempts, row.lastStatus], ['failed', 1, null]);
+
+  // Nothing listens on port 1 of 127.0.0.1.
+  const refused = input('wf-bias-6:alert', { webhook: { url: 'http://127.0.0.1:1/hook', secretEnv: SECRET_ENV } });
+  await assert.rejects(sendAlert(refused), isRetryable(/delivery failed/));
+  row = await rowOf('wf-bias-6:alert');
+  assert.deepEqual([row.status, row.attempts, row.lastStatus], ['failed', 1, null]);
+});
+
+test('no webhook configured: recorded as pending, nothing sent, nothing thrown', async () => {
+  const { sendAlert } = createAlertActivities({ db: opened.db });
+  const out = await sendAlert(input('wf-drift-1:alert', { kind: 'drift', webhook: null }));
+  assert.deepEqual([out.status, out.attempts, out.delivered], ['pending', 0, false]);
+  const row = await rowOf('wf-drift-1:alert');
+  assert.deepEqual([row.status, row.attempts, row.lastError, row.targetUrl], ['pending', 0, 'no webhook configured', null]);
+  assert.equal(received.length, 0);
+});
+
+test('missing secret: refuses to send unsigned (non-retryable), error recorded, nothing sent', async () => {
+  const { sendAlert } = createAlertActivities({ db: opened.db });
+  const missing = 'TEST_RETRAIN_ALERT_SECRET_THAT_IS_NOT_SET';
+  delete process.env[missing];
+  await assert.rejects(
+    sendAlert(input('wf-bias-7:alert', { webhook: { url: `${baseUrl}/hook`, secretEnv: missing } })),
+    isNonRetryable('AlertSecretMissing'),
+  );
+  const row = await rowOf('wf-bias-7:alert');
+  assert.deepEqual([row.status, row.attempts], ['failed', 0]);
+  assert.match(row.lastError!, new RegExp(`${missing} is not set`));
+  assert.ok(!row.lastError!.includes(SECRET));
+  assert.equal(received.length, 0);
+});
+
+test('verifyAlertSignature rejects a tampered body, a wrong secret, a stale or future timestamp and missing headers', () => {
+  const body = JSON.stringify({ id: 1, summary: 'gap crossed the policy' });
+  const now = new Date('2026-03-01T12:00:00Z');
+  const ts = Math.floor(now.getTime() / 1000);
+  const headers = { 'x-retrain-timestamp': String(ts), 'x-retrain-signature': signAlert(SECRET, ts, body) };
+
+  assert.deepEqual(verifyAlertSignature(SECRET, headers, body, 300, now), { ok: true, timestamp: ts });
+  // The same check through a fetch Headers object and a raw byte body.
+  assert.equal(verifyAlertSignature(SECRET, new Headers(headers), Buffer.from(body), 300, now).ok, true);
+
+  assert.deepEqual(verifyAlertSignature(SECRET, headers, body.replace('gap', 'gaq'), 300, now), { ok: false, reason: 'mismatch' });
+  assert.deepEqual(verifyAlertSignature('another-secret', headers, body, 300, now), { ok: false, reason: 'mismatch' });
+  // The timestamp is signed too: moving it (within the tolerance) breaks the signature.
+  assert.deepEqual(verifyAlertSignature(SECRET, { ...headers, 'x-retrain-timestamp': String(ts + 1) }, body, 300, now), { ok: false, reason: 'mismatch' });
+
+  const stale = ts - 301;
+  const staleHeaders = { 'x-retrain-timestamp': String(stale), 'x-retrain-signature': signAlert(SECRET, stale, body) };
+  assert.deepEqual(verifyAlertSignature(SECRET, staleHeaders, body, 300, now), { ok: false, reason: 'stale' });
+  assert.equal(verifyAlertSignature(SECRET, staleHeaders, body, 600, now).ok, true);
+  const future = ts + 301;
+  assert.deepEqual(
+    verifyAlertSignature(SECRET, { 'x-retrain-timestamp': String(future), 'x-retrain-signature': signAlert(SECRET, future, body) }, body, 300, now),
+    { ok: false, reason: 'stale' },
+  );
+
+  assert.deepEqual(verifyAlertSignature(SECRET, { 'x-retrain-timestamp': String(ts) }, body, 300, now), { ok: false, reason: 'missing' });
+  assert.deepEqual(verifyAlertSignature(SECRET, { ...headers, 'x-retrain-signature': 'sha256=abc' }, body, 300, now), { ok: false, reason: 'malformed' });
+  assert.deepEqual(verifyAlertSignature(SECRET, { ...headers, 'x-retrain-timestamp': 'yesterday' }, body, 300, now), { ok: false, reason: 'malformed' });
+});
+
+test('the activity signs with the injected clock; a receiver with the real clock rejects a stale delivery', async () => {
+  const { sendAlert } = createAlertActivities({ db: opened.db }, { now: () => new Date(Date.now() - 3_600_000) });
+  // The receiver answers 401 to an unverified delivery: a refusal, not retried.
+  await assert.rejects(sendAlert(input('wf-bias-8:alert')), isNonRetryable('AlertRejected'));
+  assert.equal(received.length, 1);
+  assert.equal(received[0]!.verified, false);
+  assert.equal(verifyAlertSignature(SECRET, received[0]!.headers, received[0]!.raw, 7200).ok, true, 'only the age was wrong');
+  assert.equal((await rowOf('wf-bias-8:alert')).lastStatus, 401);
+});
