@@ -2,6 +2,7 @@
 import { createAlertActivities } from './alerts';
 import { createAnnotationActivities } from './annotation';
 import { createRetrainingActivities, type ActivityDeps } from './retraining';
+import { createRolloutActivities } from './rollout';
 import { createSaturationActivities } from './saturation';
 
 export type { ActivityDeps } from './retraining';
@@ -18,6 +19,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createRetrainingActivities(deps),
     ...createAnnotationActivities(deps),
     ...createSaturationActivities(deps),
+    ...createRolloutActivities(deps),
     ...createAlertActivities(deps),
   };
 }

@@ -77,3 +77,27 @@ export const saturationSettingsInput = z.strictObject({
   seeds: z.number().int().min(2).max(10).optional(),
   minGainFromDoubling: z.number().min(0).max(1).optional(),
 });
+
+/** A staged rollout after the gate (workflows/messages RolloutPlan). */
+export const rolloutPlanInput = z.strictObject({
+  shadowSeconds: z.number().int().min(0).max(30 * 86400).optional(),
+  steps: z
+    .array(z.strictObject({ weight: z.number().gt(0).lt(1), analysisSeconds: z.number().int().min(1).max(30 * 86400) }))
+    .min(1)
+    .max(10)
+    .optional(),
+  rules: z
+    .array(
+      z.strictObject({
+        metric: z.enum(['override_rate', 'report_rate']),
+        maxIncrease: z.number().min(0).max(1),
+        minRequests: z.number().int().min(1).optional(),
+        perSlice: z.boolean().optional(),
+      }),
+    )
+    .min(1)
+    .max(10)
+    .optional(),
+  failureLimit: z.number().int().min(0).max(10).optional(),
+  inconclusiveLimit: z.number().int().min(0).max(10).optional(),
+});

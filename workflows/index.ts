@@ -1,4 +1,5 @@
 // The worker's workflowsPath: every workflow type the control plane runs.
 export { annotationBatch } from './annotationBatch';
 export { retrainingRun } from './retrainingRun';
+export { rollout } from './rollout';
 export { saturationCheck } from './saturationCheck';

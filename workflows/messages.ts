@@ -28,6 +28,8 @@ export interface RetrainingRunInput {
   annotation?: AnnotationSettings;
   /** When set, the run checks whether more data still helps before it trains the candidate. */
   saturation?: SaturationSettings;
+  /** When set, an approved candidate is rolled out (shadow, canary steps with analysis) instead of promoted at once. */
+  rollout?: RolloutPlan;
 }
 
 /** The saturation check's design (issue: saturation check). */
@@ -102,10 +104,11 @@ export type RunStep =
   | 'gate'
   | 'awaiting_approval'
   | 'promoting'
+  | 'rolling_out'
   | 'rejecting'
   | 'done';
 
-export type RunOutcome = 'promoted' | 'rejected' | 'cancelled';
+export type RunOutcome = 'promoted' | 'rejected' | 'cancelled' | 'rolled_back';
 
 export interface GateApprovalView {
   /** ISO time after which the gate is rejected. */
@@ -227,3 +230,77 @@ export interface AnnotationBatchResult {
 
 export const labelSubmittedSignal = defineSignal<[LabelSubmittedSignal]>('labelSubmitted');
 export const batchProgressQuery = defineQuery<BatchProgress & { signals: number; deadline: string }>('progress');
+
+// rollout
+
+export interface RolloutPlan {
+  /** Seconds the candidate scores traffic silently beside production before any canary (0 skips it). */
+  shadowSeconds?: number;
+  /** Canary steps: the share of traffic (sticky by request key) and the analysis window after it. */
+  steps?: { weight: number; analysisSeconds: number }[];
+  /** How a window is judged against the version being replaced (analysis/rollout.ts CanaryRule). */
+  rules?: { metric: 'override_rate' | 'report_rate'; maxIncrease: number; minRequests?: number; perSlice?: boolean }[];
+  failureLimit?: number;
+  inconclusiveLimit?: number;
+}
+
+export const DEFAULT_ROLLOUT_STEPS = [
+  { weight: 0.05, analysisSeconds: 3600 },
+  { weight: 0.25, analysisSeconds: 3600 },
+  { weight: 0.5, analysisSeconds: 3600 },
+];
+export const DEFAULT_ROLLOUT_RULES: NonNullable<RolloutPlan['rules']> = [
+  { metric: 'override_rate', maxIncrease: 0.01 },
+  { metric: 'report_rate', maxIncrease: 0.01 },
+];
+
+export interface RolloutInput {
+  runId: string;
+  modelId: number;
+  candidateVersionId: number;
+  /** The production version the candidate may replace; null: nothing to compare with, promote. */
+  championVersionId: number | null;
+  requestedBy: string;
+  plan: RolloutPlan;
+}
+
+export type RolloutPhase = 'shadow' | 'canary' | 'paused' | 'promoting' | 'rolling_back' | 'done';
+
+export interface RolloutAnalysisView {
+  step: number;
+  weight: number;
+  from: string;
+  to: string;
+  phase: 'Successful' | 'Failed' | 'Inconclusive';
+  reasons: string[];
+}
+
+export interface RolloutStatus {
+  phase: RolloutPhase;
+  step: number;
+  weight: number;
+  analyses: RolloutAnalysisView[];
+  pausedBecause: string | null;
+  outcome: 'promoted' | 'rolled_back' | null;
+  reason: string | null;
+}
+
+export interface RolloutResult {
+  outcome: 'promoted' | 'rolled_back';
+  reason: string;
+  analyses: RolloutAnalysisView[];
+}
+
+export interface RolloutCommand {
+  caller: CallerIdentity;
+  reason: string;
+}
+
+export const ROLLOUT_FAILURE = GATE_FAILURE;
+export const rolloutStatusQuery = defineQuery<RolloutStatus>('rolloutStatus');
+/** Fast path: skips analysis; any approver. */
+export const rollbackUpdate = defineUpdate<RolloutStatus, [RolloutCommand]>('rollback');
+/** Skip the remaining steps: an approver who did not request the run. */
+export const promoteNowUpdate = defineUpdate<RolloutStatus, [RolloutCommand]>('promoteNow');
+export const pauseUpdate = defineUpdate<RolloutStatus, [RolloutCommand]>('pause');
+export const resumeUpdate = defineUpdate<RolloutStatus, [RolloutCommand]>('resume');

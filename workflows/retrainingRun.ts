@@ -27,6 +27,7 @@ import {
   type RunStep,
 } from './messages';
 import { annotationBatch } from './annotationBatch';
+import { rollout } from './rollout';
 import { saturationCheck } from './saturationCheck';
 
 // Control activities run on the workflow's own task queue ('control' by default).
@@ -292,6 +293,29 @@ export async function retrainingRun(input: RetrainingRunInput): Promise<Retraini
           `rejected by ${approver}: ${decision.reason.trim()}`,
         );
       }
+    }
+
+    // A rollout plan stages the change (shadow, canary steps with analysis) and can roll it back;
+    // without one the candidate is promoted at once. (patched: older histories replay.)
+    if (input.rollout && patched('rollout')) {
+      await enter('rolling_out', 'running');
+      const rolled = await executeChild(rollout, {
+        workflowId: `rollout-${input.runId}`,
+        args: [
+          {
+            runId: input.runId,
+            modelId: input.modelId,
+            candidateVersionId: candidate.versionId,
+            championVersionId: evaluation.champion?.versionId ?? null,
+            requestedBy: input.requestedBy,
+            plan: input.rollout,
+          },
+        ],
+      });
+      if (rolled.outcome === 'rolled_back') {
+        return await finish('rolled_back', gate.decision, human, evaluation.champion?.versionId ?? null, rolled.reason);
+      }
+      return await finish('promoted', gate.decision, human, candidate.versionId, `${approver ? `approved by ${approver}; ` : ''}${rolled.reason}`);
     }
 
     await enter('promoting', 'running');

@@ -1,13 +1,12 @@
 import { TRPCError } from '@trpc/server';
-import { WorkflowUpdateFailedError } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
 import { desc, eq } from 'drizzle-orm';
 import { z } from 'zod';
 import { gatePolicySchema, judgePolicy } from '../../analysis/policy';
 import { policyEvidence, type ApprovalPacket } from '../../analysis/report';
 import { addPolicyVersion, currentPolicy } from '../../db/queries';
 import { gatePolicies, gateResults, models, runs } from '../../db/schema';
-import { GATE_FAILURE, decideGateUpdate, type DecideGateResult } from '../../workflows/messages';
+import { decideGateUpdate, type DecideGateResult } from '../../workflows/messages';
+import { updateRefusal } from '../workflowUpdates';
 import { modelName, reason, ruleResultOutput, runId } from '../schemas';
 import { requireModel } from './models';
 import { roleProcedure, router, type Context } from '../trpc';
@@ -30,15 +29,7 @@ async function decide(ctx: Context & { identity: NonNullable<Context['identity']
       args: [{ decision, reason: why, approver: { subject: ctx.identity.subject, role: ctx.identity.role } }],
     });
   } catch (err) {
-    const cause = err instanceof WorkflowUpdateFailedError ? err.cause : undefined;
-    const message = cause instanceof Error ? cause.message : err instanceof Error ? err.message : String(err);
-    const type = cause instanceof ApplicationFailure ? cause.type : undefined;
-    if (type === GATE_FAILURE.forbidden) throw new TRPCError({ code: 'FORBIDDEN', message });
-    if (type === GATE_FAILURE.badRequest) throw new TRPCError({ code: 'BAD_REQUEST', message });
-    if (type === GATE_FAILURE.conflict || /already completed|not found/i.test(message)) {
-      throw new TRPCError({ code: 'CONFLICT', message });
-    }
-    throw new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: `the gate decision could not be delivered: ${message}` });
+    throw updateRefusal(err, 'the gate decision');
   }
   return { runId: id, ...result };
 }

@@ -7,6 +7,11 @@ import { runs, models, modelVersions, RUN_STATUSES, type RunStatus } from '../..
 import {
   RUN_WORKFLOW_TYPE,
   modelSearchAttribute,
+  pauseUpdate,
+  promoteNowUpdate,
+  resumeUpdate,
+  rollbackUpdate,
+  rolloutStatusQuery,
   statusQuery,
   stepSearchAttribute,
   triggerSearchAttribute,
@@ -16,8 +21,9 @@ import {
 import type { Db } from '../../db/index';
 import { currentPolicy } from '../../db/queries';
 import { gatePolicySchema } from '../../analysis/policy';
-import { annotationSettingsInput, modelName, positiveInt, runId, saturationSettingsInput, trainerParamsInput } from '../schemas';
+import { annotationSettingsInput, modelName, positiveInt, reason, rolloutPlanInput, runId, saturationSettingsInput, trainerParamsInput } from '../schemas';
 import { roleProcedure, router, type Context } from '../trpc';
+import { updateRefusal } from '../workflowUpdates';
 import { requireModel } from './models';
 
 export async function requireRun(db: Db, id: string) {
@@ -90,6 +96,34 @@ async function saturationFor(db: Db, modelId: number, asked: RetrainingRunInput[
   };
 }
 
+const rolloutStatusOutput = z.object({
+  phase: z.string(),
+  step: z.number(),
+  weight: z.number(),
+  analyses: z.array(z.object({ step: z.number(), weight: z.number(), from: z.string(), to: z.string(), phase: z.string(), reasons: z.array(z.string()) })),
+  pausedBecause: z.string().nullable(),
+  outcome: z.string().nullable(),
+  reason: z.string().nullable(),
+});
+
+/** One rollout Update as a procedure: identity from the token, the workflow's validator decides. */
+function rolloutCommand(role: 'approver' | 'operator', path: string, update: typeof rollbackUpdate, summary: string) {
+  return roleProcedure(role)
+    .meta({ openapi: { method: 'POST', path: `/runs/{runId}/rollout/${path}`, tags: ['runs'], summary } })
+    .input(z.strictObject({ runId, reason }))
+    .output(rolloutStatusOutput)
+    .mutation(async ({ ctx, input }) => {
+      await requireRun(ctx.db, input.runId);
+      try {
+        return await ctx.temporal.workflow
+          .getHandle(`rollout-${input.runId}`)
+          .executeUpdate(update, { args: [{ caller: { subject: ctx.identity.subject, role: ctx.identity.role }, reason: input.reason }] });
+      } catch (err) {
+        throw updateRefusal(err, `the rollout ${path}`);
+      }
+    });
+}
+
 export const runsRouter = router({
   start: roleProcedure('operator')
     .meta({ openapi: { method: 'POST', path: '/runs', tags: ['runs'], summary: 'Start a retraining run' } })
@@ -101,6 +135,7 @@ export const runsRouter = router({
         approvalTimeoutSeconds: z.number().int().min(1).max(30 * 86400).optional(),
         annotation: annotationSettingsInput.optional(),
         saturation: saturationSettingsInput.optional(),
+        rollout: rolloutPlanInput.optional(),
       }),
     )
     .output(z.object({ runId: z.string(), workflowId: z.string() }))
@@ -118,6 +153,7 @@ export const runsRouter = router({
         trainingTaskQueue: ctx.taskQueues.training,
         ...(input.annotation ? { annotation: input.annotation } : {}),
         ...(await saturationFor(ctx.db, model.id, input.saturation)),
+        ...(input.rollout ? { rollout: input.rollout } : {}),
       };
       await ctx.db.insert(runs).values({
         id,
@@ -186,4 +222,21 @@ export const runsRouter = router({
         .limit(input.limit);
       return rows.map(toRunOutput);
     }),
+
+  rollout: roleProcedure('viewer')
+    .meta({ openapi: { method: 'GET', path: '/runs/{runId}/rollout', tags: ['runs'], summary: "A run's rollout: phase, canary step and weight, every analysis window's judgement" } })
+    .input(z.strictObject({ runId }))
+    .output(rolloutStatusOutput)
+    .query(async ({ ctx, input }) => {
+      await requireRun(ctx.db, input.runId);
+      try {
+        return await ctx.temporal.workflow.getHandle(`rollout-${input.runId}`).query(rolloutStatusQuery);
+      } catch (err) {
+        throw new TRPCError({ code: 'NOT_FOUND', message: `run ${input.runId} has no rollout (${err instanceof Error ? err.message : String(err)})` });
+      }
+    }),
+  rollback: rolloutCommand('approver', 'rollback', rollbackUpdate, 'Roll the candidate back now (skips analysis; any approver)'),
+  promoteNow: rolloutCommand('approver', 'promote-now', promoteNowUpdate, 'Skip the remaining canary steps (an approver who did not request the run)'),
+  pause: rolloutCommand('operator', 'pause', pauseUpdate, 'Pause the rollout (the analysis clock stops)'),
+  resume: rolloutCommand('operator', 'resume', resumeUpdate, 'Resume a paused rollout'),
 });

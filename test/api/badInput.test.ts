@@ -281,6 +281,29 @@ const cases: Record<string, { who: Who; cases: BadCase[] }> = {
       { what: 'unknown key', field: 'version', call: (c) => c.models.serving.query(bad({ name: model, version: 2 })) },
     ],
   },
+  'runs.rollout': {
+    who: 'viewer',
+    cases: [{ what: 'bad run id', field: 'runId', call: (c) => c.runs.rollout.query({ runId: 'nope' }) }],
+  },
+  'runs.rollback': {
+    who: 'approver',
+    cases: [
+      { what: 'reason too short', field: 'reason', call: (c) => c.runs.rollback.mutate({ runId: validRunId, reason: 'x' }) },
+      { what: 'bad run id', field: 'runId', call: (c) => c.runs.rollback.mutate({ runId: 'RUN', reason: 'bad canary' }) },
+    ],
+  },
+  'runs.promoteNow': {
+    who: 'approver',
+    cases: [{ what: 'missing reason', field: 'reason', call: (c) => c.runs.promoteNow.mutate(bad({ runId: validRunId })) }],
+  },
+  'runs.pause': {
+    who: 'operator',
+    cases: [{ what: 'unknown key', field: 'until', call: (c) => c.runs.pause.mutate(bad({ runId: validRunId, reason: 'lunch break', until: 'later' })) }],
+  },
+  'runs.resume': {
+    who: 'operator',
+    cases: [{ what: 'reason of the wrong type', field: 'reason', call: (c) => c.runs.resume.mutate(bad({ runId: validRunId, reason: 42 })) }],
+  },
   'models.resolve': {
     who: 'viewer',
     cases: [
@@ -694,6 +717,11 @@ test('openapi.json lists a path and method for every procedure', async () => {
     ['get', '/models/{model}/annotators'],
     ['get', '/reports/{runId}/saturation'],
     ['get', '/models/{name}/resolve'],
+    ['get', '/runs/{runId}/rollout'],
+    ['post', '/runs/{runId}/rollout/rollback'],
+    ['post', '/runs/{runId}/rollout/promote-now'],
+    ['post', '/runs/{runId}/rollout/pause'],
+    ['post', '/runs/{runId}/rollout/resume'],
     ['get', '/models/{name}/versions/{version}'],
   ];
   for (const [method, path] of expected) {

@@ -1,0 +1,174 @@
+// rollout: shadow window → canary steps, each followed by an analysis window judged against the version
+// it may replace → production. A failed analysis rolls back at once; an inconclusive one pauses for a
+// human instead of guessing (Argo Rollouts' analysis semantics). Updates at any time: rollback (the
+// fast path, any approver), promoteNow (an approver who did not request the run), pause, resume.
+import { ApplicationFailure, condition, proxyActivities, setHandler } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import { nextRolloutAction, type MeasurementPhase } from '../analysis/rollout';
+import {
+  APPROVER_ROLES,
+  DEFAULT_ROLLOUT_RULES,
+  DEFAULT_ROLLOUT_STEPS,
+  MIN_REASON_LENGTH,
+  ROLLOUT_FAILURE,
+  pauseUpdate,
+  promoteNowUpdate,
+  resumeUpdate,
+  rollbackUpdate,
+  rolloutStatusQuery,
+  type RolloutCommand,
+  type RolloutInput,
+  type RolloutResult,
+  type RolloutStatus,
+} from './messages';
+
+const activities = proxyActivities<Activities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10 },
+});
+
+const OPERATOR_ROLES: readonly string[] = ['operator', ...APPROVER_ROLES];
+
+export async function rollout(input: RolloutInput): Promise<RolloutResult> {
+  const steps = input.plan.steps ?? DEFAULT_ROLLOUT_STEPS;
+  const rules = input.plan.rules ?? DEFAULT_ROLLOUT_RULES;
+  const status: RolloutStatus = { phase: 'shadow', step: 0, weight: 0, analyses: [], pausedBecause: null, outcome: null, reason: null };
+  let rollbackBy: RolloutCommand | undefined;
+  let promoteBy: RolloutCommand | undefined;
+  let paused = false;
+
+  const refuse = (type: string, message: string) => {
+    throw ApplicationFailure.create({ type, message });
+  };
+  const validate = (roles: readonly string[], what: string) => (cmd: RolloutCommand) => {
+    if (status.outcome !== null) refuse(ROLLOUT_FAILURE.conflict, `the rollout of run ${input.runId} has ended (${status.outcome})`);
+    if (!roles.includes(cmd.caller.role)) refuse(ROLLOUT_FAILURE.forbidden, `role '${cmd.caller.role}' may not ${what}`);
+    if (typeof cmd.reason !== 'string' || cmd.reason.trim().length < MIN_REASON_LENGTH) refuse(ROLLOUT_FAILURE.badRequest, `a reason of at least ${MIN_REASON_LENGTH} characters is required`);
+  };
+  setHandler(rolloutStatusQuery, () => status);
+  setHandler(
+    rollbackUpdate,
+    (cmd) => {
+      rollbackBy = cmd;
+      return status;
+    },
+    { validator: validate(APPROVER_ROLES, 'roll back') },
+  );
+  setHandler(
+    promoteNowUpdate,
+    (cmd) => {
+      promoteBy = cmd;
+      return status;
+    },
+    {
+      validator: (cmd) => {
+        validate(APPROVER_ROLES, 'promote now')(cmd);
+        if (cmd.caller.subject === input.requestedBy) refuse(ROLLOUT_FAILURE.forbidden, `${cmd.caller.subject} requested run ${input.runId} and may not promote it early (four eyes)`);
+      },
+    },
+  );
+  setHandler(
+    pauseUpdate,
+    (cmd) => {
+      paused = true;
+      status.pausedBecause = `paused by ${cmd.caller.subject}: ${cmd.reason.trim()}`;
+      return status;
+    },
+    { validator: validate(OPERATOR_ROLES, 'pause a rollout') },
+  );
+  setHandler(
+    resumeUpdate,
+    (cmd) => {
+      paused = false;
+      status.pausedBecause = null;
+      void cmd;
+      return status;
+    },
+    { validator: validate(OPERATOR_ROLES, 'resume a rollout') },
+  );
+
+  const interrupted = () => rollbackBy !== undefined || promoteBy !== undefined;
+  /** Waits `ms` (or forever when paused) unless a rollback or promoteNow arrives; a pause stops the clock. */
+  const wait = async (ms: number) => {
+    let left = ms;
+    for (;;) {
+      if (paused) await condition(() => !paused || interrupted());
+      if (interrupted() || left <= 0) return;
+      const started = Date.now();
+      await condition(() => paused || interrupted(), left);
+      left -= Date.now() - started;
+    }
+  };
+  const rollBack = async (actor: string, reason: string): Promise<RolloutResult> => {
+    status.phase = 'rolling_back';
+    await activities.rollbackRollout({ runId: input.runId, modelId: input.modelId, versionId: input.candidateVersionId, championVersionId: input.championVersionId, actor, reason });
+    status.phase = 'done';
+    status.outcome = 'rolled_back';
+    status.reason = reason;
+    return { outcome: 'rolled_back', reason, analyses: status.analyses };
+  };
+  const promote = async (approver: string | null, reason: string): Promise<RolloutResult> => {
+    status.phase = 'promoting';
+    await activities.completeRollout({ runId: input.runId, modelId: input.modelId, versionId: input.candidateVersionId, approver });
+    status.phase = 'done';
+    status.outcome = 'promoted';
+    status.reason = reason;
+    return { outcome: 'promoted', reason, analyses: status.analyses };
+  };
+  const ended = async (): Promise<RolloutResult | null> => {
+    if (rollbackBy) return rollBack(rollbackBy.caller.subject, `rolled back by ${rollbackBy.caller.subject}: ${rollbackBy.reason.trim()}`);
+    if (promoteBy) return promote(promoteBy.caller.subject, `promoted early by ${promoteBy.caller.subject}: ${promoteBy.reason.trim()}`);
+    return null;
+  };
+
+  // Nothing in production to compare with: the first version goes straight in.
+  if (input.championVersionId === null) return promote(null, 'no production version to compare with');
+
+  const shadowMs = (input.plan.shadowSeconds ?? 0) * 1000;
+  if (shadowMs > 0) {
+    await activities.setRolloutRoute({ runId: input.runId, modelId: input.modelId, versionId: input.candidateVersionId, kind: 'shadow', weight: 1 });
+    await wait(shadowMs);
+    const end = await ended();
+    if (end) return end;
+  }
+
+  status.phase = 'canary';
+  const history: MeasurementPhase[] = [];
+  for (const [i, step] of steps.entries()) {
+    status.step = i + 1;
+    status.weight = step.weight;
+    await activities.setRolloutRoute({ runId: input.runId, modelId: input.modelId, versionId: input.candidateVersionId, kind: 'canary', weight: step.weight });
+    const from = new Date(Date.now()).toISOString();
+    await wait(step.analysisSeconds * 1000);
+    const end = await ended();
+    if (end) return end;
+    const to = new Date(Date.now()).toISOString();
+    const judged = await activities.analyzeCanaryWindow({
+      modelId: input.modelId,
+      canaryVersionId: input.candidateVersionId,
+      baselineVersionId: input.championVersionId,
+      from,
+      to,
+      rules,
+    });
+    status.analyses.push({ step: i + 1, weight: step.weight, from, to, phase: judged.phase, reasons: judged.reasons });
+    history.push(judged.phase);
+    const action = nextRolloutAction(history, {
+      ...(input.plan.failureLimit !== undefined ? { failureLimit: input.plan.failureLimit } : {}),
+      ...(input.plan.inconclusiveLimit !== undefined ? { inconclusiveLimit: input.plan.inconclusiveLimit } : {}),
+    });
+    if (action === 'rollback') return rollBack('analysis', `canary step ${i + 1} (${Math.round(step.weight * 100)}%) failed its analysis: ${judged.reasons.join('; ')}`);
+    if (action === 'pause') {
+      // Inconclusive: a human looks, then resumes (the step counts as passed), rolls back or promotes.
+      paused = true;
+      status.phase = 'paused';
+      status.pausedBecause = `analysis of step ${i + 1} inconclusive: ${judged.reasons.join('; ')}`;
+      await condition(() => !paused || interrupted());
+      const after = await ended();
+      if (after) return after;
+      status.phase = 'canary';
+      history.splice(0, history.length, ...history.filter((p) => p !== 'Inconclusive'));
+    }
+  }
+  return promote(null, `all ${steps.length} canary steps passed their analysis`);
+}
