@@ -61,7 +61,7 @@ export interface ReplayTrafficResult {
   blocked: number;
   /** Truth against decision: what the readers reacted to. */
   truth: { ham: number; spam: number; hamBlocked: number; spamPassed: number };
-  /** Requests scored by each version (number → count); more than one key when production changed mid-replay. */
+  /** Requests answered by each version (number → count); more than one key during a canary or when production changed mid-replay. */
   versions: Record<string, number>;
   /** Batches where predict answered with another version than serving announced just before (a promotion in between). */
   versionRaces: number;
@@ -130,7 +130,8 @@ export async function replayTraffic(opts: ReplayTrafficOptions): Promise<ReplayT
     }));
     const scored = await opts.api.models.predict.mutate({ name: opts.model, requests });
     if (scored.version !== serving.version) out.versionRaces++;
-    out.versions[scored.version] = (out.versions[scored.version] ?? 0) + batch.length;
+    // During a rollout the canary answers its share of requests: count and tag each by its own version.
+    for (const r of scored.results) out.versions[r.version] = (out.versions[r.version] ?? 0) + 1;
     out.requests += batch.length;
     out.duplicates.predictions += scored.duplicates;
 
@@ -150,7 +151,7 @@ export async function replayTraffic(opts: ReplayTrafficOptions): Promise<ReplayT
       const stars = rng.nextInt(wrong ? 2 : 3);
       const delayMs = Math.floor(rng.next() * 2 * DAY_MS);
       const at = new Date(new Date(occurredAt).getTime() + delayMs).toISOString();
-      const common = { version: scored.version, requestId, exampleExternalId: e.externalId, attributes, occurredAt: at };
+      const common = { version: scored.results[j]!.version, requestId, exampleExternalId: e.externalId, attributes, occurredAt: at };
 
       let reacted = false;
       if (e.label === 0 && decision === 1) {

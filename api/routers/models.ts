@@ -62,19 +62,15 @@ const servingOutput = z.object({
 });
 type Serving = z.infer<typeof servingOutput> & { trainer: string; artifactHash: string };
 
-async function productionServing(db: Db, model: { id: number; name: string }): Promise<Serving> {
+/** The version behind a route (production or canary) with the threshold it serves at; null when no such route. */
+async function routeServing(db: Db, modelId: number, kind: 'production' | 'canary'): Promise<(Serving & { weight: number }) | null> {
   const [row] = await db
-    .select({ versionId: modelVersions.id, version: modelVersions.version, trainer: modelVersions.trainer, artifactHash: modelVersions.artifactHash })
+    .select({ versionId: modelVersions.id, version: modelVersions.version, trainer: modelVersions.trainer, artifactHash: modelVersions.artifactHash, weight: routes.weight })
     .from(routes)
     .innerJoin(modelVersions, eq(modelVersions.id, routes.versionId))
-    .where(and(eq(routes.modelId, model.id), eq(routes.kind, 'production')))
+    .where(and(eq(routes.modelId, modelId), eq(routes.kind, kind)))
     .limit(1);
-  if (!row) {
-    throw new TRPCError({
-      code: 'NOT_FOUND',
-      message: `model '${model.name}' has no production version: nothing serves until a run's candidate passes its gate and is promoted`,
-    });
-  }
+  if (!row) return null;
   const [report] = await db
     .select({ summary: evalReports.summary })
     .from(evalReports)
@@ -87,9 +83,22 @@ async function productionServing(db: Db, model: { id: number; name: string }): P
     : { ...row, threshold: defaultEvaluationSettings.threshold, thresholdSource: 'default' };
 }
 
+async function productionServing(db: Db, model: { id: number; name: string }): Promise<Serving> {
+  const row = await routeServing(db, model.id, 'production');
+  if (!row) {
+    throw new TRPCError({
+      code: 'NOT_FOUND',
+      message: `model '${model.name}' has no production version: nothing serves until a run's candidate passes its gate and is promoted`,
+    });
+  }
+  return row;
+}
+
 const predictRequest = z.strictObject({
   /** The caller's id for this request: a replayed request is scored again but logged once. */
   requestId: z.string().min(1).max(200),
+  /** What keeps a user on one side of a canary split (a mailbox, an account); defaults to the request id. */
+  routingKey: z.string().min(1).max(500).optional(),
   /** When given, the request is also kept as an unlabelled example under this id, so annotation can label it later. */
   externalId: exampleInput.shape.externalId.optional(),
   input: exampleInput.shape.input,
@@ -407,7 +416,8 @@ export const modelsRouter = router({
         version: z.number(),
         threshold: z.number(),
         /** In request order; decision 1 = positive (spam: blocked), i.e. score >= threshold. */
-        results: z.array(z.object({ requestId: z.string(), score: z.number(), decision: z.union([z.literal(0), z.literal(1)]) })),
+        /** version: the one that answered this request (the canary's share during a rollout, sticky by routing key). */
+        results: z.array(z.object({ requestId: z.string(), version: z.number(), score: z.number(), decision: z.union([z.literal(0), z.literal(1)]) })),
         /** Requests logged now; duplicates were logged by an earlier call with the same request id. */
         logged: z.number(),
         duplicates: z.number(),
@@ -428,21 +438,30 @@ export const modelsRouter = router({
         seen.set(r.requestId, i);
       }
       const serving = await productionServing(ctx.db, model);
-      if (!ctx.scorer) throw new TRPCError({ code: 'PRECONDITION_FAILED', message: 'this API server has no scorer configured; predictions are served by `retrain up` or `retrain api`' });
-      let scores: Float64Array;
-      try {
-        scores = await ctx.scorer.score(
-          serving.artifactHash,
-          async () => (await ctx.db.select({ artifact: modelVersions.artifact }).from(modelVersions).where(eq(modelVersions.id, serving.versionId)))[0]!.artifact,
-          reqs.map((r) => r.input),
-        );
-      } catch (err) {
-        throw new TRPCError({
-          code: 'PRECONDITION_FAILED',
-          message: `model '${model.name}' v${serving.version} (trainer '${serving.trainer}') cannot be scored: ${(err as Error).message}`,
-        });
+      // During a rollout the canary answers its share of request keys (sticky); everyone else gets production.
+      const canary = await routeServing(ctx.db, model.id, 'canary');
+      const servedBy = reqs.map((r) => (canary && routeFor(r.routingKey ?? r.requestId, canary.weight) === 'canary' ? canary : serving));
+      const scorer = ctx.scorer;
+      if (!scorer) throw new TRPCError({ code: 'PRECONDITION_FAILED', message: 'this API server has no scorer configured; predictions are served by `retrain up` or `retrain api`' });
+      const scores = new Float64Array(reqs.length);
+      for (const version of canary ? [serving, canary] : [serving]) {
+        const mine = reqs.flatMap((_r, i) => (servedBy[i] === version ? [i] : []));
+        if (mine.length === 0) continue;
+        try {
+          const part = await scorer.score(
+            version.artifactHash,
+            async () => (await ctx.db.select({ artifact: modelVersions.artifact }).from(modelVersions).where(eq(modelVersions.id, version.versionId)))[0]!.artifact,
+            mine.map((i) => reqs[i]!.input),
+          );
+          mine.forEach((i, k) => (scores[i] = part[k]!));
+        } catch (err) {
+          throw new TRPCError({
+            code: 'PRECONDITION_FAILED',
+            message: `model '${model.name}' v${version.version} (trainer '${version.trainer}') cannot be scored: ${(err as Error).message}`,
+          });
+        }
       }
-      const decisions = Array.from(scores, (s) => (s >= serving.threshold ? 1 : 0) as 0 | 1);
+      const decisions = Array.from(scores, (s, i) => (s >= servedBy[i]!.threshold ? 1 : 0) as 0 | 1);
       const col = <T,>(rows: PredictRequest[], f: (r: PredictRequest, i: number) => T) => sql.param(rows.map(f));
       const withExample = reqs.filter((r) => r.externalId !== undefined);
 
@@ -450,16 +469,17 @@ export const modelsRouter = router({
         // One statement each, as feedback ingest does: every column one array parameter, unnest() makes rows.
         const result = await tx.execute(sql`
           insert into ${predictions} (model_id, version_id, request_id, example_external_id, score, decision, attributes, occurred_at, logged_by)
-          select ${model.id}, ${serving.versionId}, t.request_id, t.example_external_id, t.score, t.decision, t.attributes::jsonb,
+          select ${model.id}, t.version_id, t.request_id, t.example_external_id, t.score, t.decision, t.attributes::jsonb,
                  t.occurred_at::timestamptz, ${ctx.identity.subject}
           from unnest(
+            ${col(reqs, (_r, i) => servedBy[i]!.versionId)}::int[],
             ${col(reqs, (r) => r.requestId)}::text[],
             ${col(reqs, (r) => r.externalId ?? null)}::text[],
             ${col(reqs, (_r, i) => scores[i]!)}::float8[],
             ${col(reqs, (_r, i) => decisions[i]!)}::smallint[],
             ${col(reqs, (r) => JSON.stringify(r.attributes))}::text[],
             ${col(reqs, (r) => new Date(r.occurredAt).toISOString())}::text[]
-          ) as t(request_id, example_external_id, score, decision, attributes, occurred_at)
+          ) as t(version_id, request_id, example_external_id, score, decision, attributes, occurred_at)
           on conflict (model_id, request_id) do nothing
           returning 1`);
         if (withExample.length > 0) {
@@ -480,7 +500,7 @@ export const modelsRouter = router({
       return {
         version: serving.version,
         threshold: serving.threshold,
-        results: reqs.map((r, i) => ({ requestId: r.requestId, score: scores[i]!, decision: decisions[i]! })),
+        results: reqs.map((r, i) => ({ requestId: r.requestId, version: servedBy[i]!.version, score: scores[i]!, decision: decisions[i]! })),
         logged,
         duplicates: reqs.length - logged,
       };

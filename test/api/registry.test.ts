@@ -3,11 +3,15 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { TRPCClientError } from '@trpc/client';
+import { createApiClient } from '../../api/client';
+import { issueToken } from '../../api/routers/admin';
 import { and, eq } from 'drizzle-orm';
-import { datasetSnapshots, modelVersions, models, routes } from '../../db/schema';
+import { datasetSnapshots, modelVersions, models, predictions, routes } from '../../db/schema';
 import { registerModelWithData, startTestEnv, waitForStatus, type TestEnv } from '../helpers';
 
 let env: TestEnv;
+/** The model of the first test, with v1 in production, v2 as a 30% canary and v3 in shadow. */
+let routedModel = '';
 before(async () => {
   env = await startTestEnv();
 });
@@ -18,6 +22,7 @@ after(async () => {
 test('resolve routes by sticky weight, lists shadows; lineage and aliases tell where a version came from', { timeout: 180_000 }, async () => {
   const db = env.services.opened.db;
   const model = await registerModelWithData(env, { requireHumanApproval: 'never' });
+  routedModel = model;
   const { runId } = await env.clients.operator.runs.start.mutate({ model, trigger: 'bootstrap' });
   await waitForStatus(env, runId, ['promoted']);
   const [m] = await db.select().from(models).where(eq(models.name, model));
@@ -62,4 +67,29 @@ test('resolve routes by sticky weight, lists shadows; lineage and aliases tell w
   assert.equal((lineage.deployments as { action: string }[])[0]!.action, 'promote');
   assert.equal(((await env.clients.viewer.models.lineage.query({ name: model, version: 2 })) as { parentVersion: number }).parentVersion, 1);
   await assert.rejects(env.clients.viewer.models.lineage.query({ name: model, version: 9 }), (e) => e instanceof TRPCClientError && (e.data as { code: string }).code === 'NOT_FOUND');
+});
+
+test('predict routes each request: the canary answers its sticky share, logged under its own version', { timeout: 180_000 }, async () => {
+  const db = env.services.opened.db;
+  const model = routedModel;
+  const [m] = await db.select().from(models).where(eq(models.name, model));
+  const { token } = await issueToken(db, { subject: `gateway-${m!.id}`, role: 'ingest', createdBy: 'test' });
+  const gateway = createApiClient(env.url, token);
+  const requests = Array.from({ length: 200 }, (_, i) => ({
+    requestId: `p-${i}`,
+    routingKey: `mailbox-${i % 50}`,
+    input: { subject: 'hello', body: `message ${i}` },
+    attributes: {},
+    occurredAt: new Date().toISOString(),
+  }));
+  const scored = await gateway.models.predict.mutate({ name: model, requests });
+  const expected = await Promise.all(requests.map((r) => env.clients.viewer.models.resolve.query({ name: model, requestKey: r.routingKey })));
+  scored.results.forEach((r, i) => assert.equal(r.version, expected[i]!.version, `request ${i} answered by v${r.version}`));
+  const canaryShare = scored.results.filter((r) => r.version === 2).length / 200;
+  assert.ok(canaryShare > 0.1 && canaryShare < 0.6, `canary share ${canaryShare}`);
+  // Same routing key, same version; logged rows carry the answering version.
+  for (let k = 0; k < 50; k++) assert.equal(new Set(scored.results.filter((_, i) => i % 50 === k).map((r) => r.version)).size, 1);
+  const logged = await db.select({ requestId: predictions.requestId, versionId: modelVersions.version }).from(predictions).innerJoin(modelVersions, eq(modelVersions.id, predictions.versionId)).where(eq(predictions.modelId, m!.id));
+  const byRequest = new Map(logged.map((l) => [l.requestId, l.versionId]));
+  scored.results.forEach((r) => assert.equal(byRequest.get(r.requestId), r.version));
 });

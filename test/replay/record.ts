@@ -5,6 +5,10 @@
 //   saturation: a retrainingRun with a saturation check (patched 'saturation-check' branch) over a
 //               snapshot holding a newest annotation batch, so the ablation runs, and that check's own
 //               saturationCheck history (nested fractions × seeds and the without-newest points) → test/replay
+//   rollout: a retrainingRun (patched 'rollout' branch) whose approved candidate is rolled back by its first
+//            canary analysis window (planted regression), and that rollout's own history; then a second
+//            rollout (shadow window, then an inconclusive window that pauses) driven by Updates: resume,
+//            pause, promoteNow by an approver → test/replay
 // Re-record only on purpose (a deliberate, patched() change to the workflow); the committed histories
 // are what proves a code change stays deterministic for runs already in flight.
 import { writeFileSync } from 'node:fs';
@@ -13,16 +17,20 @@ import { execFileSync } from 'node:child_process';
 import { and, asc, eq, inArray } from 'drizzle-orm';
 import type { ApiClient } from '../../api/client';
 import { loadCorpus, type CorpusEmail } from '../../demo/corpus';
-import { aggregatedLabels, annotationAssignments, annotationBatches, annotationTasks, examples, labels, models } from '../../db/schema';
+import { aggregatedLabels, annotationAssignments, annotationBatches, annotationTasks, examples, feedbackEvents, labels, models, predictions, routes, runs } from '../../db/schema';
 import { findTemporalBinary } from '../../temporal-config/devServer';
 import { dataDir } from '../../temporal-config/env';
 import { annotatorClient, logTraffic, registerModelWithData, startTestEnv, uid, waitFor, waitForStatus, type TestEnv } from '../helpers';
 
 interface HistoryJson {
-  events: { eventType?: string; activityTaskScheduledEventAttributes?: { activityType?: { name?: string } } }[];
+  events: {
+    eventType?: string;
+    activityTaskScheduledEventAttributes?: { activityType?: { name?: string } };
+    workflowExecutionUpdateAcceptedEventAttributes?: { acceptedRequest?: { input?: { name?: string } } };
+  }[];
 }
 
-const scenarios: Record<string, (env: TestEnv) => Promise<void>> = { gates, annotation, saturation };
+const scenarios: Record<string, (env: TestEnv) => Promise<void>> = { gates, annotation, saturation, rollout };
 const scenario = process.argv[2] ?? 'gates';
 const run = scenarios[scenario];
 if (!run) throw new Error(`unknown scenario '${scenario}': one of ${Object.keys(scenarios).join(', ')}`);
@@ -188,4 +196,132 @@ async function saturation(env: TestEnv): Promise<void> {
   const child = runHistory.events.some((e) => e.eventType === 'EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED');
   console.log(`saturation: ${points} point trainings, report ${report}; patch marker ${marker}, child completed in the run history ${child}`);
   if (!ablation || !report || !marker || !child) throw new Error('the recorded histories do not cover the fan-out with the ablation, the report, the patch and the child');
+}
+
+async function rollout(env: TestEnv): Promise<void> {
+  const out = import.meta.dirname;
+  const db = env.services.opened.db;
+  const client = env.services.client;
+  const model = await registerModelWithData(env);
+  const [m] = await db.select().from(models).where(eq(models.name, model));
+  const modelId = m!.id;
+  const approve = async (runId: string) => {
+    await waitForStatus(env, runId, ['awaiting_approval']);
+    await env.clients.approver.gates.approve.mutate({ runId, reason: 'recorded for replay' });
+  };
+  const bootstrap = await env.clients.operator.runs.start.mutate({ model, trigger: 'bootstrap' });
+  await approve(bootstrap.runId);
+  await waitForStatus(env, bootstrap.runId, ['promoted']);
+  const [prod] = await db.select().from(routes).where(and(eq(routes.modelId, modelId), eq(routes.kind, 'production')));
+  /** Resolves once the rollout has started `timers` timers: its analysis window (or shadow) is open, `from` taken. */
+  const timerStarted = (runId: string, timers = 1) =>
+    waitFor(`rollout-${runId} to start timer ${timers}`, async () => {
+      try {
+        const h = await client.workflow.getHandle(`rollout-${runId}`).fetchHistory();
+        return (h.events ?? []).filter((e) => e.timerStartedEventAttributes).length >= timers;
+      } catch {
+        return false;
+      }
+    });
+  /** Traffic answered by a version now, with `overrides` of `requests` rescued from the spam folder (as test/e2e/rollout.test.ts). */
+  const traffic = async (versionId: number, requests: number, overrides: number) => {
+    const tag = uid();
+    const rows = Array.from({ length: requests }, (_, i) => ({
+      modelId,
+      versionId,
+      requestId: `r-${tag}-${i}`,
+      score: 0.9,
+      decision: 1,
+      attributes: { sender_tld: i % 2 ? 'generic' : 'country_code' },
+      occurredAt: new Date(),
+      loggedBy: 'record',
+    }));
+    await db.insert(predictions).values(rows);
+    await db.insert(feedbackEvents).values(
+      rows.slice(0, overrides).map((r) => ({
+        modelId,
+        versionId,
+        idempotencyKey: `${r.requestId}:override`,
+        requestId: r.requestId,
+        kind: 'override' as const,
+        value: { action: 'not_spam' },
+        occurredAt: new Date(),
+        ingestedBy: 'record',
+      })),
+    );
+  };
+  const candidateOf = async (runId: string) => (await db.select().from(runs).where(eq(runs.id, runId)))[0]!.candidateVersionId!;
+
+  // (a) Approved at the gate, then rolled back by the first canary window: the planted regression lands
+  // inside that window (after its timer started, well before it fires).
+  const failing = await env.clients.operator.runs.start.mutate({
+    model,
+    rollout: {
+      steps: [
+        { weight: 0.5, analysisSeconds: 5 },
+        { weight: 0.9, analysisSeconds: 5 },
+      ],
+      rules: [{ metric: 'override_rate', maxIncrease: 0.01, minRequests: 100, perSlice: false }],
+    },
+  });
+  await approve(failing.runId);
+  await timerStarted(failing.runId);
+  await traffic(prod!.versionId, 400, 4);
+  await traffic(await candidateOf(failing.runId), 400, 80);
+  const failed = await waitForStatus(env, failing.runId, ['rolled_back', 'promoted', 'failed'], 120_000);
+  if (failed.status !== 'rolled_back') throw new Error(`the rollout run ended ${failed.status}: ${JSON.stringify(failed.result)}`);
+
+  // (c) Shadow window, then a window without traffic (inconclusive: pause); an operator resumes, the
+  // second window is paused by hand, and an approver other than the requester promotes it early.
+  const pausing = await env.clients.operator.runs.start.mutate({
+    model,
+    rollout: {
+      shadowSeconds: 2,
+      steps: [
+        { weight: 0.1, analysisSeconds: 3 },
+        { weight: 0.5, analysisSeconds: 600 },
+      ],
+    },
+  });
+  await approve(pausing.runId);
+  const status = (predicate: (s: { phase: string; step: number }) => boolean, what: string) =>
+    waitFor(what, async () => {
+      const s = await env.clients.viewer.runs.rollout.query({ runId: pausing.runId }).catch(() => null);
+      return s && predicate(s) ? s : null;
+    });
+  const paused = await status((s) => s.phase === 'paused', 'the inconclusive pause');
+  if (paused.analyses[0]?.phase !== 'Inconclusive') throw new Error(`expected an inconclusive first window: ${JSON.stringify(paused)}`);
+  await env.clients.operator.runs.resume.mutate({ runId: pausing.runId, reason: 'looked at the empty window, carry on' });
+  await status((s) => s.phase === 'canary' && s.step === 2, 'the second canary step');
+  await timerStarted(pausing.runId, 3);
+  await env.clients.operator.runs.pause.mutate({ runId: pausing.runId, reason: 'holding while the support desk checks' });
+  await env.clients.approver.runs.promoteNow.mutate({ runId: pausing.runId, reason: 'reviewed the canary by hand' });
+  const promoted = await waitForStatus(env, pausing.runId, ['promoted', 'rolled_back', 'failed'], 60_000);
+  if (promoted.status !== 'promoted') throw new Error(`the paused rollout run ended ${promoted.status}: ${JSON.stringify(promoted.result)}`);
+
+  const runHistory = await record(env, failing.runId, path.join(out, 'retrainingRun-rollout.json'));
+  const rolledBack = await record(env, `rollout-${failing.runId}`, path.join(out, 'rollout-rolled-back.json'));
+  const pausedPromoted = await record(env, `rollout-${pausing.runId}`, path.join(out, 'rollout-paused-promoted.json'));
+  const activities = (h: HistoryJson, name: string) => h.events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === name).length;
+  const updates = pausedPromoted.events
+    .filter((e) => e.eventType === 'EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED' || e.workflowExecutionUpdateAcceptedEventAttributes)
+    .map((e) => e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name ?? 'completed');
+  const marker = runHistory.events.some((e) => e.eventType === 'EVENT_TYPE_MARKER_RECORDED');
+  const child = runHistory.events.some((e) => e.eventType === 'EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED');
+  const signal = runHistory.events.some((e) => e.eventType === 'EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED' || e.eventType === 'EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED');
+  const rolledBackOk = activities(rolledBack, 'analyzeCanaryWindow') === 1 && activities(rolledBack, 'rollbackRollout') === 1 && activities(rolledBack, 'completeRollout') === 0;
+  const accepted = updates.filter((u) => u !== 'completed');
+  const pausedOk =
+    activities(pausedPromoted, 'setRolloutRoute') === 3 &&
+    activities(pausedPromoted, 'analyzeCanaryWindow') === 1 &&
+    activities(pausedPromoted, 'completeRollout') === 1 &&
+    accepted.join(',') === 'resume,pause,promoteNow' &&
+    updates.length === 6;
+  console.log(
+    `rollout: patch marker ${marker}, approval ${signal}, child completed in the run history ${child}; rolled back by analysis ${rolledBackOk}; ` +
+      `paused → updates [${accepted.join(', ')}] (${updates.length - accepted.length} completed) → promoted ${pausedOk}`,
+  );
+  if (!marker || !signal || !child || !rolledBackOk || !pausedOk) {
+    throw new Error('the recorded histories do not cover the patch, the approval, the child, the analysis rollback and the rollout Updates');
+  }
 }

@@ -3,7 +3,10 @@
 // type in its first event; workflows/index.ts (the worker's workflowsPath) exports every type.
 //   test/fixtures/histories: retrainingRun without annotation (approved, rejected, approval deadline)
 //   test/replay: a retrainingRun with an annotation batch, and that annotationBatch's own history;
-//                a retrainingRun with a saturation check (ablation included), and that saturationCheck's own history
+//                a retrainingRun with a saturation check (ablation included), and that saturationCheck's own history;
+//                a retrainingRun whose approved candidate is rolled back by a failed canary analysis window, and that
+//                rollout's own history; a rollout paused by an inconclusive window, then resumed, paused and promoted
+//                early through its Updates
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -14,7 +17,7 @@ import { workflowsPath } from '../../temporal-config/worker';
 
 const dirs = [path.join(import.meta.dirname, '..', 'fixtures', 'histories'), import.meta.dirname];
 
-test('recorded retrainingRun, annotationBatch and saturationCheck histories replay without nondeterminism', async () => {
+test('recorded retrainingRun, annotationBatch, saturationCheck and rollout histories replay without nondeterminism', async () => {
   const files = dirs.flatMap((dir) => readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => path.join(dir, f)));
   const names = files.map((f) => path.basename(f));
   assert.ok(names.filter((f) => f.startsWith('retrainingRun-')).length >= 4, `expected recorded retrainingRun histories in ${dirs.join(', ')}`);
@@ -23,13 +26,21 @@ test('recorded retrainingRun, annotationBatch and saturationCheck histories repl
     'annotationBatch-complete.json': 'annotation',
     'retrainingRun-saturation.json': 'saturation',
     'saturationCheck.json': 'saturation',
+    'retrainingRun-rollout.json': 'rollout',
+    'rollout-rolled-back.json': 'rollout',
+    'rollout-paused-promoted.json': 'rollout',
   };
   for (const [expected, scenario] of Object.entries(recordedBy)) {
     assert.ok(names.includes(expected), `${expected} is recorded (npx tsx test/replay/record.ts ${scenario})`);
   }
   const histories = files.map((f) => ({ workflowId: path.basename(f), history: historyFromJSON(JSON.parse(readFileSync(f, 'utf8'))) }));
   const types = new Set(histories.map((h) => h.history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name));
-  assert.deepEqual([...types].sort(), ['annotationBatch', 'retrainingRun', 'saturationCheck']);
+  assert.deepEqual([...types].sort(), ['annotationBatch', 'retrainingRun', 'rollout', 'saturationCheck']);
+  // The rollout's Update handlers run in a recorded history, not only its timers and activities.
+  const updates = histories
+    .find((h) => h.workflowId === 'rollout-paused-promoted.json')!
+    .history.events!.flatMap((e) => e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name ?? []);
+  assert.deepEqual(updates, ['resume', 'pause', 'promoteNow'], 'rollout-paused-promoted.json holds the resume, pause and promoteNow Updates');
   let replayed = 0;
   for await (const result of Worker.runReplayHistories({ workflowsPath }, histories)) {
     assert.equal(result.error, undefined, `${result.workflowId}: ${String(result.error)}`);
