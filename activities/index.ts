@@ -2,6 +2,7 @@
 import { createAlertActivities } from './alerts';
 import { createAnnotationActivities } from './annotation';
 import { createRetrainingActivities, type ActivityDeps } from './retraining';
+import { createAuditActivities } from './audits';
 import { createRolloutActivities } from './rollout';
 import { createSaturationActivities } from './saturation';
 
@@ -20,6 +21,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createAnnotationActivities(deps),
     ...createSaturationActivities(deps),
     ...createRolloutActivities(deps),
+    ...createAuditActivities(deps),
     ...createAlertActivities(deps),
   };
 }

@@ -16,6 +16,7 @@ import {
   type VersionEvaluation,
 } from '../analysis/report';
 import type { Db } from '../db/index';
+import { prelaunchAuditOf } from './audits';
 import { changeProductionRoute, currentPolicy, productionVersionId, snapshotMembers, writeAudit } from '../db/queries';
 import {
   approvals,
@@ -383,6 +384,8 @@ export function createRetrainingActivities({ db }: ActivityDeps) {
     },
 
     async promoteCandidate(input: { runId: string; modelId: number; versionId: number; approver: string | null }) {
+      // The baseline every scheduled re-audit of this version compares with.
+      await prelaunchAuditOf(db, input.modelId, input.versionId);
       return changeProductionRoute(db, {
         modelId: input.modelId,
         toVersionId: input.versionId,

@@ -4,6 +4,7 @@
 import { and, eq, sql } from 'drizzle-orm';
 import { judgeCanaryWindow, type CanaryRule, type WindowCounts, type WindowJudgement } from '../analysis/rollout';
 import type { Db } from '../db/index';
+import { prelaunchAuditOf } from './audits';
 import { changeProductionRoute, resultRows, writeAudit } from '../db/queries';
 import { deploymentEvents, modelVersions, routes } from '../db/schema';
 
@@ -82,6 +83,7 @@ export function createRolloutActivities({ db }: { db: Db }) {
 
     /** The end of a successful rollout: the candidate becomes production, canary and shadow routes go. */
     async completeRollout(input: { runId: string; modelId: number; versionId: number; approver: string | null }) {
+      await prelaunchAuditOf(db, input.modelId, input.versionId);
       const change = await changeProductionRoute(db, {
         modelId: input.modelId,
         toVersionId: input.versionId,

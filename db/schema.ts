@@ -550,3 +550,38 @@ export const alerts = pgTable('alerts', {
   deliveredAt: timestamp('delivered_at', { withTimezone: true }),
   createdAt: createdAt(),
 });
+
+/** A version's audit at promotion (its candidate evaluation, per slice), the baseline every re-audit compares with. */
+export const prelaunchAudits = pgTable('prelaunch_audits', {
+  versionId: integer('version_id')
+    .primaryKey()
+    .references(() => modelVersions.id),
+  modelId: integer('model_id')
+    .notNull()
+    .references(() => models.id),
+  evalReportId: integer('eval_report_id'),
+  audit: jsonb('audit').notNull(),
+  createdAt: createdAt(),
+});
+
+/** One re-audit of the production version on a window of labelled traffic (one per schedule and window end). */
+export const auditReports = pgTable(
+  'audit_reports',
+  {
+    id: serial('id').primaryKey(),
+    /** The workflow that made it: a retried or replayed re-audit stores nothing twice. */
+    workflowId: text('workflow_id').notNull().unique(),
+    scheduleId: text('schedule_id'),
+    modelId: integer('model_id')
+      .notNull()
+      .references(() => models.id),
+    versionId: integer('version_id').notNull(),
+    windowFrom: timestamp('window_from', { withTimezone: true }).notNull(),
+    windowTo: timestamp('window_to', { withTimezone: true }).notNull(),
+    alert: smallint('alert').notNull(),
+    report: jsonb('report').notNull(),
+    contentHash: text('content_hash').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [index('audit_reports_model_idx').on(t.modelId, t.windowTo)],
+);

@@ -1,5 +1,6 @@
 // The worker's workflowsPath: every workflow type the control plane runs.
 export { annotationBatch } from './annotationBatch';
+export { biasReaudit } from './biasReaudit';
 export { retrainingRun } from './retrainingRun';
 export { rollout } from './rollout';
 export { saturationCheck } from './saturationCheck';

@@ -304,3 +304,45 @@ export const rollbackUpdate = defineUpdate<RolloutStatus, [RolloutCommand]>('rol
 export const promoteNowUpdate = defineUpdate<RolloutStatus, [RolloutCommand]>('promoteNow');
 export const pauseUpdate = defineUpdate<RolloutStatus, [RolloutCommand]>('pause');
 export const resumeUpdate = defineUpdate<RolloutStatus, [RolloutCommand]>('resume');
+
+// biasReaudit (run by a Temporal Schedule)
+
+export const BIAS_REAUDIT_WORKFLOW_TYPE = 'biasReaudit';
+
+/** When a re-audit alerts, and what else it does (analysis/drift DriftPolicy plus actions). */
+export interface ReauditPolicy {
+  maxFprIncrease: number;
+  maxFairnessGap: number;
+  maxPsi?: number;
+  minSupport?: number;
+  /** Slice attributes whose fairness gaps are judged (default: every attribute of the held-out set). */
+  attributes?: string[];
+  /** Start a retraining run when the re-audit alerts. */
+  startRetraining?: boolean;
+  /** Record a rollback proposal for an approver when the re-audit alerts. */
+  proposeRollback?: boolean;
+  /** Where alerts go; the HMAC secret is read from this environment variable on the worker. */
+  webhook?: { url: string; secretEnv?: string } | null;
+}
+
+export interface BiasReauditInput {
+  modelId: number;
+  model: string;
+  /** The schedule that started it (null: triggered by hand outside a schedule). */
+  scheduleId: string | null;
+  /** Days of labelled traffic before the window's end. */
+  windowDays: number;
+  policy: ReauditPolicy;
+  /** Window end; default: the schedule's nominal time (backfills audit past periods), else now. */
+  windowEnd?: string;
+}
+
+export interface BiasReauditResult {
+  reportId: number;
+  alert: boolean;
+  reasons: string[];
+  windowFrom: string;
+  windowTo: string;
+  labelledRequests: number;
+  retrainingRunId: string | null;
+}

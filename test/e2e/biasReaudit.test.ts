@@ -1,0 +1,137 @@
+// The bias re-audit through a real Temporal server: the production version is measured on a window of
+// labelled traffic and compared with its pre-launch audit. A window in which ham from country-code
+// domains is blocked far more often is detected, recorded and alerted (a local webhook receiver checks
+// the HMAC signature); a clean window is recorded and not alerted.
+import assert from 'node:assert/strict';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { after, before, test } from 'node:test';
+import { and, eq } from 'drizzle-orm';
+import { verifyAlertSignature } from '../../activities/alerts';
+import { loadCorpus } from '../../demo/corpus';
+import { alerts, auditReports, feedbackEvents, models, modelVersions, predictions, prelaunchAudits, routes } from '../../db/schema';
+import { BIAS_REAUDIT_WORKFLOW_TYPE, type BiasReauditInput, type BiasReauditResult } from '../../workflows/messages';
+import { registerModelWithData, startTestEnv, uid, type TestEnv } from '../helpers';
+
+const SECRET = `s-${uid()}`;
+process.env.TEST_REAUDIT_SECRET = SECRET;
+
+let env: TestEnv;
+let model: string;
+let modelId: number;
+let versionId: number;
+let receiver: Server;
+let receiverUrl: string;
+const received: { headers: IncomingHttpHeaders; body: string; verified: boolean }[] = [];
+
+before(async () => {
+  env = await startTestEnv();
+  model = await registerModelWithData(env, { requireHumanApproval: 'never' });
+  const { runId } = await env.clients.operator.runs.start.mutate({ model, trigger: 'bootstrap' });
+  const db = env.services.opened.db;
+  for (let i = 0; i < 240; i++) {
+    const [r] = await db.select().from(modelVersions).where(eq(modelVersions.runId, runId));
+    if (r?.status === 'production') break;
+    await new Promise((res) => setTimeout(res, 500));
+  }
+  const [m] = await db.select().from(models).where(eq(models.name, model));
+  modelId = m!.id;
+  const [route] = await db.select().from(routes).where(and(eq(routes.modelId, modelId), eq(routes.kind, 'production')));
+  versionId = route!.versionId;
+  receiver = createServer((req, res) => {
+    let body = '';
+    req.on('data', (d: Buffer) => (body += d.toString()));
+    req.on('end', () => {
+      const verified = verifyAlertSignature(SECRET, req.headers, body).ok;
+      received.push({ headers: req.headers, body, verified });
+      res.writeHead(verified ? 200 : 401).end();
+    });
+  });
+  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', () => r()));
+  const address = receiver.address();
+  receiverUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/hook`;
+});
+after(async () => {
+  await new Promise<void>((r) => (receiver ? receiver.close(() => r()) : r()));
+  await env?.stop();
+});
+
+/**
+ * Labelled traffic for a window ending at `end`: real mail (outside the training subset) with its slices,
+ * every request labelled by an explicit correction; the served decision is the truth except that ham
+ * from country-code senders is blocked with probability `ccHamBlocked`.
+ */
+async function window(end: Date, ccHamBlocked: number) {
+  const db = env.services.opened.db;
+  const tag = uid();
+  const mail = loadCorpus().filter((_, i) => i % 5 === 3).slice(0, 900);
+  let k = 0;
+  const rows = mail.map((e) => {
+    const cc = e.slices.sender_tld === 'country_code';
+    const blockedHam = e.label === 0 && cc && (k++ % 100) / 100 < ccHamBlocked;
+    return {
+      modelId,
+      versionId,
+      requestId: `w-${tag}-${e.externalId}`,
+      score: 0.5,
+      decision: blockedHam ? 1 : e.label,
+      attributes: { ...e.slices } as Record<string, string>,
+      occurredAt: new Date(end.getTime() - 3_600_000),
+      loggedBy: 'test',
+    };
+  });
+  await db.insert(predictions).values(rows);
+  await db.insert(feedbackEvents).values(
+    rows.map((r, i) => ({ modelId, versionId, idempotencyKey: `${r.requestId}:c`, requestId: r.requestId, kind: 'correction' as const, value: { correctedLabel: mail[i]!.label }, occurredAt: r.occurredAt, ingestedBy: 'test' })),
+  );
+}
+
+async function reaudit(end: Date): Promise<BiasReauditResult> {
+  const input: BiasReauditInput = {
+    modelId,
+    model,
+    scheduleId: null,
+    windowDays: 1,
+    windowEnd: end.toISOString(),
+    policy: { maxFprIncrease: 0.05, maxFairnessGap: 0.15, minSupport: 30, attributes: ['sender_tld'], webhook: { url: receiverUrl, secretEnv: 'TEST_REAUDIT_SECRET' } },
+  };
+  return env.services.client.workflow.execute(BIAS_REAUDIT_WORKFLOW_TYPE, {
+    taskQueue: env.services.taskQueues.control,
+    workflowId: `reaudit-${uid()}`,
+    args: [input],
+  });
+}
+
+test('a clean window is recorded and not alerted; a country-code disparity is detected, recorded and alerted', { timeout: 240_000 }, async () => {
+  const db = env.services.opened.db;
+  // The pre-launch audit was stored when v1 was promoted.
+  const [pre] = await db.select().from(prelaunchAudits).where(eq(prelaunchAudits.versionId, versionId));
+  assert.ok(pre, 'pre-launch audit stored at promotion');
+
+  const cleanEnd = new Date(Date.now() - 5 * 86_400_000);
+  await window(cleanEnd, 0);
+  const clean = await reaudit(cleanEnd);
+  assert.equal(clean.alert, false, JSON.stringify(clean.reasons));
+  assert.ok(clean.labelledRequests >= 800);
+  assert.equal(received.length, 0);
+
+  const badEnd = new Date(Date.now() - 86_400_000);
+  await window(badEnd, 0.6);
+  const bad = await reaudit(badEnd);
+  assert.equal(bad.alert, true);
+  assert.ok(bad.reasons.some((r) => /country_code/.test(r)), JSON.stringify(bad.reasons));
+  assert.equal(received.length, 1);
+  assert.equal(received[0]!.verified, true, 'the alert is signed with the shared secret');
+  const body = JSON.parse(received[0]!.body) as { kind: string; payload: { reportId: number } };
+  assert.equal(body.kind, 'bias_reaudit');
+  assert.equal(body.payload.reportId, bad.reportId);
+
+  const reports = await db.select().from(auditReports).where(eq(auditReports.modelId, modelId));
+  assert.equal(reports.length, 2);
+  assert.deepEqual(reports.map((r) => r.alert).sort(), [0, 1]);
+  const [alertRow] = await db.select().from(alerts).where(eq(alerts.modelId, modelId));
+  assert.equal(alertRow!.status, 'delivered');
+  // Concept drift and data drift are reported apart.
+  const stored = reports.find((r) => r.alert === 1)!.report as { comparison: { conceptDrift: { slice: string; crossed: boolean }[]; dataDrift: unknown[] } };
+  assert.ok(stored.comparison.conceptDrift.some((c) => c.crossed && c.slice === 'sender_tld=country_code'));
+  assert.ok(Array.isArray(stored.comparison.dataDrift));
+});
