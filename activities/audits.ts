@@ -6,12 +6,12 @@ import { ApplicationFailure } from '@temporalio/common';
 import { and, asc, eq, sql } from 'drizzle-orm';
 import { canonicalJson } from '../analysis/canonicalJson';
 import { encodeAttribute } from '../analysis/confusion';
-import { compareWithPrelaunch, sliceRatesFromRateSet, weightedErrorRates, type AuditSide, type SliceRates } from '../analysis/drift';
+import { compareWithPrelaunch, newcombeDifference, populationStabilityIndex, sliceRatesFromRateSet, weightedErrorRates, type AuditSide, type SliceRates } from '../analysis/drift';
 import type { VersionEvaluation } from '../analysis/report';
 import type { Db, DbOrTx } from '../db/index';
 import { productionVersionId, resultRows } from '../db/queries';
-import { auditReports, evalReports, prelaunchAudits } from '../db/schema';
-import type { ReauditPolicy } from '../workflows/messages';
+import { auditReports, evalReports, prelaunchAudits, runs } from '../db/schema';
+import type { DriftMonitorPolicy, ReauditPolicy, RetrainingRunInput, RunTrigger } from '../workflows/messages';
 
 export interface PrelaunchAudit {
   versionId: number;
@@ -48,8 +48,106 @@ export async function prelaunchAuditOf(db: DbOrTx, modelId: number, versionId: n
   return audit;
 }
 
+const PSI_ALPHA = 0.01;
+const MIN_WINDOW_REQUESTS = 100;
+
 export function createAuditActivities({ db }: { db: Db }) {
+  /** Requests in [from, to) and those with an override: the feedback signal of a window. */
+  async function overrideCounts(modelId: number, from: Date, to: Date) {
+    const [row] = resultRows<{ requests: string; overridden: string }>(
+      await db.execute(sql`
+        select count(*)::text as requests,
+               count(*) filter (where exists (select 1 from feedback_events f where f.model_id = p.model_id and f.request_id = p.request_id and f.kind = 'override'))::text as overridden
+        from predictions p
+        where p.model_id = ${modelId} and p.occurred_at >= ${from.toISOString()}::timestamptz and p.occurred_at < ${to.toISOString()}::timestamptz`),
+    );
+    return { requests: Number(row?.requests ?? 0), overridden: Number(row?.overridden ?? 0) };
+  }
+
   return {
+    /**
+     * Population drift (PSI of each watched attribute's traffic in [from, to) against the production
+     * version's pre-launch population; crossed when above maxPsi with chi-square p < 0.01) and
+     * feedback-signal drift (override rate against the previous window of the same length; crossed
+     * when the Newcombe interval's lower bound exceeds maxOverrideRise).
+     */
+    async measureDrift(input: { modelId: number; from: string; to: string; policy: DriftMonitorPolicy }) {
+      const from = new Date(input.from);
+      const to = new Date(input.to);
+      const versionId = await productionVersionId(db, input.modelId);
+      if (versionId === null) throw ApplicationFailure.nonRetryable(`model ${input.modelId} has no production version to watch`, 'NoProductionVersion');
+      const prelaunch = await prelaunchAuditOf(db, input.modelId, versionId);
+      if (!prelaunch) throw ApplicationFailure.nonRetryable(`version ${versionId} has no candidate evaluation to compare with`, 'NoPrelaunchAudit');
+      const watched = input.policy.attributes ?? Object.keys(prelaunch.attributes).filter((a) => a !== 'month');
+      const traffic = resultRows<{ key: string; value: string; n: string }>(
+        await db.execute(sql`
+          select a.key, a.value, count(*)::text as n
+          from predictions p, jsonb_each_text(p.attributes) a
+          where p.model_id = ${input.modelId} and p.occurred_at >= ${input.from}::timestamptz and p.occurred_at < ${input.to}::timestamptz
+          group by a.key, a.value`),
+      );
+      const reasons: string[] = [];
+      const maxPsi = input.policy.maxPsi ?? 0.25;
+      const population = watched
+        .filter((a) => prelaunch.attributes[a])
+        .map((a) => {
+          const counts = Object.fromEntries(traffic.filter((t) => t.key === a).map((t) => [t.value, Number(t.n)]));
+          if (Object.keys(counts).length === 0) return { attribute: a, psi: null, p: null, crossed: false };
+          const r = populationStabilityIndex(prelaunch.attributes[a]!, counts);
+          const crossed = r.psi > maxPsi && r.p !== null && r.p < PSI_ALPHA;
+          if (crossed) reasons.push(`population drift: PSI of ${a} is ${r.psi.toFixed(4)} (${r.band}, p = ${r.p!.toExponential(2)}) > ${maxPsi}`);
+          return { attribute: a, psi: r.psi, band: r.band, p: r.p, crossed };
+        });
+      const current = await overrideCounts(input.modelId, from, to);
+      const previous = await overrideCounts(input.modelId, new Date(from.getTime() - (to.getTime() - from.getTime())), from);
+      const maxRise = input.policy.maxOverrideRise ?? 0.02;
+      const diff = newcombeDifference(current.overridden, current.requests, previous.overridden, previous.requests);
+      const enough = current.requests >= MIN_WINDOW_REQUESTS && previous.requests >= MIN_WINDOW_REQUESTS;
+      const overrideCrossed = enough && diff.lower !== null && diff.lower > maxRise;
+      if (overrideCrossed) {
+        reasons.push(
+          `feedback drift: override rate ${(current.overridden / current.requests).toFixed(4)} vs ${(previous.overridden / previous.requests).toFixed(4)} in the previous window, rise [${diff.lower!.toFixed(4)}, ${diff.upper!.toFixed(4)}] > ${maxRise}`,
+        );
+      }
+      return {
+        drift: reasons.length > 0,
+        reasons,
+        population,
+        overrides: { current, previous, difference: diff, crossed: overrideCrossed, enough },
+      };
+    },
+
+    /**
+     * The run a schedule starts: its row (keyed by the starting workflow, so a retry records it once)
+     * and the workflow input. `created` is false when it was recorded before (start nothing again).
+     */
+    async recordTriggeredRun(input: {
+      modelId: number;
+      model: string;
+      trigger: RunTrigger;
+      requestedBy: string;
+      key: string;
+      approvalTimeoutSeconds: number;
+      trainingTaskQueue: string;
+    }): Promise<{ runId: string; created: boolean; input: RetrainingRunInput }> {
+      const runId = `run-${input.model}-${input.trigger}-${createHash('sha256').update(input.key).digest('hex').slice(0, 12)}`;
+      const runInput: RetrainingRunInput = {
+        runId,
+        modelId: input.modelId,
+        model: input.model,
+        trigger: input.trigger,
+        requestedBy: input.requestedBy,
+        approvalTimeoutSeconds: input.approvalTimeoutSeconds,
+        trainingTaskQueue: input.trainingTaskQueue,
+      };
+      const inserted = await db
+        .insert(runs)
+        .values({ id: runId, modelId: input.modelId, trigger: input.trigger, requestedBy: input.requestedBy, status: 'running', step: 'queued', params: { ...runInput } })
+        .onConflictDoNothing()
+        .returning({ id: runs.id });
+      return { runId, created: inserted.length > 0, input: runInput };
+    },
+
     /**
      * Re-audits the production version on [from, to): labelled traffic (aggregated annotation labels,
      * weighted 1/pi; explicit corrections and overrides, weight 1) against the pre-launch audit. Stores

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { adminRouter } from './routers/admin';
 import { annotationRouter } from './routers/annotation';
+import { auditsRouter } from './routers/audits';
 import { feedbackRouter } from './routers/feedback';
 import { gatesRouter } from './routers/gates';
 import { modelsRouter } from './routers/models';
@@ -21,6 +22,7 @@ export const appRouter = router({
   annotation: annotationRouter,
   gates: gatesRouter,
   reports: reportsRouter,
+  audits: auditsRouter,
   admin: adminRouter,
 });
 

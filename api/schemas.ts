@@ -101,3 +101,79 @@ export const rolloutPlanInput = z.strictObject({
   failureLimit: z.number().int().min(0).max(10).optional(),
   inconclusiveLimit: z.number().int().min(0).max(10).optional(),
 });
+
+// ---- bias re-audits (api/routers/audits: a Temporal Schedule per audit; workflows/messages ReauditPolicy) ----
+
+/** A schedule id: the audit's name in Temporal, also the prefix of every workflow id it starts. */
+export const auditId = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]{1,99}$/, 'audit ids are 2-100 characters: lower-case letters, digits and dashes, starting with a letter');
+
+/**
+ * The shape of a cron string only: 5-7 fields (second? minute hour day-of-month month day-of-week year?)
+ * or a shorthand, at most once a minute. Temporal parses the fields and refuses what it cannot
+ * (BAD_REQUEST). No `CRON_TZ=` prefix (use `timezone`) and no `#` comment.
+ */
+export const cronExpression = z
+  .string()
+  .trim()
+  .max(200)
+  .regex(
+    /^(?:@(?:yearly|annually|monthly|weekly|daily|hourly)|@every \d+[smhd](?:\/\d+[smhd])?|[0-9A-Za-z*?,/-]+(?:\s+[0-9A-Za-z*?,/-]+){4,6})$/,
+    'a cron expression is 5-7 space-separated fields (minute hour day-of-month month day-of-week, e.g. "0 3 * * MON") or @daily, @weekly, @every 6h...',
+  )
+  .refine((c) => {
+    const every = /^@every (\d+)([smhd])/.exec(c);
+    if (every) return every[2] !== 's' || Number(every[1]) >= 60;
+    const fields = c.split(/\s+/);
+    // Seven fields start with seconds: one number, so the audit runs at most once a minute.
+    return fields.length !== 7 || /^\d{1,2}$/.test(fields[0]!);
+  }, 'an audit runs at most once a minute: with 7 fields the first (seconds) must be one number, and @every needs 60s or more');
+
+function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** An IANA time zone name (Europe/Berlin, UTC); offsets such as +02:00 are not zone names. */
+export const timeZone = z
+  .string()
+  .max(64)
+  .regex(/^[A-Za-z][A-Za-z0-9_+/-]*$/, 'an IANA time zone name such as UTC or Europe/Berlin')
+  .refine(isTimeZone, 'unknown IANA time zone (e.g. UTC, Europe/Berlin, America/New_York)');
+
+export const auditSpecInput = z
+  .strictObject({
+    cron: cronExpression.optional(),
+    interval: z.strictObject({ everySeconds: z.number().int().min(60).max(366 * 86400) }).optional(),
+    timezone: timeZone.default('UTC'),
+  })
+  .refine((s) => (s.cron === undefined) !== (s.interval === undefined), 'give exactly one of spec.cron and spec.interval');
+
+export const AUDIT_OVERLAP_POLICIES = ['skip', 'buffer_one', 'buffer_all', 'cancel_other', 'terminate_other', 'allow_all'] as const;
+export const auditOverlap = z.enum(AUDIT_OVERLAP_POLICIES);
+
+/** workflows/messages ReauditPolicy: when a re-audit alerts, and what else it does. */
+export const reauditPolicyInput = z.strictObject({
+  maxFprIncrease: z.number().min(0).max(1),
+  maxFairnessGap: z.number().min(0).max(1),
+  maxPsi: z.number().positive().max(100).optional(),
+  minSupport: z.number().int().min(1).max(10_000_000).optional(),
+  attributes: z.array(z.string().min(1).max(64)).min(1).max(50).optional(),
+  startRetraining: z.boolean().optional(),
+  proposeRollback: z.boolean().optional(),
+  webhook: z
+    .strictObject({
+      url: z.url({ protocol: /^https?$/, error: 'an http or https URL' }).max(2000),
+      secretEnv: z
+        .string()
+        .regex(/^[A-Z_][A-Z0-9_]{0,127}$/, 'the name of an environment variable on the worker: upper-case letters, digits and _')
+        .optional(),
+    })
+    .nullable()
+    .optional(),
+});

@@ -346,3 +346,39 @@ export interface BiasReauditResult {
   labelledRequests: number;
   retrainingRunId: string | null;
 }
+
+// driftMonitor (run by a Temporal Schedule)
+
+export const DRIFT_MONITOR_WORKFLOW_TYPE = 'driftMonitor';
+
+export interface DriftMonitorPolicy {
+  /** Population drift: PSI of an attribute's traffic against the production version's pre-launch population. */
+  maxPsi?: number;
+  /** Attributes watched (default: every attribute of the pre-launch audit except month). */
+  attributes?: string[];
+  /** Feedback-signal drift: the override rate may rise by at most this much over the previous window (on the interval's lower bound). */
+  maxOverrideRise?: number;
+  /** Start a retraining run (trigger 'drift') when drift is found. */
+  startRetraining?: boolean;
+  webhook?: { url: string; secretEnv?: string } | null;
+}
+
+export interface DriftMonitorInput {
+  modelId: number;
+  model: string;
+  scheduleId: string | null;
+  windowDays: number;
+  policy: DriftMonitorPolicy;
+  windowEnd?: string;
+  /** Where a started run trains (default 'training'). */
+  trainingTaskQueue?: string;
+  approvalTimeoutSeconds?: number;
+}
+
+export interface DriftMonitorResult {
+  drift: boolean;
+  reasons: string[];
+  windowFrom: string;
+  windowTo: string;
+  retrainingRunId: string | null;
+}

@@ -39,6 +39,8 @@ const goodPolicy = {
   ],
 };
 const withRule = (rule: Record<string, unknown>) => ({ ...goodPolicy, rules: [rule] });
+const hourly = { interval: { everySeconds: 3600 } };
+const reaudit = { maxFprIncrease: 0.05, maxFairnessGap: 0.1 };
 
 // ---- "nothing was written": row count and content hash of every table in db/schema.ts -------------
 
@@ -418,6 +420,78 @@ const cases: Record<string, { who: Who; cases: BadCase[] }> = {
       { what: 'unknown key', field: 'format', call: (c) => c.reports.get.query(bad({ runId: validRunId, format: 'pdf' })) },
     ],
   },
+  'audits.create': {
+    who: 'operator',
+    cases: [
+      { what: 'bad model name', field: 'model', call: (c) => c.audits.create.mutate({ model: 'No', spec: hourly, policy: reaudit }) },
+      { what: 'bad id', field: 'id', call: (c) => c.audits.create.mutate({ model, id: 'Audit One', spec: hourly, policy: reaudit }) },
+      { what: 'both cron and interval', field: 'spec', call: (c) => c.audits.create.mutate({ model, spec: { cron: '0 3 * * *', interval: { everySeconds: 3600 } }, policy: reaudit }) },
+      { what: 'neither cron nor interval', field: 'spec', call: (c) => c.audits.create.mutate({ model, spec: { timezone: 'UTC' }, policy: reaudit }) },
+      { what: 'a cron that is not cron-shaped', field: 'spec', call: (c) => c.audits.create.mutate({ model, spec: { cron: 'every night' }, policy: reaudit }) },
+      { what: 'a cron firing every second', field: 'spec', call: (c) => c.audits.create.mutate({ model, spec: { cron: '* * * * * * *' }, policy: reaudit }) },
+      { what: 'an interval under a minute', field: 'spec', call: (c) => c.audits.create.mutate({ model, spec: { interval: { everySeconds: 10 } }, policy: reaudit }) },
+      { what: 'an unknown time zone', field: 'spec', call: (c) => c.audits.create.mutate({ model, spec: { cron: '0 3 * * *', timezone: 'Mars/Olympus' }, policy: reaudit }) },
+      { what: 'an unknown overlap policy', field: 'overlap', call: (c) => c.audits.create.mutate(bad({ model, spec: hourly, policy: reaudit, overlap: 'queue' })) },
+      { what: 'a catch-up window of 0', field: 'catchupWindowSeconds', call: (c) => c.audits.create.mutate({ model, spec: hourly, policy: reaudit, catchupWindowSeconds: 0 }) },
+      { what: 'a window of 0 days', field: 'windowDays', call: (c) => c.audits.create.mutate({ model, spec: hourly, policy: reaudit, windowDays: 0 }) },
+      { what: 'an FPR increase above 1', field: 'policy', call: (c) => c.audits.create.mutate({ model, spec: hourly, policy: { ...reaudit, maxFprIncrease: 1.5 } }) },
+      { what: 'a missing fairness bound', field: 'policy', call: (c) => c.audits.create.mutate(bad({ model, spec: hourly, policy: { maxFprIncrease: 0.1 } })) },
+      { what: 'a webhook that is not http(s)', field: 'policy', call: (c) => c.audits.create.mutate({ model, spec: hourly, policy: { ...reaudit, webhook: { url: 'ftp://example.com/x' } } }) },
+      { what: 'a secretEnv that is not a variable name', field: 'policy', call: (c) => c.audits.create.mutate({ model, spec: hourly, policy: { ...reaudit, webhook: { url: 'https://example.com/x', secretEnv: 'my secret' } } }) },
+      { what: 'an unknown policy key', field: 'policy', call: (c) => c.audits.create.mutate(bad({ model, spec: hourly, policy: { ...reaudit, maxAuc: 0.9 } })) },
+      { what: 'unknown key', field: 'owner', call: (c) => c.audits.create.mutate(bad({ model, spec: hourly, policy: reaudit, owner: 'me' })) },
+    ],
+  },
+  'audits.list': {
+    who: 'viewer',
+    cases: [
+      { what: 'bad model name', field: 'model', call: (c) => c.audits.list.query({ model: 'No' }) },
+      { what: 'unknown key', field: 'paused', call: (c) => c.audits.list.query(bad({ paused: true })) },
+    ],
+  },
+  'audits.describe': {
+    who: 'viewer',
+    cases: [
+      { what: 'bad id', field: 'id', call: (c) => c.audits.describe.query({ id: '../etc' }) },
+      { what: 'id of the wrong type', field: 'id', call: (c) => c.audits.describe.query(bad({ id: 7 })) },
+    ],
+  },
+  'audits.pause': {
+    who: 'operator',
+    cases: [
+      { what: 'reason too short', field: 'reason', call: (c) => c.audits.pause.mutate({ id: 'some-audit', reason: 'no' }) },
+      { what: 'missing reason', field: 'reason', call: (c) => c.audits.pause.mutate(bad({ id: 'some-audit' })) },
+      { what: 'bad id', field: 'id', call: (c) => c.audits.pause.mutate({ id: 'A', reason: 'maintenance window' }) },
+    ],
+  },
+  'audits.resume': {
+    who: 'operator',
+    cases: [{ what: 'reason only blanks', field: 'reason', call: (c) => c.audits.resume.mutate({ id: 'some-audit', reason: '    ' }) }],
+  },
+  'audits.trigger': {
+    who: 'operator',
+    cases: [
+      { what: 'unknown key', field: 'overlap', call: (c) => c.audits.trigger.mutate(bad({ id: 'some-audit', overlap: 'skip' })) },
+      { what: 'bad id', field: 'id', call: (c) => c.audits.trigger.mutate({ id: 'x'.repeat(101) }) },
+    ],
+  },
+  'audits.backfill': {
+    who: 'operator',
+    cases: [
+      { what: 'a from that is not ISO 8601', field: 'from', call: (c) => c.audits.backfill.mutate({ id: 'some-audit', from: 'last week', to: '2026-01-02T00:00:00Z' }) },
+      { what: 'to before from', field: 'to', call: (c) => c.audits.backfill.mutate({ id: 'some-audit', from: '2026-01-02T00:00:00Z', to: '2026-01-01T00:00:00Z' }) },
+      { what: 'to in the future', field: 'to', call: (c) => c.audits.backfill.mutate({ id: 'some-audit', from: '2026-01-01T00:00:00Z', to: '2999-01-01T00:00:00Z' }) },
+      { what: 'a range over 366 days', field: 'from', call: (c) => c.audits.backfill.mutate({ id: 'some-audit', from: '2020-01-01T00:00:00Z', to: '2022-01-01T00:00:00Z' }) },
+      { what: 'an unknown overlap policy', field: 'overlap', call: (c) => c.audits.backfill.mutate(bad({ id: 'some-audit', from: '2026-01-01T00:00:00Z', to: '2026-01-02T00:00:00Z', overlap: 'all' })) },
+    ],
+  },
+  'audits.delete': {
+    who: 'operator',
+    cases: [
+      { what: 'missing id', field: 'id', call: (c) => c.audits.delete.mutate(bad({})) },
+      { what: 'id with a slash', field: 'id', call: (c) => c.audits.delete.mutate({ id: 'a/b' }) },
+    ],
+  },
   'admin.createToken': {
     who: 'admin',
     cases: [
@@ -523,6 +597,15 @@ describe('REST: bad input is HTTP 400 and writes nothing', () => {
     { what: 'GET /reports/{runId} with a bad run id', method: 'GET', path: () => '/reports/RUN', token: () => env.tokens.viewer!, field: 'runId' },
     { what: 'POST /admin/tokens with an unknown role', method: 'POST', path: () => '/admin/tokens', token: () => env.tokens.admin!, body: () => ({ subject: `s-${uid()}`, role: 'root' }), field: 'role' },
     { what: 'DELETE /admin/tokens/abc', method: 'DELETE', path: () => '/admin/tokens/abc', token: () => env.tokens.admin!, field: 'id' },
+    {
+      what: 'POST /audits with both cron and interval',
+      method: 'POST',
+      path: () => '/audits',
+      token: () => env.tokens.operator!,
+      body: () => ({ model, spec: { cron: '0 3 * * *', interval: { everySeconds: 3600 } }, policy: { maxFprIncrease: 0.05, maxFairnessGap: 0.1 } }),
+      field: 'spec',
+    },
+    { what: 'POST /audits/{id}/backfill with to before from', method: 'POST', path: () => '/audits/some-audit/backfill', token: () => env.tokens.operator!, body: () => ({ from: '2026-01-02T00:00:00Z', to: '2026-01-01T00:00:00Z' }), field: 'to' },
     { what: 'GET /admin/audit-log?limit=100000', method: 'GET', path: () => '/admin/audit-log?limit=100000', token: () => env.tokens.admin!, field: 'limit' },
   ];
   for (const c of restCases) {
@@ -723,6 +806,14 @@ test('openapi.json lists a path and method for every procedure', async () => {
     ['post', '/runs/{runId}/rollout/pause'],
     ['post', '/runs/{runId}/rollout/resume'],
     ['get', '/models/{name}/versions/{version}'],
+    ['post', '/audits'],
+    ['get', '/audits'],
+    ['get', '/audits/{id}'],
+    ['post', '/audits/{id}/pause'],
+    ['post', '/audits/{id}/resume'],
+    ['post', '/audits/{id}/trigger'],
+    ['post', '/audits/{id}/backfill'],
+    ['delete', '/audits/{id}'],
   ];
   for (const [method, path] of expected) {
     assert.ok(doc.paths[path]?.[method], `${method.toUpperCase()} ${path} is missing from openapi.json (paths: ${Object.keys(doc.paths).join(', ')})`);

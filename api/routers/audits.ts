@@ -1,0 +1,416 @@
+// Scheduled bias re-audits. Each audit is a Temporal Schedule (no table: the schedule is the record)
+// whose action starts the `biasReaudit` workflow on the control task queue with a BiasReauditInput.
+// The policy lives in the action's args; the spec as the operator wrote it (Temporal compiles cron
+// strings into calendars), the model and who created it live in the schedule's memo; the model is
+// also the schedule's and each started workflow's RetrainModel search attribute.
+import { TRPCError } from '@trpc/server';
+import {
+  ScheduleAlreadyRunning,
+  ScheduleNotFoundError,
+  ScheduleOverlapPolicy,
+  ServiceError,
+  isGrpcServiceError,
+  type ScheduleDescription,
+  type ScheduleExecutionResult,
+  type ScheduleHandle,
+  type ScheduleSpec,
+  type ScheduleSummary,
+} from '@temporalio/client';
+import { z } from 'zod';
+import { BIAS_REAUDIT_WORKFLOW_TYPE, modelSearchAttribute, type BiasReauditInput, type ReauditPolicy } from '../../workflows/messages';
+import { AUDIT_OVERLAP_POLICIES, auditId, auditOverlap, auditSpecInput, isoDate, modelName, reason, reauditPolicyInput } from '../schemas';
+import { roleProcedure, router, type Context } from '../trpc';
+import { requireModel } from './models';
+
+type AuditOverlap = (typeof AUDIT_OVERLAP_POLICIES)[number];
+
+const TO_TEMPORAL: Record<AuditOverlap, ScheduleOverlapPolicy> = {
+  skip: ScheduleOverlapPolicy.SKIP,
+  buffer_one: ScheduleOverlapPolicy.BUFFER_ONE,
+  buffer_all: ScheduleOverlapPolicy.BUFFER_ALL,
+  cancel_other: ScheduleOverlapPolicy.CANCEL_OTHER,
+  terminate_other: ScheduleOverlapPolicy.TERMINATE_OTHER,
+  allow_all: ScheduleOverlapPolicy.ALLOW_ALL,
+};
+
+function fromTemporal(overlap: ScheduleOverlapPolicy | undefined): AuditOverlap {
+  const found = (Object.entries(TO_TEMPORAL) as [AuditOverlap, ScheduleOverlapPolicy][]).find(([, v]) => v === overlap);
+  return found?.[0] ?? 'skip';
+}
+
+/** Longest backfill range, and most periods one backfill may start (interval audits; cron is left to Temporal). */
+const MAX_BACKFILL_DAYS = 366;
+const MAX_BACKFILL_PERIODS = 1000;
+/** How long audits.trigger waits for the schedule to report the run it started. */
+const TRIGGER_WAIT_MS = 5000;
+
+// ---- what is stored on the schedule -------------------------------------------------------------
+
+const specView = z.object({
+  cron: z.string().nullable(),
+  interval: z.object({ everySeconds: z.number() }).nullable(),
+  timezone: z.string(),
+});
+type SpecView = z.infer<typeof specView>;
+
+/** The schedule's memo, written by audits.create. */
+const auditMemo = z.object({
+  model: z.string(),
+  spec: specView,
+  createdBy: z.string(),
+});
+
+/** The action's first argument (BiasReauditInput), read back leniently. */
+const storedInput = z.object({
+  modelId: z.number(),
+  model: z.string(),
+  scheduleId: z.string().nullable(),
+  windowDays: z.number(),
+  policy: z.record(z.string(), z.unknown()),
+});
+
+// ---- outputs ----------------------------------------------------------------------------------------
+
+const policyOutput = z.object(reauditPolicyInput.shape);
+
+const recentActionOutput = z.object({
+  workflowId: z.string(),
+  runId: z.string(),
+  /** The nominal time the action was for (a backfilled period's time, or the trigger time). */
+  scheduledAt: z.date(),
+  takenAt: z.date(),
+});
+
+const auditSummaryOutput = z.object({
+  id: z.string(),
+  model: z.string().nullable(),
+  spec: specView,
+  paused: z.boolean(),
+  note: z.string().nullable(),
+  nextActionTimes: z.array(z.date()),
+  /** Most recent actions, oldest first (Temporal keeps the last 10). */
+  recentActions: z.array(recentActionOutput),
+});
+
+const auditOutput = auditSummaryOutput.extend({
+  workflowType: z.string(),
+  taskQueue: z.string().nullable(),
+  windowDays: z.number().nullable(),
+  policy: policyOutput.nullable(),
+  overlap: auditOverlap,
+  catchupWindowSeconds: z.number(),
+  createdBy: z.string().nullable(),
+  createdAt: z.date(),
+  actionsTaken: z.number(),
+  actionsSkippedOverlap: z.number(),
+  actionsMissedCatchupWindow: z.number(),
+  /**
+   * Runs of this audit still going, as the schedule tracks them for its overlap policy (Temporal does
+   * not track runs started under allow_all, such as audits.trigger's).
+   */
+  runningWorkflowIds: z.array(z.string()),
+});
+type AuditView = z.infer<typeof auditOutput>;
+
+function recentActions(list: ScheduleExecutionResult[]) {
+  return list.map((a) => ({
+    workflowId: a.action.workflow.workflowId,
+    runId: a.action.workflow.firstExecutionRunId,
+    scheduledAt: a.scheduledAt,
+    takenAt: a.takenAt,
+  }));
+}
+
+/** The spec as written (memo); for a schedule without one, what can be read back from Temporal. */
+function specOf(memo: z.infer<typeof auditMemo> | undefined, spec: ScheduleDescription['spec'] | undefined): SpecView {
+  if (memo) return memo.spec;
+  const every = spec?.intervals?.[0]?.every;
+  return { cron: null, interval: every !== undefined ? { everySeconds: Math.round(every / 1000) } : null, timezone: spec?.timezone || 'UTC' };
+}
+
+function modelOf(memo: z.infer<typeof auditMemo> | undefined, s: Pick<ScheduleSummary, 'typedSearchAttributes'>): string | null {
+  return memo?.model ?? s.typedSearchAttributes?.get(modelSearchAttribute) ?? null;
+}
+
+function toAuditView(d: ScheduleDescription): AuditView {
+  const memo = auditMemo.safeParse(d.memo).data;
+  const args = storedInput.safeParse(d.action.args?.[0]).data;
+  const policy = args ? policyOutput.safeParse(args.policy).data : undefined;
+  return {
+    id: d.scheduleId,
+    model: modelOf(memo, d) ?? args?.model ?? null,
+    spec: specOf(memo, d.spec),
+    paused: d.state.paused,
+    note: d.state.note || null,
+    nextActionTimes: d.info.nextActionTimes,
+    recentActions: recentActions(d.info.recentActions),
+    workflowType: d.action.workflowType,
+    taskQueue: d.action.taskQueue ?? null,
+    windowDays: args?.windowDays ?? null,
+    policy: policy ?? null,
+    overlap: fromTemporal(d.policies.overlap),
+    catchupWindowSeconds: Math.round(d.policies.catchupWindow / 1000),
+    createdBy: memo?.createdBy ?? null,
+    createdAt: d.info.createdAt,
+    actionsTaken: d.info.numActionsTaken,
+    actionsSkippedOverlap: d.info.numActionsSkippedOverlap,
+    actionsMissedCatchupWindow: d.info.numActionsMissedCatchupWindow,
+    runningWorkflowIds: d.info.runningActions.map((a) => a.workflow.workflowId),
+  };
+}
+
+// ---- Temporal errors as tRPC errors --------------------------------------------------------------------
+
+const GRPC_INVALID_ARGUMENT = 3;
+const GRPC_NOT_FOUND = 5;
+
+function scheduleRefusal(err: unknown, id: string, what: string): TRPCError {
+  if (err instanceof TRPCError) return err;
+  if (err instanceof ScheduleNotFoundError) return new TRPCError({ code: 'NOT_FOUND', message: `audit '${id}' not found` });
+  if (err instanceof ScheduleAlreadyRunning) {
+    return new TRPCError({ code: 'CONFLICT', message: `audit '${id}' already exists; pick another id or delete it first` });
+  }
+  // The SDK turns the server's "Invalid schedule spec: ..." into a TypeError.
+  if (err instanceof TypeError) return new TRPCError({ code: 'BAD_REQUEST', message: `Temporal refused the schedule spec: ${err.message}` });
+  const grpc = err instanceof ServiceError ? err.cause : err;
+  if (isGrpcServiceError(grpc)) {
+    if (grpc.code === GRPC_INVALID_ARGUMENT) return new TRPCError({ code: 'BAD_REQUEST', message: `Temporal refused to ${what}: ${grpc.details}` });
+    if (grpc.code === GRPC_NOT_FOUND) return new TRPCError({ code: 'NOT_FOUND', message: `audit '${id}' not found` });
+  }
+  return new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: `Temporal failed to ${what}: ${err instanceof Error ? err.message : String(err)}` });
+}
+
+/** The schedule behind an audit; NOT_FOUND when there is none, or when it is not a bias re-audit. */
+async function requireAudit(ctx: Context, id: string): Promise<{ handle: ScheduleHandle; description: ScheduleDescription }> {
+  const handle = ctx.temporal.schedule.getHandle(id);
+  let description: ScheduleDescription;
+  try {
+    description = await handle.describe();
+  } catch (err) {
+    throw scheduleRefusal(err, id, `describe audit '${id}'`);
+  }
+  if (description.action.workflowType !== BIAS_REAUDIT_WORKFLOW_TYPE) {
+    throw new TRPCError({ code: 'NOT_FOUND', message: `audit '${id}' not found (schedule '${id}' does not start ${BIAS_REAUDIT_WORKFLOW_TYPE})` });
+  }
+  return { handle, description };
+}
+
+async function describeAudit(ctx: Context, id: string): Promise<AuditView> {
+  return toAuditView((await requireAudit(ctx, id)).description);
+}
+
+function temporalSpec(spec: z.infer<typeof auditSpecInput>): ScheduleSpec {
+  return spec.cron !== undefined
+    ? { cronExpressions: [spec.cron], timezone: spec.timezone }
+    : { intervals: [{ every: spec.interval!.everySeconds * 1000 }], timezone: spec.timezone };
+}
+
+const idInput = z.strictObject({ id: auditId });
+const tags = ['audits'];
+
+export const auditsRouter = router({
+  create: roleProcedure('operator')
+    .meta({ openapi: { method: 'POST', path: '/audits', tags, summary: 'Schedule a recurring bias re-audit of a model (a Temporal Schedule starting biasReaudit)' } })
+    .input(
+      z.strictObject({
+        model: modelName,
+        /** Default: bias-reaudit-<model>. */
+        id: auditId.optional(),
+        spec: auditSpecInput,
+        catchupWindowSeconds: z.number().int().min(10).max(366 * 86400).default(3600),
+        overlap: auditOverlap.default('skip'),
+        windowDays: z.number().int().min(1).max(365).default(7),
+        policy: reauditPolicyInput,
+        paused: z.boolean().optional(),
+      }),
+    )
+    .output(auditOutput)
+    .mutation(async ({ ctx, input }) => {
+      const model = await requireModel(ctx.db, input.model);
+      const id = input.id ?? `bias-reaudit-${model.name}`;
+      const workflowInput: BiasReauditInput = {
+        modelId: model.id,
+        model: model.name,
+        scheduleId: id,
+        windowDays: input.windowDays,
+        policy: input.policy as ReauditPolicy,
+      };
+      const memo: z.infer<typeof auditMemo> = {
+        model: model.name,
+        spec: { cron: input.spec.cron ?? null, interval: input.spec.interval ?? null, timezone: input.spec.timezone },
+        createdBy: ctx.identity.subject,
+      };
+      try {
+        const handle = await ctx.temporal.schedule.create({
+          scheduleId: id,
+          spec: temporalSpec(input.spec),
+          action: {
+            type: 'startWorkflow',
+            workflowType: BIAS_REAUDIT_WORKFLOW_TYPE,
+            taskQueue: ctx.taskQueues.control,
+            // Temporal appends the action's nominal time: <id>-2026-01-01T03:00:00Z.
+            workflowId: id,
+            args: [workflowInput],
+            typedSearchAttributes: [{ key: modelSearchAttribute, value: model.name }],
+          },
+          policies: { overlap: TO_TEMPORAL[input.overlap], catchupWindow: input.catchupWindowSeconds * 1000 },
+          memo,
+          typedSearchAttributes: [{ key: modelSearchAttribute, value: model.name }],
+          state: {
+            paused: input.paused ?? false,
+            note: `created${input.paused ? ' paused' : ''} by ${ctx.identity.subject}`,
+          },
+        });
+        const view = toAuditView(await handle.describe());
+        if (view.nextActionTimes.length === 0) {
+          // A spec that matches no future time (a cron for 31 February) would sit there doing nothing.
+          await handle.delete();
+          throw new TRPCError({ code: 'BAD_REQUEST', message: `the spec matches no future time; audit '${id}' was not created` });
+        }
+        return view;
+      } catch (err) {
+        throw scheduleRefusal(err, id, `create audit '${id}'`);
+      }
+    }),
+
+  list: roleProcedure('viewer')
+    .meta({ openapi: { method: 'GET', path: '/audits', tags, summary: 'Bias re-audits (all, or of one model), with their next run times' } })
+    .input(z.strictObject({ model: modelName.optional() }).default({}))
+    .output(z.array(auditSummaryOutput))
+    .query(async ({ ctx, input }) => {
+      // Schedule listing is eventually consistent: a schedule created a moment ago may be missing.
+      const out: z.infer<typeof auditSummaryOutput>[] = [];
+      try {
+        const query = input.model ? `${modelSearchAttribute.name} = '${input.model}'` : undefined;
+        for await (const s of ctx.temporal.schedule.list(query ? { query } : {})) {
+          if (s.action?.workflowType !== BIAS_REAUDIT_WORKFLOW_TYPE) continue;
+          const memo = auditMemo.safeParse(s.memo).data;
+          const model = modelOf(memo, s);
+          if (input.model && model !== input.model) continue;
+          out.push({
+            id: s.scheduleId,
+            model,
+            spec: specOf(memo, s.spec),
+            paused: s.state.paused,
+            note: s.state.note || null,
+            nextActionTimes: s.info.nextActionTimes,
+            recentActions: recentActions(s.info.recentActions),
+          });
+        }
+      } catch (err) {
+        throw scheduleRefusal(err, '*', 'list audits');
+      }
+      return out.sort((a, b) => a.id.localeCompare(b.id));
+    }),
+
+  describe: roleProcedure('viewer')
+    .meta({ openapi: { method: 'GET', path: '/audits/{id}', tags, summary: 'An audit: spec, policy, state, recent and next runs' } })
+    .input(idInput)
+    .output(auditOutput)
+    .query(({ ctx, input }) => describeAudit(ctx, input.id)),
+
+  pause: roleProcedure('operator')
+    .meta({ openapi: { method: 'POST', path: '/audits/{id}/pause', tags, summary: 'Pause an audit (no scheduled runs until resumed; the reason becomes its note)' } })
+    .input(z.strictObject({ id: auditId, reason }))
+    .output(auditOutput)
+    .mutation(async ({ ctx, input }) => {
+      const { handle } = await requireAudit(ctx, input.id);
+      try {
+        await handle.pause(`paused by ${ctx.identity.subject}: ${input.reason}`);
+      } catch (err) {
+        throw scheduleRefusal(err, input.id, `pause audit '${input.id}'`);
+      }
+      return describeAudit(ctx, input.id);
+    }),
+
+  resume: roleProcedure('operator')
+    .meta({ openapi: { method: 'POST', path: '/audits/{id}/resume', tags, summary: 'Resume a paused audit (missed periods are not run: backfill them)' } })
+    .input(z.strictObject({ id: auditId, reason }))
+    .output(auditOutput)
+    .mutation(async ({ ctx, input }) => {
+      const { handle } = await requireAudit(ctx, input.id);
+      try {
+        await handle.unpause(`resumed by ${ctx.identity.subject}: ${input.reason}`);
+      } catch (err) {
+        throw scheduleRefusal(err, input.id, `resume audit '${input.id}'`);
+      }
+      return describeAudit(ctx, input.id);
+    }),
+
+  trigger: roleProcedure('operator')
+    .meta({ openapi: { method: 'POST', path: '/audits/{id}/trigger', tags, summary: 'Run an audit now (alongside any running one: overlap allow_all)' } })
+    .input(idInput)
+    .output(z.object({ id: z.string(), requestedAt: z.date(), workflowId: z.string().nullable() }))
+    .mutation(async ({ ctx, input }) => {
+      const { handle, description } = await requireAudit(ctx, input.id);
+      const before = description.info.numActionsTaken;
+      const requestedAt = new Date();
+      try {
+        await handle.trigger(ScheduleOverlapPolicy.ALLOW_ALL);
+      } catch (err) {
+        throw scheduleRefusal(err, input.id, `trigger audit '${input.id}'`);
+      }
+      // The schedule starts the run asynchronously; report its workflow id when it shows up soon.
+      const deadline = Date.now() + TRIGGER_WAIT_MS;
+      while (Date.now() < deadline) {
+        const d = await handle.describe().catch(() => null);
+        if (d && d.info.numActionsTaken > before) {
+          return { id: input.id, requestedAt, workflowId: d.info.recentActions.at(-1)?.action.workflow.workflowId ?? null };
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      return { id: input.id, requestedAt, workflowId: null };
+    }),
+
+  backfill: roleProcedure('operator')
+    .meta({ openapi: { method: 'POST', path: '/audits/{id}/backfill', tags, summary: 'Run the audit now for every period in a past range [from, to): one run per scheduled time' } })
+    .input(
+      z
+        .strictObject({
+          id: auditId,
+          from: isoDate,
+          to: isoDate,
+          /** Default: the audit's own overlap policy. */
+          overlap: auditOverlap.optional(),
+        })
+        .refine((b) => Date.parse(b.from) < Date.parse(b.to), { message: 'from must be before to', path: ['to'] })
+        .refine((b) => Date.parse(b.to) <= Date.now() + 60_000, { message: 'to is in the future: backfill covers past periods', path: ['to'] })
+        .refine((b) => Date.parse(b.to) - Date.parse(b.from) <= MAX_BACKFILL_DAYS * 86_400_000, { message: `at most ${MAX_BACKFILL_DAYS} days at once`, path: ['from'] }),
+    )
+    .output(z.object({ id: z.string(), from: z.date(), to: z.date(), overlap: auditOverlap }))
+    .mutation(async ({ ctx, input }) => {
+      const { handle, description } = await requireAudit(ctx, input.id);
+      const from = new Date(input.from);
+      const to = new Date(input.to);
+      const everyMs = description.spec.intervals?.[0]?.every;
+      if (everyMs && (to.getTime() - from.getTime()) / everyMs > MAX_BACKFILL_PERIODS) {
+        throw new TRPCError({
+          code: 'BAD_REQUEST',
+          message: `that range has more than ${MAX_BACKFILL_PERIODS} periods of ${everyMs / 1000} s; backfill it in parts`,
+        });
+      }
+      const overlap = input.overlap ?? fromTemporal(description.policies.overlap);
+      try {
+        // Temporal's backfill range includes both ends; `to` is exclusive here, so a 3-hour range of an
+        // hourly audit is 3 runs (from, from+1h, from+2h), and adjacent ranges do not repeat a period.
+        await handle.backfill({ start: from, end: new Date(to.getTime() - 1), overlap: TO_TEMPORAL[overlap] });
+      } catch (err) {
+        throw scheduleRefusal(err, input.id, `backfill audit '${input.id}'`);
+      }
+      return { id: input.id, from, to, overlap };
+    }),
+
+  delete: roleProcedure('operator')
+    .meta({ openapi: { method: 'DELETE', path: '/audits/{id}', tags, summary: 'Delete an audit (runs already started finish on their own)' } })
+    .input(idInput)
+    .output(z.object({ id: z.string(), deleted: z.boolean() }))
+    .mutation(async ({ ctx, input }) => {
+      const { handle } = await requireAudit(ctx, input.id);
+      try {
+        await handle.delete();
+      } catch (err) {
+        throw scheduleRefusal(err, input.id, `delete audit '${input.id}'`);
+      }
+      return { id: input.id, deleted: true };
+    }),
+});
