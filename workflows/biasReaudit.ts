@@ -5,6 +5,7 @@
 import { proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { BiasReauditInput, BiasReauditResult } from './messages';
+import { startTriggeredRun } from './triggeredRun';
 
 const activities = proxyActivities<Activities>({
   startToCloseTimeout: '5 minutes',
@@ -33,6 +34,18 @@ export async function biasReaudit(input: BiasReauditInput): Promise<BiasReauditR
     to: end.toISOString(),
     policy: input.policy,
   });
+  let retrainingRunId: string | null = null;
+  if (report.alert && input.policy.startRetraining) {
+    retrainingRunId = await startTriggeredRun({
+      modelId: input.modelId,
+      model: input.model,
+      trigger: 'schedule',
+      scheduleId: input.scheduleId,
+      ...(input.trainingTaskQueue ? { trainingTaskQueue: input.trainingTaskQueue } : {}),
+    });
+  }
+  // A rollback is proposed, not done: the alert asks an approver, who rolls back with models.rollback.
+  const proposal = report.alert && input.policy.proposeRollback ? `roll back ${input.model} to its previous production version (models.rollback)` : null;
   if (report.alert) {
     await alerting.sendAlert({
       alertKey: `${info.workflowId}:bias-reaudit`,
@@ -40,7 +53,15 @@ export async function biasReaudit(input: BiasReauditInput): Promise<BiasReauditR
       kind: 'bias_reaudit',
       severity: 'high',
       summary: `${input.model}: the production version drifted from its pre-launch audit (${report.reasons.length} finding${report.reasons.length === 1 ? '' : 's'})`,
-      payload: { reportId: report.reportId, versionId: report.versionId, window: { from: from.toISOString(), to: end.toISOString() }, reasons: report.reasons, reportHash: report.contentHash },
+      payload: {
+        reportId: report.reportId,
+        versionId: report.versionId,
+        window: { from: from.toISOString(), to: end.toISOString() },
+        reasons: report.reasons,
+        reportHash: report.contentHash,
+        retrainingRunId,
+        proposal,
+      },
       webhook: input.policy.webhook ?? null,
     });
   }
@@ -51,6 +72,7 @@ export async function biasReaudit(input: BiasReauditInput): Promise<BiasReauditR
     windowFrom: from.toISOString(),
     windowTo: end.toISOString(),
     labelledRequests: report.labelledRequests,
-    retrainingRunId: null,
+    retrainingRunId,
+    proposal,
   };
 }

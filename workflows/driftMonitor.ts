@@ -2,10 +2,10 @@
 // window's traffic against the production version's pre-launch population) and feedback-signal drift
 // (the override rate against the previous window); when the policy says so, starts a retraining run
 // with trigger 'drift' (it outlives this workflow) and sends a signed alert.
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import { ParentClosePolicy, proxyActivities, startChild, workflowInfo } from '@temporalio/workflow';
+import { proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { modelSearchAttribute, stepSearchAttribute, triggerSearchAttribute, type DriftMonitorInput, type DriftMonitorResult } from './messages';
+import type { DriftMonitorInput, DriftMonitorResult } from './messages';
+import { startTriggeredRun } from './triggeredRun';
 
 const activities = proxyActivities<Activities>({
   startToCloseTimeout: '5 minutes',
@@ -26,32 +26,14 @@ export async function driftMonitor(input: DriftMonitorInput): Promise<DriftMonit
   const found = await activities.measureDrift({ modelId: input.modelId, from: from.toISOString(), to: end.toISOString(), policy: input.policy });
   let retrainingRunId: string | null = null;
   if (found.drift && input.policy.startRetraining) {
-    const run = await activities.recordTriggeredRun({
+    retrainingRunId = await startTriggeredRun({
       modelId: input.modelId,
       model: input.model,
       trigger: 'drift',
-      requestedBy: `schedule:${input.scheduleId ?? info.workflowId}`,
-      key: info.workflowId,
-      approvalTimeoutSeconds: input.approvalTimeoutSeconds ?? 7 * 86400,
-      trainingTaskQueue: input.trainingTaskQueue ?? 'training',
+      scheduleId: input.scheduleId,
+      ...(input.trainingTaskQueue ? { trainingTaskQueue: input.trainingTaskQueue } : {}),
+      ...(input.approvalTimeoutSeconds ? { approvalTimeoutSeconds: input.approvalTimeoutSeconds } : {}),
     });
-    retrainingRunId = run.runId;
-    try {
-      await startChild('retrainingRun', {
-        workflowId: run.runId,
-        args: [run.input],
-        // The run outlives the monitor: it may wait days for a human at its gate.
-        parentClosePolicy: ParentClosePolicy.ABANDON,
-        typedSearchAttributes: [
-          { key: modelSearchAttribute, value: input.model },
-          { key: triggerSearchAttribute, value: 'drift' },
-          { key: stepSearchAttribute, value: 'queued' },
-        ],
-      });
-    } catch (err) {
-      // A retried monitor finds its run already started: that is the run it meant.
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-    }
   }
   if (found.drift) {
     await alerting.sendAlert({

@@ -335,6 +335,8 @@ export interface BiasReauditInput {
   policy: ReauditPolicy;
   /** Window end; default: the schedule's nominal time (backfills audit past periods), else now. */
   windowEnd?: string;
+  /** Where a started run trains (default 'training'). */
+  trainingTaskQueue?: string;
 }
 
 export interface BiasReauditResult {
@@ -345,6 +347,8 @@ export interface BiasReauditResult {
   windowTo: string;
   labelledRequests: number;
   retrainingRunId: string | null;
+  /** What an approver is asked to do, when the policy proposes a rollback. */
+  proposal: string | null;
 }
 
 // driftMonitor (run by a Temporal Schedule)

@@ -234,6 +234,8 @@ export const auditsRouter = router({
         scheduleId: id,
         windowDays: input.windowDays,
         policy: input.policy as ReauditPolicy,
+        // A run the re-audit starts trains where this deployment's training workers listen.
+        trainingTaskQueue: ctx.taskQueues.training,
       };
       const memo: z.infer<typeof auditMemo> = {
         model: model.name,

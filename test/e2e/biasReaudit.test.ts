@@ -135,3 +135,35 @@ test('a clean window is recorded and not alerted; a country-code disparity is de
   assert.ok(stored.comparison.conceptDrift.some((c) => c.crossed && c.slice === 'sender_tld=country_code'));
   assert.ok(Array.isArray(stored.comparison.dataDrift));
 });
+
+test('a scheduled audit backfilled over three past days leaves one report per day', { timeout: 240_000 }, async () => {
+  const db = env.services.opened.db;
+  const id = `bias-reaudit-backfill-${uid()}`;
+  await env.clients.operator.audits.create.mutate({
+    model,
+    id,
+    spec: { interval: { everySeconds: 86_400 } },
+    windowDays: 1,
+    policy: { maxFprIncrease: 0.05, maxFairnessGap: 0.15, minSupport: 30, attributes: ['sender_tld'] },
+    paused: true,
+  });
+  const to = new Date(Math.floor(Date.now() / 86_400_000) * 86_400_000 - 86_400_000);
+  const from = new Date(to.getTime() - 3 * 86_400_000);
+  // Every period runs, even while another is still running (the audit's own policy is 'skip').
+  await env.clients.operator.audits.backfill.mutate({ id, from: from.toISOString(), to: to.toISOString(), overlap: 'allow_all' });
+  const deadline = Date.now() + 180_000;
+  let reports: (typeof auditReports.$inferSelect)[] = [];
+  while (Date.now() < deadline) {
+    reports = await db.select().from(auditReports).where(eq(auditReports.scheduleId, id));
+    if (reports.length >= 3) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  assert.equal(reports.length, 3, 'one report per backfilled period');
+  const windows = reports.map((r) => r.windowTo.getTime()).sort((a, b) => a - b);
+  assert.deepEqual(
+    windows.map((w, i) => (i ? w - windows[i - 1]! : 0)),
+    [0, 86_400_000, 86_400_000],
+    'consecutive one-day windows ending at each nominal time',
+  );
+  await env.clients.operator.audits.delete.mutate({ id });
+});
