@@ -101,7 +101,7 @@ describe('audits: a Temporal Schedule per audit', () => {
     const d = await env.services.client.schedule.getHandle(id).describe();
     assert.equal(d.action.workflowId, id);
     const [input] = d.action.args as [Record<string, unknown>];
-    assert.deepEqual(input, { modelId: input.modelId, model, scheduleId: id, windowDays: 14, policy });
+    assert.deepEqual(input, { modelId: input.modelId, model, scheduleId: id, windowDays: 14, policy, trainingTaskQueue: env.services.taskQueues.training });
     assert.equal(typeof input.modelId, 'number');
     assert.deepEqual(d.searchAttributes.RetrainModel, [model]);
   });
