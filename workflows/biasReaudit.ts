@@ -2,30 +2,13 @@
 // the window of labelled traffic that ends at the schedule's nominal time (so a backfill audits each
 // past period), compares it with the version's pre-launch audit (data drift and concept drift apart),
 // stores the report, and when a gap crosses the policy sends a signed alert, retried with backoff.
-import { proxyActivities, workflowInfo } from '@temporalio/workflow';
-import type { Activities } from '../activities';
+import { workflowInfo } from '@temporalio/workflow';
 import type { BiasReauditInput, BiasReauditResult } from './messages';
-import { startTriggeredRun } from './triggeredRun';
-
-const activities = proxyActivities<Activities>({
-  startToCloseTimeout: '5 minutes',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10 },
-});
-
-// One delivery attempt per call; the backoff between attempts is this policy's.
-const alerting = proxyActivities<Activities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts: 12 },
-});
-
-const DAY_MS = 86_400_000;
+import { alerting, scheduledActivities as activities, scheduledWindow, startTriggeredRun } from './scheduled';
 
 export async function biasReaudit(input: BiasReauditInput): Promise<BiasReauditResult> {
   const info = workflowInfo();
-  // Temporal sets the schedule's nominal time on every action it starts, backfills included.
-  const scheduled = (info.searchAttributes?.TemporalScheduledStartTime as unknown[] | undefined)?.[0];
-  const end = input.windowEnd ? new Date(input.windowEnd) : scheduled ? new Date(scheduled as string | Date) : new Date(Date.now());
-  const from = new Date(end.getTime() - input.windowDays * DAY_MS);
+  const { from, to: end } = scheduledWindow(input.windowDays, input.windowEnd);
   const report = await activities.reauditWindow({
     workflowId: info.workflowId,
     scheduleId: input.scheduleId,

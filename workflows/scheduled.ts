@@ -1,15 +1,34 @@
-// A retraining run started by a scheduled workflow (drift monitor, bias re-audit): recorded once under a
-// key of the starting workflow, started as a child that outlives its parent (it may wait days at its
-// gate), and a retried parent finds it already started.
+// What the scheduled workflows (bias re-audit, drift monitor) share: the window that ends at the
+// schedule's nominal time, the activity options, and a retraining run they start (recorded once under a
+// key of the starting workflow, a child that outlives its parent, found already started on a retry).
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { ParentClosePolicy, proxyActivities, startChild, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { modelSearchAttribute, stepSearchAttribute, triggerSearchAttribute, type RunTrigger } from './messages';
 
-const activities = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
+export const scheduledActivities = proxyActivities<Activities>({
+  startToCloseTimeout: '5 minutes',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10 },
 });
+
+
+/** One delivery attempt per call; the backoff between attempts is this policy's. */
+export const alerting = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts: 12 },
+});
+
+const DAY_MS = 86_400_000;
+
+/**
+ * The window a scheduled run looks at: `windowDays` ending at `windowEnd` when given, else at the
+ * schedule's nominal time (Temporal sets it on every action, backfills included), else now.
+ */
+export function scheduledWindow(windowDays: number, windowEnd?: string): { from: Date; to: Date } {
+  const scheduled = (workflowInfo().searchAttributes?.TemporalScheduledStartTime as unknown[] | undefined)?.[0];
+  const to = windowEnd ? new Date(windowEnd) : scheduled ? new Date(scheduled as string | Date) : new Date(Date.now());
+  return { from: new Date(to.getTime() - windowDays * DAY_MS), to };
+}
 
 export async function startTriggeredRun(input: {
   modelId: number;
@@ -20,7 +39,7 @@ export async function startTriggeredRun(input: {
   approvalTimeoutSeconds?: number;
 }): Promise<string> {
   const info = workflowInfo();
-  const run = await activities.recordTriggeredRun({
+  const run = await scheduledActivities.recordTriggeredRun({
     modelId: input.modelId,
     model: input.model,
     trigger: input.trigger,
