@@ -11,7 +11,6 @@ export const scheduledActivities = proxyActivities<Activities>({
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10 },
 });
 
-
 /** One delivery attempt per call; the backoff between attempts is this policy's. */
 export const alerting = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
