@@ -6,7 +6,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { and, asc, eq, sql } from 'drizzle-orm';
 import { canonicalJson } from '../analysis/canonicalJson';
 import { encodeAttribute } from '../analysis/confusion';
-import { compareWithPrelaunch, newcombeDifference, populationStabilityIndex, sliceRatesFromRateSet, weightedErrorRates, type AuditSide, type SliceRates } from '../analysis/drift';
+import { compareWithPrelaunch, judgeDriftSignals, judgedFindings, sliceRatesFromRateSet, weightedErrorRates, type AuditSide, type SliceRates } from '../analysis/drift';
 import type { VersionEvaluation } from '../analysis/report';
 import type { Db, DbOrTx } from '../db/index';
 import { productionVersionId, resultRows } from '../db/queries';
@@ -48,9 +48,6 @@ export async function prelaunchAuditOf(db: DbOrTx, modelId: number, versionId: n
   return audit;
 }
 
-const PSI_ALPHA = 0.01;
-const MIN_WINDOW_REQUESTS = 100;
-
 export function createAuditActivities({ db }: { db: Db }) {
   /** Requests in [from, to) and those with an override: the feedback signal of a window. */
   async function overrideCounts(modelId: number, from: Date, to: Date) {
@@ -86,35 +83,19 @@ export function createAuditActivities({ db }: { db: Db }) {
           where p.model_id = ${input.modelId} and p.occurred_at >= ${input.from}::timestamptz and p.occurred_at < ${input.to}::timestamptz
           group by a.key, a.value`),
       );
-      const reasons: string[] = [];
-      const maxPsi = input.policy.maxPsi ?? 0.25;
-      const population = watched
-        .filter((a) => prelaunch.attributes[a])
-        .map((a) => {
-          const counts = Object.fromEntries(traffic.filter((t) => t.key === a).map((t) => [t.value, Number(t.n)]));
-          if (Object.keys(counts).length === 0) return { attribute: a, psi: null, p: null, crossed: false };
-          const r = populationStabilityIndex(prelaunch.attributes[a]!, counts);
-          const crossed = r.psi > maxPsi && r.p !== null && r.p < PSI_ALPHA;
-          if (crossed) reasons.push(`population drift: PSI of ${a} is ${r.psi.toFixed(4)} (${r.band}, p = ${r.p!.toExponential(2)}) > ${maxPsi}`);
-          return { attribute: a, psi: r.psi, band: r.band, p: r.p, crossed };
-        });
-      const current = await overrideCounts(input.modelId, from, to);
-      const previous = await overrideCounts(input.modelId, new Date(from.getTime() - (to.getTime() - from.getTime())), from);
-      const maxRise = input.policy.maxOverrideRise ?? 0.02;
-      const diff = newcombeDifference(current.overridden, current.requests, previous.overridden, previous.requests);
-      const enough = current.requests >= MIN_WINDOW_REQUESTS && previous.requests >= MIN_WINDOW_REQUESTS;
-      const overrideCrossed = enough && diff.lower !== null && diff.lower > maxRise;
-      if (overrideCrossed) {
-        reasons.push(
-          `feedback drift: override rate ${(current.overridden / current.requests).toFixed(4)} vs ${(previous.overridden / previous.requests).toFixed(4)} in the previous window, rise [${diff.lower!.toFixed(4)}, ${diff.upper!.toFixed(4)}] > ${maxRise}`,
-        );
-      }
-      return {
-        drift: reasons.length > 0,
-        reasons,
-        population,
-        overrides: { current, previous, difference: diff, crossed: overrideCrossed, enough },
-      };
+      const trafficCounts: Record<string, Record<string, number>> = {};
+      for (const t of traffic) (trafficCounts[t.key] ??= {})[t.value] = Number(t.n);
+      return judgeDriftSignals({
+        prelaunch: prelaunch.attributes,
+        traffic: trafficCounts,
+        attributes: watched,
+        overrides: {
+          current: await overrideCounts(input.modelId, from, to),
+          previous: await overrideCounts(input.modelId, new Date(from.getTime() - (to.getTime() - from.getTime())), from),
+        },
+        ...(input.policy.maxPsi !== undefined ? { maxPsi: input.policy.maxPsi } : {}),
+        ...(input.policy.maxOverrideRise !== undefined ? { maxOverrideRise: input.policy.maxOverrideRise } : {}),
+      });
     },
 
     /**
@@ -210,18 +191,8 @@ export function createAuditActivities({ db }: { db: Db }) {
           ...(input.policy.minSupport !== undefined ? { minSupport: input.policy.minSupport } : {}),
         },
       });
-      // The policy's attributes are the ones judged (a month attribute always "drifts"); overall always is.
-      const judged = input.policy.attributes;
-      const keep = (attribute: string) => !judged || attribute === 'overall' || judged.includes(attribute);
-      const fairness = comparison.fairness.filter((f) => keep(f.attribute));
-      const dataDrift = comparison.dataDrift.filter((d) => keep(d.attribute));
-      const conceptDrift = comparison.conceptDrift.filter((c) => keep(c.attribute));
-      const alert = conceptDrift.some((c) => c.crossed) || fairness.some((f) => f.crossed) || dataDrift.some((d) => d.crossed);
-      const reasons = [
-        ...dataDrift.filter((d) => d.crossed).map((d) => `data drift: PSI of ${d.attribute} is ${d.psi.toFixed(4)} (${d.band}, p = ${d.p === null ? 'n/a' : d.p.toExponential(2)})`),
-        ...conceptDrift.filter((c) => c.crossed).map((c) => `concept drift: ${c.metric} on ${c.slice} rose by ${c.difference.estimate?.toFixed(4)} [${c.difference.lower?.toFixed(4)}, ${c.difference.upper?.toFixed(4)}]`),
-        ...fairness.filter((f) => f.crossed).map((f) => `fairness: ${f.metric} over ${f.attribute} is ${f.window?.estimate?.toFixed(4) ?? 'n/a'} in the window (pre-launch ${f.prelaunch?.estimate?.toFixed(4) ?? 'n/a'})`),
-      ];
+      // The policy's attributes are the ones judged (a month attribute always "drifts").
+      const judged = judgedFindings(comparison, input.policy.attributes);
       const report = {
         schemaVersion: 1,
         versionId,
@@ -230,7 +201,7 @@ export function createAuditActivities({ db }: { db: Db }) {
         requests: rows.length,
         labelled: labelled.length,
         method: windowRates.method,
-        comparison: { ...comparison, dataDrift, conceptDrift, fairness, alert, reasons },
+        comparison: judged,
       };
       const contentHash = `sha256:${createHash('sha256').update(canonicalJson(report)).digest('hex')}`;
       await db
@@ -242,7 +213,7 @@ export function createAuditActivities({ db }: { db: Db }) {
           versionId,
           windowFrom: new Date(input.from),
           windowTo: new Date(input.to),
-          alert: alert ? 1 : 0,
+          alert: judged.alert ? 1 : 0,
           report,
           contentHash,
         })

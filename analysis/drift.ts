@@ -822,3 +822,64 @@ export function compareWithPrelaunch(input: { prelaunch: AuditSide; window: Audi
 
   return { dataDrift, conceptDrift, fairness, insufficient, alert: reasons.length > 0, reasons, policy };
 }
+
+// ---------------------------------------------------------------------------------------------
+// What the scheduled jobs decide (the activities only load counts and store results)
+
+/**
+ * A comparison restricted to the attributes a policy judges (a month attribute always "drifts";
+ * 'overall' is always judged), with its alert and one reason per crossed finding.
+ */
+export function judgedFindings(comparison: DriftComparison, attributes?: readonly string[]) {
+  const keep = (attribute: string) => !attributes || attribute === 'overall' || attributes.includes(attribute);
+  const dataDrift = comparison.dataDrift.filter((d) => keep(d.attribute));
+  const conceptDrift = comparison.conceptDrift.filter((c) => keep(c.attribute));
+  const fairness = comparison.fairness.filter((f) => keep(f.attribute));
+  const reasons = [
+    ...dataDrift.filter((d) => d.crossed).map((d) => `data drift: PSI of ${d.attribute} is ${fmt(d.psi)} (${d.band}, p = ${d.p === null ? 'n/a' : d.p.toExponential(2)})`),
+    ...conceptDrift.filter((c) => c.crossed).map((c) => `concept drift: ${c.metric} on ${c.slice} rose by ${fmtIv(c.difference)}`),
+    ...fairness.filter((f) => f.crossed).map((f) => `fairness: ${f.metric} over ${f.attribute} is ${fmt(f.window?.estimate ?? null)} in the window (pre-launch ${fmt(f.prelaunch?.estimate ?? null)})`),
+  ];
+  return { ...comparison, dataDrift, conceptDrift, fairness, alert: reasons.length > 0, reasons };
+}
+
+export const DRIFT_PSI_ALPHA = 0.01;
+export const DRIFT_MIN_WINDOW_REQUESTS = 100;
+
+/**
+ * The drift monitor's judgement. Population drift: each watched attribute's traffic against the
+ * pre-launch population, crossed when PSI > maxPsi (default 0.25) and its chi-square p < 0.01.
+ * Feedback drift: the override rate against the previous window of the same length, crossed when
+ * the Newcombe interval's lower bound exceeds maxOverrideRise (default 0.02), with >= 100 requests
+ * on each side.
+ */
+export function judgeDriftSignals(input: {
+  prelaunch: Record<string, CategoryCounts>;
+  traffic: Record<string, CategoryCounts>;
+  attributes: readonly string[];
+  overrides: { current: { requests: number; overridden: number }; previous: { requests: number; overridden: number } };
+  maxPsi?: number;
+  maxOverrideRise?: number;
+}) {
+  const maxPsi = input.maxPsi ?? 0.25;
+  const maxRise = input.maxOverrideRise ?? 0.02;
+  const reasons: string[] = [];
+  const population = input.attributes
+    .filter((a) => input.prelaunch[a])
+    .map((a) => {
+      const counts = input.traffic[a];
+      if (!counts || Object.keys(counts).length === 0) return { attribute: a, psi: null, band: null, p: null, crossed: false };
+      const r = populationStabilityIndex(input.prelaunch[a]!, counts);
+      const crossed = r.psi > maxPsi && r.p !== null && r.p < DRIFT_PSI_ALPHA;
+      if (crossed) reasons.push(`population drift: PSI of ${a} is ${fmt(r.psi)} (${r.band}, p = ${r.p!.toExponential(2)}) > ${maxPsi}`);
+      return { attribute: a, psi: r.psi, band: r.band, p: r.p, crossed };
+    });
+  const { current, previous } = input.overrides;
+  const difference = newcombeDifference(current.overridden, current.requests, previous.overridden, previous.requests);
+  const enough = current.requests >= DRIFT_MIN_WINDOW_REQUESTS && previous.requests >= DRIFT_MIN_WINDOW_REQUESTS;
+  const overrideCrossed = enough && difference.lower !== null && difference.lower > maxRise;
+  if (overrideCrossed) {
+    reasons.push(`feedback drift: override rate ${fmt(current.overridden / current.requests)} vs ${fmt(previous.overridden / previous.requests)} in the previous window, rise ${fmtIv(difference)} > ${maxRise}`);
+  }
+  return { drift: reasons.length > 0, reasons, population, overrides: { current, previous, difference, crossed: overrideCrossed, enough } };
+}

@@ -7,7 +7,7 @@ import { and, eq } from 'drizzle-orm';
 import { createApiClient, type ApiClient } from '../api/client';
 import { issueToken } from '../api/routers/admin';
 import { assignHeldOut, loadCorpus, type CorpusEmail } from '../demo/corpus';
-import { examples, modelVersions, models, predictions, routes, runs } from '../db/schema';
+import { examples, feedbackEvents, models, modelVersions, predictions, routes, runs } from '../db/schema';
 import type { Role } from '../db/schema';
 import { startServices, type Services, type StartServicesOptions } from '../temporal-config/services';
 import { deserializeArtifact, predictBatch } from '../trainers/hashedLogReg';
@@ -219,4 +219,28 @@ export function crashTestRig(name: string, workerEnv: Record<string, string> = {
     },
   };
   return rig;
+}
+
+/**
+ * Traffic a version answered just now: `requests` blocked mails (half from country-code senders), of
+ * which the first `overrides` were rescued from the spam folder. How rollout tests plant a regression.
+ */
+export async function plantAnsweredTraffic(db: TestEnv['services']['opened']['db'], modelId: number, versionId: number, requests: number, overrides: number, by = 'test') {
+  const tag = uid();
+  const rows = Array.from({ length: requests }, (_, i) => ({
+    modelId,
+    versionId,
+    requestId: `r-${tag}-${i}`,
+    score: 0.9,
+    decision: 1,
+    attributes: { sender_tld: i % 2 ? 'generic' : 'country_code' },
+    occurredAt: new Date(),
+    loggedBy: by,
+  }));
+  await db.insert(predictions).values(rows);
+  if (overrides > 0) {
+    await db.insert(feedbackEvents).values(
+      rows.slice(0, overrides).map((r) => ({ modelId, versionId, idempotencyKey: `${r.requestId}:override`, requestId: r.requestId, kind: 'override' as const, value: { action: 'not_spam' }, occurredAt: new Date(), ingestedBy: by })),
+    );
+  }
 }

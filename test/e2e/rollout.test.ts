@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { TRPCClientError } from '@trpc/client';
 import { and, desc, eq } from 'drizzle-orm';
-import { deploymentEvents, feedbackEvents, modelVersions, models, predictions, routes, runs } from '../../db/schema';
-import { registerModelWithData, startTestEnv, uid, waitFor, waitForStatus, type TestEnv } from '../helpers';
+import { deploymentEvents, modelVersions, models, routes, runs } from '../../db/schema';
+import { plantAnsweredTraffic, registerModelWithData, startTestEnv, waitFor, waitForStatus, type TestEnv } from '../helpers';
 
 let env: TestEnv;
 let model: string;
@@ -46,27 +46,7 @@ async function startRollout(plan: Parameters<TestEnv['clients']['operator']['run
   return { runId, candidateVersionId: run!.candidateVersionId! };
 }
 
-/** Traffic answered by a version now, with `overrides` of `requests` rescued from the spam folder. */
-async function traffic(versionId: number, requests: number, overrides: number) {
-  const db = env.services.opened.db;
-  const tag = uid();
-  const rows = Array.from({ length: requests }, (_, i) => ({
-    modelId,
-    versionId,
-    requestId: `r-${tag}-${i}`,
-    score: 0.9,
-    decision: 1,
-    attributes: { sender_tld: i % 2 ? 'generic' : 'country_code' },
-    occurredAt: new Date(),
-    loggedBy: 'test',
-  }));
-  await db.insert(predictions).values(rows);
-  if (overrides > 0) {
-    await db.insert(feedbackEvents).values(
-      rows.slice(0, overrides).map((r) => ({ modelId, versionId, idempotencyKey: `${r.requestId}:override`, requestId: r.requestId, kind: 'override' as const, value: { action: 'not_spam' }, occurredAt: new Date(), ingestedBy: 'test' })),
-    );
-  }
-}
+const traffic = (versionId: number, requests: number, overrides: number) => plantAnsweredTraffic(env.services.opened.db, modelId, versionId, requests, overrides);
 
 test('a canary with a planted regression is rolled back by its first analysis window', { timeout: 180_000 }, async () => {
   const db = env.services.opened.db;

@@ -17,10 +17,10 @@ import { execFileSync } from 'node:child_process';
 import { and, asc, eq, inArray } from 'drizzle-orm';
 import type { ApiClient } from '../../api/client';
 import { loadCorpus, type CorpusEmail } from '../../demo/corpus';
-import { aggregatedLabels, annotationAssignments, annotationBatches, annotationTasks, examples, feedbackEvents, labels, models, predictions, routes, runs } from '../../db/schema';
+import { aggregatedLabels, annotationAssignments, annotationBatches, annotationTasks, examples, labels, models, routes, runs } from '../../db/schema';
 import { findTemporalBinary } from '../../temporal-config/devServer';
 import { dataDir } from '../../temporal-config/env';
-import { annotatorClient, logTraffic, registerModelWithData, startTestEnv, uid, waitFor, waitForStatus, type TestEnv } from '../helpers';
+import { annotatorClient, logTraffic, plantAnsweredTraffic, registerModelWithData, startTestEnv, uid, waitFor, waitForStatus, type TestEnv } from '../helpers';
 
 interface HistoryJson {
   events: {
@@ -223,33 +223,8 @@ async function rollout(env: TestEnv): Promise<void> {
         return false;
       }
     });
-  /** Traffic answered by a version now, with `overrides` of `requests` rescued from the spam folder (as test/e2e/rollout.test.ts). */
-  const traffic = async (versionId: number, requests: number, overrides: number) => {
-    const tag = uid();
-    const rows = Array.from({ length: requests }, (_, i) => ({
-      modelId,
-      versionId,
-      requestId: `r-${tag}-${i}`,
-      score: 0.9,
-      decision: 1,
-      attributes: { sender_tld: i % 2 ? 'generic' : 'country_code' },
-      occurredAt: new Date(),
-      loggedBy: 'record',
-    }));
-    await db.insert(predictions).values(rows);
-    await db.insert(feedbackEvents).values(
-      rows.slice(0, overrides).map((r) => ({
-        modelId,
-        versionId,
-        idempotencyKey: `${r.requestId}:override`,
-        requestId: r.requestId,
-        kind: 'override' as const,
-        value: { action: 'not_spam' },
-        occurredAt: new Date(),
-        ingestedBy: 'record',
-      })),
-    );
-  };
+  const traffic = (versionId: number, requests: number, overrides: number) => plantAnsweredTraffic(db, modelId, versionId, requests, overrides, 'record');
+
   const candidateOf = async (runId: string) => (await db.select().from(runs).where(eq(runs.id, runId)))[0]!.candidateVersionId!;
 
   // (a) Approved at the gate, then rolled back by the first canary window: the planted regression lands
