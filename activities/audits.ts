@@ -3,14 +3,14 @@
 // once per workflow.
 import { createHash } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
-import { and, asc, eq, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, sql } from 'drizzle-orm';
 import { canonicalJson } from '../analysis/canonicalJson';
 import { encodeAttribute } from '../analysis/confusion';
 import { compareWithPrelaunch, judgeDriftSignals, judgedFindings, sliceRatesFromRateSet, weightedErrorRates, type AuditSide, type SliceRates } from '../analysis/drift';
 import type { VersionEvaluation } from '../analysis/report';
 import type { Db, DbOrTx } from '../db/index';
 import { productionVersionId, resultRows } from '../db/queries';
-import { auditReports, evalReports, prelaunchAudits, runs } from '../db/schema';
+import { auditReports, evalReports, models, prelaunchAudits, runs, type AuditKind } from '../db/schema';
 import type { DriftMonitorPolicy, ReauditPolicy, RetrainingRunInput, RunTrigger } from '../workflows/messages';
 
 export interface PrelaunchAudit {
@@ -61,6 +61,28 @@ export function createAuditActivities({ db }: { db: Db }) {
     return { requests: Number(row?.requests ?? 0), overridden: Number(row?.overridden ?? 0) };
   }
 
+  /** A report stored once per workflow id (a retried activity finds the first one). */
+  async function storeAuditReport(r: { workflowId: string; scheduleId: string | null; modelId: number; kind: AuditKind; versionId: number; from: string; to: string; alert: boolean; report: object }) {
+    const contentHash = `sha256:${createHash('sha256').update(canonicalJson(r.report)).digest('hex')}`;
+    await db
+      .insert(auditReports)
+      .values({
+        workflowId: r.workflowId,
+        scheduleId: r.scheduleId,
+        kind: r.kind,
+        modelId: r.modelId,
+        versionId: r.versionId,
+        windowFrom: new Date(r.from),
+        windowTo: new Date(r.to),
+        alert: r.alert ? 1 : 0,
+        report: r.report,
+        contentHash,
+      })
+      .onConflictDoNothing({ target: auditReports.workflowId });
+    const [row] = await db.select().from(auditReports).where(eq(auditReports.workflowId, r.workflowId));
+    return row!;
+  }
+
   return {
     /**
      * Population drift (PSI of each watched attribute's traffic in [from, to) against the production
@@ -68,7 +90,13 @@ export function createAuditActivities({ db }: { db: Db }) {
      * feedback-signal drift (override rate against the previous window of the same length; crossed
      * when the Newcombe interval's lower bound exceeds maxOverrideRise).
      */
-    async measureDrift(input: { modelId: number; from: string; to: string; policy: DriftMonitorPolicy }) {
+    async measureDrift(input: { workflowId: string; scheduleId: string | null; modelId: number; from: string; to: string; policy: DriftMonitorPolicy }) {
+      const [existing] = await db.select().from(auditReports).where(eq(auditReports.workflowId, input.workflowId));
+      const summarise = (r: typeof auditReports.$inferSelect) => {
+        const rep = r.report as { drift: boolean; reasons: string[] };
+        return { reportId: r.id, versionId: r.versionId, drift: rep.drift, reasons: rep.reasons };
+      };
+      if (existing) return summarise(existing);
       const from = new Date(input.from);
       const to = new Date(input.to);
       const versionId = await productionVersionId(db, input.modelId);
@@ -85,7 +113,7 @@ export function createAuditActivities({ db }: { db: Db }) {
       );
       const trafficCounts: Record<string, Record<string, number>> = {};
       for (const t of traffic) (trafficCounts[t.key] ??= {})[t.value] = Number(t.n);
-      return judgeDriftSignals({
+      const judged = judgeDriftSignals({
         prelaunch: prelaunch.attributes,
         traffic: trafficCounts,
         attributes: watched,
@@ -96,11 +124,23 @@ export function createAuditActivities({ db }: { db: Db }) {
         ...(input.policy.maxPsi !== undefined ? { maxPsi: input.policy.maxPsi } : {}),
         ...(input.policy.maxOverrideRise !== undefined ? { maxOverrideRise: input.policy.maxOverrideRise } : {}),
       });
+      const report = {
+        schemaVersion: 1,
+        versionId,
+        prelaunchEvalReportId: prelaunch.evalReportId,
+        window: { from: input.from, to: input.to },
+        requests: judged.overrides.current.requests,
+        ...judged,
+      };
+      return summarise(await storeAuditReport({ ...input, kind: 'drift_monitor', versionId, alert: judged.drift, report }));
     },
 
     /**
      * The run a schedule starts: its row (keyed by the starting workflow, so a retry records it once)
-     * and the workflow input. `created` is false when it was recorded before (start nothing again).
+     * and the workflow input. `created` is false when it was recorded before (the caller starts it again,
+     * which finds it started). When another run of the model is still going (training, or waiting for
+     * approval), nothing is recorded and `activeRunId` names it: one drifting month starts one run, not
+     * one per audit that notices.
      */
     async recordTriggeredRun(input: {
       modelId: number;
@@ -110,7 +150,7 @@ export function createAuditActivities({ db }: { db: Db }) {
       key: string;
       approvalTimeoutSeconds: number;
       trainingTaskQueue: string;
-    }): Promise<{ runId: string; created: boolean; input: RetrainingRunInput }> {
+    }): Promise<{ runId: string; created: boolean; activeRunId: string | null; input: RetrainingRunInput }> {
       const runId = `run-${input.model}-${input.trigger}-${createHash('sha256').update(input.key).digest('hex').slice(0, 12)}`;
       const runInput: RetrainingRunInput = {
         runId,
@@ -121,18 +161,29 @@ export function createAuditActivities({ db }: { db: Db }) {
         approvalTimeoutSeconds: input.approvalTimeoutSeconds,
         trainingTaskQueue: input.trainingTaskQueue,
       };
-      const inserted = await db
-        .insert(runs)
-        .values({ id: runId, modelId: input.modelId, trigger: input.trigger, requestedBy: input.requestedBy, status: 'running', step: 'queued', params: { ...runInput } })
-        .onConflictDoNothing()
-        .returning({ id: runs.id });
-      return { runId, created: inserted.length > 0, input: runInput };
+      return db.transaction(async (tx) => {
+        // The model row serialises concurrent scheduled runs (two backfilled periods noticing at once).
+        await tx.select({ id: models.id }).from(models).where(eq(models.id, input.modelId)).for('update');
+        const [mine] = await tx.select({ id: runs.id }).from(runs).where(eq(runs.id, runId));
+        if (mine) return { runId, created: false, activeRunId: null, input: runInput };
+        const [active] = await tx
+          .select({ id: runs.id })
+          .from(runs)
+          .where(and(eq(runs.modelId, input.modelId), inArray(runs.status, ['running', 'awaiting_approval'])))
+          .orderBy(asc(runs.startedAt))
+          .limit(1);
+        if (active) return { runId: active.id, created: false, activeRunId: active.id, input: runInput };
+        await tx.insert(runs).values({ id: runId, modelId: input.modelId, trigger: input.trigger, requestedBy: input.requestedBy, status: 'running', step: 'queued', params: { ...runInput } });
+        return { runId, created: true, activeRunId: null, input: runInput };
+      });
     },
 
     /**
      * Re-audits the production version on [from, to): labelled traffic (aggregated annotation labels,
-     * weighted 1/pi; explicit corrections and overrides, weight 1) against the pre-launch audit. Stores
-     * the report once per workflow id and returns what the workflow needs to act.
+     * weighted 1/pi; reviewers' corrections, weight 1) against the pre-launch audit. Overrides and
+     * reports are not labels here: they arrive only where the filter was wrong, so counting them would
+     * make every error rate look worse than it is. Stores the report once per workflow id and returns
+     * what the workflow needs to act.
      */
     async reauditWindow(input: { workflowId: string; scheduleId: string | null; modelId: number; from: string; to: string; policy: ReauditPolicy }) {
       const [existing] = await db.select().from(auditReports).where(eq(auditReports.workflowId, input.workflowId));
@@ -159,11 +210,10 @@ export function createAuditActivities({ db }: { db: Db }) {
             limit 1
           ) ann on true
           left join lateral (
-            select case when f.kind = 'correction' then (f.value ->> 'correctedLabel')::int
-                        when f.value ->> 'action' = 'not_spam' then 0 else 1 end as label
+            select (f.value ->> 'correctedLabel')::int as label
             from feedback_events f
-            where f.model_id = p.model_id and f.request_id = p.request_id and f.kind in ('correction', 'override')
-            order by (f.kind = 'correction') desc, f.id limit 1
+            where f.model_id = p.model_id and f.request_id = p.request_id and f.kind = 'correction'
+            order by f.id limit 1
           ) fb on true
           where p.model_id = ${input.modelId} and p.version_id = ${versionId}
             and p.occurred_at >= ${input.from}::timestamptz and p.occurred_at < ${input.to}::timestamptz`),
@@ -203,23 +253,7 @@ export function createAuditActivities({ db }: { db: Db }) {
         method: windowRates.method,
         comparison: judged,
       };
-      const contentHash = `sha256:${createHash('sha256').update(canonicalJson(report)).digest('hex')}`;
-      await db
-        .insert(auditReports)
-        .values({
-          workflowId: input.workflowId,
-          scheduleId: input.scheduleId,
-          modelId: input.modelId,
-          versionId,
-          windowFrom: new Date(input.from),
-          windowTo: new Date(input.to),
-          alert: judged.alert ? 1 : 0,
-          report,
-          contentHash,
-        })
-        .onConflictDoNothing({ target: auditReports.workflowId });
-      const [row] = await db.select().from(auditReports).where(eq(auditReports.workflowId, input.workflowId));
-      return summarise(row!);
+      return summarise(await storeAuditReport({ ...input, kind: 'bias_reaudit', versionId, alert: judged.alert, report }));
     },
   };
 }

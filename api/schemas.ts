@@ -157,23 +157,37 @@ export const auditSpecInput = z
 export const AUDIT_OVERLAP_POLICIES = ['skip', 'buffer_one', 'buffer_all', 'cancel_other', 'terminate_other', 'allow_all'] as const;
 export const auditOverlap = z.enum(AUDIT_OVERLAP_POLICIES);
 
+/** Where alerts go (signed with the HMAC secret in the named worker environment variable); null: none. */
+export const alertWebhook = z
+  .strictObject({
+    url: z.url({ protocol: /^https?$/, error: 'an http or https URL' }).max(2000),
+    secretEnv: z
+      .string()
+      .regex(/^[A-Z_][A-Z0-9_]{0,127}$/, 'the name of an environment variable on the worker: upper-case letters, digits and _')
+      .optional(),
+  })
+  .nullable()
+  .optional();
+
+const sliceAttributes = z.array(z.string().min(1).max(64)).min(1).max(50);
+
 /** workflows/messages ReauditPolicy: when a re-audit alerts, and what else it does. */
 export const reauditPolicyInput = z.strictObject({
   maxFprIncrease: z.number().min(0).max(1),
   maxFairnessGap: z.number().min(0).max(1),
   maxPsi: z.number().positive().max(100).optional(),
   minSupport: z.number().int().min(1).max(10_000_000).optional(),
-  attributes: z.array(z.string().min(1).max(64)).min(1).max(50).optional(),
+  attributes: sliceAttributes.optional(),
   startRetraining: z.boolean().optional(),
   proposeRollback: z.boolean().optional(),
-  webhook: z
-    .strictObject({
-      url: z.url({ protocol: /^https?$/, error: 'an http or https URL' }).max(2000),
-      secretEnv: z
-        .string()
-        .regex(/^[A-Z_][A-Z0-9_]{0,127}$/, 'the name of an environment variable on the worker: upper-case letters, digits and _')
-        .optional(),
-    })
-    .nullable()
-    .optional(),
+  webhook: alertWebhook,
+});
+
+/** workflows/messages DriftMonitorPolicy: what counts as drift, and what the monitor does about it. */
+export const driftMonitorPolicyInput = z.strictObject({
+  maxPsi: z.number().positive().max(100).optional(),
+  attributes: sliceAttributes.optional(),
+  maxOverrideRise: z.number().min(0).max(1).optional(),
+  startRetraining: z.boolean().optional(),
+  webhook: alertWebhook,
 });

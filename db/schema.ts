@@ -565,6 +565,9 @@ export const prelaunchAudits = pgTable('prelaunch_audits', {
 });
 
 /** One re-audit of the production version on a window of labelled traffic (one per schedule and window end). */
+export const AUDIT_KINDS = ['bias_reaudit', 'drift_monitor'] as const;
+export type AuditKind = (typeof AUDIT_KINDS)[number];
+
 export const auditReports = pgTable(
   'audit_reports',
   {
@@ -572,6 +575,8 @@ export const auditReports = pgTable(
     /** The workflow that made it: a retried or replayed re-audit stores nothing twice. */
     workflowId: text('workflow_id').notNull().unique(),
     scheduleId: text('schedule_id'),
+    /** bias_reaudit (against the pre-launch audit) or drift_monitor (population and feedback drift). */
+    kind: text('kind', { enum: AUDIT_KINDS }).notNull().default('bias_reaudit'),
     modelId: integer('model_id')
       .notNull()
       .references(() => models.id),

@@ -17,9 +17,9 @@ export async function biasReaudit(input: BiasReauditInput): Promise<BiasReauditR
     to: end.toISOString(),
     policy: input.policy,
   });
-  let retrainingRunId: string | null = null;
+  let run: { runId: string; started: boolean } | null = null;
   if (report.alert && input.policy.startRetraining) {
-    retrainingRunId = await startTriggeredRun({
+    run = await startTriggeredRun({
       modelId: input.modelId,
       model: input.model,
       trigger: 'schedule',
@@ -27,6 +27,7 @@ export async function biasReaudit(input: BiasReauditInput): Promise<BiasReauditR
       ...(input.trainingTaskQueue ? { trainingTaskQueue: input.trainingTaskQueue } : {}),
     });
   }
+  const retrainingRunId = run?.runId ?? null;
   // A rollback is proposed, not done: the alert asks an approver, who rolls back with models.rollback.
   const proposal = report.alert && input.policy.proposeRollback ? `roll back ${input.model} to its previous production version (models.rollback)` : null;
   if (report.alert) {
@@ -43,6 +44,7 @@ export async function biasReaudit(input: BiasReauditInput): Promise<BiasReauditR
         reasons: report.reasons,
         reportHash: report.contentHash,
         retrainingRunId,
+        retrainingRunStarted: run?.started ?? false,
         proposal,
       },
       webhook: input.policy.webhook ?? null,
@@ -56,6 +58,7 @@ export async function biasReaudit(input: BiasReauditInput): Promise<BiasReauditR
     windowTo: end.toISOString(),
     labelledRequests: report.labelledRequests,
     retrainingRunId,
+    retrainingRunStarted: run?.started ?? false,
     proposal,
   };
 }

@@ -9,10 +9,17 @@ import { alerting, scheduledActivities as activities, scheduledWindow, startTrig
 export async function driftMonitor(input: DriftMonitorInput): Promise<DriftMonitorResult> {
   const info = workflowInfo();
   const { from, to: end } = scheduledWindow(input.windowDays, input.windowEnd);
-  const found = await activities.measureDrift({ modelId: input.modelId, from: from.toISOString(), to: end.toISOString(), policy: input.policy });
-  let retrainingRunId: string | null = null;
+  const found = await activities.measureDrift({
+    workflowId: info.workflowId,
+    scheduleId: input.scheduleId,
+    modelId: input.modelId,
+    from: from.toISOString(),
+    to: end.toISOString(),
+    policy: input.policy,
+  });
+  let run: { runId: string; started: boolean } | null = null;
   if (found.drift && input.policy.startRetraining) {
-    retrainingRunId = await startTriggeredRun({
+    run = await startTriggeredRun({
       modelId: input.modelId,
       model: input.model,
       trigger: 'drift',
@@ -21,16 +28,18 @@ export async function driftMonitor(input: DriftMonitorInput): Promise<DriftMonit
       ...(input.approvalTimeoutSeconds ? { approvalTimeoutSeconds: input.approvalTimeoutSeconds } : {}),
     });
   }
+  const retrainingRunId = run?.runId ?? null;
+  const runNote = run ? (run.started ? `; retraining run ${run.runId} started` : `; retraining run ${run.runId} already under way`) : '';
   if (found.drift) {
     await alerting.sendAlert({
       alertKey: `${info.workflowId}:drift`,
       modelId: input.modelId,
       kind: 'drift',
       severity: 'medium',
-      summary: `${input.model}: production traffic drifted${retrainingRunId ? `; retraining run ${retrainingRunId} started` : ''}`,
-      payload: { window: { from: from.toISOString(), to: end.toISOString() }, reasons: found.reasons, retrainingRunId },
+      summary: `${input.model}: production traffic drifted${runNote}`,
+      payload: { reportId: found.reportId, window: { from: from.toISOString(), to: end.toISOString() }, reasons: found.reasons, retrainingRunId, retrainingRunStarted: run?.started ?? false },
       webhook: input.policy.webhook ?? null,
     });
   }
-  return { drift: found.drift, reasons: found.reasons, windowFrom: from.toISOString(), windowTo: end.toISOString(), retrainingRunId };
+  return { reportId: found.reportId, drift: found.drift, reasons: found.reasons, windowFrom: from.toISOString(), windowTo: end.toISOString(), retrainingRunId, retrainingRunStarted: run?.started ?? false };
 }

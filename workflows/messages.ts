@@ -346,7 +346,9 @@ export interface BiasReauditResult {
   windowFrom: string;
   windowTo: string;
   labelledRequests: number;
+  /** The run the alert started, or the run of the model already under way. */
   retrainingRunId: string | null;
+  retrainingRunStarted: boolean;
   /** What an approver is asked to do, when the policy proposes a rollback. */
   proposal: string | null;
 }
@@ -380,9 +382,14 @@ export interface DriftMonitorInput {
 }
 
 export interface DriftMonitorResult {
+  /** The stored audit report (kind drift_monitor). */
+  reportId: number;
   drift: boolean;
   reasons: string[];
   windowFrom: string;
   windowTo: string;
+  /** The run the finding started, or the run of the model already under way. */
   retrainingRunId: string | null;
+  /** False when retrainingRunId names a run that was already under way. */
+  retrainingRunStarted: boolean;
 }

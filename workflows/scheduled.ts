@@ -36,7 +36,7 @@ export async function startTriggeredRun(input: {
   scheduleId: string | null;
   trainingTaskQueue?: string;
   approvalTimeoutSeconds?: number;
-}): Promise<string> {
+}): Promise<{ runId: string; started: boolean }> {
   const info = workflowInfo();
   const run = await scheduledActivities.recordTriggeredRun({
     modelId: input.modelId,
@@ -47,6 +47,8 @@ export async function startTriggeredRun(input: {
     approvalTimeoutSeconds: input.approvalTimeoutSeconds ?? 7 * 86400,
     trainingTaskQueue: input.trainingTaskQueue ?? 'training',
   });
+  // Another run of the model is under way: it is the answer, and nothing new starts.
+  if (run.activeRunId) return { runId: run.activeRunId, started: false };
   try {
     await startChild('retrainingRun', {
       workflowId: run.runId,
@@ -61,5 +63,5 @@ export async function startTriggeredRun(input: {
   } catch (err) {
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
   }
-  return run.runId;
+  return { runId: run.runId, started: true };
 }

@@ -1,5 +1,7 @@
-// Scheduled bias re-audits. Each audit is a Temporal Schedule (no table: the schedule is the record)
-// whose action starts the `biasReaudit` workflow on the control task queue with a BiasReauditInput.
+// Scheduled audits of a production model, of two kinds: bias re-audits (`biasReaudit`, against the
+// version's pre-launch audit) and drift monitors (`driftMonitor`, population and feedback drift). Each is
+// a Temporal Schedule (no table: the schedule is the record) whose action starts the kind's workflow on
+// the control task queue; the reports the runs store are read with audits.reports / audits.report.
 // The policy lives in the action's args; the spec as the operator wrote it (Temporal compiles cron
 // strings into calendars), the model and who created it live in the schedule's memo; the model is
 // also the schedule's and each started workflow's RetrainModel search attribute.
@@ -17,12 +19,26 @@ import {
   type ScheduleSummary,
 } from '@temporalio/client';
 import { z } from 'zod';
-import { BIAS_REAUDIT_WORKFLOW_TYPE, modelSearchAttribute, type BiasReauditInput, type ReauditPolicy } from '../../workflows/messages';
-import { AUDIT_OVERLAP_POLICIES, auditId, auditOverlap, auditSpecInput, isoDate, modelName, reason, reauditPolicyInput } from '../schemas';
+import { and, desc, eq } from 'drizzle-orm';
+import { AUDIT_KINDS, auditReports, models, modelVersions, type AuditKind } from '../../db/schema';
+import {
+  BIAS_REAUDIT_WORKFLOW_TYPE,
+  DRIFT_MONITOR_WORKFLOW_TYPE,
+  modelSearchAttribute,
+  type BiasReauditInput,
+  type DriftMonitorInput,
+  type DriftMonitorPolicy,
+  type ReauditPolicy,
+} from '../../workflows/messages';
+import { AUDIT_OVERLAP_POLICIES, auditId, auditOverlap, auditSpecInput, driftMonitorPolicyInput, isoDate, modelName, reason, reauditPolicyInput } from '../schemas';
 import { roleProcedure, router, type Context } from '../trpc';
 import { requireModel } from './models';
 
 type AuditOverlap = (typeof AUDIT_OVERLAP_POLICIES)[number];
+
+const WORKFLOW_TYPE: Record<AuditKind, string> = { bias_reaudit: BIAS_REAUDIT_WORKFLOW_TYPE, drift_monitor: DRIFT_MONITOR_WORKFLOW_TYPE };
+const kindOf = (workflowType: string | undefined): AuditKind | null => AUDIT_KINDS.find((k) => WORKFLOW_TYPE[k] === workflowType) ?? null;
+const auditKind = z.enum(AUDIT_KINDS);
 
 const TO_TEMPORAL: Record<AuditOverlap, ScheduleOverlapPolicy> = {
   skip: ScheduleOverlapPolicy.SKIP,
@@ -60,7 +76,7 @@ const auditMemo = z.object({
   createdBy: z.string(),
 });
 
-/** The action's first argument (BiasReauditInput), read back leniently. */
+/** The action's first argument (BiasReauditInput or DriftMonitorInput), read back leniently. */
 const storedInput = z.object({
   modelId: z.number(),
   model: z.string(),
@@ -71,7 +87,9 @@ const storedInput = z.object({
 
 // ---- outputs ----------------------------------------------------------------------------------------
 
-const policyOutput = z.object(reauditPolicyInput.shape);
+const reauditPolicyOutput = z.object(reauditPolicyInput.shape);
+const driftPolicyOutput = z.object(driftMonitorPolicyInput.shape);
+const policyOutput = z.union([reauditPolicyOutput, driftPolicyOutput]);
 
 const recentActionOutput = z.object({
   workflowId: z.string(),
@@ -83,6 +101,7 @@ const recentActionOutput = z.object({
 
 const auditSummaryOutput = z.object({
   id: z.string(),
+  kind: auditKind,
   model: z.string().nullable(),
   spec: specView,
   paused: z.boolean(),
@@ -132,12 +151,13 @@ function modelOf(memo: z.infer<typeof auditMemo> | undefined, s: Pick<ScheduleSu
   return memo?.model ?? s.typedSearchAttributes?.get(modelSearchAttribute) ?? null;
 }
 
-function toAuditView(d: ScheduleDescription): AuditView {
+function toAuditView(d: ScheduleDescription, kind: AuditKind): AuditView {
   const memo = auditMemo.safeParse(d.memo).data;
   const args = storedInput.safeParse(d.action.args?.[0]).data;
-  const policy = args ? policyOutput.safeParse(args.policy).data : undefined;
+  const policy = args ? (kind === 'bias_reaudit' ? reauditPolicyOutput : driftPolicyOutput).safeParse(args.policy).data : undefined;
   return {
     id: d.scheduleId,
+    kind,
     model: modelOf(memo, d) ?? args?.model ?? null,
     spec: specOf(memo, d.spec),
     paused: d.state.paused,
@@ -180,8 +200,8 @@ function scheduleRefusal(err: unknown, id: string, what: string): TRPCError {
   return new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: `Temporal failed to ${what}: ${err instanceof Error ? err.message : String(err)}` });
 }
 
-/** The schedule behind an audit; NOT_FOUND when there is none, or when it is not a bias re-audit. */
-async function requireAudit(ctx: Context, id: string): Promise<{ handle: ScheduleHandle; description: ScheduleDescription }> {
+/** The schedule behind an audit; NOT_FOUND when there is none, or when it starts neither audit workflow. */
+async function requireAudit(ctx: Context, id: string): Promise<{ handle: ScheduleHandle; description: ScheduleDescription; kind: AuditKind }> {
   const handle = ctx.temporal.schedule.getHandle(id);
   let description: ScheduleDescription;
   try {
@@ -189,14 +209,16 @@ async function requireAudit(ctx: Context, id: string): Promise<{ handle: Schedul
   } catch (err) {
     throw scheduleRefusal(err, id, `describe audit '${id}'`);
   }
-  if (description.action.workflowType !== BIAS_REAUDIT_WORKFLOW_TYPE) {
-    throw new TRPCError({ code: 'NOT_FOUND', message: `audit '${id}' not found (schedule '${id}' does not start ${BIAS_REAUDIT_WORKFLOW_TYPE})` });
+  const kind = kindOf(description.action.workflowType);
+  if (!kind) {
+    throw new TRPCError({ code: 'NOT_FOUND', message: `audit '${id}' not found (schedule '${id}' starts neither ${BIAS_REAUDIT_WORKFLOW_TYPE} nor ${DRIFT_MONITOR_WORKFLOW_TYPE})` });
   }
-  return { handle, description };
+  return { handle, description, kind };
 }
 
 async function describeAudit(ctx: Context, id: string): Promise<AuditView> {
-  return toAuditView((await requireAudit(ctx, id)).description);
+  const { description, kind } = await requireAudit(ctx, id);
+  return toAuditView(description, kind);
 }
 
 function temporalSpec(spec: z.infer<typeof auditSpecInput>): ScheduleSpec {
@@ -206,35 +228,105 @@ function temporalSpec(spec: z.infer<typeof auditSpecInput>): ScheduleSpec {
 }
 
 const idInput = z.strictObject({ id: auditId });
+
+const createFields = {
+  model: modelName,
+  /** Default: bias-reaudit-<model> or drift-monitor-<model>. */
+  id: auditId.optional(),
+  spec: auditSpecInput,
+  catchupWindowSeconds: z.number().int().min(10).max(366 * 86400).default(3600),
+  overlap: auditOverlap.default('skip'),
+  /** Days of traffic before each scheduled time that a run looks at. */
+  windowDays: z.number().int().min(1).max(365).default(7),
+  paused: z.boolean().optional(),
+};
+
+/** The policy schema of each kind. */
+const POLICY_INPUT = { bias_reaudit: reauditPolicyInput, drift_monitor: driftMonitorPolicyInput } as const;
+
+/**
+ * The kind decides the policy's shape: a re-audit's bounds, or a drift monitor's thresholds. The union
+ * of loose shapes documents both (trpc-to-openapi needs one object input); the refinement holds the
+ * policy to its kind's strict schema, so errors name the field.
+ */
+const createInput = z
+  .strictObject({
+    ...createFields,
+    /** bias_reaudit (default): against the pre-launch audit; drift_monitor: population and feedback drift. */
+    kind: auditKind.default('bias_reaudit'),
+    policy: z.union([z.looseObject(reauditPolicyInput.shape), z.looseObject(driftMonitorPolicyInput.shape)]),
+  })
+  .superRefine((a, ctx) => {
+    for (const issue of POLICY_INPUT[a.kind].safeParse(a.policy).error?.issues ?? []) {
+      ctx.addIssue({ ...issue, path: ['policy', ...issue.path], message: `${a.kind} policy: ${issue.message}` } as Parameters<typeof ctx.addIssue>[0]);
+    }
+  });
+
+const auditReportOutput = z.object({
+  reportId: z.number(),
+  kind: auditKind,
+  /** The schedule (audit id) whose run stored it; null for a run started outside a schedule. */
+  auditId: z.string().nullable(),
+  workflowId: z.string(),
+  /** The production version audited. */
+  version: z.number().nullable(),
+  windowFrom: z.date(),
+  windowTo: z.date(),
+  /** The policy was crossed (an alert was sent). */
+  alert: z.boolean(),
+  reasons: z.array(z.string()),
+  /** Requests in the window, and (re-audits) those with a label. */
+  requests: z.number().nullable(),
+  labelled: z.number().nullable(),
+  contentHash: z.string(),
+  createdAt: z.date(),
+});
+
+const storedReport = z.object({
+  requests: z.number().optional(),
+  labelled: z.number().optional(),
+  reasons: z.array(z.string()).optional(),
+  comparison: z.object({ reasons: z.array(z.string()) }).optional(),
+});
+
+const reportColumns = { report: auditReports, version: modelVersions.version };
+
+function toReportView(row: { report: typeof auditReports.$inferSelect; version: number | null }): z.infer<typeof auditReportOutput> {
+  const r = row.report;
+  const body = storedReport.safeParse(r.report).data;
+  return {
+    reportId: r.id,
+    kind: r.kind,
+    auditId: r.scheduleId,
+    workflowId: r.workflowId,
+    version: row.version,
+    windowFrom: r.windowFrom,
+    windowTo: r.windowTo,
+    alert: r.alert === 1,
+    reasons: body?.comparison?.reasons ?? body?.reasons ?? [],
+    requests: body?.requests ?? null,
+    labelled: body?.labelled ?? null,
+    contentHash: r.contentHash,
+    createdAt: r.createdAt,
+  };
+}
 const tags = ['audits'];
 
 export const auditsRouter = router({
   create: roleProcedure('operator')
-    .meta({ openapi: { method: 'POST', path: '/audits', tags, summary: 'Schedule a recurring bias re-audit of a model (a Temporal Schedule starting biasReaudit)' } })
-    .input(
-      z.strictObject({
-        model: modelName,
-        /** Default: bias-reaudit-<model>. */
-        id: auditId.optional(),
-        spec: auditSpecInput,
-        catchupWindowSeconds: z.number().int().min(10).max(366 * 86400).default(3600),
-        overlap: auditOverlap.default('skip'),
-        windowDays: z.number().int().min(1).max(365).default(7),
-        policy: reauditPolicyInput,
-        paused: z.boolean().optional(),
-      }),
-    )
+    .meta({ openapi: { method: 'POST', path: '/audits', tags, summary: 'Schedule a recurring bias re-audit or drift monitor of a model (a Temporal Schedule)' } })
+    .input(createInput)
     .output(auditOutput)
     .mutation(async ({ ctx, input }) => {
       const model = await requireModel(ctx.db, input.model);
-      const id = input.id ?? `bias-reaudit-${model.name}`;
-      const workflowInput: BiasReauditInput = {
+      const id = input.id ?? `${input.kind.replace('_', '-')}-${model.name}`;
+      const workflowInput: BiasReauditInput | DriftMonitorInput = {
         modelId: model.id,
         model: model.name,
         scheduleId: id,
         windowDays: input.windowDays,
-        policy: input.policy as ReauditPolicy,
-        // A run the re-audit starts trains where this deployment's training workers listen.
+        policy: POLICY_INPUT[input.kind].parse(input.policy) as ReauditPolicy & DriftMonitorPolicy,
+        // A run the audit starts trains where this deployment's training workers listen.
         trainingTaskQueue: ctx.taskQueues.training,
       };
       const memo: z.infer<typeof auditMemo> = {
@@ -248,7 +340,7 @@ export const auditsRouter = router({
           spec: temporalSpec(input.spec),
           action: {
             type: 'startWorkflow',
-            workflowType: BIAS_REAUDIT_WORKFLOW_TYPE,
+            workflowType: WORKFLOW_TYPE[input.kind],
             taskQueue: ctx.taskQueues.control,
             // Temporal appends the action's nominal time: <id>-2026-01-01T03:00:00Z.
             workflowId: id,
@@ -263,7 +355,7 @@ export const auditsRouter = router({
             note: `created${input.paused ? ' paused' : ''} by ${ctx.identity.subject}`,
           },
         });
-        const view = toAuditView(await handle.describe());
+        const view = toAuditView(await handle.describe(), input.kind);
         if (view.nextActionTimes.length === 0) {
           // A spec that matches no future time (a cron for 31 February) would sit there doing nothing.
           await handle.delete();
@@ -276,8 +368,8 @@ export const auditsRouter = router({
     }),
 
   list: roleProcedure('viewer')
-    .meta({ openapi: { method: 'GET', path: '/audits', tags, summary: 'Bias re-audits (all, or of one model), with their next run times' } })
-    .input(z.strictObject({ model: modelName.optional() }).default({}))
+    .meta({ openapi: { method: 'GET', path: '/audits', tags, summary: 'Audits (all, or of one model or kind), with their next run times' } })
+    .input(z.strictObject({ model: modelName.optional(), kind: auditKind.optional() }).default({}))
     .output(z.array(auditSummaryOutput))
     .query(async ({ ctx, input }) => {
       // Schedule listing is eventually consistent: a schedule created a moment ago may be missing.
@@ -285,12 +377,14 @@ export const auditsRouter = router({
       try {
         const query = input.model ? `${modelSearchAttribute.name} = '${input.model}'` : undefined;
         for await (const s of ctx.temporal.schedule.list(query ? { query } : {})) {
-          if (s.action?.workflowType !== BIAS_REAUDIT_WORKFLOW_TYPE) continue;
+          const kind = kindOf(s.action?.workflowType);
+          if (!kind || (input.kind && kind !== input.kind)) continue;
           const memo = auditMemo.safeParse(s.memo).data;
           const model = modelOf(memo, s);
           if (input.model && model !== input.model) continue;
           out.push({
             id: s.scheduleId,
+            kind,
             model,
             spec: specOf(memo, s.spec),
             paused: s.state.paused,
@@ -400,6 +494,53 @@ export const auditsRouter = router({
         throw scheduleRefusal(err, input.id, `backfill audit '${input.id}'`);
       }
       return { id: input.id, from, to, overlap };
+    }),
+
+  reports: roleProcedure('viewer')
+    .meta({ openapi: { method: 'GET', path: '/models/{model}/audit-reports', tags, summary: "A model's stored audit reports (re-audits and drift monitors), by window end" } })
+    .input(
+      z.strictObject({
+        model: modelName,
+        kind: auditKind.optional(),
+        auditId: auditId.optional(),
+        /** 'true': only reports that alerted (a string, as in a query string). */
+        alertsOnly: z.enum(['true', 'false']).default('false'),
+        limit: z.coerce.number().int().min(1).max(1000).default(100),
+      }),
+    )
+    .output(z.array(auditReportOutput))
+    .query(async ({ ctx, input }) => {
+      const model = await requireModel(ctx.db, input.model);
+      const rows = await ctx.db
+        .select(reportColumns)
+        .from(auditReports)
+        .leftJoin(modelVersions, eq(modelVersions.id, auditReports.versionId))
+        .where(
+          and(
+            eq(auditReports.modelId, model.id),
+            input.kind ? eq(auditReports.kind, input.kind) : undefined,
+            input.auditId ? eq(auditReports.scheduleId, input.auditId) : undefined,
+            input.alertsOnly === 'true' ? eq(auditReports.alert, 1) : undefined,
+          ),
+        )
+        .orderBy(desc(auditReports.windowTo), desc(auditReports.id))
+        .limit(input.limit);
+      return rows.map(toReportView);
+    }),
+
+  report: roleProcedure('viewer')
+    .meta({ openapi: { method: 'GET', path: '/audit-reports/{reportId}', tags, summary: 'One stored audit report, whole: every finding with its interval' } })
+    .input(z.strictObject({ reportId: z.coerce.number().int().positive() }))
+    .output(auditReportOutput.extend({ model: z.string(), report: z.record(z.string(), z.unknown()) }))
+    .query(async ({ ctx, input }) => {
+      const [row] = await ctx.db
+        .select({ ...reportColumns, model: models.name })
+        .from(auditReports)
+        .innerJoin(models, eq(models.id, auditReports.modelId))
+        .leftJoin(modelVersions, eq(modelVersions.id, auditReports.versionId))
+        .where(eq(auditReports.id, input.reportId));
+      if (!row) throw new TRPCError({ code: 'NOT_FOUND', message: `audit report ${input.reportId} not found` });
+      return { ...toReportView(row), model: row.model, report: row.report.report as Record<string, unknown> };
     }),
 
   delete: roleProcedure('operator')

@@ -440,6 +440,10 @@ const cases: Record<string, { who: Who; cases: BadCase[] }> = {
       { what: 'a secretEnv that is not a variable name', field: 'policy', call: (c) => c.audits.create.mutate({ model, spec: hourly, policy: { ...reaudit, webhook: { url: 'https://example.com/x', secretEnv: 'my secret' } } }) },
       { what: 'an unknown policy key', field: 'policy', call: (c) => c.audits.create.mutate(bad({ model, spec: hourly, policy: { ...reaudit, maxAuc: 0.9 } })) },
       { what: 'unknown key', field: 'owner', call: (c) => c.audits.create.mutate(bad({ model, spec: hourly, policy: reaudit, owner: 'me' })) },
+      { what: 'an unknown kind', field: 'kind', call: (c) => c.audits.create.mutate(bad({ model, kind: 'fairness_check', spec: hourly, policy: reaudit })) },
+      { what: 'a re-audit policy on a drift monitor', field: 'policy', call: (c) => c.audits.create.mutate(bad({ model, kind: 'drift_monitor', spec: hourly, policy: reaudit })) },
+      { what: 'a drift monitor with an override rise above 1', field: 'policy', call: (c) => c.audits.create.mutate({ model, kind: 'drift_monitor', spec: hourly, policy: { maxOverrideRise: 2 } }) },
+      { what: 'a drift policy on a re-audit', field: 'policy', call: (c) => c.audits.create.mutate(bad({ model, spec: hourly, policy: { maxPsi: 0.2, maxOverrideRise: 0.05 } })) },
     ],
   },
   'audits.list': {
@@ -483,6 +487,23 @@ const cases: Record<string, { who: Who; cases: BadCase[] }> = {
       { what: 'to in the future', field: 'to', call: (c) => c.audits.backfill.mutate({ id: 'some-audit', from: '2026-01-01T00:00:00Z', to: '2999-01-01T00:00:00Z' }) },
       { what: 'a range over 366 days', field: 'from', call: (c) => c.audits.backfill.mutate({ id: 'some-audit', from: '2020-01-01T00:00:00Z', to: '2022-01-01T00:00:00Z' }) },
       { what: 'an unknown overlap policy', field: 'overlap', call: (c) => c.audits.backfill.mutate(bad({ id: 'some-audit', from: '2026-01-01T00:00:00Z', to: '2026-01-02T00:00:00Z', overlap: 'all' })) },
+    ],
+  },
+  'audits.reports': {
+    who: 'viewer',
+    cases: [
+      { what: 'bad model name', field: 'model', call: (c) => c.audits.reports.query({ model: 'No' }) },
+      { what: 'an unknown kind', field: 'kind', call: (c) => c.audits.reports.query(bad({ model, kind: 'weekly' })) },
+      { what: 'alertsOnly not true/false', field: 'alertsOnly', call: (c) => c.audits.reports.query(bad({ model, alertsOnly: 'yes' })) },
+      { what: 'a limit of 0', field: 'limit', call: (c) => c.audits.reports.query({ model, limit: 0 }) },
+      { what: 'bad audit id', field: 'auditId', call: (c) => c.audits.reports.query({ model, auditId: 'A B' }) },
+    ],
+  },
+  'audits.report': {
+    who: 'viewer',
+    cases: [
+      { what: 'a report id of 0', field: 'reportId', call: (c) => c.audits.report.query({ reportId: 0 }) },
+      { what: 'a report id that is not a number', field: 'reportId', call: (c) => c.audits.report.query(bad({ reportId: 'latest' })) },
     ],
   },
   'audits.delete': {
@@ -814,6 +835,8 @@ test('openapi.json lists a path and method for every procedure', async () => {
     ['post', '/audits/{id}/trigger'],
     ['post', '/audits/{id}/backfill'],
     ['delete', '/audits/{id}'],
+    ['get', '/models/{model}/audit-reports'],
+    ['get', '/audit-reports/{reportId}'],
   ];
   for (const [method, path] of expected) {
     assert.ok(doc.paths[path]?.[method], `${method.toUpperCase()} ${path} is missing from openapi.json (paths: ${Object.keys(doc.paths).join(', ')})`);

@@ -70,3 +70,59 @@ test('quiet traffic starts nothing; a population shift starts one retraining run
   const drifted = await env.services.opened.db.select().from(runs).where(and(eq(runs.modelId, modelId), eq(runs.trigger, 'drift')));
   assert.equal(drifted.length, 1);
 });
+
+test('a drift monitor scheduled through the API: backfilled over two drifting days, two reports through audits.reports and one run', { timeout: 240_000 }, async () => {
+  const api = env.clients.operator;
+  const id = `drift-monitor-${uid()}`;
+  const created = await api.audits.create.mutate({
+    model,
+    id,
+    kind: 'drift_monitor',
+    spec: { interval: { everySeconds: 86_400 } },
+    windowDays: 1,
+    policy: { attributes: ['sender_tld'], maxPsi: 0.25, startRetraining: true },
+    paused: true,
+  });
+  assert.equal(created.kind, 'drift_monitor');
+  assert.equal(created.workflowType, DRIFT_MONITOR_WORKFLOW_TYPE);
+  assert.deepEqual(created.policy, { attributes: ['sender_tld'], maxPsi: 0.25, startRetraining: true });
+  assert.ok((await api.audits.list.query({ model, kind: 'drift_monitor' })).some((a) => a.id === id && a.kind === 'drift_monitor'));
+  assert.ok(!(await api.audits.list.query({ model, kind: 'bias_reaudit' })).some((a) => a.id === id));
+  // A drift policy is not a re-audit policy: the kind decides which fields are allowed.
+  await assert.rejects(
+    api.audits.create.mutate({ model, kind: 'drift_monitor', spec: { interval: { everySeconds: 3600 } }, policy: { maxFprIncrease: 0.1 } as never }),
+    (e: Error) => /maxFprIncrease/.test(e.message),
+  );
+
+  const day = 86_400_000;
+  const to = new Date(Math.floor(Date.now() / day) * day - 20 * day);
+  const from = new Date(to.getTime() - 2 * day);
+  const cc = loadCorpus().filter((e, i) => i % 5 === 4 && e.slices.sender_tld === 'country_code');
+  await traffic(cc.slice(0, 200), new Date(from.getTime() - day / 2));
+  await traffic(cc.slice(200, 400), new Date(from.getTime() + day / 2));
+  const before = await env.services.opened.db.select().from(runs).where(and(eq(runs.modelId, modelId), eq(runs.trigger, 'drift')));
+  // Both periods at once: the second finds the first's run under way and starts none.
+  await api.audits.backfill.mutate({ id, from: from.toISOString(), to: to.toISOString(), overlap: 'allow_all' });
+  let reports: Awaited<ReturnType<typeof api.audits.reports.query>> = [];
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline) {
+    reports = await api.audits.reports.query({ model, auditId: id });
+    if (reports.length >= 2) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  assert.equal(reports.length, 2, 'one report per backfilled period');
+  assert.deepEqual(reports.map((r) => r.kind), ['drift_monitor', 'drift_monitor']);
+  assert.ok(reports.every((r) => r.alert && r.reasons.some((x) => /PSI of sender_tld/.test(x))), JSON.stringify(reports));
+  assert.ok(reports[0]!.windowTo > reports[1]!.windowTo, 'newest window first');
+  const whole = await env.clients.viewer.audits.report.query({ reportId: reports[0]!.reportId });
+  assert.equal(whole.model, model);
+  assert.ok(Array.isArray((whole.report as { population?: unknown[] }).population));
+  assert.ok((await api.audits.reports.query({ model, kind: 'bias_reaudit', auditId: id })).length === 0);
+
+  const after = await env.services.opened.db.select().from(runs).where(and(eq(runs.modelId, modelId), eq(runs.trigger, 'drift')));
+  assert.equal(after.length, before.length + 1, 'two drifting periods start one run');
+  const started = after.find((r) => !before.some((b) => b.id === r.id))!;
+  const finished = await waitForStatus(env, started.id, ['promoted', 'rejected', 'failed'], 180_000);
+  assert.notEqual(finished.status, 'failed', JSON.stringify(finished.result));
+  await api.audits.delete.mutate({ id });
+});

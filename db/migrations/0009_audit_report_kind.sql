@@ -1,0 +1,1 @@
+ALTER TABLE "audit_reports" ADD COLUMN "kind" text DEFAULT 'bias_reaudit' NOT NULL;
