@@ -7,9 +7,10 @@ import { and, asc, eq, inArray, sql } from 'drizzle-orm';
 import { canonicalJson } from '../analysis/canonicalJson';
 import { encodeAttribute } from '../analysis/confusion';
 import { compareWithPrelaunch, judgeDriftSignals, judgedFindings, sliceRatesFromRateSet, weightedErrorRates, type AuditSide, type SliceRates } from '../analysis/drift';
+import { saturationDesignOf } from '../analysis/policy';
 import type { VersionEvaluation } from '../analysis/report';
 import type { Db, DbOrTx } from '../db/index';
-import { productionVersionId, resultRows } from '../db/queries';
+import { currentPolicy, productionVersionId, resultRows } from '../db/queries';
 import { auditReports, evalReports, models, prelaunchAudits, runs, type AuditKind } from '../db/schema';
 import type { DriftMonitorPolicy, ReauditPolicy, RetrainingRunInput, RunTrigger } from '../workflows/messages';
 
@@ -161,6 +162,10 @@ export function createAuditActivities({ db }: { db: Db }) {
         approvalTimeoutSeconds: input.approvalTimeoutSeconds,
         trainingTaskQueue: input.trainingTaskQueue,
       };
+      // A gate policy that judges the saturation verdict gets its evidence, as runs.start would give it.
+      const policy = await currentPolicy(db, input.modelId);
+      const saturation = policy ? saturationDesignOf(policy.document) : null;
+      if (saturation) runInput.saturation = saturation;
       return db.transaction(async (tx) => {
         // The model row serialises concurrent scheduled runs (two backfilled periods noticing at once).
         await tx.select({ id: models.id }).from(models).where(eq(models.id, input.modelId)).for('update');

@@ -429,3 +429,18 @@ export const defaultSpamFilterPolicy: GatePolicyInput = {
     { kind: 'human_approval', id: 'sign-off' },
   ],
 };
+
+/**
+ * The saturation check a run needs under this gate policy document: the design of its saturation rule,
+ * or null when the policy has none (a policy that judges the verdict always gets its evidence, however
+ * the run was started).
+ */
+export function saturationDesignOf(document: unknown): { fractions?: number[]; seeds?: number; minGainFromDoubling?: number } | null {
+  const rule = gatePolicySchema.parse(document).rules.find((r) => r.kind === 'saturation');
+  if (!rule || rule.kind !== 'saturation') return null;
+  return {
+    ...(rule.fractions ? { fractions: rule.fractions } : {}),
+    ...(rule.seeds ? { seeds: rule.seeds } : {}),
+    ...(rule.minGainFromDoubling !== undefined ? { minGainFromDoubling: rule.minGainFromDoubling } : {}),
+  };
+}

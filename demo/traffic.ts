@@ -19,6 +19,11 @@ export interface TrafficProbabilities {
   rating: number;
   /** Of the overrides and reports, the share that also send a `correction` with the true label. */
   correction: number;
+  /**
+   * The share of all requests a reviewer spot-checks, whatever the decision, recording the true label
+   * as a `correction`: a uniform random sample, which is what a re-audit can estimate error rates from.
+   */
+  review: number;
 }
 
 export const defaultTrafficProbabilities: Readonly<TrafficProbabilities> = Object.freeze({
@@ -26,6 +31,7 @@ export const defaultTrafficProbabilities: Readonly<TrafficProbabilities> = Objec
   reportMissedSpam: 0.15,
   rating: 0.005,
   correction: 0.02,
+  review: 0,
 });
 
 export type TrafficFeedbackKind = 'override' | 'report' | 'rating' | 'correction';
@@ -65,8 +71,8 @@ export interface ReplayTrafficResult {
   versions: Record<string, number>;
   /** Batches where predict answered with another version than serving announced just before (a promotion in between). */
   versionRaces: number;
-  /** Feedback events sent per kind (whether or not new). */
-  feedback: KindCounts & { total: number; inserted: number };
+  /** Feedback events sent per kind (whether or not new); `reviewed`: corrections from the spot-check. */
+  feedback: KindCounts & { total: number; inserted: number; reviewed: number };
   /** Already known to the service: predictions logged by an earlier call, feedback events with a known idempotency key. */
   duplicates: { predictions: number; feedback: number };
   /** The probabilities the readers acted with, and the rates that came out of this replay. */
@@ -112,7 +118,7 @@ export async function replayTraffic(opts: ReplayTrafficOptions): Promise<ReplayT
     truth: { ham: 0, spam: 0, hamBlocked: 0, spamPassed: 0 },
     versions: {},
     versionRaces: 0,
-    feedback: { override: 0, report: 0, rating: 0, correction: 0, total: 0, inserted: 0 },
+    feedback: { override: 0, report: 0, rating: 0, correction: 0, total: 0, inserted: 0, reviewed: 0 },
     duplicates: { predictions: 0, feedback: 0 },
     stated,
     observed: { overrideHamRescue: null, reportMissedSpam: null, rating: null, correction: null },
@@ -150,6 +156,8 @@ export async function replayTraffic(opts: ReplayTrafficOptions): Promise<ReplayT
       const uRate = rng.next();
       const stars = rng.nextInt(wrong ? 2 : 3);
       const delayMs = Math.floor(rng.next() * 2 * DAY_MS);
+      // Drawn last, so the draws above (and every replay made before the review stream) are unchanged.
+      const uReview = rng.next();
       const at = new Date(new Date(occurredAt).getTime() + delayMs).toISOString();
       const common = { version: scored.results[j]!.version, requestId, exampleExternalId: e.externalId, attributes, occurredAt: at };
 
@@ -172,6 +180,9 @@ export async function replayTraffic(opts: ReplayTrafficOptions): Promise<ReplayT
       if (reacted && uCorrect < stated.correction) {
         events.push({ ...common, kind: 'correction', correctedLabel: e.label, idempotencyKey: `${requestId}:correction` });
         out.feedback.correction++;
+      } else if (uReview < stated.review) {
+        events.push({ ...common, kind: 'correction', correctedLabel: e.label, idempotencyKey: `${requestId}:correction` });
+        out.feedback.reviewed++;
       }
       if (uRate < stated.rating) {
         // Wrong: 1-2 stars; right: 3-5.

@@ -101,7 +101,7 @@ test('a replay logs every e-mail once and sends feedback that follows from the t
   }
 
   // Stated against observed.
-  assert.deepEqual(first.stated, probabilities);
+  assert.deepEqual(first.stated, { ...probabilities, review: 0 });
   assert.equal(first.observed.overrideHamRescue ?? 1, 1);
   assert.equal(first.observed.reportMissedSpam ?? 1, 1);
   assert.equal(first.observed.rating, first.feedback.rating / emails.length);
@@ -122,11 +122,28 @@ test('replaying the same e-mails (another batch size) writes nothing new: same e
 test('the defaults are the stated probabilities; nonsense options are refused before anything is sent', async () => {
   const few = emails.slice(0, 20);
   const out = await replayTraffic({ api: ingest, model, emails: few, requestPrefix: 'defaults' });
-  assert.deepEqual(out.stated, { overrideHamRescue: 0.35, reportMissedSpam: 0.15, rating: 0.005, correction: 0.02 });
+  assert.deepEqual(out.stated, { overrideHamRescue: 0.35, reportMissedSpam: 0.15, rating: 0.005, correction: 0.02, review: 0 });
   await assert.rejects(replayTraffic({ api: ingest, model, emails: few, probabilities: { rating: 1.5 } }), /rating must be a probability/);
   await assert.rejects(replayTraffic({ api: ingest, model, emails: few, batchSize: 0 }), /batchSize/);
   // A viewer cannot feed traffic.
   await assert.rejects(replayTraffic({ api: env.clients.viewer, model, emails: few, requestPrefix: 'viewer' }), /this needs 'ingest'/);
   const [v] = await env.services.opened.db.select().from(modelVersions).where(eq(modelVersions.id, productionVersionId));
   assert.equal(v?.status, 'production');
+});
+
+test('the review stream spot-checks a uniform share of requests, right or wrong, with the true label', async () => {
+  const db = env.services.opened.db;
+  const some = emails.slice(0, 200);
+  const prefix = `review-${uid()}`;
+  const out = await replayTraffic({ api: ingest, model, emails: some, requestPrefix: prefix, seed: 3, probabilities: { overrideHamRescue: 0, reportMissedSpam: 0, rating: 0, review: 0.5 } });
+  const rows = (await db.select().from(feedbackEvents).where(eq(feedbackEvents.modelId, modelId))).filter((r) => r.requestId?.startsWith(`${prefix}:`));
+  assert.equal(rows.length, out.feedback.reviewed);
+  assert.ok(out.feedback.reviewed > 70 && out.feedback.reviewed < 130, `${out.feedback.reviewed} of 200 reviewed at 50%`);
+  for (const r of rows) {
+    assert.equal(r.kind, 'correction');
+    assert.equal((r.value as { correctedLabel: number }).correctedLabel, truth.get(r.requestId!.slice(prefix.length + 1)), 'the true label');
+  }
+  const decided = await db.select().from(predictions).where(eq(predictions.modelId, modelId));
+  const reviewedDecisions = new Set(rows.map((r) => decided.find((p) => p.requestId === r.requestId)!.decision));
+  assert.deepEqual([...reviewedDecisions].sort(), [0, 1], 'blocked and delivered mail alike');
 });
