@@ -9,6 +9,9 @@
 //            canary analysis window (planted regression), and that rollout's own history; then a second
 //            rollout (shadow window, then an inconclusive window that pauses) driven by Updates: resume,
 //            pause, promoteNow by an approver → test/replay
+//   scheduled: a biasReaudit over a window with a planted country-code disparity that alerts and starts a
+//              retraining run (child, abandoned), and a driftMonitor over country-code-only traffic that finds
+//              that run under way and starts none → test/replay
 // Re-record only on purpose (a deliberate, patched() change to the workflow); the committed histories
 // are what proves a code change stays deterministic for runs already in flight.
 import { writeFileSync } from 'node:fs';
@@ -17,7 +20,8 @@ import { execFileSync } from 'node:child_process';
 import { and, asc, eq, inArray } from 'drizzle-orm';
 import type { ApiClient } from '../../api/client';
 import { loadCorpus, type CorpusEmail } from '../../demo/corpus';
-import { aggregatedLabels, annotationAssignments, annotationBatches, annotationTasks, examples, labels, models, routes, runs } from '../../db/schema';
+import { aggregatedLabels, annotationAssignments, annotationBatches, annotationTasks, examples, feedbackEvents, labels, models, predictions, routes, runs } from '../../db/schema';
+import { BIAS_REAUDIT_WORKFLOW_TYPE, DRIFT_MONITOR_WORKFLOW_TYPE, type BiasReauditInput, type DriftMonitorInput } from '../../workflows/messages';
 import { findTemporalBinary } from '../../temporal-config/devServer';
 import { dataDir } from '../../temporal-config/env';
 import { annotatorClient, logTraffic, plantAnsweredTraffic, registerModelWithData, startTestEnv, uid, waitFor, waitForStatus, type TestEnv } from '../helpers';
@@ -30,7 +34,7 @@ interface HistoryJson {
   }[];
 }
 
-const scenarios: Record<string, (env: TestEnv) => Promise<void>> = { gates, annotation, saturation, rollout };
+const scenarios: Record<string, (env: TestEnv) => Promise<void>> = { gates, annotation, saturation, rollout, scheduled };
 const scenario = process.argv[2] ?? 'gates';
 const run = scenarios[scenario];
 if (!run) throw new Error(`unknown scenario '${scenario}': one of ${Object.keys(scenarios).join(', ')}`);
@@ -299,4 +303,58 @@ async function rollout(env: TestEnv): Promise<void> {
   if (!marker || !signal || !child || !rolledBackOk || !pausedOk) {
     throw new Error('the recorded histories do not cover the patch, the approval, the child, the analysis rollback and the rollout Updates');
   }
+}
+
+async function scheduled(env: TestEnv): Promise<void> {
+  const out = import.meta.dirname;
+  const db = env.services.opened.db;
+  const model = await registerModelWithData(env, { requireHumanApproval: 'never' });
+  const bootstrap = await env.clients.operator.runs.start.mutate({ model, trigger: 'bootstrap' });
+  await waitForStatus(env, bootstrap.runId, ['promoted']);
+  const [m] = await db.select().from(models).where(eq(models.name, model));
+  const modelId = m!.id;
+  const [prod] = await db.select().from(routes).where(and(eq(routes.modelId, modelId), eq(routes.kind, 'production')));
+  const end = new Date(Date.now() - 86_400_000);
+  const at = new Date(end.getTime() - 3_600_000);
+  // Reviewed traffic in which ham from country-code senders is blocked 60% of the time.
+  const mail = loadCorpus().filter((_, i) => i % 5 === 3).slice(0, 900);
+  let k = 0;
+  const rows = mail.map((e) => ({
+    modelId,
+    versionId: prod!.versionId,
+    requestId: `rec-${uid()}-${e.externalId}`,
+    score: 0.5,
+    decision: e.label === 0 && e.slices.sender_tld === 'country_code' && k++ % 10 < 6 ? 1 : e.label,
+    attributes: { ...e.slices } as Record<string, string>,
+    occurredAt: at,
+    loggedBy: 'record',
+  }));
+  await db.insert(predictions).values(rows);
+  await db.insert(feedbackEvents).values(
+    rows.map((r, i) => ({ modelId, versionId: r.versionId, idempotencyKey: `${r.requestId}:c`, requestId: r.requestId, kind: 'correction' as const, value: { correctedLabel: mail[i]!.label }, occurredAt: at, ingestedBy: 'record' })),
+  );
+  // The day before, mail from country-code senders only: the population drifts.
+  const driftEnd = new Date(end.getTime() - 86_400_000);
+  const cc = loadCorpus().filter((e, i) => i % 5 === 4 && e.slices.sender_tld === 'country_code').slice(0, 400);
+  await db.insert(predictions).values(
+    cc.map((e) => ({ modelId, versionId: prod!.versionId, requestId: `rec-cc-${uid()}-${e.externalId}`, score: 0.5, decision: e.label, attributes: { ...e.slices } as Record<string, string>, occurredAt: new Date(driftEnd.getTime() - 3_600_000), loggedBy: 'record' })),
+  );
+  const common = { modelId, model, scheduleId: null, windowDays: 1, windowEnd: end.toISOString(), trainingTaskQueue: env.services.taskQueues.training };
+  const reauditId = `reaudit-${uid()}`;
+  const reaudit = await env.services.client.workflow.execute(BIAS_REAUDIT_WORKFLOW_TYPE, {
+    taskQueue: env.services.taskQueues.control,
+    workflowId: reauditId,
+    args: [{ ...common, policy: { maxFprIncrease: 0.05, maxFairnessGap: 0.15, minSupport: 30, attributes: ['sender_tld'], startRetraining: true } } satisfies BiasReauditInput],
+  });
+  if (!reaudit.alert || !reaudit.retrainingRunStarted) throw new Error(`the re-audit should alert and start a run: ${JSON.stringify(reaudit)}`);
+  const driftId = `drift-${uid()}`;
+  const drift = await env.services.client.workflow.execute(DRIFT_MONITOR_WORKFLOW_TYPE, {
+    taskQueue: env.services.taskQueues.control,
+    workflowId: driftId,
+    args: [{ ...common, windowEnd: driftEnd.toISOString(), policy: { attributes: ['sender_tld', 'format'], startRetraining: true } } satisfies DriftMonitorInput],
+  });
+  if (!drift.drift || drift.retrainingRunStarted) throw new Error(`the drift monitor should find run ${reaudit.retrainingRunId} under way: ${JSON.stringify(drift)}`);
+  await record(env, reauditId, path.join(out, 'biasReaudit-alert-started-run.json'));
+  await record(env, driftId, path.join(out, 'driftMonitor-run-under-way.json'));
+  await waitForStatus(env, reaudit.retrainingRunId!, ['promoted', 'rejected', 'failed']);
 }

@@ -6,7 +6,8 @@
 //                a retrainingRun with a saturation check (ablation included), and that saturationCheck's own history;
 //                a retrainingRun whose approved candidate is rolled back by a failed canary analysis window, and that
 //                rollout's own history; a rollout paused by an inconclusive window, then resumed, paused and promoted
-//                early through its Updates
+//                early through its Updates; a biasReaudit that alerts and starts a retraining run, and a
+//                driftMonitor that finds that run under way
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -17,7 +18,7 @@ import { workflowsPath } from '../../temporal-config/worker';
 
 const dirs = [path.join(import.meta.dirname, '..', 'fixtures', 'histories'), import.meta.dirname];
 
-test('recorded retrainingRun, annotationBatch, saturationCheck and rollout histories replay without nondeterminism', async () => {
+test('recorded retrainingRun, annotationBatch, saturationCheck, rollout, biasReaudit and driftMonitor histories replay without nondeterminism', async () => {
   const files = dirs.flatMap((dir) => readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => path.join(dir, f)));
   const names = files.map((f) => path.basename(f));
   assert.ok(names.filter((f) => f.startsWith('retrainingRun-')).length >= 4, `expected recorded retrainingRun histories in ${dirs.join(', ')}`);
@@ -29,13 +30,15 @@ test('recorded retrainingRun, annotationBatch, saturationCheck and rollout histo
     'retrainingRun-rollout.json': 'rollout',
     'rollout-rolled-back.json': 'rollout',
     'rollout-paused-promoted.json': 'rollout',
+    'biasReaudit-alert-started-run.json': 'scheduled',
+    'driftMonitor-run-under-way.json': 'scheduled',
   };
   for (const [expected, scenario] of Object.entries(recordedBy)) {
     assert.ok(names.includes(expected), `${expected} is recorded (npx tsx test/replay/record.ts ${scenario})`);
   }
   const histories = files.map((f) => ({ workflowId: path.basename(f), history: historyFromJSON(JSON.parse(readFileSync(f, 'utf8'))) }));
   const types = new Set(histories.map((h) => h.history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name));
-  assert.deepEqual([...types].sort(), ['annotationBatch', 'retrainingRun', 'rollout', 'saturationCheck']);
+  assert.deepEqual([...types].sort(), ['annotationBatch', 'biasReaudit', 'driftMonitor', 'retrainingRun', 'rollout', 'saturationCheck']);
   // The rollout's Update handlers run in a recorded history, not only its timers and activities.
   const updates = histories
     .find((h) => h.workflowId === 'rollout-paused-promoted.json')!
