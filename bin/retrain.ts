@@ -25,6 +25,15 @@ const print = (value: unknown): void => {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 };
 
+/** A JSON option, or an error naming the flag. */
+const parseJson = (flag: string, text: string): unknown => {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new Error(`${flag} is not valid JSON: ${(err as Error).message}`);
+  }
+};
+
 async function serve(name: string, opts: StartServicesOptions) {
   const services = await startServices({ log, ...opts });
   onShutdown(async (signal) => {
@@ -172,21 +181,14 @@ clientOptions(runs.command('start').description('start a retraining run'))
   .option('--annotation <json>', 'ask for labels first: {"budget":400,"deadlineSeconds":86400,...} (see AnnotationSettings)')
   .option('--saturation [json]', 'check whether more data still helps: {"fractions":[...],"seeds":3} (default design when no JSON is given)')
   .action(async (o) => {
-    let annotation: unknown;
-    if (o.annotation) {
-      try {
-        annotation = JSON.parse(o.annotation as string);
-      } catch (err) {
-        throw new Error(`--annotation is not valid JSON: ${(err as Error).message}`);
-      }
-    }
+    const annotation = o.annotation ? parseJson('--annotation', o.annotation as string) : undefined;
     print(
       await apiFromOptions(o).runs.start.mutate({
         model: o.model,
         ...(o.approvalTimeout ? { approvalTimeoutSeconds: Number(o.approvalTimeout) } : {}),
         // The server validates it field by field and names what is wrong.
         ...(annotation ? { annotation: annotation as never } : {}),
-        ...(o.saturation ? { saturation: (o.saturation === true ? {} : JSON.parse(o.saturation as string)) as never } : {}),
+        ...(o.saturation ? { saturation: (o.saturation === true ? {} : parseJson('--saturation', o.saturation as string)) as never } : {}),
       }),
     );
   });
@@ -305,6 +307,72 @@ clientOptions(saturation.command('show').argument('<runId>').description('the le
     if (o.json) print(r);
     else process.stdout.write(`${formatSaturationReport(runId, r.report as unknown as SaturationReportView)}\n`);
   });
+
+// Audits: scheduled bias re-audits and drift monitors (Temporal Schedules) and the reports their runs store.
+const audits = program.command('audits').description('scheduled bias re-audits and drift monitors, and their reports');
+clientOptions(audits.command('create').description('schedule an audit of a model (operator)'))
+  .requiredOption('--model <name>')
+  .addOption(new Option('--kind <kind>', 'what runs on the schedule').choices(['bias_reaudit', 'drift_monitor']).default('bias_reaudit'))
+  .option('--id <id>', 'default: bias-reaudit-<model> / drift-monitor-<model>')
+  .option('--cron <expr>', 'e.g. "0 6 * * MON"')
+  .option('--every <seconds>', 'an interval instead of a cron')
+  .option('--timezone <zone>', 'IANA time zone of the cron', 'UTC')
+  .option('--window-days <days>', 'days of traffic each run looks at', '7')
+  .requiredOption('--policy <json>', 'bias_reaudit: {"maxFprIncrease":0.05,"maxFairnessGap":0.15,...}; drift_monitor: {"maxPsi":0.25,"startRetraining":true,...}')
+  .option('--paused', 'create it paused')
+  .action(async (o) => {
+    const spec = o.every ? { interval: { everySeconds: Number(o.every) }, timezone: o.timezone } : { cron: o.cron, timezone: o.timezone };
+    print(
+      await apiFromOptions(o).audits.create.mutate({
+        model: o.model,
+        kind: o.kind,
+        ...(o.id ? { id: o.id } : {}),
+        spec,
+        windowDays: Number(o.windowDays),
+        // The server holds the policy to the kind's schema and names the field that is wrong.
+        policy: parseJson('--policy', o.policy as string) as never,
+        ...(o.paused ? { paused: true } : {}),
+      }),
+    );
+  });
+clientOptions(audits.command('list'))
+  .option('--model <name>')
+  .addOption(new Option('--kind <kind>').choices(['bias_reaudit', 'drift_monitor']))
+  .action(async (o) => print(await apiFromOptions(o).audits.list.query({ ...(o.model ? { model: o.model } : {}), ...(o.kind ? { kind: o.kind } : {}) })));
+clientOptions(audits.command('show').argument('<id>').description('spec, policy, state, recent and next runs'))
+  .action(async (id: string, o) => print(await apiFromOptions(o).audits.describe.query({ id })));
+for (const verb of ['pause', 'resume'] as const) {
+  clientOptions(audits.command(verb).argument('<id>'))
+    .requiredOption('--reason <text>')
+    .action(async (id: string, o) => print(await apiFromOptions(o).audits[verb].mutate({ id, reason: o.reason })));
+}
+clientOptions(audits.command('trigger').argument('<id>').description('run it now'))
+  .action(async (id: string, o) => print(await apiFromOptions(o).audits.trigger.mutate({ id })));
+clientOptions(audits.command('backfill').argument('<id>').description('one run per scheduled time in a past range [from, to)'))
+  .requiredOption('--from <iso>')
+  .requiredOption('--to <iso>')
+  .addOption(new Option('--overlap <policy>').choices(['skip', 'buffer_one', 'buffer_all', 'cancel_other', 'terminate_other', 'allow_all']))
+  .action(async (id: string, o) => print(await apiFromOptions(o).audits.backfill.mutate({ id, from: o.from, to: o.to, ...(o.overlap ? { overlap: o.overlap } : {}) })));
+clientOptions(audits.command('delete').argument('<id>'))
+  .action(async (id: string, o) => print(await apiFromOptions(o).audits.delete.mutate({ id })));
+clientOptions(audits.command('reports').argument('<model>').description("a model's stored audit reports, newest window first"))
+  .addOption(new Option('--kind <kind>').choices(['bias_reaudit', 'drift_monitor']))
+  .option('--audit <id>', 'only this audit')
+  .option('--alerts', 'only the reports that alerted')
+  .option('--limit <n>', 'at most this many', '50')
+  .action(async (model: string, o) =>
+    print(
+      await apiFromOptions(o).audits.reports.query({
+        model,
+        limit: Number(o.limit),
+        ...(o.kind ? { kind: o.kind } : {}),
+        ...(o.audit ? { auditId: o.audit } : {}),
+        ...(o.alerts ? { alertsOnly: 'true' as const } : {}),
+      }),
+    ),
+  );
+clientOptions(audits.command('report').argument('<reportId>').description('one report, whole: every finding with its interval'))
+  .action(async (reportId: string, o) => print(await apiFromOptions(o).audits.report.query({ reportId: Number(reportId) })));
 
 // Annotation: the pool, the guidelines and the batches, as an operator or a viewer sees them.
 const annotation = program.command('annotation').description('annotation batches, the annotator pool and the guidelines');
