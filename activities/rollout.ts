@@ -1,12 +1,12 @@
-// Side effects of a rollout: routes set for shadow and canary, a canary window's traffic and feedback
-// counted per version, and the two endings (promote, roll back), each keyed by the run so a retried
+// Side effects of a rollout: routes set for shadow and canary, the shadow window's decisions compared
+// with the served ones, a canary window's traffic and feedback counted per version, and the two endings (promote, roll back), each keyed by the run so a retried
 // activity changes nothing twice.
 import { and, eq, sql } from 'drizzle-orm';
-import { judgeCanaryWindow, type CanaryRule, type WindowCounts, type WindowJudgement } from '../analysis/rollout';
+import { judgeCanaryWindow, judgeShadowCounts, type CanaryRule, type ShadowCell, type ShadowComparison, type ShadowRules, type WindowCounts, type WindowJudgement } from '../analysis/rollout';
 import type { Db } from '../db/index';
 import { prelaunchAuditOf } from './audits';
 import { changeProductionRoute, resultRows, writeAudit } from '../db/queries';
-import { deploymentEvents, modelVersions, routes } from '../db/schema';
+import { deploymentEvents, modelVersions, predictions, routes } from '../db/schema';
 
 export function createRolloutActivities({ db }: { db: Db }) {
   /** Requests and their override/report events per version in [from, to), overall and per slice value. */
@@ -36,6 +36,46 @@ export function createRolloutActivities({ db }: { db: Db }) {
     return {
       ...(overall ? toCell(overall) : { requests: 0, events: { override_rate: 0, report_rate: 0 } }),
       slices: Object.fromEntries(rows.filter((r) => r.slice !== null).map((r) => [r.slice!, toCell(r)])),
+    };
+  }
+
+  /**
+   * Shadow decisions of `shadowVersionId` paired with the served decision of the same request (predictions
+   * on model and request id) answered by `servingVersionId`, shadow rows in [from, to), tallied overall and
+   * per slice value in SQL (a window can hold millions of requests; the judgement needs only the counts).
+   */
+  async function shadowCounts(modelId: number, shadowVersionId: number, servingVersionId: number, from: Date, to: Date) {
+    const rows = resultRows<{ slice: string | null; requests: string; new_blocks: string; new_passes: string; served_blocks: string }>(
+      await db.execute(sql`
+        with pairs as (
+          select p.decision as served, s.decision as shadow, s.attributes
+          from shadow_predictions s
+          join predictions p on p.model_id = s.model_id and p.request_id = s.request_id
+          where s.model_id = ${modelId} and s.version_id = ${shadowVersionId} and p.version_id = ${servingVersionId}
+            and s.occurred_at >= ${from.toISOString()}::timestamptz and s.occurred_at < ${to.toISOString()}::timestamptz
+        )
+        select null as slice, count(*)::text as requests,
+               count(*) filter (where served = 0 and shadow = 1)::text as new_blocks,
+               count(*) filter (where served = 1 and shadow = 0)::text as new_passes,
+               count(*) filter (where served = 1)::text as served_blocks
+        from pairs
+        union all
+        select a.key || '=' || a.value, count(*)::text,
+               count(*) filter (where served = 0 and shadow = 1)::text,
+               count(*) filter (where served = 1 and shadow = 0)::text,
+               count(*) filter (where served = 1)::text
+        from pairs, jsonb_each_text(pairs.attributes) a group by a.key, a.value`),
+    );
+    const cell = (r: (typeof rows)[number]): ShadowCell => ({
+      requests: Number(r.requests),
+      newBlocks: Number(r.new_blocks),
+      newPasses: Number(r.new_passes),
+      servedBlocks: Number(r.served_blocks),
+    });
+    const overall = rows.find((r) => r.slice === null);
+    return {
+      ...(overall ? cell(overall) : { requests: 0, newBlocks: 0, newPasses: 0, servedBlocks: 0 }),
+      slices: Object.fromEntries(rows.filter((r) => r.slice !== null).map((r) => [r.slice!, cell(r)])),
     };
   }
 
@@ -79,6 +119,41 @@ export function createRolloutActivities({ db }: { db: Db }) {
         windowCounts(input.modelId, input.canaryVersionId, from, to),
       ]);
       return judgeCanaryWindow(baseline, canary, input.rules);
+    },
+
+    /**
+     * Judges the shadow window: what the shadow version would have decided against what the serving
+     * version did decide, request by request (analysis/rollout judgeShadowCounts). `servedRequests` counts
+     * the serving version's logged requests in the window, so a shadow that scored only part of the traffic
+     * (its artifact failed to load, say) shows as low coverage, and as Inconclusive when too little is left.
+     */
+    async analyzeShadowWindow(input: {
+      modelId: number;
+      shadowVersionId: number;
+      servingVersionId: number;
+      from: string;
+      to: string;
+      rules?: ShadowRules;
+    }): Promise<ShadowComparison & { servedRequests: number; coverage: number | null }> {
+      const from = new Date(input.from);
+      const to = new Date(input.to);
+      const [counts, served] = await Promise.all([
+        shadowCounts(input.modelId, input.shadowVersionId, input.servingVersionId, from, to),
+        db
+          .select({ n: sql<string>`count(*)::text` })
+          .from(predictions)
+          .where(
+            and(
+              eq(predictions.modelId, input.modelId),
+              eq(predictions.versionId, input.servingVersionId),
+              sql`${predictions.occurredAt} >= ${input.from}::timestamptz and ${predictions.occurredAt} < ${input.to}::timestamptz`,
+            ),
+          ),
+      ]);
+      const servedRequests = Number(served[0]?.n ?? 0);
+      const judged = judgeShadowCounts(counts, input.rules);
+      const coverage = servedRequests > 0 ? counts.requests / servedRequests : null;
+      return { ...judged, servedRequests, coverage };
     },
 
     /** The end of a successful rollout: the candidate becomes production, canary and shadow routes go. */

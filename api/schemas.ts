@@ -81,6 +81,15 @@ export const saturationSettingsInput = z.strictObject({
 /** A staged rollout after the gate (workflows/messages RolloutPlan). */
 export const rolloutPlanInput = z.strictObject({
   shadowSeconds: z.number().int().min(0).max(30 * 86400).optional(),
+  /** How the shadow window's decisions are judged against production's (analysis/rollout ShadowRules). */
+  shadowRules: z
+    .strictObject({
+      maxNewBlockRate: z.number().min(0).max(1).optional(),
+      maxNewPassRate: z.number().min(0).max(1).optional(),
+      minRequests: z.number().int().min(1).max(1_000_000).optional(),
+      minSupport: z.number().int().min(1).max(1_000_000).optional(),
+    })
+    .optional(),
   steps: z
     .array(z.strictObject({ weight: z.number().gt(0).lt(1), analysisSeconds: z.number().int().min(1).max(30 * 86400) }))
     .min(1)

@@ -335,6 +335,34 @@ export const predictions = pgTable(
   ],
 );
 
+/**
+ * What a shadow version would have decided on served traffic (models.predict scores every request with
+ * each shadow route too); it answered nobody. Compared with predictions on (model_id, request_id) by the
+ * rollout's shadow analysis. A replayed request id is logged once per shadow version.
+ */
+export const shadowPredictions = pgTable(
+  'shadow_predictions',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    modelId: integer('model_id')
+      .notNull()
+      .references(() => models.id),
+    versionId: integer('version_id')
+      .notNull()
+      .references(() => modelVersions.id),
+    requestId: text('request_id').notNull(),
+    score: real('score').notNull(),
+    /** 1 = would have blocked (score >= the shadow version's own threshold). */
+    decision: smallint('decision').notNull(),
+    attributes: jsonb('attributes').$type<Record<string, string>>().notNull().default({}),
+    occurredAt: timestamp('occurred_at', { withTimezone: true }).notNull(),
+  },
+  (t) => [
+    uniqueIndex('shadow_predictions_model_version_request_uq').on(t.modelId, t.versionId, t.requestId),
+    index('shadow_predictions_version_time_idx').on(t.versionId, t.occurredAt),
+  ],
+);
+
 /** Annotation guidelines, versioned per model; a new version can mark older labels for relabelling. */
 export const annotationSpecs = pgTable(
   'annotation_specs',

@@ -234,8 +234,14 @@ export const batchProgressQuery = defineQuery<BatchProgress & { signals: number;
 // rollout
 
 export interface RolloutPlan {
-  /** Seconds the candidate scores traffic silently beside production before any canary (0 skips it). */
+  /**
+   * Seconds the candidate scores traffic silently beside production before any canary (0 skips it); its
+   * decisions are then compared with production's (analysis/rollout judgeShadowCounts): Failed rolls back,
+   * Inconclusive pauses for a human, Successful goes on to the canary steps.
+   */
   shadowSeconds?: number;
+  /** How the shadow window is judged (analysis/rollout.ts ShadowRules; defaults there). */
+  shadowRules?: { maxNewBlockRate?: number; maxNewPassRate?: number; minRequests?: number; minSupport?: number };
   /** Canary steps: the share of traffic (sticky by request key) and the analysis window after it. */
   steps?: { weight: number; analysisSeconds: number }[];
   /** How a window is judged against the version being replaced (analysis/rollout.ts CanaryRule). */
@@ -275,11 +281,32 @@ export interface RolloutAnalysisView {
   reasons: string[];
 }
 
+/** The shadow window's comparison of decisions: the candidate's (silent) against the served version's. */
+export interface RolloutShadowView {
+  from: string;
+  to: string;
+  phase: 'Successful' | 'Failed' | 'Inconclusive';
+  reasons: string[];
+  /** Requests with both decisions; the serving version's logged requests in the window; their ratio. */
+  requests: number;
+  servedRequests: number;
+  coverage: number | null;
+  /** Share of requests decided alike, with its Wilson 95% interval. */
+  agreement: { estimate: number | null; lower: number | null; upper: number | null };
+  /** Served pass → shadow block, and served block → shadow pass: counts and shares of all compared requests. */
+  newBlocks: { count: number; estimate: number | null; lower: number | null; upper: number | null };
+  newPasses: { count: number; estimate: number | null; lower: number | null; upper: number | null };
+  /** Slice values judged Failed (the rest are in the activity's result, not kept in the status). */
+  failedSlices: string[];
+}
+
 export interface RolloutStatus {
   phase: RolloutPhase;
   step: number;
   weight: number;
   analyses: RolloutAnalysisView[];
+  /** null until the shadow window has been compared (and always without one, or on older histories). */
+  shadow: RolloutShadowView | null;
   pausedBecause: string | null;
   outcome: 'promoted' | 'rolled_back' | null;
   reason: string | null;
@@ -289,6 +316,7 @@ export interface RolloutResult {
   outcome: 'promoted' | 'rolled_back';
   reason: string;
   analyses: RolloutAnalysisView[];
+  shadow?: RolloutShadowView | null;
 }
 
 export interface RolloutCommand {

@@ -1,8 +1,10 @@
-// rollout: shadow window → canary steps, each followed by an analysis window judged against the version
-// it may replace → production. A failed analysis rolls back at once; an inconclusive one pauses for a
-// human instead of guessing (Argo Rollouts' analysis semantics). Updates at any time: rollback (the
-// fast path, any approver), promoteNow (an approver who did not request the run), pause, resume.
-import { ApplicationFailure, condition, proxyActivities, setHandler } from '@temporalio/workflow';
+// rollout: shadow window (the candidate scores traffic silently; its decisions are compared with the
+// served ones) → canary steps, each followed by an analysis window judged against the version it may
+// replace → production. A failed analysis rolls back at once; an inconclusive one pauses for a human
+// instead of guessing (Argo Rollouts' analysis semantics); the shadow comparison is treated the same
+// way. Updates at any time: rollback (the fast path, any approver), promoteNow (an approver who did not
+// request the run), pause, resume.
+import { ApplicationFailure, condition, patched, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { nextRolloutAction, type MeasurementPhase } from '../analysis/rollout';
 import {
@@ -19,6 +21,7 @@ import {
   type RolloutCommand,
   type RolloutInput,
   type RolloutResult,
+  type RolloutShadowView,
   type RolloutStatus,
 } from './messages';
 
@@ -32,7 +35,7 @@ const OPERATOR_ROLES: readonly string[] = ['operator', ...APPROVER_ROLES];
 export async function rollout(input: RolloutInput): Promise<RolloutResult> {
   const steps = input.plan.steps ?? DEFAULT_ROLLOUT_STEPS;
   const rules = input.plan.rules ?? DEFAULT_ROLLOUT_RULES;
-  const status: RolloutStatus = { phase: 'shadow', step: 0, weight: 0, analyses: [], pausedBecause: null, outcome: null, reason: null };
+  const status: RolloutStatus = { phase: 'shadow', step: 0, weight: 0, analyses: [], shadow: null, pausedBecause: null, outcome: null, reason: null };
   let rollbackBy: RolloutCommand | undefined;
   let promoteBy: RolloutCommand | undefined;
   let paused = false;
@@ -105,7 +108,7 @@ export async function rollout(input: RolloutInput): Promise<RolloutResult> {
     status.phase = 'done';
     status.outcome = 'rolled_back';
     status.reason = reason;
-    return { outcome: 'rolled_back', reason, analyses: status.analyses };
+    return { outcome: 'rolled_back', reason, analyses: status.analyses, shadow: status.shadow };
   };
   const promote = async (approver: string | null, reason: string): Promise<RolloutResult> => {
     status.phase = 'promoting';
@@ -113,12 +116,20 @@ export async function rollout(input: RolloutInput): Promise<RolloutResult> {
     status.phase = 'done';
     status.outcome = 'promoted';
     status.reason = reason;
-    return { outcome: 'promoted', reason, analyses: status.analyses };
+    return { outcome: 'promoted', reason, analyses: status.analyses, shadow: status.shadow };
   };
   const ended = async (): Promise<RolloutResult | null> => {
     if (rollbackBy) return rollBack(rollbackBy.caller.subject, `rolled back by ${rollbackBy.caller.subject}: ${rollbackBy.reason.trim()}`);
     if (promoteBy) return promote(promoteBy.caller.subject, `promoted early by ${promoteBy.caller.subject}: ${promoteBy.reason.trim()}`);
     return null;
+  };
+  /** An inconclusive analysis: a human looks, then resumes (the analysis counts as passed), rolls back or promotes. */
+  const holdForHuman = async (because: string): Promise<RolloutResult | null> => {
+    paused = true;
+    status.phase = 'paused';
+    status.pausedBecause = because;
+    await condition(() => !paused || interrupted());
+    return ended();
   };
 
   // Nothing in production to compare with: the first version goes straight in.
@@ -127,9 +138,42 @@ export async function rollout(input: RolloutInput): Promise<RolloutResult> {
   const shadowMs = (input.plan.shadowSeconds ?? 0) * 1000;
   if (shadowMs > 0) {
     await activities.setRolloutRoute({ runId: input.runId, modelId: input.modelId, versionId: input.candidateVersionId, kind: 'shadow', weight: 1 });
+    const from = new Date(Date.now()).toISOString();
     await wait(shadowMs);
     const end = await ended();
     if (end) return end;
+    // patched: histories recorded before the comparison existed went straight on to the canary.
+    if (patched('shadow-comparison')) {
+      const to = new Date(Date.now()).toISOString();
+      const judged = await activities.analyzeShadowWindow({
+        modelId: input.modelId,
+        shadowVersionId: input.candidateVersionId,
+        servingVersionId: input.championVersionId,
+        from,
+        to,
+        ...(input.plan.shadowRules ? { rules: input.plan.shadowRules } : {}),
+      });
+      const flips = (f: typeof judged.newBlocks) => ({ count: f.count, ...f.rate });
+      const view: RolloutShadowView = {
+        from,
+        to,
+        phase: judged.phase,
+        reasons: judged.reasons,
+        requests: judged.requests,
+        servedRequests: judged.servedRequests,
+        coverage: judged.coverage,
+        agreement: { estimate: judged.agreement.estimate, lower: judged.agreement.lower, upper: judged.agreement.upper },
+        newBlocks: flips(judged.newBlocks),
+        newPasses: flips(judged.newPasses),
+        failedSlices: judged.slices.filter((sl) => sl.phase === 'Failed').map((sl) => sl.slice),
+      };
+      status.shadow = view;
+      if (judged.phase === 'Failed') return rollBack('analysis', `the shadow window failed its comparison with production: ${judged.reasons.join('; ')}`);
+      if (judged.phase === 'Inconclusive') {
+        const after = await holdForHuman(`shadow comparison inconclusive: ${judged.reasons.join('; ')}`);
+        if (after) return after;
+      }
+    }
   }
 
   status.phase = 'canary';
@@ -160,11 +204,7 @@ export async function rollout(input: RolloutInput): Promise<RolloutResult> {
     if (action === 'rollback') return rollBack('analysis', `canary step ${i + 1} (${Math.round(step.weight * 100)}%) failed its analysis: ${judged.reasons.join('; ')}`);
     if (action === 'pause') {
       // Inconclusive: a human looks, then resumes (the step counts as passed), rolls back or promotes.
-      paused = true;
-      status.phase = 'paused';
-      status.pausedBecause = `analysis of step ${i + 1} inconclusive: ${judged.reasons.join('; ')}`;
-      await condition(() => !paused || interrupted());
-      const after = await ended();
+      const after = await holdForHuman(`analysis of step ${i + 1} inconclusive: ${judged.reasons.join('; ')}`);
       if (after) return after;
       status.phase = 'canary';
       history.splice(0, history.length, ...history.filter((p) => p !== 'Inconclusive'));

@@ -6,7 +6,7 @@ import { routeFor } from '../../analysis/rollout';
 import { defaultEvaluationSettings } from '../../analysis/report';
 import type { Db } from '../../db/index';
 import { addPolicyVersion, changeProductionRoute, currentPolicy, findModelByName, previousProductionVersionId } from '../../db/queries';
-import { approvals, datasetSnapshots, deploymentEvents, evalReports, examples, gateResults, modelVersions, models, predictions, routes, saturationReports, VERSION_STATUSES } from '../../db/schema';
+import { approvals, datasetSnapshots, deploymentEvents, evalReports, examples, gateResults, modelVersions, models, predictions, routes, saturationReports, shadowPredictions, VERSION_STATUSES } from '../../db/schema';
 import { exampleInput, isoDate, modelName, reason } from '../schemas';
 import { authedProcedure, roleAllows, roleProcedure, router } from '../trpc';
 
@@ -42,6 +42,9 @@ const modelSummary = z.object({
 
 const MAX_PREDICT_BATCH = 10_000;
 
+/** Rows an `insert … returning` gave back, from either driver (postgres.js: an array; PGlite: { rows }). */
+const rowCount = (result: unknown) => (Array.isArray(result) ? result.length : ((result as { rows?: unknown[] }).rows?.length ?? 0));
+
 /**
  * The operating threshold of a version. The gate judged the version's bounds (FPR, recall, slice
  * rates) at the threshold its evaluation ran with, recorded in its own run's candidate eval report
@@ -62,8 +65,8 @@ const servingOutput = z.object({
 });
 type Serving = z.infer<typeof servingOutput> & { trainer: string; artifactHash: string };
 
-/** The version behind a route (production or canary) with the threshold it serves at; null when no such route. */
-async function routeServing(db: Db, modelId: number, kind: 'production' | 'canary'): Promise<(Serving & { weight: number }) | null> {
+/** The version behind a route (production, canary or shadow) with the threshold it decides at; null when no such route. */
+async function routeServing(db: Db, modelId: number, kind: 'production' | 'canary' | 'shadow'): Promise<(Serving & { weight: number }) | null> {
   const [row] = await db
     .select({ versionId: modelVersions.id, version: modelVersions.version, trainer: modelVersions.trainer, artifactHash: modelVersions.artifactHash, weight: routes.weight })
     .from(routes)
@@ -407,7 +410,8 @@ export const modelsRouter = router({
         method: 'POST',
         path: '/models/{name}/predict',
         tags: ['models'],
-        summary: 'Score up to 10,000 requests with the production version and log them (all or nothing; replayed request ids are logged once)',
+        summary:
+          'Score up to 10,000 requests with the production version (or the canary, by sticky weight) and log them (all or nothing; replayed request ids are logged once); a shadow version scores them too, silently',
       },
     })
     .input(z.strictObject({ name: modelName, requests: z.array(predictRequest).min(1).max(MAX_PREDICT_BATCH) }))
@@ -421,6 +425,10 @@ export const modelsRouter = router({
         /** Requests logged now; duplicates were logged by an earlier call with the same request id. */
         logged: z.number(),
         duplicates: z.number(),
+        /** Shadow decisions logged now (shadow_predictions; none answer the caller). */
+        shadowed: z.number(),
+        /** Shadow versions that could not score this batch (their artifact failed to load or score); the requests were served and logged all the same. */
+        shadowSkipped: z.number(),
       }),
     )
     .mutation(async ({ ctx, input }) => {
@@ -462,10 +470,35 @@ export const modelsRouter = router({
         }
       }
       const decisions = Array.from(scores, (s, i) => (s >= servedBy[i]!.threshold ? 1 : 0) as 0 | 1);
+
+      // Shadow: the candidate scores every request another version answered, at its own evaluated threshold,
+      // and answers nobody. Its failure must not fail serving: the batch is served and logged without its
+      // shadow decisions, counted in shadowSkipped and in the server log; the rollout's shadow analysis
+      // sees the gap as low coverage (and as Inconclusive when too little is left to compare).
+      const shadow = await routeServing(ctx.db, model.id, 'shadow');
+      const shadowRows: { versionId: number; i: number; score: number; decision: 0 | 1 }[] = [];
+      let shadowSkipped = 0;
+      if (shadow) {
+        const mine = reqs.flatMap((_r, i) => (servedBy[i]!.versionId !== shadow.versionId ? [i] : []));
+        try {
+          const part =
+            mine.length === 0
+              ? new Float64Array(0)
+              : await scorer.score(
+                  shadow.artifactHash,
+                  async () => (await ctx.db.select({ artifact: modelVersions.artifact }).from(modelVersions).where(eq(modelVersions.id, shadow.versionId)))[0]!.artifact,
+                  mine.map((i) => reqs[i]!.input),
+                );
+          mine.forEach((i, k) => shadowRows.push({ versionId: shadow.versionId, i, score: part[k]!, decision: part[k]! >= shadow.threshold ? 1 : 0 }));
+        } catch (err) {
+          shadowSkipped++;
+          process.stderr.write(`models.predict: shadow v${shadow.version} of '${model.name}' (trainer '${shadow.trainer}') skipped for ${mine.length} requests: ${(err as Error).message}\n`);
+        }
+      }
       const col = <T,>(rows: PredictRequest[], f: (r: PredictRequest, i: number) => T) => sql.param(rows.map(f));
       const withExample = reqs.filter((r) => r.externalId !== undefined);
 
-      const logged = await ctx.db.transaction(async (tx) => {
+      const { logged, shadowed } = await ctx.db.transaction(async (tx) => {
         // One statement each, as feedback ingest does: every column one array parameter, unnest() makes rows.
         const result = await tx.execute(sql`
           insert into ${predictions} (model_id, version_id, request_id, example_external_id, score, decision, attributes, occurred_at, logged_by)
@@ -495,7 +528,25 @@ export const modelsRouter = router({
             ) as t(external_id, input, slices, observed_at)
             on conflict (model_id, external_id) do nothing`);
         }
-        return Array.isArray(result) ? result.length : ((result as unknown as { rows: unknown[] }).rows?.length ?? 0);
+        let shadowed = 0;
+        if (shadowRows.length > 0) {
+          // One statement too; a replayed request id is logged once per shadow version.
+          const shadowResult = await tx.execute(sql`
+            insert into ${shadowPredictions} (model_id, version_id, request_id, score, decision, attributes, occurred_at)
+            select ${model.id}, t.version_id, t.request_id, t.score, t.decision, t.attributes::jsonb, t.occurred_at::timestamptz
+            from unnest(
+              ${sql.param(shadowRows.map((r) => r.versionId))}::int[],
+              ${sql.param(shadowRows.map((r) => reqs[r.i]!.requestId))}::text[],
+              ${sql.param(shadowRows.map((r) => r.score))}::float8[],
+              ${sql.param(shadowRows.map((r) => r.decision))}::smallint[],
+              ${sql.param(shadowRows.map((r) => JSON.stringify(reqs[r.i]!.attributes)))}::text[],
+              ${sql.param(shadowRows.map((r) => new Date(reqs[r.i]!.occurredAt).toISOString()))}::text[]
+            ) as t(version_id, request_id, score, decision, attributes, occurred_at)
+            on conflict (model_id, version_id, request_id) do nothing
+            returning 1`);
+          shadowed = rowCount(shadowResult);
+        }
+        return { logged: rowCount(result), shadowed };
       });
       return {
         version: serving.version,
@@ -503,6 +554,8 @@ export const modelsRouter = router({
         results: reqs.map((r, i) => ({ requestId: r.requestId, version: servedBy[i]!.version, score: scores[i]!, decision: decisions[i]! })),
         logged,
         duplicates: reqs.length - logged,
+        shadowed,
+        shadowSkipped,
       };
     }),
 });

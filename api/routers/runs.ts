@@ -20,7 +20,7 @@ import {
 } from '../../workflows/messages';
 import type { Db } from '../../db/index';
 import { currentPolicy } from '../../db/queries';
-import { gatePolicySchema } from '../../analysis/policy';
+import { saturationDesignOf } from '../../analysis/policy';
 import { annotationSettingsInput, modelName, positiveInt, reason, rolloutPlanInput, runId, saturationSettingsInput, trainerParamsInput } from '../schemas';
 import { roleProcedure, router, type Context } from '../trpc';
 import { updateRefusal } from '../workflowUpdates';
@@ -85,22 +85,33 @@ function toRunOutput(row: Awaited<ReturnType<typeof requireRun>>) {
 async function saturationFor(db: Db, modelId: number, asked: RetrainingRunInput['saturation']): Promise<{ saturation?: NonNullable<RetrainingRunInput['saturation']> }> {
   if (asked) return { saturation: asked };
   const current = await currentPolicy(db, modelId);
-  const rule = current ? gatePolicySchema.parse(current.document).rules.find((r) => r.kind === 'saturation') : undefined;
-  if (!rule || rule.kind !== 'saturation') return {};
-  return {
-    saturation: {
-      ...(rule.fractions ? { fractions: rule.fractions } : {}),
-      ...(rule.seeds ? { seeds: rule.seeds } : {}),
-      ...(rule.minGainFromDoubling !== undefined ? { minGainFromDoubling: rule.minGainFromDoubling } : {}),
-    },
-  };
+  const design = current ? saturationDesignOf(current.document) : null;
+  return design ? { saturation: design } : {};
 }
 
+const interval = z.object({ estimate: z.number().nullable(), lower: z.number().nullable(), upper: z.number().nullable() });
 const rolloutStatusOutput = z.object({
   phase: z.string(),
   step: z.number(),
   weight: z.number(),
   analyses: z.array(z.object({ step: z.number(), weight: z.number(), from: z.string(), to: z.string(), phase: z.string(), reasons: z.array(z.string()) })),
+  /** The shadow window's comparison of decisions (workflows/messages RolloutShadowView); null before it or without one. */
+  shadow: z
+    .object({
+      from: z.string(),
+      to: z.string(),
+      phase: z.string(),
+      reasons: z.array(z.string()),
+      requests: z.number(),
+      servedRequests: z.number(),
+      coverage: z.number().nullable(),
+      agreement: interval,
+      newBlocks: interval.extend({ count: z.number() }),
+      newPasses: interval.extend({ count: z.number() }),
+      failedSlices: z.array(z.string()),
+    })
+    .nullable()
+    .default(null),
   pausedBecause: z.string().nullable(),
   outcome: z.string().nullable(),
   reason: z.string().nullable(),
@@ -224,7 +235,7 @@ export const runsRouter = router({
     }),
 
   rollout: roleProcedure('viewer')
-    .meta({ openapi: { method: 'GET', path: '/runs/{runId}/rollout', tags: ['runs'], summary: "A run's rollout: phase, canary step and weight, every analysis window's judgement" } })
+    .meta({ openapi: { method: 'GET', path: '/runs/{runId}/rollout', tags: ['runs'], summary: "A run's rollout: phase, the shadow window's comparison of decisions, canary step and weight, every analysis window's judgement" } })
     .input(z.strictObject({ runId }))
     .output(rolloutStatusOutput)
     .query(async ({ ctx, input }) => {

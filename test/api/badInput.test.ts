@@ -207,6 +207,8 @@ const cases: Record<string, { who: Who; cases: BadCase[] }> = {
       { what: 'unknown trainer param', field: 'trainerParams', call: (c) => c.runs.start.mutate(bad({ model, trainerParams: { dropout: 0.5 } })) },
       { what: 'approval timeout of 0', field: 'approvalTimeoutSeconds', call: (c) => c.runs.start.mutate({ model, approvalTimeoutSeconds: 0 }) },
       { what: 'approval timeout as text', field: 'approvalTimeoutSeconds', call: (c) => c.runs.start.mutate(bad({ model, approvalTimeoutSeconds: '60' })) },
+      { what: 'shadow rule limit above 1', field: 'rollout', call: (c) => c.runs.start.mutate({ model, rollout: { shadowSeconds: 60, shadowRules: { maxNewBlockRate: 5 } } }) },
+      { what: 'unknown shadow rule', field: 'rollout', call: (c) => c.runs.start.mutate(bad({ model, rollout: { shadowSeconds: 60, shadowRules: { maxFlips: 0.1 } } })) },
       { what: 'unknown key', field: 'priority', call: (c) => c.runs.start.mutate(bad({ model, priority: 'high' })) },
     ],
   },

@@ -6,7 +6,7 @@ import { TRPCClientError } from '@trpc/client';
 import { and, count, eq } from 'drizzle-orm';
 import { createApiClient, type ApiClient } from '../../api/client';
 import { issueToken } from '../../api/routers/admin';
-import { datasetSnapshots, evalReports, examples, models, modelVersions, predictions, routes } from '../../db/schema';
+import { datasetSnapshots, evalReports, examples, models, modelVersions, predictions, routes, shadowPredictions } from '../../db/schema';
 import { artifactHash, deserializeArtifact, predictBatch, serializeArtifact, trainHashedLogReg } from '../../trainers/hashedLogReg';
 import { corpusSubset, startTestEnv, uid, type TestEnv } from '../helpers';
 
@@ -165,4 +165,54 @@ test('one bad request refuses the whole batch, naming its index and field; nothi
   await assert.rejects(ingest.models.predict.mutate({ name: model, requests: [] }), (err) => codeOf(err) === 'BAD_REQUEST');
   assert.equal(await logged(), before);
   assert.equal(Number((await db.select({ n: count() }).from(examples).where(eq(examples.modelId, modelId)))[0]!.n), examplesBefore);
+});
+
+test('a shadow version scores every request silently at its own threshold, logged once per request in shadow_predictions', async () => {
+  const db = env.services.opened.db;
+  // A second real artifact, trained on another part of the corpus, routed as shadow (what the rollout's shadow step does).
+  const artifact = serializeArtifact(await trainHashedLogReg(emails.slice(100, 400).map((e) => ({ input: e.input, label: e.label })), { dimsLog2: 12, epochs: 2 }));
+  const [shadow] = await db
+    .insert(modelVersions)
+    .values({ modelId, version: 2, trainer: 'hashed-logreg@1', params: {}, artifact, artifactHash: artifactHash(artifact), status: 'shadow', runId: `run-${model}-shadow` })
+    .returning({ id: modelVersions.id });
+  await db.insert(routes).values({ modelId, kind: 'shadow', versionId: shadow!.id });
+  try {
+    const requests = traffic.slice(0, 40).map((e, i) => asRequest(e, i, 'sh'));
+    const out = await ingest.models.predict.mutate({ name: model, requests });
+    // The caller sees production only.
+    assert.equal(out.version, 1);
+    assert.ok(out.results.every((r) => r.version === 1));
+    assert.equal(out.shadowed, 40);
+    assert.equal(out.shadowSkipped, 0);
+    const rows = await db.select().from(shadowPredictions).where(and(eq(shadowPredictions.modelId, modelId), eq(shadowPredictions.versionId, shadow!.id)));
+    assert.equal(rows.length, 40);
+    // The shadow's own scores, decided at its threshold: no eval report, so the default 0.5.
+    const local = predictBatch(deserializeArtifact(artifact), requests.map((r) => r.input));
+    for (const [i, r] of requests.entries()) {
+      const row = rows.find((x) => x.requestId === r.requestId)!;
+      assert.ok(Math.abs(row.score - local[i]!) < 1e-6, `shadow score of ${r.requestId}`);
+      assert.equal(row.decision, local[i]! >= 0.5 ? 1 : 0);
+      assert.deepEqual(row.attributes, r.attributes);
+      assert.equal(row.occurredAt.toISOString(), new Date(at).toISOString());
+    }
+    // Replayed with new ones: the shadow logs each request id once, like predictions.
+    const again = await ingest.models.predict.mutate({ name: model, requests: [...requests.slice(0, 5), asRequest(traffic[40]!, 40, 'sh')] });
+    assert.equal(again.duplicates, 5);
+    assert.equal(again.shadowed, 1);
+    assert.equal((await db.select().from(shadowPredictions).where(eq(shadowPredictions.versionId, shadow!.id))).length, 41);
+
+    // A shadow that cannot be scored does not fail serving: the batch is served and logged without it.
+    await db.update(modelVersions).set({ artifact: new Uint8Array([1, 2, 3]), artifactHash: 'sha256:broken' }).where(eq(modelVersions.id, shadow!.id));
+    const broken = await ingest.models.predict.mutate({ name: model, requests: [asRequest(traffic[41]!, 41, 'sh')] });
+    assert.equal(broken.logged, 1);
+    assert.equal(broken.shadowed, 0);
+    assert.equal(broken.shadowSkipped, 1);
+    assert.equal((await db.select().from(shadowPredictions).where(eq(shadowPredictions.versionId, shadow!.id))).length, 41);
+  } finally {
+    await db.delete(routes).where(and(eq(routes.modelId, modelId), eq(routes.kind, 'shadow')));
+  }
+  // Without a shadow route nothing is shadowed.
+  const plain = await ingest.models.predict.mutate({ name: model, requests: [asRequest(traffic[42]!, 42, 'sh')] });
+  assert.equal(plain.shadowed, 0);
+  assert.equal(plain.shadowSkipped, 0);
 });

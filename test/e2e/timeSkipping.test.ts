@@ -7,7 +7,7 @@ import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/se
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import type { Activities } from '../../activities';
-import type { MeasurementPhase, WindowJudgement } from '../../analysis/rollout';
+import { judgeShadowCounts, type MeasurementPhase, type WindowJudgement } from '../../analysis/rollout';
 import { SEARCH_ATTRIBUTES } from '../../temporal-config/env';
 import { ensureTestServer } from '../../temporal-config/testServer';
 import { workflowBundle } from '../../temporal-config/worker';
@@ -31,6 +31,7 @@ const taskQueue = `time-skipping-${uid()}`;
 type StubbedName =
   | 'setRolloutRoute'
   | 'analyzeCanaryWindow'
+  | 'analyzeShadowWindow'
   | 'completeRollout'
   | 'rollbackRollout'
   | 'recordRunStep'
@@ -65,6 +66,11 @@ const stubs: Stubs = {
     const window = callsOf('analyzeCanaryWindow', (c) => c.modelId === input.modelId).length;
     const phase = analysisScript.get(input.modelId)?.(window) ?? 'Successful';
     return { phase, measurements: [], reasons: [`stub window ${window}: ${phase}`] };
+  },
+  async analyzeShadowWindow(input) {
+    record('analyzeShadowWindow', input);
+    // A candidate that agrees with production on all of 1000 requests: the shadow window succeeds.
+    return { ...judgeShadowCounts({ requests: 1000, newBlocks: 0, newPasses: 0, servedBlocks: 300, slices: {} }), servedRequests: 1000, coverage: 1 };
   },
   async completeRollout(input) {
     record('completeRollout', input);
@@ -194,6 +200,13 @@ test('a rollout with a 2 h shadow and three 6 h analysis windows promotes in sec
   assert.equal(windows.length, 3);
   const { startTime, closeTime } = await handle.describe();
   assertAbout(ms(windows[0]!.from) - startTime.getTime(), 2 * HOUR, 'shadow window');
+  // The shadow window's decisions are compared once, over its 2 h, before the first canary step.
+  const shadow = callsOf('analyzeShadowWindow', mine.modelId);
+  assert.equal(shadow.length, 1);
+  assertAbout(ms(shadow[0]!.to) - ms(shadow[0]!.from), 2 * HOUR, 'shadow comparison window');
+  assert.equal(shadow[0]!.shadowVersionId, 2);
+  assert.equal(shadow[0]!.servingVersionId, 1);
+  assert.equal(result.shadow?.phase, 'Successful');
   for (const [i, w] of windows.entries()) {
     assertAbout(ms(w.to) - ms(w.from), 6 * HOUR, `analysis window ${i + 1}`);
     if (i > 0) assertAbout(ms(w.from) - ms(windows[i - 1]!.from), 6 * HOUR, `start of window ${i + 1} after window ${i}`);
