@@ -250,8 +250,9 @@ async function rollout(env: TestEnv): Promise<void> {
   const failed = await waitForStatus(env, failing.runId, ['rolled_back', 'promoted', 'failed'], 120_000);
   if (failed.status !== 'rolled_back') throw new Error(`the rollout run ended ${failed.status}: ${JSON.stringify(failed.result)}`);
 
-  // (c) Shadow window, then a window without traffic (inconclusive: pause); an operator resumes, the
-  // second window is paused by hand, and an approver other than the requester promotes it early.
+  // (c) A shadow window without traffic (its comparison is inconclusive: pause) and an operator resumes;
+  // then a canary window without traffic (inconclusive: pause) and an operator resumes again; the second
+  // window is paused by hand, and an approver other than the requester promotes it early.
   const pausing = await env.clients.operator.runs.start.mutate({
     model,
     rollout: {
@@ -268,7 +269,10 @@ async function rollout(env: TestEnv): Promise<void> {
       const s = await env.clients.viewer.runs.rollout.query({ runId: pausing.runId }).catch(() => null);
       return s && predicate(s) ? s : null;
     });
-  const paused = await status((s) => s.phase === 'paused', 'the inconclusive pause');
+  const shadowPaused = await status((s) => s.phase === 'paused', 'the inconclusive shadow comparison');
+  if ((shadowPaused as { shadow?: { phase?: string } | null }).shadow?.phase !== 'Inconclusive') throw new Error(`expected an inconclusive shadow comparison: ${JSON.stringify(shadowPaused)}`);
+  await env.clients.operator.runs.resume.mutate({ runId: pausing.runId, reason: 'no traffic in the shadow window, carry on' });
+  const paused = await status((s) => s.phase === 'paused' && s.step === 1 && (s as { analyses?: unknown[] }).analyses?.length === 1, 'the inconclusive pause');
   if (paused.analyses[0]?.phase !== 'Inconclusive') throw new Error(`expected an inconclusive first window: ${JSON.stringify(paused)}`);
   await env.clients.operator.runs.resume.mutate({ runId: pausing.runId, reason: 'looked at the empty window, carry on' });
   await status((s) => s.phase === 'canary' && s.step === 2, 'the second canary step');
@@ -280,7 +284,9 @@ async function rollout(env: TestEnv): Promise<void> {
 
   const runHistory = await record(env, failing.runId, path.join(out, 'retrainingRun-rollout.json'));
   const rolledBack = await record(env, `rollout-${failing.runId}`, path.join(out, 'rollout-rolled-back.json'));
-  const pausedPromoted = await record(env, `rollout-${pausing.runId}`, path.join(out, 'rollout-paused-promoted.json'));
+  // rollout-paused-promoted.json (recorded before the shadow comparison) stays: it proves rollouts in
+  // flight then still replay.
+  const pausedPromoted = await record(env, `rollout-${pausing.runId}`, path.join(out, 'rollout-shadow-paused-promoted.json'));
   const activities = (h: HistoryJson, name: string) => h.events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === name).length;
   const updates = pausedPromoted.events
     .filter((e) => e.eventType === 'EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED' || e.workflowExecutionUpdateAcceptedEventAttributes)
@@ -292,10 +298,11 @@ async function rollout(env: TestEnv): Promise<void> {
   const accepted = updates.filter((u) => u !== 'completed');
   const pausedOk =
     activities(pausedPromoted, 'setRolloutRoute') === 3 &&
+    activities(pausedPromoted, 'analyzeShadowWindow') === 1 &&
     activities(pausedPromoted, 'analyzeCanaryWindow') === 1 &&
     activities(pausedPromoted, 'completeRollout') === 1 &&
-    accepted.join(',') === 'resume,pause,promoteNow' &&
-    updates.length === 6;
+    accepted.join(',') === 'resume,resume,pause,promoteNow' &&
+    updates.length === 8;
   console.log(
     `rollout: patch marker ${marker}, approval ${signal}, child completed in the run history ${child}; rolled back by analysis ${rolledBackOk}; ` +
       `paused → updates [${accepted.join(', ')}] (${updates.length - accepted.length} completed) → promoted ${pausedOk}`,

@@ -6,7 +6,7 @@
 //                a retrainingRun with a saturation check (ablation included), and that saturationCheck's own history;
 //                a retrainingRun whose approved candidate is rolled back by a failed canary analysis window, and that
 //                rollout's own history; a rollout paused by an inconclusive window, then resumed, paused and promoted
-//                early through its Updates; a biasReaudit that alerts and starts a retraining run, and a
+//                early through its Updates (before and after the shadow comparison); a biasReaudit that alerts and starts a retraining run, and a
 //                driftMonitor that finds that run under way
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -29,7 +29,9 @@ test('recorded retrainingRun, annotationBatch, saturationCheck, rollout, biasRea
     'saturationCheck.json': 'saturation',
     'retrainingRun-rollout.json': 'rollout',
     'rollout-rolled-back.json': 'rollout',
+    // Recorded before the shadow comparison (patched 'shadow-comparison'): rollouts in flight then still replay.
     'rollout-paused-promoted.json': 'rollout',
+    'rollout-shadow-paused-promoted.json': 'rollout',
     'biasReaudit-alert-started-run.json': 'scheduled',
     'driftMonitor-run-under-way.json': 'scheduled',
   };
@@ -44,6 +46,11 @@ test('recorded retrainingRun, annotationBatch, saturationCheck, rollout, biasRea
     .find((h) => h.workflowId === 'rollout-paused-promoted.json')!
     .history.events!.flatMap((e) => e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name ?? []);
   assert.deepEqual(updates, ['resume', 'pause', 'promoteNow'], 'rollout-paused-promoted.json holds the resume, pause and promoteNow Updates');
+  const shadowHistory = histories.find((h) => h.workflowId === 'rollout-shadow-paused-promoted.json')!.history.events!;
+  assert.ok(
+    shadowHistory.some((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'analyzeShadowWindow'),
+    'rollout-shadow-paused-promoted.json holds the shadow comparison',
+  );
   let replayed = 0;
   for await (const result of Worker.runReplayHistories({ workflowsPath }, histories)) {
     assert.equal(result.error, undefined, `${result.workflowId}: ${String(result.error)}`);
