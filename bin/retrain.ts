@@ -371,6 +371,9 @@ clientOptions(audits.command('reports').argument('<model>').description("a model
       }),
     ),
   );
+clientOptions(audits.command('alerts').argument('<model>').description('recorded alerts, newest first: delivery, and what they propose'))
+  .addOption(new Option('--status <status>').choices(['pending', 'delivered', 'failed']))
+  .action(async (model: string, o) => print(await apiFromOptions(o).audits.alerts.query({ model, ...(o.status ? { status: o.status } : {}) })));
 clientOptions(audits.command('report').argument('<reportId>').description('one report, whole: every finding with its interval'))
   .action(async (reportId: string, o) => print(await apiFromOptions(o).audits.report.query({ reportId: Number(reportId) })));
 

@@ -20,7 +20,7 @@ import {
 } from '@temporalio/client';
 import { z } from 'zod';
 import { and, desc, eq } from 'drizzle-orm';
-import { AUDIT_KINDS, auditReports, models, modelVersions, type AuditKind } from '../../db/schema';
+import { ALERT_KINDS, ALERT_STATUSES, AUDIT_KINDS, alerts, auditReports, models, modelVersions, type AuditKind } from '../../db/schema';
 import {
   BIAS_REAUDIT_WORKFLOW_TYPE,
   DRIFT_MONITOR_WORKFLOW_TYPE,
@@ -541,6 +541,68 @@ export const auditsRouter = router({
         .where(eq(auditReports.id, input.reportId));
       if (!row) throw new TRPCError({ code: 'NOT_FOUND', message: `audit report ${input.reportId} not found` });
       return { ...toReportView(row), model: row.model, report: row.report.report as Record<string, unknown> };
+    }),
+
+  alerts: roleProcedure('viewer')
+    .meta({ openapi: { method: 'GET', path: '/models/{model}/alerts', tags, summary: "A model's recorded alerts, newest first: delivery state, and what they propose (a rollback for an approver, a started run)" } })
+    .input(
+      z.strictObject({
+        model: modelName,
+        kind: z.enum(ALERT_KINDS).optional(),
+        status: z.enum(ALERT_STATUSES).optional(),
+        limit: z.coerce.number().int().min(1).max(1000).default(100),
+      }),
+    )
+    .output(
+      z.array(
+        z.object({
+          alertId: z.number(),
+          kind: z.enum(ALERT_KINDS),
+          severity: z.string(),
+          summary: z.string(),
+          /** pending: not (yet) delivered, or no webhook configured; failed: refused or out of retries. */
+          status: z.enum(ALERT_STATUSES),
+          attempts: z.number(),
+          lastStatus: z.number().nullable(),
+          lastError: z.string().nullable(),
+          targetUrl: z.string().nullable(),
+          deliveredAt: z.date().nullable(),
+          createdAt: z.date(),
+          /** What an approver is asked to do (a rollback proposal), when the policy proposes one. */
+          proposal: z.string().nullable(),
+          retrainingRunId: z.string().nullable(),
+          reportId: z.number().nullable(),
+        }),
+      ),
+    )
+    .query(async ({ ctx, input }) => {
+      const model = await requireModel(ctx.db, input.model);
+      const rows = await ctx.db
+        .select()
+        .from(alerts)
+        .where(and(eq(alerts.modelId, model.id), input.kind ? eq(alerts.kind, input.kind) : undefined, input.status ? eq(alerts.status, input.status) : undefined))
+        .orderBy(desc(alerts.createdAt), desc(alerts.id))
+        .limit(input.limit);
+      const payloadView = z.object({ proposal: z.string().nullish(), retrainingRunId: z.string().nullish(), reportId: z.number().nullish() });
+      return rows.map((a) => {
+        const p = payloadView.safeParse(a.payload).data;
+        return {
+          alertId: a.id,
+          kind: a.kind,
+          severity: a.severity,
+          summary: a.summary,
+          status: a.status,
+          attempts: a.attempts,
+          lastStatus: a.lastStatus,
+          lastError: a.lastError,
+          targetUrl: a.targetUrl,
+          deliveredAt: a.deliveredAt,
+          createdAt: a.createdAt,
+          proposal: p?.proposal ?? null,
+          retrainingRunId: p?.retrainingRunId ?? null,
+          reportId: p?.reportId ?? null,
+        };
+      });
     }),
 
   delete: roleProcedure('operator')

@@ -508,6 +508,15 @@ const cases: Record<string, { who: Who; cases: BadCase[] }> = {
       { what: 'a report id that is not a number', field: 'reportId', call: (c) => c.audits.report.query(bad({ reportId: 'latest' })) },
     ],
   },
+  'audits.alerts': {
+    who: 'viewer',
+    cases: [
+      { what: 'bad model name', field: 'model', call: (c) => c.audits.alerts.query({ model: 'No' }) },
+      { what: 'an unknown status', field: 'status', call: (c) => c.audits.alerts.query(bad({ model, status: 'lost' })) },
+      { what: 'an unknown kind', field: 'kind', call: (c) => c.audits.alerts.query(bad({ model, kind: 'pager' })) },
+      { what: 'a limit over 1000', field: 'limit', call: (c) => c.audits.alerts.query({ model, limit: 5000 }) },
+    ],
+  },
   'audits.delete': {
     who: 'operator',
     cases: [
@@ -839,6 +848,7 @@ test('openapi.json lists a path and method for every procedure', async () => {
     ['delete', '/audits/{id}'],
     ['get', '/models/{model}/audit-reports'],
     ['get', '/audit-reports/{reportId}'],
+    ['get', '/models/{model}/alerts'],
   ];
   for (const [method, path] of expected) {
     assert.ok(doc.paths[path]?.[method], `${method.toUpperCase()} ${path} is missing from openapi.json (paths: ${Object.keys(doc.paths).join(', ')})`);

@@ -85,14 +85,14 @@ async function window(end: Date, ccHamBlocked: number) {
   );
 }
 
-async function reaudit(end: Date): Promise<BiasReauditResult> {
+async function reaudit(end: Date, proposeRollback = false): Promise<BiasReauditResult> {
   const input: BiasReauditInput = {
     modelId,
     model,
     scheduleId: null,
     windowDays: 1,
     windowEnd: end.toISOString(),
-    policy: { maxFprIncrease: 0.05, maxFairnessGap: 0.15, minSupport: 30, attributes: ['sender_tld'], webhook: { url: receiverUrl, secretEnv: 'TEST_REAUDIT_SECRET' } },
+    policy: { maxFprIncrease: 0.05, maxFairnessGap: 0.15, minSupport: 30, attributes: ['sender_tld'], proposeRollback, webhook: { url: receiverUrl, secretEnv: 'TEST_REAUDIT_SECRET' } },
   };
   return env.services.client.workflow.execute(BIAS_REAUDIT_WORKFLOW_TYPE, {
     taskQueue: env.services.taskQueues.control,
@@ -116,7 +116,7 @@ test('a clean window is recorded and not alerted; a country-code disparity is de
 
   const badEnd = new Date(Date.now() - 86_400_000);
   await window(badEnd, 0.6);
-  const bad = await reaudit(badEnd);
+  const bad = await reaudit(badEnd, true);
   assert.equal(bad.alert, true);
   assert.ok(bad.reasons.some((r) => /country_code/.test(r)), JSON.stringify(bad.reasons));
   assert.equal(received.length, 1);
@@ -130,6 +130,19 @@ test('a clean window is recorded and not alerted; a country-code disparity is de
   assert.deepEqual(reports.map((r) => r.alert).sort(), [0, 1]);
   const [alertRow] = await db.select().from(alerts).where(eq(alerts.modelId, modelId));
   assert.equal(alertRow!.status, 'delivered');
+  // The alert, its delivery and the rollback it proposes are readable through the API.
+  const listed = await env.clients.viewer.audits.alerts.query({ model });
+  assert.equal(listed.length, 1);
+  assert.equal(listed[0]!.status, 'delivered');
+  assert.equal(listed[0]!.kind, 'bias_reaudit');
+  assert.equal(listed[0]!.reportId, bad.reportId);
+  assert.match(listed[0]!.proposal ?? '', /roll back .* previous production version/);
+  assert.equal(bad.proposal, listed[0]!.proposal);
+  assert.equal((await env.clients.viewer.audits.alerts.query({ model, status: 'failed' })).length, 0);
+  // And the reports, newest window first.
+  const viaApi = await env.clients.viewer.audits.reports.query({ model, kind: 'bias_reaudit' });
+  assert.deepEqual(viaApi.map((r) => r.alert), [true, false]);
+  assert.deepEqual((await env.clients.viewer.audits.reports.query({ model, alertsOnly: 'true' })).map((r) => r.reportId), [bad.reportId]);
   // Concept drift and data drift are reported apart.
   const stored = reports.find((r) => r.alert === 1)!.report as { comparison: { conceptDrift: { slice: string; crossed: boolean }[]; dataDrift: unknown[] } };
   assert.ok(stored.comparison.conceptDrift.some((c) => c.crossed && c.slice === 'sender_tld=country_code'));
