@@ -19,13 +19,7 @@ export async function biasReaudit(input: BiasReauditInput): Promise<BiasReauditR
   });
   let run: { runId: string; started: boolean } | null = null;
   if (report.alert && input.policy.startRetraining) {
-    run = await startTriggeredRun({
-      modelId: input.modelId,
-      model: input.model,
-      trigger: 'schedule',
-      scheduleId: input.scheduleId,
-      ...(input.trainingTaskQueue ? { trainingTaskQueue: input.trainingTaskQueue } : {}),
-    });
+    run = await startTriggeredRun(input, 'schedule');
   }
   const retrainingRunId = run?.runId ?? null;
   // A rollback is proposed, not done: the alert asks an approver, who rolls back with models.rollback.

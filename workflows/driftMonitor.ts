@@ -19,14 +19,7 @@ export async function driftMonitor(input: DriftMonitorInput): Promise<DriftMonit
   });
   let run: { runId: string; started: boolean } | null = null;
   if (found.drift && input.policy.startRetraining) {
-    run = await startTriggeredRun({
-      modelId: input.modelId,
-      model: input.model,
-      trigger: 'drift',
-      scheduleId: input.scheduleId,
-      ...(input.trainingTaskQueue ? { trainingTaskQueue: input.trainingTaskQueue } : {}),
-      ...(input.approvalTimeoutSeconds ? { approvalTimeoutSeconds: input.approvalTimeoutSeconds } : {}),
-    });
+    run = await startTriggeredRun(input, 'drift');
   }
   const retrainingRunId = run?.runId ?? null;
   const runNote = run ? (run.started ? `; retraining run ${run.runId} started` : `; retraining run ${run.runId} already under way`) : '';

@@ -29,19 +29,21 @@ export function scheduledWindow(windowDays: number, windowEnd?: string): { from:
   return { from: new Date(to.getTime() - windowDays * DAY_MS), to };
 }
 
-export async function startTriggeredRun(input: {
+/** What a scheduled workflow's input says about the run it may start (BiasReauditInput, DriftMonitorInput). */
+export interface TriggeredRunSource {
   modelId: number;
   model: string;
-  trigger: RunTrigger;
   scheduleId: string | null;
   trainingTaskQueue?: string;
   approvalTimeoutSeconds?: number;
-}): Promise<{ runId: string; started: boolean }> {
+}
+
+export async function startTriggeredRun(input: TriggeredRunSource, trigger: RunTrigger): Promise<{ runId: string; started: boolean }> {
   const info = workflowInfo();
   const run = await scheduledActivities.recordTriggeredRun({
     modelId: input.modelId,
     model: input.model,
-    trigger: input.trigger,
+    trigger,
     requestedBy: `schedule:${input.scheduleId ?? info.workflowId}`,
     key: info.workflowId,
     approvalTimeoutSeconds: input.approvalTimeoutSeconds ?? 7 * 86400,
@@ -56,7 +58,7 @@ export async function startTriggeredRun(input: {
       parentClosePolicy: ParentClosePolicy.ABANDON,
       typedSearchAttributes: [
         { key: modelSearchAttribute, value: input.model },
-        { key: triggerSearchAttribute, value: input.trigger },
+        { key: triggerSearchAttribute, value: trigger },
         { key: stepSearchAttribute, value: 'queued' },
       ],
     });
