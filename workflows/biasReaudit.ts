@@ -2,21 +2,12 @@
 // the window of labelled traffic that ends at the schedule's nominal time (so a backfill audits each
 // past period), compares it with the version's pre-launch audit (data drift and concept drift apart),
 // stores the report, and when a gap crosses the policy sends a signed alert, retried with backoff.
-import { workflowInfo } from '@temporalio/workflow';
 import type { BiasReauditInput, BiasReauditResult } from './messages';
-import { alerting, scheduledActivities as activities, scheduledWindow, startTriggeredRun } from './scheduled';
+import { alerting, scheduledActivities as activities, scheduledRunWindow, startTriggeredRun } from './scheduled';
 
 export async function biasReaudit(input: BiasReauditInput): Promise<BiasReauditResult> {
-  const info = workflowInfo();
-  const { from, to: end } = scheduledWindow(input.windowDays, input.windowEnd);
-  const report = await activities.reauditWindow({
-    workflowId: info.workflowId,
-    scheduleId: input.scheduleId,
-    modelId: input.modelId,
-    from: from.toISOString(),
-    to: end.toISOString(),
-    policy: input.policy,
-  });
+  const window = scheduledRunWindow(input);
+  const report = await activities.reauditWindow({ ...window, policy: input.policy });
   let run: { runId: string; started: boolean } | null = null;
   if (report.alert && input.policy.startRetraining) {
     run = await startTriggeredRun(input, 'schedule');
@@ -26,7 +17,7 @@ export async function biasReaudit(input: BiasReauditInput): Promise<BiasReauditR
   const proposal = report.alert && input.policy.proposeRollback ? `roll back ${input.model} to its previous production version (models.rollback)` : null;
   if (report.alert) {
     await alerting.sendAlert({
-      alertKey: `${info.workflowId}:bias-reaudit`,
+      alertKey: `${window.workflowId}:bias-reaudit`,
       modelId: input.modelId,
       kind: 'bias_reaudit',
       severity: 'high',
@@ -34,7 +25,7 @@ export async function biasReaudit(input: BiasReauditInput): Promise<BiasReauditR
       payload: {
         reportId: report.reportId,
         versionId: report.versionId,
-        window: { from: from.toISOString(), to: end.toISOString() },
+        window: { from: window.from, to: window.to },
         reasons: report.reasons,
         reportHash: report.contentHash,
         retrainingRunId,
@@ -48,8 +39,8 @@ export async function biasReaudit(input: BiasReauditInput): Promise<BiasReauditR
     reportId: report.reportId,
     alert: report.alert,
     reasons: report.reasons,
-    windowFrom: from.toISOString(),
-    windowTo: end.toISOString(),
+    windowFrom: window.from,
+    windowTo: window.to,
     labelledRequests: report.labelledRequests,
     retrainingRunId,
     retrainingRunStarted: run?.started ?? false,

@@ -2,21 +2,12 @@
 // window's traffic against the production version's pre-launch population) and feedback-signal drift
 // (the override rate against the previous window); when the policy says so, starts a retraining run
 // with trigger 'drift' (it outlives this workflow) and sends a signed alert.
-import { workflowInfo } from '@temporalio/workflow';
 import type { DriftMonitorInput, DriftMonitorResult } from './messages';
-import { alerting, scheduledActivities as activities, scheduledWindow, startTriggeredRun } from './scheduled';
+import { alerting, scheduledActivities as activities, scheduledRunWindow, startTriggeredRun } from './scheduled';
 
 export async function driftMonitor(input: DriftMonitorInput): Promise<DriftMonitorResult> {
-  const info = workflowInfo();
-  const { from, to: end } = scheduledWindow(input.windowDays, input.windowEnd);
-  const found = await activities.measureDrift({
-    workflowId: info.workflowId,
-    scheduleId: input.scheduleId,
-    modelId: input.modelId,
-    from: from.toISOString(),
-    to: end.toISOString(),
-    policy: input.policy,
-  });
+  const window = scheduledRunWindow(input);
+  const found = await activities.measureDrift({ ...window, policy: input.policy });
   let run: { runId: string; started: boolean } | null = null;
   if (found.drift && input.policy.startRetraining) {
     run = await startTriggeredRun(input, 'drift');
@@ -25,14 +16,14 @@ export async function driftMonitor(input: DriftMonitorInput): Promise<DriftMonit
   const runNote = run ? (run.started ? `; retraining run ${run.runId} started` : `; retraining run ${run.runId} already under way`) : '';
   if (found.drift) {
     await alerting.sendAlert({
-      alertKey: `${info.workflowId}:drift`,
+      alertKey: `${window.workflowId}:drift`,
       modelId: input.modelId,
       kind: 'drift',
       severity: 'medium',
       summary: `${input.model}: production traffic drifted${runNote}`,
-      payload: { reportId: found.reportId, window: { from: from.toISOString(), to: end.toISOString() }, reasons: found.reasons, retrainingRunId, retrainingRunStarted: run?.started ?? false },
+      payload: { reportId: found.reportId, window: { from: window.from, to: window.to }, reasons: found.reasons, retrainingRunId, retrainingRunStarted: run?.started ?? false },
       webhook: input.policy.webhook ?? null,
     });
   }
-  return { reportId: found.reportId, drift: found.drift, reasons: found.reasons, windowFrom: from.toISOString(), windowTo: end.toISOString(), retrainingRunId, retrainingRunStarted: run?.started ?? false };
+  return { reportId: found.reportId, drift: found.drift, reasons: found.reasons, windowFrom: window.from, windowTo: window.to, retrainingRunId, retrainingRunStarted: run?.started ?? false };
 }

@@ -38,6 +38,12 @@ export interface TriggeredRunSource {
   approvalTimeoutSeconds?: number;
 }
 
+/** What every scheduled run's activity is told: who asks (its workflow, its schedule), about which model, for which window. */
+export function scheduledRunWindow(input: { windowDays: number; windowEnd?: string; scheduleId: string | null; modelId: number }) {
+  const { from, to } = scheduledWindow(input.windowDays, input.windowEnd);
+  return { workflowId: workflowInfo().workflowId, scheduleId: input.scheduleId, modelId: input.modelId, from: from.toISOString(), to: to.toISOString() };
+}
+
 export async function startTriggeredRun(input: TriggeredRunSource, trigger: RunTrigger): Promise<{ runId: string; started: boolean }> {
   const info = workflowInfo();
   const run = await scheduledActivities.recordTriggeredRun({
