@@ -89,6 +89,8 @@ export function createRolloutActivities({ db }: { db: Db }) {
       .update(modelVersions)
       .set({ status: kind, statusChangedAt: now })
       .where(and(eq(modelVersions.id, versionId), sql`${modelVersions.status} in ('candidate', 'shadow', 'canary')`));
+    // A canary answers its share itself; scoring the rest silently as well would only cost time.
+    if (kind === 'canary') await db.delete(routes).where(and(eq(routes.modelId, modelId), eq(routes.kind, 'shadow'), eq(routes.versionId, versionId)));
   }
 
   return {

@@ -144,6 +144,9 @@ test('a shadow window without traffic is inconclusive: paused for a human, resum
     return s.phase === 'canary' && s.step === 1 ? s : null;
   });
   assert.equal(canary.pausedBecause, null);
+  // The canary answers its share itself: the shadow route is gone, so nothing is scored silently any more.
+  const kinds = (await env.services.opened.db.select().from(routes).where(eq(routes.modelId, modelId))).map((r) => r.kind).sort();
+  assert.deepEqual(kinds, ['canary', 'production']);
   await env.clients.approver.runs.rollback.mutate({ runId, reason: 'end of the shadow test' });
   await waitForStatus(env, runId, ['rolled_back'], 30_000);
 });
