@@ -6,7 +6,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { and, asc, eq, inArray, sql } from 'drizzle-orm';
 import { canonicalJson } from '../analysis/canonicalJson';
 import { encodeAttribute } from '../analysis/confusion';
-import { compareWithPrelaunch, judgeDriftSignals, judgedFindings, sliceRatesFromRateSet, weightedErrorRates, type AuditSide, type SliceRates } from '../analysis/drift';
+import { chooseLabelDesign, compareWithPrelaunch, judgeDriftSignals, judgedFindings, sliceRatesFromRateSet, weightedErrorRates, type AuditSide, type SliceRates } from '../analysis/drift';
 import { saturationDesignOf } from '../analysis/policy';
 import type { VersionEvaluation } from '../analysis/report';
 import type { Db, DbOrTx } from '../db/index';
@@ -185,7 +185,8 @@ export function createAuditActivities({ db }: { db: Db }) {
 
     /**
      * Re-audits the production version on [from, to): labelled traffic (aggregated annotation labels,
-     * weighted 1/pi; reviewers' corrections, weight 1) against the pre-launch audit. Overrides and
+     * weighted 1/pi, or reviewers' corrections, weight 1: one design per window, see chooseLabelDesign)
+     * against the pre-launch audit. Overrides and
      * reports are not labels here: they arrive only where the filter was wrong, so counting them would
      * make every error rate look worse than it is. Stores the report once per workflow id and returns
      * what the workflow needs to act.
@@ -202,11 +203,9 @@ export function createAuditActivities({ db }: { db: Db }) {
       const prelaunch = await prelaunchAuditOf(db, input.modelId, versionId);
       if (!prelaunch) throw ApplicationFailure.nonRetryable(`version ${versionId} has no candidate evaluation to compare with`, 'NoPrelaunchAudit');
 
-      const rows = resultRows<{ decision: number; attributes: Record<string, string> | string; label: number | null; weight: number | null }>(
+      const rows = resultRows<{ decision: number; attributes: Record<string, string> | string; annotation_label: number | null; pi: number | null; review_label: number | null }>(
         await db.execute(sql`
-          select p.decision, p.attributes,
-                 coalesce(ann.label, fb.label) as label,
-                 case when ann.label is not null then 1.0 / ann.pi when fb.label is not null then 1.0 else null end as weight
+          select p.decision, p.attributes, ann.label as annotation_label, ann.pi, fb.label as review_label
           from predictions p
           left join lateral (
             select a.label, t.inclusion_probability as pi
@@ -227,12 +226,22 @@ export function createAuditActivities({ db }: { db: Db }) {
       // The window's population: every request, labelled or not (data drift).
       const traffic: Record<string, Record<string, number>> = {};
       for (const r of rows) for (const [k, v] of Object.entries(attrsOf(r))) (traffic[k] ??= {})[v] = (traffic[k]![v] ?? 0) + 1;
-      const labelled = rows.filter((r) => r.label !== null && r.weight !== null);
+      const labels = chooseLabelDesign(
+        { annotation: rows.filter((r) => r.annotation_label !== null && r.pi !== null).length, review: rows.filter((r) => r.review_label !== null).length },
+        input.policy.minSupport ?? 30,
+      );
+      // One design's labels and weights: the annotation sample's 1/pi, or the spot-check's 1.
+      const measured = rows.flatMap((r) => {
+        if (labels.use === 'annotation' && r.annotation_label !== null && r.pi !== null) return [{ row: r, label: Number(r.annotation_label), weight: 1 / Number(r.pi) }];
+        if (labels.use === 'review' && r.review_label !== null) return [{ row: r, label: Number(r.review_label), weight: 1 }];
+        return [];
+      });
+      const labelled = measured.map((m) => m.row);
       const names = Object.keys(prelaunch.attributes).sort();
       const windowRates = weightedErrorRates({
-        labels: labelled.map((r) => Number(r.label)),
+        labels: measured.map((m) => m.label),
         predictions: labelled.map((r) => Number(r.decision)),
-        weights: labelled.map((r) => Number(r.weight)),
+        weights: measured.map((m) => m.weight),
         slices: names.map((n) => encodeAttribute(n, labelled.map((r) => attrsOf(r)[n] ?? 'unknown'))),
       });
       const window: AuditSide = { slices: [windowRates.overall, ...windowRates.slices], attributes: Object.fromEntries(names.filter((n) => traffic[n]).map((n) => [n, traffic[n]!])) };
@@ -255,6 +264,8 @@ export function createAuditActivities({ db }: { db: Db }) {
         window: { from: input.from, to: input.to },
         requests: rows.length,
         labelled: labelled.length,
+        labelDesign: labels.design,
+        labelCounts: labels.counts,
         method: windowRates.method,
         comparison: judged,
       };

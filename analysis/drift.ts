@@ -883,3 +883,23 @@ export function judgeDriftSignals(input: {
   }
   return { drift: reasons.length > 0, reasons, population, overrides: { current, previous, difference, crossed: overrideCrossed, enough } };
 }
+
+export type LabelSource = 'annotation' | 'review';
+export type LabelDesign = 'annotation_sample' | 'review' | 'none';
+
+/**
+ * Which labels a re-audit window is measured on, given how many of its requests each source labels.
+ * Two samples of different design are not pooled: the annotation sample (drawn with known inclusion
+ * probabilities, weighted 1/pi) when it labels at least `minSupport` requests in the window, else the
+ * reviewers' corrections (a spot-check taken as a uniform sample, weight 1), else whichever exists.
+ */
+export function chooseLabelDesign(counts: Record<LabelSource, number>, minSupport: number): { design: LabelDesign; use: LabelSource | null; counts: Record<LabelSource, number> } {
+  if (!(Number.isInteger(minSupport) && minSupport >= 1)) throw new RangeError(`chooseLabelDesign: minSupport must be an integer >= 1, got ${minSupport}`);
+  for (const k of ['annotation', 'review'] as const) {
+    if (!(Number.isInteger(counts[k]) && counts[k] >= 0)) throw new RangeError(`chooseLabelDesign: counts.${k} must be an integer >= 0, got ${counts[k]}`);
+  }
+  if (counts.annotation >= minSupport) return { design: 'annotation_sample', use: 'annotation', counts };
+  if (counts.review > 0) return { design: 'review', use: 'review', counts };
+  if (counts.annotation > 0) return { design: 'annotation_sample', use: 'annotation', counts };
+  return { design: 'none', use: null, counts };
+}

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DRIFT_PSI_ALPHA, judgeDriftSignals, judgedFindings, newcombeDifference, populationStabilityIndex, type DriftComparison } from '../../analysis/drift';
+import { DRIFT_PSI_ALPHA, chooseLabelDesign, judgeDriftSignals, judgedFindings, newcombeDifference, populationStabilityIndex, type DriftComparison } from '../../analysis/drift';
 
 const prelaunch = { sender_tld: { generic: 800, country_code: 200 }, month: { '2002-08': 1000 } };
 const quiet = { current: { requests: 1000, overridden: 20 }, previous: { requests: 1000, overridden: 22 } };
@@ -50,4 +50,14 @@ test('judgedFindings keeps only the judged attributes (and overall), and its ale
   assert.equal(tld.alert, false);
   assert.deepEqual(tld.dataDrift.map((d) => d.attribute), ['sender_tld']);
   assert.deepEqual(tld.reasons, []);
+});
+
+test('chooseLabelDesign: one design per window, the annotation sample first when it has the support', () => {
+  assert.deepEqual(chooseLabelDesign({ annotation: 40, review: 500 }, 30), { design: 'annotation_sample', use: 'annotation', counts: { annotation: 40, review: 500 } });
+  // Too thin an annotation sample gives way to the reviewers' spot-check rather than being pooled with it.
+  assert.equal(chooseLabelDesign({ annotation: 29, review: 500 }, 30).use, 'review');
+  assert.equal(chooseLabelDesign({ annotation: 12, review: 0 }, 30).use, 'annotation');
+  assert.deepEqual(chooseLabelDesign({ annotation: 0, review: 0 }, 30), { design: 'none', use: null, counts: { annotation: 0, review: 0 } });
+  assert.throws(() => chooseLabelDesign({ annotation: 0, review: 0 }, 0), /minSupport/);
+  assert.throws(() => chooseLabelDesign({ annotation: -1, review: 0 }, 30), /counts.annotation/);
 });

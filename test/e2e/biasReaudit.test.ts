@@ -147,6 +147,8 @@ test('a clean window is recorded and not alerted; a country-code disparity is de
   const stored = reports.find((r) => r.alert === 1)!.report as { comparison: { conceptDrift: { slice: string; crossed: boolean }[]; dataDrift: unknown[] } };
   assert.ok(stored.comparison.conceptDrift.some((c) => c.crossed && c.slice === 'sender_tld=country_code'));
   assert.ok(Array.isArray(stored.comparison.dataDrift));
+  // Measured on the reviewers' corrections alone (no annotation sample in the window).
+  assert.deepEqual((stored as unknown as { labelDesign: string; labelCounts: object }).labelDesign, 'review');
 });
 
 test('a scheduled audit backfilled over three past days leaves one report per day', { timeout: 240_000 }, async () => {
