@@ -958,7 +958,10 @@ export function learningCurveVerdict(input: LearningCurveVerdictInput): Learning
           return sl.withNewest - sl.withoutNewest;
         });
         const siv = pairedTInterval(diffs, sliceConfidence);
-        const sig = siv !== null && siv.lower > degradeMargin;
+        // The same difference in every seed (often one held-out row of a small slice flipping) gives a
+        // zero-width interval: no evidence of spread, not certainty. Such a slice is left to the
+        // row-level McNemar test, which counts the rows.
+        const sig = siv !== null && siv.standardError > 0 && siv.lower > degradeMargin;
         sliceEvidence.push({ slice: nm, difference: `error(with newest) - error(without newest) in ${nm}`, interval: siv, significant: sig });
         if (sig) {
           degrading = true;

@@ -424,3 +424,19 @@ test('analysis/learningCurve.ts is pure: no Node built-ins, clock or Math.random
   assert.deepEqual(imports, ['./intervals']);
   assert.doesNotMatch(src, /Math\.random|Date\.now|new Date|performance\.now|process\./);
 });
+
+test('verdict: the same slice difference in every seed (one row flipping) is no evidence: a zero-width interval is not significant', () => {
+  // The demo met this: one of 286 HTML held-out e-mails wrong with the newest batch in all three seeds.
+  const seeds: AblationSeed[] = [0, 1, 2].map((seed) => ({
+    seed,
+    withNewest: 0.03 - seed * 0.002,
+    withoutNewest: 0.035,
+    slices: [{ slice: 'format=html', withNewest: 0.01399, withoutNewest: 0.01049 }],
+  }));
+  const v = learningCurveVerdict({ curve: curveOf(set('spam')), ablation: seeds });
+  const html = v.evidence.ablationSlices.find((s) => s.slice === 'format=html')!;
+  assert.equal(html.interval!.standardError, 0);
+  assert.equal(html.interval!.lower, html.interval!.upper);
+  assert.equal(html.significant, false);
+  assert.notEqual(v.verdict, 'degrading', v.reasons.join('\n'));
+});
