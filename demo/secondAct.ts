@@ -7,6 +7,7 @@
 // notice, and a retraining run starts by itself.
 import { createServer, type Server } from 'node:http';
 import type { ApiClient } from '../api/client';
+import type { ApprovalPacket } from '../analysis/report';
 import { verifyAlertSignature } from '../activities/alerts';
 import type { CorpusEmail } from './corpus';
 import { replayTraffic } from './traffic';
@@ -171,6 +172,12 @@ export async function secondAct(opts: {
     const run = await opts.follow(engineer, runId, ['awaiting_approval', 'promoted', 'rejected', 'failed']);
     status = run.status;
     const evidence = await engineer.reports.get.query({ runId });
+    const packet = evidence.packet as unknown as ApprovalPacket | null;
+    if (packet) {
+      const rates = packet.candidateEvaluation.classification.overall.rates;
+      const iv = (r: { estimate: number | null; lower: number | null; upper: number | null }) => `${pct(r.estimate)} [${pct(r.lower)}, ${pct(r.upper)}]`;
+      say(`  candidate v${packet.candidate.version} against v${packet.champion?.version ?? '?'} on ${rates.support} held-out e-mails: accuracy ${iv(rates.accuracy)}, FPR ${iv(rates.fpr)}, recall ${iv(rates.recall)}`);
+    }
     say(`  run ${runId}: ${run.status}; gate ${evidence.gate?.decision ?? 'n/a'}${run.status === 'awaiting_approval' ? ' (the sign-off is the approver’s)' : ''}`);
     for (const rule of evidence.gate?.rules.filter((x) => x.outcome !== 'passed') ?? []) say(`    [${rule.outcome}] ${rule.id}: ${rule.detail}`.slice(0, 240));
   } else {
