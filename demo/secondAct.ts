@@ -21,7 +21,7 @@ export interface ReceivedAlert {
   kind: string;
   summary: string;
   verified: boolean;
-  payload: { retrainingRunId?: string | null; retrainingRunStarted?: boolean; reasons?: string[] };
+  payload: { reportId?: number; retrainingRunId?: string | null; retrainingRunStarted?: boolean; reasons?: string[] };
 }
 
 /** The team's alert endpoint: accepts what carries a valid signature, keeps everything it was sent. */

@@ -104,6 +104,18 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
   }
 }
 
+/** A registered model whose bootstrap run promoted v1 (no human sign-off), with the ids tests query by. */
+export async function promotedModel(env: TestEnv): Promise<{ model: string; modelId: number; productionVersionId: number }> {
+  const model = await registerModelWithData(env, { requireHumanApproval: 'never' });
+  const { runId } = await env.clients.operator.runs.start.mutate({ model, trigger: 'bootstrap' });
+  const run = await waitForStatus(env, runId, ['promoted', 'rejected', 'failed']);
+  if (run.status !== 'promoted') throw new Error(`the bootstrap run of ${model} ended ${run.status}`);
+  const db = env.services.opened.db;
+  const [m] = await db.select({ id: models.id }).from(models).where(eq(models.name, model));
+  const [route] = await db.select({ versionId: routes.versionId }).from(routes).where(and(eq(routes.modelId, m!.id), eq(routes.kind, 'production')));
+  return { model, modelId: m!.id, productionVersionId: route!.versionId };
+}
+
 export async function waitForStatus(env: TestEnv, runId: string, statuses: string[], timeoutMs?: number) {
   return waitFor(
     `run ${runId} to reach ${statuses.join('|')}`,

@@ -3,14 +3,13 @@
 // domains is blocked far more often is detected, recorded and alerted (a local webhook receiver checks
 // the HMAC signature); a clean window is recorded and not alerted.
 import assert from 'node:assert/strict';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { after, before, test } from 'node:test';
-import { and, eq } from 'drizzle-orm';
-import { verifyAlertSignature } from '../../activities/alerts';
+import { eq } from 'drizzle-orm';
 import { loadCorpus } from '../../demo/corpus';
-import { alerts, auditReports, feedbackEvents, models, modelVersions, predictions, prelaunchAudits, routes } from '../../db/schema';
+import { startAlertReceiver } from '../../demo/secondAct';
+import { alerts, auditReports, feedbackEvents, predictions, prelaunchAudits } from '../../db/schema';
 import { BIAS_REAUDIT_WORKFLOW_TYPE, type BiasReauditInput, type BiasReauditResult } from '../../workflows/messages';
-import { registerModelWithData, startTestEnv, uid, type TestEnv } from '../helpers';
+import { promotedModel, startTestEnv, uid, type TestEnv } from '../helpers';
 
 const SECRET = `s-${uid()}`;
 process.env.TEST_REAUDIT_SECRET = SECRET;
@@ -19,39 +18,16 @@ let env: TestEnv;
 let model: string;
 let modelId: number;
 let versionId: number;
-let receiver: Server;
-let receiverUrl: string;
-const received: { headers: IncomingHttpHeaders; body: string; verified: boolean }[] = [];
+let receiver: Awaited<ReturnType<typeof startAlertReceiver>>;
 
 before(async () => {
   env = await startTestEnv();
-  model = await registerModelWithData(env, { requireHumanApproval: 'never' });
-  const { runId } = await env.clients.operator.runs.start.mutate({ model, trigger: 'bootstrap' });
-  const db = env.services.opened.db;
-  for (let i = 0; i < 240; i++) {
-    const [r] = await db.select().from(modelVersions).where(eq(modelVersions.runId, runId));
-    if (r?.status === 'production') break;
-    await new Promise((res) => setTimeout(res, 500));
-  }
-  const [m] = await db.select().from(models).where(eq(models.name, model));
-  modelId = m!.id;
-  const [route] = await db.select().from(routes).where(and(eq(routes.modelId, modelId), eq(routes.kind, 'production')));
-  versionId = route!.versionId;
-  receiver = createServer((req, res) => {
-    let body = '';
-    req.on('data', (d: Buffer) => (body += d.toString()));
-    req.on('end', () => {
-      const verified = verifyAlertSignature(SECRET, req.headers, body).ok;
-      received.push({ headers: req.headers, body, verified });
-      res.writeHead(verified ? 200 : 401).end();
-    });
-  });
-  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', () => r()));
-  const address = receiver.address();
-  receiverUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/hook`;
+  ({ model, modelId, productionVersionId: versionId } = await promotedModel(env));
+  // The team's webhook: it accepts only what carries a valid signature, and keeps everything it is sent.
+  receiver = await startAlertReceiver(SECRET);
 });
 after(async () => {
-  await new Promise<void>((r) => (receiver ? receiver.close(() => r()) : r()));
+  await receiver?.close();
   await env?.stop();
 });
 
@@ -92,7 +68,7 @@ async function reaudit(end: Date, proposeRollback = false): Promise<BiasReauditR
     scheduleId: null,
     windowDays: 1,
     windowEnd: end.toISOString(),
-    policy: { maxFprIncrease: 0.05, maxFairnessGap: 0.15, minSupport: 30, attributes: ['sender_tld'], proposeRollback, webhook: { url: receiverUrl, secretEnv: 'TEST_REAUDIT_SECRET' } },
+    policy: { maxFprIncrease: 0.05, maxFairnessGap: 0.15, minSupport: 30, attributes: ['sender_tld'], proposeRollback, webhook: { url: receiver.url, secretEnv: 'TEST_REAUDIT_SECRET' } },
   };
   return env.services.client.workflow.execute(BIAS_REAUDIT_WORKFLOW_TYPE, {
     taskQueue: env.services.taskQueues.control,
@@ -112,16 +88,16 @@ test('a clean window is recorded and not alerted; a country-code disparity is de
   const clean = await reaudit(cleanEnd);
   assert.equal(clean.alert, false, JSON.stringify(clean.reasons));
   assert.ok(clean.labelledRequests >= 800);
-  assert.equal(received.length, 0);
+  assert.equal(receiver.received.length, 0);
 
   const badEnd = new Date(Date.now() - 86_400_000);
   await window(badEnd, 0.6);
   const bad = await reaudit(badEnd, true);
   assert.equal(bad.alert, true);
   assert.ok(bad.reasons.some((r) => /country_code/.test(r)), JSON.stringify(bad.reasons));
-  assert.equal(received.length, 1);
-  assert.equal(received[0]!.verified, true, 'the alert is signed with the shared secret');
-  const body = JSON.parse(received[0]!.body) as { kind: string; payload: { reportId: number } };
+  assert.equal(receiver.received.length, 1);
+  assert.equal(receiver.received[0]!.verified, true, 'the alert is signed with the shared secret');
+  const body = receiver.received[0]!;
   assert.equal(body.kind, 'bias_reaudit');
   assert.equal(body.payload.reportId, bad.reportId);
 

@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { and, eq } from 'drizzle-orm';
 import { loadCorpus, type CorpusEmail } from '../../demo/corpus';
-import { models, predictions, routes, runs } from '../../db/schema';
+import { predictions, runs } from '../../db/schema';
 import { DRIFT_MONITOR_WORKFLOW_TYPE, type DriftMonitorInput, type DriftMonitorResult } from '../../workflows/messages';
-import { registerModelWithData, startTestEnv, uid, waitForStatus, type TestEnv } from '../helpers';
+import { promotedModel, startTestEnv, uid, waitForStatus, type TestEnv } from '../helpers';
 
 let env: TestEnv;
 let model: string;
@@ -15,14 +15,7 @@ let modelId: number;
 let versionId: number;
 before(async () => {
   env = await startTestEnv();
-  model = await registerModelWithData(env, { requireHumanApproval: 'never' });
-  const { runId } = await env.clients.operator.runs.start.mutate({ model, trigger: 'bootstrap' });
-  await waitForStatus(env, runId, ['promoted']);
-  const db = env.services.opened.db;
-  const [m] = await db.select().from(models).where(eq(models.name, model));
-  modelId = m!.id;
-  const [route] = await db.select().from(routes).where(and(eq(routes.modelId, modelId), eq(routes.kind, 'production')));
-  versionId = route!.versionId;
+  ({ model, modelId, productionVersionId: versionId } = await promotedModel(env));
 });
 after(async () => {
   await env?.stop();

@@ -9,8 +9,8 @@ import { and, desc, eq, inArray } from 'drizzle-orm';
 import { createApiClient, type ApiClient } from '../../api/client';
 import { issueToken } from '../../api/routers/admin';
 import { compareShadowDecisions } from '../../analysis/rollout';
-import { deploymentEvents, modelVersions, models, predictions, routes, runs, shadowPredictions } from '../../db/schema';
-import { corpusSubset, registerModelWithData, startTestEnv, uid, waitFor, waitForStatus, type TestEnv } from '../helpers';
+import { deploymentEvents, modelVersions, predictions, routes, runs, shadowPredictions } from '../../db/schema';
+import { corpusSubset, promotedModel, startTestEnv, uid, waitFor, waitForStatus, type TestEnv } from '../helpers';
 
 let env: TestEnv;
 let model: string;
@@ -20,13 +20,7 @@ let ingest: ApiClient;
 before(async () => {
   env = await startTestEnv();
   const db = env.services.opened.db;
-  model = await registerModelWithData(env, { requireHumanApproval: 'never' });
-  const { runId } = await env.clients.operator.runs.start.mutate({ model, trigger: 'bootstrap' });
-  await waitForStatus(env, runId, ['promoted']);
-  const [m] = await db.select().from(models).where(eq(models.name, model));
-  modelId = m!.id;
-  const [prod] = await db.select().from(routes).where(and(eq(routes.modelId, modelId), eq(routes.kind, 'production')));
-  productionVersionId = prod!.versionId;
+  ({ model, modelId, productionVersionId } = await promotedModel(env));
   ingest = createApiClient(env.url, (await issueToken(db, { subject: `mail-frontend-${uid()}`, role: 'ingest', createdBy: 'test' })).token);
 });
 after(async () => {
