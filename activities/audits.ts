@@ -7,6 +7,7 @@ import { and, asc, eq, inArray, sql } from 'drizzle-orm';
 import { canonicalJson } from '../analysis/canonicalJson';
 import { encodeAttribute } from '../analysis/confusion';
 import { chooseLabelDesign, compareWithPrelaunch, judgeDriftSignals, judgedFindings, sliceRatesFromRateSet, weightedErrorRates, type AuditSide, type SliceRates } from '../analysis/drift';
+import { CORRECTION_KINDS } from '../analysis/flywheel';
 import { saturationDesignOf } from '../analysis/policy';
 import type { VersionEvaluation } from '../analysis/report';
 import type { Db, DbOrTx } from '../db/index';
@@ -50,12 +51,12 @@ export async function prelaunchAuditOf(db: DbOrTx, modelId: number, versionId: n
 }
 
 export function createAuditActivities({ db }: { db: Db }) {
-  /** Requests in [from, to) and those with an override: the feedback signal of a window. */
+  /** Requests in [from, to) and those the user corrected (override, edit, undo): the feedback signal of a window. */
   async function overrideCounts(modelId: number, from: Date, to: Date) {
     const [row] = resultRows<{ requests: string; overridden: string }>(
       await db.execute(sql`
         select count(*)::text as requests,
-               count(*) filter (where exists (select 1 from feedback_events f where f.model_id = p.model_id and f.request_id = p.request_id and f.kind = 'override'))::text as overridden
+               count(*) filter (where exists (select 1 from feedback_events f where f.model_id = p.model_id and f.request_id = p.request_id and f.kind in (${sql.join(CORRECTION_KINDS.map((k) => sql`${k}`), sql`, `)})))::text as overridden
         from predictions p
         where p.model_id = ${modelId} and p.occurred_at >= ${from.toISOString()}::timestamptz and p.occurred_at < ${to.toISOString()}::timestamptz`),
     );

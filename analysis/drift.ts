@@ -849,7 +849,8 @@ export const DRIFT_MIN_WINDOW_REQUESTS = 100;
 /**
  * The drift monitor's judgement. Population drift: each watched attribute's traffic against the
  * pre-launch population, crossed when PSI > maxPsi (default 0.25) and its chi-square p < 0.01.
- * Feedback drift: the override rate against the previous window of the same length, crossed when
+ * Feedback drift: the correction rate (requests overridden, edited or undone) against the previous
+ * window of the same length, crossed when
  * the Newcombe interval's lower bound exceeds maxOverrideRise (default 0.02), with >= 100 requests
  * on each side.
  */
@@ -879,7 +880,7 @@ export function judgeDriftSignals(input: {
   const enough = current.requests >= DRIFT_MIN_WINDOW_REQUESTS && previous.requests >= DRIFT_MIN_WINDOW_REQUESTS;
   const overrideCrossed = enough && difference.lower !== null && difference.lower > maxRise;
   if (overrideCrossed) {
-    reasons.push(`feedback drift: override rate ${fmt(current.overridden / current.requests)} vs ${fmt(previous.overridden / previous.requests)} in the previous window, rise ${fmtIv(difference)} > ${maxRise}`);
+    reasons.push(`feedback drift: override/edit rate ${fmt(current.overridden / current.requests)} vs ${fmt(previous.overridden / previous.requests)} in the previous window, rise ${fmtIv(difference)} > ${maxRise}`);
   }
   return { drift: reasons.length > 0, reasons, population, overrides: { current, previous, difference, crossed: overrideCrossed, enough } };
 }

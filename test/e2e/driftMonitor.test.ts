@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { and, eq } from 'drizzle-orm';
 import { loadCorpus, type CorpusEmail } from '../../demo/corpus';
-import { predictions, runs } from '../../db/schema';
+import { feedbackEvents, predictions, runs } from '../../db/schema';
 import { DRIFT_MONITOR_WORKFLOW_TYPE, type DriftMonitorInput, type DriftMonitorResult } from '../../workflows/messages';
 import { promotedModel, startTestEnv, uid, waitForStatus, type TestEnv } from '../helpers';
 
@@ -21,14 +21,27 @@ after(async () => {
   await env?.stop();
 });
 
-async function traffic(mail: CorpusEmail[], at: Date) {
+/** Logs the mail as answered traffic at `at`; returns the request ids. */
+async function traffic(mail: CorpusEmail[], at: Date): Promise<string[]> {
   const tag = uid();
-  await env.services.opened.db.insert(predictions).values(
-    mail.map((e) => ({ modelId, versionId, requestId: `d-${tag}-${e.externalId}`, score: 0.5, decision: e.label, attributes: { ...e.slices } as Record<string, string>, occurredAt: at, loggedBy: 'test' })),
+  const rows = mail.map((e) => ({ modelId, versionId, requestId: `d-${tag}-${e.externalId}`, score: 0.5, decision: e.label, attributes: { ...e.slices } as Record<string, string>, occurredAt: at, loggedBy: 'test' }));
+  await env.services.opened.db.insert(predictions).values(rows);
+  return rows.map((r) => r.requestId);
+}
+
+/** Users correct these requests: an override, an edit or an undo each, in turn. */
+async function corrections(requestIds: string[], at: Date) {
+  const kinds = [
+    { kind: 'override' as const, value: { action: 'not_spam' } },
+    { kind: 'edit' as const, value: {} },
+    { kind: 'undo' as const, value: {} },
+  ];
+  await env.services.opened.db.insert(feedbackEvents).values(
+    requestIds.map((requestId, i) => ({ modelId, versionId, idempotencyKey: `${requestId}:c`, requestId, ...kinds[i % 3]!, occurredAt: at, ingestedBy: 'test' })),
   );
 }
 
-async function monitor(end: Date, startRetraining: boolean): Promise<DriftMonitorResult> {
+async function monitor(end: Date, startRetraining: boolean, attributes = ['sender_tld', 'format']): Promise<DriftMonitorResult> {
   const input: DriftMonitorInput = {
     modelId,
     model,
@@ -36,7 +49,7 @@ async function monitor(end: Date, startRetraining: boolean): Promise<DriftMonito
     windowDays: 1,
     windowEnd: end.toISOString(),
     trainingTaskQueue: env.services.taskQueues.training,
-    policy: { attributes: ['sender_tld', 'format'], maxPsi: 0.25, startRetraining },
+    policy: { attributes, maxPsi: 0.25, startRetraining },
   };
   return env.services.client.workflow.execute(DRIFT_MONITOR_WORKFLOW_TYPE, { taskQueue: env.services.taskQueues.control, workflowId: `drift-${uid()}`, args: [input] });
 }
@@ -118,4 +131,24 @@ test('a drift monitor scheduled through the API: backfilled over two drifting da
   const finished = await waitForStatus(env, started.id, ['promoted', 'rejected', 'failed'], 180_000);
   assert.notEqual(finished.status, 'failed', JSON.stringify(finished.result));
   await api.audits.delete.mutate({ id });
+});
+
+test('feedback drift: the share of requests users override, edit or undo jumps against the previous window', { timeout: 120_000 }, async () => {
+  const day = 86_400_000;
+  const end = new Date(Date.now() - 40 * day);
+  const mail = loadCorpus().filter((_, i) => i % 5 === 4);
+  // The previous day: 300 requests, 6 corrected (2%). This day: 300 like them, 60 corrected (20%).
+  const before = await traffic(mail.slice(0, 300), new Date(end.getTime() - 1.5 * day));
+  await corrections(before.slice(0, 6), new Date(end.getTime() - 1.5 * day));
+  const now = await traffic(mail.slice(300, 600), new Date(end.getTime() - 0.5 * day));
+  await corrections(now.slice(0, 60), new Date(end.getTime() - 0.5 * day));
+  const found = await monitor(end, false, ['sender_tld']);
+  assert.equal(found.drift, true, JSON.stringify(found.reasons));
+  assert.deepEqual(found.reasons.filter((r) => /^population drift/.test(r)), [], 'the population did not move');
+  const feedback = found.reasons.find((r) => /^feedback drift: override\/edit rate 0\.2000? vs 0\.02/.test(r));
+  assert.ok(feedback, JSON.stringify(found.reasons));
+  assert.equal(found.retrainingRunId, null, 'the policy does not start runs');
+  const stored = (await env.clients.viewer.audits.reports.query({ model, kind: 'drift_monitor' })).find((r) => new Date(r.windowTo).getTime() === end.getTime());
+  assert.equal(stored?.alert, true);
+  assert.equal(stored?.requests, 300);
 });
