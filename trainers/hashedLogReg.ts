@@ -87,7 +87,7 @@ function tokenize(text: string): string[] {
   return out;
 }
 
-interface SparseVector {
+export interface SparseVector {
   index: Int32Array;
   value: Float32Array;
 }
@@ -275,8 +275,20 @@ export async function trainHashedLogReg(
 // Prediction
 
 export function predictProbability(artifact: HashedLogRegArtifact, input: Record<string, string>): number {
-  const mask = artifact.weights.length - 1;
-  const { index, value } = featurize(input, mask, artifact.params.ngramMax);
+  return predictFromFeatures(artifact, featuresFor(artifact, input));
+}
+
+/** The input's features as this artifact hashes them; the same for every artifact of equal featureKey. */
+export function featuresFor(artifact: HashedLogRegArtifact, input: Record<string, string>): SparseVector {
+  return featurize(input, artifact.weights.length - 1, artifact.params.ngramMax);
+}
+
+/** Artifacts with the same key featurise an input identically (buckets and n-grams), so features can be shared. */
+export function featureKey(artifact: HashedLogRegArtifact): string {
+  return `${artifact.weights.length}/${artifact.params.ngramMax}`;
+}
+
+export function predictFromFeatures(artifact: HashedLogRegArtifact, { index, value }: SparseVector): number {
   let z = artifact.bias;
   for (let q = 0; q < index.length; q++) z += artifact.weights[index[q]!]! * value[q]!;
   return sigmoid(z);

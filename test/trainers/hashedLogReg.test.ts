@@ -139,3 +139,18 @@ test('spam corpus: held-out accuracy and training time', async () => {
   assert.ok(accuracy >= 0.97, `held-out accuracy ${accuracy}`);
   assert.ok(trainMs < 15_000, `training took ${trainMs} ms`);
 });
+
+test('the scorer shares features between versions that hash alike and scores exactly as predictBatch', async () => {
+  const { createScorer } = await import('../../trainers/scorer');
+  const examples = toyExamples();
+  const a = await trainHashedLogReg(examples, small);
+  const b = await trainHashedLogReg(examples.slice(0, 40), small); // same buckets and n-grams: features shared
+  const c = await trainHashedLogReg(examples, { ...small, dimsLog2: 10 }); // other buckets: its own features
+  const inputs = examples.map((e) => e.input);
+  const scorer = createScorer();
+  for (const [hash, artifact] of [['a', a], ['b', b], ['c', c], ['a', a]] as const) {
+    const got = await scorer.score(hash, async () => serializeArtifact(artifact), inputs);
+    assert.deepEqual(Array.from(got), Array.from(predictBatch(deserializeArtifact(serializeArtifact(artifact)), inputs)), `version ${hash}`);
+  }
+  assert.notDeepEqual(Array.from(predictBatch(a, inputs)), Array.from(predictBatch(c, inputs)), 'the versions differ, so a shared cache would show');
+});
