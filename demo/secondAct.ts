@@ -97,7 +97,7 @@ export async function secondAct(opts: {
     policy: { attributes: ['sender_tld', 'format', 'charset'], maxPsi: 0.25, startRetraining: true, webhook },
   });
   say(`  ${reaudit.id}: the production version on the last 28 days of reviewed traffic against its pre-launch audit (FPR +5 points, FPR gap 0.15, PSI 0.25)`);
-  say(`  ${drift.id}: PSI of sender_tld, format, charset over the last 7 days; override-rate trend; starts a retraining run on drift`);
+  say(`  ${drift.id}: PSI of sender_tld, format, charset over the last 7 days; the trend of overrides, edits and undos; starts a retraining run on drift`);
   say(`  next runs: ${String(reaudit.nextActionTimes[0] ?? 'none')} (both)`);
 
   const dated = opts.late.filter((e) => e.sentAt);
