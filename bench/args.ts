@@ -1,4 +1,5 @@
-// Shared argument parsing for the benchmarks (node's util.parseArgs), with errors that name the flag.
+// What the benchmarks share: argument parsing (node's util.parseArgs, with errors that name the flag)
+// and best-of-N timing.
 import { parseArgs } from 'node:util';
 
 export interface BenchArgs {
@@ -26,4 +27,16 @@ export function benchArgs(argv: string[], defaults: { rows: number[]; budget?: n
   if (!Number.isInteger(repeat) || repeat < 1) throw new Error(`--repeat: bad count ${values.repeat}`);
   if (!Number.isInteger(budget) || budget < 1) throw new Error(`--budget: bad size ${values.budget}`);
   return { rows, repeat, budget, python: !values['no-python'] };
+}
+
+/** Best of `repeat` timed runs after one untimed warm-up (JIT); the last result is returned too. */
+export function best<T>(repeat: number, f: () => T): { ms: number; result: T } {
+  let result = f();
+  let ms = Infinity;
+  for (let r = 0; r < repeat; r++) {
+    const t0 = performance.now();
+    result = f();
+    ms = Math.min(ms, performance.now() - t0);
+  }
+  return { ms, result };
 }

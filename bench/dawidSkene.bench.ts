@@ -28,7 +28,7 @@ import { parseArgs } from 'node:util';
 import { labelTable, type LabelTable } from '../analysis/agreement';
 import { dawidSkene, majorityVote, type DawidSkeneResult } from '../analysis/dawidSkene';
 import { Rng } from '../analysis/random';
-import { benchArgs } from './args';
+import { benchArgs, best } from './args';
 
 const PER_ITEM = 3;
 const TARGET_MS = 5000;
@@ -148,16 +148,6 @@ function generate(nLabels: number, A: number, K: number, seed: number): Data {
   return { rows, item, annotator, label, truth, accuracy, priors, nItems };
 }
 
-function best<T>(repeat: number, f: () => T): { ms: number; result: T } {
-  let result = f(); // warm-up (JIT), not timed
-  let ms = Infinity;
-  for (let r = 0; r < repeat; r++) {
-    const t0 = performance.now();
-    result = f();
-    ms = Math.min(ms, performance.now() - t0);
-  }
-  return { ms, result };
-}
 
 const sameArray = (a: Uint32Array, b: Uint32Array): boolean => a.length === b.length && a.every((v, j) => v === b[j]);
 

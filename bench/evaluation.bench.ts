@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { evaluateClassification, type ClassificationEvaluation } from '../analysis/classification';
 import { confusionByCode, type EncodedAttribute } from '../analysis/confusion';
 import { Rng } from '../analysis/random';
-import { benchArgs } from './args';
+import { benchArgs, best } from './args';
 
 const N_SLICES = 20;
 const N_GROUPS = 3;
@@ -112,16 +112,6 @@ function floorPassInt32(d: Data): { slice: Int32Array; group: Int32Array } {
   return { slice, group };
 }
 
-function best<T>(repeat: number, f: () => T): { ms: number; result: T } {
-  let result = f(); // warm-up (JIT), not timed
-  let ms = Infinity;
-  for (let r = 0; r < repeat; r++) {
-    const t0 = performance.now();
-    result = f();
-    ms = Math.min(ms, performance.now() - t0);
-  }
-  return { ms, result };
-}
 
 interface PythonResult {
   ms: number;

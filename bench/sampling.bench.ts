@@ -10,7 +10,7 @@
  */
 import { drawSample, type CandidatePool, type SamplingPlan } from '../analysis/sampling';
 import { Rng } from '../analysis/random';
-import { benchArgs } from './args';
+import { benchArgs, best } from './args';
 
 const DIMS = 32;
 const SEED = 20240611;
@@ -43,16 +43,6 @@ function makePool(n: number): CandidatePool {
   };
 }
 
-function best(repeat: number, run: () => void): number {
-  run(); // warm-up
-  let ms = Infinity;
-  for (let r = 0; r < repeat; r++) {
-    const t0 = performance.now();
-    run();
-    ms = Math.min(ms, performance.now() - t0);
-  }
-  return ms;
-}
 
 const { rows, budget, repeat } = benchArgs(process.argv.slice(2), { rows: [1_000_000, 5_000_000], budget: 1000 });
 for (const n of rows) {
@@ -66,9 +56,9 @@ for (const n of rows) {
       { slice: 'lang', value: 'ja', min: 50 },
     ],
   };
-  const withSketch = best(repeat, () => void drawSample(pool, plan));
+  const withSketch = best(repeat, () => void drawSample(pool, plan)).ms;
   const { features: _sketch, ...bare } = pool;
-  const withoutSketch = best(repeat, () => void drawSample(bare, plan));
+  const withoutSketch = best(repeat, () => void drawSample(bare, plan)).ms;
   console.log(
     `drawSample ${budget.toLocaleString('en')} of ${n.toLocaleString('en')} (3 slices): ` +
       `with ${DIMS}-dim sketch ${withSketch.toFixed(0)} ms, without sketch ${withoutSketch.toFixed(0)} ms (best of ${repeat})`,

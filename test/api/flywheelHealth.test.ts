@@ -2,6 +2,7 @@
 // endpoint's counts checked against the same counts taken in JavaScript from the planted rows, the
 // staleness alert on a planted rise in corrections, an under-covered slice, the self-label alert.
 import assert from 'node:assert/strict';
+import { Rng } from '../../analysis/random';
 import { after, before, test } from 'node:test';
 import { TRPCClientError } from '@trpc/client';
 import { createApiClient } from '../../api/client';
@@ -23,18 +24,6 @@ const DAY = 24 * HOUR;
 
 const codeOf = (err: unknown) => (err instanceof TRPCClientError ? (err.data as { code?: string }).code : undefined);
 
-// A small seeded generator (mulberry32) so the planted data are the same on every run.
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 interface Pred {
   requestId: string;
   at: number;
@@ -55,7 +44,9 @@ let latestSnapshotId = 0;
 const latestTrain: Record<string, number> = { import: 50, annotation: 15, feedback: 10, model: 25 };
 
 function plant() {
-  const r = rng(20261101);
+  // Seeded, so the planted data are the same on every run.
+  const rng = new Rng(20261101);
+  const r = () => rng.next();
   const pick = <T,>(xs: readonly T[]) => xs[Math.floor(r() * xs.length)]!;
   const attrs = (): Record<string, string> => {
     const u = r();
