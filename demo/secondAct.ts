@@ -6,6 +6,7 @@
 // drifted (far less HTML and spam, more bare-charset mail, fewer country-code senders): the monitors
 // notice, and a retraining run starts by itself.
 import { createServer, type Server } from 'node:http';
+import { Presets, SingleBar } from 'cli-progress';
 import type { ApiClient } from '../api/client';
 import type { ApprovalPacket } from '../analysis/report';
 import { verifyAlertSignature } from '../activities/alerts';
@@ -115,12 +116,16 @@ export async function secondAct(opts: {
   const deadline = Date.now() + 10 * 60_000;
   let reaudits: Awaited<ReturnType<ApiClient['audits']['reports']['query']>> = [];
   let drifts: typeof reaudits = [];
+  const bar = new SingleBar({ format: '  audit runs [{bar}] {value}/{total} reports stored', stream: process.stderr, hideCursor: true, noTTYOutput: true, notTTYSchedule: 2000 }, Presets.shades_classic);
+  bar.start(2 * weeks, 0);
   while (Date.now() < deadline) {
-    reaudits = await engineer.audits.reports.query({ model, auditId: reaudit.id });
-    drifts = await engineer.audits.reports.query({ model, auditId: drift.id });
+    reaudits = await engineer.audits.reports.query({ model, auditId: reaudit.id, limit: 1000 });
+    drifts = await engineer.audits.reports.query({ model, auditId: drift.id, limit: 1000 });
+    bar.update(reaudits.length + drifts.length);
     if (reaudits.length >= weeks && drifts.length >= weeks) break;
     await new Promise((r) => setTimeout(r, 500));
   }
+  bar.stop();
   if (reaudits.length < weeks || drifts.length < weeks) throw new Error(`after 10 minutes: ${reaudits.length} re-audits and ${drifts.length} drift reports of ${weeks} weeks`);
 
   say(`  week ending        requests (7 d)  reviewed/requests (28 d)  re-audit             drift monitor`);
