@@ -1,13 +1,12 @@
 // The one place tRPC is initialised: context, error shape, and the role-guarded procedures.
-import { createHash } from 'node:crypto';
 import { initTRPC, TRPCError } from '@trpc/server';
-import { and, eq, isNull } from 'drizzle-orm';
 import type { Client } from '@temporalio/client';
 import type { OpenApiMeta } from 'trpc-to-openapi';
 import { z } from 'zod';
 import type { Db } from '../db/index';
 import { writeAudit } from '../db/queries';
-import { apiTokens, type Role } from '../db/schema';
+import type { Role } from '../db/schema';
+import { activeTokenBySecret } from '../db/tokens';
 
 export interface Identity {
   subject: string;
@@ -33,18 +32,10 @@ export interface ApiDeps {
   scorer?: Scorer;
 }
 
-export function hashToken(token: string): string {
-  return createHash('sha256').update(token).digest('hex');
-}
-
 /** Resolves a bearer token to its identity; revoked and unknown tokens resolve to null. */
 export async function identityFromToken(db: Db, token: string | null | undefined): Promise<Identity | null> {
   if (!token) return null;
-  const [row] = await db
-    .select()
-    .from(apiTokens)
-    .where(and(eq(apiTokens.tokenHash, hashToken(token)), isNull(apiTokens.revokedAt)))
-    .limit(1);
+  const row = await activeTokenBySecret(db, token);
   return row ? { subject: row.subject, role: row.role, tokenId: row.id } : null;
 }
 

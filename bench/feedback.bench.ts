@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@temporalio/client';
 import { createApiClient } from '../api/client';
-import { issueToken } from '../api/routers/admin';
+import { issueToken } from '../db/tokens';
 import { startApiServer } from '../api/server';
 import { openDb } from '../db/index';
 import { models, modelVersions } from '../db/schema';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Client } from '@temporalio/client';
 import { and, eq } from 'drizzle-orm';
 import { createApiClient } from '../api/client';
-import { issueToken } from '../api/routers/admin';
+import { issueToken } from '../db/tokens';
 import { startApiServer } from '../api/server';
 import { openDb } from '../db/index';
 import { models, modelVersions, routes } from '../db/schema';

@@ -3,7 +3,7 @@
 import { Command, Option } from 'commander';
 import { TRPCClientError } from '@trpc/client';
 import { createApiClient } from '../api/client';
-import { ensureAdminToken, issueToken } from '../api/routers/admin';
+import { ensureAdminToken, issueToken } from '../db/tokens';
 import { openDb } from '../db/index';
 import { ROLES, type Role } from '../db/schema';
 import { onShutdown } from '../temporal-config/shutdown';

@@ -1,7 +1,7 @@
 // Small query helpers shared by activities and the API, so a route change is written one way only.
 import { and, asc, desc, eq } from 'drizzle-orm';
 import type { Db, DbOrTx } from './index';
-import { auditLog, datasetSnapshotMembers, deploymentEvents, examples, gatePolicies, modelVersions, models, routes } from './schema';
+import { auditLog, datasetSnapshotMembers, deploymentEvents, examples, gatePolicies, modelVersions, models, routes, runs } from './schema';
 
 export interface AuditEntry {
   actor: string;
@@ -21,6 +21,18 @@ export function resultRows<T>(result: unknown): T[] {
 
 export async function findModelByName(db: DbOrTx, name: string) {
   const [row] = await db.select().from(models).where(eq(models.name, name)).limit(1);
+  return row;
+}
+
+/** A run with its model's name and its candidate's version number. */
+export async function findRunById(db: DbOrTx, id: string) {
+  const [row] = await db
+    .select({ run: runs, model: models.name, candidateVersion: modelVersions.version })
+    .from(runs)
+    .innerJoin(models, eq(models.id, runs.modelId))
+    .leftJoin(modelVersions, eq(modelVersions.id, runs.candidateVersionId))
+    .where(eq(runs.id, id))
+    .limit(1);
   return row;
 }
 

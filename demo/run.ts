@@ -11,7 +11,7 @@ import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
 import { createApiClient, type ApiClient } from '../api/client';
-import { ensureAdminToken } from '../api/routers/admin';
+import { ensureAdminToken } from '../db/tokens';
 import { dataDir } from '../temporal-config/env';
 import { startServices } from '../temporal-config/services';
 import { assignHeldOut, chronologicalParts, loadCorpus, type CorpusEmail } from './corpus';

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { and, eq } from 'drizzle-orm';
 import { createApiClient, type ApiClient } from '../api/client';
-import { issueToken } from '../api/routers/admin';
+import { issueToken } from '../db/tokens';
 import { assignHeldOut, loadCorpus, type CorpusEmail } from '../demo/corpus';
 import { examples, feedbackEvents, models, modelVersions, predictions, routes, runs } from '../db/schema';
 import type { Role } from '../db/schema';

@@ -1,33 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import { TRPCError } from '@trpc/server';
-import { and, asc, desc, eq, isNull } from 'drizzle-orm';
+import { desc, eq } from 'drizzle-orm';
 import { z } from 'zod';
-import type { Db } from '../../db/index';
-import { apiTokens, auditLog, type Role } from '../../db/schema';
+import { auditLog } from '../../db/schema';
+import { issueToken, listActiveTokens, revokeToken } from '../../db/tokens';
 import { positiveInt, role, subject } from '../schemas';
-import { hashToken, roleProcedure, router } from '../trpc';
-
-/** Creates a token and stores only its hash; the token itself is returned once. Used by the API and the CLI. */
-export async function issueToken(db: Db, input: { subject: string; role: Role; createdBy: string }) {
-  const token = `rt_${randomBytes(24).toString('base64url')}`;
-  const [row] = await db
-    .insert(apiTokens)
-    .values({ subject: input.subject, role: input.role, tokenHash: hashToken(token), createdBy: input.createdBy })
-    .returning({ id: apiTokens.id });
-  if (!row) throw new Error('token insert returned nothing');
-  return { id: row.id, subject: input.subject, role: input.role, token };
-}
-
-/** A fresh deployment has no tokens: issue the first admin token, once. Returns null when one exists. */
-export async function ensureAdminToken(db: Db): Promise<string | null> {
-  const [existing] = await db
-    .select({ id: apiTokens.id })
-    .from(apiTokens)
-    .where(and(eq(apiTokens.role, 'admin'), isNull(apiTokens.revokedAt)))
-    .limit(1);
-  if (existing) return null;
-  return (await issueToken(db, { subject: 'admin', role: 'admin', createdBy: 'bootstrap' })).token;
-}
+import { roleProcedure, router } from '../trpc';
 
 export const adminRouter = router({
   createToken: roleProcedure('admin')
@@ -40,25 +17,14 @@ export const adminRouter = router({
     .meta({ openapi: { method: 'GET', path: '/admin/tokens', tags: ['admin'], summary: 'List active tokens (never the secrets)' } })
     .input(z.strictObject({}).optional())
     .output(z.array(z.object({ id: z.number(), subject: z.string(), role: role, createdBy: z.string(), createdAt: z.date() })))
-    .query(({ ctx }) =>
-      ctx.db
-        .select({ id: apiTokens.id, subject: apiTokens.subject, role: apiTokens.role, createdBy: apiTokens.createdBy, createdAt: apiTokens.createdAt })
-        .from(apiTokens)
-        .where(isNull(apiTokens.revokedAt))
-        .orderBy(asc(apiTokens.id)),
-    ),
+    .query(({ ctx }) => listActiveTokens(ctx.db)),
 
   revokeToken: roleProcedure('admin')
     .meta({ openapi: { method: 'DELETE', path: '/admin/tokens/{id}', tags: ['admin'], summary: 'Revoke a token' } })
     .input(z.strictObject({ id: positiveInt() }))
     .output(z.object({ id: z.number(), revoked: z.boolean() }))
     .mutation(async ({ ctx, input }) => {
-      const rows = await ctx.db
-        .update(apiTokens)
-        .set({ revokedAt: new Date() })
-        .where(and(eq(apiTokens.id, input.id), isNull(apiTokens.revokedAt)))
-        .returning({ id: apiTokens.id });
-      if (rows.length === 0) throw new TRPCError({ code: 'NOT_FOUND', message: `active token ${input.id} not found` });
+      if (!(await revokeToken(ctx.db, input.id))) throw new TRPCError({ code: 'NOT_FOUND', message: `active token ${input.id} not found` });
       return { id: input.id, revoked: true };
     }),
 

@@ -14,7 +14,7 @@ import { annotationAssignments, annotationBatches, annotationSpecs, annotationTa
 import { labelSubmittedSignal, type LabelSubmittedSignal } from '../../workflows/messages';
 import { modelName, subject } from '../schemas';
 import { roleProcedure, router, type Context } from '../trpc';
-import { requireModel } from './models';
+import { requireModel } from '../lookups';
 
 const attributes = z.record(z.string().min(1).max(64), z.string().max(200));
 

@@ -32,7 +32,7 @@ import {
 } from '../../workflows/messages';
 import { AUDIT_OVERLAP_POLICIES, auditId, auditOverlap, auditSpecInput, driftMonitorPolicyInput, isoDate, modelName, reason, reauditPolicyInput } from '../schemas';
 import { roleProcedure, router, type Context } from '../trpc';
-import { requireModel } from './models';
+import { requireModel } from '../lookups';
 
 type AuditOverlap = (typeof AUDIT_OVERLAP_POLICIES)[number];
 

@@ -8,10 +8,11 @@ import { and, eq, inArray, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { CORRECTION_KINDS, COVERAGE_KINDS, EXPLICIT_KINDS, flywheelHealth } from '../../analysis/flywheel';
 import type { Db } from '../../db/index';
+import { resultRows } from '../../db/queries';
 import { datasetSnapshotMembers, datasetSnapshots, examples, feedbackEvents, modelVersions, predictions } from '../../db/schema';
 import { isoDate, modelName, positiveInt } from '../schemas';
 import { roleProcedure, router } from '../trpc';
-import { requireModel } from './models';
+import { requireModel } from '../lookups';
 
 const MAX_BATCH = 10_000;
 
@@ -149,11 +150,6 @@ const healthInput = z.strictObject({
   slices: z.array(z.string().min(1).max(64)).min(1).max(MAX_ATTRIBUTES).optional(),
 });
 
-/** Rows of a raw statement: postgres.js returns them as the result, PGlite under `.rows`. */
-function rowsOf<T>(result: unknown): T[] {
-  return (Array.isArray(result) ? result : ((result as { rows?: T[] }).rows ?? [])) as T[];
-}
-
 const toIso = (v: Date | string): string => new Date(v).toISOString();
 
 /** Every count the flywheel needs, each one a GROUP BY in the database (no per-row transfer). */
@@ -173,7 +169,7 @@ async function flywheelCounts(db: Db, modelId: number, opts: { from: Date; to: D
   // events name a request of the window's traffic. Feedback is tied to traffic by request_id; it may
   // arrive after the window closes, never before it opens. A UNION ALL and GROUP BY instead of a join, so
   // the plan stays linear even where statistics are stale (PGlite has no autovacuum to refresh them).
-  const bucketRows = rowsOf<{ b: number | null; traffic: number; explicit: number; corrected: number; events: number }>(
+  const bucketRows = resultRows<{ b: number | null; traffic: number; explicit: number; corrected: number; events: number }>(
     await db.execute(sql`
       with u as (
         select p.request_id,
@@ -211,7 +207,7 @@ async function flywheelCounts(db: Db, modelId: number, opts: { from: Date; to: D
   let keys = opts.slices ? [...new Set(opts.slices)] : [];
   let attributesOmitted = 0;
   if (!opts.slices) {
-    const keyRows = rowsOf<{ key: string; n: number; keys: number }>(
+    const keyRows = resultRows<{ key: string; n: number; keys: number }>(
       await db.execute(sql`
         select k.key, count(*)::int as n, (count(*) over ())::int as keys
         from ${predictions} p cross join lateral jsonb_object_keys(p.attributes) as k(key)
@@ -226,7 +222,7 @@ async function flywheelCounts(db: Db, modelId: number, opts: { from: Date; to: D
 
   type SliceRow = { key: string; value: string | null; total_row: number; n: number; nvalues: number };
   const trafficRows = keys.length
-    ? rowsOf<SliceRow>(
+    ? resultRows<SliceRow>(
         await db.execute(sql`
           with g as (
             select kv.key, kv.value, grouping(kv.value) as total_row, count(*)::int as n
@@ -244,7 +240,7 @@ async function flywheelCounts(db: Db, modelId: number, opts: { from: Date; to: D
     : [];
   const kept = trafficRows.filter((r) => r.total_row === 0);
   const feedbackRows = keys.length
-    ? rowsOf<SliceRow>(
+    ? resultRows<SliceRow>(
         await db.execute(sql`
           with g as (
             select kv.key, kv.value, grouping(kv.value) as total_row, count(*)::int as n
@@ -273,7 +269,7 @@ async function flywheelCounts(db: Db, modelId: number, opts: { from: Date; to: D
     };
   });
 
-  const overall = rowsOf<{ source: string; count: number }>(
+  const overall = resultRows<{ source: string; count: number }>(
     await db.execute(sql`
       select e.label_source as source, count(*)::int as count
       from ${examples} e
@@ -281,7 +277,7 @@ async function flywheelCounts(db: Db, modelId: number, opts: { from: Date; to: D
       group by e.label_source`),
   );
   // The latest snapshot frozen before the window's end, and the sources of its training labels.
-  const [snapshot] = rowsOf<{ id: number; created_at: Date | string }>(
+  const [snapshot] = resultRows<{ id: number; created_at: Date | string }>(
     await db.execute(sql`
       select s.id, s.created_at from ${datasetSnapshots} s
       where s.model_id = ${modelId} and s.created_at < ${to}::timestamptz
@@ -289,7 +285,7 @@ async function flywheelCounts(db: Db, modelId: number, opts: { from: Date; to: D
       limit 1`),
   );
   const train = snapshot
-    ? rowsOf<{ source: string; count: number }>(
+    ? resultRows<{ source: string; count: number }>(
         await db.execute(sql`
           select e.label_source as source, count(*)::int as count
           from ${datasetSnapshotMembers} m join ${examples} e on e.id = m.example_id

@@ -8,9 +8,8 @@ import { gatePolicies, gateResults, models, runs } from '../../db/schema';
 import { decideGateUpdate, type DecideGateResult } from '../../workflows/messages';
 import { updateRefusal } from '../workflowUpdates';
 import { modelName, reason, ruleResultOutput, runId } from '../schemas';
-import { requireModel } from './models';
 import { roleProcedure, router, type Context } from '../trpc';
-import { liveStatus, requireRun } from './runs';
+import { liveStatus, requireModel, requireRun } from '../lookups';
 
 const decisionOutput = z.object({ runId: z.string(), decision: z.enum(['approve', 'reject']), approver: z.string(), reportHash: z.string().nullable() });
 

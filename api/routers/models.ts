@@ -5,16 +5,11 @@ import { gatePolicySchema } from '../../analysis/policy';
 import { routeFor } from '../../analysis/rollout';
 import { defaultEvaluationSettings } from '../../analysis/report';
 import type { Db } from '../../db/index';
-import { addPolicyVersion, changeProductionRoute, currentPolicy, findModelByName, previousProductionVersionId } from '../../db/queries';
+import { addPolicyVersion, changeProductionRoute, currentPolicy, previousProductionVersionId } from '../../db/queries';
 import { approvals, datasetSnapshots, deploymentEvents, evalReports, examples, gateResults, modelVersions, models, predictions, routes, saturationReports, shadowPredictions, VERSION_STATUSES } from '../../db/schema';
 import { exampleInput, isoDate, modelName, reason } from '../schemas';
+import { requireModel } from '../lookups';
 import { authedProcedure, roleAllows, roleProcedure, router } from '../trpc';
-
-export async function requireModel(db: Db, name: string) {
-  const model = await findModelByName(db, name);
-  if (!model) throw new TRPCError({ code: 'NOT_FOUND', message: `model '${name}' not found; register it with models.register` });
-  return model;
-}
 
 const versionOutput = z.object({
   id: z.number(),

@@ -8,7 +8,7 @@ import { PredictionsFileError } from '../predictionsFile';
 import { approvals, evalReports, gateResults, modelVersions, saturationReports } from '../../db/schema';
 import { ruleResultOutput, runId } from '../schemas';
 import { roleProcedure, router } from '../trpc';
-import { requireRun } from './runs';
+import { requireRun } from '../lookups';
 
 const reportRefOutput = z.object({
   reportId: z.number(),

@@ -12,40 +12,17 @@ import {
   resumeUpdate,
   rollbackUpdate,
   rolloutStatusQuery,
-  statusQuery,
   stepSearchAttribute,
   triggerSearchAttribute,
   type RetrainingRunInput,
-  type RunStatusView,
 } from '../../workflows/messages';
 import type { Db } from '../../db/index';
 import { currentPolicy } from '../../db/queries';
 import { saturationDesignOf } from '../../analysis/policy';
 import { annotationSettingsInput, modelName, positiveInt, reason, rolloutPlanInput, runId, saturationSettingsInput, trainerParamsInput } from '../schemas';
-import { roleProcedure, router, type Context } from '../trpc';
+import { roleProcedure, router } from '../trpc';
 import { updateRefusal } from '../workflowUpdates';
-import { requireModel } from './models';
-
-export async function requireRun(db: Db, id: string) {
-  const [row] = await db
-    .select({ run: runs, model: models.name, candidateVersion: modelVersions.version })
-    .from(runs)
-    .innerJoin(models, eq(models.id, runs.modelId))
-    .leftJoin(modelVersions, eq(modelVersions.id, runs.candidateVersionId))
-    .where(eq(runs.id, id))
-    .limit(1);
-  if (!row) throw new TRPCError({ code: 'NOT_FOUND', message: `run '${id}' not found` });
-  return row;
-}
-
-/** Live state from the workflow itself while it runs; null when it has finished or cannot be reached. */
-export async function liveStatus(ctx: Context, id: string): Promise<RunStatusView | null> {
-  try {
-    return await ctx.temporal.workflow.getHandle(id).query(statusQuery);
-  } catch {
-    return null;
-  }
-}
+import { liveStatus, requireModel, requireRun } from '../lookups';
 
 const runOutput = z.object({
   runId: z.string(),

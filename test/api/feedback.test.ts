@@ -4,7 +4,7 @@ import { after, before, test } from 'node:test';
 import { TRPCClientError } from '@trpc/client';
 import { count, eq } from 'drizzle-orm';
 import { createApiClient, type ApiClient } from '../../api/client';
-import { issueToken } from '../../api/routers/admin';
+import { issueToken } from '../../db/tokens';
 import { feedbackEvents, models, modelVersions } from '../../db/schema';
 import { startTestEnv, uid, type TestEnv } from '../helpers';
 

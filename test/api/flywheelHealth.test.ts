@@ -6,7 +6,7 @@ import { Rng } from '../../analysis/random';
 import { after, before, test } from 'node:test';
 import { TRPCClientError } from '@trpc/client';
 import { createApiClient } from '../../api/client';
-import { issueToken } from '../../api/routers/admin';
+import { issueToken } from '../../db/tokens';
 import { CORRECTION_KINDS, COVERAGE_KINDS, EXPLICIT_KINDS, flywheelHealth, type FlywheelInput } from '../../analysis/flywheel';
 import { datasetSnapshotMembers, datasetSnapshots, examples, feedbackEvents, modelVersions, predictions, type LabelSource } from '../../db/schema';
 import { startTestEnv, uid, type TestEnv } from '../helpers';

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { TRPCClientError } from '@trpc/client';
 import { createApiClient } from '../../api/client';
-import { issueToken } from '../../api/routers/admin';
+import { issueToken } from '../../db/tokens';
 import { and, eq } from 'drizzle-orm';
 import { datasetSnapshots, modelVersions, models, predictions, routes } from '../../db/schema';
 import { registerModelWithData, startTestEnv, waitForStatus, type TestEnv } from '../helpers';

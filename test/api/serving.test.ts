@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test';
 import { TRPCClientError } from '@trpc/client';
 import { and, count, eq } from 'drizzle-orm';
 import { createApiClient, type ApiClient } from '../../api/client';
-import { issueToken } from '../../api/routers/admin';
+import { issueToken } from '../../db/tokens';
 import { datasetSnapshots, evalReports, examples, models, modelVersions, predictions, routes, shadowPredictions } from '../../db/schema';
 import { artifactHash, deserializeArtifact, predictBatch, serializeArtifact, trainHashedLogReg } from '../../trainers/hashedLogReg';
 import { corpusSubset, startTestEnv, uid, type TestEnv } from '../helpers';

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { eq } from 'drizzle-orm';
 import { createApiClient, type ApiClient } from '../../api/client';
-import { issueToken } from '../../api/routers/admin';
+import { issueToken } from '../../db/tokens';
 import { loadCorpus, type CorpusEmail } from '../../demo/corpus';
 import { replayTraffic, type ReplayTrafficResult, type TrafficProgress } from '../../demo/traffic';
 import { feedbackEvents, models, modelVersions, predictions, routes } from '../../db/schema';

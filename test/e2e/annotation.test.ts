@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import { TRPCClientError } from '@trpc/client';
 import { and, eq, isNotNull, sql } from 'drizzle-orm';
 import { createApiClient } from '../../api/client';
-import { issueToken } from '../../api/routers/admin';
+import { issueToken } from '../../db/tokens';
 import { runAnnotators, type SimulatedAnnotator } from '../../demo/annotators';
 import { loadCorpus, type CorpusEmail } from '../../demo/corpus';
 import {

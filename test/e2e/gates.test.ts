@@ -4,7 +4,7 @@ import { after, before, test } from 'node:test';
 import { TRPCClientError } from '@trpc/client';
 import { eq } from 'drizzle-orm';
 import { createApiClient } from '../../api/client';
-import { issueToken } from '../../api/routers/admin';
+import { issueToken } from '../../db/tokens';
 import { approvals, modelVersions, routes, runs } from '../../db/schema';
 import { GATE_FAILURE, statusQuery } from '../../workflows/messages';
 import { WorkflowUpdateFailedError } from '@temporalio/client';

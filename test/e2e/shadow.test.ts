@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { and, desc, eq, inArray } from 'drizzle-orm';
 import { createApiClient, type ApiClient } from '../../api/client';
-import { issueToken } from '../../api/routers/admin';
+import { issueToken } from '../../db/tokens';
 import { compareShadowDecisions } from '../../analysis/rollout';
 import { deploymentEvents, modelVersions, predictions, routes, runs, shadowPredictions } from '../../db/schema';
 import { corpusSubset, promotedModel, startTestEnv, uid, waitFor, waitForStatus, type TestEnv } from '../helpers';
