@@ -3,6 +3,7 @@ import { createAlertActivities } from './alerts';
 import { createAnnotationActivities } from './annotation';
 import { createRetrainingActivities, type ActivityDeps } from './retraining';
 import { createAuditActivities } from './audits';
+import { failingWithoutQueryParameters } from './errors';
 import { createRolloutActivities } from './rollout';
 import { createSaturationActivities } from './saturation';
 
@@ -16,14 +17,14 @@ export { createScorer } from '../trainers/scorer';
 export { closeTrainingPool } from '../trainers/threadPool';
 
 export function createActivities(deps: ActivityDeps) {
-  return {
+  return failingWithoutQueryParameters({
     ...createRetrainingActivities(deps),
     ...createAnnotationActivities(deps),
     ...createSaturationActivities(deps),
     ...createRolloutActivities(deps),
     ...createAuditActivities(deps),
     ...createAlertActivities(deps),
-  };
+  });
 }
 
 export type Activities = ReturnType<typeof createActivities>;
