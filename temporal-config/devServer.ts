@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes';
-import { SEARCH_ATTRIBUTES } from './env';
+import { SEARCH_ATTRIBUTES } from '../workflows/names';
 import { runPip } from './pip';
 
 const IS_WINDOWS = process.platform === 'win32';

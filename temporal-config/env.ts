@@ -21,17 +21,6 @@ export interface TemporalConnectionConfig {
   serverNameOverride?: string;
 }
 
-export const TASK_QUEUES = { control: 'control', training: 'training' } as const;
-export type TaskQueueName = (typeof TASK_QUEUES)[keyof typeof TASK_QUEUES];
-
-/** Custom search attributes, all of type Keyword. */
-export const SEARCH_ATTRIBUTES = {
-  model: 'RetrainModel',
-  trigger: 'RetrainTrigger',
-  step: 'RetrainStep',
-} as const;
-export type SearchAttributeName = (typeof SEARCH_ATTRIBUTES)[keyof typeof SEARCH_ATTRIBUTES];
-
 /** Blank strings count as unset (a `FOO=` line in a .env file means "not set"). */
 const optionalString = z
   .string()

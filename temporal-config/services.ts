@@ -6,7 +6,8 @@ import { closeTrainingPool, createScorer } from '../activities/index';
 import { openDb, type OpenDbOptions, type OpenedDb } from '../db/index';
 import { startApiServer, type ApiServer } from '../api/server';
 import { startDevServer, type DevServer } from './devServer';
-import { TASK_QUEUES, connectionOptions, dataDir as defaultDataDir, readTemporalConfig } from './env';
+import { TASK_QUEUES } from '../workflows/names';
+import { connectionOptions, dataDir as defaultDataDir, readTemporalConfig } from './env';
 import { createWorkers, type WorkerSet } from './worker';
 
 export interface Services {

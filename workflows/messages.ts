@@ -3,12 +3,13 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import type { PolicyDecision, RuleResult } from '../analysis/policy';
+import { SEARCH_ATTRIBUTES } from './names';
 
 export const RUN_WORKFLOW_TYPE = 'retrainingRun';
 
-export const modelSearchAttribute = defineSearchAttributeKey('RetrainModel', SearchAttributeType.KEYWORD);
-export const triggerSearchAttribute = defineSearchAttributeKey('RetrainTrigger', SearchAttributeType.KEYWORD);
-export const stepSearchAttribute = defineSearchAttributeKey('RetrainStep', SearchAttributeType.KEYWORD);
+export const modelSearchAttribute = defineSearchAttributeKey(SEARCH_ATTRIBUTES.model, SearchAttributeType.KEYWORD);
+export const triggerSearchAttribute = defineSearchAttributeKey(SEARCH_ATTRIBUTES.trigger, SearchAttributeType.KEYWORD);
+export const stepSearchAttribute = defineSearchAttributeKey(SEARCH_ATTRIBUTES.step, SearchAttributeType.KEYWORD);
 
 export type RunTrigger = 'manual' | 'bootstrap' | 'schedule' | 'drift' | 'feedback';
 

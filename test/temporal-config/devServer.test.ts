@@ -7,7 +7,8 @@ import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes';
 import { findTemporalBinary, startDevServer, type DevServer } from '../../temporal-config/devServer';
-import { connectionOptions, dataDir, readTemporalConfig, SEARCH_ATTRIBUTES } from '../../temporal-config/env';
+import { connectionOptions, dataDir, readTemporalConfig } from '../../temporal-config/env';
+import { SEARCH_ATTRIBUTES } from '../../workflows/names';
 
 function portIsOpen(address: string): Promise<boolean> {
   const i = address.lastIndexOf(':');
