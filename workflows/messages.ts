@@ -189,7 +189,25 @@ export const decideGateUpdate = defineUpdate<DecideGateResult, [DecideGateInput]
 export const statusQuery = defineQuery<RunStatusView>('status');
 
 export const MIN_REASON_LENGTH = 3;
-export const APPROVER_ROLES: readonly string[] = ['approver', 'admin'];
+
+/**
+ * What each role may do beyond itself: admin everything; operator and approver can also read. One table
+ * for the API's role-guarded procedures and the workflows' update validators.
+ */
+export const ROLE_IMPLIES = {
+  admin: ['admin', 'operator', 'approver', 'viewer', 'annotator', 'ingest'],
+  operator: ['operator', 'viewer'],
+  approver: ['approver', 'viewer'],
+  viewer: ['viewer'],
+  annotator: ['annotator'],
+  ingest: ['ingest'],
+} as const satisfies Record<string, readonly string[]>;
+export type RoleName = keyof typeof ROLE_IMPLIES;
+
+/** Whether a caller holding role `held` may act as `required`; an unknown role (an update carries a plain string) may not. */
+export function roleAllows(held: string, required: RoleName): boolean {
+  return Object.hasOwn(ROLE_IMPLIES, held) && (ROLE_IMPLIES[held as RoleName] as readonly string[]).includes(required);
+}
 
 // annotationBatch
 

@@ -14,10 +14,10 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import {
-  APPROVER_ROLES,
   GATE_FAILURE,
   MIN_REASON_LENGTH,
   decideGateUpdate,
+  roleAllows,
   statusQuery,
   stepSearchAttribute,
   type DecideGateInput,
@@ -91,7 +91,7 @@ export async function retrainingRun(input: RetrainingRunInput): Promise<Retraini
             message: `run ${input.runId} is not waiting for a gate decision (step: ${status.step})`,
           });
         }
-        if (!APPROVER_ROLES.includes(decision.approver.role)) {
+        if (!roleAllows(decision.approver.role, 'approver')) {
           throw ApplicationFailure.create({
             type: GATE_FAILURE.forbidden,
             message: `role '${decision.approver.role}' may not decide gates; the approver role is required`,
