@@ -8,11 +8,9 @@ import {
   executeChild,
   isCancellation,
   patched,
-  proxyActivities,
   setHandler,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
-import type { Activities } from '../activities';
 import {
   GATE_FAILURE,
   MIN_REASON_LENGTH,
@@ -27,28 +25,13 @@ import {
   type RunStep,
 } from './messages';
 import { annotationBatch } from './annotationBatch';
+import { TASK_QUEUES } from './names';
+import { controlActivities, trainingActivitiesOn } from './proxies';
 import { rollout } from './rollout';
 import { saturationCheck } from './saturationCheck';
 
-// Control activities run on the workflow's own task queue ('control' by default).
-const controlActivities = proxyActivities<Activities>({
-  startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10 },
-});
-
-// Training and scoring run on their own queue so training workers can live on other machines. The
-// heartbeat timeout is what notices a killed worker: the attempt is retried elsewhere within it.
-const trainingActivityOptions = {
-  startToCloseTimeout: '60 minutes',
-  heartbeatTimeout: '15 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 5 },
-} as const;
-
 export async function retrainingRun(input: RetrainingRunInput): Promise<RetrainingRunResult> {
-  const trainingActivities = proxyActivities<Activities>({
-    ...trainingActivityOptions,
-    taskQueue: input.trainingTaskQueue ?? 'training',
-  });
+  const trainingActivities = trainingActivitiesOn(input.trainingTaskQueue);
   const status: RunStatusView = {
     runId: input.runId,
     model: input.model,
@@ -197,7 +180,7 @@ export async function retrainingRun(input: RetrainingRunInput): Promise<Retraini
             snapshotId: snapshot.snapshotId,
             settings: input.saturation,
             ...(input.trainerParams ? { trainerParams: input.trainerParams } : {}),
-            trainingTaskQueue: input.trainingTaskQueue ?? 'training',
+            trainingTaskQueue: input.trainingTaskQueue ?? TASK_QUEUES.training,
           },
         ],
       });

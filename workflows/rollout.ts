@@ -4,8 +4,7 @@
 // instead of guessing (Argo Rollouts' analysis semantics); the shadow comparison is treated the same
 // way. Updates at any time: rollback (the fast path, any approver), promoteNow (an approver who did not
 // request the run), pause, resume.
-import { ApplicationFailure, condition, patched, proxyActivities, setHandler } from '@temporalio/workflow';
-import type { Activities } from '../activities';
+import { ApplicationFailure, condition, patched, setHandler } from '@temporalio/workflow';
 import { nextRolloutAction, type MeasurementPhase } from '../analysis/rollout';
 import {
   DEFAULT_ROLLOUT_RULES,
@@ -25,11 +24,7 @@ import {
   type RolloutShadowView,
   type RolloutStatus,
 } from './messages';
-
-const activities = proxyActivities<Activities>({
-  startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10 },
-});
+import { controlActivities as activities } from './proxies';
 
 export async function rollout(input: RolloutInput): Promise<RolloutResult> {
   const steps = input.plan.steps ?? DEFAULT_ROLLOUT_STEPS;
