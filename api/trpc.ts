@@ -7,6 +7,7 @@ import type { Db } from '../db/index';
 import { writeAudit } from '../db/queries';
 import type { Role } from '../db/schema';
 import { activeTokenBySecret } from '../db/tokens';
+import { readSettings } from '../temporal-config/env';
 import { roleAllows } from '../workflows/messages';
 
 export interface Identity {
@@ -73,7 +74,7 @@ const t = initTRPC
           fieldErrors: error.code === 'BAD_REQUEST' && cause instanceof z.ZodError ? z.flattenError(cause).fieldErrors : undefined,
           // Errors not tied to one field, such as an unknown key in a strict object.
           formErrors: error.code === 'BAD_REQUEST' && cause instanceof z.ZodError ? z.flattenError(cause).formErrors : undefined,
-          stack: process.env.NODE_ENV === 'development' ? shape.data.stack : undefined,
+          stack: readSettings().development ? shape.data.stack : undefined,
         },
       };
     },
