@@ -9,7 +9,7 @@ import { ROLES, type Role } from '../db/schema';
 import { databaseLocation, readSettings } from '../temporal-config/env';
 import { onShutdown } from '../temporal-config/shutdown';
 import { startServices, type StartServicesOptions } from '../temporal-config/services';
-import { formatRunEvidence, formatSaturationReport, type SaturationReportView } from '../demo/format';
+import { formatRunEvidence, formatSaturationReport, type SaturationReportView } from '../api/format';
 
 const log = (msg: string) => process.stderr.write(`${msg}\n`);
 
@@ -104,7 +104,7 @@ program
     const { readFileSync } = await import('node:fs');
     const { evaluatePredictionsFile } = await import('../api/evaluateFile');
     const { gatePolicySchema } = await import('../analysis/policy');
-    const { formatPacket } = await import('../demo/format');
+    const { formatPacket } = await import('../api/format');
     const list = (v?: string) => (v ? v.split(',').map((x) => x.trim()).filter(Boolean) : undefined);
     const threshold = Number(o.threshold);
     if (!(threshold >= 0 && threshold <= 1)) throw new Error(`--threshold must be a number in [0, 1], got '${o.threshold}'`);

@@ -16,7 +16,7 @@ import { dataDir } from '../temporal-config/env';
 import { startServices } from '../temporal-config/services';
 import { assignHeldOut, chronologicalParts, loadCorpus, type CorpusEmail } from './corpus';
 import { runAnnotators, type SimulatedAnnotator } from './annotators';
-import { formatRunEvidence, formatSaturationReport, type SaturationReportView } from './format';
+import { formatRunEvidence, formatSaturationReport, type SaturationReportView } from '../api/format';
 import { DEMO_ALERT_SECRET_ENV, secondAct, startAlertReceiver } from './secondAct';
 import { replayTraffic } from './traffic';
 import type { ApprovalPacket } from '../analysis/report';
