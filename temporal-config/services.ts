@@ -1,5 +1,7 @@
-// Brings the pieces up in one process: database, Temporal (a configured cluster or the embedded dev
-// server), workers and the API. Used by `retrain up`, the demo and the tests.
+// The composition root: the one place that wires the database, Temporal (a configured cluster or the
+// embedded dev server), the workers and the API together in one process, from the settings in env.ts.
+// `retrain up`, `retrain worker` and `retrain api`, the demo and the tests all start through here; the
+// rooms it wires know nothing of each other beyond their own imports.
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { closeTrainingPool, createScorer } from '../activities/index';
