@@ -1,7 +1,6 @@
 // The composition root: the one place that wires the database, Temporal (a configured cluster or the
 // embedded dev server), the workers and the API together in one process, from the settings in env.ts.
-// `retrain up`, `retrain worker` and `retrain api`, the demo and the tests all start through here; the
-// rooms it wires know nothing of each other beyond their own imports.
+// `retrain up`, `retrain worker` and `retrain api`, the demo and the tests all start through here.
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { closeTrainingPool, createScorer } from '../activities/index';
