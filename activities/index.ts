@@ -14,7 +14,7 @@ export type * from './saturation';
 // The serving scorer is built beside the activities so whoever starts the API can hand it over.
 export { createScorer } from '../trainers/scorer';
 // Training threads outlive single activities; whoever stops the workers closes them.
-export { closeTrainingPool } from '../trainers/threadPool';
+export { closeTrainingPool, setTrainingThreads } from '../trainers/threadPool';
 
 export function createActivities(deps: ActivityDeps) {
   return failingWithoutQueryParameters({

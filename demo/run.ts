@@ -16,7 +16,7 @@ import { dataDir } from '../temporal-config/env';
 import { startServices } from '../temporal-config/services';
 import { assignHeldOut, chronologicalParts, loadCorpus, type CorpusEmail } from './corpus';
 import { runAnnotators, type SimulatedAnnotator } from './annotators';
-import { formatRunEvidence, formatSaturationReport, type SaturationReportView } from './format';
+import { formatRunEvidence, formatSaturationReport, type SaturationReportView } from '../api/format';
 import { DEMO_ALERT_SECRET_ENV, secondAct, startAlertReceiver } from './secondAct';
 import { replayTraffic } from './traffic';
 import type { ApprovalPacket } from '../analysis/report';
@@ -68,7 +68,8 @@ export async function runDemo(opts: { quick: boolean }) {
   // The demo tells one story from the start; its state lives apart from `retrain up`'s.
   rmSync(root, { recursive: true, force: true });
   say(`retrain demo${opts.quick ? ' (quick)' : ''}: state under ${root}`);
-  // The webhook secret is the team's and the worker's (it signs with the variable the policy names).
+  // The webhook secret is the team's and the worker's (it signs with the variable the policy names), so
+  // the demo puts it where the worker in this process will read it.
   const alertSecret = randomBytes(24).toString('hex');
   process.env[DEMO_ALERT_SECRET_ENV] = alertSecret;
   const alertReceiver = await startAlertReceiver(alertSecret);
@@ -77,7 +78,6 @@ export async function runDemo(opts: { quick: boolean }) {
     dataDir: root,
     db: { pgliteDir: path.join(root, 'pg') },
     temporalDbFile: path.join(root, 'temporal.db'),
-    temporalAddress: process.env.TEMPORAL_ADDRESS,
   });
   try {
     const url = services.api!.url;
