@@ -7,6 +7,7 @@ import type { Db } from '../db/index';
 import { writeAudit } from '../db/queries';
 import type { Role } from '../db/schema';
 import { activeTokenBySecret } from '../db/tokens';
+import { TemporalFailure } from './workflowUpdates';
 
 export interface Identity {
   subject: string;
@@ -57,8 +58,9 @@ const t = initTRPC
   .create({
     errorFormatter({ shape, error }) {
       const cause = error.cause;
-      // Unexpected failures (a database error quoting its parameters, say) stay in the server log.
-      const internal = error.code === 'INTERNAL_SERVER_ERROR' && !error.message.startsWith('Temporal') && !error.message.startsWith('the gate');
+      // Unexpected failures (a database error quoting its parameters, say) stay in the server log;
+      // Temporal's refusals and failures say what Temporal said.
+      const internal = error.code === 'INTERNAL_SERVER_ERROR' && !(cause instanceof TemporalFailure);
       return {
         ...shape,
         message: internal

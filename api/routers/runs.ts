@@ -22,7 +22,7 @@ import { saturationDesignOf } from '../../analysis/policy';
 import { runResultOutput, runStatusOutput } from '../outputs';
 import { annotationSettingsInput, interval, modelName, positiveInt, reason, rolloutPlanInput, runId, saturationSettingsInput, trainerParamsInput } from '../schemas';
 import { roleProcedure, router } from '../trpc';
-import { updateRefusal } from '../workflowUpdates';
+import { temporalFailure, updateRefusal } from '../workflowUpdates';
 import { liveStatus, requireModel, requireRun } from '../lookups';
 
 const runOutput = z.object({
@@ -163,7 +163,7 @@ export const runsRouter = router({
         if (err instanceof WorkflowExecutionAlreadyStartedError) {
           throw new TRPCError({ code: 'CONFLICT', message: `run '${id}' already exists` });
         }
-        throw new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: `Temporal refused to start the run: ${String(err)}` });
+        throw temporalFailure(`Temporal refused to start the run: ${String(err)}`, err);
       }
       return { runId: id, workflowId: id };
     }),
