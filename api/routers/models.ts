@@ -146,7 +146,7 @@ export const modelsRouter = router({
         policyVersion: z.number().nullable(),
         examples: z.number(),
         versions: z.array(versionOutput),
-        routes: z.array(z.object({ kind: z.string(), version: z.number(), weight: z.number(), updatedAt: z.date() })),
+        routes: z.array(z.object({ kind: z.enum(['production', 'canary', 'shadow']), version: z.number(), weight: z.number(), updatedAt: z.date() })),
         /** champion: the production version; challenger: the one being rolled out (canary, else shadow, else the newest candidate). */
         aliases: z.object({ champion: z.number().nullable(), challenger: z.number().nullable() }),
       }),
