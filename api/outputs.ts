@@ -12,7 +12,15 @@ import { METRICS, thresholdConstraintsSchema, type PolicyJudgement, type RuleRes
 import type { ApprovalPacket, VersionEvaluation } from '../analysis/report';
 import type { ThresholdChoice } from '../analysis/thresholds';
 import type { UntestedSegment } from '../analysis/untested';
-import type { InversePowerLawFit, LearningCurveVerdict } from '../analysis/learningCurve';
+import type {
+  AblationSeed,
+  IntervalEvidence,
+  InversePowerLawFit,
+  InversePowerLawFitFailure,
+  LearningCurveVerdict,
+  MeanDifferenceInterval,
+  VerdictThresholds,
+} from '../analysis/learningCurve';
 import { VERSION_STATUSES } from '../db/schema';
 import type { RetrainingRunResult, RunStatusView, RunStep } from '../workflows/messages';
 import type { FairlearnCompatibleFairness } from './evaluateFile';
@@ -366,6 +374,10 @@ export const lineageOutput = z.object({
 type Flat<T> = T extends readonly unknown[] ? { [K in keyof T]: Flat<T[K]> } : T extends object ? { [K in keyof T]: Flat<T[K]> } : T;
 type Equals<A, B> = (<X>() => X extends Flat<A> ? 1 : 2) extends <X>() => X extends Flat<B> ? 1 : 2 ? true : false;
 type Assert<T extends true> = T;
+/** The keys of every member of a union. */
+type Keys<T> = T extends unknown ? keyof T : never;
+type SameKeys<A, B> = Equals<Keys<A>, Keys<B>>;
+type Saturation = z.infer<typeof saturationReportOutput>;
 
 export type SaturationReport = z.infer<typeof saturationReportOutput>;
 
@@ -381,9 +393,17 @@ export type OutputTypeChecks = [
   Assert<Equals<z.infer<typeof runStatusOutput>, RunStatusView>>,
   Assert<Equals<(typeof RUN_STEPS)[number], RunStep>>,
   Assert<Equals<Required<z.infer<typeof runResultOutput>>, Required<RetrainingRunResult> & { step: RunStep }>>,
-  // The saturation report has no TypeScript type of its own; its parts mirror the learning-curve types,
-  // except numbers that degenerate fits can leave undefined (nullable here).
-  Assert<Equals<z.infer<typeof saturationReportOutput>['verdict']['verdict'], LearningCurveVerdict['verdict']>>,
-  Assert<Equals<z.infer<typeof saturationReportOutput>['fit']['ok'], InversePowerLawFit['ok']>>,
-  Assert<Equals<NonNullable<NonNullable<z.infer<typeof saturationReportOutput>['ablation']>['rowTest']>, AblationRowTest>>,
+  // The saturation report has no TypeScript type of its own; its parts mirror the learning-curve types
+  // key for key, with numbers that a degenerate fit or interval can leave undefined nullable here.
+  Assert<Equals<Saturation['verdict']['verdict'], LearningCurveVerdict['verdict']>>,
+  Assert<Equals<Saturation['verdict']['thresholds'], VerdictThresholds>>,
+  Assert<SameKeys<Saturation['fit'], InversePowerLawFit>>,
+  Assert<SameKeys<NonNullable<Extract<Saturation['fit'], { ok: false }>['optimum']>, NonNullable<InversePowerLawFitFailure['optimum']>>>,
+  Assert<SameKeys<NonNullable<NonNullable<Saturation['ablation']>['interval']>, IntervalEvidence>>,
+  Assert<SameKeys<NonNullable<NonNullable<NonNullable<Saturation['ablation']>['interval']>['interval']>, MeanDifferenceInterval>>,
+  Assert<Equals<NonNullable<Saturation['ablation']>['perSeed'][number], AblationSeed>>,
+  Assert<Equals<NonNullable<NonNullable<Saturation['ablation']>['rowTest']>, AblationRowTest>>,
+  Assert<SameKeys<Saturation['evidence'], Omit<LearningCurveVerdict['evidence'], 'fit' | 'ablation'>>>,
+  Assert<SameKeys<Saturation['evidence']['sizeComparisons'][number], LearningCurveVerdict['evidence']['sizeComparisons'][number]>>,
+  Assert<SameKeys<NonNullable<Saturation['evidence']['fallback']>, NonNullable<LearningCurveVerdict['evidence']['fallback']>>>,
 ];
