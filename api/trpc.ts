@@ -9,6 +9,7 @@ import type { Role } from '../db/schema';
 import { activeTokenBySecret } from '../db/tokens';
 import { readSettings } from '../temporal-config/env';
 import { roleAllows } from '../workflows/messages';
+import { TemporalFailure } from './workflowUpdates';
 
 export interface Identity {
   subject: string;
@@ -59,8 +60,9 @@ const t = initTRPC
   .create({
     errorFormatter({ shape, error }) {
       const cause = error.cause;
-      // Unexpected failures (a database error quoting its parameters, say) stay in the server log.
-      const internal = error.code === 'INTERNAL_SERVER_ERROR' && !error.message.startsWith('Temporal') && !error.message.startsWith('the gate');
+      // Unexpected failures (a database error quoting its parameters, say) stay in the server log;
+      // Temporal's refusals and failures say what Temporal said.
+      const internal = error.code === 'INTERNAL_SERVER_ERROR' && !(cause instanceof TemporalFailure);
       return {
         ...shape,
         message: internal

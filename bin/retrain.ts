@@ -9,7 +9,7 @@ import { ROLES, type Role } from '../db/schema';
 import { databaseLocation, readSettings } from '../temporal-config/env';
 import { onShutdown } from '../temporal-config/shutdown';
 import { startServices, type StartServicesOptions } from '../temporal-config/services';
-import { formatRunEvidence, formatSaturationReport, type SaturationReportView } from '../api/format';
+import { formatRunEvidence, formatSaturationReport } from '../api/format';
 
 const log = (msg: string) => process.stderr.write(`${msg}\n`);
 
@@ -307,7 +307,7 @@ clientOptions(saturation.command('show').argument('<runId>').description('the le
   .action(async (runId: string, o: { json?: boolean; url?: string; token?: string }) => {
     const r = await apiFromOptions(o).reports.saturation.query({ runId });
     if (o.json) print(r);
-    else process.stdout.write(`${formatSaturationReport(runId, r.report as unknown as SaturationReportView)}\n`);
+    else process.stdout.write(`${formatSaturationReport(runId, r.report)}\n`);
   });
 
 // Audits: scheduled bias re-audits and drift monitors (Temporal Schedules) and the reports their runs store.
