@@ -49,6 +49,7 @@
  * (tp/fn x tp/fn for positives, fp/tn x fp/tn for negatives); empty cells cost nothing.
  */
 import { CELL } from './confusion';
+import { quantileSorted } from './numerics/descriptive';
 import { Rng, multinomialRange } from './random';
 
 export interface BootstrapInterval {
@@ -91,23 +92,6 @@ function resolveOptions(opts: BootstrapOptions | undefined, where: string): Reso
   if (!Number.isSafeInteger(seed)) throw new RangeError(`${where}: seed must be a safe integer, got ${seed}`);
   if (!(confidence > 0 && confidence < 1)) throw new RangeError(`${where}: confidence must be in (0, 1), got ${confidence}`);
   return { B, seed, confidence };
-}
-
-/**
- * Quantile q of sorted[0 .. length) by linear interpolation between order statistics at virtual
- * index (length - 1) * q: numpy's default (method='linear', Hyndman-Fan type 7), which is what
- * Fairlearn's bootstrap uses, including numpy's two-sided lerp so results agree to the last ulp.
- */
-export function quantileSorted(sorted: ArrayLike<number>, length: number, q: number): number {
-  if (length < 1) throw new RangeError('quantileSorted: empty sample');
-  const h = (length - 1) * q;
-  const lo = Math.floor(h);
-  const t = h - lo;
-  const a = sorted[lo]!;
-  if (lo + 1 >= length) return a;
-  const b = sorted[lo + 1]!;
-  const diff = b - a;
-  return t >= 0.5 ? b - diff * (1 - t) : a + diff * t;
 }
 
 /**

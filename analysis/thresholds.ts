@@ -15,7 +15,7 @@
  * candidate at the end of each run of equal scores; the cumulative counts at that moment are the
  * confusion counts at that threshold. Nothing is re-evaluated per candidate.
  */
-import { argsortDescending } from './classification';
+import { argsortDescending } from './numerics/sort';
 import type { EncodedAttribute } from './confusion';
 
 // ---------------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { holmAdjust } from '../../analysis/agreement';
-import { ablationRowTest, binomialUpperTailHalf } from '../../analysis/ablation';
+import { ablationRowTest } from '../../analysis/ablation';
+import { binomialUpperTailHalf } from '../../analysis/numerics/distributions';
+import { holmAdjust } from '../../analysis/numerics/tests';
 
 test('binomialUpperTailHalf matches the exact sums', () => {
   assert.ok(Math.abs(binomialUpperTailHalf(8, 10) - 56 / 1024) < 1e-15);

@@ -6,15 +6,14 @@ import {
   classBalance,
   cohenKappa,
   cohenKappaMean,
-  fisherExactTwoSided,
   fleissKappa,
   fleissKappaDetail,
-  holmAdjust,
   krippendorffAlpha,
   labelTable,
   type LabelTable,
 } from '../../analysis/agreement';
 import { dawidSkene } from '../../analysis/dawidSkene';
+import { fisherExactTwoSided, holmAdjust } from '../../analysis/numerics/tests';
 import { assertClose } from './oracle';
 
 interface OracleDataset {

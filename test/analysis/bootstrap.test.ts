@@ -9,10 +9,10 @@ import {
   jointCells,
   projectJointA,
   projectJointB,
-  quantileSorted,
   type BootstrapInterval,
 } from '../../analysis/bootstrap';
 import { confusionByCode, encodeAttribute } from '../../analysis/confusion';
+import { quantileSorted } from '../../analysis/numerics/descriptive';
 import { Rng } from '../../analysis/random';
 
 interface OracleDataset {

@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import type { Interval } from '../../analysis/intervals';
+import type { Interval } from '../../analysis/numerics/intervals';
+import { argsortDescending } from '../../analysis/numerics/sort';
 import { confusionByCode, encodeAttribute, type EncodedAttribute } from '../../analysis/confusion';
 import {
-  argsortDescending,
   averagePrecision,
   evaluateClassification,
   rateSetFromCounts,

@@ -4,12 +4,9 @@ import { readFileSync } from 'node:fs';
 import { evaluateClassification } from '../../analysis/classification';
 import { encodeAttribute } from '../../analysis/confusion';
 import {
-  chiSquareSf,
   compareWithPrelaunch,
-  newcombeDifference,
   populationStabilityIndex,
   psiBand,
-  regularizedGammaQ,
   scorePsi,
   sliceRatesFromRateSet,
   weightedErrorRates,
@@ -17,7 +14,9 @@ import {
   type DriftPolicy,
   type SliceRates,
 } from '../../analysis/drift';
-import { wilsonInterval } from '../../analysis/intervals';
+import { chiSquareSf } from '../../analysis/numerics/distributions';
+import { newcombeDifference, wilsonInterval } from '../../analysis/numerics/intervals';
+import { regularizedGammaQ } from '../../analysis/numerics/special';
 import { assertClose } from './oracle';
 
 interface Ci {

@@ -4,13 +4,13 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
   flywheelHealth,
-  normalUpperTail,
-  twoProportionZTest,
-  weightedSlope,
   type BucketCounts,
   type FlywheelInput,
 } from '../../analysis/flywheel';
-import { wilsonInterval } from '../../analysis/intervals';
+import { weightedSlope } from '../../analysis/numerics/descriptive';
+import { normalUpperTail } from '../../analysis/numerics/distributions';
+import { wilsonInterval } from '../../analysis/numerics/intervals';
+import { twoProportionZTest } from '../../analysis/numerics/tests';
 
 const close = (actual: number | null | undefined, expected: number, tol: number, what: string) => {
   assert.ok(typeof actual === 'number', `${what}: expected ${expected}, got ${actual}`);
@@ -76,7 +76,7 @@ test('two-proportion z-test (pooled, one-sided "larger") matches the hand formul
   assert.deepEqual(twoProportionZTest(0, 0, 3, 100), { z: null, p: null });
 });
 
-test('explicit rate: Wilson interval by hand and equal to analysis/intervals', () => {
+test('explicit rate: Wilson interval by hand and equal to analysis/numerics/intervals', () => {
   const h = flywheelHealth(input({ explicit: { requests: 200, withExplicit: 30 } }));
   assert.equal(h.explicitRate.rate, 0.15);
   // center = (q + z^2/2n)/(1 + z^2/n), half = z sqrt(q(1-q)/n + z^2/4n^2)/(1 + z^2/n), z = 1.959963984540054

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { normalQuantile, wilsonInterval } from '../../analysis/intervals';
+import { normalQuantile } from '../../analysis/numerics/distributions';
+import { wilsonInterval } from '../../analysis/numerics/intervals';
 
 interface WilsonCase { successes: number; n: number; confidence: number; estimate: number | null; lower: number | null; upper: number | null }
 const oracle = JSON.parse(readFileSync(new URL('../fixtures/metrics_oracle.json', import.meta.url), 'utf8')) as {

@@ -7,16 +7,14 @@ import {
   fitInversePowerLaw,
   inversePowerLaw,
   learningCurveVerdict,
-  pairedTInterval,
-  studentTCdf,
-  studentTQuantile,
-  welchTInterval,
   type AblationSeed,
   type CurveFraction,
   type InversePowerLawFit,
   type InversePowerLawFitOk,
   type LearningCurvePoint,
 } from '../../analysis/learningCurve';
+import { studentTCdf, studentTQuantile } from '../../analysis/numerics/distributions';
+import { pairedTInterval, welchTInterval } from '../../analysis/numerics/intervals';
 import { assertClose } from './oracle';
 
 interface OracleFit {
@@ -421,7 +419,7 @@ test('bad input throws RangeError naming the field', () => {
 test('analysis/learningCurve.ts is pure: no Node built-ins, clock or Math.random', () => {
   const src = readFileSync(new URL('../../analysis/learningCurve.ts', import.meta.url), 'utf8');
   const imports = [...src.matchAll(/^import .* from '([^']+)';$/gm)].map((m) => m[1]);
-  assert.deepEqual(imports, ['./intervals']);
+  assert.deepEqual(imports, ['./numerics/optimize', './numerics/intervals', './numerics/special']);
   assert.doesNotMatch(src, /Math\.random|Date\.now|new Date|performance\.now|process\./);
 });
 
