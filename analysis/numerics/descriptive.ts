@@ -39,7 +39,9 @@ export function weightedSlope(x: readonly number[], y: readonly (number | null)[
   let sx = 0;
   let sy = 0;
   for (let i = 0; i < x.length; i++) {
+    if (!(Number.isFinite(w[i]) && w[i]! >= 0)) throw new RangeError(`weightedSlope: w[${i}] must be a finite number >= 0, got ${w[i]}`);
     if (!(w[i]! > 0) || y[i] === null) continue;
+    if (!(Number.isFinite(x[i]) && Number.isFinite(y[i]))) throw new RangeError(`weightedSlope: x[${i}] and y[${i}] must be finite, got ${x[i]}, ${y[i]}`);
     sw += w[i]!;
     sx += w[i]! * x[i]!;
     sy += w[i]! * y[i]!;

@@ -109,6 +109,11 @@ export function pairedTInterval(differences: readonly number[], confidence = 0.9
  */
 export function welchTInterval(x: readonly number[], y: readonly number[], confidence = 0.95): MeanDifferenceInterval | null {
   checkConfidence('welchTInterval', confidence);
+  for (const [name, s] of [['x', x], ['y', y]] as const) {
+    s.forEach((v, i) => {
+      if (!Number.isFinite(v)) throw new RangeError(`welchTInterval: ${name}[${i}] must be finite, got ${v}`);
+    });
+  }
   if (x.length < 2 || y.length < 2) return null;
   const a = meanAndVariance(x);
   const b = meanAndVariance(y);

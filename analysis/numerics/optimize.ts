@@ -10,6 +10,9 @@ import { EPS } from './special';
 export function brentZero(f: (x: number) => number, a: number, b: number): number {
   let fa = f(a);
   let fb = f(b);
+  if (Number.isNaN(fa) || Number.isNaN(fb) || (fa > 0 && fb > 0) || (fa < 0 && fb < 0)) {
+    throw new RangeError(`brentZero: f(a) and f(b) must have opposite signs, got f(${a}) = ${fa}, f(${b}) = ${fb}`);
+  }
   let c = a;
   let fc = fa;
   let d = b - a;
@@ -69,6 +72,7 @@ export function brentZero(f: (x: number) => number, a: number, b: number): numbe
 
 /** Golden-section minimisation on [lo, hi]. */
 export function goldenSection(f: (x: number) => number, lo: number, hi: number): number {
+  if (!(lo < hi && Number.isFinite(lo) && Number.isFinite(hi))) throw new RangeError(`goldenSection: need finite lo < hi, got [${lo}, ${hi}]`);
   const g = (Math.sqrt(5) - 1) / 2;
   let x1 = hi - g * (hi - lo);
   let x2 = lo + g * (hi - lo);

@@ -17,6 +17,8 @@ const TINY = 1e-300;
  * below 1e-17); below 15 the recurrence corr(z) = corr(z + 1) + (z + 1/2) ln(1 + 1/z) - 1.
  */
 export function stirlingCorrection(z: number): number {
+  if (!(z > 0)) throw new RangeError(`stirlingCorrection: z must be > 0, got ${z}`);
+  if (z === Infinity) return 0;
   let shift = 0;
   while (z < STIRLING_MIN) {
     shift += (z + 0.5) * Math.log1p(1 / z) - 1;
@@ -131,11 +133,13 @@ export function regularizedBeta(x: number, a: number, b: number): number {
  * ln( x^a e^-x / Gamma(a) ). For a >= 15 through Stirling, written as
  * a (log1p(t) - t) + ln(a / 2 pi) / 2 - corr(a) with t = (x - a) / a, which avoids the cancellation
  * of a ln x - x - lnGamma(a) between large terms (Q keeps ~1e-13 relative accuracy up to a in the thousands).
+ * Far below a (x < a / 2) 1 + t would itself cancel, so a (ln(x / a) + 1) - x stands for a (log1p(t) - t).
  */
 function logGammaPrefactor(a: number, x: number): number {
   if (a >= STIRLING_MIN) {
     const t = (x - a) / a;
-    return a * (Math.log1p(t) - t) + 0.5 * Math.log(a / (2 * Math.PI)) - stirlingCorrection(a);
+    const main = x < 0.5 * a ? a * (Math.log(x / a) + 1) - x : a * (Math.log1p(t) - t);
+    return main + 0.5 * Math.log(a / (2 * Math.PI)) - stirlingCorrection(a);
   }
   return a * Math.log(x) - x - logGamma(a);
 }

@@ -15,6 +15,9 @@ import { logChoose } from './special';
  * rounding. The loop runs over the support of a, i.e. at most min(row, column total) + 1 terms.
  */
 export function fisherExactTwoSided(a: number, b: number, c: number, d: number): number {
+  for (const [name, v] of [['a', a], ['b', b], ['c', c], ['d', d]] as const) {
+    if (!(Number.isInteger(v) && v >= 0)) throw new RangeError(`fisherExactTwoSided: ${name} must be an integer count >= 0, got ${v}`);
+  }
   const r1 = a + b;
   const r2 = c + d;
   const c1 = a + c;
@@ -35,6 +38,9 @@ export function fisherExactTwoSided(a: number, b: number, c: number, d: number):
 
 /** Holm step-down adjusted p-values (same order as the input), as statsmodels multipletests(method='holm'). */
 export function holmAdjust(p: readonly number[]): number[] {
+  p.forEach((v, i) => {
+    if (!(v >= 0 && v <= 1)) throw new RangeError(`holmAdjust: p[${i}] must be in [0, 1], got ${v}`);
+  });
   const m = p.length;
   const idx = p.map((_, i) => i).sort((x, y) => p[x]! - p[y]! || x - y);
   const out = new Array<number>(m).fill(1);
@@ -58,6 +64,9 @@ export interface TwoProportionZ {
  * z and p are null when either group is empty or the pooled rate is 0 or 1 (no variance).
  */
 export function twoProportionZTest(x1: number, n1: number, x0: number, n0: number): TwoProportionZ {
+  for (const [name, v] of [['x1', x1], ['n1', n1], ['x0', x0], ['n0', n0]] as const) {
+    if (!Number.isFinite(v)) throw new RangeError(`twoProportionZTest: ${name} must be finite, got ${v}`);
+  }
   if (n1 <= 0 || n0 <= 0) return { z: null, p: null };
   const pooled = (x1 + x0) / (n1 + n0);
   const se = Math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n0));

@@ -79,18 +79,6 @@ function encode(ds: OracleDataset): { codes: ArrayLike<number>; cells: Float64Ar
   return { codes: attr.codes, cells };
 }
 
-test('quantileSorted follows numpy linear interpolation', () => {
-  const xs = Float64Array.from([1, 2, 4, 8, 16]);
-  // numpy.quantile([1,2,4,8,16], [0, 0.025, 0.3, 0.5, 0.975, 1]) = 1, 1.1, 2.4, 4, 15.2, 16
-  assert.equal(quantileSorted(xs, 5, 0), 1);
-  assert.ok(Math.abs(quantileSorted(xs, 5, 0.025) - 1.1) < 1e-15);
-  assert.ok(Math.abs(quantileSorted(xs, 5, 0.3) - 2.4) < 1e-15);
-  assert.equal(quantileSorted(xs, 5, 0.5), 4);
-  assert.ok(Math.abs(quantileSorted(xs, 5, 0.975) - 15.2) < 1e-14);
-  assert.equal(quantileSorted(xs, 5, 1), 16);
-  assert.equal(quantileSorted(xs, 1, 0.7), 1);
-});
-
 test('bootstrapAuc: estimate equals sklearn roc_auc_score (ties count 1/2)', () => {
   for (const ds of oracle.datasets) {
     const r = bootstrapAuc(ds.labels, ds.scores, null, 1, { B: 10 });
