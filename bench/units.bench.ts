@@ -14,12 +14,13 @@
  * from a 1M pool (bench/sampling.bench.ts), Dawid-Skene on 1M labels (bench/dawidSkene.bench.ts).
  * Every timing is the best of --repeat after one warm-up run (bench/args.ts).
  */
-import { confusionByCode, type EncodedAttribute } from '../analysis/confusion';
+import { confusionByCode } from '../analysis/confusion';
 import { fairnessFromCells } from '../analysis/fairness';
 import { Rng } from '../analysis/random';
 import { chooseThreshold } from '../analysis/thresholds';
 import { assignHeldOut, loadCorpus } from '../demo/corpus';
 import { defaultTrainerParams, trainHashedLogReg, type LabelledInput } from '../trainers/hashedLogReg';
+import { fairnessRows, thresholdRows } from '../test/analysis/synthetic';
 import { benchArgs, best } from './args';
 
 const { rows, repeat } = benchArgs(process.argv.slice(2), { rows: [1_000_000] });
@@ -48,23 +49,12 @@ const line = (what: string, ms: number, floorMs: number, floorWhat: string): voi
 for (const n of rows) {
   // --- Fairness: 20 groups. Floor = one pass over labels, scores and codes into per-group counts.
   const G = 20;
-  const rng = new Rng(31);
-  const labels = new Uint8Array(n);
-  const scores = new Float64Array(n);
-  const codes = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    const g = rng.nextInt(G);
-    const y = rng.next() < 0.3 ? 1 : 0;
-    codes[i] = g;
-    labels[i] = y;
-    scores[i] = rng.next() < (y ? 0.7 + 0.01 * g : 0.1 + 0.005 * g) ? 0.9 : 0.1;
-  }
+  const { labels, scores, codes, values } = fairnessRows(n, G);
   const floor = best(repeat, () => {
     const c = new Int32Array(4 * G);
     for (let i = 0; i < n; i++) c[4 * codes[i]! + 2 * labels[i]! + (scores[i]! >= 0.5 ? 1 : 0)]!++;
     return c;
   });
-  const values = Array.from({ length: G }, (_, g) => `g${String(g).padStart(2, '0')}`);
   const counting = best(repeat, () => confusionByCode(labels, scores, 0.5, codes, G));
   const cells = counting.result;
   const stratified = best(repeat, () => fairnessFromCells('g', values, cells, { B: 1000 }));
@@ -75,18 +65,7 @@ for (const n of rows) {
   line('  + unstratified bootstrap B = 1000', unstratified.ms, floor.ms, floorWhat);
 
   // --- chooseThreshold: one sorted sweep. Floor = one pass over the float32 scores and labels.
-  const tLabels = new Uint8Array(n);
-  const tScores = new Float32Array(n);
-  const lang = new Uint8Array(n);
-  let x = 42;
-  for (let i = 0; i < n; i++) {
-    x = (x * 1103515245 + 12345) % 2147483648;
-    tLabels[i] = x / 2147483648 < 0.3 ? 1 : 0;
-    x = (x * 1103515245 + 12345) % 2147483648;
-    tScores[i] = Math.round(((x / 2147483648) * 0.7 + tLabels[i]! * 0.3) * 1e5) / 1e5;
-    lang[i] = i % 37;
-  }
-  const attributes: EncodedAttribute[] = [{ name: 'lang', values: Array.from({ length: 37 }, (_, i) => `l${i}`), codes: lang }];
+  const { labels: tLabels, scores: tScores, attributes } = thresholdRows(n);
   const tFloor = best(repeat, () => {
     let s = 0;
     for (let i = 0; i < n; i++) s += tLabels[i]! ? tScores[i]! : 0;

@@ -4,8 +4,8 @@ import { readFileSync } from 'node:fs';
 import type { BootstrapInterval } from '../../analysis/bootstrap';
 import { confusionByCode, encodeAttribute } from '../../analysis/confusion';
 import { fairnessFromCells, type FairnessOptions, type FairnessReport } from '../../analysis/fairness';
-import { Rng } from '../../analysis/random';
 import { assertClose } from './oracle';
+import { fairnessRows } from './synthetic';
 import { FAIRNESS_GAPS, type FairnessGap } from '../../analysis/fairness';
 
 const METRICS = FAIRNESS_GAPS;
@@ -210,20 +210,8 @@ test('edge cases: empty group, a single group, all selection rates zero', () => 
 test('20 groups, B = 1000, both modes: the bootstrap works on the 80 cells, whatever the row count', () => {
   // Its timing on 1M rows is in bench/units.bench.ts. Here: 100k rows; the counts are all the
   // bootstrap ever sees, so the same cells scaled up give the same point estimates.
-  const n = 100_000;
   const G = 20;
-  const rng = new Rng(31);
-  const labels = new Uint8Array(n);
-  const scores = new Float64Array(n);
-  const codes = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    const g = rng.nextInt(G);
-    const y = rng.next() < 0.3 ? 1 : 0;
-    codes[i] = g;
-    labels[i] = y;
-    scores[i] = rng.next() < (y ? 0.7 + 0.01 * g : 0.1 + 0.005 * g) ? 0.9 : 0.1;
-  }
-  const values = Array.from({ length: G }, (_, g) => `g${String(g).padStart(2, '0')}`);
+  const { labels, scores, codes, values } = fairnessRows(100_000, G);
   const cells = confusionByCode(labels, scores, 0.5, codes, G);
   assert.equal(cells.length, 4 * G);
   const s = fairnessFromCells('g', values, cells, { B: 1000 });

@@ -16,6 +16,7 @@ import {
   type ThresholdConstraints,
   type ThresholdPoint,
 } from '../../analysis/thresholds';
+import { thresholdRows } from './synthetic';
 
 interface OracleCurve {
   thresholds: number[];
@@ -369,19 +370,7 @@ test('one sweep: every distinct score is a candidate once, however many rows sha
   // candidates. Deterministic LCG data, 200k rows on a 1e-5 score grid; the 1M-row timing is in
   // bench/units.bench.ts.
   const n = 200_000;
-  const labels = new Uint8Array(n);
-  const scores = new Float32Array(n);
-  const lang = new Uint8Array(n);
-  let x = 42;
-  for (let i = 0; i < n; i++) {
-    x = (x * 1103515245 + 12345) % 2147483648;
-    const u = x / 2147483648;
-    labels[i] = u < 0.3 ? 1 : 0;
-    x = (x * 1103515245 + 12345) % 2147483648;
-    scores[i] = Math.round(((x / 2147483648) * 0.7 + labels[i]! * 0.3) * 1e5) / 1e5;
-    lang[i] = i % 37;
-  }
-  const attributes: EncodedAttribute[] = [{ name: 'lang', values: Array.from({ length: 37 }, (_, i) => `l${i}`), codes: lang }];
+  const { labels, scores, attributes } = thresholdRows(n);
   const r = chooseThreshold({ labels, scores, attributes, constraints: { minRecall: 0.9, maxSliceFpr: 0.5 } });
   assert.equal(r.status, 'met');
   const distinct = new Set(scores).size;
