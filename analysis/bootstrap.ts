@@ -50,6 +50,7 @@
  */
 import { CELL } from './confusion';
 import { quantileSorted } from './numerics/descriptive';
+import { searchSorted } from './numerics/sort';
 import { Rng, multinomialRange } from './random';
 
 export interface BootstrapInterval {
@@ -282,7 +283,7 @@ export function bootstrapAuc(
     if (y !== 0 && y !== 1) throw new RangeError(`bootstrapAuc: labels[${i}] must be 0 or 1, got ${y}`);
     const s = strata ? strata[i]! : 0;
     if (!(Number.isInteger(s) && s >= 0 && s < S)) throw new RangeError(`bootstrapAuc: strata[${i}] = ${s} is outside [0, ${S})`);
-    keys[i] = (s * D + lowerBound(distinct, scores[i]!)) * 2 + y;
+    keys[i] = (s * D + searchSorted(distinct, scores[i]!)) * 2 + y;
   }
   let cellKey: Float64Array;
   let cellCount: Float64Array;
@@ -363,18 +364,6 @@ export function bootstrapAuc(
   }
   const { lower, upper } = percentileBounds(samples, count, confidence);
   return { estimate, lower, upper, replicates: count, undefinedReplicates: B - count };
-}
-
-/** Index of the first element of sorted (ascending, distinct) that is >= x. */
-function lowerBound(sorted: Float64Array, x: number): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (sorted[mid]! < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 /** Cells per stratum in the joint (paired two-model) layout. */

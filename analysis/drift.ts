@@ -64,6 +64,7 @@
 import { chiSquareSf } from './numerics/distributions';
 import { quantileSorted } from './numerics/descriptive';
 import { newcombeDifference, wilsonInterval, type Interval } from './numerics/intervals';
+import { searchSorted } from './numerics/sort';
 import type { EncodedAttribute } from './confusion';
 import type { RateSet } from './classification';
 import type { FairnessGap } from './fairness';
@@ -207,18 +208,6 @@ function finiteScores(fn: string, field: string, xs: ArrayLike<number>): Float64
   return out;
 }
 
-/** Number of edges <= x (numpy.searchsorted(edges, x, side='right')). */
-function binOf(edges: number[], x: number): number {
-  let lo = 0;
-  let hi = edges.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (edges[mid]! <= x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
 /**
  * PSI of a numeric score: bins from the expected scores' quantiles at j / bins (j = 1 .. bins-1;
  * deciles by default), ties merged, then the categorical PSI over the bins (same epsilon, band and
@@ -238,8 +227,8 @@ export function scorePsi(expectedScores: ArrayLike<number>, actualScores: ArrayL
   const nb = edges.length + 1;
   const ce = new Float64Array(nb);
   const ca = new Float64Array(nb);
-  for (let i = 0; i < e.length; i++) ce[binOf(edges, e[i]!)]!++;
-  for (let i = 0; i < a.length; i++) ca[binOf(edges, a[i]!)]!++;
+  for (let i = 0; i < e.length; i++) ce[searchSorted(edges, e[i]!, 'right')]!++;
+  for (let i = 0; i < a.length; i++) ca[searchSorted(edges, a[i]!, 'right')]!++;
   const label = (j: number): string => `[${j === 0 ? '-Infinity' : edges[j - 1]}, ${j === nb - 1 ? 'Infinity' : edges[j]})`;
   const me = new Map<string, number>();
   const ma = new Map<string, number>();

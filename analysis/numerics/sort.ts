@@ -1,7 +1,8 @@
 /**
- * Sorting: a descending argsort of scores by LSD radix sort over order-preserving integer keys, and
- * the same sort carrying a caller's payload (the ranking metrics pack labels and slice codes into
- * it). Proven against numpy.argsort in test/analysis/numerics.test.ts.
+ * Sorting and searching: a descending argsort of scores by LSD radix sort over order-preserving
+ * integer keys, the same sort carrying a caller's payload (the ranking metrics pack labels and slice
+ * codes into it), and binary search in a sorted array. Proven against numpy.argsort and
+ * numpy.searchsorted in test/analysis/numerics.test.ts.
  *
  * Pure and deterministic (no I/O, no Node built-ins), so workflow code may import it.
  */
@@ -264,4 +265,28 @@ function sortRunByRadix(key: Uint32Array, payload: Uint32Array, start: number, e
     k.set(sorted.key);
     p.set(sorted.payload);
   }
+}
+
+/**
+ * numpy.searchsorted(sorted, x, side): the insertion index of x in ascending `sorted`, i.e. the
+ * number of entries < x ('left') or <= x ('right').
+ */
+export function searchSorted(sorted: ArrayLike<number>, x: number, side: 'left' | 'right' = 'left'): number {
+  if (Number.isNaN(x)) throw new RangeError('searchSorted: x is NaN');
+  let lo = 0;
+  let hi = sorted.length;
+  if (side === 'left') {
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (sorted[mid]! < x) lo = mid + 1;
+      else hi = mid;
+    }
+  } else {
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (sorted[mid]! <= x) lo = mid + 1;
+      else hi = mid;
+    }
+  }
+  return lo;
 }

@@ -16,7 +16,7 @@ import {
 } from '../../analysis/numerics/distributions';
 import { newcombeDifference, pairedTInterval, welchTInterval, wilsonInterval } from '../../analysis/numerics/intervals';
 import { brentZero, goldenSection } from '../../analysis/numerics/optimize';
-import { argsortDescending } from '../../analysis/numerics/sort';
+import { argsortDescending, searchSorted } from '../../analysis/numerics/sort';
 import {
   logBeta,
   logChoose,
@@ -55,6 +55,7 @@ interface Oracle {
     goldenSection: { name: string; lo: number; hi: number; x: number; smooth: boolean }[];
   };
   sort: { name: string; scores: Num[]; sortedDescending: Num[]; stableOrder: number[] | null }[];
+  searchSorted: { name: string; sorted: number[]; x: number[]; left: number[]; right: number[] }[];
   tests: {
     fisherExactTwoSided: { table: [[number, number], [number, number]]; p: number }[];
     holmAdjust: { p: number[]; adjusted: number[] }[];
@@ -277,6 +278,18 @@ test(`argsortDescending sorts as numpy ${V['numpy']} (every path: comparison, 64
   assert.throws(() => argsortDescending([0.1, Number.NaN]), /scores\[1\] is NaN/);
   assert.throws(() => argsortDescending(new Float64Array(3000).fill(0.5).fill(Number.NaN, 2999)), /scores\[2999\] is NaN/);
   assert.throws(() => argsortDescending(new Float32Array(3000).fill(Number.NaN, 10)), /scores\[10\] is NaN/);
+});
+
+test('searchSorted matches numpy.searchsorted on both sides, ties and out-of-range values included', () => {
+  for (const c of oracle.searchSorted) {
+    const f64 = Float64Array.from(c.sorted);
+    c.x.forEach((x, j) => {
+      assert.equal(searchSorted(c.sorted, x), c.left[j], `${c.name} left ${x}`);
+      assert.equal(searchSorted(f64, x, 'left'), c.left[j], `${c.name} left ${x} (Float64Array)`);
+      assert.equal(searchSorted(c.sorted, x, 'right'), c.right[j], `${c.name} right ${x}`);
+    });
+  }
+  assert.throws(() => searchSorted([1, 2], Number.NaN), /searchSorted: x is NaN/);
 });
 
 // ---------------------------------------------------------------------------------------------
