@@ -17,7 +17,7 @@
  */
 import { brentZero, goldenSection } from './numerics/optimize';
 import { pairedTInterval, welchTInterval, type MeanDifferenceInterval } from './numerics/intervals';
-import { EPS } from './numerics/special';
+import { inverseGram } from './numerics/linalg';
 
 // ---------------------------------------------------------------------------------------------
 // Intervals over seeds
@@ -368,9 +368,9 @@ export function inversePowerLaw(p: PowerLawParameters, n: number): number {
 }
 
 /**
- * (J'WJ)^-1 * s2 for the columns [1, n^-c, -b ln(n) n^-c] (curve_fit's pcov), via Householder QR
- * of the column-equilibrated weighted Jacobian (no squaring of the condition number). Null when
- * the Jacobian is numerically rank-deficient.
+ * (J'WJ)^-1 * s2 for the columns [1, n^-c, -b ln(n) n^-c] (curve_fit's pcov), through the inverse
+ * Gram matrix of the weighted Jacobian (numerics/linalg.ts). Null when the Jacobian is numerically
+ * rank-deficient.
  */
 function covarianceOf(n: Float64Array, w: Float64Array, b: number, c: number, s2: number): number[][] | null {
   const m = n.length;
@@ -383,67 +383,7 @@ function covarianceOf(n: Float64Array, w: Float64Array, b: number, c: number, s2
     J[1]![i] = sq * xr;
     J[2]![i] = -sq * b * ln * xr;
   }
-  const scale = J.map((col) => {
-    let s = 0;
-    for (const v of col) s = Math.hypot(s, v);
-    return s;
-  });
-  if (scale.some((s) => !(s > 0 && Number.isFinite(s)))) return null;
-  J.forEach((col, j) => {
-    for (let i = 0; i < m; i++) col[i]! /= scale[j]!;
-  });
-  // Householder QR, R overwrites the top of J.
-  const R = [
-    [0, 0, 0],
-    [0, 0, 0],
-    [0, 0, 0],
-  ];
-  for (let k = 0; k < 3; k++) {
-    const col = J[k]!;
-    let norm = 0;
-    for (let i = k; i < m; i++) norm = Math.hypot(norm, col[i]!);
-    const alpha = col[k]! > 0 ? -norm : norm;
-    const v = new Float64Array(m);
-    for (let i = k; i < m; i++) v[i] = col[i]!;
-    v[k]! -= alpha;
-    let vv = 0;
-    for (let i = k; i < m; i++) vv += v[i]! * v[i]!;
-    R[k]![k] = alpha;
-    if (vv === 0) continue;
-    for (let j = k + 1; j < 3; j++) {
-      const cj = J[j]!;
-      let dot = 0;
-      for (let i = k; i < m; i++) dot += v[i]! * cj[i]!;
-      const f = (2 * dot) / vv;
-      for (let i = k; i < m; i++) cj[i]! -= f * v[i]!;
-      R[k]![j] = cj[k]!;
-    }
-  }
-  const diagMax = Math.max(Math.abs(R[0]![0]!), Math.abs(R[1]![1]!), Math.abs(R[2]![2]!));
-  for (let k = 0; k < 3; k++) if (!(Math.abs(R[k]![k]!) > EPS * m * diagMax)) return null;
-  // Rinv (upper triangular), then (R'R)^-1 = Rinv Rinv'.
-  const Ri = [
-    [0, 0, 0],
-    [0, 0, 0],
-    [0, 0, 0],
-  ];
-  for (let j = 0; j < 3; j++) {
-    Ri[j]![j] = 1 / R[j]![j]!;
-    for (let i = j - 1; i >= 0; i--) {
-      let s = 0;
-      for (let k = i + 1; k <= j; k++) s += R[i]![k]! * Ri[k]![j]!;
-      Ri[i]![j] = -s / R[i]![i]!;
-    }
-  }
-  const cov: number[][] = [[], [], []];
-  for (let i = 0; i < 3; i++) {
-    for (let j = 0; j < 3; j++) {
-      let s = 0;
-      for (let k = Math.max(i, j); k < 3; k++) s += Ri[i]![k]! * Ri[j]![k]!;
-      cov[i]![j] = (s / (scale[i]! * scale[j]!)) * s2;
-    }
-  }
-  return cov;
+  return inverseGram(J)?.map((row) => row.map((v) => v * s2)) ?? null;
 }
 
 const fmtNum = (v: number): string => (Number.isFinite(v) ? Number(v.toPrecision(4)).toString() : String(v));

@@ -334,7 +334,7 @@ test('bad input throws RangeError naming the field', () => {
 test('analysis/learningCurve.ts is pure: no Node built-ins, clock or Math.random', () => {
   const src = readFileSync(new URL('../../analysis/learningCurve.ts', import.meta.url), 'utf8');
   const imports = [...src.matchAll(/^import .* from '([^']+)';$/gm)].map((m) => m[1]);
-  assert.deepEqual(imports, ['./numerics/optimize', './numerics/intervals', './numerics/special']);
+  assert.deepEqual(imports, ['./numerics/optimize', './numerics/intervals', './numerics/linalg']);
   assert.doesNotMatch(src, /Math\.random|Date\.now|new Date|performance\.now|process\./);
 });
 

@@ -15,6 +15,7 @@ import {
   studentTQuantile,
 } from '../../analysis/numerics/distributions';
 import { newcombeDifference, pairedTInterval, welchTInterval, wilsonInterval } from '../../analysis/numerics/intervals';
+import { inverseGram } from '../../analysis/numerics/linalg';
 import { brentZero, goldenSection } from '../../analysis/numerics/optimize';
 import { argsortDescending, searchSorted } from '../../analysis/numerics/sort';
 import {
@@ -66,6 +67,7 @@ interface Oracle {
     newcombeDifference: { x1: number; n1: number; x2: number; n2: number; confidence: number; lower: number; upper: number }[];
     tIntervals: { x: number[]; y: number[]; confidence: number; paired?: { lower: number; upper: number; df: number }; welch: { lower: number; upper: number; df: number } }[];
   };
+  linalg: { name: string; columns: number[][]; inverse: number[][] | null }[];
   descriptive: {
     quantileSorted: { name: string; sorted: number[]; q: number[]; values: number[] }[];
     meanAndVariance: { x: number[]; mean: number; variance: number }[];
@@ -378,6 +380,28 @@ test('pairedTInterval / welchTInterval match scipy ttest_rel / ttest_ind(equal_v
   assert.throws(() => pairedTInterval([0.01, Number.NaN]), /pairedTInterval: differences\[1\]/);
   assert.throws(() => welchTInterval([0.01, 0.02], [Number.NaN, 0.02]), /welchTInterval: y\[0\]/);
   assert.throws(() => pairedTInterval([0.01, 0.02], 1), /pairedTInterval: confidence/);
+});
+
+// ---------------------------------------------------------------------------------------------
+// linalg.ts
+
+test('inverseGram matches numpy (pinv(J) pinv(J)^T), badly scaled columns included; rank-deficient J gives null', () => {
+  for (const c of oracle.linalg) {
+    const got = inverseGram(c.columns.map((col) => Float64Array.from(col)));
+    if (c.inverse === null) {
+      assert.equal(got, null, `${c.name}: rank-deficient`);
+      continue;
+    }
+    assert.ok(got, `${c.name}: full rank`);
+    // Entries relative to sqrt(inv_ii inv_jj), the scale of a covariance entry.
+    c.inverse.forEach((row, i) =>
+      row.forEach((v, j) => close(got[i]![j]!, v, `${c.name} [${i}][${j}]`, 0, 1e-9 * Math.sqrt(c.inverse![i]![i]! * c.inverse![j]![j]!))),
+    );
+  }
+  assert.equal(inverseGram([new Float64Array([0, 0, 0])]), null, 'a zero column');
+  assert.equal(inverseGram([new Float64Array([1, Number.NaN, 0])]), null, 'a NaN column');
+  assert.throws(() => inverseGram([new Float64Array(2), new Float64Array(2), new Float64Array(2)]), /inverseGram: need p >= 1 columns/);
+  assert.throws(() => inverseGram([]), /inverseGram/);
 });
 
 // ---------------------------------------------------------------------------------------------
