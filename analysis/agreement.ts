@@ -13,7 +13,7 @@
  *   cohenKappa          sklearn.metrics.cohen_kappa_score (unweighted)
  *   fleissKappa         statsmodels.stats.inter_rater.fleiss_kappa(method='fleiss')
  *   krippendorffAlpha   krippendorff.alpha(level_of_measurement='nominal')
- *   fisherExactTwoSided scipy.stats.fisher_exact(alternative='two-sided')
+ * The per-annotator bias flags use Fisher's exact test and Holm's correction from numerics/tests.ts.
  */
 import { wilsonInterval, type Interval } from './numerics/intervals';
 import { fisherExactTwoSided, holmAdjust } from './numerics/tests';

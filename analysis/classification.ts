@@ -10,7 +10,7 @@
  *   attributes' joint code space is small (<= 4096 cells), one pass building a joint code per row
  *   and ONE confusionByCode pass; every attribute, intersection and the overall counts are sums
  *   over joint cells. Otherwise one confusionByCode pass per attribute and per intersection.
- * - ranking metrics (AUC, AP): one radix sort of the scores whose payload carries the label and
+ * - ranking metrics (AUC, AP): one radix sort of the scores (numerics/sort.ts) whose payload carries the label and
  *   every attribute's code, then one sequential pass over the ranks per attribute and per
  *   intersection, walking tie groups with per-code accumulators. While the codes fit in the
  *   payload's 31 spare bits nothing is gathered at random after the sort.
