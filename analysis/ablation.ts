@@ -9,30 +9,12 @@
  *
  * Pure: no I/O, no clock.
  */
-import { holmAdjust, logGamma } from './agreement';
+import { binomialUpperTailHalf } from './numerics/distributions';
+import { holmAdjust } from './numerics/tests';
 
 export const ABLATION_ALPHA = 0.01;
 /** A slice needs this many discordant rows (b + c) before it can be named. */
 export const ABLATION_MIN_DISCORDANT = 10;
-
-/** P(X >= k) for X ~ Binomial(n, 1/2), exact (log-space sums). */
-export function binomialUpperTailHalf(k: number, n: number): number {
-  if (!(Number.isInteger(n) && n >= 0)) throw new RangeError(`binomialUpperTailHalf: n must be a non-negative integer, got ${n}`);
-  if (!Number.isInteger(k)) throw new RangeError(`binomialUpperTailHalf: k must be an integer, got ${k}`);
-  if (k <= 0) return 1;
-  if (k > n) return 0;
-  const logHalfN = n * Math.log(0.5);
-  const logC = (j: number) => logGamma(n + 1) - logGamma(j + 1) - logGamma(n - j + 1);
-  let max = -Infinity;
-  const terms: number[] = [];
-  for (let j = k; j <= n; j++) {
-    const t = logC(j) + logHalfN;
-    terms.push(t);
-    if (t > max) max = t;
-  }
-  const sum = terms.reduce((acc, t) => acc + Math.exp(t - max), 0);
-  return Math.min(1, Math.exp(max) * sum);
-}
 
 export interface AblationRowsSeed {
   /** Held-out row indices the with-batch model got wrong. */

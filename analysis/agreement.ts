@@ -13,9 +13,10 @@
  *   cohenKappa          sklearn.metrics.cohen_kappa_score (unweighted)
  *   fleissKappa         statsmodels.stats.inter_rater.fleiss_kappa(method='fleiss')
  *   krippendorffAlpha   krippendorff.alpha(level_of_measurement='nominal')
- *   fisherExactTwoSided scipy.stats.fisher_exact(alternative='two-sided')
+ * The per-annotator bias flags use Fisher's exact test and Holm's correction from numerics/tests.ts.
  */
-import { wilsonInterval, type Interval } from './intervals';
+import { wilsonInterval, type Interval } from './numerics/intervals';
+import { fisherExactTwoSided, holmAdjust } from './numerics/tests';
 
 export interface LabelTable {
   /** Distinct item ids, sorted; an item's code is its index here. */
@@ -302,68 +303,6 @@ export function classBalance(t: LabelTable): { category: string; share: number }
   for (let r = 0; r < t.label.length; r++) counts[t.label[r]!]!++;
   const n = t.label.length;
   return t.categories.map((category, k) => ({ category, share: n > 0 ? counts[k]! / n : 0 }));
-}
-
-// ---------------------------------------------------------------------------------------------
-// Fisher's exact test and Holm correction, for the per-annotator bias flags.
-
-const LANCZOS = [
-  0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
-  12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
-];
-
-/**
- * ln Γ(x) for x > 0 by the Lanczos approximation (g = 7, 9 terms), relative error about 1e-15,
- * enough for hypergeometric probabilities whose ratios are all we need.
- */
-export function logGamma(x: number): number {
-  if (x < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * x)) - logGamma(1 - x);
-  const z = x - 1;
-  let s = LANCZOS[0]!;
-  for (let i = 1; i < 9; i++) s += LANCZOS[i]! / (z + i);
-  const tt = z + 7.5;
-  return 0.5 * Math.log(2 * Math.PI) + (z + 0.5) * Math.log(tt) - tt + Math.log(s);
-}
-
-const logChoose = (n: number, k: number): number => logGamma(n + 1) - logGamma(k + 1) - logGamma(n - k + 1);
-
-/**
- * Two-sided Fisher exact test p-value for the 2 × 2 table [[a, b], [c, d]], as
- * scipy.stats.fisher_exact(alternative='two-sided'): the sum of the hypergeometric probabilities
- * (margins fixed) of all tables no more likely than the observed one, with scipy's relative
- * tolerance of 1e-7 so tables tied with the observed one in exact arithmetic are counted despite
- * rounding. The loop runs over the support of a, i.e. at most min(row, column total) + 1 terms.
- */
-export function fisherExactTwoSided(a: number, b: number, c: number, d: number): number {
-  const r1 = a + b;
-  const r2 = c + d;
-  const c1 = a + c;
-  const N = r1 + r2;
-  if (r1 === 0 || r2 === 0 || c1 === 0 || c1 === N) return 1;
-  const logDenom = logChoose(N, c1);
-  const logPmf = (x: number): number => logChoose(r1, x) + logChoose(r2, c1 - x) - logDenom;
-  const lo = Math.max(0, c1 - r2);
-  const hi = Math.min(r1, c1);
-  const threshold = logPmf(a) + Math.log1p(1e-7);
-  let p = 0;
-  for (let x = lo; x <= hi; x++) {
-    const lp = logPmf(x);
-    if (lp <= threshold) p += Math.exp(lp);
-  }
-  return Math.min(1, p);
-}
-
-/** Holm step-down adjusted p-values (same order as the input), as statsmodels multipletests(method='holm'). */
-export function holmAdjust(p: readonly number[]): number[] {
-  const m = p.length;
-  const idx = p.map((_, i) => i).sort((x, y) => p[x]! - p[y]! || x - y);
-  const out = new Array<number>(m).fill(1);
-  let running = 0;
-  idx.forEach((i, rank) => {
-    running = Math.max(running, Math.min(1, (m - rank) * p[i]!));
-    out[i] = running;
-  });
-  return out;
 }
 
 // ---------------------------------------------------------------------------------------------

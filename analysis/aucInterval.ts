@@ -8,8 +8,9 @@
  * j gets V01_j, the share of positives that outrank it. AUC is the mean of either; its variance is
  * var(V10)/n+ + var(V01)/n-, and the interval is AUC +- z * sd, clipped to [0, 1].
  */
-import { argsortDescending } from './classification';
-import { normalQuantile, type Interval } from './intervals';
+import { normalQuantile } from './numerics/distributions';
+import { type Interval } from './numerics/intervals';
+import { argsortDescending } from './numerics/sort';
 
 export interface AucInterval extends Interval {
   method: 'delong';

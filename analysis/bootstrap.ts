@@ -49,6 +49,8 @@
  * (tp/fn x tp/fn for positives, fp/tn x fp/tn for negatives); empty cells cost nothing.
  */
 import { CELL } from './confusion';
+import { quantileSorted } from './numerics/descriptive';
+import { searchSorted } from './numerics/sort';
 import { Rng, multinomialRange } from './random';
 
 export interface BootstrapInterval {
@@ -91,23 +93,6 @@ function resolveOptions(opts: BootstrapOptions | undefined, where: string): Reso
   if (!Number.isSafeInteger(seed)) throw new RangeError(`${where}: seed must be a safe integer, got ${seed}`);
   if (!(confidence > 0 && confidence < 1)) throw new RangeError(`${where}: confidence must be in (0, 1), got ${confidence}`);
   return { B, seed, confidence };
-}
-
-/**
- * Quantile q of sorted[0 .. length) by linear interpolation between order statistics at virtual
- * index (length - 1) * q: numpy's default (method='linear', Hyndman-Fan type 7), which is what
- * Fairlearn's bootstrap uses, including numpy's two-sided lerp so results agree to the last ulp.
- */
-export function quantileSorted(sorted: ArrayLike<number>, length: number, q: number): number {
-  if (length < 1) throw new RangeError('quantileSorted: empty sample');
-  const h = (length - 1) * q;
-  const lo = Math.floor(h);
-  const t = h - lo;
-  const a = sorted[lo]!;
-  if (lo + 1 >= length) return a;
-  const b = sorted[lo + 1]!;
-  const diff = b - a;
-  return t >= 0.5 ? b - diff * (1 - t) : a + diff * t;
 }
 
 /**
@@ -298,7 +283,7 @@ export function bootstrapAuc(
     if (y !== 0 && y !== 1) throw new RangeError(`bootstrapAuc: labels[${i}] must be 0 or 1, got ${y}`);
     const s = strata ? strata[i]! : 0;
     if (!(Number.isInteger(s) && s >= 0 && s < S)) throw new RangeError(`bootstrapAuc: strata[${i}] = ${s} is outside [0, ${S})`);
-    keys[i] = (s * D + lowerBound(distinct, scores[i]!)) * 2 + y;
+    keys[i] = (s * D + searchSorted(distinct, scores[i]!)) * 2 + y;
   }
   let cellKey: Float64Array;
   let cellCount: Float64Array;
@@ -379,18 +364,6 @@ export function bootstrapAuc(
   }
   const { lower, upper } = percentileBounds(samples, count, confidence);
   return { estimate, lower, upper, replicates: count, undefinedReplicates: B - count };
-}
-
-/** Index of the first element of sorted (ascending, distinct) that is >= x. */
-function lowerBound(sorted: Float64Array, x: number): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (sorted[mid]! < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 /** Cells per stratum in the joint (paired two-model) layout. */

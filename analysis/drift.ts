@@ -46,7 +46,7 @@
  * it treats the weighted sample as n_eff independent draws, ignores the finite-population
  * correction (conservative) and any gain from stratification (conservative), and ignores a
  * correlation between weights and outcome (either way). With every weight 1, n_eff is the row count
- * and the interval is exactly (to the bit) the unweighted Wilson interval of analysis/intervals.ts.
+ * and the interval is exactly (to the bit) the unweighted Wilson interval of analysis/numerics/intervals.ts.
  *
  * ## Comparison with the pre-launch audit (compareWithPrelaunch)
  *
@@ -61,123 +61,13 @@
  * a slice missing on one side, or a distribution with fewer than minSupport items, is listed in
  * `insufficient`, never passed silently; thin groups are left out of the fairness gaps.
  */
-import { wilsonInterval, type Interval } from './intervals';
+import { chiSquareSf } from './numerics/distributions';
+import { quantileSorted } from './numerics/descriptive';
+import { newcombeDifference, wilsonInterval, type Interval } from './numerics/intervals';
+import { searchSorted } from './numerics/sort';
 import type { EncodedAttribute } from './confusion';
 import type { RateSet } from './classification';
 import type { FairnessGap } from './fairness';
-
-// ---------------------------------------------------------------------------------------------
-// Special functions: ln Gamma and the regularized incomplete gamma function
-
-/** Stirling's series remainder lnGamma(z) - [(z - 1/2) ln z - z + ln(2 pi)/2], z >= 15: error < 1e-18. */
-function stirlingCorrection(z: number): number {
-  const r = 1 / z;
-  const r2 = r * r;
-  return r * (1 / 12 - r2 * (1 / 360 - r2 * (1 / 1260 - r2 * (1 / 1680 - r2 * (1 / 1188)))));
-}
-
-const HALF_LN_2PI = 0.5 * Math.log(2 * Math.PI);
-const STIRLING_MIN = 15;
-
-/** ln Gamma(a), a > 0: Stirling's series at a >= 15, shifted up by the recurrence below that. */
-function logGamma(a: number): number {
-  if (a >= STIRLING_MIN) return (a - 0.5) * Math.log(a) - a + HALF_LN_2PI + stirlingCorrection(a);
-  let prod = 1;
-  let z = a;
-  while (z < STIRLING_MIN) prod *= z++;
-  return (z - 0.5) * Math.log(z) - z + HALF_LN_2PI + stirlingCorrection(z) - Math.log(prod);
-}
-
-/**
- * ln( x^a e^-x / Gamma(a) ). For a >= 15 through Stirling, written as
- * a (log1p(t) - t) + ln(a / 2 pi) / 2 - corr(a) with t = (x - a) / a, which avoids the cancellation
- * of a ln x - x - lnGamma(a) between large terms (Q keeps ~1e-13 relative accuracy up to a in the thousands).
- */
-function logGammaPrefactor(a: number, x: number): number {
-  if (a >= STIRLING_MIN) {
-    const t = (x - a) / a;
-    return a * (Math.log1p(t) - t) + 0.5 * Math.log(a / (2 * Math.PI)) - stirlingCorrection(a);
-  }
-  return a * Math.log(x) - x - logGamma(a);
-}
-
-const GAMMA_EPS = 1e-16;
-const GAMMA_MAX_ITER = 100000;
-const TINY = 1e-300;
-
-/**
- * Regularized upper incomplete gamma function Q(a, x) = Gamma(a, x) / Gamma(a), a > 0, x >= 0
- * (scipy.special.gammaincc). Series for P = 1 - Q when x < a + 1, Lentz's continued fraction for Q
- * otherwise (Numerical Recipes' gser/gcf), both to double precision.
- */
-export function regularizedGammaQ(a: number, x: number): number {
-  if (!(a > 0 && Number.isFinite(a))) throw new RangeError(`regularizedGammaQ: a must be a finite number > 0, got ${a}`);
-  if (!(x >= 0)) throw new RangeError(`regularizedGammaQ: x must be >= 0, got ${x}`);
-  if (x === 0) return 1;
-  if (x === Infinity) return 0;
-  if (x < a + 1) {
-    // P(a, x) = x^a e^-x / Gamma(a) * sum_n x^n / (a (a+1) ... (a+n))
-    let ap = a;
-    let del = 1 / a;
-    let sum = del;
-    for (let n = 0; n < GAMMA_MAX_ITER; n++) {
-      ap += 1;
-      del *= x / ap;
-      sum += del;
-      if (Math.abs(del) < Math.abs(sum) * GAMMA_EPS) return 1 - sum * Math.exp(logGammaPrefactor(a, x));
-    }
-    throw new RangeError(`regularizedGammaQ: series did not converge for a=${a}, x=${x}`);
-  }
-  // Continued fraction for Q (modified Lentz).
-  let b = x + 1 - a;
-  let c = 1 / TINY;
-  let d = 1 / b;
-  let h = d;
-  for (let i = 1; i < GAMMA_MAX_ITER; i++) {
-    const an = -i * (i - a);
-    b += 2;
-    d = an * d + b;
-    if (Math.abs(d) < TINY) d = TINY;
-    c = b + an / c;
-    if (Math.abs(c) < TINY) c = TINY;
-    d = 1 / d;
-    const del = d * c;
-    h *= del;
-    if (Math.abs(del - 1) < GAMMA_EPS) return Math.exp(logGammaPrefactor(a, x)) * h;
-  }
-  throw new RangeError(`regularizedGammaQ: continued fraction did not converge for a=${a}, x=${x}`);
-}
-
-/** Upper tail P(X >= x) of the chi-square distribution with df > 0 degrees of freedom (scipy.stats.chi2.sf). */
-export function chiSquareSf(x: number, df: number): number {
-  if (!(df > 0 && Number.isFinite(df))) throw new RangeError(`chiSquareSf: df must be a finite number > 0, got ${df}`);
-  if (Number.isNaN(x)) throw new RangeError('chiSquareSf: x must be a number, got NaN');
-  if (x <= 0) return 1;
-  return regularizedGammaQ(df / 2, x / 2);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Proportions: Newcombe's interval for a difference
-
-/**
- * Newcombe's hybrid score interval (method 10 of Newcombe 1998, no continuity correction) for
- * p1 - p2 of two independent proportions, p_j = x_j / n_j, built from the two Wilson intervals:
- *   [d - sqrt((p1 - l1)^2 + (u2 - p2)^2), d + sqrt((p2 - l2)^2 + (u1 - p1)^2)].
- * Matches statsmodels confint_proportions_2indep(x1, n1, x2, n2, method='newcomb', compare='diff',
- * alpha=1-confidence). Counts and sizes may be fractional (effective counts of weighted data).
- * All-null when either n is 0.
- */
-export function newcombeDifference(x1: number, n1: number, x2: number, n2: number, confidence = 0.95): Interval {
-  const w1 = wilsonInterval(x1, n1, confidence);
-  const w2 = wilsonInterval(x2, n2, confidence);
-  if (w1.estimate === null || w2.estimate === null) return { estimate: null, lower: null, upper: null };
-  const p1 = x1 / n1;
-  const p2 = x2 / n2;
-  const d = p1 - p2;
-  const dLow = Math.sqrt((p1 - w1.lower!) ** 2 + (w2.upper! - p2) ** 2);
-  const dUpp = Math.sqrt((p2 - w2.lower!) ** 2 + (w1.upper! - p1) ** 2);
-  return { estimate: d, lower: d - dLow, upper: d + dUpp };
-}
 
 // ---------------------------------------------------------------------------------------------
 // Population stability index
@@ -309,20 +199,6 @@ export interface ScorePsiResult extends PsiResult {
   edges: number[];
 }
 
-/** numpy.quantile(sorted, q) with method='linear' (type 7), reproducing numpy's operation order. */
-function quantileLinear(sorted: Float64Array, q: number): number {
-  const n = sorted.length;
-  const v = (n - 1) * q;
-  if (v >= n - 1) return sorted[n - 1]!;
-  if (v < 0) return sorted[0]!;
-  const lo = Math.floor(v);
-  const t = v - lo;
-  const a = sorted[lo]!;
-  const b = sorted[lo + 1]!;
-  const diff = b - a;
-  return t >= 0.5 ? b - diff * (1 - t) : a + diff * t;
-}
-
 function finiteScores(fn: string, field: string, xs: ArrayLike<number>): Float64Array {
   const out = Float64Array.from(xs as ArrayLike<number>);
   if (out.length === 0) throw new RangeError(`${fn}: ${field} is empty`);
@@ -330,18 +206,6 @@ function finiteScores(fn: string, field: string, xs: ArrayLike<number>): Float64
     if (!Number.isFinite(out[i]!)) throw new RangeError(`${fn}: ${field}[${i}] must be finite, got ${xs[i]}`);
   }
   return out;
-}
-
-/** Number of edges <= x (numpy.searchsorted(edges, x, side='right')). */
-function binOf(edges: number[], x: number): number {
-  let lo = 0;
-  let hi = edges.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (edges[mid]! <= x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 /**
@@ -357,14 +221,14 @@ export function scorePsi(expectedScores: ArrayLike<number>, actualScores: ArrayL
   const sorted = e.slice().sort();
   const edges: number[] = [];
   for (let j = 1; j < bins; j++) {
-    const q = quantileLinear(sorted, j / bins);
+    const q = quantileSorted(sorted, sorted.length, j / bins);
     if (edges.length === 0 || q !== edges[edges.length - 1]) edges.push(q);
   }
   const nb = edges.length + 1;
   const ce = new Float64Array(nb);
   const ca = new Float64Array(nb);
-  for (let i = 0; i < e.length; i++) ce[binOf(edges, e[i]!)]!++;
-  for (let i = 0; i < a.length; i++) ca[binOf(edges, a[i]!)]!++;
+  for (let i = 0; i < e.length; i++) ce[searchSorted(edges, e[i]!, 'right')]!++;
+  for (let i = 0; i < a.length; i++) ca[searchSorted(edges, a[i]!, 'right')]!++;
   const label = (j: number): string => `[${j === 0 ? '-Infinity' : edges[j - 1]}, ${j === nb - 1 ? 'Infinity' : edges[j]})`;
   const me = new Map<string, number>();
   const ma = new Map<string, number>();

@@ -4,12 +4,14 @@
  * many did the model give itself), and are users correcting the model more often than they used to.
  *
  * Input is plain counts (the API aggregates them in SQL); output is every number with the rule that
- * judged it. Proportions carry Wilson 95% intervals (analysis/intervals), as everywhere else.
+ * judged it. Proportions carry Wilson 95% intervals (analysis/numerics/intervals), as everywhere else.
  *
  * Pure and deterministic: no I/O, no Node built-ins, no clock, no randomness, so it is safe to
  * import from Temporal workflow code.
  */
-import { wilsonInterval } from './intervals';
+import { weightedSlope } from './numerics/descriptive';
+import { wilsonInterval } from './numerics/intervals';
+import { twoProportionZTest } from './numerics/tests';
 
 /** Explicit feedback: the user told us what they think of an answer. */
 export const EXPLICIT_KINDS = ['rating', 'thumbs', 'report', 'correction'] as const;
@@ -177,71 +179,6 @@ export interface FlywheelHealth {
 }
 
 // Mills ratio R(z) = Q(z)/phi(z) at z = 0, 2, ..., 16 (Marsaglia 2004, "Evaluating the Normal Distribution").
-const MILLS = [
-  1.25331413731550025, 0.421369229288054473, 0.236652382913560671, 0.162377660896867462, 0.123131963257932296,
-  0.0990285964717319214, 0.0827662865013691773, 0.0710695805388521071, 0.0622586659950261958,
-];
-const LOG_SQRT_2PI = 0.91893853320467274178;
-
-/**
- * Upper tail of the standard normal, Q(z) = P(Z > z) = scipy's norm.sf(z), to about 1e-15 relative:
- * Marsaglia's Taylor expansion of the Mills ratio around the nearest even integer for |z| < 17,
- * Laplace's continued fraction beyond (where Q is below 1e-64 anyway).
- */
-export function normalUpperTail(z: number): number {
-  if (Number.isNaN(z)) throw new RangeError('normalUpperTail: z is NaN');
-  if (z === Infinity) return 0;
-  if (z === -Infinity) return 1;
-  const x = Math.abs(z);
-  let mills: number;
-  if (x < 17) {
-    const j = Math.floor(0.5 * (x + 1));
-    let a = MILLS[j]!;
-    const c = 2 * j;
-    let b = a * c - 1;
-    const h = x - c;
-    const q = h * h;
-    let pwr = 1;
-    let s = a + h * b;
-    let t = a;
-    for (let i = 2; s !== t && i < 400; i += 2) {
-      a = (a + c * b) / i;
-      b = (b + c * a) / (i + 1);
-      pwr *= q;
-      t = s;
-      s = t + pwr * (a + h * b);
-    }
-    mills = s;
-  } else {
-    // R(x) = 1/(x + 1/(x + 2/(x + 3/(x + ...)))), evaluated bottom-up; 60 terms are plenty at x >= 17.
-    let f = x;
-    for (let k = 60; k >= 1; k--) f = x + k / f;
-    mills = 1 / f;
-  }
-  const upper = mills * Math.exp(-0.5 * x * x - LOG_SQRT_2PI);
-  return z >= 0 ? upper : 1 - upper;
-}
-
-export interface TwoProportionZ {
-  z: number | null;
-  /** One-sided p-value for H1: p1 > p0. */
-  p: number | null;
-}
-
-/**
- * Two-proportion z-test with the pooled variance, one-sided (H1: x1/n1 > x0/n0); the same statistic
- * and p-value as statsmodels `proportions_ztest([x1, x0], [n1, n0], alternative='larger')`.
- * z and p are null when either group is empty or the pooled rate is 0 or 1 (no variance).
- */
-export function twoProportionZTest(x1: number, n1: number, x0: number, n0: number): TwoProportionZ {
-  if (n1 <= 0 || n0 <= 0) return { z: null, p: null };
-  const pooled = (x1 + x0) / (n1 + n0);
-  const se = Math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n0));
-  if (!(se > 0)) return { z: null, p: null };
-  const z = (x1 / n1 - x0 / n0) / se;
-  return { z, p: normalUpperTail(z) };
-}
-
 function checkCount(what: string, v: number): void {
   if (!(Number.isInteger(v) && v >= 0)) throw new RangeError(`flywheelHealth: ${what} must be an integer >= 0, got ${v}`);
 }
@@ -318,30 +255,6 @@ function coverageOf(slices: AttributeCounts[], s: FlywheelSettings): FlywheelHea
     attributes,
     under,
   };
-}
-
-/** Weighted least squares slope of y on x with weights w (entries with w = 0 ignored); null with < 2 distinct x. */
-export function weightedSlope(x: readonly number[], y: readonly (number | null)[], w: readonly number[]): number | null {
-  let sw = 0;
-  let sx = 0;
-  let sy = 0;
-  for (let i = 0; i < x.length; i++) {
-    if (!(w[i]! > 0) || y[i] === null) continue;
-    sw += w[i]!;
-    sx += w[i]! * x[i]!;
-    sy += w[i]! * y[i]!;
-  }
-  if (sw === 0) return null;
-  const mx = sx / sw;
-  const my = sy / sw;
-  let sxy = 0;
-  let sxx = 0;
-  for (let i = 0; i < x.length; i++) {
-    if (!(w[i]! > 0) || y[i] === null) continue;
-    sxy += w[i]! * (x[i]! - mx) * (y[i]! - my);
-    sxx += w[i]! * (x[i]! - mx) ** 2;
-  }
-  return sxx > 0 ? sxy / sxx : null;
 }
 
 /**

@@ -8,7 +8,6 @@
 import {
   annotatorQuality,
   classBalance,
-  fisherExactTwoSided,
   cohenKappaMean,
   fleissKappaDetail,
   krippendorffAlpha,
@@ -17,7 +16,8 @@ import {
   type LabelTable,
 } from './agreement';
 import { dawidSkene, majorityVote, type DawidSkeneResult, type Aggregation } from './dawidSkene';
-import { wilsonInterval, type Interval } from './intervals';
+import { wilsonInterval, type Interval } from './numerics/intervals';
+import { fisherExactTwoSided } from './numerics/tests';
 
 export interface LabelsQuality {
   labels: number;

@@ -1,265 +1,27 @@
 /**
  * Learning-curve saturation check: does more data still help?
  *
- * Pure and deterministic: no I/O, no Node built-ins, no clock, no randomness, so it is safe to
- * import from Temporal workflow code (the `saturationCheck` workflow calls it after its
- * train-on-nested-subsets activities have reported held-out errors).
+ * Pure and deterministic: no I/O, no Node built-ins, no clock, no randomness. Its caller is the
+ * `storeSaturationReport` activity (activities/saturation.ts), which reads the held-out errors the
+ * `saturationCheck` workflow's train-on-nested-subsets activities stored and judges them here.
  *
- * Three parts:
+ * Two parts:
  * - `fitInversePowerLaw`: error(n) = a + b * n^(-c) by weighted nonlinear least squares under the
  *   bounds b >= 0, cMin <= c <= cMax, and (by default) a >= 0. Variable projection: for a fixed c
  *   the model is linear in (a, b), so the bounded linear problem is solved in closed form and the
  *   remaining profile SSR(c) is minimised over c alone (log-spaced grid, then Brent's root finder
  *   on the exact profile derivative). Standard errors come from the Jacobian exactly as
  *   scipy.optimize.curve_fit computes pcov (absolute_sigma=False).
- * - `studentTCdf` / `studentTQuantile`: exact Student t distribution (regularized incomplete beta),
- *   for honest small-sample intervals (3 seeds = 2 degrees of freedom).
- * - `learningCurveVerdict`: improving | plateau | degrading with its reasons and evidence.
+ * - `learningCurveVerdict`: improving | plateau | degrading with its reasons and evidence, from
+ *   Student t intervals over seeds (numerics/intervals.ts).
  */
-import { normalQuantile } from './intervals';
-
-// ---------------------------------------------------------------------------------------------
-// Student t distribution
-// ---------------------------------------------------------------------------------------------
-
-const LN_SQRT_PI = 0.5 * Math.log(Math.PI);
-
-/**
- * ln(Gamma(a) / Gamma(a + 1/2)) for a > 0, to about 1e-15 absolute for every a (no Lanczos and no
- * difference of two large lnGamma values, which would lose ~1e-9 at a = 1e6).
- * For a >= 15 Stirling's series: lnGamma(z) = (z - 1/2) ln z - z + ln(2 pi) / 2 + corr(z) gives
- * ln Gamma(a) - ln Gamma(a + 1/2) = -ln(a) / 2 + (1/2 - a ln(1 + 1/(2a))) + corr(a) - corr(a + 1/2).
- * Below 15 the recurrence Gamma(z + 1) = z Gamma(z) shifts the argument up first.
- */
-function logGammaRatioHalf(a: number): number {
-  let shift = 0;
-  while (a < 15) {
-    shift += Math.log((a + 0.5) / a);
-    a += 1;
-  }
-  return shift - 0.5 * Math.log(a) + (0.5 - a * Math.log1p(0.5 / a)) + stirlingCorrection(a) - stirlingCorrection(a + 0.5);
-}
-
-/** lnGamma(z) - Stirling's approximation, z >= 15: five terms, truncation error < 1e-17. */
-function stirlingCorrection(z: number): number {
-  const r = 1 / z;
-  const r2 = r * r;
-  return r * (1 / 12 - r2 * (1 / 360 - r2 * (1 / 1260 - r2 * (1 / 1680 - r2 / 1188))));
-}
-
-/** ln B(a, 1/2) = ln Gamma(a) + ln Gamma(1/2) - ln Gamma(a + 1/2). */
-const logBetaHalf = (a: number): number => logGammaRatioHalf(a) + LN_SQRT_PI;
-
-/**
- * Continued fraction for the regularized incomplete beta (modified Lentz; Numerical Recipes'
- * betacf), valid and fast for x < (a + 1) / (a + b + 2). Returns I_x(a, b) given ln x, ln(1 - x)
- * and ln B(a, b) computed accurately by the caller.
- */
-function incompleteBetaCf(a: number, b: number, x: number, logX: number, log1mX: number, logBeta: number): number {
-  const TINY = 1e-300;
-  const qab = a + b;
-  const qap = a + 1;
-  const qam = a - 1;
-  let c = 1;
-  let d = 1 - (qab * x) / qap;
-  if (Math.abs(d) < TINY) d = TINY;
-  d = 1 / d;
-  let h = d;
-  for (let m = 1; m <= 100000; m++) {
-    const m2 = 2 * m;
-    let aa = (m * (b - m) * x) / ((qam + m2) * (a + m2));
-    d = 1 + aa * d;
-    if (Math.abs(d) < TINY) d = TINY;
-    c = 1 + aa / c;
-    if (Math.abs(c) < TINY) c = TINY;
-    d = 1 / d;
-    h *= d * c;
-    aa = (-(a + m) * (qab + m) * x) / ((a + m2) * (qap + m2));
-    d = 1 + aa * d;
-    if (Math.abs(d) < TINY) d = TINY;
-    c = 1 + aa / c;
-    if (Math.abs(c) < TINY) c = TINY;
-    d = 1 / d;
-    const del = d * c;
-    h *= del;
-    if (Math.abs(del - 1) <= EPS) break;
-  }
-  return Math.exp(a * logX + b * log1mX - logBeta) * (h / a);
-}
-
-/** Upper tail P(T > t) for t >= 0 (exact: I_x(df/2, 1/2) / 2 with x = df / (df + t^2)). */
-function tUpperTail(t: number, df: number): number {
-  if (t === 0) return 0.5;
-  if (t === Infinity) return 0;
-  const a = df / 2;
-  const t2 = t * t;
-  // x = df / (df + t^2), 1 - x = t^2 / (df + t^2); both logs without cancellation.
-  const logX = -Math.log1p(t2 / df);
-  const log1mX = 2 * Math.log(t) - Math.log(df + t2);
-  const x = df / (df + t2);
-  const y = t2 / (df + t2);
-  const lb = logBetaHalf(a);
-  if (x < (a + 1) / (a + 2.5)) return incompleteBetaCf(a, 0.5, x, logX, log1mX, lb) / 2;
-  // Symmetry I_x(a, b) = 1 - I_{1-x}(b, a); here t is small and the tail is near 1/2, no cancellation.
-  return (1 - incompleteBetaCf(0.5, a, y, log1mX, logX, lb)) / 2;
-}
-
-function checkDf(fn: string, df: number): void {
-  if (!(df > 0 && Number.isFinite(df))) throw new RangeError(`${fn}: df must be a finite number > 0, got ${df}`);
-}
-
-/** CDF of Student's t with df > 0 degrees of freedom (df need not be an integer); scipy.stats.t.cdf. */
-export function studentTCdf(t: number, df: number): number {
-  checkDf('studentTCdf', df);
-  if (Number.isNaN(t)) throw new RangeError('studentTCdf: t must not be NaN');
-  return t < 0 ? tUpperTail(-t, df) : 1 - tUpperTail(t, df);
-}
-
-/** Density of Student's t. */
-function tDensity(t: number, df: number): number {
-  return Math.exp(-((df + 1) / 2) * Math.log1p((t * t) / df) - 0.5 * Math.log(df) - logBetaHalf(df / 2));
-}
-
-/**
- * Quantile (inverse CDF) of Student's t with df > 0 degrees of freedom; scipy.stats.t.ppf to about
- * 1e-14 relative for df <= 1000 (the continued fraction loses digits to cancellation once
- * df / (df + t^2) is within ~1/df of 1: 4e-14 at df = 1e4, 3e-12 at df = 1e6). Closed forms for df = 1 (Cauchy) and df = 2; otherwise Newton's method on the
- * exact upper tail, safeguarded by bisection inside a bracket, started from the Cornish-Fisher
- * expansion around the normal quantile. Works on the smaller tail probability, so p close to 1 is
- * as accurate as p close to 0. Returns -Infinity / +Infinity for p = 0 / 1.
- */
-export function studentTQuantile(p: number, df: number): number {
-  checkDf('studentTQuantile', df);
-  if (!(p >= 0 && p <= 1)) throw new RangeError(`studentTQuantile: p must be in [0, 1], got ${p}`);
-  if (p === 0) return -Infinity;
-  if (p === 1) return Infinity;
-  if (p === 0.5) return 0;
-  const upper = p > 0.5;
-  const q = upper ? 1 - p : p; // tail probability in (0, 1/2); 1 - p is exact for p >= 1/2
-  let t: number;
-  if (df === 1) {
-    t = 1 / Math.tan(Math.PI * q);
-  } else if (df === 2) {
-    t = (1 - 2 * q) / Math.sqrt(2 * q * (1 - q));
-  } else {
-    t = tTailInverse(q, df);
-  }
-  return upper ? t : -t;
-}
-
-/** t > 0 with P(T > t) = q, q in (0, 1/2). */
-function tTailInverse(q: number, df: number): number {
-  const z = -normalQuantile(q);
-  const z2 = z * z;
-  // Cornish-Fisher expansion of the t quantile in powers of 1/df (Abramowitz & Stegun 26.7.5).
-  let t0 =
-    z +
-    (z * (z2 + 1)) / (4 * df) +
-    (z * ((5 * z2 + 16) * z2 + 3)) / (96 * df * df) +
-    (z * (((3 * z2 + 19) * z2 + 17) * z2 - 15)) / (384 * df ** 3) +
-    (z * ((((79 * z2 + 776) * z2 + 1482) * z2 - 1920) * z2 - 945)) / (92160 * df ** 4);
-  if (!(t0 > 0 && Number.isFinite(t0))) t0 = 1;
-  // Bracket [lo, hi] with tail(lo) > q > tail(hi).
-  let lo = 0;
-  let hi = t0;
-  while (tUpperTail(hi, df) > q) {
-    lo = hi;
-    hi *= 2;
-    if (!Number.isFinite(hi)) return Infinity;
-  }
-  let t = t0;
-  for (let iter = 0; iter < 200; iter++) {
-    const f = tUpperTail(t, df) - q;
-    if (f === 0) return t;
-    if (f > 0) lo = t;
-    else hi = t;
-    let next = t + f / tDensity(t, df);
-    if (!(next > lo && next < hi)) next = 0.5 * (lo + hi);
-    if (Math.abs(next - t) <= 2e-16 * next || hi - lo <= 4e-16 * hi) return next;
-    t = next;
-  }
-  return t;
-}
+import { brentZero, goldenSection } from './numerics/optimize';
+import { pairedTInterval, welchTInterval, type MeanDifferenceInterval } from './numerics/intervals';
+import { inverseGram } from './numerics/linalg';
 
 // ---------------------------------------------------------------------------------------------
 // Intervals over seeds
 // ---------------------------------------------------------------------------------------------
-
-/** A t interval for a mean difference. */
-export interface MeanDifferenceInterval {
-  /** 'paired': mean of per-seed differences, df = k - 1; 'welch': two independent samples. */
-  method: 'paired' | 'welch';
-  /** Number of pairs (paired) or the two sample sizes (welch). */
-  n: number | [number, number];
-  mean: number;
-  /** Standard error of the mean difference. */
-  standardError: number;
-  df: number;
-  /** Two-sided confidence level of the interval. */
-  confidence: number;
-  tCritical: number;
-  lower: number;
-  upper: number;
-}
-
-function checkConfidence(fn: string, confidence: number): void {
-  if (!(confidence > 0 && confidence < 1)) throw new RangeError(`${fn}: confidence must be in (0, 1), got ${confidence}`);
-}
-
-function meanVar(x: readonly number[]): { mean: number; variance: number } {
-  let s = 0;
-  for (const v of x) s += v;
-  const mean = s / x.length;
-  let ss = 0;
-  for (const v of x) ss += (v - mean) ** 2;
-  return { mean, variance: x.length > 1 ? ss / (x.length - 1) : NaN };
-}
-
-/**
- * Paired t interval for the mean of differences d_i (mean +- t_{(1+confidence)/2, k-1} * sd / sqrt(k)).
- * Null with fewer than two differences. With identical differences the interval is the point.
- */
-export function pairedTInterval(differences: readonly number[], confidence = 0.95): MeanDifferenceInterval | null {
-  checkConfidence('pairedTInterval', confidence);
-  differences.forEach((d, i) => {
-    if (!Number.isFinite(d)) throw new RangeError(`pairedTInterval: differences[${i}] must be finite, got ${d}`);
-  });
-  const k = differences.length;
-  if (k < 2) return null;
-  const { mean, variance } = meanVar(differences);
-  const se = Math.sqrt(variance / k);
-  const df = k - 1;
-  const tCritical = studentTQuantile(1 - (1 - confidence) / 2, df);
-  return { method: 'paired', n: k, mean, standardError: se, df, confidence, tCritical, lower: mean - tCritical * se, upper: mean + tCritical * se };
-}
-
-/**
- * Welch t interval for mean(x) - mean(y) from two independent samples (Welch-Satterthwaite df,
- * non-integer in general). Null when either sample has fewer than two values.
- */
-export function welchTInterval(x: readonly number[], y: readonly number[], confidence = 0.95): MeanDifferenceInterval | null {
-  checkConfidence('welchTInterval', confidence);
-  if (x.length < 2 || y.length < 2) return null;
-  const a = meanVar(x);
-  const b = meanVar(y);
-  const va = a.variance / x.length;
-  const vb = b.variance / y.length;
-  const se = Math.sqrt(va + vb);
-  const df = se === 0 ? x.length + y.length - 2 : (va + vb) ** 2 / (va ** 2 / (x.length - 1) + vb ** 2 / (y.length - 1));
-  const mean = a.mean - b.mean;
-  const tCritical = studentTQuantile(1 - (1 - confidence) / 2, df);
-  return {
-    method: 'welch',
-    n: [x.length, y.length],
-    mean,
-    standardError: se,
-    df,
-    confidence,
-    tCritical,
-    lower: mean - tCritical * se,
-    upper: mean + tCritical * se,
-  };
-}
 
 /** Paired by seed position when both sides have the same number of seeds, Welch otherwise. */
 function differenceInterval(x: readonly number[], y: readonly number[], confidence: number): MeanDifferenceInterval | null {
@@ -349,7 +111,6 @@ export interface InversePowerLawFitFailure {
 export type InversePowerLawFit = InversePowerLawFitOk | InversePowerLawFitFailure;
 
 const GRID_POINTS = 256;
-const EPS = 2.220446049250313e-16;
 
 interface Profile {
   a: number;
@@ -607,9 +368,9 @@ export function inversePowerLaw(p: PowerLawParameters, n: number): number {
 }
 
 /**
- * (J'WJ)^-1 * s2 for the columns [1, n^-c, -b ln(n) n^-c] (curve_fit's pcov), via Householder QR
- * of the column-equilibrated weighted Jacobian (no squaring of the condition number). Null when
- * the Jacobian is numerically rank-deficient.
+ * (J'WJ)^-1 * s2 for the columns [1, n^-c, -b ln(n) n^-c] (curve_fit's pcov), through the inverse
+ * Gram matrix of the weighted Jacobian (numerics/linalg.ts). Null when the Jacobian is numerically
+ * rank-deficient.
  */
 function covarianceOf(n: Float64Array, w: Float64Array, b: number, c: number, s2: number): number[][] | null {
   const m = n.length;
@@ -622,153 +383,7 @@ function covarianceOf(n: Float64Array, w: Float64Array, b: number, c: number, s2
     J[1]![i] = sq * xr;
     J[2]![i] = -sq * b * ln * xr;
   }
-  const scale = J.map((col) => {
-    let s = 0;
-    for (const v of col) s = Math.hypot(s, v);
-    return s;
-  });
-  if (scale.some((s) => !(s > 0 && Number.isFinite(s)))) return null;
-  J.forEach((col, j) => {
-    for (let i = 0; i < m; i++) col[i]! /= scale[j]!;
-  });
-  // Householder QR, R overwrites the top of J.
-  const R = [
-    [0, 0, 0],
-    [0, 0, 0],
-    [0, 0, 0],
-  ];
-  for (let k = 0; k < 3; k++) {
-    const col = J[k]!;
-    let norm = 0;
-    for (let i = k; i < m; i++) norm = Math.hypot(norm, col[i]!);
-    const alpha = col[k]! > 0 ? -norm : norm;
-    const v = new Float64Array(m);
-    for (let i = k; i < m; i++) v[i] = col[i]!;
-    v[k]! -= alpha;
-    let vv = 0;
-    for (let i = k; i < m; i++) vv += v[i]! * v[i]!;
-    R[k]![k] = alpha;
-    if (vv === 0) continue;
-    for (let j = k + 1; j < 3; j++) {
-      const cj = J[j]!;
-      let dot = 0;
-      for (let i = k; i < m; i++) dot += v[i]! * cj[i]!;
-      const f = (2 * dot) / vv;
-      for (let i = k; i < m; i++) cj[i]! -= f * v[i]!;
-      R[k]![j] = cj[k]!;
-    }
-  }
-  const diagMax = Math.max(Math.abs(R[0]![0]!), Math.abs(R[1]![1]!), Math.abs(R[2]![2]!));
-  for (let k = 0; k < 3; k++) if (!(Math.abs(R[k]![k]!) > EPS * m * diagMax)) return null;
-  // Rinv (upper triangular), then (R'R)^-1 = Rinv Rinv'.
-  const Ri = [
-    [0, 0, 0],
-    [0, 0, 0],
-    [0, 0, 0],
-  ];
-  for (let j = 0; j < 3; j++) {
-    Ri[j]![j] = 1 / R[j]![j]!;
-    for (let i = j - 1; i >= 0; i--) {
-      let s = 0;
-      for (let k = i + 1; k <= j; k++) s += R[i]![k]! * Ri[k]![j]!;
-      Ri[i]![j] = -s / R[i]![i]!;
-    }
-  }
-  const cov: number[][] = [[], [], []];
-  for (let i = 0; i < 3; i++) {
-    for (let j = 0; j < 3; j++) {
-      let s = 0;
-      for (let k = Math.max(i, j); k < 3; k++) s += Ri[i]![k]! * Ri[j]![k]!;
-      cov[i]![j] = (s / (scale[i]! * scale[j]!)) * s2;
-    }
-  }
-  return cov;
-}
-
-/** Brent's root finder (zeroin) on [a, b] with f(a), f(b) of opposite signs; tolerance ~ 4 eps |x|. */
-function brentZero(f: (x: number) => number, a: number, b: number): number {
-  let fa = f(a);
-  let fb = f(b);
-  let c = a;
-  let fc = fa;
-  let d = b - a;
-  let e = d;
-  for (let iter = 0; iter < 200; iter++) {
-    if ((fb > 0 && fc > 0) || (fb < 0 && fc < 0)) {
-      c = a;
-      fc = fa;
-      d = b - a;
-      e = d;
-    }
-    if (Math.abs(fc) < Math.abs(fb)) {
-      a = b;
-      b = c;
-      c = a;
-      fa = fb;
-      fb = fc;
-      fc = fa;
-    }
-    const tol = 2 * EPS * Math.abs(b);
-    const xm = 0.5 * (c - b);
-    if (Math.abs(xm) <= tol || fb === 0) return b;
-    if (Math.abs(e) >= tol && Math.abs(fa) > Math.abs(fb)) {
-      // Inverse quadratic interpolation (or secant when a == c).
-      const s = fb / fa;
-      let p: number;
-      let q: number;
-      if (a === c) {
-        p = 2 * xm * s;
-        q = 1 - s;
-      } else {
-        const qq = fa / fc;
-        const r = fb / fc;
-        p = s * (2 * xm * qq * (qq - r) - (b - a) * (r - 1));
-        q = (qq - 1) * (r - 1) * (s - 1);
-      }
-      if (p > 0) q = -q;
-      else p = -p;
-      if (2 * p < Math.min(3 * xm * q - Math.abs(tol * q), Math.abs(e * q))) {
-        e = d;
-        d = p / q;
-      } else {
-        d = xm;
-        e = d;
-      }
-    } else {
-      d = xm;
-      e = d;
-    }
-    a = b;
-    fa = fb;
-    b += Math.abs(d) > tol ? d : xm > 0 ? tol : -tol;
-    fb = f(b);
-  }
-  return b;
-}
-
-/** Golden-section minimisation on [lo, hi]. */
-function goldenSection(f: (x: number) => number, lo: number, hi: number): number {
-  const g = (Math.sqrt(5) - 1) / 2;
-  let x1 = hi - g * (hi - lo);
-  let x2 = lo + g * (hi - lo);
-  let f1 = f(x1);
-  let f2 = f(x2);
-  for (let i = 0; i < 200 && hi - lo > 4 * EPS * Math.abs(hi); i++) {
-    if (f1 < f2) {
-      hi = x2;
-      x2 = x1;
-      f2 = f1;
-      x1 = hi - g * (hi - lo);
-      f1 = f(x1);
-    } else {
-      lo = x1;
-      x1 = x2;
-      f1 = f2;
-      x2 = lo + g * (hi - lo);
-      f2 = f(x2);
-    }
-  }
-  return 0.5 * (lo + hi);
+  return inverseGram(J)?.map((row) => row.map((v) => v * s2)) ?? null;
 }
 
 const fmtNum = (v: number): string => (Number.isFinite(v) ? Number(v.toPrecision(4)).toString() : String(v));

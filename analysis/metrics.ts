@@ -4,7 +4,7 @@
  * Pure and deterministic: no I/O, no Node built-ins, no clock, no randomness, so it is safe to
  * import from Temporal workflow code.
  */
-import { wilsonInterval, type Interval } from './intervals';
+import { wilsonInterval, type Interval } from './numerics/intervals';
 
 export interface ConfusionCounts {
   tp: number;

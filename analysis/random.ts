@@ -11,6 +11,8 @@
  * splitmix32-style mixer so that nearby seeds (1, 2, 3, ...) give unrelated streams.
  */
 
+import { stirlingCorrection } from './numerics/special';
+
 const TWO_POW_32 = 4294967296;
 const TWO_POW_MINUS_53 = 1 / 9007199254740992;
 
@@ -23,21 +25,10 @@ function mix32(x: number): number {
 }
 
 /**
- * Stirling-series correction fc(k) = ln k! - [(k + 1/2) ln(k + 1) - (k + 1) + ln(2 pi) / 2],
- * used by BTRD's final exact acceptance test. Tabulated for k <= 9 (where the series is not yet
- * accurate to double precision), three-term series above (error < 1e-13 for k >= 10).
+ * BTRD's fc(k) = ln k! - [(k + 1/2) ln(k + 1) - (k + 1) + ln(2 pi) / 2], i.e. Stirling's correction
+ * at k + 1, used by the final exact acceptance test.
  */
-const FC_TABLE = [
-  0.08106146679532726, 0.04134069595540929, 0.02767792568499834, 0.02079067210376509,
-  0.01664469118982119, 0.01387612882307075, 0.01189670994589177, 0.01041126526197209,
-  0.009255462182712733, 0.008330563433362871,
-];
-function stirlingCorrection(k: number): number {
-  if (k < 10) return FC_TABLE[k]!;
-  const r = 1 / (k + 1);
-  const r2 = r * r;
-  return (1 / 12 - (1 / 360 - r2 / 1260) * r2) * r;
-}
+const fc = (k: number): number => stirlingCorrection(k + 1);
 
 /** Below this mean (n * min(p, 1-p)) binomial() uses inversion, at or above it BTRD (Hörmann's choice). */
 const INVERSION_MAX_MEAN = 10;
@@ -126,7 +117,7 @@ export class Rng {
    *   Comput. Simul. 46: transformed rejection with a decomposition; about 1.1-1.2 uniforms per
    *   draw whatever n is, and exact: the final test compares against the true pmf ratio
    *   f(k)/f(m) (directly for |k - m| <= 15, otherwise through log-factorials with the Stirling
-   *   correction fc, whose series error is far below double precision).
+   *   correction fc).
    */
   binomial(n: number, p: number): number {
     if (!(Number.isSafeInteger(n) && n >= 0)) throw new RangeError(`binomial: n must be a non-negative safe integer, got ${n}`);
@@ -218,9 +209,9 @@ export class Rng {
       if (v > t + rho) continue;
       // 3.3-3.4 Exact test: log f(k)/f(m) through Stirling's formula with its correction fc.
       const nm = n - m + 1;
-      const h = (m + 0.5) * Math.log((m + 1) / (r * nm)) + stirlingCorrection(m) + stirlingCorrection(n - m);
+      const h = (m + 0.5) * Math.log((m + 1) / (r * nm)) + fc(m) + fc(n - m);
       const nk = n - k + 1;
-      if (v <= h + (n + 1) * Math.log(nm / nk) + (k + 0.5) * Math.log((nk * r) / (k + 1)) - stirlingCorrection(k) - stirlingCorrection(n - k)) {
+      if (v <= h + (n + 1) * Math.log(nm / nk) + (k + 0.5) * Math.log((nk * r) / (k + 1)) - fc(k) - fc(n - k)) {
         return k;
       }
     }

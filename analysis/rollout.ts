@@ -8,8 +8,7 @@
  *
  * No I/O, no clock: importable from workflows.
  */
-import { newcombeDifference } from './drift';
-import { wilsonInterval, type Interval } from './intervals';
+import { newcombeDifference, wilsonInterval, type Interval } from './numerics/intervals';
 
 /** FNV-1a of the key, mixed (murmur3 finaliser), as a fraction in [0, 1): the same key, the same bucket. */
 export function stickyBucket(requestKey: string): number {

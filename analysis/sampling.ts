@@ -41,7 +41,7 @@
  * Hence pi_i = n_h / N_h for every candidate, computable for the whole pool without drawing
  * (inclusionProbabilities), and sum_i pi_i = sum_h n_h = budget.
  */
-import { normalQuantile } from './intervals';
+import { normalQuantile } from './numerics/distributions';
 import { Rng } from './random';
 
 export interface CandidatePool {

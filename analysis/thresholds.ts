@@ -15,7 +15,7 @@
  * candidate at the end of each run of equal scores; the cumulative counts at that moment are the
  * confusion counts at that threshold. Nothing is re-evaluated per candidate.
  */
-import { argsortDescending } from './classification';
+import { argsortDescending } from './numerics/sort';
 import type { EncodedAttribute } from './confusion';
 
 // ---------------------------------------------------------------------------------------------
@@ -62,7 +62,7 @@ function flatOffsets(attributes: EncodedAttribute[]): { offsets: Int32Array; siz
   return { offsets, size };
 }
 
-// One sort for every ranking computation: classification's radix argsort over the IEEE-754 bits. Ties
+// One sort for every ranking computation: the radix argsort over the IEEE-754 bits (numerics/sort.ts). Ties
 // come out in no particular order, which is fine here: every pass below closes a candidate only at
 // the end of a run of equal scores, so the order inside a run never shows.
 const fmt = (x: number): string => (Number.isInteger(x) ? String(x) : x.toFixed(4));

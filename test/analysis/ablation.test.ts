@@ -1,18 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { holmAdjust } from '../../analysis/agreement';
-import { ablationRowTest, binomialUpperTailHalf } from '../../analysis/ablation';
-
-test('binomialUpperTailHalf matches the exact sums', () => {
-  assert.ok(Math.abs(binomialUpperTailHalf(8, 10) - 56 / 1024) < 1e-15);
-  assert.equal(binomialUpperTailHalf(0, 7), 1);
-  assert.equal(binomialUpperTailHalf(8, 7), 0);
-  assert.ok(Math.abs(binomialUpperTailHalf(5, 10) - 638 / 1024) < 1e-14);
-  // A large n stays finite and tiny: P(X >= 900 | 1000, 1/2).
-  const p = binomialUpperTailHalf(900, 1000);
-  assert.ok(p > 0 && p < 1e-100, String(p));
-  assert.throws(() => binomialUpperTailHalf(1, -1), RangeError);
-});
+import { ablationRowTest } from '../../analysis/ablation';
+import { binomialUpperTailHalf } from '../../analysis/numerics/distributions';
+import { holmAdjust } from '../../analysis/numerics/tests';
 
 test('ablationRowTest: errors added on one slice are found there, pooled over seeds', () => {
   // 200 rows: rows 0..39 are slice a=x, the rest a=y. With the batch, rows 0..29 go wrong in every seed;

@@ -63,7 +63,7 @@ test('textSketch is deterministic, unit length, and tells different mail apart',
 
 test('goldAccuracyDrift flags a significant fall in the latest batch, not noise or thin gold', async () => {
   const { goldAccuracyDrift } = await import('../../analysis/labelQuality');
-  const { fisherExactTwoSided } = await import('../../analysis/agreement');
+  const { fisherExactTwoSided } = await import('../../analysis/numerics/tests');
   const fell = goldAccuracyDrift([
     { batchId: 'b1', at: '2026-01-01', gold: 40, correct: 38 },
     { batchId: 'b2', at: '2026-01-08', gold: 40, correct: 39 },

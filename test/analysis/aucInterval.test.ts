@@ -35,15 +35,34 @@ function synthetic(n: number, seed: number, grid: number | null) {
   return { labels, scores };
 }
 
-test('equals the pairwise definition, with and without ties', () => {
+// Two-sided normal critical values from scipy (norm.ppf(0.975), norm.ppf(0.95)), not from our own
+// normalQuantile, so the bounds are checked against the definition independently.
+const Z = { 0.95: 1.959963984540054, 0.9: 1.6448536269514722 } as const;
+
+test('equals the pairwise definition, with and without ties: AUC, variance and bounds', () => {
   for (const [seed, grid] of [[1, null], [2, 20], [3, 5]] as const) {
     const { labels, scores } = synthetic(600, seed, grid);
-    const fast = delongAucInterval(labels, scores);
     const ref = delongByDefinition(labels, scores);
-    assert.ok(Math.abs(fast.estimate! - ref.auc) < 1e-12, `auc ${fast.estimate} vs ${ref.auc}`);
-    assert.ok(Math.abs(fast.variance! - ref.variance) < 1e-15, `variance ${fast.variance} vs ${ref.variance}`);
-    assert.ok(Math.abs(fast.estimate! - rocAuc(labels, scores)!) < 1e-12, 'the same AUC as the sklearn-checked engine');
+    for (const confidence of [0.95, 0.9] as const) {
+      const fast = confidence === 0.95 ? delongAucInterval(labels, scores) : delongAucInterval(labels, scores, confidence);
+      assert.ok(Math.abs(fast.estimate! - ref.auc) < 1e-12, `auc ${fast.estimate} vs ${ref.auc}`);
+      assert.ok(Math.abs(fast.variance! - ref.variance) < 1e-15, `variance ${fast.variance} vs ${ref.variance}`);
+      // AUC -+ z sd, clipped to [0, 1].
+      const half = Z[confidence] * Math.sqrt(ref.variance);
+      assert.ok(Math.abs(fast.lower! - Math.max(0, ref.auc - half)) < 1e-12, `lower ${fast.lower} @ ${confidence}`);
+      assert.ok(Math.abs(fast.upper! - Math.min(1, ref.auc + half)) < 1e-12, `upper ${fast.upper} @ ${confidence}`);
+    }
+    assert.ok(Math.abs(delongAucInterval(labels, scores).estimate! - rocAuc(labels, scores)!) < 1e-12, 'the same AUC as the sklearn-checked engine');
   }
+  // Nearly separated classes: the upper bound is clipped at 1, the lower one is still the definition's.
+  const labels = [1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0];
+  const scores = [0.9, 0.8, 0.85, 0.7, 0.95, 0.3, 0.1, 0.2, 0.35, 0.05, 0.15, 0.25, 0.4];
+  const ref = delongByDefinition(labels, scores);
+  const iv = delongAucInterval(labels, scores);
+  const half = Z[0.95] * Math.sqrt(ref.variance);
+  assert.ok(ref.auc + half > 1, 'the case clips');
+  assert.equal(iv.upper, 1);
+  assert.ok(Math.abs(iv.lower! - (ref.auc - half)) < 1e-12);
 });
 
 test('agrees with the exact bootstrap (stratified by label) on a moderate sample', () => {

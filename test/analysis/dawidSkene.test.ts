@@ -129,14 +129,12 @@ test('dawidSkene beats majority vote when one annotator is very noisy', () => {
   assert.ok(Math.abs(c[0]! - 0.52) < 0.05 && Math.abs(c[3]! - 0.52) < 0.05, `noisy confusion ${[...c]}`);
 });
 
-test('dawidSkene: 1M labels (200k items x 5 annotators, 2 classes) in under 5 s', () => {
-  const { t, truth } = synthetic(new Rng(7), 200_000, [0.9, 0.8, 0.75, 0.7, 0.55]);
-  const t0 = performance.now();
+test('dawidSkene: 100k labels (20k items x 5 annotators) converge within the 100-pass cap, each pass O(labels)', () => {
+  // The iteration count is the work counter (each pass is one sweep over the labels); the 1M-label
+  // timing against majority vote and crowd-kit is bench/dawidSkene.bench.ts.
+  const { t, truth } = synthetic(new Rng(7), 20_000, [0.9, 0.8, 0.75, 0.7, 0.55]);
   const ds = dawidSkene(t);
-  const ms = performance.now() - t0;
-  console.log(
-    `# 1M labels: Dawid-Skene ${ms.toFixed(0)} ms, ${ds.iterations} iterations (converged ${ds.converged}), accuracy ${accuracyOf(ds.labels, truth).toFixed(4)}`,
-  );
-  assert.equal(ds.labels.length, 200_000);
-  assert.ok(ms < 5000, `took ${ms} ms`);
+  assert.equal(ds.labels.length, 20_000);
+  assert.ok(ds.converged && ds.iterations < 100, `${ds.iterations} iterations, converged ${ds.converged}`);
+  assert.ok(accuracyOf(ds.labels, truth) > accuracyOf(majorityVote(t).labels, truth));
 });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DRIFT_PSI_ALPHA, chooseLabelDesign, judgeDriftSignals, judgedFindings, newcombeDifference, populationStabilityIndex, type DriftComparison } from '../../analysis/drift';
+import { newcombeDifference } from '../../analysis/numerics/intervals';
+import { DRIFT_PSI_ALPHA, chooseLabelDesign, judgeDriftSignals, judgedFindings, populationStabilityIndex, type DriftComparison } from '../../analysis/drift';
 
 const prelaunch = { sender_tld: { generic: 800, country_code: 200 }, month: { '2002-08': 1000 } };
 const quiet = { current: { requests: 1000, overridden: 20 }, previous: { requests: 1000, overridden: 22 } };

@@ -4,13 +4,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
   flywheelHealth,
-  normalUpperTail,
-  twoProportionZTest,
-  weightedSlope,
   type BucketCounts,
   type FlywheelInput,
 } from '../../analysis/flywheel';
-import { wilsonInterval } from '../../analysis/intervals';
+import { wilsonInterval } from '../../analysis/numerics/intervals';
 
 const close = (actual: number | null | undefined, expected: number, tol: number, what: string) => {
   assert.ok(typeof actual === 'number', `${what}: expected ${expected}, got ${actual}`);
@@ -28,55 +25,7 @@ const input = (over: Partial<FlywheelInput>): FlywheelInput => ({
   ...over,
 });
 
-test('normalUpperTail matches 0.5*erfc(z/sqrt 2) (Python math.erfc, = scipy norm.sf)', () => {
-  // python3 -c "import math; print(0.5*math.erfc(z/math.sqrt(2)))"
-  const cases: [number, number][] = [
-    [-3, 0.9986501019683699],
-    [-1, 0.8413447460685429],
-    [0, 0.5],
-    [0.5, 0.3085375387259869],
-    [1, 0.15865525393145707],
-    [1.644853626951472, 0.05000000000000007],
-    [2, 0.02275013194817922],
-    [2.326, 0.01000927534086767],
-    [2.5, 0.006209665325776139],
-    [3, 0.0013498980316300957],
-    [3.7, 0.00010779973347738823],
-    [5, 2.866515718791946e-7],
-    [8.3, 5.2055697448902866e-17],
-    [12, 1.776482112077702e-33],
-    [20, 2.7536241186063314e-89],
-    [37, 5.725571222525139e-300],
-  ];
-  for (const [z, q] of cases) {
-    const got = normalUpperTail(z);
-    const tol = Math.abs(z) <= 8 ? 1e-13 : 1e-11;
-    assert.ok(Math.abs(got - q) <= tol * q, `Q(${z}): expected ${q}, got ${got}`);
-  }
-  assert.equal(normalUpperTail(Infinity), 0);
-  assert.equal(normalUpperTail(-Infinity), 1);
-  assert.throws(() => normalUpperTail(NaN), RangeError);
-});
-
-test('two-proportion z-test (pooled, one-sided "larger") matches the hand formula', () => {
-  // z = (p1 - p0) / sqrt(pbar (1 - pbar) (1/n1 + 1/n0)), p = 0.5 erfc(z / sqrt 2), computed in Python.
-  const cases: [number, number, number, number, number, number][] = [
-    [90, 1000, 300, 6000, 5.105656622541898, 1.6482390942664534e-7],
-    [55, 1000, 300, 6000, 0.6671645784203148, 0.2523335070327131],
-    [5500, 100000, 30000, 600000, 6.671645784203148, 1.264752532572574e-11],
-    [60, 500, 200, 3000, 4.210359704139297, 1.274822079568911e-5],
-    [12, 400, 30, 800, -0.6664198901760103, 0.7474286237111224],
-  ];
-  for (const [x1, n1, x0, n0, z, p] of cases) {
-    const got = twoProportionZTest(x1, n1, x0, n0);
-    close(got.z, z, 1e-12, `z ${x1}/${n1} vs ${x0}/${n0}`);
-    assert.ok(Math.abs(got.p! - p) <= 1e-12 * p, `p ${x1}/${n1} vs ${x0}/${n0}: expected ${p}, got ${got.p}`);
-  }
-  assert.deepEqual(twoProportionZTest(0, 100, 0, 100), { z: null, p: null }, 'no variance, no test');
-  assert.deepEqual(twoProportionZTest(0, 0, 3, 100), { z: null, p: null });
-});
-
-test('explicit rate: Wilson interval by hand and equal to analysis/intervals', () => {
+test('explicit rate: Wilson interval by hand and equal to analysis/numerics/intervals', () => {
   const h = flywheelHealth(input({ explicit: { requests: 200, withExplicit: 30 } }));
   assert.equal(h.explicitRate.rate, 0.15);
   // center = (q + z^2/2n)/(1 + z^2/n), half = z sqrt(q(1-q)/n + z^2/4n^2)/(1 + z^2/n), z = 1.959963984540054
@@ -255,10 +204,3 @@ test('staleness with too little traffic is insufficient, never ok or alert', () 
   assert.throws(() => flywheelHealth(input({ buckets: [{ start: 'x', traffic: 5, corrections: 6 }] })), RangeError);
 });
 
-test('weightedSlope weights buckets by traffic and skips empty ones', () => {
-  // Weighted means: x = (1*0 + 3*1)/4 = 0.75; y = (1*0 + 3*1)/4 = 0.75; slope = 1 (two points).
-  close(weightedSlope([0, 1, 2], [0, 1, null], [1, 3, 0]), 1, 1e-15, 'two points');
-  // Three points, weights 1, 2, 1 on y = 0, 0, 1: mx = 1, my = 0.25, sxy = 1*(-1)(-0.25) + 2*0 + 1*(1)(0.75) = 1, sxx = 2.
-  close(weightedSlope([0, 1, 2], [0, 0, 1], [1, 2, 1]), 0.5, 1e-15, 'three points');
-  assert.equal(weightedSlope([0], [0.1], [5]), null);
-});

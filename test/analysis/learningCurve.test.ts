@@ -7,16 +7,13 @@ import {
   fitInversePowerLaw,
   inversePowerLaw,
   learningCurveVerdict,
-  pairedTInterval,
-  studentTCdf,
-  studentTQuantile,
-  welchTInterval,
   type AblationSeed,
   type CurveFraction,
   type InversePowerLawFit,
   type InversePowerLawFitOk,
   type LearningCurvePoint,
 } from '../../analysis/learningCurve';
+import { pairedTInterval } from '../../analysis/numerics/intervals';
 import { assertClose } from './oracle';
 
 interface OracleFit {
@@ -41,21 +38,10 @@ interface OraclePointSet {
   curveFit?: OracleFit;
   curveFitOfMeans?: { popt: [number, number, number] };
 }
-interface OracleInterval {
-  x: number[];
-  y: number[];
-  confidence: number;
-  paired?: { lower: number; upper: number; df: number };
-  welch: { lower: number; upper: number; df: number };
-}
-
 const oracle = JSON.parse(readFileSync(new URL('../fixtures/learning_curve_oracle.json', import.meta.url), 'utf8')) as {
   versions: Record<string, string>;
   cBounds: [number, number];
   pointSets: OraclePointSet[];
-  tPpf: { df: number; p: number; t: number }[];
-  tCdf: { df: number; t: number; cdf: number }[];
-  intervals: OracleInterval[];
 };
 
 const set = (name: string): OraclePointSet => {
@@ -188,79 +174,6 @@ test('fitInversePowerLaw recovers an exact power law and reports the failure mod
   const cliff = fitInversePowerLaw([100, 200, 400, 800, 1600].map((n) => ({ n, error: n === 100 ? 0.5 : 0.05 + n * 1e-9 })));
   assert.ok(!cliff.ok && cliff.reason === 'parameters not identifiable (c unbounded)', JSON.stringify(cliff));
   assert.ok(!cliff.ok && cliff.optimum && cliff.optimum.c === 5);
-});
-
-// ---------------------------------------------------------------------------------------------
-// Student t
-// ---------------------------------------------------------------------------------------------
-
-test('studentTQuantile matches scipy.stats.t.ppf (df 1..30 exactly, large and fractional df)', () => {
-  let worstSmall = 0;
-  let worstLarge = 0;
-  for (const e of oracle.tPpf) {
-    const got = studentTQuantile(e.p, e.df);
-    // df <= 1000: ~1e-14. Larger df: the incomplete-beta continued fraction loses digits to
-    // cancellation when df / (df + t^2) is within 1/df of 1 (3e-12 at df = 1e6).
-    const tol = e.df <= 1000 ? 1e-13 : 1e-10;
-    const rel = relClose(got, e.t, tol, `t.ppf(${e.p}, ${e.df})`);
-    if (e.df <= 1000) worstSmall = Math.max(worstSmall, rel);
-    else worstLarge = Math.max(worstLarge, rel);
-  }
-  for (const df of Array.from({ length: 30 }, (_, i) => i + 1)) {
-    for (const p of [0.975, 0.95]) assert.ok(oracle.tPpf.some((e) => e.df === df && e.p === p), `fixture has df ${df} p ${p}`);
-  }
-  assert.ok(worstSmall < 1e-13 && worstLarge < 1e-10, `${worstSmall} ${worstLarge}`);
-});
-
-test('studentTCdf matches scipy.stats.t.cdf', () => {
-  for (const e of oracle.tCdf) relClose(studentTCdf(e.t, e.df), e.cdf, e.df <= 1000 ? 1e-13 : 1e-10, `t.cdf(${e.t}, ${e.df})`);
-});
-
-test('studentTQuantile edge cases and inverse of the cdf', () => {
-  assert.equal(studentTQuantile(0, 3), -Infinity);
-  assert.equal(studentTQuantile(1, 3), Infinity);
-  assert.equal(studentTQuantile(0.5, 3), 0);
-  for (const df of [1, 2, 3, 4.5, 9, 29]) {
-    // p whose complement 1 - p is exact, so the symmetry can be asserted exactly.
-    for (const p of [2 ** -33, 2 ** -10, 0.125, 0.375, 0.75, 1 - 2 ** -30]) {
-      const t = studentTQuantile(p, df);
-      assert.equal(studentTQuantile(1 - p, df), -t, `symmetry df ${df} p ${p}`);
-      const back = studentTCdf(t, df);
-      relClose(p < 0.5 ? back : 1 - back, p < 0.5 ? p : 1 - p, 1e-11, `cdf(ppf(${p}, ${df}))`);
-    }
-  }
-  assert.throws(() => studentTQuantile(0.9, 0), /studentTQuantile: df/);
-  assert.throws(() => studentTQuantile(0.9, Infinity), /studentTQuantile: df/);
-  assert.throws(() => studentTQuantile(Number.NaN, 3), /studentTQuantile: p/);
-  assert.throws(() => studentTQuantile(1.1, 3), /studentTQuantile: p/);
-  assert.throws(() => studentTCdf(Number.NaN, 3), /studentTCdf: t/);
-});
-
-test('paired and Welch t intervals match scipy ttest_rel / ttest_ind(equal_var=False) confidence intervals', () => {
-  for (const e of oracle.intervals) {
-    if (e.paired) {
-      const iv = pairedTInterval(
-        e.x.map((v, i) => v - e.y[i]!),
-        e.confidence,
-      )!;
-      relClose(iv.lower, e.paired.lower, 1e-12, 'paired lower', 1e-15);
-      relClose(iv.upper, e.paired.upper, 1e-12, 'paired upper', 1e-15);
-      assert.equal(iv.df, e.paired.df);
-    }
-    const w = welchTInterval(e.x, e.y, e.confidence)!;
-    relClose(w.lower, e.welch.lower, 1e-12, 'welch lower', 1e-15);
-    relClose(w.upper, e.welch.upper, 1e-12, 'welch upper', 1e-15);
-    relClose(w.df, e.welch.df, 1e-12, 'welch df');
-  }
-  // Hand check: 3 seeds, df 2: t(0.975, 2) = sqrt(2 * 0.95^2 / (4 * 0.025 * 0.975)) = sqrt(1.805 / 0.0975).
-  const iv = pairedTInterval([0.01, 0.02, 0.03])!;
-  const t2 = Math.sqrt(1.805 / 0.0975);
-  assertClose(iv.tCritical, t2, 't(0.975, 2)', 1e-14);
-  assertClose(iv.lower, 0.02 - (t2 * 0.01) / Math.sqrt(3), 'lower', 1e-15);
-  assert.equal(pairedTInterval([0.01]), null);
-  assert.equal(welchTInterval([0.01], [0.02, 0.03]), null);
-  const same = pairedTInterval([0.01, 0.01, 0.01])!;
-  assert.equal(same.lower, same.upper);
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -421,7 +334,7 @@ test('bad input throws RangeError naming the field', () => {
 test('analysis/learningCurve.ts is pure: no Node built-ins, clock or Math.random', () => {
   const src = readFileSync(new URL('../../analysis/learningCurve.ts', import.meta.url), 'utf8');
   const imports = [...src.matchAll(/^import .* from '([^']+)';$/gm)].map((m) => m[1]);
-  assert.deepEqual(imports, ['./intervals']);
+  assert.deepEqual(imports, ['./numerics/optimize', './numerics/intervals', './numerics/linalg']);
   assert.doesNotMatch(src, /Math\.random|Date\.now|new Date|performance\.now|process\./);
 });
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import type { Interval } from '../../analysis/intervals';
+import type { Interval } from '../../analysis/numerics/intervals';
 import { evaluateClassification } from '../../analysis/classification';
 import { encodeAttribute } from '../../analysis/confusion';
 import { metricSetFromCounts, type MetricSet } from '../../analysis/metrics';

@@ -1,7 +1,7 @@
 // Gate policies fail closed: straddling intervals, missing metrics or slices, thin slices, no policy.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { wilsonInterval } from '../../analysis/intervals';
+import { wilsonInterval } from '../../analysis/numerics/intervals';
 import {
   defaultSpamFilterPolicy,
   gatePolicySchema,

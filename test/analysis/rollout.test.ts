@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { newcombeDifference } from '../../analysis/drift';
+import { newcombeDifference } from '../../analysis/numerics/intervals';
 import { judgeCanaryWindow, nextRolloutAction, routeFor, stickyBucket, type WindowCounts } from '../../analysis/rollout';
 
 test('sticky routing: the same key always lands on the same side, and the weight is honoured', () => {

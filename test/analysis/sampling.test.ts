@@ -245,14 +245,9 @@ test('bad plans throw naming the field', () => {
   for (const [over, re] of bad) assert.throws(() => drawSample(pool, basePlan(over)), re, JSON.stringify(over));
 });
 
-test('speed: 1,000 from a 1M pool with 3 slices and a 32-dim sketch', () => {
-  const { pool } = makePool(1_000_000, 9, true);
-  const plan = basePlan({ budget: 1000 });
-  drawSample(pool, plan); // warm-up
-  const t0 = performance.now();
-  const s = drawSample(pool, plan);
-  const ms = performance.now() - t0;
-  console.log(`drawSample 1,000 of 1M (3 slices, 32-dim sketch): ${ms.toFixed(0)} ms`);
+test('1,000 from a 100k pool with 3 slices and a 32-dim sketch (its 1M timing is bench/sampling.bench.ts)', () => {
+  const { pool } = makePool(100_000, 9, true);
+  const s = drawSample(pool, basePlan({ budget: 1000 }));
   assert.equal(s.index.length, 1000);
-  assert.ok(ms < 2000, `took ${ms} ms`);
+  assert.equal(new Set(s.index).size, 1000, 'no item drawn twice');
 });

@@ -1,9 +1,9 @@
 // The shadow window's comparison (analysis/rollout compareShadowDecisions): counts by hand, intervals
-// against analysis/intervals' Wilson (itself checked against statsmodels) and against values worked out
+// against analysis/numerics/intervals' Wilson (itself checked against statsmodels) and against values worked out
 // by hand from the Wilson formula (z = 1.959964 at 95%), verdicts at and around their boundaries.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { wilsonInterval } from '../../analysis/intervals';
+import { wilsonInterval } from '../../analysis/numerics/intervals';
 import { compareShadowDecisions, judgeShadowCounts, tallyShadowDecisions, type ShadowDecisionRow } from '../../analysis/rollout';
 
 /** `n` rows with the same decisions and slices. */

@@ -113,16 +113,14 @@ test('rejects bad params and empty training sets', async () => {
   await assert.rejects(trainHashedLogReg(toyExamples(), { epochs: 0 }), /epochs/);
 });
 
-test('spam corpus: held-out accuracy and training time', async () => {
+test('spam corpus: held-out accuracy (the training time is in bench/units.bench.ts)', async () => {
   const emails = loadCorpus();
   const split = assignHeldOut(emails);
   const toExample = (e: (typeof emails)[number]): LabelledInput => ({ input: e.input, label: e.label });
   const train = emails.filter((e) => split.get(e.externalId) === 'train').map(toExample);
   const held = emails.filter((e) => split.get(e.externalId) === 'heldout');
 
-  const t0 = performance.now();
   const artifact = await trainHashedLogReg(train, defaultTrainerParams);
-  const trainMs = performance.now() - t0;
 
   const p = predictBatch(artifact, held.map((e) => e.input));
   let correct = 0;
@@ -132,12 +130,11 @@ test('spam corpus: held-out accuracy and training time', async () => {
   const accuracy = correct / held.length;
   const bytes = serializeArtifact(artifact);
   console.log(
-    `hashed-logreg: trained on ${train.length} in ${trainMs.toFixed(0)} ms; held-out accuracy ${accuracy.toFixed(4)} ` +
+    `hashed-logreg: trained on ${train.length}; held-out accuracy ${accuracy.toFixed(4)} ` +
       `(${correct}/${held.length}); artifact ${bytes.length} bytes ${artifactHash(bytes).slice(0, 19)}…`,
   );
   // Measured 0.9828 with the default params; the bound leaves room for harmless tweaks.
   assert.ok(accuracy >= 0.97, `held-out accuracy ${accuracy}`);
-  assert.ok(trainMs < 15_000, `training took ${trainMs} ms`);
 });
 
 test('the scorer shares features between versions that hash alike and scores exactly as predictBatch', async () => {
