@@ -18,9 +18,9 @@ import type {
   InversePowerLawFit,
   InversePowerLawFitFailure,
   LearningCurveVerdict,
-  MeanDifferenceInterval,
   VerdictThresholds,
 } from '../analysis/learningCurve';
+import type { MeanDifferenceInterval } from '../analysis/numerics/intervals';
 import { VERSION_STATUSES } from '../db/schema';
 import type { RetrainingRunResult, RunStatusView, RunStep } from '../workflows/messages';
 import type { FairlearnCompatibleFairness } from './evaluateFile';
