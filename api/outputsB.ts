@@ -4,6 +4,8 @@
 // added on one side and not the other breaks `tsc`, not a client.
 import { z } from 'zod';
 import type { FlywheelHealth } from '../analysis/flywheel';
+import type { GoldDrift, LabelsQuality } from '../analysis/labelQuality';
+import type { HeldTask } from '../db/annotation';
 
 /** True when A and B are assignable both ways. */
 type Agrees<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
@@ -88,6 +90,91 @@ export const flywheelHealthOutput = z.object({
   alerts: z.array(z.string()),
 });
 
+// ---- annotation ---------------------------------------------------------------------------------------
+
+/** A point estimate with its interval (analysis/intervals); every field null without trials. */
+const interval = z.object({ estimate: z.number().nullable(), lower: z.number().nullable(), upper: z.number().nullable() });
+
+export const heldTaskOutput = z.object({
+  taskId: z.number(),
+  batchId: z.string(),
+  example: z.object({ externalId: z.string(), input: z.record(z.string(), z.string()) }),
+  spec: z.object({ version: z.number(), guidelines: z.string(), labels: z.array(z.string()) }),
+  /** You adjudicate: other annotators disagreed on this item. */
+  adjudication: z.boolean(),
+  expiresAt: z.date(),
+});
+
+/** What closing a batch recorded (activities/annotation closeAnnotationBatch); null while it is open. */
+export const batchSlaOutput = z.object({
+  closedBy: z.enum(['complete', 'deadline', 'cancelled']),
+  hoursOpen: z.number(),
+  labels: z.number(),
+  medianSecondsToLabel: z.number().nullable(),
+  p90SecondsToLabel: z.number().nullable(),
+  backlogAtClose: z.number(),
+  adjudicationPending: z.number(),
+  reassigned: z.number(),
+});
+
+const biasFlag = z.object({
+  slice: z.string(),
+  value: z.string(),
+  /** Disagreement rate of the annotator's labels on items in the slice value. */
+  disagreement: z.number(),
+  /** Disagreement rate on the annotator's other (referenced) labels. */
+  rest: z.number(),
+  n: z.number(),
+  /** Holm-adjusted two-sided Fisher p-value. */
+  p: z.number(),
+});
+
+/** Agreement and annotator quality of a batch's labels (analysis/labelQuality), without the per-item aggregations. */
+const batchQuality = z.object({
+  labels: z.number(),
+  items: z.number(),
+  annotators_count: z.number(),
+  class_balance: z.array(z.object({ category: z.string(), share: z.number() })),
+  cohen_kappa_mean: z.number().nullable(),
+  cohen_pairs: z.array(z.object({ a: z.string(), b: z.string(), n: z.number(), kappa: z.number().nullable() })),
+  fleiss_kappa: z.number().nullable(),
+  fleiss_items_used: z.number(),
+  krippendorff_alpha: z.number().nullable(),
+  annotators: z.record(z.string(), z.object({ labels: z.number(), gold_count: z.number(), gold_accuracy: interval, flags: z.array(biasFlag) })),
+  dawid_skene_iterations: z.number(),
+});
+
+/** The aggregation summary of a batch (activities/annotation AggregationSummary). */
+const aggregationSummary = z.object({
+  batchId: z.string(),
+  /** Items given a training label. */
+  aggregated: z.number(),
+  adjudicated: z.number(),
+  /** Items where Dawid-Skene and majority vote disagree. */
+  dsMajorityDisagreements: z.number(),
+  /** Production accuracy estimated from the labelled sample (Horvitz-Thompson). */
+  productionAccuracy: z
+    .object({ estimate: z.number(), lower: z.number(), upper: z.number(), n: z.number(), populationSize: z.number(), nonresponse: z.number() })
+    .nullable(),
+  /** Annotators flagged for a slice bias: who, where, how strongly. */
+  biasFlags: z.array(biasFlag.extend({ annotator: z.string() })),
+  krippendorffAlpha: z.number().nullable(),
+});
+
+/** What aggregating a batch stored: its summary, and its agreement when it had labels; null before. */
+export const batchEstimateOutput = z.object({ summary: aggregationSummary, quality: batchQuality.optional() });
+export type BatchEstimate = z.infer<typeof batchEstimateOutput>;
+
+/** An annotator's gold accuracy batch by batch, and whether the latest batch drifted below the earlier ones. */
+export const goldDriftOutput = z.object({
+  series: z.array(z.object({ batchId: z.string(), at: z.string(), gold: z.number(), correct: z.number(), accuracy: interval })),
+  latest: interval.nullable(),
+  baseline: interval.nullable(),
+  p: z.number().nullable(),
+  drifted: z.boolean(),
+  rule: z.string(),
+});
+
 /** What feedback.health returns: the flywheel's judgement and the window it judged. */
 export type FlywheelHealthView = FlywheelHealth & {
   model: string;
@@ -98,4 +185,10 @@ export type FlywheelHealthView = FlywheelHealth & {
 
 // ---- checks: each schema against the type it describes -----------------------------------------------
 
-export type OutputChecks = [Assert<Agrees<z.infer<typeof flywheelHealthOutput>, FlywheelHealthView>>];
+export type OutputChecks = [
+  Assert<Agrees<z.infer<typeof flywheelHealthOutput>, FlywheelHealthView>>,
+  Assert<Agrees<z.infer<typeof heldTaskOutput>, HeldTask>>,
+  Assert<Agrees<z.infer<typeof batchQuality>, Omit<LabelsQuality, 'dawid_skene' | 'majority'>>>,
+  Assert<Agrees<z.infer<typeof biasFlag>, LabelsQuality['annotators'][string]['flags'][number]>>,
+  Assert<Agrees<z.infer<typeof goldDriftOutput>, GoldDrift>>,
+];
