@@ -4,6 +4,7 @@
 // added on one side and not the other breaks `tsc`, not a client.
 import { z } from 'zod';
 import type { FlywheelHealth } from '../analysis/flywheel';
+import type { chooseLabelDesign, judgeDriftSignals, judgedFindings } from '../analysis/drift';
 import type { GoldDrift, LabelsQuality } from '../analysis/labelQuality';
 import type { HeldTask } from '../db/annotation';
 
@@ -183,6 +184,126 @@ export type FlywheelHealthView = FlywheelHealth & {
   attributesOmitted: number;
 };
 
+// ---- audits.report: the stored bodies (activities/audits) -----------------------------------------------
+
+/** A proportion with its interval and the (effective) trials it rests on; a weighted window rate also carries its rows and weight. */
+const rateEvidence = interval.extend({
+  /** Trials: the denominator count, or the Kish effective size for weighted data. */
+  n: z.number(),
+  events: z.number(),
+  /** Labelled rows in the denominator (weighted window rates). */
+  rows: z.number().optional(),
+  /** Sum of weights over them (weighted window rates). */
+  weight: z.number().optional(),
+});
+
+const psiBand = z.enum(['stable', 'moderate', 'significant']);
+
+/** A re-audit's findings against the pre-launch audit (analysis/drift compareWithPrelaunch, judgedFindings). */
+const driftComparison = z.object({
+  dataDrift: z.array(
+    z.object({
+      attribute: z.string(),
+      psi: z.number(),
+      band: psiBand,
+      p: z.number().nullable(),
+      df: z.number(),
+      statistic: z.number(),
+      categories: z.array(
+        z.object({ category: z.string(), expectedCount: z.number(), actualCount: z.number(), expected: z.number(), actual: z.number(), contribution: z.number() }),
+      ),
+      crossed: z.boolean(),
+    }),
+  ),
+  conceptDrift: z.array(
+    z.object({
+      slice: z.string(),
+      attribute: z.string(),
+      value: z.string(),
+      metric: z.enum(['fpr', 'fnr']),
+      prelaunch: rateEvidence,
+      window: rateEvidence,
+      /** Window minus pre-launch, with its Newcombe interval. */
+      difference: interval,
+      threshold: z.number().nullable(),
+      crossed: z.boolean(),
+    }),
+  ),
+  fairness: z.array(
+    z.object({
+      attribute: z.string(),
+      metric: z.enum(['fpr_difference', 'tpr_difference', 'demographic_parity_difference']),
+      prelaunch: interval.extend({ high: z.string(), low: z.string(), groups: z.number() }).nullable(),
+      window: interval.extend({ high: z.string(), low: z.string(), groups: z.number() }).nullable(),
+      threshold: z.number(),
+      crossed: z.boolean(),
+    }),
+  ),
+  insufficient: z.array(
+    z.object({
+      slice: z.string(),
+      metric: z.enum(['fpr', 'fnr', 'selectionRate', 'distribution']),
+      prelaunchSupport: z.number().nullable(),
+      windowSupport: z.number().nullable(),
+      detail: z.string(),
+    }),
+  ),
+  alert: z.boolean(),
+  reasons: z.array(z.string()),
+  policy: z.object({
+    maxFprIncrease: z.number(),
+    maxFnrIncrease: z.number().nullable(),
+    maxFairnessGap: z.number(),
+    fairnessMetrics: z.array(z.enum(['fpr_difference', 'tpr_difference', 'demographic_parity_difference'])),
+    maxPsi: z.number(),
+    psiAlpha: z.number(),
+    minSupport: z.number(),
+    confidence: z.number(),
+    psiEpsilon: z.number(),
+  }),
+});
+
+/** What every stored audit report starts with. */
+const auditReportHead = {
+  schemaVersion: z.number(),
+  /** The production version audited, and the evaluation report its pre-launch audit came from. */
+  versionId: z.number(),
+  prelaunchEvalReportId: z.number(),
+  window: z.object({ from: z.string(), to: z.string() }),
+  /** Requests in the window. */
+  requests: z.number(),
+};
+
+/** A bias re-audit's stored report (activities/audits reauditWindow). */
+export const biasReauditReportOutput = z.object({
+  ...auditReportHead,
+  /** Requests with a label of the chosen design. */
+  labelled: z.number(),
+  labelDesign: z.enum(['annotation_sample', 'review', 'none']),
+  labelCounts: z.object({ annotation: z.number(), review: z.number() }),
+  /** How the window's rates were estimated. */
+  method: z.string(),
+  comparison: driftComparison,
+});
+
+const overrideCounts = z.object({ requests: z.number(), overridden: z.number() });
+
+/** A drift monitor's stored report (activities/audits measureDrift). */
+export const driftMonitorReportOutput = z.object({
+  ...auditReportHead,
+  drift: z.boolean(),
+  reasons: z.array(z.string()),
+  /** PSI of each watched attribute's traffic against the pre-launch population; null where the window has no traffic. */
+  population: z.array(
+    z.union([
+      z.object({ attribute: z.string(), psi: z.number(), band: psiBand, p: z.number().nullable(), crossed: z.boolean() }),
+      z.object({ attribute: z.string(), psi: z.null(), band: z.null(), p: z.null(), crossed: z.boolean() }),
+    ]),
+  ),
+  /** The correction rate against the previous window of the same length. */
+  overrides: z.object({ current: overrideCounts, previous: overrideCounts, difference: interval, crossed: z.boolean(), enough: z.boolean() }),
+});
+
 // ---- checks: each schema against the type it describes -----------------------------------------------
 
 export type OutputChecks = [
@@ -191,4 +312,7 @@ export type OutputChecks = [
   Assert<Agrees<z.infer<typeof batchQuality>, Omit<LabelsQuality, 'dawid_skene' | 'majority'>>>,
   Assert<Agrees<z.infer<typeof biasFlag>, LabelsQuality['annotators'][string]['flags'][number]>>,
   Assert<Agrees<z.infer<typeof goldDriftOutput>, GoldDrift>>,
+  Assert<Agrees<z.infer<typeof driftComparison>, ReturnType<typeof judgedFindings>>>,
+  Assert<Agrees<Pick<z.infer<typeof biasReauditReportOutput>, 'labelDesign' | 'labelCounts'>, { labelDesign: ReturnType<typeof chooseLabelDesign>['design']; labelCounts: ReturnType<typeof chooseLabelDesign>['counts'] }>>,
+  Assert<Agrees<Omit<z.infer<typeof driftMonitorReportOutput>, keyof typeof auditReportHead>, ReturnType<typeof judgeDriftSignals>>>,
 ];
