@@ -165,6 +165,7 @@ export function createAlertActivities({ db }: { db: Db }, opts: AlertActivityOpt
       }
 
       const secretEnv = input.webhook.secretEnv ?? DEFAULT_ALERT_SECRET_ENV;
+      // Each policy names its own variable, so no start-up schema can list it: read when the alert is sent.
       const secret = process.env[secretEnv];
       if (!secret) {
         // Never send unsigned: a receiver could not tell the alert from a forgery.

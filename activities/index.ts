@@ -3,6 +3,7 @@ import { createAlertActivities } from './alerts';
 import { createAnnotationActivities } from './annotation';
 import { createRetrainingActivities, type ActivityDeps } from './retraining';
 import { createAuditActivities } from './audits';
+import { failingWithoutQueryParameters } from './errors';
 import { createRolloutActivities } from './rollout';
 import { createSaturationActivities } from './saturation';
 
@@ -13,17 +14,17 @@ export type * from './saturation';
 // The serving scorer is built beside the activities so whoever starts the API can hand it over.
 export { createScorer } from '../trainers/scorer';
 // Training threads outlive single activities; whoever stops the workers closes them.
-export { closeTrainingPool } from '../trainers/threadPool';
+export { closeTrainingPool, setTrainingThreads } from '../trainers/threadPool';
 
 export function createActivities(deps: ActivityDeps) {
-  return {
+  return failingWithoutQueryParameters({
     ...createRetrainingActivities(deps),
     ...createAnnotationActivities(deps),
     ...createSaturationActivities(deps),
     ...createRolloutActivities(deps),
     ...createAuditActivities(deps),
     ...createAlertActivities(deps),
-  };
+  });
 }
 
 export type Activities = ReturnType<typeof createActivities>;

@@ -223,6 +223,9 @@ export function createRetrainingActivities({ db }: ActivityDeps) {
       const hash = artifactHash(bytes);
       const parentVersionId = await productionVersionId(db, input.modelId);
       const row = await db.transaction(async (tx) => {
+        // Two runs of one model may finish training together: lock the model so they number their
+        // versions one after the other instead of both taking max + 1.
+        await tx.select({ id: models.id }).from(models).where(eq(models.id, input.modelId)).for('update');
         const [next] = await tx
           .select({ v: sql<number>`coalesce(max(${modelVersions.version}), 0) + 1` })
           .from(modelVersions)

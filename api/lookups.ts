@@ -1,7 +1,8 @@
 // Lookups every router needs, in one home: each turns "not there" into a NOT_FOUND that names what
 // was not found and what to do.
 import { TRPCError } from '@trpc/server';
-import { findModelByName, findRunById } from '../db/queries';
+import { findModelByName } from '../db/models';
+import { findRunById } from '../db/runs';
 import type { Db } from '../db/index';
 import { statusQuery, type RunStatusView } from '../workflows/messages';
 import type { Context } from './trpc';

@@ -36,11 +36,13 @@ export const exampleInput = z.strictObject({
   observedAt: isoDate.optional(),
 });
 
-const interval = z.object({ estimate: z.number().nullable(), lower: z.number().nullable(), upper: z.number().nullable() });
+/** A point estimate with its interval; null where undefined (no trials, or a NaN that JSON stored as null). */
+export const interval = z.object({ estimate: z.number().nullable(), lower: z.number().nullable(), upper: z.number().nullable() });
 const ruleOutcome = z.enum(['passed', 'failed', 'insufficient', 'needs_approval']);
+/** analysis/policy RuleResult (api/outputs checks that the two agree). */
 export const ruleResultOutput = z.object({
   id: z.string(),
-  kind: z.string(),
+  kind: z.enum(['bound', 'no_regression', 'fairness', 'min_support', 'threshold', 'human_approval', 'saturation']),
   outcome: ruleOutcome,
   onFail: z.enum(['block', 'ask']),
   detail: z.string(),

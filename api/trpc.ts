@@ -7,6 +7,9 @@ import type { Db } from '../db/index';
 import { writeAudit } from '../db/queries';
 import type { Role } from '../db/schema';
 import { activeTokenBySecret } from '../db/tokens';
+import { readSettings } from '../temporal-config/env';
+import { roleAllows } from '../workflows/messages';
+import { TemporalFailure } from './workflowUpdates';
 
 export interface Identity {
   subject: string;
@@ -57,8 +60,9 @@ const t = initTRPC
   .create({
     errorFormatter({ shape, error }) {
       const cause = error.cause;
-      // Unexpected failures (a database error quoting its parameters, say) stay in the server log.
-      const internal = error.code === 'INTERNAL_SERVER_ERROR' && !error.message.startsWith('Temporal') && !error.message.startsWith('the gate');
+      // Unexpected failures (a database error quoting its parameters, say) stay in the server log;
+      // Temporal's refusals and failures say what Temporal said.
+      const internal = error.code === 'INTERNAL_SERVER_ERROR' && !(cause instanceof TemporalFailure);
       return {
         ...shape,
         message: internal
@@ -72,7 +76,7 @@ const t = initTRPC
           fieldErrors: error.code === 'BAD_REQUEST' && cause instanceof z.ZodError ? z.flattenError(cause).fieldErrors : undefined,
           // Errors not tied to one field, such as an unknown key in a strict object.
           formErrors: error.code === 'BAD_REQUEST' && cause instanceof z.ZodError ? z.flattenError(cause).formErrors : undefined,
-          stack: process.env.NODE_ENV === 'development' ? shape.data.stack : undefined,
+          stack: readSettings().development ? shape.data.stack : undefined,
         },
       };
     },
@@ -82,19 +86,9 @@ export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
 export const publicProcedure = t.procedure;
 
-// What each role may do beyond itself: admin everything; operator and approver can also read.
-const IMPLIED: Record<Role, readonly Role[]> = {
-  admin: ['admin', 'operator', 'approver', 'viewer', 'annotator', 'ingest'],
-  operator: ['operator', 'viewer'],
-  approver: ['approver', 'viewer'],
-  viewer: ['viewer'],
-  annotator: ['annotator'],
-  ingest: ['ingest'],
-};
-
-export function roleAllows(held: Role, required: Role): boolean {
-  return IMPLIED[held].includes(required);
-}
+// The role table is shared with the workflows' update validators; roleProcedure(required: Role) passing
+// a Role to it is what keeps it naming every role in db/schema's ROLES.
+export { roleAllows };
 
 const authed = t.middleware(({ ctx, next }) => {
   if (!ctx.identity) {

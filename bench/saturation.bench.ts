@@ -52,7 +52,7 @@ import {
   trainHashedLogReg,
   type HashedLogRegArtifact,
 } from '../trainers/hashedLogReg';
-import { closeTrainingPool, trainInThread, trainingPoolLoad } from '../trainers/threadPool';
+import { closeTrainingPool, setTrainingThreads, trainInThread, trainingPoolLoad } from '../trainers/threadPool';
 import { DEFAULT_SATURATION_FRACTIONS } from '../workflows/messages';
 import { startTestEnv, toExampleInputs, uid, type TestEnv } from '../test/helpers';
 
@@ -315,7 +315,7 @@ async function overheads(env: TestEnv, snapshotId: number, full: HashedLogRegArt
   const ser = await bestMs(3, () => serializeArtifact(full));
   const deser = await bestMs(3, () => deserializeArtifact(bytes));
   await closeTrainingPool();
-  process.env.RETRAIN_TRAINING_THREADS = '1';
+  setTrainingThreads(1);
   let t0 = performance.now();
   await trainInThread(payload, { ...defaultTrainerParams, seed: 1 });
   const coldThread = performance.now() - t0;

@@ -24,7 +24,7 @@ const n = Math.min(rows[0]!, corpus.length);
 const mail = corpus.slice(0, n);
 
 const dir = process.env.DATABASE_URL ? null : mkdtempSync(join(tmpdir(), 'shadow-bench-'));
-const opened = await openDb(dir ? { pgliteDir: dir } : {});
+const opened = await openDb(dir ? { pgliteDir: dir } : { url: process.env.DATABASE_URL! });
 const db = opened.db;
 try {
   // Two real versions: trained on different halves, so they disagree now and then as a candidate would.

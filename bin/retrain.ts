@@ -6,15 +6,17 @@ import { createApiClient } from '../api/client';
 import { ensureAdminToken, issueToken } from '../db/tokens';
 import { openDb } from '../db/index';
 import { ROLES, type Role } from '../db/schema';
+import { databaseLocation, readSettings } from '../temporal-config/env';
 import { onShutdown } from '../temporal-config/shutdown';
 import { startServices, type StartServicesOptions } from '../temporal-config/services';
-import { formatRunEvidence, formatSaturationReport, type SaturationReportView } from '../demo/format';
+import { formatRunEvidence, formatSaturationReport } from '../api/format';
 
 const log = (msg: string) => process.stderr.write(`${msg}\n`);
 
+/** `--url` and `--token`, which commander fills from RETRAIN_API_URL and RETRAIN_TOKEN (clientOptions). */
 function apiFromOptions(opts: { url?: string; token?: string }) {
-  const url = opts.url ?? process.env.RETRAIN_API_URL ?? 'http://127.0.0.1:4300';
-  const token = opts.token ?? process.env.RETRAIN_TOKEN;
+  const url = opts.url ?? 'http://127.0.0.1:4300';
+  const token = opts.token;
   if (!token) {
     throw new Error('no API token: pass --token or set RETRAIN_TOKEN (create one with `retrain tokens create`)');
   }
@@ -85,7 +87,7 @@ program
   .description('the real-data demo: bootstrap v1, retrain, gate, approve, promote (DEMO_QUICK=1 for a shorter run)')
   .action(async () => {
     const { runDemo } = await import('../demo/run');
-    await runDemo({ quick: process.env.DEMO_QUICK === '1' });
+    await runDemo({ quick: readSettings().demoQuick });
   });
 
 program
@@ -102,7 +104,7 @@ program
     const { readFileSync } = await import('node:fs');
     const { evaluatePredictionsFile } = await import('../api/evaluateFile');
     const { gatePolicySchema } = await import('../analysis/policy');
-    const { formatPacket } = await import('../demo/format');
+    const { formatPacket } = await import('../api/format');
     const list = (v?: string) => (v ? v.split(',').map((x) => x.trim()).filter(Boolean) : undefined);
     const threshold = Number(o.threshold);
     if (!(threshold >= 0 && threshold <= 1)) throw new Error(`--threshold must be a number in [0, 1], got '${o.threshold}'`);
@@ -165,7 +167,7 @@ tokens
   .requiredOption('--subject <subject>', 'identity the token speaks for')
   .addOption(new Option('--role <role>', 'role').choices([...ROLES]).makeOptionMandatory())
   .action(async (o: { subject: string; role: Role }) => {
-    const opened = await openDb();
+    const opened = await openDb(databaseLocation());
     try {
       const created = await issueToken(opened.db, { subject: o.subject, role: o.role, createdBy: 'cli' });
       print(created);
@@ -305,7 +307,7 @@ clientOptions(saturation.command('show').argument('<runId>').description('the le
   .action(async (runId: string, o: { json?: boolean; url?: string; token?: string }) => {
     const r = await apiFromOptions(o).reports.saturation.query({ runId });
     if (o.json) print(r);
-    else process.stdout.write(`${formatSaturationReport(runId, r.report as unknown as SaturationReportView)}\n`);
+    else process.stdout.write(`${formatSaturationReport(runId, r.report)}\n`);
   });
 
 // Audits: scheduled bias re-audits and drift monitors (Temporal Schedules) and the reports their runs store.

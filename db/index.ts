@@ -1,5 +1,6 @@
-// openDb(): PostgreSQL through postgres.js when DATABASE_URL is set, embedded PGlite under .data/pg otherwise.
-// The same drizzle-kit migrations run on both at open, so every process sees the schema it expects.
+// openDb(): PostgreSQL through postgres.js for a URL, embedded PGlite for a folder. The caller says which
+// (temporal-config/env.ts databaseLocation reads DATABASE_URL and RETRAIN_DATA_DIR). The same drizzle-kit
+// migrations run on both at open, so every process sees the schema it expects.
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,23 +25,16 @@ export interface OpenedDb {
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const migrationsFolder = path.join(here, 'migrations');
 
-export interface OpenDbOptions {
-  /** postgres:// URL; defaults to DATABASE_URL. */
-  url?: string;
-  /** PGlite data folder; 'memory://' for a throwaway database. Defaults to <RETRAIN_DATA_DIR or .data>/pg. */
-  pgliteDir?: string;
+/** A postgres:// URL, or a PGlite data folder ('memory://' for a throwaway database). */
+export type OpenDbOptions = ({ url: string; pgliteDir?: undefined } | { pgliteDir: string; url?: undefined }) & {
   /** Apply migrations at open (default true). */
   migrate?: boolean;
-}
+};
 
-export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
-  return env.RETRAIN_DATA_DIR ?? path.join(here, '..', '.data');
-}
-
-export async function openDb(opts: OpenDbOptions = {}): Promise<OpenedDb> {
-  const url = opts.url ?? (opts.pgliteDir ? undefined : process.env.DATABASE_URL);
+export async function openDb(opts: OpenDbOptions): Promise<OpenedDb> {
   const migrate = opts.migrate ?? true;
-  if (url) {
+  const { url } = opts;
+  if (url !== undefined) {
     const { default: postgres } = await import('postgres');
     const { drizzle } = await import('drizzle-orm/postgres-js');
     const client = postgres(url, { max: 10, onnotice: () => {} });
@@ -58,7 +52,7 @@ export async function openDb(opts: OpenDbOptions = {}): Promise<OpenedDb> {
   }
   const { PGlite } = await import('@electric-sql/pglite');
   const { drizzle } = await import('drizzle-orm/pglite');
-  const dir = opts.pgliteDir ?? path.join(defaultDataDir(), 'pg');
+  const dir = opts.pgliteDir;
   if (!dir.startsWith('memory://')) mkdirSync(dir, { recursive: true });
   const client = await PGlite.create(dir);
   const db = drizzle(client, { schema });

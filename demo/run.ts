@@ -16,10 +16,9 @@ import { dataDir } from '../temporal-config/env';
 import { startServices } from '../temporal-config/services';
 import { assignHeldOut, chronologicalParts, loadCorpus, type CorpusEmail } from './corpus';
 import { runAnnotators, type SimulatedAnnotator } from './annotators';
-import { formatRunEvidence, formatSaturationReport, type SaturationReportView } from './format';
+import { formatRunEvidence, formatSaturationReport } from '../api/format';
 import { DEMO_ALERT_SECRET_ENV, secondAct, startAlertReceiver } from './secondAct';
 import { replayTraffic } from './traffic';
-import type { ApprovalPacket } from '../analysis/report';
 
 const say = (msg: string) => process.stderr.write(`${msg}\n`);
 const MODEL = 'spam-filter';
@@ -52,7 +51,7 @@ async function follow(api: ApiClient, runId: string, until: string[]) {
   const started = Date.now();
   for (;;) {
     const run = await api.runs.get.query({ runId });
-    const step = (run.live as { step?: string } | null)?.step ?? run.step;
+    const step: string = run.live?.step ?? run.step;
     if (step !== last) {
       say(`  [${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s] step: ${step}`);
       last = step;
@@ -68,7 +67,8 @@ export async function runDemo(opts: { quick: boolean }) {
   // The demo tells one story from the start; its state lives apart from `retrain up`'s.
   rmSync(root, { recursive: true, force: true });
   say(`retrain demo${opts.quick ? ' (quick)' : ''}: state under ${root}`);
-  // The webhook secret is the team's and the worker's (it signs with the variable the policy names).
+  // The webhook secret is the team's and the worker's (it signs with the variable the policy names), so
+  // the demo puts it where the worker in this process will read it.
   const alertSecret = randomBytes(24).toString('hex');
   process.env[DEMO_ALERT_SECRET_ENV] = alertSecret;
   const alertReceiver = await startAlertReceiver(alertSecret);
@@ -77,7 +77,6 @@ export async function runDemo(opts: { quick: boolean }) {
     dataDir: root,
     db: { pgliteDir: path.join(root, 'pg') },
     temporalDbFile: path.join(root, 'temporal.db'),
-    temporalAddress: process.env.TEMPORAL_ADDRESS,
   });
   try {
     const url = services.api!.url;
@@ -237,7 +236,7 @@ export async function runDemo(opts: { quick: boolean }) {
     const waiting = await follow(engineer, second.runId, ['awaiting_approval', 'promoted', 'rejected', 'failed']);
     const evidence = await approver.reports.get.query({ runId: second.runId });
     const saturationView = await approver.reports.saturation.query({ runId: second.runId });
-    say(`\n${formatSaturationReport(second.runId, saturationView.report as unknown as SaturationReportView)}`);
+    say(`\n${formatSaturationReport(second.runId, saturationView.report)}`);
     say(`\n${formatRunEvidence(evidence)}\n`);
 
     let gateDecision = evidence.gate?.decision ?? 'unknown';
@@ -259,7 +258,7 @@ export async function runDemo(opts: { quick: boolean }) {
 
     const act2 = done.status === 'promoted' ? await secondAct({ model: MODEL, engineer, ingest, late, alerts: alertReceiver, say, follow }) : null;
 
-    const overall = (evidence.packet as unknown as ApprovalPacket).candidateEvaluation.classification.overall.rates;
+    const overall = evidence.packet!.candidateEvaluation.classification.overall.rates;
     say('\nWhere to look:');
     if (services.uiUrl) say(`  Temporal UI    ${services.uiUrl}/namespaces/${services.namespace}/workflows (search: RetrainModel="${MODEL}")`);
     say(`  API            ${url}/trpc  REST ${url}/api  OpenAPI ${url}/openapi.json`);

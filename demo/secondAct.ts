@@ -8,7 +8,6 @@
 import { createServer, type Server } from 'node:http';
 import { Presets, SingleBar } from 'cli-progress';
 import type { ApiClient } from '../api/client';
-import type { ApprovalPacket } from '../analysis/report';
 import { verifyAlertSignature } from '../activities/alerts';
 import type { CorpusEmail } from './corpus';
 import { replayTraffic } from './traffic';
@@ -176,7 +175,7 @@ export async function secondAct(opts: {
     const run = await opts.follow(engineer, runId, ['awaiting_approval', 'promoted', 'rejected', 'failed']);
     status = run.status;
     const evidence = await engineer.reports.get.query({ runId });
-    const packet = evidence.packet as unknown as ApprovalPacket | null;
+    const packet = evidence.packet;
     if (packet) {
       const rates = packet.candidateEvaluation.classification.overall.rates;
       const iv = (r: { estimate: number | null; lower: number | null; upper: number | null }) => `${pct(r.estimate)} [${pct(r.lower)}, ${pct(r.upper)}]`;

@@ -10,7 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes';
-import { SEARCH_ATTRIBUTES } from './env';
+import { SEARCH_ATTRIBUTES } from '../workflows/names';
+import { readSettings } from './env';
 import { runPip } from './pip';
 
 const IS_WINDOWS = process.platform === 'win32';
@@ -55,6 +56,7 @@ function probeTemporal(bin: string): string | null {
 }
 
 function findOnPath(name: string): string | null {
+  // PATH is the shell's search list, not a setting of ours: read as the shell would.
   const dirs = (process.env.PATH ?? '').split(path.delimiter).filter(Boolean);
   for (const dir of dirs) {
     const p = path.join(dir, name);
@@ -158,7 +160,7 @@ export async function findTemporalBinary(opts: { dataDir: string; install?: bool
     return p;
   };
 
-  const fromEnv = process.env.TEMPORAL_CLI_PATH?.trim();
+  const fromEnv = readSettings().temporalCliPath;
   if (fromEnv) {
     const hit = accept('TEMPORAL_CLI_PATH', path.resolve(fromEnv));
     if (hit) return hit;
@@ -270,7 +272,10 @@ export function isPortOpen(host: string, port: number, timeoutMs = 500): Promise
   });
 }
 
-/** The child must not pick up client-side settings meant for a remote cluster (TEMPORAL_ADDRESS, API key…). */
+/**
+ * The child gets this process's environment (PATH, HOME, proxies: whatever a program needs), except
+ * client-side settings meant for a remote cluster (TEMPORAL_ADDRESS, API key…).
+ */
 function childEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('TEMPORAL_')) env[k] = v;

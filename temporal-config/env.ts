@@ -1,14 +1,18 @@
 /**
- * Temporal connection settings from the environment, parsed once at the edge by zod.
+ * The environment, parsed at the edge by zod: every variable the processes read goes through here, and a
+ * bad one is refused with its name. Code elsewhere is handed the parsed values.
  *
- * No TEMPORAL_ADDRESS means "embedded": the launcher starts the Temporal CLI dev server
- * (see devServer.ts). With an address, we talk to a self-hosted cluster or Temporal Cloud,
- * optionally over TLS / mTLS or with an API key.
+ * The Temporal connection (readTemporalConfig): no TEMPORAL_ADDRESS means "embedded": the launcher starts
+ * the Temporal CLI dev server (see devServer.ts). With an address, we talk to a self-hosted cluster or
+ * Temporal Cloud, optionally over TLS / mTLS or with an API key. The rest (readSettings): database, data
+ * folder, task queues, training threads, log level, where the Temporal binaries are, the demo's size.
  */
 import { readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { TASK_QUEUES } from '../workflows/names';
 
 export interface TemporalConnectionConfig {
   /** host:port of the frontend; undefined = start the embedded dev server. */
@@ -20,17 +24,6 @@ export interface TemporalConnectionConfig {
   clientKeyPath?: string;
   serverNameOverride?: string;
 }
-
-export const TASK_QUEUES = { control: 'control', training: 'training' } as const;
-export type TaskQueueName = (typeof TASK_QUEUES)[keyof typeof TASK_QUEUES];
-
-/** Custom search attributes, all of type Keyword. */
-export const SEARCH_ATTRIBUTES = {
-  model: 'RetrainModel',
-  trigger: 'RetrainTrigger',
-  step: 'RetrainStep',
-} as const;
-export type SearchAttributeName = (typeof SEARCH_ATTRIBUTES)[keyof typeof SEARCH_ATTRIBUTES];
 
 /** Blank strings count as unset (a `FOO=` line in a .env file means "not set"). */
 const optionalString = z
@@ -174,6 +167,73 @@ export function connectionOptions(cfg: TemporalConnectionConfig, address: string
     opts.metadata = { 'temporal-namespace': cfg.namespace };
   }
   return opts;
+}
+
+const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
+type LogLevel = (typeof LOG_LEVELS)[number];
+
+const settingsSchema = z.object({
+  DATABASE_URL: optionalString.refine((v) => v === undefined || /^postgres(ql)?:\/\//.test(v), {
+    message: 'must be a postgres:// or postgresql:// URL (unset it for the embedded PGlite)',
+  }),
+  RETRAIN_CONTROL_QUEUE: optionalString,
+  RETRAIN_TRAINING_QUEUE: optionalString,
+  RETRAIN_TRAINING_THREADS: optionalString.refine((v) => v === undefined || /^[1-9][0-9]*$/.test(v), {
+    message: 'must be a whole number of threads, 1 or more (unset it for one per core)',
+  }),
+  TEMPORAL_LOG_LEVEL: optionalString
+    .transform((v) => v?.toUpperCase())
+    .refine((v) => v === undefined || (LOG_LEVELS as readonly string[]).includes(v), { message: `must be one of ${LOG_LEVELS.join(', ')}` }),
+  TEMPORAL_CLI_PATH: optionalString,
+  TEMPORAL_TEST_SERVER_PATH: optionalString,
+  NODE_ENV: optionalString,
+  DEMO_QUICK: optionalString.refine((v) => v === undefined || v === '0' || v === '1', { message: "must be '1' (a third of the corpus) or '0'" }),
+});
+
+export interface Settings {
+  /** PostgreSQL; undefined: the embedded PGlite under <dataDir>/pg. */
+  databaseUrl: string | undefined;
+  dataDir: string;
+  taskQueues: { control: string; training: string };
+  /** Training threads per process, and so training activities one worker takes at once. */
+  trainingThreads: number;
+  temporalLogLevel: LogLevel;
+  /** The `temporal` binary to try first (devServer.ts findTemporalBinary). */
+  temporalCliPath: string | undefined;
+  /** The time-skipping test server (testServer.ts). */
+  temporalTestServerPath: string | undefined;
+  /** NODE_ENV=development: API errors carry their stack. */
+  development: boolean;
+  /** DEMO_QUICK=1: the demo on a third of the corpus. */
+  demoQuick: boolean;
+}
+
+/**
+ * DATABASE_URL, RETRAIN_DATA_DIR, RETRAIN_CONTROL_QUEUE, RETRAIN_TRAINING_QUEUE, RETRAIN_TRAINING_THREADS,
+ * TEMPORAL_LOG_LEVEL, TEMPORAL_CLI_PATH, TEMPORAL_TEST_SERVER_PATH, NODE_ENV and DEMO_QUICK. Throws an
+ * Error naming the offending variable(s). Read afresh on each call (a dozen variables): tests and benches
+ * set some of them while the process runs.
+ */
+export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
+  const parsed = settingsSchema.safeParse(env);
+  if (!parsed.success) throw new Error(`Invalid configuration: ${formatIssues(parsed.error)}`);
+  const e = parsed.data;
+  return {
+    databaseUrl: e.DATABASE_URL,
+    dataDir: dataDir(env),
+    taskQueues: { control: e.RETRAIN_CONTROL_QUEUE ?? TASK_QUEUES.control, training: e.RETRAIN_TRAINING_QUEUE ?? TASK_QUEUES.training },
+    trainingThreads: e.RETRAIN_TRAINING_THREADS !== undefined ? Number(e.RETRAIN_TRAINING_THREADS) : Math.max(1, os.availableParallelism()),
+    temporalLogLevel: (e.TEMPORAL_LOG_LEVEL ?? 'WARN') as LogLevel,
+    temporalCliPath: e.TEMPORAL_CLI_PATH,
+    temporalTestServerPath: e.TEMPORAL_TEST_SERVER_PATH,
+    development: e.NODE_ENV === 'development',
+    demoQuick: e.DEMO_QUICK === '1',
+  };
+}
+
+/** Where the database is, for openDb: DATABASE_URL, else PGlite under <dataDir>/pg. */
+export function databaseLocation(settings: Settings = readSettings()): { url: string } | { pgliteDir: string } {
+  return settings.databaseUrl !== undefined ? { url: settings.databaseUrl } : { pgliteDir: path.join(settings.dataDir, 'pg') };
 }
 
 /** Repository root: the folder above temporal-config/. */

@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 export function runPip(python: string, args: string[], log: (msg: string) => void): Promise<{ code: number; tail: string[] }> {
   const tail: string[] = [];
   return new Promise((resolve) => {
+    // pip needs the environment as it is (PATH, HOME, proxies, PIP_* settings): passed through whole.
     const child = spawn(python, ['-m', 'pip', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PIP_ROOT_USER_ACTION: 'ignore' } });
     const relay = (buf: Buffer) => {
       for (const line of buf.toString('utf8').split('\n')) {

@@ -1,12 +1,13 @@
-// Brings the pieces up in one process: database, Temporal (a configured cluster or the embedded dev
-// server), workers and the API. Used by `retrain up`, the demo and the tests.
+// The composition root: the one place that wires the database, Temporal (a configured cluster or the
+// embedded dev server), the workers and the API together in one process, from the settings in env.ts.
+// `retrain up`, `retrain worker` and `retrain api`, the demo and the tests all start through here.
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { closeTrainingPool, createScorer } from '../activities/index';
 import { openDb, type OpenDbOptions, type OpenedDb } from '../db/index';
 import { startApiServer, type ApiServer } from '../api/server';
 import { startDevServer, type DevServer } from './devServer';
-import { TASK_QUEUES, connectionOptions, dataDir as defaultDataDir, readTemporalConfig } from './env';
+import { connectionOptions, databaseLocation, readSettings, readTemporalConfig, type Settings } from './env';
 import { createWorkers, type WorkerSet } from './worker';
 
 export interface Services {
@@ -27,6 +28,7 @@ export interface StartServicesOptions {
   worker?: boolean;
   api?: boolean;
   apiPort?: number;
+  /** Default: DATABASE_URL, else PGlite under the data folder. */
   db?: OpenDbOptions;
   /** Overrides TEMPORAL_ADDRESS; when neither is set the embedded dev server is started. */
   temporalAddress?: string;
@@ -34,6 +36,7 @@ export interface StartServicesOptions {
   temporalDbFile?: string | null;
   /** Embedded dev server UI: default a free port; null for headless. */
   temporalUiPort?: number | null;
+  /** Default: RETRAIN_CONTROL_QUEUE and RETRAIN_TRAINING_QUEUE, else control and training. */
   taskQueues?: { control: string; training: string };
   defaultApprovalTimeoutSeconds?: number;
   dataDir?: string;
@@ -41,10 +44,9 @@ export interface StartServicesOptions {
 
 let runtimeInstalled = false;
 /** The SDK logs every worker state change at INFO; keep warnings and errors (TEMPORAL_LOG_LEVEL overrides). */
-function installRuntime(): void {
+function installRuntime(level: Settings['temporalLogLevel']): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
-  const level = (process.env.TEMPORAL_LOG_LEVEL ?? 'WARN') as 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
   try {
     Runtime.install({ logger: new DefaultLogger(level) });
   } catch {
@@ -54,16 +56,17 @@ function installRuntime(): void {
 
 export async function startServices(opts: StartServicesOptions = {}): Promise<Services> {
   const log = opts.log ?? (() => {});
-  installRuntime();
+  const settings = readSettings();
+  installRuntime(settings.temporalLogLevel);
   const cfg = readTemporalConfig();
-  const dataDir = opts.dataDir ?? defaultDataDir();
+  const dataDir = opts.dataDir ?? settings.dataDir;
   const stops: (() => Promise<void>)[] = [];
   const stop = async () => {
     for (const s of stops.reverse()) await s().catch((err) => log(`shutdown step failed: ${String(err)}`));
     stops.length = 0;
   };
   try {
-    const opened = await openDb(opts.db);
+    const opened = await openDb(opts.db ?? databaseLocation(settings));
     stops.push(() => opened.close());
     log(`database: ${opened.driver} at ${opened.location} (migrations applied)`);
 
@@ -89,10 +92,7 @@ export async function startServices(opts: StartServicesOptions = {}): Promise<Se
     const client = new Client({ connection, namespace });
     log(`temporal: ${address}, namespace ${namespace}`);
 
-    const taskQueues = opts.taskQueues ?? {
-      control: process.env.RETRAIN_CONTROL_QUEUE || TASK_QUEUES.control,
-      training: process.env.RETRAIN_TRAINING_QUEUE || TASK_QUEUES.training,
-    };
+    const taskQueues = opts.taskQueues ?? settings.taskQueues;
     let workers: WorkerSet | null = null;
     if (opts.worker ?? true) {
       const native = await NativeConnection.connect(connOpts);

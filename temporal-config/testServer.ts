@@ -11,7 +11,7 @@
 import { mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { isExecutableFile } from './devServer';
-import { dataDir } from './env';
+import { dataDir, readSettings } from './env';
 import { runPip } from './pip';
 
 const IS_WINDOWS = process.platform === 'win32';
@@ -92,7 +92,7 @@ export function ensureTestServer(opts: { log?: Log } = {}): Promise<string> {
 }
 
 async function locate(log: Log): Promise<string> {
-  const fromEnv = process.env.TEMPORAL_TEST_SERVER_PATH?.trim();
+  const fromEnv = readSettings().temporalTestServerPath;
   if (fromEnv) {
     const p = path.resolve(fromEnv);
     if (isExecutableFile(p)) return p;

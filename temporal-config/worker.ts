@@ -1,11 +1,11 @@
 // Worker factory: one worker per task queue. `control` runs workflows and light activities; `training`
 // runs training and scoring, so it can be scaled out on machines of its own.
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { createActivities, type ActivityDeps } from '../activities/index';
-import { TASK_QUEUES, type TaskQueueName } from './env';
+import { createActivities, setTrainingThreads, type ActivityDeps } from '../activities/index';
+import { TASK_QUEUES, type TaskQueueName } from '../workflows/names';
+import { readSettings } from './env';
 
 export const workflowsPath = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'workflows', 'index.ts');
 
@@ -21,9 +21,8 @@ const noop = () => {};
 const quietBundlerLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: console.error, log: noop };
 
 /** Training activities one worker takes at once: RETRAIN_TRAINING_THREADS, else one per core. */
-export function trainingConcurrency(env: NodeJS.ProcessEnv = process.env): number {
-  const n = Number(env.RETRAIN_TRAINING_THREADS);
-  return Number.isInteger(n) && n > 0 ? n : Math.max(1, os.availableParallelism());
+export function trainingConcurrency(): number {
+  return readSettings().trainingThreads;
 }
 
 export interface WorkerSet {
@@ -43,6 +42,9 @@ export async function createWorkers(opts: {
   shutdownGraceTime?: string;
 }): Promise<WorkerSet> {
   const activities = createActivities(opts.deps);
+  // The pool trains in as many threads as the training worker takes activities (trainers/threadPool.ts).
+  const trainingThreads = trainingConcurrency();
+  setTrainingThreads(trainingThreads);
   const queues = Object.entries(opts.queues ?? TASK_QUEUES) as [TaskQueueName, string][];
   const bundle = await workflowBundle();
   const workers = await Promise.all(
@@ -56,7 +58,7 @@ export async function createWorkers(opts: {
         ...(kind === 'control' ? { workflowBundle: bundle } : {}),
         // Training is CPU-bound: saturation points train in worker threads (one per core), so the
         // training queue takes as many activities at once as there are training threads.
-        ...(kind === 'training' ? { maxConcurrentActivityTaskExecutions: trainingConcurrency() } : {}),
+        ...(kind === 'training' ? { maxConcurrentActivityTaskExecutions: trainingThreads } : {}),
         shutdownGraceTime: opts.shutdownGraceTime ?? '10 seconds',
       }),
     ),

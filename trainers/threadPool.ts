@@ -6,16 +6,22 @@ import { Piscina } from 'piscina';
 import type { LabelledInput, TrainerParams } from './hashedLogReg';
 
 let pool: Piscina | undefined;
+let threads = os.availableParallelism();
 
-const threads = () => Number(process.env.RETRAIN_TRAINING_THREADS) || os.availableParallelism();
+/**
+ * Threads the pool starts with: the worker factory sets one per training activity it takes at once
+ * (RETRAIN_TRAINING_THREADS). A pool already started keeps its size until closeTrainingPool().
+ */
+export function setTrainingThreads(n: number): void {
+  threads = n;
+}
 
 function trainingPool(): Piscina {
   pool ??= new Piscina({
     filename: new URL('./trainThread.ts', import.meta.url).href,
-    // Same rule as temporal-config/worker.ts trainingConcurrency: one thread per concurrent training activity.
-    maxThreads: threads(),
+    maxThreads: threads,
     // All threads start with the pool (a fresh thread costs ~0.5 s of module loading), and stay.
-    minThreads: threads(),
+    minThreads: threads,
   });
   return pool;
 }

@@ -3,8 +3,7 @@
 // signals this workflow, which only decides WHEN to look. A periodic sweep takes back expired
 // assignments (so someone else gets the task) and recounts, so a lost signal delays nothing for longer
 // than one sweep, and a worker crash loses no label (labels never pass through workflow state).
-import { CancellationScope, condition, isCancellation, proxyActivities, setHandler } from '@temporalio/workflow';
-import type { Activities } from '../activities';
+import { CancellationScope, condition, isCancellation, setHandler } from '@temporalio/workflow';
 import {
   batchProgressQuery,
   labelSubmittedSignal,
@@ -12,12 +11,7 @@ import {
   type AnnotationBatchResult,
   type BatchProgress,
 } from './messages';
-
-// Sweeps are quick; a short timeout means a worker killed mid-sweep delays the batch by seconds, not a minute.
-const activities = proxyActivities<Activities>({
-  startToCloseTimeout: '20 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 20 },
-});
+import { annotationSweepActivities as activities } from './proxies';
 
 export async function annotationBatch(input: AnnotationBatchInput): Promise<AnnotationBatchResult> {
   const deadlineMs = Date.now() + input.deadlineSeconds * 1000;

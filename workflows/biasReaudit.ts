@@ -3,7 +3,8 @@
 // past period), compares it with the version's pre-launch audit (data drift and concept drift apart),
 // stores the report, and when a gap crosses the policy sends a signed alert, retried with backoff.
 import type { BiasReauditInput, BiasReauditResult } from './messages';
-import { alerting, scheduledActivities as activities, scheduledRunWindow, startTriggeredRun } from './scheduled';
+import { alerting, scheduledActivities as activities } from './proxies';
+import { scheduledRunWindow, startTriggeredRun } from './scheduled';
 
 export async function biasReaudit(input: BiasReauditInput): Promise<BiasReauditResult> {
   const window = scheduledRunWindow(input);

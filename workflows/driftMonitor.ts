@@ -3,7 +3,8 @@
 // (the override rate against the previous window); when the policy says so, starts a retraining run
 // with trigger 'drift' (it outlives this workflow) and sends a signed alert.
 import type { DriftMonitorInput, DriftMonitorResult } from './messages';
-import { alerting, scheduledActivities as activities, scheduledRunWindow, startTriggeredRun } from './scheduled';
+import { alerting, scheduledActivities as activities } from './proxies';
+import { scheduledRunWindow, startTriggeredRun } from './scheduled';
 
 export async function driftMonitor(input: DriftMonitorInput): Promise<DriftMonitorResult> {
   const window = scheduledRunWindow(input);

@@ -3,12 +3,13 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import type { PolicyDecision, RuleResult } from '../analysis/policy';
+import { SEARCH_ATTRIBUTES } from './names';
 
 export const RUN_WORKFLOW_TYPE = 'retrainingRun';
 
-export const modelSearchAttribute = defineSearchAttributeKey('RetrainModel', SearchAttributeType.KEYWORD);
-export const triggerSearchAttribute = defineSearchAttributeKey('RetrainTrigger', SearchAttributeType.KEYWORD);
-export const stepSearchAttribute = defineSearchAttributeKey('RetrainStep', SearchAttributeType.KEYWORD);
+export const modelSearchAttribute = defineSearchAttributeKey(SEARCH_ATTRIBUTES.model, SearchAttributeType.KEYWORD);
+export const triggerSearchAttribute = defineSearchAttributeKey(SEARCH_ATTRIBUTES.trigger, SearchAttributeType.KEYWORD);
+export const stepSearchAttribute = defineSearchAttributeKey(SEARCH_ATTRIBUTES.step, SearchAttributeType.KEYWORD);
 
 export type RunTrigger = 'manual' | 'bootstrap' | 'schedule' | 'drift' | 'feedback';
 
@@ -188,7 +189,25 @@ export const decideGateUpdate = defineUpdate<DecideGateResult, [DecideGateInput]
 export const statusQuery = defineQuery<RunStatusView>('status');
 
 export const MIN_REASON_LENGTH = 3;
-export const APPROVER_ROLES: readonly string[] = ['approver', 'admin'];
+
+/**
+ * What each role may do beyond itself: admin everything; operator and approver can also read. One table
+ * for the API's role-guarded procedures and the workflows' update validators.
+ */
+export const ROLE_IMPLIES = {
+  admin: ['admin', 'operator', 'approver', 'viewer', 'annotator', 'ingest'],
+  operator: ['operator', 'viewer'],
+  approver: ['approver', 'viewer'],
+  viewer: ['viewer'],
+  annotator: ['annotator'],
+  ingest: ['ingest'],
+} as const satisfies Record<string, readonly string[]>;
+export type RoleName = keyof typeof ROLE_IMPLIES;
+
+/** Whether a caller holding role `held` may act as `required`; an unknown role (an update carries a plain string) may not. */
+export function roleAllows(held: string, required: RoleName): boolean {
+  return Object.hasOwn(ROLE_IMPLIES, held) && (ROLE_IMPLIES[held as RoleName] as readonly string[]).includes(required);
+}
 
 // annotationBatch
 

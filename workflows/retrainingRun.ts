@@ -8,16 +8,14 @@ import {
   executeChild,
   isCancellation,
   patched,
-  proxyActivities,
   setHandler,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
-import type { Activities } from '../activities';
 import {
-  APPROVER_ROLES,
   GATE_FAILURE,
   MIN_REASON_LENGTH,
   decideGateUpdate,
+  roleAllows,
   statusQuery,
   stepSearchAttribute,
   type DecideGateInput,
@@ -27,28 +25,13 @@ import {
   type RunStep,
 } from './messages';
 import { annotationBatch } from './annotationBatch';
+import { TASK_QUEUES } from './names';
+import { controlActivities, trainingActivitiesOn } from './proxies';
 import { rollout } from './rollout';
 import { saturationCheck } from './saturationCheck';
 
-// Control activities run on the workflow's own task queue ('control' by default).
-const controlActivities = proxyActivities<Activities>({
-  startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10 },
-});
-
-// Training and scoring run on their own queue so training workers can live on other machines. The
-// heartbeat timeout is what notices a killed worker: the attempt is retried elsewhere within it.
-const trainingActivityOptions = {
-  startToCloseTimeout: '60 minutes',
-  heartbeatTimeout: '15 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 5 },
-} as const;
-
 export async function retrainingRun(input: RetrainingRunInput): Promise<RetrainingRunResult> {
-  const trainingActivities = proxyActivities<Activities>({
-    ...trainingActivityOptions,
-    taskQueue: input.trainingTaskQueue ?? 'training',
-  });
+  const trainingActivities = trainingActivitiesOn(input.trainingTaskQueue);
   const status: RunStatusView = {
     runId: input.runId,
     model: input.model,
@@ -91,7 +74,7 @@ export async function retrainingRun(input: RetrainingRunInput): Promise<Retraini
             message: `run ${input.runId} is not waiting for a gate decision (step: ${status.step})`,
           });
         }
-        if (!APPROVER_ROLES.includes(decision.approver.role)) {
+        if (!roleAllows(decision.approver.role, 'approver')) {
           throw ApplicationFailure.create({
             type: GATE_FAILURE.forbidden,
             message: `role '${decision.approver.role}' may not decide gates; the approver role is required`,
@@ -197,7 +180,7 @@ export async function retrainingRun(input: RetrainingRunInput): Promise<Retraini
             snapshotId: snapshot.snapshotId,
             settings: input.saturation,
             ...(input.trainerParams ? { trainerParams: input.trainerParams } : {}),
-            trainingTaskQueue: input.trainingTaskQueue ?? 'training',
+            trainingTaskQueue: input.trainingTaskQueue ?? TASK_QUEUES.training,
           },
         ],
       });

@@ -4,11 +4,9 @@
 // instead of guessing (Argo Rollouts' analysis semantics); the shadow comparison is treated the same
 // way. Updates at any time: rollback (the fast path, any approver), promoteNow (an approver who did not
 // request the run), pause, resume.
-import { ApplicationFailure, condition, patched, proxyActivities, setHandler } from '@temporalio/workflow';
-import type { Activities } from '../activities';
+import { ApplicationFailure, condition, patched, setHandler } from '@temporalio/workflow';
 import { nextRolloutAction, type MeasurementPhase } from '../analysis/rollout';
 import {
-  APPROVER_ROLES,
   DEFAULT_ROLLOUT_RULES,
   DEFAULT_ROLLOUT_STEPS,
   MIN_REASON_LENGTH,
@@ -17,20 +15,16 @@ import {
   promoteNowUpdate,
   resumeUpdate,
   rollbackUpdate,
+  roleAllows,
   rolloutStatusQuery,
+  type RoleName,
   type RolloutCommand,
   type RolloutInput,
   type RolloutResult,
   type RolloutShadowView,
   type RolloutStatus,
 } from './messages';
-
-const activities = proxyActivities<Activities>({
-  startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10 },
-});
-
-const OPERATOR_ROLES: readonly string[] = ['operator', ...APPROVER_ROLES];
+import { controlActivities as activities } from './proxies';
 
 export async function rollout(input: RolloutInput): Promise<RolloutResult> {
   const steps = input.plan.steps ?? DEFAULT_ROLLOUT_STEPS;
@@ -43,9 +37,10 @@ export async function rollout(input: RolloutInput): Promise<RolloutResult> {
   const refuse = (type: string, message: string) => {
     throw ApplicationFailure.create({ type, message });
   };
-  const validate = (roles: readonly string[], what: string) => (cmd: RolloutCommand) => {
+  /** Refuses a command unless the caller's role allows one of `roles`. */
+  const validate = (roles: readonly RoleName[], what: string) => (cmd: RolloutCommand) => {
     if (status.outcome !== null) refuse(ROLLOUT_FAILURE.conflict, `the rollout of run ${input.runId} has ended (${status.outcome})`);
-    if (!roles.includes(cmd.caller.role)) refuse(ROLLOUT_FAILURE.forbidden, `role '${cmd.caller.role}' may not ${what}`);
+    if (!roles.some((role) => roleAllows(cmd.caller.role, role))) refuse(ROLLOUT_FAILURE.forbidden, `role '${cmd.caller.role}' may not ${what}`);
     if (typeof cmd.reason !== 'string' || cmd.reason.trim().length < MIN_REASON_LENGTH) refuse(ROLLOUT_FAILURE.badRequest, `a reason of at least ${MIN_REASON_LENGTH} characters is required`);
   };
   setHandler(rolloutStatusQuery, () => status);
@@ -55,7 +50,7 @@ export async function rollout(input: RolloutInput): Promise<RolloutResult> {
       rollbackBy = cmd;
       return status;
     },
-    { validator: validate(APPROVER_ROLES, 'roll back') },
+    { validator: validate(['approver'], 'roll back') },
   );
   setHandler(
     promoteNowUpdate,
@@ -65,7 +60,7 @@ export async function rollout(input: RolloutInput): Promise<RolloutResult> {
     },
     {
       validator: (cmd) => {
-        validate(APPROVER_ROLES, 'promote now')(cmd);
+        validate(['approver'], 'promote now')(cmd);
         if (cmd.caller.subject === input.requestedBy) refuse(ROLLOUT_FAILURE.forbidden, `${cmd.caller.subject} requested run ${input.runId} and may not promote it early (four eyes)`);
       },
     },
@@ -77,7 +72,7 @@ export async function rollout(input: RolloutInput): Promise<RolloutResult> {
       status.pausedBecause = `paused by ${cmd.caller.subject}: ${cmd.reason.trim()}`;
       return status;
     },
-    { validator: validate(OPERATOR_ROLES, 'pause a rollout') },
+    { validator: validate(['operator', 'approver'], 'pause a rollout') },
   );
   setHandler(
     resumeUpdate,
@@ -87,7 +82,7 @@ export async function rollout(input: RolloutInput): Promise<RolloutResult> {
       void cmd;
       return status;
     },
-    { validator: validate(OPERATOR_ROLES, 'resume a rollout') },
+    { validator: validate(['operator', 'approver'], 'resume a rollout') },
   );
 
   const interrupted = () => rollbackBy !== undefined || promoteBy !== undefined;

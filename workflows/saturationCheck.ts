@@ -3,8 +3,7 @@
 // full set without it (paired by seed), all as parallel activities on the training queue; then fits
 // the learning curve and stores the verdict. Each point is stored by its activity, so a worker killed
 // midway through the fan-out loses only the points in flight: the retried check finds the rest stored.
-import { proxyActivities, setHandler } from '@temporalio/workflow';
-import type { Activities } from '../activities';
+import { setHandler } from '@temporalio/workflow';
 import {
   DEFAULT_SATURATION_FRACTIONS,
   DEFAULT_SATURATION_SEEDS,
@@ -12,19 +11,10 @@ import {
   type SaturationCheckInput,
   type SaturationSummary,
 } from './messages';
-
-const control = proxyActivities<Activities>({
-  startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10 },
-});
+import { controlActivities as control, saturationTrainingActivitiesOn } from './proxies';
 
 export async function saturationCheck(input: SaturationCheckInput): Promise<SaturationSummary> {
-  const training = proxyActivities<Activities>({
-    startToCloseTimeout: '60 minutes',
-    heartbeatTimeout: '30 seconds',
-    retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 5 },
-    taskQueue: input.trainingTaskQueue ?? 'training',
-  });
+  const training = saturationTrainingActivitiesOn(input.trainingTaskQueue);
   // The full set (1.0) is always a point: the ablation pairs it with the full set minus the newest batch.
   const fractions = [...new Set([...(input.settings.fractions ?? DEFAULT_SATURATION_FRACTIONS), 1])].sort((a, b) => a - b);
   const seeds = Array.from({ length: input.settings.seeds ?? DEFAULT_SATURATION_SEEDS }, (_, i) => i + 1);

@@ -1,21 +1,12 @@
 // What the scheduled workflows (bias re-audit, drift monitor) share: the window that ends at the
-// schedule's nominal time, the activity options, and a retraining run they start (recorded once under a
-// key of the starting workflow, a child that outlives its parent, found already started on a retry).
+// schedule's nominal time, and a retraining run they start (recorded once under a key of the starting
+// workflow, a child that outlives its parent, found already started on a retry). Their activity
+// proxies are in proxies.ts.
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import { ParentClosePolicy, proxyActivities, startChild, workflowInfo } from '@temporalio/workflow';
-import type { Activities } from '../activities';
+import { ParentClosePolicy, startChild, workflowInfo } from '@temporalio/workflow';
 import { modelSearchAttribute, stepSearchAttribute, triggerSearchAttribute, type RunTrigger } from './messages';
-
-export const scheduledActivities = proxyActivities<Activities>({
-  startToCloseTimeout: '5 minutes',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10 },
-});
-
-/** One delivery attempt per call; the backoff between attempts is this policy's. */
-export const alerting = proxyActivities<Activities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts: 12 },
-});
+import { TASK_QUEUES } from './names';
+import { scheduledActivities } from './proxies';
 
 const DAY_MS = 86_400_000;
 
@@ -53,7 +44,7 @@ export async function startTriggeredRun(input: TriggeredRunSource, trigger: RunT
     requestedBy: `schedule:${input.scheduleId ?? info.workflowId}`,
     key: info.workflowId,
     approvalTimeoutSeconds: input.approvalTimeoutSeconds ?? 7 * 86400,
-    trainingTaskQueue: input.trainingTaskQueue ?? 'training',
+    trainingTaskQueue: input.trainingTaskQueue ?? TASK_QUEUES.training,
   });
   // Another run of the model is under way: it is the answer, and nothing new starts.
   if (run.activeRunId) return { runId: run.activeRunId, started: false };

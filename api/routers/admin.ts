@@ -1,10 +1,16 @@
 import { TRPCError } from '@trpc/server';
-import { desc, eq } from 'drizzle-orm';
 import { z } from 'zod';
-import { auditLog } from '../../db/schema';
+import { listAuditLog, type Json } from '../../db/auditLog';
 import { issueToken, listActiveTokens, revokeToken } from '../../db/tokens';
 import { positiveInt, role, subject } from '../schemas';
 import { roleProcedure, router } from '../trpc';
+
+/** Any JSON value, named once so the OpenAPI document refers to it by name. */
+const jsonValue: z.ZodType<Json> = z
+  .lazy(() => z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(jsonValue), z.record(z.string(), jsonValue)]))
+  .meta({ id: 'JsonValue' });
+/** What an entry records differs by action (a procedure's redacted input, a route change's versions): JSON, keyed. */
+const auditDetailsOutput = z.record(z.string(), jsonValue);
 
 export const adminRouter = router({
   createToken: roleProcedure('admin')
@@ -35,13 +41,6 @@ export const adminRouter = router({
         .strictObject({ target: z.string().max(200).optional(), limit: positiveInt(1000).default(100) })
         .default({ limit: 100 }),
     )
-    .output(z.array(z.object({ id: z.number(), actor: z.string(), action: z.string(), target: z.string(), details: z.unknown(), createdAt: z.date() })))
-    .query(({ ctx, input }) =>
-      ctx.db
-        .select()
-        .from(auditLog)
-        .where(input.target ? eq(auditLog.target, input.target) : undefined)
-        .orderBy(desc(auditLog.id))
-        .limit(input.limit),
-    ),
+    .output(z.array(z.object({ id: z.number(), actor: z.string(), action: z.string(), target: z.string(), details: auditDetailsOutput, createdAt: z.date() })))
+    .query(({ ctx, input }) => listAuditLog(ctx.db, input)),
 });

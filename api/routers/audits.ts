@@ -34,6 +34,7 @@ import { biasReauditReportOutput, driftMonitorReportOutput } from '../outputsB';
 import { AUDIT_OVERLAP_POLICIES, auditId, auditOverlap, auditSpecInput, driftMonitorPolicyInput, isoDate, modelName, reason, reauditPolicyInput } from '../schemas';
 import { roleProcedure, router, type Context } from '../trpc';
 import { requireModel } from '../lookups';
+import { temporalFailure } from '../workflowUpdates';
 
 type AuditOverlap = (typeof AUDIT_OVERLAP_POLICIES)[number];
 
@@ -198,7 +199,7 @@ function scheduleRefusal(err: unknown, id: string, what: string): TRPCError {
     if (grpc.code === GRPC_INVALID_ARGUMENT) return new TRPCError({ code: 'BAD_REQUEST', message: `Temporal refused to ${what}: ${grpc.details}` });
     if (grpc.code === GRPC_NOT_FOUND) return new TRPCError({ code: 'NOT_FOUND', message: `audit '${id}' not found` });
   }
-  return new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: `Temporal failed to ${what}: ${err instanceof Error ? err.message : String(err)}` });
+  return temporalFailure(`Temporal failed to ${what}: ${err instanceof Error ? err.message : String(err)}`, err);
 }
 
 /** The schedule behind an audit; NOT_FOUND when there is none, or when it starts neither audit workflow. */

@@ -1,13 +1,13 @@
 import { TRPCError } from '@trpc/server';
-import { desc, eq } from 'drizzle-orm';
 import { z } from 'zod';
 import { gatePolicySchema, judgePolicy } from '../../analysis/policy';
 import { policyEvidence, type ApprovalPacket } from '../../analysis/report';
-import { addPolicyVersion, currentPolicy } from '../../db/queries';
-import { gatePolicies, gateResults, models, runs } from '../../db/schema';
+import { gateResultOf, runsAwaitingApproval } from '../../db/gates';
+import { currentPolicy, policyVersions, setPolicy } from '../../db/policies';
 import { decideGateUpdate, type DecideGateResult } from '../../workflows/messages';
 import { updateRefusal } from '../workflowUpdates';
-import { modelName, reason, ruleResultOutput, runId } from '../schemas';
+import { policyJudgementOutput } from '../outputs';
+import { modelName, reason, runId } from '../schemas';
 import { roleProcedure, router, type Context } from '../trpc';
 import { liveStatus, requireModel, requireRun } from '../lookups';
 
@@ -53,7 +53,7 @@ export const gatesRouter = router({
     .output(z.object({ model: z.string(), version: z.number() }))
     .mutation(async ({ ctx, input }) => {
       const model = await requireModel(ctx.db, input.model);
-      const version = await ctx.db.transaction((tx) => addPolicyVersion(tx, model.id, input.policy, ctx.identity.subject));
+      const version = await setPolicy(ctx.db, model.id, input.policy, ctx.identity.subject);
       return { model: model.name, version };
     }),
 
@@ -67,10 +67,11 @@ export const gatesRouter = router({
       },
     })
     .input(z.strictObject({ runId, policy: gatePolicySchema.optional() }))
-    .output(z.object({ runId: z.string(), policyVersion: z.number().nullable(), decision: z.string(), reasons: z.array(z.string()), rules: z.array(ruleResultOutput) }))
+    .output(policyJudgementOutput.extend({ runId: z.string(), policyVersion: z.number().nullable() }))
     .query(async ({ ctx, input }) => {
       const { run } = await requireRun(ctx.db, input.runId);
-      const [gate] = await ctx.db.select().from(gateResults).where(eq(gateResults.runId, input.runId));
+      const gate = await gateResultOf(ctx.db, input.runId);
+      // Stored by activities/retraining evaluateVersions from buildApprovalPacket.
       const packet = gate?.packet as ApprovalPacket | null | undefined;
       if (!packet) throw new TRPCError({ code: 'CONFLICT', message: `run ${input.runId} has no approval packet yet (step: ${run.step})` });
       const current = input.policy ? null : await currentPolicy(ctx.db, run.modelId);
@@ -86,7 +87,7 @@ export const gatesRouter = router({
     .output(z.array(policyOutput))
     .query(async ({ ctx, input }) => {
       const model = await requireModel(ctx.db, input.model);
-      const rows = await ctx.db.select().from(gatePolicies).where(eq(gatePolicies.modelId, model.id)).orderBy(desc(gatePolicies.version));
+      const rows = await policyVersions(ctx.db, model.id);
       return rows.map((r) => ({ model: model.name, version: r.version, policy: gatePolicySchema.parse(r.document), createdBy: r.createdBy, createdAt: r.createdAt }));
     }),
 
@@ -107,15 +108,9 @@ export const gatesRouter = router({
       ),
     )
     .query(async ({ ctx }) => {
-      const rows = await ctx.db
-        .select({ run: runs, model: models.name, gate: gateResults })
-        .from(runs)
-        .innerJoin(models, eq(models.id, runs.modelId))
-        .leftJoin(gateResults, eq(gateResults.runId, runs.id))
-        .where(eq(runs.status, 'awaiting_approval'))
-        .orderBy(desc(runs.startedAt));
+      const rows = await runsAwaitingApproval(ctx.db);
       return Promise.all(
-        rows.reverse().map(async (r) => {
+        rows.map(async (r) => {
           const live = await liveStatus(ctx, r.run.id);
           return {
             runId: r.run.id,

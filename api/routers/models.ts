@@ -1,12 +1,27 @@
 import { TRPCError } from '@trpc/server';
-import { and, asc, count, eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { gatePolicySchema } from '../../analysis/policy';
-import { routeFor } from '../../analysis/rollout';
 import { defaultEvaluationSettings } from '../../analysis/report';
+import { answeringRoute, modelAliases } from '../../analysis/serving';
 import type { Db } from '../../db/index';
-import { addPolicyVersion, changeProductionRoute, currentPolicy, previousProductionVersionId } from '../../db/queries';
-import { approvals, datasetSnapshots, deploymentEvents, evalReports, examples, gateResults, modelVersions, models, predictions, routes, saturationReports, shadowPredictions, VERSION_STATUSES } from '../../db/schema';
+import {
+  changeProductionRoute,
+  evaluatedThreshold,
+  insertExamples,
+  listModels,
+  modelDetail,
+  previousProductionVersionId,
+  registerModel,
+  routedVersion,
+  routesOf,
+  versionArtifact,
+  versionLineage,
+  versionNumbers,
+  type RouteKind,
+} from '../../db/models';
+import { logPredictions } from '../../db/predictions';
+import { VERSION_STATUSES } from '../../db/schema';
+import { lineageOutput } from '../outputs';
 import { exampleInput, isoDate, modelName, reason } from '../schemas';
 import { requireModel } from '../lookups';
 import { authedProcedure, roleAllows, roleProcedure, router } from '../trpc';
@@ -37,19 +52,6 @@ const modelSummary = z.object({
 
 const MAX_PREDICT_BATCH = 10_000;
 
-/** Rows an `insert … returning` gave back, from either driver (postgres.js: an array; PGlite: { rows }). */
-const rowCount = (result: unknown) => (Array.isArray(result) ? result.length : ((result as { rows?: unknown[] }).rows?.length ?? 0));
-
-/**
- * The operating threshold of a version. The gate judged the version's bounds (FPR, recall, slice
- * rates) at the threshold its evaluation ran with, recorded in its own run's candidate eval report
- * (summary.settings.threshold), so that is the threshold it serves at. The packet's `thresholds`
- * analyses (analysis/thresholds chooseThreshold under a policy's threshold rule) are advice to the
- * approver, not a setting: they are not applied here. A version without a report (loaded by hand)
- * serves at the evaluation default, 0.5.
- */
-const evaluatedThreshold = z.object({ settings: z.object({ threshold: z.number().min(0).max(1) }) });
-
 const servingOutput = z.object({
   version: z.number(),
   versionId: z.number(),
@@ -60,28 +62,21 @@ const servingOutput = z.object({
 });
 type Serving = z.infer<typeof servingOutput> & { trainer: string; artifactHash: string };
 
-/** The version behind a route (production, canary or shadow) with the threshold it decides at; null when no such route. */
-async function routeServing(db: Db, modelId: number, kind: 'production' | 'canary' | 'shadow'): Promise<(Serving & { weight: number }) | null> {
-  const [row] = await db
-    .select({ versionId: modelVersions.id, version: modelVersions.version, trainer: modelVersions.trainer, artifactHash: modelVersions.artifactHash, weight: routes.weight })
-    .from(routes)
-    .innerJoin(modelVersions, eq(modelVersions.id, routes.versionId))
-    .where(and(eq(routes.modelId, modelId), eq(routes.kind, kind)))
-    .limit(1);
+/**
+ * The version behind a route with the threshold it decides at; null when no such route. A version
+ * serves at the threshold its gate judged it at (db/models evaluatedThreshold); one without an
+ * evaluation (loaded by hand) at the evaluation default, 0.5.
+ */
+async function routeServing(db: Db, modelId: number, kind: RouteKind): Promise<(Serving & { weight: number }) | null> {
+  const row = await routedVersion(db, modelId, kind);
   if (!row) return null;
-  const [report] = await db
-    .select({ summary: evalReports.summary })
-    .from(evalReports)
-    .where(and(eq(evalReports.versionId, row.versionId), eq(evalReports.role, 'candidate')))
-    .orderBy(asc(evalReports.id))
-    .limit(1);
-  const parsed = report ? evaluatedThreshold.safeParse(report.summary) : null;
-  return parsed?.success
-    ? { ...row, threshold: parsed.data.settings.threshold, thresholdSource: 'evaluation' }
-    : { ...row, threshold: defaultEvaluationSettings.threshold, thresholdSource: 'default' };
+  const threshold = await evaluatedThreshold(db, row.versionId);
+  return threshold === null
+    ? { ...row, threshold: defaultEvaluationSettings.threshold, thresholdSource: 'default' }
+    : { ...row, threshold, thresholdSource: 'evaluation' };
 }
 
-async function productionServing(db: Db, model: { id: number; name: string }): Promise<Serving> {
+async function productionServing(db: Db, model: { id: number; name: string }): Promise<Serving & { weight: number }> {
   const row = await routeServing(db, model.id, 'production');
   if (!row) {
     throw new TRPCError({
@@ -104,7 +99,6 @@ const predictRequest = z.strictObject({
   attributes: exampleInput.shape.slices,
   occurredAt: isoDate,
 });
-type PredictRequest = z.infer<typeof predictRequest>;
 
 /** Serving systems hold an `ingest` token; readers a `viewer` (or better) one. Both may ask who serves. */
 const servingReader = authedProcedure.use(({ ctx, next }) => {
@@ -129,43 +123,17 @@ export const modelsRouter = router({
       }),
     )
     .output(z.object({ id: z.number(), name: z.string(), policyVersion: z.number().nullable() }))
-    .mutation(async ({ ctx, input }) =>
-      ctx.db.transaction(async (tx) => {
-        const [row] = await tx
-          .insert(models)
-          .values({ name: input.name, description: input.description, createdBy: ctx.identity.subject })
-          .onConflictDoNothing({ target: models.name })
-          .returning({ id: models.id, name: models.name });
-        if (!row) throw new TRPCError({ code: 'CONFLICT', message: `model '${input.name}' is already registered` });
-        const policyVersion = input.gatePolicy ? await addPolicyVersion(tx, row.id, input.gatePolicy, ctx.identity.subject) : null;
-        return { ...row, policyVersion };
-      }),
-    ),
+    .mutation(async ({ ctx, input }) => {
+      const registered = await registerModel(ctx.db, { ...input, createdBy: ctx.identity.subject });
+      if (!registered) throw new TRPCError({ code: 'CONFLICT', message: `model '${input.name}' is already registered` });
+      return registered;
+    }),
 
   list: roleProcedure('viewer')
     .meta({ openapi: { method: 'GET', path: '/models', tags: ['models'], summary: 'List models' } })
     .input(z.strictObject({}).optional())
     .output(z.array(modelSummary))
-    .query(async ({ ctx }) => {
-      const rows = await ctx.db
-        .select({
-          name: models.name,
-          description: models.description,
-          createdBy: models.createdBy,
-          createdAt: models.createdAt,
-          // Correlated subqueries name the outer table explicitly: drizzle renders a bare column as "id",
-          // which inside the subquery would bind to the inner table's own id.
-          versions: sql<number>`(select count(*) from model_versions v where v.model_id = "models"."id")`,
-          productionVersion: sql<number | null>`(select mv.version from routes r join model_versions mv on mv.id = r.version_id where r.model_id = "models"."id" and r.kind = 'production')`,
-        })
-        .from(models)
-        .orderBy(asc(models.name));
-      return rows.map((r) => ({
-        ...r,
-        versions: Number(r.versions),
-        productionVersion: r.productionVersion === null ? null : Number(r.productionVersion),
-      }));
-    }),
+    .query(({ ctx }) => listModels(ctx.db)),
 
   get: roleProcedure('viewer')
     .meta({ openapi: { method: 'GET', path: '/models/{name}', tags: ['models'], summary: 'A model with its versions, routes and gate policy' } })
@@ -178,51 +146,23 @@ export const modelsRouter = router({
         policyVersion: z.number().nullable(),
         examples: z.number(),
         versions: z.array(versionOutput),
-        routes: z.array(z.object({ kind: z.string(), version: z.number(), weight: z.number(), updatedAt: z.date() })),
+        routes: z.array(z.object({ kind: z.enum(['production', 'canary', 'shadow']), version: z.number(), weight: z.number(), updatedAt: z.date() })),
         /** champion: the production version; challenger: the one being rolled out (canary, else shadow, else the newest candidate). */
         aliases: z.object({ champion: z.number().nullable(), challenger: z.number().nullable() }),
       }),
     )
     .query(async ({ ctx, input }) => {
       const model = await requireModel(ctx.db, input.name);
-      const versions = await ctx.db
-        .select({
-          id: modelVersions.id,
-          version: modelVersions.version,
-          status: modelVersions.status,
-          trainer: modelVersions.trainer,
-          artifactHash: modelVersions.artifactHash,
-          snapshotId: modelVersions.snapshotId,
-          parentVersionId: modelVersions.parentVersionId,
-          runId: modelVersions.runId,
-          createdAt: modelVersions.createdAt,
-        })
-        .from(modelVersions)
-        .where(eq(modelVersions.modelId, model.id))
-        .orderBy(asc(modelVersions.version));
-      const routeRows = await ctx.db
-        .select({ kind: routes.kind, version: modelVersions.version, weight: routes.weight, updatedAt: routes.updatedAt })
-        .from(routes)
-        .innerJoin(modelVersions, eq(modelVersions.id, routes.versionId))
-        .where(eq(routes.modelId, model.id));
-      const [exampleCount] = await ctx.db.select({ n: count() }).from(examples).where(eq(examples.modelId, model.id));
-      const policy = await currentPolicy(ctx.db, model.id);
+      const { versions, routes, examples, policy } = await modelDetail(ctx.db, model.id);
       return {
         name: model.name,
         description: model.description,
         gatePolicy: policy ? gatePolicySchema.parse(policy.document) : null,
         policyVersion: policy?.version ?? null,
-        examples: Number(exampleCount?.n ?? 0),
+        examples,
         versions,
-        routes: routeRows,
-        aliases: {
-          champion: routeRows.find((r) => r.kind === 'production')?.version ?? null,
-          challenger:
-            routeRows.find((r) => r.kind === 'canary')?.version ??
-            routeRows.find((r) => r.kind === 'shadow')?.version ??
-            versions.filter((v) => v.status === 'candidate').at(-1)?.version ??
-            null,
-        },
+        routes: routes.map(({ kind, version, weight, updatedAt }) => ({ kind, version, weight, updatedAt })),
+        aliases: modelAliases(routes, versions),
       };
     }),
 
@@ -239,22 +179,8 @@ export const modelsRouter = router({
         }
         seen.add(e.externalId);
       }
-      const inserted = await ctx.db
-        .insert(examples)
-        .values(
-          input.examples.map((e) => ({
-            modelId: model.id,
-            externalId: e.externalId,
-            input: e.input,
-            label: e.label,
-            slices: e.slices,
-            split: e.split,
-            observedAt: e.observedAt ? new Date(e.observedAt) : null,
-          })),
-        )
-        .onConflictDoNothing({ target: [examples.modelId, examples.externalId] })
-        .returning({ id: examples.id });
-      return { inserted: inserted.length, duplicates: input.examples.length - inserted.length };
+      const inserted = await insertExamples(ctx.db, model.id, input.examples);
+      return { inserted, duplicates: input.examples.length - inserted };
     }),
 
   rollback: roleProcedure('approver')
@@ -277,11 +203,7 @@ export const modelsRouter = router({
         idempotencyKey: `rollback:${model.id}:${crypto.randomUUID()}`,
         previousStatus: 'rolled_back',
       });
-      const numbers = await ctx.db
-        .select({ id: modelVersions.id, version: modelVersions.version })
-        .from(modelVersions)
-        .where(eq(modelVersions.modelId, model.id));
-      const versionOf = (id: number | null) => numbers.find((n) => n.id === id)?.version ?? 0;
+      const versionOf = await versionNumbers(ctx.db, model.id);
       return { fromVersion: versionOf(change.fromVersionId), toVersion: versionOf(change.toVersionId) };
     }),
 
@@ -323,25 +245,17 @@ export const modelsRouter = router({
     )
     .query(async ({ ctx, input }) => {
       const model = await requireModel(ctx.db, input.name);
-      const rows = await ctx.db
-        .select({ kind: routes.kind, weight: routes.weight, versionId: routes.versionId, version: modelVersions.version })
-        .from(routes)
-        .innerJoin(modelVersions, eq(modelVersions.id, routes.versionId))
-        .where(eq(routes.modelId, model.id));
-      const production = rows.find((r) => r.kind === 'production');
+      const rows = await routesOf(ctx.db, model.id);
       const canary = rows.find((r) => r.kind === 'canary');
-      if (!production && !canary) {
+      const answering = answeringRoute(rows.find((r) => r.kind === 'production'), canary, input.requestKey);
+      if (!answering) {
         throw new TRPCError({ code: 'NOT_FOUND', message: `model '${model.name}' has no production version: nothing serves until a run's candidate is promoted` });
       }
-      const canaryWeight = canary ? canary.weight : 0;
-      // Sticky: the same request key (a user, a mailbox) always lands on the same side of the split.
-      const route = !production || (canary && routeFor(input.requestKey, canaryWeight) === 'canary') ? 'canary' : 'production';
-      const answering = route === 'canary' ? canary! : production!;
       return {
-        version: answering.version,
-        versionId: answering.versionId,
-        route,
-        canaryWeight,
+        version: answering.version.version,
+        versionId: answering.version.versionId,
+        route: answering.route,
+        canaryWeight: canary ? canary.weight : 0,
         shadow: rows.filter((r) => r.kind === 'shadow').map((r) => ({ version: r.version, versionId: r.versionId })),
       };
     }),
@@ -356,47 +270,12 @@ export const modelsRouter = router({
       },
     })
     .input(z.strictObject({ name: modelName, version: z.coerce.number().int().positive() }))
-    .output(z.record(z.string(), z.unknown()))
+    .output(lineageOutput)
     .query(async ({ ctx, input }) => {
       const model = await requireModel(ctx.db, input.name);
-      const [v] = await ctx.db
-        .select()
-        .from(modelVersions)
-        .where(and(eq(modelVersions.modelId, model.id), eq(modelVersions.version, input.version)));
-      if (!v) throw new TRPCError({ code: 'NOT_FOUND', message: `model '${model.name}' has no version ${input.version}` });
-      const one = async <T,>(q: Promise<T[]>) => (await q)[0] ?? null;
-      const snapshot = v.snapshotId ? await one(ctx.db.select().from(datasetSnapshots).where(eq(datasetSnapshots.id, v.snapshotId))) : null;
-      const parent = v.parentVersionId ? await one(ctx.db.select({ version: modelVersions.version }).from(modelVersions).where(eq(modelVersions.id, v.parentVersionId))) : null;
-      const reports = await ctx.db
-        .select({ id: evalReports.id, runId: evalReports.runId, role: evalReports.role, contentHash: evalReports.contentHash, createdAt: evalReports.createdAt })
-        .from(evalReports)
-        .where(eq(evalReports.versionId, v.id))
-        .orderBy(asc(evalReports.id));
-      const gate = v.runId ? await one(ctx.db.select({ decision: gateResults.decision, policyVersion: gateResults.policyVersion, packetHash: gateResults.packetHash }).from(gateResults).where(eq(gateResults.runId, v.runId))) : null;
-      const approval = v.runId ? await one(ctx.db.select({ decision: approvals.decision, approver: approvals.approver, reason: approvals.reason, reportHash: approvals.reportHash }).from(approvals).where(eq(approvals.runId, v.runId))) : null;
-      const saturation = v.runId ? await one(ctx.db.select({ verdict: saturationReports.verdict, contentHash: saturationReports.contentHash }).from(saturationReports).where(eq(saturationReports.runId, v.runId))) : null;
-      const deployments = await ctx.db
-        .select({ action: deploymentEvents.action, actor: deploymentEvents.actor, reason: deploymentEvents.reason, runId: deploymentEvents.runId, createdAt: deploymentEvents.createdAt })
-        .from(deploymentEvents)
-        .where(sql`${deploymentEvents.toVersionId} = ${v.id} or ${deploymentEvents.fromVersionId} = ${v.id}`)
-        .orderBy(asc(deploymentEvents.id));
-      return {
-        model: model.name,
-        version: v.version,
-        status: v.status,
-        trainer: v.trainer,
-        params: v.params,
-        artifactHash: v.artifactHash,
-        parentVersion: parent?.version ?? null,
-        runId: v.runId,
-        snapshot: snapshot ? { id: snapshot.id, contentHash: snapshot.contentHash, trainCount: snapshot.trainCount, heldoutCount: snapshot.heldoutCount, runId: snapshot.runId } : null,
-        reports,
-        gate,
-        approval,
-        saturation,
-        deployments,
-        createdAt: v.createdAt,
-      };
+      const lineage = await versionLineage(ctx.db, model.id, input.version);
+      if (!lineage) throw new TRPCError({ code: 'NOT_FOUND', message: `model '${model.name}' has no version ${input.version}` });
+      return { model: model.name, ...lineage };
     }),
 
   predict: roleProcedure('ingest')
@@ -443,7 +322,7 @@ export const modelsRouter = router({
       const serving = await productionServing(ctx.db, model);
       // During a rollout the canary answers its share of request keys (sticky); everyone else gets production.
       const canary = await routeServing(ctx.db, model.id, 'canary');
-      const servedBy = reqs.map((r) => (canary && routeFor(r.routingKey ?? r.requestId, canary.weight) === 'canary' ? canary : serving));
+      const servedBy = reqs.map((r) => answeringRoute(serving, canary ?? undefined, r.routingKey ?? r.requestId)!.version);
       const scorer = ctx.scorer;
       if (!scorer) throw new TRPCError({ code: 'PRECONDITION_FAILED', message: 'this API server has no scorer configured; predictions are served by `retrain up` or `retrain api`' });
       const scores = new Float64Array(reqs.length);
@@ -453,7 +332,7 @@ export const modelsRouter = router({
         try {
           const part = await scorer.score(
             version.artifactHash,
-            async () => (await ctx.db.select({ artifact: modelVersions.artifact }).from(modelVersions).where(eq(modelVersions.id, version.versionId)))[0]!.artifact,
+            () => versionArtifact(ctx.db, version.versionId),
             mine.map((i) => reqs[i]!.input),
           );
           mine.forEach((i, k) => (scores[i] = part[k]!));
@@ -481,7 +360,7 @@ export const modelsRouter = router({
               ? new Float64Array(0)
               : await scorer.score(
                   shadow.artifactHash,
-                  async () => (await ctx.db.select({ artifact: modelVersions.artifact }).from(modelVersions).where(eq(modelVersions.id, shadow.versionId)))[0]!.artifact,
+                  () => versionArtifact(ctx.db, shadow.versionId),
                   mine.map((i) => reqs[i]!.input),
                 );
           mine.forEach((i, k) => shadowRows.push({ versionId: shadow.versionId, i, score: part[k]!, decision: part[k]! >= shadow.threshold ? 1 : 0 }));
@@ -490,58 +369,20 @@ export const modelsRouter = router({
           process.stderr.write(`models.predict: shadow v${shadow.version} of '${model.name}' (trainer '${shadow.trainer}') skipped for ${mine.length} requests: ${(err as Error).message}\n`);
         }
       }
-      const col = <T,>(rows: PredictRequest[], f: (r: PredictRequest, i: number) => T) => sql.param(rows.map(f));
-      const withExample = reqs.filter((r) => r.externalId !== undefined);
-
-      const { logged, shadowed } = await ctx.db.transaction(async (tx) => {
-        // One statement each, as feedback ingest does: every column one array parameter, unnest() makes rows.
-        const result = await tx.execute(sql`
-          insert into ${predictions} (model_id, version_id, request_id, example_external_id, score, decision, attributes, occurred_at, logged_by)
-          select ${model.id}, t.version_id, t.request_id, t.example_external_id, t.score, t.decision, t.attributes::jsonb,
-                 t.occurred_at::timestamptz, ${ctx.identity.subject}
-          from unnest(
-            ${col(reqs, (_r, i) => servedBy[i]!.versionId)}::int[],
-            ${col(reqs, (r) => r.requestId)}::text[],
-            ${col(reqs, (r) => r.externalId ?? null)}::text[],
-            ${col(reqs, (_r, i) => scores[i]!)}::float8[],
-            ${col(reqs, (_r, i) => decisions[i]!)}::smallint[],
-            ${col(reqs, (r) => JSON.stringify(r.attributes))}::text[],
-            ${col(reqs, (r) => new Date(r.occurredAt).toISOString())}::text[]
-          ) as t(version_id, request_id, example_external_id, score, decision, attributes, occurred_at)
-          on conflict (model_id, request_id) do nothing
-          returning 1`);
-        if (withExample.length > 0) {
-          // Unlabelled until annotation labels them; an id already known (a labelled import, say) is left as it is.
-          await tx.execute(sql`
-            insert into ${examples} (model_id, external_id, input, label, slices, split, observed_at)
-            select ${model.id}, t.external_id, t.input::jsonb, null, t.slices::jsonb, 'train', t.observed_at::timestamptz
-            from unnest(
-              ${col(withExample, (r) => r.externalId!)}::text[],
-              ${col(withExample, (r) => JSON.stringify(r.input))}::text[],
-              ${col(withExample, (r) => JSON.stringify(r.attributes))}::text[],
-              ${col(withExample, (r) => new Date(r.occurredAt).toISOString())}::text[]
-            ) as t(external_id, input, slices, observed_at)
-            on conflict (model_id, external_id) do nothing`);
-        }
-        let shadowed = 0;
-        if (shadowRows.length > 0) {
-          // One statement too; a replayed request id is logged once per shadow version.
-          const shadowResult = await tx.execute(sql`
-            insert into ${shadowPredictions} (model_id, version_id, request_id, score, decision, attributes, occurred_at)
-            select ${model.id}, t.version_id, t.request_id, t.score, t.decision, t.attributes::jsonb, t.occurred_at::timestamptz
-            from unnest(
-              ${sql.param(shadowRows.map((r) => r.versionId))}::int[],
-              ${sql.param(shadowRows.map((r) => reqs[r.i]!.requestId))}::text[],
-              ${sql.param(shadowRows.map((r) => r.score))}::float8[],
-              ${sql.param(shadowRows.map((r) => r.decision))}::smallint[],
-              ${sql.param(shadowRows.map((r) => JSON.stringify(reqs[r.i]!.attributes)))}::text[],
-              ${sql.param(shadowRows.map((r) => new Date(reqs[r.i]!.occurredAt).toISOString()))}::text[]
-            ) as t(version_id, request_id, score, decision, attributes, occurred_at)
-            on conflict (model_id, version_id, request_id) do nothing
-            returning 1`);
-          shadowed = rowCount(shadowResult);
-        }
-        return { logged: rowCount(result), shadowed };
+      const { logged, shadowed } = await logPredictions(ctx.db, {
+        modelId: model.id,
+        loggedBy: ctx.identity.subject,
+        served: reqs.map((r, i) => ({
+          requestId: r.requestId,
+          versionId: servedBy[i]!.versionId,
+          externalId: r.externalId ?? null,
+          score: scores[i]!,
+          decision: decisions[i]!,
+          attributes: r.attributes,
+          occurredAt: r.occurredAt,
+        })),
+        examples: reqs.flatMap((r) => (r.externalId === undefined ? [] : [{ externalId: r.externalId, input: r.input, slices: r.attributes, occurredAt: r.occurredAt }])),
+        shadow: shadowRows.map(({ versionId, i, score, decision }) => ({ versionId, requestId: reqs[i]!.requestId, score, decision, attributes: reqs[i]!.attributes, occurredAt: reqs[i]!.occurredAt })),
       });
       return {
         version: serving.version,

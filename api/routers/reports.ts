@@ -1,12 +1,13 @@
 import { TRPCError } from '@trpc/server';
-import { asc, eq } from 'drizzle-orm';
 import { z } from 'zod';
-import { gatePolicySchema } from '../../analysis/policy';
+import { gatePolicySchema, type RuleResult } from '../../analysis/policy';
 import type { ApprovalPacket } from '../../analysis/report';
+import { approvalOf, gateResultOf } from '../../db/gates';
+import { evalReportsOfRun, saturationReportOf } from '../../db/reports';
 import { evaluatePredictionsFile } from '../evaluateFile';
+import { approvalPacketOutput, fairlearnFairnessOutput, policyJudgementOutput, saturationReportOutput, type SaturationReport } from '../outputs';
 import { PredictionsFileError } from '../predictionsFile';
-import { approvals, evalReports, gateResults, modelVersions, saturationReports } from '../../db/schema';
-import { ruleResultOutput, runId } from '../schemas';
+import { runId } from '../schemas';
 import { roleProcedure, router } from '../trpc';
 import { requireRun } from '../lookups';
 
@@ -43,7 +44,7 @@ export const reportsRouter = router({
         bootstrap: z.number().int().min(10).max(10_000).optional(),
       }),
     )
-    .output(z.object({ rows: z.number(), threshold: z.number(), packet: z.record(z.string(), z.unknown()), fairness: z.record(z.string(), z.unknown()) }))
+    .output(z.object({ rows: z.number(), threshold: z.number(), packet: approvalPacketOutput, fairness: z.record(z.string(), fairlearnFairnessOutput) }))
     .mutation(({ input }) => {
       try {
         const result = evaluatePredictionsFile(input.content, {
@@ -55,7 +56,7 @@ export const reportsRouter = router({
           ...(input.bootstrap !== undefined ? { B: input.bootstrap } : {}),
           policy: input.policy ?? null,
         });
-        return { ...result, packet: result.packet as unknown as Record<string, unknown> };
+        return result;
       } catch (err) {
         if (err instanceof PredictionsFileError) throw new TRPCError({ code: 'BAD_REQUEST', message: err.message });
         throw err;
@@ -72,17 +73,17 @@ export const reportsRouter = router({
       },
     })
     .input(z.strictObject({ runId }))
-    .output(z.object({ runId: z.string(), verdict: z.string(), contentHash: z.string(), createdAt: z.date(), report: z.record(z.string(), z.unknown()) }))
+    .output(z.object({ runId: z.string(), verdict: z.enum(['improving', 'plateau', 'degrading']), contentHash: z.string(), createdAt: z.date(), report: saturationReportOutput }))
     .query(async ({ ctx, input }) => {
       await requireRun(ctx.db, input.runId);
-      const [row] = await ctx.db.select().from(saturationReports).where(eq(saturationReports.runId, input.runId));
+      const row = await saturationReportOf(ctx.db, input.runId);
       if (!row) {
         throw new TRPCError({
           code: 'NOT_FOUND',
           message: `run ${input.runId} has no saturation report (it ran without a check, or has not reached it; a policy 'saturation' rule or runs.start { saturation } asks for one)`,
         });
       }
-      return { runId: row.runId, verdict: row.verdict, contentHash: row.contentHash, createdAt: row.createdAt, report: row.report as Record<string, unknown> };
+      return { runId: row.runId, verdict: row.verdict, contentHash: row.contentHash, createdAt: row.createdAt, report: row.report as SaturationReport };
     }),
 
   get: roleProcedure('viewer')
@@ -99,42 +100,29 @@ export const reportsRouter = router({
       z.object({
         runId: z.string(),
         reports: z.array(reportRefOutput),
-        gate: z
-          .object({ decision: z.string(), policyVersion: z.number().nullable(), reasons: z.array(z.string()), rules: z.array(ruleResultOutput) })
-          .nullable(),
+        gate: policyJudgementOutput.extend({ policyVersion: z.number().nullable() }).nullable(),
         packetHash: z.string().nullable(),
         /** The approval packet (analysis/report.ts ApprovalPacket), immutable and content-hashed. */
-        packet: z.record(z.string(), z.unknown()).nullable(),
+        packet: approvalPacketOutput.nullable(),
         approval: z
-          .object({ decision: z.string(), approver: z.string(), reason: z.string(), reportHash: z.string().nullable(), createdAt: z.date() })
+          .object({ decision: z.enum(['approved', 'rejected']), approver: z.string(), reason: z.string(), reportHash: z.string().nullable(), createdAt: z.date() })
           .nullable(),
       }),
     )
     .query(async ({ ctx, input }) => {
       await requireRun(ctx.db, input.runId);
-      const reports = await ctx.db
-        .select({ report: evalReports, version: modelVersions.version })
-        .from(evalReports)
-        .innerJoin(modelVersions, eq(modelVersions.id, evalReports.versionId))
-        .where(eq(evalReports.runId, input.runId))
-        .orderBy(asc(evalReports.id));
-      const [gate] = await ctx.db.select().from(gateResults).where(eq(gateResults.runId, input.runId));
-      const [approval] = await ctx.db.select().from(approvals).where(eq(approvals.runId, input.runId));
+      const reports = await evalReportsOfRun(ctx.db, input.runId);
+      const gate = await gateResultOf(ctx.db, input.runId);
+      const approval = await approvalOf(ctx.db, input.runId);
       return {
         runId: input.runId,
-        reports: reports.map(({ report, version }) => ({
-          reportId: report.id,
-          role: report.role,
-          version,
-          contentHash: report.contentHash,
-          snapshotId: report.snapshotId,
-          createdAt: report.createdAt,
-        })),
+        reports,
         gate: gate
-          ? { decision: gate.decision, policyVersion: gate.policyVersion, reasons: gate.reasons, rules: gate.rules as z.infer<typeof ruleResultOutput>[] }
+          ? { decision: gate.decision, policyVersion: gate.policyVersion, reasons: gate.reasons, rules: gate.rules as RuleResult[] }
           : null,
         packetHash: gate?.packetHash ?? null,
-        packet: (gate?.packet as ApprovalPacket | null | undefined) ? (gate!.packet as Record<string, unknown>) : null,
+        // Stored by activities/retraining evaluateVersions from buildApprovalPacket.
+        packet: (gate?.packet ?? null) as ApprovalPacket | null,
         approval: approval
           ? { decision: approval.decision, approver: approval.approver, reason: approval.reason, reportHash: approval.reportHash, createdAt: approval.createdAt }
           : null,

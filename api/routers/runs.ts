@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { TRPCError } from '@trpc/server';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
-import { and, desc, eq } from 'drizzle-orm';
 import { z } from 'zod';
-import { runs, models, modelVersions, RUN_STATUSES, type RunStatus } from '../../db/schema';
+import { RUN_STATUSES } from '../../db/schema';
 import {
   RUN_WORKFLOW_TYPE,
   modelSearchAttribute,
@@ -17,11 +16,13 @@ import {
   type RetrainingRunInput,
 } from '../../workflows/messages';
 import type { Db } from '../../db/index';
-import { currentPolicy } from '../../db/queries';
+import { currentPolicy } from '../../db/policies';
+import { insertQueuedRun, listRuns, markRunNotStarted, type RunRow } from '../../db/runs';
 import { saturationDesignOf } from '../../analysis/policy';
-import { annotationSettingsInput, modelName, positiveInt, reason, rolloutPlanInput, runId, saturationSettingsInput, trainerParamsInput } from '../schemas';
+import { runResultOutput, runStatusOutput } from '../outputs';
+import { annotationSettingsInput, interval, modelName, positiveInt, reason, rolloutPlanInput, runId, saturationSettingsInput, trainerParamsInput } from '../schemas';
 import { roleProcedure, router } from '../trpc';
-import { updateRefusal } from '../workflowUpdates';
+import { temporalFailure, updateRefusal } from '../workflowUpdates';
 import { liveStatus, requireModel, requireRun } from '../lookups';
 
 const runOutput = z.object({
@@ -33,12 +34,13 @@ const runOutput = z.object({
   step: z.string(),
   candidateVersion: z.number().nullable(),
   gateDecision: z.string().nullable(),
-  result: z.unknown(),
+  /** How the run ended; null while it runs. */
+  result: runResultOutput.nullable(),
   startedAt: z.date(),
   finishedAt: z.date().nullable(),
 });
 
-function toRunOutput(row: Awaited<ReturnType<typeof requireRun>>) {
+function toRunOutput(row: RunRow) {
   const r = row.run;
   return {
     runId: r.id,
@@ -49,7 +51,8 @@ function toRunOutput(row: Awaited<ReturnType<typeof requireRun>>) {
     step: r.step,
     candidateVersion: row.candidateVersion ?? null,
     gateDecision: r.gateDecision,
-    result: r.result ?? null,
+    // Written by the workflow's finishRun (or by runs.start when Temporal refused the run) in this shape.
+    result: (r.result ?? null) as z.infer<typeof runResultOutput> | null,
     startedAt: r.startedAt,
     finishedAt: r.finishedAt,
   };
@@ -66,7 +69,6 @@ async function saturationFor(db: Db, modelId: number, asked: RetrainingRunInput[
   return design ? { saturation: design } : {};
 }
 
-const interval = z.object({ estimate: z.number().nullable(), lower: z.number().nullable(), upper: z.number().nullable() });
 const rolloutStatusOutput = z.object({
   phase: z.string(),
   step: z.number(),
@@ -143,15 +145,7 @@ export const runsRouter = router({
         ...(await saturationFor(ctx.db, model.id, input.saturation)),
         ...(input.rollout ? { rollout: input.rollout } : {}),
       };
-      await ctx.db.insert(runs).values({
-        id,
-        modelId: model.id,
-        trigger: input.trigger,
-        requestedBy: ctx.identity.subject,
-        status: 'running',
-        step: 'queued',
-        params: { ...workflowInput },
-      });
+      await insertQueuedRun(ctx.db, { id, modelId: model.id, trigger: input.trigger, requestedBy: ctx.identity.subject, params: { ...workflowInput } });
       try {
         await ctx.temporal.workflow.start(RUN_WORKFLOW_TYPE, {
           taskQueue: ctx.taskQueues.control,
@@ -165,11 +159,11 @@ export const runsRouter = router({
         });
       } catch (err) {
         // The run row must not claim a run that Temporal never accepted.
-        await ctx.db.update(runs).set({ status: 'failed', step: 'done', finishedAt: new Date(), result: { reason: String(err) } }).where(eq(runs.id, id));
+        await markRunNotStarted(ctx.db, id, String(err));
         if (err instanceof WorkflowExecutionAlreadyStartedError) {
           throw new TRPCError({ code: 'CONFLICT', message: `run '${id}' already exists` });
         }
-        throw new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: `Temporal refused to start the run: ${String(err)}` });
+        throw temporalFailure(`Temporal refused to start the run: ${String(err)}`, err);
       }
       return { runId: id, workflowId: id };
     }),
@@ -177,7 +171,7 @@ export const runsRouter = router({
   get: roleProcedure('viewer')
     .meta({ openapi: { method: 'GET', path: '/runs/{runId}', tags: ['runs'], summary: 'A run, with live workflow state while it runs' } })
     .input(z.strictObject({ runId }))
-    .output(runOutput.extend({ live: z.unknown().nullable() }))
+    .output(runOutput.extend({ live: runStatusOutput.nullable() }))
     .query(async ({ ctx, input }) => {
       const row = await requireRun(ctx.db, input.runId);
       const finished = row.run.finishedAt !== null;
@@ -196,20 +190,7 @@ export const runsRouter = router({
         .default({ limit: 50 }),
     )
     .output(z.array(runOutput))
-    .query(async ({ ctx, input }) => {
-      const filters = [];
-      if (input.model) filters.push(eq(models.name, input.model));
-      if (input.status) filters.push(eq(runs.status, input.status as RunStatus));
-      const rows = await ctx.db
-        .select({ run: runs, model: models.name, candidateVersion: modelVersions.version })
-        .from(runs)
-        .innerJoin(models, eq(models.id, runs.modelId))
-        .leftJoin(modelVersions, eq(modelVersions.id, runs.candidateVersionId))
-        .where(filters.length ? and(...filters) : undefined)
-        .orderBy(desc(runs.startedAt))
-        .limit(input.limit);
-      return rows.map(toRunOutput);
-    }),
+    .query(async ({ ctx, input }) => (await listRuns(ctx.db, input)).map(toRunOutput)),
 
   rollout: roleProcedure('viewer')
     .meta({ openapi: { method: 'GET', path: '/runs/{runId}/rollout', tags: ['runs'], summary: "A run's rollout: phase, the shadow window's comparison of decisions, canary step and weight, every analysis window's judgement" } })

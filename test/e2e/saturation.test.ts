@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { and, eq, inArray } from 'drizzle-orm';
 import type { ApprovalPacket } from '../../analysis/report';
-import { formatSaturationReport, type SaturationReportView } from '../../demo/format';
+import { formatSaturationReport, type SaturationReportView } from '../../api/format';
 import {
   aggregatedLabels,
   annotationBatches,

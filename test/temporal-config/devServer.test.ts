@@ -7,7 +7,8 @@ import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes';
 import { findTemporalBinary, startDevServer, type DevServer } from '../../temporal-config/devServer';
-import { connectionOptions, dataDir, readTemporalConfig, SEARCH_ATTRIBUTES } from '../../temporal-config/env';
+import { connectionOptions, databaseLocation, dataDir, readSettings, readTemporalConfig } from '../../temporal-config/env';
+import { SEARCH_ATTRIBUTES } from '../../workflows/names';
 
 function portIsOpen(address: string): Promise<boolean> {
   const i = address.lastIndexOf(':');
@@ -97,6 +98,49 @@ describe('readTemporalConfig', () => {
   test('dataDir: RETRAIN_DATA_DIR or <repo>/.data', () => {
     assert.equal(dataDir({ RETRAIN_DATA_DIR: '/srv/retrain' }), '/srv/retrain');
     assert.equal(dataDir({}), path.resolve(import.meta.dirname, '../../.data'));
+  });
+});
+
+describe('readSettings', () => {
+  test('defaults: PGlite under the data folder, the default queues, one training thread per core, WARN', () => {
+    const s = readSettings({});
+    assert.equal(s.databaseUrl, undefined);
+    assert.deepEqual(databaseLocation(s), { pgliteDir: path.join(dataDir({}), 'pg') });
+    assert.deepEqual(s.taskQueues, { control: 'control', training: 'training' });
+    assert.equal(s.trainingThreads, os.availableParallelism());
+    assert.equal(s.temporalLogLevel, 'WARN');
+    assert.equal(s.development, false);
+    assert.equal(s.demoQuick, false);
+  });
+
+  test('set values are used; blank ones count as unset', () => {
+    const s = readSettings({
+      DATABASE_URL: 'postgres://u@db:5432/retrain',
+      RETRAIN_CONTROL_QUEUE: 'control-a',
+      RETRAIN_TRAINING_QUEUE: ' ',
+      RETRAIN_TRAINING_THREADS: '3',
+      TEMPORAL_LOG_LEVEL: 'debug',
+      NODE_ENV: 'development',
+      DEMO_QUICK: '1',
+    });
+    assert.deepEqual(databaseLocation(s), { url: 'postgres://u@db:5432/retrain' });
+    assert.deepEqual(s.taskQueues, { control: 'control-a', training: 'training' });
+    assert.equal(s.trainingThreads, 3);
+    assert.equal(s.temporalLogLevel, 'DEBUG');
+    assert.equal(s.development, true);
+    assert.equal(s.demoQuick, true);
+  });
+
+  test('bad values are refused, naming each variable', () => {
+    for (const [name, value] of [
+      ['DATABASE_URL', 'mysql://db/retrain'],
+      ['RETRAIN_TRAINING_THREADS', '0'],
+      ['RETRAIN_TRAINING_THREADS', '2.5'],
+      ['TEMPORAL_LOG_LEVEL', 'LOUD'],
+      ['DEMO_QUICK', 'yes'],
+    ] as const) {
+      assert.throws(() => readSettings({ [name]: value }), (err: Error) => err.message.includes(`${name}: must be`), `${name}=${value}`);
+    }
   });
 });
 

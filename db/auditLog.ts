@@ -1,0 +1,30 @@
+// The audit log: append-only (the database refuses updates and deletes), one row per mutation.
+import { desc, eq } from 'drizzle-orm';
+import type { DbOrTx } from './index';
+import { auditLog } from './schema';
+
+/** A JSON value, as jsonb stores it. */
+export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
+
+export interface AuditEntry {
+  actor: string;
+  action: string;
+  target: string;
+  details?: Record<string, unknown>;
+}
+
+export async function writeAudit(db: DbOrTx, entry: AuditEntry): Promise<void> {
+  await db.insert(auditLog).values({ ...entry, details: entry.details ?? {} });
+}
+
+/** Entries newest first, optionally only those about one target. */
+export async function listAuditLog(db: DbOrTx, opts: { target?: string | undefined; limit: number }) {
+  const rows = await db
+    .select()
+    .from(auditLog)
+    .where(opts.target ? eq(auditLog.target, opts.target) : undefined)
+    .orderBy(desc(auditLog.id))
+    .limit(opts.limit);
+  // writeAudit stores an object, and jsonb holds only JSON; the column's type cannot say so.
+  return rows.map((r) => ({ ...r, details: r.details as Record<string, Json> }));
+}

@@ -1,0 +1,316 @@
+// Models, their versions, routes and lineage: what the registry and serving read and write.
+import { and, asc, count, desc, eq, or, sql } from 'drizzle-orm';
+import type { Db, DbOrTx } from './index';
+import { writeAudit } from './auditLog';
+import { addPolicyVersion, currentPolicy } from './policies';
+import { approvals, datasetSnapshots, deploymentEvents, evalReports, examples, gateResults, modelVersions, models, routes, saturationReports } from './schema';
+
+export async function findModelByName(db: DbOrTx, name: string) {
+  const [row] = await db.select().from(models).where(eq(models.name, name)).limit(1);
+  return row;
+}
+
+export async function productionVersionId(db: DbOrTx, modelId: number): Promise<number | null> {
+  const [row] = await db
+    .select({ versionId: routes.versionId })
+    .from(routes)
+    .where(and(eq(routes.modelId, modelId), eq(routes.kind, 'production')))
+    .limit(1);
+  return row?.versionId ?? null;
+}
+
+export interface RouteChange {
+  modelId: number;
+  toVersionId: number;
+  action: 'promote' | 'rollback';
+  actor: string;
+  reason: string;
+  runId: string | null;
+  /** Unique per intended change; a second call with the same key changes nothing and returns the first outcome. */
+  idempotencyKey: string;
+  /** Status given to the version that stops serving. */
+  previousStatus: 'retired' | 'rolled_back';
+}
+
+export interface RouteChangeResult {
+  applied: boolean;
+  fromVersionId: number | null;
+  toVersionId: number;
+}
+
+/** Points the production route at a version, in one transaction with its deployment event and audit entry. */
+export async function changeProductionRoute(db: Db, change: RouteChange): Promise<RouteChangeResult> {
+  return db.transaction(async (tx) => {
+    // Serialise route changes per model: overlapping retries with one key, or two promotions of the
+    // same model, must not interleave between the idempotency check and the writes.
+    await tx.select({ id: models.id }).from(models).where(eq(models.id, change.modelId)).for('update');
+    const [done] = await tx
+      .select()
+      .from(deploymentEvents)
+      .where(eq(deploymentEvents.idempotencyKey, change.idempotencyKey))
+      .limit(1);
+    if (done) return { applied: false, fromVersionId: done.fromVersionId, toVersionId: done.toVersionId };
+
+    const fromVersionId = await productionVersionId(tx, change.modelId);
+    const now = new Date();
+    if (fromVersionId !== null && fromVersionId !== change.toVersionId) {
+      await tx
+        .update(modelVersions)
+        .set({ status: change.previousStatus, statusChangedAt: now })
+        .where(eq(modelVersions.id, fromVersionId));
+    }
+    await tx
+      .update(modelVersions)
+      .set({ status: 'production', statusChangedAt: now })
+      .where(eq(modelVersions.id, change.toVersionId));
+    await tx
+      .insert(routes)
+      .values({ modelId: change.modelId, kind: 'production', versionId: change.toVersionId, weight: 1, updatedAt: now })
+      .onConflictDoUpdate({
+        target: [routes.modelId, routes.kind],
+        set: { versionId: change.toVersionId, weight: 1, updatedAt: now },
+      });
+    await tx.insert(deploymentEvents).values({
+      modelId: change.modelId,
+      action: change.action,
+      fromVersionId,
+      toVersionId: change.toVersionId,
+      runId: change.runId,
+      actor: change.actor,
+      reason: change.reason,
+      idempotencyKey: change.idempotencyKey,
+    });
+    await writeAudit(tx, {
+      actor: change.actor,
+      action: `route.${change.action}`,
+      target: `model:${change.modelId}`,
+      details: { fromVersionId, toVersionId: change.toVersionId, runId: change.runId, reason: change.reason },
+    });
+    return { applied: true, fromVersionId, toVersionId: change.toVersionId };
+  });
+}
+
+/**
+ * The version production ran before the current one was promoted. Only promote events count, so a
+ * rolled-back version is never restored by a second rollback.
+ */
+export async function previousProductionVersionId(db: DbOrTx, modelId: number): Promise<number | null> {
+  const current = await productionVersionId(db, modelId);
+  if (current === null) return null;
+  const [last] = await db
+    .select()
+    .from(deploymentEvents)
+    .where(
+      and(
+        eq(deploymentEvents.modelId, modelId),
+        eq(deploymentEvents.toVersionId, current),
+        eq(deploymentEvents.action, 'promote'),
+      ),
+    )
+    .orderBy(desc(deploymentEvents.id))
+    .limit(1);
+  return last?.fromVersionId ?? null;
+}
+
+export type RouteKind = 'production' | 'canary' | 'shadow';
+
+/** Registers a model and, when given, version 1 of its gate policy, in one transaction; null when the name is taken. */
+export async function registerModel(
+  db: Db,
+  input: { name: string; description: string; createdBy: string; gatePolicy?: unknown },
+): Promise<{ id: number; name: string; policyVersion: number | null } | null> {
+  return db.transaction(async (tx) => {
+    const [row] = await tx
+      .insert(models)
+      .values({ name: input.name, description: input.description, createdBy: input.createdBy })
+      .onConflictDoNothing({ target: models.name })
+      .returning({ id: models.id, name: models.name });
+    if (!row) return null;
+    const policyVersion = input.gatePolicy ? await addPolicyVersion(tx, row.id, input.gatePolicy, input.createdBy) : null;
+    return { ...row, policyVersion };
+  });
+}
+
+/** Every model with its number of versions and its production version, by name. */
+export async function listModels(db: DbOrTx) {
+  const rows = await db
+    .select({
+      name: models.name,
+      description: models.description,
+      createdBy: models.createdBy,
+      createdAt: models.createdAt,
+      // Correlated subqueries name the outer table explicitly: drizzle renders a bare column as "id",
+      // which inside the subquery would bind to the inner table's own id.
+      versions: sql<number>`(select count(*) from model_versions v where v.model_id = "models"."id")`,
+      productionVersion: sql<number | null>`(select mv.version from routes r join model_versions mv on mv.id = r.version_id where r.model_id = "models"."id" and r.kind = 'production')`,
+    })
+    .from(models)
+    .orderBy(asc(models.name));
+  return rows.map((r) => ({
+    ...r,
+    versions: Number(r.versions),
+    productionVersion: r.productionVersion === null ? null : Number(r.productionVersion),
+  }));
+}
+
+/** A model's versions, oldest first, without their artifacts. */
+export function versionsOf(db: DbOrTx, modelId: number) {
+  return db
+    .select({
+      id: modelVersions.id,
+      version: modelVersions.version,
+      status: modelVersions.status,
+      trainer: modelVersions.trainer,
+      artifactHash: modelVersions.artifactHash,
+      snapshotId: modelVersions.snapshotId,
+      parentVersionId: modelVersions.parentVersionId,
+      runId: modelVersions.runId,
+      createdAt: modelVersions.createdAt,
+    })
+    .from(modelVersions)
+    .where(eq(modelVersions.modelId, modelId))
+    .orderBy(asc(modelVersions.version));
+}
+
+/** A model's routes (production, canary, shadow) with the version each points at. */
+export function routesOf(db: DbOrTx, modelId: number) {
+  return db
+    .select({ kind: routes.kind, version: modelVersions.version, versionId: routes.versionId, weight: routes.weight, updatedAt: routes.updatedAt })
+    .from(routes)
+    .innerJoin(modelVersions, eq(modelVersions.id, routes.versionId))
+    .where(eq(routes.modelId, modelId));
+}
+
+export async function exampleCount(db: DbOrTx, modelId: number): Promise<number> {
+  const [row] = await db.select({ n: count() }).from(examples).where(eq(examples.modelId, modelId));
+  return Number(row?.n ?? 0);
+}
+
+/** A model with its versions, routes, example count and the policy in force. */
+export async function modelDetail(db: DbOrTx, modelId: number) {
+  const versions = await versionsOf(db, modelId);
+  const modelRoutes = await routesOf(db, modelId);
+  return { versions, routes: modelRoutes, examples: await exampleCount(db, modelId), policy: await currentPolicy(db, modelId) };
+}
+
+export interface NewExample {
+  externalId: string;
+  input: Record<string, string>;
+  label: 0 | 1 | null;
+  slices: Record<string, string>;
+  split: 'train' | 'heldout';
+  observedAt?: string | undefined;
+}
+
+/** Adds examples; one whose external id the model already has is left as it is. Returns how many were new. */
+export async function insertExamples(db: DbOrTx, modelId: number, rows: NewExample[]): Promise<number> {
+  const inserted = await db
+    .insert(examples)
+    .values(
+      rows.map((e) => ({
+        modelId,
+        externalId: e.externalId,
+        input: e.input,
+        label: e.label,
+        slices: e.slices,
+        split: e.split,
+        observedAt: e.observedAt ? new Date(e.observedAt) : null,
+      })),
+    )
+    .onConflictDoNothing({ target: [examples.modelId, examples.externalId] })
+    .returning({ id: examples.id });
+  return inserted.length;
+}
+
+/** Version numbers of a model's versions by id (0 for an id it does not have). */
+export async function versionNumbers(db: DbOrTx, modelId: number): Promise<(id: number | null) => number> {
+  const numbers = await db.select({ id: modelVersions.id, version: modelVersions.version }).from(modelVersions).where(eq(modelVersions.modelId, modelId));
+  return (id) => numbers.find((n) => n.id === id)?.version ?? 0;
+}
+
+/** The stored artifact of a version, for a scorer to load. */
+export async function versionArtifact(db: DbOrTx, versionId: number): Promise<Uint8Array> {
+  const [row] = await db.select({ artifact: modelVersions.artifact }).from(modelVersions).where(eq(modelVersions.id, versionId));
+  if (!row) throw new Error(`model version ${versionId} not found`);
+  return row.artifact;
+}
+
+/**
+ * The threshold a version decides at: the one its own run's candidate evaluation ran with
+ * (summary.settings.threshold), since that is the threshold its gate judged; null when it has no
+ * such report (a version loaded by hand). The packet's `thresholds` analyses are advice to the
+ * approver, not a setting, and are not read here.
+ */
+export async function evaluatedThreshold(db: DbOrTx, versionId: number): Promise<number | null> {
+  const [report] = await db
+    .select({ summary: evalReports.summary })
+    .from(evalReports)
+    .where(and(eq(evalReports.versionId, versionId), eq(evalReports.role, 'candidate')))
+    .orderBy(asc(evalReports.id))
+    .limit(1);
+  const threshold = (report?.summary as { settings?: { threshold?: unknown } } | null | undefined)?.settings?.threshold;
+  return typeof threshold === 'number' && threshold >= 0 && threshold <= 1 ? threshold : null;
+}
+
+/** The version behind one route of a model, with its trainer and artifact hash; undefined when there is no such route. */
+export async function routedVersion(db: DbOrTx, modelId: number, kind: RouteKind) {
+  const [row] = await db
+    .select({ versionId: modelVersions.id, version: modelVersions.version, trainer: modelVersions.trainer, artifactHash: modelVersions.artifactHash, weight: routes.weight })
+    .from(routes)
+    .innerJoin(modelVersions, eq(modelVersions.id, routes.versionId))
+    .where(and(eq(routes.modelId, modelId), eq(routes.kind, kind)))
+    .limit(1);
+  return row;
+}
+
+/**
+ * A version with its full lineage: snapshot, parent, reports, gate, approval, saturation verdict
+ * and the deployments it took part in; null when the model has no such version.
+ */
+export async function versionLineage(db: DbOrTx, modelId: number, version: number) {
+  const [v] = await db
+    .select()
+    .from(modelVersions)
+    .where(and(eq(modelVersions.modelId, modelId), eq(modelVersions.version, version)));
+  if (!v) return null;
+  const one = async <T,>(q: Promise<T[]>) => (await q)[0] ?? null;
+  const snapshot = v.snapshotId
+    ? await one(
+        db
+          .select({ id: datasetSnapshots.id, contentHash: datasetSnapshots.contentHash, trainCount: datasetSnapshots.trainCount, heldoutCount: datasetSnapshots.heldoutCount, runId: datasetSnapshots.runId })
+          .from(datasetSnapshots)
+          .where(eq(datasetSnapshots.id, v.snapshotId)),
+      )
+    : null;
+  const parent = v.parentVersionId ? await one(db.select({ version: modelVersions.version }).from(modelVersions).where(eq(modelVersions.id, v.parentVersionId))) : null;
+  const reports = await db
+    .select({ id: evalReports.id, runId: evalReports.runId, role: evalReports.role, contentHash: evalReports.contentHash, createdAt: evalReports.createdAt })
+    .from(evalReports)
+    .where(eq(evalReports.versionId, v.id))
+    .orderBy(asc(evalReports.id));
+  const gate = v.runId ? await one(db.select({ decision: gateResults.decision, policyVersion: gateResults.policyVersion, packetHash: gateResults.packetHash }).from(gateResults).where(eq(gateResults.runId, v.runId))) : null;
+  const approval = v.runId ? await one(db.select({ decision: approvals.decision, approver: approvals.approver, reason: approvals.reason, reportHash: approvals.reportHash }).from(approvals).where(eq(approvals.runId, v.runId))) : null;
+  const saturation = v.runId ? await one(db.select({ verdict: saturationReports.verdict, contentHash: saturationReports.contentHash }).from(saturationReports).where(eq(saturationReports.runId, v.runId))) : null;
+  const deployments = await db
+    .select({ action: deploymentEvents.action, actor: deploymentEvents.actor, reason: deploymentEvents.reason, runId: deploymentEvents.runId, createdAt: deploymentEvents.createdAt })
+    .from(deploymentEvents)
+    .where(or(eq(deploymentEvents.toVersionId, v.id), eq(deploymentEvents.fromVersionId, v.id)))
+    .orderBy(asc(deploymentEvents.id));
+  return {
+    version: v.version,
+    status: v.status,
+    trainer: v.trainer,
+    // The trainer's parameters: the built-in trainer stores numbers (activities/retraining train).
+    params: v.params as Record<string, number | string | boolean | null>,
+    artifactHash: v.artifactHash,
+    parentVersion: parent?.version ?? null,
+    runId: v.runId,
+    snapshot,
+    reports,
+    gate,
+    approval,
+    saturation,
+    deployments,
+    createdAt: v.createdAt,
+  };
+}

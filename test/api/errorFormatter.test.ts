@@ -1,0 +1,48 @@
+// The error formatter shows Temporal's failures (typed TemporalFailure) and hides every other
+// internal error, whatever its message says.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
+import { createContextInner, publicProcedure, router, type ApiDeps } from '../../api/trpc';
+import { temporalFailure, updateRefusal } from '../../api/workflowUpdates';
+
+const probe = router({
+  temporalRefused: publicProcedure.query(() => {
+    throw temporalFailure('Temporal refused to start the run: connection refused', new Error('connection refused'));
+  }),
+  updateLost: publicProcedure.query(() => {
+    throw updateRefusal(new Error('deadline exceeded'), 'the rollout pause');
+  }),
+  // Before, a message starting with 'Temporal' was shown whatever threw it.
+  unexpected: publicProcedure.query(() => {
+    throw new Error('Temporal-looking text from a database error: password=hunter2');
+  }),
+});
+
+async function errorOf(path: string): Promise<{ message: string; code: string; httpStatus: number }> {
+  const res = await fetchRequestHandler({
+    endpoint: '/trpc',
+    req: new Request(`http://test/trpc/${path}`),
+    router: probe,
+    createContext: () => createContextInner({} as ApiDeps, null),
+  });
+  const body = (await res.json()) as { error: { message: string; data: { code: string; httpStatus: number } } };
+  return { message: body.error.message, code: body.error.data.code, httpStatus: body.error.data.httpStatus };
+}
+
+test("Temporal's failures are shown with their message, as 500s", async () => {
+  assert.deepEqual(await errorOf('temporalRefused'), {
+    message: 'Temporal refused to start the run: connection refused',
+    code: 'INTERNAL_SERVER_ERROR',
+    httpStatus: 500,
+  });
+  assert.deepEqual(await errorOf('updateLost'), {
+    message: 'the rollout pause could not be delivered: deadline exceeded',
+    code: 'INTERNAL_SERVER_ERROR',
+    httpStatus: 500,
+  });
+});
+
+test('any other internal error is hidden, even when its message starts with Temporal', async () => {
+  assert.deepEqual(await errorOf('unexpected'), { message: 'internal error: the server log has the details', code: 'INTERNAL_SERVER_ERROR', httpStatus: 500 });
+});
