@@ -7,13 +7,11 @@ import type { FlywheelHealth } from '../analysis/flywheel';
 import type { chooseLabelDesign, judgeDriftSignals, judgedFindings } from '../analysis/drift';
 import type { GoldDrift, LabelsQuality } from '../analysis/labelQuality';
 import type { HeldTask } from '../db/annotation';
+import { interval } from './schemas';
 
 /** True when A and B are assignable both ways. */
 type Agrees<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 type Assert<T extends true> = T;
-
-/** A point estimate with its interval (analysis/intervals); every field null without trials. */
-const interval = z.object({ estimate: z.number().nullable(), lower: z.number().nullable(), upper: z.number().nullable() });
 
 // ---- feedback.health ----------------------------------------------------------------------------------
 
