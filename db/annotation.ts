@@ -1,10 +1,10 @@
-// Annotation queries shared by the API (labels arrive there) and the batch activities (sweeps, close),
-// so a task is settled by one rule in one place.
+// Annotation queries shared by the API (the pool, the guidelines, the task loop annotators pull) and
+// the batch activities (sweeps, close), so a task is settled by one rule in one place. The rule itself
+// (analysis/annotationTasks taskVerdict) is passed in by the caller: db/ imports no analysis/.
 import { and, desc, eq, isNull, sql } from 'drizzle-orm';
-import { taskVerdict } from '../analysis/annotationTasks';
 import type { DbOrTx } from './index';
-import { resultRows } from './queries';
-import { annotationBatches, annotationSpecs, annotationTasks, labels, type TaskStatus } from './schema';
+import { resultRows, writeAudit } from './queries';
+import { annotationAssignments, annotationBatches, annotationSpecs, annotationTasks, annotators, labels, TASK_STATUSES, type TaskStatus } from './schema';
 
 export const DEFAULT_SPEC = {
   guidelines:
@@ -39,12 +39,15 @@ export function batchQuorum(design: unknown): number {
   return typeof q === 'number' && q > 0 && q <= 1 ? q : 1;
 }
 
+/** How a task's labels settle it (analysis/annotationTasks taskVerdict): open, done or adjudication. */
+export type TaskJudge = (labels: readonly number[], adjudicated: number | null, overlap: number, quorum: number) => { status: Exclude<TaskStatus, 'unresolved'> };
+
 /**
  * Re-derives a task's status from its current (non-superseded) labels and stores it. Callers hold a
  * transaction; the task row is locked (no key update: label inserts' foreign-key checks still pass)
  * so two labels arriving together settle it once.
  */
-export async function settleTask(tx: DbOrTx, taskId: number): Promise<TaskStatus> {
+export async function settleTask(tx: DbOrTx, taskId: number, taskVerdict: TaskJudge): Promise<TaskStatus> {
   const [task] = await tx
     .select({ status: annotationTasks.status, overlap: annotationBatches.overlap, design: annotationBatches.design })
     .from(annotationTasks)
@@ -93,4 +96,338 @@ export async function batchCounts(db: DbOrTx, batchId: string) {
     labels: Number(extra.labels),
     reassigned: Number(extra.reassigned),
   };
+}
+
+/**
+ * A request the annotation rules refuse. Raised inside the transaction that found it, so nothing is
+ * written; `kind` says how the API answers (missing: not found, conflict, invalid: bad input).
+ */
+export class AnnotationRefused extends Error {
+  constructor(
+    readonly kind: 'missing' | 'conflict' | 'invalid',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'AnnotationRefused';
+  }
+}
+
+// ---- the pool -------------------------------------------------------------------------------------------
+
+export async function findAnnotator(db: DbOrTx, subject: string) {
+  const [row] = await db.select().from(annotators).where(eq(annotators.subject, subject));
+  return row;
+}
+
+export async function upsertAnnotator(db: DbOrTx, a: { subject: string; attributes: Record<string, string>; adjudicator: boolean; active: boolean }) {
+  const values = { subject: a.subject, attributes: a.attributes, adjudicator: a.adjudicator ? 1 : 0, active: a.active ? 1 : 0 };
+  await db
+    .insert(annotators)
+    .values(values)
+    .onConflictDoUpdate({ target: annotators.subject, set: { attributes: values.attributes, adjudicator: values.adjudicator, active: values.active } });
+}
+
+export async function annotatorPool(db: DbOrTx) {
+  return db.select().from(annotators);
+}
+
+/** Labels, gold labels and correct gold labels per annotator and batch of a model, oldest batch first. */
+export async function goldCountsByAnnotator(db: DbOrTx, modelId: number) {
+  const rows = resultRows<{ annotator: string; batch_id: string; at: string; labels: string; gold: string; correct: string }>(
+    await db.execute(sql`
+      select l.annotator, t.batch_id, b.created_at::text as at, count(*)::text as labels,
+             count(*) filter (where t.is_gold = 1)::text as gold,
+             count(*) filter (where t.is_gold = 1 and l.label = t.gold_label)::text as correct
+      from labels l join annotation_tasks t on t.id = l.task_id join annotation_batches b on b.id = t.batch_id
+      where b.model_id = ${modelId} and l.superseded_by_spec is null
+      group by l.annotator, t.batch_id, b.created_at order by b.created_at, t.batch_id`),
+  );
+  return rows.map((r) => ({ annotator: r.annotator, batchId: r.batch_id, at: r.at, labels: Number(r.labels), gold: Number(r.gold), correct: Number(r.correct) }));
+}
+
+// ---- the guidelines ----------------------------------------------------------------------------------------
+
+/**
+ * Publishes the next guidelines version. Labels made under an older spec on affected items (slice
+ * attribute → values; {} = every item) stop counting; their annotators may label again (the assignment
+ * is dropped), and tasks in open batches are settled again. One transaction with its audit entry.
+ */
+export async function publishSpec(
+  db: DbOrTx,
+  input: { modelId: number; modelName: string; guidelines: string; labels?: string[]; affects: Record<string, string[]>; createdBy: string },
+  taskVerdict: TaskJudge,
+) {
+  return db.transaction(async (tx) => {
+    const previous = await currentSpec(tx, input.modelId, input.createdBy);
+    if (input.labels && input.labels.join('\u0000') !== previous.labels.join('\u0000') && input.labels.length < previous.labels.length) {
+      throw new AnnotationRefused('invalid', `labels: a new version may add labels but not remove them (in force: ${previous.labels.join(', ')})`);
+    }
+    const [spec] = await tx
+      .insert(annotationSpecs)
+      .values({
+        modelId: input.modelId,
+        version: previous.version + 1,
+        guidelines: input.guidelines,
+        labels: input.labels ?? previous.labels,
+        affects: input.affects,
+        createdBy: input.createdBy,
+      })
+      .returning();
+    if (!spec) throw new Error('spec insert returned nothing');
+    // Labels made under an older spec on affected items stop counting; their annotators may label
+    // again (the assignment is dropped), and tasks in open batches go back to open.
+    const affectsSql =
+      Object.keys(input.affects).length === 0
+        ? sql`true`
+        : sql.join(
+            Object.entries(input.affects).map(([k, vs]) => sql`(e.slices ->> ${k}) = any(${sql.param(vs)}::text[])`),
+            sql` or `,
+          );
+    const marked = resultRows<{ task_id: string; annotator: string }>(
+      await tx.execute(sql`
+        update labels l set superseded_by_spec = ${spec.version}
+        from annotation_tasks t, annotation_batches b, examples e
+        where t.id = l.task_id and b.id = t.batch_id and e.id = t.example_id and b.model_id = ${input.modelId}
+          and l.superseded_by_spec is null and l.spec_version < ${spec.version} and (${affectsSql})
+        returning l.task_id, l.annotator`),
+    );
+    for (const m of marked) {
+      await tx.delete(annotationAssignments).where(and(eq(annotationAssignments.taskId, Number(m.task_id)), eq(annotationAssignments.annotator, m.annotator)));
+    }
+    const tasks = [...new Set(marked.map((m) => Number(m.task_id)))];
+    let reopened = 0;
+    for (const id of tasks) {
+      const open = resultRows<{ open: boolean }>(
+        await tx.execute(sql`select b.status = 'open' as open from annotation_tasks t join annotation_batches b on b.id = t.batch_id where t.id = ${id}`),
+      )[0]?.open;
+      if (open && (await settleTask(tx, id, taskVerdict)) === 'open') reopened++;
+    }
+    await writeAudit(tx, {
+      actor: input.createdBy,
+      action: 'annotation.spec.relabel',
+      target: `model:${input.modelName}`,
+      details: { version: spec.version, labelsSuperseded: marked.length, tasksReopened: reopened },
+    });
+    return { ...spec, relabel: { labels: marked.length, tasksReopened: reopened } };
+  });
+}
+
+// ---- the task loop -------------------------------------------------------------------------------------------
+
+/** A task as its annotator sees it: the item, the guidelines in force, and until when it is theirs. */
+export interface HeldTask {
+  taskId: number;
+  batchId: string;
+  example: { externalId: string; input: Record<string, string> };
+  spec: { version: number; guidelines: string; labels: string[] };
+  /** The annotator adjudicates: other annotators disagreed on this item. */
+  adjudication: boolean;
+  expiresAt: Date;
+}
+
+/** The annotator's live assignment (not labelled, skipped or expired) in an open batch; null when none. */
+export async function heldTask(db: DbOrTx, who: string, onlyTask?: number): Promise<HeldTask | null> {
+  const rows = resultRows<{
+    task_id: string;
+    batch_id: string;
+    external_id: string;
+    input: Record<string, string>;
+    adjudication: number;
+    expires_at: string;
+    model_id: number;
+  }>(
+    await db.execute(sql`
+      select a.task_id, t.batch_id, e.external_id, e.input, a.adjudication, a.expires_at::text, b.model_id
+      from annotation_assignments a
+      join annotation_tasks t on t.id = a.task_id
+      join annotation_batches b on b.id = t.batch_id
+      join examples e on e.id = t.example_id
+      where a.annotator = ${who} and a.status = 'assigned' and a.expires_at > now() and b.status = 'open'
+        ${onlyTask !== undefined ? sql`and a.task_id = ${onlyTask}` : sql``}
+      order by a.assigned_at limit 1`),
+  );
+  const r = rows[0];
+  if (!r) return null;
+  const spec = await currentSpec(db, r.model_id);
+  return {
+    taskId: Number(r.task_id),
+    batchId: r.batch_id,
+    example: { externalId: r.external_id, input: typeof r.input === 'string' ? (JSON.parse(r.input) as Record<string, string>) : r.input },
+    spec: { version: spec.version, guidelines: spec.guidelines, labels: spec.labels },
+    adjudication: r.adjudication === 1,
+    expiresAt: new Date(r.expires_at),
+  };
+}
+
+/** Assigns the annotator a task with a free slot, if one waits; returns its id, or null. */
+export async function assignNextTask(db: DbOrTx, me: { subject: string; attributes: Record<string, string>; adjudicator: number }): Promise<number | null> {
+  const who = me.subject;
+  return db.transaction(async (tx) => {
+    // A task this annotator has not labelled, skipped or holding (a lapsed one may come back), from an open batch, whose pool requirements they meet, with
+    // a free slot (k minus live labels minus live assignments). Adjudicators only adjudicate: having
+    // never labelled an item, they can always resolve it (one who had labelled it could not).
+    // SKIP LOCKED: two annotators asking at once get different tasks instead of overfilling one.
+    const rows = resultRows<{ id: string; adjudication: boolean; ttl: number }>(
+      await tx.execute(sql`
+        select t.id, t.status = 'adjudication' as adjudication, coalesce((b.design ->> 'assignmentSeconds')::float, 600) as ttl
+        from annotation_tasks t
+        join annotation_batches b on b.id = t.batch_id and b.status = 'open' and b.deadline > now()
+        where ${JSON.stringify(me.attributes)}::jsonb @> t.requires
+          and not exists (select 1 from annotation_assignments a where a.task_id = t.id and a.annotator = ${who} and a.status <> 'expired')
+          and (
+            (t.status = 'open' and ${me.adjudicator} = 0
+              and (select count(*) from labels l where l.task_id = t.id and l.superseded_by_spec is null and l.adjudication = 0)
+                + (select count(*) from annotation_assignments a where a.task_id = t.id and a.status = 'assigned' and a.expires_at > now() and a.adjudication = 0)
+                < b.overlap)
+            or (t.status = 'adjudication' and ${me.adjudicator} = 1
+              and not exists (select 1 from annotation_assignments a where a.task_id = t.id and a.adjudication = 1 and a.status = 'assigned' and a.expires_at > now()))
+          )
+        order by (t.status = 'adjudication') desc, b.created_at, t.id
+        limit 1
+        for update of t skip locked`),
+    );
+    const pick = rows[0];
+    if (!pick) return null;
+    const assignment = {
+      taskId: Number(pick.id),
+      annotator: who,
+      assignedAt: new Date(),
+      expiresAt: new Date(Date.now() + Number(pick.ttl) * 1000),
+      status: 'assigned' as const,
+      adjudication: pick.adjudication ? 1 : 0,
+    };
+    // An expired assignment is not a refusal: the same annotator may pick the task up again later.
+    await tx
+      .insert(annotationAssignments)
+      .values(assignment)
+      .onConflictDoUpdate({ target: [annotationAssignments.taskId, annotationAssignments.annotator], set: assignment });
+    return Number(pick.id);
+  });
+}
+
+/**
+ * Stores an annotator's label on a task they hold and settles the task, in one transaction. A second
+ * submission of the same label is a duplicate (stored once); refusals are AnnotationRefused.
+ */
+export async function submitLabel(
+  db: DbOrTx,
+  input: { taskId: number; annotator: string; label: number; specVersion: number },
+  taskVerdict: TaskJudge,
+): Promise<{ duplicate: boolean; taskStatus: TaskStatus; batchId: string }> {
+  const who = input.annotator;
+  return db.transaction(async (tx) => {
+    // The task row first, always: two labels (or a label and the batch closing) on one task then queue
+    // here instead of deadlocking between the labels' foreign-key lock and settleTask's row lock.
+    const [locked] = await tx.select({ id: annotationTasks.id }).from(annotationTasks).where(eq(annotationTasks.id, input.taskId)).for('no key update');
+    if (!locked) throw new AnnotationRefused('missing', `task ${input.taskId} does not exist`);
+    const [assignment] = await tx
+      .select()
+      .from(annotationAssignments)
+      .where(and(eq(annotationAssignments.taskId, input.taskId), eq(annotationAssignments.annotator, who)))
+      .for('update');
+    const [existing] = await tx.select().from(labels).where(and(eq(labels.taskId, input.taskId), eq(labels.annotator, who)));
+    if (existing && existing.supersededBySpec === null) {
+      if (existing.label !== input.label) {
+        throw new AnnotationRefused('conflict', `you labelled task ${input.taskId} as ${existing.label} already; labels are final`);
+      }
+      const [task] = resultRows<{ batch_id: string; status: (typeof TASK_STATUSES)[number] }>(
+        await tx.execute(sql`select batch_id, status from annotation_tasks where id = ${input.taskId}`),
+      );
+      return { duplicate: true, taskStatus: task!.status, batchId: task!.batch_id };
+    }
+    if (!assignment) throw new AnnotationRefused('missing', `task ${input.taskId} is not assigned to you; ask annotation.next for a task`);
+    if (assignment.status === 'skipped') throw new AnnotationRefused('conflict', `you skipped task ${input.taskId}`);
+    const [batch] = await tx
+      .select({ id: annotationBatches.id, modelId: annotationBatches.modelId, status: annotationBatches.status })
+      .from(annotationBatches)
+      .innerJoin(sql`annotation_tasks t`, sql`t.batch_id = ${annotationBatches.id}`)
+      .where(sql`t.id = ${input.taskId}`);
+    if (!batch || batch.status !== 'open') throw new AnnotationRefused('conflict', `the batch of task ${input.taskId} is closed`);
+    // A label that arrives after its time ran out but before the sweep took the task back still counts.
+    if (assignment.status === 'expired') {
+      throw new AnnotationRefused('conflict', `your assignment of task ${input.taskId} expired at ${assignment.expiresAt.toISOString()} and the task went back to the pool`);
+    }
+    const spec = await currentSpec(tx, batch.modelId);
+    if (input.specVersion !== spec.version) {
+      throw new AnnotationRefused(
+        'conflict',
+        `specVersion: the guidelines are at version ${spec.version}, you labelled under ${input.specVersion}; read them again (annotation.next returns them)`,
+      );
+    }
+    if (input.label >= spec.labels.length) {
+      throw new AnnotationRefused('invalid', `label: must be one of 0..${spec.labels.length - 1} (${spec.labels.join(', ')})`);
+    }
+    const secondsToLabel = (Date.now() - assignment.assignedAt.getTime()) / 1000;
+    const values = { label: input.label, specVersion: spec.version, adjudication: assignment.adjudication, secondsToLabel, supersededBySpec: null };
+    if (existing) {
+      // A relabel after a guidelines change: the old label is in the audit log, the new one counts.
+      await writeAudit(tx, { actor: who, action: 'annotation.relabel', target: `task:${input.taskId}`, details: { old: existing.label, oldSpec: existing.specVersion } });
+      await tx.update(labels).set({ ...values, createdAt: new Date() }).where(eq(labels.id, existing.id));
+    } else {
+      await tx.insert(labels).values({ taskId: input.taskId, annotator: who, ...values });
+    }
+    await tx
+      .update(annotationAssignments)
+      .set({ status: 'labelled' })
+      .where(and(eq(annotationAssignments.taskId, input.taskId), eq(annotationAssignments.annotator, who)));
+    return { duplicate: false, taskStatus: await settleTask(tx, input.taskId, taskVerdict), batchId: batch.id };
+  });
+}
+
+export async function findAssignment(db: DbOrTx, taskId: number, annotator: string) {
+  const [row] = await db
+    .select()
+    .from(annotationAssignments)
+    .where(and(eq(annotationAssignments.taskId, taskId), eq(annotationAssignments.annotator, annotator)));
+  return row;
+}
+
+export async function skipAssignment(db: DbOrTx, taskId: number, annotator: string): Promise<void> {
+  await db
+    .update(annotationAssignments)
+    .set({ status: 'skipped' })
+    .where(and(eq(annotationAssignments.taskId, taskId), eq(annotationAssignments.annotator, annotator)));
+}
+
+// ---- batches -----------------------------------------------------------------------------------------------
+
+export async function findBatch(db: DbOrTx, batchId: string) {
+  const [row] = await db.select().from(annotationBatches).where(eq(annotationBatches.id, batchId));
+  return row;
+}
+
+/** A model's batches, newest first. */
+export async function batchesOf(db: DbOrTx, modelId: number, limit: number) {
+  return db.select().from(annotationBatches).where(eq(annotationBatches.modelId, modelId)).orderBy(desc(annotationBatches.createdAt)).limit(limit);
+}
+
+/** The newest batch of a model that has its aggregation estimate stored. */
+export async function latestEstimatedBatch(db: DbOrTx, modelId: number) {
+  const [row] = await db
+    .select({ id: annotationBatches.id, estimate: annotationBatches.estimate })
+    .from(annotationBatches)
+    .where(and(eq(annotationBatches.modelId, modelId), sql`${annotationBatches.estimate} is not null`))
+    .orderBy(desc(annotationBatches.createdAt))
+    .limit(1);
+  return row;
+}
+
+/** A batch's aggregated labels beside their majority vote, with each task's stratum and inclusion probability, in task order. */
+export async function aggregatedLabelsOf(db: DbOrTx, batchId: string) {
+  return resultRows<{ external_id: string; label: number; posterior: number; majority_label: number | null; dawid_skene_label: number | null; method: string; label_count: number; stratum: string; inclusion_probability: number }>(
+    await db.execute(sql`
+      select e.external_id, a.label, a.posterior, a.majority_label, a.dawid_skene_label, a.method, a.label_count, t.stratum, t.inclusion_probability
+      from aggregated_labels a join annotation_tasks t on t.id = a.task_id join examples e on e.id = a.example_id
+      where a.batch_id = ${batchId} order by a.task_id`),
+  ).map((r) => ({
+    externalId: r.external_id,
+    label: Number(r.label),
+    posterior: Number(r.posterior),
+    majorityLabel: r.majority_label === null ? null : Number(r.majority_label),
+    dawidSkeneLabel: r.dawid_skene_label === null ? null : Number(r.dawid_skene_label),
+    method: r.method,
+    labelCount: Number(r.label_count),
+    stratum: r.stratum,
+    inclusionProbability: Number(r.inclusion_probability),
+  }));
 }

@@ -209,16 +209,16 @@ export async function runDemo(opts: { quick: boolean }) {
       await new Promise((r) => setTimeout(r, 200));
       batchView = await engineer.annotation.batch.query({ batchId });
     }
-    const est = batchView.estimate as {
-      summary: { aggregated: number; adjudicated: number; dsMajorityDisagreements: number; productionAccuracy: { estimate: number; lower: number; upper: number } | null; biasFlags: { annotator: string; slice: string; value: string; disagreement: number; rest: number; n: number; p: number }[]; krippendorffAlpha: number | null };
-      quality: { fleiss_kappa: number | null; cohen_kappa_mean: number | null; class_balance: { category: string; share: number }[]; annotators: Record<string, { gold_accuracy: { estimate: number | null } }> };
-    } | null;
-    const sla = batchView.sla as { labels: number; medianSecondsToLabel: number | null; reassigned: number; backlogAtClose: number };
+    const est = batchView.estimate;
+    const sla = batchView.sla!;
     say(`  batch ${batchId}: ${batchView.status}, ${sla.labels} labels (${Object.entries(work.labels).map(([k, v]) => `${k.replace(/^\w+-/, '')} ${v}`).join(', ')}), median ${sla.medianSecondsToLabel?.toFixed(2)} s to label, ${sla.reassigned} reassigned, backlog at close ${sla.backlogAtClose}`);
     if (est?.summary) {
+      // A batch aggregated without labels stores no agreement.
       const q = est.quality;
-      say(`  agreement: Krippendorff's alpha ${est.summary.krippendorffAlpha?.toFixed(3)}, Fleiss' kappa ${q.fleiss_kappa?.toFixed(3)}, mean Cohen's kappa ${q.cohen_kappa_mean?.toFixed(3)}; class balance ${q.class_balance.map((c) => `${c.category} ${pct(c.share)}`).join(', ')}`);
-      say(`  gold accuracy: ${Object.entries(q.annotators).map(([k, v]) => `${k.replace(/^\w+-/, '')} ${pct(v.gold_accuracy.estimate)}`).join(', ')}`);
+      if (q) {
+        say(`  agreement: Krippendorff's alpha ${est.summary.krippendorffAlpha?.toFixed(3)}, Fleiss' kappa ${q.fleiss_kappa?.toFixed(3)}, mean Cohen's kappa ${q.cohen_kappa_mean?.toFixed(3)}; class balance ${q.class_balance.map((c) => `${c.category} ${pct(c.share)}`).join(', ')}`);
+        say(`  gold accuracy: ${Object.entries(q.annotators).map(([k, v]) => `${k.replace(/^\w+-/, '')} ${pct(v.gold_accuracy.estimate)}`).join(', ')}`);
+      }
       for (const f of est.summary.biasFlags) {
         say(`  BIAS FLAG: ${f.annotator} on ${f.slice}=${f.value}: disagrees ${pct(f.disagreement)} of ${f.n} labels there vs ${pct(f.rest)} elsewhere (Fisher, Holm-adjusted p = ${f.p.toExponential(2)})`);
       }

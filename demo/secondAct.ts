@@ -148,9 +148,8 @@ export async function secondAct(opts: {
     say(`  first re-audit alert (4 weeks to ${endOf(firstReaudit).slice(0, 10)}, ${firstReaudit.labelled} reviewed of ${firstReaudit.requests} requests):`);
     for (const reason of firstReaudit.reasons.slice(0, 4)) say(`    - ${reason}`);
     const whole = await engineer.audits.report.query({ reportId: firstReaudit.reportId });
-    const overall = (whole.report as { comparison?: { conceptDrift?: { slice: string; metric: string; prelaunch: { estimate: number | null }; window: { estimate: number | null }; difference: { lower: number | null; upper: number | null } }[] } })
-      .comparison?.conceptDrift?.filter((c) => c.slice === 'overall');
-    for (const c of overall ?? []) {
+    const overall = whole.kind === 'bias_reaudit' ? whole.report.comparison.conceptDrift.filter((c) => c.slice === 'overall') : [];
+    for (const c of overall) {
       say(`    overall ${c.metric}: pre-launch ${pct(c.prelaunch.estimate)}, window ${pct(c.window.estimate)} (difference 95% [${pct(c.difference.lower)}, ${pct(c.difference.upper)}])`);
     }
   }

@@ -19,8 +19,8 @@ import {
   type ScheduleSummary,
 } from '@temporalio/client';
 import { z } from 'zod';
-import { and, desc, eq } from 'drizzle-orm';
-import { ALERT_KINDS, ALERT_STATUSES, AUDIT_KINDS, alerts, auditReports, models, modelVersions, type AuditKind } from '../../db/schema';
+import { alertsOf, auditReportById, auditReportsOf } from '../../db/audits';
+import { ALERT_KINDS, ALERT_STATUSES, AUDIT_KINDS, auditReports, type AuditKind } from '../../db/schema';
 import {
   BIAS_REAUDIT_WORKFLOW_TYPE,
   DRIFT_MONITOR_WORKFLOW_TYPE,
@@ -30,6 +30,7 @@ import {
   type DriftMonitorPolicy,
   type ReauditPolicy,
 } from '../../workflows/messages';
+import { biasReauditReportOutput, driftMonitorReportOutput } from '../outputsB';
 import { AUDIT_OVERLAP_POLICIES, auditId, auditOverlap, auditSpecInput, driftMonitorPolicyInput, isoDate, modelName, reason, reauditPolicyInput } from '../schemas';
 import { roleProcedure, router, type Context } from '../trpc';
 import { requireModel } from '../lookups';
@@ -290,7 +291,14 @@ const storedReport = z.object({
   comparison: z.object({ reasons: z.array(z.string()) }).optional(),
 });
 
-const reportColumns = { report: auditReports, version: modelVersions.version };
+/** One report whole: its body's shape follows its kind. */
+const wholeAuditReportOutput = z.discriminatedUnion('kind', [
+  auditReportOutput.extend({ kind: z.literal('bias_reaudit'), model: z.string(), report: biasReauditReportOutput }),
+  auditReportOutput.extend({ kind: z.literal('drift_monitor'), model: z.string(), report: driftMonitorReportOutput }),
+]);
+
+/** What an alert's payload says an approver or operator may act on (workflows/biasReaudit, driftMonitor). */
+const alertPayload = z.object({ proposal: z.string().nullish(), retrainingRunId: z.string().nullish(), reportId: z.number().nullish() });
 
 function toReportView(row: { report: typeof auditReports.$inferSelect; version: number | null }): z.infer<typeof auditReportOutput> {
   const r = row.report;
@@ -512,36 +520,27 @@ export const auditsRouter = router({
     .output(z.array(auditReportOutput))
     .query(async ({ ctx, input }) => {
       const model = await requireModel(ctx.db, input.model);
-      const rows = await ctx.db
-        .select(reportColumns)
-        .from(auditReports)
-        .leftJoin(modelVersions, eq(modelVersions.id, auditReports.versionId))
-        .where(
-          and(
-            eq(auditReports.modelId, model.id),
-            input.kind ? eq(auditReports.kind, input.kind) : undefined,
-            input.auditId ? eq(auditReports.scheduleId, input.auditId) : undefined,
-            input.alertsOnly === 'true' ? eq(auditReports.alert, 1) : undefined,
-          ),
-        )
-        .orderBy(desc(auditReports.windowTo), desc(auditReports.id))
-        .limit(input.limit);
+      const rows = await auditReportsOf(ctx.db, model.id, {
+        ...(input.kind ? { kind: input.kind } : {}),
+        ...(input.auditId ? { auditId: input.auditId } : {}),
+        alertsOnly: input.alertsOnly === 'true',
+        limit: input.limit,
+      });
       return rows.map(toReportView);
     }),
 
   report: roleProcedure('viewer')
     .meta({ openapi: { method: 'GET', path: '/audit-reports/{reportId}', tags, summary: 'One stored audit report, whole: every finding with its interval' } })
     .input(z.strictObject({ reportId: z.coerce.number().int().positive() }))
-    .output(auditReportOutput.extend({ model: z.string(), report: z.record(z.string(), z.unknown()) }))
+    .output(wholeAuditReportOutput)
     .query(async ({ ctx, input }) => {
-      const [row] = await ctx.db
-        .select({ ...reportColumns, model: models.name })
-        .from(auditReports)
-        .innerJoin(models, eq(models.id, auditReports.modelId))
-        .leftJoin(modelVersions, eq(modelVersions.id, auditReports.versionId))
-        .where(eq(auditReports.id, input.reportId));
+      const row = await auditReportById(ctx.db, input.reportId);
       if (!row) throw new TRPCError({ code: 'NOT_FOUND', message: `audit report ${input.reportId} not found` });
-      return { ...toReportView(row), model: row.model, report: row.report.report as Record<string, unknown> };
+      const view = toReportView(row);
+      // The stored body as activities/audits wrote it for this kind; the output schema checks it.
+      return view.kind === 'bias_reaudit'
+        ? { ...view, kind: view.kind, model: row.model, report: row.report.report as z.infer<typeof biasReauditReportOutput> }
+        : { ...view, kind: view.kind, model: row.model, report: row.report.report as z.infer<typeof driftMonitorReportOutput> };
     }),
 
   alerts: roleProcedure('viewer')
@@ -578,15 +577,9 @@ export const auditsRouter = router({
     )
     .query(async ({ ctx, input }) => {
       const model = await requireModel(ctx.db, input.model);
-      const rows = await ctx.db
-        .select()
-        .from(alerts)
-        .where(and(eq(alerts.modelId, model.id), input.kind ? eq(alerts.kind, input.kind) : undefined, input.status ? eq(alerts.status, input.status) : undefined))
-        .orderBy(desc(alerts.createdAt), desc(alerts.id))
-        .limit(input.limit);
-      const payloadView = z.object({ proposal: z.string().nullish(), retrainingRunId: z.string().nullish(), reportId: z.number().nullish() });
+      const rows = await alertsOf(ctx.db, model.id, { ...(input.kind ? { kind: input.kind } : {}), ...(input.status ? { status: input.status } : {}), limit: input.limit });
       return rows.map((a) => {
-        const p = payloadView.safeParse(a.payload).data;
+        const p = alertPayload.safeParse(a.payload).data;
         return {
           alertId: a.id,
           kind: a.kind,

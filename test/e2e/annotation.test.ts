@@ -200,11 +200,13 @@ test('a run samples traffic, annotators label it (expiry, relabel, adjudication)
   const quality = await env.clients.viewer.annotation.annotators.query({ model });
   const bobQ = quality.find((q) => q.subject === `bob-${suffix}`)!;
   assert.ok(bobQ.labels >= 1);
-  assert.equal((bobQ.gold as { series: { batchId: string }[] }).series[0]!.batchId, batchId);
+  assert.equal(bobQ.gold.series[0]!.batchId, batchId);
   if (adjudicated > 0) assert.equal(quality.find((q) => q.subject === `judge-${suffix}`)!.adjudicator, true);
 
   const view = await env.clients.viewer.annotation.batch.query({ batchId });
   assert.equal(view.progress.done + view.progress.open + view.progress.adjudication, 15);
+  // The stored SLA and estimate come back whole: their output schemas name every field the activities stored.
+  assert.deepEqual({ sla: view.sla, estimate: view.estimate }, { sla: closed!.sla, estimate: closed!.estimate });
 });
 
 test('a batch nobody labels closes at its deadline; the run goes on with the labels it has', { timeout: 180_000 }, async () => {

@@ -104,6 +104,8 @@ test('a clean window is recorded and not alerted; a country-code disparity is de
   const reports = await db.select().from(auditReports).where(eq(auditReports.modelId, modelId));
   assert.equal(reports.length, 2);
   assert.deepEqual(reports.map((r) => r.alert).sort(), [0, 1]);
+  // Each report comes back whole through the API: its output schema names every field the activity stored.
+  for (const r of reports) assert.deepEqual((await env.clients.viewer.audits.report.query({ reportId: r.id })).report, r.report);
   const [alertRow] = await db.select().from(alerts).where(eq(alerts.modelId, modelId));
   assert.equal(alertRow!.status, 'delivered');
   // The alert, its delivery and the rollback it proposes are readable through the API.
