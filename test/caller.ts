@@ -1,0 +1,210 @@
+// The router layer's test set-up: the app router called in-process (createCaller) over a migrated
+// database (PostgreSQL when DATABASE_URL is set, in-memory PGlite otherwise) and a stub Temporal
+// client that records what the routers asked of Temporal. No HTTP, no worker, no workflow bundle:
+// what a router alone decides (validation, roles, rows written, NOT_FOUND/CONFLICT) is proven here;
+// flows that need a running workflow stay end to end.
+import assert from 'node:assert/strict';
+import { TRPCClientError } from '@trpc/client';
+import { getErrorShape, getTRPCErrorFromUnknown } from '@trpc/server';
+import type { Client } from '@temporalio/client';
+import { ScheduleNotFoundError } from '@temporalio/client';
+import { WorkflowNotFoundError } from '@temporalio/common';
+import { getTableName, is, sql } from 'drizzle-orm';
+import { PgTable } from 'drizzle-orm/pg-core';
+import type { ApiClient } from '../api/client';
+import { appRouter } from '../api/router';
+import { createCallerFactory, createContextInner, identityFromToken, type ApiDeps, type Identity } from '../api/trpc';
+import { createScorer } from '../activities/index';
+import { openDb, type Db, type OpenedDb } from '../db/index';
+import { resultRows } from '../db/queries';
+import * as schema from '../db/schema';
+import type { Role } from '../db/schema';
+import { issueToken } from '../db/tokens';
+import { uid } from './helpers';
+
+/** One thing a router asked of Temporal. */
+export interface TemporalCall {
+  kind: 'start' | 'query' | 'executeUpdate' | 'signal' | 'scheduleCreate' | 'scheduleGetHandle' | 'scheduleList';
+  id: string;
+  /** Workflow type, query/update/signal name. */
+  name?: string;
+  args?: unknown[];
+  options?: unknown;
+}
+
+/**
+ * The part of the Temporal client the routers use. Unless a test scripts an answer, every workflow is
+ * unknown (WorkflowNotFoundError) and every schedule too (ScheduleNotFoundError), as on a server
+ * where nothing was ever started.
+ */
+export class StubTemporal {
+  readonly calls: TemporalCall[] = [];
+  /** Answers a query (workflow id, query name); throw to refuse. Default: the workflow is not found. */
+  onQuery: (id: string, name: string) => unknown = (id) => {
+    throw new WorkflowNotFoundError(`workflow not found: ${id}`, id, undefined);
+  };
+  /** Answers an update; throw to refuse. Default: the workflow is not found. */
+  onUpdate: (id: string, name: string, args: unknown[]) => unknown = (id) => {
+    throw new WorkflowNotFoundError(`workflow not found: ${id}`, id, undefined);
+  };
+
+  readonly workflow = {
+    start: async (type: string, options: { workflowId: string; args?: unknown[] }) => {
+      this.calls.push({ kind: 'start', id: options.workflowId, name: type, args: options.args ?? [], options });
+      return this.workflow.getHandle(options.workflowId);
+    },
+    getHandle: (id: string) => ({
+      workflowId: id,
+      query: async (def: { name: string } | string) => {
+        const name = typeof def === 'string' ? def : def.name;
+        this.calls.push({ kind: 'query', id, name });
+        return this.onQuery(id, name);
+      },
+      executeUpdate: async (def: { name: string }, options: { args?: unknown[] } = {}) => {
+        this.calls.push({ kind: 'executeUpdate', id, name: def.name, args: options.args ?? [] });
+        return this.onUpdate(id, def.name, options.args ?? []);
+      },
+      signal: async (def: { name: string }, ...args: unknown[]) => {
+        this.calls.push({ kind: 'signal', id, name: def.name, args });
+      },
+    }),
+  };
+
+  readonly schedule = {
+    create: async (options: { scheduleId: string }) => {
+      this.calls.push({ kind: 'scheduleCreate', id: options.scheduleId, options });
+      throw new Error('StubTemporal: schedules are tested against the real server (test/api/audits.test.ts)');
+    },
+    getHandle: (id: string) => {
+      this.calls.push({ kind: 'scheduleGetHandle', id });
+      const missing = async () => {
+        throw new ScheduleNotFoundError(`schedule not found: ${id}`, id);
+      };
+      return { scheduleId: id, describe: missing, pause: missing, unpause: missing, trigger: missing, backfill: missing, delete: missing };
+    },
+    list: (options?: unknown) => {
+      this.calls.push({ kind: 'scheduleList', id: '', options });
+      return (async function* () {})();
+    },
+  };
+
+  /** Calls of one kind, in order. */
+  of(kind: TemporalCall['kind']): TemporalCall[] {
+    return this.calls.filter((c) => c.kind === kind);
+  }
+}
+
+export type Who = 'admin' | 'operator' | 'approver' | 'viewer';
+
+export interface CallerEnv {
+  opened: OpenedDb;
+  db: OpenedDb['db'];
+  temporal: StubTemporal;
+  deps: ApiDeps;
+  /** The router called as an identity (null: no token), exactly as the HTTP adapter calls it. */
+  caller(identity: Identity | null): ReturnType<typeof createCaller>;
+  /**
+   * The same calls in the typed client's shape (`.query` / `.mutate`), so a test reads as it would over
+   * HTTP; refusals arrive as TRPCClientError carrying the shape the app's error formatter gives them.
+   */
+  client(identity: Identity | null): ApiClient;
+  /** Clients per role, each with a real token resolved the way the HTTP adapter resolves it. */
+  clients: Record<Who, ApiClient>;
+  identities: Record<Who, Identity>;
+  /** The bearer tokens behind `clients`, for tests that also serve the router over HTTP. */
+  tokens: Record<Who, string>;
+  /** A new token holder with `role`, as a client. */
+  as(subject: string, role: Role): Promise<{ client: ApiClient; identity: Identity; token: string }>;
+  stop(): Promise<void>;
+}
+
+const createCaller = createCallerFactory(appRouter);
+
+export async function startCallerEnv(opts: { defaultApprovalTimeoutSeconds?: number } = {}): Promise<CallerEnv> {
+  const opened = await openDb(process.env.DATABASE_URL ? { url: process.env.DATABASE_URL } : { pgliteDir: 'memory://' });
+  const suffix = uid();
+  const temporal = new StubTemporal();
+  const deps: ApiDeps = {
+    db: opened.db,
+    // The one cast: the stub implements the subset of Client the routers call.
+    temporal: temporal as unknown as Client,
+    namespace: 'default',
+    taskQueues: { control: `control-${suffix}`, training: `training-${suffix}` },
+    defaultApprovalTimeoutSeconds: opts.defaultApprovalTimeoutSeconds ?? 600,
+    scorer: createScorer(),
+  };
+  const caller = (identity: Identity | null) => createCaller(createContextInner(deps, identity));
+  const client = (identity: Identity | null) => clientShaped(caller(identity));
+  const as = async (subject: string, role: Role) => {
+    const { token } = await issueToken(opened.db, { subject, role, createdBy: 'test' });
+    const identity = (await identityFromToken(opened.db, token))!;
+    return { client: client(identity), identity, token };
+  };
+  const clients = {} as Record<Who, ApiClient>;
+  const identities = {} as Record<Who, Identity>;
+  const tokens = {} as Record<Who, string>;
+  for (const who of ['admin', 'operator', 'approver', 'viewer'] as const) {
+    const made = await as(`${who}-${suffix}`, who);
+    clients[who] = made.client;
+    identities[who] = made.identity;
+    tokens[who] = made.token;
+  }
+  return { opened, db: opened.db, temporal, deps, caller, client, clients, identities, tokens, as, stop: () => opened.close() };
+}
+
+/**
+ * `caller.a.b(input)` seen as `client.a.b.query(input)` / `.mutate(input)`. Errors go through the app
+ * router's own error formatter (getErrorShape), so `err.data.code`, `err.data.fieldErrors` and the
+ * message are what an HTTP client receives.
+ */
+const roundTrip = (value: unknown) => (value === undefined ? undefined : JSON.parse(JSON.stringify(value)));
+
+function clientShaped(caller: object): ApiClient {
+  const walk = (path: string[]): unknown =>
+    new Proxy(() => {}, {
+      get: (_, key: string) => {
+        if (key !== 'query' && key !== 'mutate') return walk([...path, key]);
+        return async (input?: unknown) => {
+          let fn: unknown = caller;
+          for (const p of path) fn = (fn as Record<string, unknown>)[p];
+          try {
+            // JSON round trips both ways: what a client can send and what it receives (dates as strings).
+            const output = await (fn as (i: unknown) => Promise<unknown>)(roundTrip(input));
+            return roundTrip(output);
+          } catch (cause) {
+            const error = getTRPCErrorFromUnknown(cause);
+            const shape = getErrorShape({ config: appRouter._def._config, error, type: key === 'query' ? 'query' : 'mutation', path: path.join('.'), input, ctx: undefined });
+            throw TRPCClientError.from({ error: shape });
+          }
+        };
+      },
+    });
+  return walk([]) as ApiClient;
+}
+
+// ---- "nothing was written": row count and content hash of every table in db/schema.ts -------------
+
+const tables: PgTable[] = (Object.values(schema) as unknown[]).filter((v): v is PgTable => is(v, PgTable));
+
+export type Fingerprint = Record<string, { rows: number; hash: string }>;
+
+export async function fingerprint(db: Db): Promise<Fingerprint> {
+  // One statement for all tables: this runs before and after every refused call.
+  // Whole-row text of every row, hashed: catches updates (a revoked token, a replaced policy), not only inserts.
+  const perTable = tables.map(
+    (table) => sql`select ${getTableName(table)} as name, count(*)::int as rows, coalesce(md5(string_agg(${table}::text, '|' order by ${table}::text)), '') as hash from ${table}`,
+  );
+  const rows = resultRows<{ name: string; rows: number; hash: string }>(await db.execute(sql.join(perTable, sql` union all `)));
+  const out: Fingerprint = {};
+  for (const row of rows) out[row.name] = { rows: Number(row.rows), hash: row.hash };
+  assert.equal(Object.keys(out).length, tables.length, 'every table fingerprinted');
+  return out;
+}
+
+export async function assertNothingWritten(db: Db, before: Fingerprint, what: string) {
+  const now = await fingerprint(db);
+  for (const name of Object.keys(before)) {
+    assert.equal(now[name]!.rows, before[name]!.rows, `${what}: row count of ${name} changed`);
+    assert.equal(now[name]!.hash, before[name]!.hash, `${what}: contents of ${name} changed`);
+  }
+}
