@@ -13,6 +13,7 @@ import { getTableName, is, sql } from 'drizzle-orm';
 import { PgTable } from 'drizzle-orm/pg-core';
 import type { ApiClient } from '../api/client';
 import { appRouter } from '../api/router';
+import { startApiServer, type ApiServer } from '../api/server';
 import { createCallerFactory, createContextInner, identityFromToken, type ApiDeps, type Identity } from '../api/trpc';
 import { createScorer } from '../activities/index';
 import { openDb, type Db, type OpenedDb } from '../db/index';
@@ -115,6 +116,8 @@ export interface CallerEnv {
   tokens: Record<Who, string>;
   /** A new token holder with `role`, as a client. */
   as(subject: string, role: Role): Promise<{ client: ApiClient; identity: Identity; token: string }>;
+  /** Serves the same deps over HTTP (started once, closed by stop()) and returns its base URL: for tests of what HTTP adds. */
+  serve(): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -149,7 +152,13 @@ export async function startCallerEnv(opts: { defaultApprovalTimeoutSeconds?: num
     identities[who] = made.identity;
     tokens[who] = made.token;
   }
-  return { opened, db: opened.db, temporal, deps, caller, client, clients, identities, tokens, as, stop: () => opened.close() };
+  let server: Promise<ApiServer> | undefined;
+  const serve = async () => (await (server ??= startApiServer(deps))).url;
+  const stop = async () => {
+    if (server) await (await server).close();
+    await opened.close();
+  };
+  return { opened, db: opened.db, temporal, deps, caller, client, clients, identities, tokens, as, serve, stop };
 }
 
 /**

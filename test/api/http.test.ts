@@ -8,24 +8,20 @@ import { after, before, describe, test } from 'node:test';
 import { createTRPCClient, httpLink, TRPCClientError } from '@trpc/client';
 import { createApiClient } from '../../api/client';
 import { appRouter, type AppRouter } from '../../api/router';
-import { startApiServer, type ApiServer } from '../../api/server';
 import { assertNothingWritten as nothingWritten, fingerprint as fingerprintOf, startCallerEnv, type CallerEnv } from '../caller';
 import { uid } from '../helpers';
 
 let env: CallerEnv & { url: string };
-let server: ApiServer;
 let model: string;
 const validRunId = 'run-nobody-0000-abcdef';
 
 before(async () => {
   const callerEnv = await startCallerEnv();
-  server = await startApiServer(callerEnv.deps);
-  env = Object.assign(callerEnv, { url: server.url });
+  env = Object.assign(callerEnv, { url: await callerEnv.serve() });
   model = `http-${uid()}`;
   await env.clients.operator.models.register.mutate({ name: model, description: 'http target' });
 });
 after(async () => {
-  await server?.close();
   await env?.stop();
 });
 
