@@ -3,6 +3,7 @@
 // got. One delivery attempt per call; a retried call never sends a delivered alert again; refusals are
 // non-retryable; every attempt is counted in the row.
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, test } from 'node:test';
@@ -14,6 +15,13 @@ import { alerts, auditLog, models } from '../../db/schema';
 
 const SECRET_ENV = 'TEST_RETRAIN_ALERT_SECRET';
 const SECRET = 'test-secret-do-not-use';
+
+/**
+ * The signature as documented for receivers: `sha256=` + hex HMAC-SHA256 of "<timestamp>.<raw body>"
+ * with the shared secret. Computed here with createHmac, never with signAlert, so a change to the signed
+ * string (which would break every real receiver) fails this file.
+ */
+const documentedSignature = (secret: string, timestamp: number | string, body: string) => `sha256=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
 
 interface Received {
   path: string;
@@ -102,7 +110,7 @@ test('delivers once, signed and recorded; a second call with the same key sends 
   assert.equal(got.headers['content-type'], 'application/json');
   assert.equal(got.headers['x-retrain-delivery'], `${key}:1`);
   assert.match(String(got.headers['x-retrain-signature']), /^sha256=[0-9a-f]{64}$/);
-  assert.equal(got.headers['x-retrain-signature'], signAlert(SECRET, String(got.headers['x-retrain-timestamp']), got.raw));
+  assert.equal(got.headers['x-retrain-signature'], documentedSignature(SECRET, String(got.headers['x-retrain-timestamp']), got.raw), 'signed as documented');
   assert.deepEqual(Object.keys(got.body).sort(), ['alertKey', 'createdAt', 'id', 'kind', 'model', 'payload', 'severity', 'summary']);
   assert.equal(got.body.id, first.alertId);
   assert.equal(got.body.alertKey, key);
@@ -213,11 +221,19 @@ test('missing secret: refuses to send unsigned (non-retryable), error recorded, 
   assert.equal(received.length, 0);
 });
 
+test('signAlert gives the documented signature: a known answer, for a text and a byte body', () => {
+  const body = JSON.stringify({ id: 7, summary: 'gap crossed the policy' });
+  const expected = documentedSignature('s3cret', 1767225600, body);
+  assert.equal(signAlert('s3cret', 1767225600, body), expected);
+  assert.equal(signAlert('s3cret', '1767225600', Buffer.from(body)), expected);
+  assert.notEqual(signAlert('s3cret', 1767225601, body), expected, 'the timestamp is part of the signed string');
+});
+
 test('verifyAlertSignature rejects a tampered body, a wrong secret, a stale or future timestamp and missing headers', () => {
   const body = JSON.stringify({ id: 1, summary: 'gap crossed the policy' });
   const now = new Date('2026-03-01T12:00:00Z');
   const ts = Math.floor(now.getTime() / 1000);
-  const headers = { 'x-retrain-timestamp': String(ts), 'x-retrain-signature': signAlert(SECRET, ts, body) };
+  const headers = { 'x-retrain-timestamp': String(ts), 'x-retrain-signature': documentedSignature(SECRET, ts, body) };
 
   assert.deepEqual(verifyAlertSignature(SECRET, headers, body, 300, now), { ok: true, timestamp: ts });
   // The same check through a fetch Headers object and a raw byte body.
@@ -229,12 +245,12 @@ test('verifyAlertSignature rejects a tampered body, a wrong secret, a stale or f
   assert.deepEqual(verifyAlertSignature(SECRET, { ...headers, 'x-retrain-timestamp': String(ts + 1) }, body, 300, now), { ok: false, reason: 'mismatch' });
 
   const stale = ts - 301;
-  const staleHeaders = { 'x-retrain-timestamp': String(stale), 'x-retrain-signature': signAlert(SECRET, stale, body) };
+  const staleHeaders = { 'x-retrain-timestamp': String(stale), 'x-retrain-signature': documentedSignature(SECRET, stale, body) };
   assert.deepEqual(verifyAlertSignature(SECRET, staleHeaders, body, 300, now), { ok: false, reason: 'stale' });
   assert.equal(verifyAlertSignature(SECRET, staleHeaders, body, 600, now).ok, true);
   const future = ts + 301;
   assert.deepEqual(
-    verifyAlertSignature(SECRET, { 'x-retrain-timestamp': String(future), 'x-retrain-signature': signAlert(SECRET, future, body) }, body, 300, now),
+    verifyAlertSignature(SECRET, { 'x-retrain-timestamp': String(future), 'x-retrain-signature': documentedSignature(SECRET, future, body) }, body, 300, now),
     { ok: false, reason: 'stale' },
   );
 
