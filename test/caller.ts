@@ -40,6 +40,8 @@ export interface TemporalCall {
  */
 export class StubTemporal {
   readonly calls: TemporalCall[] = [];
+  /** Called on every workflow start (after it is recorded); throw to refuse it. Default: accepted. */
+  onStart: (id: string, type: string, args: unknown[]) => void = () => {};
   /** Answers a query (workflow id, query name); throw to refuse. Default: the workflow is not found. */
   onQuery: (id: string, name: string) => unknown = (id) => {
     throw new WorkflowNotFoundError(`workflow not found: ${id}`, id, undefined);
@@ -52,6 +54,7 @@ export class StubTemporal {
   readonly workflow = {
     start: async (type: string, options: { workflowId: string; args?: unknown[] }) => {
       this.calls.push({ kind: 'start', id: options.workflowId, name: type, args: options.args ?? [], options });
+      this.onStart(options.workflowId, type, options.args ?? []);
       return this.workflow.getHandle(options.workflowId);
     },
     getHandle: (id: string) => ({
