@@ -19,7 +19,9 @@ import { createScorer } from '../activities/index';
 import { openDb, type Db, type OpenedDb } from '../db/index';
 import { resultRows } from '../db/queries';
 import * as schema from '../db/schema';
-import type { Role } from '../db/schema';
+import { modelVersions, routes, type Role } from '../db/schema';
+import type { CorpusEmail } from '../demo/corpus';
+import { artifactHash, serializeArtifact, trainHashedLogReg } from '../trainers/hashedLogReg';
 import { issueToken } from '../db/tokens';
 import { uid } from './helpers';
 
@@ -219,4 +221,18 @@ export async function assertNothingWritten(db: Db, before: Fingerprint, what: st
     assert.equal(now[name]!.rows, before[name]!.rows, `${what}: row count of ${name} changed`);
     assert.equal(now[name]!.hash, before[name]!.hash, `${what}: contents of ${name} changed`);
   }
+}
+
+/**
+ * Version 1 of a model as a promotion leaves it, without a run: a real artifact (the built-in trainer
+ * on `emails`), status production, and the production route to it. For router tests that serve or route.
+ */
+export async function plantProductionVersion(db: Db, modelId: number, emails: CorpusEmail[], extra: { runId?: string } = {}): Promise<number> {
+  const artifact = serializeArtifact(await trainHashedLogReg(emails.map((e) => ({ input: e.input, label: e.label })), { dimsLog2: 14, epochs: 3 }));
+  const [version] = await db
+    .insert(modelVersions)
+    .values({ modelId, version: 1, trainer: 'hashed-logreg@1', params: {}, artifact, artifactHash: artifactHash(artifact), status: 'production', ...extra })
+    .returning({ id: modelVersions.id });
+  await db.insert(routes).values({ modelId, kind: 'production', versionId: version!.id });
+  return version!.id;
 }

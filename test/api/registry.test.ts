@@ -7,8 +7,7 @@ import { after, before, test } from 'node:test';
 import { TRPCClientError } from '@trpc/client';
 import { eq } from 'drizzle-orm';
 import { modelVersions, predictions, routes } from '../../db/schema';
-import { artifactHash, serializeArtifact, trainHashedLogReg } from '../../trainers/hashedLogReg';
-import { startCallerEnv, type CallerEnv } from '../caller';
+import { plantProductionVersion, startCallerEnv, type CallerEnv } from '../caller';
 import { corpusSubset, uid } from '../helpers';
 
 let env: CallerEnv;
@@ -21,12 +20,9 @@ before(async () => {
   env = await startCallerEnv();
   model = `spam-${uid()}`;
   ({ id: modelId } = await env.clients.operator.models.register.mutate({ name: model }));
-  const emails = corpusSubset().slice(0, 300);
-  const artifact = serializeArtifact(await trainHashedLogReg(emails.map((e) => ({ input: e.input, label: e.label })), { dimsLog2: 14, epochs: 3 }));
-  const base = { modelId, trainer: 'hashed-logreg@1', params: {}, artifact, artifactHash: artifactHash(artifact) };
-  ids[1] = await insertVersion({ ...base, version: 1, status: 'production' });
-  await env.db.insert(routes).values({ modelId, kind: 'production', versionId: ids[1] });
+  ids[1] = await plantProductionVersion(env.db, modelId, corpusSubset().slice(0, 300));
 });
+
 async function insertVersion(row: typeof modelVersions.$inferInsert): Promise<number> {
   const [inserted] = await env.db.insert(modelVersions).values(row).returning({ id: modelVersions.id });
   return inserted!.id;

@@ -8,7 +8,7 @@ import type { ApiClient } from '../../api/client';
 import { datasetSnapshots, evalReports, examples, models, modelVersions, predictions, routes, shadowPredictions } from '../../db/schema';
 import { artifactHash, deserializeArtifact, predictBatch, serializeArtifact, trainHashedLogReg } from '../../trainers/hashedLogReg';
 import { corpusSubset, uid } from '../helpers';
-import { startCallerEnv, type CallerEnv } from '../caller';
+import { plantProductionVersion, startCallerEnv, type CallerEnv } from '../caller';
 
 let env: CallerEnv;
 let ingest: ApiClient;
@@ -38,13 +38,8 @@ before(async () => {
   await env.clients.operator.models.register.mutate({ name: model });
   [{ id: modelId }] = (await db.select({ id: models.id }).from(models).where(eq(models.name, model))) as [{ id: number }];
   // A real artifact, promoted by hand, with the eval report a run would have written (its threshold is what serves).
-  const artifact = serializeArtifact(await trainHashedLogReg(trainOn.map((e) => ({ input: e.input, label: e.label })), { dimsLog2: 14, epochs: 3 }));
   const runId = `run-${model}-manual`;
-  [{ id: versionId }] = (await db
-    .insert(modelVersions)
-    .values({ modelId, version: 1, trainer: 'hashed-logreg@1', params: {}, artifact, artifactHash: artifactHash(artifact), status: 'production', runId })
-    .returning({ id: modelVersions.id })) as [{ id: number }];
-  await db.insert(routes).values({ modelId, kind: 'production', versionId });
+  versionId = await plantProductionVersion(db, modelId, trainOn, { runId });
   const [snap] = await db.insert(datasetSnapshots).values({ modelId, runId, contentHash: 'sha256:x', trainCount: 300, heldoutCount: 0 }).returning();
   await db.insert(evalReports).values({ runId, versionId, snapshotId: snap!.id, role: 'candidate', summary: { settings: { threshold: THRESHOLD, confidence: 0.95, B: 10, seed: 1 } }, contentHash: 'sha256:y' });
 });
