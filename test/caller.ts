@@ -166,13 +166,13 @@ export async function startCallerEnv(opts: { defaultApprovalTimeoutSeconds?: num
   return { opened, db: opened.db, temporal, deps, caller, client, clients, identities, tokens, as, serve, stop };
 }
 
+const roundTrip = (value: unknown) => (value === undefined ? undefined : JSON.parse(JSON.stringify(value)));
+
 /**
  * `caller.a.b(input)` seen as `client.a.b.query(input)` / `.mutate(input)`. Errors go through the app
  * router's own error formatter (getErrorShape), so `err.data.code`, `err.data.fieldErrors` and the
  * message are what an HTTP client receives.
  */
-const roundTrip = (value: unknown) => (value === undefined ? undefined : JSON.parse(JSON.stringify(value)));
-
 function clientShaped(caller: object): ApiClient {
   const walk = (path: string[]): unknown =>
     new Proxy(() => {}, {
