@@ -6,9 +6,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { TRPCClientError } from '@trpc/client';
+import { eq } from 'drizzle-orm';
 import type { ApiClient } from '../../api/client';
 import { appRouter, type AppRouter } from '../../api/router';
 import { assertNothingWritten as nothingWritten, fingerprint as fingerprintOf, startCallerEnv, type CallerEnv, type Who } from '../caller';
+import { models } from '../../db/schema';
 import { uid } from '../helpers';
 
 let env: CallerEnv;
@@ -641,13 +643,18 @@ describe('authentication, roles and other refusals', () => {
     await assertNothingWritten(before, 'rollback without history');
   });
 
-  test('a successful mutation is audited once (the control for "nothing written")', async () => {
+  test('a successful mutation is audited once, and the "nothing written" check sees inserts and updates (its control)', async () => {
     const before = await fingerprint();
     const name = `audited-${uid()}`;
     await env.clients.operator.models.register.mutate({ name });
     const now = await fingerprint();
-    assert.equal(now.models!.rows, before.models!.rows + 1);
-    assert.equal(now.audit_log!.rows, before.audit_log!.rows + 1);
+    assert.equal(now.rows.models, before.rows.models! + 1);
+    assert.equal(now.rows.audit_log, before.rows.audit_log! + 1);
+    await assert.rejects(assertNothingWritten(before, 'a registration'), /row count of (models|audit_log) changed/, 'the check sees an insert');
+    // An update that leaves every count as it was is seen too.
+    const beforeUpdate = await fingerprint();
+    await env.db.update(models).set({ description: 'changed behind the API' }).where(eq(models.name, name));
+    await assert.rejects(assertNothingWritten(beforeUpdate, 'an update'), /rows of models were inserted or updated/, 'the check sees an update');
     const entries = await env.clients.admin.admin.auditLog.query({ target: name });
     assert.deepEqual(entries.map((e) => e.action), ['models.register']);
   });
