@@ -1,7 +1,7 @@
 // Side effects of retrainingRun. Each write is keyed by the run id (one snapshot, one candidate, one
 // report per version, one gate result, one approval per run), so a retried activity writes nothing twice.
 import { createHash } from 'node:crypto';
-import { Context } from '@temporalio/activity';
+import { heartbeat } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { and, asc, desc, eq, inArray, isNotNull, sql } from 'drizzle-orm';
 import { canonicalJson } from '../analysis/canonicalJson';
@@ -86,15 +86,6 @@ const BUILTIN_TRAINER = 'hashed-logreg@1';
 
 function sha256(text: string): string {
   return `sha256:${createHash('sha256').update(text).digest('hex')}`;
-}
-
-function heartbeat(details: unknown): void {
-  // Activities are also called directly by tests, outside an activity context.
-  try {
-    Context.current().heartbeat(details);
-  } catch {
-    /* not running inside an activity */
-  }
 }
 
 export function createRetrainingActivities({ db }: ActivityDeps) {

@@ -2,7 +2,7 @@
 // seed) point stored once (a resumed fan-out finds its stored points and trains nothing twice), and
 // the report (fit, ablation, verdict) stored once per run.
 import { createHash } from 'node:crypto';
-import { Context } from '@temporalio/activity';
+import { heartbeat } from '@temporalio/activity';
 import { and, asc, eq, sql } from 'drizzle-orm';
 import { canonicalJson } from '../analysis/canonicalJson';
 import { ablationRowTest } from '../analysis/ablation';
@@ -63,14 +63,6 @@ function nestedOrder<T extends { externalId: string }>(members: T[], seed: numbe
     .map((m) => ({ m, k: key(m.externalId) }))
     .sort((a, b) => a.k - b.k || (a.m.externalId < b.m.externalId ? -1 : a.m.externalId > b.m.externalId ? 1 : 0))
     .map((x) => x.m);
-}
-
-function heartbeat(details: unknown): void {
-  try {
-    Context.current().heartbeat(details);
-  } catch {
-    /* called outside an activity (tests) */
-  }
 }
 
 /** Frozen snapshots kept in memory: a check's 20-odd points read the same two splits. */

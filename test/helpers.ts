@@ -9,7 +9,7 @@ import { issueToken } from '../db/tokens';
 import { assignHeldOut, loadCorpus, type CorpusEmail } from '../demo/corpus';
 import { examples, feedbackEvents, models, modelVersions, predictions, routes, runs } from '../db/schema';
 import type { Role } from '../db/schema';
-import { startServices, type Services, type StartServicesOptions } from '../temporal-config/services';
+import type { Services, StartServicesOptions } from '../temporal-config/services';
 import { deserializeArtifact, predictBatch } from '../trainers/hashedLogReg';
 
 export const uid = () => randomBytes(4).toString('hex');
@@ -23,6 +23,8 @@ export interface TestEnv {
 }
 
 export async function startTestEnv(opts: Partial<StartServicesOptions> = {}): Promise<TestEnv> {
+  // Loaded here, not at the top: files that only use the corpus helpers (the router layer's) skip the worker's load.
+  const { startServices } = await import('../temporal-config/services');
   const suffix = uid();
   const services = await startServices({
     temporalAddress: process.env.TEMPORAL_TEST_ADDRESS,

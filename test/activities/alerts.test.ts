@@ -3,6 +3,7 @@
 // got. One delivery attempt per call; a retried call never sends a delivered alert again; refusals are
 // non-retryable; every attempt is counted in the row.
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, test } from 'node:test';
@@ -15,6 +16,13 @@ import { alerts, auditLog, models } from '../../db/schema';
 const SECRET_ENV = 'TEST_RETRAIN_ALERT_SECRET';
 const SECRET = 'test-secret-do-not-use';
 
+/**
+ * The signature as documented for receivers: `sha256=` + hex HMAC-SHA256 of "<timestamp>.<raw body>"
+ * with the shared secret. Computed here with createHmac, never with signAlert, so a change to the signed
+ * string (which would break every real receiver) fails this file.
+ */
+const documentedSignature = (secret: string, timestamp: number | string, body: string) => `sha256=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
+
 interface Received {
   path: string;
   headers: IncomingHttpHeaders;
@@ -22,6 +30,10 @@ interface Received {
   body: AlertBody;
   verified: boolean;
 }
+
+/** Alert keys unique to this run of the file: on a PostgreSQL database that outlives it, a stored key would be a retry. */
+const RUN = Date.now().toString(36);
+const alertKey = (name: string) => `wf-${RUN}-${name}:alert`;
 
 let opened: OpenedDb;
 let server: Server;
@@ -92,7 +104,7 @@ const isRetryable = (pattern: RegExp) => (err: unknown) =>
 
 test('delivers once, signed and recorded; a second call with the same key sends nothing', async () => {
   const { sendAlert } = createAlertActivities({ db: opened.db });
-  const key = 'wf-bias-1:alert';
+  const key = alertKey('bias-1');
   const first = await sendAlert(input(key));
   assert.deepEqual([first.status, first.attempts, first.delivered], ['delivered', 1, true]);
 
@@ -102,7 +114,7 @@ test('delivers once, signed and recorded; a second call with the same key sends 
   assert.equal(got.headers['content-type'], 'application/json');
   assert.equal(got.headers['x-retrain-delivery'], `${key}:1`);
   assert.match(String(got.headers['x-retrain-signature']), /^sha256=[0-9a-f]{64}$/);
-  assert.equal(got.headers['x-retrain-signature'], signAlert(SECRET, String(got.headers['x-retrain-timestamp']), got.raw));
+  assert.equal(got.headers['x-retrain-signature'], documentedSignature(SECRET, String(got.headers['x-retrain-timestamp']), got.raw), 'signed as documented');
   assert.deepEqual(Object.keys(got.body).sort(), ['alertKey', 'createdAt', 'id', 'kind', 'model', 'payload', 'severity', 'summary']);
   assert.equal(got.body.id, first.alertId);
   assert.equal(got.body.alertKey, key);
@@ -129,7 +141,7 @@ test('delivers once, signed and recorded; a second call with the same key sends 
 
 test('500, 500, then 200: two retryable throws with attempts 1 and 2, delivered on the third call', async () => {
   const { sendAlert } = createAlertActivities({ db: opened.db });
-  const key = 'wf-bias-2:alert';
+  const key = alertKey('bias-2');
   script = [500, 500];
 
   await assert.rejects(sendAlert(input(key)), isRetryable(/attempt 1: webhook answered HTTP 500/));
@@ -163,13 +175,13 @@ test('500, 500, then 200: two retryable throws with attempts 1 and 2, delivered 
 test('429 and 408 are retryable; other 4xx are a non-retryable refusal', async () => {
   const { sendAlert } = createAlertActivities({ db: opened.db });
   script = [429, 408];
-  await assert.rejects(sendAlert(input('wf-bias-3:alert')), isRetryable(/HTTP 429/));
-  await assert.rejects(sendAlert(input('wf-bias-3:alert')), isRetryable(/HTTP 408/));
-  assert.equal((await rowOf('wf-bias-3:alert')).attempts, 2);
+  await assert.rejects(sendAlert(input(alertKey('bias-3'))), isRetryable(/HTTP 429/));
+  await assert.rejects(sendAlert(input(alertKey('bias-3'))), isRetryable(/HTTP 408/));
+  assert.equal((await rowOf(alertKey('bias-3'))).attempts, 2);
 
   script = [400];
-  await assert.rejects(sendAlert(input('wf-bias-4:alert')), isNonRetryable('AlertRejected'));
-  const row = await rowOf('wf-bias-4:alert');
+  await assert.rejects(sendAlert(input(alertKey('bias-4'))), isNonRetryable('AlertRejected'));
+  const row = await rowOf(alertKey('bias-4'));
   assert.deepEqual([row.status, row.attempts, row.lastStatus], ['failed', 1, 400]);
   assert.match(row.lastError!, /HTTP 400/);
   assert.equal(received.length, 3);
@@ -178,22 +190,22 @@ test('429 and 408 are retryable; other 4xx are a non-retryable refusal', async (
 test('a receiver that does not answer in time or cannot be reached: retryable, attempt recorded without status', async () => {
   const { sendAlert } = createAlertActivities({ db: opened.db }, { timeoutMs: 100 });
   delayMs = 1000;
-  await assert.rejects(sendAlert(input('wf-bias-5:alert')), isRetryable(/no response within 100 ms/));
-  let row = await rowOf('wf-bias-5:alert');
+  await assert.rejects(sendAlert(input(alertKey('bias-5'))), isRetryable(/no response within 100 ms/));
+  let row = await rowOf(alertKey('bias-5'));
   assert.deepEqual([row.status, row.attempts, row.lastStatus], ['failed', 1, null]);
 
   // Nothing listens on port 1 of 127.0.0.1.
-  const refused = input('wf-bias-6:alert', { webhook: { url: 'http://127.0.0.1:1/hook', secretEnv: SECRET_ENV } });
+  const refused = input(alertKey('bias-6'), { webhook: { url: 'http://127.0.0.1:1/hook', secretEnv: SECRET_ENV } });
   await assert.rejects(sendAlert(refused), isRetryable(/delivery failed/));
-  row = await rowOf('wf-bias-6:alert');
+  row = await rowOf(alertKey('bias-6'));
   assert.deepEqual([row.status, row.attempts, row.lastStatus], ['failed', 1, null]);
 });
 
 test('no webhook configured: recorded as pending, nothing sent, nothing thrown', async () => {
   const { sendAlert } = createAlertActivities({ db: opened.db });
-  const out = await sendAlert(input('wf-drift-1:alert', { kind: 'drift', webhook: null }));
+  const out = await sendAlert(input(alertKey('drift-1'), { kind: 'drift', webhook: null }));
   assert.deepEqual([out.status, out.attempts, out.delivered], ['pending', 0, false]);
-  const row = await rowOf('wf-drift-1:alert');
+  const row = await rowOf(alertKey('drift-1'));
   assert.deepEqual([row.status, row.attempts, row.lastError, row.targetUrl], ['pending', 0, 'no webhook configured', null]);
   assert.equal(received.length, 0);
 });
@@ -203,21 +215,29 @@ test('missing secret: refuses to send unsigned (non-retryable), error recorded, 
   const missing = 'TEST_RETRAIN_ALERT_SECRET_THAT_IS_NOT_SET';
   delete process.env[missing];
   await assert.rejects(
-    sendAlert(input('wf-bias-7:alert', { webhook: { url: `${baseUrl}/hook`, secretEnv: missing } })),
+    sendAlert(input(alertKey('bias-7'), { webhook: { url: `${baseUrl}/hook`, secretEnv: missing } })),
     isNonRetryable('AlertSecretMissing'),
   );
-  const row = await rowOf('wf-bias-7:alert');
+  const row = await rowOf(alertKey('bias-7'));
   assert.deepEqual([row.status, row.attempts], ['failed', 0]);
   assert.match(row.lastError!, new RegExp(`${missing} is not set`));
   assert.ok(!row.lastError!.includes(SECRET));
   assert.equal(received.length, 0);
 });
 
+test('signAlert gives the documented signature: a known answer, for a text and a byte body', () => {
+  const body = JSON.stringify({ id: 7, summary: 'gap crossed the policy' });
+  const expected = documentedSignature('s3cret', 1767225600, body);
+  assert.equal(signAlert('s3cret', 1767225600, body), expected);
+  assert.equal(signAlert('s3cret', '1767225600', Buffer.from(body)), expected);
+  assert.notEqual(signAlert('s3cret', 1767225601, body), expected, 'the timestamp is part of the signed string');
+});
+
 test('verifyAlertSignature rejects a tampered body, a wrong secret, a stale or future timestamp and missing headers', () => {
   const body = JSON.stringify({ id: 1, summary: 'gap crossed the policy' });
   const now = new Date('2026-03-01T12:00:00Z');
   const ts = Math.floor(now.getTime() / 1000);
-  const headers = { 'x-retrain-timestamp': String(ts), 'x-retrain-signature': signAlert(SECRET, ts, body) };
+  const headers = { 'x-retrain-timestamp': String(ts), 'x-retrain-signature': documentedSignature(SECRET, ts, body) };
 
   assert.deepEqual(verifyAlertSignature(SECRET, headers, body, 300, now), { ok: true, timestamp: ts });
   // The same check through a fetch Headers object and a raw byte body.
@@ -229,12 +249,12 @@ test('verifyAlertSignature rejects a tampered body, a wrong secret, a stale or f
   assert.deepEqual(verifyAlertSignature(SECRET, { ...headers, 'x-retrain-timestamp': String(ts + 1) }, body, 300, now), { ok: false, reason: 'mismatch' });
 
   const stale = ts - 301;
-  const staleHeaders = { 'x-retrain-timestamp': String(stale), 'x-retrain-signature': signAlert(SECRET, stale, body) };
+  const staleHeaders = { 'x-retrain-timestamp': String(stale), 'x-retrain-signature': documentedSignature(SECRET, stale, body) };
   assert.deepEqual(verifyAlertSignature(SECRET, staleHeaders, body, 300, now), { ok: false, reason: 'stale' });
   assert.equal(verifyAlertSignature(SECRET, staleHeaders, body, 600, now).ok, true);
   const future = ts + 301;
   assert.deepEqual(
-    verifyAlertSignature(SECRET, { 'x-retrain-timestamp': String(future), 'x-retrain-signature': signAlert(SECRET, future, body) }, body, 300, now),
+    verifyAlertSignature(SECRET, { 'x-retrain-timestamp': String(future), 'x-retrain-signature': documentedSignature(SECRET, future, body) }, body, 300, now),
     { ok: false, reason: 'stale' },
   );
 
@@ -246,9 +266,9 @@ test('verifyAlertSignature rejects a tampered body, a wrong secret, a stale or f
 test('the activity signs with the injected clock; a receiver with the real clock rejects a stale delivery', async () => {
   const { sendAlert } = createAlertActivities({ db: opened.db }, { now: () => new Date(Date.now() - 3_600_000) });
   // The receiver answers 401 to an unverified delivery: a refusal, not retried.
-  await assert.rejects(sendAlert(input('wf-bias-8:alert')), isNonRetryable('AlertRejected'));
+  await assert.rejects(sendAlert(input(alertKey('bias-8'))), isNonRetryable('AlertRejected'));
   assert.equal(received.length, 1);
   assert.equal(received[0]!.verified, false);
   assert.equal(verifyAlertSignature(SECRET, received[0]!.headers, received[0]!.raw, 7200).ok, true, 'only the age was wrong');
-  assert.equal((await rowOf('wf-bias-8:alert')).lastStatus, 401);
+  assert.equal((await rowOf(alertKey('bias-8'))).lastStatus, 401);
 });

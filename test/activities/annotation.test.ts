@@ -138,7 +138,28 @@ test('the planted-bias annotator is flagged on its slice, Dawid-Skene beats majo
   const ht = (y: (a: (typeof agg)[number]) => number) => agg.reduce((s, a) => s + y(a) / taskOf.get(a.taskId)!.inclusionProbability, 0) / 1500;
   const againstLabels = ht((a) => (decision(a.taskId) === a.label ? 1 : 0));
   assert.ok(Math.abs(againstLabels - pa.estimate) < 1e-6, `(pi is stored as float4) stored ${pa.estimate} vs recomputed ${againstLabels}`);
-  assert.ok(pa.lower < pa.estimate && pa.estimate < pa.upper);
+  // The interval by its definition (stratified SRS, normal, 95%): estimate ± z·se with
+  // se² = Σ_h (N_h/N)² (1 − n_h/N_h) s_h²/n_h, N_h = n_h/π_h, s_h² the sample variance of y in stratum h.
+  const byStratum = new Map<string, { y: number[]; pi: number }>();
+  for (const a of agg) {
+    const t = taskOf.get(a.taskId)!;
+    const s = byStratum.get(t.stratum) ?? { y: [], pi: t.inclusionProbability };
+    s.y.push(decision(a.taskId) === a.label ? 1 : 0);
+    byStratum.set(t.stratum, s);
+  }
+  let variance = 0;
+  for (const { y, pi } of byStratum.values()) {
+    const n = y.length;
+    const size = Math.round(n / pi);
+    if (n === size) continue; // censused: no sampling variance
+    const mean = y.reduce((x, v) => x + v, 0) / n;
+    const s2 = n >= 2 ? y.reduce((x, v) => x + (v - mean) ** 2, 0) / (n - 1) : 0.25;
+    variance += (size / 1500) ** 2 * (1 - n / size) * (s2 / n);
+  }
+  assert.ok(byStratum.size >= 2 && variance > 0, 'a stratified sample with sampling variance');
+  const z = 1.959963984540054;
+  const [lower, upper] = [Math.max(0, againstLabels - z * Math.sqrt(variance)), Math.min(1, againstLabels + z * Math.sqrt(variance))];
+  assert.ok(Math.abs(pa.lower - lower) < 1e-6 && Math.abs(pa.upper - upper) < 1e-6, `stored [${pa.lower}, ${pa.upper}] vs by definition [${lower}, ${upper}]`);
   // The design itself is unbiased: the same weights with the TRUE labels land near the pool's true accuracy.
   // (Against the aggregated labels the estimate is lower by the label noise, which is why label quality is measured.)
   const trueAccuracy = [...poolCorrect.values()].reduce((a, b) => a + b, 0) / poolCorrect.size;

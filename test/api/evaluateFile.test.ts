@@ -19,6 +19,12 @@ interface OracleDataset {
 }
 const oracle = JSON.parse(readFileSync(path.join(import.meta.dirname, '..', 'fixtures', 'fairness_oracle.json'), 'utf8')) as { datasets: OracleDataset[] };
 
+/** A rate over `denominator` rows: null exactly when there are none (Fairlearn says 0.0 there), else Fairlearn's value. */
+function assertRate(got: number | null | undefined, fairlearn: number, denominator: number, what: string) {
+  if (denominator === 0) assert.equal(got, null, `${what}: no rows to divide by, so no rate`);
+  else assert.ok(got !== null && got !== undefined && Math.abs(got - fairlearn) < 1e-9, `${what}: ${got} vs Fairlearn ${fairlearn}`);
+}
+
 const toCsv = (d: OracleDataset) => ['label,score,group', ...d.labels.map((y, i) => `${y},${d.scores[i]},${d.group[i]}`)].join('\n');
 
 for (const d of oracle.datasets) {
@@ -32,9 +38,11 @@ for (const d of oracle.datasets) {
       const got = f.by_group[g]!;
       assert.equal(got.count, expected.count);
       assert.ok(Math.abs(got.selection_rate! - expected.selection_rate) < 1e-9, `${g} selection_rate`);
-      // Fairlearn reports 0.0 for a rate with no denominator; we report null there.
-      assert.ok(Math.abs((got.tpr ?? 0) - expected.tpr) < 1e-9, `${g} tpr`);
-      assert.ok(Math.abs((got.fpr ?? 0) - expected.fpr) < 1e-9, `${g} fpr`);
+      // Fairlearn reports 0.0 for a rate with no denominator; we report null there, and only there.
+      const positives = d.labels.filter((y, i) => y === 1 && d.group[i] === g).length;
+      const negatives = d.labels.filter((y, i) => y === 0 && d.group[i] === g).length;
+      assertRate(got.tpr, expected.tpr, positives, `${g} tpr`);
+      assertRate(got.fpr, expected.fpr, negatives, `${g} fpr`);
     }
   });
 }

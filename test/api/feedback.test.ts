@@ -3,20 +3,20 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { TRPCClientError } from '@trpc/client';
 import { count, eq } from 'drizzle-orm';
-import { createApiClient, type ApiClient } from '../../api/client';
-import { issueToken } from '../../db/tokens';
+import type { ApiClient } from '../../api/client';
 import { feedbackEvents, models, modelVersions } from '../../db/schema';
-import { startTestEnv, uid, type TestEnv } from '../helpers';
+import { uid } from '../helpers';
+import { startCallerEnv, type CallerEnv } from '../caller';
 
-let env: TestEnv;
+let env: CallerEnv;
 let ingest: ApiClient;
 let model: string;
 let modelId: number;
 
 before(async () => {
-  env = await startTestEnv({ worker: false });
-  const db = env.services.opened.db;
-  ingest = createApiClient(env.url, (await issueToken(db, { subject: `mail-frontend-${uid()}`, role: 'ingest', createdBy: 'test' })).token);
+  env = await startCallerEnv();
+  const db = env.db;
+  ingest = (await env.as(`mail-frontend-${uid()}`, 'ingest')).client;
   model = `spam-${uid()}`;
   await env.clients.operator.models.register.mutate({ name: model });
   [{ id: modelId }] = (await db.select({ id: models.id }).from(models).where(eq(models.name, model))) as [{ id: number }];
@@ -27,7 +27,7 @@ after(async () => {
   await env?.stop();
 });
 
-const stored = async () => Number((await env.services.opened.db.select({ n: count() }).from(feedbackEvents).where(eq(feedbackEvents.modelId, modelId)))[0]!.n);
+const stored = async () => Number((await env.db.select({ n: count() }).from(feedbackEvents).where(eq(feedbackEvents.modelId, modelId)))[0]!.n);
 const codeOf = (err: unknown) => (err instanceof TRPCClientError ? (err.data as { code?: string }).code : undefined);
 const at = '2026-11-20T10:00:00Z';
 
@@ -59,7 +59,7 @@ test('a batch is stored; replaying it writes nothing and says how many were dupl
   const mixed = [...batch('a', 5), ...batch('b', 5)];
   assert.deepEqual(await ingest.feedback.ingest.mutate({ model, events: mixed }), { received: 10, inserted: 5, duplicates: 5 });
   assert.equal(await stored(), 30);
-  const [row] = await env.services.opened.db.select().from(feedbackEvents).where(eq(feedbackEvents.idempotencyKey, 'a-2'));
+  const [row] = await env.db.select().from(feedbackEvents).where(eq(feedbackEvents.idempotencyKey, 'a-2'));
   assert.deepEqual(row?.value, { rating: 2, reasonCodes: ['wrong_folder'] }, 'kind-specific fields are the value');
   assert.equal(row?.ingestedBy.startsWith('mail-frontend-'), true, 'the sender is the token, not the body');
 });
@@ -89,5 +89,5 @@ test('a full 10,000-event batch goes in as bulk writes', async () => {
   const result = await ingest.feedback.ingest.mutate({ model, events: batch('g', 10_000) });
   const ms = performance.now() - t0;
   assert.deepEqual(result, { received: 10_000, inserted: 10_000, duplicates: 0 });
-  console.log(`# 10,000 feedback events through the API in ${ms.toFixed(0)} ms (${Math.round(10_000 / (ms / 1000))} events/s, ${env.services.opened.driver})`);
+  console.log(`# 10,000 feedback events through the router in ${ms.toFixed(0)} ms (${Math.round(10_000 / (ms / 1000))} events/s, ${env.opened.driver})`);
 });

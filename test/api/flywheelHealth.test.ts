@@ -5,13 +5,12 @@ import assert from 'node:assert/strict';
 import { Rng } from '../../analysis/random';
 import { after, before, test } from 'node:test';
 import { TRPCClientError } from '@trpc/client';
-import { createApiClient } from '../../api/client';
-import { issueToken } from '../../db/tokens';
 import { CORRECTION_KINDS, COVERAGE_KINDS, EXPLICIT_KINDS, flywheelHealth, type FlywheelInput } from '../../analysis/flywheel';
 import { datasetSnapshotMembers, datasetSnapshots, examples, feedbackEvents, modelVersions, predictions, type LabelSource } from '../../db/schema';
-import { startTestEnv, uid, type TestEnv } from '../helpers';
+import { startCallerEnv, type CallerEnv } from '../caller';
+import { uid } from '../helpers';
 
-let env: TestEnv;
+let env: CallerEnv & { url: string };
 let model: string;
 
 const FROM = '2026-10-18T00:00:00.000Z';
@@ -99,8 +98,10 @@ function plant() {
 
 before(async () => {
   plant();
-  env = await startTestEnv({ worker: false });
-  const db = env.services.opened.db;
+  // The router in-process; HTTP is served too, for the REST route's query-string handling.
+  const callerEnv = await startCallerEnv();
+  env = Object.assign(callerEnv, { url: await callerEnv.serve() });
+  const db = env.db;
   model = `spam-${uid()}`;
   const { id: modelId } = await env.clients.operator.models.register.mutate({ name: model });
   const [version] = await db
@@ -261,7 +262,7 @@ test('the endpoint counts what was planted, and judges it: staleness alert, unde
 });
 
 test('slices can be chosen; the REST route answers the same', async () => {
-  const viewerToken = env.tokens.viewer!;
+  const viewerToken = env.tokens.viewer;
   const trpc = await env.clients.viewer.feedback.health.query({ model, from: FROM, to: TO, buckets: BUCKETS, slices: ['lang', 'nope'] });
   const want = flywheelHealth(expectedInput(['lang', 'nope']));
   assert.deepEqual(trpc.coverage, want.coverage);
@@ -310,6 +311,6 @@ test('roles and bad input: unknown model NOT_FOUND, bad dates and bucket counts 
   await assert.rejects(viewer.query({ model, slices: Array.from({ length: 21 }, (_, i) => `k${i}`) }), (err) => codeOf(err) === 'BAD_REQUEST');
   const rest = await fetch(`${env.url}/api/models/${model}/feedback/health?from=not-a-date`, { headers: { authorization: `Bearer ${env.tokens.viewer}` } });
   assert.equal(rest.status, 400);
-  const ingest = createApiClient(env.url, (await issueToken(env.services.opened.db, { subject: `sender-${uid()}`, role: 'ingest', createdBy: 'test' })).token);
+  const { client: ingest } = await env.as(`sender-${uid()}`, 'ingest');
   await assert.rejects(ingest.feedback.health.query({ model }), (err) => codeOf(err) === 'FORBIDDEN');
 });

@@ -1,80 +1,73 @@
-// The registry and serving contract: aliases, a version's full lineage, and models.resolve (sticky
-// canary by weight, shadow versions listed) as a serving system calls it.
+// The registry and serving contract through the router: aliases and models.resolve (sticky canary by
+// weight, shadow versions listed) as a serving system calls it, and models.predict answering each
+// request with the version resolve names. The routes are planted as a rollout would set them, over a
+// real artifact; a version's lineage after a real run is checked in e2e/retrainingRun.test.ts.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { TRPCClientError } from '@trpc/client';
-import { createApiClient } from '../../api/client';
-import { issueToken } from '../../db/tokens';
-import { and, eq } from 'drizzle-orm';
-import { datasetSnapshots, modelVersions, models, predictions, routes } from '../../db/schema';
-import { registerModelWithData, startTestEnv, waitForStatus, type TestEnv } from '../helpers';
+import { eq } from 'drizzle-orm';
+import { modelVersions, predictions, routes } from '../../db/schema';
+import { plantProductionVersion, startCallerEnv, type CallerEnv } from '../caller';
+import { corpusSubset, uid } from '../helpers';
 
-let env: TestEnv;
-/** The model of the first test, with v1 in production, v2 as a 30% canary and v3 in shadow. */
-let routedModel = '';
+let env: CallerEnv;
+let model: string;
+let modelId: number;
+/** v1 in production, v2 a 30% canary, v3 in shadow, all the same artifact. */
+const ids: Record<1 | 2 | 3, number> = { 1: 0, 2: 0, 3: 0 };
+
 before(async () => {
-  env = await startTestEnv();
+  env = await startCallerEnv();
+  model = `spam-${uid()}`;
+  ({ id: modelId } = await env.clients.operator.models.register.mutate({ name: model }));
+  ids[1] = await plantProductionVersion(env.db, modelId, corpusSubset().slice(0, 300));
 });
+
+async function insertVersion(row: typeof modelVersions.$inferInsert): Promise<number> {
+  const [inserted] = await env.db.insert(modelVersions).values(row).returning({ id: modelVersions.id });
+  return inserted!.id;
+}
+
 after(async () => {
   await env?.stop();
 });
 
-test('resolve routes by sticky weight, lists shadows; lineage and aliases tell where a version came from', { timeout: 180_000 }, async () => {
-  const db = env.services.opened.db;
-  const model = await registerModelWithData(env, { requireHumanApproval: 'never' });
-  routedModel = model;
-  const { runId } = await env.clients.operator.runs.start.mutate({ model, trigger: 'bootstrap' });
-  await waitForStatus(env, runId, ['promoted']);
-  const [m] = await db.select().from(models).where(eq(models.name, model));
-  const [v1] = await db.select().from(modelVersions).where(and(eq(modelVersions.modelId, m!.id), eq(modelVersions.version, 1)));
-
+test('resolve routes by sticky weight and lists shadows; aliases name champion and challenger', async () => {
+  const { viewer } = env.clients;
   // Only production: everyone gets v1.
-  const only = await env.clients.viewer.models.resolve.query({ name: model, requestKey: 'mailbox-1' });
-  assert.deepEqual(only, { version: 1, versionId: v1!.id, route: 'production', canaryWeight: 0, shadow: [] });
+  assert.deepEqual(await viewer.models.resolve.query({ name: model, requestKey: 'mailbox-1' }), { version: 1, versionId: ids[1], route: 'production', canaryWeight: 0, shadow: [] });
 
   // A canary at 30% and a shadow (as a rollout would set them).
-  const copy = (version: number, status: 'canary' | 'shadow') => ({ ...v1!, id: undefined, version, status, runId: null, parentVersionId: v1!.id });
-  const [v2] = await db.insert(modelVersions).values(copy(2, 'canary')).returning();
-  const [v3] = await db.insert(modelVersions).values(copy(3, 'shadow')).returning();
-  await db.insert(routes).values([
-    { modelId: m!.id, kind: 'canary', versionId: v2!.id, weight: 0.3 },
-    { modelId: m!.id, kind: 'shadow', versionId: v3!.id, weight: 1 },
+  const [v1] = await env.db.select().from(modelVersions).where(eq(modelVersions.id, ids[1]));
+  const copy = (version: number, status: 'canary' | 'shadow') => ({ ...v1!, id: undefined, version, status, parentVersionId: ids[1] });
+  ids[2] = await insertVersion(copy(2, 'canary'));
+  ids[3] = await insertVersion(copy(3, 'shadow'));
+  await env.db.insert(routes).values([
+    { modelId, kind: 'canary', versionId: ids[2], weight: 0.3 },
+    { modelId, kind: 'shadow', versionId: ids[3], weight: 1 },
   ]);
   let canary = 0;
   for (let i = 0; i < 400; i++) {
-    const r = await env.clients.viewer.models.resolve.query({ name: model, requestKey: `mailbox-${i}` });
-    assert.deepEqual(r.shadow, [{ version: 3, versionId: v3!.id }]);
+    const r = await viewer.models.resolve.query({ name: model, requestKey: `mailbox-${i}` });
+    assert.deepEqual(r.shadow, [{ version: 3, versionId: ids[3] }]);
     if (r.route === 'canary') {
       canary++;
       assert.equal(r.version, 2);
     } else assert.equal(r.version, 1);
     // Sticky: asking again gives the same answer.
-    if (i % 50 === 0) assert.equal((await env.clients.viewer.models.resolve.query({ name: model, requestKey: `mailbox-${i}` })).route, r.route);
+    if (i % 50 === 0) assert.equal((await viewer.models.resolve.query({ name: model, requestKey: `mailbox-${i}` })).route, r.route);
   }
   // Binomial(400, 0.3): sd ~9.2; 4 sd either side.
   assert.ok(Math.abs(canary - 120) < 37, `canary got ${canary} of 400`);
 
-  const got = await env.clients.viewer.models.get.query({ name: model });
-  assert.deepEqual(got.aliases, { champion: 1, challenger: 2 });
-
-  const lineage = (await env.clients.viewer.models.lineage.query({ name: model, version: 1 })) as Record<string, unknown>;
-  const [snap] = await db.select().from(datasetSnapshots).where(eq(datasetSnapshots.runId, runId));
-  assert.equal((lineage.snapshot as { contentHash: string }).contentHash, snap!.contentHash);
-  assert.equal(lineage.runId, runId);
-  assert.equal(lineage.trainer, v1!.trainer);
-  assert.equal((lineage.gate as { decision: string }).decision, 'approved');
-  assert.equal((lineage.reports as unknown[]).length, 1);
-  assert.equal((lineage.deployments as { action: string }[])[0]!.action, 'promote');
-  assert.equal(((await env.clients.viewer.models.lineage.query({ name: model, version: 2 })) as { parentVersion: number }).parentVersion, 1);
-  await assert.rejects(env.clients.viewer.models.lineage.query({ name: model, version: 9 }), (e) => e instanceof TRPCClientError && (e.data as { code: string }).code === 'NOT_FOUND');
+  assert.deepEqual((await viewer.models.get.query({ name: model })).aliases, { champion: 1, challenger: 2 });
+  assert.equal(((await viewer.models.lineage.query({ name: model, version: 2 })) as { parentVersion: number }).parentVersion, 1);
+  await assert.rejects(viewer.models.lineage.query({ name: model, version: 9 }), (e) => e instanceof TRPCClientError && (e.data as { code: string }).code === 'NOT_FOUND');
 });
 
-test('predict routes each request: the canary answers its sticky share, logged under its own version', { timeout: 180_000 }, async () => {
-  const db = env.services.opened.db;
-  const model = routedModel;
-  const [m] = await db.select().from(models).where(eq(models.name, model));
-  const { token } = await issueToken(db, { subject: `gateway-${m!.id}`, role: 'ingest', createdBy: 'test' });
-  const gateway = createApiClient(env.url, token);
+test('predict routes each request: the canary answers its sticky share, logged under its own version', async () => {
+  assert.ok(ids[2], 'runs after the canary was routed');
+  const { client: gateway } = await env.as(`gateway-${uid()}`, 'ingest');
   const requests = Array.from({ length: 200 }, (_, i) => ({
     requestId: `p-${i}`,
     routingKey: `mailbox-${i % 50}`,
@@ -89,7 +82,7 @@ test('predict routes each request: the canary answers its sticky share, logged u
   assert.ok(canaryShare > 0.1 && canaryShare < 0.6, `canary share ${canaryShare}`);
   // Same routing key, same version; logged rows carry the answering version.
   for (let k = 0; k < 50; k++) assert.equal(new Set(scored.results.filter((_, i) => i % 50 === k).map((r) => r.version)).size, 1);
-  const logged = await db.select({ requestId: predictions.requestId, versionId: modelVersions.version }).from(predictions).innerJoin(modelVersions, eq(modelVersions.id, predictions.versionId)).where(eq(predictions.modelId, m!.id));
-  const byRequest = new Map(logged.map((l) => [l.requestId, l.versionId]));
+  const logged = await env.db.select({ requestId: predictions.requestId, version: modelVersions.version }).from(predictions).innerJoin(modelVersions, eq(modelVersions.id, predictions.versionId)).where(eq(predictions.modelId, modelId));
+  const byRequest = new Map(logged.map((l) => [l.requestId, l.version]));
   scored.results.forEach((r) => assert.equal(byRequest.get(r.requestId), r.version));
 });

@@ -4,13 +4,13 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { TRPCClientError } from '@trpc/client';
 import { and, count, eq } from 'drizzle-orm';
-import { createApiClient, type ApiClient } from '../../api/client';
-import { issueToken } from '../../db/tokens';
+import type { ApiClient } from '../../api/client';
 import { datasetSnapshots, evalReports, examples, models, modelVersions, predictions, routes, shadowPredictions } from '../../db/schema';
 import { artifactHash, deserializeArtifact, predictBatch, serializeArtifact, trainHashedLogReg } from '../../trainers/hashedLogReg';
-import { corpusSubset, startTestEnv, uid, type TestEnv } from '../helpers';
+import { corpusSubset, uid } from '../helpers';
+import { plantProductionVersion, startCallerEnv, type CallerEnv } from '../caller';
 
-let env: TestEnv;
+let env: CallerEnv;
 let ingest: ApiClient;
 let model: string;
 let modelId: number;
@@ -31,20 +31,15 @@ const asRequest = (e: (typeof emails)[number], i: number, prefix = 'r') => ({
 });
 
 before(async () => {
-  env = await startTestEnv({ worker: false });
-  const db = env.services.opened.db;
-  ingest = createApiClient(env.url, (await issueToken(db, { subject: `mail-frontend-${uid()}`, role: 'ingest', createdBy: 'test' })).token);
+  env = await startCallerEnv();
+  const db = env.db;
+  ingest = (await env.as(`mail-frontend-${uid()}`, 'ingest')).client;
   model = `spam-${uid()}`;
   await env.clients.operator.models.register.mutate({ name: model });
   [{ id: modelId }] = (await db.select({ id: models.id }).from(models).where(eq(models.name, model))) as [{ id: number }];
   // A real artifact, promoted by hand, with the eval report a run would have written (its threshold is what serves).
-  const artifact = serializeArtifact(await trainHashedLogReg(trainOn.map((e) => ({ input: e.input, label: e.label })), { dimsLog2: 14, epochs: 3 }));
   const runId = `run-${model}-manual`;
-  [{ id: versionId }] = (await db
-    .insert(modelVersions)
-    .values({ modelId, version: 1, trainer: 'hashed-logreg@1', params: {}, artifact, artifactHash: artifactHash(artifact), status: 'production', runId })
-    .returning({ id: modelVersions.id })) as [{ id: number }];
-  await db.insert(routes).values({ modelId, kind: 'production', versionId });
+  versionId = await plantProductionVersion(db, modelId, trainOn, { runId });
   const [snap] = await db.insert(datasetSnapshots).values({ modelId, runId, contentHash: 'sha256:x', trainCount: 300, heldoutCount: 0 }).returning();
   await db.insert(evalReports).values({ runId, versionId, snapshotId: snap!.id, role: 'candidate', summary: { settings: { threshold: THRESHOLD, confidence: 0.95, B: 10, seed: 1 } }, contentHash: 'sha256:y' });
 });
@@ -52,7 +47,7 @@ after(async () => {
   await env?.stop();
 });
 
-const logged = async () => Number((await env.services.opened.db.select({ n: count() }).from(predictions).where(eq(predictions.modelId, modelId)))[0]!.n);
+const logged = async () => Number((await env.db.select({ n: count() }).from(predictions).where(eq(predictions.modelId, modelId)))[0]!.n);
 
 test('serving names the production version and the threshold it was evaluated at; ingest and viewer may ask', async () => {
   const expected = { version: 1, versionId, threshold: THRESHOLD, thresholdSource: 'evaluation' };
@@ -61,7 +56,7 @@ test('serving names the production version and the threshold it was evaluated at
 });
 
 test('predict scores with the production version and logs each request once, in one row with score, decision and version', async () => {
-  const db = env.services.opened.db;
+  const db = env.db;
   const requests = traffic.slice(0, 60).map((e, i) => asRequest(e, i));
   const out = await ingest.models.predict.mutate({ name: model, requests });
   assert.equal(out.version, 1);
@@ -114,7 +109,7 @@ test('a replayed request id is scored again but logged once: counted as a duplic
 });
 
 test('an example already known (a labelled import) keeps its label when traffic names it', async () => {
-  const db = env.services.opened.db;
+  const db = env.db;
   const e = traffic[70]!;
   await env.clients.operator.models.importExamples.mutate({ name: model, examples: [{ externalId: e.externalId, input: e.input, label: e.label, slices: { ...e.slices }, split: 'heldout' }] });
   await ingest.models.predict.mutate({ name: model, requests: [asRequest(e, 70)] });
@@ -150,7 +145,7 @@ test('only the ingest role (or admin) may predict', async () => {
 });
 
 test('one bad request refuses the whole batch, naming its index and field; nothing is written', async () => {
-  const db = env.services.opened.db;
+  const db = env.db;
   const before = await logged();
   const examplesBefore = Number((await db.select({ n: count() }).from(examples).where(eq(examples.modelId, modelId)))[0]!.n);
   const requests: unknown[] = traffic.slice(90, 96).map((e, i) => asRequest(e, i, 'bad'));
@@ -168,7 +163,7 @@ test('one bad request refuses the whole batch, naming its index and field; nothi
 });
 
 test('a shadow version scores every request silently at its own threshold, logged once per request in shadow_predictions', async () => {
-  const db = env.services.opened.db;
+  const db = env.db;
   // A second real artifact, trained on another part of the corpus, routed as shadow (what the rollout's shadow step does).
   const artifact = serializeArtifact(await trainHashedLogReg(emails.slice(100, 400).map((e) => ({ input: e.input, label: e.label })), { dimsLog2: 12, epochs: 2 }));
   const [shadow] = await db

@@ -1,17 +1,18 @@
-// The traffic replayer against the real service: a bootstrapped and promoted v1 serves corpus e-mails it
-// never trained on; the readers' feedback must follow from the truth and the decisions, and a second
-// replay writes nothing new.
+// The traffic replayer against the API over HTTP: a production v1 (a real artifact trained on the test
+// subset, routed as a promotion leaves it) serves corpus e-mails it never trained on; the readers'
+// feedback must follow from the truth and the decisions, and a second replay writes nothing new. No
+// workflow is involved, so the API runs over the router layer's set-up (no Temporal).
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { eq } from 'drizzle-orm';
 import { createApiClient, type ApiClient } from '../../api/client';
-import { issueToken } from '../../db/tokens';
 import { loadCorpus, type CorpusEmail } from '../../demo/corpus';
 import { replayTraffic, type ReplayTrafficResult, type TrafficProgress } from '../../demo/traffic';
-import { feedbackEvents, models, modelVersions, predictions, routes } from '../../db/schema';
-import { registerModelWithData, startTestEnv, uid, waitForStatus, type TestEnv } from '../helpers';
+import { feedbackEvents, modelVersions, predictions } from '../../db/schema';
+import { plantProductionVersion, startCallerEnv, type CallerEnv } from '../caller';
+import { corpusSubset, uid } from '../helpers';
 
-let env: TestEnv;
+let env: CallerEnv & { url: string };
 let ingest: ApiClient;
 let model: string;
 let modelId: number;
@@ -25,15 +26,12 @@ const truth = new Map(emails.map((e) => [e.externalId, e.label]));
 const probabilities = { overrideHamRescue: 1, reportMissedSpam: 1, rating: 0.2, correction: 0.5 };
 
 before(async () => {
-  env = await startTestEnv();
-  const db = env.services.opened.db;
-  model = await registerModelWithData(env, { requireHumanApproval: 'never' });
-  const run = await env.clients.operator.runs.start.mutate({ model, trigger: 'bootstrap' });
-  const done = await waitForStatus(env, run.runId, ['promoted', 'rejected', 'failed']);
-  assert.equal(done.status, 'promoted', 'the bootstrap run promotes v1');
-  [{ id: modelId }] = (await db.select({ id: models.id }).from(models).where(eq(models.name, model))) as [{ id: number }];
-  [{ versionId: productionVersionId }] = (await db.select({ versionId: routes.versionId }).from(routes).where(eq(routes.modelId, modelId))) as [{ versionId: number }];
-  ingest = createApiClient(env.url, (await issueToken(db, { subject: `mail-frontend-${uid()}`, role: 'ingest', createdBy: 'test' })).token);
+  const callerEnv = await startCallerEnv();
+  env = Object.assign(callerEnv, { url: await callerEnv.serve() });
+  model = `spam-${uid()}`;
+  ({ id: modelId } = await env.clients.operator.models.register.mutate({ name: model }));
+  productionVersionId = await plantProductionVersion(env.db, modelId, corpusSubset().slice(0, 600));
+  ingest = createApiClient(env.url, (await env.as(`mail-frontend-${uid()}`, 'ingest')).token);
 });
 after(async () => {
   await env?.stop();
@@ -42,7 +40,7 @@ after(async () => {
 let first: ReplayTrafficResult;
 
 test('a replay logs every e-mail once and sends feedback that follows from the truth and the decisions', async () => {
-  const db = env.services.opened.db;
+  const db = env.db;
   const progress: TrafficProgress[] = [];
   const t0 = performance.now();
   first = await replayTraffic({ api: ingest, model, emails, seed: 11, batchSize: 100, probabilities, onProgress: (p) => progress.push(p) });
@@ -108,7 +106,7 @@ test('a replay logs every e-mail once and sends feedback that follows from the t
 });
 
 test('replaying the same e-mails (another batch size) writes nothing new: same events, all duplicates', async () => {
-  const db = env.services.opened.db;
+  const db = env.db;
   const before = (await db.select().from(feedbackEvents).where(eq(feedbackEvents.modelId, modelId))).length;
   const again = await replayTraffic({ api: ingest, model, emails: emails.slice().reverse(), seed: 11, batchSize: 250, probabilities });
   assert.equal(again.duplicates.predictions, emails.length);
@@ -126,13 +124,13 @@ test('the defaults are the stated probabilities; nonsense options are refused be
   await assert.rejects(replayTraffic({ api: ingest, model, emails: few, probabilities: { rating: 1.5 } }), /rating must be a probability/);
   await assert.rejects(replayTraffic({ api: ingest, model, emails: few, batchSize: 0 }), /batchSize/);
   // A viewer cannot feed traffic.
-  await assert.rejects(replayTraffic({ api: env.clients.viewer, model, emails: few, requestPrefix: 'viewer' }), /this needs 'ingest'/);
-  const [v] = await env.services.opened.db.select().from(modelVersions).where(eq(modelVersions.id, productionVersionId));
+  await assert.rejects(replayTraffic({ api: createApiClient(env.url, env.tokens.viewer), model, emails: few, requestPrefix: 'viewer' }), /this needs 'ingest'/);
+  const [v] = await env.db.select().from(modelVersions).where(eq(modelVersions.id, productionVersionId));
   assert.equal(v?.status, 'production');
 });
 
 test('the review stream spot-checks a uniform share of requests, right or wrong, with the true label', async () => {
-  const db = env.services.opened.db;
+  const db = env.db;
   const some = emails.slice(0, 200);
   const prefix = `review-${uid()}`;
   const out = await replayTraffic({ api: ingest, model, emails: some, requestPrefix: prefix, seed: 3, probabilities: { overrideHamRescue: 0, reportMissedSpam: 0, rating: 0, review: 0.5 } });

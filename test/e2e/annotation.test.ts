@@ -139,10 +139,22 @@ test('a run samples traffic, annotators label it (expiry, relabel, adjudication)
   await carol.annotation.skip.mutate({ taskId: carols.taskId });
   assert.equal((await carol.annotation.skip.mutate({ taskId: carols.taskId })).skipped, true, 'skip is idempotent');
 
-  // The pool does the rest; carol disagrees often enough that some items need the adjudicator.
+  // A disagreement, forced: carol labels one sampled (not gold) item against the truth, and alice and bob
+  // label truthfully below, so whoever labels that item second disagrees and it goes to the adjudicator.
+  let disputed: number | undefined;
+  while (disputed === undefined) {
+    const { task } = await carol.annotation.next.mutate({});
+    assert.ok(task, 'carol finds a sampled item before the batch runs out');
+    const [row] = await db.select().from(annotationTasks).where(eq(annotationTasks.id, task.taskId));
+    const right = truth.get(task.example.externalId)!.label;
+    await carol.annotation.submit.mutate({ taskId: task.taskId, label: row!.isGold ? right : 1 - right, specVersion: task.spec.version });
+    if (!row!.isGold) disputed = task.taskId;
+  }
+
+  // The pool does the rest; carol keeps disagreeing now and then.
   const pool: SimulatedAnnotator[] = [
-    { subject: `alice-${suffix}`, client: alice, accuracy: 0.95 },
-    { subject: `bob-${suffix}`, client: bob, accuracy: 0.95 },
+    { subject: `alice-${suffix}`, client: alice, accuracy: 1 },
+    { subject: `bob-${suffix}`, client: bob, accuracy: 1 },
     { subject: `carol-${suffix}`, client: carol, accuracy: 0.6 },
     { subject: `judge-${suffix}`, client: judge, accuracy: 1 },
   ];
@@ -156,7 +168,8 @@ test('a run samples traffic, annotators label it (expiry, relabel, adjudication)
     },
   });
 
-  const run = await waitForStatus(env, runId, ['promoted', 'rejected'], 120_000);
+  const run = await waitForStatus(env, runId, ['promoted', 'rejected', 'failed'], 120_000);
+  assert.notEqual(run.status, 'failed', JSON.stringify(run.result));
   const [closed] = await db.select().from(annotationBatches).where(eq(annotationBatches.id, batchId));
   assert.equal(closed!.status, 'complete');
   const sla = closed!.sla as { labels: number; reassigned: number; medianSecondsToLabel: number };
@@ -167,6 +180,10 @@ test('a run samples traffic, annotators label it (expiry, relabel, adjudication)
   const aggregated = await db.select().from(aggregatedLabels).where(eq(aggregatedLabels.batchId, batchId));
   assert.equal(aggregated.length, 12);
   const adjudicated = aggregated.filter((a) => a.method === 'adjudication').length;
+  const settled = aggregated.find((a) => a.taskId === disputed);
+  assert.equal(settled?.method, 'adjudication', `the disputed item ${disputed} was adjudicated: ${JSON.stringify(settled)}`);
+  assert.equal(settled.label, truth.get((await db.select().from(examples).where(eq(examples.id, settled.exampleId)))[0]!.externalId)!.label, 'and the adjudicator (always right) decided it');
+  assert.ok(adjudicated >= 1);
   const estimate = closed!.estimate as { summary: { adjudicated: number; productionAccuracy: { estimate: number; lower: number; upper: number } } };
   assert.equal(estimate.summary.adjudicated, adjudicated);
   // The judge (the only adjudicator) labels nothing but adjudications; gold items can need one too,
@@ -201,7 +218,7 @@ test('a run samples traffic, annotators label it (expiry, relabel, adjudication)
   const bobQ = quality.find((q) => q.subject === `bob-${suffix}`)!;
   assert.ok(bobQ.labels >= 1);
   assert.equal(bobQ.gold.series[0]!.batchId, batchId);
-  if (adjudicated > 0) assert.equal(quality.find((q) => q.subject === `judge-${suffix}`)!.adjudicator, true);
+  assert.equal(quality.find((q) => q.subject === `judge-${suffix}`)!.adjudicator, true);
 
   const view = await env.clients.viewer.annotation.batch.query({ batchId });
   assert.equal(view.progress.done + view.progress.open + view.progress.adjudication, 15);

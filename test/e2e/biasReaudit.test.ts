@@ -161,18 +161,21 @@ test('a scheduled audit backfilled over three past days leaves one report per da
   await env.clients.operator.audits.delete.mutate({ id });
 });
 
-test('a schedule fires on its own: a cron audit starts the re-audit at the next minute and its report is stored', { timeout: 180_000 }, async () => {
+test('a schedule fires on its own: a cron audit starts the re-audit at its next time and its report is stored', { timeout: 180_000 }, async () => {
   const db = env.services.opened.db;
   const id = `bias-reaudit-cron-${uid()}`;
+  // Once a minute at a second a few seconds from now (the seven-field form starts with seconds), so the
+  // test waits seconds for Temporal to fire it, not up to a minute.
+  const second = Math.floor(Date.now() / 1000 + 8) % 60;
   const created = await env.clients.operator.audits.create.mutate({
     model,
     id,
-    spec: { cron: '* * * * *' },
+    spec: { cron: `${second} * * * * * *` },
     windowDays: 1,
     policy: { maxFprIncrease: 0.05, maxFairnessGap: 0.15, minSupport: 30, attributes: ['sender_tld'] },
   });
   const next = new Date(created.nextActionTimes[0]!);
-  assert.equal(next.getUTCSeconds(), 0, 'the cron fires on the minute');
+  assert.equal(next.getUTCSeconds(), second, 'the cron fires at its second');
   try {
     let reports: (typeof auditReports.$inferSelect)[] = [];
     const deadline = Date.now() + 150_000;
@@ -182,8 +185,8 @@ test('a schedule fires on its own: a cron audit starts the re-audit at the next 
     }
     assert.ok(reports.length >= 1, 'the scheduled run stored a report');
     const first = reports.sort((a, b) => a.windowTo.getTime() - b.windowTo.getTime())[0]!;
-    // The window ends at the schedule's nominal time (a minute boundary at or after creation), not at when the worker ran.
-    assert.equal(first.windowTo.getTime() % 60_000, 0);
+    // The window ends at the schedule's nominal time (its second, at or after creation), not at when the worker ran.
+    assert.equal(first.windowTo.getTime() % 60_000, second * 1000);
     assert.ok(first.windowTo.getTime() >= next.getTime() - 60_000 && first.windowTo.getTime() <= next.getTime() + 60_000, `${first.windowTo.toISOString()} vs ${next.toISOString()}`);
     assert.equal(first.kind, 'bias_reaudit');
     const described = await env.clients.viewer.audits.describe.query({ id });

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { and, eq } from 'drizzle-orm';
-import { approvals, auditLog, deploymentEvents, evalReports, gateResults, modelVersions, routes } from '../../db/schema';
+import { approvals, auditLog, datasetSnapshots, deploymentEvents, evalReports, gateResults, modelVersions, routes } from '../../db/schema';
 import type { ApprovalPacket } from '../../analysis/report';
 import { registerModelWithData, startTestEnv, waitForStatus, type TestEnv } from '../helpers';
 
@@ -55,6 +55,25 @@ test('two runs: each stops at the gate, is approved by a second identity and pro
   assert.ok(packet1.candidateEvaluation.classification.slices.some((s) => s.attribute === 'corpus_group' && s.value === 'hard_ham'));
   assert.equal(packet1.deltas, null, 'no champion, no paired differences');
   assert.equal(packet1.judgement.decision, 'needs_approval');
+
+  // Its lineage says where v1 came from: this run, its snapshot, its report, the gate it passed, the sign-off and the promotion.
+  const lineage = (await viewer.models.lineage.query({ name: model, version: 1 })) as unknown as {
+    runId: string;
+    trainer: string;
+    snapshot: { contentHash: string } | null;
+    reports: unknown[];
+    gate: { packetHash: string | null } | null;
+    approval: { decision: string } | null;
+    deployments: { action: string }[];
+  };
+  const [snapshot1] = await db.select().from(datasetSnapshots).where(eq(datasetSnapshots.runId, first.runId));
+  assert.equal(lineage.runId, first.runId);
+  assert.equal(lineage.snapshot?.contentHash, snapshot1!.contentHash);
+  assert.equal(lineage.trainer, v1.trainer);
+  assert.equal(lineage.reports.length, 1);
+  assert.equal(lineage.gate?.packetHash, decided.reportHash);
+  assert.equal(lineage.approval?.decision, 'approved');
+  assert.deepEqual(lineage.deployments.map((d) => d.action), ['promote']);
 
   // v2: evaluated against v1, the champion, on the same held-out set.
   const second = await operator.runs.start.mutate({ model, trainerParams: { epochs: 10, seed: 2 } });

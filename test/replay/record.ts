@@ -1,17 +1,18 @@
 // Records workflow histories for the replay test: `npx tsx test/replay/record.ts [scenario]`.
-//   gates (default): retrainingRun approved / rejected with a champion / approval deadline → test/fixtures/histories
+//   gates (default): retrainingRun approved / rejected with a champion / approval deadline 
 //   annotation: a retrainingRun with an annotation batch (sampling → annotating → aggregating → … → promoted)
-//               and that batch's own annotationBatch history (labelSubmitted signals, sweeps) → test/replay
+//               and that batch's own annotationBatch history (labelSubmitted signals, sweeps)
 //   saturation: a retrainingRun with a saturation check (patched 'saturation-check' branch) over a
 //               snapshot holding a newest annotation batch, so the ablation runs, and that check's own
-//               saturationCheck history (nested fractions × seeds and the without-newest points) → test/replay
+//               saturationCheck history (nested fractions × seeds and the without-newest points)
 //   rollout: a retrainingRun (patched 'rollout' branch) whose approved candidate is rolled back by its first
 //            canary analysis window (planted regression), and that rollout's own history; then a second
 //            rollout (shadow window, then an inconclusive window that pauses) driven by Updates: resume,
-//            pause, promoteNow by an approver → test/replay
+//            pause, promoteNow by an approver
 //   scheduled: a biasReaudit over a window with a planted country-code disparity that alerts and starts a
 //              retraining run (child, abandoned), and a driftMonitor over country-code-only traffic that finds
-//              that run under way and starts none → test/replay
+//              that run under way and starts none
+// Every history goes to test/fixtures/histories, the one folder the replay test reads.
 // Re-record only on purpose (a deliberate, patched() change to the workflow); the committed histories
 // are what proves a code change stays deterministic for runs already in flight.
 import { writeFileSync } from 'node:fs';
@@ -33,6 +34,9 @@ interface HistoryJson {
     workflowExecutionUpdateAcceptedEventAttributes?: { acceptedRequest?: { input?: { name?: string } } };
   }[];
 }
+
+/** The one folder of recorded histories (test/replay/replay.test.ts reads it). */
+const HISTORIES = path.join(import.meta.dirname, '..', 'fixtures', 'histories');
 
 const scenarios: Record<string, (env: TestEnv) => Promise<void>> = { gates, annotation, saturation, rollout, scheduled };
 const scenario = process.argv[2] ?? 'gates';
@@ -59,7 +63,6 @@ async function record(env: TestEnv, workflowId: string, file: string): Promise<H
 }
 
 async function gates(env: TestEnv): Promise<void> {
-  const out = path.join(import.meta.dirname, '..', 'fixtures', 'histories');
   const model = await registerModelWithData(env);
   const approved = await env.clients.operator.runs.start.mutate({ model, trigger: 'bootstrap' });
   await waitForStatus(env, approved.runId, ['awaiting_approval']);
@@ -75,12 +78,11 @@ async function gates(env: TestEnv): Promise<void> {
   await waitForStatus(env, timedOut.runId, ['rejected']);
 
   for (const [name, id] of [['approved', approved.runId], ['rejected-with-champion', second.runId], ['deadline', timedOut.runId]] as const) {
-    await record(env, id, path.join(out, `retrainingRun-${name}.json`));
+    await record(env, id, path.join(HISTORIES, `retrainingRun-${name}.json`));
   }
 }
 
 async function annotation(env: TestEnv): Promise<void> {
-  const out = import.meta.dirname;
   const db = env.services.opened.db;
   const suffix = uid();
   const model = await registerModelWithData(env);
@@ -144,8 +146,8 @@ async function annotation(env: TestEnv): Promise<void> {
   const done = await waitForStatus(env, runId, ['promoted', 'rejected', 'failed'], 120_000);
   if (done.status !== 'promoted') throw new Error(`the annotation run ended ${done.status}: ${JSON.stringify(done.result)}`);
 
-  const runHistory = await record(env, runId, path.join(out, 'retrainingRun-annotation.json'));
-  const batchHistory = await record(env, batchId, path.join(out, 'annotationBatch-complete.json'));
+  const runHistory = await record(env, runId, path.join(HISTORIES, 'retrainingRun-annotation.json'));
+  const batchHistory = await record(env, batchId, path.join(HISTORIES, 'annotationBatch-complete.json'));
   const signals = batchHistory.events.filter((e) => e.eventType === 'EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED').length;
   const sweeps = batchHistory.events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'sweepAnnotationBatch').length;
   const child = runHistory.events.some((e) => e.eventType === 'EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED');
@@ -154,7 +156,6 @@ async function annotation(env: TestEnv): Promise<void> {
 }
 
 async function saturation(env: TestEnv): Promise<void> {
-  const out = import.meta.dirname;
   const db = env.services.opened.db;
   const model = await registerModelWithData(env);
   const [m] = await db.select().from(models).where(eq(models.name, model));
@@ -190,8 +191,8 @@ async function saturation(env: TestEnv): Promise<void> {
   const done = await waitForStatus(env, runId, ['promoted', 'rejected', 'failed'], 120_000);
   if (done.status !== 'promoted') throw new Error(`the saturation run ended ${done.status}: ${JSON.stringify(done.result)}`);
 
-  const runHistory = await record(env, runId, path.join(out, 'retrainingRun-saturation.json'));
-  const checkHistory = await record(env, `saturation-${runId}`, path.join(out, 'saturationCheck.json'));
+  const runHistory = await record(env, runId, path.join(HISTORIES, 'retrainingRun-saturation.json'));
+  const checkHistory = await record(env, `saturation-${runId}`, path.join(HISTORIES, 'saturationCheck.json'));
   const activities = (h: HistoryJson, name: string) => h.events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === name).length;
   const points = activities(checkHistory, 'trainSaturationPoint');
   const ablation = activities(checkHistory, 'newestLabelledBatch') === 1 && points === 6 * 2 + 2;
@@ -203,7 +204,6 @@ async function saturation(env: TestEnv): Promise<void> {
 }
 
 async function rollout(env: TestEnv): Promise<void> {
-  const out = import.meta.dirname;
   const db = env.services.opened.db;
   const client = env.services.client;
   const model = await registerModelWithData(env);
@@ -282,11 +282,11 @@ async function rollout(env: TestEnv): Promise<void> {
   const promoted = await waitForStatus(env, pausing.runId, ['promoted', 'rolled_back', 'failed'], 60_000);
   if (promoted.status !== 'promoted') throw new Error(`the paused rollout run ended ${promoted.status}: ${JSON.stringify(promoted.result)}`);
 
-  const runHistory = await record(env, failing.runId, path.join(out, 'retrainingRun-rollout.json'));
-  const rolledBack = await record(env, `rollout-${failing.runId}`, path.join(out, 'rollout-rolled-back.json'));
+  const runHistory = await record(env, failing.runId, path.join(HISTORIES, 'retrainingRun-rollout.json'));
+  const rolledBack = await record(env, `rollout-${failing.runId}`, path.join(HISTORIES, 'rollout-rolled-back.json'));
   // rollout-paused-promoted.json (recorded before the shadow comparison) stays: it proves rollouts in
   // flight then still replay.
-  const pausedPromoted = await record(env, `rollout-${pausing.runId}`, path.join(out, 'rollout-shadow-paused-promoted.json'));
+  const pausedPromoted = await record(env, `rollout-${pausing.runId}`, path.join(HISTORIES, 'rollout-shadow-paused-promoted.json'));
   const activities = (h: HistoryJson, name: string) => h.events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === name).length;
   const updates = pausedPromoted.events
     .filter((e) => e.eventType === 'EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED' || e.workflowExecutionUpdateAcceptedEventAttributes)
@@ -313,7 +313,6 @@ async function rollout(env: TestEnv): Promise<void> {
 }
 
 async function scheduled(env: TestEnv): Promise<void> {
-  const out = import.meta.dirname;
   const db = env.services.opened.db;
   const model = await registerModelWithData(env, { requireHumanApproval: 'never' });
   const bootstrap = await env.clients.operator.runs.start.mutate({ model, trigger: 'bootstrap' });
@@ -361,7 +360,7 @@ async function scheduled(env: TestEnv): Promise<void> {
     args: [{ ...common, windowEnd: driftEnd.toISOString(), policy: { attributes: ['sender_tld', 'format'], startRetraining: true } } satisfies DriftMonitorInput],
   });
   if (!drift.drift || drift.retrainingRunStarted) throw new Error(`the drift monitor should find run ${reaudit.retrainingRunId} under way: ${JSON.stringify(drift)}`);
-  await record(env, reauditId, path.join(out, 'biasReaudit-alert-started-run.json'));
-  await record(env, driftId, path.join(out, 'driftMonitor-run-under-way.json'));
+  await record(env, reauditId, path.join(HISTORIES, 'biasReaudit-alert-started-run.json'));
+  await record(env, driftId, path.join(HISTORIES, 'driftMonitor-run-under-way.json'));
   await waitForStatus(env, reaudit.retrainingRunId!, ['promoted', 'rejected', 'failed']);
 }

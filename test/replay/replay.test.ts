@@ -1,13 +1,14 @@
 // Replays recorded histories against today's workflow code: a change that breaks determinism for
 // runs already in flight fails here (use patched() for such changes). Each history names its workflow
-// type in its first event; workflows/index.ts (the worker's workflowsPath) exports every type.
-//   test/fixtures/histories: retrainingRun without annotation (approved, rejected, approval deadline)
-//   test/replay: a retrainingRun with an annotation batch, and that annotationBatch's own history;
-//                a retrainingRun with a saturation check (ablation included), and that saturationCheck's own history;
-//                a retrainingRun whose approved candidate is rolled back by a failed canary analysis window, and that
-//                rollout's own history; a rollout paused by an inconclusive window, then resumed, paused and promoted
-//                early through its Updates (before and after the shadow comparison); a biasReaudit that alerts and starts a retraining run, and a
-//                driftMonitor that finds that run under way
+// type in its first event; workflows/index.ts (the worker's workflowsPath) exports every type. All of
+// them live in test/fixtures/histories (recorded by test/replay/record.ts):
+//   retrainingRun without annotation (approved, rejected, approval deadline); a retrainingRun with an
+//   annotation batch, and that annotationBatch's own history; a retrainingRun with a saturation check
+//   (ablation included), and that saturationCheck's own history; a retrainingRun whose approved candidate
+//   is rolled back by a failed canary analysis window, and that rollout's own history; a rollout paused by
+//   an inconclusive window, then resumed, paused and promoted early through its Updates (before and after
+//   the shadow comparison); a biasReaudit that alerts and starts a retraining run, and a driftMonitor that
+//   finds that run under way
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -16,12 +17,12 @@ import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
 import { workflowsPath } from '../../temporal-config/worker';
 
-const dirs = [path.join(import.meta.dirname, '..', 'fixtures', 'histories'), import.meta.dirname];
+const HISTORIES = path.join(import.meta.dirname, '..', 'fixtures', 'histories');
 
 test('recorded retrainingRun, annotationBatch, saturationCheck, rollout, biasReaudit and driftMonitor histories replay without nondeterminism', async () => {
-  const files = dirs.flatMap((dir) => readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => path.join(dir, f)));
+  const files = readdirSync(HISTORIES).filter((f) => f.endsWith('.json')).map((f) => path.join(HISTORIES, f));
   const names = files.map((f) => path.basename(f));
-  assert.ok(names.filter((f) => f.startsWith('retrainingRun-')).length >= 4, `expected recorded retrainingRun histories in ${dirs.join(', ')}`);
+  assert.ok(names.filter((f) => f.startsWith('retrainingRun-')).length >= 4, `expected recorded retrainingRun histories in ${HISTORIES}`);
   const recordedBy: Record<string, string> = {
     'retrainingRun-annotation.json': 'annotation',
     'annotationBatch-complete.json': 'annotation',
@@ -57,4 +58,19 @@ test('recorded retrainingRun, annotationBatch, saturationCheck, rollout, biasRea
     replayed++;
   }
   assert.equal(replayed, files.length);
+});
+
+test('the replay fails a history whose commands differ from the code (the control for the test above)', async () => {
+  const file = path.join(HISTORIES, 'retrainingRun-approved.json');
+  const json = JSON.parse(readFileSync(file, 'utf8')) as { events: { activityTaskScheduledEventAttributes?: { activityType?: { name?: string } } }[] };
+  const scheduled = json.events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name);
+  assert.ok(scheduled.length >= 2, 'the history schedules activities');
+  // Swap the first two scheduled activities: the code now issues its commands in another order than recorded.
+  const [a, b] = [scheduled[0]!.activityTaskScheduledEventAttributes!.activityType!, scheduled[1]!.activityTaskScheduledEventAttributes!.activityType!];
+  assert.notEqual(a.name, b.name, 'two different activities to swap');
+  [a.name, b.name] = [b.name, a.name];
+  await assert.rejects(Worker.runReplayHistory({ workflowsPath }, historyFromJSON(json), 'reordered'), (err: Error) => {
+    assert.match(`${err.name}: ${err.message}`, /nondetermin/i);
+    return true;
+  });
 });

@@ -1,0 +1,265 @@
+// The HTTP adapter over the same router: tRPC at /trpc and REST at /api map refusals to status codes
+// (400, 401, 403, 404, 409), read the bearer token from the Authorization header, and the OpenAPI
+// document lists every procedure. What each procedure refuses is proven once, in-process, in
+// badInput.test.ts; here only what HTTP adds. The server runs over the caller layer's database and
+// stub Temporal: no procedure called here reaches a workflow.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { createTRPCClient, httpLink, TRPCClientError } from '@trpc/client';
+import { createApiClient } from '../../api/client';
+import { appRouter, type AppRouter } from '../../api/router';
+import { assertNothingWritten as nothingWritten, fingerprint as fingerprintOf, startCallerEnv, type CallerEnv } from '../caller';
+import { uid } from '../helpers';
+
+let env: CallerEnv & { url: string };
+let model: string;
+const validRunId = 'run-nobody-0000-abcdef';
+
+before(async () => {
+  const callerEnv = await startCallerEnv();
+  env = Object.assign(callerEnv, { url: await callerEnv.serve() });
+  model = `http-${uid()}`;
+  await env.clients.operator.models.register.mutate({ name: model, description: 'http target' });
+});
+after(async () => {
+  await env?.stop();
+});
+
+function example(externalId: string, label: 0 | 1 | null = 1) {
+  return { externalId, input: { subject: 'hello', body: 'world' }, label, slices: {}, split: 'train' as const };
+}
+const withRule = (rule: Record<string, unknown>) => ({ minSliceSupport: 10, rules: [rule] });
+const fingerprint = () => fingerprintOf(env.db);
+const assertNothingWritten = (before: Awaited<ReturnType<typeof fingerprint>>, what: string) => nothingWritten(env.db, before, what);
+
+async function expectError(call: () => Promise<unknown>, code: string, what: string): Promise<TRPCClientError<AppRouter>> {
+  try {
+    const result = await call();
+    assert.fail(`${what}: expected ${code} but the call succeeded with ${JSON.stringify(result)?.slice(0, 300)}`);
+  } catch (err) {
+    if (err instanceof assert.AssertionError) throw err;
+    assert.ok(err instanceof TRPCClientError, `${what}: expected a TRPCClientError, got ${String(err)}`);
+    assert.equal(err.data?.code, code, `${what}: expected ${code}, got ${err.data?.code}: ${err.message}`);
+    return err as TRPCClientError<AppRouter>;
+  }
+}
+
+async function rest(method: string, path: string, opts: { token?: string | null; body?: unknown } = {}) {
+  const headers: Record<string, string> = {};
+  const token = opts.token === undefined ? env.tokens.admin : opts.token;
+  if (token) headers.authorization = `Bearer ${token}`;
+  if (opts.body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(`${env.url}/api${path}`, { method, headers, ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}) });
+  const text = await res.text();
+  return { status: res.status, text };
+}
+
+describe('REST: bad input is HTTP 400 and writes nothing', () => {
+  const restCases: { what: string; method: string; path: () => string; token: () => string; body?: () => unknown; field: string }[] = [
+    { what: 'POST /models with a bad name', method: 'POST', path: () => '/models', token: () => env.tokens.operator, body: () => ({ name: 'Has Spaces' }), field: 'name' },
+    { what: 'POST /models with an unknown key', method: 'POST', path: () => '/models', token: () => env.tokens.operator, body: () => ({ name: `ok-${uid()}`, colour: 'red' }), field: 'colour' },
+    {
+      what: 'PUT /models/{name}/policy with a proportion > 1',
+      method: 'PUT',
+      path: () => `/models/${model}/policy`,
+      token: () => env.tokens.operator,
+      body: () => ({ policy: withRule({ kind: 'no_regression', metric: 'accuracy', slices: 'overall', margin: 2 }) }),
+      field: 'policy',
+    },
+    {
+      what: 'POST /models/{name}/examples with label 2',
+      method: 'POST',
+      path: () => `/models/${model}/examples`,
+      token: () => env.tokens.operator,
+      body: () => ({ examples: [{ ...example('rest-1'), label: 2 }] }),
+      field: 'examples',
+    },
+    { what: 'POST /models/{name}/rollback with a short reason', method: 'POST', path: () => `/models/${model}/rollback`, token: () => env.tokens.approver, body: () => ({ reason: 'x' }), field: 'reason' },
+    { what: 'POST /runs with a bad model name', method: 'POST', path: () => '/runs', token: () => env.tokens.operator, body: () => ({ model: 'NOPE!' }), field: 'model' },
+    { what: 'GET /runs?limit=0', method: 'GET', path: () => '/runs?limit=0', token: () => env.tokens.viewer, field: 'limit' },
+    { what: 'GET /runs?limit=abc', method: 'GET', path: () => '/runs?limit=abc', token: () => env.tokens.viewer, field: 'limit' },
+    { what: 'GET /runs/{runId} with a bad run id', method: 'GET', path: () => '/runs/not-a-run', token: () => env.tokens.viewer, field: 'runId' },
+    { what: 'GET /models?foo=1 (unknown key)', method: 'GET', path: () => '/models?foo=1', token: () => env.tokens.viewer, field: 'foo' },
+    { what: 'POST /gates/{runId}/approve with a short reason', method: 'POST', path: () => `/gates/${validRunId}/approve`, token: () => env.tokens.approver, body: () => ({ reason: 'k' }), field: 'reason' },
+    { what: 'GET /reports/{runId} with a bad run id', method: 'GET', path: () => '/reports/RUN', token: () => env.tokens.viewer, field: 'runId' },
+    { what: 'POST /admin/tokens with an unknown role', method: 'POST', path: () => '/admin/tokens', token: () => env.tokens.admin, body: () => ({ subject: `s-${uid()}`, role: 'root' }), field: 'role' },
+    { what: 'DELETE /admin/tokens/abc', method: 'DELETE', path: () => '/admin/tokens/abc', token: () => env.tokens.admin, field: 'id' },
+    {
+      what: 'POST /audits with both cron and interval',
+      method: 'POST',
+      path: () => '/audits',
+      token: () => env.tokens.operator,
+      body: () => ({ model, spec: { cron: '0 3 * * *', interval: { everySeconds: 3600 } }, policy: { maxFprIncrease: 0.05, maxFairnessGap: 0.1 } }),
+      field: 'spec',
+    },
+    { what: 'POST /audits/{id}/backfill with to before from', method: 'POST', path: () => '/audits/some-audit/backfill', token: () => env.tokens.operator, body: () => ({ from: '2026-01-02T00:00:00Z', to: '2026-01-01T00:00:00Z' }), field: 'to' },
+    { what: 'GET /admin/audit-log?limit=100000', method: 'GET', path: () => '/admin/audit-log?limit=100000', token: () => env.tokens.admin, field: 'limit' },
+  ];
+  for (const c of restCases) {
+    test(c.what, async () => {
+      const before = await fingerprint();
+      const res = await rest(c.method, c.path(), { token: c.token(), ...(c.body ? { body: c.body() } : {}) });
+      assert.equal(res.status, 400, `${c.what}: ${res.text.slice(0, 400)}`);
+      assert.ok(res.text.includes(c.field), `${c.what}: the body does not name '${c.field}': ${res.text.slice(0, 400)}`);
+      await assertNothingWritten(before, c.what);
+    });
+  }
+});
+
+
+test('tRPC over HTTP: a bad input is 400 with the field-level errors the formatter adds', async () => {
+  const client = createApiClient(env.url, env.tokens.operator);
+  const before = await fingerprint();
+  const err = await expectError(() => client.models.register.mutate({ name: 'Bad Name' }), 'BAD_REQUEST', 'models.register with a bad name');
+  assert.equal(err.data?.httpStatus, 400);
+  assert.ok(((err.data?.fieldErrors as Record<string, string[]> | undefined)?.name?.length ?? 0) > 0, `fieldErrors name 'name': ${JSON.stringify(err.data)}`);
+  await assertNothingWritten(before, 'models.register with a bad name over tRPC');
+});
+
+test('tRPC: a body that is not JSON is 400 and writes nothing', async () => {
+  const before = await fingerprint();
+  const res = await fetch(`${env.url}/trpc/models.register`, { method: 'POST', headers: { authorization: `Bearer ${env.tokens.operator}`, 'content-type': 'application/json' }, body: '{"name": "half' });
+  assert.equal(res.status, 400, await res.text());
+  await assertNothingWritten(before, 'a tRPC body that is not JSON');
+});
+
+// Known defect (reported with issue 11): trpc-to-openapi hands the JSON parse error on as an internal
+// error, so REST answers 500 where the client sent a bad body. Runs, and reports, until it is fixed.
+test('REST: a body that is not JSON is 400 and writes nothing', { todo: 'REST answers 500 for a body that is not JSON' }, async () => {
+  const before = await fingerprint();
+  const res = await fetch(`${env.url}/api/models`, { method: 'POST', headers: { authorization: `Bearer ${env.tokens.operator}`, 'content-type': 'application/json' }, body: '{"name": "half' });
+  assert.equal(res.status, 400, await res.text());
+  await assertNothingWritten(before, 'a REST body that is not JSON');
+});
+
+describe('REST status codes and tokens', () => {
+  test('no token: UNAUTHORIZED over tRPC, 401 over REST, nothing written', async () => {
+    const anonymous = createTRPCClient<AppRouter>({ links: [httpLink({ url: `${env.url}/trpc` })] });
+    const before = await fingerprint();
+    await expectError(() => anonymous.models.list.query(), 'UNAUTHORIZED', 'models.list without a token');
+    await expectError(() => anonymous.models.register.mutate({ name: `anon-${uid()}` }), 'UNAUTHORIZED', 'models.register without a token');
+    // Authentication comes before input validation: bad input without a token is still UNAUTHORIZED.
+    await expectError(() => anonymous.runs.start.mutate({ model: 'BAD NAME' }), 'UNAUTHORIZED', 'runs.start without a token');
+    const garbage = createApiClient(env.url, 'rt_not-a-real-token');
+    await expectError(() => garbage.runs.list.query(), 'UNAUTHORIZED', 'runs.list with an unknown token');
+
+    for (const [method, path] of [
+      ['GET', '/models'],
+      ['POST', '/runs'],
+      ['GET', '/admin/audit-log'],
+    ] as const) {
+      const res = await rest(method, path, { token: null, ...(method === 'POST' ? { body: { model } } : {}) });
+      assert.equal(res.status, 401, `${method} ${path} without a token: ${res.text.slice(0, 200)}`);
+    }
+    const malformed = await fetch(`${env.url}/api/models`, { headers: { authorization: `Token ${env.tokens.admin}` } });
+    assert.equal(malformed.status, 401, 'a non-Bearer scheme is no token');
+    await assertNothingWritten(before, 'calls without a token');
+  });
+
+  test('a revoked token is UNAUTHORIZED', async () => {
+    const { admin } = env.clients;
+    const created = await admin.admin.createToken.mutate({ subject: `revoked-${uid()}`, role: 'operator' });
+    const client = createApiClient(env.url, created.token);
+    assert.ok(Array.isArray(await client.models.list.query()), 'the token works before it is revoked');
+    await admin.admin.revokeToken.mutate({ id: created.id });
+
+    const before = await fingerprint();
+    await expectError(() => client.models.list.query(), 'UNAUTHORIZED', 'models.list with a revoked token');
+    await expectError(() => client.models.register.mutate({ name: `revoked-${uid()}` }), 'UNAUTHORIZED', 'models.register with a revoked token');
+    const res = await rest('GET', '/models', { token: created.token });
+    assert.equal(res.status, 401);
+    await assertNothingWritten(before, 'calls with a revoked token');
+    // Revoking twice: the token is no longer active.
+    await expectError(() => admin.admin.revokeToken.mutate({ id: created.id }), 'NOT_FOUND', 'revoking a revoked token');
+    assert.ok(!(await admin.admin.listTokens.query()).some((t) => t.id === created.id), 'not listed as active');
+  });
+
+
+  test('FORBIDDEN is 403, NOT_FOUND 404 (naming the model), CONFLICT 409', async () => {
+    const before = await fingerprint();
+    assert.equal((await rest('POST', '/runs', { token: env.tokens.viewer, body: { model } })).status, 403);
+    assert.equal((await rest('POST', '/admin/tokens', { token: env.tokens.operator, body: { subject: `sneaky-${uid()}`, role: 'admin' } })).status, 403);
+    const missing = `no-such-model-${uid()}`;
+    const notFound = await rest('GET', `/models/${missing}`, { token: env.tokens.viewer });
+    assert.equal(notFound.status, 404);
+    assert.ok(notFound.text.includes(missing));
+    assert.equal((await rest('POST', '/models', { token: env.tokens.operator, body: { name: model } })).status, 409);
+    await assertNothingWritten(before, 'refused REST calls');
+  });
+});
+
+// ---- the OpenAPI document ---------------------------------------------------------------------------
+
+test('openapi.json lists a path and method for every procedure', async () => {
+  const res = await fetch(`${env.url}/openapi.json`);
+  assert.equal(res.status, 200);
+  const doc = (await res.json()) as { openapi: string; paths: Record<string, Record<string, unknown>> };
+  assert.match(doc.openapi, /^3\./);
+  const expected: [string, string][] = [
+    ['get', '/health'],
+    ['post', '/models'],
+    ['get', '/models'],
+    ['get', '/models/{name}'],
+    ['put', '/models/{model}/policy'],
+    ['get', '/models/{model}/policy'],
+    ['get', '/models/{model}/policy/versions'],
+    ['post', '/models/{name}/examples'],
+    ['post', '/models/{name}/rollback'],
+    ['post', '/runs'],
+    ['get', '/runs'],
+    ['get', '/runs/{runId}'],
+    ['get', '/gates'],
+    ['post', '/gates/{runId}/approve'],
+    ['post', '/gates/{runId}/reject'],
+    ['get', '/reports/{runId}'],
+    ['post', '/reports/evaluate-file'],
+    ['post', '/models/{model}/feedback'],
+    ['post', '/gates/{runId}/dry-run'],
+    ['post', '/admin/tokens'],
+    ['get', '/admin/tokens'],
+    ['delete', '/admin/tokens/{id}'],
+    ['get', '/admin/audit-log'],
+    ['get', '/models/{name}/serving'],
+    ['post', '/models/{name}/predict'],
+    ['put', '/annotation/annotators/{subject}'],
+    ['get', '/models/{model}/annotation-spec'],
+    ['put', '/models/{model}/annotation-spec'],
+    ['post', '/annotation/tasks/next'],
+    ['post', '/annotation/tasks/{taskId}/label'],
+    ['post', '/annotation/tasks/{taskId}/skip'],
+    ['get', '/annotation/batches/{batchId}'],
+    ['get', '/models/{model}/annotation-batches'],
+    ['get', '/annotation/batches/{batchId}/labels'],
+    ['get', '/models/{model}/feedback/health'],
+    ['get', '/models/{model}/annotators'],
+    ['get', '/reports/{runId}/saturation'],
+    ['get', '/models/{name}/resolve'],
+    ['get', '/runs/{runId}/rollout'],
+    ['post', '/runs/{runId}/rollout/rollback'],
+    ['post', '/runs/{runId}/rollout/promote-now'],
+    ['post', '/runs/{runId}/rollout/pause'],
+    ['post', '/runs/{runId}/rollout/resume'],
+    ['get', '/models/{name}/versions/{version}'],
+    ['post', '/audits'],
+    ['get', '/audits'],
+    ['get', '/audits/{id}'],
+    ['post', '/audits/{id}/pause'],
+    ['post', '/audits/{id}/resume'],
+    ['post', '/audits/{id}/trigger'],
+    ['post', '/audits/{id}/backfill'],
+    ['delete', '/audits/{id}'],
+    ['get', '/models/{model}/audit-reports'],
+    ['get', '/audit-reports/{reportId}'],
+    ['get', '/models/{model}/alerts'],
+  ];
+  for (const [method, path] of expected) {
+    assert.ok(doc.paths[path]?.[method], `${method.toUpperCase()} ${path} is missing from openapi.json (paths: ${Object.keys(doc.paths).join(', ')})`);
+  }
+  // And, derived from the router itself, so a new procedure without an OpenAPI route is caught.
+  for (const [name, procedure] of Object.entries(appRouter._def.procedures)) {
+    const meta = (procedure as { _def: { meta?: { openapi?: { method: string; path: string } } } })._def.meta?.openapi;
+    assert.ok(meta, `${name} has no openapi meta`);
+    assert.ok(doc.paths[meta.path]?.[meta.method.toLowerCase()], `${name}: ${meta.method} ${meta.path} is missing from openapi.json`);
+  }
+  assert.equal(Object.values(doc.paths).reduce((n, ops) => n + Object.keys(ops).length, 0), expected.length, 'no unexpected operations');
+});
