@@ -239,7 +239,7 @@ export function crashTestRig(name: string, workerEnv: Record<string, string> = {
  * Traffic a version answered just now: `requests` blocked mails (half from country-code senders), of
  * which the first `overrides` were rescued from the spam folder. How rollout tests plant a regression.
  */
-export async function plantAnsweredTraffic(db: TestEnv['services']['opened']['db'], modelId: number, versionId: number, requests: number, overrides: number, by = 'test') {
+export async function plantAnsweredTraffic(db: TestEnv['services']['opened']['db'], modelId: number, versionId: number, requests: number, overrides: number, by = 'test', occurredAt = new Date()) {
   const tag = uid();
   const rows = Array.from({ length: requests }, (_, i) => ({
     modelId,
@@ -248,13 +248,13 @@ export async function plantAnsweredTraffic(db: TestEnv['services']['opened']['db
     score: 0.9,
     decision: 1,
     attributes: { sender_tld: i % 2 ? 'generic' : 'country_code' },
-    occurredAt: new Date(),
+    occurredAt,
     loggedBy: by,
   }));
   await db.insert(predictions).values(rows);
   if (overrides > 0) {
     await db.insert(feedbackEvents).values(
-      rows.slice(0, overrides).map((r) => ({ modelId, versionId, idempotencyKey: `${r.requestId}:override`, requestId: r.requestId, kind: 'override' as const, value: { action: 'not_spam' }, occurredAt: new Date(), ingestedBy: by })),
+      rows.slice(0, overrides).map((r) => ({ modelId, versionId, idempotencyKey: `${r.requestId}:override`, requestId: r.requestId, kind: 'override' as const, value: { action: 'not_spam' }, occurredAt, ingestedBy: by })),
     );
   }
 }

@@ -36,17 +36,23 @@ async function productionVersion() {
   return r!.version;
 }
 
+/** Starts a run with a rollout plan and waits until its own candidate holds the canary route. */
 async function startRollout(plan: Parameters<TestEnv['clients']['operator']['runs']['start']['mutate']>[0]['rollout']) {
   const { runId } = await env.clients.operator.runs.start.mutate({ model, rollout: plan });
-  await waitFor('the canary route', async () => {
-    const [r] = await env.services.opened.db.select().from(routes).where(and(eq(routes.modelId, modelId), eq(routes.kind, 'canary')));
-    return r;
+  const db = env.services.opened.db;
+  return waitFor('the canary route of this run', async () => {
+    const [run] = await db.select().from(runs).where(eq(runs.id, runId));
+    if (!run?.candidateVersionId) return null;
+    const [r] = await db.select().from(routes).where(and(eq(routes.modelId, modelId), eq(routes.kind, 'canary'), eq(routes.versionId, run.candidateVersionId)));
+    return r ? { runId, candidateVersionId: run.candidateVersionId } : null;
   });
-  const [run] = await env.services.opened.db.select().from(runs).where(eq(runs.id, runId));
-  return { runId, candidateVersionId: run!.candidateVersionId! };
 }
 
-const traffic = (versionId: number, requests: number, overrides: number) => plantAnsweredTraffic(env.services.opened.db, modelId, versionId, requests, overrides);
+// The analysis window opens just after the canary route is set (the workflow's next task), so
+// traffic is stamped a moment later: stamped "now" it could fall before the window and go uncounted.
+const WINDOW_OPENED_MS = 1500;
+const traffic = (versionId: number, requests: number, overrides: number) =>
+  plantAnsweredTraffic(env.services.opened.db, modelId, versionId, requests, overrides, 'test', new Date(Date.now() + WINDOW_OPENED_MS));
 
 test('a canary with a planted regression is rolled back by its first analysis window', { timeout: 180_000 }, async () => {
   const db = env.services.opened.db;
