@@ -16,7 +16,8 @@ import { appRouter } from '../api/router';
 import { startApiServer, type ApiServer } from '../api/server';
 import { createCallerFactory, createContextInner, identityFromToken, type ApiDeps, type Identity } from '../api/trpc';
 import { createScorer } from '../activities/index';
-import { openDb, type Db, type OpenedDb } from '../db/index';
+import { type Db, type OpenedDb } from '../db/index';
+import { openFileDatabase } from './fileDatabase';
 import { resultRows } from '../db/queries';
 import * as schema from '../db/schema';
 import { modelVersions, routes, type Role } from '../db/schema';
@@ -129,7 +130,7 @@ export interface CallerEnv {
 const createCaller = createCallerFactory(appRouter);
 
 export async function startCallerEnv(opts: { defaultApprovalTimeoutSeconds?: number } = {}): Promise<CallerEnv> {
-  const opened = await openDb(process.env.DATABASE_URL ? { url: process.env.DATABASE_URL } : { pgliteDir: 'memory://' });
+  const opened = await openFileDatabase();
   const suffix = uid();
   const temporal = new StubTemporal();
   const deps: ApiDeps = {

@@ -1,11 +1,12 @@
 // Shared test set-up: real Temporal (CI's shared dev server, or one started here), real database
-// (PostgreSQL when DATABASE_URL is set, in-memory PGlite otherwise), unique task queues per test file.
+// (PostgreSQL when DATABASE_URL is set: a database of the file's own on that server, see fileDatabase.ts; in-memory PGlite otherwise), unique task queues per test file.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { and, eq } from 'drizzle-orm';
 import { createApiClient, type ApiClient } from '../api/client';
 import { issueToken } from '../db/tokens';
+import { fileDatabaseLocation, fileDatabaseUrl } from './fileDatabase';
 import { assignHeldOut, loadCorpus, type CorpusEmail } from '../demo/corpus';
 import { examples, feedbackEvents, models, modelVersions, predictions, routes, runs } from '../db/schema';
 import type { Role } from '../db/schema';
@@ -30,7 +31,7 @@ export async function startTestEnv(opts: Partial<StartServicesOptions> = {}): Pr
     temporalAddress: process.env.TEMPORAL_TEST_ADDRESS,
     temporalDbFile: null,
     temporalUiPort: null,
-    db: process.env.DATABASE_URL ? { url: process.env.DATABASE_URL } : { pgliteDir: 'memory://' },
+    db: await fileDatabaseLocation(),
     taskQueues: { control: `control-${suffix}`, training: `training-${suffix}` },
     defaultApprovalTimeoutSeconds: 600,
     ...opts,
@@ -195,7 +196,9 @@ export function crashTestRig(name: string, workerEnv: Record<string, string> = {
   const rig = {
     env: undefined as unknown as TestEnv,
     queues,
+    databaseUrl: undefined as string | undefined,
     async start(): Promise<TestEnv> {
+      rig.databaseUrl = await fileDatabaseUrl();
       rig.env = await startTestEnv({ worker: false, taskQueues: queues });
       return rig.env;
     },
@@ -206,6 +209,8 @@ export function crashTestRig(name: string, workerEnv: Record<string, string> = {
           TEMPORAL_ADDRESS: rig.env.services.temporalAddress,
           RETRAIN_CONTROL_QUEUE: queues.control,
           RETRAIN_TRAINING_QUEUE: queues.training,
+          // The file's own database, which the API in this process uses too.
+          ...(rig.databaseUrl ? { DATABASE_URL: rig.databaseUrl } : {}),
           ...workerEnv,
         },
         stdio: ['ignore', 'ignore', 'pipe'],

@@ -10,7 +10,8 @@ import { after, before, beforeEach, test } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { and, eq } from 'drizzle-orm';
 import { createAlertActivities, signAlert, verifyAlertSignature, type AlertBody, type SendAlertInput } from '../../activities/alerts';
-import { openDb, type OpenedDb } from '../../db/index';
+import { type OpenedDb } from '../../db/index';
+import { openFileDatabase } from '../fileDatabase';
 import { alerts, auditLog, models } from '../../db/schema';
 
 const SECRET_ENV = 'TEST_RETRAIN_ALERT_SECRET';
@@ -46,7 +47,7 @@ let delayMs = 0;
 
 before(async () => {
   process.env[SECRET_ENV] = SECRET;
-  opened = await openDb(process.env.DATABASE_URL ? { url: process.env.DATABASE_URL } : { pgliteDir: 'memory://' });
+  opened = await openFileDatabase();
   const [m] = await opened.db.insert(models).values({ name: `alerts-${Date.now().toString(36)}`, createdBy: 'test' }).returning();
   modelId = m!.id;
 

@@ -9,7 +9,8 @@ import { eq } from 'drizzle-orm';
 import { createAnnotationActivities } from '../../activities/annotation';
 import { Rng } from '../../analysis/random';
 import { chronologicalParts, loadCorpus, type CorpusEmail } from '../../demo/corpus';
-import { openDb, type OpenedDb } from '../../db/index';
+import { type OpenedDb } from '../../db/index';
+import { openFileDatabase } from '../fileDatabase';
 import { aggregatedLabels, annotationTasks, examples, labels, modelVersions, models, predictions } from '../../db/schema';
 
 let opened: OpenedDb;
@@ -19,7 +20,7 @@ let modelId: number;
 const poolCorrect = new Map<number, number>();
 
 before(async () => {
-  opened = await openDb(process.env.DATABASE_URL ? { url: process.env.DATABASE_URL } : { pgliteDir: 'memory://' });
+  opened = await openFileDatabase();
   const db = opened.db;
   const [m] = await db.insert(models).values({ name: `ann-${Date.now().toString(36)}`, createdBy: 'test' }).returning();
   modelId = m!.id;

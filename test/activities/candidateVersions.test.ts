@@ -8,7 +8,8 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { eq } from 'drizzle-orm';
 import { withoutQueryParameters } from '../../activities/errors';
 import { createActivities, type CandidateRef } from '../../activities/index';
-import { openDb, type OpenedDb } from '../../db/index';
+import { type OpenedDb } from '../../db/index';
+import { openFileDatabase } from '../fileDatabase';
 import { examples, modelVersions, models, runs } from '../../db/schema';
 import { corpusSubset, toExampleInputs, uid } from '../helpers';
 
@@ -16,7 +17,7 @@ let opened: OpenedDb;
 let modelId: number;
 
 before(async () => {
-  opened = await openDb(process.env.DATABASE_URL ? { url: process.env.DATABASE_URL } : { pgliteDir: 'memory://' });
+  opened = await openFileDatabase();
   const [m] = await opened.db.insert(models).values({ name: `versions-${uid()}`, createdBy: 'test' }).returning();
   modelId = m!.id;
   const rows = toExampleInputs(corpusSubset().slice(0, 200));

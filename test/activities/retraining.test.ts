@@ -7,7 +7,8 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { count, eq } from 'drizzle-orm';
 import { createRetrainingActivities } from '../../activities/retraining';
 import { createSaturationActivities } from '../../activities/saturation';
-import { openDb, type OpenedDb } from '../../db/index';
+import { type OpenedDb } from '../../db/index';
+import { openFileDatabase } from '../fileDatabase';
 import { datasetSnapshotMembers, datasetSnapshots, evalReports, examples, gateResults, models, modelVersions, runs, saturationPoints } from '../../db/schema';
 import { closeTrainingPool } from '../../trainers/threadPool';
 import { corpusSubset, toExampleInputs, uid } from '../helpers';
@@ -18,7 +19,7 @@ const runId = `run-activities-${uid()}`;
 const trainerParams = { epochs: 2, dimsLog2: 14 };
 
 before(async () => {
-  opened = await openDb(process.env.DATABASE_URL ? { url: process.env.DATABASE_URL } : { pgliteDir: 'memory://' });
+  opened = await openFileDatabase();
   const db = opened.db;
   const [m] = await db.insert(models).values({ name: `activities-${uid()}`, createdBy: 'test' }).returning();
   modelId = m!.id;
