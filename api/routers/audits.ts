@@ -1,26 +1,24 @@
 // Scheduled audits of a production model, of two kinds: bias re-audits (`biasReaudit`, against the
 // version's pre-launch audit) and drift monitors (`driftMonitor`, population and feedback drift). Each is
-// a Temporal Schedule (no table: the schedule is the record) whose action starts the kind's workflow on
-// the control task queue; the reports the runs store are read with audits.reports / audits.report.
-// The policy lives in the action's args; the spec as the operator wrote it (Temporal compiles cron
-// strings into calendars), the model and who created it live in the schedule's memo; the model is
-// also the schedule's and each started workflow's RetrainModel search attribute.
+// a Temporal Schedule whose action starts the kind's workflow on the control task queue; how an audit
+// is written onto a schedule and read back is api/auditSchedules.ts. The reports the runs
+// store are read with audits.reports / audits.report.
 import { TRPCError } from '@trpc/server';
-import {
-  ScheduleAlreadyRunning,
-  ScheduleNotFoundError,
-  ScheduleOverlapPolicy,
-  ServiceError,
-  isGrpcServiceError,
-  type ScheduleDescription,
-  type ScheduleExecutionResult,
-  type ScheduleHandle,
-  type ScheduleSpec,
-  type ScheduleSummary,
-} from '@temporalio/client';
+import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, ServiceError, isGrpcServiceError, type ScheduleDescription, type ScheduleHandle } from '@temporalio/client';
 import { z } from 'zod';
 import { alertsOf, auditReportById, auditReportsOf } from '../../db/audits';
 import { ALERT_KINDS, ALERT_STATUSES, AUDIT_KINDS, auditReports, type AuditKind } from '../../db/schema';
+import {
+  AUDIT_WORKFLOW_TYPE,
+  OVERLAP_TO_TEMPORAL,
+  auditKindOf,
+  auditOf,
+  auditSpecView,
+  auditSummaryOf,
+  overlapFromTemporal,
+  temporalSpec,
+  type AuditMemo,
+} from '../auditSchedules';
 import {
   BIAS_REAUDIT_WORKFLOW_TYPE,
   DRIFT_MONITOR_WORKFLOW_TYPE,
@@ -31,61 +29,18 @@ import {
   type ReauditPolicy,
 } from '../../workflows/messages';
 import { biasReauditReportOutput, driftMonitorReportOutput } from '../outputsB';
-import { AUDIT_OVERLAP_POLICIES, auditId, auditOverlap, auditSpecInput, driftMonitorPolicyInput, isoDate, modelName, reason, reauditPolicyInput } from '../schemas';
+import { auditId, auditOverlap, auditSpecInput, driftMonitorPolicyInput, isoDate, modelName, reason, reauditPolicyInput } from '../schemas';
 import { roleProcedure, router, type Context } from '../trpc';
 import { requireModel } from '../lookups';
 import { temporalFailure } from '../workflowUpdates';
 
-type AuditOverlap = (typeof AUDIT_OVERLAP_POLICIES)[number];
-
-const WORKFLOW_TYPE: Record<AuditKind, string> = { bias_reaudit: BIAS_REAUDIT_WORKFLOW_TYPE, drift_monitor: DRIFT_MONITOR_WORKFLOW_TYPE };
-const kindOf = (workflowType: string | undefined): AuditKind | null => AUDIT_KINDS.find((k) => WORKFLOW_TYPE[k] === workflowType) ?? null;
 const auditKind = z.enum(AUDIT_KINDS);
-
-const TO_TEMPORAL: Record<AuditOverlap, ScheduleOverlapPolicy> = {
-  skip: ScheduleOverlapPolicy.SKIP,
-  buffer_one: ScheduleOverlapPolicy.BUFFER_ONE,
-  buffer_all: ScheduleOverlapPolicy.BUFFER_ALL,
-  cancel_other: ScheduleOverlapPolicy.CANCEL_OTHER,
-  terminate_other: ScheduleOverlapPolicy.TERMINATE_OTHER,
-  allow_all: ScheduleOverlapPolicy.ALLOW_ALL,
-};
-
-function fromTemporal(overlap: ScheduleOverlapPolicy | undefined): AuditOverlap {
-  const found = (Object.entries(TO_TEMPORAL) as [AuditOverlap, ScheduleOverlapPolicy][]).find(([, v]) => v === overlap);
-  return found?.[0] ?? 'skip';
-}
 
 /** Longest backfill range, and most periods one backfill may start (interval audits; cron is left to Temporal). */
 const MAX_BACKFILL_DAYS = 366;
 const MAX_BACKFILL_PERIODS = 1000;
 /** How long audits.trigger waits for the schedule to report the run it started. */
 const TRIGGER_WAIT_MS = 5000;
-
-// ---- what is stored on the schedule -------------------------------------------------------------
-
-const specView = z.object({
-  cron: z.string().nullable(),
-  interval: z.object({ everySeconds: z.number() }).nullable(),
-  timezone: z.string(),
-});
-type SpecView = z.infer<typeof specView>;
-
-/** The schedule's memo, written by audits.create. */
-const auditMemo = z.object({
-  model: z.string(),
-  spec: specView,
-  createdBy: z.string(),
-});
-
-/** The action's first argument (BiasReauditInput or DriftMonitorInput), read back leniently. */
-const storedInput = z.object({
-  modelId: z.number(),
-  model: z.string(),
-  scheduleId: z.string().nullable(),
-  windowDays: z.number(),
-  policy: z.record(z.string(), z.unknown()),
-});
 
 // ---- outputs ----------------------------------------------------------------------------------------
 
@@ -105,7 +60,7 @@ const auditSummaryOutput = z.object({
   id: z.string(),
   kind: auditKind,
   model: z.string().nullable(),
-  spec: specView,
+  spec: auditSpecView,
   paused: z.boolean(),
   note: z.string().nullable(),
   nextActionTimes: z.array(z.date()),
@@ -133,52 +88,11 @@ const auditOutput = auditSummaryOutput.extend({
 });
 type AuditView = z.infer<typeof auditOutput>;
 
-function recentActions(list: ScheduleExecutionResult[]) {
-  return list.map((a) => ({
-    workflowId: a.action.workflow.workflowId,
-    runId: a.action.workflow.firstExecutionRunId,
-    scheduledAt: a.scheduledAt,
-    takenAt: a.takenAt,
-  }));
-}
-
-/** The spec as written (memo); for a schedule without one, what can be read back from Temporal. */
-function specOf(memo: z.infer<typeof auditMemo> | undefined, spec: ScheduleDescription['spec'] | undefined): SpecView {
-  if (memo) return memo.spec;
-  const every = spec?.intervals?.[0]?.every;
-  return { cron: null, interval: every !== undefined ? { everySeconds: Math.round(every / 1000) } : null, timezone: spec?.timezone || 'UTC' };
-}
-
-function modelOf(memo: z.infer<typeof auditMemo> | undefined, s: Pick<ScheduleSummary, 'typedSearchAttributes'>): string | null {
-  return memo?.model ?? s.typedSearchAttributes?.get(modelSearchAttribute) ?? null;
-}
-
+/** An audit as its schedule describes it, its policy held to its kind's schema. */
 function toAuditView(d: ScheduleDescription, kind: AuditKind): AuditView {
-  const memo = auditMemo.safeParse(d.memo).data;
-  const args = storedInput.safeParse(d.action.args?.[0]).data;
-  const policy = args ? (kind === 'bias_reaudit' ? reauditPolicyOutput : driftPolicyOutput).safeParse(args.policy).data : undefined;
-  return {
-    id: d.scheduleId,
-    kind,
-    model: modelOf(memo, d) ?? args?.model ?? null,
-    spec: specOf(memo, d.spec),
-    paused: d.state.paused,
-    note: d.state.note || null,
-    nextActionTimes: d.info.nextActionTimes,
-    recentActions: recentActions(d.info.recentActions),
-    workflowType: d.action.workflowType,
-    taskQueue: d.action.taskQueue ?? null,
-    windowDays: args?.windowDays ?? null,
-    policy: policy ?? null,
-    overlap: fromTemporal(d.policies.overlap),
-    catchupWindowSeconds: Math.round(d.policies.catchupWindow / 1000),
-    createdBy: memo?.createdBy ?? null,
-    createdAt: d.info.createdAt,
-    actionsTaken: d.info.numActionsTaken,
-    actionsSkippedOverlap: d.info.numActionsSkippedOverlap,
-    actionsMissedCatchupWindow: d.info.numActionsMissedCatchupWindow,
-    runningWorkflowIds: d.info.runningActions.map((a) => a.workflow.workflowId),
-  };
+  const { storedPolicy, ...audit } = auditOf(d, kind);
+  const policy = storedPolicy ? (kind === 'bias_reaudit' ? reauditPolicyOutput : driftPolicyOutput).safeParse(storedPolicy).data : undefined;
+  return { ...audit, policy: policy ?? null };
 }
 
 // ---- Temporal errors as tRPC errors --------------------------------------------------------------------
@@ -211,7 +125,7 @@ async function requireAudit(ctx: Context, id: string): Promise<{ handle: Schedul
   } catch (err) {
     throw scheduleRefusal(err, id, `describe audit '${id}'`);
   }
-  const kind = kindOf(description.action.workflowType);
+  const kind = auditKindOf(description.action.workflowType);
   if (!kind) {
     throw new TRPCError({ code: 'NOT_FOUND', message: `audit '${id}' not found (schedule '${id}' starts neither ${BIAS_REAUDIT_WORKFLOW_TYPE} nor ${DRIFT_MONITOR_WORKFLOW_TYPE})` });
   }
@@ -221,12 +135,6 @@ async function requireAudit(ctx: Context, id: string): Promise<{ handle: Schedul
 async function describeAudit(ctx: Context, id: string): Promise<AuditView> {
   const { description, kind } = await requireAudit(ctx, id);
   return toAuditView(description, kind);
-}
-
-function temporalSpec(spec: z.infer<typeof auditSpecInput>): ScheduleSpec {
-  return spec.cron !== undefined
-    ? { cronExpressions: [spec.cron], timezone: spec.timezone }
-    : { intervals: [{ every: spec.interval!.everySeconds * 1000 }], timezone: spec.timezone };
 }
 
 const idInput = z.strictObject({ id: auditId });
@@ -338,7 +246,7 @@ export const auditsRouter = router({
         // A run the audit starts trains where this deployment's training workers listen.
         trainingTaskQueue: ctx.taskQueues.training,
       };
-      const memo: z.infer<typeof auditMemo> = {
+      const memo: AuditMemo = {
         model: model.name,
         spec: { cron: input.spec.cron ?? null, interval: input.spec.interval ?? null, timezone: input.spec.timezone },
         createdBy: ctx.identity.subject,
@@ -349,14 +257,14 @@ export const auditsRouter = router({
           spec: temporalSpec(input.spec),
           action: {
             type: 'startWorkflow',
-            workflowType: WORKFLOW_TYPE[input.kind],
+            workflowType: AUDIT_WORKFLOW_TYPE[input.kind],
             taskQueue: ctx.taskQueues.control,
             // Temporal appends the action's nominal time: <id>-2026-01-01T03:00:00Z.
             workflowId: id,
             args: [workflowInput],
             typedSearchAttributes: [{ key: modelSearchAttribute, value: model.name }],
           },
-          policies: { overlap: TO_TEMPORAL[input.overlap], catchupWindow: input.catchupWindowSeconds * 1000 },
+          policies: { overlap: OVERLAP_TO_TEMPORAL[input.overlap], catchupWindow: input.catchupWindowSeconds * 1000 },
           memo,
           typedSearchAttributes: [{ key: modelSearchAttribute, value: model.name }],
           state: {
@@ -386,21 +294,11 @@ export const auditsRouter = router({
       try {
         const query = input.model ? `${modelSearchAttribute.name} = '${input.model}'` : undefined;
         for await (const s of ctx.temporal.schedule.list(query ? { query } : {})) {
-          const kind = kindOf(s.action?.workflowType);
+          const kind = auditKindOf(s.action?.workflowType);
           if (!kind || (input.kind && kind !== input.kind)) continue;
-          const memo = auditMemo.safeParse(s.memo).data;
-          const model = modelOf(memo, s);
-          if (input.model && model !== input.model) continue;
-          out.push({
-            id: s.scheduleId,
-            kind,
-            model,
-            spec: specOf(memo, s.spec),
-            paused: s.state.paused,
-            note: s.state.note || null,
-            nextActionTimes: s.info.nextActionTimes,
-            recentActions: recentActions(s.info.recentActions),
-          });
+          const audit = auditSummaryOf(s, kind);
+          if (input.model && audit.model !== input.model) continue;
+          out.push(audit);
         }
       } catch (err) {
         throw scheduleRefusal(err, '*', 'list audits');
@@ -494,11 +392,11 @@ export const auditsRouter = router({
           message: `that range has more than ${MAX_BACKFILL_PERIODS} periods of ${everyMs / 1000} s; backfill it in parts`,
         });
       }
-      const overlap = input.overlap ?? fromTemporal(description.policies.overlap);
+      const overlap = input.overlap ?? overlapFromTemporal(description.policies.overlap);
       try {
         // Temporal's backfill range includes both ends; `to` is exclusive here, so a 3-hour range of an
         // hourly audit is 3 runs (from, from+1h, from+2h), and adjacent ranges do not repeat a period.
-        await handle.backfill({ start: from, end: new Date(to.getTime() - 1), overlap: TO_TEMPORAL[overlap] });
+        await handle.backfill({ start: from, end: new Date(to.getTime() - 1), overlap: OVERLAP_TO_TEMPORAL[overlap] });
       } catch (err) {
         throw scheduleRefusal(err, input.id, `backfill audit '${input.id}'`);
       }
