@@ -6,7 +6,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import { and, eq, ne, sql } from 'drizzle-orm';
 import type { Db } from '../db/index';
-import { writeAudit } from '../db/queries';
+import { writeAudit } from '../db/auditLog';
 import { alerts, models, type AlertKind, type AlertStatus } from '../db/schema';
 
 export type { AlertKind, AlertStatus } from '../db/schema';

@@ -9,7 +9,8 @@ import { Rng } from '../analysis/random';
 import { drawSample, horvitzThompsonMean, type CandidatePool, type Sample, type StratumSummary } from '../analysis/sampling';
 import { batchCounts, currentSpec, DEFAULT_SPEC } from '../db/annotation';
 import type { Db } from '../db/index';
-import { resultRows, writeAudit } from '../db/queries';
+import { writeAudit } from '../db/auditLog';
+import { resultRows } from '../db/queries';
 import { aggregatedLabels, annotationBatches, annotationTasks, examples, labels } from '../db/schema';
 import type { AnnotationSettings, BatchProgress } from '../workflows/messages';
 

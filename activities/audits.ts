@@ -11,7 +11,9 @@ import { CORRECTION_KINDS } from '../analysis/flywheel';
 import { saturationDesignOf } from '../analysis/policy';
 import type { VersionEvaluation } from '../analysis/report';
 import type { Db, DbOrTx } from '../db/index';
-import { currentPolicy, productionVersionId, resultRows } from '../db/queries';
+import { productionVersionId } from '../db/models';
+import { currentPolicy } from '../db/policies';
+import { resultRows } from '../db/queries';
 import { auditReports, evalReports, models, prelaunchAudits, runs, type AuditKind } from '../db/schema';
 import type { DriftMonitorPolicy, ReauditPolicy, RetrainingRunInput, RunTrigger } from '../workflows/messages';
 

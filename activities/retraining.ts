@@ -17,7 +17,10 @@ import {
 } from '../analysis/report';
 import type { Db } from '../db/index';
 import { prelaunchAuditOf } from './audits';
-import { changeProductionRoute, currentPolicy, productionVersionId, snapshotMembers, writeAudit } from '../db/queries';
+import { writeAudit } from '../db/auditLog';
+import { changeProductionRoute, productionVersionId } from '../db/models';
+import { currentPolicy } from '../db/policies';
+import { snapshotMembers } from '../db/queries';
 import {
   approvals,
   datasetSnapshotMembers,

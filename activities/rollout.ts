@@ -5,7 +5,9 @@ import { and, eq, sql } from 'drizzle-orm';
 import { judgeCanaryWindow, judgeShadowCounts, type CanaryRule, type ShadowCell, type ShadowComparison, type ShadowRules, type WindowCounts, type WindowJudgement } from '../analysis/rollout';
 import type { Db } from '../db/index';
 import { prelaunchAuditOf } from './audits';
-import { changeProductionRoute, resultRows, writeAudit } from '../db/queries';
+import { writeAudit } from '../db/auditLog';
+import { changeProductionRoute } from '../db/models';
+import { resultRows } from '../db/queries';
 import { deploymentEvents, modelVersions, predictions, routes } from '../db/schema';
 
 export function createRolloutActivities({ db }: { db: Db }) {

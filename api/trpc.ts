@@ -4,7 +4,7 @@ import type { Client } from '@temporalio/client';
 import type { OpenApiMeta } from 'trpc-to-openapi';
 import { z } from 'zod';
 import type { Db } from '../db/index';
-import { writeAudit } from '../db/queries';
+import { writeAudit } from '../db/auditLog';
 import type { Role } from '../db/schema';
 import { activeTokenBySecret } from '../db/tokens';
 import { readSettings } from '../temporal-config/env';

@@ -3,7 +3,8 @@
 // (analysis/annotationTasks taskVerdict) is passed in by the caller: db/ imports no analysis/.
 import { and, desc, eq, isNull, sql } from 'drizzle-orm';
 import type { DbOrTx } from './index';
-import { resultRows, writeAudit } from './queries';
+import { writeAudit } from './auditLog';
+import { resultRows } from './queries';
 import { annotationAssignments, annotationBatches, annotationSpecs, annotationTasks, annotators, labels, TASK_STATUSES, type TaskStatus } from './schema';
 
 export const DEFAULT_SPEC = {

@@ -1,14 +1,9 @@
-// Small query helpers shared by activities and the API. Queries about one concept live in that
-// concept's module (models, runs, policies, gates, reports, auditLog); they are re-exported here so
-// older importers keep working.
+// Small query helpers shared by activities and the API that belong to no one concept; queries about
+// one concept live in that concept's module (models, runs, policies, gates, reports, auditLog, ...).
 import { and, asc, eq } from 'drizzle-orm';
 import type { DbOrTx } from './index';
 import { datasetSnapshotMembers, examples } from './schema';
 
-export { writeAudit, type AuditEntry } from './auditLog';
-export { changeProductionRoute, findModelByName, previousProductionVersionId, productionVersionId, type RouteChange, type RouteChangeResult } from './models';
-export { addPolicyVersion, currentPolicy } from './policies';
-export { findRunById } from './runs';
 
 /** Rows of db.execute: postgres.js returns an array, PGlite a { rows } object. */
 export function resultRows<T>(result: unknown): T[] {

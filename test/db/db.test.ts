@@ -11,7 +11,8 @@ import type { PgTable } from 'drizzle-orm/pg-core';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import { migrationsFolder, openDb, type Db, type OpenDbOptions, type OpenedDb } from '../../db/index';
-import { changeProductionRoute, previousProductionVersionId, productionVersionId, writeAudit, type RouteChange } from '../../db/queries';
+import { writeAudit } from '../../db/auditLog';
+import { changeProductionRoute, previousProductionVersionId, productionVersionId, type RouteChange } from '../../db/models';
 import {
   approvals,
   auditLog,
