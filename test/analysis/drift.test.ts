@@ -3,17 +3,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { evaluateClassification } from '../../analysis/classification';
 import { encodeAttribute } from '../../analysis/confusion';
-import {
-  compareWithPrelaunch,
-  populationStabilityIndex,
-  psiBand,
-  scorePsi,
-  sliceRatesFromRateSet,
-  weightedErrorRates,
-  type AuditSide,
-  type DriftPolicy,
-  type SliceRates,
-} from '../../analysis/drift';
+import { compareWithPrelaunch, type AuditSide, type DriftPolicy } from '../../analysis/drift';
+import { populationStabilityIndex, psiBand, scorePsi } from '../../analysis/psi';
+import { sliceRatesFromRateSet, weightedErrorRates, type SliceRates } from '../../analysis/weightedRates';
 import { chiSquareSf } from '../../analysis/numerics/distributions';
 import { newcombeDifference, wilsonInterval } from '../../analysis/numerics/intervals';
 import { regularizedGammaQ } from '../../analysis/numerics/special';

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { newcombeDifference } from '../../analysis/numerics/intervals';
-import { DRIFT_PSI_ALPHA, chooseLabelDesign, judgeDriftSignals, judgedFindings, populationStabilityIndex, type DriftComparison } from '../../analysis/drift';
+import { DRIFT_PSI_ALPHA, chooseLabelDesign, judgeDriftSignals, judgedFindings, type DriftComparison } from '../../analysis/drift';
+import { populationStabilityIndex } from '../../analysis/psi';
 
 const prelaunch = { sender_tld: { generic: 800, country_code: 200 }, month: { '2002-08': 1000 } };
 const quiet = { current: { requests: 1000, overridden: 20 }, previous: { requests: 1000, overridden: 22 } };
