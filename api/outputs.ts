@@ -12,14 +12,8 @@ import { METRICS, thresholdConstraintsSchema, type PolicyJudgement, type RuleRes
 import type { ApprovalPacket, VersionEvaluation } from '../analysis/report';
 import type { ThresholdChoice } from '../analysis/thresholds';
 import type { UntestedSegment } from '../analysis/untested';
-import type {
-  AblationSeed,
-  IntervalEvidence,
-  InversePowerLawFit,
-  InversePowerLawFitFailure,
-  LearningCurveVerdict,
-  VerdictThresholds,
-} from '../analysis/learningCurve';
+import type { AblationSeed, IntervalEvidence, LearningCurveVerdict, VerdictThresholds } from '../analysis/learningCurve';
+import type { InversePowerLawFit, InversePowerLawFitFailure } from '../analysis/powerLaw';
 import type { MeanDifferenceInterval } from '../analysis/numerics/intervals';
 import { VERSION_STATUSES } from '../db/schema';
 import type { RetrainingRunResult, RunStatusView, RunStep } from '../workflows/messages';

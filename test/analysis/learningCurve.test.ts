@@ -1,18 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import {
-  DEFAULT_VERDICT_THRESHOLDS,
-  RECOMMENDATIONS,
-  fitInversePowerLaw,
-  inversePowerLaw,
-  learningCurveVerdict,
-  type AblationSeed,
-  type CurveFraction,
-  type InversePowerLawFit,
-  type InversePowerLawFitOk,
-  type LearningCurvePoint,
-} from '../../analysis/learningCurve';
+import { DEFAULT_VERDICT_THRESHOLDS, RECOMMENDATIONS, learningCurveVerdict, type AblationSeed, type CurveFraction } from '../../analysis/learningCurve';
+import { fitInversePowerLaw, inversePowerLaw, type InversePowerLawFit, type InversePowerLawFitOk, type LearningCurvePoint } from '../../analysis/powerLaw';
 import { pairedTInterval } from '../../analysis/numerics/intervals';
 import { assertClose } from './oracle';
 
@@ -331,11 +321,16 @@ test('bad input throws RangeError naming the field', () => {
   for (const [fn, re] of bad) assert.throws(fn, (e: unknown) => e instanceof RangeError && re.test(e.message), `expected RangeError ${re}`);
 });
 
-test('analysis/learningCurve.ts is pure: no Node built-ins, clock or Math.random', () => {
-  const src = readFileSync(new URL('../../analysis/learningCurve.ts', import.meta.url), 'utf8');
-  const imports = [...src.matchAll(/^import .* from '([^']+)';$/gm)].map((m) => m[1]);
-  assert.deepEqual(imports, ['./numerics/optimize', './numerics/intervals', './numerics/linalg']);
-  assert.doesNotMatch(src, /Math\.random|Date\.now|new Date|performance\.now|process\./);
+test('analysis/learningCurve.ts and powerLaw.ts are pure: no Node built-ins, clock or Math.random', () => {
+  const expected: Record<string, string[]> = {
+    'learningCurve.ts': ['./numerics/intervals', './powerLaw'],
+    'powerLaw.ts': ['./numerics/optimize', './numerics/linalg'],
+  };
+  for (const [file, imports] of Object.entries(expected)) {
+    const src = readFileSync(new URL(`../../analysis/${file}`, import.meta.url), 'utf8');
+    assert.deepEqual([...src.matchAll(/^import .* from '([^']+)';$/gm)].map((m) => m[1]), imports, file);
+    assert.doesNotMatch(src, /Math\.random|Date\.now|new Date|performance\.now|process\./, file);
+  }
 });
 
 test('verdict: the same slice difference in every seed (one row flipping) is no evidence: a zero-width interval is not significant', () => {
