@@ -21,17 +21,8 @@ import {
   type PolicyJudgement,
   type PolicyThresholdConstraints,
 } from './policy';
-import {
-  abstainBand,
-  chooseThreshold,
-  errorCost,
-  minimumCostThreshold,
-  prCurvesBySlice,
-  precisionRecallCurve,
-  type AbstainBand,
-  type PrCurve,
-  type ThresholdChoice,
-} from './thresholds';
+import { abstainBand, chooseThreshold, prCurvesBySlice, precisionRecallCurve, type AbstainBand, type PrCurve, type ThresholdChoice } from './thresholds';
+import { errorCost, minimumCostThreshold } from './errorCost';
 import { untestedSegments, type TrafficCount, type UntestedSegment } from './untested';
 
 export interface EvaluationSettings {

@@ -2,20 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { encodeAttribute, type EncodedAttribute } from '../../analysis/confusion';
-import {
-  abstainBand,
-  chooseThreshold,
-  errorCost,
-  minimumCostThreshold,
-  precisionRecallCurve,
-  prCurvesBySlice,
-  type AbstainBand,
-  type CostPolicy,
-  type PrCurve,
-  type ThresholdChoice,
-  type ThresholdConstraints,
-  type ThresholdPoint,
-} from '../../analysis/thresholds';
+import { abstainBand, chooseThreshold, precisionRecallCurve, prCurvesBySlice, type AbstainBand, type PrCurve, type ThresholdChoice, type ThresholdConstraints, type ThresholdPoint } from '../../analysis/thresholds';
+import { errorCost, minimumCostThreshold, type CostPolicy } from '../../analysis/errorCost';
 import { thresholdRows } from './synthetic';
 
 interface OracleCurve {
