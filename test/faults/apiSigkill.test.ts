@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { and, eq, inArray, sql } from 'drizzle-orm';
+import { resultRows } from '../../db/queries';
 import { auditLog, examples, models } from '../../db/schema';
 import { Deployment, faultSuiteSkip, report, sleep } from './harness';
 
@@ -70,7 +71,7 @@ test('API SIGKILL mid-import: whole batch or none, and the retry leaves one copy
         await sleep(15);
       } else if (point === 'inserting') {
         const seen = await dep.waitFor('the insert to be running', async () => {
-          const [row] = await db.execute<{ n: number }>(sql`select count(*)::int as n from pg_stat_activity where state = 'active' and query ilike 'insert into "examples"%'`);
+          const [row] = resultRows<{ n: number }>(await db.execute(sql`select count(*)::int as n from pg_stat_activity where state = 'active' and query ilike 'insert into "examples"%'`));
           if (row && Number(row.n) > 0) return 'insert';
           return (await countOf(ids.slice(0, 1))) > 0 ? 'already-committed' : false;
         }, 60_000, 2);
