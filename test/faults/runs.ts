@@ -41,25 +41,30 @@ export async function temporalClient(dep: Deployment): Promise<{ client: Client;
 }
 
 /**
- * True when the run's training activity was started at or after `sinceMs` (on the worker started
- * then) and has heartbeated since, from inside its epochs: a kill now lands mid-training on a worker
- * that holds it. Heartbeat details of an attempt lost with a killed worker linger until the heartbeat
- * timeout; they do not count.
+ * Where the run's training activity stands on the worker started at `sinceMs`: `started` when an
+ * attempt was started on it (at or after sinceMs) and is still running, `heartbeated` when that attempt
+ * has also heartbeated from inside its epochs. Heartbeat details of an attempt lost with a killed
+ * worker linger until the heartbeat timeout; they do not count. (The SDK sends heartbeats at most every
+ * 0.8 x the 15 s heartbeat timeout, so the server sees one about every 12 s.)
  */
-export async function trainingHeartbeated(dep: Deployment, client: Client, runId: string, sinceMs = 0): Promise<boolean> {
+export async function trainingState(dep: Deployment, client: Client, runId: string, sinceMs = 0): Promise<{ started: boolean; heartbeated: boolean }> {
+  const none = { started: false, heartbeated: false };
   const row = await runRow(dep, runId);
-  if (row?.step !== 'training') return false;
+  if (row?.step !== 'training') return none;
   try {
     const d = await client.workflow.getHandle(runId).describe();
     const ms = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) => (t ? Number(t.seconds ?? 0) * 1000 + (t.nanos ?? 0) / 1e6 : 0);
-    return Boolean(
-      d.raw.pendingActivities?.some(
-        (a) => a.activityType?.name === 'trainCandidate' && a.heartbeatDetails && ms(a.lastStartedTime) >= sinceMs && ms(a.lastHeartbeatTime) > ms(a.lastStartedTime),
-      ),
-    );
+    const a = d.raw.pendingActivities?.find((p) => p.activityType?.name === 'trainCandidate');
+    if (!a || !(ms(a.lastStartedTime) >= sinceMs) || a.state !== 2 /* STARTED */) return none;
+    return { started: true, heartbeated: Boolean(a.heartbeatDetails) && ms(a.lastHeartbeatTime) > ms(a.lastStartedTime) };
   } catch {
-    return false;
+    return none;
   }
+}
+
+/** True when the run's training activity, started at or after `sinceMs`, has heartbeated from inside its epochs. */
+export async function trainingHeartbeated(dep: Deployment, client: Client, runId: string, sinceMs = 0): Promise<boolean> {
+  return (await trainingState(dep, client, runId, sinceMs)).heartbeated;
 }
 
 /** Steps a run passes through before its candidate is trained. */
