@@ -21,11 +21,16 @@ const BODY_CHARS = 3_000;
 
 before(async () => {
   if (skip) return;
-  await dep.startPostgres();
-  await dep.startTemporal(); // the API connects to Temporal at start; no workflow runs here
-  await dep.startApi();
+  try {
+    await dep.startPostgres();
+    await dep.startTemporal(); // the API connects to Temporal at start; no workflow runs here
+    await dep.startApi();
+  } catch (err) {
+    failed = true; // the deployment did not come up: show its logs
+    throw err;
+  }
 });
-after(() => (skip ? undefined : dep.stop(failed)));
+after(() => dep.stop(failed));
 
 type KillPoint = 'receiving' | 'inserting' | 'committed';
 

@@ -20,11 +20,16 @@ const OUTAGE_MS = 4_000;
 
 before(async () => {
   if (skip) return;
-  await dep.startPostgres();
-  await dep.startTemporal(); // the API connects to Temporal at start; this scenario runs no workflow
-  await dep.startApi();
+  try {
+    await dep.startPostgres();
+    await dep.startTemporal(); // the API connects to Temporal at start; this scenario runs no workflow
+    await dep.startApi();
+  } catch (err) {
+    failed = true; // the deployment did not come up: show its logs
+    throw err;
+  }
 });
-after(() => (skip ? undefined : dep.stop(failed)));
+after(() => dep.stop(failed));
 
 test('PostgreSQL restart under feedback ingest: 0 lost, 0 duplicated', { skip, timeout: 240_000 }, async (t) => {
   try {

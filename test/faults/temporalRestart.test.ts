@@ -21,13 +21,17 @@ const DONE = ['promoted', 'rejected', 'failed'];
 
 before(async () => {
   if (skip) return;
-  await dep.startPostgres();
-  await dep.startTemporal();
-  await dep.startApi();
-  temporal = await temporalClient(dep);
+  try {
+    await dep.startPostgres();
+    await dep.startTemporal();
+    await dep.startApi();
+    temporal = await temporalClient(dep);
+  } catch (err) {
+    failed = true; // the deployment did not come up: show its logs
+    throw err;
+  }
 });
 after(async () => {
-  if (skip) return;
   await temporal?.close().catch(() => {});
   await dep.stop(failed);
 });
