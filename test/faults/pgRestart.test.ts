@@ -122,9 +122,11 @@ test('PostgreSQL restart under feedback ingest: 0 lost, 0 duplicated', { skip, t
     const attemptsByOutcome = [...statuses].map(([k, v]) => `${k}=${v}`).join(',') || 'none';
 
     report(t, `pg-restart events sent ${sent.size} stored ${stored} lost ${lost} duplicated ${duplicated} batches-during-outage ${batchesDuringOutage.size} outage-ms ${outage!.to - outage!.from}`);
-    report(t, `pg-restart batches ${totalBatches} acknowledged ${acknowledged} failed-attempts ${failedAttempts} (${attemptsByOutcome}) inserted-by-acks ${inserted} replayed-as-duplicates ${duplicatesReported}`);
+    const api = dep.procs.filter((p) => p.name === 'api');
+    report(t, `pg-restart batches ${totalBatches} acknowledged ${acknowledged} failed-attempts ${failedAttempts} (${attemptsByOutcome}) inserted-by-acks ${inserted} replayed-as-duplicates ${duplicatesReported} api-rode-out ${api.length === 1 && api[0]!.isAlive()}`);
 
     assert.equal(acknowledged, totalBatches, 'every batch acknowledged in the end');
+    assert.ok(api.length === 1 && api[0]!.isAlive(), 'the API process rode out the outage (no restart)');
     assert.ok(batchesDuringOutage.size > 1, `more than one batch attempted during the outage (${batchesDuringOutage.size})`);
     assert.equal(lost, 0, 'no event lost');
     assert.equal(duplicated, 0, 'no event stored twice');

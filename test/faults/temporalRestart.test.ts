@@ -49,13 +49,16 @@ test('Temporal server SIGKILL and restart on its db mid-run: every run promoted 
     let lastLog = 0;
     const describeRuns = async () => (await Promise.all(runIds.map((id) => runRow(dep, id)))).map((r) => `${r?.status}/${r?.step}`).join(' ');
 
-    // Restart 1: while every run's training activity heartbeats.
+    // Restart 1: while the runs train (every run has reached training, and one at least heartbeats
+    // from inside it; on a loaded machine one run can be through training before the other starts).
     await dep.waitFor('training heartbeats', async () => {
       if (Date.now() - lastLog > 10_000) {
         lastLog = Date.now();
         dep.log(`waiting for restart 1: ${await describeRuns()}`);
       }
-      return (await Promise.all(runIds.map((id) => trainingHeartbeated(dep, client, id)))).every(Boolean);
+      const rows = await Promise.all(runIds.map((id) => runRow(dep, id)));
+      if (rows.some((r) => ['queued', 'started', 'snapshot'].includes(r?.step ?? 'queued'))) return false;
+      return (await Promise.all(runIds.map((id) => trainingHeartbeated(dep, client, id)))).some(Boolean);
     }, 240_000, 300);
     const restart = async (n: number) => {
       momentsAtRestart.push(await describeRuns());
