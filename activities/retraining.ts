@@ -90,7 +90,7 @@ export interface GateJudgement {
 const CHECK_ORDER: Record<string, number> = { failed: 0, needs_approval: 1, insufficient: 2, passed: 3 };
 
 /** A rule result with its worst checks first, at most MAX_PAYLOAD_ITEMS of them, and its texts bounded. */
-function boundedRule(rule: RuleResult): GateJudgement['rules'][number] {
+export function boundedRule(rule: RuleResult): GateJudgement['rules'][number] {
   const worstFirst = [...rule.checks].sort((a, b) => (CHECK_ORDER[a.outcome] ?? 4) - (CHECK_ORDER[b.outcome] ?? 4));
   const { kept, omitted } = boundedList(rule.checks.length > MAX_PAYLOAD_ITEMS ? worstFirst : rule.checks);
   return {

@@ -21,7 +21,7 @@ const worstFirst = <T extends { phase: string }>(items: readonly T[]) => [...ite
  */
 export type BoundedWindowJudgement = WindowJudgement & { measurementsOmitted?: number };
 
-function boundedWindowJudgement(judged: WindowJudgement): BoundedWindowJudgement {
+export function boundedWindowJudgement(judged: WindowJudgement): BoundedWindowJudgement {
   const overall = judged.measurements.filter((m) => m.slice === 'overall');
   const slices = boundedList(worstFirst(judged.measurements.filter((m) => m.slice !== 'overall' && m.phase !== 'Successful')));
   const omitted = judged.measurements.length - overall.length - slices.kept.length;
@@ -40,7 +40,7 @@ function boundedWindowJudgement(judged: WindowJudgement): BoundedWindowJudgement
  */
 export type BoundedShadowComparison = ShadowComparison & { servedRequests: number; coverage: number | null; slicesCompared?: number; slicesOmitted?: number };
 
-function boundedShadowComparison(judged: ShadowComparison & { servedRequests: number; coverage: number | null }): BoundedShadowComparison {
+export function boundedShadowComparison(judged: ShadowComparison & { servedRequests: number; coverage: number | null }): BoundedShadowComparison {
   const notPassed = boundedList(worstFirst(judged.slices.filter((sl) => sl.phase === 'Failed' || sl.phase === 'Inconclusive')));
   return {
     ...judged,
