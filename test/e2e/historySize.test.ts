@@ -10,7 +10,8 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { and, eq } from 'drizzle-orm';
 import protos from '@temporalio/proto';
-import { examples, models, predictions, routes, runs, shadowPredictions } from '../../db/schema';
+import { annotationBatches, annotationTasks, examples, models, predictions, routes, runs, shadowPredictions } from '../../db/schema';
+import { labelSubmittedSignal, type AnnotationBatchInput, type AnnotationBatchResult } from '../../workflows/messages';
 import type { CorpusEmail } from '../../demo/corpus';
 import { annotatorClient, logTraffic, startTestEnv, uid, waitFor, waitForStatus, type TestEnv } from '../helpers';
 
@@ -241,4 +242,46 @@ test('a retraining run on 50,000 examples keeps every payload of its histories u
   for (const p of biggest.slice(0, 8)) t.diagnostic(`${p.bytes} bytes: ${p.workflowId} #${p.eventId} ${p.eventType} ${p.what}`);
   assert.ok(done.status === 'promoted', `the run ended ${done.status}: ${JSON.stringify(done.result)}`);
   assert.ok(biggest[0]!.bytes < LIMIT, `largest payload ${biggest[0]!.bytes} bytes (${biggest[0]!.workflowId} ${biggest[0]!.eventType} ${biggest[0]!.what}) >= ${LIMIT}`);
+});
+
+test('an annotation batch whose history grows (a signal per label) continues as new, keeping its deadline and its count', { timeout: 120_000 }, async () => {
+  const db = env.services.opened.db;
+  const client = env.services.client;
+  const [m] = await db.insert(models).values({ name: `batch-history-${uid()}`, createdBy: 'test' }).returning();
+  const mails = syntheticEmails(40, `cont-${uid()}`, 21);
+  const rows = await db
+    .insert(examples)
+    .values(mails.map((e) => ({ modelId: m!.id, externalId: e.externalId, input: e.input, label: null, slices: { ...e.slices } as Record<string, string>, split: 'train' as const })))
+    .returning({ id: examples.id });
+  const batchId = `batch-continued-${uid()}`;
+  const deadline = new Date(Date.now() + 600_000);
+  await db.insert(annotationBatches).values({ id: batchId, modelId: m!.id, specVersion: 1, overlap: 1, goldShare: 0, deadline, createdBy: 'test' });
+  const tasks = await db
+    .insert(annotationTasks)
+    .values(rows.map((r) => ({ batchId, exampleId: r.id, stratum: 'remainder', inclusionProbability: 1 })))
+    .returning({ id: annotationTasks.id });
+  const handle = await client.workflow.start('annotationBatch', {
+    taskQueue: env.services.taskQueues.control,
+    workflowId: batchId,
+    args: [{ batchId, modelId: m!.id, tasks: tasks.length, deadlineSeconds: 600, assignmentSeconds: 2, continueAfterEvents: 60 } satisfies AnnotationBatchInput],
+  });
+  // Hints as the API sends them: far more events than the limit, across several sweeps.
+  for (let round = 0; round < 4; round++) {
+    for (const t of tasks.slice(0, 20)) await handle.signal(labelSubmittedSignal, { taskId: t.id, annotator: 'ann-test', taskStatus: 'open' });
+    await new Promise((r) => setTimeout(r, 1200));
+  }
+  await db.update(annotationTasks).set({ status: 'done' }).where(eq(annotationTasks.batchId, batchId));
+  for (const t of tasks) await handle.signal(labelSubmittedSignal, { taskId: t.id, annotator: 'ann-test', taskStatus: 'done' });
+  const result = (await handle.result()) as AnnotationBatchResult;
+  assert.equal(result.closedBy, 'complete');
+  assert.equal(result.progress.done, tasks.length);
+  const first = await client.workflow.getHandle(batchId, handle.firstExecutionRunId).fetchHistory();
+  const last = first.events!.at(-1)!;
+  assert.equal(protos.temporal.api.enums.v1.EventType[last.eventType!], 'EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW', 'the first run continued as new');
+  const carried = JSON.parse(Buffer.from(last.workflowExecutionContinuedAsNewEventAttributes!.input!.payloads![0]!.data!).toString()) as AnnotationBatchInput;
+  assert.equal(new Date(carried.continued!.deadline).getTime() > Date.now(), true, 'the deadline goes with it');
+  assert.ok(first.events!.length < 200, `the first run's history stayed short: ${first.events!.length} events`);
+  assert.ok(result.signals >= 80 + tasks.length - 20, `signals are counted across runs (${result.signals}); a hint that arrives just as a run hands over may be dropped`);
+  const described = await client.workflow.getHandle(batchId).describe();
+  assert.notEqual(described.runId, handle.firstExecutionRunId, 'the batch finished in a later run');
 });
