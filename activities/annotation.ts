@@ -11,6 +11,7 @@ import { batchCounts, currentSpec, DEFAULT_SPEC } from '../db/annotation';
 import type { Db } from '../db/index';
 import { writeAudit } from '../db/auditLog';
 import { resultRows } from '../db/queries';
+import { boundedList, MAX_PAYLOAD_ITEMS } from './payloads';
 import { aggregatedLabels, annotationBatches, annotationTasks, examples, labels } from '../db/schema';
 import type { AnnotationSettings, BatchProgress } from '../workflows/messages';
 
@@ -34,6 +35,15 @@ export interface AggregationSummary {
   /** Annotators flagged for a slice bias: who, where, how strongly. */
   biasFlags: { annotator: string; slice: string; value: string; disagreement: number; rest: number; n: number; p: number }[];
   krippendorffAlpha: number | null;
+  /** Flags left out of what the workflow is handed (annotators × slice values can be many); all are stored with the batch. */
+  biasFlagsOmitted?: number;
+}
+
+/** The summary as the workflow carries it: the strongest bias flags, at most MAX_PAYLOAD_ITEMS; the batch row keeps them all. */
+function forWorkflow(summary: AggregationSummary): AggregationSummary {
+  if (summary.biasFlags.length <= MAX_PAYLOAD_ITEMS) return summary;
+  const { kept, omitted } = boundedList([...summary.biasFlags].sort((a, b) => a.p - b.p || b.disagreement - a.disagreement));
+  return { ...summary, biasFlags: kept, biasFlagsOmitted: omitted };
 }
 
 interface BatchDesign {
@@ -296,7 +306,7 @@ export function createAnnotationActivities({ db }: { db: Db }) {
       const [batch] = await db.select().from(annotationBatches).where(eq(annotationBatches.id, input.batchId));
       if (!batch) throw new Error(`annotation batch ${input.batchId} does not exist`);
       const stored = batch.estimate as { summary?: AggregationSummary } | null;
-      if (stored?.summary) return stored.summary;
+      if (stored?.summary) return forWorkflow(stored.summary);
       const design = batch.design as BatchDesign;
       const names = (await currentSpec(db, batch.modelId)).labels ?? DEFAULT_SPEC.labels;
       const rows = await db
@@ -386,7 +396,7 @@ export function createAnnotationActivities({ db }: { db: Db }) {
       } else {
         await db.update(annotationBatches).set({ estimate: { summary } }).where(eq(annotationBatches.id, input.batchId));
       }
-      return summary;
+      return forWorkflow(summary);
     },
   };
 }

@@ -17,6 +17,7 @@ import {
 } from '../analysis/report';
 import type { Db } from '../db/index';
 import { prelaunchAuditOf } from './audits';
+import { boundedList, boundedReasons, boundedText, MAX_PAYLOAD_ITEMS } from './payloads';
 import { writeAudit } from '../db/auditLog';
 import { changeProductionRoute, productionVersionId } from '../db/models';
 import { currentPolicy } from '../db/policies';
@@ -75,11 +76,29 @@ export interface Evaluation {
   packetHash: string;
 }
 
+/**
+ * The gate's judgement as the workflow carries it: reasons and each rule's checks bounded (a wildcard
+ * rule judges every slice value, thousands on a large set); the whole judgement is in gate_results.
+ */
 export interface GateJudgement {
   policyVersion: number | null;
   decision: PolicyDecision;
   reasons: string[];
-  rules: RuleResult[];
+  rules: (RuleResult & { checksOmitted?: number })[];
+}
+
+const CHECK_ORDER: Record<string, number> = { failed: 0, needs_approval: 1, insufficient: 2, passed: 3 };
+
+/** A rule result with its worst checks first, at most MAX_PAYLOAD_ITEMS of them, and its texts bounded. */
+export function boundedRule(rule: RuleResult): GateJudgement['rules'][number] {
+  const worstFirst = [...rule.checks].sort((a, b) => (CHECK_ORDER[a.outcome] ?? 4) - (CHECK_ORDER[b.outcome] ?? 4));
+  const { kept, omitted } = boundedList(rule.checks.length > MAX_PAYLOAD_ITEMS ? worstFirst : rule.checks);
+  return {
+    ...rule,
+    detail: boundedText(rule.detail),
+    checks: kept.map((c) => ({ ...c, detail: boundedText(c.detail) })),
+    ...(omitted > 0 ? { checksOmitted: omitted } : {}),
+  };
 }
 
 /** How much recent production traffic is read for untested segments. */
@@ -348,11 +367,12 @@ export function createRetrainingActivities({ db }: ActivityDeps) {
       const [stored] = await db.select().from(gateResults).where(eq(gateResults.runId, input.runId));
       if (!stored) throw ApplicationFailure.nonRetryable(`run ${input.runId} has no gate result; evaluate first`, 'NotFound');
       await db.update(runs).set({ gateDecision: stored.decision }).where(eq(runs.id, input.runId));
+      const keptIn = `gate_results of run ${input.runId}`;
       return {
         policyVersion: stored.policyVersion,
         decision: stored.decision,
-        reasons: stored.reasons,
-        rules: stored.rules as RuleResult[],
+        reasons: boundedReasons(stored.reasons, keptIn),
+        rules: (stored.rules as RuleResult[]).map(boundedRule),
       };
     },
 

@@ -8,7 +8,48 @@ import { prelaunchAuditOf } from './audits';
 import { writeAudit } from '../db/auditLog';
 import { changeProductionRoute } from '../db/models';
 import { resultRows } from '../db/queries';
+import { boundedList, boundedReasons, boundedText } from './payloads';
 import { deploymentEvents, modelVersions, predictions, routes } from '../db/schema';
+
+const PHASE_ORDER: Record<string, number> = { Failed: 0, Inconclusive: 1, insufficient: 2, Successful: 3 };
+const worstFirst = <T extends { phase: string }>(items: readonly T[]) => [...items].sort((a, b) => (PHASE_ORDER[a.phase] ?? 4) - (PHASE_ORDER[b.phase] ?? 4));
+
+/**
+ * A canary window's judgement as the workflow carries it: every rule is measured overall and per slice
+ * value, so the measurements grow with the traffic's slices; the workflow keeps the phase and reasons.
+ * The overall measurements and the worst slices are kept, with a count of the rest.
+ */
+export type BoundedWindowJudgement = WindowJudgement & { measurementsOmitted?: number };
+
+export function boundedWindowJudgement(judged: WindowJudgement): BoundedWindowJudgement {
+  const overall = judged.measurements.filter((m) => m.slice === 'overall');
+  const slices = boundedList(worstFirst(judged.measurements.filter((m) => m.slice !== 'overall' && m.phase !== 'Successful')));
+  const omitted = judged.measurements.length - overall.length - slices.kept.length;
+  return {
+    phase: judged.phase,
+    measurements: [...overall, ...slices.kept].map((m) => ({ ...m, detail: boundedText(m.detail) })),
+    reasons: boundedReasons(judged.reasons, 'measured again from the window\'s predictions and feedback'),
+    ...(omitted > 0 ? { measurementsOmitted: omitted } : {}),
+  };
+}
+
+/**
+ * The shadow comparison as the workflow carries it: every slice value seen is compared, thousands on
+ * real traffic; the workflow keeps the failed ones. Kept: the slices that did not pass (failed first),
+ * at most MAX_PAYLOAD_ITEMS, and how many slices there were.
+ */
+export type BoundedShadowComparison = ShadowComparison & { servedRequests: number; coverage: number | null; slicesCompared?: number; slicesOmitted?: number };
+
+export function boundedShadowComparison(judged: ShadowComparison & { servedRequests: number; coverage: number | null }): BoundedShadowComparison {
+  const notPassed = boundedList(worstFirst(judged.slices.filter((sl) => sl.phase === 'Failed' || sl.phase === 'Inconclusive')));
+  return {
+    ...judged,
+    reasons: boundedReasons(judged.reasons, 'compared again from shadow_predictions'),
+    slices: notPassed.kept.map((sl) => ({ ...sl, detail: boundedText(sl.detail) })),
+    slicesCompared: judged.slices.length,
+    slicesOmitted: judged.slices.length - notPassed.kept.length,
+  };
+}
 
 export function createRolloutActivities({ db }: { db: Db }) {
   /** Requests and their override/report events per version in [from, to), overall and per slice value. */
@@ -115,14 +156,14 @@ export function createRolloutActivities({ db }: { db: Db }) {
       from: string;
       to: string;
       rules: CanaryRule[];
-    }): Promise<WindowJudgement> {
+    }): Promise<BoundedWindowJudgement> {
       const from = new Date(input.from);
       const to = new Date(input.to);
       const [baseline, canary] = await Promise.all([
         windowCounts(input.modelId, input.baselineVersionId, from, to),
         windowCounts(input.modelId, input.canaryVersionId, from, to),
       ]);
-      return judgeCanaryWindow(baseline, canary, input.rules);
+      return boundedWindowJudgement(judgeCanaryWindow(baseline, canary, input.rules));
     },
 
     /**
@@ -138,7 +179,7 @@ export function createRolloutActivities({ db }: { db: Db }) {
       from: string;
       to: string;
       rules?: ShadowRules;
-    }): Promise<ShadowComparison & { servedRequests: number; coverage: number | null }> {
+    }): Promise<BoundedShadowComparison> {
       const from = new Date(input.from);
       const to = new Date(input.to);
       const [counts, served] = await Promise.all([
@@ -157,7 +198,7 @@ export function createRolloutActivities({ db }: { db: Db }) {
       const servedRequests = Number(served[0]?.n ?? 0);
       const judged = judgeShadowCounts(counts, input.rules);
       const coverage = servedRequests > 0 ? counts.requests / servedRequests : null;
-      return { ...judged, servedRequests, coverage };
+      return boundedShadowComparison({ ...judged, servedRequests, coverage });
     },
 
     /** The end of a successful rollout: the candidate becomes production, canary and shadow routes go. */

@@ -11,6 +11,7 @@ import { inversePowerLaw } from '../analysis/powerLaw';
 import { defaultEvaluationSettings, heldOutErrors } from '../analysis/report';
 import type { Db } from '../db/index';
 import { resultRows, snapshotMembers } from '../db/queries';
+import { boundedList, boundedReasons } from './payloads';
 import { saturationPoints, saturationReports } from '../db/schema';
 import { deserializeArtifact, predictBatch, type TrainerParams, defaultTrainerParams } from '../trainers/hashedLogReg';
 import { trainInThread } from '../trainers/threadPool';
@@ -51,7 +52,9 @@ export interface NewestBatch {
   batchId: string;
   /** Training examples of the snapshot that came from it. */
   examples: number;
+  /** Who labelled it: at most MAX_PAYLOAD_ITEMS names (this travels through the workflow); annotatorCount says how many. */
   annotators: string[];
+  annotatorCount?: number;
 }
 
 /**
@@ -85,6 +88,22 @@ export function createSaturationActivities({ db }: { db: Db }) {
     snapshots.set(key, hit);
     while (snapshots.size > SNAPSHOT_CACHE_SIZE) snapshots.delete(snapshots.keys().next().value!);
     return hit;
+  }
+
+  /** Everyone whose current labels are in the batch, by name. */
+  async function batchAnnotators(batchId: string): Promise<string[]> {
+    return resultRows<{ annotator: string }>(
+      await db.execute(sql`
+        select distinct l.annotator from labels l join annotation_tasks t on t.id = l.task_id
+        where t.batch_id = ${batchId} and l.superseded_by_spec is null order by 1`),
+    ).map((r) => r.annotator);
+  }
+
+  /** The newest batch with all its annotators named (the workflow carried at most MAX_PAYLOAD_ITEMS of them). */
+  async function everyAnnotator(newest: NewestBatch | null): Promise<NewestBatch | null> {
+    if (!newest || newest.annotatorCount === undefined) return newest;
+    const { annotatorCount: _count, ...rest } = newest;
+    return { ...rest, annotators: await batchAnnotators(newest.batchId) };
   }
 
   /** Example ids of a batch's aggregated (non-gold) items. */
@@ -133,9 +152,11 @@ export function createSaturationActivities({ db }: { db: Db }) {
         const [row] = await db.select().from(saturationReports).where(eq(saturationReports.runId, input.runId));
         if (!row) return null;
         const v = (row.report as { verdict: { verdict: SaturationReportRef['verdict']; reasons: string[]; recommendation: string } }).verdict;
-        return { verdict: v.verdict, reasons: v.reasons, recommendation: v.recommendation, reportId: row.id, contentHash: row.contentHash };
+        return { verdict: v.verdict, reasons: boundedReasons(v.reasons, `saturation report ${row.id}`), recommendation: v.recommendation, reportId: row.id, contentHash: row.contentHash };
       };
       const stored = await existing();
+      // The workflow hands over at most MAX_PAYLOAD_ITEMS annotators: the report names them all.
+      const newest = await everyAnnotator(input.newest);
       if (stored) return stored;
       const points = await db
         .select()
@@ -187,7 +208,7 @@ export function createSaturationActivities({ db }: { db: Db }) {
           `the newest batch adds errors on the held-out rows: ${rowTest.overall.worse} row-seeds wrong only with it vs ${rowTest.overall.better} only without it (${rowTest.rule}: p = ${rowTest.overall.p.toExponential(2)})`,
         );
       }
-      const composition = input.newest ? await batchComposition(input.newest.batchId, input.snapshotId) : [];
+      const composition = newest ? await batchComposition(newest.batchId, input.snapshotId) : [];
       // The slices the newest batch hurt most: by the row-level test (Holm-adjusted, most excess errors
       // first) when there is one, else by the seed-level intervals.
       const slicesMostAffected = rowTest
@@ -197,9 +218,9 @@ export function createSaturationActivities({ db }: { db: Db }) {
             .map((t) => ({ slice: t.slice, errorRateIncrease: t.errorRateIncrease, excessErrors: t.excessErrors, worse: t.worse, better: t.better, p: t.p, significant: t.significant }))
         : [];
       const fit = judged.evidence.fit;
-      if (verdict === 'degrading' && input.newest && (judged.evidence.ablation?.significant || rowTest?.overall.significant)) {
+      if (verdict === 'degrading' && newest && (judged.evidence.ablation?.significant || rowTest?.overall.significant)) {
         reasons.unshift(
-          `newest batch ${input.newest.batchId} (${input.newest.examples} training labels by ${input.newest.annotators.join(', ') || 'no recorded annotators'}) ` +
+          `newest batch ${newest.batchId} (${newest.examples} training labels by ${newest.annotators.join(', ') || 'no recorded annotators'}) ` +
             `raises held-out error${slicesMostAffected.length ? `, most on ${slicesMostAffected.slice(0, 3).map((s) => s.slice).join(', ')}` : ''}` +
             (composition.length ? `; the batch is concentrated in ${composition.slice(0, 3).map((c) => `${c.slice} (${Math.round(100 * c.share)}% of it, ${c.lift.toFixed(1)}x its training share)`).join(', ')}` : ''),
         );
@@ -217,8 +238,8 @@ export function createSaturationActivities({ db }: { db: Db }) {
         chart: fit.ok
           ? { n: [...sizes, 2 * Math.max(...sizes)], fitted: [...sizes, 2 * Math.max(...sizes)].map((n) => inversePowerLaw(fit, n)) }
           : null,
-        ablation: input.newest
-          ? { batch: input.newest, composition, perSeed: ablation, interval: judged.evidence.ablation, rowTest, slicesMostAffected }
+        ablation: newest
+          ? { batch: newest, composition, perSeed: ablation, interval: judged.evidence.ablation, rowTest, slicesMostAffected }
           : null,
         evidence: { sizeComparisons: judged.evidence.sizeComparisons, fallback: judged.evidence.fallback, ablationSlices: judged.evidence.ablationSlices },
         verdict: { verdict, reasons, recommendation, thresholds: judged.thresholds },
@@ -244,12 +265,9 @@ export function createSaturationActivities({ db }: { db: Db }) {
           order by b.created_at desc limit 1`),
       );
       if (!row) return null;
-      const annotators = resultRows<{ annotator: string }>(
-        await db.execute(sql`
-          select distinct l.annotator from labels l join annotation_tasks t on t.id = l.task_id
-          where t.batch_id = ${row.batch_id} and l.superseded_by_spec is null order by 1`),
-      ).map((r) => r.annotator);
-      return { batchId: row.batch_id, examples: Number(row.examples), annotators };
+      const annotators = await batchAnnotators(row.batch_id);
+      const { kept } = boundedList(annotators);
+      return { batchId: row.batch_id, examples: Number(row.examples), annotators: kept, ...(kept.length < annotators.length ? { annotatorCount: annotators.length } : {}) };
     },
 
     /**

@@ -220,6 +220,13 @@ export interface AnnotationBatchInput {
   tasks: number;
   deadlineSeconds: number;
   assignmentSeconds: number;
+  /**
+   * Each label adds a signal to the batch's history, so a large batch continues as new (its state is in
+   * the database) after this many events, or when Temporal suggests it; default 10,000.
+   */
+  continueAfterEvents?: number;
+  /** Set by a batch that continued as new: its deadline (ISO) and the signals it had received. */
+  continued?: { deadline: string; signals: number };
 }
 
 /** What the API tells the batch after it stored a label: the task's status afterwards. */

@@ -2,6 +2,8 @@
 //   gates (default): retrainingRun approved / rejected with a champion / approval deadline 
 //   annotation: a retrainingRun with an annotation batch (sampling → annotating → aggregating → … → promoted)
 //               and that batch's own annotationBatch history (labelSubmitted signals, sweeps)
+//   continued: an annotationBatch whose history passes its event limit (patched 'annotation-continue-as-new')
+//              and continues as new: the first run's history, ending in the hand-over, and the last run's
 //   saturation: a retrainingRun with a saturation check (patched 'saturation-check' branch) over a
 //               snapshot holding a newest annotation batch, so the ablation runs, and that check's own
 //               saturationCheck history (nested fractions × seeds and the without-newest points)
@@ -38,7 +40,7 @@ interface HistoryJson {
 /** The one folder of recorded histories (test/replay/replay.test.ts reads it). */
 const HISTORIES = path.join(import.meta.dirname, '..', 'fixtures', 'histories');
 
-const scenarios: Record<string, (env: TestEnv) => Promise<void>> = { gates, annotation, saturation, rollout, scheduled };
+const scenarios: Record<string, (env: TestEnv) => Promise<void>> = { gates, annotation, continued, saturation, rollout, scheduled };
 const scenario = process.argv[2] ?? 'gates';
 const run = scenarios[scenario];
 if (!run) throw new Error(`unknown scenario '${scenario}': one of ${Object.keys(scenarios).join(', ')}`);
@@ -51,9 +53,9 @@ try {
 }
 
 /** The CLI writes the proto3 JSON that historyFromJSON reads, as Temporal's own tooling does. */
-async function record(env: TestEnv, workflowId: string, file: string): Promise<HistoryJson> {
+async function record(env: TestEnv, workflowId: string, file: string, runId?: string): Promise<HistoryJson> {
   const cli = await findTemporalBinary({ dataDir: dataDir() });
-  const json = execFileSync(cli, ['workflow', 'show', '--workflow-id', workflowId, '--address', env.services.temporalAddress, '--output', 'json'], {
+  const json = execFileSync(cli, ['workflow', 'show', '--workflow-id', workflowId, ...(runId ? ['--run-id', runId] : []), '--address', env.services.temporalAddress, '--output', 'json'], {
     maxBuffer: 64 << 20,
   }).toString();
   writeFileSync(file, json);
@@ -153,6 +155,39 @@ async function annotation(env: TestEnv): Promise<void> {
   const child = runHistory.events.some((e) => e.eventType === 'EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED');
   console.log(`annotation: ${submitted} labels, ${signals} signals, ${sweeps} sweeps; child completed in the run history: ${child}`);
   if (signals !== submitted || sweeps < 2 || !child) throw new Error('the recorded histories do not cover signals, sweeps and the child');
+}
+
+/** An annotationBatch started with a low event limit, kept busy with label hints until it continues as new. */
+async function continued(env: TestEnv): Promise<void> {
+  const db = env.services.opened.db;
+  const client = env.services.client;
+  const [m] = await db.insert(models).values({ name: `batch-history-${uid()}`, createdBy: 'record' }).returning();
+  const mails = loadCorpus().slice(0, 30);
+  const rows = await db
+    .insert(examples)
+    .values(mails.map((e) => ({ modelId: m!.id, externalId: e.externalId, input: e.input, label: null, slices: { ...e.slices }, split: 'train' as const })))
+    .returning({ id: examples.id });
+  const batchId = `batch-continued-${uid()}`;
+  await db.insert(annotationBatches).values({ id: batchId, modelId: m!.id, specVersion: 1, overlap: 1, goldShare: 0, deadline: new Date(Date.now() + 600_000), createdBy: 'record' });
+  const tasks = await db
+    .insert(annotationTasks)
+    .values(rows.map((r) => ({ batchId, exampleId: r.id, stratum: 'remainder', inclusionProbability: 1 })))
+    .returning({ id: annotationTasks.id });
+  const handle = await client.workflow.start('annotationBatch', {
+    taskQueue: env.services.taskQueues.control,
+    workflowId: batchId,
+    args: [{ batchId, modelId: m!.id, tasks: tasks.length, deadlineSeconds: 600, assignmentSeconds: 2, continueAfterEvents: 40 }],
+  });
+  for (let round = 0; round < 3; round++) {
+    for (const t of tasks) await handle.signal('labelSubmitted', { taskId: t.id, annotator: 'recorder', taskStatus: 'open' });
+    await new Promise((r) => setTimeout(r, 1200));
+  }
+  await db.update(annotationTasks).set({ status: 'done' }).where(eq(annotationTasks.batchId, batchId));
+  for (const t of tasks) await handle.signal('labelSubmitted', { taskId: t.id, annotator: 'recorder', taskStatus: 'done' });
+  await handle.result();
+  const first = await record(env, batchId, path.join(HISTORIES, 'annotationBatch-continued-as-new.json'), handle.firstExecutionRunId);
+  if (first.events.at(-1)?.eventType !== 'EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW') throw new Error('the recorded batch did not continue as new');
+  await record(env, batchId, path.join(HISTORIES, 'annotationBatch-continued-last-run.json'));
 }
 
 async function saturation(env: TestEnv): Promise<void> {

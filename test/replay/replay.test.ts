@@ -3,7 +3,8 @@
 // type in its first event; workflows/index.ts (the worker's workflowsPath) exports every type. All of
 // them live in test/fixtures/histories (recorded by test/replay/record.ts):
 //   retrainingRun without annotation (approved, rejected, approval deadline); a retrainingRun with an
-//   annotation batch, and that annotationBatch's own history; a retrainingRun with a saturation check
+//   annotation batch, and that annotationBatch's own history; an annotationBatch that continued as new
+//   past its event limit (its first run, ending in the hand-over, and its last run); a retrainingRun with a saturation check
 //   (ablation included), and that saturationCheck's own history; a retrainingRun whose approved candidate
 //   is rolled back by a failed canary analysis window, and that rollout's own history; a rollout paused by
 //   an inconclusive window, then resumed, paused and promoted early through its Updates (before and after
@@ -26,6 +27,9 @@ test('recorded retrainingRun, annotationBatch, saturationCheck, rollout, biasRea
   const recordedBy: Record<string, string> = {
     'retrainingRun-annotation.json': 'annotation',
     'annotationBatch-complete.json': 'annotation',
+    // patched 'annotation-continue-as-new': the first run hands over, the last one started from the carried state.
+    'annotationBatch-continued-as-new.json': 'continued',
+    'annotationBatch-continued-last-run.json': 'continued',
     'retrainingRun-saturation.json': 'saturation',
     'saturationCheck.json': 'saturation',
     'retrainingRun-rollout.json': 'rollout',
@@ -52,6 +56,8 @@ test('recorded retrainingRun, annotationBatch, saturationCheck, rollout, biasRea
     shadowHistory.some((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'analyzeShadowWindow'),
     'rollout-shadow-paused-promoted.json holds the shadow comparison',
   );
+  const handedOver = histories.find((h) => h.workflowId === 'annotationBatch-continued-as-new.json')!.history.events!;
+  assert.ok(handedOver.at(-1)?.workflowExecutionContinuedAsNewEventAttributes, 'annotationBatch-continued-as-new.json ends in continue-as-new');
   let replayed = 0;
   for await (const result of Worker.runReplayHistories({ workflowsPath }, histories)) {
     assert.equal(result.error, undefined, `${result.workflowId}: ${String(result.error)}`);
