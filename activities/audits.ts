@@ -15,6 +15,7 @@ import type { Db, DbOrTx } from '../db/index';
 import { productionVersionId } from '../db/models';
 import { currentPolicy } from '../db/policies';
 import { resultRows } from '../db/queries';
+import { boundedReasons } from './payloads';
 import { auditReports, evalReports, models, prelaunchAudits, runs, type AuditKind } from '../db/schema';
 import type { DriftMonitorPolicy, ReauditPolicy, RetrainingRunInput, RunTrigger } from '../workflows/messages';
 
@@ -99,7 +100,7 @@ export function createAuditActivities({ db }: { db: Db }) {
       const [existing] = await db.select().from(auditReports).where(eq(auditReports.workflowId, input.workflowId));
       const summarise = (r: typeof auditReports.$inferSelect) => {
         const rep = r.report as { drift: boolean; reasons: string[] };
-        return { reportId: r.id, versionId: r.versionId, drift: rep.drift, reasons: rep.reasons };
+        return { reportId: r.id, versionId: r.versionId, drift: rep.drift, reasons: boundedReasons(rep.reasons, `all of them in audit report ${r.id}`) };
       };
       if (existing) return summarise(existing);
       const from = new Date(input.from);
@@ -199,7 +200,7 @@ export function createAuditActivities({ db }: { db: Db }) {
       const [existing] = await db.select().from(auditReports).where(eq(auditReports.workflowId, input.workflowId));
       const summarise = (r: typeof auditReports.$inferSelect) => {
         const rep = r.report as { comparison: { reasons: string[] }; labelled: number };
-        return { reportId: r.id, versionId: r.versionId, alert: r.alert === 1, reasons: rep.comparison.reasons, labelledRequests: rep.labelled, contentHash: r.contentHash };
+        return { reportId: r.id, versionId: r.versionId, alert: r.alert === 1, reasons: boundedReasons(rep.comparison.reasons, `all of them in audit report ${r.id}`), labelledRequests: rep.labelled, contentHash: r.contentHash };
       };
       if (existing) return summarise(existing);
       const versionId = await productionVersionId(db, input.modelId);
