@@ -5,6 +5,8 @@ import { z } from 'zod';
 import { RUN_STATUSES } from '../../db/schema';
 import {
   RUN_WORKFLOW_TYPE,
+  bareChain,
+  canonicalSubject,
   modelSearchAttribute,
   pauseUpdate,
   promoteNowUpdate,
@@ -17,6 +19,7 @@ import {
 } from '../../workflows/messages';
 import type { Db } from '../../db/index';
 import { currentPolicy } from '../../db/policies';
+import { issuanceChainOf } from '../../db/tokens';
 import { insertQueuedRun, listRuns, markRunNotStarted, type RunRow } from '../../db/runs';
 import { saturationDesignOf } from '../../analysis/policy';
 import { runResultOutput, runStatusOutput } from '../outputs';
@@ -137,7 +140,9 @@ export const runsRouter = router({
         modelId: model.id,
         model: model.name,
         trigger: input.trigger,
-        requestedBy: ctx.identity.subject,
+        requestedBy: canonicalSubject(ctx.identity.subject),
+        // Who controls the starting token: the gate's validator refuses an approver in it, or sharing an issuer with it.
+        requesterChain: await issuanceChainOf(ctx.db, ctx.identity.tokenId).catch(() => bareChain(ctx.identity.subject)),
         ...(input.trainerParams ? { trainerParams: input.trainerParams as Record<string, number> } : {}),
         approvalTimeoutSeconds: input.approvalTimeoutSeconds ?? ctx.defaultApprovalTimeoutSeconds,
         trainingTaskQueue: ctx.taskQueues.training,
@@ -145,7 +150,14 @@ export const runsRouter = router({
         ...(await saturationFor(ctx.db, model.id, input.saturation)),
         ...(input.rollout ? { rollout: input.rollout } : {}),
       };
-      await insertQueuedRun(ctx.db, { id, modelId: model.id, trigger: input.trigger, requestedBy: ctx.identity.subject, params: { ...workflowInput } });
+      await insertQueuedRun(ctx.db, {
+        id,
+        modelId: model.id,
+        trigger: input.trigger,
+        requestedBy: workflowInput.requestedBy,
+        requestedByTokenId: ctx.identity.tokenId,
+        params: { ...workflowInput },
+      });
       try {
         await ctx.temporal.workflow.start(RUN_WORKFLOW_TYPE, {
           taskQueue: ctx.taskQueues.control,
