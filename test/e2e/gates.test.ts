@@ -189,7 +189,7 @@ test('the approval is bound to what was judged: the packet hash read, an intact 
 
   // The database refuses to change a stored packet; one altered past it (the table owner disabling the
   // trigger) is refused when read: never served, never signed.
-  await assert.rejects(db.update(gateResults).set({ packet: { forged: true } }).where(eq(gateResults.runId, runId)), /immutable/);
+  await assert.rejects(db.update(gateResults).set({ packet: { forged: true } }).where(eq(gateResults.runId, runId)), (err) => /immutable/.test(String((err as Error).cause ?? err)));
   const [stored] = await db.select().from(gateResults).where(eq(gateResults.runId, runId));
   const tamper = async (packet: unknown) => {
     await db.execute(sql`ALTER TABLE gate_results DISABLE TRIGGER gate_results_no_update_delete`);
