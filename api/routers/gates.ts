@@ -62,7 +62,12 @@ async function decide(ctx: AuthedContext, id: string, decision: 'approve' | 'rej
   const currentPolicyVersion = current?.version ?? null;
   if (decision === 'approve' && gate && currentPolicyVersion !== gate.policyVersion) {
     const packet = gate.packet as ApprovalPacket | null;
-    const now = packet ? judgeOnPacket(current ? gatePolicySchema.parse(current.document) : null, packet) : null;
+    let now: ReturnType<typeof judgeOnPacket> | null = null;
+    try {
+      now = packet ? judgeOnPacket(current ? gatePolicySchema.parse(current.document) : null, packet) : null;
+    } catch {
+      // A packet of an older shape the current policy cannot be judged on: the refusal stands without the dry run.
+    }
     throw new TRPCError({
       code: 'CONFLICT',
       message:
