@@ -161,7 +161,11 @@ labels
     else process.stdout.write(`${formatLabelsQuality(quality)}\n`);
   });
 
-const tokens = program.command('tokens').description('API tokens (direct database access: for operators of this deployment)');
+const tokens = program
+  .command('tokens')
+  .description(
+    'API tokens (direct database access: for operators of this deployment). A token made here is a root of trust: it records no issuer, so four eyes cannot see what its holder mints; people get theirs through `admin.createToken`, which records the issuing token',
+  );
 tokens
   .command('create')
   .requiredOption('--subject <subject>', 'identity the token speaks for')
