@@ -420,9 +420,11 @@ export const ROLLOUT_FAILURE = GATE_FAILURE;
 export const rolloutStatusQuery = defineQuery<RolloutStatus>('rolloutStatus');
 /** Fast path: skips analysis; any approver. */
 export const rollbackUpdate = defineUpdate<RolloutStatus, [RolloutCommand]>('rollback');
-/** Skip the remaining steps: an approver who did not request the run. */
+/** Skip the remaining steps: an approver who did not request the run (the API also applies fourEyesRefusal to the chains). */
 export const promoteNowUpdate = defineUpdate<RolloutStatus, [RolloutCommand]>('promoteNow');
+/** Stop shifting traffic (the analysis clock stops): an operator or an approver (api/routers/runs ROLLOUT_ROLES). */
 export const pauseUpdate = defineUpdate<RolloutStatus, [RolloutCommand]>('pause');
+/** Go on with the approved plan: an operator or an approver. */
 export const resumeUpdate = defineUpdate<RolloutStatus, [RolloutCommand]>('resume');
 
 // biasReaudit (run by a Temporal Schedule)
