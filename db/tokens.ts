@@ -44,8 +44,9 @@ export async function issueToken(db: Db, input: { subject: string; role: Role; c
  * Who controls a token (workflows/messages IssuanceChain): its subject, the subjects of the tokens that
  * issued it through the API (revoked ones too: revoking does not undo who minted what), and the root of
  * trust above them. A token from before issuers were recorded names its creator's subject as its root.
+ * Null when there is no token with that id.
  */
-export async function issuanceChainOf(db: DbOrTx, tokenId: number): Promise<{ subject: string; issuers: string[]; root: string | null }> {
+export async function issuanceChainOf(db: DbOrTx, tokenId: number): Promise<{ subject: string; issuers: string[]; root: string | null } | null> {
   const byId = new Map<number, { id: number; subject: string; createdBy: string; issuedByTokenId: number | null }>();
   const load = async (id: number) => {
     if (!byId.has(id)) {
@@ -59,6 +60,7 @@ export async function issuanceChainOf(db: DbOrTx, tokenId: number): Promise<{ su
     if (!found) throw new Error(`api token ${id} not found`);
     return found;
   };
+  if (!(await db.select({ id: apiTokens.id }).from(apiTokens).where(eq(apiTokens.id, tokenId))).length) return null;
   const token = await load(tokenId);
   const subject = canonicalSubject(token.subject);
   const issuers: string[] = [];

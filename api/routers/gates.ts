@@ -4,8 +4,8 @@ import { gatePolicySchema, judgePolicy, type GatePolicy } from '../../analysis/p
 import { policyEvidence, type ApprovalPacket } from '../../analysis/report';
 import { gateResultOf, runsAwaitingApproval } from '../../db/gates';
 import { currentPolicy, policyVersions, setPolicy } from '../../db/policies';
-import { issuanceChainOf } from '../../db/tokens';
-import { bareChain, decideGateUpdate, fourEyesRefusal, type DecideGateResult, type IssuanceChain } from '../../workflows/messages';
+import { decideGateUpdate, type DecideGateResult } from '../../workflows/messages';
+import { requireFourEyes } from '../fourEyes';
 import { verifyStoredPacket } from '../packetIntegrity';
 import { updateRefusal } from '../workflowUpdates';
 import { policyJudgementOutput } from '../outputs';
@@ -23,16 +23,6 @@ const decisionOutput = z.object({ runId: z.string(), decision: z.enum(['approve'
 
 type AuthedContext = Context & { identity: NonNullable<Context['identity']> };
 
-/** The issuance chain of a token (db/tokens issuanceChainOf); the subject alone when the token is unknown. */
-async function chainOf(ctx: Context, tokenId: number | null, subject: string): Promise<IssuanceChain> {
-  if (tokenId === null) return bareChain(subject);
-  try {
-    return await issuanceChainOf(ctx.db, tokenId);
-  } catch {
-    return bareChain(subject);
-  }
-}
-
 /** Evidence of a stored packet for a policy (as the dry run judges it). */
 function judgeOnPacket(policy: GatePolicy | null, packet: ApprovalPacket) {
   return judgePolicy(policy, { ...policyEvidence(packet.candidateEvaluation, packet.deltas, packet.thresholds), saturation: packet.saturation ?? null });
@@ -41,10 +31,7 @@ function judgeOnPacket(policy: GatePolicy | null, packet: ApprovalPacket) {
 async function decide(ctx: AuthedContext, id: string, decision: 'approve' | 'reject', why: string, packetHash: string | undefined) {
   const { run } = await requireRun(ctx.db, id);
   // Checked here for a clear answer, and again in the workflow's update validator, which is authoritative.
-  const approverChain = await chainOf(ctx, ctx.identity.tokenId, ctx.identity.subject);
-  const requesterChain = await chainOf(ctx, run.requestedByTokenId, run.requestedBy);
-  const refusal = fourEyesRefusal(requesterChain, approverChain);
-  if (refusal) throw new TRPCError({ code: 'FORBIDDEN', message: `run ${id}: ${refusal}` });
+  const approverChain = await requireFourEyes(ctx, run);
   if (run.status !== 'awaiting_approval') {
     throw new TRPCError({ code: 'CONFLICT', message: `run ${id} is not waiting for a gate decision (status: ${run.status})` });
   }

@@ -5,9 +5,7 @@ import { z } from 'zod';
 import { RUN_STATUSES } from '../../db/schema';
 import {
   RUN_WORKFLOW_TYPE,
-  bareChain,
   canonicalSubject,
-  fourEyesRefusal,
   modelSearchAttribute,
   pauseUpdate,
   promoteNowUpdate,
@@ -21,7 +19,7 @@ import {
 } from '../../workflows/messages';
 import type { Db } from '../../db/index';
 import { currentPolicy } from '../../db/policies';
-import { issuanceChainOf } from '../../db/tokens';
+import { chainOf, requireFourEyes } from '../fourEyes';
 import { insertQueuedRun, listRuns, markRunNotStarted, type RunRow } from '../../db/runs';
 import { saturationDesignOf } from '../../analysis/policy';
 import { runResultOutput, runStatusOutput } from '../outputs';
@@ -131,10 +129,7 @@ function rolloutCommand(path: keyof typeof ROLLOUT_ROLES, update: typeof rollbac
       const { run } = await requireRun(ctx.db, input.runId);
       if (path === 'promote-now') {
         // Promoting early is an approval: the same four-eyes rule over issuance chains as gates.approve.
-        const requester = run.requestedByTokenId === null ? bareChain(run.requestedBy) : await issuanceChainOf(ctx.db, run.requestedByTokenId).catch(() => bareChain(run.requestedBy));
-        const caller = await issuanceChainOf(ctx.db, ctx.identity.tokenId).catch(() => bareChain(ctx.identity.subject));
-        const refusal = fourEyesRefusal(requester, caller);
-        if (refusal) throw new TRPCError({ code: 'FORBIDDEN', message: `run ${input.runId}: ${refusal}` });
+        await requireFourEyes(ctx, run);
       }
       try {
         return await ctx.temporal.workflow
@@ -171,7 +166,7 @@ export const runsRouter = router({
         trigger: input.trigger,
         requestedBy: canonicalSubject(ctx.identity.subject),
         // Who controls the starting token: the gate's validator refuses an approver in it, or sharing an issuer with it.
-        requesterChain: await issuanceChainOf(ctx.db, ctx.identity.tokenId).catch(() => bareChain(ctx.identity.subject)),
+        requesterChain: await chainOf(ctx, ctx.identity.tokenId, ctx.identity.subject),
         ...(input.trainerParams ? { trainerParams: input.trainerParams as Record<string, number> } : {}),
         approvalTimeoutSeconds: input.approvalTimeoutSeconds ?? ctx.defaultApprovalTimeoutSeconds,
         trainingTaskQueue: ctx.taskQueues.training,
