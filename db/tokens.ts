@@ -47,21 +47,15 @@ export async function issueToken(db: Db, input: { subject: string; role: Role; c
  * Null when there is no token with that id.
  */
 export async function issuanceChainOf(db: DbOrTx, tokenId: number): Promise<{ subject: string; issuers: string[]; root: string | null } | null> {
-  const byId = new Map<number, { id: number; subject: string; createdBy: string; issuedByTokenId: number | null }>();
   const load = async (id: number) => {
-    if (!byId.has(id)) {
-      const rows = await db
-        .select({ id: apiTokens.id, subject: apiTokens.subject, createdBy: apiTokens.createdBy, issuedByTokenId: apiTokens.issuedByTokenId })
-        .from(apiTokens)
-        .where(eq(apiTokens.id, id));
-      for (const r of rows) byId.set(r.id, r);
-    }
-    const found = byId.get(id);
-    if (!found) throw new Error(`api token ${id} not found`);
-    return found;
+    const [row] = await db
+      .select({ id: apiTokens.id, subject: apiTokens.subject, createdBy: apiTokens.createdBy, issuedByTokenId: apiTokens.issuedByTokenId })
+      .from(apiTokens)
+      .where(eq(apiTokens.id, id));
+    return row;
   };
-  if (!(await db.select({ id: apiTokens.id }).from(apiTokens).where(eq(apiTokens.id, tokenId))).length) return null;
   const token = await load(tokenId);
+  if (!token) return null;
   const subject = canonicalSubject(token.subject);
   const issuers: string[] = [];
   let current = token;
@@ -70,6 +64,8 @@ export async function issuanceChainOf(db: DbOrTx, tokenId: number): Promise<{ su
     if (seen.has(current.issuedByTokenId)) throw new Error(`api token ${tokenId}: issuance chain has a cycle`);
     seen.add(current.issuedByTokenId);
     const issuer = await load(current.issuedByTokenId);
+    // Unreachable while the foreign key holds: an issuer is never deleted.
+    if (!issuer) throw new Error(`api token ${tokenId}: issuing token ${current.issuedByTokenId} not found`);
     if (issuer.issuedByTokenId === null) return { subject, issuers, root: canonicalSubject(issuer.subject) };
     issuers.push(canonicalSubject(issuer.subject));
     current = issuer;
