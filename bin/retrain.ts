@@ -161,7 +161,11 @@ labels
     else process.stdout.write(`${formatLabelsQuality(quality)}\n`);
   });
 
-const tokens = program.command('tokens').description('API tokens (direct database access: for operators of this deployment)');
+const tokens = program
+  .command('tokens')
+  .description(
+    'API tokens (direct database access: for operators of this deployment). A token made here is a root of trust: it records no issuer, so four eyes cannot see what its holder mints; people get theirs through `admin.createToken`, which records the issuing token',
+  );
 tokens
   .command('create')
   .requiredOption('--subject <subject>', 'identity the token speaks for')
@@ -210,7 +214,17 @@ clientOptions(gates.command('show').argument('<runId>').description('the evidenc
 for (const verb of ['approve', 'reject'] as const) {
   clientOptions(gates.command(verb).argument('<runId>'))
     .requiredOption('--reason <text>', 'why (recorded with your identity)')
-    .action(async (runId: string, o) => print(await apiFromOptions(o).gates[verb].mutate({ runId, reason: o.reason })));
+    .option('--hash <packetHash>', 'the packet hash you read (`gates show` prints it); default: the stored packet as read now')
+    .action(async (runId: string, o) => {
+      const api = apiFromOptions(o);
+      // An approval signs the packet it was decided on: the hash given, or the one reports.get serves
+      // now (which the server verifies against the packet before serving it).
+      const packetHash: string | null = typeof o.hash === 'string' ? o.hash : (await api.reports.get.query({ runId })).packetHash;
+      process.stderr.write(`${verb === 'approve' ? 'signing' : 'deciding on'} packet ${packetHash ?? '(none)'}\n`);
+      if (verb === 'reject') return print(await api.gates.reject.mutate({ runId, reason: o.reason, ...(packetHash ? { packetHash } : {}) }));
+      if (!packetHash) throw new Error(`run ${runId} has no approval packet to sign`);
+      print(await api.gates.approve.mutate({ runId, reason: o.reason, packetHash }));
+    });
 }
 
 const models = program.command('models').description('models, versions and routes');

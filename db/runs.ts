@@ -35,7 +35,10 @@ export function listRuns(db: DbOrTx, opts: { model?: string | undefined; status?
 }
 
 /** Records a run about to be started, queued, with the input its workflow gets. */
-export async function insertQueuedRun(db: DbOrTx, run: { id: string; modelId: number; trigger: string; requestedBy: string; params: Record<string, unknown> }): Promise<void> {
+export async function insertQueuedRun(
+  db: DbOrTx,
+  run: { id: string; modelId: number; trigger: string; requestedBy: string; requestedByTokenId?: number | null; params: Record<string, unknown> },
+): Promise<void> {
   await db.insert(runs).values({ ...run, status: 'running', step: 'queued' });
 }
 

@@ -1,6 +1,7 @@
 // One schema for PGlite and PostgreSQL. snake_case columns, camelCase keys, timestamps with time zone.
 
 import {
+  type AnyPgColumn,
   bigint,
   bigserial,
   customType,
@@ -66,7 +67,10 @@ export const runs = pgTable(
       .notNull()
       .references(() => models.id),
     trigger: text('trigger').notNull(),
+    /** Canonical subject of the identity that started the run (workflows/messages canonicalSubject). */
     requestedBy: text('requested_by').notNull(),
+    /** The token that started the run: four eyes follows its issuance chain. Null for runs recorded before it was kept. */
+    requestedByTokenId: integer('requested_by_token_id').references((): AnyPgColumn => apiTokens.id),
     status: text('status').$type<RunStatus>().notNull().default('running'),
     step: text('step').notNull().default('started'),
     params: jsonb('params').notNull().default({}),
@@ -249,12 +253,15 @@ export const approvals = pgTable('approvals', {
 
 export const apiTokens = pgTable('api_tokens', {
   id: serial('id').primaryKey(),
-  /** The identity the token speaks for; four-eyes checks compare these. */
+  /** The identity the token speaks for, canonical (db/tokens canonicalSubject); four-eyes checks compare these. */
   subject: text('subject').notNull(),
   role: text('role').$type<Role>().notNull(),
   /** sha256 of the token; the token itself is shown once and never stored. */
   tokenHash: text('token_hash').notNull().unique(),
+  /** Subject of the issuer ('bootstrap' and 'cli' for tokens made with database access). */
   createdBy: text('created_by').notNull(),
+  /** The token that issued this one through the API; null for roots of trust (bootstrap, the CLI with database access). */
+  issuedByTokenId: integer('issued_by_token_id').references((): AnyPgColumn => apiTokens.id),
   createdAt: createdAt(),
   revokedAt: timestamp('revoked_at', { withTimezone: true }),
 });

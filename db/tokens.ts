@@ -1,22 +1,78 @@
 // API tokens: only a token's SHA-256 is stored; the token itself is shown once, when it is issued.
 import { createHash, randomBytes } from 'node:crypto';
 import { and, asc, eq, isNull } from 'drizzle-orm';
-import type { Db } from './index';
+import type { Db, DbOrTx } from './index';
 import { apiTokens, type Role } from './schema';
+
+/**
+ * The one form a subject is stored and compared in: Unicode NFKC, lower case, trimmed ('Operator1' and
+ * 'operator1' are one identity). The same function as workflows/messages canonicalSubject (db/ imports
+ * nothing; test/api/fourEyes.test.ts holds the two equal).
+ */
+export function canonicalSubject(subject: string): string {
+  return subject.normalize('NFKC').toLowerCase().normalize('NFKC').trim();
+}
+
+/** Refuses a subject that is empty or carries control or format characters once canonical; returns the canonical form. */
+export function requireCanonicalSubject(subject: string): string {
+  const canonical = canonicalSubject(subject);
+  if (canonical.length === 0) throw new Error('a token subject may not be empty');
+  if (/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u.test(canonical)) throw new Error(`token subject ${JSON.stringify(subject)} contains control or format characters`);
+  return canonical;
+}
+
+/** Issuers that are roots of trust: tokens made with database access (the first admin token, `retrain tokens create`). */
+export const ROOT_ISSUERS: readonly string[] = ['bootstrap', 'cli'];
 
 export function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }
 
 /** Creates a token and stores only its hash; the token itself is returned once. Used by the API and the CLI. */
-export async function issueToken(db: Db, input: { subject: string; role: Role; createdBy: string }) {
+export async function issueToken(db: Db, input: { subject: string; role: Role; createdBy: string; issuedByTokenId?: number | null }) {
+  const subject = requireCanonicalSubject(input.subject);
   const token = `rt_${randomBytes(24).toString('base64url')}`;
   const [row] = await db
     .insert(apiTokens)
-    .values({ subject: input.subject, role: input.role, tokenHash: hashToken(token), createdBy: input.createdBy })
+    .values({ subject, role: input.role, tokenHash: hashToken(token), createdBy: input.createdBy, issuedByTokenId: input.issuedByTokenId ?? null })
     .returning({ id: apiTokens.id });
   if (!row) throw new Error('token insert returned nothing');
-  return { id: row.id, subject: input.subject, role: input.role, token };
+  return { id: row.id, subject, role: input.role, token };
+}
+
+/**
+ * Who controls a token (workflows/messages IssuanceChain): its subject, the subjects of the tokens that
+ * issued it through the API (revoked ones too: revoking does not undo who minted what), and the root of
+ * trust above them. A token from before issuers were recorded names its creator's subject as its root.
+ * Null when there is no token with that id.
+ */
+export async function issuanceChainOf(db: DbOrTx, tokenId: number): Promise<{ subject: string; issuers: string[]; root: string | null } | null> {
+  const load = async (id: number) => {
+    const [row] = await db
+      .select({ id: apiTokens.id, subject: apiTokens.subject, createdBy: apiTokens.createdBy, issuedByTokenId: apiTokens.issuedByTokenId })
+      .from(apiTokens)
+      .where(eq(apiTokens.id, id));
+    return row;
+  };
+  const token = await load(tokenId);
+  if (!token) return null;
+  const subject = canonicalSubject(token.subject);
+  const issuers: string[] = [];
+  let current = token;
+  const seen = new Set([token.id]);
+  while (current.issuedByTokenId !== null) {
+    if (seen.has(current.issuedByTokenId)) throw new Error(`api token ${tokenId}: issuance chain has a cycle`);
+    seen.add(current.issuedByTokenId);
+    const issuer = await load(current.issuedByTokenId);
+    // Unreachable while the foreign key holds: an issuer is never deleted.
+    if (!issuer) throw new Error(`api token ${tokenId}: issuing token ${current.issuedByTokenId} not found`);
+    if (issuer.issuedByTokenId === null) return { subject, issuers, root: canonicalSubject(issuer.subject) };
+    issuers.push(canonicalSubject(issuer.subject));
+    current = issuer;
+  }
+  // The token is a root itself, or was issued before issuers were recorded (then its creator is above it).
+  const creator = canonicalSubject(token.createdBy);
+  return { subject, issuers, root: ROOT_ISSUERS.includes(token.createdBy) || creator === subject ? null : creator };
 }
 
 /** A fresh deployment has no tokens: issue the first admin token, once. Returns null when one exists. */
@@ -42,7 +98,7 @@ export async function activeTokenBySecret(db: Db, token: string) {
 
 export function listActiveTokens(db: Db) {
   return db
-    .select({ id: apiTokens.id, subject: apiTokens.subject, role: apiTokens.role, createdBy: apiTokens.createdBy, createdAt: apiTokens.createdAt })
+    .select({ id: apiTokens.id, subject: apiTokens.subject, role: apiTokens.role, createdBy: apiTokens.createdBy, issuedByTokenId: apiTokens.issuedByTokenId, createdAt: apiTokens.createdAt })
     .from(apiTokens)
     .where(isNull(apiTokens.revokedAt))
     .orderBy(asc(apiTokens.id));

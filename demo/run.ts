@@ -131,8 +131,10 @@ export async function runDemo(opts: { quick: boolean }) {
       say(formatRunEvidence(await approver.reports.get.query({ runId: first.runId })));
       throw new Error(`the bootstrap run ended ${bootstrap.status} instead of waiting for approval`);
     }
-    await approver.gates.approve.mutate({ runId: first.runId, reason: 'baseline reviewed: overall FPR within bound' });
-    say('  risk-approver approved v1');
+    // The approver signs the packet they read: its hash goes with the approval.
+    const firstPacket = await approver.reports.get.query({ runId: first.runId });
+    await approver.gates.approve.mutate({ runId: first.runId, reason: 'baseline reviewed: overall FPR within bound', packetHash: firstPacket.packetHash ?? '' });
+    say(`  risk-approver approved v1, signing packet ${firstPacket.packetHash}`);
     await follow(engineer, first.runId, ['promoted', 'rejected', 'failed']);
 
     say(`\n3. later mail arrives as production traffic: ${later.length} e-mails (${later.find((e) => e.sentAt)?.sentAt?.slice(0, 10)} .. ${later.filter((e) => e.sentAt).at(-1)?.sentAt?.slice(0, 10)}), scored by the production version; readers react`);
@@ -242,13 +244,14 @@ export async function runDemo(opts: { quick: boolean }) {
     let gateDecision = evidence.gate?.decision ?? 'unknown';
     if (waiting.status === 'awaiting_approval') {
       // The engineer may not sign off their own run: four eyes.
-      const own = await engineer.gates.approve.mutate({ runId: second.runId, reason: 'mine' }).catch((e: Error) => e);
+      const own = await engineer.gates.approve.mutate({ runId: second.runId, reason: 'mine', packetHash: evidence.packetHash ?? '' }).catch((e: Error) => e);
       say(`  ml-engineer tries to approve: refused (${own instanceof Error ? own.message : 'unexpectedly accepted'})`);
       const decided = await approver.gates.approve.mutate({
         runId: second.runId,
         reason: 'no regression vs v1; hard-ham FPR reviewed and accepted for this release',
+        packetHash: evidence.packetHash ?? '',
       });
-      say(`  risk-approver approved, signing report ${decided.reportHash}`);
+      say(`  risk-approver approved, signing packet ${decided.reportHash}`);
       gateDecision = `${gateDecision}: approved by risk-approver`;
     }
     const done = await follow(engineer, second.runId, ['promoted', 'rejected', 'failed']);

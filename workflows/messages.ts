@@ -20,6 +20,8 @@ export interface RetrainingRunInput {
   trigger: RunTrigger;
   /** The identity that started the run (from its token); it may never approve the run's gate. */
   requestedBy: string;
+  /** Who controls the token that started the run (absent on runs started before it was recorded, and on system runs). */
+  requesterChain?: IssuanceChain;
   trainerParams?: Record<string, number>;
   /** How long a gate waits for a human before it is rejected. */
   approvalTimeoutSeconds: number;
@@ -160,6 +162,71 @@ export interface RetrainingRunResult {
   reason: string;
 }
 
+/**
+ * A subject as identities are compared: Unicode NFKC, trimmed, lower case, so 'Operator1', 'operator1'
+ * and 'Ｏｐｅｒａｔｏｒ１' are one person. db/tokens.ts stores subjects in this form (its copy of this
+ * function is held equal to this one by test/api/fourEyes.test.ts; db/ may import nothing).
+ */
+export function canonicalSubject(subject: string): string {
+  return subject.normalize('NFKC').toLowerCase().normalize('NFKC').trim();
+}
+
+/**
+ * Who controls a token: its subject, every subject that issued it through the API (transitively), and
+ * the root of trust above them (a token made with database access: the bootstrap admin or `retrain
+ * tokens create`). Canonical subjects throughout.
+ */
+export interface IssuanceChain {
+  subject: string;
+  /** Subjects of the API-issued tokens that issued this one, nearest first (the root excluded). */
+  issuers: string[];
+  /** The subject at the chain's top when it is not the token itself; null for a root token. */
+  root: string | null;
+}
+
+/** Everyone in a chain: the subject, its issuers and its root. */
+export function controllersOf(chain: IssuanceChain): string[] {
+  return [chain.subject, ...chain.issuers, ...(chain.root === null ? [] : [chain.root])];
+}
+
+/**
+ * The four-eyes rule, one definition for the API and the workflow's update validator: the reason a
+ * decision by `approver` on a run requested through `requester` is refused, or null when it is not.
+ * Refused when (1) the approver controls the requester's token (is its subject or issued it, directly
+ * or not), (2) the requester controls the approver's token, or (3) both tokens were issued through a
+ * common issuer below the root of trust (one admin's two puppets). Tokens issued by the root itself are
+ * the one case the rule cannot see: the root of trust is trusted (README, Roles).
+ */
+export function fourEyesRefusal(requester: IssuanceChain, approver: IssuanceChain): string | null {
+  const req = canonicalChain(requester);
+  const app = canonicalChain(approver);
+  if (req.subject === app.subject) return `${app.subject} started this run and may not decide its gate (four eyes)`;
+  if (controllersOf(req).includes(app.subject)) {
+    return `${app.subject} issued (directly or through another token) the token ${req.subject} started this run with, so may not decide its gate (four eyes)`;
+  }
+  if (controllersOf(app).includes(req.subject)) {
+    return `the token of ${app.subject} was issued (directly or not) by ${req.subject}, who started this run (four eyes)`;
+  }
+  const shared = req.issuers.filter((s) => app.issuers.includes(s));
+  if (shared.length > 0) {
+    return `the tokens of ${req.subject} (who started this run) and ${app.subject} were both issued through ${shared[0]}, one person's word for both sides (four eyes)`;
+  }
+  return null;
+}
+
+function canonicalChain(chain: IssuanceChain): IssuanceChain {
+  return {
+    subject: canonicalSubject(chain.subject),
+    issuers: (Array.isArray(chain.issuers) ? chain.issuers : []).map(canonicalSubject),
+    root: typeof chain.root === 'string' ? canonicalSubject(chain.root) : null,
+  };
+}
+
+/** The chain of a run's requester when none was recorded (older runs, system runs): the subject alone. */
+export function bareChain(subject: string): IssuanceChain {
+  return { subject: canonicalSubject(subject), issuers: [], root: null };
+}
+
 /** The caller's identity travels from the API's auth context, never from a request body. */
 export interface CallerIdentity {
   subject: string;
@@ -170,6 +237,12 @@ export interface DecideGateInput {
   decision: 'approve' | 'reject';
   reason: string;
   approver: CallerIdentity;
+  /** Who controls the approver's token (the API reads it from api_tokens); absent: the subject alone. */
+  approverChain?: IssuanceChain;
+  /** The packet hash the approver read and signs; required to approve, checked when given to reject. */
+  packetHash?: string;
+  /** The model's gate policy version when the decision was made; an approval is refused when it differs from the judged one. */
+  currentPolicyVersion?: number | null;
 }
 
 export interface DecideGateResult {
@@ -354,9 +427,11 @@ export const ROLLOUT_FAILURE = GATE_FAILURE;
 export const rolloutStatusQuery = defineQuery<RolloutStatus>('rolloutStatus');
 /** Fast path: skips analysis; any approver. */
 export const rollbackUpdate = defineUpdate<RolloutStatus, [RolloutCommand]>('rollback');
-/** Skip the remaining steps: an approver who did not request the run. */
+/** Skip the remaining steps: an approver who did not request the run (the API also applies fourEyesRefusal to the chains). */
 export const promoteNowUpdate = defineUpdate<RolloutStatus, [RolloutCommand]>('promoteNow');
+/** Stop shifting traffic (the analysis clock stops): an operator or an approver (api/routers/runs ROLLOUT_ROLES). */
 export const pauseUpdate = defineUpdate<RolloutStatus, [RolloutCommand]>('pause');
+/** Go on with the approved plan: an operator or an approver. */
 export const resumeUpdate = defineUpdate<RolloutStatus, [RolloutCommand]>('resume');
 
 // biasReaudit (run by a Temporal Schedule)

@@ -14,7 +14,9 @@ import {
 import {
   GATE_FAILURE,
   MIN_REASON_LENGTH,
+  bareChain,
   decideGateUpdate,
+  fourEyesRefusal,
   roleAllows,
   statusQuery,
   stepSearchAttribute,
@@ -80,11 +82,12 @@ export async function retrainingRun(input: RetrainingRunInput): Promise<Retraini
             message: `role '${decision.approver.role}' may not decide gates; the approver role is required`,
           });
         }
-        if (decision.approver.subject === input.requestedBy) {
-          throw ApplicationFailure.create({
-            type: GATE_FAILURE.forbidden,
-            message: `${decision.approver.subject} started run ${input.runId} and may not approve it (four eyes)`,
-          });
+        // Four eyes over identities, not strings: canonical subjects and the tokens' issuance chains.
+        // (Validators do not run on replay, so the stricter rule needs no patch.)
+        const approverChain = decision.approverChain ? { ...decision.approverChain, subject: decision.approver.subject } : bareChain(decision.approver.subject);
+        const refusal = fourEyesRefusal(input.requesterChain ?? bareChain(input.requestedBy), approverChain);
+        if (refusal) {
+          throw ApplicationFailure.create({ type: GATE_FAILURE.forbidden, message: `run ${input.runId}: ${refusal}` });
         }
         if (decision.decision !== 'approve' && decision.decision !== 'reject') {
           throw ApplicationFailure.create({ type: GATE_FAILURE.badRequest, message: `decision must be approve or reject` });
@@ -93,6 +96,23 @@ export async function retrainingRun(input: RetrainingRunInput): Promise<Retraini
           throw ApplicationFailure.create({
             type: GATE_FAILURE.badRequest,
             message: `a reason of at least ${MIN_REASON_LENGTH} characters is required`,
+          });
+        }
+        // The approval is bound to what was judged: the packet the approver read, under the policy it was judged by.
+        if (decision.decision === 'approve' && typeof decision.packetHash !== 'string') {
+          throw ApplicationFailure.create({ type: GATE_FAILURE.badRequest, message: `an approval must carry the packet hash the approver read (packetHash)` });
+        }
+        if (decision.packetHash !== undefined && decision.packetHash !== status.candidateReportHash) {
+          throw ApplicationFailure.create({
+            type: GATE_FAILURE.conflict,
+            message: `packet hash mismatch: the decision signs ${String(decision.packetHash)}, run ${input.runId} was judged on ${String(status.candidateReportHash)}; read the packet again`,
+          });
+        }
+        const judgedUnder = status.gate?.policyVersion ?? null;
+        if (decision.decision === 'approve' && decision.currentPolicyVersion !== undefined && decision.currentPolicyVersion !== judgedUnder) {
+          throw ApplicationFailure.create({
+            type: GATE_FAILURE.conflict,
+            message: `run ${input.runId} was judged under policy version ${String(judgedUnder)}, the model's policy is now version ${String(decision.currentPolicyVersion)}: the judgement is stale; reject this run and start a new one`,
           });
         }
       },

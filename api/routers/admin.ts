@@ -16,13 +16,18 @@ export const adminRouter = router({
   createToken: roleProcedure('admin')
     .meta({ openapi: { method: 'POST', path: '/admin/tokens', tags: ['admin'], summary: 'Create an API token (shown once)' } })
     .input(z.strictObject({ subject, role }))
-    .output(z.object({ id: z.number(), subject: z.string(), role: role, token: z.string() }))
-    .mutation(({ ctx, input }) => issueToken(ctx.db, { ...input, createdBy: ctx.identity.subject })),
+    .output(z.object({ id: z.number(), subject: z.string(), role: role, token: z.string(), issuedByTokenId: z.number() }))
+    // The subject is stored canonical (lower case: 'Operator1' is 'operator1'), and the token records the
+    // token that issued it: four eyes follows these chains (workflows/messages fourEyesRefusal).
+    .mutation(async ({ ctx, input }) => ({
+      ...(await issueToken(ctx.db, { ...input, createdBy: ctx.identity.subject, issuedByTokenId: ctx.identity.tokenId })),
+      issuedByTokenId: ctx.identity.tokenId,
+    })),
 
   listTokens: roleProcedure('admin')
     .meta({ openapi: { method: 'GET', path: '/admin/tokens', tags: ['admin'], summary: 'List active tokens (never the secrets)' } })
     .input(z.strictObject({}).optional())
-    .output(z.array(z.object({ id: z.number(), subject: z.string(), role: role, createdBy: z.string(), createdAt: z.date() })))
+    .output(z.array(z.object({ id: z.number(), subject: z.string(), role: role, createdBy: z.string(), issuedByTokenId: z.number().nullable(), createdAt: z.date() })))
     .query(({ ctx }) => listActiveTokens(ctx.db)),
 
   revokeToken: roleProcedure('admin')

@@ -1,31 +1,81 @@
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
-import { gatePolicySchema, judgePolicy } from '../../analysis/policy';
+import { gatePolicySchema, judgePolicy, type GatePolicy } from '../../analysis/policy';
 import { policyEvidence, type ApprovalPacket } from '../../analysis/report';
 import { gateResultOf, runsAwaitingApproval } from '../../db/gates';
 import { currentPolicy, policyVersions, setPolicy } from '../../db/policies';
 import { decideGateUpdate, type DecideGateResult } from '../../workflows/messages';
+import { requireFourEyes } from '../fourEyes';
+import { verifyStoredPacket } from '../packetIntegrity';
 import { updateRefusal } from '../workflowUpdates';
 import { policyJudgementOutput } from '../outputs';
 import { modelName, reason, runId } from '../schemas';
 import { roleProcedure, router, type Context } from '../trpc';
 import { liveStatus, requireModel, requireRun } from '../lookups';
 
+/** The approval packet's hash as reports.get and gates.list show it: what the approver read and signs. */
+const packetHash = z
+  .string()
+  .regex(/^sha256:[0-9a-f]{64}$/, 'packetHash is the packet hash reports.get and gates.list show (sha256:<64 hex digits>)')
+  .describe('The packet hash the approver read (reports.get packetHash)');
+
 const decisionOutput = z.object({ runId: z.string(), decision: z.enum(['approve', 'reject']), approver: z.string(), reportHash: z.string().nullable() });
 
-async function decide(ctx: Context & { identity: NonNullable<Context['identity']> }, id: string, decision: 'approve' | 'reject', why: string) {
+type AuthedContext = Context & { identity: NonNullable<Context['identity']> };
+
+/** Evidence of a stored packet for a policy (as the dry run judges it). */
+function judgeOnPacket(policy: GatePolicy | null, packet: ApprovalPacket) {
+  return judgePolicy(policy, { ...policyEvidence(packet.candidateEvaluation, packet.deltas, packet.thresholds), saturation: packet.saturation ?? null });
+}
+
+async function decide(ctx: AuthedContext, id: string, decision: 'approve' | 'reject', why: string, packetHash: string | undefined) {
   const { run } = await requireRun(ctx.db, id);
   // Checked here for a clear answer, and again in the workflow's update validator, which is authoritative.
-  if (run.requestedBy === ctx.identity.subject) {
-    throw new TRPCError({ code: 'FORBIDDEN', message: `${ctx.identity.subject} started run ${id} and may not decide its gate (four eyes)` });
-  }
+  const approverChain = await requireFourEyes(ctx, run);
   if (run.status !== 'awaiting_approval') {
     throw new TRPCError({ code: 'CONFLICT', message: `run ${id} is not waiting for a gate decision (status: ${run.status})` });
+  }
+  // The approval is bound to what was judged: the packet the approver read, intact, under the policy in force.
+  const gate = await gateResultOf(ctx.db, id);
+  verifyStoredPacket(id, gate);
+  // (A run recorded before packets has no stored packet hash; the workflow compares with the hash it holds.)
+  if (packetHash !== undefined && gate?.packetHash && packetHash !== gate.packetHash) {
+    throw new TRPCError({
+      code: 'CONFLICT',
+      message: `packet hash mismatch: you signed ${packetHash}, run ${id}'s stored packet is ${gate.packetHash}; read it again (reports.get) and decide on what it says`,
+    });
+  }
+  const current = await currentPolicy(ctx.db, run.modelId);
+  const currentPolicyVersion = current?.version ?? null;
+  if (decision === 'approve' && gate && currentPolicyVersion !== gate.policyVersion) {
+    const packet = gate.packet as ApprovalPacket | null;
+    let now: ReturnType<typeof judgeOnPacket> | null = null;
+    try {
+      now = packet ? judgeOnPacket(current ? gatePolicySchema.parse(current.document) : null, packet) : null;
+    } catch {
+      // A packet of an older shape the current policy cannot be judged on: the refusal stands without the dry run.
+    }
+    throw new TRPCError({
+      code: 'CONFLICT',
+      message:
+        `run ${id} was judged under policy version ${String(gate.policyVersion)}, the model's policy is now version ${String(currentPolicyVersion)}` +
+        (now ? ` (its dry run on this packet says ${now.decision}${now.reasons.length ? `: ${now.reasons.join('; ')}` : ''})` : '') +
+        `: the judgement is stale and is not approved; reject this run and start a new one, which is judged under the policy in force`,
+    });
   }
   let result: DecideGateResult;
   try {
     result = await ctx.temporal.workflow.getHandle(id).executeUpdate(decideGateUpdate, {
-      args: [{ decision, reason: why, approver: { subject: ctx.identity.subject, role: ctx.identity.role } }],
+      args: [
+        {
+          decision,
+          reason: why,
+          approver: { subject: ctx.identity.subject, role: ctx.identity.role },
+          approverChain,
+          ...(packetHash !== undefined ? { packetHash } : {}),
+          currentPolicyVersion,
+        },
+      ],
     });
   } catch (err) {
     throw updateRefusal(err, 'the gate decision');
@@ -74,10 +124,11 @@ export const gatesRouter = router({
       // Stored by activities/retraining evaluateVersions from buildApprovalPacket.
       const packet = gate?.packet as ApprovalPacket | null | undefined;
       if (!packet) throw new TRPCError({ code: 'CONFLICT', message: `run ${input.runId} has no approval packet yet (step: ${run.step})` });
+      verifyStoredPacket(input.runId, gate);
       const current = input.policy ? null : await currentPolicy(ctx.db, run.modelId);
       const policy = input.policy ?? (current ? gatePolicySchema.parse(current.document) : null);
       // Threshold rules read the analyses stored in the packet; constraints it lacks fail closed as missing evidence.
-      const judgement = judgePolicy(policy, { ...policyEvidence(packet.candidateEvaluation, packet.deltas, packet.thresholds), saturation: packet.saturation ?? null });
+      const judgement = judgeOnPacket(policy, packet);
       return { runId: input.runId, policyVersion: current?.version ?? null, ...judgement };
     }),
 
@@ -102,6 +153,9 @@ export const gatesRouter = router({
           requestedBy: z.string(),
           candidateVersion: z.number().nullable(),
           deadline: z.string().nullable(),
+          /** The stored approval packet's hash: what gates.approve must send back as packetHash. */
+          packetHash: z.string().nullable(),
+          /** The hash the workflow holds (the same as packetHash); kept for older clients. */
           reportHash: z.string().nullable(),
           reasons: z.array(z.string()),
         }),
@@ -118,6 +172,7 @@ export const gatesRouter = router({
             requestedBy: r.run.requestedBy,
             candidateVersion: live?.candidateVersion ?? null,
             deadline: live?.approval?.deadline ?? null,
+            packetHash: r.gate?.packetHash ?? null,
             reportHash: live?.candidateReportHash ?? null,
             reasons: r.gate?.reasons ?? [],
           };
@@ -126,14 +181,14 @@ export const gatesRouter = router({
     }),
 
   approve: roleProcedure('approver')
-    .meta({ openapi: { method: 'POST', path: '/gates/{runId}/approve', tags: ['gates'], summary: 'Approve a gate (never your own run)' } })
-    .input(z.strictObject({ runId, reason }))
+    .meta({ openapi: { method: 'POST', path: '/gates/{runId}/approve', tags: ['gates'], summary: 'Approve a gate: send the packet hash you read; never a run you started or whose starter issued your token' } })
+    .input(z.strictObject({ runId, reason, packetHash }))
     .output(decisionOutput)
-    .mutation(({ ctx, input }) => decide(ctx, input.runId, 'approve', input.reason)),
+    .mutation(({ ctx, input }) => decide(ctx, input.runId, 'approve', input.reason, input.packetHash)),
 
   reject: roleProcedure('approver')
     .meta({ openapi: { method: 'POST', path: '/gates/{runId}/reject', tags: ['gates'], summary: 'Reject a gate' } })
-    .input(z.strictObject({ runId, reason }))
+    .input(z.strictObject({ runId, reason, packetHash: packetHash.optional() }))
     .output(decisionOutput)
-    .mutation(({ ctx, input }) => decide(ctx, input.runId, 'reject', input.reason)),
+    .mutation(({ ctx, input }) => decide(ctx, input.runId, 'reject', input.reason, input.packetHash)),
 });

@@ -6,6 +6,7 @@ import { approvalOf, gateResultOf } from '../../db/gates';
 import { evalReportsOfRun, saturationReportOf } from '../../db/reports';
 import { evaluatePredictionsFile } from '../evaluateFile';
 import { approvalPacketOutput, fairlearnFairnessOutput, policyJudgementOutput, saturationReportOutput, type SaturationReport } from '../outputs';
+import { verifyStoredPacket } from '../packetIntegrity';
 import { PredictionsFileError } from '../predictionsFile';
 import { runId } from '../schemas';
 import { roleProcedure, router } from '../trpc';
@@ -113,6 +114,8 @@ export const reportsRouter = router({
       await requireRun(ctx.db, input.runId);
       const reports = await evalReportsOfRun(ctx.db, input.runId);
       const gate = await gateResultOf(ctx.db, input.runId);
+      // A packet that no longer hashes to its stored hash is refused (CONFLICT naming both), never served.
+      verifyStoredPacket(input.runId, gate);
       const approval = await approvalOf(ctx.db, input.runId);
       return {
         runId: input.runId,

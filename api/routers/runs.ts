@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { RUN_STATUSES } from '../../db/schema';
 import {
   RUN_WORKFLOW_TYPE,
+  canonicalSubject,
   modelSearchAttribute,
   pauseUpdate,
   promoteNowUpdate,
@@ -14,14 +15,16 @@ import {
   stepSearchAttribute,
   triggerSearchAttribute,
   type RetrainingRunInput,
+  type RoleName,
 } from '../../workflows/messages';
 import type { Db } from '../../db/index';
 import { currentPolicy } from '../../db/policies';
+import { chainOf, requireFourEyes } from '../fourEyes';
 import { insertQueuedRun, listRuns, markRunNotStarted, type RunRow } from '../../db/runs';
 import { saturationDesignOf } from '../../analysis/policy';
 import { runResultOutput, runStatusOutput } from '../outputs';
 import { annotationSettingsInput, interval, modelName, positiveInt, reason, rolloutPlanInput, runId, saturationSettingsInput, trainerParamsInput } from '../schemas';
-import { roleProcedure, router } from '../trpc';
+import { authedProcedure, roleAllows, roleProcedure, router } from '../trpc';
 import { temporalFailure, updateRefusal } from '../workflowUpdates';
 import { liveStatus, requireModel, requireRun } from '../lookups';
 
@@ -96,14 +99,38 @@ const rolloutStatusOutput = z.object({
   reason: z.string().nullable(),
 });
 
+/**
+ * Who may act on a rollout (README, Roles), the same table as the rollout workflow's validators:
+ * rollback and promote-now are approvers' decisions (promote-now never by the run's requester or anyone
+ * controlling its token: four eyes); pause and resume only stop and restart the approved plan's traffic
+ * shifting, so operators and approvers both may.
+ */
+export const ROLLOUT_ROLES = {
+  rollback: ['approver'],
+  'promote-now': ['approver'],
+  pause: ['operator', 'approver'],
+  resume: ['operator', 'approver'],
+} as const satisfies Record<string, readonly RoleName[]>;
+
 /** One rollout Update as a procedure: identity from the token, the workflow's validator decides. */
-function rolloutCommand(role: 'approver' | 'operator', path: string, update: typeof rollbackUpdate, summary: string) {
-  return roleProcedure(role)
+function rolloutCommand(path: keyof typeof ROLLOUT_ROLES, update: typeof rollbackUpdate, summary: string) {
+  const roles: readonly RoleName[] = ROLLOUT_ROLES[path];
+  return authedProcedure
+    .use(({ ctx, next }) => {
+      if (!roles.some((r) => roleAllows(ctx.identity.role, r))) {
+        throw new TRPCError({ code: 'FORBIDDEN', message: `${ctx.identity.subject} has role '${ctx.identity.role}'; this needs '${roles.join("' or '")}'` });
+      }
+      return next();
+    })
     .meta({ openapi: { method: 'POST', path: `/runs/{runId}/rollout/${path}`, tags: ['runs'], summary } })
     .input(z.strictObject({ runId, reason }))
     .output(rolloutStatusOutput)
     .mutation(async ({ ctx, input }) => {
-      await requireRun(ctx.db, input.runId);
+      const { run } = await requireRun(ctx.db, input.runId);
+      if (path === 'promote-now') {
+        // Promoting early is an approval: the same four-eyes rule over issuance chains as gates.approve.
+        await requireFourEyes(ctx, run);
+      }
       try {
         return await ctx.temporal.workflow
           .getHandle(`rollout-${input.runId}`)
@@ -137,7 +164,9 @@ export const runsRouter = router({
         modelId: model.id,
         model: model.name,
         trigger: input.trigger,
-        requestedBy: ctx.identity.subject,
+        requestedBy: canonicalSubject(ctx.identity.subject),
+        // Who controls the starting token: the gate's validator refuses an approver in it, or sharing an issuer with it.
+        requesterChain: await chainOf(ctx, ctx.identity.tokenId, ctx.identity.subject),
         ...(input.trainerParams ? { trainerParams: input.trainerParams as Record<string, number> } : {}),
         approvalTimeoutSeconds: input.approvalTimeoutSeconds ?? ctx.defaultApprovalTimeoutSeconds,
         trainingTaskQueue: ctx.taskQueues.training,
@@ -145,7 +174,14 @@ export const runsRouter = router({
         ...(await saturationFor(ctx.db, model.id, input.saturation)),
         ...(input.rollout ? { rollout: input.rollout } : {}),
       };
-      await insertQueuedRun(ctx.db, { id, modelId: model.id, trigger: input.trigger, requestedBy: ctx.identity.subject, params: { ...workflowInput } });
+      await insertQueuedRun(ctx.db, {
+        id,
+        modelId: model.id,
+        trigger: input.trigger,
+        requestedBy: workflowInput.requestedBy,
+        requestedByTokenId: ctx.identity.tokenId,
+        params: { ...workflowInput },
+      });
       try {
         await ctx.temporal.workflow.start(RUN_WORKFLOW_TYPE, {
           taskQueue: ctx.taskQueues.control,
@@ -204,8 +240,8 @@ export const runsRouter = router({
         throw new TRPCError({ code: 'NOT_FOUND', message: `run ${input.runId} has no rollout (${err instanceof Error ? err.message : String(err)})` });
       }
     }),
-  rollback: rolloutCommand('approver', 'rollback', rollbackUpdate, 'Roll the candidate back now (skips analysis; any approver)'),
-  promoteNow: rolloutCommand('approver', 'promote-now', promoteNowUpdate, 'Skip the remaining canary steps (an approver who did not request the run)'),
-  pause: rolloutCommand('operator', 'pause', pauseUpdate, 'Pause the rollout (the analysis clock stops)'),
-  resume: rolloutCommand('operator', 'resume', resumeUpdate, 'Resume a paused rollout'),
+  rollback: rolloutCommand('rollback', rollbackUpdate, 'Roll the candidate back now (skips analysis; any approver)'),
+  promoteNow: rolloutCommand('promote-now', promoteNowUpdate, 'Skip the remaining canary steps (an approver who did not request the run, nor issued or shares an issuer with its token)'),
+  pause: rolloutCommand('pause', pauseUpdate, 'Pause the rollout (the analysis clock stops; operator or approver)'),
+  resume: rolloutCommand('resume', resumeUpdate, 'Resume a paused rollout (operator or approver)'),
 });

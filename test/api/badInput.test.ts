@@ -17,6 +17,8 @@ let env: CallerEnv;
 /** A registered model with a few examples, so "valid model, bad everything else" inputs reach their field check. */
 let model: string;
 const validRunId = 'run-nobody-0000-abcdef';
+/** A well-formed packet hash (gates.approve requires the one the approver read). */
+const anyHash = `sha256:${'0'.repeat(64)}`;
 
 before(async () => {
   env = await startCallerEnv();
@@ -209,10 +211,12 @@ const cases: Record<string, { who: Who; cases: BadCase[] }> = {
   'gates.approve': {
     who: 'approver',
     cases: [
-      { what: 'bad run id', field: 'runId', call: (c) => c.gates.approve.mutate({ runId: 'nope', reason: 'looks good to me' }) },
-      { what: 'reason too short', field: 'reason', call: (c) => c.gates.approve.mutate({ runId: validRunId, reason: 'ok' }) },
-      { what: 'missing reason', field: 'reason', call: (c) => c.gates.approve.mutate(bad({ runId: validRunId })) },
-      { what: 'unknown key', field: 'decision', call: (c) => c.gates.approve.mutate(bad({ runId: validRunId, reason: 'fine by me', decision: 'approve' })) },
+      { what: 'bad run id', field: 'runId', call: (c) => c.gates.approve.mutate({ runId: 'nope', reason: 'looks good to me', packetHash: anyHash }) },
+      { what: 'reason too short', field: 'reason', call: (c) => c.gates.approve.mutate({ runId: validRunId, reason: 'ok', packetHash: anyHash }) },
+      { what: 'missing reason', field: 'reason', call: (c) => c.gates.approve.mutate(bad({ runId: validRunId, packetHash: anyHash })) },
+      { what: 'missing packet hash', field: 'packetHash', call: (c) => c.gates.approve.mutate(bad({ runId: validRunId, reason: 'read it, fine' })) },
+      { what: 'packet hash not a sha256', field: 'packetHash', call: (c) => c.gates.approve.mutate({ runId: validRunId, reason: 'read it, fine', packetHash: 'abc' }) },
+      { what: 'unknown key', field: 'decision', call: (c) => c.gates.approve.mutate(bad({ runId: validRunId, reason: 'fine by me', packetHash: anyHash, decision: 'approve' })) },
     ],
   },
   'gates.reject': {
@@ -581,7 +585,7 @@ describe('authentication, roles and other refusals', () => {
     // Other writes a viewer may not make.
     await expectError(() => env.clients.viewer.models.register.mutate({ name: `viewer-${uid()}` }), 'FORBIDDEN', 'viewer models.register');
     await expectError(() => env.clients.viewer.models.rollback.mutate({ name: model, reason: 'viewer tries' }), 'FORBIDDEN', 'viewer models.rollback');
-    await expectError(() => env.clients.viewer.gates.approve.mutate({ runId: validRunId, reason: 'viewer tries' }), 'FORBIDDEN', 'viewer gates.approve');
+    await expectError(() => env.clients.viewer.gates.approve.mutate({ runId: validRunId, reason: 'viewer tries', packetHash: anyHash }), 'FORBIDDEN', 'viewer gates.approve');
     // The operator starts runs but does not sign off gates or roll back.
     await expectError(() => env.clients.operator.models.rollback.mutate({ name: model, reason: 'operator tries' }), 'FORBIDDEN', 'operator models.rollback');
     await expectError(() => env.clients.operator.gates.reject.mutate({ runId: validRunId, reason: 'operator tries' }), 'FORBIDDEN', 'operator gates.reject');
@@ -618,7 +622,7 @@ describe('authentication, roles and other refusals', () => {
     for (const [what, call] of [
       ['runs.get', () => env.clients.viewer.runs.get.query({ runId: unknownRun })],
       ['reports.get', () => env.clients.viewer.reports.get.query({ runId: unknownRun })],
-      ['gates.approve', () => env.clients.approver.gates.approve.mutate({ runId: unknownRun, reason: 'looks fine' })],
+      ['gates.approve', () => env.clients.approver.gates.approve.mutate({ runId: unknownRun, reason: 'looks fine', packetHash: anyHash })],
     ] as const) {
       const err = await expectError(call, 'NOT_FOUND', what);
       assert.ok(err.message.includes(unknownRun), `${what}: the message names the run: ${err.message}`);

@@ -33,6 +33,8 @@ beforeEach(() => {
   };
 });
 
+/** A well-formed packet hash; these planted runs have no stored packet, so only the workflow (stubbed) compares it. */
+const anyHash = `sha256:${'0'.repeat(64)}`;
 const codeOf = (err: unknown) => (err instanceof TRPCClientError ? (err.data as { code?: string } | undefined)?.code : undefined);
 const rowOf = async (runId: string) => (await env.db.select().from(runs).where(eq(runs.id, runId)))[0]!;
 
@@ -85,9 +87,9 @@ test('a start Temporal refuses leaves no run claiming to run: CONFLICT for a dup
 
 test('gates: four eyes and a run not waiting are refused before any Update is sent', async () => {
   const mine = await plantRun('awaiting_approval', env.identities.approver.subject);
-  await assert.rejects(env.clients.approver.gates.approve.mutate({ runId: mine, reason: 'my own run, fine' }), (e) => codeOf(e) === 'FORBIDDEN' && /four eyes/.test((e as Error).message));
+  await assert.rejects(env.clients.approver.gates.approve.mutate({ runId: mine, reason: 'my own run, fine', packetHash: anyHash }), (e) => codeOf(e) === 'FORBIDDEN' && /four eyes/.test((e as Error).message));
   const done = await plantRun('promoted', env.identities.operator.subject);
-  await assert.rejects(env.clients.approver.gates.approve.mutate({ runId: done, reason: 'late to the party' }), (e) => codeOf(e) === 'CONFLICT');
+  await assert.rejects(env.clients.approver.gates.approve.mutate({ runId: done, reason: 'late to the party', packetHash: anyHash }), (e) => codeOf(e) === 'CONFLICT');
   assert.deepEqual(env.temporal.of('executeUpdate'), [], 'Temporal was not asked');
   assert.equal((await env.db.select().from(approvals).where(eq(approvals.runId, mine))).length, 0);
 });
@@ -100,7 +102,16 @@ test('gates: the decision goes to the workflow as decideGate with the approver f
   const [update] = env.temporal.of('executeUpdate');
   assert.equal(update?.id, runId);
   assert.equal(update.name, 'decideGate');
-  assert.deepEqual(update.args, [{ decision: 'reject', reason: 'hard ham FPR too close', approver: { subject: env.identities.approver.subject, role: 'approver' } }]);
+  assert.deepEqual(update.args, [
+    {
+      decision: 'reject',
+      reason: 'hard ham FPR too close',
+      approver: { subject: env.identities.approver.subject, role: 'approver' },
+      // Who controls the approver's token, for the validator's four-eyes rule; the policy in force, for staleness.
+      approverChain: { subject: env.identities.approver.subject, issuers: [], root: 'test' },
+      currentPolicyVersion: null,
+    },
+  ]);
 
   for (const [type, code] of [
     [GATE_FAILURE.forbidden, 'FORBIDDEN'],
@@ -110,6 +121,6 @@ test('gates: the decision goes to the workflow as decideGate with the approver f
     env.temporal.onUpdate = () => {
       throw new WorkflowUpdateFailedError('update failed', ApplicationFailure.create({ type, message: `refused: ${type}` }));
     };
-    await assert.rejects(env.clients.approver.gates.approve.mutate({ runId, reason: 'second opinion' }), (e) => codeOf(e) === code && (e as Error).message.includes(`refused: ${type}`), type);
+    await assert.rejects(env.clients.approver.gates.approve.mutate({ runId, reason: 'second opinion', packetHash: anyHash }), (e) => codeOf(e) === code && (e as Error).message.includes(`refused: ${type}`), type);
   }
 });

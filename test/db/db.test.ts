@@ -21,11 +21,13 @@ import {
   evalReports,
   examples,
   gatePolicies,
+  gateResults,
   modelVersions,
   models,
   routes,
   runs,
 } from '../../db/schema';
+import { issuanceChainOf, issueToken } from '../../db/tokens';
 import { uid } from '../helpers';
 
 interface DriverCase {
@@ -234,6 +236,42 @@ for (const driver of drivers) {
       const [still] = await db.select().from(auditLog).where(eq(auditLog.id, row.id));
       assert.equal(still?.action, 'test.insert', 'the row is unchanged');
       assert.ok((await rowCount(db, auditLog)) >= 1);
+    });
+
+    test('gate_results and approvals: what an approver read and signed cannot be changed or removed (migration 0011)', async () => {
+      const runId = `run-${uid()}`;
+      await db.insert(gateResults).values({ runId, decision: 'needs_approval', rules: [], reasons: [], packet: { judged: true }, packetHash: 'sha256:x' });
+      await db.insert(approvals).values({ runId, decision: 'approved', approver: 'a', reason: 'fine', reportHash: 'sha256:x' });
+      for (const [what, statement] of [
+        ['UPDATE packet', db.update(gateResults).set({ packet: { judged: false } }).where(eq(gateResults.runId, runId))],
+        ['UPDATE packet_hash', db.update(gateResults).set({ packetHash: 'sha256:y' }).where(eq(gateResults.runId, runId))],
+        ['UPDATE decision', db.update(gateResults).set({ decision: 'approved' }).where(eq(gateResults.runId, runId))],
+        ['DELETE', db.delete(gateResults).where(eq(gateResults.runId, runId))],
+      ] as const) {
+        assert.equal(sqlState(await rejectsWith(statement, /gate_results is immutable/, `gate_results ${what}`)), '42501');
+      }
+      await rejectsWith(inRolledBackTx(db, (tx) => tx.execute(sql`truncate table gate_results`)), /gate_results is immutable/, 'gate_results TRUNCATE');
+      await rejectsWith(db.update(approvals).set({ reportHash: 'sha256:y' }).where(eq(approvals.runId, runId)), /approvals is append-only/, 'approvals UPDATE');
+      await rejectsWith(db.delete(approvals).where(eq(approvals.runId, runId)), /approvals is append-only/, 'approvals DELETE');
+      await rejectsWith(inRolledBackTx(db, (tx) => tx.execute(sql`truncate table approvals`)), /approvals is append-only/, 'approvals TRUNCATE');
+      const [gate] = await db.select().from(gateResults).where(eq(gateResults.runId, runId));
+      assert.deepEqual([gate?.packet, gate?.packetHash, gate?.decision], [{ judged: true }, 'sha256:x', 'needs_approval'], 'the row is unchanged');
+      const [approval] = await db.select().from(approvals).where(eq(approvals.runId, runId));
+      assert.equal(approval?.reportHash, 'sha256:x');
+    });
+
+    test('api_tokens: subjects are stored canonical, and a token minted by another records its issuer', async () => {
+      const root = await issueToken(db, { subject: `  Lead-${uid()}  `, role: 'admin', createdBy: 'cli' });
+      assert.equal(root.subject, root.subject.trim().toLowerCase());
+      const minted = await issueToken(db, { subject: `Ｏｐｅｒａｔｏｒ-${uid()}`, role: 'operator', createdBy: root.subject, issuedByTokenId: root.id });
+      assert.match(minted.subject, /^operator-/);
+      const deeper = await issueToken(db, { subject: `Puppet-${uid()}`, role: 'approver', createdBy: minted.subject, issuedByTokenId: minted.id });
+      assert.deepEqual(await issuanceChainOf(db, root.id), { subject: root.subject, issuers: [], root: null });
+      assert.deepEqual(await issuanceChainOf(db, minted.id), { subject: minted.subject, issuers: [], root: root.subject });
+      assert.deepEqual(await issuanceChainOf(db, deeper.id), { subject: deeper.subject, issuers: [minted.subject], root: root.subject });
+      await assert.rejects(issueToken(db, { subject: '   ', role: 'viewer', createdBy: 'cli' }), /may not be empty/);
+      await assert.rejects(issueToken(db, { subject: 'bob\u0007', role: 'viewer', createdBy: 'cli' }), /control or format characters/);
+      await assert.rejects(issueToken(db, { subject: 'bo\u200bb', role: 'viewer', createdBy: 'cli' }), /control or format characters/);
     });
 
     test('changeProductionRoute: promote v1 then v2 retires v1, serves v2, keeps one route row', async () => {

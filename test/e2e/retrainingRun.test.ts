@@ -8,6 +8,8 @@ import type { ApprovalPacket } from '../../analysis/report';
 import { registerModelWithData, startTestEnv, waitForStatus, type TestEnv } from '../helpers';
 
 let env: TestEnv;
+/** The packet hash an approver reads and signs. */
+const packetHashOf = async (client: TestEnv['clients']['approver'], runId: string) => (await client.reports.get.query({ runId })).packetHash ?? '';
 before(async () => {
   env = await startTestEnv();
 });
@@ -28,7 +30,7 @@ test('two runs: each stops at the gate, is approved by a second identity and pro
   assert.ok(gate1, 'the run is listed among gates waiting for a human');
   assert.equal(gate1.candidateVersion, 1);
   assert.ok(gate1.reasons.some((r) => /sign-off needs_approval/.test(r)), gate1.reasons.join('\n'));
-  const decided = await approver.gates.approve.mutate({ runId: first.runId, reason: 'metrics reviewed, v1 baseline' });
+  const decided = await approver.gates.approve.mutate({ runId: first.runId, reason: 'metrics reviewed, v1 baseline', packetHash: await packetHashOf(approver, first.runId) });
   assert.equal(decided.decision, 'approve');
   assert.match(decided.reportHash ?? '', /^sha256:/);
   const run1 = await waitForStatus(env, first.runId, ['promoted', 'rejected', 'failed']);
@@ -99,7 +101,7 @@ test('two runs: each stops at the gate, is approved by a second identity and pro
   assert.equal(current.decision, report2.gate?.decision, "the model's own policy gives the stored decision");
   assert.equal((await viewer.runs.get.query({ runId: second.runId })).status, 'awaiting_approval', 'the dry run touched nothing');
 
-  await approver.gates.approve.mutate({ runId: second.runId, reason: 'no regression vs v1' });
+  await approver.gates.approve.mutate({ runId: second.runId, reason: 'no regression vs v1', packetHash: await packetHashOf(approver, second.runId) });
   assert.equal((await waitForStatus(env, second.runId, ['promoted', 'rejected', 'failed'])).status, 'promoted');
 
   const versions = await db.select().from(modelVersions).where(eq(modelVersions.modelId, v1.modelId));

@@ -38,7 +38,7 @@ test('SIGKILL during training: the run completes and the candidate is promoted e
 
   startWorker();
   await waitForStatus(env, runId, ['awaiting_approval'], 180_000);
-  await env.clients.approver.gates.approve.mutate({ runId, reason: 'survived a worker crash' });
+  await env.clients.approver.gates.approve.mutate({ runId, reason: 'survived a worker crash', packetHash: (await env.clients.approver.reports.get.query({ runId })).packetHash ?? '' });
   const run = await waitForStatus(env, runId, ['promoted', 'rejected', 'failed'], 60_000);
   assert.equal(run.status, 'promoted');
 

@@ -46,6 +46,8 @@ const run = scenarios[scenario];
 if (!run) throw new Error(`unknown scenario '${scenario}': one of ${Object.keys(scenarios).join(', ')}`);
 
 const env = await startTestEnv();
+/** The packet hash the approver reads and signs. */
+const signed = async (runId: string) => (await env.clients.approver.reports.get.query({ runId })).packetHash ?? '';
 try {
   await run(env);
 } finally {
@@ -68,7 +70,7 @@ async function gates(env: TestEnv): Promise<void> {
   const model = await registerModelWithData(env);
   const approved = await env.clients.operator.runs.start.mutate({ model, trigger: 'bootstrap' });
   await waitForStatus(env, approved.runId, ['awaiting_approval']);
-  await env.clients.approver.gates.approve.mutate({ runId: approved.runId, reason: 'recorded for replay' });
+  await env.clients.approver.gates.approve.mutate({ runId: approved.runId, reason: 'recorded for replay', packetHash: await signed(approved.runId) });
   await waitForStatus(env, approved.runId, ['promoted']);
 
   const second = await env.clients.operator.runs.start.mutate({ model });
@@ -90,7 +92,7 @@ async function annotation(env: TestEnv): Promise<void> {
   const model = await registerModelWithData(env);
   const bootstrap = await env.clients.operator.runs.start.mutate({ model, trigger: 'bootstrap' });
   await waitForStatus(env, bootstrap.runId, ['awaiting_approval']);
-  await env.clients.approver.gates.approve.mutate({ runId: bootstrap.runId, reason: 'recorded for replay' });
+  await env.clients.approver.gates.approve.mutate({ runId: bootstrap.runId, reason: 'recorded for replay', packetHash: await signed(bootstrap.runId) });
   await waitForStatus(env, bootstrap.runId, ['promoted']);
 
   const truth = new Map<string, CorpusEmail>(loadCorpus().map((e) => [e.externalId, e]));
@@ -144,7 +146,7 @@ async function annotation(env: TestEnv): Promise<void> {
   }
 
   await waitForStatus(env, runId, ['awaiting_approval'], 180_000);
-  await env.clients.approver.gates.approve.mutate({ runId, reason: 'recorded for replay' });
+  await env.clients.approver.gates.approve.mutate({ runId, reason: 'recorded for replay', packetHash: await signed(runId) });
   const done = await waitForStatus(env, runId, ['promoted', 'rejected', 'failed'], 120_000);
   if (done.status !== 'promoted') throw new Error(`the annotation run ended ${done.status}: ${JSON.stringify(done.result)}`);
 
@@ -222,7 +224,7 @@ async function saturation(env: TestEnv): Promise<void> {
   // Default fractions (6) × 2 seeds + 2 ablation points: 14 trainings in parallel activities.
   const { runId } = await env.clients.operator.runs.start.mutate({ model, trigger: 'bootstrap', saturation: { seeds: 2 } });
   await waitForStatus(env, runId, ['awaiting_approval'], 240_000);
-  await env.clients.approver.gates.approve.mutate({ runId, reason: 'recorded for replay' });
+  await env.clients.approver.gates.approve.mutate({ runId, reason: 'recorded for replay', packetHash: await signed(runId) });
   const done = await waitForStatus(env, runId, ['promoted', 'rejected', 'failed'], 120_000);
   if (done.status !== 'promoted') throw new Error(`the saturation run ended ${done.status}: ${JSON.stringify(done.result)}`);
 
@@ -246,7 +248,7 @@ async function rollout(env: TestEnv): Promise<void> {
   const modelId = m!.id;
   const approve = async (runId: string) => {
     await waitForStatus(env, runId, ['awaiting_approval']);
-    await env.clients.approver.gates.approve.mutate({ runId, reason: 'recorded for replay' });
+    await env.clients.approver.gates.approve.mutate({ runId, reason: 'recorded for replay', packetHash: await signed(runId) });
   };
   const bootstrap = await env.clients.operator.runs.start.mutate({ model, trigger: 'bootstrap' });
   await approve(bootstrap.runId);
