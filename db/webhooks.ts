@@ -196,7 +196,8 @@ export const RESOLVE_TIMEOUT_MS = 5000;
 export type DestinationVerdict =
   /** Every address is public or listed; `addresses` are the ones checked, for the sender to connect to. */
   | { verdict: 'allowed'; url: URL; addresses: ResolvedAddress[]; listed: boolean }
-  | { verdict: 'refused'; reason: string }
+  /** bad_url: not an http(s) URL with a host; not_allowed: a destination that is not public and not listed. */
+  | { verdict: 'refused'; code: 'bad_url' | 'not_allowed'; reason: string }
   /** The name does not resolve now (or DNS failed): nothing to connect to, nothing known to refuse. */
   | { verdict: 'unresolved'; url: URL; reason: string };
 
@@ -220,7 +221,7 @@ export async function checkWebhookDestination(db: DbOrTx, raw: string, opts: { r
   try {
     target = webhookTarget(raw);
   } catch (err) {
-    return { verdict: 'refused', reason: `webhook URL is not usable: ${err instanceof Error ? err.message : String(err)}` };
+    return { verdict: 'refused', code: 'bad_url', reason: `webhook URL is not usable: ${err instanceof Error ? err.message : String(err)}` };
   }
   const { url, host, port } = target;
   const entries = (await listWebhookDestinations(db)).filter((e) => e.port === 0 || e.port === port);
@@ -276,6 +277,7 @@ export async function checkWebhookDestination(db: DbOrTx, raw: string, opts: { r
       const via = address === host ? '' : ` (${host} resolves to ${address})`;
       return {
         verdict: 'refused',
+        code: 'not_allowed',
         reason:
           `webhook destination ${host}:${port} is a ${kind} address${via} and is not on the webhook allowlist; ` +
           `an admin may allow it (POST /api/webhooks/destinations)`,
