@@ -137,6 +137,10 @@ function postPinned(url: URL, pinned: ResolvedAddress, headers: Record<string, s
       });
       res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
       res.on('error', reject);
+      // A receiver that hangs up (or a timeout) mid-answer: a network failure, not a hang.
+      res.on('close', () => {
+        if (!res.complete) reject(signal.aborted ? (signal.reason as Error) : new Error('the receiver closed the connection before its answer ended'));
+      });
     });
     req.on('error', reject);
     req.end(body);
