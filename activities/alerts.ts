@@ -2,17 +2,25 @@
 // attempt per call. The retry schedule (backoff, limits) is the calling workflow's activity retry policy:
 // a retryable failure throws an ordinary Error, a refusal a non-retryable ApplicationFailure, and every
 // attempt is counted in the row. Once delivered, a retried activity or a replay never sends again.
+// Every attempt applies db/webhooks.ts's rules again (the policy may have been stored before them, or
+// the allowlist changed since): a secretEnv outside RETRAIN_WEBHOOK_SECRET_* is never read, and the
+// webhook's host is resolved, judged, and connected to at the very address that was judged, so a name
+// that resolves elsewhere a moment later (DNS rebinding) cannot move the request. Redirects are not
+// followed.
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { LookupFunction } from 'node:net';
 import { ApplicationFailure } from '@temporalio/common';
 import { and, eq, ne, sql } from 'drizzle-orm';
 import type { Db } from '../db/index';
 import { writeAudit } from '../db/auditLog';
 import { alerts, models, type AlertKind, type AlertStatus } from '../db/schema';
+import { DEFAULT_ALERT_SECRET_ENV, checkWebhookDestination, secretEnvRefusal, type ResolvedAddress, type Resolver } from '../db/webhooks';
 
 export type { AlertKind, AlertStatus } from '../db/schema';
+export { DEFAULT_ALERT_SECRET_ENV, WEBHOOK_SECRET_ENV_PREFIX } from '../db/webhooks';
 
-/** The environment variable holding the signing secret when the webhook names none. */
-export const DEFAULT_ALERT_SECRET_ENV = 'RETRAIN_ALERT_WEBHOOK_SECRET';
 export const ALERT_TIMEOUT_MS = 10_000;
 export const ALERT_HEADERS = {
   timestamp: 'x-retrain-timestamp',
@@ -58,7 +66,8 @@ export interface AlertBody {
 }
 
 export interface AlertActivityOptions {
-  fetch?: typeof fetch;
+  /** How webhook host names are resolved (the system resolver unless a test stands in for DNS). */
+  resolve?: Resolver;
   now?: () => Date;
   /** Per-attempt timeout; 10 s unless a test shortens it. */
   timeoutMs?: number;
@@ -104,6 +113,40 @@ export function verifyAlertSignature(
   return timingSafeEqual(expected, actual) ? { ok: true, timestamp: ts } : { ok: false, reason: 'mismatch' };
 }
 
+/** The most of a receiver's answer kept (its first 200 characters go into the row). */
+const MAX_RESPONSE_BYTES = 64 * 1024;
+
+/**
+ * POSTs the body to the URL over a connection to `pinned` (an address the destination check allowed):
+ * the lookup the socket asks for answers with that address, whatever DNS says now; TLS still verifies
+ * the URL's host name. No agent (no pooled socket to another address), no redirects.
+ */
+function postPinned(url: URL, pinned: ResolvedAddress, headers: Record<string, string>, body: string, signal: AbortSignal): Promise<{ status: number; text: string }> {
+  const lookup: LookupFunction = (_hostname, options, callback) => {
+    if (options.all) callback(null, [pinned]);
+    else callback(null, pinned.address, pinned.family);
+  };
+  const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const req = send(url, { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, lookup, agent: false, signal }, (res: IncomingMessage) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (c: Buffer) => {
+        if (size < MAX_RESPONSE_BYTES) chunks.push(c);
+        size += c.length;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+      // A receiver that hangs up (or a timeout) mid-answer: a network failure, not a hang.
+      res.on('close', () => {
+        if (!res.complete) reject(signal.aborted ? (signal.reason as Error) : new Error('the receiver closed the connection before its answer ended'));
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 const errorText = (err: unknown): string => {
   if (err instanceof Error) {
     const cause = err.cause instanceof Error ? `: ${err.cause.message}` : '';
@@ -113,7 +156,7 @@ const errorText = (err: unknown): string => {
 };
 
 export function createAlertActivities({ db }: { db: Db }, opts: AlertActivityOptions = {}) {
-  const doFetch = opts.fetch ?? globalThis.fetch;
+  const resolve = opts.resolve;
   const now = opts.now ?? (() => new Date());
   const timeoutMs = opts.timeoutMs ?? ALERT_TIMEOUT_MS;
 
@@ -136,8 +179,10 @@ export function createAlertActivities({ db }: { db: Db }, opts: AlertActivityOpt
     /**
      * Records the alert (once per alertKey) and makes one delivery attempt. Returns delivered: false
      * without throwing when no webhook is configured; throws an Error on a retryable failure (5xx, 408,
-     * 429, network error, timeout) and a non-retryable ApplicationFailure when the receiver refuses the
-     * alert (other 4xx), the secret is missing or the URL is unusable.
+     * 429, network error, timeout, a name that does not resolve) and a non-retryable ApplicationFailure
+     * when the receiver refuses the alert (other 4xx), secretEnv is not a webhook secret variable
+     * (AlertSecretEnvRefused), the secret is missing, the URL is unusable, or its destination is not
+     * public and not on the admin's allowlist (WebhookDestinationRefused).
      */
     async sendAlert(input: SendAlertInput): Promise<SendAlertResult> {
       const [model] = await db.select({ id: models.id, name: models.name }).from(models).where(eq(models.id, input.modelId)).limit(1);
@@ -165,6 +210,12 @@ export function createAlertActivities({ db }: { db: Db }, opts: AlertActivityOpt
       }
 
       const secretEnv = input.webhook.secretEnv ?? DEFAULT_ALERT_SECRET_ENV;
+      // Checked before the variable is read: a policy stored before the rule may name any variable.
+      const refusedEnv = secretEnvRefusal(secretEnv);
+      if (refusedEnv) {
+        await recordFailure(row.id, { lastError: refusedEnv });
+        throw ApplicationFailure.nonRetryable(refusedEnv, 'AlertSecretEnvRefused');
+      }
       // Each policy names its own variable, so no start-up schema can list it: read when the alert is sent.
       const secret = process.env[secretEnv];
       if (!secret) {
@@ -173,15 +224,18 @@ export function createAlertActivities({ db }: { db: Db }, opts: AlertActivityOpt
         await recordFailure(row.id, { lastError: message });
         throw ApplicationFailure.nonRetryable(message, 'AlertSecretMissing');
       }
-      let url: URL;
-      try {
-        url = new URL(input.webhook.url);
-        if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new TypeError(`unsupported protocol ${url.protocol}`);
-      } catch (err) {
-        const message = `webhook URL is not usable: ${errorText(err)}`;
-        await recordFailure(row.id, { lastError: message });
-        throw ApplicationFailure.nonRetryable(message, 'BadWebhookUrl');
+      const destination = await checkWebhookDestination(db, input.webhook.url, resolve ? { resolve } : {});
+      if (destination.verdict === 'refused') {
+        await recordFailure(row.id, { lastError: destination.reason });
+        throw ApplicationFailure.nonRetryable(destination.reason, destination.code === 'bad_url' ? 'BadWebhookUrl' : 'WebhookDestinationRefused');
       }
+      if (destination.verdict === 'unresolved') {
+        // DNS may answer on a later attempt; the retry policy decides how long to keep asking.
+        const message = `delivery failed: ${destination.reason}`;
+        await recordFailure(row.id, { lastError: message, lastStatus: null });
+        throw new Error(`alert ${row.alertKey}: ${message}`);
+      }
+      const { url, addresses } = destination;
 
       // Count the attempt before sending, so a crash mid-request is still on record.
       const [counted] = await db
@@ -210,21 +264,21 @@ export function createAlertActivities({ db }: { db: Db }, opts: AlertActivityOpt
       let status: number;
       let responseText = '';
       try {
-        const res = await doFetch(url, {
-          method: 'POST',
-          headers: {
+        const res = await postPinned(
+          url,
+          addresses[0]!,
+          {
             'content-type': 'application/json',
             [ALERT_HEADERS.timestamp]: String(timestamp),
             [ALERT_HEADERS.signature]: signAlert(secret, timestamp, body),
             [ALERT_HEADERS.delivery]: `${row.alertKey}:${attempt}`,
           },
           body,
-          // A redirect would re-send the signed alert elsewhere; it counts as a failed attempt instead.
-          redirect: 'manual',
-          signal: AbortSignal.timeout(timeoutMs),
-        });
+          // A redirect is not followed (it would re-send the signed alert elsewhere): it counts as a failed attempt.
+          AbortSignal.timeout(timeoutMs),
+        );
         status = res.status;
-        responseText = await res.text().catch(() => '');
+        responseText = res.text;
       } catch (err) {
         const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
         const message = timedOut ? `no response within ${timeoutMs} ms` : `delivery failed: ${errorText(err)}`;

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { heartbeat } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { and, asc, desc, eq, inArray, isNotNull, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, isNotNull } from 'drizzle-orm';
 import { canonicalJson } from '../analysis/canonicalJson';
 import { gatePolicySchema, type GatePolicy, type PolicyDecision, type RuleResult } from '../analysis/policy';
 import {
@@ -19,7 +19,7 @@ import type { Db } from '../db/index';
 import { prelaunchAuditOf } from './audits';
 import { boundedList, boundedReasons, boundedText, MAX_PAYLOAD_ITEMS } from './payloads';
 import { writeAudit } from '../db/auditLog';
-import { changeProductionRoute, productionVersionId } from '../db/models';
+import { changeProductionRoute, insertRunVersion, productionVersionId } from '../db/models';
 import { currentPolicy } from '../db/policies';
 import { snapshotMembers } from '../db/queries';
 import {
@@ -235,37 +235,17 @@ export function createRetrainingActivities({ db }: ActivityDeps) {
       const bytes = serializeArtifact(artifact);
       const hash = artifactHash(bytes);
       const parentVersionId = await productionVersionId(db, input.modelId);
-      const row = await db.transaction(async (tx) => {
-        // Two runs of one model may finish training together: lock the model so they number their
-        // versions one after the other instead of both taking max + 1.
-        await tx.select({ id: models.id }).from(models).where(eq(models.id, input.modelId)).for('update');
-        const [next] = await tx
-          .select({ v: sql<number>`coalesce(max(${modelVersions.version}), 0) + 1` })
-          .from(modelVersions)
-          .where(eq(modelVersions.modelId, input.modelId));
-        const [inserted] = await tx
-          .insert(modelVersions)
-          .values({
-            modelId: input.modelId,
-            version: Number(next?.v ?? 1),
-            status: 'candidate',
-            trainer: BUILTIN_TRAINER,
-            params: { ...params, trainedOn: members.length },
-            artifact: bytes,
-            artifactHash: hash,
-            snapshotId: input.snapshotId,
-            parentVersionId,
-            runId: input.runId,
-          })
-          .onConflictDoNothing({ target: modelVersions.runId })
-          .returning();
-        if (inserted) {
-          await tx.update(runs).set({ candidateVersionId: inserted.id }).where(eq(runs.id, input.runId));
-          return inserted;
-        }
-        const [raced] = await tx.select().from(modelVersions).where(eq(modelVersions.runId, input.runId));
-        if (!raced) throw new Error(`candidate for run ${input.runId} neither inserted nor found`);
-        return raced;
+      // Concurrent runs of one model each get their own, consecutive version (db/models.ts insertRunVersion).
+      const row = await insertRunVersion(db, {
+        modelId: input.modelId,
+        status: 'candidate',
+        trainer: BUILTIN_TRAINER,
+        params: { ...params, trainedOn: members.length },
+        artifact: bytes,
+        artifactHash: hash,
+        snapshotId: input.snapshotId,
+        parentVersionId,
+        runId: input.runId,
       });
       return { versionId: row.id, version: row.version, artifactHash: row.artifactHash, trainedOn: members.length };
     },

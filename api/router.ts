@@ -8,6 +8,7 @@ import { gatesRouter } from './routers/gates';
 import { modelsRouter } from './routers/models';
 import { reportsRouter } from './routers/reports';
 import { runsRouter } from './routers/runs';
+import { webhooksRouter } from './routers/webhooks';
 import { publicProcedure, router } from './trpc';
 
 export const appRouter = router({
@@ -24,6 +25,7 @@ export const appRouter = router({
   reports: reportsRouter,
   audits: auditsRouter,
   admin: adminRouter,
+  webhooks: webhooksRouter,
 });
 
 export type AppRouter = typeof appRouter;

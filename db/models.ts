@@ -3,7 +3,7 @@ import { and, asc, count, desc, eq, or, sql } from 'drizzle-orm';
 import type { Db, DbOrTx } from './index';
 import { writeAudit } from './auditLog';
 import { addPolicyVersion, currentPolicy } from './policies';
-import { approvals, datasetSnapshots, deploymentEvents, evalReports, examples, gateResults, modelVersions, models, routes, saturationReports } from './schema';
+import { approvals, datasetSnapshots, deploymentEvents, evalReports, examples, gateResults, modelVersions, models, routes, runs, saturationReports } from './schema';
 
 export async function findModelByName(db: DbOrTx, name: string) {
   const [row] = await db.select().from(models).where(eq(models.name, name)).limit(1);
@@ -17,6 +17,56 @@ export async function productionVersionId(db: DbOrTx, modelId: number): Promise<
     .where(and(eq(routes.modelId, modelId), eq(routes.kind, 'production')))
     .limit(1);
   return row?.versionId ?? null;
+}
+
+// ---- concurrent runs of one model ------------------------------------------------------------------------
+//
+// Nothing stops two runs of one model from being under way at once (two operators, a drift monitor and a
+// schedule); this is what they share and what they do not.
+// - Versions: each run's candidate gets its own version number, allocated by insertRunVersion below under
+//   a lock on the model's row, so runs that finish training together number their versions one after the
+//   other (1, 2, 3 ...: consecutive, in commit order, never a duplicate key). A retried train step finds
+//   its run's version instead of taking another number. This is the only place versions are numbered.
+// - Evaluation: each run compares its candidate with the production version of the moment it evaluates
+//   (its champion), on its own snapshot's held-out set, and stores that packet; a later promotion by
+//   another run does not change a stored packet.
+// - Promotion: route changes of one model are serialised by the same row lock (changeProductionRoute), so
+//   they never interleave; the last one to commit is production, and each deployment event records the
+//   version it replaced, so a rollback returns to that one. A run whose champion was replaced after it
+//   evaluated is promoted as approved, over the newer version it was never compared with: the approver
+//   sees the champion the packet names, and the deployment event shows what was actually replaced.
+//   (Refusing or re-evaluating such a promotion is a workflow change, not done here.)
+
+/**
+ * Stores a run's newly trained version under its model's next version number and points the run at it,
+ * in one transaction. The model's row is locked first (SELECT ... FOR UPDATE), so concurrent callers for
+ * one model take max + 1 one after the other: under READ COMMITTED each statement after the lock sees
+ * the versions committed before it. Idempotent by run: when the run already has a version (a retried
+ * activity, or an overlapping attempt that won), that version is returned and nothing is written.
+ */
+export async function insertRunVersion(
+  db: Db,
+  values: Omit<typeof modelVersions.$inferInsert, 'id' | 'version' | 'runId'> & { runId: string },
+): Promise<typeof modelVersions.$inferSelect> {
+  return db.transaction(async (tx) => {
+    await tx.select({ id: models.id }).from(models).where(eq(models.id, values.modelId)).for('update');
+    const [next] = await tx
+      .select({ v: sql<number>`coalesce(max(${modelVersions.version}), 0) + 1` })
+      .from(modelVersions)
+      .where(eq(modelVersions.modelId, values.modelId));
+    const [inserted] = await tx
+      .insert(modelVersions)
+      .values({ ...values, version: Number(next?.v ?? 1) })
+      .onConflictDoNothing({ target: modelVersions.runId })
+      .returning();
+    if (inserted) {
+      await tx.update(runs).set({ candidateVersionId: inserted.id }).where(eq(runs.id, values.runId));
+      return inserted;
+    }
+    const [raced] = await tx.select().from(modelVersions).where(eq(modelVersions.runId, values.runId));
+    if (!raced) throw new Error(`version of run ${values.runId} neither inserted nor found`);
+    return raced;
+  });
 }
 
 export interface RouteChange {

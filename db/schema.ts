@@ -625,3 +625,22 @@ export const auditReports = pgTable(
   },
   (t) => [index('audit_reports_model_idx').on(t.modelId, t.windowTo)],
 );
+
+/**
+ * Webhook destinations an admin allows although they are not public: a private, loopback, link-local,
+ * unique-local or CGNAT address, or a name resolving to one (public destinations need no entry). host is
+ * a DNS name (matched exactly), an IP address or a CIDR range, stored in canonical form; port 0 means
+ * any port. db/webhooks.ts holds the rule; audits.create and every alert delivery apply it.
+ */
+export const webhookDestinations = pgTable(
+  'webhook_destinations',
+  {
+    id: serial('id').primaryKey(),
+    host: text('host').notNull(),
+    port: integer('port').notNull().default(0),
+    note: text('note'),
+    createdBy: text('created_by').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex('webhook_destinations_host_port_uq').on(t.host, t.port)],
+);

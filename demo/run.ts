@@ -82,6 +82,8 @@ export async function runDemo(opts: { quick: boolean }) {
     const url = services.api!.url;
     const adminToken = (await ensureAdminToken(services.opened.db))!;
     const admin = createApiClient(url, adminToken);
+    // The team's receiver listens on loopback, where alerts go only if an admin allows it.
+    await admin.webhooks.allowDestination.mutate({ host: '127.0.0.1', port: Number(new URL(alertReceiver.url).port), note: "the demo's alert receiver" });
     const engineerToken = (await admin.admin.createToken.mutate({ subject: 'ml-engineer', role: 'operator' })).token;
     const approverToken = (await admin.admin.createToken.mutate({ subject: 'risk-approver', role: 'approver' })).token;
     const engineer = createApiClient(url, engineerToken);

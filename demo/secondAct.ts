@@ -15,7 +15,8 @@ import { replayTraffic } from './traffic';
 const WEEK_MS = 7 * 86_400_000;
 /** Mondays 06:00 UTC: the cron both audits run on. */
 const WEEKLY = '0 6 * * MON';
-export const DEMO_ALERT_SECRET_ENV = 'DEMO_ALERT_SECRET';
+/** A webhook secret's variable must be named RETRAIN_WEBHOOK_SECRET_* (db/webhooks.ts). */
+export const DEMO_ALERT_SECRET_ENV = 'RETRAIN_WEBHOOK_SECRET_DEMO';
 
 export interface ReceivedAlert {
   kind: string;

@@ -2,12 +2,15 @@
 // version's pre-launch audit) and drift monitors (`driftMonitor`, population and feedback drift). Each is
 // a Temporal Schedule whose action starts the kind's workflow on the control task queue; how an audit
 // is written onto a schedule and read back is api/auditSchedules.ts. The reports the runs
-// store are read with audits.reports / audits.report.
+// store are read with audits.reports / audits.report. A policy's webhook is held to db/webhooks.ts's
+// rules here (a secretEnv named RETRAIN_WEBHOOK_SECRET_*, a public or admin-allowed destination) and again
+// by the alert activity at every delivery.
 import { TRPCError } from '@trpc/server';
 import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, ServiceError, isGrpcServiceError, type ScheduleDescription, type ScheduleHandle } from '@temporalio/client';
 import { z } from 'zod';
 import { alertsOf, auditReportById, auditReportsOf } from '../../db/audits';
 import { ALERT_KINDS, ALERT_STATUSES, AUDIT_KINDS, auditReports, type AuditKind } from '../../db/schema';
+import { checkWebhookDestination, secretEnvRefusal } from '../../db/webhooks';
 import {
   AUDIT_WORKFLOW_TYPE,
   OVERLAP_TO_TEMPORAL,
@@ -170,7 +173,21 @@ const createInput = z
     for (const issue of POLICY_INPUT[a.kind].safeParse(a.policy).error?.issues ?? []) {
       ctx.addIssue({ ...issue, path: ['policy', ...issue.path], message: `${a.kind} policy: ${issue.message}` } as Parameters<typeof ctx.addIssue>[0]);
     }
+    // The worker signs with the variable named here: only webhook secrets, never DATABASE_URL and the like.
+    const secretEnv = a.policy.webhook?.secretEnv;
+    const refused = secretEnv === undefined ? null : secretEnvRefusal(secretEnv);
+    if (refused) ctx.addIssue({ code: 'custom', path: ['policy', 'webhook', 'secretEnv'], message: refused });
   });
+
+/**
+ * Refuses (BAD_REQUEST) a webhook URL whose destination is not public and not on the admin's allowlist,
+ * or a name resolving to such an address. A name that does not resolve now is accepted: every delivery
+ * resolves and judges it again before connecting.
+ */
+async function requireWebhookDestination(ctx: Context, url: string): Promise<void> {
+  const check = await checkWebhookDestination(ctx.db, url);
+  if (check.verdict === 'refused') throw new TRPCError({ code: 'BAD_REQUEST', message: `policy.webhook.url: ${check.reason}` });
+}
 
 const auditReportOutput = z.object({
   reportId: z.number(),
@@ -236,6 +253,7 @@ export const auditsRouter = router({
     .output(auditOutput)
     .mutation(async ({ ctx, input }) => {
       const model = await requireModel(ctx.db, input.model);
+      if (input.policy.webhook) await requireWebhookDestination(ctx, input.policy.webhook.url);
       const id = input.id ?? `${input.kind.replace('_', '-')}-${model.name}`;
       const workflowInput: BiasReauditInput | DriftMonitorInput = {
         modelId: model.id,

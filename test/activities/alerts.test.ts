@@ -1,7 +1,9 @@
 // The alert activity on a real database against a real local webhook receiver (node:http on 127.0.0.1),
 // without Temporal: the receiver verifies every signature with verifyAlertSignature and records what it
 // got. One delivery attempt per call; a retried call never sends a delivered alert again; refusals are
-// non-retryable; every attempt is counted in the row.
+// non-retryable; every attempt is counted in the row. The receiver is on loopback, so this file lists it
+// on the webhook allowlist as an admin would; the delivery-time checks (secretEnv prefix, destination
+// allowlist, the pinned address) are tested at the end.
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
@@ -11,10 +13,11 @@ import { ApplicationFailure } from '@temporalio/common';
 import { and, eq } from 'drizzle-orm';
 import { createAlertActivities, signAlert, verifyAlertSignature, type AlertBody, type SendAlertInput } from '../../activities/alerts';
 import { type OpenedDb } from '../../db/index';
+import { addWebhookDestination } from '../../db/webhooks';
 import { openFileDatabase } from '../fileDatabase';
 import { alerts, auditLog, models } from '../../db/schema';
 
-const SECRET_ENV = 'TEST_RETRAIN_ALERT_SECRET';
+const SECRET_ENV = 'RETRAIN_WEBHOOK_SECRET_TEST';
 const SECRET = 'test-secret-do-not-use';
 
 /**
@@ -67,6 +70,8 @@ before(async () => {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  // Loopback is refused unless listed: the receiver's port, and port 1 (nothing listens there).
+  for (const port of [(server.address() as AddressInfo).port, 1]) await addWebhookDestination(opened.db, { host: '127.0.0.1', port, createdBy: 'test' });
 });
 
 after(async () => {
@@ -213,7 +218,7 @@ test('no webhook configured: recorded as pending, nothing sent, nothing thrown',
 
 test('missing secret: refuses to send unsigned (non-retryable), error recorded, nothing sent', async () => {
   const { sendAlert } = createAlertActivities({ db: opened.db });
-  const missing = 'TEST_RETRAIN_ALERT_SECRET_THAT_IS_NOT_SET';
+  const missing = 'RETRAIN_WEBHOOK_SECRET_TEST_THAT_IS_NOT_SET';
   delete process.env[missing];
   await assert.rejects(
     sendAlert(input(alertKey('bias-7'), { webhook: { url: `${baseUrl}/hook`, secretEnv: missing } })),
@@ -272,4 +277,82 @@ test('the activity signs with the injected clock; a receiver with the real clock
   assert.equal(received[0]!.verified, false);
   assert.equal(verifyAlertSignature(SECRET, received[0]!.headers, received[0]!.raw, 7200).ok, true, 'only the age was wrong');
   assert.equal((await rowOf(alertKey('bias-8'))).lastStatus, 401);
+});
+
+test('a secretEnv outside RETRAIN_WEBHOOK_SECRET_* is never read: refused (non-retryable), recorded, nothing sent', async () => {
+  // A policy stored before the rule: the API refuses this name now, the activity still must.
+  const { sendAlert } = createAlertActivities({ db: opened.db });
+  process.env.RETRAIN_TEST_NOT_A_WEBHOOK_SECRET = 'do-not-sign-with-me';
+  try {
+    for (const [name, secretEnv] of [['env-1', 'DATABASE_URL'], ['env-2', 'RETRAIN_TEST_NOT_A_WEBHOOK_SECRET']] as const) {
+      await assert.rejects(sendAlert(input(alertKey(name), { webhook: { url: `${baseUrl}/hook`, secretEnv } })), isNonRetryable('AlertSecretEnvRefused'));
+      const row = await rowOf(alertKey(name));
+      assert.deepEqual([row.status, row.attempts], ['failed', 0]);
+      assert.match(row.lastError!, new RegExp(`secretEnv '${secretEnv}' is not a webhook secret variable.*RETRAIN_WEBHOOK_SECRET_`));
+    }
+  } finally {
+    delete process.env.RETRAIN_TEST_NOT_A_WEBHOOK_SECRET;
+  }
+  assert.equal(received.length, 0);
+});
+
+test('a stored webhook to an unlisted loopback, private or metadata address is refused at delivery (non-retryable), recorded with the reason', async () => {
+  const { sendAlert } = createAlertActivities({ db: opened.db });
+  const port = new URL(baseUrl).port;
+  const cases = [
+    ['dest-1', `http://127.0.0.1:5432/`, /127\.0\.0\.1:5432 is a loopback address/],
+    // The receiver's address on a port nobody listed.
+    ['dest-2', `http://127.0.0.1:${Number(port) + 1}/hook`, /loopback address.*not on the webhook allowlist/],
+    // IPv4 inside IPv6 is judged as the IPv4 address it carries (listed for the receiver's port only).
+    ['dest-3', `http://[::ffff:127.0.0.1]:${Number(port) + 1}/hook`, /loopback \(IPv4 127\.0\.0\.1 inside IPv6\)/],
+    ['dest-4', 'http://169.254.169.254/latest/meta-data', /link-local/],
+    ['dest-5', 'https://10.20.30.40/hook', /private/],
+    // A name resolving to loopback (this machine's resolver: localhost is 127.0.0.1 or ::1).
+    ['dest-6', `http://localhost:${Number(port) + 1}/hook`, /loopback address \(localhost resolves to (127\.0\.0\.1|::1)\)/],
+  ] as const;
+  for (const [name, url, reason] of cases) {
+    await assert.rejects(sendAlert(input(alertKey(name), { webhook: { url, secretEnv: SECRET_ENV } })), isNonRetryable('WebhookDestinationRefused'), url);
+    const row = await rowOf(alertKey(name));
+    assert.deepEqual([row.status, row.attempts], ['failed', 0], url);
+    assert.match(row.lastError!, reason);
+  }
+  assert.equal(received.length, 0);
+});
+
+test('delivery connects to the address it checked: a name that resolves to public first and loopback later never reaches loopback', async () => {
+  // A resolver standing in for a rebinding DNS server: the check sees a public address. Were the
+  // request to look the name up again, it would get the (unlisted) receiver on loopback.
+  let lookups = 0;
+  const resolve = async () => {
+    lookups += 1;
+    return lookups === 1 ? [{ address: '192.0.2.1' as string, family: 4 as const }] : [{ address: '127.0.0.1', family: 4 as const }];
+  };
+  const port = new URL(baseUrl).port;
+  // 192.0.2.0/24 is a documentation range (refused): list it, so the check passes as if it were public.
+  await addWebhookDestination(opened.db, { host: '192.0.2.0/24', createdBy: 'test' });
+  const { sendAlert } = createAlertActivities({ db: opened.db }, { resolve, timeoutMs: 1000 });
+  await assert.rejects(sendAlert(input(alertKey('rebind-1'), { webhook: { url: `http://rebind.test:${port}/hook`, secretEnv: SECRET_ENV } })), isRetryable(/attempt 1: (no response|delivery failed)/));
+  assert.equal(lookups, 1, 'resolved once, by the check');
+  assert.equal(received.length, 0, 'the loopback receiver was never reached');
+
+  // The same name resolving to loopback from the start is refused (it is not listed by name).
+  const loopback = createAlertActivities({ db: opened.db }, { resolve: async () => [{ address: '127.0.0.1', family: 4 }] });
+  await assert.rejects(loopback.sendAlert(input(alertKey('rebind-2'), { webhook: { url: `http://rebind.test:${Number(port) + 1}/hook`, secretEnv: SECRET_ENV } })), isNonRetryable('WebhookDestinationRefused'));
+  // Listed by name (any port), it is delivered to the address it resolved to.
+  await addWebhookDestination(opened.db, { host: 'Rebind.Test', createdBy: 'test' });
+  const delivered = await loopback.sendAlert(input(alertKey('rebind-3'), { webhook: { url: `http://rebind.test:${port}/hook`, secretEnv: SECRET_ENV } }));
+  assert.equal(delivered.status, 'delivered');
+  assert.equal(received.length, 1);
+  assert.equal(received[0]!.headers.host, `rebind.test:${port}`, 'the request still names the URL host');
+});
+
+test('a name that does not resolve is a retryable failure; a redirect is not followed', async () => {
+  const { sendAlert } = createAlertActivities({ db: opened.db }, { resolve: async () => Promise.reject(Object.assign(new Error('not found'), { code: 'ENOTFOUND' })) });
+  await assert.rejects(sendAlert(input(alertKey('dns-1'), { webhook: { url: 'https://alerts.invalid/hook', secretEnv: SECRET_ENV } })), isRetryable(/alerts\.invalid does not resolve \(ENOTFOUND\)/));
+  assert.equal((await rowOf(alertKey('dns-1'))).status, 'failed');
+
+  const plain = createAlertActivities({ db: opened.db });
+  script = [302];
+  await assert.rejects(plain.sendAlert(input(alertKey('redirect-1'))), isRetryable(/HTTP 302/));
+  assert.equal(received.length, 1, 'sent once, to the listed receiver only');
 });

@@ -20,7 +20,7 @@ const policy = {
   minSupport: 20,
   attributes: ['language'],
   startRetraining: true,
-  webhook: { url: 'https://alerts.example.com/bias', secretEnv: 'BIAS_WEBHOOK_SECRET' },
+  webhook: { url: 'https://alerts.example.com/bias', secretEnv: 'RETRAIN_WEBHOOK_SECRET_BIAS' },
 };
 /** Every schedule this file creates, deleted in after() whatever happened. */
 const created = new Set<string>();

@@ -417,6 +417,8 @@ const cases: Record<string, { who: Who; cases: BadCase[] }> = {
       { what: 'a missing fairness bound', field: 'policy', call: (c) => c.audits.create.mutate(bad({ model, spec: hourly, policy: { maxFprIncrease: 0.1 } })) },
       { what: 'a webhook that is not http(s)', field: 'policy', call: (c) => c.audits.create.mutate({ model, spec: hourly, policy: { ...reaudit, webhook: { url: 'ftp://example.com/x' } } }) },
       { what: 'a secretEnv that is not a variable name', field: 'policy', call: (c) => c.audits.create.mutate({ model, spec: hourly, policy: { ...reaudit, webhook: { url: 'https://example.com/x', secretEnv: 'my secret' } } }) },
+      { what: 'a secretEnv that is no webhook secret (DATABASE_URL)', field: 'policy', call: (c) => c.audits.create.mutate({ model, spec: hourly, policy: { ...reaudit, webhook: { url: 'https://example.com/x', secretEnv: 'DATABASE_URL' } } }) },
+      { what: 'a webhook to loopback that no admin allowed', field: 'policy', call: (c) => c.audits.create.mutate({ model, spec: hourly, policy: { ...reaudit, webhook: { url: 'http://127.0.0.1:5432/' } } }) },
       { what: 'an unknown policy key', field: 'policy', call: (c) => c.audits.create.mutate(bad({ model, spec: hourly, policy: { ...reaudit, maxAuc: 0.9 } })) },
       { what: 'unknown key', field: 'owner', call: (c) => c.audits.create.mutate(bad({ model, spec: hourly, policy: reaudit, owner: 'me' })) },
       { what: 'an unknown kind', field: 'kind', call: (c) => c.audits.create.mutate(bad({ model, kind: 'fairness_check', spec: hourly, policy: reaudit })) },
@@ -521,6 +523,35 @@ const cases: Record<string, { who: Who; cases: BadCase[] }> = {
       { what: 'fractional id', field: 'id', call: (c) => c.admin.revokeToken.mutate({ id: 1.5 }) },
       { what: 'id as non-numeric text', field: 'id', call: (c) => c.admin.revokeToken.mutate(bad({ id: 'abc' })) },
       { what: 'missing id', field: 'id', call: (c) => c.admin.revokeToken.mutate(bad({})) },
+    ],
+  },
+  'webhooks.destinations': {
+    who: 'viewer',
+    cases: [{ what: 'unknown key', field: 'host', call: (c) => c.webhooks.destinations.query(bad({ host: 'x' })) }],
+  },
+  'webhooks.allowDestination': {
+    who: 'admin',
+    cases: [
+      { what: 'a host with a space', field: 'host', call: (c) => c.webhooks.allowDestination.mutate({ host: 'alerts internal' }) },
+      { what: 'a CIDR prefix too long', field: 'host', call: (c) => c.webhooks.allowDestination.mutate({ host: '10.0.0.0/33' }) },
+      { what: 'a URL instead of a host', field: 'host', call: (c) => c.webhooks.allowDestination.mutate({ host: 'https://alerts.internal/x' }) },
+      { what: 'port 0', field: 'port', call: (c) => c.webhooks.allowDestination.mutate({ host: '127.0.0.1', port: 0 }) },
+      { what: 'port above 65535', field: 'port', call: (c) => c.webhooks.allowDestination.mutate({ host: '127.0.0.1', port: 70000 }) },
+      { what: 'unknown key', field: 'scheme', call: (c) => c.webhooks.allowDestination.mutate(bad({ host: '127.0.0.1', scheme: 'http' })) },
+    ],
+  },
+  'webhooks.removeDestination': {
+    who: 'admin',
+    cases: [
+      { what: 'negative id', field: 'id', call: (c) => c.webhooks.removeDestination.mutate({ id: -1 }) },
+      { what: 'missing id', field: 'id', call: (c) => c.webhooks.removeDestination.mutate(bad({})) },
+    ],
+  },
+  'webhooks.check': {
+    who: 'operator',
+    cases: [
+      { what: 'missing url', field: 'url', call: (c) => c.webhooks.check.query(bad({})) },
+      { what: 'url too long', field: 'url', call: (c) => c.webhooks.check.query({ url: `https://example.com/${'x'.repeat(2000)}` }) },
     ],
   },
   'admin.auditLog': {

@@ -251,6 +251,10 @@ test('openapi.json lists a path and method for every procedure', async () => {
     ['get', '/models/{model}/audit-reports'],
     ['get', '/audit-reports/{reportId}'],
     ['get', '/models/{model}/alerts'],
+    ['get', '/webhooks/destinations'],
+    ['post', '/webhooks/destinations'],
+    ['delete', '/webhooks/destinations/{id}'],
+    ['get', '/webhooks/check'],
   ];
   for (const [method, path] of expected) {
     assert.ok(doc.paths[path]?.[method], `${method.toUpperCase()} ${path} is missing from openapi.json (paths: ${Object.keys(doc.paths).join(', ')})`);

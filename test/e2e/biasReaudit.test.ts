@@ -12,7 +12,8 @@ import { BIAS_REAUDIT_WORKFLOW_TYPE, type BiasReauditInput, type BiasReauditResu
 import { promotedModel, startTestEnv, uid, type TestEnv } from '../helpers';
 
 const SECRET = `s-${uid()}`;
-process.env.TEST_REAUDIT_SECRET = SECRET;
+const SECRET_ENV = 'RETRAIN_WEBHOOK_SECRET_TEST_REAUDIT';
+process.env[SECRET_ENV] = SECRET;
 
 let env: TestEnv;
 let model: string;
@@ -25,6 +26,8 @@ before(async () => {
   ({ model, modelId, productionVersionId: versionId } = await promotedModel(env));
   // The team's webhook: it accepts only what carries a valid signature, and keeps everything it is sent.
   receiver = await startAlertReceiver(SECRET);
+  // It listens on loopback, which alerts may reach only where an admin allowed it.
+  await env.clients.admin.webhooks.allowDestination.mutate({ host: '127.0.0.1', port: Number(new URL(receiver.url).port), note: 'the test receiver' });
 });
 after(async () => {
   await receiver?.close();
@@ -68,7 +71,7 @@ async function reaudit(end: Date, proposeRollback = false): Promise<BiasReauditR
     scheduleId: null,
     windowDays: 1,
     windowEnd: end.toISOString(),
-    policy: { maxFprIncrease: 0.05, maxFairnessGap: 0.15, minSupport: 30, attributes: ['sender_tld'], proposeRollback, webhook: { url: receiver.url, secretEnv: 'TEST_REAUDIT_SECRET' } },
+    policy: { maxFprIncrease: 0.05, maxFairnessGap: 0.15, minSupport: 30, attributes: ['sender_tld'], proposeRollback, webhook: { url: receiver.url, secretEnv: SECRET_ENV } },
   };
   return env.services.client.workflow.execute(BIAS_REAUDIT_WORKFLOW_TYPE, {
     taskQueue: env.services.taskQueues.control,
