@@ -263,3 +263,10 @@ export async function plantAnsweredTraffic(db: TestEnv['services']['opened']['db
     );
   }
 }
+
+/** Approves a run's gate as an approver would: reading the packet's hash first and signing that. */
+export async function approveAsRead(client: ApiClient, runId: string, reason: string) {
+  const { packetHash } = await client.reports.get.query({ runId });
+  if (!packetHash) throw new Error(`run ${runId} has no approval packet to approve`);
+  return client.gates.approve.mutate({ runId, reason, packetHash });
+}

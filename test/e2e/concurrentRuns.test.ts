@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { and, asc, eq, inArray } from 'drizzle-orm';
 import { deploymentEvents, evalReports, modelVersions, models, routes, runs } from '../../db/schema';
-import { registerModelWithData, startTestEnv, waitForStatus, type TestEnv } from '../helpers';
+import { approveAsRead, registerModelWithData, startTestEnv, waitForStatus, type TestEnv } from '../helpers';
 
 let env: TestEnv;
 let model: string;
@@ -26,7 +26,7 @@ after(async () => {
 });
 
 const approve = async (runId: string, reason: string) => {
-  await env.clients.approver.gates.approve.mutate({ runId, reason });
+  await approveAsRead(env.clients.approver, runId, reason);
   return waitForStatus(env, runId, ['promoted', 'rejected', 'failed', 'cancelled']);
 };
 

@@ -13,7 +13,7 @@ import protos from '@temporalio/proto';
 import { annotationBatches, annotationTasks, examples, models, predictions, routes, runs, shadowPredictions } from '../../db/schema';
 import { labelSubmittedSignal, type AnnotationBatchInput, type AnnotationBatchResult } from '../../workflows/messages';
 import type { CorpusEmail } from '../../demo/corpus';
-import { annotatorClient, logTraffic, startTestEnv, uid, waitFor, waitForStatus, type TestEnv } from '../helpers';
+import { annotatorClient, approveAsRead, logTraffic, startTestEnv, uid, waitFor, waitForStatus, type TestEnv } from '../helpers';
 
 const EXAMPLES = 50_000;
 const TRAFFIC = 4_000;
@@ -158,7 +158,7 @@ test('a retraining run on 50,000 examples keeps every payload of its histories u
   // v1, the champion the shadow window and the canary compare with.
   const first = await operator.runs.start.mutate({ model, trigger: 'bootstrap', trainerParams });
   await waitForStatus(env, first.runId, ['awaiting_approval', 'rejected', 'failed'], 240_000);
-  await approver.gates.approve.mutate({ runId: first.runId, reason: 'bootstrap of the 50k model' });
+  await approveAsRead(approver, first.runId, 'bootstrap of the 50k model');
   assert.equal((await waitForStatus(env, first.runId, ['promoted', 'rejected', 'failed'])).status, 'promoted');
   t.diagnostic(`v1 promoted (${elapsed()})`);
 
@@ -192,7 +192,7 @@ test('a retraining run on 50,000 examples keeps every payload of its histories u
   );
   t.diagnostic(`${labelled} tasks labelled (${elapsed()})`);
   await waitForStatus(env, runId, ['awaiting_approval', 'rejected', 'failed'], 300_000);
-  await approver.gates.approve.mutate({ runId, reason: 'reviewed the domain slices' });
+  await approveAsRead(approver, runId, 'reviewed the domain slices');
   t.diagnostic(`v2 approved (${elapsed()})`);
 
   // The shadow window: v1 answered, v2 scored silently, on traffic spread over the domains.
