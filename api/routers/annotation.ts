@@ -28,6 +28,7 @@ import {
 } from '../../db/annotation';
 import type { Db } from '../../db/index';
 import { TASK_STATUSES } from '../../db/schema';
+import { canonicalSubject } from '../../db/tokens';
 import { labelSubmittedSignal, type LabelSubmittedSignal } from '../../workflows/messages';
 import { batchEstimateOutput, batchSlaOutput, goldDriftOutput, heldTaskOutput, type BatchEstimate } from '../outputsB';
 import { modelName, subject } from '../schemas';
@@ -89,8 +90,10 @@ export const annotationRouter = router({
     .input(z.strictObject({ subject, attributes: attributes.default({}), adjudicator: z.boolean().default(false), active: z.boolean().default(true) }))
     .output(z.object({ subject: z.string(), attributes: z.record(z.string(), z.string()), adjudicator: z.boolean(), active: z.boolean() }))
     .mutation(async ({ ctx, input }) => {
-      await upsertAnnotator(ctx.db, input);
-      return { subject: input.subject, attributes: input.attributes, adjudicator: input.adjudicator, active: input.active };
+      // The pool is matched against token subjects, which are stored canonical ('Ann-DE' labels as 'ann-de').
+      const member = { ...input, subject: canonicalSubject(input.subject) };
+      await upsertAnnotator(ctx.db, member);
+      return { subject: member.subject, attributes: member.attributes, adjudicator: member.adjudicator, active: member.active };
     }),
 
   getSpec: roleProcedure('viewer')

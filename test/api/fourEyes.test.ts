@@ -10,7 +10,7 @@ import { eq } from 'drizzle-orm';
 import { packetHashOf } from '../../api/packetIntegrity';
 import { ROLLOUT_ROLES } from '../../api/routers/runs';
 import { identityFromToken } from '../../api/trpc';
-import { gateResults, runs, type Role } from '../../db/schema';
+import { annotators, gateResults, runs, type Role } from '../../db/schema';
 import { canonicalSubject as dbCanonicalSubject } from '../../db/tokens';
 import { canonicalSubject, fourEyesRefusal, roleAllows, type IssuanceChain, type RetrainingRunInput } from '../../workflows/messages';
 import { startCallerEnv, type CallerEnv } from '../caller';
@@ -76,6 +76,15 @@ describe('subjects are canonical', () => {
     assert.equal(made.issuedByTokenId, env.identities.admin.tokenId);
     const listed = (await env.clients.admin.admin.listTokens.query()).find((t) => t.id === made.id);
     assert.deepEqual([listed?.subject, listed?.createdBy, listed?.issuedByTokenId], [name.toLowerCase(), env.identities.admin.subject, env.identities.admin.tokenId]);
+  });
+
+  test('an annotator registered as Ann-DE is the pool member a token for ann-de pulls tasks as', async () => {
+    const name = `Ann-DE-${uid()}`;
+    const registered = await env.clients.operator.annotation.registerAnnotator.mutate({ subject: name, attributes: { language: 'de' } });
+    assert.equal(registered.subject, name.toLowerCase());
+    const made = await env.clients.admin.admin.createToken.mutate({ subject: name, role: 'annotator' });
+    const stored = await env.db.select({ subject: annotators.subject }).from(annotators).where(eq(annotators.subject, made.subject));
+    assert.deepEqual(stored, [{ subject: name.toLowerCase() }]);
   });
 });
 
