@@ -120,6 +120,8 @@ export async function startServices(opts: StartServicesOptions = {}): Promise<Se
         opts.apiPort !== undefined ? { port: opts.apiPort } : {},
       );
       stops.push(() => api!.close());
+      // A command that finds the PGlite folder held can then say where this server answers.
+      opened.lock?.setApiUrl(api.url);
       log(`api: ${api.url} (tRPC at /trpc, REST at /api, OpenAPI at /openapi.json)`);
     }
 
