@@ -3,10 +3,11 @@
  * run once, newest first (so a worker registered after the dev server is stopped before it), then the
  * process exits 0. A second signal while shutting down exits immediately with 130.
  *
- * The launcher: `npm run retrain -- up` runs `sh -c "node ... up"` under npm. npm forwards SIGTERM and
- * SIGINT to that shell only, which dies without passing them on, and a SIGKILLed npm passes nothing at
- * all; either way this process would be left running, orphaned, with its workers, API and dev server.
- * So it watches the chain of launchers above it (shells run with -c, npm, npx, tsx) and stops as if
+ * The launcher: npm runs a script as `sh -c "<script>"` and forwards SIGTERM and SIGINT to that shell
+ * only, which dies of SIGTERM without passing it on and sits out SIGINT until its child exits; a
+ * SIGKILLed npm passes nothing at all. This process would be left running, orphaned, with its workers,
+ * API and dev server. So the `retrain` script execs node (npm then signals it directly), and this
+ * process watches the chain of launchers above it (shells run with -c, npm, npx, tsx) and stops as if
  * signalled when one of them is gone. A process started from an interactive shell, by systemd or by a
  * container's init has no launcher above it and is not watched (nohup keeps working).
  */
@@ -19,6 +20,7 @@ const handlers: Handler[] = [];
 let installed = false;
 let shuttingDown = false;
 const WATCH_INTERVAL_MS = 500;
+const DUPLICATE_MS = 1_000;
 
 async function runHandlers(signal: string): Promise<void> {
   for (const handler of [...handlers].reverse()) {
@@ -30,12 +32,18 @@ async function runHandlers(signal: string): Promise<void> {
   }
 }
 
+let first: { reason: string; at: number } | undefined;
+
 function shutDown(reason: string, why: string): void {
   if (shuttingDown) {
+    // Ctrl-C reaches both npm and this process, and npm passes its copy on: the same signal within a
+    // second is that echo, not a second press.
+    if (first && first.reason === reason && Date.now() - first.at < DUPLICATE_MS) return;
     process.stderr.write(`received ${reason} again, exiting immediately\n`);
     process.exit(130);
   }
   shuttingDown = true;
+  first = { reason, at: Date.now() };
   process.stderr.write(`${why}, shutting down${reason.startsWith('SIG') ? ' (send it again to force)' : ''}\n`);
   void runHandlers(reason).finally(() => process.exit(0));
 }
