@@ -45,7 +45,8 @@ async function serve(name: string, opts: StartServicesOptions) {
     throw new Error(
       `${name} refused: the embedded database ${err.dir} is in use by ${describeHolder(h)}.\n` +
         (h.apiUrl ? `  Use that server (its API is at ${h.apiUrl}), or stop it first (kill ${h.pid}).\n` : `  Stop it first (kill ${h.pid}).\n`) +
-        `  For a second deployment, give it another folder (RETRAIN_DATA_DIR=...); to run api and worker as separate processes, use PostgreSQL (DATABASE_URL).`,
+        `  For a second deployment, give it another folder (RETRAIN_DATA_DIR=...); to run api and worker as separate processes, ` +
+        (err.dir.endsWith('temporal.db') ? 'share one Temporal server (TEMPORAL_ADDRESS).' : 'use PostgreSQL (DATABASE_URL) and one Temporal server (TEMPORAL_ADDRESS).'),
     );
   });
   onShutdown(async (signal) => {

@@ -12,6 +12,7 @@ import { after, describe, test } from 'node:test';
 import { createApiClient } from '../../api/client';
 import { acquireDataDirLock, DataDirLockedError, dataDirHolder, lockFileOf, openDb } from '../../db/index';
 import { apiTokens } from '../../db/schema';
+import { fileDatabaseUrl } from '../fileDatabase';
 import { embeddedEnv, killGroup, repoRoot, startUp, tempDataDir, type Up } from './upProcess';
 
 const dirs: string[] = [];
@@ -139,7 +140,14 @@ describe('writing commands while `retrain up` holds the embedded database', { ti
       const r = await retrain(dataDir, cmd);
       assert.notEqual(r.code, 0, `${cmd[0]}: ${r.stderr}`);
       assert.match(r.stderr, new RegExp(`retrain ${cmd[0]} refused: the embedded database .* is in use by .*pid ${up.child.pid}`), r.stderr);
-      assert.match(r.stderr, /RETRAIN_DATA_DIR=.*DATABASE_URL/);
+      assert.match(r.stderr, /RETRAIN_DATA_DIR=.*DATABASE_URL.*TEMPORAL_ADDRESS/);
+    }
+    // With PostgreSQL no PGlite lock guards the folder, but the dev server's SQLite file is one server's too.
+    const pgUrl = await fileDatabaseUrl();
+    if (pgUrl) {
+      const r = await retrain(dataDir, ['up', '--port', '0'], { DATABASE_URL: pgUrl });
+      assert.notEqual(r.code, 0, r.stderr);
+      assert.match(r.stderr, new RegExp(`retrain up refused: the embedded database .*temporal\\.db is in use by .*pid ${up.child.pid}`), r.stderr);
     }
     assert.equal(await count(), 1, 'nothing was written');
     const health = await fetch(`${up.url}/healthz`);
