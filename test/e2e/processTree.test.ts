@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
+import { isLauncher } from '../../temporal-config/shutdown';
 import { descendants, isPortOpen, killGroup, readProc, startUp, tempDataDir, waitGone, type Up } from './upProcess';
 
 const linux = process.platform === 'linux';
@@ -39,6 +40,20 @@ async function upAndSignal(signal: NodeJS.Signals, target: 'npm' | 'group' = 'np
   process.stderr.write(`# ${signal} to ${target === 'npm' ? 'npm' : "npm's process group"}: npm and the ${tree.length} processes below it gone in ${ms} ms\n`);
   return { up, ms };
 }
+
+test('launchers are told from shells a person sits at', () => {
+  const yes = [
+    ['sh', '-c', 'node --import tsx bin/retrain.ts up'],
+    ['/bin/bash', '-c', 'tsx bin/retrain.ts demo'],
+    ['npm', 'run', 'retrain'], // npm's process title
+    ['/usr/bin/node', '/usr/lib/node_modules/npm/bin/npm-cli.js', 'run', 'retrain'],
+    ['node', '/repo/node_modules/tsx/dist/cli.mjs', 'bin/retrain.ts', 'demo'],
+    ['node', '/repo/node_modules/.bin/tsx', 'bin/retrain.ts'],
+  ];
+  const no = [['-bash'], ['bash'], ['/usr/bin/zsh', '-l'], ['/sbin/init'], ['node', '--import', 'tsx', '--test', 'test/e2e/processTree.test.ts'], ['systemd', '--user'], ['tmux']];
+  for (const argv of yes) assert.equal(isLauncher(argv), true, argv.join(' '));
+  for (const argv of no) assert.equal(isLauncher(argv), false, argv.join(' '));
+});
 
 describe('npm run retrain -- up stops as one tree', { skip: !linux && 'reads the process tree from /proc', timeout: 240_000 }, () => {
   test('SIGTERM to npm: every process below it exits, the workers drained first', async () => {
