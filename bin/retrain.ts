@@ -38,7 +38,17 @@ const parseJson = (flag: string, text: string): unknown => {
 };
 
 async function serve(name: string, opts: StartServicesOptions) {
-  const services = await startServices({ log, ...opts }).catch((err: unknown) => {
+  const starting = startServices({ log, ...opts });
+  // Registered at once: a signal (or the launcher's exit) during start-up waits for what is starting and
+  // stops it in order (a second signal forces).
+  onShutdown(async (signal) => {
+    log(`${signal}: stopping ${name} (workers finish their current tasks first)`);
+    const services = await starting.catch(() => null);
+    if (!services) return;
+    await services.stop();
+    log(`${name} stopped: workers drained, API closed, database closed`);
+  });
+  const services = await starting.catch((err: unknown) => {
     if (!(err instanceof DataDirLockedError)) throw err;
     // A second `up` (or api, worker) on the same data folder: say who runs there and what to do instead.
     const h = err.holder;
@@ -48,11 +58,6 @@ async function serve(name: string, opts: StartServicesOptions) {
         `  For a second deployment, give it another folder (RETRAIN_DATA_DIR=...); to run api and worker as separate processes, ` +
         (err.dir.endsWith('temporal.db') ? 'share one Temporal server (TEMPORAL_ADDRESS).' : 'use PostgreSQL (DATABASE_URL) and one Temporal server (TEMPORAL_ADDRESS).'),
     );
-  });
-  onShutdown(async (signal) => {
-    log(`${signal}: stopping ${name} (workers finish their current tasks first)`);
-    await services.stop();
-    log(`${name} stopped: workers drained, API closed, database closed`);
   });
   if (services.uiUrl) log(`Temporal UI: ${services.uiUrl}`);
   log(`${name} running; Ctrl-C to stop`);

@@ -117,11 +117,14 @@ export function launcherChain(): ProcInfo[] {
 }
 
 let watching: NodeJS.Timeout | undefined;
+// Read when this module loads, at the start of the process: a launcher killed while the services start
+// is still noticed (read later, the chain would begin at whoever adopted this process).
+const chainAtStart = launcherChain();
 
 /** Stops this process (as a signal would) when one of the launchers above it is gone. */
 export function watchLaunchers(): void {
   if (watching) return;
-  const chain = launcherChain();
+  const chain = chainAtStart;
   let check: () => string | null;
   if (chain.length > 0) {
     check = () => {
