@@ -1,12 +1,13 @@
 #!/usr/bin/env -S npx tsx
 // The `retrain` CLI: run the services (up, worker, api), the demo, and talk to the API as a user.
+import path from 'node:path';
 import { Command, Option } from 'commander';
 import { TRPCClientError } from '@trpc/client';
 import { createApiClient } from '../api/client';
 import { ensureAdminToken, issueToken } from '../db/tokens';
-import { openDb } from '../db/index';
+import { DataDirLockedError, dataDirHolder, describeHolder, openDb } from '../db/index';
 import { ROLES, type Role } from '../db/schema';
-import { databaseLocation, readSettings } from '../temporal-config/env';
+import { databaseLocation, dataDir, readSettings } from '../temporal-config/env';
 import { onShutdown } from '../temporal-config/shutdown';
 import { startServices, type StartServicesOptions } from '../temporal-config/services';
 import { formatRunEvidence, formatSaturationReport } from '../api/format';
@@ -37,10 +38,26 @@ const parseJson = (flag: string, text: string): unknown => {
 };
 
 async function serve(name: string, opts: StartServicesOptions) {
-  const services = await startServices({ log, ...opts });
+  const starting = startServices({ log, ...opts });
+  // Registered at once: a signal (or the launcher's exit) during start-up waits for what is starting and
+  // stops it in order (a second signal forces).
   onShutdown(async (signal) => {
     log(`${signal}: stopping ${name} (workers finish their current tasks first)`);
+    const services = await starting.catch(() => null);
+    if (!services) return;
     await services.stop();
+    log(`${name} stopped: workers drained, API closed, database closed`);
+  });
+  const services = await starting.catch((err: unknown) => {
+    if (!(err instanceof DataDirLockedError)) throw err;
+    // A second `up` (or api, worker) on the same data folder: say who runs there and what to do instead.
+    const h = err.holder;
+    throw new Error(
+      `${name} refused: the embedded database ${err.dir} is in use by ${describeHolder(h)}.\n` +
+        (h.apiUrl ? `  Use that server (its API is at ${h.apiUrl}), or stop it first (kill ${h.pid}).\n` : `  Stop it first (kill ${h.pid}).\n`) +
+        `  For a second deployment, give it another folder (RETRAIN_DATA_DIR=...); to run api and worker as separate processes, ` +
+        (err.dir.endsWith('temporal.db') ? 'share one Temporal server (TEMPORAL_ADDRESS).' : 'use PostgreSQL (DATABASE_URL) and one Temporal server (TEMPORAL_ADDRESS).'),
+    );
   });
   if (services.uiUrl) log(`Temporal UI: ${services.uiUrl}`);
   log(`${name} running; Ctrl-C to stop`);
@@ -86,6 +103,14 @@ program
   .command('demo')
   .description('the real-data demo: bootstrap v1, retrain, gate, approve, promote (DEMO_QUICK=1 for a shorter run)')
   .action(async () => {
+    // The demo starts by deleting its folder: never under a demo still running there.
+    const demoDb = path.join(dataDir(), 'demo', 'pg');
+    const holder = dataDirHolder(demoDb);
+    if (holder) throw new Error(`retrain demo refused: a demo is running on ${demoDb}: ${describeHolder(holder)}. Wait for it to finish or stop it (kill ${holder.pid}) first.`);
+    // Ctrl-C, SIGTERM or the launcher's exit: exit through the exit hooks (the dev server stops, the lock is released).
+    onShutdown(async (signal) => {
+      log(`${signal}: stopping the demo`);
+    });
     const { runDemo } = await import('../demo/run');
     await runDemo({ quick: readSettings().demoQuick });
   });
@@ -166,12 +191,36 @@ const tokens = program
   .description(
     'API tokens (direct database access: for operators of this deployment). A token made here is a root of trust: it records no issuer, so four eyes cannot see what its holder mints; people get theirs through `admin.createToken`, which records the issuing token',
   );
-tokens
-  .command('create')
+clientOptions(
+  tokens
+    .command('create')
+    .description(
+      'issue a token straight into the database; while a server holds the embedded database, through its API with an admin token (--token or RETRAIN_TOKEN)',
+    ),
+)
   .requiredOption('--subject <subject>', 'identity the token speaks for')
   .addOption(new Option('--role <role>', 'role').choices([...ROLES]).makeOptionMandatory())
-  .action(async (o: { subject: string; role: Role }) => {
-    const opened = await openDb(databaseLocation());
+  .action(async (o: { subject: string; role: Role; url?: string; token?: string }) => {
+    let opened;
+    try {
+      opened = await openDb(databaseLocation());
+    } catch (err) {
+      if (!(err instanceof DataDirLockedError)) throw err;
+      // PGlite is the server's alone: a token written beside it would never reach it (and could be lost).
+      const h = err.holder;
+      const url = o.url ?? h.apiUrl;
+      if (o.token && url) {
+        log(`${err.dir} is held by ${describeHolder(h)}: creating the token through the API at ${url}`);
+        print(await createApiClient(url, o.token).admin.createToken.mutate({ subject: o.subject, role: o.role }));
+        return;
+      }
+      throw new Error(
+        `tokens create refused: the embedded database ${err.dir} is in use by ${describeHolder(h)}; a token written here would not reach it.\n` +
+          (h.apiUrl
+            ? `  Create it through that server with an admin token: retrain tokens create --subject ${o.subject} --role ${o.role} --url ${h.apiUrl} --token <admin token> (or set RETRAIN_TOKEN),\n  or stop the server first (kill ${h.pid}).`
+            : `  That process serves no API: stop it first (kill ${h.pid}), then run this again.`),
+      );
+    }
     try {
       const created = await issueToken(opened.db, { subject: o.subject, role: o.role, createdBy: 'cli' });
       print(created);

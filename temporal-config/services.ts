@@ -1,10 +1,11 @@
 // The composition root: the one place that wires the database, Temporal (a configured cluster or the
 // embedded dev server), the workers and the API together in one process, from the settings in env.ts.
 // `retrain up`, `retrain worker` and `retrain api`, the demo and the tests all start through here.
+import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { closeTrainingPool, createScorer } from '../activities/index';
-import { openDb, type OpenDbOptions, type OpenedDb } from '../db/index';
+import { acquireDataDirLock, openDb, type DataDirLock, type OpenDbOptions, type OpenedDb } from '../db/index';
 import { startApiServer, type ApiServer } from '../api/server';
 import { startDevServer, type DevServer } from './devServer';
 import { connectionOptions, databaseLocation, readSettings, readTemporalConfig, type Settings } from './env';
@@ -73,7 +74,15 @@ export async function startServices(opts: StartServicesOptions = {}): Promise<Se
     let devServer: DevServer | null = null;
     let address = opts.temporalAddress ?? cfg.address;
     let namespace = cfg.namespace;
+    let temporalDbLock: DataDirLock | null = null;
     if (!address) {
+      // The dev server's SQLite file is one server's too (with DATABASE_URL no PGlite lock guards the folder).
+      const dbFile = opts.temporalDbFile === undefined ? path.join(dataDir, 'temporal.db') : opts.temporalDbFile;
+      if (dbFile !== null) {
+        const lock = acquireDataDirLock(dbFile);
+        temporalDbLock = lock;
+        stops.push(async () => lock.release());
+      }
       log('temporal: starting the embedded dev server (temporal server start-dev)');
       devServer = await startDevServer({
         dataDir,
@@ -120,6 +129,9 @@ export async function startServices(opts: StartServicesOptions = {}): Promise<Se
         opts.apiPort !== undefined ? { port: opts.apiPort } : {},
       );
       stops.push(() => api!.close());
+      // A command that finds the PGlite folder held can then say where this server answers.
+      opened.lock?.setApiUrl(api.url);
+      temporalDbLock?.setApiUrl(api.url);
       log(`api: ${api.url} (tRPC at /trpc, REST at /api, OpenAPI at /openapi.json)`);
     }
 
