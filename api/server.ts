@@ -83,6 +83,9 @@ export function openApiDocument(baseUrl: string) {
  */
 const PROTOTYPE_NAMES = new Set(Object.getOwnPropertyNames(Object.prototype));
 
+/** The methods REST operations use (HEAD and OPTIONS are answered by the adapter). */
+const REST_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'POST', 'PUT', 'PATCH', 'DELETE']);
+
 class EdgeRefusal extends Error {
   constructor(
     readonly status: 400,
@@ -181,6 +184,11 @@ export async function startApiServer(deps: ApiDeps, opts: { port?: number; host?
       return void res.end(JSON.stringify(document.value));
     }
     if (url.startsWith('/api/')) {
+      // A fetch Request cannot carry TRACE or CONNECT, and trpc-to-openapi builds one: refused here.
+      if (!REST_METHODS.has(req.method ?? '')) {
+        res.setHeader('Allow', [...REST_METHODS].join(', '));
+        return sendError(res, 405, 'METHOD_NOT_SUPPORTED', `method ${req.method} is not supported: use ${[...REST_METHODS].join(', ')}`);
+      }
       return void rest(req, res, url.slice('/api'.length)).catch((err: unknown) => {
         process.stderr.write(`api: ${req.method} ${url.slice(0, 200)} failed at the edge: ${err instanceof Error ? err.message : String(err)}\n`);
         if (!res.headersSent) sendError(res, 500, 'INTERNAL_SERVER_ERROR', 'internal error: the server log has the details');
