@@ -627,6 +627,14 @@ describe('authentication, roles and other refusals', () => {
     await assertNothingWritten(before, 'calls on an unknown run');
   });
 
+  test('an admin revoking the token the request is made with is CONFLICT, and the token still works', async () => {
+    const before = await fingerprint();
+    const err = await expectError(() => env.clients.admin.admin.revokeToken.mutate({ id: env.identities.admin.tokenId }), 'CONFLICT', 'revoking the token in use');
+    assert.match(err.message, /another admin token/);
+    await assertNothingWritten(before, 'revoking the token in use');
+    assert.ok(Array.isArray(await env.clients.admin.admin.listTokens.query()));
+  });
+
   test('registering a model twice is CONFLICT and the second attempt writes nothing', async () => {
     const name = `twice-${uid()}`;
     await env.clients.operator.models.register.mutate({ name, description: 'first' });
