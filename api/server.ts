@@ -83,8 +83,8 @@ export function openApiDocument(baseUrl: string) {
  */
 const PROTOTYPE_NAMES = new Set(Object.getOwnPropertyNames(Object.prototype));
 
-/** The methods REST operations use (HEAD and OPTIONS are answered by the adapter). */
-const REST_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'POST', 'PUT', 'PATCH', 'DELETE']);
+/** The methods the adapters take (REST operations use GET, POST, PUT and DELETE; tRPC GET and POST). */
+const HTTP_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'POST', 'PUT', 'PATCH', 'DELETE']);
 
 class EdgeRefusal extends Error {
   constructor(
@@ -178,17 +178,17 @@ export async function startApiServer(deps: ApiDeps, opts: { port?: number; host?
 
   const server = http.createServer((req, res) => {
     const url = req.url ?? '/';
+    // Both adapters build a fetch Request, which cannot carry TRACE (or CONNECT): refused here, not failed there.
+    if ((url.startsWith('/trpc/') || url.startsWith('/api/')) && !HTTP_METHODS.has(req.method ?? '')) {
+      res.setHeader('Allow', [...HTTP_METHODS].join(', '));
+      return sendError(res, 405, 'METHOD_NOT_SUPPORTED', `method ${req.method} is not supported: use ${[...HTTP_METHODS].join(', ')}`);
+    }
     if (url.startsWith('/trpc/')) return void trpcHandler(req, res);
     if (url === '/openapi.json') {
       res.setHeader('Content-Type', 'application/json');
       return void res.end(JSON.stringify(document.value));
     }
     if (url.startsWith('/api/')) {
-      // A fetch Request cannot carry TRACE or CONNECT, and trpc-to-openapi builds one: refused here.
-      if (!REST_METHODS.has(req.method ?? '')) {
-        res.setHeader('Allow', [...REST_METHODS].join(', '));
-        return sendError(res, 405, 'METHOD_NOT_SUPPORTED', `method ${req.method} is not supported: use ${[...REST_METHODS].join(', ')}`);
-      }
       return void rest(req, res, url.slice('/api'.length)).catch((err: unknown) => {
         process.stderr.write(`api: ${req.method} ${url.slice(0, 200)} failed at the edge: ${err instanceof Error ? err.message : String(err)}\n`);
         if (!res.headersSent) sendError(res, 500, 'INTERNAL_SERVER_ERROR', 'internal error: the server log has the details');

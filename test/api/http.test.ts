@@ -187,12 +187,14 @@ describe('REST: what trpc-to-openapi would answer with a 500 is a 400 at the edg
     assert.equal(res.status, 200);
     // A method the REST face does not serve is 405 with Allow, not a failure of the adapter.
     // (fetch refuses to send TRACE, which is why the adapter, building a fetch Request, failed on it.)
-    const trace = await new Promise<http.IncomingMessage>((resolve, reject) =>
-      http.request(`${env.url}/api/models`, { method: 'TRACE', headers: { authorization: `Bearer ${env.tokens.operator}` } }, resolve).on('error', reject).end(),
-    );
-    trace.resume();
-    assert.equal(trace.statusCode, 405);
-    assert.match(String(trace.headers.allow), /POST/);
+    for (const path of ['/api/models', '/trpc/models.list']) {
+      const trace = await new Promise<http.IncomingMessage>((resolve, reject) =>
+        http.request(`${env.url}${path}`, { method: 'TRACE', headers: { authorization: `Bearer ${env.tokens.operator}` } }, resolve).on('error', reject).end(),
+      );
+      trace.resume();
+      assert.equal(trace.statusCode, 405, `TRACE ${path}`);
+      assert.match(String(trace.headers.allow), /POST/);
+    }
   });
 
   test('tRPC over HTTP: NaN and a lone surrogate are 400 too', async () => {
