@@ -133,6 +133,8 @@ async function checkRestRequest(req: http.IncomingMessage, url: URL): Promise<vo
   const carrier = req as http.IncomingMessage & { body?: string };
   if (text.trim() === '') {
     carrier.body = undefined;
+    // No body needs no media type: `curl -X POST .../trigger` reaches the operation instead of a 415.
+    req.headers['content-type'] ??= 'application/json';
     return;
   }
   carrier.body = text;

@@ -185,6 +185,9 @@ describe('REST: what trpc-to-openapi would answer with a 500 is a 400 at the edg
   test('an empty body where no field is required is no body: the path parameters are the input', async () => {
     const res = await send('GET', `/models/${model}`);
     assert.equal(res.status, 200);
+    // A POST without a body needs no content type: the operation answers (here: no such audit), not a 415.
+    const bare = await fetch(`${env.url}/api/audits/no-such-audit/trigger`, { method: 'POST', headers: { authorization: `Bearer ${env.tokens.operator}` } });
+    assert.equal(bare.status, 404, await bare.text());
     // A method the REST face does not serve is 405 with Allow, not a failure of the adapter.
     // (fetch refuses to send TRACE, which is why the adapter, building a fetch Request, failed on it.)
     for (const path of ['/api/models', '/trpc/models.list']) {
