@@ -240,6 +240,11 @@ const cases: Record<string, { who: Who; cases: BadCase[] }> = {
     cases: [
       { what: 'an empty batch', field: 'events', call: (c) => c.feedback.ingest.mutate({ model, events: [] }) },
       {
+        what: 'a version beyond PostgreSQL integer',
+        field: 'events',
+        call: (c) => c.feedback.ingest.mutate(bad({ model, events: [{ kind: 'thumbs', up: true, idempotencyKey: `k-${uid()}`, version: 2 ** 31, occurredAt: '2026-01-01T00:00:00Z' }] })),
+      },
+      {
         what: 'a rating of 7',
         field: 'events',
         call: (c) => c.feedback.ingest.mutate(bad({ model, events: [{ kind: 'rating', rating: 7, idempotencyKey: 'k1', version: 1, occurredAt: '2026-01-01T00:00:00Z' }] })),
@@ -293,6 +298,7 @@ const cases: Record<string, { who: Who; cases: BadCase[] }> = {
     who: 'viewer',
     cases: [
       { what: 'version 0', field: 'version', call: (c) => c.models.lineage.query({ name: model, version: 0 }) },
+      { what: 'a version beyond PostgreSQL integer', field: 'version', call: (c) => c.models.lineage.query({ name: model, version: 2 ** 31 }) },
       { what: 'version as words', field: 'version', call: (c) => c.models.lineage.query(bad({ name: model, version: 'latest' })) },
     ],
   },
@@ -479,6 +485,7 @@ const cases: Record<string, { who: Who; cases: BadCase[] }> = {
     who: 'viewer',
     cases: [
       { what: 'a report id of 0', field: 'reportId', call: (c) => c.audits.report.query({ reportId: 0 }) },
+      { what: 'a report id beyond PostgreSQL integer', field: 'reportId', call: (c) => c.audits.report.query({ reportId: 9007199254740990 }) },
       { what: 'a report id that is not a number', field: 'reportId', call: (c) => c.audits.report.query(bad({ reportId: 'latest' })) },
     ],
   },
@@ -515,6 +522,7 @@ const cases: Record<string, { who: Who; cases: BadCase[] }> = {
     who: 'admin',
     cases: [
       { what: 'negative id', field: 'id', call: (c) => c.admin.revokeToken.mutate({ id: -1 }) },
+      { what: 'an id beyond PostgreSQL integer', field: 'id', call: (c) => c.admin.revokeToken.mutate({ id: 2 ** 31 }) },
       { what: 'fractional id', field: 'id', call: (c) => c.admin.revokeToken.mutate({ id: 1.5 }) },
       { what: 'id as non-numeric text', field: 'id', call: (c) => c.admin.revokeToken.mutate(bad({ id: 'abc' })) },
       { what: 'missing id', field: 'id', call: (c) => c.admin.revokeToken.mutate(bad({})) },
