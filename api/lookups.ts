@@ -20,7 +20,7 @@ export async function requireRun(db: Db, id: string) {
 }
 
 /** How long a read waits for a workflow to answer a query: with no worker polling, Temporal holds it until the deadline. */
-const LIVE_QUERY_MS = 3000;
+const LIVE_QUERY_MS = 5000;
 
 /** Live state from the workflow itself while it runs; null when it has finished or cannot be reached in time. */
 export async function liveStatus(ctx: Context, id: string): Promise<RunStatusView | null> {
