@@ -19,10 +19,16 @@ export async function requireRun(db: Db, id: string) {
   return row;
 }
 
-/** Live state from the workflow itself while it runs; null when it has finished or cannot be reached. */
+/** How long a read waits for a workflow to answer a query: with no worker polling, Temporal holds it until the deadline. */
+const LIVE_QUERY_MS = 5000;
+
+/** Live state from the workflow itself while it runs; null when it has finished or cannot be reached in time. */
 export async function liveStatus(ctx: Context, id: string): Promise<RunStatusView | null> {
+  const query = () => ctx.temporal.workflow.getHandle(id).query(statusQuery);
+  // The test stub has no connection; the real client bounds the call with a gRPC deadline.
+  const connection = (ctx.temporal as Partial<Context['temporal']>).connection;
   try {
-    return await ctx.temporal.workflow.getHandle(id).query(statusQuery);
+    return await (connection ? connection.withDeadline(Date.now() + LIVE_QUERY_MS, query) : query());
   } catch {
     return null;
   }

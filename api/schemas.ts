@@ -49,8 +49,14 @@ export const ruleResultOutput = z.object({
   checks: z.array(z.object({ slice: z.string(), outcome: ruleOutcome, observed: interval.nullable(), detail: z.string() })),
 });
 
-/** A positive integer from JSON or from a REST path/query string; no loose coercion (true, [7], '0x10' are refused). */
-export const positiveInt = (max = Number.MAX_SAFE_INTEGER) =>
+/** The largest value of PostgreSQL's `integer`, which row ids and version numbers are: a larger one fails in the database. */
+export const PG_INT_MAX = 2_147_483_647;
+
+/**
+ * A positive integer from JSON or from a REST path/query string; no loose coercion (true, [7], '0x10'
+ * are refused). At most PG_INT_MAX unless told: most such numbers are ids and versions.
+ */
+export const positiveInt = (max = PG_INT_MAX) =>
   z.union([z.number().int().positive(), z.string().regex(/^[1-9]\d{0,15}$/, 'must be a positive integer').transform(Number)]).pipe(
     z.number().int().positive().max(max),
   );

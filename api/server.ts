@@ -12,13 +12,138 @@ export interface ApiServer {
   close(): Promise<void>;
 }
 
+/** The error body every refusal carries, over REST as trpc-to-openapi shapes it and as this edge writes it. */
+const ERROR_SCHEMA = {
+  type: 'object',
+  description: 'What was refused and why. `data.fieldErrors` names the fields of a bad input; `issues` lists zod’s findings.',
+  properties: {
+    message: { type: 'string', description: 'What was wrong, where, and what to do' },
+    code: { type: 'string', description: 'The tRPC error code, e.g. BAD_REQUEST, UNAUTHORIZED, NOT_FOUND' },
+    data: {
+      type: 'object',
+      properties: {
+        code: { type: 'string' },
+        httpStatus: { type: 'integer' },
+        path: { type: 'string' },
+        fieldErrors: { type: 'object', additionalProperties: { type: 'array', items: { type: 'string' } } },
+        formErrors: { type: 'array', items: { type: 'string' } },
+      },
+    },
+    issues: { type: 'array', items: { type: 'object', properties: { message: { type: 'string' } }, required: ['message'] } },
+  },
+  required: ['message', 'code'],
+} as const;
+
+/** Every status the REST face answers with besides 200, declared on every operation. */
+const ERROR_RESPONSES: Record<string, string> = {
+  '400': 'Bad input: a body that is not JSON, an unknown or malformed field, a string that cannot be stored',
+  '401': 'No valid bearer token',
+  '403': 'The token’s role may not do this',
+  '404': 'What the request names does not exist',
+  '409': 'Conflicts with the current state (a duplicate, a finished run)',
+  '412': 'A precondition of the operation does not hold',
+  '413': 'The request body is too large',
+  '415': 'A request body that is not application/json',
+  '500': 'An internal error; the server log has the details',
+};
+
 export function openApiDocument(baseUrl: string) {
-  return generateOpenApiDocument(appRouter, {
+  const doc = generateOpenApiDocument(appRouter, {
     title: 'Retraining control plane',
     description: 'Retraining runs, gates, models and reports. Authenticate with `Authorization: Bearer <token>`.',
     version: '0.1.0',
     baseUrl,
   });
+  // trpc-to-openapi declares only some error statuses, with a body schema that forbids the `data` every
+  // error carries; one schema and one set of error responses replace them, so the document describes
+  // every answer the API gives.
+  type Schemas = NonNullable<NonNullable<typeof doc.components>['schemas']>;
+  const schemas: Schemas = { ...doc.components?.schemas };
+  for (const name of Object.keys(schemas)) if (name.startsWith('error.')) delete schemas[name];
+  schemas.Error = ERROR_SCHEMA as unknown as Schemas[string];
+  doc.components = { ...doc.components, schemas };
+  for (const operations of Object.values(doc.paths ?? {})) {
+    for (const [method, operation] of Object.entries(operations as Record<string, { responses?: Record<string, unknown> }>)) {
+      if (!['get', 'put', 'post', 'delete', 'patch'].includes(method) || !operation?.responses) continue;
+      const ok = Object.fromEntries(Object.entries(operation.responses).filter(([status]) => status.startsWith('2')));
+      const errors = Object.fromEntries(
+        Object.entries(ERROR_RESPONSES).map(([status, description]) => [status, { description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } }]),
+      );
+      operation.responses = { ...ok, ...errors };
+    }
+  }
+  return doc;
+}
+
+// ---- the REST edge: what trpc-to-openapi would turn into a 500 is refused here, as a 400 --------------
+
+/**
+ * Query keys that are names on Object.prototype (`constructor`, `__proto__`, `toString`, …):
+ * trpc-to-openapi collects query values in a plain object, and these keys make it fail.
+ */
+const PROTOTYPE_NAMES = new Set(Object.getOwnPropertyNames(Object.prototype));
+
+/** The methods the adapters take (REST operations use GET, POST, PUT and DELETE; tRPC GET and POST). */
+const HTTP_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'POST', 'PUT', 'PATCH', 'DELETE']);
+
+class EdgeRefusal extends Error {
+  constructor(
+    readonly status: 400,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function sendError(res: http.ServerResponse, status: number, code: string, message: string) {
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'application/json');
+  res.end(JSON.stringify({ message, code, data: { code, httpStatus: status } }));
+}
+
+function readBody(req: http.IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+/** Why a body is not JSON, said so a client can fix it. */
+function jsonProblem(text: string, err: unknown): string {
+  const why = err instanceof Error ? err.message : String(err);
+  const hint = /(^|[^"\w])-?(NaN|Infinity)\b/.test(text) ? ': JSON has no NaN or Infinity; send a finite number, or null' : '';
+  return `the request body is not valid JSON (${why})${hint}`;
+}
+
+/**
+ * Checks a REST request before trpc-to-openapi parses it: no query key that is a name on
+ * Object.prototype, and a JSON body that parses. A body read here is handed on as `req.body`, which
+ * the adapter takes instead of the stream; an empty body is no body (the input is then the path's
+ * parameters, and validation says what is missing).
+ */
+async function checkRestRequest(req: http.IncomingMessage, url: URL): Promise<void> {
+  for (const key of url.searchParams.keys()) {
+    if (PROTOTYPE_NAMES.has(key)) throw new EdgeRefusal(400, `query parameter '${key}' is not a parameter of any operation: remove it`);
+  }
+  const method = req.method ?? 'GET';
+  if (method === 'GET' || method === 'HEAD' || method === 'DELETE') return;
+  const text = new TextDecoder().decode(await readBody(req));
+  const carrier = req as http.IncomingMessage & { body?: string };
+  if (text.trim() === '') {
+    carrier.body = undefined;
+    // No body needs no media type: `curl -X POST .../trigger` reaches the operation instead of a 415.
+    req.headers['content-type'] ??= 'application/json';
+    return;
+  }
+  carrier.body = text;
+  if (!(req.headers['content-type'] ?? '').startsWith('application/json')) return; // the adapter answers 415
+  try {
+    JSON.parse(text);
+  } catch (err) {
+    throw new EdgeRefusal(400, jsonProblem(text, err));
+  }
 }
 
 export async function startApiServer(deps: ApiDeps, opts: { port?: number; host?: string } = {}): Promise<ApiServer> {
@@ -38,16 +163,39 @@ export async function startApiServer(deps: ApiDeps, opts: { port?: number; host?
   const restHandler = createOpenApiHttpHandler({ router: appRouter, createContext, onError });
   const document: { value?: unknown } = {};
 
+  const rest = async (req: http.IncomingMessage, res: http.ServerResponse, path: string) => {
+    try {
+      await checkRestRequest(req, new URL(path, 'http://localhost'));
+    } catch (err) {
+      if (!(err instanceof EdgeRefusal)) throw err;
+      // Without a valid token a request learns nothing, not even that its input was malformed.
+      if (!(await identityFromToken(deps.db, bearerFrom(req.headers.authorization)))) {
+        return sendError(res, 401, 'UNAUTHORIZED', 'a valid bearer token is required (Authorization: Bearer <token>)');
+      }
+      return sendError(res, err.status, 'BAD_REQUEST', err.message);
+    }
+    req.url = path;
+    await restHandler(req, res);
+  };
+
   const server = http.createServer((req, res) => {
     const url = req.url ?? '/';
+    // Both adapters build a fetch Request, which cannot carry TRACE (or CONNECT): refused here, not failed there.
+    if ((url.startsWith('/trpc/') || url.startsWith('/api/')) && !HTTP_METHODS.has(req.method ?? '')) {
+      res.setHeader('Allow', [...HTTP_METHODS].join(', '));
+      return sendError(res, 405, 'METHOD_NOT_SUPPORTED', `method ${req.method} is not supported: use ${[...HTTP_METHODS].join(', ')}`);
+    }
     if (url.startsWith('/trpc/')) return void trpcHandler(req, res);
     if (url === '/openapi.json') {
       res.setHeader('Content-Type', 'application/json');
       return void res.end(JSON.stringify(document.value));
     }
     if (url.startsWith('/api/')) {
-      req.url = url.slice('/api'.length);
-      return void restHandler(req, res);
+      return void rest(req, res, url.slice('/api'.length)).catch((err: unknown) => {
+        process.stderr.write(`api: ${req.method} ${url.slice(0, 200)} failed at the edge: ${err instanceof Error ? err.message : String(err)}\n`);
+        if (!res.headersSent) sendError(res, 500, 'INTERNAL_SERVER_ERROR', 'internal error: the server log has the details');
+        else res.end();
+      });
     }
     res.statusCode = 404;
     res.setHeader('Content-Type', 'application/json');

@@ -84,7 +84,86 @@ const t = initTRPC
 
 export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
-export const publicProcedure = t.procedure;
+
+// ---- strings PostgreSQL cannot store -------------------------------------------------------------------
+
+/** A NUL, or half of a UTF-16 surrogate pair without its other half: neither can be stored in text or jsonb. */
+const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+interface PathNode {
+  key: string | number;
+  parent: PathNode | null;
+}
+const pathOf = (node: PathNode | null, last?: string | number): (string | number)[] => {
+  const path = last === undefined ? [] : [last];
+  for (let n = node; n; n = n.parent) path.push(n.key);
+  return path.reverse();
+};
+const isPlainObject = (v: object) => {
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+};
+
+function describeUnstorable(s: string): string {
+  const at = s.search(UNSTORABLE);
+  const ch = s.charCodeAt(at);
+  return ch === 0
+    ? `contains a NUL character (U+0000) at index ${at}`
+    : `contains a lone UTF-16 surrogate (U+${ch.toString(16).toUpperCase()}) at index ${at}, half of a character`;
+}
+
+/**
+ * The first string (or object key) in an input that PostgreSQL cannot store, with its path; null when
+ * there is none. One walk over the input, one regular-expression test per string, no recursion (a
+ * deeply nested body cannot overflow the stack).
+ */
+export function findUnstorableString(input: unknown): { path: (string | number)[]; message: string } | null {
+  if (typeof input === 'string') return UNSTORABLE.test(input) ? { path: [], message: `the input ${describeUnstorable(input)}` } : null;
+  if (typeof input !== 'object' || input === null) return null;
+  const stack: { value: object; node: PathNode | null }[] = [{ value: input, node: null }];
+  while (stack.length > 0) {
+    const { value, node } = stack.pop()!;
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) {
+        const v: unknown = value[i];
+        if (typeof v === 'string') {
+          if (UNSTORABLE.test(v)) return { path: pathOf(node, i), message: describeUnstorable(v) };
+        } else if (typeof v === 'object' && v !== null) stack.push({ value: v, node: { key: i, parent: node } });
+      }
+    } else if (isPlainObject(value)) {
+      for (const key of Object.keys(value)) {
+        if (UNSTORABLE.test(key)) return { path: pathOf(node, key), message: `is a key that ${describeUnstorable(key)}` };
+        const v: unknown = (value as Record<string, unknown>)[key];
+        if (typeof v === 'string') {
+          if (UNSTORABLE.test(v)) return { path: pathOf(node, key), message: describeUnstorable(v) };
+        } else if (typeof v === 'object' && v !== null) stack.push({ value: v, node: { key, parent: node } });
+      }
+    }
+  }
+  return null;
+}
+
+/**
+ * Refuses, before validation, any input with a string PostgreSQL cannot store (a NUL, a lone surrogate),
+ * wherever it sits: a field, an array element, a record's value or key. Every procedure runs it, so such
+ * a string never reaches a query. The refusal is a ZodError's, so it is shaped like any bad field.
+ */
+const storableStrings = t.middleware(async ({ getRawInput, next }) => {
+  const found = findUnstorableString(await getRawInput());
+  if (found) {
+    const message = `${found.message}, which cannot be stored: remove it or escape it`;
+    // Raised by a schema, not constructed: `new z.ZodError` is no Error, and tRPC would drop it as the cause.
+    const cause = z
+      .unknown()
+      .superRefine((_, ctx) => ctx.addIssue({ code: 'custom', path: found.path, message }))
+      .safeParse(null).error;
+    throw new TRPCError({ code: 'BAD_REQUEST', message, cause });
+  }
+  return next();
+});
+
+/** Procedures anyone may call; their input is checked for unstorable strings like every other's. */
+export const publicProcedure = t.procedure.use(storableStrings);
 
 // The role table is shared with the workflows' update validators; roleProcedure(required: Role) passing
 // a Role to it is what keeps it naming every role in db/schema's ROLES.
@@ -126,16 +205,22 @@ function redact(input: unknown): unknown {
   return out;
 }
 
-export const authedProcedure = t.procedure.use(authed).use(audited);
+// Order: who is calling (401), may they (403), then the input (400): a caller without the right learns
+// nothing about what the input should be.
+export const authedProcedure = t.procedure.use(authed).use(storableStrings).use(audited);
 
 export function roleProcedure(required: Role) {
-  return authedProcedure.use(({ ctx, next }) => {
-    if (!roleAllows(ctx.identity.role, required)) {
-      throw new TRPCError({
-        code: 'FORBIDDEN',
-        message: `${ctx.identity.subject} has role '${ctx.identity.role}'; this needs '${required}'`,
-      });
-    }
-    return next();
-  });
+  return t.procedure
+    .use(authed)
+    .use(({ ctx, next }) => {
+      if (!roleAllows(ctx.identity.role, required)) {
+        throw new TRPCError({
+          code: 'FORBIDDEN',
+          message: `${ctx.identity.subject} has role '${ctx.identity.role}'; this needs '${required}'`,
+        });
+      }
+      return next();
+    })
+    .use(storableStrings)
+    .use(audited);
 }

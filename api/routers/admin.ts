@@ -35,6 +35,9 @@ export const adminRouter = router({
     .input(z.strictObject({ id: positiveInt() }))
     .output(z.object({ id: z.number(), revoked: z.boolean() }))
     .mutation(async ({ ctx, input }) => {
+      // Revoking the token the request is made with would lock its admin out mid-session (a fuzzer that read
+      // the id from listTokens did): another admin's token does it.
+      if (input.id === ctx.identity.tokenId) throw new TRPCError({ code: 'CONFLICT', message: `token ${input.id} is the one this request is made with: revoke it with another admin token` });
       if (!(await revokeToken(ctx.db, input.id))) throw new TRPCError({ code: 'NOT_FOUND', message: `active token ${input.id} not found` });
       return { id: input.id, revoked: true };
     }),

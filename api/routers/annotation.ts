@@ -31,7 +31,7 @@ import { TASK_STATUSES } from '../../db/schema';
 import { canonicalSubject } from '../../db/tokens';
 import { labelSubmittedSignal, type LabelSubmittedSignal } from '../../workflows/messages';
 import { batchEstimateOutput, batchSlaOutput, goldDriftOutput, heldTaskOutput, type BatchEstimate } from '../outputsB';
-import { modelName, subject } from '../schemas';
+import { modelName, PG_INT_MAX, positiveInt, subject } from '../schemas';
 import { roleProcedure, router, type Context } from '../trpc';
 import { requireModel } from '../lookups';
 
@@ -46,7 +46,7 @@ const specOutput = z.object({
   createdAt: z.date(),
 });
 
-const taskId = z.coerce.number().int().positive();
+const taskId = positiveInt();
 
 async function requireAnnotator(db: Db, who: string) {
   const row = await findAnnotator(db, who);
@@ -150,7 +150,7 @@ export const annotationRouter = router({
 
   submit: roleProcedure('annotator')
     .meta({ openapi: { method: 'POST', path: '/annotation/tasks/{taskId}/label', tags: ['annotation'], summary: 'Label a task you hold (idempotent)' } })
-    .input(z.strictObject({ taskId, label: z.number().int().min(0).max(19), specVersion: z.number().int().positive() }))
+    .input(z.strictObject({ taskId, label: z.number().int().min(0).max(19), specVersion: z.number().int().positive().max(PG_INT_MAX) }))
     .output(z.object({ taskId: z.number(), duplicate: z.boolean(), taskStatus: z.enum(TASK_STATUSES) }))
     .mutation(async ({ ctx, input }) => {
       const who = ctx.identity.subject;

@@ -32,7 +32,7 @@ import {
   type ReauditPolicy,
 } from '../../workflows/messages';
 import { biasReauditReportOutput, driftMonitorReportOutput } from '../outputsB';
-import { auditId, auditOverlap, auditSpecInput, driftMonitorPolicyInput, isoDate, modelName, reason, reauditPolicyInput } from '../schemas';
+import { auditId, auditOverlap, auditSpecInput, driftMonitorPolicyInput, isoDate, modelName, positiveInt, reason, reauditPolicyInput } from '../schemas';
 import { roleProcedure, router, type Context } from '../trpc';
 import { requireModel } from '../lookups';
 import { temporalFailure } from '../workflowUpdates';
@@ -447,7 +447,7 @@ export const auditsRouter = router({
 
   report: roleProcedure('viewer')
     .meta({ openapi: { method: 'GET', path: '/audit-reports/{reportId}', tags, summary: 'One stored audit report, whole: every finding with its interval' } })
-    .input(z.strictObject({ reportId: z.coerce.number().int().positive() }))
+    .input(z.strictObject({ reportId: positiveInt() }))
     .output(wholeAuditReportOutput)
     .query(async ({ ctx, input }) => {
       const row = await auditReportById(ctx.db, input.reportId);

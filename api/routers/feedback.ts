@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { CORRECTION_KINDS, COVERAGE_KINDS, EXPLICIT_KINDS, flywheelHealth } from '../../analysis/flywheel';
 import { flywheelCounts, insertFeedbackEvents, MAX_FLYWHEEL_ATTRIBUTES, versionIdsByNumber } from '../../db/feedback';
 import { flywheelHealthOutput } from '../outputsB';
-import { isoDate, modelName, positiveInt } from '../schemas';
+import { isoDate, modelName, PG_INT_MAX, positiveInt } from '../schemas';
 import { roleProcedure, router } from '../trpc';
 import { requireModel } from '../lookups';
 
@@ -17,7 +17,7 @@ const MAX_BATCH = 10_000;
 const common = {
   idempotencyKey: z.string().min(1).max(200),
   /** The version number that answered (as the serving system was told by models.resolve). */
-  version: z.number().int().positive(),
+  version: z.number().int().positive().max(PG_INT_MAX),
   requestId: z.string().max(200).optional(),
   exampleExternalId: z.string().max(300).optional(),
   surface: z.string().max(100).optional(),

@@ -22,7 +22,7 @@ import {
 import { logPredictions } from '../../db/predictions';
 import { VERSION_STATUSES } from '../../db/schema';
 import { lineageOutput } from '../outputs';
-import { exampleInput, isoDate, modelName, reason } from '../schemas';
+import { exampleInput, isoDate, modelName, positiveInt, reason } from '../schemas';
 import { requireModel } from '../lookups';
 import { authedProcedure, roleAllows, roleProcedure, router } from '../trpc';
 
@@ -269,7 +269,7 @@ export const modelsRouter = router({
         summary: 'A version with its full lineage: snapshot (content hash), trainer and parameters, parent, run, reports, gate, approval, saturation, deployments',
       },
     })
-    .input(z.strictObject({ name: modelName, version: z.coerce.number().int().positive() }))
+    .input(z.strictObject({ name: modelName, version: positiveInt() }))
     .output(lineageOutput)
     .query(async ({ ctx, input }) => {
       const model = await requireModel(ctx.db, input.name);

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { TRPCClientError } from '@trpc/client';
+import { TRPCError } from '@trpc/server';
 import { eq } from 'drizzle-orm';
 import type { ApiClient } from '../../api/client';
 import { appRouter, type AppRouter } from '../../api/router';
@@ -243,6 +244,11 @@ const cases: Record<string, { who: Who; cases: BadCase[] }> = {
     cases: [
       { what: 'an empty batch', field: 'events', call: (c) => c.feedback.ingest.mutate({ model, events: [] }) },
       {
+        what: 'a version beyond PostgreSQL integer',
+        field: 'events',
+        call: (c) => c.feedback.ingest.mutate(bad({ model, events: [{ kind: 'thumbs', up: true, idempotencyKey: `k-${uid()}`, version: 2 ** 31, occurredAt: '2026-01-01T00:00:00Z' }] })),
+      },
+      {
         what: 'a rating of 7',
         field: 'events',
         call: (c) => c.feedback.ingest.mutate(bad({ model, events: [{ kind: 'rating', rating: 7, idempotencyKey: 'k1', version: 1, occurredAt: '2026-01-01T00:00:00Z' }] })),
@@ -296,6 +302,7 @@ const cases: Record<string, { who: Who; cases: BadCase[] }> = {
     who: 'viewer',
     cases: [
       { what: 'version 0', field: 'version', call: (c) => c.models.lineage.query({ name: model, version: 0 }) },
+      { what: 'a version beyond PostgreSQL integer', field: 'version', call: (c) => c.models.lineage.query({ name: model, version: 2 ** 31 }) },
       { what: 'version as words', field: 'version', call: (c) => c.models.lineage.query(bad({ name: model, version: 'latest' })) },
     ],
   },
@@ -484,6 +491,7 @@ const cases: Record<string, { who: Who; cases: BadCase[] }> = {
     who: 'viewer',
     cases: [
       { what: 'a report id of 0', field: 'reportId', call: (c) => c.audits.report.query({ reportId: 0 }) },
+      { what: 'a report id beyond PostgreSQL integer', field: 'reportId', call: (c) => c.audits.report.query({ reportId: 9007199254740990 }) },
       { what: 'a report id that is not a number', field: 'reportId', call: (c) => c.audits.report.query(bad({ reportId: 'latest' })) },
     ],
   },
@@ -520,6 +528,7 @@ const cases: Record<string, { who: Who; cases: BadCase[] }> = {
     who: 'admin',
     cases: [
       { what: 'negative id', field: 'id', call: (c) => c.admin.revokeToken.mutate({ id: -1 }) },
+      { what: 'an id beyond PostgreSQL integer', field: 'id', call: (c) => c.admin.revokeToken.mutate({ id: 2 ** 31 }) },
       { what: 'fractional id', field: 'id', call: (c) => c.admin.revokeToken.mutate({ id: 1.5 }) },
       { what: 'id as non-numeric text', field: 'id', call: (c) => c.admin.revokeToken.mutate(bad({ id: 'abc' })) },
       { what: 'missing id', field: 'id', call: (c) => c.admin.revokeToken.mutate(bad({})) },
@@ -661,6 +670,14 @@ describe('authentication, roles and other refusals', () => {
     await assertNothingWritten(before, 'calls on an unknown run');
   });
 
+  test('an admin revoking the token the request is made with is CONFLICT, and the token still works', async () => {
+    const before = await fingerprint();
+    const err = await expectError(() => env.clients.admin.admin.revokeToken.mutate({ id: env.identities.admin.tokenId }), 'CONFLICT', 'revoking the token in use');
+    assert.match(err.message, /another admin token/);
+    await assertNothingWritten(before, 'revoking the token in use');
+    assert.ok(Array.isArray(await env.clients.admin.admin.listTokens.query()));
+  });
+
   test('registering a model twice is CONFLICT and the second attempt writes nothing', async () => {
     const name = `twice-${uid()}`;
     await env.clients.operator.models.register.mutate({ name, description: 'first' });
@@ -692,5 +709,85 @@ describe('authentication, roles and other refusals', () => {
     await assert.rejects(assertNothingWritten(beforeUpdate, 'an update'), /rows of models were inserted or updated/, 'the check sees an update');
     const entries = await env.clients.admin.admin.auditLog.query({ target: name });
     assert.deepEqual(entries.map((e) => e.action), ['models.register']);
+  });
+});
+
+// ---- strings PostgreSQL cannot store ----------------------------------------------------------------
+
+// A NUL or half a surrogate pair fails in PostgreSQL (text and jsonb alike). One middleware on every
+// procedure refuses them before validation, wherever they sit, naming where. The client's JSON round
+// trip keeps them: JSON.stringify escapes a lone surrogate and JSON.parse restores it.
+const UNSTORABLE: [string, string][] = [
+  ['a NUL', 'spam\u0000'],
+  ['a lone high surrogate', 'caf\uD83D'],
+  ['a lone low surrogate', '\uDE00 ok'],
+];
+
+describe('NUL and lone surrogates in any string are BAD_REQUEST, name the place, and write nothing', () => {
+  for (const [what, s] of UNSTORABLE) {
+    test(`${what}: in a field, an array element's field, a record value and a record key`, async () => {
+      const { operator } = env.clients;
+      const places: [string, string, () => Promise<unknown>][] = [
+        ['a field', 'description', () => operator.models.register.mutate({ name: `nul-${uid()}`, description: s })],
+        ['an array element’s field', 'examples', () => operator.models.importExamples.mutate({ name: model, examples: [example('ok-1'), { ...example('ok-2'), externalId: s }] })],
+        ['a record value', 'examples', () => operator.models.importExamples.mutate({ name: model, examples: [{ ...example('ok-3'), input: { subject: s, body: 'b' } }] })],
+        ['a record key', 'examples', () => operator.models.importExamples.mutate({ name: model, examples: [{ ...example('ok-4'), slices: { [s]: 'x' } }] })],
+        ['a query input', 'model', () => env.clients.viewer.runs.list.query({ model: s })],
+      ];
+      for (const [place, field, call] of places) {
+        const label = `${what} in ${place}`;
+        const before = await fingerprint();
+        const err = await expectError(call, 'BAD_REQUEST', label);
+        assertNamesField(err, field, label);
+        assert.match(err.message, /cannot be stored/, `${label}: says why`);
+        await assertNothingWritten(before, label);
+      }
+    });
+  }
+
+  test('the path in the message reaches the string: examples[1].externalId, examples[0].slices.<key>', async () => {
+    const err = await expectError(
+      () => env.clients.operator.models.importExamples.mutate({ name: model, examples: [example('ok-5'), { ...example('ok-6'), externalId: 'a\u0000' }] }),
+      'BAD_REQUEST',
+      'NUL in examples[1].externalId',
+    );
+    assert.match(err.message, /examples\[1\]\.externalId/);
+    const keyErr = await expectError(
+      () => env.clients.operator.models.importExamples.mutate({ name: model, examples: [{ ...example('ok-7'), slices: { ['k\uD800']: 'v' } }] }),
+      'BAD_REQUEST',
+      'lone surrogate in a slices key',
+    );
+    assert.match(keyErr.message, /is a key that contains a lone UTF-16 surrogate/);
+  });
+
+  test('every procedure runs the check, public ones too: a NUL inside an array in the input is refused before anything else', async () => {
+    const identity = env.identities.admin;
+    const before = await fingerprint();
+    for (const [name, procedure] of Object.entries(appRouter._def.procedures)) {
+      const type = (procedure as { _def: { type: 'query' | 'mutation' } })._def.type;
+      let fn: unknown = env.client(identity);
+      for (const p of name.split('.')) fn = (fn as Record<string, unknown>)[p];
+      const call = (fn as Record<'query' | 'mutate', (i: unknown) => Promise<unknown>>)[type === 'query' ? 'query' : 'mutate'];
+      const err = await expectError(() => call({ probe: ['fine', { deeper: ['x\u0000'] }] }), 'BAD_REQUEST', `${name} with a NUL`);
+      assert.match(err.message, /probe\[1\]\.deeper\[0\].*cannot be stored|cannot be stored.*probe\[1\]\.deeper\[0\]/, `${name}: names the place: ${err.message}`);
+    }
+    await assertNothingWritten(before, 'every procedure with a NUL');
+  });
+
+  test('well-formed text is untouched: a surrogate pair (an emoji), tabs and newlines are stored', async () => {
+    const name = `emoji-${uid()}`;
+    await env.clients.operator.models.register.mutate({ name, description: 'ok \uD83D\uDE00\ttab\nline' });
+    const got = await env.clients.viewer.models.get.query({ name });
+    assert.equal((got as { description: string }).description, 'ok \uD83D\uDE00\ttab\nline');
+  });
+
+  test('a deeply nested input is walked without recursion (no stack overflow, still a 400)', async () => {
+    let deep: unknown = 'x\u0000';
+    for (let i = 0; i < 100_000; i++) deep = [deep];
+    // The caller itself, not the client shape: JSON.stringify would overflow on this before the server saw it.
+    await assert.rejects(
+      () => env.caller(env.identities.operator).models.register({ name: `d-${uid()}`, description: deep as string }),
+      (err: unknown) => err instanceof TRPCError && err.code === 'BAD_REQUEST' && /cannot be stored/.test(err.message),
+    );
   });
 });
