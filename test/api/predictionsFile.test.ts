@@ -1,20 +1,23 @@
 // Bring-your-own-predictions files: good CSV and JSONL parse to typed arrays; bad ones name line and column.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { PredictionsFileError, parsePredictions, requireColumns } from '../../api/predictionsFile';
+import { PredictionsFileError, columnValues, parsePredictions, requireColumns } from '../../api/predictionsFile';
 
 test('CSV with extra columns parses into labels, scores and string columns', () => {
   const t = parsePredictions('label,score,lang,source\n1,0.9,en,web\n0,0.1,de,\n0,0.45,en,app\n');
   assert.equal(t.rows, 3);
   assert.deepEqual([...t.labels], [1, 0, 0]);
   assert.deepEqual([...t.scores], [0.9, 0.1, 0.45]);
-  assert.deepEqual(t.columns, { lang: ['en', 'de', 'en'], source: ['web', '', 'app'] });
+  assert.deepEqual(t.columnNames, ['lang', 'source']);
+  assert.deepEqual(Object.fromEntries(t.columnNames.map((c) => [c, columnValues(t, c)])), { lang: ['en', 'de', 'en'], source: ['web', '', 'app'] });
+  // Encoded as encodeAttribute encodes: values sorted, the narrowest code array.
+  assert.deepEqual(t.attributes[0], { name: 'lang', codes: Uint8Array.from([1, 0, 1]), values: ['de', 'en'] });
 });
 
 test('JSONL is detected and parsed; the first object is the header', () => {
   const t = parsePredictions('{"label":1,"score":0.8,"group":"a"}\n\n{"label":0,"score":0.2,"group":"b"}\n', { fileName: 'p.jsonl' });
   assert.deepEqual([...t.labels], [1, 0]);
-  assert.deepEqual(t.columns.group, ['a', 'b']);
+  assert.deepEqual(columnValues(t, 'group'), ['a', 'b']);
 });
 
 const fails = (text: string, pattern: RegExp, line: number | null, column: string | null, fileName?: string) =>
