@@ -16,6 +16,8 @@ export interface EvaluateFileOptions {
   policy?: GatePolicy | null;
   B?: number;
   seed?: number;
+  /** Rows the file may have (default the parser's MAX_ROWS). */
+  maxRows?: number;
 }
 
 /** Fairlearn's names, so a Python user can compare with MetricFrame and fairlearn.metrics directly. */
@@ -43,6 +45,7 @@ export function evaluatePredictionsFile(text: string, opts: EvaluateFileOptions 
   const table = parsePredictions(text, {
     ...(opts.format ? { format: opts.format } : {}),
     ...(opts.fileName ? { fileName: opts.fileName } : {}),
+    ...(opts.maxRows !== undefined ? { maxRows: opts.maxRows } : {}),
     // Checked against the header before any row is read; only these columns are kept.
     keep: (columnNames) => {
       const slices = opts.slices ?? columnNames;

@@ -25,11 +25,12 @@ export interface PredictionsTable {
 
 export class PredictionsFileError extends Error {
   constructor(
-    message: string,
+    /** What was wrong, without the line and column (the message has them). */
+    readonly reason: string,
     readonly line: number | null,
     readonly column: string | null,
   ) {
-    super(line === null ? message : `line ${line}${column ? `, column ${column}` : ''}: ${message}`);
+    super(line === null ? reason : `line ${line}${column ? `, column ${column}` : ''}: ${reason}`);
     this.name = 'PredictionsFileError';
   }
 }

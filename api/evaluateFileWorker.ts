@@ -1,0 +1,80 @@
+// Uploaded predictions files are evaluated off the event loop: one worker thread (piscina) parses and
+// evaluates them one at a time, so a 50 MB upload costs the API's other callers nothing but the
+// thread's core. Two more files may wait; beyond that the caller is told to come back (429) rather
+// than the process holding ever more 50 MB strings. The thread's JavaScript heap is capped, so a file
+// that needs more than that fails its own request (413), not the process.
+import { Piscina } from 'piscina';
+import type { EvaluateFileOptions, FileEvaluation } from './evaluateFile';
+import type { EvaluateFileJob, EvaluateFileThreadResult } from './evaluateFileThread';
+import { PredictionsFileError } from './predictionsFile';
+
+/** Files evaluated at once (each takes a core for a few seconds at the largest size). */
+export const EVALUATE_FILE_THREADS = 1;
+/** Files that may wait for the thread; one more is refused with EvaluationBusyError. */
+export const EVALUATE_FILE_QUEUE = 2;
+/**
+ * The thread's JavaScript heap cap. The largest accepted file (50M characters) needs ~100 MB of heap
+ * for its text plus ~10 bytes a row in typed arrays (off-heap); the cap leaves room and stops a
+ * pathological file at a known size.
+ */
+export const EVALUATE_FILE_HEAP_MB = 512;
+
+/** Too many files are being evaluated or waiting: try again shortly. */
+export class EvaluationBusyError extends Error {
+  constructor(readonly inFlight: number) {
+    super(`${inFlight} uploaded files are being evaluated or waiting (at most ${EVALUATE_FILE_THREADS} at a time, ${EVALUATE_FILE_QUEUE} waiting): retry in a few seconds`);
+    this.name = 'EvaluationBusyError';
+  }
+}
+
+/** The evaluation needed more memory than a file may use. */
+export class EvaluationMemoryError extends Error {
+  constructor() {
+    super(`evaluating this file needed more than the ${EVALUATE_FILE_HEAP_MB} MB a file may use: send fewer rows or fewer slice columns`);
+    this.name = 'EvaluationMemoryError';
+  }
+}
+
+let pool: Piscina | undefined;
+let inFlight = 0;
+
+function evaluationPool(): Piscina {
+  pool ??= new Piscina({
+    filename: new URL('./evaluateFileThread.ts', import.meta.url).href,
+    maxThreads: EVALUATE_FILE_THREADS,
+    // Started on the first upload (module loading costs ~0.5 s once), kept warm for a minute after the last.
+    minThreads: 0,
+    idleTimeout: 60_000,
+    resourceLimits: { maxOldGenerationSizeMb: EVALUATE_FILE_HEAP_MB },
+  });
+  return pool;
+}
+
+/** Evaluates a predictions file in the worker thread; the same result as evaluatePredictionsFile in-process. */
+export async function evaluateFileInThread(text: string, opts: EvaluateFileOptions): Promise<FileEvaluation> {
+  if (inFlight >= EVALUATE_FILE_THREADS + EVALUATE_FILE_QUEUE) throw new EvaluationBusyError(inFlight);
+  inFlight++;
+  try {
+    // The text is copied to the thread once (~25 ms for 50M characters) by structured clone.
+    const job: EvaluateFileJob = { text, opts };
+    const out = (await evaluationPool().run(job)) as EvaluateFileThreadResult;
+    if (!out.ok) throw new PredictionsFileError(out.error.reason, out.error.line, out.error.column);
+    return out.evaluation;
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ERR_WORKER_OUT_OF_MEMORY') throw new EvaluationMemoryError();
+    throw err;
+  } finally {
+    inFlight--;
+  }
+}
+
+/** Uploads being evaluated or waiting, for tests and metrics. */
+export function evaluationsInFlight(): number {
+  return inFlight;
+}
+
+export async function closeEvaluateFilePool(): Promise<void> {
+  const p = pool;
+  pool = undefined;
+  await p?.close();
+}
