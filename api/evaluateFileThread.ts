@@ -5,7 +5,8 @@ import { evaluatePredictionsFile, type EvaluateFileOptions, type FileEvaluation 
 import { PredictionsFileError } from './predictionsFile';
 
 export interface EvaluateFileJob {
-  text: string;
+  /** The file as UTF-8 bytes in slices (transferred, not copied, from the API's thread). */
+  utf8: Uint8Array[];
   opts: EvaluateFileOptions;
 }
 
@@ -13,9 +14,19 @@ export type EvaluateFileThreadResult =
   | { ok: true; evaluation: FileEvaluation }
   | { ok: false; error: { reason: string; line: number | null; column: string | null } };
 
+const EMPTY = new Uint8Array(0);
+
 export default function evaluateInThread(job: EvaluateFileJob): EvaluateFileThreadResult {
+  // Each slice's bytes are let go as soon as they are decoded, so the file is held about twice, not three times.
+  const decoder = new TextDecoder();
+  let text = '';
+  for (let i = 0; i < job.utf8.length; i++) {
+    text += decoder.decode(job.utf8[i], { stream: true });
+    job.utf8[i] = EMPTY;
+  }
+  text += decoder.decode();
   try {
-    return { ok: true, evaluation: evaluatePredictionsFile(job.text, job.opts) };
+    return { ok: true, evaluation: evaluatePredictionsFile(text, job.opts) };
   } catch (err) {
     if (err instanceof PredictionsFileError) return { ok: false, error: { reason: err.reason, line: err.line, column: err.column } };
     throw err;

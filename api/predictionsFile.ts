@@ -295,10 +295,11 @@ function parseCsv(text: string, opts: ParseOptions): PredictionsTable {
   const records = new CsvRecords(text);
   const header: string[] = [];
   if (records.next()) for (let i = 0; i < records.count; i++) header.push(records.field(i));
-  const table = new TableBuilder(header, Math.max(0, countLines(text) - 1), opts);
+  const maxRows = opts.maxRows ?? MAX_ROWS;
+  // Room for one row per line break, and no more than the rows allowed (the row past them is refused).
+  const table = new TableBuilder(header, Math.min(Math.max(0, countLines(text) - 1), maxRows), opts);
   const { labels, scores, kept, labelAt, scoreAt } = table;
   const width = header.length;
-  const maxRows = opts.maxRows ?? MAX_ROWS;
   let row = 0;
   while (records.next()) {
     const line = records.line;
@@ -341,7 +342,7 @@ function parseJsonl(text: string, opts: ParseOptions): PredictionsTable {
     const r = record as Record<string, unknown>;
     // The first object's keys are the header, as a CSV's first line would be.
     if (!table) {
-      capacity = countLines(text);
+      capacity = Math.min(countLines(text), maxRows);
       table = new TableBuilder(Object.keys(r), capacity, opts);
     }
     if (row >= maxRows) throw new PredictionsFileError(`more than ${maxRows} rows`, line, null);

@@ -9,8 +9,8 @@
  * must at least read it), parsePredictions, the whole evaluatePredictionsFile (parse, evaluation,
  * packet; fairness on --sensitive), the ratios to the floor, and peak RSS (process.resourceUsage's
  * maxRSS) against the text's own size. `--thread` evaluates through the API's worker thread
- * (api/evaluateFileWorker) instead, as reports.evaluateFile does. Add `--worst` for the most rows the
- * API's cap admits: 12.5M rows of "y,s\n" (4 characters a row, 50M characters).
+ * (api/evaluateFileWorker) instead, as reports.evaluateFile does. `--worst` makes the shortest rows,
+ * "y,s\n" (4 characters): 5M rows in 20M characters (the API's row cap), 12.5M in 50M (the CLI's).
  * Timings are one run each after a small warm-up; on a shared machine they move with its load.
  */
 import { spawnSync } from 'node:child_process';
@@ -87,7 +87,7 @@ async function main() {
     args: process.argv.slice(2),
     strict: true,
     options: {
-      sizes: { type: 'string', default: '20000000,49000000' },
+      sizes: { type: 'string' },
       sensitive: { type: 'string', default: 'group' },
       thread: { type: 'boolean', default: false },
       worst: { type: 'boolean', default: false },
@@ -100,7 +100,7 @@ async function main() {
     process.stdout.write(`${JSON.stringify(result)}\n`);
     return;
   }
-  const sizes = values.worst ? [50_000_000] : values.sizes.split(',').map((s) => Number(s.replace(/_/g, '')));
+  const sizes = (values.sizes ?? (values.worst ? '20000000,50000000' : '20000000,49000000')).split(',').map((s) => Number(s.replace(/_/g, '')));
   for (const s of sizes) if (!Number.isInteger(s) || s < 1000) throw new Error(`--sizes: bad size ${s}`);
   const mode = values.thread ? 'through the worker thread (api/evaluateFileWorker)' : 'in-process (evaluatePredictionsFile)';
   console.log(`evaluateFile bench: ${values.worst ? '"y,s" rows (the most rows the cap admits)' : `CSV label,score,group,lang,source; fairness on ${sensitive.join(',') || 'nothing'}`}; ${mode} (node ${process.version})`);

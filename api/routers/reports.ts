@@ -23,13 +23,17 @@ const reportRefOutput = z.object({
 
 const columnList = z.array(z.string().min(1).max(100)).max(50);
 
-/** Rows an upload may have: what its 50M characters can hold at the shortest row ("0,1\n", 4 characters). */
-const MAX_ROWS_PER_UPLOAD = 12_500_000;
+/**
+ * Rows an upload may have. 50M characters could hold 12.5M rows ("0,1\n"); evaluating those needs
+ * ~35 bytes a row of working memory on top of the text, so the API stops at 5M (a real file, with
+ * scores to a few decimals, has ~2.5M rows at the character cap). The CLI, on the user's own machine,
+ * takes up to the parser's MAX_ROWS.
+ */
+const MAX_ROWS_PER_UPLOAD = 5_000_000;
 
 /** reports.evaluateFile's limits, declared in the OpenAPI document and enforced by the input schema and the parser. */
 export const EVALUATE_FILE_LIMITS = {
   characters: 50_000_000,
-  /** What 50M characters can hold at the shortest row ("0,1\n"). */
   rows: MAX_ROWS_PER_UPLOAD,
   distinctValuesPerColumn: MAX_DISTINCT_VALUES,
   sliceValuesTotal: MAX_SLICE_VALUES_TOTAL,
