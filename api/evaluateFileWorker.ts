@@ -2,7 +2,7 @@
 // evaluates them one at a time, so a 50 MB upload costs the API's other callers nothing but the
 // thread's core. Two more files may wait; beyond that the caller is told to come back (429) rather
 // than the process holding ever more 50 MB strings. The thread's JavaScript heap is capped, so a file
-// that needs more than that fails its own request (413), not the process.
+// whose evaluation keeps growing fails its own request (413), not the process.
 import { Piscina } from 'piscina';
 import type { EvaluateFileOptions, FileEvaluation } from './evaluateFile';
 import type { EvaluateFileJob, EvaluateFileThreadResult } from './evaluateFileThread';
@@ -13,11 +13,14 @@ export const EVALUATE_FILE_THREADS = 1;
 /** Files that may wait for the thread; one more is refused with EvaluationBusyError. */
 export const EVALUATE_FILE_QUEUE = 2;
 /**
- * The thread's JavaScript heap cap. The largest accepted file (50M characters) needs ~100 MB of heap
- * for its text plus ~10 bytes a row in typed arrays (off-heap); the cap leaves room and stops a
- * pathological file at a known size.
+ * The thread's JavaScript heap cap: a failsafe, far above what an accepted file needs (its text
+ * twice while decoding, ~100 MB at 50M characters; rows and slices live in typed arrays, off the
+ * heap). A thread growing past it is stopped and its request answered 413, the process unharmed.
+ * Node stops a thread that grows step by step; one allocation far past the cap aborts the process
+ * instead, which is why the parser bounds every allocation (rows, distinct values, JSONL line
+ * length) and the cap sits well above them.
  */
-export const EVALUATE_FILE_HEAP_MB = 512;
+export const EVALUATE_FILE_HEAP_MB = 1024;
 
 /** Too many files are being evaluated or waiting: try again shortly. */
 export class EvaluationBusyError extends Error {
@@ -30,7 +33,7 @@ export class EvaluationBusyError extends Error {
 /** The evaluation needed more memory than a file may use. */
 export class EvaluationMemoryError extends Error {
   constructor() {
-    super(`evaluating this file needed more than the ${EVALUATE_FILE_HEAP_MB} MB a file may use: send fewer rows or fewer slice columns`);
+    super(`evaluating this file needed more than the ${EVALUATE_FILE_HEAP_MB} MB heap an evaluation may use: send fewer rows or fewer slice columns`);
     this.name = 'EvaluationMemoryError';
   }
 }

@@ -45,6 +45,11 @@ export function detectFormat(text: string, fileName?: string): PredictionsFormat
 
 /** Rows a file may have (the API's 50M-character cap allows at most 12.5M: "0,0\n" is 4 characters). */
 export const MAX_ROWS = 20_000_000;
+/**
+ * Characters a JSONL line may have. A record is a label, a score and a few attributes; a longer line
+ * is refused before JSON.parse builds it (a 50M-character line could be one array of 25M numbers).
+ */
+export const MAX_JSONL_LINE = 1_000_000;
 /** Distinct values a kept (slice) column may have: each value becomes a slice with its own evaluation. */
 export const MAX_DISTINCT_VALUES = 1000;
 
@@ -327,6 +332,9 @@ function parseJsonl(text: string, opts: ParseOptions): PredictionsTable {
     const lf = text.indexOf('\n', start);
     const stop = lf === -1 ? text.length : lf;
     line++;
+    if (stop - start > MAX_JSONL_LINE) {
+      throw new PredictionsFileError(`the line has ${stop - start} characters, more than the ${MAX_JSONL_LINE} a record may have (a label, a score and attributes)`, line, null);
+    }
     const raw = text.slice(start, stop);
     start = stop + 1;
     if (raw.trim() === '') continue;

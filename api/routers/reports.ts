@@ -7,7 +7,7 @@ import { evalReportsOfRun, saturationReportOf } from '../../db/reports';
 import { MAX_SLICE_VALUES_TOTAL } from '../evaluateFile';
 import { EVALUATE_FILE_HEAP_MB, EVALUATE_FILE_QUEUE, EVALUATE_FILE_THREADS, EvaluationBusyError, EvaluationMemoryError, evaluateFileInThread } from '../evaluateFileWorker';
 import { approvalPacketOutput, fairlearnFairnessOutput, policyJudgementOutput, saturationReportOutput, type SaturationReport } from '../outputs';
-import { MAX_DISTINCT_VALUES, PredictionsFileError } from '../predictionsFile';
+import { MAX_DISTINCT_VALUES, MAX_JSONL_LINE, PredictionsFileError } from '../predictionsFile';
 import { runId } from '../schemas';
 import { roleProcedure, router } from '../trpc';
 import { requireRun } from '../lookups';
@@ -46,7 +46,7 @@ const evaluateFileDescription = [
   'The file arrives as the `content` string of a JSON body and is parsed and evaluated in a worker thread, one file at a time, so other requests are served meanwhile.',
   `Limits: \`content\` at most ${fmt(EVALUATE_FILE_LIMITS.characters)} characters and ${fmt(EVALUATE_FILE_LIMITS.rows)} rows;`,
   `\`slices\` and \`sensitive\` at most ${EVALUATE_FILE_LIMITS.columns} columns each; a slice column at most ${fmt(EVALUATE_FILE_LIMITS.distinctValuesPerColumn)} distinct values, all slice columns together ${fmt(EVALUATE_FILE_LIMITS.sliceValuesTotal)} (by default every column besides label and score is a slice: name the ones you want).`,
-  `A bad file is 400 naming its line and column; a file that needs more than ${EVALUATE_FILE_HEAP_MB} MB of working memory is 413;`,
+  `A JSONL line at most ${fmt(MAX_JSONL_LINE)} characters. A bad file is 400 naming its line and column; an evaluation outgrowing its thread's ${EVALUATE_FILE_HEAP_MB} MB heap is 413;`,
   `while ${EVALUATE_FILE_THREADS + EVALUATE_FILE_QUEUE} files are being evaluated or waiting, another is refused with 429: retry in a few seconds.`,
   'The largest file takes a few seconds. The audit log records the call with the content replaced by its length.',
 ].join(' ');
@@ -64,7 +64,7 @@ export const reportsRouter = router({
           400: 'Invalid input, or a bad file (the message names the line and column)',
           401: 'Authorization not provided',
           403: 'Insufficient access (needs operator)',
-          413: `The file needs more than ${EVALUATE_FILE_HEAP_MB} MB of working memory`,
+          413: `The evaluation outgrew its thread's ${EVALUATE_FILE_HEAP_MB} MB heap`,
           429: 'Too many files being evaluated at once: retry in a few seconds',
         },
       },

@@ -1,7 +1,7 @@
 // Bring-your-own-predictions files: good CSV and JSONL parse to typed arrays; bad ones name line and column.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { PredictionsFileError, columnValues, csvRecords, parsePredictions, requireColumns } from '../../api/predictionsFile';
+import { MAX_JSONL_LINE, PredictionsFileError, columnValues, csvRecords, parsePredictions, requireColumns } from '../../api/predictionsFile';
 
 test('CSV with extra columns parses into labels, scores and string columns', () => {
   const t = parsePredictions('label,score,lang,source\n1,0.9,en,web\n0,0.1,de,\n0,0.45,en,app\n');
@@ -77,4 +77,9 @@ test('only the columns asked for are kept; limits on rows and distinct values na
   assert.ok(v.codes instanceof Uint16Array);
   assert.deepEqual(columnValues(many, 'v').slice(0, 3), ['299', '298', '297']);
   assert.deepEqual(v.values.slice(0, 3), ['0', '1', '10']);
+});
+
+test('a JSONL line longer than a record can need is refused before it is parsed', () => {
+  const long = `{"label":1,"score":0.5,"x":[${'0,'.repeat(MAX_JSONL_LINE / 2)}0]}`;
+  fails(`{"label":1,"score":0.5}\n${long}\n`, /line 2: the line has \d+ characters, more than the 1000000 a record may have/, 2, null, 'x.jsonl');
 });
