@@ -45,9 +45,11 @@ function evaluationPool(): Piscina {
   pool ??= new Piscina({
     filename: new URL('./evaluateFileThread.ts', import.meta.url).href,
     maxThreads: EVALUATE_FILE_THREADS,
-    // Started on the first upload (module loading costs ~0.5 s once), kept warm for a minute after the last.
+    // Started on the first upload (module loading costs ~0.5 s), and ended 15 s after the last one: its
+    // heap still holds the last file's garbage, which an idle thread does not collect; ending it hands
+    // the memory back.
     minThreads: 0,
-    idleTimeout: 60_000,
+    idleTimeout: 15_000,
     resourceLimits: { maxOldGenerationSizeMb: EVALUATE_FILE_HEAP_MB },
   });
   return pool;
