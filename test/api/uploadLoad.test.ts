@@ -160,8 +160,9 @@ async function defineTests(): Promise<void> {
   const { after, before, test } = await import('node:test');
   let server: ChildProcess;
   let ready: Ready;
-  const messages: ((m: Ready | Report) => void)[] = [];
-  const next = () => new Promise<Ready | Report>((resolve) => messages.push(resolve));
+  // Answers the server owes, in order; a server that dies fails them instead of leaving the test waiting.
+  const waiting: { resolve: (m: Ready | Report) => void; reject: (err: Error) => void }[] = [];
+  const next = () => new Promise<Ready | Report>((resolve, reject) => waiting.push({ resolve, reject }));
   const ask = async (kind: 'report') => {
     const answer = next();
     server.send({ kind });
@@ -170,7 +171,10 @@ async function defineTests(): Promise<void> {
 
   before(async () => {
     server = fork(import.meta.filename, [], { execArgv: ['--import', 'tsx'], env: { ...process.env, UPLOAD_LOAD_SERVER: '1' }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    server.on('message', (m: Ready | Report) => messages.shift()?.(m));
+    server.on('message', (m: Ready | Report) => waiting.shift()?.resolve(m));
+    server.on('exit', (code, signal) => {
+      for (const w of waiting.splice(0)) w.reject(new Error(`the API server process exited (${code ?? signal})`));
+    });
     ready = (await next()) as Ready;
   });
   after(async () => {
