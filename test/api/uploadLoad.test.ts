@@ -217,7 +217,11 @@ async function defineTests(): Promise<void> {
     assert.deepEqual(polled.failures, [], 'every health request was answered');
     assert.ok(during.n >= 20, `health was asked while the upload ran (${during.n} times)`);
     assert.ok(afterUpload.maxRssBytes < 1e9, `peak RSS ${mb(afterUpload.maxRssBytes)} MB is under 1 GB`);
-    assert.ok(during.p99 < 100, `health p99 ${round(during.p99)} ms during the upload (p50 ${round(during.p50)}, max ${round(during.max)})`);
+    const over = polled.latencies.filter((ms) => ms >= 100).length;
+    assert.ok(
+      during.p99 < 100,
+      `health p99 ${round(during.p99)} ms during the upload (p50 ${round(during.p50)}, max ${round(during.max)}; ${over} of ${during.n} answers took 100 ms or more: a stall of about that length, which, when it comes right as the body arrives, is the JSON body being read and parsed on the event loop)`,
+    );
   });
 
   test('a fourth file while three are being evaluated or waiting is refused with 429, and the three succeed', async () => {
