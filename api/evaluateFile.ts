@@ -2,8 +2,8 @@
 // Used by `retrain eval FILE` and by reports.evaluateFile for an uploaded file.
 import { FAIRNESS_GAPS } from '../analysis/fairness';
 import type { GatePolicy } from '../analysis/policy';
-import { buildApprovalPacket, defaultEvaluationSettings, encodeHeldOut, evaluateVersion, type ApprovalPacket } from '../analysis/report';
-import { parsePredictions, requireColumns, type PredictionsFormat } from './predictionsFile';
+import { buildApprovalPacket, defaultEvaluationSettings, evaluateVersion, type ApprovalPacket, type HeldOutData } from '../analysis/report';
+import { PredictionsFileError, parsePredictions, requireNames, type PredictionsFormat } from './predictionsFile';
 
 export interface EvaluateFileOptions {
   format?: PredictionsFormat;
@@ -16,6 +16,8 @@ export interface EvaluateFileOptions {
   policy?: GatePolicy | null;
   B?: number;
   seed?: number;
+  /** Rows the file may have (default the parser's MAX_ROWS). */
+  maxRows?: number;
 }
 
 /** Fairlearn's names, so a Python user can compare with MetricFrame and fairlearn.metrics directly. */
@@ -35,14 +37,34 @@ export interface FileEvaluation {
   fairness: Record<string, FairlearnCompatibleFairness>;
 }
 
+/** Slice values over all slice and sensitive columns together: each is evaluated and reported (~1 KB of packet each). */
+export const MAX_SLICE_VALUES_TOTAL = 2000;
+
 export function evaluatePredictionsFile(text: string, opts: EvaluateFileOptions = {}): FileEvaluation {
-  const table = parsePredictions(text, { ...(opts.format ? { format: opts.format } : {}), ...(opts.fileName ? { fileName: opts.fileName } : {}) });
-  const slices = opts.slices ?? Object.keys(table.columns);
-  requireColumns(table, slices, '--slices');
-  const sensitive = opts.sensitive ?? [];
-  requireColumns(table, sensitive, '--sensitive');
-  const names = [...new Set([...slices, ...sensitive])];
-  const data = encodeHeldOut(table.labels, Object.fromEntries(names.map((n) => [n, table.columns[n]!])));
+  let sensitive: string[] = [];
+  const table = parsePredictions(text, {
+    ...(opts.format ? { format: opts.format } : {}),
+    ...(opts.fileName ? { fileName: opts.fileName } : {}),
+    ...(opts.maxRows !== undefined ? { maxRows: opts.maxRows } : {}),
+    // Checked against the header before any row is read; only these columns are kept.
+    keep: (columnNames) => {
+      const slices = opts.slices ?? columnNames;
+      requireNames(columnNames, slices, '--slices');
+      sensitive = opts.sensitive ?? [];
+      requireNames(columnNames, sensitive, '--sensitive');
+      return [...new Set([...slices, ...sensitive])];
+    },
+  });
+  const sliceValues = table.attributes.reduce((sum, a) => sum + a.values.length, 0);
+  if (sliceValues > MAX_SLICE_VALUES_TOTAL) {
+    throw new PredictionsFileError(
+      `the slice columns have ${sliceValues} distinct values together (${table.attributes.map((a) => `${a.name}: ${a.values.length}`).join(', ')}), more than the ${MAX_SLICE_VALUES_TOTAL} one evaluation reports: name fewer columns to slice by (slices, or --slices in the CLI)`,
+      null,
+      null,
+    );
+  }
+  // encodeHeldOut's layout (attributes in name order), built from the parser's encoding without a copy.
+  const data: HeldOutData = { labels: table.labels, attributes: [...table.attributes].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)) };
   const settings = {
     ...defaultEvaluationSettings,
     ...(opts.threshold !== undefined ? { threshold: opts.threshold } : {}),

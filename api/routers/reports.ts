@@ -4,10 +4,11 @@ import { gatePolicySchema, type RuleResult } from '../../analysis/policy';
 import type { ApprovalPacket } from '../../analysis/report';
 import { approvalOf, gateResultOf } from '../../db/gates';
 import { evalReportsOfRun, saturationReportOf } from '../../db/reports';
-import { evaluatePredictionsFile } from '../evaluateFile';
+import { MAX_SLICE_VALUES_TOTAL } from '../evaluateFile';
+import { EVALUATE_FILE_HEAP_MB, EVALUATE_FILE_QUEUE, EVALUATE_FILE_THREADS, EvaluationBusyError, EvaluationMemoryError, evaluateFileInThread } from '../evaluateFileWorker';
 import { approvalPacketOutput, fairlearnFairnessOutput, policyJudgementOutput, saturationReportOutput, type SaturationReport } from '../outputs';
 import { verifyStoredPacket } from '../packetIntegrity';
-import { PredictionsFileError } from '../predictionsFile';
+import { MAX_DISTINCT_VALUES, MAX_JSONL_LINE, PredictionsFileError } from '../predictionsFile';
 import { runId } from '../schemas';
 import { roleProcedure, router } from '../trpc';
 import { requireRun } from '../lookups';
@@ -23,6 +24,34 @@ const reportRefOutput = z.object({
 
 const columnList = z.array(z.string().min(1).max(100)).max(50);
 
+/**
+ * Rows an upload may have. 50M characters could hold 12.5M rows ("0,1\n"); evaluating those needs
+ * ~35 bytes a row of working memory on top of the text, so the API stops at 5M (a real file, with
+ * scores to a few decimals, has ~2.5M rows at the character cap). The CLI, on the user's own machine,
+ * takes up to the parser's MAX_ROWS.
+ */
+const MAX_ROWS_PER_UPLOAD = 5_000_000;
+
+/** reports.evaluateFile's limits, declared in the OpenAPI document and enforced by the input schema and the parser. */
+export const EVALUATE_FILE_LIMITS = {
+  characters: 50_000_000,
+  rows: MAX_ROWS_PER_UPLOAD,
+  distinctValuesPerColumn: MAX_DISTINCT_VALUES,
+  sliceValuesTotal: MAX_SLICE_VALUES_TOTAL,
+  columns: 50,
+} as const;
+
+const fmt = (n: number) => n.toLocaleString('en-US');
+
+const evaluateFileDescription = [
+  'The file arrives as the `content` string of a JSON body and is parsed and evaluated in a worker thread, one file at a time, so other requests are served meanwhile.',
+  `Limits: \`content\` at most ${fmt(EVALUATE_FILE_LIMITS.characters)} characters and ${fmt(EVALUATE_FILE_LIMITS.rows)} rows;`,
+  `\`slices\` and \`sensitive\` at most ${EVALUATE_FILE_LIMITS.columns} columns each; a slice column at most ${fmt(EVALUATE_FILE_LIMITS.distinctValuesPerColumn)} distinct values, all slice columns together ${fmt(EVALUATE_FILE_LIMITS.sliceValuesTotal)} (by default every column besides label and score is a slice: name the ones you want).`,
+  `A JSONL line at most ${fmt(MAX_JSONL_LINE)} characters. A bad file is 400 naming its line and column; an evaluation outgrowing its thread's ${EVALUATE_FILE_HEAP_MB} MB heap is 413;`,
+  `while ${EVALUATE_FILE_THREADS + EVALUATE_FILE_QUEUE} files are being evaluated or waiting, another is refused with 429: retry in a few seconds.`,
+  'The largest file takes a few seconds. The audit log records the call with the content replaced by its length.',
+].join(' ');
+
 export const reportsRouter = router({
   evaluateFile: roleProcedure('operator')
     .meta({
@@ -30,12 +59,29 @@ export const reportsRouter = router({
         method: 'POST',
         path: '/reports/evaluate-file',
         tags: ['reports'],
-        summary: "Evaluate uploaded predictions (CSV or JSONL with label and score): the packet, and fairness in Fairlearn's names",
+        summary: `Evaluate uploaded predictions (CSV or JSONL with label and score, at most ${fmt(EVALUATE_FILE_LIMITS.characters)} characters): the packet, and fairness in Fairlearn's names`,
+        description: evaluateFileDescription,
+        errorResponses: {
+          400: 'Invalid input, or a bad file (the message names the line and column)',
+          401: 'Authorization not provided',
+          403: 'Insufficient access (needs operator)',
+          413: `The evaluation outgrew its thread's ${EVALUATE_FILE_HEAP_MB} MB heap`,
+          429: 'Too many files being evaluated at once: retry in a few seconds',
+        },
       },
+    })
+    // The uploaded text stays out of the append-only audit log (50 MB in a jsonb row, serialised on
+    // the event loop for ~130 ms): the audit middleware reads the raw input after the procedure has
+    // run, and by then the content is replaced by its length.
+    .use(async ({ getRawInput, next }) => {
+      const result = await next();
+      const raw = (await getRawInput()) as { content?: unknown } | null | undefined;
+      if (raw && typeof raw === 'object' && typeof raw.content === 'string') raw.content = `[${raw.content.length} characters, not kept]`;
+      return result;
     })
     .input(
       z.strictObject({
-        content: z.string().min(1).max(50_000_000),
+        content: z.string().min(1).max(EVALUATE_FILE_LIMITS.characters),
         fileName: z.string().max(300).optional(),
         format: z.enum(['csv', 'jsonl']).optional(),
         slices: columnList.optional(),
@@ -46,9 +92,9 @@ export const reportsRouter = router({
       }),
     )
     .output(z.object({ rows: z.number(), threshold: z.number(), packet: approvalPacketOutput, fairness: z.record(z.string(), fairlearnFairnessOutput) }))
-    .mutation(({ input }) => {
+    .mutation(async ({ input }) => {
       try {
-        const result = evaluatePredictionsFile(input.content, {
+        return await evaluateFileInThread(input.content, {
           ...(input.fileName ? { fileName: input.fileName } : {}),
           ...(input.format ? { format: input.format } : {}),
           ...(input.slices ? { slices: input.slices } : {}),
@@ -56,10 +102,12 @@ export const reportsRouter = router({
           ...(input.threshold !== undefined ? { threshold: input.threshold } : {}),
           ...(input.bootstrap !== undefined ? { B: input.bootstrap } : {}),
           policy: input.policy ?? null,
+          maxRows: EVALUATE_FILE_LIMITS.rows,
         });
-        return result;
       } catch (err) {
         if (err instanceof PredictionsFileError) throw new TRPCError({ code: 'BAD_REQUEST', message: err.message });
+        if (err instanceof EvaluationBusyError) throw new TRPCError({ code: 'TOO_MANY_REQUESTS', message: err.message });
+        if (err instanceof EvaluationMemoryError) throw new TRPCError({ code: 'PAYLOAD_TOO_LARGE', message: err.message });
         throw err;
       }
     }),

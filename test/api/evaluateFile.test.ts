@@ -8,6 +8,8 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { gatePolicySchema } from '../../analysis/policy';
 import { evaluatePredictionsFile } from '../../api/evaluateFile';
+import { closeEvaluateFilePool, evaluateFileInThread } from '../../api/evaluateFileWorker';
+import { PredictionsFileError } from '../../api/predictionsFile';
 
 interface OracleDataset {
   name: string;
@@ -76,4 +78,17 @@ test('the CLI prints the same document with --json, and names the line of a bad 
   const bad = spawnSync(process.execPath, ['--import', 'tsx', cli, 'eval', file], { encoding: 'utf8' });
   assert.equal(bad.status, 1);
   assert.match(bad.stderr, /line 3, column score: score must be a number in \[0, 1\], got "high"/);
+});
+
+test('in the worker thread (as reports.evaluateFile runs it): the same document, and a bad file still names its line and column', async (t) => {
+  t.after(() => closeEvaluateFilePool());
+  const d = oracle.datasets[0]!;
+  const opts = { sensitive: ['group'], threshold: d.threshold, B: 200 };
+  // Characters beyond one byte arrive intact, a surrogate pair too where the thread's 1M-character slices would split it.
+  const head = `label,score,group\n${'0,0.5,ä\n'.repeat(100_000)}`;
+  const pairAt = (1 << 20) - 1;
+  const wide = `${head}1,0.5,${'x'.repeat(pairAt - head.length - 6)}😀\n${'1,0.5,ä\n'.repeat(100_000)}`;
+  assert.equal(wide.charCodeAt(pairAt), '😀'.charCodeAt(0));
+  for (const text of [toCsv(d), wide]) assert.deepEqual(await evaluateFileInThread(text, opts), evaluatePredictionsFile(text, opts));
+  await assert.rejects(evaluateFileInThread('label,score\n1,0.9\n0,high\n', {}), (err) => err instanceof PredictionsFileError && err.line === 3 && err.column === 'score');
 });
