@@ -44,6 +44,8 @@ const ERROR_RESPONSES: Record<string, string> = {
   '412': 'A precondition of the operation does not hold',
   '413': 'The request body is too large',
   '415': 'A request body that is not application/json',
+  '429': 'Too many requests of this kind at once (an uploaded file waits for the one before it): retry shortly',
+  '431': 'The request line or headers are too large (Node refuses more than 16 KB): shorten the URL',
   '500': 'An internal error; the server log has the details',
 };
 

@@ -139,7 +139,12 @@ test('a shadow window without traffic is inconclusive: paused for a human, resum
   });
   assert.equal(canary.pausedBecause, null);
   // The canary answers its share itself: the shadow route is gone, so nothing is scored silently any more.
-  const kinds = (await env.services.opened.db.select().from(routes).where(eq(routes.modelId, modelId))).map((r) => r.kind).sort();
+  // The status names the step before its route activity has run, so the routes are awaited, not read once.
+  const routeKinds = async () => (await env.services.opened.db.select().from(routes).where(eq(routes.modelId, modelId))).map((r) => r.kind).sort();
+  const kinds = await waitFor('the canary route', async () => {
+    const now = await routeKinds();
+    return now.includes('canary') ? now : null;
+  }, 30_000);
   assert.deepEqual(kinds, ['canary', 'production']);
   await env.clients.approver.runs.rollback.mutate({ runId, reason: 'end of the shadow test' });
   await waitForStatus(env, runId, ['rolled_back'], 30_000);
