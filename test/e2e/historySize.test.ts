@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { and, eq } from 'drizzle-orm';
+import { Rng } from '../../analysis/random';
 import protos from '@temporalio/proto';
 import { annotationBatches, annotationTasks, examples, models, predictions, routes, runs, shadowPredictions } from '../../db/schema';
 import { labelSubmittedSignal, type AnnotationBatchInput, type AnnotationBatchResult } from '../../workflows/messages';
@@ -31,16 +32,10 @@ after(async () => {
   await env?.stop();
 });
 
-/** A small deterministic generator (mulberry32). */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+/** A seeded uniform stream on [0, 1), from the project's one generator. */
+function rng(seed: number): () => number {
+  const g = new Rng(seed);
+  return () => g.next();
 }
 
 const SPAMMY = ['free', 'winner', 'viagra', 'cash', 'offer', 'click', 'prize', 'loan', 'cheap', 'deal', 'urgent', 'bonus'];

@@ -6,7 +6,7 @@
 // batch leaves exactly one copy of each example: imports are idempotent by (model, externalId), and
 // the retry says how many it found already there.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import { resultRows } from '../../db/queries';
 import { auditLog, examples, models } from '../../db/schema';
@@ -14,23 +14,11 @@ import { Deployment, faultSuiteSkip, report, sleep } from './harness';
 
 const skip = faultSuiteSkip();
 const dep = new Deployment('api-sigkill');
-let failed = false;
 
 const BATCH = 2_000;
 const BODY_CHARS = 3_000;
 
-before(async () => {
-  if (skip) return;
-  try {
-    await dep.startPostgres();
-    await dep.startTemporal(); // the API connects to Temporal at start; no workflow runs here
-    await dep.startApi();
-  } catch (err) {
-    failed = true; // the deployment did not come up: show its logs
-    throw err;
-  }
-});
-after(() => dep.stop(failed));
+dep.hooks(skip);
 
 type KillPoint = 'receiving' | 'inserting' | 'committed';
 
@@ -114,7 +102,7 @@ test('API SIGKILL mid-import: whole batch or none, and the retry leaves one copy
     assert.equal(partial, 0, 'no partial batch');
     assert.equal(retriesOneCopy, points.length, 'every retry leaves exactly one copy of the batch');
   } catch (err) {
-    failed = true;
+    dep.failed = true;
     throw err;
   }
 });

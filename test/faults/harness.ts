@@ -8,6 +8,7 @@
 // Every child is started through a shell watchdog that holds a pipe from this process: when the test
 // process dies in any way (even SIGKILL) the pipe closes and the watchdog kills the child, so a failed
 // or killed test leaves nothing running. The normal path stops children by the pids launched here.
+import { after, before } from 'node:test';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
 import net from 'node:net';
@@ -188,6 +189,40 @@ export class Deployment {
   // ─────────────── PostgreSQL ───────────────
 
   /** initdb + start a cluster of our own on a free port; migrates it and issues a token per role. */
+  /**
+   * What every scenario starts before its fault: PostgreSQL, Temporal and the API (the API connects to
+   * Temporal at start). Throws when one did not come up; `stop(true)` then shows the process logs.
+   */
+  async startCore(): Promise<void> {
+    await this.startPostgres();
+    await this.startTemporal();
+    await this.startApi();
+  }
+
+  /** Set when a test (or the start) failed: stop() then prints the process logs. */
+  failed = false;
+
+  /**
+   * The suite's hooks: before, the core processes and then `up` (e.g. a Temporal client); after,
+   * `down` and stop. Nothing runs when the file is skipped.
+   */
+  hooks(skip: string | false, up?: () => Promise<void>, down?: () => Promise<void>): void {
+    before(async () => {
+      if (skip) return;
+      try {
+        await this.startCore();
+        await up?.();
+      } catch (err) {
+        this.failed = true; // the deployment did not come up: show its logs
+        throw err;
+      }
+    });
+    after(async () => {
+      await down?.().catch(() => {});
+      await this.stop(this.failed);
+    });
+  }
+
   async startPostgres(): Promise<PgCluster> {
     const bin = findPgBin();
     if (!bin) throw new Error('no PostgreSQL binaries');

@@ -4,32 +4,20 @@
 // again, unchanged, until it is acknowledged. Several batches are attempted while the database is down.
 // Afterwards the database holds every event sent exactly once: 0 lost, 0 duplicated.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { eq, sql } from 'drizzle-orm';
 import { feedbackEvents, modelVersions, models } from '../../db/schema';
 import { Deployment, faultSuiteSkip, report, sleep } from './harness';
 
 const skip = faultSuiteSkip();
 const dep = new Deployment('pg-restart');
-let failed = false;
 
 const SENDERS = 4;
 const BATCHES_PER_SENDER = 8;
 const EVENTS_PER_BATCH = 200;
 const OUTAGE_MS = 4_000;
 
-before(async () => {
-  if (skip) return;
-  try {
-    await dep.startPostgres();
-    await dep.startTemporal(); // the API connects to Temporal at start; this scenario runs no workflow
-    await dep.startApi();
-  } catch (err) {
-    failed = true; // the deployment did not come up: show its logs
-    throw err;
-  }
-});
-after(() => dep.stop(failed));
+dep.hooks(skip);
 
 test('PostgreSQL restart under feedback ingest: 0 lost, 0 duplicated', { skip, timeout: 240_000 }, async (t) => {
   try {
@@ -135,7 +123,7 @@ test('PostgreSQL restart under feedback ingest: 0 lost, 0 duplicated', { skip, t
     // response was lost comes back as a duplicate on the retry, never as a second row.
     assert.equal(inserted, stored, 'inserted counts in the acknowledgements add up to the rows stored');
   } catch (err) {
-    failed = true;
+    dep.failed = true;
     throw err;
   }
 });

@@ -3,14 +3,13 @@
 // again once the runs have moved on after the first restart. `retrain worker` and `retrain api` keep
 // running through both outages and reconnect by themselves. Every run is promoted exactly once.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import type { Client } from '@temporalio/client';
 import { Deployment, faultSuiteSkip, report, sleep } from './harness';
 import { maxActivityAttempt, promotionVerdict, registerLoadedModel, runRow, startRun, temporalClient, trainingHeartbeated } from './runs';
 
 const skip = faultSuiteSkip();
 const dep = new Deployment('temporal-restart');
-let failed = false;
 let temporal: { client: Client; close(): Promise<void> } | undefined;
 
 const RUNS = 2;
@@ -19,22 +18,9 @@ const DOWN_MS = 2_000;
 const TRAINER_PARAMS = { epochs: 400 };
 const DONE = ['promoted', 'rejected', 'failed'];
 
-before(async () => {
-  if (skip) return;
-  try {
-    await dep.startPostgres();
-    await dep.startTemporal();
-    await dep.startApi();
-    temporal = await temporalClient(dep);
-  } catch (err) {
-    failed = true; // the deployment did not come up: show its logs
-    throw err;
-  }
-});
-after(async () => {
-  await temporal?.close().catch(() => {});
-  await dep.stop(failed);
-});
+dep.hooks(skip, async () => {
+  temporal = await temporalClient(dep);
+}, () => temporal?.close() ?? Promise.resolve());
 
 test('Temporal server SIGKILL and restart on its db mid-run: every run promoted exactly once', { skip, timeout: 420_000 }, async (t) => {
   try {
@@ -101,7 +87,7 @@ test('Temporal server SIGKILL and restart on its db mid-run: every run promoted 
     assert.equal(once, RUNS, 'every run promoted exactly once');
     assert.ok(worker.isAlive(), 'the worker rode out both outages');
   } catch (err) {
-    failed = true;
+    dep.failed = true;
     throw err;
   }
 });

@@ -4,14 +4,13 @@
 // a training attempt killed and the worker was killed at least twice; the last worker finishes. Every run is promoted exactly once: one candidate version,
 // in production behind the production route, one promote deployment event, one route.promote audit row.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import type { Client } from '@temporalio/client';
 import { Deployment, faultSuiteSkip, report } from './harness';
 import { BEFORE_TRAINED, maxActivityAttempt, promotionVerdict, registerLoadedModel, runRow, startRun, temporalClient, trainingState } from './runs';
 
 const skip = faultSuiteSkip();
 const dep = new Deployment('worker-sigkill');
-let failed = false;
 let temporal: { client: Client; close(): Promise<void> } | undefined;
 
 const RUNS = 3;
@@ -21,22 +20,9 @@ const MAX_KILLS = 4;
 const TRAINER_PARAMS = { epochs: 600 };
 const WORKER_ENV = { RETRAIN_TRAINING_THREADS: String(RUNS) };
 
-before(async () => {
-  if (skip) return;
-  try {
-    await dep.startPostgres();
-    await dep.startTemporal();
-    await dep.startApi();
-    temporal = await temporalClient(dep);
-  } catch (err) {
-    failed = true; // the deployment did not come up: show its logs
-    throw err;
-  }
-});
-after(async () => {
-  await temporal?.close().catch(() => {});
-  await dep.stop(failed);
-});
+dep.hooks(skip, async () => {
+  temporal = await temporalClient(dep);
+}, () => temporal?.close() ?? Promise.resolve());
 
 test('worker SIGKILL mid-training: every run promoted exactly once', { skip, timeout: 420_000 }, async (t) => {
   try {
@@ -102,7 +88,7 @@ test('worker SIGKILL mid-training: every run promoted exactly once', { skip, tim
     assert.ok(kills >= MIN_KILLS, `the worker was killed at least ${MIN_KILLS} times (${kills})`);
     assert.equal(retried, killedRuns.size, 'every killed run had its training retried');
   } catch (err) {
-    failed = true;
+    dep.failed = true;
     throw err;
   }
 });
