@@ -47,6 +47,7 @@ const ERROR_RESPONSES: Record<string, string> = {
   '429': 'Too many requests of this kind at once (an uploaded file waits for the one before it): retry shortly',
   '431': 'The request line or headers are too large (Node refuses more than 16 KB): shorten the URL',
   '500': 'An internal error; the server log has the details',
+  '503': 'The database cannot be reached right now: retry shortly',
 };
 
 export function openApiDocument(baseUrl: string) {

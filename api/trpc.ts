@@ -38,7 +38,9 @@ export interface ApiDeps {
 /** Resolves a bearer token to its identity; revoked and unknown tokens resolve to null. */
 export async function identityFromToken(db: Db, token: string | null | undefined): Promise<Identity | null> {
   if (!token) return null;
-  const row = await activeTokenBySecret(db, token);
+  const row = await activeTokenBySecret(db, token).catch((err: unknown) => {
+    throw databaseUnreachable(err) ? unavailableError(err) : err;
+  });
   return row ? { subject: row.subject, role: row.role, tokenId: row.id } : null;
 }
 
@@ -162,8 +164,37 @@ const storableStrings = t.middleware(async ({ getRawInput, next }) => {
   return next();
 });
 
+/**
+ * Errors that mean the database cannot be reached right now (refused, reset, shutting down, starting
+ * up, connection lost): node's socket codes, postgres.js's own, and SQLSTATE classes 08 and 57P.
+ */
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT']);
+
+/** Whether an error (or any cause under it) says the database is unreachable. */
+export function databaseUnreachable(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && (UNREACHABLE_CODES.has(code) || /^(08\d\d\d|57P0[123])$/.test(code))) return true;
+  }
+  return false;
+}
+
+const UNAVAILABLE_MESSAGE = 'the database cannot be reached right now; nothing was done that you were told of: retry shortly';
+
+/** A 503 for a database that cannot be reached, so a client can tell "retry later" from a defect. */
+export function unavailableError(cause: unknown): TRPCError {
+  return new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: UNAVAILABLE_MESSAGE, cause });
+}
+
+/** Outermost on every procedure: an unreachable database is a 503, not an internal error. */
+const databaseReachable = t.middleware(async ({ next }) => {
+  const result = await next();
+  if (!result.ok && result.error.code === 'INTERNAL_SERVER_ERROR' && databaseUnreachable(result.error)) throw unavailableError(result.error);
+  return result;
+});
+
 /** Procedures anyone may call; their input is checked for unstorable strings like every other's. */
-export const publicProcedure = t.procedure.use(storableStrings);
+export const publicProcedure = t.procedure.use(databaseReachable).use(storableStrings);
 
 // The role table is shared with the workflows' update validators; roleProcedure(required: Role) passing
 // a Role to it is what keeps it naming every role in db/schema's ROLES.
@@ -207,10 +238,11 @@ function redact(input: unknown): unknown {
 
 // Order: who is calling (401), may they (403), then the input (400): a caller without the right learns
 // nothing about what the input should be.
-export const authedProcedure = t.procedure.use(authed).use(storableStrings).use(audited);
+export const authedProcedure = t.procedure.use(databaseReachable).use(authed).use(storableStrings).use(audited);
 
 export function roleProcedure(required: Role) {
   return t.procedure
+    .use(databaseReachable)
     .use(authed)
     .use(({ ctx, next }) => {
       if (!roleAllows(ctx.identity.role, required)) {

@@ -17,6 +17,17 @@ const probe = router({
   unexpected: publicProcedure.query(() => {
     throw new Error('Temporal-looking text from a database error: password=hunter2');
   }),
+  // What postgres.js throws while PostgreSQL restarts (SQLSTATE 57P03), wrapped as drizzle wraps it.
+  databaseDown: publicProcedure.query(() => {
+    throw new Error('Failed query: select 1 from models', { cause: Object.assign(new Error('the database system is starting up'), { code: '57P03' }) });
+  }),
+  connectionRefused: publicProcedure.query(() => {
+    throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+  }),
+  // A database error that is not about reaching it stays an internal error.
+  constraint: publicProcedure.query(() => {
+    throw new Error('Failed query', { cause: Object.assign(new Error('duplicate key value'), { code: '23505' }) });
+  }),
 });
 
 async function errorOf(path: string): Promise<{ message: string; code: string; httpStatus: number }> {
@@ -45,4 +56,14 @@ test("Temporal's failures are shown with their message, as 500s", async () => {
 
 test('any other internal error is hidden, even when its message starts with Temporal', async () => {
   assert.deepEqual(await errorOf('unexpected'), { message: 'internal error: the server log has the details', code: 'INTERNAL_SERVER_ERROR', httpStatus: 500 });
+});
+
+test('a database that cannot be reached is a 503 that says to retry, not a 500; other database errors stay 500s', async () => {
+  for (const path of ['databaseDown', 'connectionRefused']) {
+    const got = await errorOf(path);
+    assert.deepEqual([got.code, got.httpStatus], ['SERVICE_UNAVAILABLE', 503], path);
+    assert.match(got.message, /cannot be reached right now.*retry shortly/);
+    assert.doesNotMatch(got.message, /5432|starting up|select/);
+  }
+  assert.deepEqual(await errorOf('constraint'), { message: 'internal error: the server log has the details', code: 'INTERNAL_SERVER_ERROR', httpStatus: 500 });
 });
