@@ -26,12 +26,12 @@ export function sendError(res: http.ServerResponse, status: number, code: string
 const DISCARD_MS = 2000;
 
 /**
- * Answers 413 and stops keeping the body: the connection closes once the answer is out. Until then,
- * and for DISCARD_MS after, bytes still arriving are dropped unbuffered (a socket closed on unread
- * bytes is reset, and a client still sending would see the reset instead of the 413); then it is cut.
+ * Answers 413 and stops keeping the body: bytes still arriving are dropped unbuffered for DISCARD_MS
+ * after the answer is out, then the connection is cut. (`Connection: close` would make Node close the
+ * socket as soon as the answer is written; a socket closed on unread bytes is reset, and a client
+ * still sending would see the reset instead of the 413.)
  */
 export function refuseTooLarge(req: http.IncomingMessage, res: http.ServerResponse, err: BodyTooLargeError) {
-  res.setHeader('Connection', 'close');
   req.removeAllListeners('data');
   req.resume();
   res.once('finish', () => setTimeout(() => req.destroy(), DISCARD_MS).unref());
