@@ -9,7 +9,7 @@ import { writeAudit } from '../db/auditLog';
 import { EvaluationBusyError, EvaluationMemoryError, evaluateFileBytesInThread } from './evaluateFileWorker';
 import { BodyTooLargeError, readBodySlabs, refuseTooLarge, sendError } from './httpBody';
 import { PredictionsFileError } from './predictionsFile';
-import { EVALUATE_FILE_LIMITS, evaluateFileOptionFields, evaluateFileOptionsOf, evaluateFileOutput } from './routers/reports';
+import { EVALUATE_FILE_LIMITS, evaluateFileOptionsOf, evaluateFileOptionsSchema, evaluateFileOutput } from './routers/reports';
 import { bearerFrom, findUnstorableString, identityFromToken, roleAllows, type ApiDeps } from './trpc';
 
 export const UPLOAD_PATH = '/reports/evaluate-file';
@@ -34,7 +34,7 @@ export function isStreamedUpload(req: http.IncomingMessage, pathname: string): b
   return req.method === 'POST' && pathname === UPLOAD_PATH && mediaType(req.headers['content-type']).type in MEDIA_TYPES;
 }
 
-const optionsSchema = z.strictObject(evaluateFileOptionFields);
+const optionsSchema = evaluateFileOptionsSchema;
 const LIST_OPTIONS = new Set(['slices', 'sensitive']);
 const NUMBER_OPTIONS = new Set(['threshold', 'bootstrap']);
 const QUERY_OPTIONS = ['fileName', 'slices', 'sensitive', 'threshold', 'bootstrap', 'policy'];

@@ -65,7 +65,7 @@ export const evaluateFileOptionFields = {
   policy: gatePolicySchema.optional(),
   bootstrap: z.number().int().min(10).max(10_000).optional(),
 };
-const evaluateFileOptionsSchema = z.strictObject(evaluateFileOptionFields);
+export const evaluateFileOptionsSchema = z.strictObject(evaluateFileOptionFields);
 export type EvaluateFileOptionsInput = z.infer<typeof evaluateFileOptionsSchema>;
 
 /** What reports.evaluateFile answers; the streamed upload answers through it too, so the two cannot drift. */
