@@ -45,6 +45,7 @@ const ERROR_RESPONSES: Record<string, string> = {
   '409': 'Conflicts with the current state (a duplicate, a finished run)',
   '412': 'A precondition of the operation does not hold',
   '413': 'The request body is too large (every request body is at most 64 MiB; a streamed upload at most its declared limit)',
+  '431': 'The request line or headers are too large (Node’s 16 KiB limit): shorten the query string, or send a body',
   '415': 'A request body that is not application/json (or, for a streamed upload, not text/csv or application/x-ndjson in UTF-8)',
   '500': 'An internal error; the server log has the details',
 };
@@ -69,7 +70,11 @@ export function openApiDocument(baseUrl: string) {
       if (!['get', 'put', 'post', 'delete', 'patch'].includes(method) || !operation?.responses) continue;
       const ok = Object.fromEntries(Object.entries(operation.responses).filter(([status]) => status.startsWith('2')));
       const errors = Object.fromEntries(
-        Object.entries(ERROR_RESPONSES).map(([status, description]) => [status, { description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } }]),
+        Object.entries(ERROR_RESPONSES).map(([status, description]) => [
+          status,
+          // Node's HTTP parser answers 431 itself, before any route: no body.
+          status === '431' ? { description } : { description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
+        ]),
       );
       operation.responses = { ...ok, ...errors };
     }
