@@ -79,11 +79,21 @@ async function utf8Slices(text: string): Promise<Uint8Array[]> {
 }
 
 /** Evaluates a predictions file in the worker thread; the same result as evaluatePredictionsFile in-process. */
-export async function evaluateFileInThread(text: string, opts: EvaluateFileOptions): Promise<FileEvaluation> {
+export function evaluateFileInThread(text: string, opts: EvaluateFileOptions): Promise<FileEvaluation> {
+  return evaluateFileBytesInThread(() => utf8Slices(text), opts);
+}
+
+/**
+ * Evaluates a file that arrives as UTF-8 bytes (the streamed upload, api/uploadRoute): `collect` reads
+ * them (its slices must own their ArrayBuffers, so they can be transferred); the thread decodes them
+ * with a streaming TextDecoder, so a character split between slices is whole again. A slot is taken
+ * before `collect` reads anything, so a busy pool refuses the upload before its body is read.
+ */
+export async function evaluateFileBytesInThread(collect: () => Promise<Uint8Array[]>, opts: EvaluateFileOptions): Promise<FileEvaluation> {
   if (inFlight >= EVALUATE_FILE_THREADS + EVALUATE_FILE_QUEUE) throw new EvaluationBusyError(inFlight);
   inFlight++;
   try {
-    const utf8 = await utf8Slices(text);
+    const utf8 = await collect();
     const job: EvaluateFileJob = { utf8, opts };
     const out = (await evaluationPool().run(job, { transferList: utf8.map((b) => b.buffer as ArrayBuffer) })) as EvaluateFileThreadResult;
     if (!out.ok) throw new PredictionsFileError(out.error.reason, out.error.line, out.error.column);

@@ -4,7 +4,9 @@ import type { AddressInfo } from 'node:net';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import { createOpenApiHttpHandler, generateOpenApiDocument } from 'trpc-to-openapi';
 import { appRouter } from './router';
+import { BodyTooLargeError, MAX_JSON_BODY_BYTES, readBody, refuseTooLarge, sendError } from './httpBody';
 import { bearerFrom, createContextInner, identityFromToken, type ApiDeps } from './trpc';
+import { handleStreamedUpload, isStreamedUpload, MAX_UPLOAD_BYTES, UPLOAD_MEDIA_TYPES, UPLOAD_PATH } from './uploadRoute';
 
 export interface ApiServer {
   url: string;
@@ -42,10 +44,10 @@ const ERROR_RESPONSES: Record<string, string> = {
   '404': 'What the request names does not exist',
   '409': 'Conflicts with the current state (a duplicate, a finished run)',
   '412': 'A precondition of the operation does not hold',
-  '413': 'The request body is too large',
-  '415': 'A request body that is not application/json',
+  '413': 'The request body is too large (every request body is at most 64 MiB; a streamed upload at most its declared limit)',
+  '415': 'A request body that is not application/json (or, for a streamed upload, not text/csv or application/x-ndjson in UTF-8)',
   '429': 'Too many requests of this kind at once (an uploaded file waits for the one before it): retry shortly',
-  '431': 'The request line or headers are too large (Node refuses more than 16 KB): shorten the URL',
+  '431': 'The request line or headers are too large (Node’s 16 KiB limit): shorten the query string, or send a body',
   '500': 'An internal error; the server log has the details',
   '503': 'The database cannot be reached right now: retry shortly',
 };
@@ -70,9 +72,21 @@ export function openApiDocument(baseUrl: string) {
       if (!['get', 'put', 'post', 'delete', 'patch'].includes(method) || !operation?.responses) continue;
       const ok = Object.fromEntries(Object.entries(operation.responses).filter(([status]) => status.startsWith('2')));
       const errors = Object.fromEntries(
-        Object.entries(ERROR_RESPONSES).map(([status, description]) => [status, { description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } }]),
+        Object.entries(ERROR_RESPONSES).map(([status, description]) => [
+          status,
+          // Node's HTTP parser answers 431 itself, before any route: no body.
+          status === '431' ? { description } : { description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
+        ]),
       );
       operation.responses = { ...ok, ...errors };
+    }
+  }
+  // The streamed upload (api/uploadRoute) takes the file itself as the body; trpc-to-openapi knows only
+  // the JSON body, so the raw media types are added here.
+  const upload = (doc.paths?.[UPLOAD_PATH] as { post?: { requestBody?: { content?: Record<string, unknown> } } } | undefined)?.post;
+  if (upload?.requestBody?.content) {
+    for (const type of UPLOAD_MEDIA_TYPES) {
+      upload.requestBody.content[type] = { schema: { type: 'string', description: `The predictions file itself, UTF-8, at most ${MAX_UPLOAD_BYTES.toLocaleString('en-US')} bytes; options in the query string` } };
     }
   }
   return doc;
@@ -98,21 +112,6 @@ class EdgeRefusal extends Error {
   }
 }
 
-function sendError(res: http.ServerResponse, status: number, code: string, message: string) {
-  res.statusCode = status;
-  res.setHeader('Content-Type', 'application/json');
-  res.end(JSON.stringify({ message, code, data: { code, httpStatus: status } }));
-}
-
-function readBody(req: http.IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
-}
-
 /** Why a body is not JSON, said so a client can fix it. */
 function jsonProblem(text: string, err: unknown): string {
   const why = err instanceof Error ? err.message : String(err);
@@ -132,7 +131,7 @@ async function checkRestRequest(req: http.IncomingMessage, url: URL): Promise<vo
   }
   const method = req.method ?? 'GET';
   if (method === 'GET' || method === 'HEAD' || method === 'DELETE') return;
-  const text = new TextDecoder().decode(await readBody(req));
+  const text = new TextDecoder().decode(await readBody(req, MAX_JSON_BODY_BYTES));
   const carrier = req as http.IncomingMessage & { body?: string };
   if (text.trim() === '') {
     carrier.body = undefined;
@@ -162,14 +161,17 @@ export async function startApiServer(deps: ApiDeps, opts: { port?: number; host?
     while (root instanceof Error && root.cause instanceof Error) root = root.cause;
     process.stderr.write(`api: ${path ?? '?'} failed: ${(root as Error).message.slice(0, 500)}\n`);
   };
-  const trpcHandler = createHTTPHandler({ router: appRouter, createContext, basePath: '/trpc/', onError });
-  const restHandler = createOpenApiHttpHandler({ router: appRouter, createContext, onError });
+  const trpcHandler = createHTTPHandler({ router: appRouter, createContext, basePath: '/trpc/', onError, maxBodySize: MAX_JSON_BODY_BYTES });
+  const restHandler = createOpenApiHttpHandler({ router: appRouter, createContext, onError, maxBodySize: MAX_JSON_BODY_BYTES });
   const document: { value?: unknown } = {};
 
   const rest = async (req: http.IncomingMessage, res: http.ServerResponse, path: string) => {
+    const parsed = new URL(path, 'http://localhost');
+    if (isStreamedUpload(req, parsed.pathname)) return handleStreamedUpload(deps, req, res, parsed.searchParams);
     try {
-      await checkRestRequest(req, new URL(path, 'http://localhost'));
+      await checkRestRequest(req, parsed);
     } catch (err) {
+      if (err instanceof BodyTooLargeError) return refuseTooLarge(req, res, err);
       if (!(err instanceof EdgeRefusal)) throw err;
       // Without a valid token a request learns nothing, not even that its input was malformed.
       if (!(await identityFromToken(deps.db, bearerFrom(req.headers.authorization)))) {

@@ -4,7 +4,7 @@ import { gatePolicySchema, type RuleResult } from '../../analysis/policy';
 import type { ApprovalPacket } from '../../analysis/report';
 import { approvalOf, gateResultOf } from '../../db/gates';
 import { evalReportsOfRun, saturationReportOf } from '../../db/reports';
-import { MAX_SLICE_VALUES_TOTAL } from '../evaluateFile';
+import { MAX_SLICE_VALUES_TOTAL, type EvaluateFileOptions } from '../evaluateFile';
 import { EVALUATE_FILE_HEAP_MB, EVALUATE_FILE_QUEUE, EVALUATE_FILE_THREADS, EvaluationBusyError, EvaluationMemoryError, evaluateFileInThread } from '../evaluateFileWorker';
 import { approvalPacketOutput, fairlearnFairnessOutput, policyJudgementOutput, saturationReportOutput, type SaturationReport } from '../outputs';
 import { verifyStoredPacket } from '../packetIntegrity';
@@ -44,13 +44,46 @@ export const EVALUATE_FILE_LIMITS = {
 const fmt = (n: number) => n.toLocaleString('en-US');
 
 const evaluateFileDescription = [
-  'The file arrives as the `content` string of a JSON body and is parsed and evaluated in a worker thread, one file at a time, so other requests are served meanwhile.',
+  'The file arrives either as the `content` string of a JSON body, or, streamed, as the request body itself with `Content-Type: text/csv` or `application/x-ndjson` (also `application/jsonl`), UTF-8, and the options as query parameters:',
+  '`fileName`, `slices` and `sensitive` (comma-separated or repeated), `threshold`, `bootstrap`, and `policy` as a JSON string; the format follows from the media type.',
+  `A streamed file is at most ${fmt(EVALUATE_FILE_LIMITS.characters)} bytes and is never held as one string by the API; a JSON body at most 64 MiB (every request body is; past it, 413 without reading the rest).`,
+  'Either way the file is parsed and evaluated in a worker thread, one file at a time, so other requests are served meanwhile.',
   `Limits: \`content\` at most ${fmt(EVALUATE_FILE_LIMITS.characters)} characters and ${fmt(EVALUATE_FILE_LIMITS.rows)} rows;`,
   `\`slices\` and \`sensitive\` at most ${EVALUATE_FILE_LIMITS.columns} columns each; a slice column at most ${fmt(EVALUATE_FILE_LIMITS.distinctValuesPerColumn)} distinct values, all slice columns together ${fmt(EVALUATE_FILE_LIMITS.sliceValuesTotal)} (by default every column besides label and score is a slice: name the ones you want).`,
   `A JSONL line at most ${fmt(MAX_JSONL_LINE)} characters. A bad file is 400 naming its line and column; an evaluation outgrowing its thread's ${EVALUATE_FILE_HEAP_MB} MB heap is 413;`,
   `while ${EVALUATE_FILE_THREADS + EVALUATE_FILE_QUEUE} files are being evaluated or waiting, another is refused with 429: retry in a few seconds.`,
   'The largest file takes a few seconds. The audit log records the call with the content replaced by its length.',
 ].join(' ');
+
+/** reports.evaluateFile's options besides the file: the JSON body's fields, and the streamed upload's query parameters (api/uploadRoute). */
+export const evaluateFileOptionFields = {
+  fileName: z.string().max(300).optional(),
+  format: z.enum(['csv', 'jsonl']).optional(),
+  slices: columnList.optional(),
+  sensitive: columnList.optional(),
+  threshold: z.number().min(0).max(1).optional(),
+  policy: gatePolicySchema.optional(),
+  bootstrap: z.number().int().min(10).max(10_000).optional(),
+};
+export const evaluateFileOptionsSchema = z.strictObject(evaluateFileOptionFields);
+export type EvaluateFileOptionsInput = z.infer<typeof evaluateFileOptionsSchema>;
+
+/** What reports.evaluateFile answers; the streamed upload answers through it too, so the two cannot drift. */
+export const evaluateFileOutput = z.object({ rows: z.number(), threshold: z.number(), packet: approvalPacketOutput, fairness: z.record(z.string(), fairlearnFairnessOutput) });
+
+/** The evaluation's options from validated input. */
+export function evaluateFileOptionsOf(input: EvaluateFileOptionsInput): EvaluateFileOptions {
+  return {
+    ...(input.fileName ? { fileName: input.fileName } : {}),
+    ...(input.format ? { format: input.format } : {}),
+    ...(input.slices ? { slices: input.slices } : {}),
+    ...(input.sensitive ? { sensitive: input.sensitive } : {}),
+    ...(input.threshold !== undefined ? { threshold: input.threshold } : {}),
+    ...(input.bootstrap !== undefined ? { B: input.bootstrap } : {}),
+    policy: input.policy ?? null,
+    maxRows: EVALUATE_FILE_LIMITS.rows,
+  };
+}
 
 export const reportsRouter = router({
   evaluateFile: roleProcedure('operator')
@@ -65,7 +98,7 @@ export const reportsRouter = router({
           400: 'Invalid input, or a bad file (the message names the line and column)',
           401: 'Authorization not provided',
           403: 'Insufficient access (needs operator)',
-          413: `The evaluation outgrew its thread's ${EVALUATE_FILE_HEAP_MB} MB heap`,
+          413: `The body is over its limit, or the evaluation outgrew its thread's ${EVALUATE_FILE_HEAP_MB} MB heap`,
           429: 'Too many files being evaluated at once: retry in a few seconds',
         },
       },
@@ -79,31 +112,11 @@ export const reportsRouter = router({
       if (raw && typeof raw === 'object' && typeof raw.content === 'string') raw.content = `[${raw.content.length} characters, not kept]`;
       return result;
     })
-    .input(
-      z.strictObject({
-        content: z.string().min(1).max(EVALUATE_FILE_LIMITS.characters),
-        fileName: z.string().max(300).optional(),
-        format: z.enum(['csv', 'jsonl']).optional(),
-        slices: columnList.optional(),
-        sensitive: columnList.optional(),
-        threshold: z.number().min(0).max(1).optional(),
-        policy: gatePolicySchema.optional(),
-        bootstrap: z.number().int().min(10).max(10_000).optional(),
-      }),
-    )
-    .output(z.object({ rows: z.number(), threshold: z.number(), packet: approvalPacketOutput, fairness: z.record(z.string(), fairlearnFairnessOutput) }))
+    .input(z.strictObject({ content: z.string().min(1).max(EVALUATE_FILE_LIMITS.characters), ...evaluateFileOptionFields }))
+    .output(evaluateFileOutput)
     .mutation(async ({ input }) => {
       try {
-        return await evaluateFileInThread(input.content, {
-          ...(input.fileName ? { fileName: input.fileName } : {}),
-          ...(input.format ? { format: input.format } : {}),
-          ...(input.slices ? { slices: input.slices } : {}),
-          ...(input.sensitive ? { sensitive: input.sensitive } : {}),
-          ...(input.threshold !== undefined ? { threshold: input.threshold } : {}),
-          ...(input.bootstrap !== undefined ? { B: input.bootstrap } : {}),
-          policy: input.policy ?? null,
-          maxRows: EVALUATE_FILE_LIMITS.rows,
-        });
+        return await evaluateFileInThread(input.content, evaluateFileOptionsOf(input));
       } catch (err) {
         if (err instanceof PredictionsFileError) throw new TRPCError({ code: 'BAD_REQUEST', message: err.message });
         if (err instanceof EvaluationBusyError) throw new TRPCError({ code: 'TOO_MANY_REQUESTS', message: err.message });
