@@ -11,6 +11,7 @@ import {
   DEFAULT_ROLLOUT_STEPS,
   MIN_REASON_LENGTH,
   ROLLOUT_FAILURE,
+  canonicalSubject,
   pauseUpdate,
   promoteNowUpdate,
   resumeUpdate,
@@ -61,7 +62,8 @@ export async function rollout(input: RolloutInput): Promise<RolloutResult> {
     {
       validator: (cmd) => {
         validate(['approver'], 'promote now')(cmd);
-        if (cmd.caller.subject === input.requestedBy) refuse(ROLLOUT_FAILURE.forbidden, `${cmd.caller.subject} requested run ${input.runId} and may not promote it early (four eyes)`);
+        // Canonical, as the gate's four eyes compare ('Operator1' is 'operator1'); validators do not run on replay.
+        if (canonicalSubject(cmd.caller.subject) === canonicalSubject(input.requestedBy)) refuse(ROLLOUT_FAILURE.forbidden, `${cmd.caller.subject} requested run ${input.runId} and may not promote it early (four eyes)`);
       },
     },
   );
