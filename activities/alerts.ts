@@ -7,6 +7,7 @@
 // webhook's host is resolved, judged, and connected to at the very address that was judged, so a name
 // that resolves elsewhere a moment later (DNS rebinding) cannot move the request. Redirects are not
 // followed.
+import { lookup } from 'node:dns/promises';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -16,10 +17,11 @@ import { and, eq, ne, sql } from 'drizzle-orm';
 import type { Db } from '../db/index';
 import { writeAudit } from '../db/auditLog';
 import { alerts, models, type AlertKind, type AlertStatus } from '../db/schema';
-import { DEFAULT_ALERT_SECRET_ENV, checkWebhookDestination, secretEnvRefusal, type ResolvedAddress, type Resolver } from '../db/webhooks';
+import { DEFAULT_ALERT_SECRET_ENV, checkWebhookDestination, secretEnvRefusal, type ResolvedAddress, type Resolver } from '../analysis/webhookDestinations';
+import { listWebhookDestinations } from '../db/webhooks';
 
 export type { AlertKind, AlertStatus } from '../db/schema';
-export { DEFAULT_ALERT_SECRET_ENV, WEBHOOK_SECRET_ENV_PREFIX } from '../db/webhooks';
+export { DEFAULT_ALERT_SECRET_ENV, WEBHOOK_SECRET_ENV_PREFIX } from '../analysis/webhookDestinations';
 
 export const ALERT_TIMEOUT_MS = 10_000;
 export const ALERT_HEADERS = {
@@ -147,6 +149,10 @@ function postPinned(url: URL, pinned: ResolvedAddress, headers: Record<string, s
   });
 }
 
+/** Every address a host name has, as the system resolver (and so a connection) sees them. */
+const systemResolver: Resolver = async (hostname) =>
+  (await lookup(hostname, { all: true, verbatim: true })).map((a) => ({ address: a.address, family: a.family === 6 ? 6 : 4 }));
+
 const errorText = (err: unknown): string => {
   if (err instanceof Error) {
     const cause = err.cause instanceof Error ? `: ${err.cause.message}` : '';
@@ -156,7 +162,7 @@ const errorText = (err: unknown): string => {
 };
 
 export function createAlertActivities({ db }: { db: Db }, opts: AlertActivityOptions = {}) {
-  const resolve = opts.resolve;
+  const resolve = opts.resolve ?? systemResolver;
   const now = opts.now ?? (() => new Date());
   const timeoutMs = opts.timeoutMs ?? ALERT_TIMEOUT_MS;
 
@@ -224,7 +230,7 @@ export function createAlertActivities({ db }: { db: Db }, opts: AlertActivityOpt
         await recordFailure(row.id, { lastError: message });
         throw ApplicationFailure.nonRetryable(message, 'AlertSecretMissing');
       }
-      const destination = await checkWebhookDestination(db, input.webhook.url, resolve ? { resolve } : {});
+      const destination = await checkWebhookDestination(input.webhook.url, await listWebhookDestinations(db), { resolve });
       if (destination.verdict === 'refused') {
         await recordFailure(row.id, { lastError: destination.reason });
         throw ApplicationFailure.nonRetryable(destination.reason, destination.code === 'bad_url' ? 'BadWebhookUrl' : 'WebhookDestinationRefused');

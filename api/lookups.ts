@@ -1,9 +1,12 @@
 // Lookups every router needs, in one home: each turns "not there" into a NOT_FOUND that names what
 // was not found and what to do.
+import { lookup } from 'node:dns/promises';
 import { TRPCError } from '@trpc/server';
+import { checkWebhookDestination, type DestinationVerdict, type Resolver } from '../analysis/webhookDestinations';
 import { findModelByName } from '../db/models';
 import { findRunById } from '../db/runs';
 import type { Db } from '../db/index';
+import { listWebhookDestinations } from '../db/webhooks';
 import { statusQuery, type RunStatusView } from '../workflows/messages';
 import type { Context } from './trpc';
 
@@ -32,4 +35,13 @@ export async function liveStatus(ctx: Context, id: string): Promise<RunStatusVie
   } catch {
     return null;
   }
+}
+
+/** Every address a host name has, as the system resolver (and so a connection) sees them. */
+const systemResolver: Resolver = async (hostname) =>
+  (await lookup(hostname, { all: true, verbatim: true })).map((a) => ({ address: a.address, family: a.family === 6 ? 6 : 4 }));
+
+/** A webhook URL judged against the rule and the admin's allowlist, resolving its host now. */
+export async function webhookDestinationVerdict(db: Db, url: string): Promise<DestinationVerdict> {
+  return checkWebhookDestination(url, await listWebhookDestinations(db), { resolve: systemResolver });
 }

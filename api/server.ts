@@ -14,8 +14,10 @@ export interface ApiServer {
   close(): Promise<void>;
 }
 
+type OpenApiSchema = NonNullable<NonNullable<ReturnType<typeof generateOpenApiDocument>['components']>['schemas']>[string];
+
 /** The error body every refusal carries, over REST as trpc-to-openapi shapes it and as this edge writes it. */
-const ERROR_SCHEMA = {
+const ERROR_SCHEMA: OpenApiSchema = {
   type: 'object',
   description: 'What was refused and why. `data.fieldErrors` names the fields of a bad input; `issues` lists zod’s findings.',
   properties: {
@@ -34,7 +36,7 @@ const ERROR_SCHEMA = {
     issues: { type: 'array', items: { type: 'object', properties: { message: { type: 'string' } }, required: ['message'] } },
   },
   required: ['message', 'code'],
-} as const;
+};
 
 /** Every status the REST face answers with besides 200, declared on every operation. */
 const ERROR_RESPONSES: Record<string, string> = {
@@ -65,7 +67,7 @@ export function openApiDocument(baseUrl: string) {
   type Schemas = NonNullable<NonNullable<typeof doc.components>['schemas']>;
   const schemas: Schemas = { ...doc.components?.schemas };
   for (const name of Object.keys(schemas)) if (name.startsWith('error.')) delete schemas[name];
-  schemas.Error = ERROR_SCHEMA as unknown as Schemas[string];
+  schemas.Error = ERROR_SCHEMA;
   doc.components = { ...doc.components, schemas };
   for (const operations of Object.values(doc.paths ?? {})) {
     for (const [method, operation] of Object.entries(operations as Record<string, { responses?: Record<string, unknown> }>)) {

@@ -10,7 +10,7 @@ import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, S
 import { z } from 'zod';
 import { alertsOf, auditReportById, auditReportsOf } from '../../db/audits';
 import { ALERT_KINDS, ALERT_STATUSES, AUDIT_KINDS, auditReports, type AuditKind } from '../../db/schema';
-import { checkWebhookDestination, secretEnvRefusal } from '../../db/webhooks';
+import { secretEnvRefusal } from '../../analysis/webhookDestinations';
 import {
   AUDIT_WORKFLOW_TYPE,
   OVERLAP_TO_TEMPORAL,
@@ -34,7 +34,7 @@ import {
 import { biasReauditReportOutput, driftMonitorReportOutput } from '../outputsB';
 import { auditId, auditOverlap, auditSpecInput, driftMonitorPolicyInput, isoDate, modelName, positiveInt, reason, reauditPolicyInput } from '../schemas';
 import { roleProcedure, router, type Context } from '../trpc';
-import { requireModel } from '../lookups';
+import { requireModel, webhookDestinationVerdict } from '../lookups';
 import { temporalFailure } from '../workflowUpdates';
 
 const auditKind = z.enum(AUDIT_KINDS);
@@ -185,7 +185,7 @@ const createInput = z
  * resolves and judges it again before connecting.
  */
 async function requireWebhookDestination(ctx: Context, url: string): Promise<void> {
-  const check = await checkWebhookDestination(ctx.db, url);
+  const check = await webhookDestinationVerdict(ctx.db, url);
   if (check.verdict === 'refused') throw new TRPCError({ code: 'BAD_REQUEST', message: `policy.webhook.url: ${check.reason}` });
 }
 

@@ -5,7 +5,9 @@
 // to it from then on. Admins write; anyone who can read audits can read the list.
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
-import { addWebhookDestination, checkWebhookDestination, listWebhookDestinations, parseDestinationHost, removeWebhookDestination, type WebhookDestination } from '../../db/webhooks';
+import { parseDestinationHost } from '../../analysis/webhookDestinations';
+import { webhookDestinationVerdict } from '../lookups';
+import { addWebhookDestination, listWebhookDestinations, removeWebhookDestination, type WebhookDestination } from '../../db/webhooks';
 import { positiveInt } from '../schemas';
 import { roleProcedure, router } from '../trpc';
 
@@ -72,9 +74,10 @@ export const webhooksRouter = router({
     )
     .output(destinationOutput)
     .mutation(async ({ ctx, input }) => {
-      const row = await addWebhookDestination(ctx.db, { host: input.host, port: input.port ?? 0, note: input.note ?? null, createdBy: ctx.identity.subject });
+      // Stored canonical, so one destination is one row however it was spelt.
+      const { host } = parseDestinationHost(input.host);
+      const row = await addWebhookDestination(ctx.db, { host, port: input.port ?? 0, note: input.note ?? null, createdBy: ctx.identity.subject });
       if (!row) {
-        const { host } = parseDestinationHost(input.host);
         throw new TRPCError({ code: 'CONFLICT', message: `webhook destination ${host}${input.port ? `:${input.port}` : ' (any port)'} is already allowed` });
       }
       return toView(row);
@@ -103,7 +106,7 @@ export const webhooksRouter = router({
       }),
     )
     .query(async ({ ctx, input }) => {
-      const v = await checkWebhookDestination(ctx.db, input.url);
+      const v = await webhookDestinationVerdict(ctx.db, input.url);
       return v.verdict === 'allowed'
         ? { verdict: v.verdict, reason: null, addresses: v.addresses.map((a) => a.address), listed: v.listed }
         : { verdict: v.verdict, reason: v.reason, addresses: [], listed: false };
