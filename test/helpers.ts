@@ -8,7 +8,8 @@ import { createApiClient, type ApiClient } from '../api/client';
 import { issueToken } from '../db/tokens';
 import { fileDatabaseLocation, fileDatabaseUrl } from './fileDatabase';
 import { assignHeldOut, loadCorpus, type CorpusEmail } from '../demo/corpus';
-import { examples, feedbackEvents, models, modelVersions, predictions, routes, runs } from '../db/schema';
+import { annotationBatches, annotationTasks, examples, feedbackEvents, models, modelVersions, predictions, routes, runs } from '../db/schema';
+import { labelSubmittedSignal, type AnnotationBatchInput } from '../workflows/messages';
 import type { Role } from '../db/schema';
 import type { Services, StartServicesOptions } from '../temporal-config/services';
 import { deserializeArtifact, predictBatch } from '../trainers/hashedLogReg';
@@ -269,4 +270,42 @@ export async function approveAsRead(client: ApiClient, runId: string, reason: st
   const { packetHash } = await client.reports.get.query({ runId });
   if (!packetHash) throw new Error(`run ${runId} has no approval packet to approve`);
   return client.gates.approve.mutate({ runId, reason, packetHash });
+}
+
+/**
+ * An annotationBatch started with a low event limit over `mails` (unlabelled), kept busy with label
+ * hints for `hintTasks` of its tasks over `rounds` sweeps so that it continues as new, then completed.
+ * Returns once it finished; the replay recorder and the history-size test both drive it.
+ */
+export async function continuingAnnotationBatch(
+  env: TestEnv,
+  opts: { mails: CorpusEmail[]; continueAfterEvents: number; rounds: number; hintTasks?: number; actor: string },
+) {
+  const db = env.services.opened.db;
+  const client = env.services.client;
+  const [m] = await db.insert(models).values({ name: `batch-history-${uid()}`, createdBy: opts.actor }).returning();
+  const rows = await db
+    .insert(examples)
+    .values(opts.mails.map((e) => ({ modelId: m!.id, externalId: e.externalId, input: e.input, label: null, slices: { ...e.slices } as Record<string, string>, split: 'train' as const })))
+    .returning({ id: examples.id });
+  const batchId = `batch-continued-${uid()}`;
+  await db.insert(annotationBatches).values({ id: batchId, modelId: m!.id, specVersion: 1, overlap: 1, goldShare: 0, deadline: new Date(Date.now() + 600_000), createdBy: opts.actor });
+  const tasks = await db
+    .insert(annotationTasks)
+    .values(rows.map((r) => ({ batchId, exampleId: r.id, stratum: 'remainder', inclusionProbability: 1 })))
+    .returning({ id: annotationTasks.id });
+  const handle = await client.workflow.start('annotationBatch', {
+    taskQueue: env.services.taskQueues.control,
+    workflowId: batchId,
+    args: [{ batchId, modelId: m!.id, tasks: tasks.length, deadlineSeconds: 600, assignmentSeconds: 2, continueAfterEvents: opts.continueAfterEvents } satisfies AnnotationBatchInput],
+  });
+  // Hints as the API sends them: far more events than the limit, across several sweeps.
+  for (let round = 0; round < opts.rounds; round++) {
+    for (const t of tasks.slice(0, opts.hintTasks ?? tasks.length)) await handle.signal(labelSubmittedSignal, { taskId: t.id, annotator: opts.actor, taskStatus: 'open' });
+    await new Promise((r) => setTimeout(r, 1200));
+  }
+  await db.update(annotationTasks).set({ status: 'done' }).where(eq(annotationTasks.batchId, batchId));
+  for (const t of tasks) await handle.signal(labelSubmittedSignal, { taskId: t.id, annotator: opts.actor, taskStatus: 'done' });
+  const result = await handle.result();
+  return { batchId, handle, tasks, result };
 }

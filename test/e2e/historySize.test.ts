@@ -11,10 +11,10 @@ import { after, before, test } from 'node:test';
 import { and, eq } from 'drizzle-orm';
 import { Rng } from '../../analysis/random';
 import protos from '@temporalio/proto';
-import { annotationBatches, annotationTasks, examples, models, predictions, routes, runs, shadowPredictions } from '../../db/schema';
-import { labelSubmittedSignal, type AnnotationBatchInput, type AnnotationBatchResult } from '../../workflows/messages';
+import { examples, models, predictions, routes, runs, shadowPredictions } from '../../db/schema';
+import { type AnnotationBatchInput, type AnnotationBatchResult } from '../../workflows/messages';
 import type { CorpusEmail } from '../../demo/corpus';
-import { annotatorClient, approveAsRead, logTraffic, startTestEnv, uid, waitFor, waitForStatus, type TestEnv } from '../helpers';
+import { annotatorClient, approveAsRead, continuingAnnotationBatch, logTraffic, startTestEnv, uid, waitFor, waitForStatus, type TestEnv } from '../helpers';
 
 const EXAMPLES = 50_000;
 const TRAFFIC = 4_000;
@@ -240,34 +240,15 @@ test('a retraining run on 50,000 examples keeps every payload of its histories u
 });
 
 test('an annotation batch whose history grows (a signal per label) continues as new, keeping its deadline and its count', { timeout: 120_000 }, async () => {
-  const db = env.services.opened.db;
   const client = env.services.client;
-  const [m] = await db.insert(models).values({ name: `batch-history-${uid()}`, createdBy: 'test' }).returning();
-  const mails = syntheticEmails(40, `cont-${uid()}`, 21);
-  const rows = await db
-    .insert(examples)
-    .values(mails.map((e) => ({ modelId: m!.id, externalId: e.externalId, input: e.input, label: null, slices: { ...e.slices } as Record<string, string>, split: 'train' as const })))
-    .returning({ id: examples.id });
-  const batchId = `batch-continued-${uid()}`;
-  const deadline = new Date(Date.now() + 600_000);
-  await db.insert(annotationBatches).values({ id: batchId, modelId: m!.id, specVersion: 1, overlap: 1, goldShare: 0, deadline, createdBy: 'test' });
-  const tasks = await db
-    .insert(annotationTasks)
-    .values(rows.map((r) => ({ batchId, exampleId: r.id, stratum: 'remainder', inclusionProbability: 1 })))
-    .returning({ id: annotationTasks.id });
-  const handle = await client.workflow.start('annotationBatch', {
-    taskQueue: env.services.taskQueues.control,
-    workflowId: batchId,
-    args: [{ batchId, modelId: m!.id, tasks: tasks.length, deadlineSeconds: 600, assignmentSeconds: 2, continueAfterEvents: 60 } satisfies AnnotationBatchInput],
+  const { batchId, handle, tasks, result: done } = await continuingAnnotationBatch(env, {
+    mails: syntheticEmails(40, `cont-${uid()}`, 21),
+    continueAfterEvents: 60,
+    rounds: 4,
+    hintTasks: 20,
+    actor: 'ann-test',
   });
-  // Hints as the API sends them: far more events than the limit, across several sweeps.
-  for (let round = 0; round < 4; round++) {
-    for (const t of tasks.slice(0, 20)) await handle.signal(labelSubmittedSignal, { taskId: t.id, annotator: 'ann-test', taskStatus: 'open' });
-    await new Promise((r) => setTimeout(r, 1200));
-  }
-  await db.update(annotationTasks).set({ status: 'done' }).where(eq(annotationTasks.batchId, batchId));
-  for (const t of tasks) await handle.signal(labelSubmittedSignal, { taskId: t.id, annotator: 'ann-test', taskStatus: 'done' });
-  const result = (await handle.result()) as AnnotationBatchResult;
+  const result = done as AnnotationBatchResult;
   assert.equal(result.closedBy, 'complete');
   assert.equal(result.progress.done, tasks.length);
   const first = await client.workflow.getHandle(batchId, handle.firstExecutionRunId).fetchHistory();

@@ -27,7 +27,7 @@ import { aggregatedLabels, annotationAssignments, annotationBatches, annotationT
 import { BIAS_REAUDIT_WORKFLOW_TYPE, DRIFT_MONITOR_WORKFLOW_TYPE, type BiasReauditInput, type DriftMonitorInput } from '../../workflows/messages';
 import { findTemporalBinary } from '../../temporal-config/devServer';
 import { dataDir } from '../../temporal-config/env';
-import { annotatorClient, logTraffic, plantAnsweredTraffic, registerModelWithData, startTestEnv, uid, waitFor, waitForStatus, type TestEnv } from '../helpers';
+import { annotatorClient, continuingAnnotationBatch, logTraffic, plantAnsweredTraffic, registerModelWithData, startTestEnv, uid, waitFor, waitForStatus, type TestEnv } from '../helpers';
 
 interface HistoryJson {
   events: {
@@ -161,32 +161,7 @@ async function annotation(env: TestEnv): Promise<void> {
 
 /** An annotationBatch started with a low event limit, kept busy with label hints until it continues as new. */
 async function continued(env: TestEnv): Promise<void> {
-  const db = env.services.opened.db;
-  const client = env.services.client;
-  const [m] = await db.insert(models).values({ name: `batch-history-${uid()}`, createdBy: 'record' }).returning();
-  const mails = loadCorpus().slice(0, 30);
-  const rows = await db
-    .insert(examples)
-    .values(mails.map((e) => ({ modelId: m!.id, externalId: e.externalId, input: e.input, label: null, slices: { ...e.slices }, split: 'train' as const })))
-    .returning({ id: examples.id });
-  const batchId = `batch-continued-${uid()}`;
-  await db.insert(annotationBatches).values({ id: batchId, modelId: m!.id, specVersion: 1, overlap: 1, goldShare: 0, deadline: new Date(Date.now() + 600_000), createdBy: 'record' });
-  const tasks = await db
-    .insert(annotationTasks)
-    .values(rows.map((r) => ({ batchId, exampleId: r.id, stratum: 'remainder', inclusionProbability: 1 })))
-    .returning({ id: annotationTasks.id });
-  const handle = await client.workflow.start('annotationBatch', {
-    taskQueue: env.services.taskQueues.control,
-    workflowId: batchId,
-    args: [{ batchId, modelId: m!.id, tasks: tasks.length, deadlineSeconds: 600, assignmentSeconds: 2, continueAfterEvents: 40 }],
-  });
-  for (let round = 0; round < 3; round++) {
-    for (const t of tasks) await handle.signal('labelSubmitted', { taskId: t.id, annotator: 'recorder', taskStatus: 'open' });
-    await new Promise((r) => setTimeout(r, 1200));
-  }
-  await db.update(annotationTasks).set({ status: 'done' }).where(eq(annotationTasks.batchId, batchId));
-  for (const t of tasks) await handle.signal('labelSubmitted', { taskId: t.id, annotator: 'recorder', taskStatus: 'done' });
-  await handle.result();
+  const { batchId, handle } = await continuingAnnotationBatch(env, { mails: loadCorpus().slice(0, 30), continueAfterEvents: 40, rounds: 3, actor: 'recorder' });
   const first = await record(env, batchId, path.join(HISTORIES, 'annotationBatch-continued-as-new.json'), handle.firstExecutionRunId);
   if (first.events.at(-1)?.eventType !== 'EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW') throw new Error('the recorded batch did not continue as new');
   await record(env, batchId, path.join(HISTORIES, 'annotationBatch-continued-last-run.json'));
