@@ -39,7 +39,7 @@ export type VersionStatus = (typeof VERSION_STATUSES)[number];
 export const RUN_STATUSES = ['running', 'awaiting_approval', 'promoted', 'rejected', 'failed', 'cancelled', 'rolled_back'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
-export const ROLES = ['viewer', 'operator', 'approver', 'annotator', 'ingest', 'admin'] as const;
+export const ROLES = ['viewer', 'operator', 'approver', 'annotator', 'ingest', 'trainer', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
 
 /**
@@ -54,8 +54,56 @@ export const models = pgTable('models', {
   id: serial('id').primaryKey(),
   name: text('name').notNull().unique(),
   description: text('description').notNull().default(''),
+  /** The trainer that trains its versions (trainers.name) and the params it is given (trainer contract). */
+  trainerName: text('trainer_name').notNull().default('builtin/hashed-logreg'),
+  /** The trainer's task queue; null: the control plane's own training queue (the built-in trainer). */
+  trainerQueue: text('trainer_queue'),
+  trainerParams: jsonb('trainer_params').$type<Record<string, unknown>>().notNull().default({}),
+  /** How long a trainer job may wait for a worker before the run fails (Temporal's schedule-to-start). */
+  trainerTimeToStartSeconds: integer('trainer_time_to_start_seconds').notNull().default(600),
+  /** Declared features (trainers/contract featureSchema); null: text fields, as before the contract. */
+  featureSchema: jsonb('feature_schema').$type<{ name: string; kind: 'text' | 'number' | 'category' | 'boolean'; missing: boolean }[]>(),
   createdBy: text('created_by').notNull(),
   createdAt: createdAt(),
+});
+
+/** Trainers the control plane knows, by name: what each said of itself (trainer.describe) when registered. */
+export const trainers = pgTable('trainers', {
+  name: text('name').primaryKey(),
+  version: text('version').notNull(),
+  codeDigest: text('code_digest').notNull(),
+  taskQueue: text('task_queue').notNull(),
+  /** The whole trainer.describe answer (params schema, label sets, feature kinds). */
+  description: jsonb('description').$type<Record<string, unknown>>().notNull(),
+  registeredBy: text('registered_by').notNull(),
+  registeredAt: timestamp('registered_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+/** The control plane's own artifact store, for artifacts small enough to keep in the database. */
+export const artifacts = pgTable('artifacts', {
+  sha256: text('sha256').primaryKey(),
+  bytes: bytea('bytes').notNull(),
+  size: integer('size').notNull(),
+  createdAt: createdAt(),
+});
+
+/**
+ * Scores a trainer put back for one job (trainer.score): one row per job key, pending until the PUT,
+ * then the scores as float64 (little-endian) in the data stream's row order, with their content hash.
+ */
+export const scoreSets = pgTable('score_sets', {
+  id: serial('id').primaryKey(),
+  jobKey: text('job_key').notNull().unique(),
+  snapshotId: integer('snapshot_id').notNull(),
+  split: text('split').$type<'train' | 'heldout'>().notNull(),
+  artifactSha256: text('artifact_sha256').notNull(),
+  versionId: integer('version_id'),
+  expectedRows: integer('expected_rows').notNull(),
+  status: text('status').$type<'pending' | 'complete'>().notNull().default('pending'),
+  scores: bytea('scores'),
+  contentHash: text('content_hash'),
+  createdAt: createdAt(),
+  completedAt: timestamp('completed_at', { withTimezone: true }),
 });
 
 export const runs = pgTable(
@@ -143,8 +191,17 @@ export const modelVersions = pgTable(
     status: text('status').$type<VersionStatus>().notNull().default('candidate'),
     trainer: text('trainer').notNull(),
     params: jsonb('params').notNull(),
-    artifact: bytea('artifact').notNull(),
+    /** The bytes, for versions trained before the trainer contract; since, the artifact is by reference. */
+    artifact: bytea('artifact'),
     artifactHash: text('artifact_hash').notNull(),
+    /** Where the artifact is: retrain-store:<sha256> (the artifacts table) or the trainer's own URI. */
+    artifactUri: text('artifact_uri'),
+    artifactSize: integer('artifact_size'),
+    /** Lineage: the trainer's version and code digest as it reported them, the queue it ran on, the label sources in its snapshot. */
+    trainerVersion: text('trainer_version'),
+    codeDigest: text('code_digest'),
+    trainerQueue: text('trainer_queue'),
+    labelSources: jsonb('label_sources').$type<Record<string, number>>(),
     snapshotId: integer('snapshot_id').references(() => datasetSnapshots.id),
     parentVersionId: integer('parent_version_id'),
     /** The run that trained it: one candidate per run, so a retried train step writes nothing twice. */

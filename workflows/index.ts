@@ -5,3 +5,4 @@ export { driftMonitor } from './driftMonitor';
 export { retrainingRun } from './retrainingRun';
 export { rollout } from './rollout';
 export { saturationCheck } from './saturationCheck';
+export { trainerCall } from './trainerCall';

@@ -268,12 +268,14 @@ export const MIN_REASON_LENGTH = 3;
  * for the API's role-guarded procedures and the workflows' update validators.
  */
 export const ROLE_IMPLIES = {
-  admin: ['admin', 'operator', 'approver', 'viewer', 'annotator', 'ingest'],
+  admin: ['admin', 'operator', 'approver', 'viewer', 'annotator', 'ingest', 'trainer'],
   operator: ['operator', 'viewer'],
   approver: ['approver', 'viewer'],
   viewer: ['viewer'],
   annotator: ['annotator'],
   ingest: ['ingest'],
+  /** A trainer worker: reads snapshots and writes scores and artifacts on the data plane (trainer contract). */
+  trainer: ['trainer'],
 } as const satisfies Record<string, readonly string[]>;
 export type RoleName = keyof typeof ROLE_IMPLIES;
 

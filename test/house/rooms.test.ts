@@ -14,8 +14,10 @@ const MAY_IMPORT: Record<string, { rooms: string[]; typeOnly?: string[]; files?:
   trainers: { rooms: ['analysis'] },
   db: { rooms: [] },
   activities: { rooms: ['db', 'analysis', 'trainers'], typeOnly: ['workflows'] },
-  workflows: { rooms: ['analysis'], typeOnly: ['activities'] },
-  api: { rooms: ['db', 'analysis', 'temporal-config'], files: ['workflows/messages.ts', 'workflows/names.ts'] },
+  // The trainer contract's types name what a workflow sends a trainer's queue.
+  workflows: { rooms: ['analysis'], typeOnly: ['activities', 'trainers'] },
+  // trainers/contract.ts is zod schemas only: the API checks trainer data and feature schemas with them.
+  api: { rooms: ['db', 'analysis', 'temporal-config'], files: ['workflows/messages.ts', 'workflows/names.ts', 'trainers/contract.ts'] },
   'temporal-config': { rooms: ['activities'], files: ['workflows/names.ts'] },
   demo: { rooms: [], typeOnly: ['api', 'analysis'] },
 };
