@@ -296,7 +296,7 @@ export function createRetrainingActivities({ db }: ActivityDeps) {
       const score = (versionId: number) => {
         const v = versions.find((x) => x.id === versionId);
         if (!v) throw ApplicationFailure.nonRetryable(`model version ${versionId} not found`, 'NotFound');
-        const scores = predictBatch(deserializeArtifact(v.artifact), inputs);
+        const scores = predictBatch(deserializeArtifact(v.artifact!), inputs);
         heartbeat({ phase: 'scored', versionId });
         const evaluation = evaluateVersion(data, scores, { settings, sensitive, minGroupSupport: policy?.minSliceSupport ?? 30 });
         heartbeat({ phase: 'evaluated', versionId });

@@ -19,7 +19,7 @@ export interface Identity {
 
 /** What models.predict needs from a model adapter (trainers/scorer implements it; injected, so api/ never imports trainers/). */
 export interface Scorer {
-  score(artifactHash: string, load: () => Promise<Uint8Array>, inputs: Record<string, string>[]): Promise<Float64Array>;
+  score(artifactHash: string, load: () => Promise<Uint8Array | null>, inputs: Record<string, string>[]): Promise<Float64Array>;
 }
 
 export interface ApiDeps {

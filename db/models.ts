@@ -3,7 +3,7 @@ import { and, asc, count, desc, eq, or, sql } from 'drizzle-orm';
 import type { Db, DbOrTx } from './index';
 import { writeAudit } from './auditLog';
 import { addPolicyVersion, currentPolicy } from './policies';
-import { approvals, datasetSnapshots, deploymentEvents, evalReports, examples, gateResults, modelVersions, models, routes, runs, saturationReports } from './schema';
+import { approvals, artifacts, datasetSnapshots, deploymentEvents, evalReports, examples, gateResults, modelVersions, models, routes, runs, saturationReports } from './schema';
 
 export async function findModelByName(db: DbOrTx, name: string) {
   const [row] = await db.select().from(models).where(eq(models.name, name)).limit(1);
@@ -278,11 +278,19 @@ export async function versionNumbers(db: DbOrTx, modelId: number): Promise<(id: 
   return (id) => numbers.find((n) => n.id === id)?.version ?? 0;
 }
 
-/** The stored artifact of a version, for a scorer to load. */
-export async function versionArtifact(db: DbOrTx, versionId: number): Promise<Uint8Array> {
-  const [row] = await db.select({ artifact: modelVersions.artifact }).from(modelVersions).where(eq(modelVersions.id, versionId));
+/**
+ * The stored artifact of a version, for a scorer to load: its own bytes (versions trained before the
+ * trainer contract), else the control plane's store by hash. Null when the trainer keeps it elsewhere.
+ */
+export async function versionArtifact(db: DbOrTx, versionId: number): Promise<Uint8Array | null> {
+  const [row] = await db
+    .select({ artifact: modelVersions.artifact, hash: modelVersions.artifactHash })
+    .from(modelVersions)
+    .where(eq(modelVersions.id, versionId));
   if (!row) throw new Error(`model version ${versionId} not found`);
-  return row.artifact;
+  if (row.artifact) return row.artifact;
+  const [stored] = await db.select({ bytes: artifacts.bytes }).from(artifacts).where(eq(artifacts.sha256, row.hash));
+  return stored?.bytes ?? null;
 }
 
 /**

@@ -1,5 +1,6 @@
 // Shared test set-up: real Temporal (CI's shared dev server, or one started here), real database
 // (PostgreSQL when DATABASE_URL is set: a database of the file's own on that server, see fileDatabase.ts; in-memory PGlite otherwise), unique task queues per test file.
+import { versionArtifact } from '../db/models';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
@@ -161,7 +162,7 @@ export async function logTraffic(env: TestEnv, model: string, emails: CorpusEmai
   const [route] = await db.select().from(routes).where(and(eq(routes.modelId, m.id), eq(routes.kind, 'production')));
   if (!route) throw new Error(`model ${model} has no production version: run a bootstrap first`);
   const [version] = await db.select().from(modelVersions).where(eq(modelVersions.id, route.versionId));
-  const scores = predictBatch(deserializeArtifact(version!.artifact), emails.map((e) => e.input));
+  const scores = predictBatch(deserializeArtifact((await versionArtifact(db, version!.id))!), emails.map((e) => e.input));
   await db.insert(examples).values(
     emails.map((e) => ({ modelId: m.id, externalId: e.externalId, input: e.input, label: null, slices: { ...e.slices }, split: 'train' as const })),
   );

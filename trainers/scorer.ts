@@ -10,12 +10,15 @@ export function createScorer(cacheSize = 8) {
   // input object, so they go when the request does.
   const features = new WeakMap<object, Map<string, SparseVector>>();
   return {
-    async score(artifactHash: string, load: () => Promise<Uint8Array>, inputs: Record<string, string>[]): Promise<Float64Array> {
+    async score(artifactHash: string, load: () => Promise<Uint8Array | null>, inputs: Record<string, string>[]): Promise<Float64Array> {
       let artifact = cache.get(artifactHash);
       if (artifact) {
         cache.delete(artifactHash);
       } else {
-        artifact = deserializeArtifact(await load());
+        const bytes = await load();
+        // A version whose trainer keeps its artifact is served by the team's own system (resolve, then log predictions).
+        if (!bytes) throw new Error(`artifact ${artifactHash} is kept by its trainer, not in the control plane's store: serve it from your own system and log predictions`);
+        artifact = deserializeArtifact(bytes);
       }
       cache.set(artifactHash, artifact);
       while (cache.size > cacheSize) cache.delete(cache.keys().next().value!);

@@ -208,6 +208,7 @@ describe('who may act on a rollout', () => {
     admin: { rollback: true, 'promote-now': true, pause: true, resume: true },
     annotator: { rollback: false, 'promote-now': false, pause: false, resume: false },
     ingest: { rollback: false, 'promote-now': false, pause: false, resume: false },
+    trainer: { rollback: false, 'promote-now': false, pause: false, resume: false },
   };
   const procedures = { rollback: 'rollback', 'promote-now': 'promoteNow', pause: 'pause', resume: 'resume' } as const;
   const updates = { rollback: 'rollback', 'promote-now': 'promoteNow', pause: 'pause', resume: 'resume' } as const;

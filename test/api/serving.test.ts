@@ -1,5 +1,6 @@
 // The serving face: which version answers (models.serving) and scoring with it (models.predict), logged
 // once per request id, all or nothing, for the ingest role only.
+import { versionArtifact } from '../../db/models';
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { TRPCClientError } from '@trpc/client';
@@ -66,7 +67,7 @@ test('predict scores with the production version and logs each request once, in 
   assert.deepEqual(out.results.map((r) => r.requestId), requests.map((r) => r.requestId), 'results in request order');
   // The scores are the trainer's own.
   const [v] = await db.select().from(modelVersions).where(eq(modelVersions.id, versionId));
-  const local = predictBatch(deserializeArtifact(v!.artifact), requests.map((r) => r.input));
+  const local = predictBatch(deserializeArtifact((await versionArtifact(db, v!.id))!), requests.map((r) => r.input));
   out.results.forEach((r, i) => {
     assert.ok(Math.abs(r.score - local[i]!) < 1e-12, `score of ${r.requestId}`);
     assert.equal(r.decision, r.score >= THRESHOLD ? 1 : 0);

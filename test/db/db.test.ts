@@ -505,7 +505,7 @@ for (const driver of drivers) {
       for (const [n, bytes] of [[2, new Uint8Array(0)], [3, every]] as const) {
         const vid = await newVersion(db, model.id, n, { artifact: bytes });
         const [back] = await db.select({ artifact: modelVersions.artifact }).from(modelVersions).where(eq(modelVersions.id, vid));
-        assert.deepEqual([...back!.artifact], [...bytes]);
+        assert.deepEqual([...back!.artifact!], [...bytes]);
       }
     });
 
