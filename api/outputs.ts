@@ -322,6 +322,7 @@ export const runStatusOutput = z
     outcome: z.enum(RUN_OUTCOMES).nullable(),
     annotation: z.object({ batchId: z.string(), tasks: z.number(), aggregated: z.number().nullable() }).nullable().optional(),
     saturation: z.object({ verdict: z.string(), recommendation: z.string(), reportId: z.number() }).nullable().optional(),
+    trainer: z.object({ name: z.string(), taskQueue: z.string(), timeToStartSeconds: z.number() }).nullable().optional(),
   })
   .meta({ id: 'RunStatus' });
 

@@ -13,6 +13,25 @@ export const stepSearchAttribute = defineSearchAttributeKey(SEARCH_ATTRIBUTES.st
 
 export type RunTrigger = 'manual' | 'bootstrap' | 'schedule' | 'drift' | 'feedback';
 
+// trainerCall: one trainer activity on a trainer's queue (workflows/trainerCall.ts)
+
+export const TRAINER_CALL_WORKFLOW_TYPE = 'trainerCall';
+
+export interface TrainerCallInput {
+  taskQueue: string;
+  activity: 'trainer.describe' | 'trainer.train' | 'trainer.score';
+  /** The activity's input (none for trainer.describe). */
+  input?: unknown;
+  /** How long the job may wait for a worker of the queue (schedule-to-start); default 60 s. */
+  timeToStartSeconds?: number;
+  /** default 3600 s */
+  startToCloseSeconds?: number;
+  /** default 30 s */
+  heartbeatSeconds?: number;
+  /** default 1: the conformance suite judges each attempt itself. */
+  maximumAttempts?: number;
+}
+
 export interface RetrainingRunInput {
   runId: string;
   modelId: number;
@@ -149,6 +168,8 @@ export interface RunStatusView {
   annotation?: { batchId: string; tasks: number; aggregated: number | null } | null;
   /** The run's saturation verdict (null when the run had no check). */
   saturation?: { verdict: string; recommendation: string; reportId: number } | null;
+  /** The trainer the run's jobs go to (trainer contract): the API says when a job waits for its queue. Absent on runs from before it. */
+  trainer?: { name: string; taskQueue: string; timeToStartSeconds: number } | null;
 }
 
 export interface RetrainingRunResult {

@@ -4,21 +4,7 @@
 // workflow can schedule an activity on another worker's queue.
 import { ActivityCancellationType, proxyActivities } from '@temporalio/workflow';
 import type { TrainerActivities } from '../trainers/contract';
-
-export interface TrainerCallInput {
-  taskQueue: string;
-  activity: keyof TrainerActivities;
-  /** The activity's input (none for trainer.describe). */
-  input?: unknown;
-  /** How long the job may wait for a worker of the queue (schedule-to-start); default 60 s. */
-  timeToStartSeconds?: number;
-  /** default 3600 s */
-  startToCloseSeconds?: number;
-  /** default 30 s */
-  heartbeatSeconds?: number;
-  /** default 1: the conformance suite judges each attempt itself. */
-  maximumAttempts?: number;
-}
+import type { TrainerCallInput } from './messages';
 
 export async function trainerCall(call: TrainerCallInput): Promise<unknown> {
   const trainer = proxyActivities<TrainerActivities>({
