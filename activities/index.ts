@@ -6,13 +6,17 @@ import { createAuditActivities } from './audits';
 import { failingWithoutQueryParameters } from './errors';
 import { createRolloutActivities } from './rollout';
 import { createSaturationActivities } from './saturation';
+import { createTrainerJobActivities } from './trainerJobs';
 
 export type { ActivityDeps } from './retraining';
 export type * from './retraining';
 export type * from './annotation';
 export type * from './saturation';
+export type * from './trainerJobs';
 // The serving scorer is built beside the activities so whoever starts the API can hand it over.
 export { createScorer } from '../trainers/scorer';
+// The built-in trainer serves the trainer contract on the control plane's training queue.
+export { builtinDescription, createBuiltinTrainer } from '../trainers/builtin';
 // Training threads outlive single activities; whoever stops the workers closes them.
 export { closeTrainingPool, setTrainingThreads } from '../trainers/threadPool';
 
@@ -21,6 +25,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createRetrainingActivities(deps),
     ...createAnnotationActivities(deps),
     ...createSaturationActivities(deps),
+    ...createTrainerJobActivities(deps),
     ...createRolloutActivities(deps),
     ...createAuditActivities(deps),
     ...createAlertActivities(deps),

@@ -35,18 +35,12 @@ import {
   saturationReports,
   type RunStatus,
 } from '../db/schema';
-import {
-  artifactHash,
-  defaultTrainerParams,
-  deserializeArtifact,
-  predictBatch,
-  serializeArtifact,
-  trainHashedLogReg,
-  type TrainerParams,
-} from '../trainers/hashedLogReg';
+import { completedScoreSet } from '../db/trainerData';
 
 export interface ActivityDeps {
   db: Db;
+  /** Where trainers reach the control plane's data plane (the API server's base URL). */
+  dataPlane: { apiUrl(): string };
 }
 
 export interface SnapshotRef {
@@ -54,13 +48,6 @@ export interface SnapshotRef {
   contentHash: string;
   trainCount: number;
   heldoutCount: number;
-}
-
-export interface CandidateRef {
-  versionId: number;
-  version: number;
-  artifactHash: string;
-  trainedOn: number;
 }
 
 export interface StoredReport {
@@ -103,8 +90,6 @@ export function boundedRule(rule: RuleResult): GateJudgement['rules'][number] {
 
 /** How much recent production traffic is read for untested segments. */
 const RECENT_TRAFFIC_EXAMPLES = 2000;
-
-const BUILTIN_TRAINER = 'hashed-logreg@1';
 
 function sha256(text: string): string {
   return `sha256:${createHash('sha256').update(text).digest('hex')}`;
@@ -208,50 +193,9 @@ export function createRetrainingActivities({ db }: ActivityDeps) {
       });
     },
 
-    /** Trains the candidate on the snapshot's training split (training queue; heartbeats every epoch). */
-    async trainCandidate(input: {
-      runId: string;
-      modelId: number;
-      snapshotId: number;
-      trainerParams?: Record<string, number>;
-    }): Promise<CandidateRef> {
-      const [already] = await db.select().from(modelVersions).where(eq(modelVersions.runId, input.runId));
-      if (already) {
-        return {
-          versionId: already.id,
-          version: already.version,
-          artifactHash: already.artifactHash,
-          trainedOn: (already.params as { trainedOn?: number }).trainedOn ?? 0,
-        };
-      }
-      const members = await loadMembers(input.snapshotId, 'train');
-      heartbeat({ phase: 'loaded', examples: members.length });
-      const params: TrainerParams = { ...defaultTrainerParams, ...(input.trainerParams ?? {}) } as TrainerParams;
-      const artifact = await trainHashedLogReg(
-        members.map((m) => ({ input: m.input, label: m.label as 0 | 1 })),
-        params,
-        (epoch, epochs, meanLoss) => heartbeat({ phase: 'training', epoch, epochs, meanLoss }),
-      );
-      const bytes = serializeArtifact(artifact);
-      const hash = artifactHash(bytes);
-      const parentVersionId = await productionVersionId(db, input.modelId);
-      // Concurrent runs of one model each get their own, consecutive version (db/models.ts insertRunVersion).
-      const row = await insertRunVersion(db, {
-        modelId: input.modelId,
-        status: 'candidate',
-        trainer: BUILTIN_TRAINER,
-        params: { ...params, trainedOn: members.length },
-        artifact: bytes,
-        artifactHash: hash,
-        snapshotId: input.snapshotId,
-        parentVersionId,
-        runId: input.runId,
-      });
-      return { versionId: row.id, version: row.version, artifactHash: row.artifactHash, trainedOn: members.length };
-    },
-
     /**
-     * Scores candidate and champion on the same held-out set, stores one immutable report each, and
+     * Judges candidate and champion on the same held-out set from the scores their trainers put back
+     * (score sets, one per version), stores one immutable report each, and
      * builds the approval packet (paired differences, fairness, thresholds, untested segments, the
      * policy's judgement), stored once per run with its content hash.
      */
@@ -260,6 +204,8 @@ export function createRetrainingActivities({ db }: ActivityDeps) {
       modelId: number;
       snapshotId: number;
       candidateVersionId: number;
+      /** The score sets of the candidate and the champion (trainer contract); runs from before it have none. */
+      scoreSets?: { versionId: number; jobKey: string }[];
     }): Promise<Evaluation> {
       const [stored] = await db.select().from(gateResults).where(eq(gateResults.runId, input.runId));
       if (stored?.packetHash) {
@@ -281,7 +227,6 @@ export function createRetrainingActivities({ db }: ActivityDeps) {
         heldout.map((m) => m.label),
         Object.fromEntries(attributeNames.map((n) => [n, heldout.map((m) => m.slices[n] ?? 'unknown')])),
       );
-      const inputs = heldout.map((m) => m.input);
       const settings = { ...defaultEvaluationSettings, ...(policy ? { confidence: policy.confidence } : {}) };
       // Fairness for every attribute the policy names, and every attribute with few values (a table an approver can read).
       const sensitive = [
@@ -293,17 +238,20 @@ export function createRetrainingActivities({ db }: ActivityDeps) {
 
       const ids = championVersionId === null || championVersionId === input.candidateVersionId ? [input.candidateVersionId] : [input.candidateVersionId, championVersionId];
       const versions = await db.select().from(modelVersions).where(inArray(modelVersions.id, ids));
-      const score = (versionId: number) => {
+      const score = async (versionId: number) => {
         const v = versions.find((x) => x.id === versionId);
         if (!v) throw ApplicationFailure.nonRetryable(`model version ${versionId} not found`, 'NotFound');
-        const scores = predictBatch(deserializeArtifact(v.artifact!), inputs);
-        heartbeat({ phase: 'scored', versionId });
+        const jobKey = input.scoreSets?.find((s) => s.versionId === versionId)?.jobKey;
+        const scored = jobKey ? await completedScoreSet(db, jobKey) : null;
+        if (!scored) throw ApplicationFailure.nonRetryable(`version ${versionId} has no score set on snapshot ${input.snapshotId}: its trainer has not scored it`, 'MissingScores');
+        if (scored.scores.length !== heldout.length) throw ApplicationFailure.nonRetryable(`score set ${jobKey} has ${scored.scores.length} scores for ${heldout.length} held-out rows`, 'MissingScores');
+        const scores = scored.scores;
         const evaluation = evaluateVersion(data, scores, { settings, sensitive, minGroupSupport: policy?.minSliceSupport ?? 30 });
         heartbeat({ phase: 'evaluated', versionId });
         return { v, scores, evaluation };
       };
-      const cand = score(input.candidateVersionId);
-      const champ = ids.length > 1 ? score(ids[1]!) : null;
+      const cand = await score(input.candidateVersionId);
+      const champ = ids.length > 1 ? await score(ids[1]!) : null;
       const candidate = await storeReport(input.runId, input.snapshotId, cand.v.id, 'candidate', cand.evaluation);
       const champion = champ ? await storeReport(input.runId, input.snapshotId, champ.v.id, 'champion', champ.evaluation) : null;
 

@@ -2,7 +2,7 @@
 // seed) point stored once (a resumed fan-out finds its stored points and trains nothing twice), and
 // the report (fit, ablation, verdict) stored once per run.
 import { createHash } from 'node:crypto';
-import { heartbeat } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
 import { and, asc, eq, sql } from 'drizzle-orm';
 import { canonicalJson } from '../analysis/canonicalJson';
 import { ablationRowTest } from '../analysis/ablation';
@@ -13,18 +13,14 @@ import type { Db } from '../db/index';
 import { resultRows, snapshotMembers } from '../db/queries';
 import { boundedList, boundedReasons } from './payloads';
 import { saturationPoints, saturationReports } from '../db/schema';
-import { deserializeArtifact, predictBatch, type TrainerParams, defaultTrainerParams } from '../trainers/hashedLogReg';
-import { trainInThread } from '../trainers/threadPool';
+import { completedScoreSet } from '../db/trainerData';
 
-export interface SaturationPointInput {
+/** One point of the check: which curve, what share of the training split, which seed. */
+export interface SaturationPointKey {
   runId: string;
-  snapshotId: number;
   variant: 'curve' | 'without_newest';
   fraction: number;
   seed: number;
-  trainerParams?: Record<string, number>;
-  /** For the ablation: the examples of this batch are left out. */
-  excludeBatchId?: string | null;
 }
 
 export interface SaturationPointRef {
@@ -55,18 +51,6 @@ export interface NewestBatch {
   /** Who labelled it: at most MAX_PAYLOAD_ITEMS names (this travels through the workflow); annotatorCount says how many. */
   annotators: string[];
   annotatorCount?: number;
-}
-
-/**
- * A stable per-seed order of the training set; the first k of it are the nested subset of size k.
- * Keyed by external id, so the same data gives the same subsets in any database.
- */
-function nestedOrder<T extends { externalId: string }>(members: T[], seed: number): T[] {
-  const key = (id: string) => createHash('sha256').update(`${seed}\u0000${id}`).digest().readUInt32BE(0);
-  return members
-    .map((m) => ({ m, k: key(m.externalId) }))
-    .sort((a, b) => a.k - b.k || (a.m.externalId < b.m.externalId ? -1 : a.m.externalId > b.m.externalId ? 1 : 0))
-    .map((x) => x.m);
 }
 
 /** Frozen snapshots kept in memory: a check's 20-odd points read the same two splits. */
@@ -131,6 +115,21 @@ export function createSaturationActivities({ db }: { db: Db }) {
       .map(([slice, k]) => ({ slice, share: k / inBatch.length, lift: k / inBatch.length / (all.get(slice)! / train.length) }))
       .filter((c) => c.share >= 0.5 && c.lift >= 1.5)
       .sort((a, b) => b.lift - a.lift || (a.slice < b.slice ? -1 : 1));
+  }
+
+  async function storedPoint(input: SaturationPointKey): Promise<SaturationPointRef | null> {
+    const [row] = await db
+      .select()
+      .from(saturationPoints)
+      .where(
+        and(
+          eq(saturationPoints.runId, input.runId),
+          eq(saturationPoints.variant, input.variant),
+          eq(saturationPoints.fraction, input.fraction),
+          eq(saturationPoints.seed, input.seed),
+        ),
+      );
+    return row ? { variant: input.variant, fraction: input.fraction, seed: input.seed, trainSize: row.trainSize, error: row.error.estimate, reused: true } : null;
   }
 
   return {
@@ -270,51 +269,18 @@ export function createSaturationActivities({ db }: { db: Db }) {
       return { batchId: row.batch_id, examples: Number(row.examples), annotators: kept, ...(kept.length < annotators.length ? { annotatorCount: annotators.length } : {}) };
     },
 
+    /** A point stored by an earlier attempt of the check (a resumed fan-out trains nothing twice), or null. */
+    storedSaturationPoint: storedPoint,
+
     /**
-     * Trains one point on the training queue (in a worker thread, heartbeating meanwhile) and evaluates
-     * it on the snapshot's held-out split: overall error with its interval and errors per slice value.
+     * A trained point judged on the snapshot's held-out split from the scores its trainer put back: overall
+     * error with its interval and errors per slice value (the evaluation engine's counts, Wilson intervals).
      */
-    async trainSaturationPoint(input: SaturationPointInput): Promise<SaturationPointRef> {
-      const storedPoint = async (): Promise<SaturationPointRef | null> => {
-        const [row] = await db
-          .select()
-          .from(saturationPoints)
-          .where(
-            and(
-              eq(saturationPoints.runId, input.runId),
-              eq(saturationPoints.variant, input.variant),
-              eq(saturationPoints.fraction, input.fraction),
-              eq(saturationPoints.seed, input.seed),
-            ),
-          );
-        return row ? { variant: input.variant, fraction: input.fraction, seed: input.seed, trainSize: row.trainSize, error: row.error.estimate, reused: true } : null;
-      };
-      const stored = await storedPoint();
-      if (stored) return stored;
-      const started = Date.now();
-      let train = await members(input.snapshotId, 'train');
-      if (input.variant === 'without_newest' && input.excludeBatchId) {
-        const excluded = await batchExampleIds(input.excludeBatchId);
-        train = train.filter((m) => !excluded.has(m.exampleId));
-      }
-      const ordered = nestedOrder(train, input.seed);
-      const subset = ordered.slice(0, Math.max(1, Math.round(input.fraction * ordered.length)));
-      const params: Partial<TrainerParams> = { ...defaultTrainerParams, ...(input.trainerParams ?? {}), seed: input.seed };
-      const beat = setInterval(() => heartbeat({ phase: 'training', variant: input.variant, fraction: input.fraction, seed: input.seed }), 2000);
-      let bytes: Uint8Array;
-      try {
-        heartbeat({ phase: 'queued' });
-        bytes = await trainInThread(
-          subset.map((m) => ({ input: m.input, label: m.label as 0 | 1 })),
-          params,
-        );
-      } finally {
-        clearInterval(beat);
-      }
+    async recordSaturationPoint(input: SaturationPointKey & { snapshotId: number; scoreJobKey: string; trainSize: number; seconds: number }): Promise<SaturationPointRef> {
+      const scored = await completedScoreSet(db, input.scoreJobKey);
+      if (!scored) throw ApplicationFailure.nonRetryable(`score set ${input.scoreJobKey} was not put back by the trainer`, 'MissingScores');
       const heldout = await members(input.snapshotId, 'heldout');
-      const scores = predictBatch(deserializeArtifact(bytes), heldout.map((m) => m.input));
-      // Judged by the evaluation engine (counts, Wilson intervals) on the frozen held-out set, every slice.
-      const { error, sliceErrors, wrongRows } = heldOutErrors(heldout, scores, defaultEvaluationSettings.threshold);
+      const { error, sliceErrors, wrongRows } = heldOutErrors(heldout, scored.scores, defaultEvaluationSettings.threshold);
       const inserted = await db
         .insert(saturationPoints)
         .values({
@@ -322,18 +288,18 @@ export function createSaturationActivities({ db }: { db: Db }) {
           variant: input.variant,
           fraction: input.fraction,
           seed: input.seed,
-          trainSize: subset.length,
+          trainSize: input.trainSize,
           error,
           sliceErrors,
           wrongRows,
           heldOut: heldout.length,
-          seconds: (Date.now() - started) / 1000,
+          seconds: input.seconds,
         })
         .onConflictDoNothing()
         .returning({ id: saturationPoints.id });
-      // Another attempt stored it first (a timed-out attempt still running): report what is stored.
-      if (inserted.length === 0) return (await storedPoint())!;
-      return { variant: input.variant, fraction: input.fraction, seed: input.seed, trainSize: subset.length, error: error.estimate, reused: false };
+      // Another attempt stored it first: report what is stored.
+      if (inserted.length === 0) return (await storedPoint(input))!;
+      return { variant: input.variant, fraction: input.fraction, seed: input.seed, trainSize: input.trainSize, error: error.estimate, reused: false };
     },
   };
 }

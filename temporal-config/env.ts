@@ -178,6 +178,10 @@ const settingsSchema = z.object({
   }),
   RETRAIN_CONTROL_QUEUE: optionalString,
   RETRAIN_TRAINING_QUEUE: optionalString,
+  RETRAIN_API_URL: optionalString.refine((v) => v === undefined || /^https?:\/\/[^/]+/.test(v), {
+    message: "must be the control plane's http(s):// base URL, as trainers reach it (unset it when this process serves the API)",
+  }),
+  RETRAIN_TRAINER_TOKEN: optionalString,
   RETRAIN_TRAINING_THREADS: optionalString.refine((v) => v === undefined || /^[1-9][0-9]*$/.test(v), {
     message: 'must be a whole number of threads, 1 or more (unset it for one per core)',
   }),
@@ -206,10 +210,15 @@ export interface Settings {
   development: boolean;
   /** DEMO_QUICK=1: the demo on a third of the corpus. */
   demoQuick: boolean;
+  /** The control plane's base URL as trainers reach it; unset: the API this process serves. */
+  apiUrl: string | undefined;
+  /** The built-in trainer's bearer token (role trainer) on the data plane; unset: one is issued at start. */
+  trainerToken: string | undefined;
 }
 
 /**
  * DATABASE_URL, RETRAIN_DATA_DIR, RETRAIN_CONTROL_QUEUE, RETRAIN_TRAINING_QUEUE, RETRAIN_TRAINING_THREADS,
+ * RETRAIN_API_URL, RETRAIN_TRAINER_TOKEN,
  * TEMPORAL_LOG_LEVEL, TEMPORAL_CLI_PATH, TEMPORAL_TEST_SERVER_PATH, NODE_ENV and DEMO_QUICK. Throws an
  * Error naming the offending variable(s). Read afresh on each call (a dozen variables): tests and benches
  * set some of them while the process runs.
@@ -228,6 +237,8 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     temporalTestServerPath: e.TEMPORAL_TEST_SERVER_PATH,
     development: e.NODE_ENV === 'development',
     demoQuick: e.DEMO_QUICK === '1',
+    apiUrl: e.RETRAIN_API_URL?.replace(/\/$/, ''),
+    trainerToken: e.RETRAIN_TRAINER_TOKEN,
   };
 }
 

@@ -5,6 +5,8 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { closeTrainingPool, createScorer } from '../activities/index';
+import { ApplicationFailure } from '@temporalio/common';
+import { issueToken, revokeToken } from '../db/tokens';
 import { acquireDataDirLock, openDb, type DataDirLock, type OpenDbOptions, type OpenedDb } from '../db/index';
 import { startApiServer, type ApiServer } from '../api/server';
 import { startDevServer, type DevServer } from './devServer';
@@ -102,13 +104,34 @@ export async function startServices(opts: StartServicesOptions = {}): Promise<Se
     log(`temporal: ${address}, namespace ${namespace}`);
 
     const taskQueues = opts.taskQueues ?? settings.taskQueues;
+    // Trainers reach the data plane at RETRAIN_API_URL, else at the API this process serves (known once it listens).
+    let apiUrl = settings.apiUrl ?? null;
+    const dataPlane = {
+      apiUrl(): string {
+        if (!apiUrl) {
+          throw ApplicationFailure.nonRetryable(
+            "this worker does not know the control plane's URL for trainers: set RETRAIN_API_URL (the API server's base URL), or run the API in this process",
+            'NoDataPlane',
+          );
+        }
+        return apiUrl;
+      },
+    };
     let workers: WorkerSet | null = null;
     if (opts.worker ?? true) {
+      // The built-in trainer's token on the data plane: RETRAIN_TRAINER_TOKEN, else one of its own for this process's life.
+      let trainerToken = settings.trainerToken;
+      if (!trainerToken) {
+        const issued = await issueToken(opened.db, { subject: 'trainer:builtin', role: 'trainer', createdBy: 'system' });
+        trainerToken = issued.token;
+        stops.push(async () => void (await revokeToken(opened.db, issued.id)));
+      }
+      const token = trainerToken;
       const native = await NativeConnection.connect(connOpts);
       stops.push(() => native.close());
       // Closed after the workers have drained (stops run newest first).
       stops.push(() => closeTrainingPool());
-      workers = await createWorkers({ connection: native, namespace, deps: { db: opened.db }, queues: taskQueues });
+      workers = await createWorkers({ connection: native, namespace, deps: { db: opened.db, dataPlane }, queues: taskQueues, trainerToken: () => token });
       const running = workers.run();
       running.catch((err) => log(`worker stopped with an error: ${String(err)}`));
       stops.push(() => workers!.shutdown());
@@ -129,6 +152,7 @@ export async function startServices(opts: StartServicesOptions = {}): Promise<Se
         opts.apiPort !== undefined ? { port: opts.apiPort } : {},
       );
       stops.push(() => api!.close());
+      apiUrl ??= api.url;
       // A command that finds the PGlite folder held can then say where this server answers.
       opened.lock?.setApiUrl(api.url);
       temporalDbLock?.setApiUrl(api.url);

@@ -3,7 +3,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { createActivities, setTrainingThreads, type ActivityDeps } from '../activities/index';
+import { createActivities, createBuiltinTrainer, setTrainingThreads, type ActivityDeps } from '../activities/index';
 import { TASK_QUEUES, type TaskQueueName } from '../workflows/names';
 import { readSettings } from './env';
 
@@ -40,8 +40,12 @@ export async function createWorkers(opts: {
   queues?: Partial<Record<TaskQueueName, string>>;
   /** Lower for tests that kill workers, so a replacement picks up work promptly. */
   shutdownGraceTime?: string;
+  /** The built-in trainer's bearer token on the data plane (role trainer). */
+  trainerToken: () => string;
 }): Promise<WorkerSet> {
   const activities = createActivities(opts.deps);
+  // The training queue serves the built-in trainer's contract activities beside the control plane's heavy ones.
+  const builtinTrainer = createBuiltinTrainer({ token: opts.trainerToken, apiUrl: () => opts.deps.dataPlane.apiUrl() });
   // The pool trains in as many threads as the training worker takes activities (trainers/threadPool.ts).
   const trainingThreads = trainingConcurrency();
   setTrainingThreads(trainingThreads);
@@ -53,7 +57,7 @@ export async function createWorkers(opts: {
         connection: opts.connection,
         namespace: opts.namespace,
         taskQueue,
-        activities,
+        activities: kind === 'training' ? { ...activities, ...builtinTrainer } : activities,
         // Only the control queue runs workflow code; training workers carry activities alone.
         ...(kind === 'control' ? { workflowBundle: bundle } : {}),
         // Training is CPU-bound: saturation points train in worker threads (one per core), so the

@@ -211,6 +211,8 @@ export function crashTestRig(name: string, workerEnv: Record<string, string> = {
           TEMPORAL_ADDRESS: rig.env.services.temporalAddress,
           RETRAIN_CONTROL_QUEUE: queues.control,
           RETRAIN_TRAINING_QUEUE: queues.training,
+          // The data plane the worker's trainers read from: this process's API.
+          RETRAIN_API_URL: rig.env.url,
           // The file's own database, which the API in this process uses too.
           ...(rig.databaseUrl ? { DATABASE_URL: rig.databaseUrl } : {}),
           ...workerEnv,

@@ -1,8 +1,10 @@
 // The activity proxies of every workflow, declared once, each option set under its own name. Their
 // timeouts and retry policies are recorded in the histories: change a value and new runs schedule their
 // activities differently (replay still passes, the behaviour does not stay the same).
-import { proxyActivities } from '@temporalio/workflow';
-import type { Activities } from '../activities';
+import { TimeoutType } from '@temporalio/common';
+import { ActivityFailure, ApplicationFailure, TimeoutFailure, proxyActivities } from '@temporalio/workflow';
+import type { Activities, TrainerRef } from '../activities';
+import type { TrainerActivities } from '../trainers/contract';
 import { TASK_QUEUES } from './names';
 
 /** Retry quickly at first, then back off to at most 30 seconds between attempts. */
@@ -49,4 +51,45 @@ export function trainingActivitiesOn(taskQueue: string | undefined) {
 /** The saturation check's subset trainings: the same options with a 30-second heartbeat timeout. */
 export function saturationTrainingActivitiesOn(taskQueue: string | undefined) {
   return proxyActivities<Activities>({ ...trainingOptions, heartbeatTimeout: '30 seconds', taskQueue: taskQueue ?? TASK_QUEUES.training });
+}
+
+/**
+ * A trainer's jobs (trainer contract), on the trainer's own queue: a heartbeat every 30 s at most, and a
+ * job nobody takes within the model's time-to-start fails the run, saying which trainer and queue.
+ */
+export async function trainerJob<A extends 'trainer.train' | 'trainer.score'>(
+  trainer: TrainerRef,
+  activity: A,
+  input: Parameters<TrainerActivities[A]>[0],
+): Promise<Awaited<ReturnType<TrainerActivities[A]>>> {
+  const jobs = proxyActivities<TrainerActivities>({
+    ...trainingOptions,
+    heartbeatTimeout: '30 seconds',
+    scheduleToStartTimeout: `${trainer.timeToStartSeconds} seconds`,
+    taskQueue: trainer.taskQueue,
+  });
+  try {
+    return (await (jobs[activity] as (i: typeof input) => Promise<unknown>)(input)) as Awaited<ReturnType<TrainerActivities[A]>>;
+  } catch (err) {
+    if (err instanceof ActivityFailure && err.cause instanceof TimeoutFailure && err.cause.timeoutType === TimeoutType.SCHEDULE_TO_START) {
+      throw ApplicationFailure.nonRetryable(
+        `no worker of trainer '${trainer.name}' took ${activity} from task queue '${trainer.taskQueue}' within ${trainer.timeToStartSeconds} s: start the trainer's worker on that queue, or change the model's trainer`,
+        'TrainerUnavailable',
+      );
+    }
+    throw err;
+  }
+}
+
+/**
+ * The training activities of runs and checks recorded before the trainer contract (their histories
+ * replay through the unpatched branches); no worker serves them any more.
+ */
+export interface PreContractTrainingActivities {
+  trainCandidate(input: { runId: string; modelId: number; snapshotId: number; trainerParams?: Record<string, number> }): Promise<{ versionId: number; version: number; artifactHash: string; trainedOn: number }>;
+  trainSaturationPoint(input: Record<string, unknown>): Promise<{ reused: boolean }>;
+}
+
+export function preContractTrainingOn(taskQueue: string | undefined, heartbeatTimeout: string) {
+  return proxyActivities<PreContractTrainingActivities>({ ...trainingOptions, heartbeatTimeout, taskQueue: taskQueue ?? TASK_QUEUES.training });
 }

@@ -28,7 +28,8 @@ import {
 } from './messages';
 import { annotationBatch } from './annotationBatch';
 import { TASK_QUEUES } from './names';
-import { controlActivities, trainingActivitiesOn } from './proxies';
+import type { CandidateRef } from '../activities';
+import { controlActivities, preContractTrainingOn, trainerJob, trainingActivitiesOn } from './proxies';
 import { rollout } from './rollout';
 import { saturationCheck } from './saturationCheck';
 
@@ -208,21 +209,52 @@ export async function retrainingRun(input: RetrainingRunInput): Promise<Retraini
     }
 
     await enter('training');
-    const candidate = await trainingActivities.trainCandidate({
-      runId: input.runId,
-      modelId: input.modelId,
-      snapshotId: snapshot.snapshotId,
-      ...(input.trainerParams ? { trainerParams: input.trainerParams } : {}),
-    });
+    // The trainer contract: the model's trainer trains and scores on its own queue, data by reference;
+    // histories recorded before it replay through the direct path. (patched)
+    const contract = patched('trainer-contract');
+    const trainingTaskQueue = input.trainingTaskQueue ?? TASK_QUEUES.training;
+    let candidate: CandidateRef;
+    if (contract) {
+      const job = await controlActivities.planTraining({
+        runId: input.runId,
+        modelId: input.modelId,
+        snapshotId: snapshot.snapshotId,
+        trainingTaskQueue,
+        ...(input.trainerParams ? { trainerParams: input.trainerParams } : {}),
+      });
+      status.trainer = job.trainer;
+      const trained = await trainerJob(job.trainer, 'trainer.train', job.input);
+      candidate = await controlActivities.recordCandidate({ runId: input.runId, modelId: input.modelId, snapshotId: snapshot.snapshotId, trainer: job.trainer, job: job.input, trained });
+    } else {
+      candidate = await preContractTrainingOn(input.trainingTaskQueue, '15 seconds').trainCandidate({
+        runId: input.runId,
+        modelId: input.modelId,
+        snapshotId: snapshot.snapshotId,
+        ...(input.trainerParams ? { trainerParams: input.trainerParams } : {}),
+      });
+    }
     status.candidateVersionId = candidate.versionId;
     status.candidateVersion = candidate.version;
 
     await enter('evaluating');
+    let scoreSets: { versionId: number; jobKey: string }[] | undefined;
+    if (contract) {
+      const jobs = await controlActivities.planEvaluationScoring({
+        runId: input.runId,
+        modelId: input.modelId,
+        snapshotId: snapshot.snapshotId,
+        candidateVersionId: candidate.versionId,
+        trainingTaskQueue,
+      });
+      await Promise.all(jobs.map((j) => trainerJob(j.trainer, 'trainer.score', j.input)));
+      scoreSets = jobs.map((j) => ({ versionId: j.versionId, jobKey: j.input.jobKey }));
+    }
     const evaluation = await trainingActivities.evaluateVersions({
       runId: input.runId,
       modelId: input.modelId,
       snapshotId: snapshot.snapshotId,
       candidateVersionId: candidate.versionId,
+      ...(scoreSets ? { scoreSets } : {}),
     });
     status.candidateReportId = evaluation.candidate.reportId;
     // Runs recorded before approval packets carried only the candidate report's hash.
@@ -349,11 +381,21 @@ export async function retrainingRun(input: RetrainingRunInput): Promise<Retraini
         });
       });
     } else if (status.step !== 'done') {
-      const reason = err instanceof Error ? err.message : String(err);
+      const reason = rootCauseMessage(err);
       await CancellationScope.nonCancellable(() =>
         controlActivities.finishRun({ runId: input.runId, status: 'failed', result: { reason, step: status.step } }),
       );
     }
     throw err;
   }
+}
+
+/**
+ * The message that says what went wrong: an activity's failure wraps its cause ("Activity task failed"),
+ * a trainer's refusal (TrainerBadParams: ...) is the cause's message.
+ */
+function rootCauseMessage(err: unknown): string {
+  let e: unknown = err;
+  while (e instanceof Error && e.cause instanceof Error) e = e.cause;
+  return e instanceof Error ? e.message : String(e);
 }

@@ -3,7 +3,7 @@
 // full set without it (paired by seed), all as parallel activities on the training queue; then fits
 // the learning curve and stores the verdict. Each point is stored by its activity, so a worker killed
 // midway through the fan-out loses only the points in flight: the retried check finds the rest stored.
-import { setHandler } from '@temporalio/workflow';
+import { patched, setHandler } from '@temporalio/workflow';
 import {
   DEFAULT_SATURATION_FRACTIONS,
   DEFAULT_SATURATION_SEEDS,
@@ -11,10 +11,14 @@ import {
   type SaturationCheckInput,
   type SaturationSummary,
 } from './messages';
-import { controlActivities as control, saturationTrainingActivitiesOn } from './proxies';
+import { TASK_QUEUES } from './names';
+import { controlActivities as control, preContractTrainingOn, trainerJob } from './proxies';
 
 export async function saturationCheck(input: SaturationCheckInput): Promise<SaturationSummary> {
-  const training = saturationTrainingActivitiesOn(input.trainingTaskQueue);
+  // Points train and score through the model's trainer (trainer contract); histories recorded before it
+  // replay through the direct path. (patched)
+  const contract = patched('trainer-contract');
+  const trainingTaskQueue = input.trainingTaskQueue ?? TASK_QUEUES.training;
   // The full set (1.0) is always a point: the ablation pairs it with the full set minus the newest batch.
   const fractions = [...new Set([...(input.settings.fractions ?? DEFAULT_SATURATION_FRACTIONS), 1])].sort((a, b) => a - b);
   const seeds = Array.from({ length: input.settings.seeds ?? DEFAULT_SATURATION_SEEDS }, (_, i) => i + 1);
@@ -25,12 +29,24 @@ export async function saturationCheck(input: SaturationCheckInput): Promise<Satu
     ...fractions.flatMap((fraction) => seeds.map((seed) => ({ ...common, variant: 'curve' as const, fraction, seed }))),
     ...(newest ? seeds.map((seed) => ({ ...common, variant: 'without_newest' as const, fraction: 1, seed, excludeBatchId: newest.batchId })) : []),
   ];
+  // One point: stored by an earlier attempt, or trained on its nested subset, scored on the held-out split
+  // by the same trainer, and judged from the scores it put back.
+  const trainedPoint = async (p: (typeof points)[number]): Promise<{ reused: boolean }> => {
+    const key = { runId: p.runId, variant: p.variant, fraction: p.fraction, seed: p.seed };
+    if (await control.storedSaturationPoint(key)) return { reused: true };
+    const job = await control.planSaturationTraining({ ...p, modelId: input.modelId, trainingTaskQueue });
+    const trained = await trainerJob(job.trainer, 'trainer.train', job.input);
+    const scoring = await control.planArtifactScoring({ modelId: input.modelId, snapshotId: input.snapshotId, jobKey: `${job.input.jobKey}/heldout`, artifact: trained.artifact });
+    await trainerJob(job.trainer, 'trainer.score', scoring);
+    await control.recordSaturationPoint({ ...key, snapshotId: input.snapshotId, scoreJobKey: scoring.jobKey, trainSize: trained.trainedOn, seconds: trained.metrics?.seconds ?? 0 });
+    return { reused: false };
+  };
   let done = 0;
   let reused = 0;
   setHandler(saturationProgressQuery, () => ({ points: points.length, done }));
   await Promise.all(
     points.map(async (p) => {
-      const r = await training.trainSaturationPoint(p);
+      const r = contract ? await trainedPoint(p) : await preContractTrainingOn(input.trainingTaskQueue, '30 seconds').trainSaturationPoint(p);
       done++;
       if (r.reused) reused++;
     }),

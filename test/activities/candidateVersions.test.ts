@@ -32,18 +32,24 @@ after(async () => {
 });
 
 test('four runs of one model training at once get versions 1..4, one each, with no error', async () => {
-  const activities = createActivities({ db: opened.db });
+  const activities = createActivities({ db: opened.db, dataPlane: { apiUrl: () => 'http://127.0.0.1:9' } });
   const runIds = Array.from({ length: 4 }, (_, i) => `run-${i}-${uid()}`);
   await opened.db.insert(runs).values(runIds.map((id) => ({ id, modelId, trigger: 'manual', requestedBy: 'test' })));
   const snapshots = await Promise.all(runIds.map((runId) => activities.freezeSnapshot({ runId, modelId })));
-  const params = { epochs: 1, dimsLog2: 12 };
-  const train = (i: number) =>
-    new MockActivityEnvironment().run<[Parameters<typeof activities.trainCandidate>[0]], CandidateRef, typeof activities.trainCandidate>(activities.trainCandidate, {
+  // Each run's trainer answered with an artifact of its own; recording them races on the model's version numbers.
+  const train = async (i: number) => {
+    const job = await activities.planTraining({ runId: runIds[i]!, modelId, snapshotId: snapshots[i]!.snapshotId, trainerParams: { epochs: 1 }, trainingTaskQueue: 'training' });
+    const sha256 = `sha256:${String(i).repeat(64)}`;
+    const trained = { contractVersion: 1 as const, jobKey: job.input.jobKey, artifact: { uri: `retrain-store:${sha256}`, sha256, size: 1 }, trainedOn: job.input.data.train.rows, trainer: { name: 'builtin/hashed-logreg', version: '1', codeDigest: sha256 } };
+    return new MockActivityEnvironment().run<[Parameters<typeof activities.recordCandidate>[0]], CandidateRef, typeof activities.recordCandidate>(activities.recordCandidate, {
       runId: runIds[i]!,
       modelId,
       snapshotId: snapshots[i]!.snapshotId,
-      trainerParams: params,
+      trainer: job.trainer,
+      job: job.input,
+      trained,
     });
+  };
   const settled = await Promise.allSettled(runIds.map((_, i) => train(i)));
   assert.deepEqual(
     settled.map((s) => (s.status === 'rejected' ? String(s.reason) : 'ok')),

@@ -306,6 +306,9 @@ export class Deployment {
   /** `retrain worker` (env extras, e.g. RETRAIN_TRAINING_THREADS); resolves when it says it runs. */
   async startWorker(extra: NodeJS.ProcessEnv = {}): Promise<Proc> {
     this.workerEnv = { ...this.workerEnv, ...extra };
+    // The worker's trainers read the data plane of the API (started before or after, always on this port).
+    this.apiPortValue ||= await freePort();
+    this.workerEnv.RETRAIN_API_URL ??= this.apiUrl;
     const proc = this.spawn('worker', process.execPath, ['--import', 'tsx', 'bin/retrain.ts', 'worker'], { env: this.retrainEnv(this.workerEnv) });
     const start = statSync(proc.logFile).size;
     await this.waitFor('the worker to poll', async () => {

@@ -1,0 +1,119 @@
+// A trainer's side of the data plane (trainers/contract/README.md): reads a data reference's NDJSON
+// rows as a stream (resuming with offset= when a connection drops), PUTs score sets and artifacts. The
+// built-in trainer and the conformance suite use it; a trainer in another language does the same over HTTP.
+import { createHash } from 'node:crypto';
+import { exampleLine, storeUri, type ArtifactRef, type DataRef, type ExampleLine } from './contract';
+
+export class DataPlaneError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+  }
+}
+
+export interface DataPlaneClient {
+  /** The rows of a data reference, in the stream's order; throws when fewer or more arrive than it says. */
+  rows(ref: DataRef): AsyncGenerator<ExampleLine>;
+  putScores(url: string, scores: { exampleId: number; score: number }[]): Promise<{ scored: number; sha256: string }>;
+  putArtifact(storeUrl: string, bytes: Uint8Array): Promise<ArtifactRef>;
+  getArtifact(uri: string, sha256: string): Promise<Uint8Array>;
+}
+
+const RESUME_ATTEMPTS = 3;
+
+export function sha256Of(bytes: Uint8Array): string {
+  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+}
+
+async function failure(res: Response, what: string): Promise<DataPlaneError> {
+  const text = await res.text().catch(() => '');
+  let message = text;
+  try {
+    message = (JSON.parse(text) as { message?: string }).message ?? text;
+  } catch {
+    /* not JSON */
+  }
+  return new DataPlaneError(`${what}: HTTP ${res.status}${message ? `: ${message.slice(0, 500)}` : ''}`, res.status);
+}
+
+/** The store's artifact URL for a `retrain-store:` URI, next to the PUT URL it was stored at. */
+function storeGetUrl(storeUrl: string, uri: string): string {
+  return `${storeUrl.replace(/\/$/, '')}/${uri.slice('retrain-store:'.length)}`;
+}
+
+export function createDataPlaneClient(opts: { token: string; artifactStoreUrl?: () => string }): DataPlaneClient {
+  const headers = { authorization: `Bearer ${opts.token}` };
+
+  async function* lines(url: string, offset: number): AsyncGenerator<string> {
+    const u = new URL(url);
+    if (offset > 0) u.searchParams.set('offset', String(offset));
+    const res = await fetch(u, { headers });
+    if (!res.ok || !res.body) throw await failure(res, `GET ${u.pathname}${u.search}`);
+    const decoder = new TextDecoder();
+    let carry = '';
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      carry += decoder.decode(chunk, { stream: true });
+      let nl: number;
+      while ((nl = carry.indexOf('\n')) >= 0) {
+        const line = carry.slice(0, nl);
+        carry = carry.slice(nl + 1);
+        if (line.trim()) yield line;
+      }
+    }
+    carry += decoder.decode();
+    if (carry.trim()) yield carry;
+  }
+
+  return {
+    async *rows(ref) {
+      let read = 0;
+      let failures = 0;
+      for (;;) {
+        try {
+          for await (const line of lines(ref.url, read)) {
+            const row = exampleLine.parse(JSON.parse(line));
+            read++;
+            yield row;
+          }
+          break;
+        } catch (err) {
+          // A refused request is final; a dropped stream resumes where it stopped.
+          if (err instanceof DataPlaneError || err instanceof SyntaxError || (err as Error).name === 'ZodError' || ++failures > RESUME_ATTEMPTS) throw err;
+        }
+      }
+      if (read !== ref.rows) throw new DataPlaneError(`${ref.url}: expected ${ref.rows} rows, read ${read}`, 0);
+    },
+
+    async putScores(url, scores) {
+      const body = scores.map((s) => JSON.stringify({ exampleId: s.exampleId, score: s.score })).join('\n') + '\n';
+      const res = await fetch(url, { method: 'PUT', headers: { ...headers, 'content-type': 'application/x-ndjson' }, body });
+      if (!res.ok) throw await failure(res, `PUT scores ${new URL(url).pathname}`);
+      return (await res.json()) as { scored: number; sha256: string };
+    },
+
+    async putArtifact(storeUrl, bytes) {
+      const sha256 = sha256Of(bytes);
+      const res = await fetch(`${storeUrl.replace(/\/$/, '')}/${sha256}`, {
+        method: 'PUT',
+        headers: { ...headers, 'content-type': 'application/octet-stream' },
+        body: bytes,
+      });
+      if (!res.ok) throw await failure(res, `PUT artifact ${sha256}`);
+      const stored = (await res.json()) as { uri: string; size: number };
+      return { uri: stored.uri ?? storeUri(sha256), sha256, size: bytes.length };
+    },
+
+    async getArtifact(uri, sha256) {
+      if (!uri.startsWith('retrain-store:')) throw new DataPlaneError(`artifact ${uri} is not in the control plane's store`, 0);
+      if (!opts.artifactStoreUrl) throw new DataPlaneError('no artifact store URL configured', 0);
+      const url = storeGetUrl(opts.artifactStoreUrl(), uri);
+      const res = await fetch(url, { headers });
+      if (!res.ok) throw await failure(res, `GET artifact ${uri}`);
+      const bytes = new Uint8Array(await res.arrayBuffer());
+      if (sha256Of(bytes) !== sha256) throw new DataPlaneError(`artifact ${uri} hashes to ${sha256Of(bytes)}, the reference says ${sha256}`, 0);
+      return bytes;
+    },
+  };
+}
