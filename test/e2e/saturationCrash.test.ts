@@ -1,7 +1,7 @@
 // A worker killed with SIGKILL midway through the saturation check's fan-out: a new worker finishes the
 // check, every point stored before the kill keeps its row (same id, same created_at, same content) and
-// none of them is trained again (its activity completed before the kill, or its retry found the point
-// stored and returned reused), the run finishes and the report is stored.
+// none of them is trained again (each point's trainer.train completed once, before the kill), the point in
+// training at the kill is trained again by the new worker, the run finishes and the report is stored.
 // Worker processes need a database they can share with this one, so this test runs on PostgreSQL.
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { asc, eq } from 'drizzle-orm';
 import { saturationPoints, saturationReports } from '../../db/schema';
-import type { SaturationPointInput, SaturationPointRef } from '../../activities/saturation';
+import type { TrainInput } from '../../trainers/contract';
 import type { SaturationSummary } from '../../workflows/messages';
 import { crashTestRig, needsSharedDatabase, registerModelWithData, type TestEnv, waitFor, waitForStatus } from '../helpers';
 
@@ -27,23 +27,27 @@ after(() => rig.stop());
 
 const pointKey = (p: { variant: string; fraction: number; seed: number }) => `${p.variant}/${p.fraction}/${p.seed}`;
 
-/** Per trainSaturationPoint activity of a saturationCheck history: its point, last attempt and result. */
-async function pointActivities(workflowId: string) {
+/** The point a trainer job trains (jobKey `<run>/saturation/<variant>/<fraction>/<seed>`). */
+const pointOfJob = (jobKey: string) => jobKey.split('/saturation/')[1]!;
+
+/** Per trainer.train activity of a saturationCheck history: its point, last attempt and whether it completed. */
+async function trainingActivities(workflowId: string) {
   const history = await env.services.client.workflow.getHandle(workflowId).fetchHistory();
   const events = history.events ?? [];
-  const scheduled = new Map<string, { activityId: string; input: SaturationPointInput; attempt?: number; result?: SaturationPointRef }>();
+  const scheduled = new Map<string, { activityId: string; point: string; attempt?: number; completed: boolean }>();
   for (const e of events) {
     const id = String(e.eventId);
     const s = e.activityTaskScheduledEventAttributes;
-    if (s?.activityType?.name === 'trainSaturationPoint') {
-      scheduled.set(id, { activityId: s.activityId!, input: defaultPayloadConverter.fromPayload<SaturationPointInput>(s.input!.payloads![0]!) });
+    if (s?.activityType?.name === 'trainer.train') {
+      const input = defaultPayloadConverter.fromPayload<TrainInput>(s.input!.payloads![0]!);
+      scheduled.set(id, { activityId: s.activityId!, point: pointOfJob(input.jobKey), completed: false });
     }
     const started = e.activityTaskStartedEventAttributes;
     const entry = started && scheduled.get(String(started.scheduledEventId));
     if (started && entry) entry.attempt = started.attempt ?? 1;
     const completed = e.activityTaskCompletedEventAttributes;
     const done = completed && scheduled.get(String(completed.scheduledEventId));
-    if (completed && done) done.result = defaultPayloadConverter.fromPayload<SaturationPointRef>(completed.result!.payloads![0]!);
+    if (completed && done) done.completed = true;
   }
   return [...scheduled.values()];
 }
@@ -72,7 +76,7 @@ test('a worker killed midway through the fan-out: completed points are not retra
     async () => {
       if ((await pointsOf()).length < 6) return false;
       const pending = (await check.describe()).raw.pendingActivities ?? [];
-      const training = pending.filter((a) => a.activityType?.name === 'trainSaturationPoint' && a.heartbeatDetails).map((a) => a.activityId!);
+      const training = pending.filter((a) => a.activityType?.name === 'trainer.train' && a.heartbeatDetails).map((a) => a.activityId!);
       return training.length > 0 && training;
     },
     300_000,
@@ -103,31 +107,27 @@ test('a worker killed midway through the fan-out: completed points are not retra
     assert.ok(r.createdAt.getTime() >= killedAt.getTime(), `point ${pointKey(r)} stored after the kill`);
   }
 
-  // Not retrained: in the check's history each pre-kill point's activity either completed before the
-  // kill (first attempt) or was retried and found the point stored (reused); every point completed once.
-  const activities = await pointActivities(`saturation-${runId}`);
-  assert.equal(activities.length, 18, 'one trainSaturationPoint activity per point');
-  assert.ok(activities.every((a) => a.result), 'every point activity completed');
+  // Not retrained: in the check's history each point was trained by one trainer.train activity; the ones
+  // stored before the kill completed on their first attempt, before it.
+  const activities = await trainingActivities(`saturation-${runId}`);
+  assert.equal(activities.length, 18, 'one trainer.train activity per point');
+  assert.equal(new Set(activities.map((a) => a.point)).size, 18, 'no point scheduled twice');
+  assert.ok(activities.every((a) => a.completed), 'every training completed');
   const beforeKeys = new Set(before.map(pointKey));
-  for (const a of activities.filter((x) => beforeKeys.has(pointKey(x.input)))) {
-    assert.ok(a.attempt === 1 || a.result!.reused, `point ${pointKey(a.input)}: attempt ${a.attempt}, reused ${a.result!.reused}`);
+  for (const a of activities.filter((x) => beforeKeys.has(x.point))) {
+    assert.equal(a.attempt, 1, `point ${a.point}, stored before the kill, was trained once`);
   }
-  for (const a of activities.filter((x) => !beforeKeys.has(pointKey(x.input)))) {
-    assert.equal(a.result!.reused, false, `point ${pointKey(a.input)} was trained after the kill`);
-  }
-  // A point in training at the kill that was not stored by then is attempted again after the kill
-  // (once the heartbeat timeout noticed the dead worker).
+  // A point in training at the kill is attempted again after it (once the heartbeat timeout noticed
+  // the dead worker), by the new worker.
   const retried = activities.filter((a) => (a.attempt ?? 1) >= 2);
-  const interrupted = activities.filter((a) => inFlight.includes(a.activityId) && !beforeKeys.has(pointKey(a.input)));
-  for (const a of interrupted) assert.ok((a.attempt ?? 1) >= 2, `point ${pointKey(a.input)}, in training at the kill, was attempted again`);
+  const interrupted = activities.filter((a) => inFlight.includes(a.activityId) && !beforeKeys.has(a.point));
+  for (const a of interrupted) assert.ok((a.attempt ?? 1) >= 2, `point ${a.point}, in training at the kill, was attempted again`);
   assert.ok(retried.length >= 1, 'an attempt was interrupted by the kill and retried');
-  process.stderr.write(
-    `saturationCrash: retried ${retried.map((a) => `${pointKey(a.input)} (attempt ${a.attempt}, reused ${a.result!.reused})`).join(', ')}\n`,
-  );
+  process.stderr.write(`saturationCrash: retried ${retried.map((a) => `${a.point} (attempt ${a.attempt})`).join(', ')}\n`);
 
   const summary = await env.services.client.workflow.getHandle<() => Promise<SaturationSummary>>(`saturation-${runId}`).result();
   assert.equal(summary.points, 18);
-  assert.equal(summary.reused, activities.filter((a) => a.result!.reused).length);
+  assert.equal(summary.reused, 0, 'no point found stored: the check itself was not restarted');
 
   const [report] = await db.select().from(saturationReports).where(eq(saturationReports.runId, runId));
   assert.ok(report, 'the saturation report is stored');

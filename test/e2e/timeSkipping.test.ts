@@ -36,7 +36,9 @@ type StubbedName =
   | 'rollbackRollout'
   | 'recordRunStep'
   | 'freezeSnapshot'
-  | 'trainCandidate'
+  | 'planTraining'
+  | 'recordCandidate'
+  | 'planEvaluationScoring'
   | 'evaluateVersions'
   | 'judgeGate'
   | 'recordApproval'
@@ -86,9 +88,29 @@ const stubs: Stubs = {
     record('freezeSnapshot', input);
     return { snapshotId: 11, contentHash: 'sha256:snapshot', trainCount: 100, heldoutCount: 40 };
   },
-  async trainCandidate(input) {
-    record('trainCandidate', input);
-    return { versionId: 22, version: 2, artifactHash: 'sha256:artifact', trainedOn: 100 };
+  async planTraining(input) {
+    record('planTraining', input);
+    const url = 'http://127.0.0.1:9/api/trainer';
+    return {
+      trainer: { name: 'builtin/hashed-logreg', taskQueue: input.trainingTaskQueue, timeToStartSeconds: 60 },
+      input: {
+        contractVersion: 1,
+        jobKey: `${input.runId}/candidate`,
+        model: { id: input.modelId, name: 'm', features: null, labelSet: { kind: 'binary', labels: [0, 1] } },
+        params: {},
+        seed: 1,
+        data: { train: { url: `${url}/snapshots/11/examples?split=train`, rows: 100 } },
+        artifactStore: { url: `${url}/artifacts` },
+      },
+    };
+  },
+  async recordCandidate(input) {
+    record('recordCandidate', input);
+    return { versionId: 22, version: 2, artifactHash: input.trained.artifact.sha256, trainedOn: 100 };
+  },
+  async planEvaluationScoring(input) {
+    record('planEvaluationScoring', input);
+    return [];
   },
   async evaluateVersions(input) {
     record('evaluateVersions', input);
@@ -113,6 +135,13 @@ const stubs: Stubs = {
   },
 };
 
+const SHA = `sha256:${'ab'.repeat(32)}`;
+const trainerStubs = {
+  async 'trainer.train'(input: { jobKey: string }) {
+    return { contractVersion: 1, jobKey: input.jobKey, artifact: { uri: `retrain-store:${SHA}`, sha256: SHA, size: 1 }, trainedOn: 100, trainer: { name: 'builtin/hashed-logreg', version: '1', codeDigest: SHA } };
+  },
+};
+
 before(
   async () => {
     const path = await ensureTestServer({ log: (msg) => process.stderr.write(`${msg}\n`) });
@@ -128,7 +157,8 @@ before(
       namespace: env.namespace ?? 'default',
       taskQueue,
       workflowBundle: await workflowBundle(),
-      activities: stubs,
+      // The built-in trainer's job, stubbed on the same queue (the run's training queue).
+      activities: { ...stubs, ...trainerStubs },
     });
     running = worker.run();
   },
