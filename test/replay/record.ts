@@ -11,6 +11,9 @@
 //            canary analysis window (planted regression), and that rollout's own history; then a second
 //            rollout (shadow window, then an inconclusive window that pauses) driven by Updates: resume,
 //            pause, promoteNow by an approver
+//   contract: a retrainingRun with a saturation check through the trainer contract (patched 'trainer-contract':
+//             plan, trainer.train and trainer.score on the trainer's queue, record), its saturationCheck, and a
+//             trainerCall asking the built-in trainer to describe itself
 //   scheduled: a biasReaudit over a window with a planted country-code disparity that alerts and starts a
 //              retraining run (child, abandoned), and a driftMonitor over country-code-only traffic that finds
 //              that run under way and starts none
@@ -24,7 +27,7 @@ import { and, asc, eq, inArray } from 'drizzle-orm';
 import type { ApiClient } from '../../api/client';
 import { loadCorpus, type CorpusEmail } from '../../demo/corpus';
 import { aggregatedLabels, annotationAssignments, annotationBatches, annotationTasks, examples, feedbackEvents, labels, models, predictions, routes, runs } from '../../db/schema';
-import { BIAS_REAUDIT_WORKFLOW_TYPE, DRIFT_MONITOR_WORKFLOW_TYPE, type BiasReauditInput, type DriftMonitorInput } from '../../workflows/messages';
+import { BIAS_REAUDIT_WORKFLOW_TYPE, DRIFT_MONITOR_WORKFLOW_TYPE, TRAINER_CALL_WORKFLOW_TYPE, type BiasReauditInput, type DriftMonitorInput, type TrainerCallInput } from '../../workflows/messages';
 import { findTemporalBinary } from '../../temporal-config/devServer';
 import { dataDir } from '../../temporal-config/env';
 import { annotatorClient, continuingAnnotationBatch, logTraffic, plantAnsweredTraffic, registerModelWithData, startTestEnv, uid, waitFor, waitForStatus, type TestEnv } from '../helpers';
@@ -40,7 +43,7 @@ interface HistoryJson {
 /** The one folder of recorded histories (test/replay/replay.test.ts reads it). */
 const HISTORIES = path.join(import.meta.dirname, '..', 'fixtures', 'histories');
 
-const scenarios: Record<string, (env: TestEnv) => Promise<void>> = { gates, annotation, continued, saturation, rollout, scheduled };
+const scenarios: Record<string, (env: TestEnv) => Promise<void>> = { gates, annotation, continued, saturation, rollout, scheduled, contract };
 const scenario = process.argv[2] ?? 'gates';
 const run = scenarios[scenario];
 if (!run) throw new Error(`unknown scenario '${scenario}': one of ${Object.keys(scenarios).join(', ')}`);
@@ -213,6 +216,29 @@ async function saturation(env: TestEnv): Promise<void> {
   const child = runHistory.events.some((e) => e.eventType === 'EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED');
   console.log(`saturation: ${points} point trainings, report ${report}; patch marker ${marker}, child completed in the run history ${child}`);
   if (!ablation || !report || !marker || !child) throw new Error('the recorded histories do not cover the fan-out with the ablation, the report, the patch and the child');
+}
+
+async function contract(env: TestEnv): Promise<void> {
+  const model = await registerModelWithData(env);
+  const { runId } = await env.clients.operator.runs.start.mutate({ model, trigger: 'bootstrap', saturation: { seeds: 2 }, trainerParams: { epochs: 2 } });
+  await waitForStatus(env, runId, ['awaiting_approval'], 240_000);
+  await env.clients.approver.gates.approve.mutate({ runId, reason: 'recorded for replay', packetHash: await signed(runId) });
+  const done = await waitForStatus(env, runId, ['promoted', 'rejected', 'failed'], 120_000);
+  if (done.status !== 'promoted') throw new Error(`the contract run ended ${done.status}: ${JSON.stringify(done.result)}`);
+  const runHistory = await record(env, runId, path.join(HISTORIES, 'retrainingRun-contract.json'));
+  const checkHistory = await record(env, `saturation-${runId}`, path.join(HISTORIES, 'saturationCheck-contract.json'));
+  const describeId = `trainerCall-describe-${uid()}`;
+  await env.services.client.workflow.execute(TRAINER_CALL_WORKFLOW_TYPE, {
+    taskQueue: env.services.taskQueues.control,
+    workflowId: describeId,
+    args: [{ taskQueue: env.services.taskQueues.training, activity: 'trainer.describe' } satisfies TrainerCallInput],
+  });
+  await record(env, describeId, path.join(HISTORIES, 'trainerCall-describe.json'));
+  const activities = (h: HistoryJson, name: string) => h.events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === name).length;
+  const marker = runHistory.events.some((e) => e.eventType === 'EVENT_TYPE_MARKER_RECORDED');
+  const counts = { runTrain: activities(runHistory, 'trainer.train'), runScore: activities(runHistory, 'trainer.score'), checkTrain: activities(checkHistory, 'trainer.train'), checkScore: activities(checkHistory, 'trainer.score') };
+  console.log(`contract: ${JSON.stringify(counts)}; patch marker ${marker}`);
+  if (!marker || counts.runTrain !== 1 || counts.runScore !== 1 || counts.checkTrain !== 12 || counts.checkScore !== 12) throw new Error('the recorded histories do not cover the contract path');
 }
 
 async function rollout(env: TestEnv): Promise<void> {

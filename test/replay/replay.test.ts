@@ -39,13 +39,17 @@ test('recorded retrainingRun, annotationBatch, saturationCheck, rollout, biasRea
     'rollout-shadow-paused-promoted.json': 'rollout',
     'biasReaudit-alert-started-run.json': 'scheduled',
     'driftMonitor-run-under-way.json': 'scheduled',
+    // patched 'trainer-contract': training and scoring on the trainer's queue, data by reference.
+    'retrainingRun-contract.json': 'contract',
+    'saturationCheck-contract.json': 'contract',
+    'trainerCall-describe.json': 'contract',
   };
   for (const [expected, scenario] of Object.entries(recordedBy)) {
     assert.ok(names.includes(expected), `${expected} is recorded (npx tsx test/replay/record.ts ${scenario})`);
   }
   const histories = files.map((f) => ({ workflowId: path.basename(f), history: historyFromJSON(JSON.parse(readFileSync(f, 'utf8'))) }));
   const types = new Set(histories.map((h) => h.history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name));
-  assert.deepEqual([...types].sort(), ['annotationBatch', 'biasReaudit', 'driftMonitor', 'retrainingRun', 'rollout', 'saturationCheck']);
+  assert.deepEqual([...types].sort(), ['annotationBatch', 'biasReaudit', 'driftMonitor', 'retrainingRun', 'rollout', 'saturationCheck', 'trainerCall']);
   // The rollout's Update handlers run in a recorded history, not only its timers and activities.
   const updates = histories
     .find((h) => h.workflowId === 'rollout-paused-promoted.json')!
