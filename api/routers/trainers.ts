@@ -208,7 +208,7 @@ const badRequest = (message: string) => new TRPCError({ code: 'BAD_REQUEST', mes
 export function requireParamsFollow(trainer: TrainerRow, params: Record<string, unknown>, prefix: string): void {
   const check = checkParams(trainer.description.paramsSchema ?? {}, params, prefix);
   if (!check.ok) {
-    throw badRequest(`${check.errors.join('; ')} (trainer '${trainer.name}' ${trainer.version}: see its paramsSchema with trainers.get); nothing was written`);
+    throw badRequest(`${check.errors.join('; ')} (trainer '${trainer.name}' version ${trainer.version}: see its paramsSchema with trainers.get); nothing was written`);
   }
 }
 
