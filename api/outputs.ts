@@ -348,10 +348,18 @@ export const lineageOutput = z.object({
   model: z.string(),
   version: z.number(),
   status: z.enum(VERSION_STATUSES),
-  trainer: z.string(),
-  /** The trainer's parameters as stored with the version (the built-in trainer's are numbers). */
-  params: z.record(z.string(), z.union([z.number(), z.string(), z.boolean(), z.null()])),
+  /**
+   * The trainer as it reported itself when it trained the version (trainer contract): name, version and
+   * code digest, and the queue it ran on. Versions from before the contract have the name alone.
+   */
+  trainer: z.object({ name: z.string(), version: z.string().nullable(), codeDigest: z.string().nullable(), taskQueue: z.string().nullable() }),
+  /** The params the trainer was given (any JSON its params schema allows; the built-in trainer's are numbers). */
+  params: z.record(z.string(), z.unknown()),
   artifactHash: z.string(),
+  /** Where the artifact is: retrain-store:<sha256> in the control plane's store, or the trainer's own URI; null uri: in the version's row (before the contract). */
+  artifact: z.object({ uri: z.string().nullable(), sha256: z.string(), size: z.number().nullable() }),
+  /** Examples in the version's snapshot by where their label came from (annotation batch, import, feedback); null before the contract. */
+  labelSources: z.record(z.string(), z.number()).nullable(),
   parentVersion: z.number().nullable(),
   runId: z.string().nullable(),
   snapshot: z.object({ id: z.number(), contentHash: z.string(), trainCount: z.number(), heldoutCount: z.number(), runId: z.string() }).nullable(),

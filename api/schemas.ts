@@ -13,7 +13,11 @@ export const subject = z
   .regex(/^[a-zA-Z0-9_.@:-]{2,100}$/, 'subjects are 2-100 characters: letters, digits and _ . @ : -');
 export const isoDate = z.iso.datetime({ offset: true });
 
-export const trainerParamsInput = z
+/**
+ * The built-in trainer's params as they were checked before trainers described themselves: what
+ * runs.start falls back to for a model of the built-in trainer while no worker has registered it yet.
+ */
+export const builtinTrainerParamsInput = z
   .strictObject({
     dimsLog2: z.number().int().min(10).max(22),
     epochs: z.number().int().min(1).max(1000),
@@ -24,12 +28,52 @@ export const trainerParamsInput = z
   })
   .partial();
 
+/**
+ * A trainer's params: any JSON object, judged against the trainer's own params schema (trainers.register
+ * stored it) by the router, with ajv (analysis/paramsSchema).
+ */
+export const trainerParamsInput = z
+  .record(z.string().min(1).max(100), z.unknown())
+  .refine((p) => Object.keys(p).length <= 200, 'at most 200 params')
+  .refine((p) => JSON.stringify(p).length <= 100_000, 'params take at most 100,000 characters of JSON');
+
+/** A registered trainer's name (trainers/contract trainerDescription.name). */
+export const trainerName = z
+  .string()
+  .min(1)
+  .max(100)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.\/@+-]*$/, 'trainer names are 1-100 characters: letters, digits and _ . / @ + -, e.g. builtin/hashed-logreg');
+
+/** A Temporal task queue a trainer's worker serves. */
+export const taskQueueName = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.:\/-]*$/, 'task queue names are 1-200 characters: letters, digits and _ . : / -');
+
+/** How long a trainer job of a model may wait for a worker of the trainer's queue before its run fails. */
+export const timeToStartSeconds = z.number().int().min(5).max(86_400);
+
+/** A model's trainer, as models.register and models.configureTrainer take it. */
+export const modelTrainerInput = z.strictObject({
+  name: trainerName,
+  params: trainerParamsInput.optional(),
+  timeToStartSeconds: timeToStartSeconds.optional(),
+});
+
 // PostgreSQL text and jsonb cannot hold U+0000: refuse it at the edge with a message, not a failed insert.
 const storableText = (max: number) => z.string().max(max).refine((s) => !s.includes('\u0000'), 'contains a NUL character (U+0000), which cannot be stored; strip it');
 
+/** Text fields: a model without a feature schema, and what models.predict scores (the built-in trainer's inputs). */
+export const textInput = z.record(z.string().max(64), storableText(200_000));
+
+/** One value of an example's input; the model's feature schema says which (analysis/featureSchema). */
+export const featureValue = z.union([storableText(200_000), z.number(), z.boolean(), z.null()]);
+
 export const exampleInput = z.strictObject({
   externalId: z.string().min(1).max(300),
-  input: z.record(z.string().max(64), storableText(200_000)),
+  /** Judged against the model's feature schema by the router (unknown, missing, wrong type: 400). */
+  input: z.record(z.string().max(64), featureValue),
   label: z.union([z.literal(0), z.literal(1)]).nullable(),
   slices: z.record(z.string().max(64), z.string().max(200)).default({}),
   split: z.enum(['train', 'heldout']),

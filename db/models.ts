@@ -164,21 +164,51 @@ export async function previousProductionVersionId(db: DbOrTx, modelId: number): 
 
 export type RouteKind = 'production' | 'canary' | 'shadow';
 
+/** A model's trainer (trainer contract): which trainer, on which queue, with which params. */
+export interface ModelTrainer {
+  name: string;
+  /** The trainer's task queue; null: the control plane's own training queue (the built-in trainer). */
+  queue: string | null;
+  params: Record<string, unknown>;
+  timeToStartSeconds: number;
+}
+
+export type ModelFeatures = NonNullable<typeof models.$inferSelect.featureSchema>;
+
+const trainerColumns = (t: ModelTrainer) => ({
+  trainerName: t.name,
+  trainerQueue: t.queue,
+  trainerParams: t.params,
+  trainerTimeToStartSeconds: t.timeToStartSeconds,
+});
+
 /** Registers a model and, when given, version 1 of its gate policy, in one transaction; null when the name is taken. */
 export async function registerModel(
   db: Db,
-  input: { name: string; description: string; createdBy: string; gatePolicy?: unknown },
+  input: { name: string; description: string; createdBy: string; gatePolicy?: unknown; trainer?: ModelTrainer; features?: ModelFeatures | null },
 ): Promise<{ id: number; name: string; policyVersion: number | null } | null> {
   return db.transaction(async (tx) => {
     const [row] = await tx
       .insert(models)
-      .values({ name: input.name, description: input.description, createdBy: input.createdBy })
+      .values({
+        name: input.name,
+        description: input.description,
+        createdBy: input.createdBy,
+        ...(input.trainer ? trainerColumns(input.trainer) : {}),
+        featureSchema: input.features ?? null,
+      })
       .onConflictDoNothing({ target: models.name })
       .returning({ id: models.id, name: models.name });
     if (!row) return null;
     const policyVersion = input.gatePolicy ? await addPolicyVersion(tx, row.id, input.gatePolicy, input.createdBy) : null;
     return { ...row, policyVersion };
   });
+}
+
+/** Points a model at another trainer, params or time-to-start; false when there is no such model. */
+export async function setModelTrainer(db: DbOrTx, modelId: number, trainer: ModelTrainer): Promise<boolean> {
+  const updated = await db.update(models).set(trainerColumns(trainer)).where(eq(models.id, modelId)).returning({ id: models.id });
+  return updated.length > 0;
 }
 
 /** Every model with its number of versions and its production version, by name. */
@@ -189,6 +219,11 @@ export async function listModels(db: DbOrTx) {
       description: models.description,
       createdBy: models.createdBy,
       createdAt: models.createdAt,
+      trainerName: models.trainerName,
+      trainerQueue: models.trainerQueue,
+      trainerParams: models.trainerParams,
+      trainerTimeToStartSeconds: models.trainerTimeToStartSeconds,
+      featureSchema: models.featureSchema,
       // Correlated subqueries name the outer table explicitly: drizzle renders a bare column as "id",
       // which inside the subquery would bind to the inner table's own id.
       versions: sql<number>`(select count(*) from model_versions v where v.model_id = "models"."id")`,
@@ -245,7 +280,8 @@ export async function modelDetail(db: DbOrTx, modelId: number) {
 
 export interface NewExample {
   externalId: string;
-  input: Record<string, string>;
+  /** Checked against the model's feature schema before it gets here (analysis/featureSchema). */
+  input: Record<string, string | number | boolean | null>;
   label: 0 | 1 | null;
   slices: Record<string, string>;
   split: 'train' | 'heldout';
@@ -260,7 +296,8 @@ export async function insertExamples(db: DbOrTx, modelId: number, rows: NewExamp
       rows.map((e) => ({
         modelId,
         externalId: e.externalId,
-        input: e.input,
+        // The column's type predates feature schemas (text fields only); jsonb holds any of these values.
+        input: e.input as Record<string, string>,
         label: e.label,
         slices: e.slices,
         split: e.split,
@@ -357,10 +394,14 @@ export async function versionLineage(db: DbOrTx, modelId: number, version: numbe
   return {
     version: v.version,
     status: v.status,
-    trainer: v.trainer,
-    // The trainer's parameters: the built-in trainer stores numbers (activities/retraining train).
-    params: v.params as Record<string, number | string | boolean | null>,
+    // Versions trained before the trainer contract have only the trainer's name (e.g. hashed-logreg@1).
+    trainer: { name: v.trainer, version: v.trainerVersion, codeDigest: v.codeDigest, taskQueue: v.trainerQueue },
+    // The params the trainer was given (any JSON; the built-in trainer's are numbers).
+    params: (v.params ?? {}) as Record<string, unknown>,
     artifactHash: v.artifactHash,
+    // Where the artifact is; a version from before the contract holds its bytes itself (uri null).
+    artifact: { uri: v.artifactUri, sha256: v.artifactHash, size: v.artifactSize ?? v.artifact?.length ?? null },
+    labelSources: v.labelSources ?? null,
     parentVersion: parent?.version ?? null,
     runId: v.runId,
     snapshot,

@@ -1,5 +1,6 @@
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
+import { firstExampleViolation } from '../../analysis/featureSchema';
 import { gatePolicySchema } from '../../analysis/policy';
 import { defaultEvaluationSettings } from '../../analysis/report';
 import { answeringRoute, modelAliases } from '../../analysis/serving';
@@ -14,17 +15,20 @@ import {
   registerModel,
   routedVersion,
   routesOf,
+  setModelTrainer,
   versionArtifact,
   versionLineage,
   versionNumbers,
   type RouteKind,
 } from '../../db/models';
 import { logPredictions } from '../../db/predictions';
-import { VERSION_STATUSES } from '../../db/schema';
+import { VERSION_STATUSES, type models } from '../../db/schema';
+import { featureSchema } from '../../trainers/contract';
 import { lineageOutput } from '../outputs';
-import { exampleInput, isoDate, modelName, positiveInt, reason } from '../schemas';
+import { exampleInput, isoDate, modelName, modelTrainerInput, positiveInt, reason, textInput } from '../schemas';
 import { requireModel } from '../lookups';
-import { authedProcedure, roleAllows, roleProcedure, router } from '../trpc';
+import { authedProcedure, roleAllows, roleProcedure, router, type Context } from '../trpc';
+import { resolveModelTrainer } from './trainers';
 
 const versionOutput = z.object({
   id: z.number(),
@@ -38,14 +42,42 @@ const versionOutput = z.object({
   createdAt: z.date(),
 });
 
+/** A model's trainer: which, on which queue (the control plane's training queue for the built-in one), with which params. */
+const modelTrainerOutput = z.object({
+  name: z.string(),
+  taskQueue: z.string(),
+  params: z.record(z.string(), z.unknown()),
+  timeToStartSeconds: z.number(),
+});
+
+/** The model's declared features; null: text fields (a model registered without a feature schema). */
+const featuresOutput = z.array(z.object({ name: z.string(), kind: z.enum(['text', 'number', 'category', 'boolean']), missing: z.boolean() })).nullable();
+
+type ModelRow = Pick<typeof models.$inferSelect, 'trainerName' | 'trainerQueue' | 'trainerParams' | 'trainerTimeToStartSeconds' | 'featureSchema'>;
+
+function trainerOf(ctx: Context, m: ModelRow): z.infer<typeof modelTrainerOutput> {
+  return { name: m.trainerName, taskQueue: m.trainerQueue ?? ctx.taskQueues.training, params: m.trainerParams ?? {}, timeToStartSeconds: m.trainerTimeToStartSeconds };
+}
+
 const modelSummary = z.object({
   name: z.string(),
   description: z.string(),
   productionVersion: z.number().nullable(),
   versions: z.number(),
+  trainer: modelTrainerOutput,
+  features: featuresOutput,
   createdBy: z.string(),
   createdAt: z.date(),
 });
+
+/** A declared feature schema with each name once; a 400 naming the repeated one. */
+function requireDistinctFeatures(features: z.infer<typeof featureSchema> | null) {
+  const seen = new Set<string>();
+  for (const [i, f] of (features ?? []).entries()) {
+    if (seen.has(f.name)) throw new TRPCError({ code: 'BAD_REQUEST', message: `features[${i}].name '${f.name}' is declared twice; nothing was written` });
+    seen.add(f.name);
+  }
+}
 
 // ---------------------------------------------------------------------------------------------
 // Serving: which version answers, and scoring with it
@@ -94,7 +126,8 @@ const predictRequest = z.strictObject({
   routingKey: z.string().min(1).max(500).optional(),
   /** When given, the request is also kept as an unlabelled example under this id, so annotation can label it later. */
   externalId: exampleInput.shape.externalId.optional(),
-  input: exampleInput.shape.input,
+  // The built-in trainer's inputs: text fields (a model with a feature schema is served by its team's own system).
+  input: textInput,
   /** Slice attributes of the request (e.g. sender_tld), kept with the prediction and the example. */
   attributes: exampleInput.shape.slices,
   occurredAt: isoDate,
@@ -120,11 +153,25 @@ export const modelsRouter = router({
         description: z.string().max(2000).default(''),
         /** Version 1 of the gate policy. Without one, no run of this model is approved until one is set. */
         gatePolicy: gatePolicySchema.optional(),
+        /** The trainer that trains its versions (registered with trainers.register); default the built-in builtin/hashed-logreg. */
+        trainer: modelTrainerInput.optional(),
+        /** Its features (names and kinds); absent or null: text fields, as models had before the trainer contract. */
+        features: featureSchema.nullable().optional(),
       }),
     )
     .output(z.object({ id: z.number(), name: z.string(), policyVersion: z.number().nullable() }))
     .mutation(async ({ ctx, input }) => {
-      const registered = await registerModel(ctx.db, { ...input, createdBy: ctx.identity.subject });
+      const features = input.features ?? null;
+      requireDistinctFeatures(features);
+      const trainer = await resolveModelTrainer(ctx.db, input.trainer, features);
+      const registered = await registerModel(ctx.db, {
+        name: input.name,
+        description: input.description,
+        ...(input.gatePolicy ? { gatePolicy: input.gatePolicy } : {}),
+        trainer,
+        features,
+        createdBy: ctx.identity.subject,
+      });
       if (!registered) throw new TRPCError({ code: 'CONFLICT', message: `model '${input.name}' is already registered` });
       return registered;
     }),
@@ -133,7 +180,35 @@ export const modelsRouter = router({
     .meta({ openapi: { method: 'GET', path: '/models', tags: ['models'], summary: 'List models' } })
     .input(z.strictObject({}).optional())
     .output(z.array(modelSummary))
-    .query(({ ctx }) => listModels(ctx.db)),
+    .query(async ({ ctx }) =>
+      (await listModels(ctx.db)).map(({ trainerName, trainerQueue, trainerParams, trainerTimeToStartSeconds, featureSchema: features, ...m }) => ({
+        ...m,
+        trainer: trainerOf(ctx, { trainerName, trainerQueue, trainerParams, trainerTimeToStartSeconds, featureSchema: features }),
+        features: features ?? null,
+      })),
+    ),
+
+  configureTrainer: roleProcedure('operator')
+    .meta({
+      openapi: {
+        method: 'POST',
+        path: '/models/{name}/trainer',
+        tags: ['models'],
+        summary: "Change a model's trainer, its params or how long its jobs may wait for a worker (checked as at registration); later runs use it",
+      },
+    })
+    .input(z.strictObject({ name: modelName, trainer: modelTrainerInput }))
+    .output(z.object({ name: z.string(), trainer: modelTrainerOutput }))
+    .mutation(async ({ ctx, input }) => {
+      const model = await requireModel(ctx.db, input.name);
+      const current = { name: model.trainerName, queue: model.trainerQueue, params: model.trainerParams ?? {}, timeToStartSeconds: model.trainerTimeToStartSeconds };
+      const trainer = await resolveModelTrainer(ctx.db, input.trainer, model.featureSchema ?? null, current);
+      await setModelTrainer(ctx.db, model.id, trainer);
+      return {
+        name: model.name,
+        trainer: trainerOf(ctx, { trainerName: trainer.name, trainerQueue: trainer.queue, trainerParams: trainer.params, trainerTimeToStartSeconds: trainer.timeToStartSeconds, featureSchema: null }),
+      };
+    }),
 
   get: roleProcedure('viewer')
     .meta({ openapi: { method: 'GET', path: '/models/{name}', tags: ['models'], summary: 'A model with its versions, routes and gate policy' } })
@@ -144,6 +219,8 @@ export const modelsRouter = router({
         description: z.string(),
         gatePolicy: gatePolicySchema.nullable(),
         policyVersion: z.number().nullable(),
+        trainer: modelTrainerOutput,
+        features: featuresOutput,
         examples: z.number(),
         versions: z.array(versionOutput),
         routes: z.array(z.object({ kind: z.enum(['production', 'canary', 'shadow']), version: z.number(), weight: z.number(), updatedAt: z.date() })),
@@ -159,6 +236,8 @@ export const modelsRouter = router({
         description: model.description,
         gatePolicy: policy ? gatePolicySchema.parse(policy.document) : null,
         policyVersion: policy?.version ?? null,
+        trainer: trainerOf(ctx, model),
+        features: model.featureSchema ?? null,
         examples,
         versions,
         routes: routes.map(({ kind, version, weight, updatedAt }) => ({ kind, version, weight, updatedAt })),
@@ -178,6 +257,14 @@ export const modelsRouter = router({
           throw new TRPCError({ code: 'BAD_REQUEST', message: `examples[${i}].externalId '${e.externalId}' appears twice in this batch` });
         }
         seen.add(e.externalId);
+      }
+      // Every example against the model's features before anything is written: one bad value refuses the batch.
+      const bad = firstExampleViolation(model.featureSchema ?? null, input.examples);
+      if (bad) {
+        throw new TRPCError({
+          code: 'BAD_REQUEST',
+          message: `examples[${bad.index}] (externalId '${bad.externalId}'): ${bad.problem}; nothing in this batch was written`,
+        });
       }
       const inserted = await insertExamples(ctx.db, model.id, input.examples);
       return { inserted, duplicates: input.examples.length - inserted };

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { TRPCError } from '@trpc/server';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, type WorkflowHandle } from '@temporalio/client';
+import { optionalTsToMs } from '@temporalio/common/lib/time';
 import { z } from 'zod';
 import { RUN_STATUSES } from '../../db/schema';
 import {
@@ -16,17 +17,21 @@ import {
   triggerSearchAttribute,
   type RetrainingRunInput,
   type RoleName,
+  type RunStatusView,
 } from '../../workflows/messages';
 import type { Db } from '../../db/index';
+import { findModelByName } from '../../db/models';
+import { TRAINER_ACTIVITIES } from '../../trainers/contract';
 import { currentPolicy } from '../../db/policies';
 import { chainOf, requireFourEyes } from '../fourEyes';
 import { insertQueuedRun, listRuns, markRunNotStarted, type RunRow } from '../../db/runs';
 import { saturationDesignOf } from '../../analysis/policy';
 import { runResultOutput, runStatusOutput } from '../outputs';
 import { annotationSettingsInput, interval, modelName, positiveInt, reason, rolloutPlanInput, runId, saturationSettingsInput, trainerParamsInput } from '../schemas';
-import { authedProcedure, roleAllows, roleProcedure, router } from '../trpc';
+import { authedProcedure, roleAllows, roleProcedure, router, type Context } from '../trpc';
 import { temporalFailure, updateRefusal } from '../workflowUpdates';
 import { liveStatus, requireModel, requireRun } from '../lookups';
+import { runParams } from './trainers';
 
 const runOutput = z.object({
   runId: z.string(),
@@ -70,6 +75,82 @@ async function saturationFor(db: Db, modelId: number, asked: RetrainingRunInput[
   const current = await currentPolicy(db, modelId);
   const design = current ? saturationDesignOf(current.document) : null;
   return design ? { saturation: design } : {};
+}
+
+// ---- a run waiting for its trainer's queue (trainer contract) ----
+
+const TRAINER_ACTIVITY_TYPES: ReadonlySet<string> = new Set(Object.values(TRAINER_ACTIVITIES));
+/** temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_SCHEDULED: no worker has taken it yet. */
+const PENDING_ACTIVITY_STATE_SCHEDULED = 1;
+/** Live reads wait at most this long for Temporal, as liveStatus does (api/lookups). */
+const LIVE_DESCRIBE_MS = 5000;
+
+export interface PendingTrainerJob {
+  /** trainer.train, trainer.score or trainer.describe. */
+  activity: string;
+  /** ISO time it has waited since (scheduled, or its last attempt's start before a retry). */
+  since: string | null;
+  attempt: number;
+}
+
+/**
+ * The trainer job a workflow has scheduled that no worker has taken yet (Temporal's describe: a pending
+ * activity of a trainer type in state SCHEDULED), or null. What a run's status reads for the run's
+ * workflow and its saturation check, to say the run waits for its trainer's queue.
+ */
+export async function pendingTrainerActivity(handle: Pick<WorkflowHandle, 'describe'>): Promise<PendingTrainerJob | null> {
+  const { raw } = await handle.describe();
+  for (const a of raw.pendingActivities ?? []) {
+    const type = a.activityType?.name ?? '';
+    if (!TRAINER_ACTIVITY_TYPES.has(type) || a.state !== PENDING_ACTIVITY_STATE_SCHEDULED) continue;
+    const ms = optionalTsToMs(a.scheduledTime) ?? optionalTsToMs(a.lastStartedTime);
+    return { activity: type, since: ms === undefined ? null : new Date(ms).toISOString(), attempt: a.attempt ?? 1 };
+  }
+  return null;
+}
+
+const waitingForTrainerOutput = z
+  .object({
+    trainer: z.string(),
+    taskQueue: z.string(),
+    activity: z.string(),
+    since: z.string().nullable(),
+    timeToStartSeconds: z.number(),
+  })
+  .nullable();
+
+/** Within a deadline, as the live status query is; null when Temporal does not answer in time. */
+async function withinLiveDeadline<T>(ctx: Context, call: () => Promise<T>): Promise<T | null> {
+  const connection = (ctx.temporal as Partial<Context['temporal']>).connection;
+  try {
+    return await (connection ? connection.withDeadline(Date.now() + LIVE_DESCRIBE_MS, call) : call());
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Whether a running run waits for its trainer: a trainer job of the run's workflow, or of its saturation
+ * check (`saturation-<runId>`), not yet taken by any worker of the trainer's queue. The trainer is the
+ * one the run's status names, else (runs from before it said) the model's.
+ */
+export async function waitingForTrainer(ctx: Context, runId: string, model: string, named: RunStatusView['trainer'] | undefined) {
+  const describe = (id: string) => withinLiveDeadline(ctx, () => pendingTrainerActivity(ctx.temporal.workflow.getHandle(id)));
+  const [own, saturation] = await Promise.all([describe(runId), describe(`saturation-${runId}`)]);
+  const job = own ?? saturation;
+  if (!job) return null;
+  let trainer = named ?? null;
+  if (!trainer) {
+    const m = await findModelByName(ctx.db, model);
+    trainer = m ? { name: m.trainerName, taskQueue: m.trainerQueue ?? ctx.taskQueues.training, timeToStartSeconds: m.trainerTimeToStartSeconds } : null;
+  }
+  return {
+    trainer: trainer?.name ?? 'unknown',
+    taskQueue: trainer?.taskQueue ?? 'unknown',
+    activity: job.activity,
+    since: job.since,
+    timeToStartSeconds: trainer?.timeToStartSeconds ?? 0,
+  };
 }
 
 const rolloutStatusOutput = z.object({
@@ -158,6 +239,8 @@ export const runsRouter = router({
     .output(z.object({ runId: z.string(), workflowId: z.string() }))
     .mutation(async ({ ctx, input }) => {
       const model = await requireModel(ctx.db, input.model);
+      // The caller's params over the model's, judged against the model's trainer's schema before the run is recorded.
+      const trainerParams = await runParams(ctx.db, model, input.trainerParams);
       const id = `run-${model.name}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
       const workflowInput: RetrainingRunInput = {
         runId: id,
@@ -167,7 +250,8 @@ export const runsRouter = router({
         requestedBy: canonicalSubject(ctx.identity.subject),
         // Who controls the starting token: the gate's validator refuses an approver in it, or sharing an issuer with it.
         requesterChain: await chainOf(ctx, ctx.identity.tokenId, ctx.identity.subject),
-        ...(input.trainerParams ? { trainerParams: input.trainerParams as Record<string, number> } : {}),
+        // Any JSON the trainer's schema allows; RetrainingRunInput still types them as the built-in trainer's numbers.
+        ...(Object.keys(trainerParams).length > 0 ? { trainerParams: trainerParams as Record<string, number> } : {}),
         approvalTimeoutSeconds: input.approvalTimeoutSeconds ?? ctx.defaultApprovalTimeoutSeconds,
         trainingTaskQueue: ctx.taskQueues.training,
         ...(input.annotation ? { annotation: input.annotation } : {}),
@@ -207,11 +291,20 @@ export const runsRouter = router({
   get: roleProcedure('viewer')
     .meta({ openapi: { method: 'GET', path: '/runs/{runId}', tags: ['runs'], summary: 'A run, with live workflow state while it runs' } })
     .input(z.strictObject({ runId }))
-    .output(runOutput.extend({ live: runStatusOutput.nullable() }))
+    .output(
+      runOutput.extend({
+        live: runStatusOutput.nullable(),
+        /** Set while a trainer job of the run waits for a worker of its trainer's queue (none is serving it); null otherwise. */
+        waitingForTrainer: waitingForTrainerOutput,
+      }),
+    )
     .query(async ({ ctx, input }) => {
       const row = await requireRun(ctx.db, input.runId);
-      const finished = row.run.finishedAt !== null;
-      return { ...toRunOutput(row), live: finished ? null : await liveStatus(ctx, input.runId) };
+      if (row.run.finishedAt !== null) return { ...toRunOutput(row), live: null, waitingForTrainer: null };
+      // The status query and the describes run side by side, each within the live deadline.
+      const [live, pending] = await Promise.all([liveStatus(ctx, input.runId), waitingForTrainer(ctx, input.runId, row.model, undefined)]);
+      const waiting = pending && live?.trainer ? { ...pending, trainer: live.trainer.name, taskQueue: live.trainer.taskQueue, timeToStartSeconds: live.trainer.timeToStartSeconds } : pending;
+      return { ...toRunOutput(row), live, waitingForTrainer: waiting };
     }),
 
   list: roleProcedure('viewer')

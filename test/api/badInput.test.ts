@@ -109,6 +109,43 @@ const cases: Record<string, { who: Who; cases: BadCase[] }> = {
         call: (c) => c.models.register.mutate(bad({ name: `ok-${uid()}`, gatePolicy: { ...goodPolicy, minAuc: 0.9 } })),
       },
       { what: 'description too long', field: 'description', call: (c) => c.models.register.mutate({ name: `ok-${uid()}`, description: 'x'.repeat(2001) }) },
+      { what: 'a trainer nobody registered', field: 'trainer', call: (c) => c.models.register.mutate({ name: `ok-${uid()}`, trainer: { name: 'acme/never-registered' } }) },
+      { what: 'a time-to-start under 5 s', field: 'trainer', call: (c) => c.models.register.mutate({ name: `ok-${uid()}`, trainer: { name: 'builtin/hashed-logreg', timeToStartSeconds: 1 } }) },
+      { what: 'a feature of an unknown kind', field: 'features', call: (c) => c.models.register.mutate(bad({ name: `ok-${uid()}`, features: [{ name: 'age', kind: 'integer' }] })) },
+      {
+        what: 'a feature declared twice',
+        field: 'features',
+        call: (c) => c.models.register.mutate({ name: `ok-${uid()}`, features: [{ name: 'age', kind: 'number' }, { name: 'age', kind: 'number' }] } as never),
+      },
+    ],
+  },
+  'models.configureTrainer': {
+    who: 'operator',
+    cases: [
+      { what: 'bad model name', field: 'name', call: (c) => c.models.configureTrainer.mutate({ name: 'X', trainer: { name: 'builtin/hashed-logreg' } }) },
+      { what: 'no trainer', field: 'trainer', call: (c) => c.models.configureTrainer.mutate(bad({ name: model })) },
+      { what: 'a trainer nobody registered', field: 'trainer', call: (c) => c.models.configureTrainer.mutate({ name: model, trainer: { name: 'acme/never-registered' } }) },
+      { what: 'an unknown key in the trainer', field: 'trainer', call: (c) => c.models.configureTrainer.mutate(bad({ name: model, trainer: { name: 'builtin/hashed-logreg', queue: 'q' } })) },
+    ],
+  },
+  'trainers.register': {
+    who: 'operator',
+    cases: [
+      { what: 'no task queue', field: 'taskQueue', call: (c) => c.trainers.register.mutate(bad({})) },
+      { what: 'a task queue with spaces', field: 'taskQueue', call: (c) => c.trainers.register.mutate({ taskQueue: 'my queue' }) },
+      { what: 'a time-to-start of 0', field: 'timeToStartSeconds', call: (c) => c.trainers.register.mutate({ taskQueue: 'q-1', timeToStartSeconds: 0 }) },
+      { what: 'an unknown key', field: 'name', call: (c) => c.trainers.register.mutate(bad({ taskQueue: 'q-1', name: 'acme/x' })) },
+    ],
+  },
+  'trainers.list': {
+    who: 'viewer',
+    cases: [{ what: 'unknown key', field: 'page', call: (c) => c.trainers.list.query(bad({ page: 2 })) }],
+  },
+  'trainers.get': {
+    who: 'viewer',
+    cases: [
+      { what: 'a name with spaces', field: 'name', call: (c) => c.trainers.get.query({ name: 'a b' }) },
+      { what: 'name of the wrong type', field: 'name', call: (c) => c.trainers.get.query(bad({ name: 7 })) },
     ],
   },
   'models.list': {
@@ -160,6 +197,8 @@ const cases: Record<string, { who: Who; cases: BadCase[] }> = {
       { what: 'an unknown key in an example', field: 'examples', call: (c) => c.models.importExamples.mutate(bad({ name: model, examples: [{ ...example('k-1'), weight: 2 }] })) },
       { what: 'a bad observedAt', field: 'examples', call: (c) => c.models.importExamples.mutate({ name: model, examples: [{ ...example('d-1'), observedAt: 'yesterday' }] }) },
       { what: 'input of the wrong type', field: 'examples', call: (c) => c.models.importExamples.mutate(bad({ name: model, examples: [{ ...example('t-1'), input: 'just text' }] })) },
+      // A model without a feature schema takes text fields only (analysis/featureSchema).
+      { what: 'a number in a text-only model', field: 'body', call: (c) => c.models.importExamples.mutate({ name: model, examples: [example('v-1'), { ...example('v-2'), input: { subject: 'hi', body: 42 } }] }) },
       // Valid per example, refused for the batch: the router's own check, before any insert.
       { what: 'an externalId twice in one batch', field: 'externalId', call: (c) => c.models.importExamples.mutate({ name: model, examples: [example('dup-1'), example('dup-1', 0)] }) },
       { what: 'bad model name', field: 'name', call: (c) => c.models.importExamples.mutate({ name: 'UPPER', examples: [example('n-1')] }) },

@@ -333,6 +333,10 @@ test('openapi.json lists a path and method for every procedure', async () => {
     ['post', '/webhooks/destinations'],
     ['delete', '/webhooks/destinations/{id}'],
     ['get', '/webhooks/check'],
+    ['post', '/models/{name}/trainer'],
+    ['post', '/trainers'],
+    ['get', '/trainers'],
+    ['get', '/trainers/{name}'],
   ];
   for (const [method, path] of expected) {
     assert.ok(doc.paths[path]?.[method], `${method.toUpperCase()} ${path} is missing from openapi.json (paths: ${Object.keys(doc.paths).join(', ')})`);

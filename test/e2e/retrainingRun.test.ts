@@ -61,7 +61,7 @@ test('two runs: each stops at the gate, is approved by a second identity and pro
   // Its lineage says where v1 came from: this run, its snapshot, its report, the gate it passed, the sign-off and the promotion.
   const lineage = (await viewer.models.lineage.query({ name: model, version: 1 })) as unknown as {
     runId: string;
-    trainer: string;
+    trainer: { name: string };
     snapshot: { contentHash: string } | null;
     reports: unknown[];
     gate: { packetHash: string | null } | null;
@@ -71,7 +71,7 @@ test('two runs: each stops at the gate, is approved by a second identity and pro
   const [snapshot1] = await db.select().from(datasetSnapshots).where(eq(datasetSnapshots.runId, first.runId));
   assert.equal(lineage.runId, first.runId);
   assert.equal(lineage.snapshot?.contentHash, snapshot1!.contentHash);
-  assert.equal(lineage.trainer, v1.trainer);
+  assert.equal(lineage.trainer.name, v1.trainer);
   assert.equal(lineage.reports.length, 1);
   assert.equal(lineage.gate?.packetHash, decided.reportHash);
   assert.equal(lineage.approval?.decision, 'approved');
