@@ -145,7 +145,7 @@ export function createSaturationActivities({ db }: { db: Db }) {
       seeds: number;
       minGainFromDoubling?: number;
       newest: NewestBatch | null;
-      trainerParams: Record<string, number>;
+      trainerParams: Record<string, unknown>;
     }): Promise<SaturationReportRef> {
       const existing = async () => {
         const [row] = await db.select().from(saturationReports).where(eq(saturationReports.runId, input.runId));

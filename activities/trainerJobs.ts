@@ -99,7 +99,7 @@ export function createTrainerJobActivities({ db, dataPlane }: { db: Db; dataPlan
   }
 
   /** The params a job trains with: the model's, the run's over them; a `seed` among them is the job's seed. */
-  function paramsAndSeed(model: ModelRow, runParams: Record<string, number> | undefined, seed?: number): { params: Record<string, unknown>; seed: number } {
+  function paramsAndSeed(model: ModelRow, runParams: Record<string, unknown> | undefined, seed?: number): { params: Record<string, unknown>; seed: number } {
     const { seed: paramSeed, ...params } = { ...model.trainerParams, ...(runParams ?? {}) } as Record<string, unknown>;
     return { params, seed: seed ?? (typeof paramSeed === 'number' ? paramSeed : 1) };
   }
@@ -118,7 +118,7 @@ export function createTrainerJobActivities({ db, dataPlane }: { db: Db; dataPlan
 
   return {
     /** The candidate's training job: the model's trainer and queue, and the snapshot's training split by reference. */
-    async planTraining(input: { runId: string; modelId: number; snapshotId: number; trainerParams?: Record<string, number>; trainingTaskQueue: string }): Promise<TrainingJob> {
+    async planTraining(input: { runId: string; modelId: number; snapshotId: number; trainerParams?: Record<string, unknown>; trainingTaskQueue: string }): Promise<TrainingJob> {
       const model = await modelOf(input.modelId);
       const { params, seed } = paramsAndSeed(model, input.trainerParams);
       return {
@@ -192,7 +192,7 @@ export function createTrainerJobActivities({ db, dataPlane }: { db: Db; dataPlan
       fraction: number;
       seed: number;
       excludeBatchId?: string | null;
-      trainerParams?: Record<string, number>;
+      trainerParams?: Record<string, unknown>;
       trainingTaskQueue: string;
     }): Promise<TrainingJob> {
       const model = await modelOf(input.modelId);

@@ -52,6 +52,7 @@ const ERROR_RESPONSES: Record<string, string> = {
   '429': 'Too many requests of this kind at once (an uploaded file waits for the one before it): retry shortly',
   '431': 'The request line or headers are too large (Node’s 16 KiB limit): shorten the query string, or send a body',
   '500': 'An internal error; the server log has the details',
+  '502': 'A trainer answered outside the trainer contract (the message names the field)',
   '503': 'The database cannot be reached right now: retry shortly',
 };
 

@@ -4,7 +4,8 @@
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
-import { closeTrainingPool, createScorer } from '../activities/index';
+import { builtinDescription, closeTrainingPool, createScorer } from '../activities/index';
+import { upsertTrainer } from '../db/trainers';
 import { ApplicationFailure } from '@temporalio/common';
 import { issueToken, revokeToken } from '../db/tokens';
 import { acquireDataDirLock, openDb, type DataDirLock, type OpenDbOptions, type OpenedDb } from '../db/index';
@@ -135,7 +136,10 @@ export async function startServices(opts: StartServicesOptions = {}): Promise<Se
       const running = workers.run();
       running.catch((err) => log(`worker stopped with an error: ${String(err)}`));
       stops.push(() => workers!.shutdown());
-      log(`workers: task queues ${taskQueues.control} and ${taskQueues.training}`);
+      // The built-in trainer is registered as any trainer is, from what it says of itself (its params schema
+      // is what models and runs are checked against).
+      await upsertTrainer(opened.db, { description: builtinDescription, taskQueue: taskQueues.training, registeredBy: 'system' });
+      log(`workers: task queues ${taskQueues.control} and ${taskQueues.training} (built-in trainer ${builtinDescription.name} on ${taskQueues.training})`);
     }
 
     let api: ApiServer | null = null;

@@ -33,9 +33,9 @@ const PARAMS_SCHEMA = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    dimsLog2: { type: 'integer', minimum: 10, maximum: 24, default: defaultTrainerParams.dimsLog2, description: 'log2 of the number of hash buckets' },
-    epochs: { type: 'integer', minimum: 1, maximum: 100, default: defaultTrainerParams.epochs },
-    learningRate: { type: 'number', exclusiveMinimum: 0, maximum: 100, default: defaultTrainerParams.learningRate },
+    dimsLog2: { type: 'integer', minimum: 10, maximum: 22, default: defaultTrainerParams.dimsLog2, description: 'log2 of the number of hash buckets' },
+    epochs: { type: 'integer', minimum: 1, maximum: 1000, default: defaultTrainerParams.epochs },
+    learningRate: { type: 'number', exclusiveMinimum: 0, maximum: 10, default: defaultTrainerParams.learningRate },
     l2: { type: 'number', minimum: 0, maximum: 1, default: defaultTrainerParams.l2 },
     ngramMax: { enum: [1, 2], default: defaultTrainerParams.ngramMax },
   },

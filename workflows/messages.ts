@@ -41,7 +41,7 @@ export interface RetrainingRunInput {
   requestedBy: string;
   /** Who controls the token that started the run (absent on runs started before it was recorded, and on system runs). */
   requesterChain?: IssuanceChain;
-  trainerParams?: Record<string, number>;
+  trainerParams?: Record<string, unknown>;
   /** How long a gate waits for a human before it is rejected. */
   approvalTimeoutSeconds: number;
   /** Task queue of the training workers; defaults to 'training'. */
@@ -72,7 +72,7 @@ export interface SaturationCheckInput {
   modelId: number;
   snapshotId: number;
   settings: SaturationSettings;
-  trainerParams?: Record<string, number>;
+  trainerParams?: Record<string, unknown>;
   trainingTaskQueue?: string;
 }
 

@@ -86,7 +86,7 @@ export async function trainerJob<A extends 'trainer.train' | 'trainer.score'>(
  * replay through the unpatched branches); no worker serves them any more.
  */
 export interface PreContractTrainingActivities {
-  trainCandidate(input: { runId: string; modelId: number; snapshotId: number; trainerParams?: Record<string, number> }): Promise<{ versionId: number; version: number; artifactHash: string; trainedOn: number }>;
+  trainCandidate(input: { runId: string; modelId: number; snapshotId: number; trainerParams?: Record<string, unknown> }): Promise<{ versionId: number; version: number; artifactHash: string; trainedOn: number }>;
   trainSaturationPoint(input: Record<string, unknown>): Promise<{ reused: boolean }>;
 }
 

@@ -251,7 +251,7 @@ export const runsRouter = router({
         // Who controls the starting token: the gate's validator refuses an approver in it, or sharing an issuer with it.
         requesterChain: await chainOf(ctx, ctx.identity.tokenId, ctx.identity.subject),
         // Any JSON the trainer's schema allows; RetrainingRunInput still types them as the built-in trainer's numbers.
-        ...(Object.keys(trainerParams).length > 0 ? { trainerParams: trainerParams as Record<string, number> } : {}),
+        ...(Object.keys(trainerParams).length > 0 ? { trainerParams } : {}),
         approvalTimeoutSeconds: input.approvalTimeoutSeconds ?? ctx.defaultApprovalTimeoutSeconds,
         trainingTaskQueue: ctx.taskQueues.training,
         ...(input.annotation ? { annotation: input.annotation } : {}),

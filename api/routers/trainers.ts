@@ -262,7 +262,12 @@ export async function runParams(db: Db, model: { trainerName: string; trainerPar
   const merged = { ...model.trainerParams, ...asked };
   const trainer = await trainerByName(db, model.trainerName);
   if (trainer) {
-    requireParamsFollow(trainer, merged, 'trainerParams');
+    // `seed` is the contract's (every trainer takes a job's seed beside its params), not the trainer's schema's.
+    const { seed, ...params } = merged;
+    if (seed !== undefined && !(Number.isInteger(seed) && (seed as number) >= 0 && (seed as number) <= 2 ** 31 - 1)) {
+      throw badRequest(`trainerParams.seed must be an integer in [0, 2^31 - 1] (the job's seed); nothing was written`);
+    }
+    requireParamsFollow(trainer, params, 'trainerParams');
     return merged;
   }
   if (model.trainerName === BUILTIN_TRAINER) {
