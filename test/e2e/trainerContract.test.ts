@@ -6,7 +6,9 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { eq } from 'drizzle-orm';
 import { artifacts, models, modelVersions, scoreSets } from '../../db/schema';
-import { registerModelWithData, startTestEnv, waitForStatus, type TestEnv } from '../helpers';
+import { builtinDescription } from '../../activities/index';
+import { upsertTrainer } from '../../db/trainers';
+import { registerModelWithData, startTestEnv, waitFor, waitForStatus, type TestEnv } from '../helpers';
 
 let env: TestEnv;
 before(async () => {
@@ -51,9 +53,16 @@ test('a run whose trainer queue has no worker says it waits there, then fails na
   const db = env.services.opened.db;
   const model = await registerModelWithData(env, { requireHumanApproval: 'never' });
   const queue = `nobody-serves-${model}`;
+  // A trainer registered once whose workers are gone (its row as trainers.register stored it).
+  await upsertTrainer(db, { description: { ...builtinDescription, name: 'sklearn/tabular' }, taskQueue: queue, registeredBy: 'test' });
   await db.update(models).set({ trainerName: 'sklearn/tabular', trainerQueue: queue, trainerTimeToStartSeconds: 5 }).where(eq(models.name, model));
   const started = Date.now();
   const { runId } = await env.clients.operator.runs.start.mutate({ model, trigger: 'bootstrap' });
+  const waiting = await waitFor('the run to say it waits for its trainer', async () => (await env.clients.viewer.runs.get.query({ runId })).waitingForTrainer, 20_000);
+  assert.equal(waiting.trainer, 'sklearn/tabular');
+  assert.equal(waiting.taskQueue, queue);
+  assert.equal(waiting.activity, 'trainer.train');
+  assert.equal(waiting.timeToStartSeconds, 5);
   const run = await waitForStatus(env, runId, ['promoted', 'rejected', 'failed'], 60_000);
   const seconds = (Date.now() - started) / 1000;
   assert.equal(run.status, 'failed');

@@ -80,7 +80,7 @@ test('the room check names a crossing, and lets type-only and listed imports thr
   ]);
   assert.deepEqual(found, [
     'db/labels.ts imports analysis/annotationTasks: db/ may import nothing outside itself',
-    'workflows/run.ts imports activities: workflows/ may import analysis, types of activities',
-    'api/routers/x.ts imports workflows/rollout: api/ may import db, analysis, temporal-config, workflows/messages.ts, workflows/names.ts',
+    'workflows/run.ts imports activities: workflows/ may import analysis, types of activities, types of trainers',
+    'api/routers/x.ts imports workflows/rollout: api/ may import db, analysis, temporal-config, workflows/messages.ts, workflows/names.ts, trainers/contract.ts',
   ]);
 });
