@@ -8,6 +8,7 @@ import { gatesRouter } from './routers/gates';
 import { modelsRouter } from './routers/models';
 import { reportsRouter } from './routers/reports';
 import { runsRouter } from './routers/runs';
+import { servingRouter } from './routers/serving';
 import { webhooksRouter } from './routers/webhooks';
 import { publicProcedure, router } from './trpc';
 
@@ -26,6 +27,7 @@ export const appRouter = router({
   audits: auditsRouter,
   admin: adminRouter,
   webhooks: webhooksRouter,
+  serving: servingRouter,
 });
 
 export type AppRouter = typeof appRouter;

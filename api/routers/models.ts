@@ -19,7 +19,7 @@ import {
   versionNumbers,
   type RouteKind,
 } from '../../db/models';
-import { logPredictions } from '../../db/predictions';
+import { logPredictions, SELF_SERVED_TRAINER } from '../../db/predictions';
 import { VERSION_STATUSES } from '../../db/schema';
 import { lineageOutput } from '../outputs';
 import { exampleInput, isoDate, modelName, positiveInt, reason } from '../schemas';
@@ -307,6 +307,13 @@ export const modelsRouter = router({
     )
     .mutation(async ({ ctx, input }) => {
       const model = await requireModel(ctx.db, input.name);
+      // Only the built-in trainer's artifacts can be loaded here; any other trainer's model is served by the team.
+      if (model.trainerName !== SELF_SERVED_TRAINER) {
+        throw new TRPCError({
+          code: 'PRECONDITION_FAILED',
+          message: `model ${model.name} is trained by ${model.trainerName}; serve it from your own system: resolve, then POST /models/${model.name}/predictions`,
+        });
+      }
       const reqs = input.requests;
       const seen = new Map<string, number>();
       for (const [i, r] of reqs.entries()) {
