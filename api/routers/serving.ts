@@ -7,6 +7,7 @@ import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { defaultEvaluationSettings } from '../../analysis/report';
 import { evaluatedThreshold } from '../../db/models';
+import type { FeatureSpec } from '../../trainers/contract';
 import { logServedElsewhere, PredictionLogConflict, versionsServed, type FeatureValue } from '../../db/predictions';
 import { requireModel } from '../lookups';
 import { exampleInput, isoDate, modelName, PG_INT_MAX } from '../schemas';
@@ -70,13 +71,11 @@ function checkBatchShape(reqs: LoggedRequest[], now: number) {
   }
 }
 
-type FeatureSchema = { name: string; kind: 'text' | 'number' | 'category' | 'boolean'; missing: boolean }[];
-
 /** Holds an input to the model's declared features (when it declared them): every value of its kind, none unknown, none missing that may not be. */
-function checkFeatures(features: FeatureSchema | null, reqs: LoggedRequest[]) {
+function checkFeatures(features: FeatureSpec[] | null, reqs: LoggedRequest[]) {
   if (!features) return;
   const byName = new Map(features.map((f) => [f.name, f]));
-  const fits = (kind: FeatureSchema[number]['kind'], v: FeatureValue) =>
+  const fits = (kind: FeatureSpec['kind'], v: FeatureValue) =>
     kind === 'number' ? typeof v === 'number' : kind === 'boolean' ? typeof v === 'boolean' : typeof v === 'string';
   for (const [i, r] of reqs.entries()) {
     if (!r.input) continue;
