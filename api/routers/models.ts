@@ -285,7 +285,7 @@ export const modelsRouter = router({
         path: '/models/{name}/predict',
         tags: ['models'],
         summary:
-          'Score up to 10,000 requests with the production version (or the canary, by sticky weight) and log them (all or nothing; replayed request ids are logged once); a shadow version scores them too, silently',
+          'For a model of the built-in trainer (others are served by the team, which logs through POST /models/{name}/predictions): score up to 10,000 requests with the production version (or the canary, by sticky weight) and log them (all or nothing; replayed request ids are logged once); a shadow version scores them too, silently',
       },
     })
     .input(z.strictObject({ name: modelName, requests: z.array(predictRequest).min(1).max(MAX_PREDICT_BATCH) }))
