@@ -9,6 +9,7 @@ import { modelsRouter } from './routers/models';
 import { reportsRouter } from './routers/reports';
 import { runsRouter } from './routers/runs';
 import { trainersRouter } from './routers/trainers';
+import { servingRouter } from './routers/serving';
 import { webhooksRouter } from './routers/webhooks';
 import { publicProcedure, router } from './trpc';
 
@@ -28,6 +29,7 @@ export const appRouter = router({
   admin: adminRouter,
   webhooks: webhooksRouter,
   trainers: trainersRouter,
+  serving: servingRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -1,9 +1,18 @@
 // Serving's log: what a version answered (predictions), what a shadow version would have answered
-// (shadow_predictions), and the requests kept as unlabelled examples for annotation.
+// (shadow_predictions), and the requests kept as unlabelled examples for annotation. Two writers:
+// models.predict (the built-in trainer, scored here) and serving.logPredictions (a team's own serving
+// system, which scored them itself). Both write the same rows the same way, so every reader downstream
+// (feedback attribution, rollout windows, drift, re-audits, annotation) cannot tell them apart.
 import { sql } from 'drizzle-orm';
-import type { Db } from './index';
+import type { DbOrTx } from './index';
 import { resultRows } from './queries';
-import { examples, predictions, shadowPredictions } from './schema';
+import { examples, modelVersions, predictions, shadowPredictions } from './schema';
+
+/** The trainer whose versions the control plane scores itself (models.predict); any other is served outside it. */
+export const SELF_SERVED_TRAINER = 'builtin/hashed-logreg';
+
+/** A feature value as the trainer contract carries it (trainers/contract exampleLine). */
+export type FeatureValue = string | number | boolean | null;
 
 export interface ServedPrediction {
   requestId: string;
@@ -21,72 +30,179 @@ export type ShadowPrediction = Omit<ServedPrediction, 'externalId'>;
 
 export interface RequestExample {
   externalId: string;
-  input: Record<string, string>;
+  input: Record<string, FeatureValue>;
   slices: Record<string, string>;
   occurredAt: string;
 }
 
+interface Batch {
+  modelId: number;
+  loggedBy: string;
+  served: ServedPrediction[];
+  examples: RequestExample[];
+  shadow: ShadowPrediction[];
+}
+
 const iso = (t: string) => new Date(t).toISOString();
+const col = <R, T>(rows: R[], f: (r: R) => T) => sql.param(rows.map(f));
+
+// One statement each, as feedback ingest does: every column one array parameter, unnest() makes rows.
+// A request id the model has logged before is logged once (per shadow version for shadow rows).
+
+async function insertServed(tx: DbOrTx, batch: Batch): Promise<number> {
+  const { modelId, served } = batch;
+  const result = await tx.execute(sql`
+    insert into ${predictions} (model_id, version_id, request_id, example_external_id, score, decision, attributes, occurred_at, logged_by)
+    select ${modelId}, t.version_id, t.request_id, t.example_external_id, t.score, t.decision, t.attributes::jsonb,
+           t.occurred_at::timestamptz, ${batch.loggedBy}
+    from unnest(
+      ${col(served, (r) => r.versionId)}::int[],
+      ${col(served, (r) => r.requestId)}::text[],
+      ${col(served, (r) => r.externalId)}::text[],
+      ${col(served, (r) => r.score)}::float8[],
+      ${col(served, (r) => r.decision)}::smallint[],
+      ${col(served, (r) => JSON.stringify(r.attributes))}::text[],
+      ${col(served, (r) => iso(r.occurredAt))}::text[]
+    ) as t(version_id, request_id, example_external_id, score, decision, attributes, occurred_at)
+    on conflict (model_id, request_id) do nothing
+    returning 1`);
+  return resultRows(result).length;
+}
+
+async function insertRequestExamples(tx: DbOrTx, modelId: number, rows: RequestExample[]): Promise<void> {
+  if (rows.length === 0) return;
+  // Unlabelled until annotation labels them; an id already known (a labelled import, say) is left as it is.
+  await tx.execute(sql`
+    insert into ${examples} (model_id, external_id, input, label, slices, split, observed_at)
+    select ${modelId}, t.external_id, t.input::jsonb, null, t.slices::jsonb, 'train', t.observed_at::timestamptz
+    from unnest(
+      ${col(rows, (r) => r.externalId)}::text[],
+      ${col(rows, (r) => JSON.stringify(r.input))}::text[],
+      ${col(rows, (r) => JSON.stringify(r.slices))}::text[],
+      ${col(rows, (r) => iso(r.occurredAt))}::text[]
+    ) as t(external_id, input, slices, observed_at)
+    on conflict (model_id, external_id) do nothing`);
+}
+
+async function insertShadow(tx: DbOrTx, modelId: number, shadow: ShadowPrediction[]): Promise<number> {
+  if (shadow.length === 0) return 0;
+  const result = await tx.execute(sql`
+    insert into ${shadowPredictions} (model_id, version_id, request_id, score, decision, attributes, occurred_at)
+    select ${modelId}, t.version_id, t.request_id, t.score, t.decision, t.attributes::jsonb, t.occurred_at::timestamptz
+    from unnest(
+      ${col(shadow, (r) => r.versionId)}::int[],
+      ${col(shadow, (r) => r.requestId)}::text[],
+      ${col(shadow, (r) => r.score)}::float8[],
+      ${col(shadow, (r) => r.decision)}::smallint[],
+      ${col(shadow, (r) => JSON.stringify(r.attributes))}::text[],
+      ${col(shadow, (r) => iso(r.occurredAt))}::text[]
+    ) as t(version_id, request_id, score, decision, attributes, occurred_at)
+    on conflict (model_id, version_id, request_id) do nothing
+    returning 1`);
+  return resultRows(result).length;
+}
 
 /**
- * Logs a scored batch in one transaction: every prediction (a request id the model has logged
- * before is logged once), the requests kept as unlabelled examples, and the shadow decisions.
- * Returns how many predictions and shadow decisions were new.
+ * Logs a scored batch in one transaction: every prediction (a request id the model has logged before is
+ * logged once), the requests kept as unlabelled examples, and the shadow decisions. Returns how many
+ * predictions and shadow decisions were new.
  */
-export async function logPredictions(
-  db: Db,
-  batch: { modelId: number; loggedBy: string; served: ServedPrediction[]; examples: RequestExample[]; shadow: ShadowPrediction[] },
-): Promise<{ logged: number; shadowed: number }> {
-  const { modelId, served, shadow } = batch;
-  const col = <R, T>(rows: R[], f: (r: R) => T) => sql.param(rows.map(f));
+export async function logPredictions(db: DbOrTx, batch: Batch): Promise<{ logged: number; shadowed: number }> {
   return db.transaction(async (tx) => {
-    // One statement each, as feedback ingest does: every column one array parameter, unnest() makes rows.
-    const result = await tx.execute(sql`
-      insert into ${predictions} (model_id, version_id, request_id, example_external_id, score, decision, attributes, occurred_at, logged_by)
-      select ${modelId}, t.version_id, t.request_id, t.example_external_id, t.score, t.decision, t.attributes::jsonb,
-             t.occurred_at::timestamptz, ${batch.loggedBy}
-      from unnest(
-        ${col(served, (r) => r.versionId)}::int[],
-        ${col(served, (r) => r.requestId)}::text[],
-        ${col(served, (r) => r.externalId)}::text[],
-        ${col(served, (r) => r.score)}::float8[],
-        ${col(served, (r) => r.decision)}::smallint[],
-        ${col(served, (r) => JSON.stringify(r.attributes))}::text[],
-        ${col(served, (r) => iso(r.occurredAt))}::text[]
-      ) as t(version_id, request_id, example_external_id, score, decision, attributes, occurred_at)
-      on conflict (model_id, request_id) do nothing
-      returning 1`);
-    if (batch.examples.length > 0) {
-      // Unlabelled until annotation labels them; an id already known (a labelled import, say) is left as it is.
-      await tx.execute(sql`
-        insert into ${examples} (model_id, external_id, input, label, slices, split, observed_at)
-        select ${modelId}, t.external_id, t.input::jsonb, null, t.slices::jsonb, 'train', t.observed_at::timestamptz
-        from unnest(
-          ${col(batch.examples, (r) => r.externalId)}::text[],
-          ${col(batch.examples, (r) => JSON.stringify(r.input))}::text[],
-          ${col(batch.examples, (r) => JSON.stringify(r.slices))}::text[],
-          ${col(batch.examples, (r) => iso(r.occurredAt))}::text[]
-        ) as t(external_id, input, slices, observed_at)
-        on conflict (model_id, external_id) do nothing`);
-    }
-    let shadowed = 0;
-    if (shadow.length > 0) {
-      // One statement too; a replayed request id is logged once per shadow version.
-      const shadowResult = await tx.execute(sql`
-        insert into ${shadowPredictions} (model_id, version_id, request_id, score, decision, attributes, occurred_at)
-        select ${modelId}, t.version_id, t.request_id, t.score, t.decision, t.attributes::jsonb, t.occurred_at::timestamptz
-        from unnest(
-          ${col(shadow, (r) => r.versionId)}::int[],
-          ${col(shadow, (r) => r.requestId)}::text[],
-          ${col(shadow, (r) => r.score)}::float8[],
-          ${col(shadow, (r) => r.decision)}::smallint[],
-          ${col(shadow, (r) => JSON.stringify(r.attributes))}::text[],
-          ${col(shadow, (r) => iso(r.occurredAt))}::text[]
-        ) as t(version_id, request_id, score, decision, attributes, occurred_at)
-        on conflict (model_id, version_id, request_id) do nothing
-        returning 1`);
-      shadowed = resultRows(shadowResult).length;
-    }
-    return { logged: resultRows(result).length, shadowed };
+    const logged = await insertServed(tx, batch);
+    await insertRequestExamples(tx, batch.modelId, batch.examples);
+    const shadowed = await insertShadow(tx, batch.modelId, batch.shadow);
+    return { logged, shadowed };
   });
+}
+
+/** What is logged already under a request id that a batch gives differently. */
+export interface LoggedConflict {
+  /** Index in the batch's served (or shadow) rows. */
+  index: number;
+  requestId: string;
+  /** The shadow row's version when the conflict is in shadow_predictions; null for the served row. */
+  shadowVersion: number | null;
+  logged: { version: number; score: number; decision: number };
+  given: { version: number; score: number; decision: number };
+}
+
+/** A replayed request id that says something else than what is logged: the whole batch is refused. */
+export class PredictionLogConflict extends Error {
+  constructor(readonly conflict: LoggedConflict) {
+    super(`request '${conflict.requestId}' is logged already with other values`);
+  }
+}
+
+/**
+ * The rows of `rows` whose (model, request id[, shadow version]) is logged with another version, score or
+ * decision. The score is compared as the column stores it (real), so a replay of the same float64 score
+ * is the same. Rows this transaction inserted compare equal to themselves.
+ */
+async function firstConflict(tx: DbOrTx, modelId: number, rows: { versionId: number; requestId: string; score: number; decision: number }[], shadow: boolean) {
+  if (rows.length === 0) return undefined;
+  const table = shadow ? shadowPredictions : predictions;
+  const [found] = resultRows<{ i: number; request_id: string; logged_version: number; score: number; decision: number; given_version: number }>(
+    await tx.execute(sql`
+      select t.i::int as i, t.request_id, lv.version as logged_version, x.score, x.decision::int as decision, gv.version as given_version
+      from unnest(
+        ${col(rows, (r) => r.requestId)}::text[],
+        ${col(rows, (r) => r.versionId)}::int[],
+        ${col(rows, (r) => r.score)}::float8[],
+        ${col(rows, (r) => r.decision)}::smallint[]
+      ) with ordinality as t(request_id, version_id, score, decision, i)
+      join ${table} x on x.model_id = ${modelId} and x.request_id = t.request_id ${shadow ? sql`and x.version_id = t.version_id` : sql``}
+      join ${modelVersions} lv on lv.id = x.version_id
+      join ${modelVersions} gv on gv.id = t.version_id
+      where x.version_id <> t.version_id or x.score <> t.score::real or x.decision <> t.decision
+      order by t.i
+      limit 1`),
+  );
+  if (!found) return undefined;
+  const given = rows[Number(found.i) - 1]!;
+  return {
+    index: Number(found.i) - 1,
+    requestId: found.request_id,
+    logged: { version: Number(found.logged_version), score: Number(found.score), decision: Number(found.decision) },
+    given: { version: Number(found.given_version), score: given.score, decision: given.decision },
+  };
+}
+
+/**
+ * Logs predictions a serving system outside the control plane made, in one transaction, exactly as
+ * logPredictions does; a request id logged before with the same version, score and decision is a
+ * duplicate (logged once), with any other a PredictionLogConflict and nothing of the batch is written.
+ * The check runs after the inserts, in the same transaction: a concurrent batch with the same request id
+ * has committed by then (the insert waited for it), so two racing senders cannot both think they won.
+ */
+export async function logServedElsewhere(db: DbOrTx, batch: Batch): Promise<{ logged: number; shadowed: number }> {
+  return db.transaction(async (tx) => {
+    const logged = await insertServed(tx, batch);
+    const served = await firstConflict(tx, batch.modelId, batch.served, false);
+    if (served) throw new PredictionLogConflict({ ...served, shadowVersion: null });
+    await insertRequestExamples(tx, batch.modelId, batch.examples);
+    const shadowed = await insertShadow(tx, batch.modelId, batch.shadow);
+    const shadow = await firstConflict(tx, batch.modelId, batch.shadow, true);
+    if (shadow) throw new PredictionLogConflict({ ...shadow, shadowVersion: shadow.given.version });
+    return { logged, shadowed };
+  });
+}
+
+/**
+ * The model's versions with these numbers, each with its status and whether it ever served: routed now
+ * (production, canary or shadow), named by a deployment event, or in a status only routing gives
+ * (shadow, canary, production, retired, rolled_back). Numbers the model has no version for are absent.
+ */
+export async function versionsServed(db: DbOrTx, modelId: number, numbers: number[]): Promise<Map<number, { versionId: number; status: string; served: boolean }>> {
+  if (numbers.length === 0) return new Map();
+  const rows = resultRows<{ id: number; version: number; status: string; served: boolean }>(
+    await db.execute(sql`
+      select v.id, v.version, v.status,
+             (v.status in ('shadow', 'canary', 'production', 'retired', 'rolled_back')
+              or exists (select 1 from routes r where r.model_id = v.model_id and r.version_id = v.id)
+              or exists (select 1 from deployment_events d where d.model_id = v.model_id and (d.to_version_id = v.id or d.from_version_id = v.id))) as served
+      from ${modelVersions} v
+      where v.model_id = ${modelId} and v.version = any(${sql.param(numbers)}::int[])`),
+  );
+  return new Map(rows.map((r) => [Number(r.version), { versionId: Number(r.id), status: r.status, served: r.served === true || (r.served as unknown) === 't' }]));
 }

@@ -21,7 +21,7 @@ import {
   versionNumbers,
   type RouteKind,
 } from '../../db/models';
-import { logPredictions } from '../../db/predictions';
+import { logPredictions, SELF_SERVED_TRAINER } from '../../db/predictions';
 import { VERSION_STATUSES, type models } from '../../db/schema';
 import { featureSchema } from '../../trainers/contract';
 import { lineageOutput } from '../outputs';
@@ -372,7 +372,7 @@ export const modelsRouter = router({
         path: '/models/{name}/predict',
         tags: ['models'],
         summary:
-          'Score up to 10,000 requests with the production version (or the canary, by sticky weight) and log them (all or nothing; replayed request ids are logged once); a shadow version scores them too, silently',
+          'For a model of the built-in trainer (others are served by the team, which logs through POST /models/{name}/predictions): score up to 10,000 requests with the production version (or the canary, by sticky weight) and log them (all or nothing; replayed request ids are logged once); a shadow version scores them too, silently',
       },
     })
     .input(z.strictObject({ name: modelName, requests: z.array(predictRequest).min(1).max(MAX_PREDICT_BATCH) }))
@@ -394,6 +394,13 @@ export const modelsRouter = router({
     )
     .mutation(async ({ ctx, input }) => {
       const model = await requireModel(ctx.db, input.name);
+      // Only the built-in trainer's artifacts can be loaded here; any other trainer's model is served by the team.
+      if (model.trainerName !== SELF_SERVED_TRAINER) {
+        throw new TRPCError({
+          code: 'PRECONDITION_FAILED',
+          message: `model ${model.name} is trained by ${model.trainerName}; serve it from your own system: resolve, then POST /models/${model.name}/predictions`,
+        });
+      }
       const reqs = input.requests;
       const seen = new Map<string, number>();
       for (const [i, r] of reqs.entries()) {

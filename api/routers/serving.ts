@@ -1,0 +1,191 @@
+// Serving outside the control plane: a model whose trainer the control plane cannot load is served by
+// the team's own system, which asks models.resolve which version answers (and which shadow versions to
+// score) and logs what it answered here, in batches, all or nothing, once per request id. The rows are
+// the ones models.predict writes (db/predictions), so feedback attribution, rollout windows, drift
+// monitors, re-audits and annotation sampling read them exactly as they read predict's.
+import { TRPCError } from '@trpc/server';
+import { z } from 'zod';
+import { defaultEvaluationSettings } from '../../analysis/report';
+import { evaluatedThreshold } from '../../db/models';
+import type { FeatureSpec } from '../../trainers/contract';
+import { logServedElsewhere, PredictionLogConflict, versionsServed, type FeatureValue } from '../../db/predictions';
+import { requireModel } from '../lookups';
+import { exampleInput, isoDate, modelName, PG_INT_MAX } from '../schemas';
+import { roleProcedure, router } from '../trpc';
+
+const MAX_LOG_BATCH = 10_000;
+/** How far a request's time may lie ahead of the server's clock: clocks of two machines disagree a little, never by minutes. */
+const FUTURE_SKEW_MS = 5 * 60_000;
+
+const version = z.number().int().positive().max(PG_INT_MAX);
+const score = z.number().min(0).max(1);
+const decision = z.union([z.literal(0), z.literal(1)]);
+
+/** A feature value as the trainer contract carries it; strings capped as predict's inputs are. */
+const featureValue = z.union([exampleInput.shape.input.valueType, z.number(), z.boolean(), z.null()]);
+
+const loggedRequest = z.strictObject({
+  /** The serving system's id for this request: a replay is logged once; the same id with other values is refused. */
+  requestId: z.string().min(1).max(200),
+  /** The version number that answered, as models.resolve named it. */
+  version,
+  /** The answering version's score: the probability of the positive class. */
+  score,
+  /** The decision served; when absent, score >= the version's evaluated threshold (0.5 without an evaluation), as predict decides. */
+  decision: decision.optional(),
+  /** The request's features: kept as the example named by externalId, for annotation and audits. */
+  input: z.record(z.string().max(64), featureValue).optional(),
+  /** When given, the request is kept as an unlabelled example under this id (with `input`), so labels and feedback reach it. */
+  externalId: exampleInput.shape.externalId.optional(),
+  /** What kept the user on one side of a canary split; accepted for symmetry with predict, not stored. */
+  routingKey: z.string().min(1).max(500).optional(),
+  /** Slice attributes of the request (e.g. sex, native_country), kept with the prediction and the example. */
+  attributes: exampleInput.shape.slices,
+  occurredAt: isoDate,
+  /** What each shadow version named by models.resolve would have answered; it answered nobody. */
+  shadow: z.array(z.strictObject({ version, score, decision: decision.optional() })).max(10).default([]),
+});
+type LoggedRequest = z.infer<typeof loggedRequest>;
+
+const bad = (message: string) => new TRPCError({ code: 'BAD_REQUEST', message: `${message}; nothing in this batch was written` });
+
+/** Refuses a batch that repeats a request id, shadows the answering version, shadows one version twice, or comes from the future. */
+function checkBatchShape(reqs: LoggedRequest[], now: number) {
+  const seen = new Map<string, number>();
+  for (const [i, r] of reqs.entries()) {
+    const first = seen.get(r.requestId);
+    if (first !== undefined) throw bad(`requests[${i}].requestId '${r.requestId}' repeats requests[${first}].requestId`);
+    seen.set(r.requestId, i);
+    if (Date.parse(r.occurredAt) > now + FUTURE_SKEW_MS) {
+      throw bad(`requests[${i}].occurredAt ${r.occurredAt} is in the future (the server's clock reads ${new Date(now).toISOString()}; at most ${FUTURE_SKEW_MS / 60_000} minutes of skew)`);
+    }
+    if (r.input !== undefined && r.externalId === undefined) {
+      throw bad(`requests[${i}].input is given without externalId: an input is kept as the example externalId names (nothing else stores it); give externalId or leave input out`);
+    }
+    const shadowed = new Set<number>();
+    for (const [j, s] of r.shadow.entries()) {
+      if (s.version === r.version) throw bad(`requests[${i}].shadow[${j}].version ${s.version} is the version that answered (requests[${i}].version): a shadow version scores silently beside it`);
+      if (shadowed.has(s.version)) throw bad(`requests[${i}].shadow[${j}].version ${s.version} appears twice for this request`);
+      shadowed.add(s.version);
+    }
+  }
+}
+
+/** Holds an input to the model's declared features (when it declared them): every value of its kind, none unknown, none missing that may not be. */
+function checkFeatures(features: FeatureSpec[] | null, reqs: LoggedRequest[]) {
+  if (!features) return;
+  const byName = new Map(features.map((f) => [f.name, f]));
+  const fits = (kind: FeatureSpec['kind'], v: FeatureValue) =>
+    kind === 'number' ? typeof v === 'number' : kind === 'boolean' ? typeof v === 'boolean' : typeof v === 'string';
+  for (const [i, r] of reqs.entries()) {
+    if (!r.input) continue;
+    for (const [key, value] of Object.entries(r.input)) {
+      const f = byName.get(key);
+      if (!f) throw bad(`requests[${i}].input.${key} is not a feature of this model (its features: ${features.map((x) => x.name).join(', ')})`);
+      if (value === null) {
+        if (!f.missing) throw bad(`requests[${i}].input.${key} is null, but the feature may not be missing`);
+      } else if (!fits(f.kind, value)) {
+        throw bad(`requests[${i}].input.${key} is ${typeof value}, but the feature is of kind ${f.kind}`);
+      }
+    }
+    for (const f of features) {
+      if (!f.missing && !(f.name in r.input)) throw bad(`requests[${i}].input.${f.name} is missing, and the feature may not be`);
+    }
+  }
+}
+
+export const servingRouter = router({
+  logPredictions: roleProcedure('ingest')
+    .meta({
+      openapi: {
+        method: 'POST',
+        path: '/models/{name}/predictions',
+        tags: ['models'],
+        summary:
+          'Log up to 10,000 predictions your own serving system made (the version models.resolve named, its score and decision, shadow scores): all or nothing; a replayed request id is logged once, the same id with another version, score or decision is refused',
+      },
+    })
+    .input(z.strictObject({ name: modelName, requests: z.array(loggedRequest).min(1).max(MAX_LOG_BATCH) }))
+    .output(
+      z.object({
+        received: z.number(),
+        /** Requests logged now; duplicates were logged before under the same request id, with the same values. */
+        logged: z.number(),
+        duplicates: z.number(),
+        /** Shadow decisions logged now (shadow_predictions), and those logged before. */
+        shadowed: z.number(),
+        shadowDuplicates: z.number(),
+      }),
+    )
+    .mutation(async ({ ctx, input }) => {
+      const model = await requireModel(ctx.db, input.name);
+      const reqs = input.requests;
+      checkBatchShape(reqs, Date.now());
+      checkFeatures(model.featureSchema, reqs);
+
+      // Every version named must be one of this model's that served (routed now or before): a log for a
+      // version nobody routed is a serving system's mistake that would skew every window downstream.
+      const numbers = [...new Set(reqs.flatMap((r) => [r.version, ...r.shadow.map((s) => s.version)]))];
+      const known = await versionsServed(ctx.db, model.id, numbers);
+      const served = (n: number, field: string) => {
+        const v = known.get(n);
+        if (!v) throw bad(`${field}: model '${model.name}' has no version ${n}`);
+        if (!v.served) {
+          throw bad(`${field}: version ${n} of model '${model.name}' never served (status ${v.status}): only versions routed as production, canary or shadow answer or shadow traffic; ask models.resolve`);
+        }
+        return v.versionId;
+      };
+      const thresholds = new Map<number, number>();
+      const decide = async (versionId: number, s: number, given: 0 | 1 | undefined): Promise<0 | 1> => {
+        if (given !== undefined) return given;
+        if (!thresholds.has(versionId)) thresholds.set(versionId, (await evaluatedThreshold(ctx.db, versionId)) ?? defaultEvaluationSettings.threshold);
+        return s >= thresholds.get(versionId)! ? 1 : 0;
+      };
+
+      const servedRows = [];
+      const shadowRows = [];
+      for (const [i, r] of reqs.entries()) {
+        const versionId = served(r.version, `requests[${i}].version`);
+        servedRows.push({
+          requestId: r.requestId,
+          versionId,
+          externalId: r.externalId ?? null,
+          score: r.score,
+          decision: await decide(versionId, r.score, r.decision),
+          attributes: r.attributes,
+          occurredAt: r.occurredAt,
+        });
+        for (const [j, s] of r.shadow.entries()) {
+          const shadowId = served(s.version, `requests[${i}].shadow[${j}].version`);
+          shadowRows.push({ i, requestId: r.requestId, versionId: shadowId, score: s.score, decision: await decide(shadowId, s.score, s.decision), attributes: r.attributes, occurredAt: r.occurredAt });
+        }
+      }
+      try {
+        const { logged, shadowed } = await logServedElsewhere(ctx.db, {
+          modelId: model.id,
+          loggedBy: ctx.identity.subject,
+          served: servedRows,
+          examples: reqs.flatMap((r) =>
+            r.externalId === undefined || r.input === undefined ? [] : [{ externalId: r.externalId, input: r.input, slices: r.attributes, occurredAt: r.occurredAt }],
+          ),
+          shadow: shadowRows.map(({ i: _i, ...row }) => row),
+        });
+        return { received: reqs.length, logged, duplicates: reqs.length - logged, shadowed, shadowDuplicates: shadowRows.length - shadowed };
+      } catch (err) {
+        if (!(err instanceof PredictionLogConflict)) throw err;
+        const c = err.conflict;
+        const where =
+          c.shadowVersion === null
+            ? `requests[${c.index}]`
+            : `requests[${shadowRows[c.index]!.i}].shadow[${reqs[shadowRows[c.index]!.i]!.shadow.findIndex((s) => s.version === c.shadowVersion)}]`;
+        const what = c.shadowVersion === null ? 'logged' : `logged for shadow version ${c.shadowVersion}`;
+        throw new TRPCError({
+          code: 'CONFLICT',
+          message:
+            `${where}: request '${c.requestId}' is ${what} already as version ${c.logged.version}, score ${c.logged.score}, decision ${c.logged.decision}; ` +
+            `this batch says version ${c.given.version}, score ${c.given.score}, decision ${c.given.decision}. A request is logged once: ` +
+            `replay it unchanged or give it a new request id; nothing in this batch was written`,
+        });
+      }
+    }),
+});
