@@ -8,18 +8,26 @@ RETRAIN_TRAINER_CONCURRENCY (jobs at once; default one per core).
 
 from __future__ import annotations
 
-import asyncio
 import os
-import signal
-import sys
-from datetime import timedelta
-from pathlib import Path
 
-from temporalio.client import Client
-from temporalio.worker import Worker
+CONCURRENCY = int(os.environ.get("RETRAIN_TRAINER_CONCURRENCY") or os.cpu_count() or 1)
+# Each job gets its share of the cores, set before numpy and scikit-learn load (OpenMP and BLAS read
+# these once): jobs at once times threads per job = cores. Oversubscribed OpenMP threads spin-wait,
+# and gradient boosting then ran several times slower on a busy machine.
+for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(var, str(max(1, (os.cpu_count() or 1) // CONCURRENCY)))
 
-from .contract import Contract
-from .model import MODEL
+import asyncio  # noqa: E402
+import signal  # noqa: E402
+import sys  # noqa: E402
+from datetime import timedelta  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from temporalio.client import Client  # noqa: E402
+from temporalio.worker import Worker  # noqa: E402
+
+from .contract import Contract  # noqa: E402
+from .model import MODEL  # noqa: E402
 
 
 async def main() -> None:
@@ -37,7 +45,7 @@ async def main() -> None:
         client,
         task_queue=queue,
         activities=contract.activities(),
-        max_concurrent_activities=int(env.get("RETRAIN_TRAINER_CONCURRENCY", str(os.cpu_count() or 1))),
+        max_concurrent_activities=CONCURRENCY,
         # Heartbeats reach the server every few seconds, so a cancel reaches a job within seconds.
         max_heartbeat_throttle_interval=timedelta(seconds=3),
         default_heartbeat_throttle_interval=timedelta(seconds=3),
