@@ -13,18 +13,19 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import http.client
+import io
 import json
 import os
-import socket
 import tempfile
 import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Protocol
+from typing import Any, Protocol
 
 import joblib
 from jsonschema import Draft202012Validator
@@ -48,8 +49,8 @@ class Model(Protocol):
     source_files: list[Path]
 
     def check(self, params: dict[str, Any], features: list[dict[str, Any]]) -> None: ...
-    def fit(self, table: "Table", params: dict[str, Any], seed: int, should_stop: Callable[[], bool]) -> tuple[Any, dict[str, float]]: ...
-    def predict(self, fitted: Any, table: "Table") -> Any: ...
+    def fit(self, table: Table, params: dict[str, Any], seed: int, should_stop: Callable[[], bool]) -> tuple[Any, dict[str, float]]: ...
+    def predict(self, fitted: Any, table: Table) -> Any: ...
 
 
 def bad_params(message: str) -> ApplicationError:
@@ -198,7 +199,7 @@ class Contract:
                             for f in features:
                                 table.columns.setdefault(f["name"], []).append(line["input"].get(f["name"]))
                 break
-            except (http.client.IncompleteRead, ConnectionError, socket.timeout, urllib.error.URLError, json.JSONDecodeError) as e:
+            except (TimeoutError, http.client.IncompleteRead, ConnectionError, urllib.error.URLError, json.JSONDecodeError) as e:
                 failures += 1
                 if failures > READ_RETRIES:
                     raise ApplicationError(f"reading {strip_query(url)} failed after {len(table.ids)} of {rows} rows: {e}") from None
@@ -268,8 +269,6 @@ class Contract:
             raise bad_data(f"artifact {uri}: this trainer reads file: and retrain-store: artifacts only")
         if "sha256:" + sha256_hex(data) != ref["sha256"]:
             raise ApplicationError(f"artifact {uri} does not have sha256 {ref['sha256']}", type="TrainerArtifactMismatch", non_retryable=True)
-        import io
-
         return joblib.load(io.BytesIO(data))
 
     def predict(self, fitted: Any, table: Table, stop: threading.Event) -> list[float]:

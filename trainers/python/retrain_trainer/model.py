@@ -8,8 +8,9 @@ source of randomness.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from sklearn.compose import ColumnTransformer
