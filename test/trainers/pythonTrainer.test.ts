@@ -253,10 +253,15 @@ test('bad params, one class only and another contract version fail at once, non-
   assert.equal(single.type, 'TrainerBadData');
   assert.equal(single.nonRetryable, true);
 
+  const wrongType = fixture.addSnapshot(adult.slice(0, 300).map((r, i) => (i === 41 ? { ...r, input: { ...r.input, age: 'forty' } } : r)));
+  const typed = await trainerFailure(call('trainer.train', trainJob(`run-${suffix}/wrong-type`, {}, 7, wrongType)));
+  assert.equal(typed.type, 'TrainerBadData');
+  assert.match(typed.message, /feature age is a number, row \d+ \(exampleId \d+\) has 'forty'/);
+
   const future = await trainerFailure(call('trainer.train', { ...trainJob(`run-${suffix}/v2`, {}), contractVersion: 2 }));
   assert.equal(future.type, 'TrainerUnsupportedContract');
   assert.equal(future.nonRetryable, true);
-  for (const key of ['bad-c', 'bad-name', 'one-class', 'v2']) assert.equal(existsSync(keyPath(`run-${suffix}/${key}`)), false);
+  for (const key of ['bad-c', 'bad-name', 'one-class', 'wrong-type', 'v2']) assert.equal(existsSync(keyPath(`run-${suffix}/${key}`)), false);
 });
 
 test('a model without a feature schema trains on every input field as text, and scores', async () => {
@@ -312,4 +317,13 @@ test('a cancelled long train stops promptly and leaves no artifact for its job k
   await new Promise((resolve) => setTimeout(resolve, 3_000));
   assert.equal(existsSync(keyPath(jobKey)), false);
   assert.deepEqual(readdirSync(artifactsDir).filter((f) => f.endsWith('.tmp')), []);
+});
+
+test('set-up is skipped once the requirements are installed; stop ends the worker', async () => {
+  const t = performance.now();
+  const again = await ensurePythonTrainer({ dataDir: cacheDir, log });
+  assert.ok(performance.now() - t < 2_000, 'a second ensure reinstalled');
+  assert.equal(again.python, path.join(path.resolve(cacheDir), 'venv-trainer', 'bin', 'python'));
+  await trainer.stop();
+  assert.throws(() => process.kill(trainer.pid, 0), /ESRCH/);
 });
