@@ -46,10 +46,13 @@ let artifactsDir: string;
 let adult: AdultRow[];
 let snapshot: number;
 let installSeconds = 0;
+let trainerPython: string;
+let temporalAddress: string;
 
 before(async () => {
   let t = performance.now();
   const { python } = await ensurePythonTrainer({ dataDir: cacheDir, log });
+  trainerPython = python;
   installSeconds = (performance.now() - t) / 1000;
   process.stderr.write(`python trainer venv ready in ${installSeconds.toFixed(1)} s\n`);
   t = performance.now();
@@ -61,6 +64,7 @@ before(async () => {
     devServer = await startDevServer({ dataDir: path.join(cacheDir, 'temporal'), dbFile: null, uiPort: null, log });
     address = devServer.address;
   }
+  temporalAddress = address;
   connection = await Connection.connect({ address });
   client = new Client({ connection, namespace: 'default' });
   nativeConnection = await NativeConnection.connect({ address });
@@ -83,11 +87,11 @@ after(async () => {
   if (artifactsDir) await rm(artifactsDir, { recursive: true, force: true });
 });
 
-function call(activity: 'trainer.describe' | 'trainer.train' | 'trainer.score', input?: unknown, extra: { startToCloseSeconds?: number } = {}) {
+function call(activity: 'trainer.describe' | 'trainer.train' | 'trainer.score', input?: unknown, queue = trainerQueue) {
   return client.workflow.execute('trainerCall', {
     taskQueue: controlQueue,
     workflowId: `trainer-call-${uid()}`,
-    args: [{ taskQueue: trainerQueue, activity, input, timeToStartSeconds: 60, ...extra }],
+    args: [{ taskQueue: queue, activity, input, timeToStartSeconds: 60 }],
   });
 }
 
@@ -228,6 +232,23 @@ test('an artifact in the control plane store (retrain-store:) scores the same as
   const failure = await trainerFailure(call('trainer.score', scoreJob(`run-${suffix}/score/wrong/heldout`, wrong)));
   assert.equal(failure.type, 'TrainerArtifactMismatch');
   assert.equal(failure.nonRetryable, true);
+});
+
+test('another worker process, with artifacts of its own, scores the artifact the same (the file: URI is absolute)', { timeout: 120_000 }, async () => {
+  const otherDir = await mkdtemp(path.join(os.tmpdir(), 'sklearn-other-'));
+  const otherQueue = `sklearn-other-${suffix}`;
+  const other = await startPythonTrainer({ python: trainerPython, temporalAddress, namespace: 'default', taskQueue: otherQueue, apiToken: token, artifactsDir: otherDir, log, graceMs: 5_000 });
+  try {
+    await other.ready;
+    const jobKey = `run-${suffix}/score/other-worker/heldout`;
+    const out = scoreOutput.parse(await call('trainer.score', scoreJob(jobKey, logistic.artifact), otherQueue));
+    const stored = fixture.scoreSets.get(jobKey)!;
+    assert.equal(out.sha256, stored.sha256);
+    assert.deepEqual(fixture.rows(snapshot, 'heldout').map((r) => stored.scores.get(r.exampleId)), logisticScores);
+  } finally {
+    await other.stop();
+    await rm(otherDir, { recursive: true, force: true });
+  }
 });
 
 test('gradient boosting on Adult: held-out AUC above 0.85', { timeout: 300_000 }, async () => {
