@@ -363,6 +363,28 @@ const cases: Record<string, { who: Who; cases: BadCase[] }> = {
       { what: 'bad model name', field: 'name', call: (c) => c.models.predict.mutate(bad({ name: 'No', requests: [] })) },
     ],
   },
+  'serving.logPredictions': {
+    who: 'admin',
+    cases: [
+      { what: 'an empty batch', field: 'requests', call: (c) => c.serving.logPredictions.mutate({ name: model, requests: [] }) },
+      {
+        what: 'a score above 1',
+        field: 'score',
+        call: (c) => c.serving.logPredictions.mutate({ name: model, requests: [{ requestId: 'r1', version: 1, score: 1.5, attributes: {}, occurredAt: '2026-01-01T00:00:00Z' }] }),
+      },
+      {
+        what: 'a request id twice in one batch',
+        field: 'requestId',
+        call: (c) => c.serving.logPredictions.mutate({ name: model, requests: [0, 1].map(() => ({ requestId: 'r1', version: 1, score: 0.5, attributes: {}, occurredAt: '2026-01-01T00:00:00Z' })) }),
+      },
+      {
+        what: 'a version the model does not have',
+        field: 'version',
+        call: (c) => c.serving.logPredictions.mutate({ name: model, requests: [{ requestId: 'r1', version: 7, score: 0.5, attributes: {}, occurredAt: '2026-01-01T00:00:00Z' }] }),
+      },
+      { what: 'bad model name', field: 'name', call: (c) => c.serving.logPredictions.mutate(bad({ name: 'No', requests: [] })) },
+    ],
+  },
   'annotation.registerAnnotator': {
     who: 'operator',
     cases: [

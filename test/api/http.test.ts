@@ -299,6 +299,7 @@ test('openapi.json lists a path and method for every procedure', async () => {
     ['get', '/admin/audit-log'],
     ['get', '/models/{name}/serving'],
     ['post', '/models/{name}/predict'],
+    ['post', '/models/{name}/predictions'],
     ['put', '/annotation/annotators/{subject}'],
     ['get', '/models/{model}/annotation-spec'],
     ['put', '/models/{model}/annotation-spec'],
