@@ -338,6 +338,11 @@ test('openapi.json lists a path and method for every procedure', async () => {
     ['post', '/trainers'],
     ['get', '/trainers'],
     ['get', '/trainers/{name}'],
+    // The trainer contract's data plane (api/trainerData.ts, streamed outside tRPC).
+    ['get', '/trainer/snapshots/{snapshotId}/examples'],
+    ['put', '/trainer/score-sets/{jobKey}'],
+    ['put', '/trainer/artifacts/{sha256}'],
+    ['get', '/trainer/artifacts/{sha256}'],
   ];
   for (const [method, path] of expected) {
     assert.ok(doc.paths[path]?.[method], `${method.toUpperCase()} ${path} is missing from openapi.json (paths: ${Object.keys(doc.paths).join(', ')})`);
