@@ -93,8 +93,9 @@ export function createTrainerJobActivities({ db, dataPlane }: { db: Db; dataPlan
       jobKey,
       model: modelRef(model),
       artifact,
-      data: { examples: { url: examplesUrl(snapshotId, 'heldout'), rows } },
+      data: { examples: { url: examplesUrl(snapshotId, 'heldout'), rows, labelled: false } },
       scores: { url: `${base()}/score-sets/${encodeURIComponent(jobKey)}` },
+      artifactStore: { url: `${base()}/artifacts` },
     };
   }
 
@@ -111,7 +112,7 @@ export function createTrainerJobActivities({ db, dataPlane }: { db: Db; dataPlan
       model: modelRef(model),
       params,
       seed,
-      data: { train: { url: examplesUrl(snapshotId, 'train', subset), rows } },
+      data: { train: { url: examplesUrl(snapshotId, 'train', subset), rows, labelled: true } },
       artifactStore: { url: `${base()}/artifacts` },
     };
   }

@@ -112,7 +112,8 @@ export interface BuiltinTrainerDeps {
 }
 
 export function createBuiltinTrainer(deps: BuiltinTrainerDeps) {
-  const client = (): DataPlaneClient => createDataPlaneClient({ token: deps.token(), artifactStoreUrl: () => `${deps.apiUrl()}/api/trainer/artifacts` });
+  const client = (store?: { url: string }): DataPlaneClient =>
+    createDataPlaneClient({ token: deps.token(), artifactStoreUrl: () => store?.url ?? `${deps.apiUrl()}/api/trainer/artifacts` });
   // Loaded artifacts by hash, most recent last: a run scores its candidate and champion, a saturation
   // check twenty points; each is loaded once.
   const loaded = new Map<string, HashedLogRegArtifact>();
@@ -170,7 +171,7 @@ export function createBuiltinTrainer(deps: BuiltinTrainerDeps) {
 
     async 'trainer.score'(input: ScoreInput): Promise<ScoreOutput> {
       checkContract(input);
-      const c = client();
+      const c = client(input.artifactStore);
       const artifact = await artifactOf(c, input.artifact);
       const scores: { exampleId: number; score: number }[] = [];
       await beating(

@@ -26,6 +26,10 @@ export const TRAINER_ERRORS = {
   badData: 'TrainerBadData',
   /** An input whose contractVersion the trainer does not speak. */
   unsupportedContract: 'TrainerUnsupportedContract',
+  /** The data plane refused a request (4xx: a bad token, a bad line): retrying would not help. */
+  dataPlane: 'TrainerDataPlane',
+  /** An artifact whose bytes do not hash to the reference's sha256. */
+  artifactMismatch: 'TrainerArtifactMismatch',
 } as const;
 
 export const FEATURE_KINDS = ['text', 'number', 'category', 'boolean'] as const;
@@ -73,8 +77,10 @@ export type TrainerDescription = z.infer<typeof trainerDescription>;
 /** An NDJSON stream of examples on the control plane's data plane (GET with the trainer's bearer token). */
 export const dataRef = z.strictObject({
   url: z.url(),
-  /** Rows the stream holds: a trainer can check it read them all. */
+  /** Rows the stream holds: a trainer can check it read them all (fewer or more is retryable: read again). */
   rows: z.number().int().nonnegative(),
+  /** Whether the rows carry labels (training data) or not (rows to score). */
+  labelled: z.boolean().optional(),
 });
 export type DataRef = z.infer<typeof dataRef>;
 
@@ -119,8 +125,8 @@ export const trainInput = z.strictObject({
   model: modelRef,
   /** Validated against the trainer's params schema before the job was scheduled. */
   params: z.record(z.string(), z.unknown()),
-  /** The only source of randomness the trainer may use. */
-  seed: z.number().int(),
+  /** The only source of randomness the trainer may use; in [0, 2^31 - 1]. */
+  seed: z.number().int().min(0).max(2 ** 31 - 1),
   data: z.strictObject({ train: dataRef }),
   /** Where a small artifact may be PUT (the control plane's store); a trainer may keep its own instead. */
   artifactStore: z.strictObject({ url: z.url() }),
@@ -148,6 +154,8 @@ export const scoreInput = z.strictObject({
   data: z.strictObject({ examples: dataRef }),
   /** PUT the scores here as NDJSON (scoreLine per example, every example once). */
   scores: z.strictObject({ url: z.url() }),
+  /** The control plane's store, where a `retrain-store:` artifact is read from (GET <url>/sha256:<hex>). */
+  artifactStore: z.strictObject({ url: z.url() }).optional(),
 });
 export type ScoreInput = z.infer<typeof scoreInput>;
 

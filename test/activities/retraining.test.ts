@@ -87,7 +87,7 @@ test('planTraining: the model\'s trainer and queue, the training split by refere
   assert.equal(job.input.jobKey, `${runId}/candidate`);
   assert.equal(job.input.seed, 7);
   assert.deepEqual(job.input.params, trainerParams);
-  assert.deepEqual(job.input.data.train, { url: `${API}/api/trainer/snapshots/${snapshot.snapshotId}/examples?split=train`, rows: snapshot.trainCount });
+  assert.deepEqual(job.input.data.train, { url: `${API}/api/trainer/snapshots/${snapshot.snapshotId}/examples?split=train`, rows: snapshot.trainCount, labelled: true });
   assert.equal(job.input.artifactStore.url, `${API}/api/trainer/artifacts`);
   assert.ok(trainInput.safeParse(job.input).success, 'the input is a valid train.input');
   // A model with a trainer of its own sends its jobs to that trainer's queue, with its time-to-start.
@@ -136,7 +136,7 @@ test('evaluateVersions judges from the score set the trainer put back; without o
   assert.equal(jobs.length, 1, 'no production version, no champion to score');
   const scoring = jobs[0]!;
   assert.equal(scoring.input.jobKey, `${runId}/score/v${candidate.versionId}/heldout`);
-  assert.deepEqual(scoring.input.data.examples, { url: `${API}/api/trainer/snapshots/${snapshot.snapshotId}/examples?split=heldout`, rows: snapshot.heldoutCount });
+  assert.deepEqual(scoring.input.data.examples, { url: `${API}/api/trainer/snapshots/${snapshot.snapshotId}/examples?split=heldout`, rows: snapshot.heldoutCount, labelled: false });
   assert.equal(scoring.input.scores.url, `${API}/api/trainer/score-sets/${encodeURIComponent(scoring.input.jobKey)}`);
   assert.ok(scoreInput.safeParse(scoring.input).success, 'the input is a valid score.input');
   const [pending] = await opened.db.select().from(scoreSets).where(eq(scoreSets.jobKey, scoring.input.jobKey));
