@@ -114,10 +114,10 @@ export async function handleTrainerData(deps: ApiDeps, req: http.IncomingMessage
     res.setHeader('Allow', route.methods.join(', '));
     return sendError(res, 405, 'METHOD_NOT_SUPPORTED', `method ${method} is not supported here: use ${route.methods.join(' or ')}`);
   }
-  const identity = await identityFromToken(deps.db, bearerFrom(req.headers.authorization));
-  if (!identity) return sendError(res, 401, 'UNAUTHORIZED', 'a valid bearer token is required (Authorization: Bearer <token>)');
-  if (!roleAllows(identity.role, 'trainer')) return sendError(res, 403, 'FORBIDDEN', `${identity.subject} has role '${identity.role}'; this needs 'trainer'`);
   try {
+    const identity = await identityFromToken(deps.db, bearerFrom(req.headers.authorization));
+    if (!identity) return sendError(res, 401, 'UNAUTHORIZED', 'a valid bearer token is required (Authorization: Bearer <token>)');
+    if (!roleAllows(identity.role, 'trainer')) return sendError(res, 403, 'FORBIDDEN', `${identity.subject} has role '${identity.role}'; this needs 'trainer'`);
     if (route.kind === 'examples') return await getExamples(deps, res, route.snapshotId, query);
     if (route.kind === 'scoreSet') return await putScores(deps, identity, req, res, route.jobKey, query);
     if (method === 'PUT') return await putArtifact(deps, identity, req, res, route.name, query);

@@ -57,7 +57,7 @@ async function bench(url: string) {
       select ${model!.id}, 'row-' || i,
         jsonb_build_object(
           'age', 17 + i % 74, 'workclass', (array['private','self-emp','federal-gov','local-gov'])[1 + i % 4],
-          'fnlwgt', (i * 7919) % 1000000, 'education', (array['bachelors','hs-grad','masters','doctorate','some-college'])[1 + i % 5],
+          'fnlwgt', (i::bigint * 7919) % 1000000, 'education', (array['bachelors','hs-grad','masters','doctorate','some-college'])[1 + i % 5],
           'education_num', 1 + i % 16, 'marital_status', (array['married','never-married','divorced'])[1 + i % 3],
           'occupation', 'occ-' || (i % 14), 'relationship', (array['husband','wife','own-child','unmarried'])[1 + i % 4],
           'race', 'race-' || (i % 5), 'sex', (array['female','male'])[1 + i % 2], 'capital_gain', round(((i * 31) % 100000) / 7.0, 2),
