@@ -23,7 +23,7 @@ import {
   type ExampleLine,
   type Split,
 } from '../db/trainerData';
-import { nestedOrder, subsetSize } from '../analysis/nestedSubset';
+import { nestedPermutation, subsetSize } from '../analysis/nestedSubset';
 import { scoreLine, storeUri } from '../trainers/contract';
 import { BodyTooLargeError, MAX_JSON_BODY_BYTES, readBody, readBodyChunks, refuseTooLarge, sendError } from './httpBody';
 import { bearerFrom, databaseUnreachable, findUnstorableString, identityFromToken, roleAllows, type ApiDeps, type Identity } from './trpc';
@@ -114,10 +114,10 @@ export async function handleTrainerData(deps: ApiDeps, req: http.IncomingMessage
     res.setHeader('Allow', route.methods.join(', '));
     return sendError(res, 405, 'METHOD_NOT_SUPPORTED', `method ${method} is not supported here: use ${route.methods.join(' or ')}`);
   }
-  const identity = await identityFromToken(deps.db, bearerFrom(req.headers.authorization));
-  if (!identity) return sendError(res, 401, 'UNAUTHORIZED', 'a valid bearer token is required (Authorization: Bearer <token>)');
-  if (!roleAllows(identity.role, 'trainer')) return sendError(res, 403, 'FORBIDDEN', `${identity.subject} has role '${identity.role}'; this needs 'trainer'`);
   try {
+    const identity = await identityFromToken(deps.db, bearerFrom(req.headers.authorization));
+    if (!identity) return sendError(res, 401, 'UNAUTHORIZED', 'a valid bearer token is required (Authorization: Bearer <token>)');
+    if (!roleAllows(identity.role, 'trainer')) return sendError(res, 403, 'FORBIDDEN', `${identity.subject} has role '${identity.role}'; this needs 'trainer'`);
     if (route.kind === 'examples') return await getExamples(deps, res, route.snapshotId, query);
     if (route.kind === 'scoreSet') return await putScores(deps, identity, req, res, route.jobKey, query);
     if (method === 'PUT') return await putArtifact(deps, identity, req, res, route.name, query);
@@ -255,10 +255,11 @@ async function getExamples(deps: ApiDeps, res: http.ServerResponse, rawSnapshotI
   // then the inputs are read by id, a chunk at a time, in that order.
   let subsetIds: Int32Array | null = null;
   if (q.subset) {
-    const ordered = nestedOrder(await snapshotMemberKeys(db, snapshotId, 'train', q.excludeBatch), q.subset.seed);
-    const k = Math.min(ordered.length, subsetSize(ordered.length, q.subset.fraction));
+    const { exampleIds, externalIds } = await snapshotMemberKeys(db, snapshotId, 'train', q.excludeBatch);
+    const order = nestedPermutation(externalIds, q.subset.seed);
+    const k = Math.min(order.length, subsetSize(order.length, q.subset.fraction));
     const end = q.limit === null ? k : Math.min(k, q.offset + q.limit);
-    subsetIds = Int32Array.from(ordered.slice(Math.min(q.offset, end), end), (m) => m.exampleId);
+    subsetIds = Int32Array.from(order.subarray(Math.min(q.offset, end), end), (i) => exampleIds[i]!);
   }
 
   res.statusCode = 200;
@@ -269,7 +270,7 @@ async function getExamples(deps: ApiDeps, res: http.ServerResponse, rawSnapshotI
 
   if (subsetIds) {
     const ids = subsetIds;
-    const read = (from: number) => abandonable(exampleLinesOf(db, { snapshotId, split: q.split, withLabel, exampleIds: Array.from(ids.subarray(from, from + LINES_PER_CHUNK)) }));
+    const read = (from: number) => abandonable(exampleLinesOf(db, { snapshotId, split: q.split, withLabel, exampleIds: ids.subarray(from, from + LINES_PER_CHUNK) }));
     let next = ids.length > 0 ? read(0) : null;
     for (let from = 0; next; from += LINES_PER_CHUNK) {
       const got = await next;

@@ -41,6 +41,21 @@ function exampleLineSql(withLabel: boolean): SQL {
     : sql`concat('{"exampleId":', m.example_id, ',"externalId":', to_json(e.external_id), ',"input":', e.input, '}')`;
 }
 
+/**
+ * `columns` of the members `chosen` picks (a statement over dataset_snapshot_members m selecting
+ * example_id and label), joined to their examples (e) one index probe each, in exampleId order.
+ * The members are picked first, in a materialised CTE: joined in one statement, the planner merge-joins
+ * and walks examples from its first row to the chunk's (every model's examples, every chunk), which grows
+ * with the table, not the chunk.
+ */
+function withExamples(chosen: SQL, columns: SQL): SQL {
+  return sql`
+    with m as materialized (${chosen})
+    select m.example_id, ${columns}
+    from m join examples e on e.id = m.example_id
+    order by m.example_id`;
+}
+
 export interface ExampleLine {
   exampleId: number;
   /** The line's JSON text, without the newline. */
@@ -57,47 +72,47 @@ export async function exampleLinesInIdOrder(
   q: { snapshotId: number; split: Split; excludeBatchId?: string | null; withLabel: boolean; afterExampleId: number | null; offset: number; limit: number },
 ): Promise<ExampleLine[]> {
   const after = q.afterExampleId === null ? sql`` : sql` and m.example_id > ${q.afterExampleId}`;
-  const rows = resultRows<{ example_id: number; line: string }>(
-    await db.execute(sql`
-      select m.example_id, ${exampleLineSql(q.withLabel)} as line
-      from dataset_snapshot_members m join examples e on e.id = m.example_id
-      where ${membersWhere(q.snapshotId, q.split, q.excludeBatchId)}${after}
-      order by m.example_id
-      offset ${q.offset} limit ${q.limit}`),
-  );
+  const chosen = sql`
+    select m.example_id, m.label from dataset_snapshot_members m
+    where ${membersWhere(q.snapshotId, q.split, q.excludeBatchId)}${after}
+    order by m.example_id offset ${q.offset} limit ${q.limit}`;
+  const rows = resultRows<{ example_id: number; line: string }>(await db.execute(withExamples(chosen, sql`${exampleLineSql(q.withLabel)} as line`)));
   return rows.map((r) => ({ exampleId: Number(r.example_id), line: r.line }));
 }
 
-/** The lines of these members of a split (any order; the caller puts them in its own). */
-export async function exampleLinesOf(db: DbOrTx, q: { snapshotId: number; split: Split; withLabel: boolean; exampleIds: number[] }): Promise<ExampleLine[]> {
+/** The lines of these members of a split (in exampleId order; the caller puts them in its own). */
+export async function exampleLinesOf(db: DbOrTx, q: { snapshotId: number; split: Split; withLabel: boolean; exampleIds: ArrayLike<number> }): Promise<ExampleLine[]> {
   if (q.exampleIds.length === 0) return [];
-  const rows = resultRows<{ example_id: number; line: string }>(
-    await db.execute(sql`
-      select m.example_id, ${exampleLineSql(q.withLabel)} as line
-      from dataset_snapshot_members m join examples e on e.id = m.example_id
-      where m.snapshot_id = ${q.snapshotId} and m.split = ${q.split}
-        and m.example_id = any(${`{${q.exampleIds.join(',')}}`}::int[])`),
-  );
+  const chosen = sql`
+    select m.example_id, m.label from dataset_snapshot_members m
+    where m.snapshot_id = ${q.snapshotId} and m.split = ${q.split}
+      and m.example_id = any(${`{${Array.prototype.join.call(q.exampleIds, ',')}}`}::int[])`;
+  const rows = resultRows<{ example_id: number; line: string }>(await db.execute(withExamples(chosen, sql`${exampleLineSql(q.withLabel)} as line`)));
   return rows.map((r) => ({ exampleId: Number(r.example_id), line: r.line }));
 }
 
 /** Ids read per query when a whole split's ids are needed (a nested order, a score set's rows). */
 const ID_CHUNK = 100_000;
 
-/** Every member of a split (less a batch's examples) as exampleId and externalId, in exampleId order: what a nested order is computed from. */
-export async function snapshotMemberKeys(db: DbOrTx, snapshotId: number, split: Split, excludeBatchId?: string | null): Promise<{ exampleId: number; externalId: string }[]> {
-  const out: { exampleId: number; externalId: string }[] = [];
+/**
+ * Every member of a split (less a batch's examples), in exampleId order, as two parallel columns (no
+ * object per row): what a nested order is computed from.
+ */
+export async function snapshotMemberKeys(db: DbOrTx, snapshotId: number, split: Split, excludeBatchId?: string | null): Promise<{ exampleIds: Int32Array; externalIds: string[] }> {
+  const ids: number[] = [];
+  const externalIds: string[] = [];
   for (let after = -1; ; ) {
-    const rows = resultRows<{ example_id: number; external_id: string }>(
-      await db.execute(sql`
-        select m.example_id, e.external_id
-        from dataset_snapshot_members m join examples e on e.id = m.example_id
-        where ${membersWhere(snapshotId, split, excludeBatchId)} and m.example_id > ${after}
-        order by m.example_id limit ${ID_CHUNK}`),
-    );
-    for (const r of rows) out.push({ exampleId: Number(r.example_id), externalId: r.external_id });
-    if (rows.length < ID_CHUNK) return out;
-    after = out[out.length - 1]!.exampleId;
+    const chosen = sql`
+      select m.example_id, m.label from dataset_snapshot_members m
+      where ${membersWhere(snapshotId, split, excludeBatchId)} and m.example_id > ${after}
+      order by m.example_id limit ${ID_CHUNK}`;
+    const rows = resultRows<{ example_id: number; external_id: string }>(await db.execute(withExamples(chosen, sql`e.external_id`)));
+    for (const r of rows) {
+      ids.push(Number(r.example_id));
+      externalIds.push(r.external_id);
+    }
+    if (rows.length < ID_CHUNK) return { exampleIds: Int32Array.from(ids), externalIds };
+    after = ids[ids.length - 1]!;
   }
 }
 

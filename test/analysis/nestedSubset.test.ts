@@ -3,7 +3,7 @@
 // bytes big-endian), so a trainer in another language can reproduce a subset from this definition alone.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { nestedKey, nestedOrder, subsetSize } from '../../analysis/nestedSubset';
+import { nestedKey, nestedOrder, nestedPermutation, subsetSize } from '../../analysis/nestedSubset';
 
 const IDS = ['a', 'b', 'email-0017', 'é', '😀', '\ue000', 'x'.repeat(40), 'ham/42'];
 
@@ -94,4 +94,34 @@ test('subsetSize rounds to the nearest row and never goes below one', () => {
   assert.equal(subsetSize(10, 0.01), 1);
   assert.equal(subsetSize(7, 1), 7);
   assert.equal(subsetSize(3, 0.5), 2);
+});
+
+test("the permutation is the order the saturation check used (a stable sort by key, then external id), ties of both kept in input order", () => {
+  // The saturation check's nestedOrder as it was (activities/saturation.ts), kept here as the reference.
+  const reference = <T extends { externalId: string }>(members: T[], seed: number): T[] =>
+    members
+      .map((m) => ({ m, k: nestedKey(m.externalId, seed) }))
+      .sort((a, b) => a.k - b.k || (a.m.externalId < b.m.externalId ? -1 : a.m.externalId > b.m.externalId ? 1 : 0))
+      .map((x) => x.m);
+  const members = [
+    ...Array.from({ length: 3000 }, (_, i) => ({ externalId: i % 11 === 0 ? `😀${i}` : i % 13 === 0 ? `\ue000${i}` : `e-${i}`, i })),
+    { externalId: 'ex-5206', i: -1 },
+    { externalId: 'ex-104949', i: -2 },
+    { externalId: 'dup', i: -3 },
+    { externalId: 'dup', i: -4 },
+  ];
+  for (const seed of [0, 1, 7, 123456]) assert.deepEqual(nestedOrder(members, seed), reference(members, seed), `seed ${seed}`);
+  const perm = nestedPermutation(
+    members.map((m) => m.externalId),
+    7,
+  );
+  assert.deepEqual(
+    Array.from(perm, (i) => members[i]),
+    reference(members, 7),
+  );
+  const dups = nestedOrder(members, 7).filter((m) => m.externalId === 'dup');
+  assert.deepEqual(
+    dups.map((m) => m.i),
+    [-3, -4],
+  );
 });
