@@ -17,6 +17,7 @@ export type * from './trainerJobs';
 export { createScorer } from '../trainers/scorer';
 // The built-in trainer serves the trainer contract on the control plane's training queue.
 export { builtinDescription, createBuiltinTrainer } from '../trainers/builtin';
+export { trainerDescription } from '../trainers/contract';
 // Training threads outlive single activities; whoever stops the workers closes them.
 export { closeTrainingPool, setTrainingThreads } from '../trainers/threadPool';
 

@@ -222,7 +222,7 @@ export const saturationReportOutput = z
     schemaVersion: z.literal(1),
     runId: z.string(),
     snapshotId: z.number(),
-    settings: z.object({ fractions: z.array(z.number()), seeds: z.number(), trainerParams: z.record(z.string(), z.number()), threshold: z.number() }),
+    settings: z.object({ fractions: z.array(z.number()), seeds: z.number(), trainerParams: z.record(z.string(), z.unknown()), threshold: z.number() }),
     /** Every training of the check: the nested subsets (curve) and the ablation without the newest batch. */
     points: z.array(
       z.object({

@@ -79,7 +79,8 @@ program
   .description('start everything in one process: Temporal (embedded unless TEMPORAL_ADDRESS), database, workers, API')
   .option('--port <port>', 'API port', '4300')
   .action(async (o: { port: string }) => {
-    const services = await serve('retrain up', { apiPort: Number(o.port) });
+    // The reference Python trainer beside the built-in one (RETRAIN_PYTHON_TRAINER_QUEUE, 'off' for none).
+    const services = await serve('retrain up', { apiPort: Number(o.port), pythonTrainerQueue: readSettings().pythonTrainerQueue });
     const admin = await ensureAdminToken(services.opened.db);
     if (admin) log(`admin token for subject 'admin' (shown once, create more with it): ${admin}`);
   });
@@ -102,7 +103,8 @@ program
 program
   .command('demo')
   .description('the real-data demo: bootstrap v1, retrain, gate, approve, promote (DEMO_QUICK=1 for a shorter run)')
-  .action(async () => {
+  .addOption(new Option('--dataset <dataset>', 'spam (the e-mail story), adult (the tabular act: UCI Adult, the Python trainer, external serving), or all').choices(['all', 'spam', 'adult']).default('all'))
+  .action(async (o: { dataset: 'all' | 'spam' | 'adult' }) => {
     // The demo starts by deleting its folder: never under a demo still running there.
     const demoDb = path.join(dataDir(), 'demo', 'pg');
     const holder = dataDirHolder(demoDb);
@@ -112,7 +114,7 @@ program
       log(`${signal}: stopping the demo`);
     });
     const { runDemo } = await import('../demo/run');
-    await runDemo({ quick: readSettings().demoQuick });
+    await runDemo({ quick: readSettings().demoQuick, dataset: o.dataset });
   });
 
 program

@@ -19,6 +19,8 @@ import { runAnnotators, type SimulatedAnnotator } from './annotators';
 import { formatRunEvidence, formatSaturationReport } from '../api/format';
 import { DEMO_ALERT_SECRET_ENV, secondAct, startAlertReceiver } from './secondAct';
 import { replayTraffic } from './traffic';
+import { adultAct } from './adultAct';
+import { ensurePythonTrainer } from '../temporal-config/pythonTrainer';
 
 const say = (msg: string) => process.stderr.write(`${msg}\n`);
 const MODEL = 'spam-filter';
@@ -61,7 +63,11 @@ async function follow(api: ApiClient, runId: string, until: string[]) {
   }
 }
 
-export async function runDemo(opts: { quick: boolean }) {
+/** all: the spam story, then the tabular act (Adult, the Python trainer, the team's own serving); spam or adult alone. */
+export type DemoDataset = 'all' | 'spam' | 'adult';
+
+export async function runDemo(opts: { quick: boolean; dataset?: DemoDataset }) {
+  const dataset = opts.dataset ?? 'all';
   const t0 = Date.now();
   const root = path.join(dataDir(), 'demo');
   // The demo tells one story from the start; its state lives apart from `retrain up`'s.
@@ -77,6 +83,8 @@ export async function runDemo(opts: { quick: boolean }) {
     dataDir: root,
     db: { pgliteDir: path.join(root, 'pg') },
     temporalDbFile: path.join(root, 'temporal.db'),
+    // The reference Python trainer (scikit-learn) on its own queue, for the tabular act.
+    pythonTrainerQueue: dataset === 'spam' ? null : 'sklearn',
   });
   try {
     const url = services.api!.url;
@@ -88,6 +96,16 @@ export async function runDemo(opts: { quick: boolean }) {
     const approverToken = (await admin.admin.createToken.mutate({ subject: 'risk-approver', role: 'approver' })).token;
     const engineer = createApiClient(url, engineerToken);
     const approver = createApiClient(url, approverToken);
+    const tabular = async () => {
+      const { python } = await ensurePythonTrainer({ dataDir: dataDir(), log: (m) => say(`  ${m}`) });
+      const ingestTabular = createApiClient(url, (await admin.admin.createToken.mutate({ subject: 'income-service', role: 'ingest' })).token);
+      return adultAct({ engineer, approver, ingest: ingestTabular, python, dataDir: dataDir(), quick: opts.quick, say, follow });
+    };
+    if (dataset === 'adult') {
+      const line = await tabular();
+      if (line.runStatus !== 'promoted') process.exitCode = 1;
+      return;
+    }
 
     let corpus = loadCorpus();
     if (opts.quick) corpus = corpus.filter((_, i) => i % 3 === 0);
@@ -300,6 +318,10 @@ export async function runDemo(opts: { quick: boolean }) {
     process.stdout.write(`${JSON.stringify(line)}\n`);
     // The story must happen: v2 promoted, and in the second act a run started by the drift monitor.
     if (done.status !== 'promoted' || !act2?.retrainingRunId) process.exitCode = 1;
+    if (dataset === 'all') {
+      const adult = await tabular();
+      if (adult.runStatus !== 'promoted') process.exitCode = 1;
+    }
   } finally {
     await services.stop();
     await alertReceiver.close();

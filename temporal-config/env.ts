@@ -182,6 +182,9 @@ const settingsSchema = z.object({
     message: "must be the control plane's http(s):// base URL, as trainers reach it (unset it when this process serves the API)",
   }),
   RETRAIN_TRAINER_TOKEN: optionalString,
+  RETRAIN_PYTHON_TRAINER_QUEUE: optionalString.refine((v) => v === undefined || /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/.test(v), {
+    message: "must be a task queue name (letters, digits, _ . -), or 'off' to start no Python trainer",
+  }),
   RETRAIN_TRAINING_THREADS: optionalString.refine((v) => v === undefined || /^[1-9][0-9]*$/.test(v), {
     message: 'must be a whole number of threads, 1 or more (unset it for one per core)',
   }),
@@ -214,11 +217,13 @@ export interface Settings {
   apiUrl: string | undefined;
   /** The built-in trainer's bearer token (role trainer) on the data plane; unset: one is issued at start. */
   trainerToken: string | undefined;
+  /** The queue `retrain up` starts the reference Python trainer on; null: none ('off'). */
+  pythonTrainerQueue: string | null;
 }
 
 /**
  * DATABASE_URL, RETRAIN_DATA_DIR, RETRAIN_CONTROL_QUEUE, RETRAIN_TRAINING_QUEUE, RETRAIN_TRAINING_THREADS,
- * RETRAIN_API_URL, RETRAIN_TRAINER_TOKEN,
+ * RETRAIN_API_URL, RETRAIN_TRAINER_TOKEN, RETRAIN_PYTHON_TRAINER_QUEUE,
  * TEMPORAL_LOG_LEVEL, TEMPORAL_CLI_PATH, TEMPORAL_TEST_SERVER_PATH, NODE_ENV and DEMO_QUICK. Throws an
  * Error naming the offending variable(s). Read afresh on each call (a dozen variables): tests and benches
  * set some of them while the process runs.
@@ -239,6 +244,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     demoQuick: e.DEMO_QUICK === '1',
     apiUrl: e.RETRAIN_API_URL?.replace(/\/$/, ''),
     trainerToken: e.RETRAIN_TRAINER_TOKEN,
+    pythonTrainerQueue: e.RETRAIN_PYTHON_TRAINER_QUEUE === 'off' ? null : (e.RETRAIN_PYTHON_TRAINER_QUEUE ?? 'sklearn'),
   };
 }
 

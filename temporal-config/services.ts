@@ -4,7 +4,9 @@
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
-import { builtinDescription, closeTrainingPool, createScorer } from '../activities/index';
+import { builtinDescription, closeTrainingPool, createScorer, trainerDescription } from '../activities/index';
+import { TRAINER_CALL_WORKFLOW_TYPE, type TrainerCallInput } from '../workflows/messages';
+import { ensurePythonTrainer, startPythonTrainer } from './pythonTrainer';
 import { upsertTrainer } from '../db/trainers';
 import { ApplicationFailure } from '@temporalio/common';
 import { issueToken, revokeToken } from '../db/tokens';
@@ -44,6 +46,12 @@ export interface StartServicesOptions {
   taskQueues?: { control: string; training: string };
   defaultApprovalTimeoutSeconds?: number;
   dataDir?: string;
+  /**
+   * Start the reference Python trainer (trainers/python, scikit-learn) as a worker of its own on this
+   * task queue, installed into <dataDir>/venv-trainer on first use, and register it: `retrain up` and
+   * the demo. Needs the workers and the API in this process. Default: none.
+   */
+  pythonTrainerQueue?: string | null;
 }
 
 let runtimeInstalled = false;
@@ -161,6 +169,37 @@ export async function startServices(opts: StartServicesOptions = {}): Promise<Se
       opened.lock?.setApiUrl(api.url);
       temporalDbLock?.setApiUrl(api.url);
       log(`api: ${api.url} (tRPC at /trpc, REST at /api, OpenAPI at /openapi.json)`);
+    }
+
+    if (opts.pythonTrainerQueue) {
+      if (!workers || !api) throw new Error('the Python trainer is started beside the workers and the API of this process');
+      const taskQueue = opts.pythonTrainerQueue;
+      // The venv is the machine's (RETRAIN_DATA_DIR), shared by every deployment and demo under it.
+      const { python } = await ensurePythonTrainer({ dataDir: settings.dataDir, log });
+      const issued = await issueToken(opened.db, { subject: 'trainer:sklearn', role: 'trainer', createdBy: 'system' });
+      stops.push(async () => void (await revokeToken(opened.db, issued.id)));
+      const trainer = await startPythonTrainer({
+        python,
+        temporalAddress: address,
+        namespace,
+        taskQueue,
+        apiToken: issued.token,
+        artifactsDir: path.join(dataDir, 'trainer-artifacts', taskQueue),
+        log,
+      });
+      // Stopped before the dev server and the database (stops run newest first).
+      stops.push(() => trainer.stop());
+      await trainer.ready;
+      // Registered as trainers.register does: from what it says of itself.
+      const description = trainerDescription.parse(
+        await client.workflow.execute(TRAINER_CALL_WORKFLOW_TYPE, {
+          taskQueue: taskQueues.control,
+          workflowId: `describe-${taskQueue}-${Date.now()}`,
+          args: [{ taskQueue, activity: 'trainer.describe', timeToStartSeconds: 60 } satisfies TrainerCallInput],
+        }),
+      );
+      await upsertTrainer(opened.db, { description, taskQueue, registeredBy: 'system' });
+      log(`python trainer: ${description.name} ${description.version} on task queue ${taskQueue} (pid ${trainer.pid})`);
     }
 
     return {

@@ -13,7 +13,8 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The environment of a child `retrain`: embedded everything under `dataDir`, nothing shared. */
 export function embeddedEnv(dataDir: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, RETRAIN_DATA_DIR: dataDir };
+  // No Python trainer: these tests are about the process and its folder (its set-up is tested in test/trainers).
+  const env: NodeJS.ProcessEnv = { ...process.env, RETRAIN_DATA_DIR: dataDir, RETRAIN_PYTHON_TRAINER_QUEUE: 'off' };
   for (const k of ['DATABASE_URL', 'TEMPORAL_ADDRESS', 'RETRAIN_TOKEN', 'RETRAIN_API_URL', 'NODE_OPTIONS']) delete env[k];
   if (!env.TEMPORAL_CLI_PATH && existsSync('/usr/local/bin/temporal')) env.TEMPORAL_CLI_PATH = '/usr/local/bin/temporal';
   return env;

@@ -27,6 +27,7 @@ const EXCEPTIONS: Record<string, string> = {
   'temporal-config/services.ts -> db': 'the composition root wires the database',
   'temporal-config/services.ts -> api': 'the composition root wires the API',
   'temporal-config/worker.ts -> workflows': 'the worker factory bundles the workflows by path',
+  'temporal-config/services.ts -> workflows': 'the composition root registers the Python trainer it starts through the trainerCall workflow',
   'demo/run.ts -> temporal-config': 'the demo starts the services it then drives through the API',
   'demo/run.ts -> api': 'the demo builds its API client',
   'demo/run.ts -> db': 'the demo issues the first admin token, as `retrain up` does',
