@@ -6,6 +6,7 @@ import { createOpenApiHttpHandler, generateOpenApiDocument } from 'trpc-to-opena
 import { appRouter } from './router';
 import { BodyTooLargeError, MAX_JSON_BODY_BYTES, readBody, refuseTooLarge, sendError } from './httpBody';
 import { bearerFrom, createContextInner, identityFromToken, type ApiDeps } from './trpc';
+import { handleTrainerData, isTrainerDataPath, trainerDataOpenApiPaths } from './trainerData';
 import { handleStreamedUpload, isStreamedUpload, MAX_UPLOAD_BYTES, UPLOAD_MEDIA_TYPES, UPLOAD_PATH } from './uploadRoute';
 
 export interface ApiServer {
@@ -69,6 +70,9 @@ export function openApiDocument(baseUrl: string) {
   for (const name of Object.keys(schemas)) if (name.startsWith('error.')) delete schemas[name];
   schemas.Error = ERROR_SCHEMA;
   doc.components = { ...doc.components, schemas };
+  // The trainer contract's data plane (api/trainerData) streams NDJSON and bytes, not tRPC procedures:
+  // its operations are written out there and get the same error responses below.
+  doc.paths = { ...doc.paths, ...(trainerDataOpenApiPaths() as NonNullable<typeof doc.paths>) };
   for (const operations of Object.values(doc.paths ?? {})) {
     for (const [method, operation] of Object.entries(operations as Record<string, { responses?: Record<string, unknown> }>)) {
       if (!['get', 'put', 'post', 'delete', 'patch'].includes(method) || !operation?.responses) continue;
@@ -168,6 +172,7 @@ export async function startApiServer(deps: ApiDeps, opts: { port?: number; host?
   const document: { value?: unknown } = {};
 
   const rest = async (req: http.IncomingMessage, res: http.ServerResponse, path: string) => {
+    if (isTrainerDataPath(path)) return handleTrainerData(deps, req, res, path);
     const parsed = new URL(path, 'http://localhost');
     if (isStreamedUpload(req, parsed.pathname)) return handleStreamedUpload(deps, req, res, parsed.searchParams);
     try {

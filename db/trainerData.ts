@@ -1,34 +1,229 @@
-// PROVISIONAL: the data plane's SQL (h-dataplane replaces this file with the full module).
-import { and, count, eq, inArray, sql } from 'drizzle-orm';
+// The trainer contract's data plane: a frozen snapshot's rows as a trainer reads them (NDJSON lines built
+// by the database, in chunks, so no request holds a whole split), the score sets a trainer puts back
+// (one row per job key: pending until the first complete PUT, then float64 scores in the split's
+// exampleId-ascending order), and the control plane's own artifact store.
+import { and, eq, isNotNull, sql, type SQL } from 'drizzle-orm';
 import type { DbOrTx } from './index';
-import { datasetSnapshotMembers, scoreSets } from './schema';
 import { resultRows } from './queries';
+import { artifacts, datasetSnapshots, modelVersions, scoreSets } from './schema';
 
-export async function ensurePendingScoreSet(
+export type Split = 'train' | 'heldout';
+
+// ---- snapshots ------------------------------------------------------------------------------------------
+
+export async function snapshotExists(db: DbOrTx, snapshotId: number): Promise<boolean> {
+  const [row] = await db.select({ id: datasetSnapshots.id }).from(datasetSnapshots).where(eq(datasetSnapshots.id, snapshotId));
+  return row !== undefined;
+}
+
+/** Members of a split, less the examples a batch labelled (the ablation leaves the newest batch out). */
+function membersWhere(snapshotId: number, split: Split, excludeBatchId: string | null | undefined): SQL {
+  const where = sql`m.snapshot_id = ${snapshotId} and m.split = ${split}`;
+  if (excludeBatchId == null) return where;
+  return sql`${where} and not exists (select 1 from aggregated_labels a where a.batch_id = ${excludeBatchId} and a.example_id = m.example_id)`;
+}
+
+/** How many rows a split's stream holds (what a data reference's `rows` says). */
+export async function snapshotSplitCount(db: DbOrTx, snapshotId: number, split: Split, excludeBatchId?: string | null): Promise<number> {
+  const [row] = resultRows<{ n: number | string }>(
+    await db.execute(sql`select count(*)::int as n from dataset_snapshot_members m where ${membersWhere(snapshotId, split, excludeBatchId)}`),
+  );
+  return Number(row?.n ?? 0);
+}
+
+/**
+ * One example line of the contract (trainers/contract exampleLine), written by the database: the
+ * input's jsonb as stored, the external id escaped by to_json, `label` only on training data.
+ */
+function exampleLineSql(withLabel: boolean): SQL {
+  return withLabel
+    ? sql`concat('{"exampleId":', m.example_id, ',"externalId":', to_json(e.external_id), ',"input":', e.input, ',"label":', m.label, '}')`
+    : sql`concat('{"exampleId":', m.example_id, ',"externalId":', to_json(e.external_id), ',"input":', e.input, '}')`;
+}
+
+export interface ExampleLine {
+  exampleId: number;
+  /** The line's JSON text, without the newline. */
+  line: string;
+}
+
+/**
+ * Up to `limit` lines of a split in exampleId order: those after `afterExampleId` (keyset: each chunk
+ * is an index range scan, however deep into the split), or, for the first chunk of a resumed read,
+ * after skipping `offset` rows.
+ */
+export async function exampleLinesInIdOrder(
   db: DbOrTx,
-  set: { jobKey: string; snapshotId: number; split: 'train' | 'heldout'; artifactSha256: string; versionId: number | null; expectedRows: number },
-): Promise<{ id: number; status: 'pending' | 'complete' }> {
-  await db.insert(scoreSets).values(set).onConflictDoNothing({ target: scoreSets.jobKey });
-  const [row] = await db.select({ id: scoreSets.id, status: scoreSets.status }).from(scoreSets).where(eq(scoreSets.jobKey, set.jobKey));
-  return row!;
+  q: { snapshotId: number; split: Split; excludeBatchId?: string | null; withLabel: boolean; afterExampleId: number | null; offset: number; limit: number },
+): Promise<ExampleLine[]> {
+  const after = q.afterExampleId === null ? sql`` : sql` and m.example_id > ${q.afterExampleId}`;
+  const rows = resultRows<{ example_id: number; line: string }>(
+    await db.execute(sql`
+      select m.example_id, ${exampleLineSql(q.withLabel)} as line
+      from dataset_snapshot_members m join examples e on e.id = m.example_id
+      where ${membersWhere(q.snapshotId, q.split, q.excludeBatchId)}${after}
+      order by m.example_id
+      offset ${q.offset} limit ${q.limit}`),
+  );
+  return rows.map((r) => ({ exampleId: Number(r.example_id), line: r.line }));
 }
 
-export async function completedScoreSet(db: DbOrTx, jobKey: string) {
-  const [row] = await db.select().from(scoreSets).where(and(eq(scoreSets.jobKey, jobKey), eq(scoreSets.status, 'complete')));
-  if (!row?.scores || !row.contentHash) return null;
-  const b = row.scores;
-  return { id: row.id, scores: new Float64Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength)), contentHash: row.contentHash, versionId: row.versionId };
+/** The lines of these members of a split (any order; the caller puts them in its own). */
+export async function exampleLinesOf(db: DbOrTx, q: { snapshotId: number; split: Split; withLabel: boolean; exampleIds: number[] }): Promise<ExampleLine[]> {
+  if (q.exampleIds.length === 0) return [];
+  const rows = resultRows<{ example_id: number; line: string }>(
+    await db.execute(sql`
+      select m.example_id, ${exampleLineSql(q.withLabel)} as line
+      from dataset_snapshot_members m join examples e on e.id = m.example_id
+      where m.snapshot_id = ${q.snapshotId} and m.split = ${q.split}
+        and m.example_id = any(${`{${q.exampleIds.join(',')}}`}::int[])`),
+  );
+  return rows.map((r) => ({ exampleId: Number(r.example_id), line: r.line }));
 }
 
-export async function snapshotSplitCount(db: DbOrTx, snapshotId: number, split: 'train' | 'heldout', excludeBatchId?: string | null): Promise<number> {
-  if (excludeBatchId) {
-    const [r] = resultRows<{ n: string }>(
-      await db.execute(sql`select count(*)::text as n from dataset_snapshot_members m where m.snapshot_id = ${snapshotId} and m.split = ${split}
-        and m.example_id not in (select example_id from aggregated_labels where batch_id = ${excludeBatchId})`),
+/** Ids read per query when a whole split's ids are needed (a nested order, a score set's rows). */
+const ID_CHUNK = 100_000;
+
+/** Every member of a split (less a batch's examples) as exampleId and externalId, in exampleId order: what a nested order is computed from. */
+export async function snapshotMemberKeys(db: DbOrTx, snapshotId: number, split: Split, excludeBatchId?: string | null): Promise<{ exampleId: number; externalId: string }[]> {
+  const out: { exampleId: number; externalId: string }[] = [];
+  for (let after = -1; ; ) {
+    const rows = resultRows<{ example_id: number; external_id: string }>(
+      await db.execute(sql`
+        select m.example_id, e.external_id
+        from dataset_snapshot_members m join examples e on e.id = m.example_id
+        where ${membersWhere(snapshotId, split, excludeBatchId)} and m.example_id > ${after}
+        order by m.example_id limit ${ID_CHUNK}`),
     );
-    return Number(r?.n ?? 0);
+    for (const r of rows) out.push({ exampleId: Number(r.example_id), externalId: r.external_id });
+    if (rows.length < ID_CHUNK) return out;
+    after = out[out.length - 1]!.exampleId;
   }
-  const [r] = await db.select({ n: count() }).from(datasetSnapshotMembers).where(and(eq(datasetSnapshotMembers.snapshotId, snapshotId), eq(datasetSnapshotMembers.split, split)));
-  void inArray;
-  return Number(r?.n ?? 0);
+}
+
+/** A split's exampleIds, ascending: the rows a score set covers, in the order its scores are stored. */
+export async function snapshotMemberIds(db: DbOrTx, snapshotId: number, split: Split): Promise<Int32Array> {
+  const chunks: Int32Array[] = [];
+  let total = 0;
+  for (let after = -1; ; ) {
+    const rows = resultRows<{ example_id: number }>(
+      await db.execute(sql`
+        select m.example_id from dataset_snapshot_members m
+        where m.snapshot_id = ${snapshotId} and m.split = ${split} and m.example_id > ${after}
+        order by m.example_id limit ${ID_CHUNK}`),
+    );
+    const chunk = Int32Array.from(rows, (r) => Number(r.example_id));
+    chunks.push(chunk);
+    total += chunk.length;
+    if (rows.length < ID_CHUNK) break;
+    after = chunk[chunk.length - 1]!;
+  }
+  const ids = new Int32Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    ids.set(c, at);
+    at += c.length;
+  }
+  return ids;
+}
+
+// ---- score sets -----------------------------------------------------------------------------------------
+
+export interface PendingScoreSet {
+  jobKey: string;
+  snapshotId: number;
+  split: Split;
+  artifactSha256: string;
+  versionId: number | null;
+  expectedRows: number;
+}
+
+/** Creates the pending set a trainer's PUT will complete; a retried activity finds the row it made before. */
+export async function ensurePendingScoreSet(db: DbOrTx, set: PendingScoreSet): Promise<{ id: number; status: 'pending' | 'complete' }> {
+  const [made] = await db.insert(scoreSets).values(set).onConflictDoNothing({ target: scoreSets.jobKey }).returning({ id: scoreSets.id, status: scoreSets.status });
+  if (made) return made;
+  const [existing] = await db.select({ id: scoreSets.id, status: scoreSets.status }).from(scoreSets).where(eq(scoreSets.jobKey, set.jobKey));
+  if (!existing) throw new Error(`score set ${set.jobKey} was neither created nor found`);
+  return existing;
+}
+
+export interface ScoreSetState {
+  id: number;
+  snapshotId: number;
+  split: Split;
+  status: 'pending' | 'complete';
+  /** Rows stored (0 while pending). */
+  scored: number;
+  contentHash: string | null;
+}
+
+/** A score set by key, without its scores; null when no activity created it. */
+export async function scoreSetByKey(db: DbOrTx, jobKey: string): Promise<ScoreSetState | null> {
+  const [row] = await db
+    .select({
+      id: scoreSets.id,
+      snapshotId: scoreSets.snapshotId,
+      split: scoreSets.split,
+      status: scoreSets.status,
+      scored: sql<number>`coalesce(octet_length(${scoreSets.scores}), 0) / 8`.mapWith(Number),
+      contentHash: scoreSets.contentHash,
+    })
+    .from(scoreSets)
+    .where(eq(scoreSets.jobKey, jobKey));
+  return row ?? null;
+}
+
+/** Stores a set's scores if it is still pending; false when another PUT completed it first (its scores stay). */
+export async function completeScoreSet(db: DbOrTx, id: number, scores: Uint8Array, contentHash: string): Promise<boolean> {
+  const done = await db
+    .update(scoreSets)
+    .set({ status: 'complete', scores, contentHash, completedAt: new Date() })
+    .where(and(eq(scoreSets.id, id), eq(scoreSets.status, 'pending')))
+    .returning({ id: scoreSets.id });
+  return done.length > 0;
+}
+
+/** Scores as stored: float64 little-endian, one per row. */
+export function encodeScores(scores: Float64Array): Uint8Array {
+  const bytes = new Uint8Array(scores.length * 8);
+  const view = new DataView(bytes.buffer);
+  for (let i = 0; i < scores.length; i++) view.setFloat64(i * 8, scores[i]!, true);
+  return bytes;
+}
+
+export function decodeScores(bytes: Uint8Array): Float64Array {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const scores = new Float64Array(Math.floor(bytes.byteLength / 8));
+  for (let i = 0; i < scores.length; i++) scores[i] = view.getFloat64(i * 8, true);
+  return scores;
+}
+
+/** A completed set's scores, in its split's exampleId-ascending order; null while pending or unknown. */
+export async function completedScoreSet(db: DbOrTx, jobKey: string): Promise<{ id: number; scores: Float64Array; contentHash: string; versionId: number | null } | null> {
+  const [row] = await db
+    .select({ id: scoreSets.id, scores: scoreSets.scores, contentHash: scoreSets.contentHash, versionId: scoreSets.versionId })
+    .from(scoreSets)
+    .where(and(eq(scoreSets.jobKey, jobKey), eq(scoreSets.status, 'complete')));
+  if (!row?.scores || !row.contentHash) return null;
+  return { id: row.id, scores: decodeScores(row.scores), contentHash: row.contentHash, versionId: row.versionId };
+}
+
+// ---- the artifact store ---------------------------------------------------------------------------------
+
+/** Keeps an artifact under its hash (`sha256:<hex>`); false when it was already there (the bytes are the same: the name is their hash). */
+export async function storeArtifact(db: DbOrTx, sha256: string, bytes: Uint8Array): Promise<boolean> {
+  const made = await db.insert(artifacts).values({ sha256, bytes, size: bytes.byteLength }).onConflictDoNothing({ target: artifacts.sha256 }).returning({ sha256: artifacts.sha256 });
+  return made.length > 0;
+}
+
+/** An artifact's bytes by hash: the store, else a version from before the contract that kept its bytes in its row; null when neither has it. */
+export async function artifactBytes(db: DbOrTx, sha256: string): Promise<Uint8Array | null> {
+  const [stored] = await db.select({ bytes: artifacts.bytes }).from(artifacts).where(eq(artifacts.sha256, sha256));
+  if (stored) return stored.bytes;
+  const [version] = await db
+    .select({ bytes: modelVersions.artifact })
+    .from(modelVersions)
+    .where(and(eq(modelVersions.artifactHash, sha256), isNotNull(modelVersions.artifact)))
+    .limit(1);
+  return version?.bytes ?? null;
 }
