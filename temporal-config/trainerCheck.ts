@@ -65,7 +65,11 @@ export interface CheckTrainerOptions {
   rows?: number;
   /** Rows of the large snapshot, trained by reference (default 100,000). */
   largeRows?: number;
-  /** How soon after the cancel the call must close cancelled (default 15 s). */
+  /**
+   * How soon after the cancel the call must close cancelled. Default 17 s: a cancel reaches an activity
+   * with the next heartbeat its worker sends, and SDK workers send at most one per 0.8 × the heartbeat
+   * timeout (15 s here, so 12 s), then a few seconds to acknowledge.
+   */
   cancelBoundSeconds?: number;
   /** Largest single payload the large job's history may hold (default 4 KiB). */
   maxPayloadBytes?: number;
@@ -92,6 +96,8 @@ const SAME_SCORES = 1e-9;
 const MIN_AUC = 0.75;
 /** Params named like these are the trainer's "work longer" knobs: the cancellation check sets them high. */
 const SLOW_PARAM = /epoch|iter|estimator|round|step|boost/i;
+/** The cancelled job's heartbeat timeout: the contract's beat (at least every 10 s) with room to spare. */
+const CANCEL_HEARTBEAT_SECONDS = 15;
 
 // ---- a small seeded generator (temporal-config may not import analysis/) --------------------------------
 
@@ -242,7 +248,7 @@ export async function checkTrainer(opts: CheckTrainerOptions): Promise<CheckRepo
   const timeToStart = opts.timeToStartSeconds ?? 30;
   const smallRows = opts.rows ?? 1500;
   const largeRows = opts.largeRows ?? 100_000;
-  const cancelBound = opts.cancelBoundSeconds ?? 15;
+  const cancelBound = opts.cancelBoundSeconds ?? 0.8 * CANCEL_HEARTBEAT_SECONDS + 5;
   const maxPayload = opts.maxPayloadBytes ?? 4096;
   const uid = randomBytes(4).toString('hex');
   const safeQueue = taskQueue.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 60);
@@ -539,7 +545,7 @@ export async function checkTrainer(opts: CheckTrainerOptions): Promise<CheckRepo
     const heavy: TrainInput = largeJob;
     await check('cancellation', async () => {
       const slow = slowParams(d.paramsSchema);
-      const handle = await start('cancel', { activity: 'trainer.train', input: { ...heavy, jobKey: `${heavy.jobKey}/cancel`, params: { ...heavy.params, ...slow } }, heartbeatSeconds: 15 });
+      const handle = await start('cancel', { activity: 'trainer.train', input: { ...heavy, jobKey: `${heavy.jobKey}/cancel`, params: { ...heavy.params, ...slow } }, heartbeatSeconds: CANCEL_HEARTBEAT_SECONDS });
       const t0 = Date.now();
       // Wait for the trainer's first heartbeat (the contract: at least every 10 s).
       let beat = false;
@@ -559,7 +565,7 @@ export async function checkTrainer(opts: CheckTrainerOptions): Promise<CheckRepo
         if (status === 'CANCELLED') return { status: after <= cancelBound ? 'passed' : 'failed', detail: `heartbeat seen after ${Math.round((cancelled - t0) / 100) / 10} s (params ${JSON.stringify(slow)}); the trainer acknowledged the cancel ${after} s after it (bound ${cancelBound} s)` };
         if (status === 'COMPLETED') {
           return after <= cancelBound
-            ? { status: 'inconclusive', detail: `the training finished ${after} s after the cancel, before it landed: no slower params to pick (${JSON.stringify(slow)})` }
+            ? { status: 'inconclusive', detail: `the training (params ${JSON.stringify(slow)}) finished ${after} s after the cancel, before it landed: give it more rows (largeRows) to cancel` }
             : { status: 'failed', detail: `the trainer ignored the cancel and finished ${after} s later` };
         }
         if (status !== 'RUNNING') {
