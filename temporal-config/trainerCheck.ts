@@ -132,8 +132,11 @@ export function scratchFeatures(kinds: readonly string[]): FeatureSpec[] {
 
 const POSITIVE_WORDS = ['prize', 'winner', 'free', 'claim', 'urgent', 'offer', 'cash', 'bonus'];
 const NEGATIVE_WORDS = ['meeting', 'agenda', 'report', 'lunch', 'review', 'schedule', 'minutes', 'draft'];
-const SHARED_WORDS = ['the', 'please', 'today', 'team', 'note', 'update', 'thanks', 'week', 'about', 'your'];
+/** Words of both classes: a vocabulary wide enough that rows have many distinct features, as real text does. */
+const SHARED_WORDS = Array.from({ length: 2000 }, (_, i) => `w${i}`);
 const CHANNELS = ['web', 'mail', 'phone', 'store'];
+/** An email's length, roughly: long enough that training at a trainer's slowest params outlasts a heartbeat throttle. */
+const WORDS_PER_TEXT = 128;
 
 /** One example: label drawn first, features drawn from it (noisy, so scores are not all 0 or 1). */
 function syntheticExample(features: FeatureSpec[], rand: () => number): { input: Input; label: 0 | 1 } {
@@ -143,10 +146,10 @@ function syntheticExample(features: FeatureSpec[], rand: () => number): { input:
   for (const f of features) {
     if (f.kind === 'text') {
       const words: string[] = [];
-      for (let i = 0; i < 12; i++) {
+      for (let i = 0; i < WORDS_PER_TEXT; i++) {
         const r = rand();
-        // A quarter of the words carry the class; one in ten of those points the wrong way.
-        words.push(r < 0.25 ? pick((rand() < 0.9) === (label === 1) ? POSITIVE_WORDS : NEGATIVE_WORDS) : pick(SHARED_WORDS));
+        // One word in ten carries the class; one in ten of those points the wrong way.
+        words.push(r < 0.1 ? pick((rand() < 0.9) === (label === 1) ? POSITIVE_WORDS : NEGATIVE_WORDS) : pick(SHARED_WORDS));
       }
       input[f.name] = words.join(' ');
     } else if (f.kind === 'number') {
@@ -512,7 +515,7 @@ export async function checkTrainer(opts: CheckTrainerOptions): Promise<CheckRepo
   await check('idempotent-retry', async () => {
     const again = await train('retry', baseJob);
     if (again.artifact.sha256 !== candidate.artifact.sha256 || again.artifact.uri !== candidate.artifact.uri) {
-      return { status: 'failed', detail: `train again under job key ${baseJob.jobKey} answered ${again.artifact.uri} (${again.artifact.sha256}), first ${candidate.artifact.uri} (${candidate.artifact.sha256})` };
+      return { status: 'failed', detail: `train again under job key ${baseJob.jobKey} answered artifact ${again.artifact.uri}, the first answer was ${candidate.artifact.uri}: one job key, two artifacts` };
     }
     return { status: 'passed', detail: `the same job key answered the same artifact (${again.artifact.sha256.slice(0, 19)}…)` };
   });
