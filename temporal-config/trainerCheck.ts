@@ -19,6 +19,7 @@ import {
   storeUri,
   trainerDescription,
   trainOutput,
+  type FeatureKind,
   type FeatureSpec,
   type ScoreInput,
   type TrainerDescription,
@@ -73,6 +74,10 @@ export interface CheckTrainerOptions {
   cancelBoundSeconds?: number;
   /** Largest single payload the large job's history may hold (default 4 KiB). */
   maxPayloadBytes?: number;
+  /** The feature kinds the scratch model uses (default: every kind the trainer takes). */
+  featureKinds?: readonly FeatureKind[];
+  /** Params the cancellation check trains with (default: iteration-like integer params at their maximum). */
+  slowParams?: Record<string, unknown>;
 }
 
 /** The Services (temporal-config/services.ts) fields the suite runs on. */
@@ -120,10 +125,10 @@ function gaussian(rand: () => number): number {
 
 type Input = Record<string, string | number | boolean | null>;
 
-/** Features the scratch model declares: text when the trainer reads text, else the tabular kinds it takes. */
+/** Features the scratch model declares: a column (or two) of every kind the trainer says it takes, each carrying signal but `noise`. */
 export function scratchFeatures(kinds: readonly string[]): FeatureSpec[] {
-  if (kinds.includes('text')) return [{ name: 'body', kind: 'text', missing: false }, ...(kinds.includes('category') ? [{ name: 'channel', kind: 'category' as const, missing: false }] : [])];
   const out: FeatureSpec[] = [];
+  if (kinds.includes('text')) out.push({ name: 'body', kind: 'text', missing: false });
   if (kinds.includes('number')) out.push({ name: 'amount', kind: 'number', missing: false }, { name: 'noise', kind: 'number', missing: false });
   if (kinds.includes('category')) out.push({ name: 'channel', kind: 'category', missing: false });
   if (kinds.includes('boolean')) out.push({ name: 'flagged', kind: 'boolean', missing: false });
@@ -353,10 +358,10 @@ export async function checkTrainer(opts: CheckTrainerOptions): Promise<CheckRepo
       return { status: 'failed', detail: `paramsSchema does not compile as JSON Schema 2020-12: ${message(err)}` };
     }
     if (!d.labelSets.includes('binary')) return { status: 'failed', detail: `labelSets ${JSON.stringify(d.labelSets)} leave out binary` };
-    const usable = scratchFeatures(d.featureKinds);
-    if (usable.length === 0) return { status: 'failed', detail: `featureKinds ${JSON.stringify(d.featureKinds)}: none the suite can build data for` };
+    const untaken = (opts.featureKinds ?? []).filter((k) => !d.featureKinds.includes(k));
+    if (untaken.length) return { status: 'failed', detail: `the trainer does not take feature kinds ${untaken.join(', ')} (it takes ${d.featureKinds.join(', ')})` };
     description = d;
-    const slow = slowParams(d.paramsSchema);
+    const slow = opts.slowParams ?? slowParams(d.paramsSchema);
     const notes = [validate({}) ? 'empty params valid' : `empty params invalid (${ajv.errorsText(validate.errors)})`];
     if (Object.keys(slow).length && !validate(slow)) notes.push(`slow params ${JSON.stringify(slow)} invalid`);
     return { status: 'passed', detail: `${d.name} ${d.version} (${d.codeDigest.slice(0, 19)}…), kinds ${d.featureKinds.join('/')}, ${notes.join(', ')}` };
@@ -369,7 +374,7 @@ export async function checkTrainer(opts: CheckTrainerOptions): Promise<CheckRepo
   const d: TrainerDescription = description;
 
   // 2. data: the scratch model, its examples, a frozen snapshot and the planned jobs ------------------------
-  const features = scratchFeatures(d.featureKinds);
+  const features = scratchFeatures(opts.featureKinds ?? d.featureKinds);
   const rand = mulberry32(0x5eed);
   let count = 0;
   async function addExamples(n: number): Promise<void> {
@@ -547,7 +552,7 @@ export async function checkTrainer(opts: CheckTrainerOptions): Promise<CheckRepo
   if (largeJob) {
     const heavy: TrainInput = largeJob;
     await check('cancellation', async () => {
-      const slow = slowParams(d.paramsSchema);
+      const slow = opts.slowParams ?? slowParams(d.paramsSchema);
       const handle = await start('cancel', { activity: 'trainer.train', input: { ...heavy, jobKey: `${heavy.jobKey}/cancel`, params: { ...heavy.params, ...slow } }, heartbeatSeconds: CANCEL_HEARTBEAT_SECONDS });
       const t0 = Date.now();
       // Wait for the trainer's first heartbeat (the contract: at least every 10 s).
