@@ -486,6 +486,69 @@ clientOptions(annotation.command('register').argument('<subject>').description('
     print(await apiFromOptions(o).annotation.registerAnnotator.mutate({ subject, attributes, adjudicator: Boolean(o.adjudicator) }));
   });
 
+const trainer = program.command('trainer').description('trainers serving the trainer contract, in any language');
+trainer
+  .command('check')
+  .description(
+    'the conformance suite: drive the trainer on a task queue through describe, train, score, determinism, retries, refusals, cancellation and a large snapshot (starts the services in this process; TEMPORAL_ADDRESS and DATABASE_URL say which)',
+  )
+  .requiredOption('--queue <queue>', "the trainer's task queue (the built-in trainer's is the training queue, `training` by default)")
+  .option('--rows <n>', 'rows of the small scratch snapshot', '1500')
+  .option('--large-rows <n>', 'rows of the large snapshot trained by reference', '100000')
+  .option('--time-to-start <s>', 'seconds a job may wait for the trainer to pick it up', '30')
+  .option('--api-url <url>', "the data plane's URL as the trainer reaches it (default RETRAIN_API_URL, else this process's API)")
+  .option('--feature-kinds <kinds>', 'comma-separated feature kinds of the scratch model (default: every kind the trainer takes)')
+  .option('--slow-params <json>', 'params that make training slow, for the cancellation check (default: iteration-like params at their maximum)')
+  .option('--json', 'print the report as JSON')
+  .action(async (o: { queue: string; rows: string; largeRows: string; timeToStart: string; apiUrl?: string; featureKinds?: string; slowParams?: string; json?: boolean }) => {
+    const int = (flag: string, v: string, min: number, max: number) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${flag} must be an integer in [${min}, ${max}], got '${v}'`);
+      return n;
+    };
+    const rows = int('--rows', o.rows, 100, 1_000_000);
+    const largeRows = int('--large-rows', o.largeRows, rows, 10_000_000);
+    const timeToStartSeconds = int('--time-to-start', o.timeToStart, 1, 3600);
+    const { FEATURE_KINDS } = await import('../trainers/contract');
+    const featureKinds = o.featureKinds?.split(',').map((k) => k.trim());
+    const unknownKind = featureKinds?.find((k) => !(FEATURE_KINDS as readonly string[]).includes(k));
+    if (featureKinds && (unknownKind !== undefined || featureKinds.length === 0)) throw new Error(`--feature-kinds: '${unknownKind ?? ''}' is not a feature kind (${FEATURE_KINDS.join(', ')})`);
+    const slowParams = o.slowParams === undefined ? undefined : parseJson('--slow-params', o.slowParams);
+    if (slowParams !== undefined && (typeof slowParams !== 'object' || slowParams === null || Array.isArray(slowParams))) throw new Error('--slow-params must be a JSON object of params');
+    const { randomBytes } = await import('node:crypto');
+    const { checkTargetOf, checkTrainer, formatCheckReport } = await import('../temporal-config/trainerCheck');
+    // A control queue of its own, so the suite's trainerCall workflows run on this process's worker.
+    const taskQueues = { control: `trainer-check-${randomBytes(4).toString('hex')}`, training: readSettings().taskQueues.training };
+    const starting = startServices({ log, taskQueues, temporalUiPort: null });
+    onShutdown(async (signal) => {
+      log(`${signal}: stopping the trainer check`);
+      await (await starting.catch(() => null))?.stop();
+    });
+    const services = await starting.catch((err: unknown) => {
+      if (!(err instanceof DataDirLockedError)) throw err;
+      throw new Error(
+        `retrain trainer check refused: the embedded database ${err.dir} is in use by ${describeHolder(err.holder)}. ` +
+          'To check a trainer of that deployment, set TEMPORAL_ADDRESS and DATABASE_URL to its Temporal and PostgreSQL (or stop it first).',
+      );
+    });
+    try {
+      const report = await checkTrainer({
+        ...checkTargetOf(services, o.apiUrl ?? readSettings().apiUrl),
+        taskQueue: o.queue,
+        rows,
+        largeRows,
+        timeToStartSeconds,
+        log,
+        ...(featureKinds ? { featureKinds: featureKinds as (typeof FEATURE_KINDS)[number][] } : {}),
+        ...(slowParams ? { slowParams: slowParams as Record<string, unknown> } : {}),
+      });
+      process.stdout.write(o.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatCheckReport(report)}\n`);
+      if (!report.passed) process.exitCode = 1;
+    } finally {
+      await services.stop();
+    }
+  });
+
 program.parseAsync().catch((err: unknown) => {
   if (err instanceof Error && err.name === 'PredictionsFileError') {
     log(`error: ${err.message}`);
