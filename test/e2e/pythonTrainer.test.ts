@@ -18,6 +18,7 @@ import { modelVersions, predictions } from '../../db/schema';
 import { issueToken } from '../../db/tokens';
 import { ensurePythonTrainer, pythonTrainerDir, startPythonTrainer, type PythonTrainerProcess } from '../../temporal-config/pythonTrainer';
 import type { TrainInput } from '../../trainers/contract';
+import { checkTargetOf, checkTrainer, formatCheckReport } from '../../temporal-config/trainerCheck';
 import { startTestEnv, uid, waitFor, waitForStatus, type TestEnv } from '../helpers';
 
 const cacheDir = process.env.RETRAIN_TEST_PYTHON_DIR ?? path.join(os.tmpdir(), 'retrain-test-python');
@@ -156,4 +157,19 @@ test("a rollout served by the team's own system (resolve, score, log predictions
   assert.equal(resolved.canaryWeight, 0);
   const [after] = await db.select().from(modelVersions).where(eq(modelVersions.runId, runId));
   assert.equal(after!.status, 'rolled_back');
+});
+
+test('the reference Python trainer passes every check of the conformance suite', { timeout: 600_000 }, async () => {
+  const report = await checkTrainer({
+    ...checkTargetOf(env.services),
+    taskQueue: queue,
+    rows: 1200,
+    largeRows: 20_000,
+    // Tabular kinds (gradient boosting takes no text), and a fit long enough for a cancellation to land in.
+    featureKinds: ['number', 'category', 'boolean'],
+    slowParams: { estimator: 'gradient_boosting', max_iter: 100_000 },
+  });
+  console.log(formatCheckReport(report));
+  for (const c of report.checks) assert.equal(c.status, 'passed', `${c.name}: ${c.status}: ${c.detail}`);
+  assert.equal(report.trainer?.name, 'sklearn/tabular');
 });
