@@ -82,12 +82,18 @@ try {
         workflowId: `bench-${activity}-${key}`,
         args: [{ taskQueue: env.services.taskQueues.training, activity, input } satisfies TrainerCallInput],
       });
+    const planned = performance.now();
     const trained = (await call('trainer.train', job.input)) as TrainOutput;
+    const trainedAt = performance.now();
     const scoring = await acts.planArtifactScoring({ modelId: model!.id, snapshotId: snapshot.snapshotId, jobKey: `${key}/heldout`, artifact: trained.artifact });
+    const scoringPlanned = performance.now();
     await call('trainer.score', scoring);
+    const scoredAt = performance.now();
     const set = await completedScoreSet(db, scoring.jobKey);
     if (!set) throw new Error('no score set');
-    return { seconds: (performance.now() - t) / 1000, sha: trained.artifact.sha256, scores: set.scores };
+    const ms = (a: number, b: number) => Math.round(b - a);
+    const phases = { plan: ms(t, planned), train: ms(planned, trainedAt), trainerSeconds: trained.metrics?.seconds, planScoring: ms(trainedAt, scoringPlanned), score: ms(scoringPlanned, scoredAt), read: ms(scoredAt, performance.now()) };
+    return { seconds: (performance.now() - t) / 1000, sha: trained.artifact.sha256, scores: set.scores, phases };
   }
 
   const d: number[] = [];
@@ -101,7 +107,7 @@ try {
     if (a.scores.length !== b.scores.length || maxDiff > 1e-12) throw new Error(`scores differ (max ${maxDiff})`);
     d.push(a.seconds);
     c.push(b.seconds);
-    process.stderr.write(`round ${r + 1}: direct ${a.seconds.toFixed(2)} s, contract ${b.seconds.toFixed(2)} s (same artifact ${a.sha.slice(0, 19)}…, same scores)\n`);
+    process.stderr.write(`round ${r + 1}: direct ${a.seconds.toFixed(2)} s, contract ${b.seconds.toFixed(2)} s (same artifact ${a.sha.slice(0, 19)}…, same scores); contract phases (ms): ${JSON.stringify(b.phases)}\n`);
   }
   const best = (xs: number[]) => Math.min(...xs);
   console.log(`| path | best of ${repeat} (s) | all rounds (s) |`);

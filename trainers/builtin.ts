@@ -117,6 +117,10 @@ export function createBuiltinTrainer(deps: BuiltinTrainerDeps) {
   // Loaded artifacts by hash, most recent last: a run scores its candidate and champion, a saturation
   // check twenty points; each is loaded once.
   const loaded = new Map<string, HashedLogRegArtifact>();
+  function remember(sha256: string, a: HashedLogRegArtifact): void {
+    loaded.set(sha256, a);
+    while (loaded.size > 8) loaded.delete(loaded.keys().next().value!);
+  }
   async function artifactOf(c: DataPlaneClient, ref: ScoreInput['artifact']): Promise<HashedLogRegArtifact> {
     let a = loaded.get(ref.sha256);
     if (a) {
@@ -124,8 +128,7 @@ export function createBuiltinTrainer(deps: BuiltinTrainerDeps) {
     } else {
       a = deserializeArtifact(await c.getArtifact(ref.uri, ref.sha256));
     }
-    loaded.set(ref.sha256, a);
-    while (loaded.size > 8) loaded.delete(loaded.keys().next().value!);
+    remember(ref.sha256, a);
     return a;
   }
 
@@ -159,6 +162,8 @@ export function createBuiltinTrainer(deps: BuiltinTrainerDeps) {
       // Deterministic: the same rows, params and seed give the same bytes, so a retried job stores one artifact.
       const bytes = await beating(() => ({ phase: 'training', rows: rows.length }), () => trainInThread(rows, params));
       const artifact = await c.putArtifact(input.artifactStore.url, bytes);
+      // A run scores what it just trained: the worker that trained it need not read it back.
+      remember(artifact.sha256, deserializeArtifact(bytes));
       return {
         contractVersion: CONTRACT_VERSION,
         jobKey: input.jobKey,
