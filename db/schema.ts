@@ -50,12 +50,15 @@ export type Role = (typeof ROLES)[number];
 export const LABEL_SOURCES = ['import', 'annotation', 'feedback', 'model'] as const;
 export type LabelSource = (typeof LABEL_SOURCES)[number];
 
+/** The control plane's own trainer (trainers/builtin.ts says the same name of itself; test/trainers/contract.test.ts holds them equal). */
+export const BUILTIN_TRAINER_NAME = 'builtin/hashed-logreg';
+
 export const models = pgTable('models', {
   id: serial('id').primaryKey(),
   name: text('name').notNull().unique(),
   description: text('description').notNull().default(''),
   /** The trainer that trains its versions (trainers.name) and the params it is given (trainer contract). */
-  trainerName: text('trainer_name').notNull().default('builtin/hashed-logreg'),
+  trainerName: text('trainer_name').notNull().default(BUILTIN_TRAINER_NAME),
   /** The trainer's task queue; null: the control plane's own training queue (the built-in trainer). */
   trainerQueue: text('trainer_queue'),
   trainerParams: jsonb('trainer_params').$type<Record<string, unknown>>().notNull().default({}),

@@ -12,6 +12,7 @@ import { checkParams, paramsSchemaProblem } from '../../analysis/paramsSchema';
 import type { Db } from '../../db/index';
 import type { ModelTrainer } from '../../db/models';
 import { listTrainers, trainerByName, upsertTrainer, type TrainerRow } from '../../db/trainers';
+import { BUILTIN_TRAINER_NAME } from '../../db/schema';
 import { trainerDescription, TRAINER_ACTIVITIES, type TrainerDescription } from '../../trainers/contract';
 import { TRAINER_CALL_WORKFLOW_TYPE, type TrainerCallInput } from '../../workflows/messages';
 import type { Context } from '../trpc';
@@ -198,7 +199,7 @@ export const trainersRouter = router({
 // ---- a model's trainer, checked against what the trainer declared (models.register, models.configureTrainer, runs.start) ----
 
 /** The trainer a model gets when it names none: the control plane's own, on its training queue. */
-export const BUILTIN_TRAINER = 'builtin/hashed-logreg';
+export const BUILTIN_TRAINER = BUILTIN_TRAINER_NAME;
 /** How long a trainer job waits for a worker before the run fails, unless the model says otherwise (db default). */
 export const DEFAULT_TIME_TO_START_SECONDS = 600;
 

@@ -61,3 +61,8 @@ test('a train input and a score input as the control plane builds them follow th
   assert.ok(line({ exampleId: 3, score: 0.25 }));
   assert.equal(line({ exampleId: 3, score: 1.5 }), false);
 });
+
+test("the built-in trainer's name is the one the database defaults models to", async () => {
+  const { BUILTIN_TRAINER_NAME } = await import('../../db/schema');
+  assert.equal(builtinDescription.name, BUILTIN_TRAINER_NAME);
+});
