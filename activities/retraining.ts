@@ -19,7 +19,7 @@ import type { Db } from '../db/index';
 import { prelaunchAuditOf } from './audits';
 import { boundedList, boundedReasons, boundedText, MAX_PAYLOAD_ITEMS } from './payloads';
 import { writeAudit } from '../db/auditLog';
-import { changeProductionRoute, insertRunVersion, productionVersionId } from '../db/models';
+import { changeProductionRoute, productionVersionId } from '../db/models';
 import { currentPolicy } from '../db/policies';
 import { snapshotMembers } from '../db/queries';
 import {

@@ -3,6 +3,7 @@
 // with real jobs on a scratch model: describe, train, score, determinism per seed, one artifact per job
 // key, refused params and contract versions, cancellation through the heartbeat, and data by reference
 // whatever its size. Every call is a trainerCall workflow with one attempt, so each answer is judged as given.
+import { Rng } from '../analysis/random';
 import { randomBytes } from 'node:crypto';
 import { Ajv2020 } from 'ajv/dist/2020';
 import type { Client, WorkflowHandle } from '@temporalio/client';
@@ -103,19 +104,6 @@ const MIN_AUC = 0.75;
 const SLOW_PARAM = /epoch|iter|estimator|round|step|boost/i;
 /** The cancelled job's heartbeat timeout: the contract's beat (at least every 10 s) with room to spare. */
 const CANCEL_HEARTBEAT_SECONDS = 15;
-
-// ---- a small seeded generator (temporal-config may not import analysis/) --------------------------------
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function gaussian(rand: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
@@ -375,7 +363,8 @@ export async function checkTrainer(opts: CheckTrainerOptions): Promise<CheckRepo
 
   // 2. data: the scratch model, its examples, a frozen snapshot and the planned jobs ------------------------
   const features = scratchFeatures(opts.featureKinds ?? d.featureKinds);
-  const rand = mulberry32(0x5eed);
+  const rng = new Rng(0x5eed);
+  const rand = () => rng.next();
   let count = 0;
   async function addExamples(n: number): Promise<void> {
     const chunk = 2000;

@@ -97,11 +97,19 @@ function textInput(input: Record<string, string | number | boolean | null>): Rec
  * up at once when the job is cancelled (cancellation arrives through the heartbeat): nothing has been
  * stored yet, so a cancelled job leaves nothing behind.
  */
-function beating<T>(details: () => unknown, work: () => Promise<T>): Promise<T> {
+function beating<T>(details: () => unknown, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const ctx = Context.current();
   ctx.heartbeat(details());
   const timer = setInterval(() => ctx.heartbeat(details()), HEARTBEAT_MS);
-  return Promise.race([work(), ctx.cancelled as Promise<never>]).finally(() => clearInterval(timer));
+  // The work is told too, so a training thread stops instead of running on for nobody.
+  const stop = new AbortController();
+  const cancelled = (ctx.cancelled as Promise<never>).catch((err: unknown) => {
+    stop.abort(err);
+    throw err;
+  });
+  const working = work(stop.signal);
+  working.catch(() => {}); // an aborted thread's rejection once the race is lost
+  return Promise.race([working, cancelled]).finally(() => clearInterval(timer));
 }
 
 export interface BuiltinTrainerDeps {
@@ -160,7 +168,7 @@ export function createBuiltinTrainer(deps: BuiltinTrainerDeps) {
         refuse(TRAINER_ERRORS.badData, `the training data has ${rows.length} rows of one class only (${positives} positive): nothing to learn`);
       }
       // Deterministic: the same rows, params and seed give the same bytes, so a retried job stores one artifact.
-      const bytes = await beating(() => ({ phase: 'training', rows: rows.length }), () => trainInThread(rows, params));
+      const bytes = await beating(() => ({ phase: 'training', rows: rows.length }), (signal) => trainInThread(rows, params, signal));
       const artifact = await c.putArtifact(input.artifactStore.url, bytes);
       // A run scores what it just trained: the worker that trained it need not read it back.
       remember(artifact.sha256, deserializeArtifact(bytes));

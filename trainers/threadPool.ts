@@ -26,9 +26,13 @@ function trainingPool(): Piscina {
   return pool;
 }
 
-/** Trains in a worker thread; resolves to the serialised artifact (same bytes as training in-process). */
-export async function trainInThread(examples: LabelledInput[], params: Partial<TrainerParams>): Promise<Uint8Array> {
-  return (await trainingPool().run({ examples, params })) as Uint8Array;
+/**
+ * Trains in a worker thread; resolves to the serialised artifact (same bytes as training in-process).
+ * An aborted signal stops the training: a queued job leaves the queue, a running one's thread is ended
+ * (the pool starts a fresh one), so a cancelled job stops using the core.
+ */
+export async function trainInThread(examples: LabelledInput[], params: Partial<TrainerParams>, signal?: AbortSignal): Promise<Uint8Array> {
+  return (await trainingPool().run({ examples, params }, signal ? { signal } : {})) as Uint8Array;
 }
 
 /** Jobs waiting for a thread and threads in use, for progress reports. */

@@ -27,6 +27,7 @@ const EXCEPTIONS: Record<string, string> = {
   'temporal-config/services.ts -> db': 'the composition root wires the database',
   'temporal-config/services.ts -> api': 'the composition root wires the API',
   'temporal-config/worker.ts -> workflows': 'the worker factory bundles the workflows by path',
+  'temporal-config/trainerCheck.ts -> analysis': 'the conformance suite draws its synthetic data from the seeded generator',
   'temporal-config/trainerCheck.ts -> db': 'the conformance suite builds its scratch model and reads back the score sets it judges',
   'temporal-config/trainerCheck.ts -> trainers': "the conformance suite judges a trainer's answers with the contract's schemas",
   'temporal-config/trainerCheck.ts -> workflows': 'the conformance suite starts trainerCall (its name and input type live in messages.ts)',
