@@ -3,13 +3,13 @@
 // with real jobs on a scratch model: describe, train, score, determinism per seed, one artifact per job
 // key, refused params and contract versions, cancellation through the heartbeat, and data by reference
 // whatever its size. Every call is a trainerCall workflow with one attempt, so each answer is judged as given.
-import { Rng } from '../analysis/random';
 import { randomBytes } from 'node:crypto';
 import { Ajv2020 } from 'ajv/dist/2020';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure, TimeoutFailure, TimeoutType } from '@temporalio/common';
 import { and, asc, eq } from 'drizzle-orm';
 import { createActivities } from '../activities/index';
+import { Rng } from '../analysis/random';
 import type { Db } from '../db/index';
 import { artifacts, datasetSnapshotMembers, examples, models, runs } from '../db/schema';
 import { completedScoreSet } from '../db/trainerData';
