@@ -24,7 +24,7 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import { tsToMs } from '@temporalio/common/lib/time';
 import protos from '@temporalio/proto';
 import { eq, sql } from 'drizzle-orm';
-import { runs } from '../db/schema';
+import { evalReports, runs } from '../db/schema';
 import { startTestEnv, uid, waitForStatus, type TestEnv } from '../test/helpers';
 
 // CommonJS: the namespace comes off the default export.
@@ -186,6 +186,8 @@ interface SizeResult {
   rows: number;
   runId: string;
   status: string;
+  /** The candidate's held-out accuracy: the trainer learned the signal (10% label noise caps it at 0.90). */
+  accuracy: number | null;
   insertSeconds: number;
   run: HistoryMeasure;
   saturation: HistoryMeasure | null;
@@ -224,10 +226,14 @@ async function oneSize(env: TestEnv, n: number, opts: { saturation: boolean; see
   }
   const run = await measure(env, runId);
   const saturation = opts.saturation ? await measure(env, `saturation-${runId}`) : null;
+  const [report] = await db
+    .select({ accuracy: sql<number | null>`(${evalReports.summary}->'classification'->'overall'->'rates'->'accuracy'->>'estimate')::float8` })
+    .from(evalReports)
+    .where(eq(evalReports.runId, runId));
   // The heavy rows go; the run's records stay for inspection.
   await db.execute(sql`delete from dataset_snapshot_members where snapshot_id in (select id from dataset_snapshots where model_id = ${modelId})`);
   await db.execute(sql`delete from examples where model_id = ${modelId}`);
-  return { rows: n, runId, status: row.status, insertSeconds, run, saturation };
+  return { rows: n, runId, status: row.status, accuracy: report?.accuracy ?? null, insertSeconds, run, saturation };
 }
 
 const kb = (b: number) => `${(b / 1024).toFixed(1)} KiB`;
@@ -254,6 +260,7 @@ async function main(): Promise<void> {
   const rowsOf = (r: SizeResult, which: 'run' | 'saturation', m: HistoryMeasure) => [
     `${r.rows.toLocaleString('en-US')}${which === 'saturation' ? ' (saturation child)' : ''}`,
     which === 'run' ? r.status : '',
+    which === 'run' && r.accuracy !== null ? r.accuracy.toFixed(3) : '',
     String(m.events),
     kb(m.serverBytes),
     kb(m.protoBytes),
@@ -264,13 +271,13 @@ async function main(): Promise<void> {
     m.seconds.toFixed(1),
   ];
   table(
-    ['examples', 'outcome', 'events', 'history (server)', 'protobuf', 'JSON', 'payloads / bytes', 'largest payload', ...stepNames.map((s) => `${s} s`), 'workflow s'],
+    ['examples', 'outcome', 'accuracy', 'events', 'history (server)', 'protobuf', 'JSON', 'payloads / bytes', 'largest payload', ...stepNames.map((s) => `${s} s`), 'workflow s'],
     results.flatMap((r) => [rowsOf(r, 'run', r.run), ...(r.saturation ? [rowsOf(r, 'saturation', r.saturation)] : [])]),
   );
   console.log(
     "  history (server) = describe().historySizeBytes, what Temporal's size limits count; protobuf = History.encode(fetchHistory()); " +
       'JSON = historyToJSON (as `temporal workflow show --output json` writes it); payloads = every Payload in the events (data + metadata); ' +
-      'step seconds from the recordRunStep activities in the history; the example insert is not part of the workflow.',
+      'accuracy = the candidate\'s on the held-out split (eval report); step seconds from the recordRunStep activities in the history; the example insert is not part of the workflow.',
   );
   for (const r of results) {
     console.log(`\n${r.rows.toLocaleString('en-US')} examples (inserted in ${r.insertSeconds.toFixed(1)} s), run ${r.runId}: activities, longest first (count, queue wait s, execution s)`);
