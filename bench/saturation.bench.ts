@@ -2,7 +2,7 @@
  * What does the saturation check cost, against the training it has to do anyway, and does it keep
  * both cores busy?
  *
- *   TEMPORAL_CLI_PATH=/tmp/tbin/bin/temporal npx tsx bench/saturation.bench.ts
+ *   [TEMPORAL_TEST_ADDRESS=127.0.0.1:7400] [DATABASE_URL=postgres://...] TEMPORAL_CLI_PATH=/tmp/tbin/bin/temporal npx tsx bench/saturation.bench.ts
  *       [--fraction 1] [--seeds 3] [--threads 2,1] [--repeat 3]
  *
  * Data: the real corpus (demo/corpus.ts, 6,046 e-mails; --fraction keeps an evenly spaced share of
@@ -10,38 +10,50 @@
  * (0.1 … 1.0), --seeds seeds each; no annotation batch, so no ablation points.
  *
  * Peer A: the check's training jobs back to back in this process on the main thread: for each
- * (fraction, seed) the nested subset the check takes (its per-seed sha256 order, re-derived here from
- * the external ids), trainHashedLogReg with the default params and that seed, then the held-out
- * scoring each point does (predictBatch, the evaluation engine overall and per slice, wrong rows).
- * One untimed warm-up training first. Every point is checked against the check's stored point (same
- * train size, same error: the trainer is deterministic), so both sides did the same work.
+ * (fraction, seed) the nested subset the check takes (analysis/nestedSubset.ts nestedOrder, the order
+ * the data plane serves it in), trainHashedLogReg with the default params and that seed, the artifact
+ * through its bytes (serialise, deserialise: the trainer stores it and scores from the stored copy),
+ * then the held-out scoring each point does (predictBatch, the evaluation engine overall and per slice,
+ * wrong rows: trainer.score and recordSaturationPoint between them). One untimed warm-up training
+ * first. Every point is checked against the check's stored point (same train size, same error: the
+ * trainer is deterministic), so both sides did the same work.
  *
- * The check: startTestEnv (real Temporal dev server + in-memory PGlite; workers and API in this
- * process), a model with the corpus imported through the API in batches of 500, one bootstrap run
- * with `saturation: { seeds }`. Measured: the child workflow saturation-<run> start → close (wall),
- * the time the run's `step` column shows 'saturation' (polled every 50 ms), the sum of the per-point
- * `seconds` in saturation_points, the trainSaturationPoint activities' queue wait, execution time and
- * most at once from the child's history, this process's CPU time over the step (main thread,
- * training threads, Temporal core; the Temporal server is another process and not counted) and the
- * most training-pool threads seen. One case per --threads value: RETRAIN_TRAINING_THREADS is set
- * before that case's startTestEnv, which fixes both the training worker's concurrency
- * (temporal-config/worker.ts trainingConcurrency) and the pool size (trainers/threadPool.ts); each case
- * has its own services, stopped (pool closed) after it.
+ * The check: startTestEnv (real Temporal dev server; in-memory PGlite, or with DATABASE_URL a database
+ * of its own on that server; workers and API in this process; the built-in trainer serves the training queue and reads its data over HTTP from this
+ * process's data plane), a model with the corpus imported through the API in batches of 500, one
+ * bootstrap run with `saturation: { seeds }`. Each point runs six activities (workflows/saturationCheck.ts):
+ * storedSaturationPoint, planSaturationTraining, trainer.train (reads the nested subset as NDJSON,
+ * trains in the pool, stores the artifact), planArtifactScoring, trainer.score (reads the artifact and
+ * the held-out split, puts the scores back), recordSaturationPoint (judges the scores). Measured: the
+ * child workflow saturation-<run> start → close (wall), the time the run's `step` column shows
+ * 'saturation' (polled every 50 ms), the sum of the per-point `seconds` in saturation_points (the
+ * trainer's own measure of trainer.train: read, train, store), and from the child's history: the
+ * execution time of the six per-point activities summed (the point's work, compared with peer A), the
+ * queue wait and execution time of trainer.train (training) and trainer.score, the most trainings and
+ * the most trainer jobs (train + score, which share the training worker's slots) executing at once;
+ * this process's CPU time over the step (main thread, training threads, Temporal core; the Temporal
+ * server is another process and not counted) and the most training-pool threads seen. One case per
+ * --threads value: RETRAIN_TRAINING_THREADS is set before that case's startTestEnv, which fixes both
+ * the training worker's concurrency (temporal-config/worker.ts trainingConcurrency) and the pool size
+ * (trainers/threadPool.ts); each case has its own services, stopped (pool closed) after it.
  *
  * --repeat rounds are interleaved (peer A, then every case, again) so peer and cases see the same
  * background load; the table shows the best round of each (peer A by its total, a case by its wall)
  * with the 1-minute load average, and every round is listed below it. On a shared machine wall
  * seconds (and so the stored per-point seconds) suffer from other processes; CPU seconds much less.
- * Last, the check's per-point work besides training and scoring is timed piece by piece.
+ * Last, the per-point work besides training and scoring is timed piece by piece: the data plane's
+ * reads (the full nested subset, the held-out split), the nested order alone, the artifact store's
+ * round trip, the clone into the training thread, the artifact's (de)serialisation.
  */
-import { createHash } from 'node:crypto';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { tsToMs } from '@temporalio/common/lib/time';
 import { eq } from 'drizzle-orm';
 import { defaultEvaluationSettings, heldOutErrors } from '../analysis/report';
+import { nestedOrder, nestedPermutation } from '../analysis/nestedSubset';
 import { snapshotMembers } from '../db/queries';
 import { datasetSnapshots, runs, saturationPoints } from '../db/schema';
+import { issueToken } from '../db/tokens';
 import { loadCorpus, type CorpusEmail } from '../demo/corpus';
 import { trainingConcurrency } from '../temporal-config/worker';
 import {
@@ -52,6 +64,7 @@ import {
   trainHashedLogReg,
   type HashedLogRegArtifact,
 } from '../trainers/hashedLogReg';
+import { createDataPlaneClient } from '../trainers/dataClient';
 import { closeTrainingPool, setTrainingThreads, trainInThread, trainingPoolLoad } from '../trainers/threadPool';
 import { DEFAULT_SATURATION_FRACTIONS } from '../workflows/messages';
 import { startTestEnv, toExampleInputs, uid, type TestEnv } from '../test/helpers';
@@ -88,18 +101,9 @@ function pick(emails: CorpusEmail[], fraction: number): CorpusEmail[] {
   return emails.filter((_, i) => Math.floor((i + 1) * fraction) > Math.floor(i * fraction));
 }
 
-/** The check's nested order (activities/saturation.ts nestedOrder, which is not exported): same keys, same ties. */
-function nestedOrder<T extends { externalId: string }>(members: T[], seed: number): T[] {
-  const key = (id: string) => createHash('sha256').update(`${seed}\u0000${id}`).digest().readUInt32BE(0);
-  return members
-    .map((m) => ({ m, k: key(m.externalId) }))
-    .sort((a, b) => a.k - b.k || (a.m.externalId < b.m.externalId ? -1 : a.m.externalId > b.m.externalId ? 1 : 0))
-    .map((x) => x.m);
-}
-
 /**
- * The held-out scoring a point does (activities/saturation.ts trainSaturationPoint): scores, the
- * evaluation engine's counts and Wilson intervals overall and per slice, the wrong rows.
+ * The held-out scoring a point does (trainer.score: scores; recordSaturationPoint: the evaluation
+ * engine's counts and Wilson intervals overall and per slice, the wrong rows).
  */
 function scoreHeldOut(artifact: HashedLogRegArtifact, heldout: { input: Record<string, string>; label: number; slices: Record<string, string> }[]) {
   const r = heldOutErrors(heldout, predictBatch(artifact, heldout.map((m) => m.input)), defaultEvaluationSettings.threshold);
@@ -139,7 +143,8 @@ async function peerA(train: Row[], heldout: Row[], fractions: number[], seeds: n
       const subset = asExamples(ordered.slice(0, Math.max(1, Math.round(fraction * ordered.length))));
       const c0 = process.cpuUsage();
       const t0 = performance.now();
-      const artifact = await trainHashedLogReg(subset, { ...defaultTrainerParams, seed });
+      // The trainer stores the artifact's bytes and scores from the stored copy: so does the peer.
+      const artifact = deserializeArtifact(serializeArtifact(await trainHashedLogReg(subset, { ...defaultTrainerParams, seed })));
       const { error } = scoreHeldOut(artifact, heldout);
       points.push({ fraction, seed, trainSize: subset.length, error, seconds: (performance.now() - t0) / 1000 });
       const c = process.cpuUsage(c0);
@@ -167,6 +172,28 @@ async function registerModel(env: TestEnv, rows: Row[]): Promise<string> {
   return name;
 }
 
+interface ActivityTimes {
+  count: number;
+  waitSeconds: number;
+  execSeconds: number;
+}
+
+/** A point's activities in the check (workflows/saturationCheck.ts), in the order it runs them. */
+const POINT_ACTIVITIES = ['storedSaturationPoint', 'planSaturationTraining', 'trainer.train', 'planArtifactScoring', 'trainer.score', 'recordSaturationPoint'];
+
+/** Most of these spans open at once. */
+function mostAtOnce(spans: { start: number; end: number }[]): number {
+  const edges = spans.flatMap((s) => [
+    { t: s.start, d: 1 },
+    { t: s.end, d: -1 },
+  ]);
+  edges.sort((a, b) => a.t - b.t || a.d - b.d);
+  let live = 0;
+  let most = 0;
+  for (const e of edges) most = Math.max(most, (live += e.d));
+  return most;
+}
+
 interface CheckResult {
   label: string;
   threads: number;
@@ -181,10 +208,13 @@ interface CheckResult {
   stepSeconds: number;
   /** First point stored − step entered (snapshot already frozen: the first point's own time + scheduling). */
   firstPointAfterSeconds: number;
-  /** Sum over trainSaturationPoint activities of scheduled → started, and of started → completed. */
-  queueWaitSeconds: number;
-  executionSeconds: number;
-  maxConcurrentActivities: number;
+  /** The six per-point activities' execution (started → completed), summed: the points' work. */
+  pointWorkSeconds: number;
+  /** Per activity type of the child: count, scheduled → started (queue wait) and started → completed, summed. */
+  activities: Map<string, ActivityTimes>;
+  /** Most trainer.train executing at once; most trainer jobs (train + score, same worker slots) at once. */
+  maxConcurrentTrainings: number;
+  maxConcurrentJobs: number;
   /** The training worker's maxConcurrentActivityTaskExecutions. */
   allowed: number;
   cpuSeconds: number;
@@ -222,34 +252,30 @@ async function runCheck(env: TestEnv, rows: Row[], seeds: number, label: string,
   if (!described.closeTime) throw new Error(`${label}: saturation-${runId} has not closed`);
   const history = await child.fetchHistory();
   // Activity timings from the child's history, by scheduled event id.
-  const scheduled = new Map<string, number>();
+  const scheduled = new Map<string, { name: string; t: number }>();
   const started = new Map<string, number>();
-  const spans: { start: number; end: number }[] = [];
-  let queueWait = 0;
-  let execution = 0;
+  const activities = new Map<string, ActivityTimes>();
+  const spans = new Map<string, { start: number; end: number }[]>();
   for (const e of history.events ?? []) {
     const t = tsToMs(e.eventTime);
-    const id = String(e.eventId);
-    if (e.activityTaskScheduledEventAttributes?.activityType?.name === 'trainSaturationPoint') scheduled.set(id, t);
+    const a = e.activityTaskScheduledEventAttributes;
+    if (a) scheduled.set(String(e.eventId), { name: a.activityType?.name ?? '?', t });
     const s = e.activityTaskStartedEventAttributes;
-    if (s && scheduled.has(String(s.scheduledEventId))) started.set(String(s.scheduledEventId), t);
+    if (s) started.set(String(s.scheduledEventId), t);
     const c = e.activityTaskCompletedEventAttributes;
-    if (c && started.has(String(c.scheduledEventId))) {
-      const st = started.get(String(c.scheduledEventId))!;
-      queueWait += (st - scheduled.get(String(c.scheduledEventId))!) / 1000;
-      execution += (t - st) / 1000;
-      spans.push({ start: st, end: t });
+    const sch = c ? scheduled.get(String(c.scheduledEventId)) : undefined;
+    const st = c ? started.get(String(c.scheduledEventId)) : undefined;
+    if (sch && st !== undefined) {
+      const times = activities.get(sch.name) ?? { count: 0, waitSeconds: 0, execSeconds: 0 };
+      times.count++;
+      times.waitSeconds += (st - sch.t) / 1000;
+      times.execSeconds += (t - st) / 1000;
+      activities.set(sch.name, times);
+      spans.set(sch.name, [...(spans.get(sch.name) ?? []), { start: st, end: t }]);
     }
   }
-  // Most activities executing at once.
-  const edges = spans.flatMap((s) => [
-    { t: s.start, d: 1 },
-    { t: s.end, d: -1 },
-  ]);
-  edges.sort((a, b) => a.t - b.t || a.d - b.d);
-  let live = 0;
-  let maxConcurrentActivities = 0;
-  for (const e of edges) maxConcurrentActivities = Math.max(maxConcurrentActivities, (live += e.d));
+  const trainings = spans.get('trainer.train') ?? [];
+  if (trainings.length !== stored.length) throw new Error(`${label}: ${trainings.length} trainer.train activities completed in saturation-${runId}, ${stored.length} points stored`);
   const cpu = (leave.cpu.user - enter.cpu.user + leave.cpu.system - enter.cpu.system) / 1e6;
   const firstStored = Math.min(...stored.map((p) => p.createdAt.getTime()));
   return {
@@ -263,9 +289,10 @@ async function runCheck(env: TestEnv, rows: Row[], seeds: number, label: string,
     wallSeconds: (described.closeTime.getTime() - described.startTime.getTime()) / 1000,
     stepSeconds: (leave.t - enter.t) / 1000,
     firstPointAfterSeconds: (firstStored - enter.wall) / 1000,
-    queueWaitSeconds: queueWait,
-    executionSeconds: execution,
-    maxConcurrentActivities,
+    pointWorkSeconds: POINT_ACTIVITIES.reduce((sum, name) => sum + (activities.get(name)?.execSeconds ?? 0), 0),
+    activities,
+    maxConcurrentTrainings: mostAtOnce(trainings),
+    maxConcurrentJobs: mostAtOnce([...trainings, ...(spans.get('trainer.score') ?? [])]),
     allowed,
     cpuSeconds: cpu,
     maxPoolThreads,
@@ -300,20 +327,43 @@ function bestMs<T>(repeat: number, f: () => T | Promise<T>): Promise<number> {
   })();
 }
 
-/** The check's per-point work besides training and scoring, timed piece by piece on a case's database. */
+/**
+ * The check's per-point work besides training and scoring, timed piece by piece on a case's database,
+ * through its API (the data plane and the artifact store, as the built-in trainer reaches them).
+ */
 async function overheads(env: TestEnv, snapshotId: number, full: HashedLogRegArtifact, nPoints: number, peerSeconds: number): Promise<string[]> {
   const lines: string[] = [];
   // Per-point overheads, one by one, on the same database and snapshot (best of 3 after a warm-up).
   const db = env.services.opened.db;
-  const loadTrain = await bestMs(3, () => snapshotMembers(db, snapshotId, 'train'));
-  const loadHeld = await bestMs(3, () => snapshotMembers(db, snapshotId, 'heldout'));
+  const { token } = await issueToken(db, { subject: `bench-trainer-${uid()}`, role: 'trainer', createdBy: 'bench' });
+  const store = `${env.url}/api/trainer/artifacts`;
+  const client = createDataPlaneClient({ token, artifactStoreUrl: () => store });
   const members = await snapshotMembers(db, snapshotId, 'train');
-  const order = await bestMs(3, () => nestedOrder(members, 1));
-  const payload = members.map((m) => ({ input: m.input, label: m.label as 0 | 1 }));
+  const heldoutRows = (await snapshotMembers(db, snapshotId, 'heldout')).length;
+  const examplesUrl = (query: string) => `${env.url}/api/trainer/snapshots/${snapshotId}/examples?${query}`;
+  /** Every row of a data plane stream, as the trainer reads it. */
+  const read = async (query: string, rows: number, labelled: boolean) => {
+    const out: { input: Record<string, string>; label: 0 | 1 }[] = [];
+    for await (const row of client.rows({ url: examplesUrl(query), rows, labelled })) out.push({ input: row.input as Record<string, string>, label: (row.label ?? 0) as 0 | 1 });
+    return out;
+  };
+  const readTrain = await bestMs(3, () => read('split=train&fraction=1&seed=1', members.length, true));
+  const readHeld = await bestMs(3, () => read('split=heldout', heldoutRows, false));
+  const loadHeld = await bestMs(3, () => snapshotMembers(db, snapshotId, 'heldout'));
+  const order = await bestMs(3, () =>
+    nestedPermutation(
+      members.map((m) => m.externalId),
+      1,
+    ),
+  );
+  const payload = await read('split=train&fraction=1&seed=1', members.length, true);
   const clone = await bestMs(3, () => structuredClone({ examples: payload, params: { ...defaultTrainerParams, seed: 1 } }));
   const bytes = serializeArtifact(full);
   const ser = await bestMs(3, () => serializeArtifact(full));
   const deser = await bestMs(3, () => deserializeArtifact(bytes));
+  const stored = await client.putArtifact(store, bytes);
+  const put = await bestMs(3, () => client.putArtifact(store, bytes));
+  const get = await bestMs(3, () => client.getArtifact(stored.uri, stored.sha256));
   await closeTrainingPool();
   setTrainingThreads(1);
   let t0 = performance.now();
@@ -326,13 +376,14 @@ async function overheads(env: TestEnv, snapshotId: number, full: HashedLogRegArt
   t0 = performance.now();
   await trainHashedLogReg(payload, { ...defaultTrainerParams, seed: 1 });
   const mainTrain = performance.now() - t0;
-  const perPoint = loadTrain + loadHeld + order + clone + ser + deser;
+  const perPoint = readTrain + readHeld + clone + ser + put + get + deser;
   lines.push(
-    `per point, full train split of ${members.length.toLocaleString('en-US')}: load train members (snapshotMembers, PGlite) ${s1(loadTrain)} ms, ` +
-      `load held-out members ${s1(loadHeld)} ms, nested order (sha256 per member + sort) ${s1(order)} ms, ` +
-      `structured clone of the job for the thread ${s1(clone)} ms, serialise artifact ${s1(ser)} ms, deserialise ${s1(deser)} ms; ` +
-      `sum ${s1(perPoint)} ms x ${nPoints} points = ${s1((perPoint * nPoints) / 1000)} s upper bound (smaller subsets clone less) ` +
-      `= ${Math.round((100 * perPoint * nPoints) / 1000 / peerSeconds)}% of peer A; the two loads alone ${s1(((loadTrain + loadHeld) * nPoints) / 1000)} s`,
+    `per point, full train split of ${members.length.toLocaleString('en-US')}: read the nested subset through the data plane (GET NDJSON, trainer.train) ${s1(readTrain)} ms ` +
+      `(of which the nested order, sha256 per member + sort: ${s1(order)} ms), read the held-out split (trainer.score) ${s1(readHeld)} ms, ` +
+      `structured clone of the job for the thread ${s1(clone)} ms, serialise artifact ${s1(ser)} ms, PUT to the store ${s1(put)} ms, GET from it ${s1(get)} ms, deserialise ${s1(deser)} ms; ` +
+      `sum ${s1(perPoint)} ms x ${nPoints} points = ${s1((perPoint * nPoints) / 1000)} s upper bound (smaller subsets read and clone less) ` +
+      `= ${Math.round((100 * perPoint * nPoints) / 1000 / peerSeconds)}% of peer A; the two reads alone ${s1(((readTrain + readHeld) * nPoints) / 1000)} s. ` +
+      `Once per check: load held-out members (snapshotMembers, recordSaturationPoint, cached) ${s1(loadHeld)} ms`,
   );
   lines.push(
     `full-set training (fraction 1, seed 1): main thread ${s1(mainTrain)} ms; trainInThread ${s1(coldThread)} ms on a fresh thread, ${s1(warmThread)} ms on the same thread again`,
@@ -387,20 +438,22 @@ async function main(): Promise<void> {
   const peer = peers.reduce((a, b) => (b.seconds < a.seconds ? b : a));
   const best = [...cases.values()].map((rs) => rs.reduce((a, b) => (b.wallSeconds < a.wallSeconds ? b : a)));
   const table: string[][] = [
-    ['', 'wall s', 'sum of point s', 'overhead (sum/peer A)', 'process CPU s', 'CPU/peer A CPU', 'speed-up (peer A/wall)', 'acts at once (allowed)', 'pool threads (max)', 'core use', 'load avg'],
-    [`peer A: ${nPoints} jobs back to back, main thread`, s1(peer.seconds), s1(peer.seconds), '1.00x', s1(peer.cpuSeconds), '1.00x', '1.00x', '1', '0', `${Math.round((100 * peer.cpuSeconds) / (peer.seconds * cores))}%`, peer.load.toFixed(1)],
+    ['', 'wall s', 'sum of point s', 'point work s', 'overhead (work/peer A)', 'process CPU s', 'CPU/peer A CPU', 'speed-up (peer A/wall)', 'trainings at once', 'trainer jobs at once (allowed)', 'pool threads (max)', 'core use', 'load avg'],
+    [`peer A: ${nPoints} jobs back to back, main thread`, s1(peer.seconds), s1(peer.seconds), s1(peer.seconds), '1.00x', s1(peer.cpuSeconds), '1.00x', '1.00x', '1', '1 (1)', '0', `${Math.round((100 * peer.cpuSeconds) / (peer.seconds * cores))}%`, peer.load.toFixed(1)],
   ];
   for (const r of best) {
-    const overhead = r.sumPointSeconds / peer.seconds;
+    const overhead = r.pointWorkSeconds / peer.seconds;
     table.push([
       r.label,
       s1(r.wallSeconds),
       s1(r.sumPointSeconds),
+      s1(r.pointWorkSeconds),
       `${overhead.toFixed(2)}x ${overhead < 1.15 ? '(<1.15 ok)' : '(>1.15 over)'}`,
       s1(r.cpuSeconds),
       ratio(r.cpuSeconds, peer.cpuSeconds),
       ratio(peer.seconds, r.wallSeconds),
-      `${r.maxConcurrentActivities} (${r.allowed})`,
+      String(r.maxConcurrentTrainings),
+      `${r.maxConcurrentJobs} (${r.allowed})`,
       `${r.maxPoolThreads} (${r.threads})`,
       `${Math.round((100 * r.cpuSeconds) / (r.stepSeconds * cores))}%`,
       r.load.toFixed(1),
@@ -409,18 +462,23 @@ async function main(): Promise<void> {
   const widths = table[0]!.map((_, c) => Math.max(...table.map((row) => row[c]!.length)));
   for (const row of table) console.log(row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  '));
   console.log(
-    "wall = child workflow saturation-<run> start -> close; sum of point s = saturation_points.seconds (target < 1.15x peer A's wall); " +
+    'wall = child workflow saturation-<run> start -> close; sum of point s = saturation_points.seconds (the trainer\'s own time of trainer.train: read, train, store); ' +
+      `point work s = execution of the six per-point activities (${POINT_ACTIVITIES.join(', ')}) summed, from the child's history (target < 1.15x peer A's, which trains and scores); ` +
       'process CPU = this process (main + training threads + Temporal core; not the Temporal server) while the run was in step saturation, peer A: over its jobs; ' +
-      'acts = trainSaturationPoint activities executing at once (child history); core use = CPU / (step time x cores); load avg = 1-min load when the step began.',
+      'trainings / trainer jobs at once = trainer.train / trainer.train + trainer.score executing at once (child history; both take the training worker\'s slots); ' +
+      'core use = CPU / (step time x cores); load avg = 1-min load when the step began.',
   );
-  console.log(`repeats (wall / sum of point s): peer A ${peers.map((p) => `${s1(p.seconds)} (load ${p.load.toFixed(1)})`).join(', ')}`);
+  console.log(`repeats (wall / point work s): peer A ${peers.map((p) => `${s1(p.seconds)} (load ${p.load.toFixed(1)})`).join(', ')}`);
   for (const [label, rs] of cases) {
-    console.log(`  ${label}: ${rs.map((r) => `${s1(r.wallSeconds)}/${s1(r.sumPointSeconds)} (load ${r.load.toFixed(1)})`).join(', ')}`);
+    console.log(`  ${label}: ${rs.map((r) => `${s1(r.wallSeconds)}/${s1(r.pointWorkSeconds)} (load ${r.load.toFixed(1)})`).join(', ')}`);
   }
   for (const r of best) {
     console.log(
-      `  ${r.label}: step ${s1(r.stepSeconds)} s, first point stored ${s1(r.firstPointAfterSeconds)} s after it began; activities: ` +
-        `queue wait ${s1(r.queueWaitSeconds)} s summed, execution ${s1(r.executionSeconds)} s summed; run ${r.outcome}`,
+      `  ${r.label}: step ${s1(r.stepSeconds)} s, first point stored ${s1(r.firstPointAfterSeconds)} s after it began; run ${r.outcome}; ` +
+        `activities (count: queue wait / execution s, summed): ${[...r.activities.entries()]
+          .sort((a, b) => b[1].execSeconds - a[1].execSeconds)
+          .map(([name, a]) => `${name} ${a.count}: ${s1(a.waitSeconds)}/${s1(a.execSeconds)}`)
+          .join(', ')}`,
     );
   }
   for (const v of verdicts) console.log(v);
