@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { heartbeat } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { and, asc, desc, eq, inArray, isNotNull } from 'drizzle-orm';
+import { and, desc, eq, inArray, isNotNull } from 'drizzle-orm';
 import { canonicalJson } from '../analysis/canonicalJson';
 import { gatePolicySchema, type GatePolicy, type PolicyDecision, type RuleResult } from '../analysis/policy';
 import {
@@ -22,10 +22,9 @@ import { writeAudit } from '../db/auditLog';
 import { changeProductionRoute, productionVersionId } from '../db/models';
 import { currentPolicy } from '../db/policies';
 import { snapshotMembers } from '../db/queries';
+import { freezeLabelledExamples, snapshotOfRun, TooFewLabelledExamples } from '../db/snapshots';
 import {
   approvals,
-  datasetSnapshotMembers,
-  datasetSnapshots,
   evalReports,
   examples,
   gateResults,
@@ -153,44 +152,14 @@ export function createRetrainingActivities({ db }: ActivityDeps) {
 
     /** Freezes the model's labelled examples into a content-hashed snapshot with the recorded held-out split. */
     async freezeSnapshot(input: { runId: string; modelId: number }): Promise<SnapshotRef> {
-      const existing = await db.select().from(datasetSnapshots).where(eq(datasetSnapshots.runId, input.runId));
-      if (existing[0]) {
-        const s = existing[0];
-        return { snapshotId: s.id, contentHash: s.contentHash, trainCount: s.trainCount, heldoutCount: s.heldoutCount };
+      const existing = await snapshotOfRun(db, input.runId);
+      if (existing) return existing;
+      try {
+        return await freezeLabelledExamples(db, input);
+      } catch (err) {
+        if (err instanceof TooFewLabelledExamples) throw ApplicationFailure.nonRetryable(`model ${input.modelId} has ${err.message}`, 'InsufficientData');
+        throw err;
       }
-      const rows = await db
-        .select({ id: examples.id, externalId: examples.externalId, label: examples.label, split: examples.split })
-        .from(examples)
-        .where(and(eq(examples.modelId, input.modelId), isNotNull(examples.label)))
-        .orderBy(asc(examples.externalId));
-      const trainCount = rows.filter((r) => r.split === 'train').length;
-      const heldoutCount = rows.length - trainCount;
-      if (trainCount < 10 || heldoutCount < 10) {
-        throw ApplicationFailure.nonRetryable(
-          `model ${input.modelId} has ${trainCount} labelled training and ${heldoutCount} held-out examples; at least 10 of each are needed`,
-          'InsufficientData',
-        );
-      }
-      const contentHash = sha256(rows.map((r) => `${r.externalId}\t${r.label}\t${r.split}`).join('\n'));
-      return db.transaction(async (tx) => {
-        const [snap] = await tx
-          .insert(datasetSnapshots)
-          .values({ modelId: input.modelId, runId: input.runId, contentHash, trainCount, heldoutCount })
-          .returning();
-        if (!snap) throw new Error('snapshot insert returned nothing');
-        const chunk = 2000;
-        for (let i = 0; i < rows.length; i += chunk) {
-          await tx.insert(datasetSnapshotMembers).values(
-            rows.slice(i, i + chunk).map((r) => ({
-              snapshotId: snap.id,
-              exampleId: r.id,
-              split: r.split,
-              label: r.label as number,
-            })),
-          );
-        }
-        return { snapshotId: snap.id, contentHash, trainCount, heldoutCount };
-      });
     },
 
     /**

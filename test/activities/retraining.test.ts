@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { count, eq } from 'drizzle-orm';
+import { createHash } from 'node:crypto';
+import { asc, count, eq } from 'drizzle-orm';
 import { createActivities, type TrainingJob } from '../../activities/index';
 import { createRetrainingActivities } from '../../activities/retraining';
 import type { VersionEvaluation } from '../../analysis/report';
@@ -60,6 +61,10 @@ test('freezeSnapshot: a retried attempt returns the stored snapshot and writes n
   assert.equal(await rowsOf(datasetSnapshots, eq(datasetSnapshots.runId, runId)), 1);
   const members = await opened.db.select({ n: count() }).from(datasetSnapshotMembers).where(eq(datasetSnapshotMembers.snapshotId, first.result.snapshotId));
   assert.equal(Number(members[0]!.n), 400, 'each member stored once');
+  // The database computes the content hash as the process once did: sha256 of `externalId \t label \t split` lines in external-id order.
+  const rows = await opened.db.select().from(examples).where(eq(examples.modelId, modelId)).orderBy(asc(examples.externalId));
+  const expected = `sha256:${createHash('sha256').update(rows.map((r) => `${r.externalId}\t${r.label}\t${r.split}`).join('\n')).digest('hex')}`;
+  assert.equal(first.result.contentHash, expected);
 });
 
 /** What a trainer answers for a job (the builtin trainer, run here in-process, as its worker would). */
