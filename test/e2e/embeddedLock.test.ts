@@ -126,7 +126,10 @@ describe('writing commands while `retrain up` holds the embedded database', { ti
     const up = await startUp({ dataDir, command: [process.execPath, '--import', 'tsx', 'bin/retrain.ts', 'up'] });
     ups.push(up);
     const admin = createApiClient(up.url, up.adminToken);
-    const count = async () => (await admin.admin.listTokens.query()).length;
+    // People's tokens; the built-in trainer's own (role trainer, made by the system for this process's life) is listed too.
+    const tokens = async () => admin.admin.listTokens.query();
+    const count = async () => (await tokens()).filter((t) => t.createdBy !== 'system').length;
+    assert.deepEqual((await tokens()).filter((t) => t.createdBy === 'system').map((t) => [t.subject, t.role]), [['trainer:builtin', 'trainer']]);
     assert.equal(await count(), 1, 'the admin token up printed');
 
     const refused = await retrain(dataDir, ['tokens', 'create', '--subject', 'alice', '--role', 'approver']);
@@ -180,8 +183,9 @@ describe('writing commands while `retrain up` holds the embedded database', { ti
     assert.equal(direct.code, 0, direct.stderr);
     const opened = await openDb({ pgliteDir: path.join(dataDir, 'pg') });
     try {
-      const rows = await opened.db.select({ subject: apiTokens.subject }).from(apiTokens);
-      assert.deepEqual(rows.map((r) => r.subject).sort(), ['admin', 'bob', 'carol'], 'alice was refused, not written');
+      const rows = await opened.db.select({ subject: apiTokens.subject, createdBy: apiTokens.createdBy, revokedAt: apiTokens.revokedAt }).from(apiTokens);
+      assert.deepEqual(rows.filter((r) => r.createdBy !== 'system').map((r) => r.subject).sort(), ['admin', 'bob', 'carol'], 'alice was refused, not written');
+      assert.ok(rows.filter((r) => r.createdBy === 'system').every((r) => r.revokedAt !== null), "the built-in trainer's token went with the process");
     } finally {
       await opened.close();
     }
