@@ -62,7 +62,9 @@ export async function createWorkers(opts: {
         ...(kind === 'control' ? { workflowBundle: bundle } : {}),
         // Training is CPU-bound: saturation points train in worker threads (one per core), so the
         // training queue takes as many activities at once as there are training threads.
-        ...(kind === 'training' ? { maxConcurrentActivityTaskExecutions: trainingThreads } : {}),
+        // Heartbeats reach the server every 3 s at most (the SDK's default is 0.8 x the timeout, 24 s for a
+        // trainer job): a cancelled job hears of it within seconds, as the trainer contract asks.
+        ...(kind === 'training' ? { maxConcurrentActivityTaskExecutions: trainingThreads, maxHeartbeatThrottleInterval: '3 seconds', defaultHeartbeatThrottleInterval: '3 seconds' } : {}),
         shutdownGraceTime: opts.shutdownGraceTime ?? '10 seconds',
       }),
     ),

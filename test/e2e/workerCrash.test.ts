@@ -30,7 +30,7 @@ test('SIGKILL during training: the run completes and the candidate is promoted e
     const [row] = await db.select().from(runs).where(eq(runs.id, runId));
     if (row?.step !== 'training') return false;
     const description = await handle.describe();
-    return description.raw.pendingActivities?.some((a) => a.activityType?.name === 'trainCandidate' && a.heartbeatDetails);
+    return description.raw.pendingActivities?.some((a) => a.activityType?.name === 'trainer.train' && a.heartbeatDetails);
   }, 120_000);
   first.kill('SIGKILL');
   await new Promise((r) => first.once('exit', r));

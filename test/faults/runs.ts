@@ -44,8 +44,8 @@ export async function temporalClient(dep: Deployment): Promise<{ client: Client;
  * Where the run's training activity stands on the worker started at `sinceMs`: `started` when an
  * attempt was started on it (at or after sinceMs) and is still running, `heartbeated` when that attempt
  * has also heartbeated from inside its epochs. Heartbeat details of an attempt lost with a killed
- * worker linger until the heartbeat timeout; they do not count. (The SDK sends heartbeats at most every
- * 0.8 x the 15 s heartbeat timeout, so the server sees one about every 12 s.)
+ * worker linger until the heartbeat timeout; they do not count. (The training worker sends heartbeats
+ * to the server every 3 s at most: temporal-config/worker.ts.)
  */
 export async function trainingState(dep: Deployment, client: Client, runId: string, sinceMs = 0): Promise<{ started: boolean; heartbeated: boolean }> {
   const none = { started: false, heartbeated: false };
@@ -54,7 +54,7 @@ export async function trainingState(dep: Deployment, client: Client, runId: stri
   try {
     const d = await client.workflow.getHandle(runId).describe();
     const ms = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) => (t ? Number(t.seconds ?? 0) * 1000 + (t.nanos ?? 0) / 1e6 : 0);
-    const a = d.raw.pendingActivities?.find((p) => p.activityType?.name === 'trainCandidate');
+    const a = d.raw.pendingActivities?.find((p) => p.activityType?.name === 'trainer.train');
     if (!a || !(ms(a.lastStartedTime) >= sinceMs) || a.state !== 2 /* STARTED */) return none;
     return { started: true, heartbeated: Boolean(a.heartbeatDetails) && ms(a.lastHeartbeatTime) > ms(a.lastStartedTime) };
   } catch {

@@ -109,6 +109,6 @@ test('the suite measures what it judges: AUC by ranks, payload bytes in a histor
   const payload = (n: number) => ({ metadata: { encoding: new TextEncoder().encode('json/plain') }, data: new Uint8Array(n) });
   const sizes = payloadSizes({ events: [{ input: { payloads: [payload(100)] } }, { result: { payloads: [payload(3000), payload(5)] } }] });
   assert.deepEqual(sizes, { total: 3105 + 3 * ('encoding'.length + 'json/plain'.length), largest: 3000 + 18, count: 3 });
-  assert.deepEqual(slowParams(builtinDescription.paramsSchema), { epochs: 100 });
+  assert.deepEqual(slowParams(builtinDescription.paramsSchema), { epochs: 1000 });
   assert.deepEqual(slowParams({ properties: { max_iter: { type: 'integer', maximum: 5000 }, C: { type: 'number', maximum: 10 }, n_estimators: { type: ['integer', 'null'], maximum: 500 } } }), { max_iter: 5000, n_estimators: 500 });
 });
