@@ -65,10 +65,15 @@ try {
   async function direct() {
     const t = performance.now();
     const train = await snapshotMembers(db, snapshot.snapshotId, 'train');
+    const read = performance.now();
     const bytes = await trainInThread(train.map((m) => ({ input: m.input, label: m.label as 0 | 1 })), { ...params, seed: 1 });
+    const trained = performance.now();
     const heldout = await snapshotMembers(db, snapshot.snapshotId, 'heldout');
+    const readHeldout = performance.now();
     const scores = predictBatch(deserializeArtifact(bytes), heldout.map((m) => m.input));
-    return { seconds: (performance.now() - t) / 1000, sha: sha256Of(bytes), scores };
+    const ms = (a: number, b: number) => Math.round(b - a);
+    const phases = { readTrain: ms(t, read), train: ms(read, trained), readHeldout: ms(trained, readHeldout), score: ms(readHeldout, performance.now()) };
+    return { seconds: (performance.now() - t) / 1000, sha: sha256Of(bytes), scores, phases };
   }
 
   let round = 0;
@@ -107,7 +112,7 @@ try {
     if (a.scores.length !== b.scores.length || maxDiff > 1e-12) throw new Error(`scores differ (max ${maxDiff})`);
     d.push(a.seconds);
     c.push(b.seconds);
-    process.stderr.write(`round ${r + 1}: direct ${a.seconds.toFixed(2)} s, contract ${b.seconds.toFixed(2)} s (same artifact ${a.sha.slice(0, 19)}…, same scores); contract phases (ms): ${JSON.stringify(b.phases)}\n`);
+    process.stderr.write(`round ${r + 1}: direct ${a.seconds.toFixed(2)} s, contract ${b.seconds.toFixed(2)} s (same artifact ${a.sha.slice(0, 19)}…, same scores); direct phases (ms): ${JSON.stringify(a.phases)}; contract phases (ms): ${JSON.stringify(b.phases)}\n`);
   }
   const best = (xs: number[]) => Math.min(...xs);
   console.log(`| path | best of ${repeat} (s) | all rounds (s) |`);
