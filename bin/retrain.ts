@@ -284,6 +284,9 @@ clientOptions(models.command('get').argument('<name>')).action(async (name: stri
 clientOptions(models.command('rollback').argument('<name>'))
   .requiredOption('--reason <text>')
   .action(async (name: string, o) => print(await apiFromOptions(o).models.rollback.mutate({ name, reason: o.reason })));
+clientOptions(models.command('lineage').argument('<name>').argument('<version>'))
+  .description("a version's lineage: trainer, version and code digest, params, artifact, snapshot, label sources, run, gate, approval")
+  .action(async (name: string, version: string, o) => print(await apiFromOptions(o).models.lineage.query({ name, version: Number(version) })));
 
 // Feedback: the flywheel's health read back through the API.
 type FlywheelReport = Awaited<ReturnType<ReturnType<typeof apiFromOptions>['feedback']['health']['query']>>;
@@ -487,6 +490,15 @@ clientOptions(annotation.command('register').argument('<subject>').description('
   });
 
 const trainer = program.command('trainer').description('trainers serving the trainer contract, in any language');
+// Trainers (the trainer contract): register one by its queue (it describes itself), list them.
+clientOptions(trainer.command('register'))
+  .description('ask the trainer serving --queue to describe itself, and register it')
+  .requiredOption('--queue <taskQueue>', "the trainer's task queue")
+  .option('--time-to-start <seconds>', 'how long to wait for a worker of the queue', '30')
+  .action(async (o) => print(await apiFromOptions(o).trainers.register.mutate({ taskQueue: o.queue, timeToStartSeconds: Number(o.timeToStart) })));
+clientOptions(trainer.command('list')).action(async (o) => print(await apiFromOptions(o).trainers.list.query()));
+clientOptions(trainer.command('get').argument('<name>')).action(async (name: string, o) => print(await apiFromOptions(o).trainers.get.query({ name })));
+
 trainer
   .command('check')
   .description(
