@@ -6,10 +6,7 @@
 import { sql } from 'drizzle-orm';
 import type { DbOrTx } from './index';
 import { resultRows } from './queries';
-import { BUILTIN_TRAINER_NAME, examples, modelVersions, predictions, shadowPredictions } from './schema';
-
-/** The trainer whose versions the control plane scores itself (models.predict); any other is served outside it. */
-export const SELF_SERVED_TRAINER = BUILTIN_TRAINER_NAME;
+import { examples, modelVersions, predictions, shadowPredictions } from './schema';
 
 /** A feature value as the trainer contract carries it (trainers/contract exampleLine). */
 export type FeatureValue = string | number | boolean | null;

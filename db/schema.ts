@@ -53,6 +53,9 @@ export type LabelSource = (typeof LABEL_SOURCES)[number];
 /** The control plane's own trainer (trainers/builtin.ts says the same name of itself; test/trainers/contract.test.ts holds them equal). */
 export const BUILTIN_TRAINER_NAME = 'builtin/hashed-logreg';
 
+/** How long a model's trainer jobs may wait for a worker before its run fails, unless the model says otherwise. */
+export const DEFAULT_TRAINER_TIME_TO_START_SECONDS = 600;
+
 export const models = pgTable('models', {
   id: serial('id').primaryKey(),
   name: text('name').notNull().unique(),
@@ -63,7 +66,7 @@ export const models = pgTable('models', {
   trainerQueue: text('trainer_queue'),
   trainerParams: jsonb('trainer_params').$type<Record<string, unknown>>().notNull().default({}),
   /** How long a trainer job may wait for a worker before the run fails (Temporal's schedule-to-start). */
-  trainerTimeToStartSeconds: integer('trainer_time_to_start_seconds').notNull().default(600),
+  trainerTimeToStartSeconds: integer('trainer_time_to_start_seconds').notNull().default(DEFAULT_TRAINER_TIME_TO_START_SECONDS),
   /** Declared features (trainers/contract featureSchema); null: text fields, as before the contract. */
   featureSchema: jsonb('feature_schema').$type<{ name: string; kind: 'text' | 'number' | 'category' | 'boolean'; missing: boolean }[]>(),
   createdBy: text('created_by').notNull(),

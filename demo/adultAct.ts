@@ -29,7 +29,7 @@ export interface AdultActDeps {
 }
 
 /** The team's serving system scoring a batch with the artifact file its trainer keeps. */
-function serveBatch(python: string, artifactPath: string, requests: { requestId: string; input: AdultRow['input'] }[]): Promise<Map<string, number>> {
+export function serveBatch(python: string, artifactPath: string, requests: { requestId: string; input: AdultRow['input'] }[]): Promise<Map<string, number>> {
   return new Promise((resolve, reject) => {
     const child = spawn(python, ['-m', 'retrain_trainer.serve', artifactPath], { cwd: PYTHON_TRAINER_DIR, stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';

@@ -9,6 +9,7 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure, TimeoutFailure, TimeoutType } from '@temporalio/common';
 import { and, asc, eq } from 'drizzle-orm';
 import { createActivities } from '../activities/index';
+import { rocAuc } from '../analysis/classification';
 import { Rng } from '../analysis/random';
 import type { Db } from '../db/index';
 import { artifacts, datasetSnapshotMembers, examples, models, runs } from '../db/schema';
@@ -173,26 +174,6 @@ function describeFailure(err: unknown): string {
   if (c instanceof ApplicationFailure) return `${c.type ?? 'Error'}${c.nonRetryable ? ' (non-retryable)' : ''}: ${c.message}`;
   if (c instanceof TimeoutFailure) return `timed out (${String(c.timeoutType)})`;
   return message(c);
-}
-
-/** AUC by ranks (Mann-Whitney, ties averaged). */
-export function aucOf(scores: ArrayLike<number>, labels: ArrayLike<number>): number {
-  const idx = Array.from({ length: scores.length }, (_, i) => i).sort((a, b) => scores[a]! - scores[b]!);
-  let rankSumPos = 0;
-  let pos = 0;
-  for (let i = 0; i < idx.length; ) {
-    let j = i;
-    while (j + 1 < idx.length && scores[idx[j + 1]!] === scores[idx[i]!]) j++;
-    const rank = (i + j) / 2 + 1;
-    for (let k = i; k <= j; k++) {
-      if (labels[idx[k]!] !== 1) continue;
-      rankSumPos += rank;
-      pos++;
-    }
-    i = j + 1;
-  }
-  const neg = idx.length - pos;
-  return pos === 0 || neg === 0 ? NaN : (rankSumPos - (pos * (pos + 1)) / 2) / (pos * neg);
 }
 
 /** Bytes of every payload in a history (data and metadata), and the largest one. */
@@ -478,7 +459,8 @@ export async function checkTrainer(opts: CheckTrainerOptions): Promise<CheckRepo
   });
   await check('learns', async () => {
     if (!firstScores) return { status: 'inconclusive', detail: 'no scores (the score check failed)' };
-    const auc = aucOf(firstScores, heldoutLabels);
+    // The evaluation engine's AUC (analysis/classification, proven against scikit-learn); null: one class only.
+    const auc = rocAuc(heldoutLabels, firstScores) ?? Number.NaN;
     const detail = `held-out AUC ${auc.toFixed(3)} on a synthetic signal (needs ≥ ${MIN_AUC})`;
     return { status: auc >= MIN_AUC ? 'passed' : 'failed', detail };
   });

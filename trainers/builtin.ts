@@ -16,6 +16,7 @@ import {
   type TrainInput,
   type TrainOutput,
 } from './contract';
+import { checkParams } from '../analysis/paramsSchema';
 import { createDataPlaneClient, type DataPlaneClient } from './dataClient';
 import { defaultTrainerParams, deserializeArtifact, featuresFor, predictFromFeatures, type HashedLogRegArtifact, type LabelledInput, type TrainerParams } from './hashedLogReg';
 import { trainInThread } from './threadPool';
@@ -59,24 +60,11 @@ function refuse(type: string, message: string): never {
   throw ApplicationFailure.create({ type, message, nonRetryable: true });
 }
 
-/** The params this trainer takes, checked again here: a trainer does not trust its caller. */
+/** The params this trainer takes, checked again here against its own schema: a trainer does not trust its caller. */
 function trainerParams(params: Record<string, unknown>, seed: number): TrainerParams {
-  const out: Record<string, unknown> = { ...defaultTrainerParams };
-  for (const [key, value] of Object.entries(params)) {
-    const spec = (PARAMS_SCHEMA.properties as Record<string, { minimum?: number; maximum?: number; exclusiveMinimum?: number; type?: string; enum?: readonly number[] }>)[key];
-    if (!spec) refuse(TRAINER_ERRORS.badParams, `params.${key} is not a param of ${BUILTIN_TRAINER_NAME} (params: ${Object.keys(PARAMS_SCHEMA.properties).join(', ')})`);
-    const ok =
-      typeof value === 'number' &&
-      Number.isFinite(value) &&
-      (spec.enum ? spec.enum.includes(value) : true) &&
-      (spec.type !== 'integer' || Number.isInteger(value)) &&
-      (spec.minimum === undefined || value >= spec.minimum) &&
-      (spec.exclusiveMinimum === undefined || value > spec.exclusiveMinimum) &&
-      (spec.maximum === undefined || value <= spec.maximum);
-    if (!ok) refuse(TRAINER_ERRORS.badParams, `params.${key} = ${JSON.stringify(value)} is outside ${JSON.stringify(spec)}`);
-    out[key] = value;
-  }
-  return { ...(out as unknown as TrainerParams), seed };
+  const checked = checkParams(PARAMS_SCHEMA, params);
+  if (!checked.ok) refuse(TRAINER_ERRORS.badParams, `${BUILTIN_TRAINER_NAME}: ${checked.errors.join('; ')}`);
+  return { ...defaultTrainerParams, ...(params as Partial<TrainerParams>), seed };
 }
 
 function checkContract(input: { contractVersion: unknown }): void {

@@ -48,11 +48,6 @@ export function trainingActivitiesOn(taskQueue: string | undefined) {
   return proxyActivities<Activities>({ ...trainingOptions, heartbeatTimeout: '15 seconds', taskQueue: taskQueue ?? TASK_QUEUES.training });
 }
 
-/** The saturation check's subset trainings: the same options with a 30-second heartbeat timeout. */
-export function saturationTrainingActivitiesOn(taskQueue: string | undefined) {
-  return proxyActivities<Activities>({ ...trainingOptions, heartbeatTimeout: '30 seconds', taskQueue: taskQueue ?? TASK_QUEUES.training });
-}
-
 /**
  * A trainer's jobs (trainer contract), on the trainer's own queue: a heartbeat every 30 s at most, and a
  * job nobody takes within the model's time-to-start fails the run, saying which trainer and queue.

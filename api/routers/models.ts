@@ -21,8 +21,8 @@ import {
   versionNumbers,
   type RouteKind,
 } from '../../db/models';
-import { logPredictions, SELF_SERVED_TRAINER } from '../../db/predictions';
-import { VERSION_STATUSES, type models } from '../../db/schema';
+import { logPredictions } from '../../db/predictions';
+import { BUILTIN_TRAINER_NAME, VERSION_STATUSES, type models } from '../../db/schema';
 import { featureSchema } from '../../trainers/contract';
 import { lineageOutput } from '../outputs';
 import { exampleInput, isoDate, modelName, modelTrainerInput, positiveInt, reason, textInput } from '../schemas';
@@ -395,7 +395,7 @@ export const modelsRouter = router({
     .mutation(async ({ ctx, input }) => {
       const model = await requireModel(ctx.db, input.name);
       // Only the built-in trainer's artifacts can be loaded here; any other trainer's model is served by the team.
-      if (model.trainerName !== SELF_SERVED_TRAINER) {
+      if (model.trainerName !== BUILTIN_TRAINER_NAME) {
         throw new TRPCError({
           code: 'PRECONDITION_FAILED',
           message: `model ${model.name} is trained by ${model.trainerName}; serve it from your own system: resolve, then POST /models/${model.name}/predictions`,

@@ -8,7 +8,8 @@ import { z } from 'zod';
 import { defaultEvaluationSettings } from '../../analysis/report';
 import { evaluatedThreshold } from '../../db/models';
 import type { FeatureSpec } from '../../trainers/contract';
-import { logServedElsewhere, PredictionLogConflict, versionsServed, type FeatureValue } from '../../db/predictions';
+import { inputViolation } from '../../analysis/featureSchema';
+import { logServedElsewhere, PredictionLogConflict, versionsServed } from '../../db/predictions';
 import { requireModel } from '../lookups';
 import { exampleInput, isoDate, modelName, PG_INT_MAX } from '../schemas';
 import { roleProcedure, router } from '../trpc';
@@ -71,26 +72,15 @@ function checkBatchShape(reqs: LoggedRequest[], now: number) {
   }
 }
 
-/** Holds an input to the model's declared features (when it declared them): every value of its kind, none unknown, none missing that may not be. */
+/**
+ * Holds each logged input to the model's features, as an imported example's is held (analysis/featureSchema):
+ * every value of its kind, none unknown, none missing that may not be; a model without a feature schema has text fields.
+ */
 function checkFeatures(features: FeatureSpec[] | null, reqs: LoggedRequest[]) {
-  if (!features) return;
-  const byName = new Map(features.map((f) => [f.name, f]));
-  const fits = (kind: FeatureSpec['kind'], v: FeatureValue) =>
-    kind === 'number' ? typeof v === 'number' : kind === 'boolean' ? typeof v === 'boolean' : typeof v === 'string';
   for (const [i, r] of reqs.entries()) {
     if (!r.input) continue;
-    for (const [key, value] of Object.entries(r.input)) {
-      const f = byName.get(key);
-      if (!f) throw bad(`requests[${i}].input.${key} is not a feature of this model (its features: ${features.map((x) => x.name).join(', ')})`);
-      if (value === null) {
-        if (!f.missing) throw bad(`requests[${i}].input.${key} is null, but the feature may not be missing`);
-      } else if (!fits(f.kind, value)) {
-        throw bad(`requests[${i}].input.${key} is ${typeof value}, but the feature is of kind ${f.kind}`);
-      }
-    }
-    for (const f of features) {
-      if (!f.missing && !(f.name in r.input)) throw bad(`requests[${i}].input.${f.name} is missing, and the feature may not be`);
-    }
+    const found = inputViolation(features, r.input);
+    if (found) throw bad(`requests[${i}].input.${found.field}: ${found.problem}`);
   }
 }
 

@@ -12,7 +12,7 @@ import { checkParams, paramsSchemaProblem } from '../../analysis/paramsSchema';
 import type { Db } from '../../db/index';
 import type { ModelTrainer } from '../../db/models';
 import { listTrainers, trainerByName, upsertTrainer, type TrainerRow } from '../../db/trainers';
-import { BUILTIN_TRAINER_NAME } from '../../db/schema';
+import { BUILTIN_TRAINER_NAME, DEFAULT_TRAINER_TIME_TO_START_SECONDS } from '../../db/schema';
 import { trainerDescription, TRAINER_ACTIVITIES, type TrainerDescription } from '../../trainers/contract';
 import { TRAINER_CALL_WORKFLOW_TYPE, type TrainerCallInput } from '../../workflows/messages';
 import type { Context } from '../trpc';
@@ -198,10 +198,6 @@ export const trainersRouter = router({
 
 // ---- a model's trainer, checked against what the trainer declared (models.register, models.configureTrainer, runs.start) ----
 
-/** The trainer a model gets when it names none: the control plane's own, on its training queue. */
-export const BUILTIN_TRAINER = BUILTIN_TRAINER_NAME;
-/** How long a trainer job waits for a worker before the run fails, unless the model says otherwise (db default). */
-export const DEFAULT_TIME_TO_START_SECONDS = 600;
 
 const badRequest = (message: string) => new TRPCError({ code: 'BAD_REQUEST', message });
 
@@ -224,19 +220,19 @@ export async function resolveModelTrainer(
   features: readonly FeatureSpec[] | null,
   current?: ModelTrainer,
 ): Promise<ModelTrainer> {
-  const name = asked?.name ?? BUILTIN_TRAINER;
+  const name = asked?.name ?? BUILTIN_TRAINER_NAME;
   const sameTrainer = current?.name === name;
   const params = asked?.params ?? (sameTrainer ? current.params : {});
-  const timeToStartSeconds = asked?.timeToStartSeconds ?? current?.timeToStartSeconds ?? DEFAULT_TIME_TO_START_SECONDS;
+  const timeToStartSeconds = asked?.timeToStartSeconds ?? current?.timeToStartSeconds ?? DEFAULT_TRAINER_TIME_TO_START_SECONDS;
   const trainer = await trainerByName(db, name);
   if (!trainer) {
     // The built-in trainer is registered by the control plane's worker when it starts; until then a model
     // may still name it as every model did before the contract (no params, text fields): nothing to check.
-    if (name === BUILTIN_TRAINER && Object.keys(params).length === 0 && features === null) {
+    if (name === BUILTIN_TRAINER_NAME && Object.keys(params).length === 0 && features === null) {
       return { name, queue: null, params, timeToStartSeconds };
     }
     throw badRequest(
-      name === BUILTIN_TRAINER
+      name === BUILTIN_TRAINER_NAME
         ? `trainer.name: the built-in trainer '${name}' is not registered yet (the control plane's worker registers it when it starts: retrain up, or retrain worker), so its params and feature kinds cannot be checked`
         : `trainer.name: trainer '${name}' is not registered; start its worker, then register it with trainers.register (POST /trainers) naming the queue the worker serves`,
     );
@@ -271,7 +267,7 @@ export async function runParams(db: Db, model: { trainerName: string; trainerPar
     requireParamsFollow(trainer, params, 'trainerParams');
     return merged;
   }
-  if (model.trainerName === BUILTIN_TRAINER) {
+  if (model.trainerName === BUILTIN_TRAINER_NAME) {
     const parsed = builtinTrainerParamsInput.safeParse(merged);
     if (!parsed.success) {
       const problems = parsed.error.issues.map((i) => `trainerParams${i.path.length > 0 ? `.${i.path.join('.')}` : ''} ${i.message}`);

@@ -4,7 +4,6 @@
 // retried job trained by a new worker); then a rollout whose canary is served by the team's own system
 // (resolve, score with the artifact, log predictions) and rolled back by an approver.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,9 +13,10 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import { and, eq } from 'drizzle-orm';
 import { createApiClient, type ApiClient } from '../../api/client';
 import { ADULT_FEATURES, loadAdult, type AdultRow } from '../../demo/adult';
+import { serveBatch } from '../../demo/adultAct';
 import { modelVersions, predictions } from '../../db/schema';
 import { issueToken } from '../../db/tokens';
-import { ensurePythonTrainer, pythonTrainerDir, startPythonTrainer, type PythonTrainerProcess } from '../../temporal-config/pythonTrainer';
+import { ensurePythonTrainer, startPythonTrainer, type PythonTrainerProcess } from '../../temporal-config/pythonTrainer';
 import type { TrainInput } from '../../trainers/contract';
 import { checkTargetOf, checkTrainer, formatCheckReport } from '../../temporal-config/trainerCheck';
 import { startTestEnv, uid, waitFor, waitForStatus, type TestEnv } from '../helpers';
@@ -101,21 +101,6 @@ test('the Python worker killed with SIGKILL mid-training: a new worker trains th
   assert.equal(lineage.trainer.taskQueue, queue);
 });
 
-/** The team's serving system: its own process loads the artifact file and scores the requests. */
-function serve(artifactUri: string, requests: { requestId: string; input: AdultRow['input'] }[]): Promise<Map<string, number>> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(python, ['-m', 'retrain_trainer.serve', fileURLToPath(artifactUri)], { cwd: pythonTrainerDir });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code !== 0) return reject(new Error(`serve exited ${code}`));
-      resolve(new Map(out.trim().split('\n').map((l) => JSON.parse(l) as { requestId: string; score: number }).map((r) => [r.requestId, r.score])));
-    });
-    child.stdin.end(requests.map((r) => JSON.stringify(r)).join('\n') + '\n');
-  });
-}
-
 test("a rollout served by the team's own system (resolve, score, log predictions), rolled back by an approver", { timeout: 600_000 }, async () => {
   const db = env.services.opened.db;
   await env.clients.operator.models.configureTrainer.mutate({ name: model, trainer: { name: 'sklearn/tabular', params: { estimator: 'logistic_regression' } } });
@@ -136,7 +121,7 @@ test("a rollout served by the team's own system (resolve, score, log predictions
   assert.deepEqual([...byVersion.keys()].sort(), [1, 2], 'both versions answer a share of the keys');
   for (const [version, requests] of byVersion) {
     const lineage = await env.clients.viewer.models.lineage.query({ name: model, version });
-    const scores = await serve(lineage.artifact.uri!, requests.map((r) => ({ requestId: r.requestId, input: r.row.input })));
+    const scores = await serveBatch(python, fileURLToPath(lineage.artifact.uri!), requests.map((r) => ({ requestId: r.requestId, input: r.row.input })));
     const out = await ingest.serving.logPredictions.mutate({
       name: model,
       requests: requests.map(({ requestId, row }) => ({ requestId, version, score: scores.get(requestId)!, attributes: { ...row.slices }, occurredAt: new Date().toISOString() })),

@@ -1,6 +1,8 @@
 /**
- * A stand-in for the control plane's trainer data plane, until the trainers are tested against the
- * real one: exactly the endpoints trainers/contract/README.md documents, over rows the test gives it.
+ * A stand-in for the control plane's trainer data plane, for the Python trainer's own tests (which need
+ * no database): exactly the endpoints trainers/contract/README.md documents, over rows the test gives it,
+ * and what the real one never does on purpose (a stream dropped mid-way, to prove the trainer resumes).
+ * The Python trainer meets the real data plane in test/e2e/pythonTrainer.test.ts and the conformance suite.
  *
  *   GET /api/trainer/snapshots/{id}/examples?split=train|heldout[&offset=N&limit=M]   NDJSON example lines
  *       (labels on the train split only), in a fixed order
