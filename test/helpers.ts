@@ -109,6 +109,17 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
   }
 }
 
+/**
+ * Until Temporal has seen a worker poll `taskQueue` for activities: trainers.register refuses a queue no
+ * worker has polled yet, so a test that starts a trainer and registers it waits for this in between.
+ */
+export async function waitForPoller(env: TestEnv, taskQueue: string): Promise<void> {
+  await waitFor(`a poller on ${taskQueue}`, async () => {
+    const res = await env.services.client.workflowService.describeTaskQueue({ namespace: env.services.namespace, taskQueue: { name: taskQueue }, taskQueueType: 2 /* ACTIVITY */ });
+    return (res.pollers?.length ?? 0) > 0;
+  }, 30_000);
+}
+
 /** A registered model whose bootstrap run promoted v1 (no human sign-off), with the ids tests query by. */
 export async function promotedModel(env: TestEnv): Promise<{ model: string; modelId: number; productionVersionId: number }> {
   const model = await registerModelWithData(env, { requireHumanApproval: 'never' });

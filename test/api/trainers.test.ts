@@ -14,7 +14,7 @@ import { auditLog, models, trainers } from '../../db/schema';
 import { upsertTrainer } from '../../db/trainers';
 import { TRAINER_CALL_WORKFLOW_TYPE, type TrainerCallInput } from '../../workflows/messages';
 import type { TrainerDescription } from '../../trainers/contract';
-import { startTestEnv, uid, waitFor, type TestEnv } from '../helpers';
+import { startTestEnv, uid, waitFor, waitForPoller, type TestEnv } from '../helpers';
 
 let env: TestEnv;
 let connection: NativeConnection;
@@ -38,6 +38,8 @@ async function serve(taskQueue: string, describe: () => Promise<unknown>) {
   const worker = await Worker.create({ connection, namespace: env.services.namespace, taskQueue, activities: { 'trainer.describe': describe } });
   const entry = { worker, running: worker.run() };
   workers.push(entry);
+  // Serving means polling (as a user who registers a trainer before it is up is told).
+  await waitForPoller(env, taskQueue);
   return entry;
 }
 

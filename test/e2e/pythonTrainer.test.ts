@@ -19,7 +19,7 @@ import { issueToken } from '../../db/tokens';
 import { ensurePythonTrainer, startPythonTrainer, type PythonTrainerProcess } from '../../temporal-config/pythonTrainer';
 import type { TrainInput } from '../../trainers/contract';
 import { checkTargetOf, checkTrainer, formatCheckReport } from '../../temporal-config/trainerCheck';
-import { startTestEnv, uid, waitFor, waitForStatus, type TestEnv } from '../helpers';
+import { startTestEnv, uid, waitFor, waitForPoller, waitForStatus, type TestEnv } from '../helpers';
 
 const cacheDir = process.env.RETRAIN_TEST_PYTHON_DIR ?? path.join(os.tmpdir(), 'retrain-test-python');
 const queue = `sklearn-e2e-${uid()}`;
@@ -48,6 +48,7 @@ before(
     ingest = createApiClient(env.url, (await issueToken(db, { subject: `serving-${queue}`, role: 'ingest', createdBy: 'test' })).token);
     artifactsDir = await mkdtemp(path.join(os.tmpdir(), 'sklearn-e2e-'));
     await startTrainer();
+    await waitForPoller(env, queue);
     await env.clients.operator.trainers.register.mutate({ taskQueue: queue, timeToStartSeconds: 60 });
   },
   { timeout: 600_000 },

@@ -8,7 +8,7 @@ import type { ChildProcess } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { asc, eq } from 'drizzle-orm';
-import { saturationPoints, saturationReports } from '../../db/schema';
+import { runs, saturationPoints, saturationReports } from '../../db/schema';
 import type { TrainInput } from '../../trainers/contract';
 import type { SaturationSummary } from '../../workflows/messages';
 import { crashTestRig, needsSharedDatabase, registerModelWithData, type TestEnv, waitFor, waitForStatus } from '../helpers';
@@ -58,29 +58,39 @@ test('a worker killed midway through the fan-out: completed points are not retra
   const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)} s`;
   const model = await registerModelWithData(env, { requireHumanApproval: 'never' });
   const first = startWorker();
-  // 6 fractions × 3 seeds = 18 points, each trained for 300 epochs (about 0.3-3 s here, one at a time
-  // per training worker): long enough that the kill lands mid-way through a training.
+  // 6 fractions × 3 seeds = 18 points, each trained for 1,000 epochs (about 1-8 s here, two at a time):
+  // long enough that the kill lands mid-way through a training. A point's training is now only its
+  // trainer.train (its scoring is a job of its own), so it is made longer than the whole point once was:
+  // at 300 epochs a loaded CI machine saw no training in flight for 300 s of polling.
   const { runId } = await env.clients.operator.runs.start.mutate({
     model,
     trigger: 'bootstrap',
     saturation: { seeds: 3 },
-    trainerParams: { epochs: 300 },
+    trainerParams: { epochs: 1000 },
   });
   const pointsOf = () => db.select().from(saturationPoints).where(eq(saturationPoints.runId, runId)).orderBy(asc(saturationPoints.id));
 
   // Kill once about a third of the points are stored and a point is in training (its activity has
   // heartbeated): the activity ids of the points in flight at the kill.
   const check = env.services.client.workflow.getHandle(`saturation-${runId}`);
+  // What the last look saw, for the failure message should the moment never come.
+  let seen = 'nothing yet';
   const inFlight = await waitFor(
     '6 stored saturation points and one in training',
     async () => {
-      if ((await pointsOf()).length < 6) return false;
+      const stored = (await pointsOf()).length;
+      const [run] = await db.select({ status: runs.status, step: runs.step }).from(runs).where(eq(runs.id, runId));
+      seen = `${stored} points stored, run ${run?.status}/${run?.step}`;
+      if (stored < 6) return false;
       const pending = (await check.describe()).raw.pendingActivities ?? [];
+      seen += `, pending ${pending.map((a) => `${a.activityType?.name}${a.heartbeatDetails ? '+hb' : ''}`).join(' ') || 'none'}`;
       const training = pending.filter((a) => a.activityType?.name === 'trainer.train' && a.heartbeatDetails).map((a) => a.activityId!);
       return training.length > 0 && training;
     },
     300_000,
-  );
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}; last seen: ${seen}`);
+  });
   await kill(first);
   const killedAt = new Date();
   // Read after the kill: every row here was stored by the killed worker (a superset of the ones seen above).
