@@ -15,7 +15,9 @@ let temporal: { client: Client; close(): Promise<void> } | undefined;
 const RUNS = 2;
 const RESTARTS = 2;
 const DOWN_MS = 2_000;
-const TRAINER_PARAMS = { epochs: 400 };
+// The runs train for different lengths: when the first is through training after restart 1, the second
+// is still training, so restart 2 lands mid-run (with equal lengths both could finish between two looks).
+const TRAINER_PARAMS = [{ epochs: 300 }, { epochs: 1000 }];
 const DONE = ['promoted', 'rejected', 'failed'];
 
 dep.hooks(skip, async () => {
@@ -29,7 +31,7 @@ test('Temporal server SIGKILL and restart on its db mid-run: every run promoted 
     for (const name of modelNames) await registerLoadedModel(dep, name);
     const worker = await dep.startWorker({ RETRAIN_TRAINING_THREADS: String(RUNS) });
     const runIds: string[] = [];
-    for (const name of modelNames) runIds.push(await startRun(dep, name, TRAINER_PARAMS));
+    for (const [i, name] of modelNames.entries()) runIds.push(await startRun(dep, name, TRAINER_PARAMS[i % TRAINER_PARAMS.length]!));
 
     const momentsAtRestart: string[] = [];
     let lastLog = 0;
