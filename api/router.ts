@@ -10,6 +10,7 @@ import { reportsRouter } from './routers/reports';
 import { runsRouter } from './routers/runs';
 import { trainersRouter } from './routers/trainers';
 import { servingRouter } from './routers/serving';
+import { sessionRouter } from './routers/session';
 import { webhooksRouter } from './routers/webhooks';
 import { publicProcedure, router } from './trpc';
 
@@ -19,6 +20,7 @@ export const appRouter = router({
     .input(z.strictObject({}).optional())
     .output(z.object({ ok: z.boolean() }))
     .query(() => ({ ok: true })),
+  session: sessionRouter,
   models: modelsRouter,
   runs: runsRouter,
   feedback: feedbackRouter,

@@ -3,6 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import { createOpenApiHttpHandler, generateOpenApiDocument } from 'trpc-to-openapi';
+import { consoleHandler } from './consoleAssets';
 import { appRouter } from './router';
 import { BodyTooLargeError, MAX_JSON_BODY_BYTES, readBody, refuseTooLarge, sendError } from './httpBody';
 import { bearerFrom, createContextInner, identityFromToken, type ApiDeps } from './trpc';
@@ -171,6 +172,7 @@ export async function startApiServer(deps: ApiDeps, opts: { port?: number; host?
   const trpcHandler = createHTTPHandler({ router: appRouter, createContext, basePath: '/trpc/', onError, maxBodySize: MAX_JSON_BODY_BYTES });
   const restHandler = createOpenApiHttpHandler({ router: appRouter, createContext, onError, maxBodySize: MAX_JSON_BODY_BYTES });
   const document: { value?: unknown } = {};
+  const consoleSite = consoleHandler();
 
   const rest = async (req: http.IncomingMessage, res: http.ServerResponse, path: string) => {
     if (isTrainerDataPath(path)) return handleTrainerData(deps, req, res, path);
@@ -210,9 +212,13 @@ export async function startApiServer(deps: ApiDeps, opts: { port?: number; host?
         else res.end();
       });
     }
-    res.statusCode = 404;
-    res.setHeader('Content-Type', 'application/json');
-    res.end(JSON.stringify({ message: `no route ${url}: use /trpc/<procedure>, /api/<path> or /openapi.json` }));
+    // Everything else is the console: its assets, and its pages (client-side routes share one page).
+    const pathname = new URL(url, 'http://localhost').pathname;
+    return void consoleSite.handle(req, res, pathname).catch((err: unknown) => {
+      process.stderr.write(`api: console ${pathname.slice(0, 200)} failed: ${err instanceof Error ? err.message : String(err)}\n`);
+      if (!res.headersSent) sendError(res, 500, 'INTERNAL_SERVER_ERROR', 'internal error: the server log has the details');
+      else res.end();
+    });
   });
   const host = opts.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {

@@ -2,6 +2,7 @@
 import { initTRPC, TRPCError } from '@trpc/server';
 import type { Client } from '@temporalio/client';
 import type { OpenApiMeta } from 'trpc-to-openapi';
+import superjson from 'superjson';
 import { z } from 'zod';
 import type { Db } from '../db/index';
 import { writeAudit } from '../db/auditLog';
@@ -27,6 +28,8 @@ export interface ApiDeps {
   temporal: Client;
   /** Temporal namespace the runs live in, for links. */
   namespace: string;
+  /** Temporal's web UI base URL, for the console's links to a run's workflow; absent: no links. */
+  temporalUiUrl?: string | null;
   /** Task queues runs are started on: workflows and control activities, and training. */
   taskQueues: { control: string; training: string };
   /** Default time a gate waits for a human, in seconds. */
@@ -60,6 +63,8 @@ const t = initTRPC
   .context<Context>()
   .meta<OpenApiMeta>()
   .create({
+    // Dates (createdAt, deadlines) reach tRPC clients as Dates, as the output types say; REST answers plain JSON.
+    transformer: superjson,
     errorFormatter({ shape, error }) {
       const cause = error.cause;
       // Unexpected failures (a database error quoting its parameters, say) stay in the server log;

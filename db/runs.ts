@@ -20,10 +20,11 @@ export async function findRunById(db: DbOrTx, id: string) {
 export type RunRow = NonNullable<Awaited<ReturnType<typeof findRunById>>>;
 
 /** Runs newest first, optionally of one model or in one status. */
-export function listRuns(db: DbOrTx, opts: { model?: string | undefined; status?: RunStatus | undefined; limit: number }): Promise<RunRow[]> {
+export function listRuns(db: DbOrTx, opts: { model?: string | undefined; status?: RunStatus | undefined; trigger?: string | undefined; limit: number }): Promise<RunRow[]> {
   const filters = [];
   if (opts.model) filters.push(eq(models.name, opts.model));
   if (opts.status) filters.push(eq(runs.status, opts.status));
+  if (opts.trigger) filters.push(eq(runs.trigger, opts.trigger));
   return db
     .select(runWithNames)
     .from(runs)

@@ -284,6 +284,7 @@ export async function runDemo(opts: { quick: boolean; dataset?: DemoDataset }) {
     const overall = evidence.packet!.candidateEvaluation.classification.overall.rates;
     say('\nWhere to look:');
     if (services.uiUrl) say(`  Temporal UI    ${services.uiUrl}/namespaces/${services.namespace}/workflows (search: RetrainModel="${MODEL}")`);
+    say(`  console        ${url}/  (sign in with a token below: the approver's to judge and sign off)`);
     say(`  API            ${url}/trpc  REST ${url}/api  OpenAPI ${url}/openapi.json`);
     say(`  tokens         admin=${adminToken}\n                 ml-engineer (operator)=${engineerToken}\n                 risk-approver (approver)=${approverToken}`);
     say(`  try            curl -H 'Authorization: Bearer ${engineerToken}' ${url}/api/models/${MODEL}`);

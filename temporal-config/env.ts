@@ -182,6 +182,9 @@ const settingsSchema = z.object({
     message: "must be the control plane's http(s):// base URL, as trainers reach it (unset it when this process serves the API)",
   }),
   RETRAIN_TRAINER_TOKEN: optionalString,
+  RETRAIN_TEMPORAL_UI_URL: optionalString.refine((v) => v === undefined || /^https?:\/\/[^/]+/.test(v), {
+    message: "must be the Temporal UI's http(s):// base URL, as a person's browser reaches it (the console links runs there)",
+  }),
   RETRAIN_PYTHON_TRAINER_QUEUE: optionalString.refine((v) => v === undefined || /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/.test(v), {
     message: "must be a task queue name (letters, digits, _ . -), or 'off' to start no Python trainer",
   }),
@@ -219,11 +222,13 @@ export interface Settings {
   trainerToken: string | undefined;
   /** The queue `retrain up` starts the reference Python trainer on; null: none ('off'). */
   pythonTrainerQueue: string | null;
+  /** Temporal's web UI, for the console's links to a run's workflow; unset: the embedded dev server's, else none. */
+  temporalUiUrl: string | undefined;
 }
 
 /**
  * DATABASE_URL, RETRAIN_DATA_DIR, RETRAIN_CONTROL_QUEUE, RETRAIN_TRAINING_QUEUE, RETRAIN_TRAINING_THREADS,
- * RETRAIN_API_URL, RETRAIN_TRAINER_TOKEN, RETRAIN_PYTHON_TRAINER_QUEUE,
+ * RETRAIN_API_URL, RETRAIN_TRAINER_TOKEN, RETRAIN_PYTHON_TRAINER_QUEUE, RETRAIN_TEMPORAL_UI_URL,
  * TEMPORAL_LOG_LEVEL, TEMPORAL_CLI_PATH, TEMPORAL_TEST_SERVER_PATH, NODE_ENV and DEMO_QUICK. Throws an
  * Error naming the offending variable(s). Read afresh on each call (a dozen variables): tests and benches
  * set some of them while the process runs.
@@ -245,6 +250,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     apiUrl: e.RETRAIN_API_URL?.replace(/\/$/, ''),
     trainerToken: e.RETRAIN_TRAINER_TOKEN,
     pythonTrainerQueue: e.RETRAIN_PYTHON_TRAINER_QUEUE === 'off' ? null : (e.RETRAIN_PYTHON_TRAINER_QUEUE ?? 'sklearn'),
+    temporalUiUrl: e.RETRAIN_TEMPORAL_UI_URL?.replace(/\/$/, ''),
   };
 }
 

@@ -157,6 +157,7 @@ export async function startServices(opts: StartServicesOptions = {}): Promise<Se
           db: opened.db,
           temporal: client,
           namespace,
+          temporalUiUrl: settings.temporalUiUrl ?? devServer?.uiUrl ?? null,
           taskQueues,
           defaultApprovalTimeoutSeconds: opts.defaultApprovalTimeoutSeconds ?? 7 * 86400,
           scorer: createScorer(),
@@ -168,7 +169,7 @@ export async function startServices(opts: StartServicesOptions = {}): Promise<Se
       // A command that finds the PGlite folder held can then say where this server answers.
       opened.lock?.setApiUrl(api.url);
       temporalDbLock?.setApiUrl(api.url);
-      log(`api: ${api.url} (tRPC at /trpc, REST at /api, OpenAPI at /openapi.json)`);
+      log(`api: ${api.url} (the console at /, tRPC at /trpc, REST at /api, OpenAPI at /openapi.json)`);
     }
 
     if (opts.pythonTrainerQueue) {

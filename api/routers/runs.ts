@@ -33,6 +33,9 @@ import { temporalFailure, updateRefusal } from '../workflowUpdates';
 import { liveStatus, requireModel, requireRun } from '../lookups';
 import { runParams } from './trainers';
 
+/** What started a run: a person, the first version's bootstrap, a schedule, the drift monitor, feedback. */
+const RUN_TRIGGERS = ['manual', 'bootstrap', 'schedule', 'drift', 'feedback'] as const;
+
 const runOutput = z.object({
   runId: z.string(),
   model: z.string(),
@@ -228,7 +231,7 @@ export const runsRouter = router({
     .input(
       z.strictObject({
         model: modelName,
-        trigger: z.enum(['manual', 'bootstrap', 'schedule', 'drift', 'feedback']).default('manual'),
+        trigger: z.enum(RUN_TRIGGERS).default('manual'),
         trainerParams: trainerParamsInput.optional(),
         approvalTimeoutSeconds: z.number().int().min(1).max(30 * 86400).optional(),
         annotation: annotationSettingsInput.optional(),
@@ -314,6 +317,7 @@ export const runsRouter = router({
         .strictObject({
           model: modelName.optional(),
           status: z.enum(RUN_STATUSES).optional(),
+          trigger: z.enum(RUN_TRIGGERS).optional(),
           limit: positiveInt(500).default(50),
         })
         .default({ limit: 50 }),

@@ -1,5 +1,6 @@
 // The error formatter shows Temporal's failures (typed TemporalFailure) and hides every other
 // internal error, whatever its message says.
+import superjson, { type SuperJSONResult } from 'superjson';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
@@ -37,7 +38,8 @@ async function errorOf(path: string): Promise<{ message: string; code: string; h
     router: probe,
     createContext: () => createContextInner({} as ApiDeps, null),
   });
-  const body = (await res.json()) as { error: { message: string; data: { code: string; httpStatus: number } } };
+  // The wire carries the error through the router's transformer (superjson), as a tRPC client reads it.
+  const body = { error: superjson.deserialize<{ message: string; data: { code: string; httpStatus: number } }>(((await res.json()) as { error: SuperJSONResult }).error) };
   return { message: body.error.message, code: body.error.data.code, httpStatus: body.error.data.httpStatus };
 }
 

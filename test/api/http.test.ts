@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { createTRPCClient, httpLink, TRPCClientError } from '@trpc/client';
+import superjson from 'superjson';
 import { createApiClient } from '../../api/client';
 import { appRouter, type AppRouter } from '../../api/router';
 import { assertNothingWritten as nothingWritten, fingerprint as fingerprintOf, startCallerEnv, type CallerEnv } from '../caller';
@@ -212,7 +213,7 @@ describe('REST: what trpc-to-openapi would answer with a 500 is a 400 at the edg
 
 describe('REST status codes and tokens', () => {
   test('no token: UNAUTHORIZED over tRPC, 401 over REST, nothing written', async () => {
-    const anonymous = createTRPCClient<AppRouter>({ links: [httpLink({ url: `${env.url}/trpc` })] });
+    const anonymous = createTRPCClient<AppRouter>({ links: [httpLink({ url: `${env.url}/trpc`, transformer: superjson })] });
     const before = await fingerprint();
     await expectError(() => anonymous.models.list.query(), 'UNAUTHORIZED', 'models.list without a token');
     await expectError(() => anonymous.models.register.mutate({ name: `anon-${uid()}` }), 'UNAUTHORIZED', 'models.register without a token');

@@ -1,0 +1,19 @@
+// A chart: an Observable Plot specification rendered into the page. Charts are declarative specs built
+// from the data (console/charts.ts), never hand-drawn SVG; the figure carries a name for screen readers.
+import * as Plot from '@observablehq/plot';
+import { useEffect, useRef } from 'react';
+
+export function PlotFigure({ spec, label, caption }: { spec: Plot.PlotOptions; label: string; caption?: string }) {
+  const ref = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    const chart = Plot.plot({ ...spec, ariaLabel: label, ariaDescription: caption });
+    ref.current?.replaceChildren(chart);
+    return () => chart.remove();
+  }, [spec, label, caption]);
+  return (
+    <figure className="chart">
+      <div ref={ref} />
+      {caption && <figcaption>{caption}</figcaption>}
+    </figure>
+  );
+}

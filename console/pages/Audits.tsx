@@ -1,0 +1,8 @@
+// Audits (a helper fills this page in).
+export function AuditsPage() {
+  return (
+    <section>
+      <h1>Audits</h1>
+    </section>
+  );
+}

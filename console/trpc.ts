@@ -1,0 +1,39 @@
+// The one typed tRPC client of the console, made from the router's type: pages call procedures through
+// the query hooks (useQuery(trpc.runs.get.queryOptions({ runId }))), so a renamed field breaks the build.
+import { createTRPCClient, httpBatchLink, TRPCClientError } from '@trpc/client';
+import { createTRPCContext } from '@trpc/tanstack-react-query';
+import superjson from 'superjson';
+import type { AppRouter } from '../api/router';
+import type { inferRouterOutputs } from '@trpc/server';
+
+export type { AppRouter };
+export type Outputs = inferRouterOutputs<AppRouter>;
+
+export const { TRPCProvider, useTRPC, useTRPCClient } = createTRPCContext<AppRouter>();
+
+/** A client whose every request carries the token held in memory (never in a URL). */
+export function makeClient(token: () => string | null) {
+  return createTRPCClient<AppRouter>({
+    links: [
+      httpBatchLink({
+        url: '/trpc',
+        transformer: superjson,
+        headers: () => {
+          const t = token();
+          return t ? { authorization: `Bearer ${t}` } : {};
+        },
+      }),
+    ],
+  });
+}
+
+/** What a refusal said, for a person: the server's message (it says what was wrong and what to do). */
+export function errorMessage(err: unknown): string {
+  if (err instanceof TRPCClientError) return err.message;
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** The tRPC error code of a refusal (UNAUTHORIZED, FORBIDDEN, …), if it is one. */
+export function errorCode(err: unknown): string | undefined {
+  return err instanceof TRPCClientError ? (err.data as { code?: string } | undefined)?.code : undefined;
+}
