@@ -6,6 +6,7 @@
 // Stored JSON is what these validate: JSON has no NaN or Infinity (both are stored as null), so a
 // number that can be undefined in the maths is nullable here and in its type.
 import { z } from 'zod';
+import { jsonObject } from './schemas';
 import type { FairnessReport } from '../analysis/fairness';
 import type { AblationRowTest } from '../analysis/ablation';
 import { METRICS, thresholdConstraintsSchema, type PolicyJudgement, type RuleResult } from '../analysis/policy';
@@ -222,7 +223,7 @@ export const saturationReportOutput = z
     schemaVersion: z.literal(1),
     runId: z.string(),
     snapshotId: z.number(),
-    settings: z.object({ fractions: z.array(z.number()), seeds: z.number(), trainerParams: z.record(z.string(), z.unknown()), threshold: z.number() }),
+    settings: z.object({ fractions: z.array(z.number()), seeds: z.number(), trainerParams: jsonObject, threshold: z.number() }),
     /** Every training of the check: the nested subsets (curve) and the ablation without the newest batch. */
     points: z.array(
       z.object({
@@ -354,7 +355,7 @@ export const lineageOutput = z.object({
    */
   trainer: z.object({ name: z.string(), version: z.string().nullable(), codeDigest: z.string().nullable(), taskQueue: z.string().nullable() }),
   /** The params the trainer was given (any JSON its params schema allows; the built-in trainer's are numbers). */
-  params: z.record(z.string(), z.unknown()),
+  params: jsonObject,
   artifactHash: z.string(),
   /** Where the artifact is: retrain-store:<sha256> in the control plane's store, or the trainer's own URI; null uri: in the version's row (before the contract). */
   artifact: z.object({ uri: z.string().nullable(), sha256: z.string(), size: z.number().nullable() }),

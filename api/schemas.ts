@@ -1,5 +1,6 @@
 // zod schemas shared by the routers: one definition per concept, with messages a user can act on.
 import { z } from 'zod';
+import type { Json } from '../db/auditLog';
 import { ROLES } from '../db/schema';
 
 export const modelName = z
@@ -252,3 +253,10 @@ export const driftMonitorPolicyInput = z.strictObject({
   startRetraining: z.boolean().optional(),
   webhook: alertWebhook,
 });
+
+/** Any JSON value, named once so the OpenAPI document refers to it by name (typed, where z.unknown() is not). */
+export const jsonValue: z.ZodType<Json> = z
+  .lazy(() => z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(jsonValue), z.record(z.string(), jsonValue)]))
+  .meta({ id: 'JsonValue' });
+/** A JSON object of any keys (a trainer's params, a params schema): an output typed as JSON, not unknown. */
+export const jsonObject = z.record(z.string(), jsonValue);

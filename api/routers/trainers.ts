@@ -17,7 +17,7 @@ import { trainerDescription, TRAINER_ACTIVITIES, type TrainerDescription } from 
 import { TRAINER_CALL_WORKFLOW_TYPE, type TrainerCallInput } from '../../workflows/messages';
 import type { Context } from '../trpc';
 import { roleProcedure, router } from '../trpc';
-import { builtinTrainerParamsInput, taskQueueName, trainerName } from '../schemas';
+import { builtinTrainerParamsInput, jsonObject, taskQueueName, trainerName } from '../schemas';
 import { temporalFailure } from '../workflowUpdates';
 
 /** The control plane's own trainers: upserted by its worker at start, never through the API. */
@@ -29,7 +29,7 @@ const trainerOutput = z.object({
   codeDigest: z.string(),
   taskQueue: z.string(),
   /** JSON Schema (draft 2020-12) of the trainer's params, as it declared it. */
-  paramsSchema: z.record(z.string(), z.unknown()),
+  paramsSchema: jsonObject,
   labelSets: z.array(z.string()),
   featureKinds: z.array(z.string()),
   registeredBy: z.string(),
