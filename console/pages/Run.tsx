@@ -16,6 +16,9 @@ const POLL_MS = 2_000;
 /** A run has a gate result once it was judged: a decision recorded, or the workflow holding one. */
 const judged = (run: Run) => run.gateDecision !== null || run.live?.gate != null || run.status === 'awaiting_approval';
 
+/** A run at its rollout step, or ended as one with a rollout can (promoted, rolled back). */
+const mayHaveRollout = (run: Run) => run.live?.step === 'rolling_out' || run.status === 'rolled_back' || run.status === 'promoted';
+
 export function RunPage() {
   const trpc = useTRPC();
   const { runId = '' } = useParams<{ runId: string }>();
@@ -43,6 +46,9 @@ function RunBody({ run }: { run: Run }) {
   // The same query (and cache entry) the packet view reads: the hash the page shows is the hash signed.
   const report = useQuery({ ...trpc.reports.get.queryOptions({ runId: run.runId }), enabled: hasGate });
   const packetHash = report.data?.packetHash ?? null;
+  // Whether the run has (had) a rollout: only its rollout workflow knows (without a plan a run promotes at once).
+  const rollout = useQuery({ ...trpc.runs.rollout.queryOptions({ runId: run.runId }), enabled: mayHaveRollout(run), retry: false });
+  const hadRollout = rollout.isSuccess ? true : rollout.isError ? false : null;
   // A decision made elsewhere (another approver, the deadline) changes the status: read the packet's decision again.
   const queryClient = useQueryClient();
   const { runId, status } = run;
@@ -51,9 +57,9 @@ function RunBody({ run }: { run: Run }) {
   }, [queryClient, trpc, runId, status]);
   return (
     <>
-      <Facts run={run} packetHash={packetHash} />
+      <Facts run={run} packetHash={packetHash} rollout={rollout.data ?? null} />
       <h2>Steps</h2>
-      <Timeline run={run} />
+      <Timeline run={run} hadRollout={hadRollout} />
       {hasGate && <PacketView runId={run.runId} />}
       {(!hasGate || report.data) && <Decision run={run} packetHash={packetHash} approval={report.data?.approval ?? null} />}
     </>

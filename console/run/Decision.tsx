@@ -18,7 +18,7 @@ export function Decision({ run, packetHash, approval }: { run: Run; packetHash: 
   if (!can('approver')) {
     return (
       <section aria-labelledby="decision-h">
-        <h2 id="decision-h">Sign-off</h2>
+        <h2 id="decision-h">Decision</h2>
         <p className="hint">This run waits for an approver&apos;s sign-off.</p>
       </section>
     );
@@ -29,7 +29,7 @@ export function Decision({ run, packetHash, approval }: { run: Run; packetHash: 
 function Decided({ approval }: { approval: Approval }) {
   return (
     <section aria-labelledby="decision-h">
-      <h2 id="decision-h">Sign-off</h2>
+      <h2 id="decision-h">Decision</h2>
       <p>
         <span className={`badge ${approval.decision}`}>{approval.decision}</span> by <strong>{approval.approver}</strong> on {when(approval.createdAt)}: {approval.reason}
       </p>
@@ -56,7 +56,7 @@ function SignOff({ runId, packetHash }: { runId: string; packetHash: string | nu
     ]);
   return (
     <section aria-labelledby="decision-h">
-      <h2 id="decision-h">Sign-off</h2>
+      <h2 id="decision-h">Decision</h2>
       <Query q={eligibility} what="whether you may decide">
         {(e) =>
           !e.allowed ? (

@@ -1,20 +1,13 @@
 // What a run is, in one list: model, status, trigger, who asked, when, the candidate, the gate and how it
 // ended, with links to the model, the rollout and the workflow in Temporal's UI.
-import { useQuery } from '@tanstack/react-query';
 import { Link } from 'wouter';
 import { when } from '../format';
 import { useSession } from '../session';
-import { useTRPC } from '../trpc';
+import type { Outputs } from '../trpc';
 import type { Run } from './steps';
 
-/** A run that reached its rollout step, or ended in a way a rollout can (promoted, rolled back). */
-const mayHaveRollout = (run: Run) => run.live?.step === 'rolling_out' || run.status === 'rolled_back' || run.status === 'promoted';
-
-export function Facts({ run, packetHash }: { run: Run; packetHash: string | null }) {
-  const trpc = useTRPC();
+export function Facts({ run, packetHash, rollout }: { run: Run; packetHash: string | null; rollout: Outputs['runs']['rollout'] | null }) {
   const { identity } = useSession();
-  // Whether the run has (had) a rollout: only its rollout workflow knows (a run without a plan is promoted at once).
-  const rollout = useQuery({ ...trpc.runs.rollout.queryOptions({ runId: run.runId }), enabled: mayHaveRollout(run), retry: false });
   const { uiUrl, namespace } = identity.temporal;
   const result = run.result;
   return (
@@ -43,11 +36,11 @@ export function Facts({ run, packetHash }: { run: Run; packetHash: string | null
       <dd>{packetHash ? <code className="hash">{packetHash}</code> : '—'}</dd>
       <dt>Result</dt>
       <dd>{result ? `${result.outcome ?? run.status}: ${result.reason}` : '—'}</dd>
-      {rollout.data && (
+      {rollout && (
         <>
           <dt>Rollout</dt>
           <dd>
-            <Link href={`/runs/${encodeURIComponent(run.runId)}/rollout`}>Rollout of {run.runId}</Link> ({rollout.data.phase})
+            <Link href={`/runs/${encodeURIComponent(run.runId)}/rollout`}>Rollout of {run.runId}</Link> ({rollout.phase})
           </dd>
         </>
       )}

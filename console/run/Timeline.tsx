@@ -5,8 +5,8 @@ import { stepStates, type Run } from './steps';
 
 const label = (step: string) => step.replace(/_/g, ' ');
 
-export function Timeline({ run }: { run: Run }) {
-  const steps = stepStates(run);
+export function Timeline({ run, hadRollout }: { run: Run; hadRollout: boolean | null }) {
+  const steps = stepStates(run, hadRollout);
   const live = run.live;
   const waiting = run.waitingForTrainer;
   return (

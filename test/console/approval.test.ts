@@ -76,6 +76,10 @@ test('an approver finds the waiting run, reads its packet hash and approves with
   // The page follows the run to its end without a reload.
   await visible(page.getByText('promoted', { exact: true }).first(), 60_000);
   await visible(page.getByText(reason));
+  // Promoted at once (no rollout plan): the timeline says the rollout and reject branches were not taken.
+  await visible(page.getByRole('listitem').filter({ hasText: 'rolling out (not taken)' }));
+  await visible(page.getByRole('listitem').filter({ hasText: 'promoting (done)' }));
+  await absent(page, page.getByRole('link', { name: `Rollout of ${operatorRun}` }), 'a rollout link for a run without a rollout');
   await checkPage(page, 'run-promoted');
 
   // What the click did, in the database and the API: the candidate serves, the approval keeps the reason and the hash read.
@@ -88,8 +92,12 @@ test('an approver finds the waiting run, reads its packet hash and approves with
   assert.equal(approval?.reportHash, packetHash);
   const detail = await env.clients.viewer.runs.get.query({ runId: operatorRun });
   const m = await env.clients.viewer.models.get.query({ name: model });
-  assert.equal(m.routes.find((r) => r.kind === 'production')?.version, detail.candidateVersion);
-  assert.equal(detail.candidateVersion, 2, 'v2, the candidate, replaced the bootstrap v1');
+  assert.ok(detail.candidateVersion !== null && detail.candidateVersion > 1, `a new candidate (v${String(detail.candidateVersion)})`);
+  assert.equal(m.routes.find((r) => r.kind === 'production')?.version, detail.candidateVersion, 'the candidate replaced the bootstrap v1 in production');
+  // Decided: nobody may decide it again, and session.gateEligibility says so.
+  const after = await env.clients.approver.session.gateEligibility.query({ runId: operatorRun });
+  assert.equal(after.allowed, false);
+  assert.match(after.reason ?? '', /not waiting for a gate decision \(status: promoted\)/);
   assert.deepEqual(page.errors, []);
 });
 
@@ -104,6 +112,14 @@ test('the requester (admin, so approver-capable) is told why they may not decide
   await checkPage(page, 'run-awaiting-requester');
   await assert.rejects(lead.client.gates.approve.mutate({ runId: leadRun, reason: 'my own run looks fine', packetHash: await packetHashOf(leadRun) }), (err) => codeOf(err) === 'FORBIDDEN' && /four eyes/.test((err as Error).message));
   assert.equal((await env.services.opened.db.select().from(approvals).where(eq(approvals.runId, leadRun))).length, 0, 'no approval was written');
+  // What the page asked: the same checks as gates.approve. Another approver may; an operator may not.
+  const requester = await lead.client.session.gateEligibility.query({ runId: leadRun });
+  assert.equal(requester.allowed, false);
+  const other = await env.clients.approver.session.gateEligibility.query({ runId: leadRun });
+  assert.deepEqual(other, { allowed: true, reason: null, packetHash: await packetHashOf(leadRun) });
+  const operator = await env.clients.operator.session.gateEligibility.query({ runId: leadRun });
+  assert.equal(operator.allowed, false);
+  assert.match(operator.reason ?? '', /role 'operator'; deciding a gate needs 'approver'/);
   assert.deepEqual(page.errors, []);
 });
 
