@@ -49,7 +49,7 @@ export function PrSection({ packet }: { packet: Packet }) {
       {points.length === 0 ? (
         <p className="state empty">No curve for this slice.</p>
       ) : (
-        <div className="chart-grid">
+        <div style={{ display: 'grid', gridTemplateColumns: 'repeat(auto-fill, minmax(540px, 1fr))', columnGap: '1.5rem' }}>
           <PlotFigure spec={specs.pr} label={`Precision-recall curve, ${slice === 'overall' ? 'all held-out rows' : slice}, with the operating threshold marked`} caption="Blue: the operating threshold; green: the threshold the policy's constraints chose; amber: the abstain band's ends." />
           <PlotFigure spec={specs.thresholds} label={`Precision and recall by threshold, ${slice === 'overall' ? 'all held-out rows' : slice}, abstain band shaded`} caption="Shaded: scores deferred to a human (the abstain band)." />
         </div>

@@ -45,16 +45,22 @@ function MetricSelect<T extends string>({ label, value, options, names, onChange
 
 /** One attribute's slices: a chart whose spec is built once per metric. */
 const SliceChart = memo(function SliceChart({ group, metric }: { group: SliceGroup; metric: RateMetric }) {
-  const spec = useMemo(() => boundedIntervalSpec(group.rows, { x: `${METRIC_NAMES[metric]} (95% Wilson interval)`, domain: [0, 1] }), [group, metric]);
+  const spec = useMemo(() => boundedIntervalSpec(group.rows, { x: `${METRIC_NAMES[metric]} (95% Wilson interval)`, domain: [0, 1], width: 540 }), [group, metric]);
   const thin = group.rows.filter((r) => r.insufficient).length;
   return (
-    <PlotFigure
+    <div>
+      <h3>{group.attribute === 'overall' ? 'Overall' : group.attribute}</h3>
+      <PlotFigure
       spec={spec}
       label={`${METRIC_NAMES[metric]} by ${group.attribute}, with 95% intervals and the policy's bound`}
-      caption={`${group.attribute}: ${group.rows.length} value${group.rows.length === 1 ? '' : 's'}${thin ? `, ${thin} insufficient (hollow)` : ''}. Red ticks: the policy's bound.`}
-    />
+        caption={`${group.attribute}: ${group.rows.length} value${group.rows.length === 1 ? '' : 's'}${thin ? `, ${thin} insufficient (hollow)` : ''}. Red ticks: the policy's bound.`}
+      />
+    </div>
   );
 });
+
+/** Charts side by side where the page is wide enough. */
+const GRID = { display: 'grid', gridTemplateColumns: 'repeat(auto-fill, minmax(540px, 1fr))', columnGap: '1.5rem' } as const;
 
 export function SlicesSection({ packet, policy, flagged }: { packet: Packet; policy: Policy | null; flagged: Set<string> }) {
   const [metric, setMetric] = useState<RateMetric>(() => defaultSliceMetric(policy));
@@ -68,7 +74,7 @@ export function SlicesSection({ packet, policy, flagged }: { packet: Packet; pol
         insufficient: it is never silently passed.
       </p>
       <MetricSelect label="Slice metric" value={metric} options={RATE_METRICS} names={METRIC_NAMES} onChange={setMetric} accept={isRateMetric} />
-      <div className="chart-grid">
+      <div style={GRID}>
         {groups.map((g) => (
           <SliceChart key={g.attribute} group={g} metric={metric} />
         ))}
@@ -175,7 +181,11 @@ export function DeltasSection({ packet, policy, flagged }: { packet: Packet; pol
   const firstRegression = policy?.rules.find((r) => r.kind === 'no_regression');
   const [metric, setMetric] = useState<RateMetric>(() => (firstRegression?.kind === 'no_regression' && isRateMetric(firstRegression.metric) ? firstRegression.metric : 'accuracy'));
   const rows = useMemo(() => deltaRows(packet, metric, policy, flagged), [packet, metric, policy, flagged]);
-  const spec = useMemo(() => boundedIntervalSpec(rows, { x: `Candidate − champion, ${METRIC_NAMES[metric]} (95% paired bootstrap)`, reference: { value: 0, label: 'no change' } }), [rows, metric]);
+  const spec = useMemo(() => {
+    // Symmetric about zero, never narrower than ±0.05: identical versions would otherwise collapse the axis.
+    const reach = Math.max(0.05, ...rows.flatMap((r) => [Math.abs(r.lower ?? 0), Math.abs(r.upper ?? 0)]));
+    return boundedIntervalSpec(rows, { x: `Candidate − champion, ${METRIC_NAMES[metric]} (95% paired bootstrap)`, reference: { value: 0, label: 'no change' }, domain: [-reach, reach] });
+  }, [rows, metric]);
   const overall = (packet.deltas ?? []).filter((d) => d.attribute === 'overall');
   return (
     <section aria-labelledby="packet-deltas">

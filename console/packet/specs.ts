@@ -29,7 +29,7 @@ export const rowLabel = (r: BoundedRow) => `${r.label} (n=${r.support}${r.insuff
  * bound (min or max) as a red tick on its own row, or one dashed rule when every row shares it; a
  * reference line (zero for differences) when asked.
  */
-export function boundedIntervalSpec(rows: BoundedRow[], opts: { x: string; domain?: [number, number]; reference?: { value: number; label: string } }): Plot.PlotOptions {
+export function boundedIntervalSpec(rows: BoundedRow[], opts: { x: string; domain?: [number, number]; reference?: { value: number; label: string }; width?: number }): Plot.PlotOptions {
   const drawn = rows.filter((r) => r.point !== null && r.lower !== null && r.upper !== null);
   const labels = rows.map(rowLabel);
   const bounds = rows.flatMap((r) => [
@@ -38,6 +38,7 @@ export function boundedIntervalSpec(rows: BoundedRow[], opts: { x: string; domai
   ]);
   const colour = (r: BoundedRow) => (r.insufficient ? AMBER : BLUE);
   return {
+    ...(opts.width ? { width: opts.width } : {}),
     marginLeft: Math.min(300, 12 + 7 * Math.max(8, ...labels.map((l) => l.length))),
     marginRight: 24,
     height: 44 + 24 * rows.length,
@@ -62,6 +63,7 @@ export interface CurvePoint {
 export function prCurveSpec(points: CurvePoint[], marks: { label: string; recall: number; precision: number; colour: 'operating' | 'chosen' | 'band' }[]): Plot.PlotOptions {
   const colourOf = { operating: BLUE, chosen: GREEN, band: AMBER } as const;
   return {
+    width: 560,
     height: 320,
     marginRight: 24,
     x: { label: 'Recall', domain: [0, 1], grid: true },
@@ -69,7 +71,13 @@ export function prCurveSpec(points: CurvePoint[], marks: { label: string; recall
     marks: [
       Plot.line(points, { x: 'recall', y: 'precision', stroke: GREY, curve: 'step-before' }),
       Plot.dot(marks, { x: 'recall', y: 'precision', r: 5, fill: (m: (typeof marks)[number]) => colourOf[m.colour], stroke: 'white' }),
-      Plot.text(marks, { x: 'recall', y: 'precision', text: 'label', dx: 8, dy: -8, textAnchor: 'start', fill: (m: (typeof marks)[number]) => colourOf[m.colour] }),
+      // Labels stand apart (the marks sit close together near the curve's knee): each kind at its own offset.
+      ...(['band', 'operating', 'chosen'] as const).map((kind, k) =>
+        Plot.text(
+          marks.filter((m) => m.colour === kind),
+          { x: 'recall', y: 'precision', text: 'label', dx: -8, dy: [-10, 16, 32][k]!, textAnchor: 'end', fill: colourOf[kind] },
+        ),
+      ),
     ],
   };
 }
@@ -85,6 +93,7 @@ export function thresholdSpec(
   ]);
   const rules = [{ x: opts.operating, label: `operating ${opts.operating.toFixed(3)}`, colour: BLUE }, ...(opts.chosen !== null ? [{ x: opts.chosen, label: `chosen ${opts.chosen.toFixed(3)}`, colour: GREEN }] : [])];
   return {
+    width: 560,
     height: 260,
     marginRight: 24,
     x: { label: 'Threshold', domain: [0, 1], grid: true },
@@ -121,7 +130,7 @@ export function shareSpec(rows: { label: string; share: number; reason: string }
     marginLeft: Math.min(300, 12 + 7 * Math.max(8, ...rows.map((r) => r.label.length))),
     marginRight: 48,
     height: 44 + 22 * rows.length,
-    x: { label: 'Share of the attribute’s traffic', domain: [0, Math.max(0.05, ...rows.map((r) => r.share))], percent: true, grid: true },
+    x: { label: 'Share of the attribute’s traffic', domain: [0, Math.max(0.05, ...rows.map((r) => r.share))], tickFormat: '.0%', grid: true },
     y: { label: null, domain: rows.map((r) => r.label) },
     marks: [
       Plot.barX(rows, { y: 'label', x: 'share', fill: (r: (typeof rows)[number]) => (r.reason === 'absent' ? RED : AMBER) }),
