@@ -24,9 +24,10 @@ export function PrSection({ packet }: { packet: Packet }) {
     if (at) marks.push({ label: `operating ${fmt(operating)}`, recall: at.recall, precision: at.precision, colour: 'operating' });
     // The constrained choice was made on the whole held-out set: its own recall and precision, overall only.
     if (chosen && slice === 'overall' && chosen.precision !== null) marks.push({ label: `chosen ${fmt(chosen.threshold)}`, recall: chosen.recall, precision: chosen.precision, colour: 'chosen' });
-    for (const end of band ? [band.lower, band.upper] : []) {
+    // The band's two ends, named once (at the upper end, the one with the lower recall).
+    for (const end of band ? [band.upper, band.lower] : []) {
       const p = pointAt(points, end);
-      if (p) marks.push({ label: `abstain ${fmt(end)}`, recall: p.recall, precision: p.precision, colour: 'band' });
+      if (p) marks.push({ label: end === band?.upper ? `abstain ${fmt(band.lower, 2)}–${fmt(band.upper, 2)}` : '', recall: p.recall, precision: p.precision, colour: 'band' });
     }
     return { pr: prCurveSpec(points, marks), thresholds: thresholdSpec(points, { operating, chosen: slice === 'overall' ? (chosen?.threshold ?? null) : null, band }) };
   }, [points, operating, chosen, band, slice]);

@@ -10,7 +10,7 @@ export function PacketHeader({ packet, packetHash }: { packet: Packet; packetHas
   const { heldOut } = packet;
   return (
     <section aria-labelledby="packet-header">
-      <h2 id="packet-header">Packet</h2>
+      <h2 id="packet-header">Approval packet</h2>
       <dl className="facts">
         <dt>Model</dt>
         <dd>{packet.model}</dd>
