@@ -98,8 +98,6 @@ export function consoleHandler() {
     return built;
   };
   return {
-    /** Starts the build without waiting, so the first page a person opens does not wait for it. */
-    warm: () => void assets().catch(() => undefined),
     async handle(req: http.IncomingMessage, res: http.ServerResponse, pathname: string): Promise<void> {
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         res.statusCode = 405;

@@ -10,6 +10,7 @@ import { ModelsPage } from './pages/Models';
 import { RolloutPage } from './pages/Rollout';
 import { RunPage } from './pages/Run';
 import { RunsPage } from './pages/Runs';
+import { PacketPage } from './packet/PacketPage';
 
 /** The pages in the navigation, each offered only to a role that may read it. */
 const NAV: { href: string; label: string; role: RoleName }[] = [
@@ -71,6 +72,7 @@ export function App() {
           <Route path="/">{home ? <Redirect to={home} replace /> : <NoPages />}</Route>
           <Route path="/runs" component={RunsPage} />
           <Route path="/runs/:runId/rollout" component={RolloutPage} />
+          <Route path="/runs/:runId/packet" component={PacketPage} />
           <Route path="/runs/:runId" component={RunPage} />
           <Route path="/models" component={ModelsPage} />
           <Route path="/models/:name" component={ModelPage} />

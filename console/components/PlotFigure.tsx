@@ -7,6 +7,12 @@ export function PlotFigure({ spec, label, caption }: { spec: Plot.PlotOptions; l
   const ref = useRef<HTMLDivElement>(null);
   useEffect(() => {
     const chart = Plot.plot({ ...spec, ariaLabel: label, ariaDescription: caption });
+    // Plot names each mark's <g> ("dot", "rule", "x-axis tick"), which ARIA forbids on an element
+    // without a role (axe: aria-prohibited-attr); the chart's own label and caption carry its meaning.
+    for (const g of chart.querySelectorAll('g[aria-label], g[aria-description]')) {
+      g.removeAttribute('aria-label');
+      g.removeAttribute('aria-description');
+    }
     ref.current?.replaceChildren(chart);
     return () => chart.remove();
   }, [spec, label, caption]);
