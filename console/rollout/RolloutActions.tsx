@@ -2,27 +2,11 @@
 // the roles the server allows (api/routers/runs ROLLOUT_ROLES, checked against it at compile time) and
 // only when the phase allows it. The workflow's validators still decide; their refusal is shown as said.
 import { useMutation, useQueryClient } from '@tanstack/react-query';
-import type { ROLLOUT_ROLES } from '../../api/routers/runs';
 import { ReasonForm, type ReasonAction } from '../components/ReasonForm';
 import { useSession } from '../session';
 import { useTRPC } from '../trpc';
+import { controlsFor, ROLES, type RolloutControl } from './controls';
 import type { RolloutStatus } from './specs';
-
-/** The server's table, restated for the browser; a change there breaks this file's build until it follows. */
-export const ROLES: typeof ROLLOUT_ROLES = {
-  rollback: ['operator', 'approver'],
-  'promote-now': ['approver'],
-  pause: ['operator', 'approver'],
-  resume: ['operator', 'approver'],
-};
-
-export type RolloutControl = keyof typeof ROLES;
-
-/** The controls that make sense in this state of the rollout, before roles are considered. */
-export function controlsFor(status: Pick<RolloutStatus, 'phase' | 'outcome'>): RolloutControl[] {
-  if (status.outcome !== null || !['shadow', 'canary', 'paused'].includes(status.phase)) return [];
-  return status.phase === 'paused' ? ['rollback', 'promote-now', 'resume'] : ['rollback', 'promote-now', 'pause'];
-}
 
 export function RolloutActions({ runId, status, requestedBy }: { runId: string; status: RolloutStatus; requestedBy: string }) {
   const trpc = useTRPC();

@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { and, desc, eq } from 'drizzle-orm';
+import { ROLLOUT_ROLES } from '../../api/routers/runs';
+import { controlsFor, ROLES } from '../../console/rollout/controls';
 import { deploymentEvents, modelVersions, predictions, routes, runs, shadowPredictions } from '../../db/schema';
 import { promotedModel, startTestEnv, uid, waitFor, waitForStatus, type TestEnv } from '../helpers';
 import { absent, checkPage, launchBrowser, newPage, noBrowser, signIn, visible } from './browser';
@@ -23,6 +25,16 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await env?.stop();
+});
+
+test('the controls offered follow the phase, and the browser\'s role table is the server\'s', () => {
+  assert.deepEqual(ROLES, ROLLOUT_ROLES);
+  assert.deepEqual(ROLES.rollback, ['operator', 'approver'], 'operators roll back (issue #14)');
+  assert.deepEqual(controlsFor({ phase: 'shadow', outcome: null }), ['rollback', 'promote-now', 'pause']);
+  assert.deepEqual(controlsFor({ phase: 'canary', outcome: null }), ['rollback', 'promote-now', 'pause']);
+  assert.deepEqual(controlsFor({ phase: 'paused', outcome: null }), ['rollback', 'promote-now', 'resume']);
+  for (const phase of ['rolling_back', 'promoting', 'done']) assert.deepEqual(controlsFor({ phase, outcome: null }), [], phase);
+  assert.deepEqual(controlsFor({ phase: 'canary', outcome: 'rolled_back' }), []);
 });
 
 const rolloutStatus = (runId: string) => env.clients.viewer.runs.rollout.query({ runId });
