@@ -228,6 +228,9 @@ export async function listModels(db: DbOrTx) {
       // which inside the subquery would bind to the inner table's own id.
       versions: sql<number>`(select count(*) from model_versions v where v.model_id = "models"."id")`,
       productionVersion: sql<number | null>`(select mv.version from routes r join model_versions mv on mv.id = r.version_id where r.model_id = "models"."id" and r.kind = 'production')`,
+      canaryVersion: sql<number | null>`(select mv.version from routes r join model_versions mv on mv.id = r.version_id where r.model_id = "models"."id" and r.kind = 'canary')`,
+      canaryWeight: sql<number | null>`(select r.weight from routes r where r.model_id = "models"."id" and r.kind = 'canary')`,
+      shadowVersion: sql<number | null>`(select mv.version from routes r join model_versions mv on mv.id = r.version_id where r.model_id = "models"."id" and r.kind = 'shadow')`,
     })
     .from(models)
     .orderBy(asc(models.name));
@@ -235,6 +238,9 @@ export async function listModels(db: DbOrTx) {
     ...r,
     versions: Number(r.versions),
     productionVersion: r.productionVersion === null ? null : Number(r.productionVersion),
+    canaryVersion: r.canaryVersion === null ? null : Number(r.canaryVersion),
+    canaryWeight: r.canaryWeight === null ? null : Number(r.canaryWeight),
+    shadowVersion: r.shadowVersion === null ? null : Number(r.shadowVersion),
   }));
 }
 

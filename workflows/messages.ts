@@ -448,7 +448,7 @@ export interface RolloutCommand {
 
 export const ROLLOUT_FAILURE = GATE_FAILURE;
 export const rolloutStatusQuery = defineQuery<RolloutStatus>('rolloutStatus');
-/** Fast path: skips analysis; any approver. */
+/** Fast path: skips analysis; any operator or approver (it restores the approved champion). */
 export const rollbackUpdate = defineUpdate<RolloutStatus, [RolloutCommand]>('rollback');
 /** Skip the remaining steps: an approver who did not request the run (the API also applies fourEyesRefusal to the chains). */
 export const promoteNowUpdate = defineUpdate<RolloutStatus, [RolloutCommand]>('promoteNow');

@@ -2,8 +2,8 @@
 // served ones) → canary steps, each followed by an analysis window judged against the version it may
 // replace → production. A failed analysis rolls back at once; an inconclusive one pauses for a human
 // instead of guessing (Argo Rollouts' analysis semantics); the shadow comparison is treated the same
-// way. Updates at any time: rollback (the fast path, any approver), promoteNow (an approver who did not
-// request the run), pause, resume.
+// way. Updates at any time: rollback (the fast path, any operator or approver: it restores the approved
+// champion), promoteNow (an approver who did not request the run), pause, resume.
 import { ApplicationFailure, condition, patched, setHandler } from '@temporalio/workflow';
 import { nextRolloutAction, type MeasurementPhase } from '../analysis/rollout';
 import {
@@ -51,7 +51,9 @@ export async function rollout(input: RolloutInput): Promise<RolloutResult> {
       rollbackBy = cmd;
       return status;
     },
-    { validator: validate(['approver'], 'roll back') },
+    // Rolling back restores the approved champion (the safe direction): operators steer rollouts, as
+    // Argo Rollouts lets them abort. Rejected updates are not in history, so widening it needs no patch.
+    { validator: validate(['operator', 'approver'], 'roll back') },
   );
   setHandler(
     promoteNowUpdate,

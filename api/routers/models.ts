@@ -63,6 +63,11 @@ const modelSummary = z.object({
   name: z.string(),
   description: z.string(),
   productionVersion: z.number().nullable(),
+  /** The version on the canary route and its share of traffic, during a rollout; null otherwise. */
+  canaryVersion: z.number().nullable(),
+  canaryWeight: z.number().nullable(),
+  /** The version scoring traffic silently on the shadow route; null when none. */
+  shadowVersion: z.number().nullable(),
   versions: z.number(),
   trainer: modelTrainerOutput,
   features: featuresOutput,

@@ -185,12 +185,13 @@ const rolloutStatusOutput = z.object({
 
 /**
  * Who may act on a rollout (README, Roles), the same table as the rollout workflow's validators:
- * rollback and promote-now are approvers' decisions (promote-now never by the run's requester or anyone
- * controlling its token: four eyes); pause and resume only stop and restart the approved plan's traffic
- * shifting, so operators and approvers both may.
+ * promote-now is an approver's decision (never by the run's requester or anyone controlling its token:
+ * four eyes); rollback is the safe direction (it restores the approved champion, as Argo Rollouts lets
+ * operators abort), and pause and resume only stop and restart the approved plan's traffic shifting,
+ * so operators and approvers both may.
  */
 export const ROLLOUT_ROLES = {
-  rollback: ['approver'],
+  rollback: ['operator', 'approver'],
   'promote-now': ['approver'],
   pause: ['operator', 'approver'],
   resume: ['operator', 'approver'],
@@ -337,7 +338,7 @@ export const runsRouter = router({
         throw new TRPCError({ code: 'NOT_FOUND', message: `run ${input.runId} has no rollout (${err instanceof Error ? err.message : String(err)})` });
       }
     }),
-  rollback: rolloutCommand('rollback', rollbackUpdate, 'Roll the candidate back now (skips analysis; any approver)'),
+  rollback: rolloutCommand('rollback', rollbackUpdate, 'Roll the candidate back now (skips analysis; operator or approver)'),
   promoteNow: rolloutCommand('promote-now', promoteNowUpdate, 'Skip the remaining canary steps (an approver who did not request the run, nor issued or shares an issuer with its token)'),
   pause: rolloutCommand('pause', pauseUpdate, 'Pause the rollout (the analysis clock stops; operator or approver)'),
   resume: rolloutCommand('resume', resumeUpdate, 'Resume a paused rollout (operator or approver)'),

@@ -199,11 +199,11 @@ describe('the approval is bound to what was judged', () => {
 });
 
 describe('who may act on a rollout', () => {
-  // The decision, written down (README, Roles): rollback and promote-now are approvers' (promote-now
-  // never by the requester), pause and resume operators' and approvers'; admin may do everything.
+  // The decision, written down (README, Roles): promote-now is approvers' (never by the requester);
+  // rollback, pause and resume operators' and approvers'; admin may do everything.
   const expected: Record<Role, Record<keyof typeof ROLLOUT_ROLES, boolean>> = {
     viewer: { rollback: false, 'promote-now': false, pause: false, resume: false },
-    operator: { rollback: false, 'promote-now': false, pause: true, resume: true },
+    operator: { rollback: true, 'promote-now': false, pause: true, resume: true },
     approver: { rollback: true, 'promote-now': true, pause: true, resume: true },
     admin: { rollback: true, 'promote-now': true, pause: true, resume: true },
     annotator: { rollback: false, 'promote-now': false, pause: false, resume: false },

@@ -1,5 +1,5 @@
 // Staged rollout through a real Temporal server: a canary with a planted regression (its readers
-// rescue far more mail from the spam folder) is rolled back by its first analysis window; an approver
+// rescue far more mail from the spam folder) is rolled back by its first analysis window; an operator
 // rolls back by hand at once; an analysis window without enough traffic pauses for a human, who
 // promotes early (never the requester).
 import assert from 'node:assert/strict';
@@ -81,12 +81,13 @@ test('a canary with a planted regression is rolled back by its first analysis wi
   assert.equal(event!.actor, 'analysis');
 });
 
-test('a manual rollback restores at once; only approvers may, with a reason', { timeout: 180_000 }, async () => {
+test('a manual rollback restores at once; operators and approvers may, with a reason', { timeout: 180_000 }, async () => {
   const { runId, candidateVersionId } = await startRollout({ steps: [{ weight: 0.2, analysisSeconds: 600 }] });
-  await assert.rejects(env.clients.operator.runs.rollback.mutate({ runId, reason: 'looks wrong' }), (e) => codeOf(e) === 'FORBIDDEN');
-  await assert.rejects(env.clients.approver.runs.rollback.mutate({ runId, reason: 'no' }), (e) => codeOf(e) === 'BAD_REQUEST');
+  await assert.rejects(env.clients.viewer.runs.rollback.mutate({ runId, reason: 'looks wrong' }), (e) => codeOf(e) === 'FORBIDDEN');
+  await assert.rejects(env.clients.operator.runs.rollback.mutate({ runId, reason: 'no' }), (e) => codeOf(e) === 'BAD_REQUEST');
   const started = Date.now();
-  await env.clients.approver.runs.rollback.mutate({ runId, reason: 'complaints from the support desk' });
+  // Rolling back restores the approved champion: the operator who steers the rollout may (Argo Rollouts' abort).
+  await env.clients.operator.runs.rollback.mutate({ runId, reason: 'complaints from the support desk' });
   const run = await waitForStatus(env, runId, ['rolled_back', 'promoted', 'failed'], 30_000);
   assert.equal(run.status, 'rolled_back');
   assert.ok(Date.now() - started < 15_000, 'not after the 600 s window');
