@@ -23,7 +23,7 @@ export function AuditReports({ model, auditId, policy }: { model: string; auditI
             <Empty>No reports yet: run the audit now or backfill a past range.</Empty>
           ) : (
             <>
-              <PlotFigure spec={verdictSpec(rows)} label="Verdict of each window" caption="Each window's verdict: alerted (the policy was crossed) or quiet." />
+              <PlotFigure spec={verdictSpec(rows)} label="Verdict of each window" caption="Each window's verdict, by the window's end: alerted (the policy was crossed) or quiet." />
               <FindingCharts rows={rows.slice(0, CHARTED)} policy={policy} />
               <ReportsTable rows={rows} />
             </>
@@ -52,7 +52,7 @@ function FindingCharts({ rows, policy }: { rows: ReportRow[]; policy: AuditPolic
           <PlotFigure
             spec={findingSpec(s.points, s.measure)}
             label={`${s.label} across reports`}
-            caption={`${s.measure}, one point per window (red where the policy was crossed)${s.points.some((p) => p.lower !== null) ? ', with its 95% interval' : ''}${s.points.some((p) => p.threshold !== null) ? '; the dashed line is the policy’s bound' : ''}.`}
+            caption={`${s.measure}: one point per window, placed at the window's end, red where the policy was crossed${s.points.some((p) => p.lower !== null) ? ', with its 95% interval' : ''}${s.points.some((p) => p.threshold !== null) ? '; the dashed line is the policy’s bound' : ''}.`}
           />
         </div>
       ))}

@@ -80,9 +80,9 @@ export function CreateAuditForm() {
       <label htmlFor={`${f}-${key}`}>{label}</label>
       <input id={`${f}-${key}`} type={opts.type ?? 'text'} step={opts.step} value={value} required={opts.required} onChange={(e) => set(e.target.value)} aria-describedby={opts.hint ? `${f}-${key}-hint` : undefined} />
       {opts.hint && (
-        <span id={`${f}-${key}-hint`} className="hint">
+        <p id={`${f}-${key}-hint`} className="hint">
           {opts.hint}
-        </span>
+        </p>
       )}
     </div>
   );
@@ -133,9 +133,11 @@ export function CreateAuditForm() {
             ))}
           </select>
         </div>
-        <label className="inline">
-          <input type="checkbox" checked={paused} onChange={(e) => setPaused(e.target.checked)} /> Create it paused
-        </label>
+        <div>
+          <label className="inline">
+            <input type="checkbox" checked={paused} onChange={(e) => setPaused(e.target.checked)} /> Create it paused
+          </label>
+        </div>
       </fieldset>
       <fieldset>
         <legend>Policy: when it alerts, and what it does</legend>
@@ -149,13 +151,17 @@ export function CreateAuditForm() {
         {field('psi', 'Largest PSI (population shift)', maxPsi, setMaxPsi, { type: 'number', step: 'any' })}
         {kind === 'drift_monitor' && field('rise', 'Largest rise in the override rate (optional)', maxOverrideRise, setMaxOverrideRise, { type: 'number', step: 'any' })}
         {field('attrs', 'Slice attributes (comma-separated, optional)', attributes, setAttributes, { hint: 'e.g. sender_tld, format; default: all of the pre-launch audit.' })}
-        <label className="inline">
-          <input type="checkbox" checked={startRetraining} onChange={(e) => setStartRetraining(e.target.checked)} /> Start a retraining run when it alerts
-        </label>
-        {kind === 'bias_reaudit' && (
+        <div>
           <label className="inline">
-            <input type="checkbox" checked={proposeRollback} onChange={(e) => setProposeRollback(e.target.checked)} /> Propose a rollback to an approver when it alerts
+            <input type="checkbox" checked={startRetraining} onChange={(e) => setStartRetraining(e.target.checked)} /> Start a retraining run when it alerts
           </label>
+        </div>
+        {kind === 'bias_reaudit' && (
+          <div>
+            <label className="inline">
+              <input type="checkbox" checked={proposeRollback} onChange={(e) => setProposeRollback(e.target.checked)} /> Propose a rollback to an approver when it alerts
+            </label>
+          </div>
         )}
         {field('hook', 'Alert webhook URL (optional)', webhookUrl, setWebhookUrl, { type: 'url' })}
         {field('secret', 'Webhook secret variable (optional)', secretEnv, setSecretEnv, { hint: 'The worker environment variable holding the signing secret: RETRAIN_WEBHOOK_SECRET_…' })}

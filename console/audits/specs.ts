@@ -18,8 +18,8 @@ export function findingSpec(points: FindingPoint[], measure: string): Plot.PlotO
   return {
     height: 220,
     marginLeft: 56,
-    x: { label: 'window end', type: 'utc' },
-    y: { label: measure, grid: true, zero: true },
+    x: { label: null, type: 'utc', inset: 24 },
+    y: { label: measure, grid: true, zero: true, nice: true },
     marks: [
       Plot.ruleY([0], { stroke: '#888' }),
       Plot.lineY(drawn, { x: 'windowTo', y: 'estimate', stroke: '#6b7280' }),
@@ -38,7 +38,7 @@ export function verdictSpec(reports: ReportRow[]): Plot.PlotOptions {
   return {
     height: 110,
     marginLeft: 70,
-    x: { label: 'window end', type: 'utc' },
+    x: { label: null, type: 'utc', inset: 24 },
     y: { label: null, domain: ['quiet', 'alerted'] },
     color: { domain: ['quiet', 'alerted'], range: [BLUE, RED], legend: true },
     marks: [Plot.dot(reports, { x: 'windowTo', y: verdict, fill: verdict, r: 6, symbol: (r: ReportRow) => (r.alert ? 'triangle' : 'circle') })],

@@ -54,7 +54,7 @@ function Facts({ a }: { a: Audit }) {
       <dd>{a.model ? <Link href={`/models/${encodeURIComponent(a.model)}`}>{a.model}</Link> : '—'}</dd>
       <dt>Runs</dt>
       <dd>
-        {specText(a.spec)}, over the {a.windowDays ?? '?'} days before each run; if one is still going: {a.overlap.replace('_', ' ')}
+        {specText(a.spec)}, over the {a.windowDays === 1 ? 'day' : `${a.windowDays ?? '?'} days`} before each run; if one is still going: {a.overlap.replace('_', ' ')}
       </dd>
       <dt>State</dt>
       <dd>

@@ -57,6 +57,8 @@ test('an operator schedules, pauses, resumes, backfills and deletes an audit; a 
   await visible(page.getByRole('heading', { name: 'Audits', level: 1 }));
   const form = page.getByRole('form', { name: 'Schedule an audit' });
   await visible(form);
+  // The list has loaded (the shared Temporal may hold other stacks' audits, or none).
+  await visible(page.getByText(/scheduled audits|No audits are scheduled yet/));
   await checkPage(page, 'audits-list-operator');
 
   // A cron Temporal cannot read is refused, with the server's reason, and nothing is created.
@@ -137,6 +139,7 @@ test('an operator schedules, pauses, resumes, backfills and deletes an audit; a 
   await signIn(viewerPage, env.url, env.tokens.viewer!, await subjectOf('viewer'));
   await viewerPage.getByRole('link', { name: 'Audits' }).click();
   await visible(viewerPage.getByRole('link', { name: id }));
+  await visible(viewerPage.getByRole('cell', { name: 'Drift monitor' }));
   await absent(viewerPage, viewerPage.getByRole('form', { name: 'Schedule an audit' }), 'the create form');
   await checkPage(viewerPage, 'audits-list-viewer');
   await viewerPage.getByRole('link', { name: id }).click();
