@@ -6,7 +6,7 @@ import { Empty, ErrorState, Loading, Query } from '../components/states';
 import { fmt, when } from '../format';
 import { useTRPC } from '../trpc';
 import { findingSeries, type AuditPolicy, type ReportRow, type WholeReport } from './findings';
-import { findingSpec, verdictSpec } from './specs';
+import { findingSpec, verdictSpec, windowSpan } from './specs';
 
 /** Most reports whose bodies are read for the charts (the table lists all that audits.reports returns). */
 const CHARTED = 30;
@@ -23,7 +23,11 @@ export function AuditReports({ model, auditId, policy }: { model: string; auditI
             <Empty>No reports yet: run the audit now or backfill a past range.</Empty>
           ) : (
             <>
-              <PlotFigure spec={verdictSpec(rows)} label="Verdict of each window" caption="Each window's verdict, by the window's end: alerted (the policy was crossed) or quiet." />
+              <PlotFigure
+                spec={verdictSpec(rows.slice(0, CHARTED))}
+                label="Verdict of each window"
+                caption={`Each window's verdict, by the window's end: alerted (the policy was crossed) or quiet${rows.length > CHARTED ? ` (the latest ${CHARTED} windows; the table lists all)` : ''}.`}
+              />
               <FindingCharts rows={rows.slice(0, CHARTED)} policy={policy} />
               <ReportsTable rows={rows} />
             </>
@@ -42,6 +46,7 @@ function FindingCharts({ rows, policy }: { rows: ReportRow[]; policy: AuditPolic
   const loaded = wholes.map((q) => q.data).filter((d): d is WholeReport => d !== undefined);
   if (loaded.length < rows.length) return <Loading what="report findings" />;
   const series = findingSeries(loaded, policy);
+  const span = windowSpan(rows);
   if (series.length === 0) return <Empty>These reports hold no findings to chart.</Empty>;
   return (
     <div className="finding-charts">
@@ -50,7 +55,7 @@ function FindingCharts({ rows, policy }: { rows: ReportRow[]; policy: AuditPolic
         <div key={s.key}>
           <h4>{s.label}</h4>
           <PlotFigure
-            spec={findingSpec(s.points, s.measure)}
+            spec={findingSpec(s.points, s.measure, span)}
             label={`${s.label} across reports`}
             caption={`${s.measure}: one point per window, placed at the window's end, red where the policy was crossed${s.points.some((p) => p.lower !== null) ? ', with its 95% interval' : ''}${s.points.some((p) => p.threshold !== null) ? '; the dashed line is the policy’s bound' : ''}.`}
           />

@@ -14,3 +14,31 @@ export function specText(spec: Audit['spec']): string {
   }
   return '—';
 }
+
+type Policy = NonNullable<Outputs['audits']['describe']['policy']>;
+
+const POLICY_LABEL: Record<string, string> = {
+  maxFprIncrease: 'largest FPR increase',
+  maxFairnessGap: 'largest fairness gap',
+  maxPsi: 'largest PSI',
+  minSupport: 'fewest examples per slice',
+  attributes: 'slice attributes',
+  startRetraining: 'starts a retraining run',
+  proposeRollback: 'proposes a rollback',
+  maxOverrideRise: 'largest override-rate rise',
+  webhook: 'alerts to',
+};
+
+/** A policy as a person reads it: "largest PSI 0.25; slice attributes sender_tld; alerts to https://…". */
+export function policyText(policy: Policy): string {
+  const value = (v: unknown): string => {
+    if (Array.isArray(v)) return v.join(', ');
+    if (typeof v === 'boolean') return v ? 'yes' : 'no';
+    if (v && typeof v === 'object' && 'url' in v) return String(v.url);
+    return v === null || v === undefined ? 'none' : String(v);
+  };
+  return Object.entries(policy)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${POLICY_LABEL[k] ?? k}: ${value(v)}`)
+    .join('; ');
+}

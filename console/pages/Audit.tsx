@@ -5,7 +5,7 @@ import { Link, useParams } from 'wouter';
 import { AuditActions } from '../audits/AuditActions';
 import { AuditAlerts } from '../audits/AlertsTable';
 import { AuditReports } from '../audits/AuditReports';
-import { KIND_LABEL, specText } from '../audits/labels';
+import { KIND_LABEL, policyText, specText } from '../audits/labels';
 import { Query } from '../components/states';
 import { when } from '../format';
 import { useSession } from '../session';
@@ -71,7 +71,7 @@ function Facts({ a }: { a: Audit }) {
       </dd>
       <dt>Policy</dt>
       <dd>
-        <code>{a.policy ? JSON.stringify(a.policy) : '—'}</code>
+        {a.policy ? policyText(a.policy) : '—'}
       </dd>
       <dt>Created</dt>
       <dd>

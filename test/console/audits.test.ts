@@ -1,14 +1,17 @@
 // The audits pages on the real stack: an operator schedules a drift monitor through the form (a bad cron
 // is refused with the server's reason), pauses and resumes it, backfills two past days of drifted
-// traffic, and the schedule page draws a chart per finding and lists the alerts with their delivery
-// (signed, to a local receiver); a viewer sees the same pages without a form or an action; the operator
-// deletes the audit after confirming.
+// traffic and runs it once now, and the schedule page draws a chart per finding and lists the alerts
+// with their delivery (signed, to a local receiver); a viewer sees the same pages without a form or an
+// action; the operator deletes the audit after confirming. A re-audit's findings (which the stack would
+// need labelled traffic and another run for) are followed across reports from a stored-report fixture.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { loadCorpus, type CorpusEmail } from '../../demo/corpus';
 import { startAlertReceiver } from '../../demo/secondAct';
 import { predictions } from '../../db/schema';
+import { findingSeries, type WholeReport } from '../../console/audits/findings';
+import { findingSpec } from '../../console/audits/specs';
 import { promotedModel, startTestEnv, uid, waitFor, type TestEnv } from '../helpers';
 import { absent, checkPage, launchBrowser, newPage, noBrowser, signIn, visible } from './browser';
 
@@ -132,6 +135,17 @@ test('an operator schedules, pauses, resumes, backfills and deletes an audit; a 
   assert.equal(receiver.received.filter((r) => r.verified && r.kind === 'drift').length, 2);
   const alertRows = page.getByRole('table').filter({ has: page.getByRole('columnheader', { name: 'Delivery' }) }).getByRole('row');
   await waitFor('the alerts table to show both deliveries', async () => (await alertRows.filter({ hasText: 'delivered' }).count()) === 2, 30_000);
+
+  // Run now: one more run, over the day ending now (no traffic there: a quiet report).
+  await page.getByRole('button', { name: 'Run now' }).click();
+  await visible(page.getByText(/^Started drift-console-/));
+  const third = await waitFor('the triggered run\'s report', async () => {
+    const r = await api.audits.reports.query({ model, auditId: id });
+    return r.length === 3 && r[0];
+  }, 60_000);
+  assert.equal(third.alert, false);
+  assert.ok(Date.now() - third.windowTo.getTime() < 120_000, 'the triggered run looks at the window ending now');
+  await visible(page.getByRole('cell', { name: 'quiet' }));
   await checkPage(page, 'audit-schedule-operator');
 
   // A viewer reads both pages, and is offered neither the form nor any action.
@@ -156,4 +170,71 @@ test('an operator schedules, pauses, resumes, backfills and deletes an audit; a 
   await visible(page.getByRole('heading', { name: 'Audits', level: 1 }));
   await assert.rejects(api.audits.describe.query({ id }), /not found/);
   assert.deepEqual(page.errors, []);
+});
+
+/** A bias re-audit's stored report, as audits.report returns it, with one finding of each sort. */
+function reaudit(reportId: number, windowTo: Date, gap: number, crossed: boolean): WholeReport {
+  const iv = (estimate: number, half: number) => ({ estimate, lower: estimate - half, upper: estimate + half });
+  const rate = (estimate: number) => ({ ...iv(estimate, 0.02), n: 400, events: Math.round(400 * estimate) });
+  const windowFrom = new Date(windowTo.getTime() - 7 * DAY);
+  return {
+    reportId,
+    kind: 'bias_reaudit',
+    auditId: 'bias-reaudit-x',
+    workflowId: `bias-reaudit-x-${reportId}`,
+    version: 2,
+    windowFrom,
+    windowTo,
+    alert: crossed,
+    reasons: crossed ? ['fairness: FPR gap across sender_tld'] : [],
+    requests: 900,
+    labelled: 400,
+    contentHash: 'sha256:00',
+    createdAt: windowTo,
+    model: 'spam',
+    report: {
+      schemaVersion: 1,
+      versionId: 2,
+      prelaunchEvalReportId: 1,
+      window: { from: windowFrom.toISOString(), to: windowTo.toISOString() },
+      requests: 900,
+      labelled: 400,
+      labelDesign: 'review',
+      labelCounts: { annotation: 0, review: 400 },
+      method: 'unweighted',
+      comparison: {
+        dataDrift: [{ attribute: 'sender_tld', psi: 0.1, band: 'stable', p: 0.2, df: 1, statistic: 1.6, categories: [], crossed: false }],
+        conceptDrift: [
+          { slice: 'sender_tld=country_code', attribute: 'sender_tld', value: 'country_code', metric: 'fpr', prelaunch: rate(0.05), window: rate(0.05 + gap), difference: iv(gap, 0.03), threshold: 0.05, crossed },
+        ],
+        fairness: [
+          { attribute: 'sender_tld', metric: 'fpr_difference', prelaunch: { ...iv(0.02, 0.01), high: 'country_code', low: 'generic', groups: 2 }, window: { ...iv(gap, 0.04), high: 'country_code', low: 'generic', groups: 2 }, threshold: 0.15, crossed },
+        ],
+        insufficient: [],
+        alert: crossed,
+        reasons: [],
+        policy: { maxFprIncrease: 0.05, maxFnrIncrease: null, maxFairnessGap: 0.15, fairnessMetrics: ['fpr_difference'], maxPsi: 0.25, psiAlpha: 0.01, minSupport: 30, confidence: 0.95, psiEpsilon: 1e-4 },
+      },
+    },
+  };
+}
+
+test('a re-audit’s findings are followed across its reports: each PSI, rate change and fairness gap, with its interval and bound, oldest window first', () => {
+  const week = new Date('2026-11-02T06:00:00Z');
+  const reports = [reaudit(8, new Date(week.getTime() + 7 * DAY), 0.3, true), reaudit(7, week, 0.01, false)];
+  const series = findingSeries(reports, null);
+  assert.deepEqual(
+    series.map((s) => [s.label, s.points.map((p) => p.reportId)]),
+    [
+      ['PSI of sender_tld', [7, 8]],
+      ['FPR change on sender_tld=country_code', [7, 8]],
+      ['FPR gap across sender_tld', [7, 8]],
+    ],
+  );
+  const gap = series[2]!.points[1]!;
+  assert.deepEqual([gap.estimate, gap.lower, gap.upper, gap.threshold, gap.crossed].map((x) => (typeof x === 'number' ? Number(x.toFixed(6)) : x)), [0.3, 0.26, 0.34, 0.15, true]);
+  assert.equal(series[0]!.points[0]!.threshold, 0.25, 'the PSI bound comes from the report’s policy');
+  // The chart of a finding declares its interval rules, its points and the policy's bound.
+  const spec = findingSpec(series[2]!.points, series[2]!.measure);
+  assert.equal(spec.marks?.length, 6);
 });
