@@ -26,6 +26,8 @@ let model: string;
 let modelId: number;
 let versionId: number;
 let receiver: Awaited<ReturnType<typeof startAlertReceiver>>;
+/** The audit the test schedules; deleted after, should the test stop before it does (Temporal is shared). */
+let scheduled: string | undefined;
 
 before(async () => {
   env = await startTestEnv();
@@ -36,6 +38,7 @@ before(async () => {
   await env.clients.admin.webhooks.allowDestination.mutate({ host: '127.0.0.1', port: Number(new URL(receiver.url).port), note: 'the console test receiver' });
 });
 after(async () => {
+  if (scheduled) await env.clients.operator.audits.delete.mutate({ id: scheduled }).catch(() => undefined);
   await browser?.close();
   await receiver?.close();
   await env?.stop();
@@ -54,6 +57,7 @@ const subjectOf = async (who: 'operator' | 'viewer') => (await env.clients[who].
 test('an operator schedules, pauses, resumes, backfills and deletes an audit; a viewer only reads', { skip: noBrowser ?? false, timeout: 300_000 }, async () => {
   const api = env.clients.operator;
   const id = `drift-console-${uid()}`;
+  scheduled = id;
   const page = await newPage(browser);
   await signIn(page, env.url, env.tokens.operator!, await subjectOf('operator'));
   await page.getByRole('link', { name: 'Audits' }).click();
