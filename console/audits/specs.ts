@@ -17,7 +17,7 @@ export function findingSpec(points: FindingPoint[], measure: string, domain?: [D
   const colour = (p: FindingPoint) => (p.crossed ? RED : BLUE);
   return {
     height: 220,
-    marginLeft: 56,
+    marginLeft: 70,
     x: { label: null, type: 'utc', inset: 24, ...(domain ? { domain } : {}) },
     y: { label: measure, grid: true, zero: true, nice: true },
     marks: [
