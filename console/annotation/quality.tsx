@@ -1,5 +1,6 @@
 // The operators' view of annotation: a model's batches with their progress, and its annotators'
 // quality (labels, gold accuracy with its interval and drift, slice-bias flags), as tables and a chart.
+import { useMemo } from 'react';
 import { Link } from 'wouter';
 import { intervalSpec, type IntervalRow } from '../charts';
 import { Empty } from '../components/states';
@@ -153,11 +154,12 @@ export function goldRows(rows: Annotator[]): IntervalRow[] {
 }
 
 export function GoldChart({ rows }: { rows: Annotator[] }) {
-  const data = goldRows(rows);
+  const data = useMemo(() => goldRows(rows), [rows]);
+  const spec = useMemo(() => intervalSpec(data, { x: 'Gold accuracy →', domain: [0, 1] }), [data]);
   if (data.length === 0) return <Empty>No gold items labelled yet, so no gold accuracy to chart.</Empty>;
   return (
     <PlotFigure
-      spec={intervalSpec(data, { x: 'Gold accuracy →', domain: [0, 1] })}
+      spec={spec}
       label="Gold accuracy per annotator with 95% intervals"
       caption="Each annotator's accuracy on gold items, batch by batch, with its Wilson 95% interval; hollow points rest on fewer than 10 gold labels."
     />

@@ -7,6 +7,9 @@ export function PlotFigure({ spec, label, caption }: { spec: Plot.PlotOptions; l
   const ref = useRef<HTMLDivElement>(null);
   useEffect(() => {
     const chart = Plot.plot({ ...spec, ariaLabel: label, ariaDescription: caption });
+    // Plot names each mark's <g> ("dot", "rule"); aria-label is prohibited on a role-less <g> (axe:
+    // aria-prohibited-attr, serious). The chart is named once, on its <svg>.
+    chart.querySelectorAll('g[aria-label]').forEach((g) => g.removeAttribute('aria-label'));
     ref.current?.replaceChildren(chart);
     return () => chart.remove();
   }, [spec, label, caption]);
