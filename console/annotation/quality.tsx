@@ -17,7 +17,7 @@ export function BatchesTable({ rows }: { rows: Batch[] }) {
   if (rows.length === 0) return <Empty>No annotation batches for this model yet: a run with annotation creates one.</Empty>;
   return (
     <table>
-      <caption className="hint">{rows.length} batches, newest first</caption>
+      <caption className="hint">{rows.length === 1 ? '1 batch' : `${rows.length} batches, newest first`}</caption>
       <thead>
         <tr>
           <th scope="col">Batch</th>

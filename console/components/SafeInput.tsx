@@ -32,7 +32,7 @@ function withoutNavigation(text: string): string {
 function Text({ name, text }: { name: string; text: string }) {
   return (
     <pre className="input-text" tabIndex={0} role="region" aria-label={name}>
-      {text}
+      {text === '' ? <span className="hint">(empty)</span> : text}
     </pre>
   );
 }
@@ -61,16 +61,19 @@ function HtmlField({ name, text }: { name: string; text: string }) {
 export function SafeInput({ input }: { input: Record<string, string> }) {
   return (
     <div className="safe-input">
-      {Object.entries(input).map(([name, text]) =>
-        looksLikeHtml(text) ? (
-          <HtmlField key={name} name={name} text={text} />
-        ) : (
-          <div className="field" key={name}>
-            <h3>{name}</h3>
-            <Text name={name} text={text} />
-          </div>
-        ),
-      )}
+      {/* Short fields (subject, sender) before long ones (the body), whatever order the store kept. */}
+      {Object.entries(input)
+        .sort(([, a], [, b]) => Number(a.length > 200 || a.includes('\n')) - Number(b.length > 200 || b.includes('\n')))
+        .map(([name, text]) =>
+          looksLikeHtml(text) ? (
+            <HtmlField key={name} name={name} text={text} />
+          ) : (
+            <div className="field" key={name}>
+              <h3>{name}</h3>
+              <Text name={name} text={text} />
+            </div>
+          ),
+        )}
     </div>
   );
 }
