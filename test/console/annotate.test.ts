@@ -70,7 +70,10 @@ test('an annotator labels a batch with the keyboard only, and operators and view
   await page.keyboard.type('s1 2 language I do not read');
   assert.equal(await shownTask(page), first, 'typing s, 1, 2 in a field neither skipped nor labelled');
   assert.equal((await db.select().from(labels).where(eq(labels.annotator, subject))).length, 0);
-  await page.keyboard.press('Enter');
+  // Esc leaves the field for the task, where S skips it.
+  await page.keyboard.press('Escape');
+  assert.equal(await isFocused(page, new RegExp(`^Task ${first}\\b`), 'heading'), true, 'Esc returns focus to the task');
+  await page.keyboard.press('s');
   await page.getByRole('heading', { name: new RegExp(`^Task ${first}\\b`) }).waitFor({ state: 'detached' });
   const [skipped] = await db
     .select()
