@@ -48,6 +48,9 @@ const specOutput = z.object({
 
 const taskId = positiveInt();
 
+/** A batch's tasks by status, its live labels and reassignments (db/annotation batchCounts). */
+const batchProgressOutput = z.object({ tasks: z.number(), open: z.number(), adjudication: z.number(), done: z.number(), labels: z.number(), reassigned: z.number() });
+
 async function requireAnnotator(db: Db, who: string) {
   const row = await findAnnotator(db, who);
   if (!row || row.active !== 1) {
@@ -138,14 +141,15 @@ export const annotationRouter = router({
   next: roleProcedure('annotator')
     .meta({ openapi: { method: 'POST', path: '/annotation/tasks/next', tags: ['annotation'], summary: 'Your next task (the one you hold, or a new one); null when none is waiting' } })
     .input(z.strictObject({}).default({}))
-    .output(z.object({ task: heldTaskOutput.nullable() }))
+    // progress: the held task's batch (tasks done of all), so an annotator sees how far it is.
+    .output(z.object({ task: heldTaskOutput.nullable(), progress: batchProgressOutput.nullable() }))
     .mutation(async ({ ctx }) => {
       const who = ctx.identity.subject;
       const me = await requireAnnotator(ctx.db, who);
       const held = await heldTask(ctx.db, who);
-      if (held) return { task: held };
-      const assigned = await assignNextTask(ctx.db, me);
-      return { task: assigned === null ? null : await heldTask(ctx.db, who, assigned) };
+      const assigned = held ? null : await assignNextTask(ctx.db, me);
+      const task = held ?? (assigned === null ? null : await heldTask(ctx.db, who, assigned));
+      return { task, progress: task ? await batchCounts(ctx.db, task.batchId) : null };
     }),
 
   submit: roleProcedure('annotator')
@@ -187,7 +191,7 @@ export const annotationRouter = router({
         specVersion: z.number(),
         overlap: z.number(),
         deadline: z.date(),
-        progress: z.object({ tasks: z.number(), open: z.number(), adjudication: z.number(), done: z.number(), labels: z.number(), reassigned: z.number() }),
+        progress: batchProgressOutput,
         sla: batchSlaOutput.nullable(),
         estimate: batchEstimateOutput.nullable(),
       }),
@@ -276,10 +280,24 @@ export const annotationRouter = router({
   batches: roleProcedure('viewer')
     .meta({ openapi: { method: 'GET', path: '/models/{model}/annotation-batches', tags: ['annotation'], summary: 'A model’s batches, newest first' } })
     .input(z.strictObject({ model: modelName, limit: z.coerce.number().int().min(1).max(200).default(20) }))
-    .output(z.array(z.object({ batchId: z.string(), runId: z.string().nullable(), status: z.string(), createdAt: z.date(), closedAt: z.date().nullable() })))
+    .output(
+      z.array(
+        z.object({
+          batchId: z.string(),
+          runId: z.string().nullable(),
+          status: z.string(),
+          createdAt: z.date(),
+          closedAt: z.date().nullable(),
+          deadline: z.date(),
+          progress: batchProgressOutput,
+        }),
+      ),
+    )
     .query(async ({ ctx, input }) => {
       const model = await requireModel(ctx.db, input.model);
       const rows = await batchesOf(ctx.db, model.id, input.limit);
-      return rows.map((b) => ({ batchId: b.id, runId: b.runId, status: b.status, createdAt: b.createdAt, closedAt: b.closedAt }));
+      return Promise.all(
+        rows.map(async (b) => ({ batchId: b.id, runId: b.runId, status: b.status, createdAt: b.createdAt, closedAt: b.closedAt, deadline: b.deadline, progress: await batchCounts(ctx.db, b.id) })),
+      );
     }),
 });
