@@ -244,6 +244,17 @@ const cases: Record<string, { who: Who; cases: BadCase[] }> = {
       { what: 'unknown key', field: 'offset', call: (c) => c.runs.list.query(bad({ offset: 10 })) },
     ],
   },
+  'session.whoami': {
+    who: 'viewer',
+    cases: [{ what: 'unknown key', field: 'subject', call: (c) => c.session.whoami.query(bad({ subject: 'someone-else' })) }],
+  },
+  'session.gateEligibility': {
+    who: 'viewer',
+    cases: [
+      { what: 'bad run id', field: 'runId', call: (c) => c.session.gateEligibility.query({ runId: 'nope' }) },
+      { what: 'unknown key', field: 'subject', call: (c) => c.session.gateEligibility.query(bad({ runId: validRunId, subject: 'someone-else' })) },
+    ],
+  },
   'gates.list': {
     who: 'viewer',
     cases: [{ what: 'unknown key', field: 'model', call: (c) => c.gates.list.query(bad({ model })) }],

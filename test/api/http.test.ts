@@ -276,6 +276,8 @@ test('openapi.json lists a path and method for every procedure', async () => {
   assert.match(doc.openapi, /^3\./);
   const expected: [string, string][] = [
     ['get', '/health'],
+    ['get', '/session'],
+    ['get', '/session/gate-eligibility/{runId}'],
     ['post', '/models'],
     ['get', '/models'],
     ['get', '/models/{name}'],
