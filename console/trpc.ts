@@ -33,7 +33,12 @@ export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** A refusal of this router's, with its error shape typed (code, httpStatus, fieldErrors). */
+export function isApiError(err: unknown): err is TRPCClientError<AppRouter> {
+  return err instanceof TRPCClientError;
+}
+
 /** The tRPC error code of a refusal (UNAUTHORIZED, FORBIDDEN, …), if it is one. */
 export function errorCode(err: unknown): string | undefined {
-  return err instanceof TRPCClientError ? (err.data as { code?: string } | undefined)?.code : undefined;
+  return isApiError(err) ? err.data?.code : undefined;
 }
