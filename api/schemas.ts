@@ -34,7 +34,10 @@ export const builtinTrainerParamsInput = z
  * stored it) by the router, with ajv (analysis/paramsSchema).
  */
 export const trainerParamsInput = z
-  .record(z.string().min(1).max(100), z.unknown())
+  .record(
+    z.string().min(1).max(100),
+    z.lazy(() => jsonValue),
+  )
   .refine((p) => Object.keys(p).length <= 200, 'at most 200 params')
   .refine((p) => JSON.stringify(p).length <= 100_000, 'params take at most 100,000 characters of JSON');
 

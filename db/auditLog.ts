@@ -4,7 +4,8 @@ import type { DbOrTx } from './index';
 import { auditLog } from './schema';
 
 /** A JSON value, as jsonb stores it. */
-export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
+export type { Json } from './schema';
+import type { Json } from './schema';
 
 export interface AuditEntry {
   actor: string;

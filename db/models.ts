@@ -3,6 +3,7 @@ import { and, asc, count, desc, eq, or, sql } from 'drizzle-orm';
 import type { Db, DbOrTx } from './index';
 import { writeAudit } from './auditLog';
 import { addPolicyVersion, currentPolicy } from './policies';
+import type { Json } from './schema';
 import { approvals, artifacts, datasetSnapshots, deploymentEvents, evalReports, examples, gateResults, modelVersions, models, routes, runs, saturationReports } from './schema';
 
 export async function findModelByName(db: DbOrTx, name: string) {
@@ -169,7 +170,7 @@ export interface ModelTrainer {
   name: string;
   /** The trainer's task queue; null: the control plane's own training queue (the built-in trainer). */
   queue: string | null;
-  params: Record<string, unknown>;
+  params: Record<string, Json>;
   timeToStartSeconds: number;
 }
 

@@ -39,6 +39,9 @@ export type VersionStatus = (typeof VERSION_STATUSES)[number];
 export const RUN_STATUSES = ['running', 'awaiting_approval', 'promoted', 'rejected', 'failed', 'cancelled', 'rolled_back'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
+/** Any JSON value, as jsonb columns hold it. */
+export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
+
 export const ROLES = ['viewer', 'operator', 'approver', 'annotator', 'ingest', 'trainer', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
 
@@ -64,7 +67,7 @@ export const models = pgTable('models', {
   trainerName: text('trainer_name').notNull().default(BUILTIN_TRAINER_NAME),
   /** The trainer's task queue; null: the control plane's own training queue (the built-in trainer). */
   trainerQueue: text('trainer_queue'),
-  trainerParams: jsonb('trainer_params').$type<Record<string, unknown>>().notNull().default({}),
+  trainerParams: jsonb('trainer_params').$type<Record<string, Json>>().notNull().default({}),
   /** How long a trainer job may wait for a worker before the run fails (Temporal's schedule-to-start). */
   trainerTimeToStartSeconds: integer('trainer_time_to_start_seconds').notNull().default(DEFAULT_TRAINER_TIME_TO_START_SECONDS),
   /** Declared features (trainers/contract featureSchema); null: text fields, as before the contract. */

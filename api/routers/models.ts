@@ -25,7 +25,7 @@ import { logPredictions } from '../../db/predictions';
 import { BUILTIN_TRAINER_NAME, VERSION_STATUSES, type models } from '../../db/schema';
 import { featureSchema } from '../../trainers/contract';
 import { lineageOutput } from '../outputs';
-import { exampleInput, isoDate, modelName, modelTrainerInput, positiveInt, reason, textInput } from '../schemas';
+import { exampleInput, isoDate, jsonObject, modelName, modelTrainerInput, positiveInt, reason, textInput } from '../schemas';
 import { requireModel } from '../lookups';
 import { authedProcedure, roleAllows, roleProcedure, router, type Context } from '../trpc';
 import { resolveModelTrainer } from './trainers';
@@ -46,7 +46,7 @@ const versionOutput = z.object({
 const modelTrainerOutput = z.object({
   name: z.string(),
   taskQueue: z.string(),
-  params: z.record(z.string(), z.unknown()),
+  params: jsonObject,
   timeToStartSeconds: z.number(),
 });
 

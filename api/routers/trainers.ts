@@ -12,7 +12,7 @@ import { checkParams, paramsSchemaProblem } from '../../analysis/paramsSchema';
 import type { Db } from '../../db/index';
 import type { ModelTrainer } from '../../db/models';
 import { listTrainers, trainerByName, upsertTrainer, type TrainerRow } from '../../db/trainers';
-import { BUILTIN_TRAINER_NAME, DEFAULT_TRAINER_TIME_TO_START_SECONDS } from '../../db/schema';
+import { BUILTIN_TRAINER_NAME, DEFAULT_TRAINER_TIME_TO_START_SECONDS, type Json } from '../../db/schema';
 import { trainerDescription, TRAINER_ACTIVITIES, type TrainerDescription } from '../../trainers/contract';
 import { TRAINER_CALL_WORKFLOW_TYPE, type TrainerCallInput } from '../../workflows/messages';
 import type { Context } from '../trpc';
@@ -216,7 +216,7 @@ export function requireParamsFollow(trainer: TrainerRow, params: Record<string, 
  */
 export async function resolveModelTrainer(
   db: Db,
-  asked: { name: string; params?: Record<string, unknown> | undefined; timeToStartSeconds?: number | undefined } | undefined,
+  asked: { name: string; params?: Record<string, Json> | undefined; timeToStartSeconds?: number | undefined } | undefined,
   features: readonly FeatureSpec[] | null,
   current?: ModelTrainer,
 ): Promise<ModelTrainer> {
