@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import type http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
 import * as esbuild from 'esbuild';
 
 const CONSOLE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'console');
@@ -32,6 +33,8 @@ export const CONSOLE_CSP = [
 
 interface Asset {
   body: Uint8Array;
+  /** The body gzipped once at build (the script is about 690 kB, 220 kB gzipped). */
+  gzipped: Uint8Array;
   type: string;
   etag: string;
 }
@@ -54,7 +57,7 @@ function indexHtml(js: Asset, css: Asset): Asset {
 }
 
 function asset(body: Uint8Array, type: string): Asset {
-  return { body, type, etag: `"${createHash('sha256').update(body).digest('hex').slice(0, 32)}"` };
+  return { body, gzipped: gzipSync(body), type, etag: `"${createHash('sha256').update(body).digest('hex').slice(0, 32)}"` };
 }
 
 export interface ConsoleAssets {
@@ -130,8 +133,12 @@ export function consoleHandler() {
         res.statusCode = 304;
         return void res.end();
       }
-      res.setHeader('Content-Length', String(file.body.byteLength));
-      res.end(req.method === 'HEAD' ? undefined : file.body);
+      res.setHeader('Vary', 'Accept-Encoding');
+      const gzip = /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''));
+      const body = gzip ? file.gzipped : file.body;
+      if (gzip) res.setHeader('Content-Encoding', 'gzip');
+      res.setHeader('Content-Length', String(body.byteLength));
+      res.end(req.method === 'HEAD' ? undefined : body);
     },
   };
 }

@@ -1,6 +1,7 @@
 // Signing in: the token goes in a form (never the address bar), every page says who is signed in and
 // their role, what the role may not do is not offered, and the pages come with a CSP without inline script.
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { after, before, test } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { startTestEnv, type TestEnv } from '../helpers';
@@ -53,6 +54,18 @@ test('every console page is served with a CSP that allows no inline script', asy
     assert.match(csp, /script-src 'self'(;|$)/, `${path}: ${csp}`);
     assert.doesNotMatch(csp, /unsafe-inline[^;]*;?\s*$|script-src[^;]*unsafe/, `${path}: ${csp}`);
   }
+  // The script goes gzipped to a browser that takes it, whole to one that does not.
+  const raw = await new Promise<{ encoding: string | undefined; bytes: number }>((resolve, reject) => {
+    http.get(`${env.url}/assets/console.js`, { headers: { 'accept-encoding': 'identity' } }, (res) => {
+      let bytes = 0;
+      res.on('data', (c: Buffer) => (bytes += c.length)).on('end', () => resolve({ encoding: res.headers['content-encoding'], bytes })).on('error', reject);
+    });
+  });
+  assert.equal(raw.encoding, undefined);
+  const gz = await fetch(`${env.url}/assets/console.js`, { headers: { 'accept-encoding': 'gzip' } });
+  assert.equal(gz.headers.get('content-encoding'), 'gzip');
+  assert.ok(Number(gz.headers.get('content-length')) < raw.bytes / 2, `gzipped ${gz.headers.get('content-length')} of ${raw.bytes} bytes`);
+  assert.equal((await gz.text()).length > 0, true);
   const unknownAsset = await fetch(`${env.url}/assets/nope.js`);
   assert.equal(unknownAsset.status, 404);
 });
