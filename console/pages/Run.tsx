@@ -60,6 +60,11 @@ function RunBody({ run }: { run: Run }) {
       <Facts run={run} packetHash={packetHash} rollout={rollout.data ?? null} />
       <h2>Steps</h2>
       <Timeline run={run} hadRollout={hadRollout} />
+      {run.status === 'awaiting_approval' && (
+        <p className="panel">
+          This run waits for a sign-off: the evidence is below, then <a href="#decision-h">the decision</a>.
+        </p>
+      )}
       {hasGate && <PacketView runId={run.runId} />}
       {(!hasGate || report.data) && <Decision run={run} packetHash={packetHash} approval={report.data?.approval ?? null} />}
     </>
