@@ -148,7 +148,7 @@ test('the first load of the runs page after sign-in takes under a second', { ski
     // Checked on every animation frame in the page; the value is the page's clock when a run row first shows.
     // (A function, not a string: the console's CSP forbids eval. `document` is the page's; this file has no DOM types.)
     const shown = await page.waitForFunction(
-      () => ((globalThis as unknown as { document: { querySelector(s: string): unknown } }).document.querySelector('table tbody tr') ? performance.now() : 0),
+      () => (document.querySelector('table tbody tr') ? performance.now() : 0),
       undefined,
       { timeout: 30_000 },
     );

@@ -63,12 +63,10 @@ after(async () => {
   await env?.stop();
 });
 
-/** The page's document, as the functions below see it in the browser (this file is typed without the DOM). */
-type PageGlobal = { document: { querySelectorAll(selector: string): { length: number } } };
 /** Charts drawn on the page: each PlotFigure's box once Observable Plot has put its SVG in. */
-const drawnCharts = () => (globalThis as unknown as PageGlobal).document.querySelectorAll('figure.chart > div > svg, figure.chart > div > figure').length;
+const drawnCharts = () => document.querySelectorAll('figure.chart > div > svg, figure.chart > div > figure').length;
 /** The moment (ms since navigation start) `n` charts are on the page; false until then. Functions, not strings: the CSP forbids eval. */
-const drawnAt = (n: number) => (globalThis as unknown as PageGlobal).document.querySelectorAll('figure.chart > div > svg, figure.chart > div > figure').length >= n && performance.now();
+const drawnAt = (n: number) => document.querySelectorAll('figure.chart > div > svg, figure.chart > div > figure').length >= n && performance.now();
 
 test('the approver reads the packet of 50 slices and 10 fairness attributes, drawn in under a second', { skip: noBrowser ?? false, timeout: 180_000 }, async (t) => {
   const answer = await env.clients.approver.reports.get.query({ runId: second });
