@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import { createOpenApiHttpHandler, generateOpenApiDocument } from 'trpc-to-openapi';
 import { consoleHandler } from './consoleAssets';
+import { answerHealth, answerMetrics, apiChecks, createApiMetrics, HEALTH_PATHS } from './health';
 import { appRouter } from './router';
 import { BodyTooLargeError, MAX_JSON_BODY_BYTES, readBody, refuseTooLarge, sendError } from './httpBody';
 import { bearerFrom, createContextInner, identityFromToken, type ApiDeps } from './trpc';
@@ -173,6 +174,7 @@ export async function startApiServer(deps: ApiDeps, opts: { port?: number; host?
   const restHandler = createOpenApiHttpHandler({ router: appRouter, createContext, onError, maxBodySize: MAX_JSON_BODY_BYTES });
   const document: { value?: unknown } = {};
   const consoleSite = consoleHandler();
+  const metrics = createApiMetrics(deps.db);
 
   const rest = async (req: http.IncomingMessage, res: http.ServerResponse, path: string) => {
     if (isTrainerDataPath(path)) return handleTrainerData(deps, req, res, path);
@@ -195,6 +197,7 @@ export async function startApiServer(deps: ApiDeps, opts: { port?: number; host?
 
   const server = http.createServer((req, res) => {
     const url = req.url ?? '/';
+    if (url.startsWith('/trpc/') || url.startsWith('/api/')) metrics.observe(req, res);
     // Both adapters build a fetch Request, which cannot carry TRACE (or CONNECT): refused here, not failed there.
     if ((url.startsWith('/trpc/') || url.startsWith('/api/')) && !HTTP_METHODS.has(req.method ?? '')) {
       res.setHeader('Allow', [...HTTP_METHODS].join(', '));
@@ -212,8 +215,11 @@ export async function startApiServer(deps: ApiDeps, opts: { port?: number; host?
         else res.end();
       });
     }
-    // Everything else is the console: its assets, and its pages (client-side routes share one page).
     const pathname = new URL(url, 'http://localhost').pathname;
+    // Liveness, readiness and Prometheus metrics (api/health.ts): no token.
+    if (HEALTH_PATHS.has(pathname)) return void answerHealth(res, pathname, apiChecks(deps));
+    if (pathname === '/metrics') return void answerMetrics(res, metrics.registry);
+    // Everything else is the console: its assets, and its pages (client-side routes share one page).
     return void consoleSite.handle(req, res, pathname).catch((err: unknown) => {
       process.stderr.write(`api: console ${pathname.slice(0, 200)} failed: ${err instanceof Error ? err.message : String(err)}\n`);
       if (!res.headersSent) sendError(res, 500, 'INTERNAL_SERVER_ERROR', 'internal error: the server log has the details');

@@ -89,7 +89,15 @@ program
   .command('worker')
   .description('run workers for the control and training task queues')
   .action(async () => {
-    await serve('retrain worker', { api: false });
+    const services = await serve('retrain worker', { api: false });
+    // RETRAIN_WORKER_HEALTH_PORT: /healthz, /readyz and /metrics for probes and Prometheus.
+    const health = readSettings().workerHealth;
+    if (health && services.workers) {
+      const { startHealthServer } = await import('../temporal-config/healthServer');
+      const server = await startHealthServer({ db: services.opened.db, client: services.client, workers: services.workers, ...health });
+      onShutdown(() => server.close());
+      log(`worker health: ${server.url}/healthz, /readyz, /metrics`);
+    }
   });
 
 program

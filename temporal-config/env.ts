@@ -172,6 +172,8 @@ export function connectionOptions(cfg: TemporalConnectionConfig, address: string
 const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
 type LogLevel = (typeof LOG_LEVELS)[number];
 
+const workerHealthAddress = /^(?:(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):)?([1-9][0-9]{0,4})$/;
+
 const settingsSchema = z.object({
   DATABASE_URL: optionalString.refine((v) => v === undefined || /^postgres(ql)?:\/\//.test(v), {
     message: 'must be a postgres:// or postgresql:// URL (unset it for the embedded PGlite)',
@@ -190,6 +192,9 @@ const settingsSchema = z.object({
   }),
   RETRAIN_TRAINING_THREADS: optionalString.refine((v) => v === undefined || /^[1-9][0-9]*$/.test(v), {
     message: 'must be a whole number of threads, 1 or more (unset it for one per core)',
+  }),
+  RETRAIN_WORKER_HEALTH_PORT: optionalString.refine((v) => v === undefined || workerHealthAddress.test(v), {
+    message: "must be a port (1-65535, on 127.0.0.1) or host:port (e.g. 0.0.0.0:9464 for a probe from outside the container)",
   }),
   TEMPORAL_LOG_LEVEL: optionalString
     .transform((v) => v?.toUpperCase())
@@ -224,11 +229,13 @@ export interface Settings {
   pythonTrainerQueue: string | null;
   /** Temporal's web UI, for the console's links to a run's workflow; unset: the embedded dev server's, else none. */
   temporalUiUrl: string | undefined;
+  /** `retrain worker`'s health port (/healthz, /readyz, /metrics); unset: none. */
+  workerHealth: { host: string; port: number } | undefined;
 }
 
 /**
  * DATABASE_URL, RETRAIN_DATA_DIR, RETRAIN_CONTROL_QUEUE, RETRAIN_TRAINING_QUEUE, RETRAIN_TRAINING_THREADS,
- * RETRAIN_API_URL, RETRAIN_TRAINER_TOKEN, RETRAIN_PYTHON_TRAINER_QUEUE, RETRAIN_TEMPORAL_UI_URL,
+ * RETRAIN_API_URL, RETRAIN_TRAINER_TOKEN, RETRAIN_PYTHON_TRAINER_QUEUE, RETRAIN_TEMPORAL_UI_URL, RETRAIN_WORKER_HEALTH_PORT,
  * TEMPORAL_LOG_LEVEL, TEMPORAL_CLI_PATH, TEMPORAL_TEST_SERVER_PATH, NODE_ENV and DEMO_QUICK. Throws an
  * Error naming the offending variable(s). Read afresh on each call (a dozen variables): tests and benches
  * set some of them while the process runs.
@@ -251,7 +258,16 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     trainerToken: e.RETRAIN_TRAINER_TOKEN,
     pythonTrainerQueue: e.RETRAIN_PYTHON_TRAINER_QUEUE === 'off' ? null : (e.RETRAIN_PYTHON_TRAINER_QUEUE ?? 'sklearn'),
     temporalUiUrl: e.RETRAIN_TEMPORAL_UI_URL?.replace(/\/$/, ''),
+    workerHealth: parseWorkerHealth(e.RETRAIN_WORKER_HEALTH_PORT),
   };
+}
+
+function parseWorkerHealth(v: string | undefined): Settings['workerHealth'] {
+  const m = v === undefined ? null : workerHealthAddress.exec(v);
+  if (!m) return undefined;
+  const port = Number(m[2]);
+  if (port > 65535) throw new Error('Invalid configuration: RETRAIN_WORKER_HEALTH_PORT: the port must be 1-65535');
+  return { host: (m[1] ?? '127.0.0.1').replace(/^\[|\]$/g, ''), port };
 }
 
 /** Where the database is, for openDb: DATABASE_URL, else PGlite under <dataDir>/pg. */
