@@ -99,8 +99,14 @@ export const migrationsCheck =
 export const temporalCheck =
   (client: Client, timeoutMs = CHECK_TIMEOUT_MS): Check =>
   async () => {
-    const info = await client.connection.withDeadline(Date.now() + timeoutMs, () => client.workflowService.getSystemInfo({}));
-    return `reachable (server ${info.serverVersion || 'unknown version'}, namespace ${client.options.namespace})`;
+    // The call's own deadline ends it a little before runChecks gives up on it, so nothing is left pending.
+    const address = (client.connection as { options?: { address?: string } }).options?.address ?? 'its address';
+    const info = await client.connection
+      .withDeadline(Date.now() + timeoutMs - 250, () => client.workflowService.getSystemInfo({}))
+      .catch((err: unknown) => {
+        throw new Error(`Temporal at ${address} did not answer: ${rootMessage(err)}`);
+      });
+    return `reachable at ${address} (server ${info.serverVersion || 'unknown version'}, namespace ${client.options.namespace})`;
   };
 
 /** Answers /healthz (alive, touching nothing) and /readyz (every check, 200 or 503 with which failed and why). */
