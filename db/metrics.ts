@@ -84,18 +84,24 @@ export function registerDomainMetrics(registry: Registry, db: Db): void {
     g.set({ status: 'adjudication' }, 0);
     for (const r of await annotationBacklog(db)) g.set({ status: r.status }, Number(r.n));
   });
+  // One query feeds both label families: a scrape collects every family at once, in registration order,
+  // so the second takes the query the first started (and anything else runs its own).
+  let started: ReturnType<typeof labelLatency> | undefined;
   gauge(
     'retrain_annotation_label_latency_seconds',
     'Seconds from assignment to label over the labels of the last 24 hours: quantile 0.5 and 0.9 (absent without labels)',
     ['quantile'],
     async (g) => {
-      const r = await labelLatency(db);
+      started = labelLatency(db);
+      const r = await started;
       if (r?.p50 != null) g.set({ quantile: '0.5' }, Number(r.p50));
       if (r?.p90 != null) g.set({ quantile: '0.9' }, Number(r.p90));
     },
   );
   gauge('retrain_annotation_labels_last_day', 'Labels given in the last 24 hours (the sample the latency quantiles are computed on)', [], async (g) => {
-    g.set(Number((await labelLatency(db))?.n ?? 0));
+    const pending = started ?? labelLatency(db);
+    started = undefined;
+    g.set(Number((await pending)?.n ?? 0));
   });
   gauge('retrain_alerts', 'Alerts by delivery state: pending, delivered (sent) or failed (gave up)', ['status'], async (g) => {
     for (const s of ['pending', 'delivered', 'failed']) g.set({ status: s }, 0);
