@@ -226,7 +226,8 @@ export async function startApiServer(deps: ApiDeps, opts: { port?: number; host?
     server.listen(opts.port ?? 0, host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
-  const url = `http://${host}:${port}`;
+  // Listening on every address (a container's 0.0.0.0): this machine reaches it on loopback.
+  const url = `http://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${port}`;
   document.value = openApiDocument(`${url}/api`);
   return {
     url,

@@ -182,6 +182,9 @@ const settingsSchema = z.object({
     message: "must be the control plane's http(s):// base URL, as trainers reach it (unset it when this process serves the API)",
   }),
   RETRAIN_TRAINER_TOKEN: optionalString,
+  RETRAIN_API_HOST: optionalString.refine((v) => v === undefined || /^[A-Za-z0-9_.:-]+$/.test(v), {
+    message: 'must be an address to listen on (for example 0.0.0.0 in a container; unset for 127.0.0.1)',
+  }),
   RETRAIN_TEMPORAL_UI_URL: optionalString.refine((v) => v === undefined || /^https?:\/\/[^/]+/.test(v), {
     message: "must be the Temporal UI's http(s):// base URL, as a person's browser reaches it (the console links runs there)",
   }),
@@ -220,6 +223,8 @@ export interface Settings {
   apiUrl: string | undefined;
   /** The built-in trainer's bearer token (role trainer) on the data plane; unset: one is issued at start. */
   trainerToken: string | undefined;
+  /** The address the API listens on; unset: 127.0.0.1 (a container sets 0.0.0.0). */
+  apiHost: string | undefined;
   /** The queue `retrain up` starts the reference Python trainer on; null: none ('off'). */
   pythonTrainerQueue: string | null;
   /** Temporal's web UI, for the console's links to a run's workflow; unset: the embedded dev server's, else none. */
@@ -228,7 +233,7 @@ export interface Settings {
 
 /**
  * DATABASE_URL, RETRAIN_DATA_DIR, RETRAIN_CONTROL_QUEUE, RETRAIN_TRAINING_QUEUE, RETRAIN_TRAINING_THREADS,
- * RETRAIN_API_URL, RETRAIN_TRAINER_TOKEN, RETRAIN_PYTHON_TRAINER_QUEUE, RETRAIN_TEMPORAL_UI_URL,
+ * RETRAIN_API_URL, RETRAIN_API_HOST, RETRAIN_TRAINER_TOKEN, RETRAIN_PYTHON_TRAINER_QUEUE, RETRAIN_TEMPORAL_UI_URL,
  * TEMPORAL_LOG_LEVEL, TEMPORAL_CLI_PATH, TEMPORAL_TEST_SERVER_PATH, NODE_ENV and DEMO_QUICK. Throws an
  * Error naming the offending variable(s). Read afresh on each call (a dozen variables): tests and benches
  * set some of them while the process runs.
@@ -249,6 +254,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     demoQuick: e.DEMO_QUICK === '1',
     apiUrl: e.RETRAIN_API_URL?.replace(/\/$/, ''),
     trainerToken: e.RETRAIN_TRAINER_TOKEN,
+    apiHost: e.RETRAIN_API_HOST,
     pythonTrainerQueue: e.RETRAIN_PYTHON_TRAINER_QUEUE === 'off' ? null : (e.RETRAIN_PYTHON_TRAINER_QUEUE ?? 'sklearn'),
     temporalUiUrl: e.RETRAIN_TEMPORAL_UI_URL?.replace(/\/$/, ''),
   };

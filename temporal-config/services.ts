@@ -162,7 +162,7 @@ export async function startServices(opts: StartServicesOptions = {}): Promise<Se
           defaultApprovalTimeoutSeconds: opts.defaultApprovalTimeoutSeconds ?? 7 * 86400,
           scorer: createScorer(),
         },
-        opts.apiPort !== undefined ? { port: opts.apiPort } : {},
+        { ...(opts.apiPort !== undefined ? { port: opts.apiPort } : {}), ...(settings.apiHost !== undefined ? { host: settings.apiHost } : {}) },
       );
       stops.push(() => api!.close());
       apiUrl ??= api.url;
