@@ -218,8 +218,8 @@ export interface Settings {
   /** Training threads per process, and so training activities one worker takes at once. */
   trainingThreads: number;
   temporalLogLevel: LogLevel;
-  /** The JSON log's level (RETRAIN_LOG_LEVEL, default info). */
-  logLevel: AppLogLevel;
+  /** The JSON log's level (RETRAIN_LOG_LEVEL); unset: the logger's default (log.ts: info). */
+  logLevel: AppLogLevel | undefined;
   /** host:port the Temporal SDK's Prometheus exporter serves the workers' metrics on; unset: none. */
   workerMetricsAddress: string | undefined;
   /** The `temporal` binary to try first (devServer.ts findTemporalBinary). */
@@ -257,7 +257,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     taskQueues: { control: e.RETRAIN_CONTROL_QUEUE ?? TASK_QUEUES.control, training: e.RETRAIN_TRAINING_QUEUE ?? TASK_QUEUES.training },
     trainingThreads: e.RETRAIN_TRAINING_THREADS !== undefined ? Number(e.RETRAIN_TRAINING_THREADS) : Math.max(1, os.availableParallelism()),
     temporalLogLevel: (e.TEMPORAL_LOG_LEVEL ?? 'WARN') as LogLevel,
-    logLevel: (e.RETRAIN_LOG_LEVEL ?? 'info') as AppLogLevel,
+    logLevel: e.RETRAIN_LOG_LEVEL as AppLogLevel | undefined,
     workerMetricsAddress: e.RETRAIN_WORKER_METRICS_ADDRESS,
     temporalCliPath: e.TEMPORAL_CLI_PATH,
     temporalTestServerPath: e.TEMPORAL_TEST_SERVER_PATH,

@@ -28,25 +28,26 @@ export const REDACT_PATHS = [
 ];
 
 export interface LoggerOptions {
-  /** Default: RETRAIN_LOG_LEVEL, else info (warn under node --test). */
+  /** Default: RETRAIN_LOG_LEVEL, else `fallbackLevel`, else info (warn under node --test). */
   level?: AppLogLevel;
+  /** The level when RETRAIN_LOG_LEVEL is unset (the demo: warn, so its story is not buried in access-log lines). */
+  fallbackLevel?: AppLogLevel;
   /** Default: stderr (synchronously, so a crash loses no line). Tests pass a stream to read the lines. */
   destination?: DestinationStream;
 }
 
 /**
- * Under `node --test` (NODE_TEST_CONTEXT is set in its test processes) an unset RETRAIN_LOG_LEVEL means
- * warn: the suites' thousands of requests would otherwise bury their reports in access-log lines.
+ * RETRAIN_LOG_LEVEL, else `fallback`, else info; under `node --test` (NODE_TEST_CONTEXT is set in its test
+ * processes) warn: the suites' thousands of requests would otherwise bury their reports in access-log lines.
  */
-function defaultLevel(): AppLogLevel {
-  const settings = readSettings();
-  return process.env.RETRAIN_LOG_LEVEL === undefined && process.env.NODE_TEST_CONTEXT !== undefined ? 'warn' : settings.logLevel;
+function defaultLevel(fallback: AppLogLevel | undefined): AppLogLevel {
+  return readSettings().logLevel ?? fallback ?? (process.env.NODE_TEST_CONTEXT !== undefined ? 'warn' : 'info');
 }
 
 export function createLogger(opts: LoggerOptions = {}): Logger {
   return pino(
     {
-      level: opts.level ?? defaultLevel(),
+      level: opts.level ?? defaultLevel(opts.fallbackLevel),
       base: { pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
       // Levels by name ("level":"info"), readable without pino's number table.
