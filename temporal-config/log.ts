@@ -28,20 +28,17 @@ export const REDACT_PATHS = [
 ];
 
 export interface LoggerOptions {
-  /** Default: RETRAIN_LOG_LEVEL, else `fallbackLevel`, else info (warn under node --test). */
+  /** Default: RETRAIN_LOG_LEVEL, else `fallbackLevel`, else info. */
   level?: AppLogLevel;
-  /** The level when RETRAIN_LOG_LEVEL is unset (the demo: warn, so its story is not buried in access-log lines). */
+  /** The level when RETRAIN_LOG_LEVEL is unset (the demo and the tests: warn, so their output is not buried in access-log lines). */
   fallbackLevel?: AppLogLevel;
   /** Default: stderr (synchronously, so a crash loses no line). Tests pass a stream to read the lines. */
   destination?: DestinationStream;
 }
 
-/**
- * RETRAIN_LOG_LEVEL, else `fallback`, else info; under `node --test` (NODE_TEST_CONTEXT is set in its test
- * processes) warn: the suites' thousands of requests would otherwise bury their reports in access-log lines.
- */
+/** RETRAIN_LOG_LEVEL, else `fallback`, else info. */
 function defaultLevel(fallback: AppLogLevel | undefined): AppLogLevel {
-  return readSettings().logLevel ?? fallback ?? (process.env.NODE_TEST_CONTEXT !== undefined ? 'warn' : 'info');
+  return readSettings().logLevel ?? fallback ?? 'info';
 }
 
 export function createLogger(opts: LoggerOptions = {}): Logger {
