@@ -9,7 +9,7 @@ import { DataDirLockedError, dataDirHolder, describeHolder, openDb } from '../db
 import { ROLES, type Role } from '../db/schema';
 import { databaseLocation, dataDir, readSettings } from '../temporal-config/env';
 import { onShutdown } from '../temporal-config/shutdown';
-import { startServices, type StartServicesOptions } from '../temporal-config/services';
+import { jsonStartupLog, startServices, type StartServicesOptions } from '../temporal-config/services';
 import { formatRunEvidence, formatSaturationReport } from '../api/format';
 
 const log = (msg: string) => process.stderr.write(`${msg}\n`);
@@ -38,6 +38,8 @@ const parseJson = (flag: string, text: string): unknown => {
 };
 
 async function serve(name: string, opts: StartServicesOptions) {
+  // The service's lines are JSON lines on stderr (temporal-config/log.ts), as its access log and workers' are.
+  const log = jsonStartupLog();
   const starting = startServices({ log, ...opts });
   // Registered at once: a signal (or the launcher's exit) during start-up waits for what is starting and
   // stops it in order (a second signal forces).

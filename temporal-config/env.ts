@@ -172,6 +172,10 @@ export function connectionOptions(cfg: TemporalConnectionConfig, address: string
 const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
 type LogLevel = (typeof LOG_LEVELS)[number];
 
+/** The JSON log's levels (pino's), RETRAIN_LOG_LEVEL. */
+export const APP_LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export type AppLogLevel = (typeof APP_LOG_LEVELS)[number];
+
 const settingsSchema = z.object({
   DATABASE_URL: optionalString.refine((v) => v === undefined || /^postgres(ql)?:\/\//.test(v), {
     message: 'must be a postgres:// or postgresql:// URL (unset it for the embedded PGlite)',
@@ -197,6 +201,12 @@ const settingsSchema = z.object({
   TEMPORAL_LOG_LEVEL: optionalString
     .transform((v) => v?.toUpperCase())
     .refine((v) => v === undefined || (LOG_LEVELS as readonly string[]).includes(v), { message: `must be one of ${LOG_LEVELS.join(', ')}` }),
+  RETRAIN_LOG_LEVEL: optionalString
+    .transform((v) => v?.toLowerCase())
+    .refine((v) => v === undefined || (APP_LOG_LEVELS as readonly string[]).includes(v), { message: `must be one of ${APP_LOG_LEVELS.join(', ')}` }),
+  RETRAIN_WORKER_METRICS_ADDRESS: optionalString.refine((v) => v === undefined || hostPort.test(v), {
+    message: "must be host:port where the workers' Prometheus metrics are served (for example 0.0.0.0:9464)",
+  }),
   TEMPORAL_CLI_PATH: optionalString,
   TEMPORAL_TEST_SERVER_PATH: optionalString,
   NODE_ENV: optionalString,
@@ -211,6 +221,10 @@ export interface Settings {
   /** Training threads per process, and so training activities one worker takes at once. */
   trainingThreads: number;
   temporalLogLevel: LogLevel;
+  /** The JSON log's level (RETRAIN_LOG_LEVEL); unset: the logger's default (log.ts: info). */
+  logLevel: AppLogLevel | undefined;
+  /** host:port the Temporal SDK's Prometheus exporter serves the workers' metrics on; unset: none. */
+  workerMetricsAddress: string | undefined;
   /** The `temporal` binary to try first (devServer.ts findTemporalBinary). */
   temporalCliPath: string | undefined;
   /** The time-skipping test server (testServer.ts). */
@@ -234,7 +248,7 @@ export interface Settings {
 /**
  * DATABASE_URL, RETRAIN_DATA_DIR, RETRAIN_CONTROL_QUEUE, RETRAIN_TRAINING_QUEUE, RETRAIN_TRAINING_THREADS,
  * RETRAIN_API_URL, RETRAIN_API_HOST, RETRAIN_TRAINER_TOKEN, RETRAIN_PYTHON_TRAINER_QUEUE, RETRAIN_TEMPORAL_UI_URL,
- * TEMPORAL_LOG_LEVEL, TEMPORAL_CLI_PATH, TEMPORAL_TEST_SERVER_PATH, NODE_ENV and DEMO_QUICK. Throws an
+ * RETRAIN_LOG_LEVEL, RETRAIN_WORKER_METRICS_ADDRESS, TEMPORAL_LOG_LEVEL, TEMPORAL_CLI_PATH, TEMPORAL_TEST_SERVER_PATH, NODE_ENV and DEMO_QUICK. Throws an
  * Error naming the offending variable(s). Read afresh on each call (a dozen variables): tests and benches
  * set some of them while the process runs.
  */
@@ -248,6 +262,8 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     taskQueues: { control: e.RETRAIN_CONTROL_QUEUE ?? TASK_QUEUES.control, training: e.RETRAIN_TRAINING_QUEUE ?? TASK_QUEUES.training },
     trainingThreads: e.RETRAIN_TRAINING_THREADS !== undefined ? Number(e.RETRAIN_TRAINING_THREADS) : Math.max(1, os.availableParallelism()),
     temporalLogLevel: (e.TEMPORAL_LOG_LEVEL ?? 'WARN') as LogLevel,
+    logLevel: e.RETRAIN_LOG_LEVEL as AppLogLevel | undefined,
+    workerMetricsAddress: e.RETRAIN_WORKER_METRICS_ADDRESS,
     temporalCliPath: e.TEMPORAL_CLI_PATH,
     temporalTestServerPath: e.TEMPORAL_TEST_SERVER_PATH,
     development: e.NODE_ENV === 'development',

@@ -3,7 +3,7 @@
 // `retrain up`, `retrain worker` and `retrain api`, the demo and the tests all start through here.
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { NativeConnection } from '@temporalio/worker';
 import { builtinDescription, closeTrainingPool, createScorer, trainerDescription } from '../activities/index';
 import { TRAINER_CALL_WORKFLOW_TYPE, type TrainerCallInput } from '../workflows/messages';
 import { ensurePythonTrainer, startPythonTrainer } from './pythonTrainer';
@@ -13,8 +13,9 @@ import { issueToken, revokeToken } from '../db/tokens';
 import { acquireDataDirLock, openDb, type DataDirLock, type OpenDbOptions, type OpenedDb } from '../db/index';
 import { startApiServer, type ApiServer } from '../api/server';
 import { startDevServer, type DevServer } from './devServer';
-import { connectionOptions, databaseLocation, readSettings, readTemporalConfig, type Settings } from './env';
-import { createWorkers, type WorkerSet } from './worker';
+import { connectionOptions, databaseLocation, readSettings, readTemporalConfig } from './env';
+import { createWorkers, installRuntime, type WorkerSet } from './worker';
+import { rootLogger } from './log';
 
 export interface Services {
   opened: OpenedDb;
@@ -30,6 +31,7 @@ export interface Services {
 }
 
 export interface StartServicesOptions {
+  /** Where the startup lines go: `retrain up` and the demo print them for people; jsonStartupLog() writes them to the JSON log. Default: nowhere. */
   log?: (msg: string) => void;
   worker?: boolean;
   api?: boolean;
@@ -54,22 +56,16 @@ export interface StartServicesOptions {
   pythonTrainerQueue?: string | null;
 }
 
-let runtimeInstalled = false;
-/** The SDK logs every worker state change at INFO; keep warnings and errors (TEMPORAL_LOG_LEVEL overrides). */
-function installRuntime(level: Settings['temporalLogLevel']): void {
-  if (runtimeInstalled) return;
-  runtimeInstalled = true;
-  try {
-    Runtime.install({ logger: new DefaultLogger(level) });
-  } catch {
-    /* already installed by the host process */
-  }
+/** The startup lines (database, temporal, workers, api…) as JSON lines in the root log, under component "services". */
+export function jsonStartupLog(): (msg: string) => void {
+  const logger = rootLogger().child({ component: 'services' });
+  return (msg) => logger.info(msg);
 }
 
 export async function startServices(opts: StartServicesOptions = {}): Promise<Services> {
   const log = opts.log ?? (() => {});
   const settings = readSettings();
-  installRuntime(settings.temporalLogLevel);
+  installRuntime(settings);
   const cfg = readTemporalConfig();
   const dataDir = opts.dataDir ?? settings.dataDir;
   const stops: (() => Promise<void>)[] = [];
