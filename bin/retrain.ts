@@ -7,7 +7,7 @@ import { createApiClient } from '../api/client';
 import { ensureAdminToken, issueToken } from '../db/tokens';
 import { DataDirLockedError, dataDirHolder, describeHolder, openDb } from '../db/index';
 import { ROLES, type Role } from '../db/schema';
-import { databaseLocation, dataDir, readSettings } from '../temporal-config/env';
+import { databaseLocation, dataDir, isPortText, readSettings } from '../temporal-config/env';
 import { onShutdown } from '../temporal-config/shutdown';
 import { startServices, type StartServicesOptions } from '../temporal-config/services';
 import { formatRunEvidence, formatSaturationReport } from '../api/format';
@@ -85,15 +85,17 @@ program
     const settings = readSettings();
     const port = (flag: string, value: string | undefined, fallback: number): number => {
       if (value === undefined) return fallback;
-      if (!/^[0-9]{1,5}$/.test(value) || Number(value) < 1 || Number(value) > 65535) throw new Error(`${flag} must be a TCP port, 1 to 65535 (got ${JSON.stringify(value)})`);
+      if (!isPortText(value)) throw new Error(`${flag} must be a TCP port, 1 to 65535, or 0 for a free one (got ${JSON.stringify(value)})`);
       return Number(value);
     };
+    // 0: a free port, picked at start (then it changes on every start).
+    const fixed = (p: number): number | undefined => (p === 0 ? undefined : p);
     // The reference Python trainer beside the built-in one (RETRAIN_PYTHON_TRAINER_QUEUE, 'off' for none).
     // Fixed dev-server ports (a saved `temporal --address` or UI bookmark keeps working); taken ones are an error.
     const services = await serve('retrain up', {
       apiPort: port('--port', o.port, settings.apiPort),
-      temporalPort: port('--temporal-port', o.temporalPort, settings.temporalPort),
-      temporalUiPort: port('--temporal-ui-port', o.temporalUiPort, settings.temporalUiPort),
+      temporalPort: fixed(port('--temporal-port', o.temporalPort, settings.temporalPort)),
+      temporalUiPort: fixed(port('--temporal-ui-port', o.temporalUiPort, settings.temporalUiPort)),
       pythonTrainerQueue: settings.pythonTrainerQueue,
     });
     if (services.devServer) log(`Temporal: ${services.temporalAddress} (temporal --address ${services.temporalAddress}), UI ${services.uiUrl}`);

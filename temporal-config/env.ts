@@ -172,10 +172,11 @@ export function connectionOptions(cfg: TemporalConnectionConfig, address: string
 const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
 type LogLevel = (typeof LOG_LEVELS)[number];
 
-/** A TCP port variable: a whole number 1..65535. */
+/** A TCP port: a whole number 0..65535 (0: a free port, picked at start). */
+export const isPortText = (v: string): boolean => /^[0-9]{1,5}$/.test(v) && Number(v) <= 65535;
 const portVar = (what: string) =>
-  optionalString.refine((v) => v === undefined || (/^[0-9]{1,5}$/.test(v) && Number(v) >= 1 && Number(v) <= 65535), {
-    message: `must be the TCP port of ${what}, a whole number from 1 to 65535`,
+  optionalString.refine((v) => v === undefined || isPortText(v), {
+    message: `must be the TCP port of ${what}, a whole number from 1 to 65535 (0: a free port, different on every start)`,
   });
 
 /** Characters of secret after 'rt_' a configured admin token needs at least (db/tokens issues 32: 24 random bytes). */
@@ -246,7 +247,7 @@ export interface Settings {
   temporalUiUrl: string | undefined;
   /** RETRAIN_API_PORT: the port `retrain up` and `retrain api` serve on unless --port says otherwise. */
   apiPort: number;
-  /** RETRAIN_TEMPORAL_PORT / RETRAIN_TEMPORAL_UI_PORT: the embedded dev server's ports for `retrain up` (fixed, not picked). */
+  /** RETRAIN_TEMPORAL_PORT / RETRAIN_TEMPORAL_UI_PORT: the embedded dev server's ports for `retrain up` (fixed; 0 picks a free one). */
   temporalPort: number;
   temporalUiPort: number;
   /** RETRAIN_ADMIN_TOKEN: an admin token (subject 'admin') that exists whenever the API starts; never printed. */
