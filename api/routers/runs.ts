@@ -247,7 +247,7 @@ export const runsRouter = router({
       if (!(await currentPolicy(ctx.db, model.id))) {
         throw new TRPCError({
           code: 'PRECONDITION_FAILED',
-          message: `model '${model.name}' has no gate policy, so no run of it can be approved: set one with gates.setPolicy (PUT /api/models/{model}/policy, or `gatePolicy` at models.register) and start the run again`,
+          message: `model '${model.name}' has no gate policy, so no run of it can be approved: set one with gates.setPolicy (PUT /api/models/${model.name}/policy, or 'gatePolicy' at models.register) and start the run again`,
         });
       }
       // The caller's params over the model's, judged against the model's trainer's schema before the run is recorded.
