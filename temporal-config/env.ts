@@ -176,6 +176,21 @@ type LogLevel = (typeof LOG_LEVELS)[number];
 export const APP_LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type AppLogLevel = (typeof APP_LOG_LEVELS)[number];
 
+/** A TCP port: a whole number 0..65535 (0: a free port, picked at start). */
+export const isPortText = (v: string): boolean => /^[0-9]{1,5}$/.test(v) && Number(v) <= 65535;
+const portVar = (what: string) =>
+  optionalString.refine((v) => v === undefined || isPortText(v), {
+    message: `must be the TCP port of ${what}, a whole number from 1 to 65535 (0: a free port, different on every start)`,
+  });
+
+/** Characters of secret after 'rt_' a configured admin token needs at least (db/tokens issues 32: 24 random bytes). */
+export const ADMIN_TOKEN_MIN_SECRET = 32;
+/** The format of API tokens (db/tokens issueToken: 'rt_' + base64url), with at least ADMIN_TOKEN_MIN_SECRET characters of secret. */
+export const ADMIN_TOKEN_FORMAT = new RegExp(`^rt_[A-Za-z0-9_-]{${ADMIN_TOKEN_MIN_SECRET},256}$`);
+
+/** The defaults of `retrain up`: the API's, and the temporal CLI's own for its dev server (gRPC, UI). */
+export const DEFAULT_PORTS = { api: 4300, temporal: 7233, temporalUi: 8233 } as const;
+
 const settingsSchema = z.object({
   DATABASE_URL: optionalString.refine((v) => v === undefined || /^postgres(ql)?:\/\//.test(v), {
     message: 'must be a postgres:// or postgresql:// URL (unset it for the embedded PGlite)',
@@ -210,6 +225,12 @@ const settingsSchema = z.object({
   TEMPORAL_CLI_PATH: optionalString,
   TEMPORAL_TEST_SERVER_PATH: optionalString,
   NODE_ENV: optionalString,
+  RETRAIN_API_PORT: portVar('the API'),
+  RETRAIN_TEMPORAL_PORT: portVar("the embedded Temporal dev server's gRPC frontend"),
+  RETRAIN_TEMPORAL_UI_PORT: portVar("the embedded Temporal dev server's web UI"),
+  RETRAIN_ADMIN_TOKEN: optionalString.refine((v) => v === undefined || ADMIN_TOKEN_FORMAT.test(v), {
+    message: `must be a token in the format API tokens have: 'rt_' then at least ${ADMIN_TOKEN_MIN_SECRET} base64url characters (A-Z a-z 0-9 - _); make one with: node -e "console.log('rt_' + require('crypto').randomBytes(24).toString('base64url'))"`,
+  }),
   DEMO_QUICK: optionalString.refine((v) => v === undefined || v === '0' || v === '1', { message: "must be '1' (a third of the corpus) or '0'" }),
 });
 
@@ -243,12 +264,20 @@ export interface Settings {
   pythonTrainerQueue: string | null;
   /** Temporal's web UI, for the console's links to a run's workflow; unset: the embedded dev server's, else none. */
   temporalUiUrl: string | undefined;
+  /** RETRAIN_API_PORT: the port `retrain up` and `retrain api` serve on unless --port says otherwise. */
+  apiPort: number;
+  /** RETRAIN_TEMPORAL_PORT / RETRAIN_TEMPORAL_UI_PORT: the embedded dev server's ports for `retrain up` (fixed; 0 picks a free one). */
+  temporalPort: number;
+  temporalUiPort: number;
+  /** RETRAIN_ADMIN_TOKEN: an admin token (subject 'admin') that exists whenever the API starts; never printed. */
+  adminToken: string | undefined;
 }
 
 /**
  * DATABASE_URL, RETRAIN_DATA_DIR, RETRAIN_CONTROL_QUEUE, RETRAIN_TRAINING_QUEUE, RETRAIN_TRAINING_THREADS,
  * RETRAIN_API_URL, RETRAIN_API_HOST, RETRAIN_TRAINER_TOKEN, RETRAIN_PYTHON_TRAINER_QUEUE, RETRAIN_TEMPORAL_UI_URL,
- * RETRAIN_LOG_LEVEL, RETRAIN_WORKER_METRICS_ADDRESS, TEMPORAL_LOG_LEVEL, TEMPORAL_CLI_PATH, TEMPORAL_TEST_SERVER_PATH, NODE_ENV and DEMO_QUICK. Throws an
+ * RETRAIN_API_PORT, RETRAIN_TEMPORAL_PORT, RETRAIN_TEMPORAL_UI_PORT, RETRAIN_ADMIN_TOKEN, RETRAIN_LOG_LEVEL,
+ * RETRAIN_WORKER_METRICS_ADDRESS, TEMPORAL_LOG_LEVEL, TEMPORAL_CLI_PATH, TEMPORAL_TEST_SERVER_PATH, NODE_ENV and DEMO_QUICK. Throws an
  * Error naming the offending variable(s). Read afresh on each call (a dozen variables): tests and benches
  * set some of them while the process runs.
  */
@@ -273,6 +302,10 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     apiHost: e.RETRAIN_API_HOST,
     pythonTrainerQueue: e.RETRAIN_PYTHON_TRAINER_QUEUE === 'off' ? null : (e.RETRAIN_PYTHON_TRAINER_QUEUE ?? 'sklearn'),
     temporalUiUrl: e.RETRAIN_TEMPORAL_UI_URL?.replace(/\/$/, ''),
+    apiPort: e.RETRAIN_API_PORT !== undefined ? Number(e.RETRAIN_API_PORT) : DEFAULT_PORTS.api,
+    temporalPort: e.RETRAIN_TEMPORAL_PORT !== undefined ? Number(e.RETRAIN_TEMPORAL_PORT) : DEFAULT_PORTS.temporal,
+    temporalUiPort: e.RETRAIN_TEMPORAL_UI_PORT !== undefined ? Number(e.RETRAIN_TEMPORAL_UI_PORT) : DEFAULT_PORTS.temporalUi,
+    adminToken: e.RETRAIN_ADMIN_TOKEN,
   };
 }
 

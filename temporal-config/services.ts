@@ -9,7 +9,7 @@ import { TRAINER_CALL_WORKFLOW_TYPE, type TrainerCallInput } from '../workflows/
 import { ensurePythonTrainer, startPythonTrainer } from './pythonTrainer';
 import { upsertTrainer } from '../db/trainers';
 import { ApplicationFailure } from '@temporalio/common';
-import { issueToken, revokeToken } from '../db/tokens';
+import { ensureConfiguredAdminToken, issueToken, revokeToken } from '../db/tokens';
 import { acquireDataDirLock, openDb, type DataDirLock, type OpenDbOptions, type OpenedDb } from '../db/index';
 import { startApiServer, type ApiServer } from '../api/server';
 import { startDevServer, type DevServer } from './devServer';
@@ -42,7 +42,9 @@ export interface StartServicesOptions {
   temporalAddress?: string;
   /** Embedded dev server persistence: a file (default <data>/temporal.db) or null for in-memory. */
   temporalDbFile?: string | null;
-  /** Embedded dev server UI: default a free port; null for headless. */
+  /** Embedded dev server gRPC port: default a free port; a given port that is taken is an error (PortInUseError). */
+  temporalPort?: number;
+  /** Embedded dev server UI: default a free port; null for headless; a given port that is taken is an error. */
   temporalUiPort?: number | null;
   /** Default: RETRAIN_CONTROL_QUEUE and RETRAIN_TRAINING_QUEUE, else control and training. */
   taskQueues?: { control: string; training: string };
@@ -94,6 +96,7 @@ export async function startServices(opts: StartServicesOptions = {}): Promise<Se
       devServer = await startDevServer({
         dataDir,
         ...(opts.temporalDbFile !== undefined ? { dbFile: opts.temporalDbFile } : {}),
+        ...(opts.temporalPort !== undefined ? { port: opts.temporalPort } : {}),
         ...(opts.temporalUiPort !== undefined ? { uiPort: opts.temporalUiPort } : {}),
         namespace,
         log,
@@ -148,6 +151,11 @@ export async function startServices(opts: StartServicesOptions = {}): Promise<Se
 
     let api: ApiServer | null = null;
     if (opts.api ?? true) {
+      // RETRAIN_ADMIN_TOKEN: that secret is an admin token for subject 'admin' before anyone can call (never printed).
+      if (settings.adminToken !== undefined) {
+        const how = await ensureConfiguredAdminToken(opened.db, settings.adminToken);
+        log(`admin: RETRAIN_ADMIN_TOKEN is an admin token for subject 'admin' (${how === 'issued' ? 'issued now' : 'already present'})`);
+      }
       api = await startApiServer(
         {
           db: opened.db,
