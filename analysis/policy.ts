@@ -114,7 +114,19 @@ const saturationRule = z.strictObject({
   minGainFromDoubling: z.number().min(0).max(1).optional(),
 });
 
-export const gateRuleSchema = z.union([boundRule, noRegressionRule, fairnessRule, supportRule, thresholdRule, humanRule, saturationRule]);
+/**
+ * A rule, told apart by its `kind`; each kind is named (BoundRule, FairnessRule, …), so the OpenAPI
+ * document gives generated clients one type per kind instead of numbered anonymous variants.
+ */
+export const gateRuleSchema = z.discriminatedUnion('kind', [
+  boundRule.meta({ id: 'BoundRule' }),
+  noRegressionRule.meta({ id: 'NoRegressionRule' }),
+  fairnessRule.meta({ id: 'FairnessRule' }),
+  supportRule.meta({ id: 'MinSupportRule' }),
+  thresholdRule.meta({ id: 'ThresholdRule' }),
+  humanRule.meta({ id: 'HumanApprovalRule' }),
+  saturationRule.meta({ id: 'SaturationRule' }),
+]);
 export type GateRule = z.infer<typeof gateRuleSchema>;
 
 /** What errors cost: a false positive (ham blocked) and a false negative (spam let through), per slice if they differ. */

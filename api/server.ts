@@ -1,4 +1,5 @@
 // The HTTP face: tRPC at /trpc, the same procedures as REST under /api, and the OpenAPI document at /openapi.json.
+import { AsyncLocalStorage } from 'node:async_hooks';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
@@ -9,6 +10,7 @@ import { appRouter } from './router';
 import { BodyTooLargeError, MAX_JSON_BODY_BYTES, readBody, refuseTooLarge, sendError } from './httpBody';
 import { bearerFrom, createContextInner, identityFromToken, type ApiDeps } from './trpc';
 import { handleTrainerData, isTrainerDataPath, trainerDataOpenApiPaths } from './trainerData';
+import { requestIdFrom, rootLogger, type Logger } from '../temporal-config/log';
 import { handleStreamedUpload, isStreamedUpload, MAX_UPLOAD_BYTES, UPLOAD_MEDIA_TYPES, UPLOAD_PATH } from './uploadRoute';
 
 export interface ApiServer {
@@ -157,18 +159,64 @@ async function checkRestRequest(req: http.IncomingMessage, url: URL): Promise<vo
   }
 }
 
-export async function startApiServer(deps: ApiDeps, opts: { port?: number; host?: string } = {}): Promise<ApiServer> {
+// ---- the access log ----------------------------------------------------------------------------------
+
+/** What the access log learns of a request while it is handled (createContext fills subject and procedure). */
+interface RequestRecord {
+  requestId: string;
+  subject?: string;
+  procedure?: string;
+}
+
+/** The request being handled, across the adapters' awaits (trpc-to-openapi hands createContext a fetch Request, not ours). */
+const currentRequest = new AsyncLocalStorage<RequestRecord>();
+
+/** The logger of the request being handled: the API's, bound to its requestId (and subject once known). */
+function requestLogger(base: Logger): Logger {
+  const rec = currentRequest.getStore();
+  if (!rec) return base;
+  return base.child(rec.subject !== undefined ? { requestId: rec.requestId, subject: rec.subject } : { requestId: rec.requestId });
+}
+
+export interface ApiServerOptions {
+  port?: number;
+  host?: string;
+  /** Default: the root logger (temporal-config/log.ts), looked up per request. */
+  logger?: Logger;
+}
+
+/** A request's path without its query string (which may carry anything), at most 200 characters. */
+function pathOf(url: string): string {
+  const q = url.indexOf('?');
+  return (q === -1 ? url : url.slice(0, q)).slice(0, 200);
+}
+
+function errorOf(err: unknown): { type: string; message: string } {
+  return err instanceof Error ? { type: err.name, message: err.message.slice(0, 500) } : { type: typeof err, message: String(err).slice(0, 500) };
+}
+
+export async function startApiServer(deps: ApiDeps, opts: ApiServerOptions = {}): Promise<ApiServer> {
+  const logger = () => (opts.logger ?? rootLogger()).child({ component: 'api' });
   // tRPC hands us the Node request; trpc-to-openapi a fetch Request. Both carry the same header.
-  const createContext = async ({ req }: { req: http.IncomingMessage | Request }) => {
+  const createContext = async ({ req, info }: { req: http.IncomingMessage | Request; info?: { calls?: readonly { path: string }[] } }) => {
     const header = req.headers instanceof Headers ? (req.headers.get('authorization') ?? undefined) : req.headers.authorization;
-    return createContextInner(deps, await identityFromToken(deps.db, bearerFrom(header)));
+    const identity = await identityFromToken(deps.db, bearerFrom(header));
+    // The access log's subject and procedure, from the lookup the request needs anyway.
+    const rec = currentRequest.getStore();
+    if (rec) {
+      if (identity) rec.subject = identity.subject;
+      if (info?.calls && info.calls.length > 0) rec.procedure = info.calls.map((c) => c.path).join(',');
+    }
+    return createContextInner(deps, identity);
   };
   const onError = ({ error, path }: { error: Error & { code: string }; path?: string }) => {
+    const rec = currentRequest.getStore();
+    if (rec && path !== undefined) rec.procedure ??= path;
     if (error.code !== 'INTERNAL_SERVER_ERROR') return;
     // The innermost cause is the one that says why (a database error, say); the outer ones quote whole queries.
     let root: unknown = error;
     while (root instanceof Error && root.cause instanceof Error) root = root.cause;
-    process.stderr.write(`api: ${path ?? '?'} failed: ${(root as Error).message.slice(0, 500)}\n`);
+    requestLogger(logger()).error({ procedure: path, err: { type: (root as Error).name, message: (root as Error).message.slice(0, 500) } }, 'procedure failed');
   };
   const trpcHandler = createHTTPHandler({ router: appRouter, createContext, basePath: '/trpc/', onError, maxBodySize: MAX_JSON_BODY_BYTES });
   const restHandler = createOpenApiHttpHandler({ router: appRouter, createContext, onError, maxBodySize: MAX_JSON_BODY_BYTES });
@@ -195,7 +243,7 @@ export async function startApiServer(deps: ApiDeps, opts: { port?: number; host?
     await restHandler(req, res);
   };
 
-  const server = http.createServer((req, res) => {
+  const route = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const url = req.url ?? '/';
     if (url.startsWith('/trpc/') || url.startsWith('/api/')) metrics.observe(req, res);
     // Both adapters build a fetch Request, which cannot carry TRACE (or CONNECT): refused here, not failed there.
@@ -210,7 +258,7 @@ export async function startApiServer(deps: ApiDeps, opts: { port?: number; host?
     }
     if (url.startsWith('/api/')) {
       return void rest(req, res, url.slice('/api'.length)).catch((err: unknown) => {
-        process.stderr.write(`api: ${req.method} ${url.slice(0, 200)} failed at the edge: ${err instanceof Error ? err.message : String(err)}\n`);
+        requestLogger(logger()).error({ method: req.method, path: pathOf(url), err: errorOf(err) }, 'request failed at the edge');
         if (!res.headersSent) sendError(res, 500, 'INTERNAL_SERVER_ERROR', 'internal error: the server log has the details');
         else res.end();
       });
@@ -221,10 +269,34 @@ export async function startApiServer(deps: ApiDeps, opts: { port?: number; host?
     if (pathname === '/metrics') return void answerMetrics(res, metrics.registry);
     // Everything else is the console: its assets, and its pages (client-side routes share one page).
     return void consoleSite.handle(req, res, pathname).catch((err: unknown) => {
-      process.stderr.write(`api: console ${pathname.slice(0, 200)} failed: ${err instanceof Error ? err.message : String(err)}\n`);
+      requestLogger(logger()).error({ method: req.method, path: pathname.slice(0, 200), err: errorOf(err) }, 'console request failed');
       if (!res.headersSent) sendError(res, 500, 'INTERNAL_SERVER_ERROR', 'internal error: the server log has the details');
       else res.end();
     });
+  };
+
+  // One access-log line per request, when its response is done (or the connection dropped): requestId
+  // (a sane incoming X-Request-Id, else a new one; echoed back), method, path without the query string,
+  // status, duration, and the subject and procedure when the request got that far.
+  const server = http.createServer((req, res) => {
+    const started = performance.now();
+    const rec: RequestRecord = { requestId: requestIdFrom(req.headers['x-request-id']) };
+    const url = req.url ?? '/'; // as it came: the REST route rewrites req.url
+    res.setHeader('X-Request-Id', rec.requestId);
+    res.once('close', () => {
+      const line: Record<string, unknown> = {
+        requestId: rec.requestId,
+        method: req.method,
+        path: pathOf(url),
+        status: res.statusCode,
+        duration_ms: Math.round((performance.now() - started) * 10) / 10,
+      };
+      if (rec.subject !== undefined) line.subject = rec.subject;
+      if (rec.procedure !== undefined) line.procedure = rec.procedure;
+      if (!res.writableFinished) line.aborted = true;
+      logger().info(line, 'request');
+    });
+    currentRequest.run(rec, () => route(req, res));
   });
   const host = opts.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
@@ -232,7 +304,8 @@ export async function startApiServer(deps: ApiDeps, opts: { port?: number; host?
     server.listen(opts.port ?? 0, host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
-  const url = `http://${host}:${port}`;
+  // Listening on every address (a container's 0.0.0.0): this machine reaches it on loopback.
+  const url = `http://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${port}`;
   document.value = openApiDocument(`${url}/api`);
   return {
     url,

@@ -7,10 +7,11 @@ import { createApiClient } from '../api/client';
 import { ensureAdminToken, issueToken } from '../db/tokens';
 import { DataDirLockedError, dataDirHolder, describeHolder, openDb } from '../db/index';
 import { ROLES, type Role } from '../db/schema';
-import { databaseLocation, dataDir, readSettings } from '../temporal-config/env';
+import { databaseLocation, dataDir, isPortText, readSettings } from '../temporal-config/env';
 import { onShutdown } from '../temporal-config/shutdown';
-import { startServices, type StartServicesOptions } from '../temporal-config/services';
+import { jsonStartupLog, startServices, type StartServicesOptions } from '../temporal-config/services';
 import { formatRunEvidence, formatSaturationReport } from '../api/format';
+import { registerRecoverAdmin } from './commands/recoverAdmin';
 
 const log = (msg: string) => process.stderr.write(`${msg}\n`);
 
@@ -38,6 +39,8 @@ const parseJson = (flag: string, text: string): unknown => {
 };
 
 async function serve(name: string, opts: StartServicesOptions) {
+  // The service's lines are JSON lines on stderr (temporal-config/log.ts), as its access log and workers' are.
+  const log = jsonStartupLog();
   const starting = startServices({ log, ...opts });
   // Registered at once: a signal (or the launcher's exit) during start-up waits for what is starting and
   // stops it in order (a second signal forces).
@@ -77,11 +80,29 @@ const clientOptions = (cmd: Command) =>
 program
   .command('up')
   .description('start everything in one process: Temporal (embedded unless TEMPORAL_ADDRESS), database, workers, API')
-  .option('--port <port>', 'API port', '4300')
-  .action(async (o: { port: string }) => {
+  .option('--port <port>', 'API port (default RETRAIN_API_PORT, else 4300)')
+  .option('--temporal-port <port>', "embedded Temporal dev server's gRPC port (default RETRAIN_TEMPORAL_PORT, else 7233)")
+  .option('--temporal-ui-port <port>', "embedded Temporal dev server's web UI port (default RETRAIN_TEMPORAL_UI_PORT, else 8233)")
+  .action(async (o: { port?: string; temporalPort?: string; temporalUiPort?: string }) => {
+    const settings = readSettings();
+    const port = (flag: string, value: string | undefined, fallback: number): number => {
+      if (value === undefined) return fallback;
+      if (!isPortText(value)) throw new Error(`${flag} must be a TCP port, 1 to 65535, or 0 for a free one (got ${JSON.stringify(value)})`);
+      return Number(value);
+    };
+    // 0: a free port, picked at start (then it changes on every start).
+    const fixed = (p: number): number | undefined => (p === 0 ? undefined : p);
     // The reference Python trainer beside the built-in one (RETRAIN_PYTHON_TRAINER_QUEUE, 'off' for none).
-    const services = await serve('retrain up', { apiPort: Number(o.port), pythonTrainerQueue: readSettings().pythonTrainerQueue });
-    const admin = await ensureAdminToken(services.opened.db);
+    // Fixed dev-server ports (a saved `temporal --address` or UI bookmark keeps working); taken ones are an error.
+    const services = await serve('retrain up', {
+      apiPort: port('--port', o.port, settings.apiPort),
+      temporalPort: fixed(port('--temporal-port', o.temporalPort, settings.temporalPort)),
+      temporalUiPort: fixed(port('--temporal-ui-port', o.temporalUiPort, settings.temporalUiPort)),
+      pythonTrainerQueue: settings.pythonTrainerQueue,
+    });
+    if (services.devServer) log(`Temporal: ${services.temporalAddress} (temporal --address ${services.temporalAddress}), UI ${services.uiUrl}`);
+    // With RETRAIN_ADMIN_TOKEN that secret is the admin token (never printed); else the first one, printed once.
+    const admin = settings.adminToken === undefined ? await ensureAdminToken(services.opened.db) : null;
     if (admin) log(`admin token for subject 'admin' (shown once, create more with it): ${admin}`);
   });
 
@@ -238,6 +259,8 @@ clientOptions(
       await opened.close();
     }
   });
+
+registerRecoverAdmin(tokens);
 
 const runs = program.command('runs').description('retraining runs');
 clientOptions(runs.command('start').description('start a retraining run'))

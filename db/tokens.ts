@@ -1,6 +1,7 @@
 // API tokens: only a token's SHA-256 is stored; the token itself is shown once, when it is issued.
 import { createHash, randomBytes } from 'node:crypto';
-import { and, asc, eq, isNull } from 'drizzle-orm';
+import { and, asc, eq, isNull, ne } from 'drizzle-orm';
+import { writeAudit } from './auditLog';
 import type { Db, DbOrTx } from './index';
 import { apiTokens, type Role } from './schema';
 
@@ -112,4 +113,52 @@ export async function revokeToken(db: Db, id: number): Promise<boolean> {
     .where(and(eq(apiTokens.id, id), isNull(apiTokens.revokedAt)))
     .returning({ id: apiTokens.id });
   return rows.length > 0;
+}
+
+/**
+ * RETRAIN_ADMIN_TOKEN: makes sure an active admin token with exactly this secret exists for subject
+ * 'admin' (issued with only its hash stored when absent). Never returns or logs the secret. Throws when
+ * the secret belongs to a revoked token or to another subject or role (a configured secret is not
+ * silently given other powers, nor a revoked one brought back).
+ */
+export async function ensureConfiguredAdminToken(db: Db, token: string): Promise<'present' | 'issued'> {
+  const [row] = await db.select().from(apiTokens).where(eq(apiTokens.tokenHash, hashToken(token))).limit(1);
+  if (row) {
+    if (row.revokedAt !== null) throw new Error('RETRAIN_ADMIN_TOKEN is a revoked token: set a new secret (revoked tokens are never restored)');
+    if (row.role !== 'admin' || canonicalSubject(row.subject) !== 'admin') {
+      throw new Error(`RETRAIN_ADMIN_TOKEN is already the token of subject '${row.subject}' with role ${row.role}: set a new secret for the admin`);
+    }
+    return 'present';
+  }
+  await db.insert(apiTokens).values({ subject: 'admin', role: 'admin', tokenHash: hashToken(token), createdBy: 'bootstrap', issuedByTokenId: null });
+  await writeAudit(db, { actor: 'bootstrap', action: 'tokens.adminFromEnvironment', target: 'token:admin', details: { source: 'RETRAIN_ADMIN_TOKEN' } });
+  return 'issued';
+}
+
+/**
+ * `retrain tokens recover-admin`: a new admin token for subject 'admin', written with database access
+ * (a root of trust, like `tokens create`), recorded in the audit log; with revokeOthers, every other
+ * active admin token is revoked. Returns the new token (the only secret this ever shows) and the ids revoked.
+ */
+export async function recoverAdminToken(db: Db, opts: { revokeOthers: boolean; actor: string }) {
+  return db.transaction(async (tx) => {
+    const subject = 'admin';
+    const token = `rt_${randomBytes(24).toString('base64url')}`;
+    const [row] = await tx
+      .insert(apiTokens)
+      .values({ subject, role: 'admin', tokenHash: hashToken(token), createdBy: 'cli', issuedByTokenId: null })
+      .returning({ id: apiTokens.id });
+    if (!row) throw new Error('token insert returned nothing');
+    const revoked = opts.revokeOthers
+      ? (
+          await tx
+            .update(apiTokens)
+            .set({ revokedAt: new Date() })
+            .where(and(eq(apiTokens.role, 'admin'), isNull(apiTokens.revokedAt), ne(apiTokens.id, row.id)))
+            .returning({ id: apiTokens.id })
+        ).map((r) => r.id)
+      : [];
+    await writeAudit(tx, { actor: opts.actor, action: 'tokens.recoverAdmin', target: `token:${row.id}`, details: { subject, revokedTokenIds: revoked } });
+    return { id: row.id, subject, token, revoked };
+  });
 }

@@ -14,6 +14,7 @@ import { createApiClient, type ApiClient } from '../api/client';
 import { ensureAdminToken } from '../db/tokens';
 import { dataDir } from '../temporal-config/env';
 import { startServices } from '../temporal-config/services';
+import { createLogger, setRootLogger } from '../temporal-config/log';
 import { assignHeldOut, chronologicalParts, loadCorpus, type CorpusEmail } from './corpus';
 import { runAnnotators, type SimulatedAnnotator } from './annotators';
 import { formatRunEvidence, formatSaturationReport } from '../api/format';
@@ -78,6 +79,9 @@ export async function runDemo(opts: { quick: boolean; dataset?: DemoDataset }) {
   const alertSecret = randomBytes(24).toString('hex');
   process.env[DEMO_ALERT_SECRET_ENV] = alertSecret;
   const alertReceiver = await startAlertReceiver(alertSecret);
+  // The story is told on stderr: the API's access log would bury it, so the JSON log keeps to warnings
+  // unless RETRAIN_LOG_LEVEL asks for more.
+  setRootLogger(createLogger({ fallbackLevel: 'warn' }));
   const services = await startServices({
     log: (m) => say(`  ${m}`),
     dataDir: root,

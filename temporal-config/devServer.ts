@@ -378,18 +378,47 @@ async function ensureSearchAttributes(conn: Connection, namespace: string, log: 
   });
 }
 
+/** A fixed port of the dev server that something else already holds: the message says how to pick another. */
+export class PortInUseError extends Error {
+  constructor(
+    readonly port: number,
+    readonly what: 'gRPC' | 'UI',
+  ) {
+    const [flag, variable] = what === 'gRPC' ? ['--temporal-port', 'RETRAIN_TEMPORAL_PORT'] : ['--temporal-ui-port', 'RETRAIN_TEMPORAL_UI_PORT'];
+    super(
+      `the Temporal dev server's ${what} port ${port} is already in use on 127.0.0.1 (another \`retrain up\` or \`temporal server start-dev\`?). ` +
+        `Stop what holds it, or choose another port with \`retrain up ${flag} <port>\` or ${variable}=<port>.`,
+    );
+    this.name = 'PortInUseError';
+  }
+}
+
+/** True when 127.0.0.1:port can be bound now (nothing listens there). */
+export function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.once('error', () => resolve(false));
+    srv.listen({ host: '127.0.0.1', port, exclusive: true }, () => srv.close(() => resolve(true)));
+  });
+}
+
 export async function startDevServer(opts: {
   dataDir: string;
   /** null = in-memory; default <dataDir>/temporal.db */
   dbFile?: string | null;
-  /** default: a free port */
+  /** default: a free port; a given port that is taken throws PortInUseError */
   port?: number;
-  /** null = headless; default: a free port */
+  /** null = headless; default: a free port; a given port that is taken throws PortInUseError */
   uiPort?: number | null;
   namespace?: string;
   log?: (msg: string) => void;
 }): Promise<DevServer> {
   const log = opts.log ?? noop;
+  // A fixed port that is taken is an error naming the flag and variable, never a silent move to another port
+  // (a saved `temporal --address` or UI bookmark would stop working).
+  if (opts.port !== undefined && !(await canBind(opts.port))) throw new PortInUseError(opts.port, 'gRPC');
+  if (typeof opts.uiPort === 'number' && !(await canBind(opts.uiPort))) throw new PortInUseError(opts.uiPort, 'UI');
   const dataDir = path.resolve(opts.dataDir);
   mkdirSync(dataDir, { recursive: true });
   const namespace = opts.namespace ?? 'default';

@@ -172,6 +172,24 @@ export function connectionOptions(cfg: TemporalConnectionConfig, address: string
 const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
 type LogLevel = (typeof LOG_LEVELS)[number];
 
+/** The JSON log's levels (pino's), RETRAIN_LOG_LEVEL. */
+export const APP_LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export type AppLogLevel = (typeof APP_LOG_LEVELS)[number];
+
+/** A TCP port: a whole number 0..65535 (0: a free port, picked at start). */
+export const isPortText = (v: string): boolean => /^[0-9]{1,5}$/.test(v) && Number(v) <= 65535;
+const portVar = (what: string) =>
+  optionalString.refine((v) => v === undefined || isPortText(v), {
+    message: `must be the TCP port of ${what}, a whole number from 1 to 65535 (0: a free port, different on every start)`,
+  });
+
+/** Characters of secret after 'rt_' a configured admin token needs at least (db/tokens issues 32: 24 random bytes). */
+export const ADMIN_TOKEN_MIN_SECRET = 32;
+/** The format of API tokens (db/tokens issueToken: 'rt_' + base64url), with at least ADMIN_TOKEN_MIN_SECRET characters of secret. */
+export const ADMIN_TOKEN_FORMAT = new RegExp(`^rt_[A-Za-z0-9_-]{${ADMIN_TOKEN_MIN_SECRET},256}$`);
+
+/** The defaults of `retrain up`: the API's, and the temporal CLI's own for its dev server (gRPC, UI). */
+export const DEFAULT_PORTS = { api: 4300, temporal: 7233, temporalUi: 8233 } as const;
 const workerHealthAddress = /^(?:(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):)?([1-9][0-9]{0,4})$/;
 
 const settingsSchema = z.object({
@@ -184,6 +202,9 @@ const settingsSchema = z.object({
     message: "must be the control plane's http(s):// base URL, as trainers reach it (unset it when this process serves the API)",
   }),
   RETRAIN_TRAINER_TOKEN: optionalString,
+  RETRAIN_API_HOST: optionalString.refine((v) => v === undefined || /^[A-Za-z0-9_.:-]+$/.test(v), {
+    message: 'must be an address to listen on (for example 0.0.0.0 in a container; unset for 127.0.0.1)',
+  }),
   RETRAIN_TEMPORAL_UI_URL: optionalString.refine((v) => v === undefined || /^https?:\/\/[^/]+/.test(v), {
     message: "must be the Temporal UI's http(s):// base URL, as a person's browser reaches it (the console links runs there)",
   }),
@@ -194,14 +215,26 @@ const settingsSchema = z.object({
     message: 'must be a whole number of threads, 1 or more (unset it for one per core)',
   }),
   RETRAIN_WORKER_HEALTH_PORT: optionalString.refine((v) => v === undefined || workerHealthAddress.test(v), {
-    message: "must be a port (1-65535, on 127.0.0.1) or host:port (e.g. 0.0.0.0:9464 for a probe from outside the container)",
+    message: "must be a port (1-65535, on 127.0.0.1) or host:port (e.g. 0.0.0.0:4301 for a probe from outside the container)",
   }),
   TEMPORAL_LOG_LEVEL: optionalString
     .transform((v) => v?.toUpperCase())
     .refine((v) => v === undefined || (LOG_LEVELS as readonly string[]).includes(v), { message: `must be one of ${LOG_LEVELS.join(', ')}` }),
+  RETRAIN_LOG_LEVEL: optionalString
+    .transform((v) => v?.toLowerCase())
+    .refine((v) => v === undefined || (APP_LOG_LEVELS as readonly string[]).includes(v), { message: `must be one of ${APP_LOG_LEVELS.join(', ')}` }),
+  RETRAIN_WORKER_METRICS_ADDRESS: optionalString.refine((v) => v === undefined || hostPort.test(v), {
+    message: "must be host:port where the workers' Prometheus metrics are served (for example 0.0.0.0:9464)",
+  }),
   TEMPORAL_CLI_PATH: optionalString,
   TEMPORAL_TEST_SERVER_PATH: optionalString,
   NODE_ENV: optionalString,
+  RETRAIN_API_PORT: portVar('the API'),
+  RETRAIN_TEMPORAL_PORT: portVar("the embedded Temporal dev server's gRPC frontend"),
+  RETRAIN_TEMPORAL_UI_PORT: portVar("the embedded Temporal dev server's web UI"),
+  RETRAIN_ADMIN_TOKEN: optionalString.refine((v) => v === undefined || ADMIN_TOKEN_FORMAT.test(v), {
+    message: `must be a token in the format API tokens have: 'rt_' then at least ${ADMIN_TOKEN_MIN_SECRET} base64url characters (A-Z a-z 0-9 - _); make one with: node -e "console.log('rt_' + require('crypto').randomBytes(24).toString('base64url'))"`,
+  }),
   DEMO_QUICK: optionalString.refine((v) => v === undefined || v === '0' || v === '1', { message: "must be '1' (a third of the corpus) or '0'" }),
 });
 
@@ -213,6 +246,10 @@ export interface Settings {
   /** Training threads per process, and so training activities one worker takes at once. */
   trainingThreads: number;
   temporalLogLevel: LogLevel;
+  /** The JSON log's level (RETRAIN_LOG_LEVEL); unset: the logger's default (log.ts: info). */
+  logLevel: AppLogLevel | undefined;
+  /** host:port the Temporal SDK's Prometheus exporter serves the workers' metrics on; unset: none. */
+  workerMetricsAddress: string | undefined;
   /** The `temporal` binary to try first (devServer.ts findTemporalBinary). */
   temporalCliPath: string | undefined;
   /** The time-skipping test server (testServer.ts). */
@@ -225,18 +262,28 @@ export interface Settings {
   apiUrl: string | undefined;
   /** The built-in trainer's bearer token (role trainer) on the data plane; unset: one is issued at start. */
   trainerToken: string | undefined;
+  /** The address the API listens on; unset: 127.0.0.1 (a container sets 0.0.0.0). */
+  apiHost: string | undefined;
   /** The queue `retrain up` starts the reference Python trainer on; null: none ('off'). */
   pythonTrainerQueue: string | null;
   /** Temporal's web UI, for the console's links to a run's workflow; unset: the embedded dev server's, else none. */
   temporalUiUrl: string | undefined;
+  /** RETRAIN_API_PORT: the port `retrain up` and `retrain api` serve on unless --port says otherwise. */
+  apiPort: number;
+  /** RETRAIN_TEMPORAL_PORT / RETRAIN_TEMPORAL_UI_PORT: the embedded dev server's ports for `retrain up` (fixed; 0 picks a free one). */
+  temporalPort: number;
+  temporalUiPort: number;
+  /** RETRAIN_ADMIN_TOKEN: an admin token (subject 'admin') that exists whenever the API starts; never printed. */
+  adminToken: string | undefined;
   /** `retrain worker`'s health port (/healthz, /readyz, /metrics); unset: none. */
   workerHealth: { host: string; port: number } | undefined;
 }
 
 /**
  * DATABASE_URL, RETRAIN_DATA_DIR, RETRAIN_CONTROL_QUEUE, RETRAIN_TRAINING_QUEUE, RETRAIN_TRAINING_THREADS,
- * RETRAIN_API_URL, RETRAIN_TRAINER_TOKEN, RETRAIN_PYTHON_TRAINER_QUEUE, RETRAIN_TEMPORAL_UI_URL, RETRAIN_WORKER_HEALTH_PORT,
- * TEMPORAL_LOG_LEVEL, TEMPORAL_CLI_PATH, TEMPORAL_TEST_SERVER_PATH, NODE_ENV and DEMO_QUICK. Throws an
+ * RETRAIN_API_URL, RETRAIN_API_HOST, RETRAIN_TRAINER_TOKEN, RETRAIN_PYTHON_TRAINER_QUEUE, RETRAIN_TEMPORAL_UI_URL,
+ * RETRAIN_API_PORT, RETRAIN_TEMPORAL_PORT, RETRAIN_TEMPORAL_UI_PORT, RETRAIN_ADMIN_TOKEN, RETRAIN_LOG_LEVEL,
+ * RETRAIN_WORKER_METRICS_ADDRESS, RETRAIN_WORKER_HEALTH_PORT, TEMPORAL_LOG_LEVEL, TEMPORAL_CLI_PATH, TEMPORAL_TEST_SERVER_PATH, NODE_ENV and DEMO_QUICK. Throws an
  * Error naming the offending variable(s). Read afresh on each call (a dozen variables): tests and benches
  * set some of them while the process runs.
  */
@@ -250,14 +297,21 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     taskQueues: { control: e.RETRAIN_CONTROL_QUEUE ?? TASK_QUEUES.control, training: e.RETRAIN_TRAINING_QUEUE ?? TASK_QUEUES.training },
     trainingThreads: e.RETRAIN_TRAINING_THREADS !== undefined ? Number(e.RETRAIN_TRAINING_THREADS) : Math.max(1, os.availableParallelism()),
     temporalLogLevel: (e.TEMPORAL_LOG_LEVEL ?? 'WARN') as LogLevel,
+    logLevel: e.RETRAIN_LOG_LEVEL as AppLogLevel | undefined,
+    workerMetricsAddress: e.RETRAIN_WORKER_METRICS_ADDRESS,
     temporalCliPath: e.TEMPORAL_CLI_PATH,
     temporalTestServerPath: e.TEMPORAL_TEST_SERVER_PATH,
     development: e.NODE_ENV === 'development',
     demoQuick: e.DEMO_QUICK === '1',
     apiUrl: e.RETRAIN_API_URL?.replace(/\/$/, ''),
     trainerToken: e.RETRAIN_TRAINER_TOKEN,
+    apiHost: e.RETRAIN_API_HOST,
     pythonTrainerQueue: e.RETRAIN_PYTHON_TRAINER_QUEUE === 'off' ? null : (e.RETRAIN_PYTHON_TRAINER_QUEUE ?? 'sklearn'),
     temporalUiUrl: e.RETRAIN_TEMPORAL_UI_URL?.replace(/\/$/, ''),
+    apiPort: e.RETRAIN_API_PORT !== undefined ? Number(e.RETRAIN_API_PORT) : DEFAULT_PORTS.api,
+    temporalPort: e.RETRAIN_TEMPORAL_PORT !== undefined ? Number(e.RETRAIN_TEMPORAL_PORT) : DEFAULT_PORTS.temporal,
+    temporalUiPort: e.RETRAIN_TEMPORAL_UI_PORT !== undefined ? Number(e.RETRAIN_TEMPORAL_UI_PORT) : DEFAULT_PORTS.temporalUi,
+    adminToken: e.RETRAIN_ADMIN_TOKEN,
     workerHealth: parseWorkerHealth(e.RETRAIN_WORKER_HEALTH_PORT),
   };
 }

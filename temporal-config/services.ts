@@ -3,18 +3,19 @@
 // `retrain up`, `retrain worker` and `retrain api`, the demo and the tests all start through here.
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { NativeConnection } from '@temporalio/worker';
 import { builtinDescription, closeTrainingPool, createScorer, trainerDescription } from '../activities/index';
 import { TRAINER_CALL_WORKFLOW_TYPE, type TrainerCallInput } from '../workflows/messages';
 import { ensurePythonTrainer, startPythonTrainer } from './pythonTrainer';
 import { upsertTrainer } from '../db/trainers';
 import { ApplicationFailure } from '@temporalio/common';
-import { issueToken, revokeToken } from '../db/tokens';
+import { ensureConfiguredAdminToken, issueToken, revokeToken } from '../db/tokens';
 import { acquireDataDirLock, openDb, type DataDirLock, type OpenDbOptions, type OpenedDb } from '../db/index';
 import { startApiServer, type ApiServer } from '../api/server';
 import { startDevServer, type DevServer } from './devServer';
-import { connectionOptions, databaseLocation, readSettings, readTemporalConfig, type Settings } from './env';
-import { createWorkers, type WorkerSet } from './worker';
+import { connectionOptions, databaseLocation, readSettings, readTemporalConfig } from './env';
+import { createWorkers, installRuntime, type WorkerSet } from './worker';
+import { rootLogger } from './log';
 
 export interface Services {
   opened: OpenedDb;
@@ -30,6 +31,7 @@ export interface Services {
 }
 
 export interface StartServicesOptions {
+  /** Where the startup lines go: `retrain up` and the demo print them for people; jsonStartupLog() writes them to the JSON log. Default: nowhere. */
   log?: (msg: string) => void;
   worker?: boolean;
   api?: boolean;
@@ -40,7 +42,9 @@ export interface StartServicesOptions {
   temporalAddress?: string;
   /** Embedded dev server persistence: a file (default <data>/temporal.db) or null for in-memory. */
   temporalDbFile?: string | null;
-  /** Embedded dev server UI: default a free port; null for headless. */
+  /** Embedded dev server gRPC port: default a free port; a given port that is taken is an error (PortInUseError). */
+  temporalPort?: number;
+  /** Embedded dev server UI: default a free port; null for headless; a given port that is taken is an error. */
   temporalUiPort?: number | null;
   /** Default: RETRAIN_CONTROL_QUEUE and RETRAIN_TRAINING_QUEUE, else control and training. */
   taskQueues?: { control: string; training: string };
@@ -54,22 +58,16 @@ export interface StartServicesOptions {
   pythonTrainerQueue?: string | null;
 }
 
-let runtimeInstalled = false;
-/** The SDK logs every worker state change at INFO; keep warnings and errors (TEMPORAL_LOG_LEVEL overrides). */
-function installRuntime(level: Settings['temporalLogLevel']): void {
-  if (runtimeInstalled) return;
-  runtimeInstalled = true;
-  try {
-    Runtime.install({ logger: new DefaultLogger(level) });
-  } catch {
-    /* already installed by the host process */
-  }
+/** The startup lines (database, temporal, workers, api…) as JSON lines in the root log, under component "services". */
+export function jsonStartupLog(): (msg: string) => void {
+  const logger = rootLogger().child({ component: 'services' });
+  return (msg) => logger.info(msg);
 }
 
 export async function startServices(opts: StartServicesOptions = {}): Promise<Services> {
   const log = opts.log ?? (() => {});
   const settings = readSettings();
-  installRuntime(settings.temporalLogLevel);
+  installRuntime(settings);
   const cfg = readTemporalConfig();
   const dataDir = opts.dataDir ?? settings.dataDir;
   const stops: (() => Promise<void>)[] = [];
@@ -98,6 +96,7 @@ export async function startServices(opts: StartServicesOptions = {}): Promise<Se
       devServer = await startDevServer({
         dataDir,
         ...(opts.temporalDbFile !== undefined ? { dbFile: opts.temporalDbFile } : {}),
+        ...(opts.temporalPort !== undefined ? { port: opts.temporalPort } : {}),
         ...(opts.temporalUiPort !== undefined ? { uiPort: opts.temporalUiPort } : {}),
         namespace,
         log,
@@ -152,6 +151,11 @@ export async function startServices(opts: StartServicesOptions = {}): Promise<Se
 
     let api: ApiServer | null = null;
     if (opts.api ?? true) {
+      // RETRAIN_ADMIN_TOKEN: that secret is an admin token for subject 'admin' before anyone can call (never printed).
+      if (settings.adminToken !== undefined) {
+        const how = await ensureConfiguredAdminToken(opened.db, settings.adminToken);
+        log(`admin: RETRAIN_ADMIN_TOKEN is an admin token for subject 'admin' (${how === 'issued' ? 'issued now' : 'already present'})`);
+      }
       api = await startApiServer(
         {
           db: opened.db,
@@ -162,7 +166,7 @@ export async function startServices(opts: StartServicesOptions = {}): Promise<Se
           defaultApprovalTimeoutSeconds: opts.defaultApprovalTimeoutSeconds ?? 7 * 86400,
           scorer: createScorer(),
         },
-        opts.apiPort !== undefined ? { port: opts.apiPort } : {},
+        { ...(opts.apiPort !== undefined ? { port: opts.apiPort } : {}), ...(settings.apiHost !== undefined ? { host: settings.apiHost } : {}) },
       );
       stops.push(() => api!.close());
       apiUrl ??= api.url;

@@ -2,10 +2,11 @@
 // runs training and scoring, so it can be scaled out on machines of its own.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker, bundleWorkflowCode, makeTelemetryFilterString, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities, createBuiltinTrainer, setTrainingThreads, type ActivityDeps } from '../activities/index';
 import { TASK_QUEUES, type TaskQueueName } from '../workflows/names';
-import { readSettings } from './env';
+import { readSettings, type Settings } from './env';
+import { rootLogger, sdkLogger } from './log';
 
 export const workflowsPath = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'workflows', 'index.ts');
 
@@ -18,7 +19,32 @@ export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
 }
 
 const noop = () => {};
-const quietBundlerLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: console.error, log: noop };
+const quietBundlerLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: (message: string, meta?: Record<string, unknown>) => rootLogger().error({ component: 'bundler', ...meta }, message), log: noop };
+
+let runtimeInstalled = false;
+/**
+ * The Temporal SDK's runtime, once per process and before any NativeConnection: its log (the SDK's own,
+ * the workflow and activity context loggers', and Core's native log) goes into the JSON log at
+ * TEMPORAL_LOG_LEVEL (default WARN: the SDK logs every worker state change at INFO); with
+ * RETRAIN_WORKER_METRICS_ADDRESS the SDK's worker metrics are served for Prometheus at /metrics there.
+ */
+export function installRuntime(settings: Pick<Settings, 'temporalLogLevel' | 'workerMetricsAddress'> = readSettings()): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  const level = settings.temporalLogLevel;
+  try {
+    Runtime.install({
+      logger: sdkLogger(level),
+      telemetryOptions: {
+        logging: { filter: makeTelemetryFilterString({ core: level }), forward: {} },
+        ...(settings.workerMetricsAddress !== undefined ? { metrics: { prometheus: { bindAddress: settings.workerMetricsAddress } } } : {}),
+      },
+    });
+  } catch {
+    /* already installed by the host process */
+  }
+}
+
 
 /** Training activities one worker takes at once: RETRAIN_TRAINING_THREADS, else one per core. */
 export function trainingConcurrency(): number {
@@ -43,6 +69,8 @@ export async function createWorkers(opts: {
   /** The built-in trainer's bearer token on the data plane (role trainer). */
   trainerToken: () => string;
 }): Promise<WorkerSet> {
+  // Normally done before the connection was made (startServices); here for any other caller.
+  installRuntime();
   const activities = createActivities(opts.deps);
   // The training queue serves the built-in trainer's contract activities beside the control plane's heavy ones.
   const builtinTrainer = createBuiltinTrainer({ token: opts.trainerToken, apiUrl: () => opts.deps.dataPlane.apiUrl() });

@@ -14,6 +14,11 @@ import { labelSubmittedSignal, type AnnotationBatchInput } from '../workflows/me
 import type { Role } from '../db/schema';
 import type { Services, StartServicesOptions } from '../temporal-config/services';
 import { deserializeArtifact, predictBatch } from '../trainers/hashedLogReg';
+import { createLogger, setRootLogger } from '../temporal-config/log';
+
+// The suites make thousands of requests: the JSON log (access log included) keeps to warnings unless
+// RETRAIN_LOG_LEVEL asks for more.
+setRootLogger(createLogger({ fallbackLevel: 'warn' }));
 
 export const uid = () => randomBytes(4).toString('hex');
 

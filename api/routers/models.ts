@@ -149,6 +149,14 @@ const servingReader = authedProcedure.use(({ ctx, next }) => {
   return next();
 });
 
+/**
+ * A model without a gate policy: no run of it could ever be approved, so runs.start refuses it (api/routers/runs.ts)
+ * rather than train and then reject. Said at registration and in models.get.
+ */
+export function noPolicyWarning(model: string): string {
+  return `model '${model}' has no gate policy: runs.start refuses its runs until one is set with gates.setPolicy (nothing is approved without a policy)`;
+}
+
 export const modelsRouter = router({
   register: roleProcedure('operator')
     .meta({ openapi: { method: 'POST', path: '/models', tags: ['models'], summary: 'Register a model family' } })
@@ -164,7 +172,15 @@ export const modelsRouter = router({
         features: featureSchema.nullable().optional(),
       }),
     )
-    .output(z.object({ id: z.number(), name: z.string(), policyVersion: z.number().nullable() }))
+    .output(
+      z.object({
+        id: z.number(),
+        name: z.string(),
+        policyVersion: z.number().nullable(),
+        /** What will not work yet: without a gate policy, runs.start refuses this model until gates.setPolicy sets one. */
+        warnings: z.array(z.string()),
+      }),
+    )
     .mutation(async ({ ctx, input }) => {
       const features = input.features ?? null;
       requireDistinctFeatures(features);
@@ -178,7 +194,7 @@ export const modelsRouter = router({
         createdBy: ctx.identity.subject,
       });
       if (!registered) throw new TRPCError({ code: 'CONFLICT', message: `model '${input.name}' is already registered` });
-      return registered;
+      return { ...registered, warnings: registered.policyVersion === null ? [noPolicyWarning(registered.name)] : [] };
     }),
 
   list: roleProcedure('viewer')
@@ -231,6 +247,8 @@ export const modelsRouter = router({
         routes: z.array(z.object({ kind: z.enum(['production', 'canary', 'shadow']), version: z.number(), weight: z.number(), updatedAt: z.date() })),
         /** champion: the production version; challenger: the one being rolled out (canary, else shadow, else the newest candidate). */
         aliases: z.object({ champion: z.number().nullable(), challenger: z.number().nullable() }),
+        /** What will not work yet (no gate policy: runs are refused until gates.setPolicy sets one). */
+        warnings: z.array(z.string()),
       }),
     )
     .query(async ({ ctx, input }) => {
@@ -247,6 +265,7 @@ export const modelsRouter = router({
         versions,
         routes: routes.map(({ kind, version, weight, updatedAt }) => ({ kind, version, weight, updatedAt })),
         aliases: modelAliases(routes, versions),
+        warnings: policy ? [] : [noPolicyWarning(model.name)],
       };
     }),
 

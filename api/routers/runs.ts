@@ -245,6 +245,13 @@ export const runsRouter = router({
       const model = await requireModel(ctx.db, input.model);
       // The caller's params over the model's, judged against the model's trainer's schema before the run is recorded.
       const trainerParams = await runParams(ctx.db, model, input.trainerParams);
+      // Without a gate policy the run would train and then be rejected: refuse it now, saying what to do.
+      if (!(await currentPolicy(ctx.db, model.id))) {
+        throw new TRPCError({
+          code: 'PRECONDITION_FAILED',
+          message: `model '${model.name}' has no gate policy, so no run of it can be approved: set one with gates.setPolicy (PUT /api/models/${model.name}/policy, or 'gatePolicy' at models.register) and start the run again`,
+        });
+      }
       const id = `run-${model.name}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
       const workflowInput: RetrainingRunInput = {
         runId: id,

@@ -149,7 +149,7 @@ test('examples are checked against the feature schema: one bad value refuses the
 
 test('configureTrainer changes params and time-to-start under the same checks; runs.start merges its params over them, checked the same way', async () => {
   const name = `configured-${suffix}`;
-  await env.clients.operator.models.register.mutate({ name, trainer: { name: trainer, params: { maxDepth: 3 } }, features });
+  await env.clients.operator.models.register.mutate({ name, trainer: { name: trainer, params: { maxDepth: 3 } }, features, gatePolicy: { rules: [{ kind: 'human_approval' }] } });
   const changed = await env.clients.operator.models.configureTrainer.mutate({ name, trainer: { name: trainer, params: { maxDepth: 5, estimator: 'gbm' }, timeToStartSeconds: 900 } });
   assert.deepEqual(changed.trainer, { name: trainer, taskQueue: queue, params: { maxDepth: 5, estimator: 'gbm' }, timeToStartSeconds: 900 });
   // Params carry over when only the time-to-start changes.

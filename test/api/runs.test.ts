@@ -20,7 +20,8 @@ let modelId: number;
 before(async () => {
   env = await startCallerEnv({ defaultApprovalTimeoutSeconds: 1234 });
   model = `runs-${uid()}`;
-  ({ id: modelId } = await env.clients.operator.models.register.mutate({ name: model }));
+  // With a policy: runs.start refuses a model without one (test/api/noPolicy.test.ts).
+  ({ id: modelId } = await env.clients.operator.models.register.mutate({ name: model, gatePolicy: { rules: [{ kind: 'human_approval' }] } }));
 });
 after(async () => {
   await env?.stop();
@@ -109,7 +110,7 @@ test('gates: the decision goes to the workflow as decideGate with the approver f
       approver: { subject: env.identities.approver.subject, role: 'approver' },
       // Who controls the approver's token, for the validator's four-eyes rule; the policy in force, for staleness.
       approverChain: { subject: env.identities.approver.subject, issuers: [], root: 'test' },
-      currentPolicyVersion: null,
+      currentPolicyVersion: 1, // the policy the model was registered with
     },
   ]);
 

@@ -16,6 +16,10 @@ export function embeddedEnv(dataDir: string): NodeJS.ProcessEnv {
   // No Python trainer: these tests are about the process and its folder (its set-up is tested in test/trainers).
   const env: NodeJS.ProcessEnv = { ...process.env, RETRAIN_DATA_DIR: dataDir, RETRAIN_PYTHON_TRAINER_QUEUE: 'off' };
   for (const k of ['DATABASE_URL', 'TEMPORAL_ADDRESS', 'RETRAIN_TOKEN', 'RETRAIN_API_URL', 'NODE_OPTIONS']) delete env[k];
+  // Never the fixed defaults (7233, 8233): a `retrain up` on this machine, or another test's, may hold them.
+  env.RETRAIN_TEMPORAL_PORT = '0';
+  env.RETRAIN_TEMPORAL_UI_PORT = '0';
+  for (const k of ['RETRAIN_API_PORT', 'RETRAIN_ADMIN_TOKEN']) delete env[k];
   if (!env.TEMPORAL_CLI_PATH && existsSync('/usr/local/bin/temporal')) env.TEMPORAL_CLI_PATH = '/usr/local/bin/temporal';
   return env;
 }
@@ -42,7 +46,9 @@ export interface Up {
 export async function startUp(opts: { dataDir: string; command?: string[]; timeoutMs?: number }): Promise<Up> {
   const port = await freePort();
   const [cmd, ...args] = opts.command ?? ['npm', 'run', 'retrain', '--', 'up'];
-  const child = spawn(cmd!, [...args, '--port', String(port)], {
+  // Explicit free ports for the dev server too: concurrent tests never meet on the defaults.
+  const temporalPorts = ['--temporal-port', String(await freePort()), '--temporal-ui-port', String(await freePort())];
+  const child = spawn(cmd!, [...args, '--port', String(port), ...temporalPorts], {
     cwd: repoRoot,
     env: embeddedEnv(opts.dataDir),
     stdio: ['ignore', 'pipe', 'pipe'],
