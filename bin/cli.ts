@@ -115,7 +115,8 @@ export function apiClient(url: string, token: string) {
     try {
       return await fetch(input, init);
     } catch (err) {
-      throw new UnreachableError(typeof input === 'string' ? input : input instanceof URL ? input.href : input.url, err);
+      const href = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+      throw new UnreachableError(href.split('?')[0]!, err);
     }
   };
   return createTRPCClient<AppRouter>({
