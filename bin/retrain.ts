@@ -242,8 +242,10 @@ const runs = program.command('runs').description('retraining runs');
 const gates = program.command('gates').description('gates waiting for a human');
 clientOptions(gates.command('list')).action(async (o) => print(await apiFromOptions(o).gates.list.query()));
 clientOptions(gates.command('show').argument('<runId>').description('the evidence of a run: evaluation table and gate rules'))
+  .option('--json', 'print the report as JSON')
   .action(async (runId: string, o) => {
     const report = await apiFromOptions(o).reports.get.query({ runId });
+    if (o.json) return print(report);
     process.stdout.write(`${formatRunEvidence(report)}\n`);
   });
 for (const verb of ['approve', 'reject'] as const) {
