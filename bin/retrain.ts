@@ -78,7 +78,9 @@ const program = new Command()
 const clientOptions = (cmd: Command) =>
   cmd
     .addOption(new Option('--url <url>', 'API base URL').env('RETRAIN_API_URL'))
-    .addOption(new Option('--token <token>', 'bearer token').env('RETRAIN_TOKEN'));
+    .addOption(new Option('--token <token>', 'bearer token').env('RETRAIN_TOKEN'))
+    // Results are JSON already where no table exists; --json makes it so everywhere (bin/cli output).
+    .option('--json', 'machine output: one JSON document on stdout');
 
 program
   .command('up')
@@ -242,7 +244,6 @@ const runs = program.command('runs').description('retraining runs');
 const gates = program.command('gates').description('gates waiting for a human');
 clientOptions(gates.command('list')).action(async (o) => print(await apiFromOptions(o).gates.list.query()));
 clientOptions(gates.command('show').argument('<runId>').description('the evidence of a run: evaluation table and gate rules'))
-  .option('--json', 'print the report as JSON')
   .action(async (runId: string, o) => {
     const report = await apiFromOptions(o).reports.get.query({ runId });
     if (o.json) return print(report);
@@ -340,7 +341,6 @@ clientOptions(feedback.command('health').description('flywheel health: explicit 
   .option('--to <iso>', 'window end (default: now)')
   .option('--buckets <n>', 'time buckets for the trend, 2..90 (default 7)')
   .option('--slices <keys>', 'comma-separated attribute keys (default: the 20 most frequent in traffic)')
-  .option('--json', 'print the JSON document')
   .action(async (o: { model: string; from?: string; to?: string; buckets?: string; slices?: string; json?: boolean; url?: string; token?: string }) => {
     const slices = o.slices?.split(',').map((s) => s.trim()).filter(Boolean);
     if (o.buckets !== undefined && !/^\d+$/.test(o.buckets)) throw new Error(`--buckets must be an integer in [2, 90], got '${o.buckets}'`);
@@ -357,7 +357,6 @@ clientOptions(feedback.command('health').description('flywheel health: explicit 
 
 const saturation = program.command('saturation').description('does more data still help? the saturation check of a run');
 clientOptions(saturation.command('show').argument('<runId>').description('the learning curve drawn in the terminal, the fit, the newest-batch ablation and the verdict'))
-  .option('--json', 'print the stored report (ready for a chart)')
   .action(async (runId: string, o: { json?: boolean; url?: string; token?: string }) => {
     const r = await apiFromOptions(o).reports.saturation.query({ runId });
     if (o.json) print(r);
