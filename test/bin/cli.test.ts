@@ -9,8 +9,9 @@ import { TRPCClientError } from '@trpc/client';
 import { eq } from 'drizzle-orm';
 import { examples, models } from '../../db/schema';
 import { CliError, EXIT, UnreachableError, exampleOf, exitCodeOf, readRecords } from '../../bin/cli';
+import { eventOf } from '../../bin/commands/ingest';
 import { runExitCode } from '../../bin/commands/runs';
-import { registerModelWithData, startTestEnv, uid, type TestEnv } from '../helpers';
+import { approveAsRead, registerModelWithData, startTestEnv, uid, type TestEnv } from '../helpers';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'retrain-cli-'));
 const file = (name: string, text: string) => {
@@ -32,6 +33,17 @@ test('exit codes: one per cause', () => {
   assert.equal(exitCodeOf(new CliError('no token', EXIT.auth)), EXIT.auth);
   assert.equal(exitCodeOf(new Error('boom')), EXIT.other);
   assert.deepEqual(['promoted', 'awaiting_approval', 'rejected', 'rolled_back', 'failed'].map(runExitCode), [0, 8, 6, 6, 1]);
+});
+
+test('CSV events: attributes.<k> columns, numbers typed, empty cells left out', () => {
+  assert.deepEqual(eventOf({ requestId: 'q', version: '3', score: '0.5', decision: '', 'attributes.lang': 'en' }, true, ['version', 'score']), {
+    requestId: 'q',
+    version: 3,
+    score: 0.5,
+    attributes: { lang: 'en' },
+  });
+  const jsonl = { kind: 'thumbs', up: true };
+  assert.equal(eventOf(jsonl, false, []), jsonl);
 });
 
 test('files: JSONL and CSV records keep their line numbers; CSV rows become examples typed by the features', () => {
@@ -133,7 +145,7 @@ test('tokens list --json names no secret; policy set then diff; a 404, a bad tok
   assert.equal(version.out.trim(), '0.1.0');
 });
 
-test('runs start --wait --json stops at the gate with exit 8', async () => {
+test('runs start --wait stops at the gate (exit 8), runs watch follows to promoted (0); predictions and feedback from files', async () => {
   const model = await registerModelWithData(env);
   const r = await cli(['runs', 'start', '--model', model, '--wait', '--json', '--interval', '0.5'], env.tokens.operator);
   assert.equal(r.code, EXIT.awaitingApproval, r.err);
@@ -141,4 +153,22 @@ test('runs start --wait --json stops at the gate with exit 8', async () => {
   assert.equal(run.status, 'awaiting_approval');
   assert.equal((await env.clients.viewer.runs.get.query({ runId: run.runId })).status, 'awaiting_approval');
   assert.match(r.err, /started run/);
+
+  // Approved by a second person: `runs watch` follows it to promoted (exit 0).
+  await approveAsRead(env.clients.approver, run.runId, 'read the packet');
+  const watched = await cli(['runs', 'watch', run.runId, '--json', '--interval', '0.5'], env.tokens.viewer);
+  assert.equal(watched.code, 0, watched.err);
+  assert.equal(JSON.parse(watched.out).status, 'promoted');
+
+  // The new champion answers traffic logged from a file, and feedback on it arrives from another.
+  const v = run.candidateVersion as number;
+  const now = new Date().toISOString();
+  const preds = file('preds.csv', `requestId,version,score,occurredAt,attributes.lang\nq1,${v},0.9,${now},en\nq2,${v},0.2,${now},de\n`);
+  const logged = await cli(['predictions', 'log', model, preds, '--json'], env.tokens.admin);
+  assert.equal(logged.code, 0, logged.err);
+  assert.equal(JSON.parse(logged.out).totals.logged, 2);
+  const events = file('events.jsonl', [JSON.stringify({ idempotencyKey: 'k1', kind: 'thumbs', up: false, version: v, requestId: 'q1', occurredAt: now })].join('\n'));
+  const fed = await cli(['feedback', 'ingest', model, events, '--json'], env.tokens.admin);
+  assert.equal(fed.code, 0, fed.err);
+  assert.deepEqual(JSON.parse(fed.out).totals, { received: 1, inserted: 1, duplicates: 0 });
 });
