@@ -1,8 +1,8 @@
 #!/usr/bin/env -S npx tsx
 // The `retrain` CLI: run the services (up, worker, api), the demo, and talk to the API as a user.
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, Option } from 'commander';
-import { TRPCClientError } from '@trpc/client';
 import { createApiClient } from '../api/client';
 import { ensureAdminToken, issueToken } from '../db/tokens';
 import { DataDirLockedError, dataDirHolder, describeHolder, openDb } from '../db/index';
@@ -12,18 +12,21 @@ import { onShutdown } from '../temporal-config/shutdown';
 import { jsonStartupLog, startServices, type StartServicesOptions } from '../temporal-config/services';
 import { formatRunEvidence, formatSaturationReport } from '../api/format';
 import { registerRecoverAdmin } from './commands/recoverAdmin';
+import { EXIT, api, errorText, exitCodeOf } from './cli';
+import { registerFeedbackIngest, registerModelImport, registerPredictionsLog } from './commands/ingest';
+import { registerAnnotateCommands, registerAuditLog, registerModelRegister, registerPolicyCommands, registerTokenCommands } from './commands/models';
+import { registerRunCommands } from './commands/runs';
+
+/** package.json's version, read beside this file. */
+function packageVersion(): string {
+  const { version } = JSON.parse(readFileSync(path.join(import.meta.dirname, '..', 'package.json'), 'utf8')) as { version: string };
+  return version;
+}
 
 const log = (msg: string) => process.stderr.write(`${msg}\n`);
 
 /** `--url` and `--token`, which commander fills from RETRAIN_API_URL and RETRAIN_TOKEN (clientOptions). */
-function apiFromOptions(opts: { url?: string; token?: string }) {
-  const url = opts.url ?? 'http://127.0.0.1:4300';
-  const token = opts.token;
-  if (!token) {
-    throw new Error('no API token: pass --token or set RETRAIN_TOKEN (create one with `retrain tokens create`)');
-  }
-  return createApiClient(url, token);
-}
+const apiFromOptions = (opts: { url?: string; token?: string }) => api(opts);
 
 const print = (value: unknown): void => {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
@@ -69,13 +72,18 @@ async function serve(name: string, opts: StartServicesOptions) {
 
 const program = new Command()
   .name('retrain')
-  .description('Workflow-orchestrated retraining control plane')
-  .showHelpAfterError();
+  .description('Workflow-orchestrated retraining control plane (exit codes: README, CLI)')
+  .version(packageVersion(), '-V, --version')
+  .showHelpAfterError()
+  // Usage errors exit 2 (help and --version 0); set before the commands so each inherits it.
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : EXIT.usage));
 
 const clientOptions = (cmd: Command) =>
   cmd
     .addOption(new Option('--url <url>', 'API base URL').env('RETRAIN_API_URL'))
-    .addOption(new Option('--token <token>', 'bearer token').env('RETRAIN_TOKEN'));
+    .addOption(new Option('--token <token>', 'bearer token').env('RETRAIN_TOKEN'))
+    // Results are JSON already where no table exists; --json makes it so everywhere (bin/cli output).
+    .option('--json', 'machine output: one JSON document on stdout');
 
 program
   .command('up')
@@ -198,7 +206,7 @@ program
     } else {
       process.stdout.write(`${formatPacket(result.packet, null)}\n`);
     }
-    if (policy && result.packet.judgement.decision === 'failed') process.exitCode = 2;
+    if (policy && result.packet.judgement.decision === 'failed') process.exitCode = EXIT.gateFailed;
   });
 
 const labels = program.command('labels').description('annotation labels');
@@ -263,34 +271,13 @@ clientOptions(
 registerRecoverAdmin(tokens);
 
 const runs = program.command('runs').description('retraining runs');
-clientOptions(runs.command('start').description('start a retraining run'))
-  .requiredOption('--model <name>')
-  .option('--approval-timeout <seconds>', 'how long the gate waits for a human')
-  .option('--annotation <json>', 'ask for labels first: {"budget":400,"deadlineSeconds":86400,...} (see AnnotationSettings)')
-  .option('--saturation [json]', 'check whether more data still helps: {"fractions":[...],"seeds":3} (default design when no JSON is given)')
-  .action(async (o) => {
-    const annotation = o.annotation ? parseJson('--annotation', o.annotation as string) : undefined;
-    print(
-      await apiFromOptions(o).runs.start.mutate({
-        model: o.model,
-        ...(o.approvalTimeout ? { approvalTimeoutSeconds: Number(o.approvalTimeout) } : {}),
-        // The server validates it field by field and names what is wrong.
-        ...(annotation ? { annotation: annotation as never } : {}),
-        ...(o.saturation ? { saturation: (o.saturation === true ? {} : parseJson('--saturation', o.saturation as string)) as never } : {}),
-      }),
-    );
-  });
-clientOptions(runs.command('get').argument('<runId>'))
-  .action(async (runId: string, o) => print(await apiFromOptions(o).runs.get.query({ runId })));
-clientOptions(runs.command('list'))
-  .option('--model <name>')
-  .action(async (o) => print(await apiFromOptions(o).runs.list.query({ limit: 50, ...(o.model ? { model: o.model } : {}) })));
 
 const gates = program.command('gates').description('gates waiting for a human');
 clientOptions(gates.command('list')).action(async (o) => print(await apiFromOptions(o).gates.list.query()));
 clientOptions(gates.command('show').argument('<runId>').description('the evidence of a run: evaluation table and gate rules'))
   .action(async (runId: string, o) => {
     const report = await apiFromOptions(o).reports.get.query({ runId });
+    if (o.json) return print(report);
     process.stdout.write(`${formatRunEvidence(report)}\n`);
   });
 for (const verb of ['approve', 'reject'] as const) {
@@ -385,7 +372,6 @@ clientOptions(feedback.command('health').description('flywheel health: explicit 
   .option('--to <iso>', 'window end (default: now)')
   .option('--buckets <n>', 'time buckets for the trend, 2..90 (default 7)')
   .option('--slices <keys>', 'comma-separated attribute keys (default: the 20 most frequent in traffic)')
-  .option('--json', 'print the JSON document')
   .action(async (o: { model: string; from?: string; to?: string; buckets?: string; slices?: string; json?: boolean; url?: string; token?: string }) => {
     const slices = o.slices?.split(',').map((s) => s.trim()).filter(Boolean);
     if (o.buckets !== undefined && !/^\d+$/.test(o.buckets)) throw new Error(`--buckets must be an integer in [2, 90], got '${o.buckets}'`);
@@ -402,7 +388,6 @@ clientOptions(feedback.command('health').description('flywheel health: explicit 
 
 const saturation = program.command('saturation').description('does more data still help? the saturation check of a run');
 clientOptions(saturation.command('show').argument('<runId>').description('the learning curve drawn in the terminal, the fit, the newest-batch ablation and the verdict'))
-  .option('--json', 'print the stored report (ready for a chart)')
   .action(async (runId: string, o: { json?: boolean; url?: string; token?: string }) => {
     const r = await apiFromOptions(o).reports.saturation.query({ runId });
     if (o.json) print(r);
@@ -592,15 +577,18 @@ trainer
     }
   });
 
+// The jobs added for scripts (bin/commands): each prints JSON with --json, notes on stderr.
+registerModelRegister(models);
+registerModelImport(models);
+registerTokenCommands(tokens);
+registerPolicyCommands(program);
+registerRunCommands(runs);
+registerPredictionsLog(program);
+registerFeedbackIngest(feedback);
+registerAnnotateCommands(program);
+registerAuditLog(program);
+
 program.parseAsync().catch((err: unknown) => {
-  if (err instanceof Error && err.name === 'PredictionsFileError') {
-    log(`error: ${err.message}`);
-  } else if (err instanceof TRPCClientError) {
-    const data = err.data as { code?: string; fieldErrors?: Record<string, string[]> } | undefined;
-    log(`error ${data?.code ?? ''}: ${err.message}`);
-    if (data?.fieldErrors) for (const [field, msgs] of Object.entries(data.fieldErrors)) log(`  ${field}: ${msgs.join('; ')}`);
-  } else {
-    log(`error: ${err instanceof Error ? err.message : String(err)}`);
-  }
-  process.exit(1);
+  log(errorText(err));
+  process.exit(exitCodeOf(err));
 });
