@@ -67,7 +67,6 @@ export function jsonStartupLog(): (msg: string) => void {
 export async function startServices(opts: StartServicesOptions = {}): Promise<Services> {
   const log = opts.log ?? (() => {});
   const settings = readSettings();
-  installRuntime(settings);
   const cfg = readTemporalConfig();
   const dataDir = opts.dataDir ?? settings.dataDir;
   const stops: (() => Promise<void>)[] = [];
@@ -135,6 +134,10 @@ export async function startServices(opts: StartServicesOptions = {}): Promise<Se
         stops.push(async () => void (await revokeToken(opened.db, issued.id)));
       }
       const token = trainerToken;
+      // Installed here, before the first NativeConnection, and only with workers: the SDK shuts its
+      // runtime down when the last native object goes, and a runtime nothing ever used (an API-only
+      // process) would keep the process alive and take its SIGTERM.
+      installRuntime(settings);
       const native = await NativeConnection.connect(connOpts);
       stops.push(() => native.close());
       // Closed after the workers have drained (stops run newest first).
