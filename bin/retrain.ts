@@ -85,6 +85,13 @@ const clientOptions = (cmd: Command) =>
     // Results are JSON already where no table exists; --json makes it so everywhere (bin/cli output).
     .option('--json', 'machine output: one JSON document on stdout');
 
+/** A port flag's value, else the setting: 1 to 65535, or 0 for a free one. */
+function portOption(flag: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!isPortText(value)) throw new Error(`${flag} must be a TCP port, 1 to 65535, or 0 for a free one (got ${JSON.stringify(value)})`);
+  return Number(value);
+}
+
 program
   .command('up')
   .description('start everything in one process: Temporal (embedded unless TEMPORAL_ADDRESS), database, workers, API')
@@ -93,19 +100,14 @@ program
   .option('--temporal-ui-port <port>', "embedded Temporal dev server's web UI port (default RETRAIN_TEMPORAL_UI_PORT, else 8233)")
   .action(async (o: { port?: string; temporalPort?: string; temporalUiPort?: string }) => {
     const settings = readSettings();
-    const port = (flag: string, value: string | undefined, fallback: number): number => {
-      if (value === undefined) return fallback;
-      if (!isPortText(value)) throw new Error(`${flag} must be a TCP port, 1 to 65535, or 0 for a free one (got ${JSON.stringify(value)})`);
-      return Number(value);
-    };
     // 0: a free port, picked at start (then it changes on every start).
     const fixed = (p: number): number | undefined => (p === 0 ? undefined : p);
     // The reference Python trainer beside the built-in one (RETRAIN_PYTHON_TRAINER_QUEUE, 'off' for none).
     // Fixed dev-server ports (a saved `temporal --address` or UI bookmark keeps working); taken ones are an error.
     const services = await serve('retrain up', {
-      apiPort: port('--port', o.port, settings.apiPort),
-      temporalPort: fixed(port('--temporal-port', o.temporalPort, settings.temporalPort)),
-      temporalUiPort: fixed(port('--temporal-ui-port', o.temporalUiPort, settings.temporalUiPort)),
+      apiPort: portOption('--port', o.port, settings.apiPort),
+      temporalPort: fixed(portOption('--temporal-port', o.temporalPort, settings.temporalPort)),
+      temporalUiPort: fixed(portOption('--temporal-ui-port', o.temporalUiPort, settings.temporalUiPort)),
       pythonTrainerQueue: settings.pythonTrainerQueue,
     });
     if (services.devServer) log(`Temporal: ${services.temporalAddress} (temporal --address ${services.temporalAddress}), UI ${services.uiUrl}`);
@@ -132,9 +134,9 @@ program
 program
   .command('api')
   .description('serve the tRPC and REST API')
-  .option('--port <port>', 'API port', '4300')
-  .action(async (o: { port: string }) => {
-    await serve('retrain api', { worker: false, apiPort: Number(o.port) });
+  .option('--port <port>', 'API port (default RETRAIN_API_PORT, else 4300)')
+  .action(async (o: { port?: string }) => {
+    await serve('retrain api', { worker: false, apiPort: portOption('--port', o.port, readSettings().apiPort) });
   });
 
 program

@@ -1,14 +1,14 @@
 // Fixed ports for the embedded Temporal dev server, the API port and the admin token variable: what the
 // environment accepts, and a taken dev-server port as a clear error naming the flag and the variable
 // (never a silent move to another port, which would break a saved `temporal --address` or UI bookmark).
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { PortInUseError, startDevServer } from '../../temporal-config/devServer';
 import { DEFAULT_PORTS, readSettings } from '../../temporal-config/env';
-import { embeddedEnv, repoRoot, tempDataDir } from '../e2e/upProcess';
+import { embeddedEnv, freePort, repoRoot, sleep, tempDataDir } from '../e2e/upProcess';
 
 describe('readSettings: ports and RETRAIN_ADMIN_TOKEN', () => {
   test('defaults: the API on 4300, the dev server on the temporal CLI own 7233 and 8233, no admin token', () => {
@@ -83,5 +83,38 @@ describe('a taken dev-server port', () => {
     assert.match(r.out, new RegExp(`gRPC port ${taken} is already in use`));
     assert.match(r.out, /--temporal-port <port>` or RETRAIN_TEMPORAL_PORT=<port>/);
     assert.doesNotMatch(r.out, /api: http/);
+  });
+});
+
+describe('`retrain api` without --port', () => {
+  const dataDir = tempDataDir('api-port');
+  after(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  test('serves on RETRAIN_API_PORT, and SIGTERM stops it (exit 0) within seconds', { timeout: 120_000 }, async () => {
+    const port = await freePort();
+    const env = { ...embeddedEnv(dataDir), RETRAIN_API_PORT: String(port) };
+    // The shared server when the suite has one; else `api` starts the embedded dev server itself.
+    if (process.env.TEMPORAL_TEST_ADDRESS) env.TEMPORAL_ADDRESS = process.env.TEMPORAL_TEST_ADDRESS;
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bin/retrain.ts', 'api'], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      const deadline = Date.now() + 100_000;
+      let status = 0;
+      while (Date.now() < deadline && child.exitCode === null) {
+        status = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.status, () => 0);
+        if (status === 200) break;
+        await sleep(250);
+      }
+      assert.equal(status, 200, `no /healthz on RETRAIN_API_PORT ${port}:\n${out}`);
+      const t0 = Date.now();
+      child.kill('SIGTERM');
+      const code = await Promise.race([exited, sleep(20_000).then(() => 'still running')]);
+      assert.equal(code, 0, `after SIGTERM (${Date.now() - t0} ms):\n${out}`);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
   });
 });
