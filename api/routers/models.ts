@@ -484,7 +484,7 @@ export const modelsRouter = router({
           mine.forEach((i, k) => shadowRows.push({ versionId: shadow.versionId, i, score: part[k]!, decision: part[k]! >= shadow.threshold ? 1 : 0 }));
         } catch (err) {
           shadowSkipped++;
-          process.stderr.write(`models.predict: shadow v${shadow.version} of '${model.name}' (trainer '${shadow.trainer}') skipped for ${mine.length} requests: ${(err as Error).message}\n`);
+          ctx.log.warn({ model: model.name, version: shadow.version, trainer: shadow.trainer, requests: mine.length, err: { message: (err as Error).message } }, 'shadow scoring skipped');
         }
       }
       const { logged, shadowed } = await logPredictions(ctx.db, {

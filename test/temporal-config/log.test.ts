@@ -117,6 +117,34 @@ describe('the access log', () => {
     assert.equal(line.path, '/trpc/session.whoami');
   });
 
+  test("a procedure's own log line carries the access log's requestId, the subject and procedure; runs.start its runId and workflowId", async () => {
+    const model = `logged-${Date.now().toString(36)}`;
+    await env.clients.operator.models.register.mutate({ name: model, gatePolicy: { rules: [{ kind: 'human_approval' }] } });
+    const res = await fetch(`${url}/api/runs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${env.tokens.operator}`, 'content-type': 'application/json', 'x-request-id': 'start-7' },
+      body: JSON.stringify({ model }),
+    });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('x-request-id'), 'start-7');
+    const { runId, workflowId } = (await res.json()) as { runId: string; workflowId: string };
+    const access = await accessLine('start-7');
+    const started = cap.lines.filter((l) => l.msg === 'run started');
+    assert.equal(started.length, 1, JSON.stringify(started));
+    const line = started[0]!;
+    assert.equal(line.requestId, access.requestId);
+    assert.equal(line.subject, env.identities.operator.subject);
+    assert.equal(line.subject, access.subject);
+    assert.equal(line.procedure, 'runs.start');
+    assert.equal(line.component, 'api');
+    assert.equal(line.level, 'info');
+    assert.equal(line.runId, runId);
+    assert.equal(line.workflowId, workflowId);
+    // The workflow Temporal was asked to start is the one the line names.
+    assert.deepEqual(env.temporal.of('start').map((c) => c.id), [workflowId]);
+    assert.ok(!JSON.stringify(cap.lines).includes(env.tokens.operator));
+  });
+
   test('a request without a token: its status, no subject', async () => {
     const res = await fetch(`${url}/api/session`);
     assert.equal(res.status, 401);
