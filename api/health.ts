@@ -229,7 +229,11 @@ export function createApiMetrics(db: Db): ApiMetrics {
   };
 }
 
-/** The API's readiness: the database answers, its migrations are applied, Temporal answers. */
+/**
+ * The API's readiness: the database answers, its migrations are applied, Temporal answers. A process that
+ * also runs workers (`retrain up`) adds their check (temporal-config/healthServer's workersCheck) through
+ * startApiServer's `checks`.
+ */
 export const apiChecks = (deps: { db: Db; temporal: Client }): Record<string, Check> => ({
   database: databaseCheck(deps.db),
   migrations: migrationsCheck(deps.db),

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import { createOpenApiHttpHandler, generateOpenApiDocument } from 'trpc-to-openapi';
 import { consoleHandler } from './consoleAssets';
-import { answerHealth, answerMetrics, apiChecks, createApiMetrics, HEALTH_PATHS } from './health';
+import { answerHealth, answerMetrics, apiChecks, createApiMetrics, HEALTH_PATHS, type Check } from './health';
 import { appRouter } from './router';
 import { BodyTooLargeError, MAX_JSON_BODY_BYTES, readBody, refuseTooLarge, sendError } from './httpBody';
 import { bearerFrom, createContextInner, identityFromToken, type ApiDeps } from './trpc';
@@ -183,6 +183,8 @@ export interface ApiServerOptions {
   host?: string;
   /** Default: the root logger (temporal-config/log.ts), looked up per request. */
   logger?: Logger;
+  /** More readiness checks for /readyz beside the database's and Temporal's: `retrain up`'s in-process workers (startServices). */
+  checks?: Record<string, Check>;
 }
 
 /** A request's path without its query string (which may carry anything), at most 200 characters. */
@@ -207,7 +209,8 @@ export async function startApiServer(deps: ApiDeps, opts: ApiServerOptions = {})
       if (identity) rec.subject = identity.subject;
       if (info?.calls && info.calls.length > 0) rec.procedure = info.calls.map((c) => c.path).join(',');
     }
-    return createContextInner(deps, identity);
+    // Procedures log under the access log's request id (ctx.log), to the same logger.
+    return createContextInner(deps, identity, { ...(rec ? { requestId: rec.requestId } : {}), ...(opts.logger ? { logger: opts.logger } : {}) });
   };
   const onError = ({ error, path }: { error: Error & { code: string }; path?: string }) => {
     const rec = currentRequest.getStore();
@@ -265,7 +268,7 @@ export async function startApiServer(deps: ApiDeps, opts: ApiServerOptions = {})
     }
     const pathname = new URL(url, 'http://localhost').pathname;
     // Liveness, readiness and Prometheus metrics (api/health.ts): no token.
-    if (HEALTH_PATHS.has(pathname)) return void answerHealth(res, pathname, apiChecks(deps));
+    if (HEALTH_PATHS.has(pathname)) return void answerHealth(res, pathname, { ...apiChecks(deps), ...opts.checks });
     if (pathname === '/metrics') return void answerMetrics(res, metrics.registry);
     // Everything else is the console: its assets, and its pages (client-side routes share one page).
     return void consoleSite.handle(req, res, pathname).catch((err: unknown) => {

@@ -9,6 +9,7 @@ import { writeAudit } from '../db/auditLog';
 import type { Role } from '../db/schema';
 import { activeTokenBySecret } from '../db/tokens';
 import { readSettings } from '../temporal-config/env';
+import { rootLogger, type Logger } from '../temporal-config/log';
 import { roleAllows } from '../workflows/messages';
 import { TemporalFailure } from './workflowUpdates';
 
@@ -53,9 +54,25 @@ export function bearerFrom(header: string | string[] | undefined): string | null
   return match?.[1] ?? null;
 }
 
-/** Inner context: what tests build directly (no HTTP) and the HTTP adapter builds per request. */
-export function createContextInner(deps: ApiDeps, identity: Identity | null) {
-  return { ...deps, identity };
+/** What the HTTP adapter knows of the request beyond its token: its id (the access log's) and the logger to log under. */
+export interface RequestScope {
+  requestId?: string;
+  /** Default: the root logger (temporal-config/log.ts) as it is when the context is built. */
+  logger?: Logger;
+}
+
+/**
+ * Inner context: what tests build directly (no HTTP) and the HTTP adapter builds per request. `log` is the
+ * request's logger: a child bound to the request id (the one the access log and X-Request-Id carry) and the
+ * caller's subject; each procedure adds its own name (see `logged`).
+ */
+export function createContextInner(deps: ApiDeps, identity: Identity | null, request: RequestScope = {}) {
+  const log = (request.logger ?? rootLogger()).child({
+    component: 'api',
+    ...(request.requestId !== undefined ? { requestId: request.requestId } : {}),
+    ...(identity ? { subject: identity.subject } : {}),
+  });
+  return { ...deps, identity, log };
 }
 export type Context = ReturnType<typeof createContextInner>;
 
@@ -198,8 +215,11 @@ const databaseReachable = t.middleware(async ({ next }) => {
   return result;
 });
 
+/** Every procedure's ctx.log names it: `procedure` beside the request's requestId and subject. */
+const logged = t.middleware(({ ctx, path, next }) => next({ ctx: { log: ctx.log.child({ procedure: path }) } }));
+
 /** Procedures anyone may call; their input is checked for unstorable strings like every other's. */
-export const publicProcedure = t.procedure.use(databaseReachable).use(storableStrings);
+export const publicProcedure = t.procedure.use(logged).use(databaseReachable).use(storableStrings);
 
 // The role table is shared with the workflows' update validators; roleProcedure(required: Role) passing
 // a Role to it is what keeps it naming every role in db/schema's ROLES.
@@ -243,10 +263,11 @@ function redact(input: unknown): unknown {
 
 // Order: who is calling (401), may they (403), then the input (400): a caller without the right learns
 // nothing about what the input should be.
-export const authedProcedure = t.procedure.use(databaseReachable).use(authed).use(storableStrings).use(audited);
+export const authedProcedure = t.procedure.use(logged).use(databaseReachable).use(authed).use(storableStrings).use(audited);
 
 export function roleProcedure(required: Role) {
   return t.procedure
+    .use(logged)
     .use(databaseReachable)
     .use(authed)
     .use(({ ctx, next }) => {

@@ -232,6 +232,8 @@ export async function listModels(db: DbOrTx) {
       canaryVersion: sql<number | null>`(select mv.version from routes r join model_versions mv on mv.id = r.version_id where r.model_id = "models"."id" and r.kind = 'canary')`,
       canaryWeight: sql<number | null>`(select r.weight from routes r where r.model_id = "models"."id" and r.kind = 'canary')`,
       shadowVersion: sql<number | null>`(select mv.version from routes r join model_versions mv on mv.id = r.version_id where r.model_id = "models"."id" and r.kind = 'shadow')`,
+      /** The gate policy in force (its highest version), null when the model has none. */
+      policyVersion: sql<number | null>`(select max(gp.version) from gate_policies gp where gp.model_id = "models"."id")`,
     })
     .from(models)
     .orderBy(asc(models.name));
@@ -242,6 +244,7 @@ export async function listModels(db: DbOrTx) {
     canaryVersion: r.canaryVersion === null ? null : Number(r.canaryVersion),
     canaryWeight: r.canaryWeight === null ? null : Number(r.canaryWeight),
     shadowVersion: r.shadowVersion === null ? null : Number(r.shadowVersion),
+    policyVersion: r.policyVersion === null ? null : Number(r.policyVersion),
   }));
 }
 

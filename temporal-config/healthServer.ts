@@ -17,15 +17,20 @@ export interface HealthServer {
   close(): Promise<void>;
 }
 
-/** Ready when every worker of the set is RUNNING (not still starting, draining or stopped). */
+/**
+ * Ready when every worker of the set is RUNNING (not still starting, draining or stopped); otherwise fails
+ * naming each worker that is not, by task queue and state. The worker health port (`retrain worker`) and the
+ * API's /readyz when the workers run beside it (`retrain up`) both use it.
+ */
 export const workersCheck =
   (workers: WorkerSet): Check =>
   async () => {
-    const states = workers.workers.map((w) => `${w.options.taskQueue}: ${w.getState()}`);
-    const down = workers.workers.filter((w) => w.getState() !== 'RUNNING');
     if (workers.workers.length === 0) throw new Error('no workers in this process');
-    if (down.length > 0) throw new Error(`not running: ${states.join(', ')}`);
-    return states.join(', ');
+    const state = (w: WorkerSet['workers'][number]) => `${w.options.taskQueue}: ${w.getState()}`;
+    const down = workers.workers.filter((w) => w.getState() !== 'RUNNING');
+    const up = workers.workers.filter((w) => w.getState() === 'RUNNING');
+    if (down.length > 0) throw new Error(`not running: ${down.map(state).join(', ')}${up.length > 0 ? ` (running: ${up.map(state).join(', ')})` : ''}`);
+    return up.map(state).join(', ');
   };
 
 export async function startHealthServer(opts: { db: Db; client: Client; workers: WorkerSet; port: number; host?: string }): Promise<HealthServer> {

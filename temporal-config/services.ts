@@ -15,6 +15,7 @@ import { startApiServer, type ApiServer } from '../api/server';
 import { startDevServer, type DevServer } from './devServer';
 import { connectionOptions, databaseLocation, readSettings, readTemporalConfig } from './env';
 import { createWorkers, installRuntime, type WorkerSet } from './worker';
+import { workersCheck } from './healthServer';
 import { rootLogger } from './log';
 
 export interface Services {
@@ -169,7 +170,12 @@ export async function startServices(opts: StartServicesOptions = {}): Promise<Se
           defaultApprovalTimeoutSeconds: opts.defaultApprovalTimeoutSeconds ?? 7 * 86400,
           scorer: createScorer(),
         },
-        { ...(opts.apiPort !== undefined ? { port: opts.apiPort } : {}), ...(settings.apiHost !== undefined ? { host: settings.apiHost } : {}) },
+        {
+          ...(opts.apiPort !== undefined ? { port: opts.apiPort } : {}),
+          ...(settings.apiHost !== undefined ? { host: settings.apiHost } : {}),
+          // Workers in this process (retrain up): /readyz says whether they run, as the worker health port does.
+          ...(workers ? { checks: { workers: workersCheck(workers) } } : {}),
+        },
       );
       stops.push(() => api!.close());
       apiUrl ??= api.url;

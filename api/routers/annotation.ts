@@ -82,7 +82,7 @@ async function signalBatch(ctx: Context, batchId: string, payload: LabelSubmitte
   } catch (err) {
     // Not found: the batch workflow has not started yet or has closed; either way the database has the label.
     if (err instanceof WorkflowNotFoundError) return;
-    process.stderr.write(`annotation: could not signal batch ${batchId}: ${err instanceof Error ? err.message : String(err)}\n`);
+    ctx.log.warn({ workflowId: batchId, err: { type: (err as Error).name, message: err instanceof Error ? err.message : String(err) } }, 'could not signal the annotation batch');
   }
 }
 

@@ -80,6 +80,7 @@ async function decide(ctx: AuthedContext, id: string, decision: 'approve' | 'rej
   } catch (err) {
     throw updateRefusal(err, 'the gate decision');
   }
+  ctx.log.info({ runId: id, workflowId: id, decision }, 'gate decided');
   return { runId: id, ...result };
 }
 

@@ -73,6 +73,10 @@ const modelSummary = z.object({
   features: featuresOutput,
   createdBy: z.string(),
   createdAt: z.date(),
+  /** The gate policy in force (its version); null when none is set. */
+  policyVersion: z.number().nullable(),
+  /** What will not work yet, as models.get says it (no gate policy: runs are refused until gates.setPolicy sets one). */
+  warnings: z.array(z.string()),
 });
 
 /** A declared feature schema with each name once; a 400 naming the repeated one. */
@@ -157,6 +161,11 @@ export function noPolicyWarning(model: string): string {
   return `model '${model}' has no gate policy: runs.start refuses its runs until one is set with gates.setPolicy (nothing is approved without a policy)`;
 }
 
+/** What will not work yet for a model: the one list models.register, models.get and models.list all answer with. */
+export function modelWarnings(model: { name: string; policyVersion: number | null }): string[] {
+  return model.policyVersion === null ? [noPolicyWarning(model.name)] : [];
+}
+
 export const modelsRouter = router({
   register: roleProcedure('operator')
     .meta({ openapi: { method: 'POST', path: '/models', tags: ['models'], summary: 'Register a model family' } })
@@ -194,7 +203,7 @@ export const modelsRouter = router({
         createdBy: ctx.identity.subject,
       });
       if (!registered) throw new TRPCError({ code: 'CONFLICT', message: `model '${input.name}' is already registered` });
-      return { ...registered, warnings: registered.policyVersion === null ? [noPolicyWarning(registered.name)] : [] };
+      return { ...registered, warnings: modelWarnings(registered) };
     }),
 
   list: roleProcedure('viewer')
@@ -206,6 +215,7 @@ export const modelsRouter = router({
         ...m,
         trainer: trainerOf(ctx, { trainerName, trainerQueue, trainerParams, trainerTimeToStartSeconds, featureSchema: features }),
         features: features ?? null,
+        warnings: modelWarnings(m),
       })),
     ),
 
@@ -265,7 +275,7 @@ export const modelsRouter = router({
         versions,
         routes: routes.map(({ kind, version, weight, updatedAt }) => ({ kind, version, weight, updatedAt })),
         aliases: modelAliases(routes, versions),
-        warnings: policy ? [] : [noPolicyWarning(model.name)],
+        warnings: modelWarnings({ name: model.name, policyVersion: policy?.version ?? null }),
       };
     }),
 
@@ -484,7 +494,7 @@ export const modelsRouter = router({
           mine.forEach((i, k) => shadowRows.push({ versionId: shadow.versionId, i, score: part[k]!, decision: part[k]! >= shadow.threshold ? 1 : 0 }));
         } catch (err) {
           shadowSkipped++;
-          process.stderr.write(`models.predict: shadow v${shadow.version} of '${model.name}' (trainer '${shadow.trainer}') skipped for ${mine.length} requests: ${(err as Error).message}\n`);
+          ctx.log.warn({ model: model.name, version: shadow.version, trainer: shadow.trainer, requests: mine.length, err: { message: (err as Error).message } }, 'shadow scoring skipped');
         }
       }
       const { logged, shadowed } = await logPredictions(ctx.db, {

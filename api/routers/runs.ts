@@ -216,10 +216,13 @@ function rolloutCommand(path: keyof typeof ROLLOUT_ROLES, update: typeof rollbac
         // Promoting early is an approval: the same four-eyes rule over issuance chains as gates.approve.
         await requireFourEyes(ctx, run);
       }
+      const workflowId = `rollout-${input.runId}`;
       try {
-        return await ctx.temporal.workflow
-          .getHandle(`rollout-${input.runId}`)
+        const status = await ctx.temporal.workflow
+          .getHandle(workflowId)
           .executeUpdate(update, { args: [{ caller: { subject: ctx.identity.subject, role: ctx.identity.role }, reason: input.reason }] });
+        ctx.log.info({ runId: input.runId, workflowId, command: path }, 'rollout update accepted');
+        return status;
       } catch (err) {
         throw updateRefusal(err, `the rollout ${path}`);
       }
@@ -296,6 +299,7 @@ export const runsRouter = router({
         }
         throw temporalFailure(`Temporal refused to start the run: ${String(err)}`, err);
       }
+      ctx.log.info({ runId: id, workflowId: id, model: model.name, trigger: input.trigger }, 'run started');
       return { runId: id, workflowId: id };
     }),
 

@@ -98,6 +98,7 @@ async function describeOnQueue(ctx: Context, taskQueue: string, timeToStartSecon
   } catch (err) {
     throw temporalFailure(`Temporal refused to start ${TRAINER_ACTIVITIES.describe} on queue ${taskQueue}: ${String(err)}`, err);
   }
+  ctx.log.info({ workflowId: handle.workflowId, taskQueue }, 'trainer describe started');
   try {
     return await handle.result();
   } catch (err) {

@@ -1,5 +1,6 @@
 // One model: its routes (production, canary, shadow), its versions with the lineage of the one picked,
-// its flywheel health as charts, and its gate policy's versions with what each changed.
+// its flywheel health as charts, and its gate policy's versions with what each changed; above them, what
+// will not work yet (its warnings: no gate policy, say) as an alert.
 import { useQuery } from '@tanstack/react-query';
 import { useId, useState } from 'react';
 import { Link, useParams } from 'wouter';
@@ -8,6 +9,7 @@ import { pct, shortHash, when } from '../format';
 import { Flywheel } from '../models/Flywheel';
 import { VersionLineage } from '../models/Lineage';
 import { PolicyHistory } from '../models/PolicyHistory';
+import { ModelWarnings } from '../models/Warnings';
 import { useTRPC, type Outputs } from '../trpc';
 
 type Model = Outputs['models']['get'];
@@ -32,6 +34,7 @@ export function ModelPage() {
 function ModelView({ m }: { m: Model }) {
   return (
     <>
+      <ModelWarnings model={m.name} warnings={m.warnings} />
       {m.description && <p>{m.description}</p>}
       <dl className="facts">
         <dt>Trainer</dt>

@@ -1,9 +1,10 @@
 // Models: each family with the versions serving it (production, canary and its weight, shadow), how many
-// versions it has, and its trainer.
+// versions it has, and its trainer; a marker on a model with warnings (no gate policy, say).
 import { useQuery } from '@tanstack/react-query';
 import { Link } from 'wouter';
 import { Empty, Query } from '../components/states';
 import { pct } from '../format';
+import { WarningsMarker } from '../models/Warnings';
 import { useTRPC, type Outputs } from '../trpc';
 
 type ModelRow = Outputs['models']['list'][number];
@@ -45,6 +46,7 @@ function ModelsTable({ rows }: { rows: ModelRow[] }) {
             <th scope="row">
               <Link href={`/models/${encodeURIComponent(m.name)}`}>{m.name}</Link>
               {m.description && <div className="hint">{m.description}</div>}
+              <WarningsMarker model={m.name} warnings={m.warnings} />
             </th>
             <td>{version(m.productionVersion)}</td>
             <td>{m.canaryVersion === null ? '—' : `${version(m.canaryVersion)} at ${pct(m.canaryWeight, 0)}`}</td>

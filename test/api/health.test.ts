@@ -38,7 +38,7 @@ const scrape = async (url: string) => {
   return res.text();
 };
 
-test('/healthz answers 200 {"ok":true}; /readyz 200 with the database, migrations and Temporal checks passing', async () => {
+test('/healthz answers 200 {"ok":true}; /readyz 200 with the database, migrations, Temporal and (workers in this process) workers checks passing', async () => {
   const alive = await fetch(`${env.url}/healthz`);
   assert.equal(alive.status, 200);
   assert.deepEqual(await alive.json(), { ok: true });
@@ -47,9 +47,12 @@ test('/healthz answers 200 {"ok":true}; /readyz 200 with the database, migration
   assert.ok(Date.now() - started < 2000, `readyz took ${Date.now() - started} ms`);
   assert.equal(status, 200, JSON.stringify(body));
   assert.equal(body.ok, true);
-  assert.deepEqual(Object.keys(body.checks).sort(), ['database', 'migrations', 'temporal']);
+  // startServices ran the workers beside the API (as `retrain up` does): their state is part of readiness.
+  assert.deepEqual(Object.keys(body.checks).sort(), ['database', 'migrations', 'temporal', 'workers']);
   for (const check of Object.values(body.checks)) assert.equal(check.ok, true);
   assert.match(body.checks.migrations!.detail, /^\d+ applied, newest \d{4}_/);
+  const { control, training } = env.services.taskQueues;
+  assert.equal(body.checks.workers!.detail, `${control}: RUNNING, ${training}: RUNNING`);
 });
 
 test('/readyz answers 503 naming the database when it cannot be reached, and Temporal when its server does not answer, within the bound', async () => {
@@ -62,6 +65,7 @@ test('/readyz answers 503 naming the database when it cannot be reached, and Tem
     taskQueues: env.services.taskQueues,
     defaultApprovalTimeoutSeconds: 600,
   };
+  // An API without workers in its process (retrain api) has no workers check.
   const noDb = await startApiServer({ ...deps, db: closed.db });
   // Nothing listens on port 1: the connection is made lazily (giving up on connecting after 1 s) and every call fails.
   const nowhere = new Client({ connection: Connection.lazy({ address: '127.0.0.1:1', connectTimeout: '1s' }), namespace: env.services.namespace });
@@ -70,6 +74,7 @@ test('/readyz answers 503 naming the database when it cannot be reached, and Tem
     const a = await getJson(`${noDb.url}/readyz`);
     assert.equal(a.status, 503);
     assert.deepEqual(a.body.failed, ['database', 'migrations']);
+    assert.deepEqual(Object.keys(a.body.checks).sort(), ['database', 'migrations', 'temporal']);
     assert.equal(a.body.checks.temporal!.ok, true);
     assert.ok(a.body.checks.database!.detail.length > 0);
 
@@ -153,11 +158,28 @@ test("the workers' health server: /healthz, /readyz with the workers running, /m
     const notReady = await getJson(`${down.url}/readyz`);
     assert.equal(notReady.status, 503);
     assert.deepEqual(notReady.body.failed, ['workers']);
-    assert.match(notReady.body.checks.workers!.detail, /not running: q: DRAINED/);
+    assert.equal(notReady.body.checks.workers!.detail, 'not running: q: DRAINED');
   } finally {
     await server.close();
     await down.close();
   }
+});
+
+// Last: it stops one of this file's workers.
+test("the API's /readyz with workers in its process (retrain up): 503 naming the worker that stopped, the running one beside it", async () => {
+  const { control, training } = env.services.taskQueues;
+  const worker = env.services.workers!.workers.find((w) => w.options.taskQueue === training)!;
+  worker.shutdown();
+  // Shutting down drains (no activity is running here) and then stops.
+  for (let i = 0; i < 200 && worker.getState() !== 'STOPPED'; i++) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(worker.getState(), 'STOPPED');
+  const { status, body } = await getJson(`${env.url}/readyz`);
+  assert.equal(status, 503, JSON.stringify(body));
+  assert.deepEqual(body.failed, ['workers']);
+  assert.equal(body.checks.workers!.detail, `not running: ${training}: STOPPED (running: ${control}: RUNNING)`);
+  for (const name of ['database', 'migrations', 'temporal']) assert.equal(body.checks[name]!.ok, true);
+  // Alive all the same: a supervisor restarts the process on liveness, a balancer routes on readiness.
+  assert.equal((await fetch(`${env.url}/healthz`)).status, 200);
 });
 
 test('RETRAIN_WORKER_HEALTH_PORT: a port (on 127.0.0.1) or host:port; anything else refused by name', () => {

@@ -12,7 +12,7 @@ import { pct } from '../../console/format';
 import { issueToken } from '../../db/tokens';
 import { predictions, routes } from '../../db/schema';
 import { plantAnsweredTraffic, promotedModel, startTestEnv, uid, waitFor, waitForStatus, type TestEnv } from '../helpers';
-import { checkPage, launchBrowser, newPage, noBrowser, signIn, visible } from './browser';
+import { checkPage, gone, launchBrowser, newPage, noBrowser, signIn, visible } from './browser';
 
 describe('policyDiff', () => {
   const v1 = {
@@ -134,6 +134,49 @@ describe('the models pages', { skip: noBrowser ?? false }, () => {
     await checkPage(page, 'models-model');
     await page.getByLabel('Policy version to compare with the one before').selectOption('1');
     await visible(page.getByRole('heading', { name: 'v1 is the first version' }));
+    assert.deepEqual(page.errors, []);
+  });
+
+  test('a model without a gate policy: a marker in the list and an alert on its page, both gone once a policy is set', { timeout: 120_000 }, async () => {
+    const bare = `bare-${uid()}`;
+    const registered = await env.clients.operator.models.register.mutate({ name: bare, description: 'no policy yet' });
+    assert.equal(registered.warnings.length, 1);
+    const [warning] = registered.warnings;
+    const listed = (await env.clients.viewer.models.list.query()).find((m) => m.name === bare)!;
+    assert.deepEqual([listed.policyVersion, listed.warnings], [null, registered.warnings], 'models.list warns as models.register and models.get do');
+    assert.deepEqual((await env.clients.viewer.models.list.query()).find((m) => m.name === model)!.warnings, []);
+
+    const page = await newPage(browser);
+    await signIn(page, env.url, env.tokens.viewer!, (await env.clients.viewer.session.whoami.query()).subject);
+    await page.getByRole('link', { name: 'Models' }).click();
+    const row = page.getByRole('row').filter({ has: page.getByRole('link', { name: bare, exact: true }) });
+    const marker = row.getByRole('group', { name: `Warnings for ${bare}` });
+    await visible(marker);
+    // Closed, the marker says how many; opened, what they are.
+    assert.equal((await marker.innerText()).trim(), '1 warning');
+    await marker.getByText('1 warning').click();
+    await visible(marker.getByRole('listitem').filter({ hasText: warning! }));
+    // The promoted model, which has a policy, carries no marker.
+    const promotedRow = page.getByRole('row').filter({ has: page.getByRole('link', { name: model, exact: true }) });
+    assert.equal(await promotedRow.getByRole('group').count(), 0);
+    await checkPage(page, 'models-list-warning');
+
+    await row.getByRole('link', { name: bare }).click();
+    await visible(page.getByRole('heading', { name: `Model ${bare}`, level: 1 }));
+    const alert = page.getByRole('alert', { name: `Warnings for ${bare}` });
+    await visible(alert);
+    assert.equal((await alert.innerText()).trim(), `warning ${warning}`);
+    await checkPage(page, 'models-model-warning');
+
+    // The policy set elsewhere (the CLI, say): the page's next refresh (every 10 s) drops the alert.
+    await env.clients.operator.gates.setPolicy.mutate({ model: bare, policy: { rules: [{ kind: 'human_approval' }] } });
+    assert.deepEqual((await env.clients.viewer.models.get.query({ name: bare })).warnings, []);
+    await gone(alert, 30_000);
+    await visible(page.getByRole('definition').filter({ hasText: /^v1$/ }));
+    await page.getByRole('link', { name: 'All models' }).click();
+    await visible(page.getByRole('link', { name: bare, exact: true }));
+    // The list refetches on arrival: the marker it may show from its cache goes.
+    await gone(row.getByRole('group'), 30_000);
     assert.deepEqual(page.errors, []);
   });
 });

@@ -33,6 +33,8 @@ const EXCEPTIONS: Record<string, string> = {
   'temporal-config/trainerCheck.ts -> db': 'the conformance suite builds its scratch model and reads back the score sets it judges',
   'temporal-config/trainerCheck.ts -> trainers': "the conformance suite judges a trainer's answers with the contract's schemas",
   'temporal-config/trainerCheck.ts -> workflows': 'the conformance suite starts trainerCall (its name and input type live in messages.ts)',
+  'temporal-config/healthServer.ts -> api': "the worker health port answers /healthz, /readyz and /metrics with the API's checks and answers (api/health.ts), not a copy",
+  'temporal-config/healthServer.ts -> db': 'the worker health port checks the database (its type only)',
   'temporal-config/services.ts -> workflows': 'the composition root registers the Python trainer it starts through the trainerCall workflow',
   'demo/run.ts -> temporal-config': 'the demo starts the services it then drives through the API',
   'demo/run.ts -> api': 'the demo builds its API client',

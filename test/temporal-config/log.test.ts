@@ -1,10 +1,14 @@
 // The JSON log (temporal-config/log.ts): secrets censored, one access-log line per API request with its
-// request id, and the Temporal SDK's runtime log (workers, workflows, activities) in the same log, without
+// request id, procedures' own lines (ctx.log) under the same request id with the subject, procedure and the
+// workflow they start or update, and the Temporal SDK's runtime log (workers, workflows, activities) in the same log, without
 // the "No workflows registered" warning the activities-only training worker used to print on every start.
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { eq } from 'drizzle-orm';
+import { runs } from '../../db/schema';
 import { createLogger, requestIdFrom, setRootLogger } from '../../temporal-config/log';
 import { installRuntime } from '../../temporal-config/worker';
 import { readSettings } from '../../temporal-config/env';
@@ -115,6 +119,58 @@ describe('the access log', () => {
     assert.equal(line.procedure, 'session.whoami');
     assert.equal(line.subject, env.identities.admin.subject);
     assert.equal(line.path, '/trpc/session.whoami');
+  });
+
+  test("a procedure's own log line carries the access log's requestId, the subject and procedure; runs.start its runId and workflowId", async () => {
+    const model = `logged-${Date.now().toString(36)}`;
+    await env.clients.operator.models.register.mutate({ name: model, gatePolicy: { rules: [{ kind: 'human_approval' }] } });
+    const res = await fetch(`${url}/api/runs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${env.tokens.operator}`, 'content-type': 'application/json', 'x-request-id': 'start-7' },
+      body: JSON.stringify({ model }),
+    });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('x-request-id'), 'start-7');
+    const { runId, workflowId } = (await res.json()) as { runId: string; workflowId: string };
+    const access = await accessLine('start-7');
+    const started = cap.lines.filter((l) => l.msg === 'run started');
+    assert.equal(started.length, 1, JSON.stringify(started));
+    const line = started[0]!;
+    assert.equal(line.requestId, access.requestId);
+    assert.equal(line.subject, env.identities.operator.subject);
+    assert.equal(line.subject, access.subject);
+    assert.equal(line.procedure, 'runs.start');
+    assert.equal(line.component, 'api');
+    assert.equal(line.level, 'info');
+    assert.equal(line.runId, runId);
+    assert.equal(line.workflowId, workflowId);
+    // The workflow Temporal was asked to start is the one the line names.
+    assert.deepEqual(env.temporal.of('start').map((c) => c.id), [workflowId]);
+    assert.ok(!JSON.stringify(cap.lines).includes(env.tokens.operator));
+
+    // The workflows a procedure updates: a rollout control (the rollout child's id) and a gate decision (the run's).
+    const post = async (path: string, token: string, requestId: string, body: unknown) => {
+      const r = await fetch(`${url}/api${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'x-request-id': requestId }, body: JSON.stringify(body) });
+      assert.equal(r.status, 200, await r.clone().text());
+      return accessLine(requestId);
+    };
+    env.temporal.onUpdate = (_id, name) =>
+      name === 'decideGate'
+        ? { decision: 'reject', approver: env.identities.approver.subject, reportHash: null }
+        : { phase: 'paused', step: 0, weight: 0, analyses: [], shadow: null, pausedBecause: 'operator', outcome: null, reason: null };
+    try {
+      await post(`/runs/${runId}/rollout/pause`, env.tokens.operator, 'pause-8', { reason: 'looking at the canary' });
+      const paused = cap.lines.find((l) => l.msg === 'rollout update accepted' && l.requestId === 'pause-8');
+      assert.deepEqual(paused && [paused.runId, paused.workflowId, paused.command, paused.procedure, paused.subject], [runId, `rollout-${runId}`, 'pause', 'runs.pause', env.identities.operator.subject], JSON.stringify(paused));
+      await env.db.update(runs).set({ status: 'awaiting_approval' }).where(eq(runs.id, runId));
+      await post(`/gates/${runId}/reject`, env.tokens.approver, 'reject-9', { reason: 'not this one' });
+      const decided = cap.lines.find((l) => l.msg === 'gate decided' && l.requestId === 'reject-9');
+      assert.deepEqual(decided && [decided.runId, decided.workflowId, decided.decision, decided.procedure, decided.subject], [runId, runId, 'reject', 'gates.reject', env.identities.approver.subject], JSON.stringify(decided));
+    } finally {
+      env.temporal.onUpdate = (id) => {
+        throw new WorkflowNotFoundError(`workflow not found: ${id}`, id, undefined);
+      };
+    }
   });
 
   test('a request without a token: its status, no subject', async () => {
