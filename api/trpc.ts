@@ -53,9 +53,13 @@ export function bearerFrom(header: string | string[] | undefined): string | null
   return match?.[1] ?? null;
 }
 
-/** Inner context: what tests build directly (no HTTP) and the HTTP adapter builds per request. */
-export function createContextInner(deps: ApiDeps, identity: Identity | null) {
-  return { ...deps, identity };
+/**
+ * Inner context: what tests build directly (no HTTP) and the HTTP adapter builds per request.
+ * `requestSignal` aborts when the client goes away (both HTTP adapters give one; REST calls the router
+ * through createCaller, which passes no signal to the procedure, so it travels in the context).
+ */
+export function createContextInner(deps: ApiDeps, identity: Identity | null, requestSignal?: AbortSignal): ApiDeps & { identity: Identity | null; requestSignal?: AbortSignal } {
+  return { ...deps, identity, ...(requestSignal ? { requestSignal } : {}) };
 }
 export type Context = ReturnType<typeof createContextInner>;
 
