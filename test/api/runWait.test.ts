@@ -119,6 +119,19 @@ test('step: answers when the run moves on from the step the caller last saw', as
   assert.ok(Date.now() - changed < 1000);
 });
 
+test('many waits at once hold no connection between reads: 40 waiters (the pool has 10) and runs.get still answers at once', async () => {
+  const runId = await startRun();
+  const waits = Array.from({ length: 40 }, () => env.clients.viewer.runs.wait.query({ runId, timeoutSeconds: 3 }));
+  await new Promise((r) => setTimeout(r, 1000));
+  const t0 = Date.now();
+  const got = await env.clients.viewer.runs.get.query({ runId });
+  const ms = Date.now() - t0;
+  assert.equal(got.status, 'running');
+  assert.ok(ms < 500, `runs.get took ${ms} ms beside 40 waits`);
+  const answers = await Promise.all(waits);
+  assert.ok(answers.every((a) => a.timedOut && a.status === 'running'));
+});
+
 test('refusals: unknown run NOT_FOUND, bad timeouts BAD_REQUEST, no token UNAUTHORIZED (router)', async () => {
   await assert.rejects(env.clients.viewer.runs.wait.query({ runId: `run-nope-${uid()}` }), (e) => codeOf(e) === 'NOT_FOUND');
   for (const timeoutSeconds of [0, 61, 1.5]) {
