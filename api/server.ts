@@ -200,7 +200,7 @@ function errorOf(err: unknown): { type: string; message: string } {
 export async function startApiServer(deps: ApiDeps, opts: ApiServerOptions = {}): Promise<ApiServer> {
   const logger = () => (opts.logger ?? rootLogger()).child({ component: 'api' });
   // tRPC hands us the Node request; trpc-to-openapi a fetch Request. Both carry the same header.
-  const createContext = async ({ req, info }: { req: http.IncomingMessage | Request; info?: { calls?: readonly { path: string }[] } }) => {
+  const createContext = async ({ req, info }: { req: http.IncomingMessage | Request; info?: { calls?: readonly { path: string }[]; signal?: AbortSignal } }) => {
     const header = req.headers instanceof Headers ? (req.headers.get('authorization') ?? undefined) : req.headers.authorization;
     const identity = await identityFromToken(deps.db, bearerFrom(header));
     // The access log's subject and procedure, from the lookup the request needs anyway.
@@ -210,7 +210,11 @@ export async function startApiServer(deps: ApiDeps, opts: ApiServerOptions = {})
       if (info?.calls && info.calls.length > 0) rec.procedure = info.calls.map((c) => c.path).join(',');
     }
     // Procedures log under the access log's request id (ctx.log), to the same logger.
-    return createContextInner(deps, identity, { ...(rec ? { requestId: rec.requestId } : {}), ...(opts.logger ? { logger: opts.logger } : {}) });
+    return createContextInner(deps, identity, {
+      ...(rec ? { requestId: rec.requestId } : {}),
+      ...(opts.logger ? { logger: opts.logger } : {}),
+      ...(info?.signal ? { signal: info.signal } : {}),
+    });
   };
   const onError = ({ error, path }: { error: Error & { code: string }; path?: string }) => {
     const rec = currentRequest.getStore();

@@ -57,6 +57,11 @@ export function bearerFrom(header: string | string[] | undefined): string | null
 /** What the HTTP adapter knows of the request beyond its token: its id (the access log's) and the logger to log under. */
 export interface RequestScope {
   requestId?: string;
+  /**
+   * Aborts when the client goes away (both HTTP adapters give one; REST calls the router through
+   * createCaller, which passes no signal to the procedure, so it travels in the context).
+   */
+  signal?: AbortSignal;
   /** Default: the root logger (temporal-config/log.ts) as it is when the context is built. */
   logger?: Logger;
 }
@@ -72,7 +77,7 @@ export function createContextInner(deps: ApiDeps, identity: Identity | null, req
     ...(request.requestId !== undefined ? { requestId: request.requestId } : {}),
     ...(identity ? { subject: identity.subject } : {}),
   });
-  return { ...deps, identity, log };
+  return { ...deps, identity, log, ...(request.signal ? { requestSignal: request.signal } : {}) };
 }
 export type Context = ReturnType<typeof createContextInner>;
 

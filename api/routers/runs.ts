@@ -31,6 +31,7 @@ import { annotationSettingsInput, interval, modelName, positiveInt, reason, roll
 import { authedProcedure, roleAllows, roleProcedure, router, type Context } from '../trpc';
 import { temporalFailure, updateRefusal } from '../workflowUpdates';
 import { liveStatus, requireModel, requireRun } from '../lookups';
+import { WAIT_UNTIL, waitForRun } from '../runWait';
 import { runParams } from './trainers';
 
 /** What started a run: a person, the first version's bootstrap, a schedule, the drift monitor, feedback. */
@@ -154,6 +155,21 @@ export async function waitingForTrainer(ctx: Context, runId: string, model: stri
     since: job.since,
     timeToStartSeconds: trainer?.timeToStartSeconds ?? 0,
   };
+}
+
+/** A run as runs.get (and runs.wait) answer: its row, and the workflow's live state while it runs. */
+const runDetailOutput = runOutput.extend({
+  live: runStatusOutput.nullable(),
+  /** Set while a trainer job of the run waits for a worker of its trainer's queue (none is serving it); null otherwise. */
+  waitingForTrainer: waitingForTrainerOutput,
+});
+
+async function runDetail(ctx: Context, row: RunRow): Promise<z.infer<typeof runDetailOutput>> {
+  if (row.run.finishedAt !== null) return { ...toRunOutput(row), live: null, waitingForTrainer: null };
+  // The status query and the describes run side by side, each within the live deadline.
+  const [live, pending] = await Promise.all([liveStatus(ctx, row.run.id), waitingForTrainer(ctx, row.run.id, row.model, undefined)]);
+  const waiting = pending && live?.trainer ? { ...pending, trainer: live.trainer.name, taskQueue: live.trainer.taskQueue, timeToStartSeconds: live.trainer.timeToStartSeconds } : pending;
+  return { ...toRunOutput(row), live, waitingForTrainer: waiting };
 }
 
 const rolloutStatusOutput = z.object({
@@ -306,20 +322,36 @@ export const runsRouter = router({
   get: roleProcedure('viewer')
     .meta({ openapi: { method: 'GET', path: '/runs/{runId}', tags: ['runs'], summary: 'A run, with live workflow state while it runs' } })
     .input(z.strictObject({ runId }))
-    .output(
-      runOutput.extend({
-        live: runStatusOutput.nullable(),
-        /** Set while a trainer job of the run waits for a worker of its trainer's queue (none is serving it); null otherwise. */
-        waitingForTrainer: waitingForTrainerOutput,
+    .output(runDetailOutput)
+    .query(async ({ ctx, input }) => runDetail(ctx, await requireRun(ctx.db, input.runId))),
+
+  wait: roleProcedure('viewer')
+    .meta({
+      openapi: {
+        method: 'GET',
+        path: '/runs/{runId}/wait',
+        tags: ['runs'],
+        summary: "Wait for a run's status (long-poll): answers as soon as the run reaches its gate or finishes ('gate'), or finishes ('settled'), or when the timeout passes (timedOut: true), with the run as runs.get answers it",
+      },
+    })
+    .input(
+      z.strictObject({
+        runId,
+        until: z.enum(WAIT_UNTIL).default('gate').describe("'gate': awaiting_approval or a finished status; 'settled': a finished status"),
+        timeoutSeconds: z.coerce.number().int().min(1).max(60).default(30).describe('Answer after this long at the latest, with timedOut: true'),
+        step: z.string().max(100).optional().describe('The step the caller last saw: answer as well once the run has moved on from it (progress without polling)'),
       }),
     )
-    .query(async ({ ctx, input }) => {
-      const row = await requireRun(ctx.db, input.runId);
-      if (row.run.finishedAt !== null) return { ...toRunOutput(row), live: null, waitingForTrainer: null };
-      // The status query and the describes run side by side, each within the live deadline.
-      const [live, pending] = await Promise.all([liveStatus(ctx, input.runId), waitingForTrainer(ctx, input.runId, row.model, undefined)]);
-      const waiting = pending && live?.trainer ? { ...pending, trainer: live.trainer.name, taskQueue: live.trainer.taskQueue, timeToStartSeconds: live.trainer.timeToStartSeconds } : pending;
-      return { ...toRunOutput(row), live, waitingForTrainer: waiting };
+    .output(runDetailOutput.extend({ timedOut: z.boolean() }))
+    .query(async ({ ctx, input, signal }) => {
+      const { row, timedOut } = await waitForRun(ctx.db, input.runId, {
+        until: input.until,
+        timeoutMs: input.timeoutSeconds * 1000,
+        step: input.step,
+        // tRPC passes the request's signal to the procedure; REST (createCaller) only through the context.
+        signal: signal ?? ctx.requestSignal,
+      });
+      return { ...(await runDetail(ctx, row)), timedOut };
     }),
 
   list: roleProcedure('viewer')

@@ -13,23 +13,30 @@ export function runExitCode(status: string): number {
   return status === 'running' ? EXIT.ok : EXIT.other;
 }
 
-/** Polls the run until it leaves `running` (settled, or waiting at the gate); its steps go to stderr. */
-async function watch(client: Api, runId: string, intervalMs: number, timeoutMs: number): Promise<Run> {
+/**
+ * Follows the run until it leaves `running` (settled, or waiting at the gate) with runs.wait, the
+ * server's long-poll: each answer comes when the run reaches its gate or finishes, or moves on from the
+ * step last seen (so its steps still go to stderr), or after at most a minute.
+ */
+async function watch(client: Api, runId: string, timeoutMs: number): Promise<Run> {
   const deadline = Date.now() + timeoutMs;
   let last = '';
+  let step: string | undefined;
   for (;;) {
-    const run = await client.runs.get.query({ runId });
+    const left = Math.ceil((deadline - Date.now()) / 1000);
+    const { timedOut: _, ...run } = await client.runs.wait.query({ runId, until: 'gate', timeoutSeconds: Math.min(60, Math.max(1, left)), ...(step ? { step } : {}) });
     const line = `${run.status}: ${run.step}`;
     if (line !== last) note(`run ${runId} ${line}`);
     last = line;
+    step = run.step;
     if (run.status !== 'running') return run;
-    if (Date.now() > deadline) return run;
-    await new Promise((r) => setTimeout(r, intervalMs));
+    if (Date.now() >= deadline) return run;
   }
 }
 
 const waitOptions = (cmd: Command) =>
-  cmd.option('--interval <seconds>', 'seconds between polls', '1').option('--timeout <seconds>', 'give up waiting after this long (the run goes on)', '3600');
+  // --interval is accepted for scripts written when the CLI polled; the server's long-poll needs none.
+  cmd.option('--interval <seconds>', '(unused: the CLI waits on the server, runs.wait)', '1').option('--timeout <seconds>', 'give up waiting after this long (the run goes on)', '3600');
 
 export function registerRunCommands(runs: Command): void {
   waitOptions(
@@ -51,13 +58,13 @@ export function registerRunCommands(runs: Command): void {
     });
     if (!o.wait) return output(o, started);
     note(`started run ${started.runId}`);
-    const run = await watch(client, started.runId, Number(o.interval) * 1000, Number(o.timeout) * 1000);
+    const run = await watch(client, started.runId, Number(o.timeout) * 1000);
     output(o, run);
     process.exitCode = runExitCode(run.status);
   });
   waitOptions(withClient(runs.command('watch').argument('<runId>').description('progress on stderr until the run settles or waits at the gate; the exit code says which'))).action(
     async (runId: string, o: ClientOpts & { interval: string; timeout: string }) => {
-      const run = await watch(api(o), runId, Number(o.interval) * 1000, Number(o.timeout) * 1000);
+      const run = await watch(api(o), runId, Number(o.timeout) * 1000);
       output(o, run);
       process.exitCode = runExitCode(run.status);
     },
