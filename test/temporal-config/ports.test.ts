@@ -92,7 +92,7 @@ describe('`retrain api` without --port', () => {
 
   test('serves on RETRAIN_API_PORT, and SIGTERM stops it (exit 0) within seconds', { timeout: 120_000 }, async () => {
     const port = await freePort();
-    const env = { ...embeddedEnv(dataDir), RETRAIN_API_PORT: String(port) };
+    const env: NodeJS.ProcessEnv = { ...embeddedEnv(dataDir), RETRAIN_API_PORT: String(port) };
     // The shared server when the suite has one; else `api` starts the embedded dev server itself.
     if (process.env.TEMPORAL_TEST_ADDRESS) env.TEMPORAL_ADDRESS = process.env.TEMPORAL_TEST_ADDRESS;
     const child = spawn(process.execPath, ['--import', 'tsx', 'bin/retrain.ts', 'api'], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
