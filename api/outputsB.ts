@@ -23,7 +23,7 @@ const sourceMixOutput = z.object({
 
 export const flywheelHealthOutput = z.object({
   model: z.string(),
-  window: z.object({ from: timestampText, to: timestampText, buckets: z.number().int(), bucketSeconds: z.number().int() }),
+  window: z.object({ from: timestampText, to: timestampText, buckets: z.number().int(), bucketSeconds: z.number().describe('The window’s length divided by the buckets, in seconds (real-valued)') }),
   /** Coverage-kind feedback events in the window, and how many name a request_id found in the window's traffic. */
   feedback: z.object({ events: z.number().int(), linkedToTraffic: z.number().int() }),
   /** Attribute keys seen in traffic beyond the most frequent (db/feedback MAX_FLYWHEEL_ATTRIBUTES) (only when slices were not given). */
