@@ -33,7 +33,7 @@ export function overlapFromTemporal(overlap: ScheduleOverlapPolicy | undefined):
 /** The spec as the operator wrote it. */
 export const auditSpecView = z.object({
   cron: z.string().nullable(),
-  interval: z.object({ everySeconds: z.number() }).nullable(),
+  interval: z.object({ everySeconds: z.number().int() }).nullable(),
   timezone: z.string(),
 });
 export type AuditSpecView = z.infer<typeof auditSpecView>;

@@ -6,7 +6,7 @@
 // Stored JSON is what these validate: JSON has no NaN or Infinity (both are stored as null), so a
 // number that can be undefined in the maths is nullable here and in its type.
 import { z } from 'zod';
-import { jsonObject } from './schemas';
+import { jsonObject, timestamp, timestampText } from './schemas';
 import type { FairnessReport } from '../analysis/fairness';
 import type { AblationRowTest } from '../analysis/ablation';
 import { METRICS, thresholdConstraintsSchema, type PolicyJudgement, type RuleResult } from '../analysis/policy';
@@ -30,10 +30,10 @@ export const policyJudgementOutput = z.object({
 // ---- one version's evaluation (analysis/report VersionEvaluation) ----
 
 const rateSetOutput = z.object({
-  support: z.number(),
-  positives: z.number(),
-  negatives: z.number(),
-  counts: z.object({ tp: z.number(), fp: z.number(), tn: z.number(), fn: z.number() }),
+  support: z.number().int(),
+  positives: z.number().int(),
+  negatives: z.number().int(),
+  counts: z.object({ tp: z.number().int(), fp: z.number().int(), tn: z.number().int(), fn: z.number().int() }),
   accuracy: intervalOutput,
   precision: intervalOutput,
   recall: intervalOutput,
@@ -52,11 +52,11 @@ const sliceEvaluationOutput = z.object({
   averagePrecision: z.number().nullable(),
 });
 
-const bootstrapIntervalOutput = intervalOutput.extend({ replicates: z.number(), undefinedReplicates: z.number() });
+const bootstrapIntervalOutput = intervalOutput.extend({ replicates: z.number().int(), undefinedReplicates: z.number().int() });
 
 const fairnessReportOutput = z.object({
   attribute: z.string(),
-  groups: z.array(z.object({ group: z.string(), count: z.number(), selection_rate: z.number().nullable(), tpr: z.number().nullable(), fpr: z.number().nullable() })),
+  groups: z.array(z.object({ group: z.string(), count: z.number().int(), selection_rate: z.number().nullable(), tpr: z.number().nullable(), fpr: z.number().nullable() })),
   demographic_parity_difference: bootstrapIntervalOutput,
   demographic_parity_ratio: bootstrapIntervalOutput,
   equal_opportunity_difference: bootstrapIntervalOutput,
@@ -72,7 +72,7 @@ const chartCurveOutput = z.object({ thresholds: z.array(z.number()), precision: 
 export const versionEvaluationOutput = z
   .object({
     schemaVersion: z.literal(2),
-    settings: z.object({ threshold: z.number(), confidence: z.number(), B: z.number(), seed: z.number() }),
+    settings: z.object({ threshold: z.number(), confidence: z.number(), B: z.number().int(), seed: z.number().int() }),
     classification: z.object({
       threshold: z.number(),
       overall: sliceEvaluationOutput,
@@ -80,7 +80,7 @@ export const versionEvaluationOutput = z
       intersections: z.array(sliceEvaluationOutput),
     }),
     aucInterval: intervalOutput.extend({ method: z.enum(['bootstrap', 'delong']) }),
-    fairness: z.array(fairnessReportOutput.extend({ excludedGroups: z.array(z.object({ group: z.string(), count: z.number() })) })),
+    fairness: z.array(fairnessReportOutput.extend({ excludedGroups: z.array(z.object({ group: z.string(), count: z.number().int() })) })),
     prCurve: chartCurveOutput,
     slicePrCurves: z.array(z.object({ attribute: z.string(), value: z.string(), curve: chartCurveOutput })),
   })
@@ -100,18 +100,18 @@ const thresholdChoiceOutput = z.object({
   status: z.enum(['met', 'none']),
   chosen: thresholdPointOutput.nullable(),
   closest: thresholdPointOutput.extend({ violations: z.array(z.string()), totalViolation: z.number() }).nullable(),
-  candidatesScanned: z.number(),
-  skippedSlices: z.array(z.object({ attribute: z.string(), value: z.string(), negatives: z.number() })),
+  candidatesScanned: z.number().int(),
+  skippedSlices: z.array(z.object({ attribute: z.string(), value: z.string(), negatives: z.number().int() })),
 });
 
-const versionRef = z.object({ versionId: z.number(), version: z.number(), reportHash: z.string() });
+const versionRef = z.object({ versionId: z.number().int(), version: z.number().int(), reportHash: z.string() });
 
 const untestedSegmentOutput = z.object({
   attribute: z.string(),
   value: z.string(),
-  trafficCount: z.number(),
+  trafficCount: z.number().int(),
   trafficShare: z.number(),
-  heldOutSupport: z.number(),
+  heldOutSupport: z.number().int(),
   reason: z.enum(['absent', 'insufficient']),
 });
 
@@ -120,10 +120,10 @@ export const approvalPacketOutput = z
     schemaVersion: z.literal(1),
     runId: z.string(),
     model: z.string(),
-    policyVersion: z.number().nullable(),
+    policyVersion: z.number().int().nullable(),
     candidate: versionRef,
     champion: versionRef.nullable(),
-    heldOut: z.object({ rows: z.number(), positives: z.number(), negatives: z.number() }),
+    heldOut: z.object({ rows: z.number().int(), positives: z.number().int(), negatives: z.number().int() }),
     candidateEvaluation: versionEvaluationOutput,
     championEvaluation: versionEvaluationOutput.nullable(),
     /** Candidate minus champion per metric, overall and per slice value, paired on the same rows; null without a champion. */
@@ -133,10 +133,10 @@ export const approvalPacketOutput = z
       .union([
         z.object({
           atThreshold: z.object({
-            total: z.number(),
+            total: z.number().describe('Cost of the errors at the threshold, in the policy’s cost units (real-valued)'),
             perExample: z.number(),
-            falsePositives: z.number(),
-            falseNegatives: z.number(),
+            falsePositives: z.number().int(),
+            falseNegatives: z.number().int(),
             bySlice: z.array(z.object({ attribute: z.string(), value: z.string(), cost: z.number(), share: z.number() })),
           }),
           cheapest: z.object({ threshold: z.number(), cost: z.number() }),
@@ -145,7 +145,7 @@ export const approvalPacketOutput = z
       ])
       .nullable(),
     abstain: z
-      .object({ lower: z.number(), upper: z.number(), coverage: z.number(), deferred: z.number(), errorRateOutside: z.number().nullable(), errorRateAll: z.number() })
+      .object({ lower: z.number(), upper: z.number(), coverage: z.number(), deferred: z.number().int(), errorRateOutside: z.number().nullable(), errorRateAll: z.number() })
       .nullable(),
     untested: z.array(untestedSegmentOutput),
     saturation: z
@@ -165,14 +165,14 @@ export const fairlearnFairnessOutput = z.object({
   equal_opportunity_difference: z.number().nullable(),
   equalized_odds_difference: z.number().nullable(),
   intervals: z.record(z.string(), z.object({ lower: z.number().nullable(), upper: z.number().nullable() })),
-  by_group: z.record(z.string(), z.object({ selection_rate: z.number().nullable(), tpr: z.number().nullable(), fpr: z.number().nullable(), count: z.number() })),
+  by_group: z.record(z.string(), z.object({ selection_rate: z.number().nullable(), tpr: z.number().nullable(), fpr: z.number().nullable(), count: z.number().int() })),
 });
 
 // ---- the saturation report (activities/saturation storeSaturationReport) ----
 
 const meanDifferenceOutput = z.object({
   method: z.enum(['paired', 'welch']),
-  n: z.union([z.number(), z.tuple([z.number(), z.number()])]),
+  n: z.union([z.number().int(), z.tuple([z.number().int(), z.number().int()])]),
   mean: z.number(),
   standardError: z.number().nullable(),
   df: z.number().nullable(),
@@ -196,58 +196,58 @@ const fitOutput = z.discriminatedUnion('ok', [
     rmse: z.number(),
     r2: z.number().nullable(),
     residuals: z.array(z.number()),
-    degreesOfFreedom: z.number(),
-    distinctSizes: z.number(),
-    nMax: z.number(),
+    degreesOfFreedom: z.number().int(),
+    distinctSizes: z.number().int(),
+    nMax: z.number().int(),
     errorAtMax: z.number(),
     projectedErrorAtDouble: z.number(),
     projectedGainFromDoubling: z.number(),
     projectedGainStandardError: z.number().nullable(),
     asymptoteGap: z.number(),
     asymptoteAtBound: z.boolean(),
-  }),
+  }).meta({ id: 'PowerLawFit', description: 'The inverse power-law fit error = a + b n^-c, with standard errors and the projection to twice the data.' }),
   z.object({
     ok: z.literal(false),
     reason: z.enum(['fewer than 4 distinct sizes', 'error does not decrease with n', 'fit did not converge', 'parameters not identifiable (c unbounded)']),
     detail: z.string(),
-    distinctSizes: z.number(),
+    distinctSizes: z.number().int(),
     optimum: powerLawOutput.extend({ ssr: z.number().nullable(), standardErrors: powerLawErrorsOutput.nullable() }).nullable(),
-  }),
+  }).meta({ id: 'PowerLawFitFailure', description: 'Why the curve could not be fitted, and the best parameters found if any.' }),
 ]);
 
-const mcnemarOutput = z.object({ worse: z.number(), better: z.number(), p: z.number() });
+const mcnemarOutput = z.object({ worse: z.number().int(), better: z.number().int(), p: z.number() });
 const saturationVerdict = z.enum(['improving', 'plateau', 'degrading']);
 
 export const saturationReportOutput = z
   .object({
     schemaVersion: z.literal(1),
     runId: z.string(),
-    snapshotId: z.number(),
-    settings: z.object({ fractions: z.array(z.number()), seeds: z.number(), trainerParams: jsonObject, threshold: z.number() }),
+    snapshotId: z.number().int(),
+    settings: z.object({ fractions: z.array(z.number()), seeds: z.number().int(), trainerParams: jsonObject, threshold: z.number() }),
     /** Every training of the check: the nested subsets (curve) and the ablation without the newest batch. */
     points: z.array(
       z.object({
         variant: z.enum(['curve', 'without_newest']),
         fraction: z.number(),
-        seed: z.number(),
-        trainSize: z.number(),
+        seed: z.number().int(),
+        trainSize: z.number().int(),
         error: z.object({ estimate: z.number(), lower: z.number(), upper: z.number() }),
-        heldOut: z.number(),
+        heldOut: z.number().int(),
         seconds: z.number(),
       }),
     ),
-    curve: z.array(z.object({ n: z.number(), fraction: z.number(), errors: z.array(z.number()), mean: z.number() })),
+    curve: z.array(z.object({ n: z.number().int(), fraction: z.number(), errors: z.array(z.number()), mean: z.number() })),
     /** The inverse power-law fit error = a + b n^-c, or why it could not be fitted. */
     fit: fitOutput,
     /** Ready for a chart: the measured sizes and twice the largest, with the fitted error at each; null without a fit. */
-    chart: z.object({ n: z.array(z.number()), fitted: z.array(z.number()) }).nullable(),
+    chart: z.object({ n: z.array(z.number().int()), fitted: z.array(z.number()) }).nullable(),
     ablation: z
       .object({
-        batch: z.object({ batchId: z.string(), examples: z.number(), annotators: z.array(z.string()) }),
+        batch: z.object({ batchId: z.string(), examples: z.number().int(), annotators: z.array(z.string()) }),
         composition: z.array(z.object({ slice: z.string(), share: z.number(), lift: z.number() })),
         perSeed: z.array(
           z.object({
-            seed: z.union([z.number(), z.string()]).optional(),
+            seed: z.union([z.number().int(), z.string()]).optional(),
             withNewest: z.number(),
             withoutNewest: z.number(),
             slices: z.array(z.object({ slice: z.string(), withNewest: z.number(), withoutNewest: z.number() })).optional(),
@@ -257,19 +257,19 @@ export const saturationReportOutput = z
         rowTest: z
           .object({
             overall: mcnemarOutput.extend({ significant: z.boolean() }),
-            slices: z.array(mcnemarOutput.extend({ slice: z.string(), rows: z.number(), excessErrors: z.number(), errorRateIncrease: z.number(), significant: z.boolean() })),
+            slices: z.array(mcnemarOutput.extend({ slice: z.string(), rows: z.number().int(), excessErrors: z.number().int(), errorRateIncrease: z.number(), significant: z.boolean() })),
             alpha: z.number(),
             rule: z.string(),
           })
           .nullable(),
         slicesMostAffected: z.array(
-          z.object({ slice: z.string(), errorRateIncrease: z.number(), excessErrors: z.number(), worse: z.number(), better: z.number(), p: z.number(), significant: z.boolean() }),
+          z.object({ slice: z.string(), errorRateIncrease: z.number(), excessErrors: z.number().int(), worse: z.number().int(), better: z.number().int(), p: z.number(), significant: z.boolean() }),
         ),
       })
       .nullable(),
     evidence: z.object({
-      sizeComparisons: z.array(intervalEvidenceOutput.extend({ smallerN: z.number(), largestN: z.number() })),
-      fallback: intervalEvidenceOutput.extend({ previousN: z.number(), largestN: z.number(), gainPerDoubling: z.number() }).nullable(),
+      sizeComparisons: z.array(intervalEvidenceOutput.extend({ smallerN: z.number().int(), largestN: z.number().int() })),
+      fallback: intervalEvidenceOutput.extend({ previousN: z.number().int(), largestN: z.number().int(), gainPerDoubling: z.number() }).nullable(),
       ablationSlices: z.array(intervalEvidenceOutput.extend({ slice: z.string() })),
     }),
     verdict: z.object({
@@ -309,21 +309,21 @@ export const runStatusOutput = z
     model: z.string(),
     requestedBy: z.string(),
     step: z.enum(RUN_STEPS),
-    snapshotId: z.number().nullable(),
-    candidateVersionId: z.number().nullable(),
-    candidateVersion: z.number().nullable(),
-    championVersionId: z.number().nullable(),
-    candidateReportId: z.number().nullable(),
-    championReportId: z.number().nullable(),
+    snapshotId: z.number().int().nullable(),
+    candidateVersionId: z.number().int().nullable(),
+    candidateVersion: z.number().int().nullable(),
+    championVersionId: z.number().int().nullable(),
+    candidateReportId: z.number().int().nullable(),
+    championReportId: z.number().int().nullable(),
     candidateReportHash: z.string().nullable(),
-    gate: z.object({ policyVersion: z.number().nullable(), decision: gateDecision, reasons: z.array(z.string()), rules: z.array(ruleResultOutput) }).nullable(),
+    gate: z.object({ policyVersion: z.number().int().nullable(), decision: gateDecision, reasons: z.array(z.string()), rules: z.array(ruleResultOutput) }).nullable(),
     approval: z
-      .object({ deadline: z.string(), decision: z.enum(['approve', 'reject']).nullable(), approver: z.string().nullable(), reason: z.string().nullable() })
+      .object({ deadline: timestampText, decision: z.enum(['approve', 'reject']).nullable(), approver: z.string().nullable(), reason: z.string().nullable() })
       .nullable(),
     outcome: z.enum(RUN_OUTCOMES).nullable(),
-    annotation: z.object({ batchId: z.string(), tasks: z.number(), aggregated: z.number().nullable() }).nullable().optional(),
-    saturation: z.object({ verdict: z.string(), recommendation: z.string(), reportId: z.number() }).nullable().optional(),
-    trainer: z.object({ name: z.string(), taskQueue: z.string(), timeToStartSeconds: z.number() }).nullable().optional(),
+    annotation: z.object({ batchId: z.string(), tasks: z.number().int(), aggregated: z.number().int().nullable() }).nullable().optional(),
+    saturation: z.object({ verdict: z.string(), recommendation: z.string(), reportId: z.number().int() }).nullable().optional(),
+    trainer: z.object({ name: z.string(), taskQueue: z.string(), timeToStartSeconds: z.number().int() }).nullable().optional(),
   })
   .meta({ id: 'RunStatus' });
 
@@ -334,11 +334,11 @@ export const runStatusOutput = z
 export const runResultOutput = z.object({
   runId: z.string().optional(),
   outcome: z.enum(RUN_OUTCOMES).optional(),
-  candidateVersionId: z.number().nullable().optional(),
-  candidateVersion: z.number().nullable().optional(),
+  candidateVersionId: z.number().int().nullable().optional(),
+  candidateVersion: z.number().int().nullable().optional(),
   gateDecision: gateDecision.nullable().optional(),
   humanDecision: z.enum(['approve', 'reject', 'timeout']).nullable().optional(),
-  productionVersionId: z.number().nullable().optional(),
+  productionVersionId: z.number().int().nullable().optional(),
   reason: z.string(),
   step: z.enum(RUN_STEPS).optional(),
 });
@@ -347,7 +347,7 @@ export const runResultOutput = z.object({
 
 export const lineageOutput = z.object({
   model: z.string(),
-  version: z.number(),
+  version: z.number().int(),
   status: z.enum(VERSION_STATUSES),
   /**
    * The trainer as it reported itself when it trained the version (trainer contract): name, version and
@@ -358,18 +358,18 @@ export const lineageOutput = z.object({
   params: jsonObject,
   artifactHash: z.string(),
   /** Where the artifact is: retrain-store:<sha256> in the control plane's store, or the trainer's own URI; null uri: in the version's row (before the contract). */
-  artifact: z.object({ uri: z.string().nullable(), sha256: z.string(), size: z.number().nullable() }),
+  artifact: z.object({ uri: z.string().nullable(), sha256: z.string(), size: z.number().int().nullable() }),
   /** Examples in the version's snapshot by where their label came from (annotation batch, import, feedback); null before the contract. */
-  labelSources: z.record(z.string(), z.number()).nullable(),
-  parentVersion: z.number().nullable(),
+  labelSources: z.record(z.string(), z.number().int()).nullable(),
+  parentVersion: z.number().int().nullable(),
   runId: z.string().nullable(),
-  snapshot: z.object({ id: z.number(), contentHash: z.string(), trainCount: z.number(), heldoutCount: z.number(), runId: z.string() }).nullable(),
-  reports: z.array(z.object({ id: z.number(), runId: z.string(), role: z.enum(['candidate', 'champion']), contentHash: z.string(), createdAt: z.date() })),
-  gate: z.object({ decision: z.enum(['approved', 'failed', 'needs_approval']), policyVersion: z.number().nullable(), packetHash: z.string().nullable() }).nullable(),
+  snapshot: z.object({ id: z.number().int(), contentHash: z.string(), trainCount: z.number().int(), heldoutCount: z.number().int(), runId: z.string() }).nullable(),
+  reports: z.array(z.object({ id: z.number().int(), runId: z.string(), role: z.enum(['candidate', 'champion']), contentHash: z.string(), createdAt: timestamp })),
+  gate: z.object({ decision: z.enum(['approved', 'failed', 'needs_approval']), policyVersion: z.number().int().nullable(), packetHash: z.string().nullable() }).nullable(),
   approval: z.object({ decision: z.enum(['approved', 'rejected']), approver: z.string(), reason: z.string(), reportHash: z.string().nullable() }).nullable(),
   saturation: z.object({ verdict: saturationVerdict, contentHash: z.string() }).nullable(),
-  deployments: z.array(z.object({ action: z.enum(['promote', 'rollback']), actor: z.string(), reason: z.string(), runId: z.string().nullable(), createdAt: z.date() })),
-  createdAt: z.date(),
+  deployments: z.array(z.object({ action: z.enum(['promote', 'rollback']), actor: z.string(), reason: z.string(), runId: z.string().nullable(), createdAt: timestamp })),
+  createdAt: timestamp,
 });
 
 // ---- compile-time agreement between the schemas and the types they mirror ----

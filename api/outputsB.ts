@@ -7,7 +7,7 @@ import type { FlywheelHealth } from '../analysis/flywheel';
 import type { chooseLabelDesign, judgeDriftSignals, judgedFindings } from '../analysis/drift';
 import type { GoldDrift, LabelsQuality } from '../analysis/labelQuality';
 import type { HeldTask } from '../db/annotation';
-import { interval } from './schemas';
+import { interval, timestamp, timestampText } from './schemas';
 
 /** True when A and B are assignable both ways. */
 type Agrees<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
@@ -17,40 +17,40 @@ type Assert<T extends true> = T;
 
 const ci95Output = z.object({ lower: z.number().nullable(), upper: z.number().nullable() });
 const sourceMixOutput = z.object({
-  total: z.number(),
-  mix: z.array(z.object({ source: z.string(), count: z.number(), share: z.number().nullable() })),
+  total: z.number().int(),
+  mix: z.array(z.object({ source: z.string(), count: z.number().int(), share: z.number().nullable() })),
 });
 
 export const flywheelHealthOutput = z.object({
   model: z.string(),
-  window: z.object({ from: z.string(), to: z.string(), buckets: z.number(), bucketSeconds: z.number() }),
+  window: z.object({ from: timestampText, to: timestampText, buckets: z.number().int(), bucketSeconds: z.number().describe('The window’s length divided by the buckets, in seconds (real-valued)') }),
   /** Coverage-kind feedback events in the window, and how many name a request_id found in the window's traffic. */
-  feedback: z.object({ events: z.number(), linkedToTraffic: z.number() }),
+  feedback: z.object({ events: z.number().int(), linkedToTraffic: z.number().int() }),
   /** Attribute keys seen in traffic beyond the most frequent (db/feedback MAX_FLYWHEEL_ATTRIBUTES) (only when slices were not given). */
-  attributesOmitted: z.number(),
+  attributesOmitted: z.number().int(),
   settings: z.object({
-    minSliceSupport: z.number(),
+    minSliceSupport: z.number().int(),
     underRatio: z.number(),
     selfLabelLimit: z.number(),
     alpha: z.number(),
     minRelativeRise: z.number(),
-    minBucketSupport: z.number(),
+    minBucketSupport: z.number().int(),
   }),
-  explicitRate: z.object({ kinds: z.array(z.string()), requests: z.number(), withExplicit: z.number(), rate: z.number().nullable(), ci95: ci95Output }),
+  explicitRate: z.object({ kinds: z.array(z.string()), requests: z.number().int(), withExplicit: z.number().int(), rate: z.number().nullable(), ci95: ci95Output }),
   coverage: z.object({
     kinds: z.array(z.string()),
     rule: z.string(),
     attributes: z.array(
       z.object({
         attribute: z.string(),
-        traffic: z.number(),
-        feedback: z.number(),
-        valuesOmitted: z.number(),
+        traffic: z.number().int(),
+        feedback: z.number().int(),
+        valuesOmitted: z.number().int(),
         values: z.array(
           z.object({
             value: z.string(),
-            traffic: z.number(),
-            feedback: z.number(),
+            traffic: z.number().int(),
+            feedback: z.number().int(),
             trafficShare: z.number().nullable(),
             feedbackShare: z.number().nullable(),
             feedbackShareCi95: ci95Output,
@@ -67,7 +67,7 @@ export const flywheelHealthOutput = z.object({
   }),
   labelSources: z.object({
     overall: sourceMixOutput,
-    latestSnapshot: sourceMixOutput.extend({ snapshotId: z.number(), createdAt: z.string() }).nullable(),
+    latestSnapshot: sourceMixOutput.extend({ snapshotId: z.number().int(), createdAt: timestampText }).nullable(),
     selfLabelShare: z.number().nullable(),
     selfLabelLimit: z.number(),
     selfLabelAlert: z.boolean(),
@@ -75,7 +75,7 @@ export const flywheelHealthOutput = z.object({
   }),
   overrideTrend: z.object({
     kinds: z.array(z.string()),
-    buckets: z.array(z.object({ start: z.string(), traffic: z.number(), corrections: z.number(), rate: z.number().nullable(), ci95: ci95Output })),
+    buckets: z.array(z.object({ start: timestampText, traffic: z.number().int(), corrections: z.number().int(), rate: z.number().nullable(), ci95: ci95Output })),
     slope: z.number().nullable(),
     staleness: z.object({
       status: z.enum(['alert', 'ok', 'insufficient']),
@@ -103,25 +103,25 @@ export type FlywheelHealthView = FlywheelHealth & {
 // ---- annotation: tasks, batches' stored SLA and estimate, annotators' gold accuracy -------------------
 
 export const heldTaskOutput = z.object({
-  taskId: z.number(),
+  taskId: z.number().int(),
   batchId: z.string(),
   example: z.object({ externalId: z.string(), input: z.record(z.string(), z.string()) }),
-  spec: z.object({ version: z.number(), guidelines: z.string(), labels: z.array(z.string()) }),
+  spec: z.object({ version: z.number().int(), guidelines: z.string(), labels: z.array(z.string()) }),
   /** You adjudicate: other annotators disagreed on this item. */
   adjudication: z.boolean(),
-  expiresAt: z.date(),
+  expiresAt: timestamp,
 });
 
 /** What closing a batch recorded (activities/annotation closeAnnotationBatch); null while it is open. */
 export const batchSlaOutput = z.object({
   closedBy: z.enum(['complete', 'deadline', 'cancelled']),
   hoursOpen: z.number(),
-  labels: z.number(),
+  labels: z.number().int(),
   medianSecondsToLabel: z.number().nullable(),
   p90SecondsToLabel: z.number().nullable(),
-  backlogAtClose: z.number(),
-  adjudicationPending: z.number(),
-  reassigned: z.number(),
+  backlogAtClose: z.number().int(),
+  adjudicationPending: z.number().int(),
+  reassigned: z.number().int(),
 });
 
 const biasFlag = z.object({
@@ -131,37 +131,37 @@ const biasFlag = z.object({
   disagreement: z.number(),
   /** Disagreement rate on the annotator's other (referenced) labels. */
   rest: z.number(),
-  n: z.number(),
+  n: z.number().int(),
   /** Holm-adjusted two-sided Fisher p-value. */
   p: z.number(),
 });
 
 /** Agreement and annotator quality of a batch's labels (analysis/labelQuality), without the per-item aggregations. */
 const batchQuality = z.object({
-  labels: z.number(),
-  items: z.number(),
-  annotators_count: z.number(),
+  labels: z.number().int(),
+  items: z.number().int(),
+  annotators_count: z.number().int(),
   class_balance: z.array(z.object({ category: z.string(), share: z.number() })),
   cohen_kappa_mean: z.number().nullable(),
-  cohen_pairs: z.array(z.object({ a: z.string(), b: z.string(), n: z.number(), kappa: z.number().nullable() })),
+  cohen_pairs: z.array(z.object({ a: z.string(), b: z.string(), n: z.number().int(), kappa: z.number().nullable() })),
   fleiss_kappa: z.number().nullable(),
-  fleiss_items_used: z.number(),
+  fleiss_items_used: z.number().int(),
   krippendorff_alpha: z.number().nullable(),
-  annotators: z.record(z.string(), z.object({ labels: z.number(), gold_count: z.number(), gold_accuracy: interval, flags: z.array(biasFlag) })),
-  dawid_skene_iterations: z.number(),
+  annotators: z.record(z.string(), z.object({ labels: z.number().int(), gold_count: z.number().int(), gold_accuracy: interval, flags: z.array(biasFlag) })),
+  dawid_skene_iterations: z.number().int(),
 });
 
 /** The aggregation summary of a batch (activities/annotation AggregationSummary). */
 const aggregationSummary = z.object({
   batchId: z.string(),
   /** Items given a training label. */
-  aggregated: z.number(),
-  adjudicated: z.number(),
+  aggregated: z.number().int(),
+  adjudicated: z.number().int(),
   /** Items where Dawid-Skene and majority vote disagree. */
-  dsMajorityDisagreements: z.number(),
+  dsMajorityDisagreements: z.number().int(),
   /** Production accuracy estimated from the labelled sample (Horvitz-Thompson). */
   productionAccuracy: z
-    .object({ estimate: z.number(), lower: z.number(), upper: z.number(), n: z.number(), populationSize: z.number(), nonresponse: z.number() })
+    .object({ estimate: z.number(), lower: z.number(), upper: z.number(), n: z.number().int(), populationSize: z.number().int(), nonresponse: z.number().int() })
     .nullable(),
   /** Annotators flagged for a slice bias: who, where, how strongly. */
   biasFlags: z.array(biasFlag.extend({ annotator: z.string() })),
@@ -174,7 +174,7 @@ export type BatchEstimate = z.infer<typeof batchEstimateOutput>;
 
 /** An annotator's gold accuracy batch by batch, and whether the latest batch drifted below the earlier ones. */
 export const goldDriftOutput = z.object({
-  series: z.array(z.object({ batchId: z.string(), at: z.string(), gold: z.number(), correct: z.number(), accuracy: interval })),
+  series: z.array(z.object({ batchId: z.string(), at: z.string().describe('When the batch was created, as PostgreSQL prints a timestamptz (e.g. 2026-01-31 12:00:00.123+00)'), gold: z.number().int(), correct: z.number().int(), accuracy: interval })),
   latest: interval.nullable(),
   baseline: interval.nullable(),
   p: z.number().nullable(),
@@ -187,10 +187,10 @@ export const goldDriftOutput = z.object({
 /** A proportion with its interval and the (effective) trials it rests on; a weighted window rate also carries its rows and weight. */
 const rateEvidence = interval.extend({
   /** Trials: the denominator count, or the Kish effective size for weighted data. */
-  n: z.number(),
-  events: z.number(),
+  n: z.number().describe('Trials: the denominator count, or the Kish effective size for weighted data (real-valued)'),
+  events: z.number().describe('Events on the same scale as n (estimate ~ events / n); real-valued for weighted data'),
   /** Labelled rows in the denominator (weighted window rates). */
-  rows: z.number().optional(),
+  rows: z.number().int().optional(),
   /** Sum of weights over them (weighted window rates). */
   weight: z.number().optional(),
 });
@@ -208,7 +208,7 @@ const driftComparison = z.object({
       df: z.number(),
       statistic: z.number(),
       categories: z.array(
-        z.object({ category: z.string(), expectedCount: z.number(), actualCount: z.number(), expected: z.number(), actual: z.number(), contribution: z.number() }),
+        z.object({ category: z.string(), expectedCount: z.number().int(), actualCount: z.number().int(), expected: z.number(), actual: z.number(), contribution: z.number() }),
       ),
       crossed: z.boolean(),
     }),
@@ -231,8 +231,8 @@ const driftComparison = z.object({
     z.object({
       attribute: z.string(),
       metric: z.enum(['fpr_difference', 'tpr_difference', 'demographic_parity_difference']),
-      prelaunch: interval.extend({ high: z.string(), low: z.string(), groups: z.number() }).nullable(),
-      window: interval.extend({ high: z.string(), low: z.string(), groups: z.number() }).nullable(),
+      prelaunch: interval.extend({ high: z.string(), low: z.string(), groups: z.number().int() }).nullable(),
+      window: interval.extend({ high: z.string(), low: z.string(), groups: z.number().int() }).nullable(),
       threshold: z.number(),
       crossed: z.boolean(),
     }),
@@ -241,8 +241,8 @@ const driftComparison = z.object({
     z.object({
       slice: z.string(),
       metric: z.enum(['fpr', 'fnr', 'selectionRate', 'distribution']),
-      prelaunchSupport: z.number().nullable(),
-      windowSupport: z.number().nullable(),
+      prelaunchSupport: z.number().nullable().describe('Pre-launch trials: a count, or the Kish effective size of weighted rates (real-valued)'),
+      windowSupport: z.number().nullable().describe('Window trials: a count, or the Kish effective size of weighted rates (real-valued)'),
       detail: z.string(),
     }),
   ),
@@ -255,7 +255,7 @@ const driftComparison = z.object({
     fairnessMetrics: z.array(z.enum(['fpr_difference', 'tpr_difference', 'demographic_parity_difference'])),
     maxPsi: z.number(),
     psiAlpha: z.number(),
-    minSupport: z.number(),
+    minSupport: z.number().int(),
     confidence: z.number(),
     psiEpsilon: z.number(),
   }),
@@ -263,28 +263,28 @@ const driftComparison = z.object({
 
 /** What every stored audit report starts with. */
 const auditReportHead = {
-  schemaVersion: z.number(),
+  schemaVersion: z.number().int(),
   /** The production version audited, and the evaluation report its pre-launch audit came from. */
-  versionId: z.number(),
-  prelaunchEvalReportId: z.number(),
-  window: z.object({ from: z.string(), to: z.string() }),
+  versionId: z.number().int(),
+  prelaunchEvalReportId: z.number().int(),
+  window: z.object({ from: timestampText, to: timestampText }),
   /** Requests in the window. */
-  requests: z.number(),
+  requests: z.number().int(),
 };
 
 /** A bias re-audit's stored report (activities/audits reauditWindow). */
 export const biasReauditReportOutput = z.object({
   ...auditReportHead,
   /** Requests with a label of the chosen design. */
-  labelled: z.number(),
+  labelled: z.number().int(),
   labelDesign: z.enum(['annotation_sample', 'review', 'none']),
-  labelCounts: z.object({ annotation: z.number(), review: z.number() }),
+  labelCounts: z.object({ annotation: z.number().int(), review: z.number().int() }),
   /** How the window's rates were estimated. */
   method: z.string(),
   comparison: driftComparison,
 });
 
-const overrideCounts = z.object({ requests: z.number(), overridden: z.number() });
+const overrideCounts = z.object({ requests: z.number().int(), overridden: z.number().int() });
 
 /** A drift monitor's stored report (activities/audits measureDrift). */
 export const driftMonitorReportOutput = z.object({

@@ -15,6 +15,14 @@ export const subject = z
 export const isoDate = z.iso.datetime({ offset: true });
 
 /**
+ * A point in time in an output: a Date to tRPC clients (superjson), an RFC 3339 string over REST
+ * (Date.toJSON); `format: date-time` in the OpenAPI document, so generated clients parse it.
+ */
+export const timestamp = z.date().meta({ format: 'date-time' });
+/** A point in time an output carries as an ISO 8601 string already (Date.toISOString()); `date-time` in the document. */
+export const timestampText = z.string().meta({ format: 'date-time' });
+
+/**
  * The built-in trainer's params as they were checked before trainers described themselves: what
  * runs.start falls back to for a model of the built-in trainer while no worker has registered it yet.
  */

@@ -49,6 +49,7 @@ const ERROR_RESPONSES: Record<string, string> = {
   '401': 'No valid bearer token',
   '403': 'The token’s role may not do this',
   '404': 'What the request names does not exist',
+  '405': 'The method is not one the path takes (TRACE or CONNECT anywhere; a trainer data route asked with another method)',
   '409': 'Conflicts with the current state (a duplicate, a finished run)',
   '412': 'A precondition of the operation does not hold',
   '413': 'The request body is too large (every request body is at most 64 MiB; a streamed upload at most its declared limit)',

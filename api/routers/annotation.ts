@@ -31,25 +31,25 @@ import { TASK_STATUSES } from '../../db/schema';
 import { canonicalSubject } from '../../db/tokens';
 import { labelSubmittedSignal, type LabelSubmittedSignal } from '../../workflows/messages';
 import { batchEstimateOutput, batchSlaOutput, goldDriftOutput, heldTaskOutput, type BatchEstimate } from '../outputsB';
-import { modelName, PG_INT_MAX, positiveInt, subject } from '../schemas';
+import { modelName, PG_INT_MAX, positiveInt, subject, timestamp } from '../schemas';
 import { roleProcedure, router, type Context } from '../trpc';
 import { requireModel } from '../lookups';
 
 const attributes = z.record(z.string().min(1).max(64), z.string().max(200));
 
 const specOutput = z.object({
-  version: z.number(),
+  version: z.number().int(),
   guidelines: z.string(),
   labels: z.array(z.string()),
   affects: z.record(z.string(), z.array(z.string())),
   createdBy: z.string(),
-  createdAt: z.date(),
+  createdAt: timestamp,
 });
 
 const taskId = positiveInt();
 
 /** A batch's tasks by status, its live labels and reassignments (db/annotation batchCounts). */
-const batchProgressOutput = z.object({ tasks: z.number(), open: z.number(), adjudication: z.number(), done: z.number(), labels: z.number(), reassigned: z.number() });
+const batchProgressOutput = z.object({ tasks: z.number().int(), open: z.number().int(), adjudication: z.number().int(), done: z.number().int(), labels: z.number().int(), reassigned: z.number().int() });
 
 async function requireAnnotator(db: Db, who: string) {
   const row = await findAnnotator(db, who);
@@ -126,7 +126,7 @@ export const annotationRouter = router({
         affects: z.record(z.string().min(1).max(64), z.array(z.string().max(200)).min(1)).default({}),
       }),
     )
-    .output(specOutput.extend({ relabel: z.object({ labels: z.number(), tasksReopened: z.number() }) }))
+    .output(specOutput.extend({ relabel: z.object({ labels: z.number().int(), tasksReopened: z.number().int() }) }))
     .mutation(async ({ ctx, input }) => {
       const model = await requireModel(ctx.db, input.model);
       return publishSpec(
@@ -155,7 +155,7 @@ export const annotationRouter = router({
   submit: roleProcedure('annotator')
     .meta({ openapi: { method: 'POST', path: '/annotation/tasks/{taskId}/label', tags: ['annotation'], summary: 'Label a task you hold (idempotent)' } })
     .input(z.strictObject({ taskId, label: z.number().int().min(0).max(19), specVersion: z.number().int().positive().max(PG_INT_MAX) }))
-    .output(z.object({ taskId: z.number(), duplicate: z.boolean(), taskStatus: z.enum(TASK_STATUSES) }))
+    .output(z.object({ taskId: z.number().int(), duplicate: z.boolean(), taskStatus: z.enum(TASK_STATUSES) }))
     .mutation(async ({ ctx, input }) => {
       const who = ctx.identity.subject;
       await requireAnnotator(ctx.db, who);
@@ -169,7 +169,7 @@ export const annotationRouter = router({
   skip: roleProcedure('annotator')
     .meta({ openapi: { method: 'POST', path: '/annotation/tasks/{taskId}/skip', tags: ['annotation'], summary: 'Give a task back (it goes to someone else; idempotent)' } })
     .input(z.strictObject({ taskId, reason: z.string().max(500).optional() }))
-    .output(z.object({ taskId: z.number(), skipped: z.boolean() }))
+    .output(z.object({ taskId: z.number().int(), skipped: z.boolean() }))
     .mutation(async ({ ctx, input }) => {
       const who = ctx.identity.subject;
       await requireAnnotator(ctx.db, who);
@@ -188,9 +188,9 @@ export const annotationRouter = router({
         batchId: z.string(),
         runId: z.string().nullable(),
         status: z.string(),
-        specVersion: z.number(),
-        overlap: z.number(),
-        deadline: z.date(),
+        specVersion: z.number().int(),
+        overlap: z.number().int(),
+        deadline: timestamp,
         progress: batchProgressOutput,
         sla: batchSlaOutput.nullable(),
         estimate: batchEstimateOutput.nullable(),
@@ -218,12 +218,12 @@ export const annotationRouter = router({
       z.array(
         z.object({
           externalId: z.string(),
-          label: z.number(),
+          label: z.number().int(),
           posterior: z.number(),
-          majorityLabel: z.number().nullable(),
-          dawidSkeneLabel: z.number().nullable(),
+          majorityLabel: z.number().int().nullable(),
+          dawidSkeneLabel: z.number().int().nullable(),
           method: z.string(),
-          labelCount: z.number(),
+          labelCount: z.number().int(),
           stratum: z.string(),
           inclusionProbability: z.number(),
         }),
@@ -250,9 +250,9 @@ export const annotationRouter = router({
           subject: z.string(),
           attributes: z.record(z.string(), z.string()),
           adjudicator: z.boolean(),
-          labels: z.number(),
+          labels: z.number().int(),
           gold: goldDriftOutput,
-          biasFlags: z.array(z.object({ batchId: z.string(), slice: z.string(), value: z.string(), disagreement: z.number(), rest: z.number(), n: z.number(), p: z.number() })),
+          biasFlags: z.array(z.object({ batchId: z.string(), slice: z.string(), value: z.string(), disagreement: z.number(), rest: z.number(), n: z.number().int(), p: z.number() })),
         }),
       ),
     )
@@ -286,9 +286,9 @@ export const annotationRouter = router({
           batchId: z.string(),
           runId: z.string().nullable(),
           status: z.string(),
-          createdAt: z.date(),
-          closedAt: z.date().nullable(),
-          deadline: z.date(),
+          createdAt: timestamp,
+          closedAt: timestamp.nullable(),
+          deadline: timestamp,
           progress: batchProgressOutput,
         }),
       ),

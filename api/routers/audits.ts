@@ -32,7 +32,7 @@ import {
   type ReauditPolicy,
 } from '../../workflows/messages';
 import { biasReauditReportOutput, driftMonitorReportOutput } from '../outputsB';
-import { auditId, auditOverlap, auditSpecInput, driftMonitorPolicyInput, isoDate, modelName, positiveInt, reason, reauditPolicyInput } from '../schemas';
+import { auditId, auditOverlap, auditSpecInput, driftMonitorPolicyInput, isoDate, modelName, positiveInt, reason, reauditPolicyInput, timestamp } from '../schemas';
 import { roleProcedure, router, type Context } from '../trpc';
 import { requireModel, webhookDestinationVerdict } from '../lookups';
 import { temporalFailure } from '../workflowUpdates';
@@ -47,16 +47,16 @@ const TRIGGER_WAIT_MS = 5000;
 
 // ---- outputs ----------------------------------------------------------------------------------------
 
-const reauditPolicyOutput = z.object(reauditPolicyInput.shape);
-const driftPolicyOutput = z.object(driftMonitorPolicyInput.shape);
+const reauditPolicyOutput = z.object(reauditPolicyInput.shape).meta({ id: 'BiasReauditPolicy', description: 'A bias re-audit’s policy: when it alerts, and what else it does.' });
+const driftPolicyOutput = z.object(driftMonitorPolicyInput.shape).meta({ id: 'DriftMonitorPolicy', description: 'A drift monitor’s policy: what counts as drift, and what the monitor does about it.' });
 const policyOutput = z.union([reauditPolicyOutput, driftPolicyOutput]);
 
 const recentActionOutput = z.object({
   workflowId: z.string(),
   runId: z.string(),
   /** The nominal time the action was for (a backfilled period's time, or the trigger time). */
-  scheduledAt: z.date(),
-  takenAt: z.date(),
+  scheduledAt: timestamp,
+  takenAt: timestamp,
 });
 
 const auditSummaryOutput = z.object({
@@ -66,7 +66,7 @@ const auditSummaryOutput = z.object({
   spec: auditSpecView,
   paused: z.boolean(),
   note: z.string().nullable(),
-  nextActionTimes: z.array(z.date()),
+  nextActionTimes: z.array(timestamp),
   /** Most recent actions, oldest first (Temporal keeps the last 10). */
   recentActions: z.array(recentActionOutput),
 });
@@ -74,15 +74,15 @@ const auditSummaryOutput = z.object({
 const auditOutput = auditSummaryOutput.extend({
   workflowType: z.string(),
   taskQueue: z.string().nullable(),
-  windowDays: z.number().nullable(),
+  windowDays: z.number().int().nullable(),
   policy: policyOutput.nullable(),
   overlap: auditOverlap,
-  catchupWindowSeconds: z.number(),
+  catchupWindowSeconds: z.number().int(),
   createdBy: z.string().nullable(),
-  createdAt: z.date(),
-  actionsTaken: z.number(),
-  actionsSkippedOverlap: z.number(),
-  actionsMissedCatchupWindow: z.number(),
+  createdAt: timestamp,
+  actionsTaken: z.number().int(),
+  actionsSkippedOverlap: z.number().int(),
+  actionsMissedCatchupWindow: z.number().int(),
   /**
    * Runs of this audit still going, as the schedule tracks them for its overlap policy (Temporal does
    * not track runs started under allow_all, such as audits.trigger's).
@@ -167,7 +167,16 @@ const createInput = z
     ...createFields,
     /** bias_reaudit (default): against the pre-launch audit; drift_monitor: population and feedback drift. */
     kind: auditKind.default('bias_reaudit'),
-    policy: z.union([z.looseObject(reauditPolicyInput.shape), z.looseObject(driftMonitorPolicyInput.shape)]),
+    policy: z.union([
+      z.looseObject(reauditPolicyInput.shape).meta({
+        id: 'BiasReauditPolicyInput',
+        description: 'The policy of a bias_reaudit (the default kind). Open here only so that the error names the field: a field not listed is refused (400).',
+      }),
+      z.looseObject(driftMonitorPolicyInput.shape).meta({
+        id: 'DriftMonitorPolicyInput',
+        description: 'The policy of a drift_monitor. Open here only so that the error names the field: a field not listed is refused (400).',
+      }),
+    ]),
   })
   .superRefine((a, ctx) => {
     for (const issue of POLICY_INPUT[a.kind].safeParse(a.policy).error?.issues ?? []) {
@@ -190,40 +199,40 @@ async function requireWebhookDestination(ctx: Context, url: string): Promise<voi
 }
 
 const auditReportOutput = z.object({
-  reportId: z.number(),
+  reportId: z.number().int(),
   kind: auditKind,
   /** The schedule (audit id) whose run stored it; null for a run started outside a schedule. */
   auditId: z.string().nullable(),
   workflowId: z.string(),
   /** The production version audited. */
-  version: z.number().nullable(),
-  windowFrom: z.date(),
-  windowTo: z.date(),
+  version: z.number().int().nullable(),
+  windowFrom: timestamp,
+  windowTo: timestamp,
   /** The policy was crossed (an alert was sent). */
   alert: z.boolean(),
   reasons: z.array(z.string()),
   /** Requests in the window, and (re-audits) those with a label. */
-  requests: z.number().nullable(),
-  labelled: z.number().nullable(),
+  requests: z.number().int().nullable(),
+  labelled: z.number().int().nullable(),
   contentHash: z.string(),
-  createdAt: z.date(),
+  createdAt: timestamp,
 });
 
 const storedReport = z.object({
-  requests: z.number().optional(),
-  labelled: z.number().optional(),
+  requests: z.number().int().optional(),
+  labelled: z.number().int().optional(),
   reasons: z.array(z.string()).optional(),
   comparison: z.object({ reasons: z.array(z.string()) }).optional(),
 });
 
 /** One report whole: its body's shape follows its kind. */
 const wholeAuditReportOutput = z.discriminatedUnion('kind', [
-  auditReportOutput.extend({ kind: z.literal('bias_reaudit'), model: z.string(), report: biasReauditReportOutput }),
-  auditReportOutput.extend({ kind: z.literal('drift_monitor'), model: z.string(), report: driftMonitorReportOutput }),
+  auditReportOutput.extend({ kind: z.literal('bias_reaudit'), model: z.string(), report: biasReauditReportOutput }).meta({ id: 'BiasReauditReport' }),
+  auditReportOutput.extend({ kind: z.literal('drift_monitor'), model: z.string(), report: driftMonitorReportOutput }).meta({ id: 'DriftMonitorReport' }),
 ]);
 
 /** What an alert's payload says an approver or operator may act on (workflows/biasReaudit, driftMonitor). */
-const alertPayload = z.object({ proposal: z.string().nullish(), retrainingRunId: z.string().nullish(), reportId: z.number().nullish() });
+const alertPayload = z.object({ proposal: z.string().nullish(), retrainingRunId: z.string().nullish(), reportId: z.number().int().nullish() });
 
 function toReportView(row: { report: typeof auditReports.$inferSelect; version: number | null }): z.infer<typeof auditReportOutput> {
   const r = row.report;
@@ -361,7 +370,7 @@ export const auditsRouter = router({
   trigger: roleProcedure('operator')
     .meta({ openapi: { method: 'POST', path: '/audits/{id}/trigger', tags, summary: 'Run an audit now (alongside any running one: overlap allow_all)' } })
     .input(idInput)
-    .output(z.object({ id: z.string(), requestedAt: z.date(), workflowId: z.string().nullable() }))
+    .output(z.object({ id: z.string(), requestedAt: timestamp, workflowId: z.string().nullable() }))
     .mutation(async ({ ctx, input }) => {
       const { handle, description } = await requireAudit(ctx, input.id);
       const before = description.info.numActionsTaken;
@@ -398,7 +407,7 @@ export const auditsRouter = router({
         .refine((b) => Date.parse(b.to) <= Date.now() + 60_000, { message: 'to is in the future: backfill covers past periods', path: ['to'] })
         .refine((b) => Date.parse(b.to) - Date.parse(b.from) <= MAX_BACKFILL_DAYS * 86_400_000, { message: `at most ${MAX_BACKFILL_DAYS} days at once`, path: ['from'] }),
     )
-    .output(z.object({ id: z.string(), from: z.date(), to: z.date(), overlap: auditOverlap }))
+    .output(z.object({ id: z.string(), from: timestamp, to: timestamp, overlap: auditOverlap }))
     .mutation(async ({ ctx, input }) => {
       const { handle, description } = await requireAudit(ctx, input.id);
       const from = new Date(input.from);
@@ -472,22 +481,22 @@ export const auditsRouter = router({
     .output(
       z.array(
         z.object({
-          alertId: z.number(),
+          alertId: z.number().int(),
           kind: z.enum(ALERT_KINDS),
           severity: z.string(),
           summary: z.string(),
           /** pending: not (yet) delivered, or no webhook configured; failed: refused or out of retries. */
           status: z.enum(ALERT_STATUSES),
-          attempts: z.number(),
-          lastStatus: z.number().nullable(),
+          attempts: z.number().int(),
+          lastStatus: z.number().int().nullable(),
           lastError: z.string().nullable(),
           targetUrl: z.string().nullable(),
-          deliveredAt: z.date().nullable(),
-          createdAt: z.date(),
+          deliveredAt: timestamp.nullable(),
+          createdAt: timestamp,
           /** What an approver is asked to do (a rollback proposal), when the policy proposes one. */
           proposal: z.string().nullable(),
           retrainingRunId: z.string().nullable(),
-          reportId: z.number().nullable(),
+          reportId: z.number().int().nullable(),
         }),
       ),
     )

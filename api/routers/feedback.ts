@@ -30,17 +30,17 @@ const label = z.union([z.literal(0), z.literal(1)]);
 
 export const feedbackEventInput = z.discriminatedUnion('kind', [
   // Explicit
-  z.strictObject({ ...common, kind: z.literal('rating'), rating: z.number().int().min(1).max(5), reasonCodes: z.array(z.string().max(50)).max(20).default([]) }),
-  z.strictObject({ ...common, kind: z.literal('thumbs'), up: z.boolean() }),
-  z.strictObject({ ...common, kind: z.literal('report'), reason: z.string().max(500).optional() }),
-  z.strictObject({ ...common, kind: z.literal('correction'), correctedLabel: label }),
+  z.strictObject({ ...common, kind: z.literal('rating'), rating: z.number().int().min(1).max(5), reasonCodes: z.array(z.string().max(50)).max(20).default([]) }).meta({ id: 'RatingFeedback' }),
+  z.strictObject({ ...common, kind: z.literal('thumbs'), up: z.boolean() }).meta({ id: 'ThumbsFeedback' }),
+  z.strictObject({ ...common, kind: z.literal('report'), reason: z.string().max(500).optional() }).meta({ id: 'ReportFeedback' }),
+  z.strictObject({ ...common, kind: z.literal('correction'), correctedLabel: label }).meta({ id: 'CorrectionFeedback' }),
   // Implicit
-  z.strictObject({ ...common, kind: z.literal('override'), action: z.enum(['not_spam', 'spam']) }),
-  z.strictObject({ ...common, kind: z.literal('retry') }),
-  z.strictObject({ ...common, kind: z.literal('abandon') }),
-  z.strictObject({ ...common, kind: z.literal('undo') }),
-  z.strictObject({ ...common, kind: z.literal('edit'), afterCopy: z.boolean().default(false) }),
-  z.strictObject({ ...common, kind: z.literal('dwell'), ms: z.number().int().min(0).max(86_400_000) }),
+  z.strictObject({ ...common, kind: z.literal('override'), action: z.enum(['not_spam', 'spam']) }).meta({ id: 'OverrideFeedback' }),
+  z.strictObject({ ...common, kind: z.literal('retry') }).meta({ id: 'RetryFeedback' }),
+  z.strictObject({ ...common, kind: z.literal('abandon') }).meta({ id: 'AbandonFeedback' }),
+  z.strictObject({ ...common, kind: z.literal('undo') }).meta({ id: 'UndoFeedback' }),
+  z.strictObject({ ...common, kind: z.literal('edit'), afterCopy: z.boolean().default(false) }).meta({ id: 'EditFeedback' }),
+  z.strictObject({ ...common, kind: z.literal('dwell'), ms: z.number().int().min(0).max(86_400_000) }).meta({ id: 'DwellFeedback' }),
 ]);
 export type FeedbackEventInput = z.infer<typeof feedbackEventInput>;
 
@@ -78,7 +78,7 @@ export const feedbackRouter = router({
       },
     })
     .input(z.strictObject({ model: modelName, events: z.array(feedbackEventInput).min(1).max(MAX_BATCH) }))
-    .output(z.object({ received: z.number(), inserted: z.number(), duplicates: z.number() }))
+    .output(z.object({ received: z.number().int(), inserted: z.number().int(), duplicates: z.number().int() }))
     .mutation(async ({ ctx, input }) => {
       const model = await requireModel(ctx.db, input.model);
       const idOf = await versionIdsByNumber(ctx.db, model.id, [...new Set(input.events.map((e) => e.version))]);

@@ -9,7 +9,7 @@ import { requireFourEyes } from '../fourEyes';
 import { verifyStoredPacket } from '../packetIntegrity';
 import { updateRefusal } from '../workflowUpdates';
 import { policyJudgementOutput } from '../outputs';
-import { modelName, reason, runId } from '../schemas';
+import { modelName, reason, runId, timestamp, timestampText } from '../schemas';
 import { roleProcedure, router, type Context } from '../trpc';
 import { liveStatus, requireModel, requireRun } from '../lookups';
 
@@ -84,7 +84,7 @@ async function decide(ctx: AuthedContext, id: string, decision: 'approve' | 'rej
   return { runId: id, ...result };
 }
 
-const policyOutput = z.object({ model: z.string(), version: z.number(), policy: gatePolicySchema, createdBy: z.string(), createdAt: z.date() });
+const policyOutput = z.object({ model: z.string(), version: z.number().int(), policy: gatePolicySchema, createdBy: z.string(), createdAt: timestamp });
 
 export const gatesRouter = router({
   getPolicy: roleProcedure('viewer')
@@ -101,7 +101,7 @@ export const gatesRouter = router({
   setPolicy: roleProcedure('operator')
     .meta({ openapi: { method: 'PUT', path: '/models/{model}/policy', tags: ['gates'], summary: 'Store a new gate policy version' } })
     .input(z.strictObject({ model: modelName, policy: gatePolicySchema }))
-    .output(z.object({ model: z.string(), version: z.number() }))
+    .output(z.object({ model: z.string(), version: z.number().int() }))
     .mutation(async ({ ctx, input }) => {
       const model = await requireModel(ctx.db, input.model);
       const version = await setPolicy(ctx.db, model.id, input.policy, ctx.identity.subject);
@@ -118,7 +118,7 @@ export const gatesRouter = router({
       },
     })
     .input(z.strictObject({ runId, policy: gatePolicySchema.optional() }))
-    .output(policyJudgementOutput.extend({ runId: z.string(), policyVersion: z.number().nullable() }))
+    .output(policyJudgementOutput.extend({ runId: z.string(), policyVersion: z.number().int().nullable() }))
     .query(async ({ ctx, input }) => {
       const { run } = await requireRun(ctx.db, input.runId);
       const gate = await gateResultOf(ctx.db, input.runId);
@@ -152,8 +152,8 @@ export const gatesRouter = router({
           runId: z.string(),
           model: z.string(),
           requestedBy: z.string(),
-          candidateVersion: z.number().nullable(),
-          deadline: z.string().nullable(),
+          candidateVersion: z.number().int().nullable(),
+          deadline: timestampText.nullable(),
           /** The stored approval packet's hash: what gates.approve must send back as packetHash. */
           packetHash: z.string().nullable(),
           /** The hash the workflow holds (the same as packetHash); kept for older clients. */

@@ -25,21 +25,21 @@ import { logPredictions } from '../../db/predictions';
 import { BUILTIN_TRAINER_NAME, VERSION_STATUSES, type models } from '../../db/schema';
 import { featureSchema } from '../../trainers/contract';
 import { lineageOutput } from '../outputs';
-import { exampleInput, isoDate, jsonObject, modelName, modelTrainerInput, positiveInt, reason, textInput } from '../schemas';
+import { exampleInput, isoDate, jsonObject, modelName, modelTrainerInput, positiveInt, reason, textInput, timestamp } from '../schemas';
 import { requireModel } from '../lookups';
 import { authedProcedure, roleAllows, roleProcedure, router, type Context } from '../trpc';
 import { resolveModelTrainer } from './trainers';
 
 const versionOutput = z.object({
-  id: z.number(),
-  version: z.number(),
+  id: z.number().int(),
+  version: z.number().int(),
   status: z.enum(VERSION_STATUSES),
   trainer: z.string(),
   artifactHash: z.string(),
-  snapshotId: z.number().nullable(),
-  parentVersionId: z.number().nullable(),
+  snapshotId: z.number().int().nullable(),
+  parentVersionId: z.number().int().nullable(),
   runId: z.string().nullable(),
-  createdAt: z.date(),
+  createdAt: timestamp,
 });
 
 /** A model's trainer: which, on which queue (the control plane's training queue for the built-in one), with which params. */
@@ -47,7 +47,7 @@ const modelTrainerOutput = z.object({
   name: z.string(),
   taskQueue: z.string(),
   params: jsonObject,
-  timeToStartSeconds: z.number(),
+  timeToStartSeconds: z.number().int(),
 });
 
 /** The model's declared features; null: text fields (a model registered without a feature schema). */
@@ -62,19 +62,19 @@ function trainerOf(ctx: Context, m: ModelRow): z.infer<typeof modelTrainerOutput
 const modelSummary = z.object({
   name: z.string(),
   description: z.string(),
-  productionVersion: z.number().nullable(),
+  productionVersion: z.number().int().nullable(),
   /** The version on the canary route and its share of traffic, during a rollout; null otherwise. */
-  canaryVersion: z.number().nullable(),
+  canaryVersion: z.number().int().nullable(),
   canaryWeight: z.number().nullable(),
   /** The version scoring traffic silently on the shadow route; null when none. */
-  shadowVersion: z.number().nullable(),
-  versions: z.number(),
+  shadowVersion: z.number().int().nullable(),
+  versions: z.number().int(),
   trainer: modelTrainerOutput,
   features: featuresOutput,
   createdBy: z.string(),
-  createdAt: z.date(),
+  createdAt: timestamp,
   /** The gate policy in force (its version); null when none is set. */
-  policyVersion: z.number().nullable(),
+  policyVersion: z.number().int().nullable(),
   /** What will not work yet, as models.get says it (no gate policy: runs are refused until gates.setPolicy sets one). */
   warnings: z.array(z.string()),
 });
@@ -94,8 +94,8 @@ function requireDistinctFeatures(features: z.infer<typeof featureSchema> | null)
 const MAX_PREDICT_BATCH = 10_000;
 
 const servingOutput = z.object({
-  version: z.number(),
-  versionId: z.number(),
+  version: z.number().int(),
+  versionId: z.number().int(),
   /** A score at or above it is a positive decision (spam: blocked). */
   threshold: z.number(),
   /** 'evaluation': the threshold the version was evaluated and gated at; 'default': no report, 0.5. */
@@ -183,9 +183,9 @@ export const modelsRouter = router({
     )
     .output(
       z.object({
-        id: z.number(),
+        id: z.number().int(),
         name: z.string(),
-        policyVersion: z.number().nullable(),
+        policyVersion: z.number().int().nullable(),
         /** What will not work yet: without a gate policy, runs.start refuses this model until gates.setPolicy sets one. */
         warnings: z.array(z.string()),
       }),
@@ -249,14 +249,14 @@ export const modelsRouter = router({
         name: z.string(),
         description: z.string(),
         gatePolicy: gatePolicySchema.nullable(),
-        policyVersion: z.number().nullable(),
+        policyVersion: z.number().int().nullable(),
         trainer: modelTrainerOutput,
         features: featuresOutput,
-        examples: z.number(),
+        examples: z.number().int(),
         versions: z.array(versionOutput),
-        routes: z.array(z.object({ kind: z.enum(['production', 'canary', 'shadow']), version: z.number(), weight: z.number(), updatedAt: z.date() })),
+        routes: z.array(z.object({ kind: z.enum(['production', 'canary', 'shadow']), version: z.number().int(), weight: z.number(), updatedAt: timestamp })),
         /** champion: the production version; challenger: the one being rolled out (canary, else shadow, else the newest candidate). */
-        aliases: z.object({ champion: z.number().nullable(), challenger: z.number().nullable() }),
+        aliases: z.object({ champion: z.number().int().nullable(), challenger: z.number().int().nullable() }),
         /** What will not work yet (no gate policy: runs are refused until gates.setPolicy sets one). */
         warnings: z.array(z.string()),
       }),
@@ -282,7 +282,7 @@ export const modelsRouter = router({
   importExamples: roleProcedure('operator')
     .meta({ openapi: { method: 'POST', path: '/models/{name}/examples', tags: ['models'], summary: 'Add labelled examples (idempotent by externalId)' } })
     .input(z.strictObject({ name: modelName, examples: z.array(exampleInput).min(1).max(2000) }))
-    .output(z.object({ inserted: z.number(), duplicates: z.number() }))
+    .output(z.object({ inserted: z.number().int(), duplicates: z.number().int() }))
     .mutation(async ({ ctx, input }) => {
       const model = await requireModel(ctx.db, input.name);
       const seen = new Set<string>();
@@ -307,7 +307,7 @@ export const modelsRouter = router({
   rollback: roleProcedure('approver')
     .meta({ openapi: { method: 'POST', path: '/models/{name}/rollback', tags: ['models'], summary: 'Restore the previous production version' } })
     .input(z.strictObject({ name: modelName, reason }))
-    .output(z.object({ fromVersion: z.number(), toVersion: z.number() }))
+    .output(z.object({ fromVersion: z.number().int(), toVersion: z.number().int() }))
     .mutation(async ({ ctx, input }) => {
       const model = await requireModel(ctx.db, input.name);
       const target = await previousProductionVersionId(ctx.db, model.id);
@@ -357,11 +357,11 @@ export const modelsRouter = router({
     .input(z.strictObject({ name: modelName, requestKey: z.string().min(1).max(500) }))
     .output(
       z.object({
-        version: z.number(),
-        versionId: z.number(),
+        version: z.number().int(),
+        versionId: z.number().int(),
         route: z.enum(['production', 'canary']),
         canaryWeight: z.number(),
-        shadow: z.array(z.object({ version: z.number(), versionId: z.number() })),
+        shadow: z.array(z.object({ version: z.number().int(), versionId: z.number().int() })),
       }),
     )
     .query(async ({ ctx, input }) => {
@@ -412,18 +412,18 @@ export const modelsRouter = router({
     .input(z.strictObject({ name: modelName, requests: z.array(predictRequest).min(1).max(MAX_PREDICT_BATCH) }))
     .output(
       z.object({
-        version: z.number(),
+        version: z.number().int(),
         threshold: z.number(),
         /** In request order; decision 1 = positive (spam: blocked), i.e. score >= threshold. */
         /** version: the one that answered this request (the canary's share during a rollout, sticky by routing key). */
-        results: z.array(z.object({ requestId: z.string(), version: z.number(), score: z.number(), decision: z.union([z.literal(0), z.literal(1)]) })),
+        results: z.array(z.object({ requestId: z.string(), version: z.number().int(), score: z.number(), decision: z.union([z.literal(0), z.literal(1)]) })),
         /** Requests logged now; duplicates were logged by an earlier call with the same request id. */
-        logged: z.number(),
-        duplicates: z.number(),
+        logged: z.number().int(),
+        duplicates: z.number().int(),
         /** Shadow decisions logged now (shadow_predictions; none answer the caller). */
-        shadowed: z.number(),
+        shadowed: z.number().int(),
         /** Shadow versions that could not score this batch (their artifact failed to load or score); the requests were served and logged all the same. */
-        shadowSkipped: z.number(),
+        shadowSkipped: z.number().int(),
       }),
     )
     .mutation(async ({ ctx, input }) => {

@@ -9,17 +9,17 @@ import { EVALUATE_FILE_HEAP_MB, EVALUATE_FILE_QUEUE, EVALUATE_FILE_THREADS, Eval
 import { approvalPacketOutput, fairlearnFairnessOutput, policyJudgementOutput, saturationReportOutput, type SaturationReport } from '../outputs';
 import { verifyStoredPacket } from '../packetIntegrity';
 import { MAX_DISTINCT_VALUES, MAX_JSONL_LINE, PredictionsFileError } from '../predictionsFile';
-import { runId } from '../schemas';
+import { runId, timestamp } from '../schemas';
 import { roleProcedure, router } from '../trpc';
 import { requireRun } from '../lookups';
 
 const reportRefOutput = z.object({
-  reportId: z.number(),
+  reportId: z.number().int(),
   role: z.enum(['candidate', 'champion']),
-  version: z.number(),
+  version: z.number().int(),
   contentHash: z.string(),
-  snapshotId: z.number(),
-  createdAt: z.date(),
+  snapshotId: z.number().int(),
+  createdAt: timestamp,
 });
 
 const columnList = z.array(z.string().min(1).max(100)).max(50);
@@ -69,7 +69,7 @@ export const evaluateFileOptionsSchema = z.strictObject(evaluateFileOptionFields
 export type EvaluateFileOptionsInput = z.infer<typeof evaluateFileOptionsSchema>;
 
 /** What reports.evaluateFile answers; the streamed upload answers through it too, so the two cannot drift. */
-export const evaluateFileOutput = z.object({ rows: z.number(), threshold: z.number(), packet: approvalPacketOutput, fairness: z.record(z.string(), fairlearnFairnessOutput) });
+export const evaluateFileOutput = z.object({ rows: z.number().int(), threshold: z.number(), packet: approvalPacketOutput, fairness: z.record(z.string(), fairlearnFairnessOutput) });
 
 /** The evaluation's options from validated input. */
 export function evaluateFileOptionsOf(input: EvaluateFileOptionsInput): EvaluateFileOptions {
@@ -135,7 +135,7 @@ export const reportsRouter = router({
       },
     })
     .input(z.strictObject({ runId }))
-    .output(z.object({ runId: z.string(), verdict: z.enum(['improving', 'plateau', 'degrading']), contentHash: z.string(), createdAt: z.date(), report: saturationReportOutput }))
+    .output(z.object({ runId: z.string(), verdict: z.enum(['improving', 'plateau', 'degrading']), contentHash: z.string(), createdAt: timestamp, report: saturationReportOutput }))
     .query(async ({ ctx, input }) => {
       await requireRun(ctx.db, input.runId);
       const row = await saturationReportOf(ctx.db, input.runId);
@@ -162,12 +162,12 @@ export const reportsRouter = router({
       z.object({
         runId: z.string(),
         reports: z.array(reportRefOutput),
-        gate: policyJudgementOutput.extend({ policyVersion: z.number().nullable() }).nullable(),
+        gate: policyJudgementOutput.extend({ policyVersion: z.number().int().nullable() }).nullable(),
         packetHash: z.string().nullable(),
         /** The approval packet (analysis/report.ts ApprovalPacket), immutable and content-hashed. */
         packet: approvalPacketOutput.nullable(),
         approval: z
-          .object({ decision: z.enum(['approved', 'rejected']), approver: z.string(), reason: z.string(), reportHash: z.string().nullable(), createdAt: z.date() })
+          .object({ decision: z.enum(['approved', 'rejected']), approver: z.string(), reason: z.string(), reportHash: z.string().nullable(), createdAt: timestamp })
           .nullable(),
       }),
     )

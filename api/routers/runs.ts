@@ -27,7 +27,7 @@ import { chainOf, requireFourEyes } from '../fourEyes';
 import { insertQueuedRun, listRuns, markRunNotStarted, type RunRow } from '../../db/runs';
 import { saturationDesignOf } from '../../analysis/policy';
 import { runResultOutput, runStatusOutput } from '../outputs';
-import { annotationSettingsInput, interval, modelName, positiveInt, reason, rolloutPlanInput, runId, saturationSettingsInput, trainerParamsInput } from '../schemas';
+import { annotationSettingsInput, interval, modelName, positiveInt, reason, rolloutPlanInput, runId, saturationSettingsInput, timestamp, timestampText, trainerParamsInput } from '../schemas';
 import { authedProcedure, roleAllows, roleProcedure, router, type Context } from '../trpc';
 import { temporalFailure, updateRefusal } from '../workflowUpdates';
 import { liveStatus, requireModel, requireRun } from '../lookups';
@@ -44,12 +44,12 @@ const runOutput = z.object({
   requestedBy: z.string(),
   status: z.enum(RUN_STATUSES),
   step: z.string(),
-  candidateVersion: z.number().nullable(),
+  candidateVersion: z.number().int().nullable(),
   gateDecision: z.string().nullable(),
   /** How the run ended; null while it runs. */
   result: runResultOutput.nullable(),
-  startedAt: z.date(),
-  finishedAt: z.date().nullable(),
+  startedAt: timestamp,
+  finishedAt: timestamp.nullable(),
 });
 
 function toRunOutput(row: RunRow) {
@@ -118,8 +118,8 @@ const waitingForTrainerOutput = z
     trainer: z.string(),
     taskQueue: z.string(),
     activity: z.string(),
-    since: z.string().nullable(),
-    timeToStartSeconds: z.number(),
+    since: timestampText.nullable(),
+    timeToStartSeconds: z.number().int(),
   })
   .nullable();
 
@@ -174,22 +174,22 @@ async function runDetail(ctx: Context, row: RunRow): Promise<z.infer<typeof runD
 
 const rolloutStatusOutput = z.object({
   phase: z.string(),
-  step: z.number(),
+  step: z.number().int(),
   weight: z.number(),
-  analyses: z.array(z.object({ step: z.number(), weight: z.number(), from: z.string(), to: z.string(), phase: z.string(), reasons: z.array(z.string()) })),
+  analyses: z.array(z.object({ step: z.number().int(), weight: z.number(), from: timestampText, to: timestampText, phase: z.string(), reasons: z.array(z.string()) })),
   /** The shadow window's comparison of decisions (workflows/messages RolloutShadowView); null before it or without one. */
   shadow: z
     .object({
-      from: z.string(),
-      to: z.string(),
+      from: timestampText,
+      to: timestampText,
       phase: z.string(),
       reasons: z.array(z.string()),
-      requests: z.number(),
-      servedRequests: z.number(),
+      requests: z.number().int(),
+      servedRequests: z.number().int(),
       coverage: z.number().nullable(),
       agreement: interval,
-      newBlocks: interval.extend({ count: z.number() }),
-      newPasses: interval.extend({ count: z.number() }),
+      newBlocks: interval.extend({ count: z.number().int() }),
+      newPasses: interval.extend({ count: z.number().int() }),
       failedSlices: z.array(z.string()),
     })
     .nullable()

@@ -98,13 +98,13 @@ export const servingRouter = router({
     .input(z.strictObject({ name: modelName, requests: z.array(loggedRequest).min(1).max(MAX_LOG_BATCH) }))
     .output(
       z.object({
-        received: z.number(),
+        received: z.number().int(),
         /** Requests logged now; duplicates were logged before under the same request id, with the same values. */
-        logged: z.number(),
-        duplicates: z.number(),
+        logged: z.number().int(),
+        duplicates: z.number().int(),
         /** Shadow decisions logged now (shadow_predictions), and those logged before. */
-        shadowed: z.number(),
-        shadowDuplicates: z.number(),
+        shadowed: z.number().int(),
+        shadowDuplicates: z.number().int(),
       }),
     )
     .mutation(async ({ ctx, input }) => {

@@ -17,7 +17,7 @@ import { trainerDescription, TRAINER_ACTIVITIES, type TrainerDescription } from 
 import { TRAINER_CALL_WORKFLOW_TYPE, type TrainerCallInput } from '../../workflows/messages';
 import type { Context } from '../trpc';
 import { roleProcedure, router } from '../trpc';
-import { builtinTrainerParamsInput, jsonObject, taskQueueName, trainerName } from '../schemas';
+import { builtinTrainerParamsInput, jsonObject, taskQueueName, timestamp, trainerName } from '../schemas';
 import { temporalFailure } from '../workflowUpdates';
 
 /** The control plane's own trainers: upserted by its worker at start, never through the API. */
@@ -33,7 +33,7 @@ const trainerOutput = z.object({
   labelSets: z.array(z.string()),
   featureKinds: z.array(z.string()),
   registeredBy: z.string(),
-  registeredAt: z.date(),
+  registeredAt: timestamp,
 });
 
 function toTrainerOutput(row: TrainerRow) {

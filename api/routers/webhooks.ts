@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { parseDestinationHost } from '../../analysis/webhookDestinations';
 import { webhookDestinationVerdict } from '../lookups';
 import { addWebhookDestination, listWebhookDestinations, removeWebhookDestination, type WebhookDestination } from '../../db/webhooks';
-import { positiveInt } from '../schemas';
+import { positiveInt, timestamp } from '../schemas';
 import { roleProcedure, router } from '../trpc';
 
 const tags = ['webhooks'];
@@ -28,14 +28,14 @@ const destinationHost = z
   });
 
 const destinationOutput = z.object({
-  id: z.number(),
+  id: z.number().int(),
   /** Canonical form: a lower-case name, an IP address, or a CIDR range. */
   host: z.string(),
   /** The one port allowed; null: any port. */
-  port: z.number().nullable(),
+  port: z.number().int().nullable(),
   note: z.string().nullable(),
   createdBy: z.string(),
-  createdAt: z.date(),
+  createdAt: timestamp,
 });
 
 const toView = (d: WebhookDestination): z.infer<typeof destinationOutput> => ({
