@@ -172,7 +172,8 @@ export const fairlearnFairnessOutput = z.object({
 
 const meanDifferenceOutput = z.object({
   method: z.enum(['paired', 'welch']),
-  n: z.union([z.number().int(), z.tuple([z.number().int(), z.number().int()])]),
+  // Welch's two sample sizes as an array of two, not a tuple: a tuple's `items: false` stops openapi-python-client.
+  n: z.union([z.number().int(), z.array(z.number().int()).length(2)]).describe('paired: the number of pairs; welch: the two sample sizes'),
   mean: z.number(),
   standardError: z.number().nullable(),
   df: z.number().nullable(),

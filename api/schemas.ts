@@ -265,9 +265,24 @@ export const driftMonitorPolicyInput = z.strictObject({
   webhook: alertWebhook,
 });
 
-/** Any JSON value, named once so the OpenAPI document refers to it by name (typed, where z.unknown() is not). */
-export const jsonValue: z.ZodType<Json> = z
-  .lazy(() => z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(jsonValue), z.record(z.string(), jsonValue)]))
-  .meta({ id: 'JsonValue' });
+/** A JSON value: strings, finite numbers, booleans, null, and arrays and plain objects of them, to a depth of 64. */
+function isJsonValue(value: unknown, depth = 0): value is Json {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return true;
+  if (typeof value === 'number') return Number.isFinite(value);
+  if (depth >= 64 || typeof value !== 'object') return false;
+  if (Array.isArray(value)) return value.every((v) => isJsonValue(v, depth + 1));
+  const proto = Object.getPrototypeOf(value) as unknown;
+  return (proto === Object.prototype || proto === null) && Object.values(value).every((v) => isJsonValue(v, depth + 1));
+}
+
+/**
+ * Any JSON value, typed as Json for tRPC clients and named once in the OpenAPI document, where it is `{}`
+ * (any value) with a description: the recursive union it was made generated clients drop every operation
+ * that carries it (openapi-python-client: "Invalid property in union").
+ */
+export const jsonValue = z
+  .unknown()
+  .refine(isJsonValue, 'must be a JSON value (strings, finite numbers, booleans, null, arrays and objects of them)')
+  .meta({ id: 'JsonValue', description: 'Any JSON value' }) as unknown as z.ZodType<Json>;
 /** A JSON object of any keys (a trainer's params, a params schema): an output typed as JSON, not unknown. */
 export const jsonObject = z.record(z.string(), jsonValue);

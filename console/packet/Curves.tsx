@@ -96,7 +96,7 @@ export function LearningCurveSection({ saturation }: { saturation: Saturation })
     const fitted = report.chart ? report.chart.n.map((n, i) => ({ n, error: report.chart!.fitted[i] ?? 0 })) : [];
     const ab = report.ablation?.interval?.interval;
     const ablation = ab
-      ? boundedIntervalSpec([{ label: 'newest batch', point: ab.mean, lower: ab.lower, upper: ab.upper, support: Array.isArray(ab.n) ? ab.n[0] : ab.n, insufficient: false }], {
+      ? boundedIntervalSpec([{ label: 'newest batch', point: ab.mean, lower: ab.lower, upper: ab.upper, support: Array.isArray(ab.n) ? (ab.n[0] ?? 0) : ab.n, insufficient: false }], {
           x: 'Difference in held-out error (95% interval)',
           reference: { value: 0, label: 'no effect' },
         })

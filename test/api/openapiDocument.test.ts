@@ -97,6 +97,8 @@ test('a property whose name means a whole number is an integer', () => {
 test('a property whose name means a point in time is a date-time string', () => {
   const wrong = schemas
     .filter((f) => f.name !== null && TIMESTAMP_NAME.test(f.name) && types(f.schema).includes('string') && f.schema.format !== 'date-time')
+    // A choice of words (runs.wait's `until`: gate or settled) names no point in time.
+    .filter((f) => !Array.isArray(f.schema.enum))
     .map((f) => `${f.at} (${f.name})`);
   assert.deepEqual(wrong, [], `timestamps without format: date-time (use timestamp / timestampText from api/schemas):\n${wrong.join('\n')}`);
 });
