@@ -50,7 +50,7 @@
  * standard error sd(d) / sqrt(N) (sample sd, N - 1) and a normal interval, clipped to [0, 1].
  */
 import { bootstrapCellsMulti, type BootstrapInterval, type BootstrapOptions } from './bootstrap';
-import type { EncodedAttribute } from './confusion';
+import { intersect, type EncodedAttribute } from './confusion';
 import { quantileSorted } from './numerics/descriptive';
 import { normalQuantile } from './numerics/distributions';
 
@@ -458,6 +458,8 @@ export interface CalibrationEvaluation {
   overall: CalibrationSliceSummary;
   /** Attributes in input order, values in code order; every declared value, even with no rows. */
   slices: CalibrationSliceSummary[];
+  /** Pairs in input order, cells in code order (first attribute major, named as intersect() names them); cells with no rows omitted. */
+  intersections: CalibrationSliceSummary[];
 }
 
 export interface CalibrationOptions extends BootstrapOptions {
@@ -513,9 +515,9 @@ export function summarizeCells(cells: ScoreCells, bins: number, opts?: Bootstrap
 }
 
 /**
- * Calibration overall and per attribute value (the EncodedAttribute codes evaluateClassification
- * and the fairness report use; an intersect() result works as one attribute). Every slice is
- * bootstrapped on its own rows with the same seed. Throws, naming the problem, on length
+ * Calibration overall, per attribute value and per intersection cell (the EncodedAttribute codes
+ * and intersect() naming evaluateClassification uses). Every slice is bootstrapped on its own rows
+ * with the same seed. Throws, naming the problem, on length
  * mismatches, labels other than 0/1, scores outside [0, 1] or NaN, bins < 1, out-of-range codes
  * and duplicate attribute names.
  */
@@ -523,6 +525,8 @@ export function evaluateCalibration(input: {
   labels: ArrayLike<number>;
   scores: ArrayLike<number>;
   attributes: EncodedAttribute[];
+  /** Pairs of attribute names whose every combination is a slice of its own. */
+  intersections?: [string, string][];
   options?: CalibrationOptions;
 }): CalibrationEvaluation {
   const fn = 'evaluateCalibration';
@@ -531,10 +535,10 @@ export function evaluateCalibration(input: {
   checkBins(fn, bins);
   validateRows(fn, labels, scores);
   const n = labels.length;
-  const seen = new Set<string>();
+  const byName = new Map<string, EncodedAttribute>();
   for (const a of attributes) {
-    if (seen.has(a.name)) throw new Error(`${fn}: duplicate attribute name ${JSON.stringify(a.name)}`);
-    seen.add(a.name);
+    if (byName.has(a.name)) throw new Error(`${fn}: duplicate attribute name ${JSON.stringify(a.name)}`);
+    byName.set(a.name, a);
     if (a.codes.length !== n) throw new RangeError(`${fn}: length mismatch: attribute ${JSON.stringify(a.name)} has ${a.codes.length} rows, labels has ${n}`);
     const nCodes = a.values.length;
     for (let i = 0; i < n; i++) {
@@ -544,12 +548,18 @@ export function evaluateCalibration(input: {
       }
     }
   }
+  const pairs = input.intersections ?? [];
+  for (const [x, y] of pairs) {
+    if (!byName.has(x) || !byName.has(y)) throw new Error(`${fn}: intersection [${JSON.stringify(x)}, ${JSON.stringify(y)}] names an unknown attribute`);
+    if (x === y) throw new Error(`${fn}: intersection of ${JSON.stringify(x)} with itself`);
+  }
   const boot: BootstrapOptions = { B: input.options?.B, seed: input.options?.seed, confidence: input.options?.confidence };
   const overall = { attribute: 'overall', value: 'all', ...summarizeCells(cellsByCode(labels, scores, null, 1)[0]!, bins, boot) };
-  const slices: CalibrationSliceSummary[] = [];
-  for (const a of attributes) {
-    const perCode = cellsByCode(labels, scores, a.codes, a.values.length);
-    perCode.forEach((cells, c) => slices.push({ attribute: a.name, value: a.values[c]!, ...summarizeCells(cells, bins, boot) }));
-  }
-  return { bins, overall, slices };
+  const bySlice = (a: EncodedAttribute, keepEmpty: boolean): CalibrationSliceSummary[] =>
+    cellsByCode(labels, scores, a.codes, a.values.length).flatMap((cells, c) =>
+      keepEmpty || cells.count.length > 0 ? [{ attribute: a.name, value: a.values[c]!, ...summarizeCells(cells, bins, boot) }] : [],
+    );
+  const slices = attributes.flatMap((a) => bySlice(a, true));
+  const intersections = pairs.flatMap(([x, y]) => bySlice(intersect(byName.get(x)!, byName.get(y)!), false));
+  return { bins, overall, slices, intersections };
 }

@@ -53,6 +53,8 @@ interface OracleDataset {
   attributes: [string, string[]][];
   overall: OracleSummary & { byBins: OracleCurve[] };
   slices: OracleSummary[];
+  intersections: [string, string][];
+  intersectionSlices: OracleSummary[];
   bootstrap?: { B: number; repeats: number } & Record<'ece_uniform' | 'ece_quantile' | 'mce_uniform' | 'mce_quantile' | 'brier', { mean: [number, number]; sd: [number, number] }>;
 }
 const oracle = JSON.parse(readFileSync(new URL('../fixtures/calibration_oracle.json', import.meta.url), 'utf8')) as {
@@ -137,10 +139,10 @@ test("brierScore equals sklearn's brier_score_loss; the closed-form standard err
   }
 });
 
-test('evaluateCalibration: overall and every slice (one-class, 1-row and 2-row slices included) match the oracle', () => {
+test('evaluateCalibration: overall, every slice (one-class, 1-row and 2-row slices included) and intersection cell match the oracle', () => {
   for (const ds of oracle.datasets) {
     const attributes = ds.attributes.map(([name, values]) => encodeAttribute(name, values));
-    const ev = evaluateCalibration({ labels: ds.labels, scores: ds.scores, attributes, options: { bins: oracle.sliceBins, B: 20 } });
+    const ev = evaluateCalibration({ labels: ds.labels, scores: ds.scores, attributes, intersections: ds.intersections, options: { bins: oracle.sliceBins, B: 20 } });
     assert.equal(ev.bins, oracle.sliceBins);
     assert.equal(ev.overall.attribute, 'overall');
     compareSummary(ev.overall, ds.overall, `${ds.name} overall`);
@@ -151,7 +153,15 @@ test('evaluateCalibration: overall and every slice (one-class, 1-row and 2-row s
       assert.equal(got.value, want.value);
       compareSummary(got, want, `${ds.name} ${want.attribute}=${want.value}`);
     });
+    assert.equal(ev.intersections.length, ds.intersectionSlices.length, `${ds.name} intersection cell count`);
+    ev.intersections.forEach((got, k) => {
+      const want = ds.intersectionSlices[k]!;
+      assert.equal(got.attribute, want.attribute);
+      assert.equal(got.value, want.value);
+      compareSummary(got, want, `${ds.name} ${want.value}`);
+    });
   }
+  assert.ok(oracle.datasets.reduce((n, d) => n + d.intersectionSlices.length, 0) >= 10);
   // The planted miscalibration is visible: overconfident east, calibrated west.
   const over = oracle.datasets.find((d) => d.name === 'overconfident')!;
   const east = over.slices.find((s) => s.value === 'east')!;
@@ -196,9 +206,9 @@ test('calibrationFromCells with zero and resampled counts equals the row functio
 
 // Monte Carlo comparison with a numpy row bootstrap. Both sides' endpoints are random (B finite,
 // different random streams), so we compare MEANS of endpoints: ours over 20 seeds, numpy's over
-// its 10 repeats (stored with their sd). If the two bootstraps have the same distribution (the
+// its 20 repeats (stored with their sd). If the two bootstraps have the same distribution (the
 // claim: multinomial cell counts are exact in distribution) the difference of the means has SD
-// sqrt(sd_ours^2 / 20 + sd_numpy^2 / 10); we allow 5 of those. A single endpoint against a single
+// sqrt(sd_ours^2 / 20 + sd_numpy^2 / 20); we allow 5 of those. A single endpoint against a single
 // reference draw (bootstrap.test.ts's check) is too loose here: one numpy draw can sit 2 SD out.
 test('bootstrap intervals of ECE (both binnings), MCE and Brier match a numpy row bootstrap within Monte Carlo error', () => {
   const SEEDS = 20;
@@ -210,6 +220,7 @@ test('bootstrap intervals of ECE (both binnings), MCE and Brier match a numpy ro
     ['brier', (s: CalibrationSummary) => s.brier],
   ] as const;
   let checked = 0;
+  let worst = { z: 0, what: '' };
   for (const ds of oracle.datasets) {
     const ref = ds.bootstrap;
     if (!ref) continue;
@@ -226,7 +237,9 @@ test('bootstrap intervals of ECE (both binnings), MCE and Brier match a numpy ro
         const sd = Math.sqrt(xs.reduce((s, x) => s + (x - mean) ** 2, 0) / (SEEDS - 1));
         const refMean = ref[name].mean[end];
         const refSd = ref[name].sd[end];
-        const tol = Math.max(5 * Math.sqrt((sd * sd) / SEEDS + (refSd * refSd) / ref.repeats), 1e-9);
+        const se = Math.sqrt((sd * sd) / SEEDS + (refSd * refSd) / ref.repeats);
+        const tol = Math.max(5 * se, 1e-9);
+        if (se > 0 && Math.abs(mean - refMean) / se > worst.z) worst = { z: Math.abs(mean - refMean) / se, what: `${ds.name} ${name} ${end === 0 ? 'lower' : 'upper'}` };
         assert.ok(
           Math.abs(mean - refMean) <= tol,
           `${ds.name} ${name} ${end === 0 ? 'lower' : 'upper'}: ours ${mean} (sd ${sd.toExponential(2)}) vs numpy ${refMean} (sd ${refSd.toExponential(2)}), tol ${tol.toExponential(2)}`,
@@ -236,6 +249,7 @@ test('bootstrap intervals of ECE (both binnings), MCE and Brier match a numpy ro
     }
   }
   assert.equal(checked, 3 * 5 * 2);
+  console.log(`bootstrap vs numpy: largest |difference of mean endpoints| = ${worst.z.toFixed(2)} standard errors (${worst.what})`);
 });
 
 test('bootstrap: seeded and deterministic; the estimate is the point value; empty slices are null', () => {
@@ -286,6 +300,8 @@ test('bad input is refused with a clear error', () => {
   assert.throws(() => evaluateCalibration({ labels: [0, 1], scores: [0.1, 0.2], attributes: [], options: { bins: -1 } }), /bins must be an integer >= 1/);
   const g = encodeAttribute('g', ['a', 'b']);
   assert.throws(() => evaluateCalibration({ labels: [0, 1], scores: [0.1, 0.2], attributes: [g, g] }), /duplicate attribute name "g"/);
+  assert.throws(() => evaluateCalibration({ labels: [0, 1], scores: [0.1, 0.2], attributes: [g], intersections: [['g', 'k']] }), /names an unknown attribute/);
+  assert.throws(() => evaluateCalibration({ labels: [0, 1], scores: [0.1, 0.2], attributes: [g], intersections: [['g', 'g']] }), /with itself/);
   assert.throws(() => evaluateCalibration({ labels: [0, 1, 1], scores: [0.1, 0.2, 0.3], attributes: [g] }), /attribute "g" has 2 rows, labels has 3/);
   assert.throws(
     () => evaluateCalibration({ labels: [0, 1], scores: [0.1, 0.2], attributes: [{ name: 'h', values: ['x'], codes: new Uint8Array([0, 3]) }] }),
