@@ -8,6 +8,7 @@
  * against stored reports and replayed in workflow code.
  */
 import { z } from 'zod';
+import { BINNINGS, type Binning } from './calibration';
 import { canonicalJson } from './canonicalJson';
 import { FAIRNESS_GAPS, type FairnessGap } from './fairness';
 
@@ -114,6 +115,27 @@ const saturationRule = z.strictObject({
   minGainFromDoubling: z.number().min(0).max(1).optional(),
 });
 
+export const CALIBRATION_METRICS = ['ece', 'mce', 'brier'] as const;
+export type CalibrationMetricName = (typeof CALIBRATION_METRICS)[number];
+
+/**
+ * Calibration (does a score of 0.9 mean about 90%?): expected or maximum calibration error with
+ * fixed ('uniform') or adaptive ('quantile', equal-mass) bins, or the Brier score, at most `max`,
+ * judged on the upper end of the bootstrap interval (analysis/calibration.ts), so an uncertain
+ * estimate fails. `binning` and `bins` do not apply to the Brier score. A run whose evaluation has
+ * no calibration for these bins is missing evidence.
+ */
+const calibrationRule = z.strictObject({
+  kind: z.literal('calibration'),
+  id: z.string().min(1).optional(),
+  metric: z.enum(CALIBRATION_METRICS),
+  binning: z.enum(BINNINGS).default('quantile'),
+  bins: z.number().int().min(1).max(100).default(10),
+  slices: sliceSelector.default('overall'),
+  max: proportion,
+  onFail,
+});
+
 /**
  * A rule, told apart by its `kind`; each kind is named (BoundRule, FairnessRule, …), so the OpenAPI
  * document gives generated clients one type per kind instead of numbered anonymous variants.
@@ -126,6 +148,7 @@ export const gateRuleSchema = z.discriminatedUnion('kind', [
   thresholdRule.meta({ id: 'ThresholdRule' }),
   humanRule.meta({ id: 'HumanApprovalRule' }),
   saturationRule.meta({ id: 'SaturationRule' }),
+  calibrationRule.meta({ id: 'CalibrationRule' }),
 ]);
 export type GateRule = z.infer<typeof gateRuleSchema>;
 
@@ -169,6 +192,17 @@ export interface EvidenceSlice {
   metrics: Partial<Record<MetricName, IntervalLike>>;
 }
 
+/** One slice's calibration (the shape of analysis/calibration.ts's CalibrationSliceSummary). */
+export interface CalibrationEvidenceSlice {
+  /** 'overall' (value 'all') or an attribute name. */
+  attribute: string;
+  value: string;
+  support: number;
+  ece: Record<Binning, IntervalLike>;
+  mce: Record<Binning, IntervalLike>;
+  brier: IntervalLike;
+}
+
 export interface PolicyEvidence {
   slices: EvidenceSlice[];
   /** Candidate minus champion, paired on the same rows; null when there is no champion. */
@@ -178,6 +212,8 @@ export interface PolicyEvidence {
   thresholds: { constraintsKey: string; status: 'met' | 'none'; detail: string }[];
   /** The run's saturation check, when it ran. */
   saturation?: { verdict: 'improving' | 'plateau' | 'degrading'; reasons: string[]; recommendation: string } | null;
+  /** Calibration overall and per slice, one entry per number of bins computed (evaluateCalibration). */
+  calibration?: { bins: number; slices: CalibrationEvidenceSlice[] }[] | null;
 }
 
 export type RuleOutcome = 'passed' | 'failed' | 'insufficient' | 'needs_approval';
@@ -250,7 +286,7 @@ function checkSlices(
   metric: MetricName,
   judge: (s: EvidenceSlice, name: string) => RuleResult['checks'][number],
 ): RuleResult['checks'] | string {
-  const slices = selectSlices(evidence, selector);
+  const slices = selectSlices(evidence.slices, selector);
   if (typeof slices === 'string') return slices;
   const wildcard = selector !== 'overall' && selector.value === '*';
   return slices.flatMap((s) => {
@@ -260,12 +296,12 @@ function checkSlices(
   });
 }
 
-function selectSlices(evidence: PolicyEvidence, selector: SliceSelector): EvidenceSlice[] | string {
+function selectSlices<S extends { attribute: string; value: string }>(list: S[], selector: SliceSelector): S[] | string {
   if (selector === 'overall') {
-    const overall = evidence.slices.find((s) => s.attribute === 'overall');
+    const overall = list.find((s) => s.attribute === 'overall');
     return overall ? [overall] : 'no overall evaluation in the evidence';
   }
-  const matches = evidence.slices.filter(
+  const matches = list.filter(
     (s) => s.attribute === selector.attribute && (selector.value === '*' || s.value === selector.value),
   );
   return matches.length > 0 ? matches : `slice ${selector.attribute}=${selector.value} is not in the evaluation`;
@@ -387,7 +423,7 @@ function judgeRule(rule: GateRule, index: number, policy: GatePolicy, evidence: 
     }
 
     case 'min_support': {
-      const slices = selectSlices(evidence, rule.slices);
+      const slices = selectSlices(evidence.slices, rule.slices);
       if (typeof slices === 'string') return missing(slices);
       const checks = slices.map((s) => {
         const short: string[] = [];
@@ -405,6 +441,27 @@ function judgeRule(rule: GateRule, index: number, policy: GatePolicy, evidence: 
       // Too little evidence is not a pass: under 'block' it fails the gate, under 'ask' a human decides.
       if (result.outcome === 'insufficient') result.outcome = rule.onFail === 'block' ? 'failed' : 'needs_approval';
       return result;
+    }
+
+    case 'calibration': {
+      const brier = rule.metric === 'brier';
+      const what = brier ? 'brier' : `${rule.metric} (${rule.binning} bins)`;
+      // The Brier score does not depend on bins: any calibration entry serves.
+      const entry = (evidence.calibration ?? []).find((c) => brier || c.bins === rule.bins);
+      if (!entry) return missing(brier ? 'no calibration evaluation' : `no calibration evaluation with ${rule.bins} bins`);
+      const slices = selectSlices(entry.slices, rule.slices);
+      if (typeof slices === 'string') return missing(slices);
+      const wildcard = rule.slices !== 'overall' && rule.slices.value === '*';
+      const checks = slices.flatMap((s): RuleResult['checks'] => {
+        const name = sliceName(s);
+        if (s.support === 0) return wildcard ? [] : [{ slice: name, outcome: 'failed', observed: null, detail: `${what} is undefined: the slice has no rows` }];
+        if (s.support < policy.minSliceSupport) return [{ slice: name, outcome: 'insufficient', observed: null, detail: `${s.support} rows < minimum ${policy.minSliceSupport}` }];
+        const interval = rule.metric === 'brier' ? s.brier : s[rule.metric][rule.binning];
+        const judged = judgeBound(interval, undefined, rule.max);
+        if (!judged) return [{ slice: name, outcome: 'failed', observed: interval, detail: `${what} is undefined here` }];
+        return [{ slice: name, outcome: judged.met ? 'passed' : 'failed', observed: interval, detail: `${what} ${judged.detail}` }];
+      });
+      return combine(rule, id, checks, 'no slices');
     }
 
     case 'threshold': {
@@ -441,6 +498,18 @@ export const defaultSpamFilterPolicy: GatePolicyInput = {
     { kind: 'human_approval', id: 'sign-off' },
   ],
 };
+
+/**
+ * The numbers of bins the policy's calibration rules judge (sorted, distinct; empty when it has no
+ * calibration rule, [10] when only Brier rules), so the evaluation computes what the gate will read.
+ */
+export function calibrationBinsOf(policy: GatePolicy | null): number[] {
+  const rules = (policy?.rules ?? []).flatMap((r) => (r.kind === 'calibration' ? [r] : []));
+  if (rules.length === 0) return [];
+  const bins = new Set(rules.filter((r) => r.metric !== 'brier').map((r) => r.bins));
+  if (bins.size === 0) bins.add(10);
+  return [...bins].sort((a, b) => a - b);
+}
 
 /**
  * The saturation check a run needs under this gate policy document: the design of its saturation rule,

@@ -1,12 +1,17 @@
 // Gate policies fail closed: straddling intervals, missing metrics or slices, thin slices, no policy.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { readFileSync } from 'node:fs';
+import { evaluateCalibration } from '../../analysis/calibration';
+import { encodeAttribute } from '../../analysis/confusion';
 import { wilsonInterval } from '../../analysis/numerics/intervals';
 import {
+  calibrationBinsOf,
   defaultSpamFilterPolicy,
   gatePolicySchema,
   judgePolicy,
   thresholdConstraintsKey,
+  type CalibrationEvidenceSlice,
   type EvidenceSlice,
   type GatePolicyInput,
   type PolicyEvidence,
@@ -151,4 +156,88 @@ test('min_support rules and the schema', () => {
   assert.equal(gatePolicySchema.safeParse({ rules: [{ kind: 'bound', metric: 'fpr', slices: 'overall' }] }).success, false, 'a bound needs min or max');
   assert.equal(gatePolicySchema.safeParse({ rules: [{ kind: 'bound', metric: 'fpr', slices: 'overall', max: 1.5 }] }).success, false);
   assert.equal(gatePolicySchema.safeParse({ rules: [{ kind: 'telepathy' }] }).success, false);
+});
+
+// ---- calibration ----
+
+const iv = (estimate: number, lower: number, upper: number) => ({ estimate, lower, upper });
+function calSlice(attribute: string, value: string, support: number, eceQuantile: [number, number, number], brier: [number, number, number]): CalibrationEvidenceSlice {
+  const none = { estimate: null, lower: null, upper: null };
+  return { attribute, value, support, ece: { uniform: iv(0.5, 0.4, 0.6), quantile: iv(...eceQuantile) }, mce: { uniform: none, quantile: none }, brier: iv(...brier) };
+}
+const calibrated = (bins = 10): PolicyEvidence['calibration'] => [
+  {
+    bins,
+    slices: [
+      calSlice('overall', 'all', 1500, [0.02, 0.015, 0.035], [0.05, 0.045, 0.055]),
+      calSlice('format', 'html', 300, [0.03, 0.01, 0.07], [0.06, 0.05, 0.07]),
+      calSlice('format', 'plain', 1200, [0.02, 0.012, 0.04], [0.05, 0.04, 0.06]),
+      calSlice('format', 'rtf', 0, [0, 0, 0], [0, 0, 0]),
+      calSlice('charset', 'cjk', 12, [0.1, 0.05, 0.3], [0.1, 0.05, 0.2]),
+    ],
+  },
+];
+
+test('calibration rules are judged on the upper end of the interval, per slice, and fail closed', () => {
+  const rule = (over: Record<string, unknown>) => policy({ rules: [{ kind: 'calibration', metric: 'ece', max: 0.05, ...over } as GatePolicyInput['rules'][number]] });
+  // Defaults: quantile (adaptive) bins, 10 of them, overall.
+  const parsed = rule({}).rules[0]!;
+  assert.deepEqual(parsed, { kind: 'calibration', metric: 'ece', binning: 'quantile', bins: 10, slices: 'overall', max: 0.05, onFail: 'block' });
+  assert.equal(judgePolicy(rule({}), evidence({ calibration: calibrated() })).decision, 'approved');
+  // Estimate 0.02 below 0.03, upper 0.035 above: the interval decides.
+  const straddle = judgePolicy(rule({ max: 0.03 }), evidence({ calibration: calibrated() }));
+  assert.equal(straddle.decision, 'failed');
+  assert.match(straddle.rules[0]!.detail, /overall: ece \(quantile bins\) 0.0200 \[0.0150, 0.0350\]: interval reaches above 0.03/);
+  // Uniform bins read the other interval.
+  assert.equal(judgePolicy(rule({ binning: 'uniform' }), evidence({ calibration: calibrated() })).decision, 'failed');
+  // Every value of an attribute: html's upper 0.07 fails, plain passes, the empty rtf is skipped.
+  const perSlice = judgePolicy(rule({ slices: { attribute: 'format', value: '*' }, onFail: 'ask' }), evidence({ calibration: calibrated() }));
+  assert.equal(perSlice.decision, 'needs_approval');
+  assert.deepEqual(perSlice.rules[0]!.checks.map((c) => [c.slice, c.outcome]), [['format=html', 'failed'], ['format=plain', 'passed']]);
+  // A named empty slice fails; a thin one is insufficient, never passed.
+  assert.equal(judgePolicy(rule({ slices: { attribute: 'format', value: 'rtf' } }), evidence({ calibration: calibrated() })).decision, 'failed');
+  const thin = judgePolicy(rule({ slices: { attribute: 'charset', value: 'cjk' } }), evidence({ calibration: calibrated() }));
+  assert.equal(thin.rules[0]!.outcome, 'insufficient');
+  assert.equal(thin.decision, 'failed');
+  // Missing evidence fails: no calibration at all, other bins, an unknown slice, an undefined interval.
+  assert.match(judgePolicy(rule({}), evidence()).rules[0]!.detail, /missing evidence: no calibration evaluation with 10 bins/);
+  assert.equal(judgePolicy(rule({ bins: 15 }), evidence({ calibration: calibrated() })).decision, 'failed');
+  assert.equal(judgePolicy(rule({ slices: { attribute: 'lang', value: 'de' } }), evidence({ calibration: calibrated() })).decision, 'failed');
+  assert.equal(judgePolicy(rule({ metric: 'mce' }), evidence({ calibration: calibrated() })).decision, 'failed');
+  // The Brier score ignores bins: any calibration entry serves.
+  const brier = policy({ rules: [{ kind: 'calibration', metric: 'brier', max: 0.06, bins: 20 }] });
+  assert.equal(judgePolicy(brier, evidence({ calibration: calibrated(10) })).decision, 'approved');
+  assert.equal(judgePolicy(brier, evidence({ calibration: null })).decision, 'failed');
+  // The schema: max is a proportion, metric and binning are known, bins a positive integer.
+  for (const bad of [{ max: 1.5 }, { metric: 'logloss' }, { binning: 'equal' }, { bins: 0 }, { bins: 2.5 }, { max: undefined }]) {
+    assert.equal(gatePolicySchema.safeParse({ rules: [{ kind: 'calibration', metric: 'ece', max: 0.05, ...bad }] }).success, false, JSON.stringify(bad));
+  }
+  assert.deepEqual(calibrationBinsOf(null), []);
+  assert.deepEqual(calibrationBinsOf(brier), [10]);
+  assert.deepEqual(
+    calibrationBinsOf(policy({ rules: [{ kind: 'calibration', metric: 'ece', max: 0.1, bins: 15 }, { kind: 'calibration', metric: 'mce', max: 0.2, binning: 'uniform' }, brier.rules[0]!] })),
+    [10, 15],
+  );
+});
+
+test('calibration rule on a real evaluation: an overconfident slice fails while the aggregate passes', () => {
+  // The oracle's planted case: log-odds x3 in region=east, calibrated in region=west.
+  const oracle = JSON.parse(readFileSync(new URL('../fixtures/calibration_oracle.json', import.meta.url), 'utf8')) as {
+    datasets: { name: string; labels: number[]; scores: number[]; attributes: [string, string[]][] }[];
+  };
+  const ds = oracle.datasets.find((d) => d.name === 'overconfident')!;
+  const ev = evaluateCalibration({ labels: ds.labels, scores: ds.scores, attributes: ds.attributes.map(([n, v]) => encodeAttribute(n, v)), options: { B: 200 } });
+  const calibration = [{ bins: ev.bins, slices: [ev.overall, ...ev.slices] }];
+  const j = judgePolicy(
+    policy({
+      rules: [
+        { kind: 'calibration', id: 'overall-ece', metric: 'ece', max: 0.15 },
+        { kind: 'calibration', id: 'region-ece', metric: 'ece', slices: { attribute: 'region', value: '*' }, max: 0.15 },
+      ],
+    }),
+    evidence({ calibration }),
+  );
+  assert.deepEqual(j.rules.map((r) => r.outcome), ['passed', 'failed']);
+  assert.deepEqual(j.rules[1]!.checks.map((c) => [c.slice, c.outcome]), [['region=east', 'failed'], ['region=west', 'passed']]);
+  assert.equal(j.decision, 'failed');
 });
