@@ -5,7 +5,7 @@ import { heartbeat } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { and, desc, eq, inArray, isNotNull } from 'drizzle-orm';
 import { canonicalJson } from '../analysis/canonicalJson';
-import { gatePolicySchema, type GatePolicy, type PolicyDecision, type RuleResult } from '../analysis/policy';
+import { calibrationBinsOf, gatePolicySchema, type GatePolicy, type PolicyDecision, type RuleResult } from '../analysis/policy';
 import {
   buildApprovalPacket,
   defaultEvaluationSettings,
@@ -215,7 +215,7 @@ export function createRetrainingActivities({ db }: ActivityDeps) {
         if (!scored) throw ApplicationFailure.nonRetryable(`version ${versionId} has no score set on snapshot ${input.snapshotId}: its trainer has not scored it`, 'MissingScores');
         if (scored.scores.length !== heldout.length) throw ApplicationFailure.nonRetryable(`score set ${jobKey} has ${scored.scores.length} scores for ${heldout.length} held-out rows`, 'MissingScores');
         const scores = scored.scores;
-        const evaluation = evaluateVersion(data, scores, { settings, sensitive, minGroupSupport: policy?.minSliceSupport ?? 30 });
+        const evaluation = evaluateVersion(data, scores, { settings, sensitive, minGroupSupport: policy?.minSliceSupport ?? 30, calibrationBins: calibrationBinsOf(policy) });
         heartbeat({ phase: 'evaluated', versionId });
         return { v, scores, evaluation };
       };

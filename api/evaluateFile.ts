@@ -1,7 +1,7 @@
 // "Bring your own predictions": teams that train elsewhere get the same evidence and the same gate.
 // Used by `retrain eval FILE` and by reports.evaluateFile for an uploaded file.
 import { FAIRNESS_GAPS } from '../analysis/fairness';
-import type { GatePolicy } from '../analysis/policy';
+import { calibrationBinsOf, type GatePolicy } from '../analysis/policy';
 import { buildApprovalPacket, defaultEvaluationSettings, evaluateVersion, type ApprovalPacket, type HeldOutData } from '../analysis/report';
 import { PredictionsFileError, parsePredictions, requireNames, type PredictionsFormat } from './predictionsFile';
 
@@ -73,7 +73,8 @@ export function evaluatePredictionsFile(text: string, opts: EvaluateFileOptions 
     ...(opts.policy ? { confidence: opts.policy.confidence } : {}),
   };
   // Fairlearn's conventions here (every group, an undefined rate counts as 0), so the numbers compare one to one.
-  const evaluation = evaluateVersion(data, table.scores, { settings, sensitive, minGroupSupport: 1, undefinedRates: 'zero' });
+  // Calibration for the bins the policy's calibration rules judge (and the always-on 10), so the rules are judged here too.
+  const evaluation = evaluateVersion(data, table.scores, { settings, sensitive, minGroupSupport: 1, undefinedRates: 'zero', calibrationBins: calibrationBinsOf(opts.policy ?? null) });
   const packet = buildApprovalPacket({
     runId: 'file',
     model: opts.fileName ?? 'predictions',

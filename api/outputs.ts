@@ -10,7 +10,7 @@ import { jsonObject, timestamp, timestampText } from './schemas';
 import type { FairnessReport } from '../analysis/fairness';
 import type { AblationRowTest } from '../analysis/ablation';
 import { METRICS, thresholdConstraintsSchema, type PolicyJudgement, type RuleResult } from '../analysis/policy';
-import type { ApprovalPacket, VersionEvaluation } from '../analysis/report';
+import type { ApprovalPacket, VersionCalibration, VersionEvaluation } from '../analysis/report';
 import type { ThresholdChoice } from '../analysis/thresholds';
 import type { UntestedSegment } from '../analysis/untested';
 import type { AblationSeed, IntervalEvidence, LearningCurveVerdict, VerdictThresholds } from '../analysis/learningCurve';
@@ -69,6 +69,44 @@ const fairnessReportOutput = z.object({
 
 const chartCurveOutput = z.object({ thresholds: z.array(z.number()), precision: z.array(z.number()), recall: z.array(z.number()) });
 
+// ---- calibration (analysis/report VersionCalibration) ----
+
+const calibrationSliceOutput = z.object({
+  attribute: z.string(),
+  value: z.string(),
+  support: z.number().int(),
+  positives: z.number().int(),
+  ece: z.object({ uniform: intervalOutput, quantile: intervalOutput }).describe('Expected calibration error with fixed (uniform) and adaptive (quantile) bins, percentile bootstrap intervals'),
+  mce: z.object({ uniform: intervalOutput, quantile: intervalOutput }).describe('Maximum calibration error, likewise'),
+  brier: intervalOutput.describe('Brier score with its percentile bootstrap interval (the one a calibration rule judges)'),
+  brierNormal: z
+    .object({ estimate: z.number(), standardError: z.number().nullable(), lower: z.number().nullable(), upper: z.number().nullable() })
+    .nullable()
+    .describe('Brier score with its closed-form normal interval'),
+});
+
+const reliabilityCurveOutput = z
+  .object({
+    strategy: z.enum(['uniform', 'quantile']),
+    nBins: z.number().int(),
+    edges: z.array(z.number()),
+    bin: z.array(z.number().int()).describe('Index of each non-empty bin'),
+    probTrue: z.array(z.number()).describe('Fraction of positives per non-empty bin (accuracy)'),
+    probPred: z.array(z.number()).describe('Mean score per non-empty bin (confidence)'),
+    counts: z.array(z.number().int()).describe('Rows per non-empty bin'),
+  })
+  .meta({ id: 'ReliabilityCurve', description: "A reliability curve as scikit-learn's calibration_curve computes it, with each non-empty bin's row count." });
+
+export const versionCalibrationOutput = z
+  .object({
+    bins: z.number().int(),
+    replicates: z.number().int(),
+    roundedTo: z.number().int().nullable().describe('Decimals the scores were rounded to first (the always-on summary of a held-out set with many distinct scores), or null: exact scores'),
+    overall: calibrationSliceOutput.extend({ curves: z.object({ uniform: reliabilityCurveOutput, quantile: reliabilityCurveOutput }).nullable() }),
+    slices: z.array(calibrationSliceOutput),
+  })
+  .meta({ id: 'VersionCalibration', description: 'Calibration for one number of bins: ECE/MCE (both binnings) and Brier with intervals, overall with reliability curves and per slice value.' });
+
 export const versionEvaluationOutput = z
   .object({
     schemaVersion: z.literal(2),
@@ -83,6 +121,7 @@ export const versionEvaluationOutput = z
     fairness: z.array(fairnessReportOutput.extend({ excludedGroups: z.array(z.object({ group: z.string(), count: z.number().int() })) })),
     prCurve: chartCurveOutput,
     slicePrCurves: z.array(z.object({ attribute: z.string(), value: z.string(), curve: chartCurveOutput })),
+    calibration: z.array(versionCalibrationOutput).optional().describe('Always 10 bins, plus the bins the policy’s calibration rules judge; absent in evaluations from before calibration'),
   })
   .meta({ id: 'VersionEvaluation', description: 'One version evaluated on the held-out set: rates with Wilson intervals per slice, AUC interval, fairness gaps with bootstrap intervals, PR curves.' });
 
@@ -391,6 +430,7 @@ export type OutputTypeChecks = [
   Assert<Equals<z.infer<typeof fairlearnFairnessOutput>, FairlearnCompatibleFairness>>,
   Assert<Equals<z.infer<typeof versionEvaluationOutput>, VersionEvaluation>>,
   Assert<Equals<z.infer<typeof fairnessReportOutput>, FairnessReport>>,
+  Assert<Equals<z.infer<typeof versionCalibrationOutput>, VersionCalibration>>,
   Assert<Equals<z.infer<typeof thresholdChoiceOutput>, ThresholdChoice>>,
   Assert<Equals<z.infer<typeof untestedSegmentOutput>, UntestedSegment>>,
   Assert<Equals<z.infer<typeof policyJudgementOutput>, PolicyJudgement>>,
