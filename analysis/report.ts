@@ -197,6 +197,7 @@ export interface VersionCalibration {
   /**
    * Decimals the scores were rounded to before the evaluation (the always-on summary of a held-out
    * set with more than MAX_DISTINCT_SCORES_FOR_EXACT_CALIBRATION distinct scores), or null: exact.
+   * Bins a calibration rule judges are always exact.
    */
   roundedTo: number | null;
   /** The overall slice with both reliability curves (null with no rows). */
@@ -208,13 +209,20 @@ export interface VersionCalibration {
 /** The bins every evaluation reports, rule or not, so every packet has a reliability curve. */
 export const DEFAULT_CALIBRATION_BINS = 10;
 /**
- * Above this many distinct scores the always-on summary (bins no rule asks for) rounds scores to
- * ROUNDED_CALIBRATION_DECIMALS first: the bootstrap costs O(distinct scores) per replicate (100k
- * distinct scores x 1000 replicates took 58 s), rounding to 3 decimals caps it at 2002 cells, and
- * moves each score by at most 0.0005. Bins a calibration rule judges are always computed exactly.
+ * The always-on summary (bins no rule asks for) is kept cheap: the bootstrap costs O(distinct
+ * (score, label) cells) per replicate and slice (100k distinct scores x 1000 replicates took 58 s;
+ * 5000 distinct scores over 3 attributes, 14 slices, took 6 s; rounded and at 200 replicates,
+ * 100k rows over those slices take 3 s). Past
+ * MAX_DISTINCT_SCORES_FOR_EXACT_CALIBRATION distinct scores it rounds scores to
+ * ROUNDED_CALIBRATION_DECIMALS first (at most 2002 cells per slice; each score moves by at most
+ * 0.0005), and it draws fewer replicates (never fewer than MIN_SUMMARY_REPLICATES) when cells x
+ * replicates would pass CALIBRATION_SUMMARY_BUDGET. Bins a calibration rule judges are computed
+ * on the exact scores with every replicate the settings ask: the gate pays for what it judges.
  */
-export const MAX_DISTINCT_SCORES_FOR_EXACT_CALIBRATION = 5000;
+export const MAX_DISTINCT_SCORES_FOR_EXACT_CALIBRATION = 1000;
 export const ROUNDED_CALIBRATION_DECIMALS = 3;
+export const CALIBRATION_SUMMARY_BUDGET = 5_000_000;
+export const MIN_SUMMARY_REPLICATES = 200;
 
 function countDistinct(scores: Float64Array, cap: number): number {
   const distinct = new Set<number>();
@@ -225,21 +233,28 @@ function countDistinct(scores: Float64Array, cap: number): number {
 /** Calibration for DEFAULT_CALIBRATION_BINS and every number of bins `ruleBins` asks, overall and per slice value. */
 export function versionCalibration(data: HeldOutData, scores: Float64Array, settings: EvaluationSettings, ruleBins: number[]): VersionCalibration[] {
   const wanted = [...new Set([DEFAULT_CALIBRATION_BINS, ...ruleBins])].sort((a, b) => a - b);
-  let rounded: Float64Array | null | undefined;
-  const roundedScores = () => {
-    if (rounded === undefined) {
+  const summary = (() => {
+    let distinct = countDistinct(scores, MAX_DISTINCT_SCORES_FOR_EXACT_CALIBRATION);
+    let rounded: Float64Array | null = null;
+    if (distinct > MAX_DISTINCT_SCORES_FOR_EXACT_CALIBRATION) {
       const f = 10 ** ROUNDED_CALIBRATION_DECIMALS;
-      rounded = countDistinct(scores, MAX_DISTINCT_SCORES_FOR_EXACT_CALIBRATION) > MAX_DISTINCT_SCORES_FOR_EXACT_CALIBRATION ? scores.map((s) => Math.round(s * f) / f) : null;
+      rounded = scores.map((s) => Math.round(s * f) / f);
+      distinct = f + 1;
     }
-    return rounded;
-  };
+    // Each slice has at most 2 x distinct scores cells, and a partition of the rows at most one per row.
+    const cells = [1, ...data.attributes.map((a) => a.values.length)].reduce((sum, values) => sum + Math.min(scores.length, values * 2 * distinct), 0);
+    const B = Math.min(settings.B, Math.max(MIN_SUMMARY_REPLICATES, Math.floor(CALIBRATION_SUMMARY_BUDGET / Math.max(1, cells))));
+    return { rounded, B };
+  })();
   return wanted.map((bins) => {
-    const round = ruleBins.includes(bins) ? null : roundedScores();
+    const exact = ruleBins.includes(bins);
+    const B = exact ? settings.B : summary.B;
+    const round = exact ? null : summary.rounded;
     const e = evaluateCalibration({
       labels: data.labels,
       scores: round ?? scores,
       attributes: data.attributes,
-      options: { bins, B: settings.B, seed: settings.seed, confidence: settings.confidence },
+      options: { bins, B, seed: settings.seed, confidence: settings.confidence },
     });
     const slice = (s: (typeof e.slices)[number]): CalibrationSliceResult => ({
       attribute: s.attribute,
@@ -253,7 +268,7 @@ export function versionCalibration(data: HeldOutData, scores: Float64Array, sett
     });
     return {
       bins,
-      replicates: settings.B,
+      replicates: B,
       roundedTo: round ? ROUNDED_CALIBRATION_DECIMALS : null,
       overall: { ...slice(e.overall), curves: e.overall.curves },
       slices: e.slices.filter((s) => s.support > 0).map(slice),
