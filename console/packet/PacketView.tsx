@@ -6,6 +6,7 @@ import { useQuery } from '@tanstack/react-query';
 import { useMemo } from 'react';
 import { Empty, ErrorState, Loading, Query } from '../components/states';
 import { useTRPC } from '../trpc';
+import { CalibrationSection } from './Calibration';
 import { LearningCurveSection, PrSection } from './Curves';
 import { DeltasSection, FairnessSection, SlicesSection } from './Intervals';
 import { insufficientSlices, type Packet, type Policy } from './model';
@@ -47,6 +48,7 @@ function PacketSections({ runId, packet, packetHash, policy }: { runId: string; 
       <FairnessSection packet={packet} policy={policy} />
       <DeltasSection packet={packet} policy={policy} flagged={flagged} />
       <PrSection packet={packet} />
+      <CalibrationSection packet={packet} policy={policy} flagged={flagged} />
       <LearningSection runId={runId} packet={packet} />
       <UntestedSection packet={packet} />
     </div>

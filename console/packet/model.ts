@@ -1,7 +1,7 @@
 // What the packet's sections draw, derived once from the packet and the policy it was judged under:
 // rows of points with intervals, the bound that judges each, and which slices are too thin to judge.
 import type { Outputs } from '../trpc';
-import type { BoundedRow, CurvePoint } from './specs';
+import type { BoundedRow, CurvePoint, ReliabilityBin } from './specs';
 
 export type PacketAnswer = Outputs['reports']['get'];
 export type Packet = NonNullable<PacketAnswer['packet']>;
@@ -168,4 +168,61 @@ export function pointAt(points: CurvePoint[], threshold: number): CurvePoint | n
   let best: CurvePoint | null = null;
   for (const p of points) if (!best || Math.abs(p.threshold - threshold) < Math.abs(best.threshold - threshold)) best = p;
   return best;
+}
+
+// ---- calibration ----
+
+export type VersionCalibration = NonNullable<Evaluation['calibration']>[number];
+export type CalibrationSlice = VersionCalibration['slices'][number];
+export type Binning = 'uniform' | 'quantile';
+export type CalibrationMetric = 'ece' | 'mce' | 'brier';
+
+export const CALIBRATION_NAMES: Record<CalibrationMetric, string> = {
+  ece: 'Expected calibration error',
+  mce: 'Maximum calibration error',
+  brier: 'Brier score',
+};
+
+/** The calibration entry to show first: the one the policy's first calibration rule judges, else 10 bins. */
+export function defaultCalibration(evaluation: Evaluation, policy: Policy | null): { bins: number; binning: Binning } {
+  const rule = (policy?.rules ?? []).find((r) => r.kind === 'calibration' && r.metric !== 'brier');
+  const entries = evaluation.calibration ?? [];
+  if (rule?.kind === 'calibration' && entries.some((c) => c.bins === rule.bins)) return { bins: rule.bins, binning: rule.binning };
+  return { bins: entries.some((c) => c.bins === 10) ? 10 : (entries[0]?.bins ?? 10), binning: 'quantile' };
+}
+
+/** The overall reliability curve's bins, ready for reliabilitySpec. */
+export function reliabilityBins(entry: VersionCalibration, binning: Binning): ReliabilityBin[] {
+  const curve = entry.overall.curves?.[binning];
+  if (!curve) return [];
+  return curve.probPred.map((confidence, i) => ({ confidence, accuracy: curve.probTrue[i]!, count: curve.counts[i]! }));
+}
+
+/** One interval of a slice's calibration. */
+export function calibrationInterval(s: CalibrationSlice, metric: CalibrationMetric, binning: Binning) {
+  return metric === 'brier' ? s.brier : s[metric][binning];
+}
+
+/** Overall and every slice value as interval rows for one metric, each with the max of the calibration rules that judge it. */
+export function calibrationRows(entry: VersionCalibration, metric: CalibrationMetric, binning: Binning, policy: Policy | null, flagged: Set<string>): BoundedRow[] {
+  const minSupport = policy?.minSliceSupport ?? DEFAULT_MIN_SLICE_SUPPORT;
+  return [entry.overall, ...entry.slices].map((s) => {
+    const i = calibrationInterval(s, metric, binning);
+    const key = sliceKey(s.attribute, s.value);
+    const max = (policy?.rules ?? []).flatMap((r) => {
+      if (r.kind !== 'calibration' || r.metric !== metric) return [];
+      if (metric !== 'brier' && (r.bins !== entry.bins || r.binning !== binning)) return [];
+      const applies = r.slices === 'overall' ? s.attribute === 'overall' : r.slices.attribute === s.attribute && (r.slices.value === '*' || r.slices.value === s.value);
+      return applies ? [r.max] : [];
+    });
+    return {
+      label: key,
+      point: i.estimate,
+      lower: i.lower,
+      upper: i.upper,
+      support: s.support,
+      insufficient: s.support < minSupport || flagged.has(key),
+      ...(max.length ? { max: Math.min(...max) } : {}),
+    };
+  });
 }

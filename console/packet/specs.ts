@@ -138,3 +138,38 @@ export function shareSpec(rows: { label: string; share: number; reason: string }
     ],
   };
 }
+
+/** One bin of a reliability curve: the bin's mean score, its fraction of positives and its rows. */
+export interface ReliabilityBin {
+  confidence: number;
+  accuracy: number;
+  count: number;
+}
+
+/**
+ * A reliability curve: each non-empty bin's fraction of positives against its mean score, the dot's
+ * area its rows (so a bin resting on a handful of rows looks like it), the diagonal a perfectly
+ * calibrated model would follow dashed, each bin's count written beside its dot.
+ */
+export function reliabilitySpec(bins: ReliabilityBin[], opts: { width?: number } = {}): Plot.PlotOptions {
+  return {
+    width: opts.width ?? 420,
+    height: 380,
+    marginRight: 24,
+    x: { label: 'Mean score in the bin (confidence)', domain: [0, 1], grid: true },
+    y: { label: 'Fraction positive (accuracy)', domain: [0, 1], grid: true },
+    r: { range: [3, 14] },
+    marks: [
+      Plot.line(
+        [
+          { x: 0, y: 0 },
+          { x: 1, y: 1 },
+        ],
+        { x: 'x', y: 'y', stroke: GREY, strokeDasharray: '4,3' },
+      ),
+      Plot.line(bins, { x: 'confidence', y: 'accuracy', stroke: BLUE }),
+      Plot.dot(bins, { x: 'confidence', y: 'accuracy', r: 'count', fill: BLUE, fillOpacity: 0.6, stroke: 'white' }),
+      Plot.text(bins, { x: 'confidence', y: 'accuracy', text: (b: ReliabilityBin) => `n=${b.count}`, dx: 8, dy: -8, textAnchor: 'start', fill: GREY, fontSize: 10 }),
+    ],
+  };
+}
