@@ -223,3 +223,37 @@ test('the approval is bound to what was judged: the packet hash read, an intact 
   await env.clients.approver.gates.reject.mutate({ runId, reason: 'judged under an old policy', packetHash });
   assert.equal((await waitForStatus(env, runId, ['rejected', 'promoted'])).status, 'rejected');
 });
+
+test('a calibration rule with a tight max blocks the run; the packet carries the reliability curve it judged; under onFail ask a dry run asks', async () => {
+  const current = await env.clients.operator.gates.getPolicy.query({ model });
+  const calibration = { kind: 'calibration' as const, id: 'overall-ece', metric: 'ece' as const, binning: 'quantile' as const, bins: 10, slices: 'overall' as const, max: 0.0001 };
+  await env.clients.operator.gates.setPolicy.mutate({ model, policy: { ...current.policy, rules: [...current.policy.rules, { ...calibration, onFail: 'block' as const }] } });
+  try {
+    const { runId } = await env.clients.operator.runs.start.mutate({ model });
+    assert.equal((await waitForStatus(env, runId, ['awaiting_approval', 'promoted', 'rejected', 'failed'])).status, 'rejected');
+    const report = await env.clients.viewer.reports.get.query({ runId });
+    const packet = report.packet!;
+    assert.equal(packet.judgement.decision, 'failed');
+    const rule = packet.judgement.rules.find((r) => r.id === 'overall-ece')!;
+    assert.equal(rule.kind, 'calibration');
+    assert.equal(rule.outcome, 'failed');
+    // Judged on the packet's own numbers: the overall 10-bin quantile ECE, its upper bound above the max.
+    const ten = packet.candidateEvaluation.calibration!.find((c) => c.bins === 10)!;
+    assert.deepEqual(rule.checks[0]!.observed, ten.overall.ece.quantile);
+    assert.ok(ten.overall.ece.quantile.upper! > 0.0001);
+    const curve = ten.overall.curves!.quantile;
+    assert.ok(curve.probPred.length >= 2 && curve.probPred.length === curve.probTrue.length && curve.counts.length === curve.probPred.length);
+    assert.equal(curve.counts.reduce((a, b) => a + b, 0), packet.heldOut.rows, 'every held-out row is in a bin');
+    assert.equal(ten.overall.brier.estimate! >= 0 && ten.overall.brier.estimate! <= 1, true);
+    assert.ok(ten.slices.length > 0, 'per-slice calibration');
+    // The champion was evaluated the same way.
+    if (packet.championEvaluation) assert.ok(packet.championEvaluation.calibration?.some((c) => c.bins === 10));
+    // The same evidence under onFail 'ask' asks a human instead.
+    const asked = await env.clients.viewer.gates.dryRun.query({ runId, policy: { minSliceSupport: 10, rules: [{ ...calibration, onFail: 'ask' }] } });
+    assert.equal(asked.decision, 'needs_approval');
+    const loose = await env.clients.viewer.gates.dryRun.query({ runId, policy: { minSliceSupport: 10, rules: [{ ...calibration, max: 0.9 }] } });
+    assert.equal(loose.decision, 'approved', loose.reasons.join('; '));
+  } finally {
+    await env.clients.operator.gates.setPolicy.mutate({ model, policy: current.policy });
+  }
+});
