@@ -31,6 +31,7 @@ const policy = {
     { kind: 'fairness' as const, id: 'a0-fpr-gap', attribute: 'a0', metric: 'fpr_difference' as const, max: 0.2, onFail: 'ask' as const },
     { kind: 'fairness' as const, id: 'a1-odds-gap', attribute: 'a1', metric: 'equalized_odds_difference' as const, max: 0.3, onFail: 'ask' as const },
     { kind: 'threshold' as const, id: 'operating-point', constraints: { minRecall: 0.8, maxFpr: 0.1 }, onFail: 'ask' as const },
+    { kind: 'calibration' as const, id: 'overall-ece', metric: 'ece' as const, binning: 'quantile' as const, bins: 10, slices: 'overall' as const, max: 0.0001, onFail: 'ask' as const },
     { kind: 'human_approval' as const, id: 'sign-off' },
   ],
 };
@@ -78,7 +79,7 @@ test('the approver reads the packet of 50 slices and 10 fairness attributes, dra
   assert.ok(packet.deltas && packet.champion, 'the second run has a champion');
   const attributes = new Set(slices.map((s) => s.attribute)).size;
   const expected =
-    1 + attributes + 1 + 1 + 2 + 1 + (saturation.report.ablation?.interval?.interval ? 1 : 0) + (packet.untested.length > 0 ? 1 : 0);
+    1 + attributes + 1 + 1 + 2 + 2 + 1 + (saturation.report.ablation?.interval?.interval ? 1 : 0) + (packet.untested.length > 0 ? 1 : 0);
 
   const page = await newPage(browser);
   const approver = (await env.clients.approver.session.whoami.query()).subject;
@@ -128,7 +129,7 @@ test('the approver reads the packet of 50 slices and 10 fairness attributes, dra
   // Fairness: a row per attribute; untested segments: a row each.
   assert.equal(await page.getByRole('table', { name: /per attribute, with the groups compared/ }).getByRole('row').count(), 1 + 10);
   if (packet.untested.length) assert.equal(await page.getByRole('table', { name: /Segments of production traffic/ }).getByRole('row').count(), 1 + packet.untested.length);
-  for (const heading of ['Rules', 'Per-slice metrics', 'Fairness gaps', 'Candidate minus champion', 'Precision and recall', 'Learning curve', 'Untested segments']) {
+  for (const heading of ['Rules', 'Per-slice metrics', 'Fairness gaps', 'Candidate minus champion', 'Precision and recall', 'Calibration', 'Learning curve', 'Untested segments']) {
     await visible(page.getByRole('heading', { name: heading, exact: true, level: 2 }));
   }
   await visible(page.getByText('Projected gain from doubling the data'));
@@ -139,6 +140,18 @@ test('the approver reads the packet of 50 slices and 10 fairness attributes, dra
   t.diagnostic(`learning curve: ${saturation.report.curve.length} sizes, fit ${fit.ok ? `ok, projected gain ${fit.projectedGainFromDoubling}` : `not fitted (${fit.reason})`}`);
   if (fit.ok) await visible(page.getByText(new RegExp(`^${fit.projectedGainFromDoubling.toFixed(4)}`)));
   else await visible(page.getByText(`not fitted: ${fit.reason}`));
+  // Calibration: the reliability curve (a bin per row of its table), the overall ECE and Brier with their intervals, the rule's outcome.
+  const ten = packet.candidateEvaluation.calibration!.find((c) => c.bins === 10)!;
+  const curve = ten.overall.curves!.quantile;
+  await visible(page.getByRole('heading', { name: 'Calibration', exact: true, level: 2 }));
+  assert.equal(await page.locator('figure.chart svg[aria-label^="Reliability curve"]').count(), 1);
+  assert.equal(await page.getByRole('table', { name: /reliability curve.s bins/ }).getByRole('row').count(), 1 + curve.probPred.length);
+  const f = (x: number | null) => x!.toFixed(3);
+  const { ece: { quantile: ece }, brier } = ten.overall;
+  assert.equal((await page.locator('dd.calibration-ece').innerText()).trim(), `${f(ece.estimate)} [${f(ece.lower)}, ${f(ece.upper)}]`);
+  assert.equal((await page.locator('dd.calibration-brier').innerText()).trim(), `${f(brier.estimate)} [${f(brier.lower)}, ${f(brier.upper)}]`);
+  assert.equal(await page.getByRole('table', { name: /Calibration overall and per slice/ }).getByRole('row').count(), 1 + 1 + ten.slices.length);
+  assert.equal(packet.judgement.rules.find((r) => r.id === 'overall-ece')?.outcome, 'needs_approval', 'a tight calibration rule under ask asks');
   await checkPage(page, 'packet-full');
 
   // Another metric: the table and charts follow, the count of drawn charts stays.
