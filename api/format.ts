@@ -25,6 +25,23 @@ function sliceRows(packet: ApprovalPacket) {
   }));
 }
 
+/** Calibration overall (each number of bins computed) and the 10-bin reliability curve, in a few lines. */
+function calibrationLines(packet: ApprovalPacket): string[] {
+  const entries = packet.candidateEvaluation.calibration ?? [];
+  const iv = (i: { estimate: number | null; lower: number | null; upper: number | null }) => `${i.estimate?.toFixed(4) ?? 'n/a'} [${i.lower?.toFixed(4) ?? 'n/a'}, ${i.upper?.toFixed(4) ?? 'n/a'}]`;
+  const out: string[] = [];
+  for (const c of entries) {
+    const o = c.overall;
+    out.push(
+      `Calibration, ${c.bins} bins: ECE ${iv(o.ece.quantile)} (adaptive bins), ${iv(o.ece.uniform)} (fixed); Brier ${iv(o.brier)}` +
+        (c.roundedTo !== null ? ` (scores rounded to ${c.roundedTo} decimals, ${c.replicates} replicates)` : ''),
+    );
+  }
+  const curve = entries.find((c) => c.bins === 10)?.overall.curves?.quantile;
+  if (curve) out.push(`  reliability (mean score -> fraction positive, rows): ${curve.probPred.map((p, i) => `${p.toFixed(2)}->${curve.probTrue[i]!.toFixed(2)} (${curve.counts[i]})`).join(', ')}`);
+  return out;
+}
+
 export function formatPacket(packet: ApprovalPacket, packetHash: string | null): string {
   const lines: string[] = [];
   const hasChampion = packet.champion !== null;
@@ -50,6 +67,8 @@ export function formatPacket(packet: ApprovalPacket, packetHash: string | null):
   }
   const auc = packet.candidateEvaluation.aucInterval;
   lines.push(`ROC-AUC ${auc.estimate?.toFixed(4) ?? 'n/a'} [${auc.lower?.toFixed(4) ?? 'n/a'}, ${auc.upper?.toFixed(4) ?? 'n/a'}] (${auc.method ?? 'bootstrap'}); majority-class baseline accuracy ${pct(packet.candidateEvaluation.classification.overall.rates.baselineAccuracy)}%`);
+
+  lines.push(...calibrationLines(packet));
 
   for (const f of packet.candidateEvaluation.fairness) {
     const excluded = f.excludedGroups.length ? `; left out below minimum support: ${f.excludedGroups.map((g) => `${g.group} (${g.count})`).join(', ')}` : '';

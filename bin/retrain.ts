@@ -203,6 +203,7 @@ program
         thresholds: result.packet.thresholds,
         costs: result.packet.costs,
         abstain: result.packet.abstain,
+        calibration: result.packet.candidateEvaluation.calibration ?? [],
         gate: policy ? result.packet.judgement : null,
       });
     } else {

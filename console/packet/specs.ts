@@ -155,7 +155,7 @@ export function reliabilitySpec(bins: ReliabilityBin[], opts: { width?: number }
   return {
     width: opts.width ?? 420,
     height: 380,
-    marginRight: 24,
+    marginRight: 48,
     x: { label: 'Mean score in the bin (confidence)', domain: [0, 1], grid: true },
     y: { label: 'Fraction positive (accuracy)', domain: [0, 1], grid: true },
     r: { range: [3, 14] },
