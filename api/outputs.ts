@@ -123,7 +123,7 @@ export const versionEvaluationOutput = z
     slicePrCurves: z.array(z.object({ attribute: z.string(), value: z.string(), curve: chartCurveOutput })),
     calibration: z.array(versionCalibrationOutput).optional().describe('Always 10 bins, plus the bins the policy’s calibration rules judge; absent in evaluations from before calibration'),
   })
-  .meta({ id: 'VersionEvaluation', description: 'One version evaluated on the held-out set: rates with Wilson intervals per slice, AUC interval, fairness gaps with bootstrap intervals, PR curves.' });
+  .meta({ id: 'VersionEvaluation', description: 'One version evaluated on the held-out set: rates with Wilson intervals per slice, AUC interval, fairness gaps with bootstrap intervals, PR curves, calibration.' });
 
 // ---- the approval packet (analysis/report ApprovalPacket) ----
 

@@ -19,7 +19,7 @@ import { boundedIntervalSpec, reliabilitySpec } from './specs';
 
 const BINNING_NAMES: Record<Binning, string> = { quantile: 'adaptive (equal-mass) bins', uniform: 'fixed-width bins' };
 
-export function CalibrationSection({ packet, policy, flagged }: { packet: Packet; policy: Policy | null; flagged: Set<string> }) {
+export function CalibrationSection({ packet, policy }: { packet: Packet; policy: Policy | null }) {
   const ev = packet.candidateEvaluation;
   const entries = useMemo(() => ev.calibration ?? [], [ev]);
   const [choice, setChoice] = useState(() => defaultCalibration(ev, policy));
@@ -30,7 +30,7 @@ export function CalibrationSection({ packet, policy, flagged }: { packet: Packet
   const entry = entries.find((c) => c.bins === choice.bins) ?? entries[0];
   const bins = useMemo(() => (entry ? reliabilityBins(entry, choice.binning) : []), [entry, choice.binning]);
   const curveSpec = useMemo(() => reliabilitySpec(bins), [bins]);
-  const rows = useMemo(() => (entry ? calibrationRows(entry, metric, choice.binning, policy, flagged) : []), [entry, metric, choice.binning, policy, flagged]);
+  const rows = useMemo(() => (entry ? calibrationRows(entry, metric, choice.binning, policy) : []), [entry, metric, choice.binning, policy]);
   const rowsSpec = useMemo(
     () =>
       boundedIntervalSpec(rows, {
@@ -101,7 +101,7 @@ export function CalibrationSection({ packet, policy, flagged }: { packet: Packet
           <PlotFigure
             spec={curveSpec}
             label={`Reliability curve, ${entry.bins} ${BINNING_NAMES[choice.binning]}: fraction positive against mean score, with the diagonal of perfect calibration`}
-            caption={`${bins.length} non-empty bins of ${entry.bins}. Dashed: perfect calibration. Dot area: rows in the bin.`}
+            caption={`${bins.length} non-empty bins of ${entry.bins}. Dashed: perfect calibration. Dot area: rows in the bin (the table gives each count).`}
           />
           <table className="reliability-bins">
             <caption className="hint">The reliability curve&apos;s bins</caption>

@@ -48,7 +48,7 @@ function PacketSections({ runId, packet, packetHash, policy }: { runId: string; 
       <FairnessSection packet={packet} policy={policy} />
       <DeltasSection packet={packet} policy={policy} flagged={flagged} />
       <PrSection packet={packet} />
-      <CalibrationSection packet={packet} policy={policy} flagged={flagged} />
+      <CalibrationSection packet={packet} policy={policy} />
       <LearningSection runId={runId} packet={packet} />
       <UntestedSection packet={packet} />
     </div>

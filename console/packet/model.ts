@@ -203,8 +203,11 @@ export function calibrationInterval(s: CalibrationSlice, metric: CalibrationMetr
   return metric === 'brier' ? s.brier : s[metric][binning];
 }
 
-/** Overall and every slice value as interval rows for one metric, each with the max of the calibration rules that judge it. */
-export function calibrationRows(entry: VersionCalibration, metric: CalibrationMetric, binning: Binning, policy: Policy | null, flagged: Set<string>): BoundedRow[] {
+/**
+ * Overall and every slice value as interval rows for one metric, each with the max of the calibration
+ * rules that judge it; too thin (as a calibration rule judges it) below the policy's minimum support.
+ */
+export function calibrationRows(entry: VersionCalibration, metric: CalibrationMetric, binning: Binning, policy: Policy | null): BoundedRow[] {
   const minSupport = policy?.minSliceSupport ?? DEFAULT_MIN_SLICE_SUPPORT;
   return [entry.overall, ...entry.slices].map((s) => {
     const i = calibrationInterval(s, metric, binning);
@@ -221,7 +224,7 @@ export function calibrationRows(entry: VersionCalibration, metric: CalibrationMe
       lower: i.lower,
       upper: i.upper,
       support: s.support,
-      insufficient: s.support < minSupport || flagged.has(key),
+      insufficient: s.support < minSupport,
       ...(max.length ? { max: Math.min(...max) } : {}),
     };
   });

@@ -148,17 +148,17 @@ export interface ReliabilityBin {
 
 /**
  * A reliability curve: each non-empty bin's fraction of positives against its mean score, the dot's
- * area its rows (so a bin resting on a handful of rows looks like it), the diagonal a perfectly
- * calibrated model would follow dashed, each bin's count written beside its dot.
+ * area its rows (so a bin resting on a handful of rows looks like it; the counts themselves are in
+ * the table beside it), the diagonal a perfectly calibrated model would follow dashed.
  */
 export function reliabilitySpec(bins: ReliabilityBin[], opts: { width?: number } = {}): Plot.PlotOptions {
   return {
     width: opts.width ?? 420,
     height: 380,
-    marginRight: 48,
+    marginRight: 24,
     x: { label: 'Mean score in the bin (confidence)', domain: [0, 1], grid: true },
     y: { label: 'Fraction positive (accuracy)', domain: [0, 1], grid: true },
-    r: { range: [3, 14] },
+    r: { range: [2, 9] },
     marks: [
       Plot.line(
         [
@@ -168,8 +168,7 @@ export function reliabilitySpec(bins: ReliabilityBin[], opts: { width?: number }
         { x: 'x', y: 'y', stroke: GREY, strokeDasharray: '4,3' },
       ),
       Plot.line(bins, { x: 'confidence', y: 'accuracy', stroke: BLUE }),
-      Plot.dot(bins, { x: 'confidence', y: 'accuracy', r: 'count', fill: BLUE, fillOpacity: 0.6, stroke: 'white' }),
-      Plot.text(bins, { x: 'confidence', y: 'accuracy', text: (b: ReliabilityBin) => `n=${b.count}`, dx: 8, dy: -8, textAnchor: 'start', fill: GREY, fontSize: 10 }),
+      Plot.dot(bins, { x: 'confidence', y: 'accuracy', r: 'count', fill: BLUE, fillOpacity: 0.6, stroke: 'white', title: (b: ReliabilityBin) => `mean score ${b.confidence.toFixed(3)}, fraction positive ${b.accuracy.toFixed(3)}, ${b.count} rows` }),
     ],
   };
 }
