@@ -1,0 +1,135 @@
+// Intersections: an aggregate and every single-attribute slice can pass while a cell of two attributes
+// fails. On the Spam Assassin corpus's held-out predictions (the built-in trainer's, test/fixtures/
+// spam_predictions.csv, unmodified): HTML mail and generic-TLD senders each clear accuracy 0.93 on
+// their Wilson interval, the cell format=html & sender_tld=generic does not, and the packet's worst
+// cells name it. The cells' numbers themselves are proven against Fairlearn's MetricFrame with two
+// sensitive features (fairness_oracle.json "intersections").
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { gatePolicySchema, type GatePolicyInput } from '../../analysis/policy';
+import { buildApprovalPacket, defaultEvaluationSettings, encodeHeldOut, evaluateVersion, intersectionPairs } from '../../analysis/report';
+import { wilsonInterval } from '../../analysis/numerics/intervals';
+import { assertClose } from './oracle';
+
+const rows = readFileSync(new URL('../fixtures/spam_predictions.csv', import.meta.url), 'utf8').trim().split('\n');
+const header = rows[0]!.split(',');
+const table = rows.slice(1).map((r) => Object.fromEntries(r.split(',').map((v, i) => [header[i]!, v])));
+const data = encodeHeldOut(
+  table.map((r) => Number(r['label'])),
+  { format: table.map((r) => r['format']!), sender_tld: table.map((r) => r['sender_tld']!) },
+);
+const scores = Float64Array.from(table.map((r) => Number(r['score'])));
+const settings = { ...defaultEvaluationSettings, B: 200 };
+
+function packetFor(input: GatePolicyInput) {
+  const policy = gatePolicySchema.parse(input);
+  const evaluation = evaluateVersion(data, scores, { settings, intersections: intersectionPairs(policy, ['format', 'sender_tld']) });
+  return buildApprovalPacket({
+    runId: 'spam',
+    model: 'spam',
+    data,
+    policy,
+    policyVersion: 1,
+    candidate: { versionId: 1, version: 1, reportHash: 'sha256:x', scores, evaluation },
+    champion: null,
+    traffic: [],
+    settings,
+  });
+}
+
+const singles: GatePolicyInput['rules'] = [
+  { kind: 'bound', id: 'overall-accuracy', metric: 'accuracy', slices: 'overall', min: 0.93 },
+  { kind: 'bound', id: 'format-accuracy', metric: 'accuracy', slices: { attribute: 'format', value: '*' }, min: 0.93 },
+  { kind: 'bound', id: 'generic-tld-accuracy', metric: 'accuracy', slices: { attribute: 'sender_tld', value: 'generic' }, min: 0.93 },
+  { kind: 'bound', id: 'country-tld-accuracy', metric: 'accuracy', slices: { attribute: 'sender_tld', value: 'country_code' }, min: 0.93 },
+];
+
+test('spam corpus: both single slices pass, the HTML-from-generic-senders cell fails, and the packet names it', () => {
+  const alone = packetFor({ rules: singles });
+  assert.equal(alone.judgement.decision, 'approved', alone.judgement.reasons.join('\n'));
+  assert.equal(alone.intersections, undefined, 'no combination asked for, none listed');
+
+  const packet = packetFor({
+    rules: [
+      ...singles,
+      { kind: 'bound', id: 'html-generic', metric: 'accuracy', slices: { attributes: { sender_tld: 'generic', format: 'html' } }, min: 0.93 },
+      { kind: 'bound', id: 'format-x-tld', metric: 'accuracy', slices: { attributes: ['format', 'sender_tld'] }, min: 0.93 },
+    ],
+  });
+  const rule = (id: string) => packet.judgement.rules.find((r) => r.id === id)!;
+  for (const id of ['overall-accuracy', 'format-accuracy', 'generic-tld-accuracy', 'country-tld-accuracy']) assert.equal(rule(id).outcome, 'passed', id);
+  // format=html: 299/311 correct, Wilson lower 0.9338; sender_tld=generic: 1233/1257, lower 0.9717.
+  const html = rule('format-accuracy').checks.find((c) => c.slice === 'format=html')!;
+  assertClose(html.observed!.lower!, wilsonInterval(299, 311).lower!, 'format=html lower');
+  assert.ok(html.observed!.lower! > 0.93);
+
+  // The cell: 244/255 correct, Wilson lower 0.9244 < 0.93.
+  const cell = rule('html-generic');
+  assert.equal(cell.outcome, 'failed');
+  assert.equal(cell.checks.length, 1);
+  assert.equal(cell.checks[0]!.slice, 'format=html&sender_tld=generic');
+  assertClose(cell.checks[0]!.observed!.lower!, wilsonInterval(244, 255).lower!, 'cell lower');
+  assert.match(cell.detail, /format=html&sender_tld=generic: accuracy .* interval reaches below 0\.93/);
+  assert.equal(packet.judgement.decision, 'failed');
+
+  // Every cell of the combination: the worst decides; plain&unknown (1 row) is insufficient, never passed.
+  const all = rule('format-x-tld');
+  assert.equal(all.outcome, 'failed');
+  assert.deepEqual(
+    Object.fromEntries(all.checks.map((c) => [c.slice, c.outcome])),
+    {
+      'format=html&sender_tld=country_code': 'failed', // 55/56: too few rows to show 0.93
+      'format=html&sender_tld=generic': 'failed',
+      'format=plain&sender_tld=country_code': 'passed',
+      'format=plain&sender_tld=generic': 'passed',
+      'format=plain&sender_tld=unknown': 'insufficient',
+    },
+  );
+
+  // The packet's worst cells, by the lower bound (a min rule), with support and outcome.
+  assert.equal(packet.intersections!.length, 1);
+  const report = packet.intersections![0]!;
+  assert.deepEqual(report.attributes, ['format', 'sender_tld']);
+  assert.equal(report.metric, 'accuracy');
+  assert.equal(report.worstBy, 'lower');
+  assert.deepEqual(report.rules, ['html-generic', 'format-x-tld']);
+  assert.equal(report.cells, 5);
+  assert.equal(report.belowMinSupport, 1);
+  assert.deepEqual(
+    report.worst.map((w) => [w.cell, w.support, w.outcome]),
+    [
+      ['format=html&sender_tld=country_code', 56, 'failed'],
+      ['format=html&sender_tld=generic', 255, 'failed'],
+      ['format=plain&sender_tld=country_code', 198, 'passed'],
+      ['format=plain&sender_tld=generic', 1002, 'passed'],
+    ],
+  );
+  assertClose(report.worst[1]!.interval.lower!, wilsonInterval(244, 255).lower!, 'worst cell interval');
+});
+
+test('an error-like metric ranks cells by their upper bound; a cell below minSliceSupport is insufficient', () => {
+  const packet = packetFor({
+    minSliceSupport: 50,
+    rules: [{ kind: 'bound', id: 'cell-fpr', metric: 'fpr', slices: { attributes: ['sender_tld', 'format'] }, max: 0.2 }],
+  });
+  const report = packet.intersections![0]!;
+  assert.equal(report.worstBy, 'upper');
+  // Negatives per cell: html&generic 45 (< 50: insufficient), plain&cc 158, plain&generic 835; cells without ham are skipped.
+  assert.equal(report.belowMinSupport, 1);
+  // 0/158 has the wider interval (upper 0.024) than 8/835 (upper 0.019): worst by upper bound.
+  assert.deepEqual(report.worst.map((w) => w.cell), ['format=plain&sender_tld=country_code', 'format=plain&sender_tld=generic']);
+  assert.ok(report.worst[0]!.interval.upper! >= report.worst[1]!.interval.upper!);
+  const rule = packet.judgement.rules[0]!;
+  assert.equal(rule.outcome, 'insufficient');
+  assert.deepEqual(rule.checks.find((c) => c.slice === 'format=html&sender_tld=generic')!.outcome, 'insufficient');
+  assert.equal(packet.judgement.decision, 'failed', 'insufficient under block fails the gate');
+});
+
+test('a combination naming an attribute the held-out set lacks is missing evidence and fails closed', () => {
+  const packet = packetFor({ rules: [{ kind: 'bound', id: 'lang', metric: 'accuracy', slices: { attributes: ['format', 'language'] }, min: 0.5 }] });
+  const rule = packet.judgement.rules[0]!;
+  assert.equal(rule.outcome, 'failed');
+  assert.match(rule.detail, /missing evidence: intersection format × language is not in the evaluation/);
+  assert.equal(packet.intersections, undefined);
+});
