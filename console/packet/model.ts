@@ -67,7 +67,9 @@ function boundsFor(policy: Policy | null, metric: RateMetric, attribute: string,
   const out: { min?: number; max?: number } = {};
   for (const r of policy?.rules ?? []) {
     if (r.kind !== 'bound' || r.metric !== metric) continue;
-    const applies = r.slices === 'overall' ? attribute === 'overall' : r.slices.attribute === attribute && (r.slices.value === '*' || r.slices.value === value);
+    // Intersection selectors judge cells, drawn in their own section (Intersections.tsx), not here.
+    const applies =
+      r.slices === 'overall' ? attribute === 'overall' : 'attribute' in r.slices && r.slices.attribute === attribute && (r.slices.value === '*' || r.slices.value === value);
     if (!applies) continue;
     if (r.min !== undefined) out.min = Math.max(out.min ?? -Infinity, r.min);
     if (r.max !== undefined) out.max = Math.min(out.max ?? Infinity, r.max);
