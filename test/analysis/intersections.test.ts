@@ -10,6 +10,8 @@ import { test } from 'node:test';
 import { gatePolicySchema, type GatePolicyInput } from '../../analysis/policy';
 import { buildApprovalPacket, defaultEvaluationSettings, encodeHeldOut, evaluateVersion, intersectionPairs } from '../../analysis/report';
 import { wilsonInterval } from '../../analysis/numerics/intervals';
+import { evaluateClassification } from '../../analysis/classification';
+import { encodeAttribute } from '../../analysis/confusion';
 import { assertClose } from './oracle';
 
 const rows = readFileSync(new URL('../fixtures/spam_predictions.csv', import.meta.url), 'utf8').trim().split('\n');
@@ -132,4 +134,41 @@ test('a combination naming an attribute the held-out set lacks is missing eviden
   assert.equal(rule.outcome, 'failed');
   assert.match(rule.detail, /missing evidence: intersection format × language is not in the evaluation/);
   assert.equal(packet.intersections, undefined);
+});
+
+interface OracleCell { cell: string; count: number; positives: number; negatives: number; accuracy: number; selection_rate: number; tpr: number; fpr: number; fnr: number }
+const fairness = JSON.parse(readFileSync(new URL('../fixtures/fairness_oracle.json', import.meta.url), 'utf8')) as {
+  versions: Record<string, string>;
+  intersections: ({ name: string; attributes: [string, string]; labels: number[]; predictions: number[]; cells: OracleCell[] } & Record<string, unknown>)[];
+};
+
+test(`intersection cells match Fairlearn ${fairness.versions['fairlearn']} MetricFrame with two sensitive features`, () => {
+  assert.deepEqual(fairness.intersections.map((d) => d.name), ['planted_cell_4000', 'spam_format_x_sender_tld']);
+  for (const ds of fairness.intersections) {
+    const [a, b] = ds.attributes;
+    // Predictions as scores at threshold 0.5: the cells are MetricFrame's by_group of (a, b).
+    const got = evaluateClassification({
+      labels: Uint8Array.from(ds.labels),
+      scores: Float64Array.from(ds.predictions),
+      threshold: 0.5,
+      attributes: [encodeAttribute(a, ds[a] as string[]), encodeAttribute(b, ds[b] as string[])],
+      intersections: [[a, b]],
+      withScoreMetrics: false,
+    });
+    assert.deepEqual(got.intersections.map((c) => c.value).sort(), ds.cells.map((c) => c.cell), `${ds.name}: the same cells (MetricFrame's empty combinations left out)`);
+    for (const want of ds.cells) {
+      const r = got.intersections.find((c) => c.value === want.cell)!.rates;
+      const what = `${ds.name} ${want.cell}`;
+      assert.deepEqual([r.support, r.positives, r.negatives], [want.count, want.positives, want.negatives], `${what} counts`);
+      assertClose(r.accuracy.estimate, want.accuracy, `${what} accuracy`);
+      assertClose(r.selectionRate.estimate, want.selection_rate, `${what} selection rate`);
+      // Fairlearn says 0.0 where a rate has no rows to divide by; the engine says null (undefined), and a rule fails closed on it.
+      assertClose(r.recall.estimate, want.positives === 0 ? null : want.tpr, `${what} TPR`);
+      assertClose(r.fnr.estimate, want.positives === 0 ? null : want.fnr, `${what} FNR`);
+      assertClose(r.fpr.estimate, want.negatives === 0 ? null : want.fpr, `${what} FPR`);
+    }
+  }
+  // The planted cell is the worst by accuracy: 70% right where the rest are 95%.
+  const planted = fairness.intersections[0]!.cells;
+  assert.equal([...planted].sort((x, y) => x.accuracy - y.accuracy)[0]!.cell, 'lang=fr&device=mobile');
 });
