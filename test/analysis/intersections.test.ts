@@ -172,3 +172,44 @@ test(`intersection cells match Fairlearn ${fairness.versions['fairlearn']} Metri
   const planted = fairness.intersections[0]!.cells;
   assert.equal([...planted].sort((x, y) => x.accuracy - y.accuracy)[0]!.cell, 'lang=fr&device=mobile');
 });
+
+test('no_regression on cells: paired candidate-minus-champion differences per cell, the worsened cell named', () => {
+  // The champion is the same model except in html&generic, where the candidate now misses 20 spam it used to catch.
+  const policy = gatePolicySchema.parse({
+    rules: [
+      { kind: 'no_regression', id: 'format-recall', metric: 'recall', slices: { attribute: 'format', value: '*' }, margin: 0.15 },
+      { kind: 'no_regression', id: 'cell-recall', metric: 'recall', slices: { attributes: ['format', 'sender_tld'] }, margin: 0.05 },
+    ],
+  });
+  const candidate = Float64Array.from(scores);
+  let flipped = 0;
+  table.forEach((r, i) => {
+    if (flipped < 20 && r['format'] === 'html' && r['sender_tld'] === 'generic' && r['label'] === '1' && scores[i]! >= 0.5) {
+      candidate[i] = 0.1;
+      flipped++;
+    }
+  });
+  const pairs = intersectionPairs(policy, ['format', 'sender_tld']);
+  const evaluate = (s: Float64Array) => evaluateVersion(data, s, { settings, intersections: pairs });
+  const packet = buildApprovalPacket({
+    runId: 'spam',
+    model: 'spam',
+    data,
+    policy,
+    policyVersion: 1,
+    candidate: { versionId: 2, version: 2, reportHash: 'sha256:c', scores: candidate, evaluation: evaluate(candidate) },
+    champion: { versionId: 1, version: 1, reportHash: 'sha256:p', scores, evaluation: evaluate(scores) },
+    traffic: [],
+    settings,
+  });
+  const delta = packet.deltas!.find((d) => d.attribute === 'format&sender_tld' && d.value === 'format=html&sender_tld=generic' && d.metric === 'recall')!;
+  assertClose(delta.interval.estimate, -20 / 210, 'recall change in the cell');
+  const [format, cells] = packet.judgement.rules;
+  assert.equal(format!.outcome, 'passed', format!.detail); // html recall drops 20/266 = 7.5% (worst case ~11%), within its 15% margin
+  assert.equal(cells!.outcome, 'failed');
+  assert.deepEqual(cells!.checks.filter((c) => c.outcome === 'failed').map((c) => c.slice), ['format=html&sender_tld=generic']);
+  const report = packet.intersections!.find((r) => r.metric === 'recall')!;
+  assert.equal(report.worstBy, 'lower');
+  assert.equal(report.worst[0]!.cell, 'format=html&sender_tld=generic');
+  assert.equal(report.worst[0]!.outcome, 'failed');
+});
