@@ -11,6 +11,7 @@ import {
   defaultEvaluationSettings,
   encodeHeldOut,
   evaluateVersion,
+  intersectionPairs,
   trafficCounts,
   type ApprovalPacket,
   type VersionEvaluation,
@@ -215,7 +216,14 @@ export function createRetrainingActivities({ db }: ActivityDeps) {
         if (!scored) throw ApplicationFailure.nonRetryable(`version ${versionId} has no score set on snapshot ${input.snapshotId}: its trainer has not scored it`, 'MissingScores');
         if (scored.scores.length !== heldout.length) throw ApplicationFailure.nonRetryable(`score set ${jobKey} has ${scored.scores.length} scores for ${heldout.length} held-out rows`, 'MissingScores');
         const scores = scored.scores;
-        const evaluation = evaluateVersion(data, scores, { settings, sensitive, minGroupSupport: policy?.minSliceSupport ?? 30, calibrationBins: calibrationBinsOf(policy) });
+        // The intersection cells the policy judges (intersectionPairs), so its rules find them; calibration for the bins its rules judge.
+        const evaluation = evaluateVersion(data, scores, {
+          settings,
+          sensitive,
+          minGroupSupport: policy?.minSliceSupport ?? 30,
+          calibrationBins: calibrationBinsOf(policy),
+          intersections: intersectionPairs(policy, attributeNames),
+        });
         heartbeat({ phase: 'evaluated', versionId });
         return { v, scores, evaluation };
       };

@@ -18,7 +18,7 @@ export const METRICS = [...RATE_METRICS, ...SCORE_METRICS] as const;
 export type MetricName = (typeof METRICS)[number];
 
 /** Error-like metrics: lower is better, so "no regression" looks at an increase. */
-const LOWER_IS_BETTER: ReadonlySet<MetricName> = new Set(['fpr', 'fnr']);
+export const LOWER_IS_BETTER: ReadonlySet<MetricName> = new Set(['fpr', 'fnr']);
 
 export const FAIRNESS_METRICS = FAIRNESS_GAPS;
 export type FairnessMetricName = FairnessGap;
@@ -26,12 +26,59 @@ export type FairnessMetricName = FairnessGap;
 const proportion = z.number().min(0).max(1);
 const onFail = z.enum(['block', 'ask']).default('block');
 
-/** 'overall', one slice, or every value of an attribute (judged slice by slice: the worst decides). */
+/** An attribute named in an intersection: '&' and '=' join the cell names (format=html&sender_tld=generic). */
+const intersectionAttribute = z
+  .string()
+  .min(1)
+  .refine((s) => !/[&=]/.test(s), { message: "an attribute in an intersection cannot contain '&' or '=' (they join cell names)" });
+
+const INTERSECTION_SIZE = 'an intersection names exactly two attributes (cells of three or more get too thin to judge)';
+
+/**
+ * Cells of an attribute combination, judged cell by cell (the worst decides):
+ * - `{ attributes: ['format', 'sender_tld'] }`: every cell of the combination;
+ * - `{ attributes: { format: 'html', sender_tld: 'country_code' } }`: one cell ('*' for a value
+ *   takes every value of that attribute: `{ format: 'html', sender_tld: '*' }`).
+ * The order of the attributes does not matter; each cell below minSliceSupport is `insufficient`.
+ */
+const intersectionSelector = z
+  .strictObject({
+    attributes: z.union([
+      z.array(intersectionAttribute),
+      z.record(intersectionAttribute, z.string().min(1, "a cell's value is a value of its attribute, or '*' for all of them")),
+    ]),
+  })
+  .superRefine(({ attributes }, ctx) => {
+    const names = Array.isArray(attributes) ? attributes : Object.keys(attributes);
+    if (new Set(names).size !== names.length) ctx.addIssue({ code: 'custom', path: ['attributes'], message: `an intersection names an attribute twice (${names.join(', ')})` });
+    else if (names.length !== 2) ctx.addIssue({ code: 'custom', path: ['attributes'], message: `${INTERSECTION_SIZE}; got ${names.length}` });
+  })
+  .meta({ id: 'IntersectionSelector', description: 'Cells of two attributes together: every cell (a list of two names) or one cell (name: value; * for any value).' });
+
+/**
+ * 'overall', one slice, every value of an attribute (value '*'), or cells of an attribute
+ * combination (intersectionSelector); judged slice by slice, the worst decides.
+ */
 const sliceSelector = z.union([
   z.literal('overall'),
   z.strictObject({ attribute: z.string().min(1), value: z.string().min(1) }),
+  intersectionSelector,
 ]);
 export type SliceSelector = z.infer<typeof sliceSelector>;
+export type IntersectionSelector = z.infer<typeof intersectionSelector>;
+
+/** The combination's attributes in code-unit order, each with its value ('*': any). */
+export function intersectionCells(selector: IntersectionSelector): [string, string][] {
+  const entries: [string, string][] = Array.isArray(selector.attributes) ? selector.attributes.map((a) => [a, '*']) : Object.entries(selector.attributes);
+  return entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** Whether a selector takes every slice (or cell) it covers, skipping those where a metric cannot exist. */
+function isWildcard(selector: SliceSelector): boolean {
+  if (selector === 'overall') return false;
+  if ('attribute' in selector) return selector.value === '*';
+  return intersectionCells(selector).some(([, v]) => v === '*');
+}
 
 const boundRule = z
   .strictObject({
@@ -238,12 +285,14 @@ export interface PolicyJudgement {
 
 export const thresholdConstraintsKey = (c: PolicyThresholdConstraints) => canonicalJson(c);
 
-const sliceName = (s: { attribute: string; value: string }) => (s.attribute === 'overall' ? 'overall' : `${s.attribute}=${s.value}`);
+/** An intersection cell's attribute is 'a&b' and its value 'a=x&b=y' (analysis/confusion.ts intersect): the value names it. */
+const isCell = (s: { attribute: string; value: string }) => s.attribute.includes('&') && s.value.startsWith(`${s.attribute.split('&')[0]}=`);
+const sliceName = (s: { attribute: string; value: string }) => (s.attribute === 'overall' ? 'overall' : isCell(s) ? s.value : `${s.attribute}=${s.value}`);
 const fmt = (x: number | null) => (x === null ? 'n/a' : Number.isInteger(x) ? String(x) : x.toFixed(4));
 const fmtInterval = (i: IntervalLike) => `${fmt(i.estimate)} [${fmt(i.lower)}, ${fmt(i.upper)}]`;
 
 /** The rows a metric is a proportion of: a slice's support for that metric. */
-function denominator(s: EvidenceSlice, metric: MetricName): number {
+export function denominator(s: EvidenceSlice, metric: MetricName): number {
   switch (metric) {
     case 'fpr':
       return s.negatives;
@@ -288,7 +337,7 @@ function checkSlices(
 ): RuleResult['checks'] | string {
   const slices = selectSlices(evidence.slices, selector);
   if (typeof slices === 'string') return slices;
-  const wildcard = selector !== 'overall' && selector.value === '*';
+  const wildcard = isWildcard(selector);
   return slices.flatMap((s) => {
     const support = supportCheck(s, metric, policy, wildcard);
     if (support === 'skip') return [];
@@ -296,15 +345,62 @@ function checkSlices(
   });
 }
 
-function selectSlices<S extends { attribute: string; value: string }>(list: S[], selector: SliceSelector): S[] | string {
+/**
+ * The slices (or intersection cells) a selector names, from any evidence list with attribute and
+ * value (classification slices, calibration slices); a string says what is missing.
+ */
+export function selectSlices<S extends { attribute: string; value: string }>(list: S[], selector: SliceSelector): S[] | string {
   if (selector === 'overall') {
     const overall = list.find((s) => s.attribute === 'overall');
     return overall ? [overall] : 'no overall evaluation in the evidence';
   }
+  if (!('attribute' in selector)) return selectCells(list, selector);
   const matches = list.filter(
     (s) => s.attribute === selector.attribute && (selector.value === '*' || s.value === selector.value),
   );
   return matches.length > 0 ? matches : `slice ${selector.attribute}=${selector.value} is not in the evaluation`;
+}
+
+/**
+ * Intersection cells: the evaluation names the combination 'a&b' and a cell 'a=x&b=y' in the order
+ * it was asked for (intersectionsOf asks in code-unit order; either order is found). Cells with no
+ * rows are not in the evaluation: a named one is missing evidence.
+ */
+function selectCells<S extends { attribute: string; value: string }>(list: S[], selector: IntersectionSelector): S[] | string {
+  const cells = intersectionCells(selector);
+  const label = cells.map(([a]) => a).join(' × ');
+  for (const order of [cells, [...cells].reverse()]) {
+    const combination = order.map(([a]) => a).join('&');
+    const all = list.filter((s) => s.attribute === combination);
+    if (all.length === 0) continue;
+    const [[a, va], [b, vb]] = order as [[string, string], [string, string]];
+    const matches = all.filter(
+      (s) =>
+        (va === '*' || s.value.startsWith(`${a}=${va}&${b}=`)) &&
+        (vb === '*' || s.value.endsWith(`&${b}=${vb}`)) &&
+        s.value.startsWith(`${a}=`),
+    );
+    if (matches.length > 0) return matches;
+    const wanted = order.map(([x, v]) => `${x}=${v}`).join('&');
+    return `intersection cell ${wanted} has no rows in the evaluation`;
+  }
+  return `intersection ${label} is not in the evaluation (the evaluation computes the cells its policy names; is each attribute a slice attribute of the held-out set?)`;
+}
+
+/**
+ * The attribute pairs the policy's intersection selectors read (each in code-unit order, distinct,
+ * sorted), so the evaluation computes those cells (evaluateVersion's `intersections`), as
+ * calibrationBinsOf does for bins. Pairs naming an attribute the data lacks should be dropped by the
+ * caller: the rule then reports missing evidence and fails closed.
+ */
+export function intersectionsOf(policy: GatePolicy | null): [string, string][] {
+  const pairs = new Map<string, [string, string]>();
+  for (const r of policy?.rules ?? []) {
+    if (!('slices' in r) || r.slices === 'overall' || 'attribute' in r.slices) continue;
+    const [[a], [b]] = intersectionCells(r.slices) as [[string, string], [string, string]];
+    pairs.set(`${a}&${b}`, [a, b]);
+  }
+  return [...pairs.keys()].sort().map((k) => pairs.get(k)!);
 }
 
 /** Judges one interval against [min, max]: met only when the whole interval is inside. */
@@ -451,7 +547,7 @@ function judgeRule(rule: GateRule, index: number, policy: GatePolicy, evidence: 
       if (!entry) return missing(brier ? 'no calibration evaluation' : `no calibration evaluation with ${rule.bins} bins`);
       const slices = selectSlices(entry.slices, rule.slices);
       if (typeof slices === 'string') return missing(slices);
-      const wildcard = rule.slices !== 'overall' && rule.slices.value === '*';
+      const wildcard = isWildcard(rule.slices);
       const checks = slices.flatMap((s): RuleResult['checks'] => {
         const name = sliceName(s);
         if (s.support === 0) return wildcard ? [] : [{ slice: name, outcome: 'failed', observed: null, detail: `${what} is undefined: the slice has no rows` }];

@@ -9,18 +9,23 @@ import { delongAucInterval } from './aucInterval';
 import { evaluateCalibration, type BrierNormalInterval, type Binning, type ReliabilityCurve } from './calibration';
 import { bootstrapAuc, bootstrapCellsMulti, jointCells, projectJointA, projectJointB, JOINT_CELLS, type BootstrapInterval } from './bootstrap';
 import { evaluateClassification, type ClassificationEvaluation, type RateSet, type SliceEvaluation } from './classification';
-import { confusionByCode, encodeAttribute, type EncodedAttribute } from './confusion';
+import { confusionByCode, encodeAttribute, intersect, type EncodedAttribute } from './confusion';
 import { FAIRNESS_GAPS, fairnessFromCells, type FairnessReport } from './fairness';
 import {
+  LOWER_IS_BETTER,
   RATE_METRICS,
+  denominator,
+  intersectionsOf,
   judgePolicy,
   thresholdConstraintsKey,
   type EvidenceSlice,
   type GatePolicy,
   type IntervalLike,
+  type MetricName,
   type PolicyEvidence,
   type PolicyJudgement,
   type PolicyThresholdConstraints,
+  type RuleOutcome,
 } from './policy';
 import { abstainBand, chooseThreshold, prCurvesBySlice, precisionRecallCurve, type AbstainBand, type PrCurve, type ThresholdChoice } from './thresholds';
 import { errorCost, minimumCostThreshold } from './errorCost';
@@ -310,7 +315,14 @@ export type PairedDelta = NonNullable<PolicyEvidence['deltas']>[number];
  * bootstrap: both models' outcomes on the same row move together (16 joint cells per stratum), so
  * the interval reflects the models' disagreement, not two independent samples' noise.
  */
-export function pairedDeltas(data: HeldOutData, candidate: Float64Array, champion: Float64Array, settings: EvaluationSettings): PairedDelta[] {
+export function pairedDeltas(
+  data: HeldOutData,
+  candidate: Float64Array,
+  champion: Float64Array,
+  settings: EvaluationSettings,
+  /** Attribute pairs whose cells also get paired differences (no_regression on an intersection). */
+  intersections: [string, string][] = [],
+): PairedDelta[] {
   const metrics = RATE_METRICS;
   const out: PairedDelta[] = [];
   const opts = { B: settings.B, seed: settings.seed, confidence: settings.confidence };
@@ -335,6 +347,13 @@ export function pairedDeltas(data: HeldOutData, candidate: Float64Array, champio
   };
   run('overall', ['all'], null);
   for (const attr of data.attributes) run(attr.name, attr.values, attr.codes);
+  for (const [x, y] of intersections) {
+    const a = data.attributes.find((t) => t.name === x);
+    const b = data.attributes.find((t) => t.name === y);
+    if (!a || !b) continue; // a rule naming it reports missing evidence
+    const cross = intersect(a, b);
+    run(cross.name, cross.values, cross.codes);
+  }
   return out;
 }
 
@@ -386,7 +405,12 @@ const sliceEvidence = (s: SliceEvaluation, auc?: IntervalLike): EvidenceSlice =>
 export function policyEvidence(candidate: VersionEvaluation, deltas: PairedDelta[] | null, thresholds: ThresholdAnalysis[]): PolicyEvidence {
   const c = candidate.classification;
   return {
-    slices: [sliceEvidence(c.overall, { estimate: candidate.aucInterval.estimate, lower: candidate.aucInterval.lower, upper: candidate.aucInterval.upper }), ...c.slices.filter((s) => s.rates.support > 0).map((s) => sliceEvidence(s))],
+    slices: [
+      sliceEvidence(c.overall, { estimate: candidate.aucInterval.estimate, lower: candidate.aucInterval.lower, upper: candidate.aucInterval.upper }),
+      ...c.slices.filter((s) => s.rates.support > 0).map((s) => sliceEvidence(s)),
+      // Intersection cells (attribute 'a&b', value 'a=x&b=y'), those the evaluation computed; never empty ones.
+      ...c.intersections.map((s) => sliceEvidence(s)),
+    ],
     deltas,
     fairness: candidate.fairness.map((f) => ({
       attribute: f.attribute,
@@ -416,7 +440,118 @@ export interface ApprovalPacket {
   untested: UntestedSegment[];
   /** The saturation check's verdict and the report it came from (present when the run had one). */
   saturation?: NonNullable<PolicyEvidence['saturation']> & { reportHash: string };
+  /** The worst intersection cells per combination the policy judges or the caller asked for (worstIntersectionCells). */
+  intersections?: IntersectionReport[];
   judgement: PolicyJudgement;
+}
+
+// ---- intersections: the worst cells of each attribute combination ----
+
+/** One intersection cell in the packet's worst-cells list. */
+export interface WorstCell {
+  /** 'format=html&sender_tld=generic' */
+  cell: string;
+  support: number;
+  positives: number;
+  negatives: number;
+  /** The metric's Wilson interval in this cell. */
+  interval: IntervalLike;
+  /** The worst outcome the policy's rules on this combination gave the cell; null when no rule judged it. */
+  outcome: RuleOutcome | null;
+}
+
+export interface IntersectionReport {
+  /** The two attributes, in the evaluation's order. */
+  attributes: string[];
+  metric: MetricName;
+  /** 'upper': the highest upper bound is worst (error-like, or a rule's max); 'lower': the lowest lower bound. */
+  worstBy: 'upper' | 'lower';
+  /** Ids of the rules that judge this combination on this metric (none: asked for, not judged). */
+  rules: string[];
+  /** Cells with rows, and how many of them have fewer than minSliceSupport rows under the metric (insufficient, not ranked). */
+  cells: number;
+  belowMinSupport: number;
+  /** The worst cells with enough support, worst first. */
+  worst: WorstCell[];
+}
+
+/** Cells listed per combination in the packet. */
+export const WORST_CELLS = 5;
+
+const OUTCOME_RANK: Record<RuleOutcome, number> = { passed: 0, insufficient: 1, needs_approval: 2, failed: 3 };
+
+/**
+ * The attribute pairs an evaluation computes cells for: the policy's intersection selectors
+ * (intersectionsOf) whose attributes the held-out rows carry, and `extra` (already checked by the
+ * caller), each in code-unit order, distinct. A policy pair naming an unknown attribute is left
+ * out, so its rule reports missing evidence instead of the evaluation throwing.
+ */
+export function intersectionPairs(policy: GatePolicy | null, attributeNames: readonly string[], extra: readonly (readonly [string, string])[] = []): [string, string][] {
+  const known = new Set(attributeNames);
+  const pairs = new Map<string, [string, string]>();
+  const add = ([x, y]: readonly [string, string]) => {
+    const [a, b] = x < y ? [x, y] : [y, x];
+    pairs.set(`${a}&${b}`, [a, b]);
+  };
+  intersectionsOf(policy).filter(([a, b]) => known.has(a) && known.has(b)).forEach(add);
+  extra.forEach(add);
+  return [...pairs.keys()].sort().map((k) => pairs.get(k)!);
+}
+
+/**
+ * For each combination the evaluation computed: the k worst cells on each metric a rule judges it by
+ * (bound and no_regression rules with an intersection selector), or on accuracy when no rule does.
+ * Cells whose metric denominator is below minSliceSupport are counted, not ranked (their rules call
+ * them insufficient); cells where the metric is undefined are left out.
+ */
+export function worstIntersectionCells(
+  evaluation: VersionEvaluation,
+  policy: GatePolicy | null,
+  judgement: PolicyJudgement,
+  k = WORST_CELLS,
+): IntersectionReport[] {
+  const byCombination = new Map<string, SliceEvaluation[]>();
+  for (const s of evaluation.classification.intersections) byCombination.set(s.attribute, [...(byCombination.get(s.attribute) ?? []), s]);
+  const minSupport = policy?.minSliceSupport ?? 30;
+  const out: IntersectionReport[] = [];
+  for (const [combination, cells] of byCombination) {
+    const attributes = combination.split('&');
+    const sorted = [...attributes].sort();
+    const views = new Map<string, { metric: MetricName; worstBy: 'upper' | 'lower'; rules: string[] }>();
+    (policy?.rules ?? []).forEach((r, i) => {
+      if ((r.kind !== 'bound' && r.kind !== 'no_regression') || r.slices === 'overall' || 'attribute' in r.slices) return;
+      const names = (Array.isArray(r.slices.attributes) ? r.slices.attributes : Object.keys(r.slices.attributes)).slice().sort();
+      if (names.join('&') !== sorted.join('&')) return;
+      const worstBy = r.kind === 'bound' ? (r.min === undefined ? 'upper' : r.max === undefined ? 'lower' : LOWER_IS_BETTER.has(r.metric) ? 'upper' : 'lower') : LOWER_IS_BETTER.has(r.metric) ? 'upper' : 'lower';
+      const key = `${r.metric}|${worstBy}`;
+      const view = views.get(key) ?? { metric: r.metric, worstBy, rules: [] };
+      view.rules.push(r.id ?? `${r.kind}#${i + 1}`);
+      views.set(key, view);
+    });
+    if (views.size === 0) views.set('accuracy|lower', { metric: 'accuracy', worstBy: 'lower', rules: [] });
+    for (const { metric, worstBy, rules } of views.values()) {
+      const judged = judgement.rules.filter((r) => rules.includes(r.id));
+      const ranked: WorstCell[] = [];
+      let belowMinSupport = 0;
+      for (const s of cells) {
+        const e = sliceEvidence(s);
+        const n = denominator(e, metric);
+        if (n === 0) continue;
+        if (n < minSupport) {
+          belowMinSupport++;
+          continue;
+        }
+        const interval = e.metrics[metric];
+        if (!interval || interval.lower === null || interval.upper === null) continue;
+        const outcomes = judged.flatMap((r) => r.checks.filter((c) => c.slice === s.value).map((c) => c.outcome));
+        const outcome = outcomes.length === 0 ? null : outcomes.reduce((w, o) => (OUTCOME_RANK[o] > OUTCOME_RANK[w] ? o : w));
+        ranked.push({ cell: s.value, support: e.support, positives: e.positives, negatives: e.negatives, interval, outcome });
+      }
+      ranked.sort((a, b) => (worstBy === 'upper' ? b.interval.upper! - a.interval.upper! : a.interval.lower! - b.interval.lower!) || (a.cell < b.cell ? -1 : 1));
+      out.push({ attributes, metric, worstBy, rules, cells: cells.length, belowMinSupport, worst: ranked.slice(0, k) });
+    }
+  }
+  return out;
 }
 
 /** Traffic counts per slice value from production examples' attributes. */
@@ -454,9 +589,15 @@ export function buildApprovalPacket(input: {
   traffic: TrafficCount[];
   settings: EvaluationSettings;
   saturation?: ApprovalPacket['saturation'];
+  /** Cells listed per intersection combination (default WORST_CELLS). */
+  worstCells?: number;
 }): ApprovalPacket {
   const { data, policy, candidate, champion } = input;
-  const deltas = champion ? pairedDeltas(data, candidate.scores, champion.scores, input.settings) : null;
+  // Paired differences for the intersection cells the policy judges (and the evaluation computed).
+  const computedPairs = [...new Set(candidate.evaluation.classification.intersections.map((s) => s.attribute))].map((n) => n.split('&') as [string, string]);
+  const policyPairs = new Set(intersectionsOf(policy).map((p) => p.join('&')));
+  const deltaPairs = computedPairs.filter((p) => policyPairs.has([...p].sort().join('&')));
+  const deltas = champion ? pairedDeltas(data, candidate.scores, champion.scores, input.settings, deltaPairs) : null;
   const thresholds = thresholdAnalyses(data, candidate.scores, policy);
   const evidence = { ...policyEvidence(candidate.evaluation, deltas, thresholds), saturation: input.saturation ?? null };
   const heldOutSupport = candidate.evaluation.classification.slices.map((s) => ({
@@ -467,6 +608,8 @@ export function buildApprovalPacket(input: {
     positives: s.rates.positives,
   }));
   const positives = candidate.evaluation.classification.overall.rates.positives;
+  const judgement = judgePolicy(policy, evidence);
+  const intersections = worstIntersectionCells(candidate.evaluation, policy, judgement, input.worstCells);
   return {
     schemaVersion: 1,
     runId: input.runId,
@@ -485,7 +628,8 @@ export function buildApprovalPacket(input: {
       : null,
     untested: untestedSegments(input.traffic, heldOutSupport, policy?.minSliceSupport ?? 30),
     ...(input.saturation ? { saturation: input.saturation } : {}),
-    judgement: judgePolicy(policy, evidence),
+    ...(intersections.length > 0 ? { intersections } : {}),
+    judgement,
   };
 }
 

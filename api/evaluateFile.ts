@@ -2,7 +2,7 @@
 // Used by `retrain eval FILE` and by reports.evaluateFile for an uploaded file.
 import { FAIRNESS_GAPS } from '../analysis/fairness';
 import { calibrationBinsOf, type GatePolicy } from '../analysis/policy';
-import { buildApprovalPacket, defaultEvaluationSettings, evaluateVersion, type ApprovalPacket, type HeldOutData } from '../analysis/report';
+import { buildApprovalPacket, defaultEvaluationSettings, evaluateVersion, intersectionPairs, type ApprovalPacket, type HeldOutData } from '../analysis/report';
 import { PredictionsFileError, parsePredictions, requireNames, type PredictionsFormat } from './predictionsFile';
 
 export interface EvaluateFileOptions {
@@ -12,6 +12,12 @@ export interface EvaluateFileOptions {
   slices?: string[];
   /** Columns to compute fairness on; default none. */
   sensitive?: string[];
+  /**
+   * Pairs of columns whose intersection cells are evaluated and listed (the worst cells per pair in
+   * packet.intersections), besides those the policy's intersection rules name. Their columns are
+   * sliced too.
+   */
+  intersections?: [string, string][];
   threshold?: number;
   policy?: GatePolicy | null;
   B?: number;
@@ -40,6 +46,18 @@ export interface FileEvaluation {
 /** Slice values over all slice and sensitive columns together: each is evaluated and reported (~1 KB of packet each). */
 export const MAX_SLICE_VALUES_TOTAL = 2000;
 
+/** The columns of the requested intersections; a pair must name two different columns, neither with '&' or '='. */
+function checkIntersections(pairs: readonly (readonly string[])[]): string[] {
+  for (const pair of pairs) {
+    const shown = pair.join(',');
+    if (pair.length !== 2) throw new PredictionsFileError(`--intersections '${shown}' names ${pair.length} column(s): an intersection is two columns, as in format,sender_tld`, null, null);
+    if (pair[0] === pair[1]) throw new PredictionsFileError(`--intersections '${shown}' names ${pair[0]} twice: an intersection is two different columns`, null, null);
+    const bad = pair.find((c) => /[&=]/.test(c));
+    if (bad !== undefined) throw new PredictionsFileError(`--intersections names '${bad}': a column in an intersection cannot contain '&' or '=' (they join cell names)`, null, null);
+  }
+  return [...new Set(pairs.flat())];
+}
+
 export function evaluatePredictionsFile(text: string, opts: EvaluateFileOptions = {}): FileEvaluation {
   let sensitive: string[] = [];
   const table = parsePredictions(text, {
@@ -52,7 +70,9 @@ export function evaluatePredictionsFile(text: string, opts: EvaluateFileOptions 
       requireNames(columnNames, slices, '--slices');
       sensitive = opts.sensitive ?? [];
       requireNames(columnNames, sensitive, '--sensitive');
-      return [...new Set([...slices, ...sensitive])];
+      const crossed = checkIntersections(opts.intersections ?? []);
+      requireNames(columnNames, crossed, '--intersections');
+      return [...new Set([...slices, ...sensitive, ...crossed])];
     },
   });
   const sliceValues = table.attributes.reduce((sum, a) => sum + a.values.length, 0);
@@ -74,7 +94,17 @@ export function evaluatePredictionsFile(text: string, opts: EvaluateFileOptions 
   };
   // Fairlearn's conventions here (every group, an undefined rate counts as 0), so the numbers compare one to one.
   // Calibration for the bins the policy's calibration rules judge (and the always-on 10), so the rules are judged here too.
-  const evaluation = evaluateVersion(data, table.scores, { settings, sensitive, minGroupSupport: 1, undefinedRates: 'zero', calibrationBins: calibrationBinsOf(opts.policy ?? null) });
+  const intersections = intersectionPairs(opts.policy ?? null, data.attributes.map((a) => a.name), opts.intersections ?? []);
+  const size = (name: string) => data.attributes.find((a) => a.name === name)!.values.length;
+  const cells = intersections.reduce((sum, [a, b]) => sum + size(a) * size(b), 0);
+  if (sliceValues + cells > MAX_SLICE_VALUES_TOTAL) {
+    throw new PredictionsFileError(
+      `the intersections have up to ${cells} cells (${intersections.map(([a, b]) => `${a} × ${b}: ${size(a) * size(b)}`).join(', ')}), which with the ${sliceValues} slice values is more than the ${MAX_SLICE_VALUES_TOTAL} one evaluation reports: intersect columns with fewer values`,
+      null,
+      null,
+    );
+  }
+  const evaluation = evaluateVersion(data, table.scores, { settings, sensitive, minGroupSupport: 1, undefinedRates: 'zero', intersections, calibrationBins: calibrationBinsOf(opts.policy ?? null) });
   const packet = buildApprovalPacket({
     runId: 'file',
     model: opts.fileName ?? 'predictions',

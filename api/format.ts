@@ -42,6 +42,19 @@ function calibrationLines(packet: ApprovalPacket): string[] {
   return out;
 }
 
+/** The worst intersection cells per combination (packet.intersections), one table each. */
+function intersectionLines(packet: ApprovalPacket): string[] {
+  const lines: string[] = [];
+  for (const r of packet.intersections ?? []) {
+    const by = r.worstBy === 'upper' ? 'highest upper bound' : 'lowest lower bound';
+    const judged = r.rules.length ? `judged by ${r.rules.join(', ')}` : 'not judged by a rule';
+    lines.push('', `Worst cells of ${r.attributes.join(' × ')} by ${r.metric} (${by}; ${judged}; ${r.cells} cells, ${r.belowMinSupport} below minimum support)`);
+    lines.push(`  ${'cell'.padEnd(44)} ${'n'.padStart(6)}  ${r.metric.padEnd(20)}  outcome`);
+    for (const c of r.worst) lines.push(`  ${c.cell.slice(0, 44).padEnd(44)} ${String(c.support).padStart(6)}  ${ci(c.interval)}  ${c.outcome ?? '-'}`);
+  }
+  return lines;
+}
+
 export function formatPacket(packet: ApprovalPacket, packetHash: string | null): string {
   const lines: string[] = [];
   const hasChampion = packet.champion !== null;
@@ -79,6 +92,8 @@ export function formatPacket(packet: ApprovalPacket, packetHash: string | null):
       `  FPR gap ${ci(f.fpr_difference)}   TPR gap ${ci(f.tpr_difference)}   equalized odds ${ci(f.equalized_odds_difference)}   demographic parity ${ci(f.demographic_parity_difference)}`,
     );
   }
+
+  lines.push(...intersectionLines(packet));
 
   if (packet.thresholds.length) {
     lines.push('', 'Threshold trade-off');

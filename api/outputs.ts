@@ -10,7 +10,7 @@ import { jsonObject, timestamp, timestampText } from './schemas';
 import type { FairnessReport } from '../analysis/fairness';
 import type { AblationRowTest } from '../analysis/ablation';
 import { METRICS, thresholdConstraintsSchema, type PolicyJudgement, type RuleResult } from '../analysis/policy';
-import type { ApprovalPacket, VersionCalibration, VersionEvaluation } from '../analysis/report';
+import type { ApprovalPacket, IntersectionReport, VersionCalibration, VersionEvaluation } from '../analysis/report';
 import type { ThresholdChoice } from '../analysis/thresholds';
 import type { UntestedSegment } from '../analysis/untested';
 import type { AblationSeed, IntervalEvidence, LearningCurveVerdict, VerdictThresholds } from '../analysis/learningCurve';
@@ -154,6 +154,30 @@ const untestedSegmentOutput = z.object({
   reason: z.enum(['absent', 'insufficient']),
 });
 
+/** The worst cells of one attribute combination on one metric (analysis/report IntersectionReport). */
+export const intersectionReportOutput = z
+  .object({
+    attributes: z.array(z.string()).describe('The two attributes of the combination, in the evaluation’s order'),
+    metric: z.enum(METRICS),
+    worstBy: z.enum(['upper', 'lower']).describe('upper: the highest upper bound is worst (error-like, or a rule’s max); lower: the lowest lower bound'),
+    rules: z.array(z.string()).describe('Ids of the rules judging this combination on this metric; empty when only asked for'),
+    cells: z.number().int().describe('Cells with rows'),
+    belowMinSupport: z.number().int().describe('Cells below minSliceSupport for this metric: insufficient, not ranked'),
+    worst: z.array(
+      z
+        .object({
+          cell: z.string().describe('format=html&sender_tld=generic'),
+          support: z.number().int(),
+          positives: z.number().int(),
+          negatives: z.number().int(),
+          interval: intervalOutput,
+          outcome: z.enum(['passed', 'failed', 'insufficient', 'needs_approval']).nullable().describe('The worst outcome the rules gave the cell; null when no rule judged it'),
+        })
+        .meta({ id: 'WorstCell' }),
+    ),
+  })
+  .meta({ id: 'IntersectionReport', description: 'The worst cells of an attribute combination by a metric, with support and Wilson interval, worst first.' });
+
 export const approvalPacketOutput = z
   .object({
     schemaVersion: z.literal(1),
@@ -190,6 +214,7 @@ export const approvalPacketOutput = z
     saturation: z
       .object({ verdict: z.enum(['improving', 'plateau', 'degrading']), reasons: z.array(z.string()), recommendation: z.string(), reportHash: z.string() })
       .optional(),
+    intersections: z.array(intersectionReportOutput).optional(),
     judgement: policyJudgementOutput,
   })
   .meta({
@@ -429,6 +454,7 @@ export type OutputTypeChecks = [
   Assert<Equals<z.infer<typeof approvalPacketOutput>, ApprovalPacket>>,
   Assert<Equals<z.infer<typeof fairlearnFairnessOutput>, FairlearnCompatibleFairness>>,
   Assert<Equals<z.infer<typeof versionEvaluationOutput>, VersionEvaluation>>,
+  Assert<Equals<z.infer<typeof intersectionReportOutput>, IntersectionReport>>,
   Assert<Equals<z.infer<typeof fairnessReportOutput>, FairnessReport>>,
   Assert<Equals<z.infer<typeof versionCalibrationOutput>, VersionCalibration>>,
   Assert<Equals<z.infer<typeof thresholdChoiceOutput>, ThresholdChoice>>,

@@ -37,7 +37,7 @@ export function isStreamedUpload(req: http.IncomingMessage, pathname: string): b
 const optionsSchema = evaluateFileOptionsSchema;
 const LIST_OPTIONS = new Set(['slices', 'sensitive']);
 const NUMBER_OPTIONS = new Set(['threshold', 'bootstrap']);
-const QUERY_OPTIONS = ['fileName', 'slices', 'sensitive', 'threshold', 'bootstrap', 'policy'];
+const QUERY_OPTIONS = ['fileName', 'slices', 'sensitive', 'intersections', 'threshold', 'bootstrap', 'policy'];
 
 class OptionError extends Error {}
 
@@ -51,6 +51,11 @@ function optionsFromQuery(query: URLSearchParams, format: 'csv' | 'jsonl'): Reco
       continue;
     }
     if (!QUERY_OPTIONS.includes(key)) throw new OptionError(`query parameter '${key}' is not an option of this upload (options: ${QUERY_OPTIONS.join(', ')})`);
+    if (key === 'intersections') {
+      // One pair per value (intersections=format,sender_tld), repeated for more pairs.
+      raw[key] = values.map((v) => v.split(',').map((c) => c.trim()));
+      continue;
+    }
     if (LIST_OPTIONS.has(key)) {
       raw[key] = values.flatMap((v) => v.split(',')).filter((v) => v !== '');
       continue;

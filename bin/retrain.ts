@@ -162,11 +162,16 @@ program
   .argument('<file>', 'predictions file')
   .option('--slices <columns>', 'comma-separated columns to slice by (default: every other column)')
   .option('--sensitive <columns>', 'comma-separated columns for the fairness section')
+  .option(
+    '--intersections <a,b>',
+    'two columns whose cells (a=x&b=y) are evaluated, the worst listed; repeat for more pairs',
+    (v: string, prev: string[][] = []) => [...prev, v.split(',').map((x) => x.trim())],
+  )
   .option('--policy <file>', 'gate policy (JSON) to judge the predictions with')
   .option('--threshold <t>', 'operating threshold: predict 1 when score >= t', '0.5')
   .option('--bootstrap <B>', 'bootstrap replicates for intervals', '1000')
   .option('--json', "print a JSON document (fairness in Fairlearn's names) instead of the packet")
-  .action(async (file: string, o: { slices?: string; sensitive?: string; policy?: string; threshold: string; bootstrap: string; json?: boolean }) => {
+  .action(async (file: string, o: { slices?: string; sensitive?: string; intersections?: string[][]; policy?: string; threshold: string; bootstrap: string; json?: boolean }) => {
     const { readFileSync } = await import('node:fs');
     const { evaluatePredictionsFile } = await import('../api/evaluateFile');
     const { gatePolicySchema } = await import('../analysis/policy');
@@ -191,6 +196,7 @@ program
       policy,
       ...(slices ? { slices } : {}),
       ...(sensitive ? { sensitive } : {}),
+      ...(o.intersections ? { intersections: o.intersections as [string, string][] } : {}),
     });
     if (o.json) {
       const overall = result.packet.candidateEvaluation.classification.overall;
@@ -204,6 +210,7 @@ program
         costs: result.packet.costs,
         abstain: result.packet.abstain,
         calibration: result.packet.candidateEvaluation.calibration ?? [],
+        intersections: result.packet.intersections ?? [],
         gate: policy ? result.packet.judgement : null,
       });
     } else {

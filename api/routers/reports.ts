@@ -45,7 +45,7 @@ const fmt = (n: number) => n.toLocaleString('en-US');
 
 const evaluateFileDescription = [
   'The file arrives either as the `content` string of a JSON body, or, streamed, as the request body itself with `Content-Type: text/csv` or `application/x-ndjson` (also `application/jsonl`), UTF-8, and the options as query parameters:',
-  '`fileName`, `slices` and `sensitive` (comma-separated or repeated), `threshold`, `bootstrap`, and `policy` as a JSON string; the format follows from the media type.',
+  '`fileName`, `slices` and `sensitive` (comma-separated or repeated), `intersections` (two columns comma-separated, `intersections=format,sender_tld`, repeated for more pairs), `threshold`, `bootstrap`, and `policy` as a JSON string; the format follows from the media type.',
   `A streamed file is at most ${fmt(EVALUATE_FILE_LIMITS.characters)} bytes and is never held as one string by the API; a JSON body at most 64 MiB (every request body is; past it, 413 without reading the rest).`,
   'Either way the file is parsed and evaluated in a worker thread, one file at a time, so other requests are served meanwhile.',
   `Limits: \`content\` at most ${fmt(EVALUATE_FILE_LIMITS.characters)} characters and ${fmt(EVALUATE_FILE_LIMITS.rows)} rows;`,
@@ -61,6 +61,8 @@ export const evaluateFileOptionFields = {
   format: z.enum(['csv', 'jsonl']).optional(),
   slices: columnList.optional(),
   sensitive: columnList.optional(),
+  /** Pairs of columns whose intersection cells are evaluated, the worst listed in packet.intersections (query: intersections=a,b, repeated for more pairs). */
+  intersections: z.array(z.array(z.string().min(1).max(100)).length(2, 'an intersection is two columns, as in ["format", "sender_tld"]')).max(10).optional(),
   threshold: z.number().min(0).max(1).optional(),
   policy: gatePolicySchema.optional(),
   bootstrap: z.number().int().min(10).max(10_000).optional(),
@@ -78,6 +80,7 @@ export function evaluateFileOptionsOf(input: EvaluateFileOptionsInput): Evaluate
     ...(input.format ? { format: input.format } : {}),
     ...(input.slices ? { slices: input.slices } : {}),
     ...(input.sensitive ? { sensitive: input.sensitive } : {}),
+    ...(input.intersections ? { intersections: input.intersections.map(([a, b]) => [a!, b!] as [string, string]) } : {}),
     ...(input.threshold !== undefined ? { threshold: input.threshold } : {}),
     ...(input.bootstrap !== undefined ? { B: input.bootstrap } : {}),
     policy: input.policy ?? null,

@@ -8,6 +8,7 @@ import { Empty, ErrorState, Loading, Query } from '../components/states';
 import { useTRPC } from '../trpc';
 import { CalibrationSection } from './Calibration';
 import { LearningCurveSection, PrSection } from './Curves';
+import { IntersectionsSection } from './Intersections';
 import { DeltasSection, FairnessSection, SlicesSection } from './Intervals';
 import { insufficientSlices, type Packet, type Policy } from './model';
 import { PacketHeader, RulesSection, UntestedSection } from './Summary';
@@ -45,6 +46,7 @@ function PacketSections({ runId, packet, packetHash, policy }: { runId: string; 
       <PacketHeader packet={packet} packetHash={packetHash} />
       <RulesSection packet={packet} />
       <SlicesSection packet={packet} policy={policy} flagged={flagged} />
+      <IntersectionsSection packet={packet} />
       <FairnessSection packet={packet} policy={policy} />
       <DeltasSection packet={packet} policy={policy} flagged={flagged} />
       <PrSection packet={packet} />

@@ -67,7 +67,9 @@ function boundsFor(policy: Policy | null, metric: RateMetric, attribute: string,
   const out: { min?: number; max?: number } = {};
   for (const r of policy?.rules ?? []) {
     if (r.kind !== 'bound' || r.metric !== metric) continue;
-    const applies = r.slices === 'overall' ? attribute === 'overall' : r.slices.attribute === attribute && (r.slices.value === '*' || r.slices.value === value);
+    // Intersection selectors judge cells, drawn in their own section (Intersections.tsx), not here.
+    const applies =
+      r.slices === 'overall' ? attribute === 'overall' : 'attribute' in r.slices && r.slices.attribute === attribute && (r.slices.value === '*' || r.slices.value === value);
     if (!applies) continue;
     if (r.min !== undefined) out.min = Math.max(out.min ?? -Infinity, r.min);
     if (r.max !== undefined) out.max = Math.min(out.max ?? Infinity, r.max);
@@ -215,7 +217,8 @@ export function calibrationRows(entry: VersionCalibration, metric: CalibrationMe
     const max = (policy?.rules ?? []).flatMap((r) => {
       if (r.kind !== 'calibration' || r.metric !== metric) return [];
       if (metric !== 'brier' && (r.bins !== entry.bins || r.binning !== binning)) return [];
-      const applies = r.slices === 'overall' ? s.attribute === 'overall' : r.slices.attribute === s.attribute && (r.slices.value === '*' || r.slices.value === s.value);
+      // Intersection selectors judge cells, not the single slices listed here.
+      const applies = r.slices === 'overall' ? s.attribute === 'overall' : 'attribute' in r.slices && r.slices.attribute === s.attribute && (r.slices.value === '*' || r.slices.value === s.value);
       return applies ? [r.max] : [];
     });
     return {

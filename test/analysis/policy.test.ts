@@ -9,6 +9,7 @@ import {
   calibrationBinsOf,
   defaultSpamFilterPolicy,
   gatePolicySchema,
+  intersectionsOf,
   judgePolicy,
   thresholdConstraintsKey,
   type CalibrationEvidenceSlice,
@@ -240,4 +241,102 @@ test('calibration rule on a real evaluation: an overconfident slice fails while 
   assert.deepEqual(j.rules.map((r) => r.outcome), ['passed', 'failed']);
   assert.deepEqual(j.rules[1]!.checks.map((c) => [c.slice, c.outcome]), [['region=east', 'failed'], ['region=west', 'passed']]);
   assert.equal(j.decision, 'failed');
+});
+
+/** Cells of format × sender_tld as the evaluation names them (analysis/confusion.ts intersect). */
+const cell = (f: string, t: string, fp: number, negatives: number, tp: number, positives: number) =>
+  slice('format&sender_tld', `format=${f}&sender_tld=${t}`, fp, negatives, tp, positives);
+
+test('intersection selectors: one cell or every cell, in either order; the worst cell decides', () => {
+  const cells = [
+    cell('html', 'country_code', 12, 40, 38, 40), // FPR 30%: fails
+    cell('html', 'generic', 1, 200, 190, 200),
+    cell('plain', 'generic', 2, 600, 280, 300),
+    cell('plain', 'country_code', 0, 10, 9, 10), // 10 negatives < 30: insufficient
+  ];
+  const ev = evidence({ slices: [...evidence().slices, ...cells] });
+  const bound = (slices: unknown, max = 0.2) => policy({ rules: [{ kind: 'bound', id: 'r', metric: 'fpr', slices: slices as never, max }] });
+
+  const one = judgePolicy(bound({ attributes: { sender_tld: 'country_code', format: 'html' } }), ev).rules[0]!;
+  assert.equal(one.outcome, 'failed');
+  assert.deepEqual(one.checks.map((c) => c.slice), ['format=html&sender_tld=country_code']);
+  assert.match(one.detail, /^format=html&sender_tld=country_code: fpr 0\.3000 \[0\.1807, 0\.4543\]: interval reaches above 0\.2000/);
+
+  const fine = judgePolicy(bound({ attributes: { format: 'html', sender_tld: 'generic' } }), ev).rules[0]!;
+  assert.equal(fine.outcome, 'passed');
+
+  // Every cell: the failing one decides over the thin one; the thin one is insufficient, not passed.
+  const all = judgePolicy(bound({ attributes: ['sender_tld', 'format'] }), ev).rules[0]!;
+  assert.equal(all.outcome, 'failed');
+  assert.deepEqual(Object.fromEntries(all.checks.map((c) => [c.slice, c.outcome])), {
+    'format=html&sender_tld=country_code': 'failed',
+    'format=html&sender_tld=generic': 'passed',
+    'format=plain&sender_tld=generic': 'passed',
+    'format=plain&sender_tld=country_code': 'insufficient',
+  });
+  // Without the failing cell, the thin one makes the rule insufficient (and the gate fails under block).
+  const thin = judgePolicy(bound({ attributes: ['format', 'sender_tld'] }), evidence({ slices: cells.slice(1) }));
+  assert.equal(thin.rules[0]!.outcome, 'insufficient');
+  assert.equal(thin.decision, 'failed');
+
+  // A wildcard value: every sender_tld of html mail.
+  const html = judgePolicy(bound({ attributes: { format: 'html', sender_tld: '*' } }), ev).rules[0]!;
+  assert.deepEqual(html.checks.map((c) => c.slice), ['format=html&sender_tld=country_code', 'format=html&sender_tld=generic']);
+  // A wildcard skips cells where the metric cannot exist (no ham: no FPR); a named cell does not.
+  const spamOnly = evidence({ slices: [cell('html', 'country_code', 0, 0, 40, 40), cell('plain', 'generic', 2, 600, 280, 300)] });
+  assert.deepEqual(judgePolicy(bound({ attributes: ['format', 'sender_tld'] }), spamOnly).rules[0]!.checks.map((c) => c.slice), ['format=plain&sender_tld=generic']);
+  assert.equal(judgePolicy(bound({ attributes: { format: 'html', sender_tld: 'country_code' } }), spamOnly).rules[0]!.outcome, 'failed');
+
+  // Cells evaluated in the other order (sender_tld&format) are found too.
+  const reversed = evidence({ slices: [slice('sender_tld&format', 'sender_tld=generic&format=html', 1, 200, 190, 200)] });
+  assert.equal(judgePolicy(bound({ attributes: { format: 'html', sender_tld: 'generic' } }), reversed).rules[0]!.outcome, 'passed');
+
+  // min_support reads cells the same way.
+  const support = policy({ rules: [{ kind: 'min_support', slices: { attributes: ['format', 'sender_tld'] }, minNegatives: 20 }] });
+  assert.match(judgePolicy(support, ev).rules[0]!.detail, /format=plain&sender_tld=country_code: negatives 10 < 20/);
+});
+
+test('an intersection the evaluation lacks is missing evidence and fails closed; a bad selector is refused', () => {
+  const rule = (slices: unknown, onFail: 'block' | 'ask' = 'block') => policy({ rules: [{ kind: 'bound', id: 'r', metric: 'accuracy', slices: slices as never, min: 0.5, onFail }] });
+  const ev = evidence({ slices: [...evidence().slices, cell('html', 'generic', 1, 200, 190, 200)] });
+  const unknown = judgePolicy(rule({ attributes: ['format', 'language'] }), ev);
+  assert.equal(unknown.decision, 'failed');
+  assert.match(unknown.rules[0]!.detail, /^missing evidence: intersection format × language is not in the evaluation/);
+  assert.equal(judgePolicy(rule({ attributes: ['format', 'language'] }, 'ask'), ev).rules[0]!.outcome, 'needs_approval');
+  const empty = judgePolicy(rule({ attributes: { format: 'plain', sender_tld: 'generic' } }), ev);
+  assert.match(empty.rules[0]!.detail, /missing evidence: intersection cell format=plain&sender_tld=generic has no rows in the evaluation/);
+  assert.equal(empty.decision, 'failed');
+  // No intersection in the evidence at all (a stored packet judged under a newer policy): fails closed.
+  assert.equal(judgePolicy(rule({ attributes: ['format', 'sender_tld'] }), evidence()).decision, 'failed');
+
+  const issue = (slices: unknown) => {
+    const r = gatePolicySchema.safeParse({ rules: [{ kind: 'bound', metric: 'accuracy', min: 0.5, slices }] });
+    assert.equal(r.success, false, JSON.stringify(slices));
+    return `${r.error!.issues[0]!.path.join('.')}: ${r.error!.issues[0]!.message}`;
+  };
+  assert.equal(issue({ attributes: ['format'] }), 'rules.0.slices.attributes: an intersection names exactly two attributes (cells of three or more get too thin to judge); got 1');
+  assert.match(issue({ attributes: ['format', 'sender_tld', 'charset'] }), /exactly two attributes.*got 3/);
+  assert.match(issue({ attributes: { format: 'html' } }), /exactly two attributes.*got 1/);
+  assert.equal(issue({ attributes: ['format', 'format'] }), 'rules.0.slices.attributes: an intersection names an attribute twice (format, format)');
+  assert.match(issue({ attributes: ['format&x', 'sender_tld'] }), /rules\.0\.slices\.attributes\.0: an attribute in an intersection cannot contain '&' or '='/);
+  assert.match(issue({ attributes: { format: 'html', sender_tld: '' } }), /rules\.0\.slices\.attributes\.sender_tld: a cell's value/);
+  assert.match(issue({ attributes: ['format', 'sender_tld'], value: 'x' }), /Unrecognized key: "value"/);
+});
+
+test('intersectionsOf: the pairs the policy reads, each in code-unit order, once', () => {
+  assert.deepEqual(intersectionsOf(null), []);
+  const p = policy({
+    rules: [
+      { kind: 'bound', metric: 'fpr', slices: { attributes: ['sender_tld', 'format'] }, max: 0.2 },
+      { kind: 'no_regression', metric: 'accuracy', slices: { attributes: { format: 'html', sender_tld: 'generic' } }, margin: 0.01 },
+      { kind: 'min_support', slices: { attributes: ['charset', 'format'] } },
+      { kind: 'calibration', metric: 'brier', slices: { attributes: ['format', 'lang'] }, max: 0.1 },
+      { kind: 'bound', metric: 'fpr', slices: { attribute: 'format', value: '*' }, max: 0.2 },
+    ],
+  });
+  assert.deepEqual(intersectionsOf(p), [
+    ['charset', 'format'],
+    ['format', 'lang'],
+    ['format', 'sender_tld'],
+  ]);
 });

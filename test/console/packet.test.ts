@@ -28,6 +28,7 @@ const policy = {
     { kind: 'bound' as const, id: 'a0-recall', metric: 'recall' as const, slices: { attribute: 'a0', value: '*' }, min: 0.6, onFail: 'ask' as const },
     { kind: 'bound' as const, id: 'a1-accuracy', metric: 'accuracy' as const, slices: { attribute: 'a1', value: '*' }, min: 0.7, onFail: 'ask' as const },
     { kind: 'no_regression' as const, id: 'accuracy-vs-champion', metric: 'accuracy' as const, slices: 'overall' as const, margin: 0.05, onFail: 'ask' as const },
+    { kind: 'bound' as const, id: 'a0-a1-cells', metric: 'accuracy' as const, slices: { attributes: ['a0', 'a1'] }, min: 0.6, onFail: 'ask' as const },
     { kind: 'fairness' as const, id: 'a0-fpr-gap', attribute: 'a0', metric: 'fpr_difference' as const, max: 0.2, onFail: 'ask' as const },
     { kind: 'fairness' as const, id: 'a1-odds-gap', attribute: 'a1', metric: 'equalized_odds_difference' as const, max: 0.3, onFail: 'ask' as const },
     { kind: 'threshold' as const, id: 'operating-point', constraints: { minRecall: 0.8, maxFpr: 0.1 }, onFail: 'ask' as const },
@@ -126,10 +127,20 @@ test('the approver reads the packet of 50 slices and 10 fairness attributes, dra
   assert.match(await wideRow.innerText(), new RegExp(`${wide.rates.recall.estimate!.toFixed(3)}\\s+\\[${wide.rates.recall.lower!.toFixed(3)}, ${wide.rates.recall.upper!.toFixed(3)}\\]`));
   assert.match(await wideRow.innerText(), /≥ 0\.600/, "the a0 recall rule's bound");
 
+  // Intersections: the worst cells of a0 × a1, worst first, each with its rows, interval and outcome.
+  const cells = packet.intersections?.find((r) => r.attributes.join('&') === 'a0&a1');
+  assert.ok(cells && cells.worst.length > 0 && cells.rules.includes('a0-a1-cells'), 'the packet lists the worst cells of a0 × a1');
+  const cellTable = page.getByRole('table', { name: /Worst cells of a0 × a1 by accuracy/ });
+  assert.equal(await cellTable.getByRole('row').count(), 1 + cells.worst.length);
+  const worst = cells.worst[0]!;
+  const worstRow = cellTable.getByRole('row').nth(1);
+  assert.equal(await worstRow.getByRole('rowheader').innerText(), worst.cell.replaceAll('&', ' & '));
+  assert.match(await worstRow.innerText(), new RegExp(`${worst.support}\\s+${worst.interval.estimate!.toFixed(3)} \\[${worst.interval.lower!.toFixed(3)}, ${worst.interval.upper!.toFixed(3)}\\]\\s+${(worst.outcome ?? 'not judged').replace('_', ' ')}`));
+
   // Fairness: a row per attribute; untested segments: a row each.
   assert.equal(await page.getByRole('table', { name: /per attribute, with the groups compared/ }).getByRole('row').count(), 1 + 10);
   if (packet.untested.length) assert.equal(await page.getByRole('table', { name: /Segments of production traffic/ }).getByRole('row').count(), 1 + packet.untested.length);
-  for (const heading of ['Rules', 'Per-slice metrics', 'Fairness gaps', 'Candidate minus champion', 'Precision and recall', 'Calibration', 'Learning curve', 'Untested segments']) {
+  for (const heading of ['Rules', 'Per-slice metrics', 'Intersections', 'Fairness gaps', 'Candidate minus champion', 'Precision and recall', 'Calibration', 'Learning curve', 'Untested segments']) {
     await visible(page.getByRole('heading', { name: heading, exact: true, level: 2 }));
   }
   await visible(page.getByText('Projected gain from doubling the data'));
