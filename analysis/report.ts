@@ -282,7 +282,8 @@ export interface ApprovalPacket {
   policyVersion: number | null;
   candidate: { versionId: number; version: number; reportHash: string };
   champion: { versionId: number; version: number; reportHash: string } | null;
-  heldOut: { rows: number; positives: number; negatives: number };
+  /** `design`: how the held-out set was chosen (the snapshot's record; absent when it has none). */
+  heldOut: { rows: number; positives: number; negatives: number; design?: NonNullable<PolicyEvidence['heldOutDesign']> };
   candidateEvaluation: VersionEvaluation;
   championEvaluation: VersionEvaluation | null;
   deltas: PairedDelta[] | null;
@@ -332,11 +333,13 @@ export function buildApprovalPacket(input: {
   traffic: TrafficCount[];
   settings: EvaluationSettings;
   saturation?: ApprovalPacket['saturation'];
+  /** How the snapshot's held-out set was chosen, as recorded; what a held_out rule judges. */
+  heldOutDesign?: PolicyEvidence['heldOutDesign'];
 }): ApprovalPacket {
   const { data, policy, candidate, champion } = input;
   const deltas = champion ? pairedDeltas(data, candidate.scores, champion.scores, input.settings) : null;
   const thresholds = thresholdAnalyses(data, candidate.scores, policy);
-  const evidence = { ...policyEvidence(candidate.evaluation, deltas, thresholds), saturation: input.saturation ?? null };
+  const evidence = { ...policyEvidence(candidate.evaluation, deltas, thresholds), saturation: input.saturation ?? null, heldOutDesign: input.heldOutDesign ?? null };
   const heldOutSupport = candidate.evaluation.classification.slices.map((s) => ({
     attribute: s.attribute,
     value: s.value,
@@ -352,7 +355,7 @@ export function buildApprovalPacket(input: {
     policyVersion: input.policyVersion,
     candidate: { versionId: candidate.versionId, version: candidate.version, reportHash: candidate.reportHash },
     champion: champion ? { versionId: champion.versionId, version: champion.version, reportHash: champion.reportHash } : null,
-    heldOut: { rows: data.labels.length, positives, negatives: data.labels.length - positives },
+    heldOut: { rows: data.labels.length, positives, negatives: data.labels.length - positives, ...(input.heldOutDesign ? { design: input.heldOutDesign } : {}) },
     candidateEvaluation: candidate.evaluation,
     championEvaluation: champion?.evaluation ?? null,
     deltas,

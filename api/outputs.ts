@@ -115,6 +115,25 @@ const untestedSegmentOutput = z.object({
   reason: z.enum(['absent', 'insufficient']),
 });
 
+/** How a snapshot's held-out set was chosen (db/schema HeldOutDesign): the recorded split column, or a time split with its cut. */
+export const heldOutDesignOutput = z
+  .discriminatedUnion('kind', [
+    z.object({ kind: z.literal('split'), trainCount: z.number().int(), heldoutCount: z.number().int() }),
+    z.object({
+      kind: z.literal('time'),
+      newest: z.union([z.string(), z.number()]).describe("The window asked for: a duration ('30d') or a fraction of the dated examples"),
+      cutAt: timestampText,
+      trainCount: z.number().int(),
+      heldoutCount: z.number().int(),
+      undated: z.number().int(),
+      trainFrom: timestampText,
+      trainTo: timestampText,
+      heldOutFrom: timestampText,
+      heldOutTo: timestampText,
+    }),
+  ])
+  .meta({ id: 'HeldOutDesign' });
+
 export const approvalPacketOutput = z
   .object({
     schemaVersion: z.literal(1),
@@ -123,7 +142,7 @@ export const approvalPacketOutput = z
     policyVersion: z.number().int().nullable(),
     candidate: versionRef,
     champion: versionRef.nullable(),
-    heldOut: z.object({ rows: z.number().int(), positives: z.number().int(), negatives: z.number().int() }),
+    heldOut: z.object({ rows: z.number().int(), positives: z.number().int(), negatives: z.number().int(), design: heldOutDesignOutput.optional() }),
     candidateEvaluation: versionEvaluationOutput,
     championEvaluation: versionEvaluationOutput.nullable(),
     /** Candidate minus champion per metric, overall and per slice value, paired on the same rows; null without a champion. */
@@ -364,7 +383,7 @@ export const lineageOutput = z.object({
   labelSources: z.record(z.string(), z.number().int()).nullable(),
   parentVersion: z.number().int().nullable(),
   runId: z.string().nullable(),
-  snapshot: z.object({ id: z.number().int(), contentHash: z.string(), trainCount: z.number().int(), heldoutCount: z.number().int(), runId: z.string() }).nullable(),
+  snapshot: z.object({ id: z.number().int(), contentHash: z.string(), trainCount: z.number().int(), heldoutCount: z.number().int(), runId: z.string(), heldOutDesign: heldOutDesignOutput.nullable() }).nullable(),
   reports: z.array(z.object({ id: z.number().int(), runId: z.string(), role: z.enum(['candidate', 'champion']), contentHash: z.string(), createdAt: timestamp })),
   gate: z.object({ decision: z.enum(['approved', 'failed', 'needs_approval']), policyVersion: z.number().int().nullable(), packetHash: z.string().nullable() }).nullable(),
   approval: z.object({ decision: z.enum(['approved', 'rejected']), approver: z.string(), reason: z.string(), reportHash: z.string().nullable() }).nullable(),
