@@ -33,12 +33,15 @@ export async function snapshotSplitCount(db: DbOrTx, snapshotId: number, split: 
 
 /**
  * One example line of the contract (trainers/contract exampleLine), written by the database: the
- * input's jsonb as stored, the external id escaped by to_json, `label` only on training data.
+ * input's jsonb as stored, the external id escaped by to_json, `label` only on training data, and on
+ * training data `ageDays` (days from the example's observedAt to the snapshot's asOf, rounded to the
+ * microsecond's day fraction) when both are known: what a recency half-life weights by.
  */
-function exampleLineSql(withLabel: boolean): SQL {
-  return withLabel
-    ? sql`concat('{"exampleId":', m.example_id, ',"externalId":', to_json(e.external_id), ',"input":', e.input, ',"label":', m.label, '}')`
-    : sql`concat('{"exampleId":', m.example_id, ',"externalId":', to_json(e.external_id), ',"input":', e.input, '}')`;
+function exampleLineSql(withLabel: boolean, snapshotId: number): SQL {
+  if (!withLabel) return sql`concat('{"exampleId":', m.example_id, ',"externalId":', to_json(e.external_id), ',"input":', e.input, '}')`;
+  const asOf = sql`(select d.as_of from dataset_snapshots d where d.id = ${snapshotId})`;
+  const age = sql`case when e.observed_at is not null and ${asOf} is not null then concat(',"ageDays":', round((extract(epoch from (${asOf} - e.observed_at)) / 86400)::numeric, 6)) else '' end`;
+  return sql`concat('{"exampleId":', m.example_id, ',"externalId":', to_json(e.external_id), ',"input":', e.input, ',"label":', m.label, ${age}, '}')`;
 }
 
 /**
@@ -76,7 +79,7 @@ export async function exampleLinesInIdOrder(
     select m.example_id, m.label from dataset_snapshot_members m
     where ${membersWhere(q.snapshotId, q.split, q.excludeBatchId)}${after}
     order by m.example_id offset ${q.offset} limit ${q.limit}`;
-  const rows = resultRows<{ example_id: number; line: string }>(await db.execute(withExamples(chosen, sql`${exampleLineSql(q.withLabel)} as line`)));
+  const rows = resultRows<{ example_id: number; line: string }>(await db.execute(withExamples(chosen, sql`${exampleLineSql(q.withLabel, q.snapshotId)} as line`)));
   return rows.map((r) => ({ exampleId: Number(r.example_id), line: r.line }));
 }
 
@@ -87,7 +90,7 @@ export async function exampleLinesOf(db: DbOrTx, q: { snapshotId: number; split:
     select m.example_id, m.label from dataset_snapshot_members m
     where m.snapshot_id = ${q.snapshotId} and m.split = ${q.split}
       and m.example_id = any(${`{${Array.prototype.join.call(q.exampleIds, ',')}}`}::int[])`;
-  const rows = resultRows<{ example_id: number; line: string }>(await db.execute(withExamples(chosen, sql`${exampleLineSql(q.withLabel)} as line`)));
+  const rows = resultRows<{ example_id: number; line: string }>(await db.execute(withExamples(chosen, sql`${exampleLineSql(q.withLabel, q.snapshotId)} as line`)));
   return rows.map((r) => ({ exampleId: Number(r.example_id), line: r.line }));
 }
 
