@@ -13,7 +13,7 @@ import { METRICS, thresholdConstraintsSchema, type PolicyJudgement, type RuleRes
 import type { ApprovalPacket, VersionEvaluation } from '../analysis/report';
 import type { ThresholdChoice } from '../analysis/thresholds';
 import type { UntestedSegment } from '../analysis/untested';
-import type { AblationSeed, IntervalEvidence, LearningCurveVerdict, VerdictThresholds } from '../analysis/learningCurve';
+import type { AblationSeed, IntervalEvidence, LearningCurveVerdict, RecencyEvidence, VerdictThresholds } from '../analysis/learningCurve';
 import type { InversePowerLawFit, InversePowerLawFitFailure } from '../analysis/powerLaw';
 import type { MeanDifferenceInterval } from '../analysis/numerics/intervals';
 import { VERSION_STATUSES } from '../db/schema';
@@ -247,7 +247,7 @@ export const saturationReportOutput = z
     /** Every training of the check: the nested subsets (curve) and the ablation without the newest batch. */
     points: z.array(
       z.object({
-        variant: z.enum(['curve', 'without_newest']),
+        variant: z.enum(['curve', 'without_newest', 'newest_half', 'oldest_half']),
         fraction: z.number(),
         seed: z.number().int(),
         trainSize: z.number().int(),
@@ -292,6 +292,20 @@ export const saturationReportOutput = z
       fallback: intervalEvidenceOutput.extend({ previousN: z.number().int(), largestN: z.number().int(), gainPerDoubling: z.number() }).nullable(),
       ablationSlices: z.array(intervalEvidenceOutput.extend({ slice: z.string() })),
     }),
+    /**
+     * Does data go stale? Held-out error of models trained on the newest N vs the oldest N dated training
+     * examples (same N, same seeds), error(oldest) - error(newest) paired over seeds; absent when the check
+     * did not compare them (too few dated rows, or a report from before it did).
+     */
+    recency: z
+      .object({
+        trainSize: z.number().int(),
+        perSeed: z.array(z.object({ seed: z.number().int(), newest: z.number(), oldest: z.number() })),
+        interval: intervalEvidenceOutput,
+        finding: z.enum(['newer_worth_more', 'older_worth_more', 'no_evidence']),
+        summary: z.string(),
+      })
+      .optional(),
     verdict: z.object({
       verdict: saturationVerdict,
       reasons: z.array(z.string()),
@@ -430,4 +444,6 @@ export type OutputTypeChecks = [
   Assert<SameKeys<Saturation['evidence'], Omit<LearningCurveVerdict['evidence'], 'fit' | 'ablation'>>>,
   Assert<SameKeys<Saturation['evidence']['sizeComparisons'][number], LearningCurveVerdict['evidence']['sizeComparisons'][number]>>,
   Assert<SameKeys<NonNullable<Saturation['evidence']['fallback']>, NonNullable<LearningCurveVerdict['evidence']['fallback']>>>,
+  Assert<SameKeys<NonNullable<Saturation['recency']>, RecencyEvidence>>,
+  Assert<Equals<NonNullable<Saturation['recency']>['finding'], RecencyEvidence['finding']>>,
 ];

@@ -621,7 +621,7 @@ export const saturationPoints = pgTable(
   {
     id: serial('id').primaryKey(),
     runId: text('run_id').notNull(),
-    variant: text('variant').$type<'curve' | 'without_newest'>().notNull(),
+    variant: text('variant').$type<'curve' | 'without_newest' | 'newest_half' | 'oldest_half'>().notNull(),
     fraction: real('fraction').notNull(),
     seed: integer('seed').notNull(),
     trainSize: integer('train_size').notNull(),

@@ -10,7 +10,7 @@ import { timeSplit } from '../../analysis/heldOutDesign';
 import { gatePolicySchema, judgePolicy, type PolicyEvidence } from '../../analysis/policy';
 import { datasetSnapshotMembers, datasetSnapshots, examples } from '../../db/schema';
 import { freezeLabelledExamples, heldOutDesignOf, TooFewLabelledExamples } from '../../db/snapshots';
-import { exampleLinesInIdOrder } from '../../db/trainerData';
+import { exampleLinesInIdOrder, snapshotMemberKeys, snapshotSplitCount } from '../../db/trainerData';
 import { RUN_WORKFLOW_TYPE, type RetrainingRunInput } from '../../workflows/messages';
 import { startCallerEnv, type CallerEnv } from '../caller';
 import { uid } from '../helpers';
@@ -119,4 +119,19 @@ test('a held_out rule passes a time-split snapshot and fails closed on a split-c
   // onFail ask: a human decides instead.
   const ask = gatePolicySchema.parse({ rules: [{ kind: 'held_out', design: 'time', onFail: 'ask' }] });
   assert.equal(judgePolicy(ask, evidence({ kind: 'split', trainCount: 80, heldoutCount: 25 })).decision, 'needs_approval');
+});
+
+test("the data plane's recency halves: the newest and the oldest floor(dated / 2) training rows by observedAt, the same size, disjoint", async () => {
+  const snap = await freezeLabelledExamples(env.db, { modelId, runId: `r-halves-${uid()}` });
+  // The split-column snapshot's training rows: 75 dated (days not divisible by 4) and 5 undated; halves of 37.
+  assert.equal(await snapshotSplitCount(env.db, snap.snapshotId, 'train'), 80);
+  assert.equal(await snapshotSplitCount(env.db, snap.snapshotId, 'train', null, 'newest'), 37);
+  assert.equal(await snapshotSplitCount(env.db, snap.snapshotId, 'train', null, 'oldest'), 37);
+  const newest = (await snapshotMemberKeys(env.db, snap.snapshotId, 'train', null, 'newest')).externalIds.sort();
+  const oldest = (await snapshotMemberKeys(env.db, snap.snapshotId, 'train', null, 'oldest')).externalIds.sort();
+  const dated = rows.filter((r) => r.split === 'train').map((r) => r.externalId).sort();
+  assert.deepEqual(oldest, dated.slice(0, 37));
+  assert.deepEqual(newest, dated.slice(-37));
+  const lines = await exampleLinesInIdOrder(env.db, { snapshotId: snap.snapshotId, split: 'train', window: 'newest', withLabel: true, afterExampleId: null, offset: 0, limit: 1000 });
+  assert.deepEqual(lines.map((l) => (JSON.parse(l.line) as { externalId: string }).externalId).sort(), newest);
 });
