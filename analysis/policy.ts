@@ -123,8 +123,8 @@ export const heldOutWindow = z.union([
 
 /** How a run's snapshot chooses its held-out set: the examples' recorded split column, or the newest window by observedAt. */
 export const heldOutOptionSchema = z.discriminatedUnion('kind', [
-  z.strictObject({ kind: z.literal('split') }),
-  z.strictObject({ kind: z.literal('time'), newest: heldOutWindow }),
+  z.strictObject({ kind: z.literal('split') }).meta({ id: 'HeldOutBySplitColumn' }),
+  z.strictObject({ kind: z.literal('time'), newest: heldOutWindow }).meta({ id: 'HeldOutByTime' }),
 ]);
 export type HeldOutOptionInput = z.infer<typeof heldOutOptionSchema>;
 

@@ -118,7 +118,7 @@ const untestedSegmentOutput = z.object({
 /** How a snapshot's held-out set was chosen (db/schema HeldOutDesign): the recorded split column, or a time split with its cut. */
 export const heldOutDesignOutput = z
   .discriminatedUnion('kind', [
-    z.object({ kind: z.literal('split'), trainCount: z.number().int(), heldoutCount: z.number().int() }),
+    z.object({ kind: z.literal('split'), trainCount: z.number().int(), heldoutCount: z.number().int() }).meta({ id: 'HeldOutDesignSplitColumn' }),
     z.object({
       kind: z.literal('time'),
       newest: z.union([z.string(), z.number()]).describe("The window asked for: a duration ('30d') or a fraction of the dated examples"),
@@ -130,7 +130,7 @@ export const heldOutDesignOutput = z
       trainTo: timestampText,
       heldOutFrom: timestampText,
       heldOutTo: timestampText,
-    }),
+    }).meta({ id: 'HeldOutDesignTime' }),
   ])
   .meta({ id: 'HeldOutDesign' });
 

@@ -360,8 +360,8 @@ test('recency: error(oldest N) - error(newest N) paired over seeds; newer worth 
   )!;
   // The same interval the ablation uses: a paired t over the seeds' differences.
   const iv = pairedTInterval([0.09 - 0.05, 0.095 - 0.052, 0.088 - 0.049], DEFAULT_VERDICT_THRESHOLDS.confidence)!;
-  assertClose(stale.interval.interval!.mean, iv.mean, 1e-12);
-  assertClose(stale.interval.interval!.lower, iv.lower, 1e-12);
+  assertClose(stale.interval.interval!.mean, iv.mean, 'mean', 1e-12);
+  assertClose(stale.interval.interval!.lower, iv.lower, 'lower', 1e-12);
   assert.equal(stale.interval.interval!.method, 'paired');
   assert.equal(stale.finding, 'newer_worth_more');
   assert.equal(stale.interval.significant, true);
