@@ -27,7 +27,7 @@ const VERSION = '1';
 
 /** What the trainer's code is: the files that decide its artifacts and scores. */
 const CODE_DIGEST = `sha256:${createHash('sha256')
-  .update(['hashedLogReg.ts', 'builtin.ts', 'trainThread.ts'].map((f) => readFileSync(new URL(`./${f}`, import.meta.url))).join('\u0000'))
+  .update(['hashedLogReg.ts', 'builtin.ts', 'trainThread.ts', '../analysis/heldOutDesign.ts'].map((f) => readFileSync(new URL(`./${f}`, import.meta.url))).join('\u0000'))
   .digest('hex')}`;
 
 const PARAMS_SCHEMA = {
