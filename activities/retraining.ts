@@ -23,7 +23,7 @@ import { writeAudit } from '../db/auditLog';
 import { changeProductionRoute, productionVersionId } from '../db/models';
 import { currentPolicy } from '../db/policies';
 import { snapshotMembers } from '../db/queries';
-import { freezeLabelledExamples, snapshotOfRun, TooFewLabelledExamples } from '../db/snapshots';
+import { freezeLabelledExamples, heldOutDesignOf, snapshotOfRun, TooFewLabelledExamples, type HeldOutOption } from '../db/snapshots';
 import {
   approvals,
   evalReports,
@@ -151,8 +151,11 @@ export function createRetrainingActivities({ db }: ActivityDeps) {
         .where(eq(runs.id, input.runId));
     },
 
-    /** Freezes the model's labelled examples into a content-hashed snapshot with the recorded held-out split. */
-    async freezeSnapshot(input: { runId: string; modelId: number }): Promise<SnapshotRef> {
+    /**
+     * Freezes the model's labelled examples into a content-hashed snapshot: held out by the recorded split
+     * column, or (heldOut kind time) by observedAt against one cut; the design is recorded on the snapshot.
+     */
+    async freezeSnapshot(input: { runId: string; modelId: number; heldOut?: HeldOutOption }): Promise<SnapshotRef> {
       const existing = await snapshotOfRun(db, input.runId);
       if (existing) return existing;
       try {
@@ -246,6 +249,7 @@ export function createRetrainingActivities({ db }: ActivityDeps) {
         traffic: await recentTraffic(input.modelId),
         settings,
         ...(await saturationEvidence(input.runId)),
+        heldOutDesign: await heldOutDesignOf(db, input.snapshotId),
       });
       const packetHash = sha256(canonicalJson(packet));
       await db

@@ -6,25 +6,27 @@ import { ApplicationFailure } from '@temporalio/common';
 import { and, asc, eq, sql } from 'drizzle-orm';
 import { canonicalJson } from '../analysis/canonicalJson';
 import { ablationRowTest } from '../analysis/ablation';
-import { learningCurveVerdict, RECOMMENDATIONS, type AblationSeed, type CurveFraction } from '../analysis/learningCurve';
+import { learningCurveVerdict, recencyEvidence, RECOMMENDATIONS, type AblationSeed, type CurveFraction } from '../analysis/learningCurve';
 import { inversePowerLaw } from '../analysis/powerLaw';
 import { defaultEvaluationSettings, heldOutErrors } from '../analysis/report';
 import type { Db } from '../db/index';
 import { resultRows, snapshotMembers } from '../db/queries';
 import { boundedList, boundedReasons } from './payloads';
 import { saturationPoints, saturationReports } from '../db/schema';
-import { completedScoreSet } from '../db/trainerData';
+import { completedScoreSet, snapshotSplitCount } from '../db/trainerData';
 
 /** One point of the check: which curve, what share of the training split, which seed. */
+export type SaturationVariant = 'curve' | 'without_newest' | 'newest_half' | 'oldest_half';
+
 export interface SaturationPointKey {
   runId: string;
-  variant: 'curve' | 'without_newest';
+  variant: SaturationVariant;
   fraction: number;
   seed: number;
 }
 
 export interface SaturationPointRef {
-  variant: 'curve' | 'without_newest';
+  variant: SaturationVariant;
   fraction: number;
   seed: number;
   trainSize: number;
@@ -40,6 +42,9 @@ export interface SaturationReportRef {
   reportId: number;
   contentHash: string;
 }
+
+/** Each half (newest, oldest) needs this many dated training rows before the check compares them. */
+export const MIN_RECENCY_HALF = 20;
 
 /** A slice value needs this many held-out rows before the ablation names it. */
 const MIN_SLICE_ROWS = 20;
@@ -224,6 +229,14 @@ export function createSaturationActivities({ db }: { db: Db }) {
             (composition.length ? `; the batch is concentrated in ${composition.slice(0, 3).map((c) => `${c.slice} (${Math.round(100 * c.share)}% of it, ${c.lift.toFixed(1)}x its training share)`).join(', ')}` : ''),
         );
       }
+      // Does data go stale? The newest N dated training rows vs the oldest N, paired by seed.
+      const newestHalf = points.filter((p) => p.variant === 'newest_half');
+      const recencySeeds = newestHalf.flatMap((n) => {
+        const o = points.find((p) => p.variant === 'oldest_half' && p.seed === n.seed);
+        return o ? [{ seed: n.seed, newest: n.error.estimate, oldest: o.error.estimate }] : [];
+      });
+      const recency = recencyEvidence(recencySeeds, newestHalf[0]?.trainSize ?? 0);
+      if (recency) reasons.push(recency.summary);
       const sizes = curve.map((c) => c.n);
       const report = {
         schemaVersion: 1,
@@ -241,6 +254,8 @@ export function createSaturationActivities({ db }: { db: Db }) {
           ? { batch: newest, composition, perSeed: ablation, interval: judged.evidence.ablation, rowTest, slicesMostAffected }
           : null,
         evidence: { sizeComparisons: judged.evidence.sizeComparisons, fallback: judged.evidence.fallback, ablationSlices: judged.evidence.ablationSlices },
+        // Only when the check compared halves (older reports have no key: their hashes stay as stored).
+        ...(recency ? { recency } : {}),
         verdict: { verdict, reasons, recommendation, thresholds: judged.thresholds },
       };
       const contentHash = `sha256:${createHash('sha256').update(canonicalJson(report)).digest('hex')}`;
@@ -267,6 +282,15 @@ export function createSaturationActivities({ db }: { db: Db }) {
       const annotators = await batchAnnotators(row.batch_id);
       const { kept } = boundedList(annotators);
       return { batchId: row.batch_id, examples: Number(row.examples), annotators: kept, ...(kept.length < annotators.length ? { annotatorCount: annotators.length } : {}) };
+    },
+
+    /**
+     * The size of each half of the snapshot's dated training rows (floor(dated / 2)) when both reach
+     * MIN_RECENCY_HALF, else 0: whether the check can ask if newer data is worth more than older.
+     */
+    async recencyHalfSize(input: { snapshotId: number }): Promise<number> {
+      const n = await snapshotSplitCount(db, input.snapshotId, 'train', null, 'newest');
+      return n >= MIN_RECENCY_HALF ? n : 0;
     },
 
     /** A point stored by an earlier attempt of the check (a resumed fan-out trains nothing twice), or null. */

@@ -48,6 +48,8 @@ export interface TrainSubset {
   fraction: number;
   seed: number;
   excludeBatchId?: string | null;
+  /** The newest or oldest half of the dated training rows, before the nested subset (the recency comparison). */
+  window?: 'newest' | 'oldest' | null;
 }
 
 type ModelRow = typeof models.$inferSelect;
@@ -75,12 +77,13 @@ export function createTrainerJobActivities({ db, dataPlane }: { db: Db; dataPlan
       q.set('fraction', String(subset.fraction));
       q.set('seed', String(subset.seed));
       if (subset.excludeBatchId) q.set('excludeBatch', subset.excludeBatchId);
+      if (subset.window) q.set('window', subset.window);
     }
     return `${base()}/snapshots/${snapshotId}/examples?${q}`;
   }
 
   async function trainRows(snapshotId: number, subset?: TrainSubset): Promise<number> {
-    const n = await snapshotSplitCount(db, snapshotId, 'train', subset?.excludeBatchId ?? null);
+    const n = await snapshotSplitCount(db, snapshotId, 'train', subset?.excludeBatchId ?? null, subset?.window ?? null);
     return subset ? subsetSize(n, subset.fraction) : n;
   }
 
@@ -189,7 +192,7 @@ export function createTrainerJobActivities({ db, dataPlane }: { db: Db; dataPlan
       runId: string;
       modelId: number;
       snapshotId: number;
-      variant: 'curve' | 'without_newest';
+      variant: 'curve' | 'without_newest' | 'newest_half' | 'oldest_half';
       fraction: number;
       seed: number;
       excludeBatchId?: string | null;
@@ -198,7 +201,13 @@ export function createTrainerJobActivities({ db, dataPlane }: { db: Db; dataPlan
     }): Promise<TrainingJob> {
       const model = await modelOf(input.modelId);
       const { params } = paramsAndSeed(model, input.trainerParams);
-      const subset: TrainSubset = { fraction: input.fraction, seed: input.seed, ...(input.variant === 'without_newest' && input.excludeBatchId ? { excludeBatchId: input.excludeBatchId } : {}) };
+      const window = input.variant === 'newest_half' ? 'newest' : input.variant === 'oldest_half' ? 'oldest' : null;
+      const subset: TrainSubset = {
+        fraction: input.fraction,
+        seed: input.seed,
+        ...(input.variant === 'without_newest' && input.excludeBatchId ? { excludeBatchId: input.excludeBatchId } : {}),
+        ...(window ? { window } : {}),
+      };
       const jobKey = `${input.runId}/saturation/${input.variant}/${input.fraction}/${input.seed}`;
       return {
         trainer: trainerOf(model, input.trainingTaskQueue),

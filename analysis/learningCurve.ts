@@ -286,3 +286,54 @@ export function learningCurveVerdict(input: LearningCurveVerdictInput): Learning
     evidence: { fit, ablation: ablationEvidence, ablationSlices: sliceEvidence, sizeComparisons: sizeEvidence, fallback },
   };
 }
+
+// ---------------------------------------------------------------------------------------------
+// Does data go stale? Newest N vs oldest N
+// ---------------------------------------------------------------------------------------------
+
+/** Per seed: held-out error of the model trained on the newest N dated training examples and on the oldest N. */
+export interface RecencySeed {
+  seed: number;
+  newest: number;
+  oldest: number;
+}
+
+export interface RecencyEvidence {
+  /** Training examples each side trained on (the same N both sides). */
+  trainSize: number;
+  perSeed: RecencySeed[];
+  /** error(oldest N) - error(newest N), paired over seeds (Welch if the seeds differ): positive means newer data is worth more. */
+  interval: IntervalEvidence;
+  finding: 'newer_worth_more' | 'older_worth_more' | 'no_evidence';
+  summary: string;
+}
+
+/**
+ * The profile-decay question: is newer data worth more than older data of the same size? The paired t
+ * interval over seeds of error(oldest N) - error(newest N), the same machinery as the ablation: newer
+ * data is worth more when its lower bound is above 0, older when its upper bound is below 0; otherwise
+ * there is no evidence that data goes stale. Null with fewer than two seeds on a side.
+ */
+export function recencyEvidence(perSeed: RecencySeed[], trainSize: number, confidence = DEFAULT_VERDICT_THRESHOLDS.confidence): RecencyEvidence | null {
+  if (perSeed.length < 2) return null;
+  for (const s of perSeed) {
+    checkFinite('recency newest error', s.newest);
+    checkFinite('recency oldest error', s.oldest);
+  }
+  const iv = differenceInterval(
+    perSeed.map((s) => s.oldest),
+    perSeed.map((s) => s.newest),
+    confidence,
+  );
+  const newer = iv !== null && iv.lower > 0;
+  const older = iv !== null && iv.upper < 0;
+  const finding = newer ? 'newer_worth_more' : older ? 'older_worth_more' : 'no_evidence';
+  const shown = iv ? fmtInterval(iv) : 'n/a (no variation over seeds)';
+  const summary =
+    finding === 'newer_worth_more'
+      ? `newer data is worth more: trained on the newest ${trainSize} vs the oldest ${trainSize} examples, held-out error is lower by ${shown}: the old data has gone stale`
+      : finding === 'older_worth_more'
+        ? `older data is worth more: trained on the oldest ${trainSize} vs the newest ${trainSize} examples, held-out error is lower by ${fmtInterval({ ...iv!, mean: -iv!.mean, lower: -iv!.upper, upper: -iv!.lower })}: the newest data may be noisier or mislabelled`
+        : `no evidence data goes stale: error(oldest ${trainSize}) - error(newest ${trainSize}) = ${shown}`;
+  return { trainSize, perSeed, interval: { difference: 'error(oldest N) - error(newest N)', interval: iv, significant: newer }, finding, summary };
+}

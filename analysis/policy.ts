@@ -162,6 +162,32 @@ const saturationRule = z.strictObject({
   minGainFromDoubling: z.number().min(0).max(1).optional(),
 });
 
+/** A held-out window: a duration before the newest example ('30d', '12h', '2w') or the newest fraction of dated examples. */
+export const heldOutWindow = z.union([
+  z.string().regex(/^[1-9][0-9]{0,5}[hdw]$/, "a duration such as '30d', '12h' or '2w'"),
+  z.number().gt(0).lt(1),
+]);
+
+/** How a run's snapshot chooses its held-out set: the examples' recorded split column, or the newest window by observedAt. */
+export const heldOutOptionSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('split') }).meta({ id: 'HeldOutBySplitColumn' }),
+  z.strictObject({ kind: z.literal('time'), newest: heldOutWindow }).meta({ id: 'HeldOutByTime' }),
+]);
+export type HeldOutOptionInput = z.infer<typeof heldOutOptionSchema>;
+
+/**
+ * A held-out set from the future: the run's snapshot must be time-split (train before the cut, judge on
+ * the newest window). A run started without a held-out option takes `newest` from this rule; a run whose
+ * snapshot was not time-split fails it (fails closed: missing evidence is not a pass).
+ */
+const heldOutRule = z.strictObject({
+  kind: z.literal('held_out'),
+  id: z.string().min(1).optional(),
+  design: z.literal('time'),
+  newest: heldOutWindow.default('30d'),
+  onFail,
+});
+
 export const CALIBRATION_METRICS = ['ece', 'mce', 'brier'] as const;
 export type CalibrationMetricName = (typeof CALIBRATION_METRICS)[number];
 
@@ -196,6 +222,7 @@ export const gateRuleSchema = z.discriminatedUnion('kind', [
   humanRule.meta({ id: 'HumanApprovalRule' }),
   saturationRule.meta({ id: 'SaturationRule' }),
   calibrationRule.meta({ id: 'CalibrationRule' }),
+  heldOutRule.meta({ id: 'HeldOutRule' }),
 ]);
 export type GateRule = z.infer<typeof gateRuleSchema>;
 
@@ -261,7 +288,25 @@ export interface PolicyEvidence {
   saturation?: { verdict: 'improving' | 'plateau' | 'degrading'; reasons: string[]; recommendation: string } | null;
   /** Calibration overall and per slice, one entry per number of bins computed (evaluateCalibration). */
   calibration?: { bins: number; slices: CalibrationEvidenceSlice[] }[] | null;
+  /** How the snapshot's held-out set was chosen (db dataset_snapshots.held_out_design); null when not recorded. */
+  heldOutDesign?: HeldOutDesignRecord | null;
 }
+
+/** A snapshot's held-out design as recorded (the shape of db/schema HeldOutDesign). */
+export type HeldOutDesignRecord =
+  | { kind: 'split'; trainCount: number; heldoutCount: number }
+  | {
+      kind: 'time';
+      newest: string | number;
+      cutAt: string;
+      trainCount: number;
+      heldoutCount: number;
+      undated: number;
+      trainFrom: string;
+      trainTo: string;
+      heldOutFrom: string;
+      heldOutTo: string;
+    };
 
 export type RuleOutcome = 'passed' | 'failed' | 'insufficient' | 'needs_approval';
 export type PolicyDecision = 'approved' | 'failed' | 'needs_approval';
@@ -470,6 +515,21 @@ function judgeRule(rule: GateRule, index: number, policy: GatePolicy, evidence: 
       };
     }
 
+    case 'held_out': {
+      const d = evidence.heldOutDesign;
+      if (d?.kind !== 'time') {
+        return missing(d ? "the snapshot's held-out set is the examples' recorded (random) split, not a time split: start the run with heldOut {kind: 'time'}" : "the snapshot records no held-out design (frozen before designs were recorded): it was not time-split");
+      }
+      return {
+        id,
+        kind: rule.kind,
+        outcome: 'passed',
+        onFail: rule.onFail,
+        detail: `time split (newest ${JSON.stringify(d.newest)}): ${d.heldoutCount} held-out examples observed from ${d.cutAt}, ${d.trainCount} training examples before it`,
+        checks: [],
+      };
+    }
+
     case 'human_approval':
       return { id, kind: rule.kind, outcome: 'needs_approval', onFail: 'ask', detail: rule.reason, checks: [] };
 
@@ -620,4 +680,10 @@ export function saturationDesignOf(document: unknown): { fractions?: number[]; s
     ...(rule.seeds ? { seeds: rule.seeds } : {}),
     ...(rule.minGainFromDoubling !== undefined ? { minGainFromDoubling: rule.minGainFromDoubling } : {}),
   };
+}
+
+/** The held-out option a run takes from this gate policy document when it was started without one: its held_out rule's, else null. */
+export function heldOutOptionOf(document: unknown): HeldOutOptionInput | null {
+  const rule = gatePolicySchema.parse(document).rules.find((r) => r.kind === 'held_out');
+  return rule && rule.kind === 'held_out' ? { kind: 'time', newest: rule.newest } : null;
 }

@@ -428,7 +428,8 @@ export interface ApprovalPacket {
   policyVersion: number | null;
   candidate: { versionId: number; version: number; reportHash: string };
   champion: { versionId: number; version: number; reportHash: string } | null;
-  heldOut: { rows: number; positives: number; negatives: number };
+  /** `design`: how the held-out set was chosen (the snapshot's record; absent when it has none). */
+  heldOut: { rows: number; positives: number; negatives: number; design?: NonNullable<PolicyEvidence['heldOutDesign']> };
   candidateEvaluation: VersionEvaluation;
   championEvaluation: VersionEvaluation | null;
   deltas: PairedDelta[] | null;
@@ -591,6 +592,8 @@ export function buildApprovalPacket(input: {
   saturation?: ApprovalPacket['saturation'];
   /** Cells listed per intersection combination (default WORST_CELLS). */
   worstCells?: number;
+  /** How the snapshot's held-out set was chosen, as recorded; what a held_out rule judges. */
+  heldOutDesign?: PolicyEvidence['heldOutDesign'];
 }): ApprovalPacket {
   const { data, policy, candidate, champion } = input;
   // Paired differences for the intersection cells the policy judges (and the evaluation computed).
@@ -599,7 +602,7 @@ export function buildApprovalPacket(input: {
   const deltaPairs = computedPairs.filter((p) => policyPairs.has([...p].sort().join('&')));
   const deltas = champion ? pairedDeltas(data, candidate.scores, champion.scores, input.settings, deltaPairs) : null;
   const thresholds = thresholdAnalyses(data, candidate.scores, policy);
-  const evidence = { ...policyEvidence(candidate.evaluation, deltas, thresholds), saturation: input.saturation ?? null };
+  const evidence = { ...policyEvidence(candidate.evaluation, deltas, thresholds), saturation: input.saturation ?? null, heldOutDesign: input.heldOutDesign ?? null };
   const heldOutSupport = candidate.evaluation.classification.slices.map((s) => ({
     attribute: s.attribute,
     value: s.value,
@@ -617,7 +620,7 @@ export function buildApprovalPacket(input: {
     policyVersion: input.policyVersion,
     candidate: { versionId: candidate.versionId, version: candidate.version, reportHash: candidate.reportHash },
     champion: champion ? { versionId: champion.versionId, version: champion.version, reportHash: champion.reportHash } : null,
-    heldOut: { rows: data.labels.length, positives, negatives: data.labels.length - positives },
+    heldOut: { rows: data.labels.length, positives, negatives: data.labels.length - positives, ...(input.heldOutDesign ? { design: input.heldOutDesign } : {}) },
     candidateEvaluation: candidate.evaluation,
     championEvaluation: champion?.evaluation ?? null,
     deltas,

@@ -13,7 +13,7 @@ import { METRICS, thresholdConstraintsSchema, type PolicyJudgement, type RuleRes
 import type { ApprovalPacket, IntersectionReport, VersionCalibration, VersionEvaluation } from '../analysis/report';
 import type { ThresholdChoice } from '../analysis/thresholds';
 import type { UntestedSegment } from '../analysis/untested';
-import type { AblationSeed, IntervalEvidence, LearningCurveVerdict, VerdictThresholds } from '../analysis/learningCurve';
+import type { AblationSeed, IntervalEvidence, LearningCurveVerdict, RecencyEvidence, VerdictThresholds } from '../analysis/learningCurve';
 import type { InversePowerLawFit, InversePowerLawFitFailure } from '../analysis/powerLaw';
 import type { MeanDifferenceInterval } from '../analysis/numerics/intervals';
 import { VERSION_STATUSES } from '../db/schema';
@@ -178,6 +178,25 @@ export const intersectionReportOutput = z
   })
   .meta({ id: 'IntersectionReport', description: 'The worst cells of an attribute combination by a metric, with support and Wilson interval, worst first.' });
 
+/** How a snapshot's held-out set was chosen (db/schema HeldOutDesign): the recorded split column, or a time split with its cut. */
+export const heldOutDesignOutput = z
+  .discriminatedUnion('kind', [
+    z.object({ kind: z.literal('split'), trainCount: z.number().int(), heldoutCount: z.number().int() }).meta({ id: 'HeldOutDesignSplitColumn' }),
+    z.object({
+      kind: z.literal('time'),
+      newest: z.union([z.string(), z.number()]).describe("The window asked for: a duration ('30d') or a fraction of the dated examples"),
+      cutAt: timestampText,
+      trainCount: z.number().int(),
+      heldoutCount: z.number().int(),
+      undated: z.number().int(),
+      trainFrom: timestampText,
+      trainTo: timestampText,
+      heldOutFrom: timestampText,
+      heldOutTo: timestampText,
+    }).meta({ id: 'HeldOutDesignTime' }),
+  ])
+  .meta({ id: 'HeldOutDesign' });
+
 export const approvalPacketOutput = z
   .object({
     schemaVersion: z.literal(1),
@@ -186,7 +205,7 @@ export const approvalPacketOutput = z
     policyVersion: z.number().int().nullable(),
     candidate: versionRef,
     champion: versionRef.nullable(),
-    heldOut: z.object({ rows: z.number().int(), positives: z.number().int(), negatives: z.number().int() }),
+    heldOut: z.object({ rows: z.number().int(), positives: z.number().int(), negatives: z.number().int(), design: heldOutDesignOutput.optional() }),
     candidateEvaluation: versionEvaluationOutput,
     championEvaluation: versionEvaluationOutput.nullable(),
     /** Candidate minus champion per metric, overall and per slice value, paired on the same rows; null without a champion. */
@@ -292,7 +311,7 @@ export const saturationReportOutput = z
     /** Every training of the check: the nested subsets (curve) and the ablation without the newest batch. */
     points: z.array(
       z.object({
-        variant: z.enum(['curve', 'without_newest']),
+        variant: z.enum(['curve', 'without_newest', 'newest_half', 'oldest_half']),
         fraction: z.number(),
         seed: z.number().int(),
         trainSize: z.number().int(),
@@ -337,6 +356,20 @@ export const saturationReportOutput = z
       fallback: intervalEvidenceOutput.extend({ previousN: z.number().int(), largestN: z.number().int(), gainPerDoubling: z.number() }).nullable(),
       ablationSlices: z.array(intervalEvidenceOutput.extend({ slice: z.string() })),
     }),
+    /**
+     * Does data go stale? Held-out error of models trained on the newest N vs the oldest N dated training
+     * examples (same N, same seeds), error(oldest) - error(newest) paired over seeds; absent when the check
+     * did not compare them (too few dated rows, or a report from before it did).
+     */
+    recency: z
+      .object({
+        trainSize: z.number().int(),
+        perSeed: z.array(z.object({ seed: z.number().int(), newest: z.number(), oldest: z.number() })),
+        interval: intervalEvidenceOutput,
+        finding: z.enum(['newer_worth_more', 'older_worth_more', 'no_evidence']),
+        summary: z.string(),
+      })
+      .optional(),
     verdict: z.object({
       verdict: saturationVerdict,
       reasons: z.array(z.string()),
@@ -428,7 +461,7 @@ export const lineageOutput = z.object({
   labelSources: z.record(z.string(), z.number().int()).nullable(),
   parentVersion: z.number().int().nullable(),
   runId: z.string().nullable(),
-  snapshot: z.object({ id: z.number().int(), contentHash: z.string(), trainCount: z.number().int(), heldoutCount: z.number().int(), runId: z.string() }).nullable(),
+  snapshot: z.object({ id: z.number().int(), contentHash: z.string(), trainCount: z.number().int(), heldoutCount: z.number().int(), runId: z.string(), heldOutDesign: heldOutDesignOutput.nullable() }).nullable(),
   reports: z.array(z.object({ id: z.number().int(), runId: z.string(), role: z.enum(['candidate', 'champion']), contentHash: z.string(), createdAt: timestamp })),
   gate: z.object({ decision: z.enum(['approved', 'failed', 'needs_approval']), policyVersion: z.number().int().nullable(), packetHash: z.string().nullable() }).nullable(),
   approval: z.object({ decision: z.enum(['approved', 'rejected']), approver: z.string(), reason: z.string(), reportHash: z.string().nullable() }).nullable(),
@@ -477,4 +510,6 @@ export type OutputTypeChecks = [
   Assert<SameKeys<Saturation['evidence'], Omit<LearningCurveVerdict['evidence'], 'fit' | 'ablation'>>>,
   Assert<SameKeys<Saturation['evidence']['sizeComparisons'][number], LearningCurveVerdict['evidence']['sizeComparisons'][number]>>,
   Assert<SameKeys<NonNullable<Saturation['evidence']['fallback']>, NonNullable<LearningCurveVerdict['evidence']['fallback']>>>,
+  Assert<SameKeys<NonNullable<Saturation['recency']>, RecencyEvidence>>,
+  Assert<Equals<NonNullable<Saturation['recency']>['finding'], RecencyEvidence['finding']>>,
 ];

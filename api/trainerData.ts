@@ -22,6 +22,7 @@ import {
   storeArtifact,
   type ExampleLine,
   type Split,
+  type RecencyWindow,
 } from '../db/trainerData';
 import { nestedPermutation, subsetSize } from '../analysis/nestedSubset';
 import { scoreLine, storeUri } from '../trainers/contract';
@@ -53,7 +54,7 @@ export const TRAINER_OPERATIONS = {
   scoreSet: '/trainer/score-sets/{jobKey}',
   artifact: '/trainer/artifacts/{sha256}',
 } as const;
-export const EXAMPLE_QUERY_PARAMETERS = ['split', 'fraction', 'seed', 'excludeBatch', 'offset', 'limit'] as const;
+export const EXAMPLE_QUERY_PARAMETERS = ['split', 'fraction', 'seed', 'excludeBatch', 'window', 'offset', 'limit'] as const;
 
 class BadRequest extends Error {}
 class NotFound extends Error {}
@@ -144,6 +145,8 @@ export interface ExamplesQuery {
   /** Both or neither: the nested subset of `fraction` under `seed`. */
   subset: { fraction: number; seed: number } | null;
   excludeBatch: string | null;
+  /** Train only: the newest or oldest half of the dated rows by observedAt (the saturation check's recency comparison). */
+  window: RecencyWindow | null;
   offset: number;
   limit: number | null;
 }
@@ -192,12 +195,18 @@ export function examplesQueryOf(query: URLSearchParams): ExamplesQuery {
     const found = findUnstorableString(excludeBatch);
     if (found) throw new BadRequest(`query parameter 'excludeBatch' ${found.message.replace(/^the input /, '')}, which no batch id holds`);
   }
+  const window = values.get('window') ?? null;
+  if (window !== null) {
+    if (window !== 'newest' && window !== 'oldest') throw new BadRequest(`query parameter 'window' is '${window.slice(0, 40)}': give newest or oldest`);
+    if (split !== 'train') throw new BadRequest("query parameter 'window' is for split=train only: the held-out set is always served whole");
+  }
   const offsetText = values.get('offset');
   const limitText = values.get('limit');
   return {
     split,
     subset,
     excludeBatch,
+    window,
     offset: offsetText === undefined ? 0 : count('offset', offsetText, MAX_INT32),
     limit: limitText === undefined ? null : count('limit', limitText, MAX_INT32),
   };
@@ -255,7 +264,7 @@ async function getExamples(deps: ApiDeps, res: http.ServerResponse, rawSnapshotI
   // then the inputs are read by id, a chunk at a time, in that order.
   let subsetIds: Int32Array | null = null;
   if (q.subset) {
-    const { exampleIds, externalIds } = await snapshotMemberKeys(db, snapshotId, 'train', q.excludeBatch);
+    const { exampleIds, externalIds } = await snapshotMemberKeys(db, snapshotId, 'train', q.excludeBatch, q.window);
     const order = nestedPermutation(externalIds, q.subset.seed);
     const k = Math.min(order.length, subsetSize(order.length, q.subset.fraction));
     const end = q.limit === null ? k : Math.min(k, q.offset + q.limit);
@@ -285,7 +294,7 @@ async function getExamples(deps: ApiDeps, res: http.ServerResponse, rawSnapshotI
   // The split in exampleId order, by keyset: each chunk starts after the last id of the one before.
   let remaining = q.limit ?? Number.POSITIVE_INFINITY;
   const read = (afterExampleId: number | null, offset: number) =>
-    abandonable(exampleLinesInIdOrder(db, { snapshotId, split: q.split, excludeBatchId: q.excludeBatch, withLabel, afterExampleId, offset, limit: Math.min(LINES_PER_CHUNK, remaining) }));
+    abandonable(exampleLinesInIdOrder(db, { snapshotId, split: q.split, excludeBatchId: q.excludeBatch, window: q.window, withLabel, afterExampleId, offset, limit: Math.min(LINES_PER_CHUNK, remaining) }));
   let next = remaining > 0 ? read(null, q.offset) : null;
   while (next) {
     const lines = await next;
@@ -507,6 +516,7 @@ export function trainerDataOpenApiPaths() {
           { name: 'fraction', in: 'query', required: false, description: 'With seed: the nested subset’s fraction of the rows', schema: { type: 'number', exclusiveMinimum: 0, maximum: 1 } },
           { name: 'seed', in: 'query', required: false, description: 'With fraction: the nested order’s seed', schema: { type: 'integer', minimum: -Number.MAX_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER } },
           { name: 'excludeBatch', in: 'query', required: false, description: 'An annotation batch whose examples are left out', schema: { type: 'string', minLength: 1, maxLength: MAX_BATCH_ID } },
+          { name: 'window', in: 'query', required: false, description: 'split=train only: the newest or the oldest floor(dated / 2) rows by observedAt (ties by exampleId), before any nested subset', schema: { type: 'string', enum: ['newest', 'oldest'] } },
           { name: 'offset', in: 'query', required: false, description: 'Rows to skip (after ordering)', schema: int32 },
           { name: 'limit', in: 'query', required: false, description: 'Most rows to send', schema: int32 },
         ],

@@ -162,6 +162,29 @@ export const examples = pgTable(
   (t) => [uniqueIndex('examples_model_external_uq').on(t.modelId, t.externalId)],
 );
 
+/**
+ * How a snapshot's held-out set was chosen. `split`: each example's recorded split column (random at
+ * import, fixed since). `time`: the newest window held out (`newest`: a duration such as '30d', or a
+ * fraction of the dated examples), everything observed before `cutAt` trains; examples without an
+ * observedAt cannot be placed in time and are left out of both sides (`undated`).
+ */
+export type HeldOutDesign =
+  | { kind: 'split'; trainCount: number; heldoutCount: number }
+  | {
+      kind: 'time';
+      newest: string | number;
+      /** ISO time: held out iff observedAt >= cutAt. */
+      cutAt: string;
+      trainCount: number;
+      heldoutCount: number;
+      undated: number;
+      /** Observed range of each side (ISO). */
+      trainFrom: string;
+      trainTo: string;
+      heldOutFrom: string;
+      heldOutTo: string;
+    };
+
 export const datasetSnapshots = pgTable('dataset_snapshots', {
   id: serial('id').primaryKey(),
   modelId: integer('model_id')
@@ -172,6 +195,14 @@ export const datasetSnapshots = pgTable('dataset_snapshots', {
   contentHash: text('content_hash').notNull(),
   trainCount: integer('train_count').notNull(),
   heldoutCount: integer('heldout_count').notNull(),
+  /**
+   * How the held-out set was chosen (analysis/heldOutDesign HeldOutDesign): the examples' recorded split
+   * column, or a time split (the cut, the option it came from, counts on each side, undated rows left out).
+   * Null on snapshots frozen before designs were recorded (the split column).
+   */
+  heldOutDesign: jsonb('held_out_design').$type<HeldOutDesign>(),
+  /** The time examples' ages are measured from (the time split's cut, else the newest observedAt); null when no example is dated. */
+  asOf: timestamp('as_of', { withTimezone: true }),
   createdAt: createdAt(),
 });
 
@@ -590,7 +621,7 @@ export const saturationPoints = pgTable(
   {
     id: serial('id').primaryKey(),
     runId: text('run_id').notNull(),
-    variant: text('variant').$type<'curve' | 'without_newest'>().notNull(),
+    variant: text('variant').$type<'curve' | 'without_newest' | 'newest_half' | 'oldest_half'>().notNull(),
     fraction: real('fraction').notNull(),
     seed: integer('seed').notNull(),
     trainSize: integer('train_size').notNull(),

@@ -3,7 +3,7 @@
 import { eq, sql } from 'drizzle-orm';
 import type { Db } from './index';
 import { resultRows } from './queries';
-import { datasetSnapshots } from './schema';
+import { datasetSnapshots, type HeldOutDesign } from './schema';
 
 export interface FrozenSnapshot {
   snapshotId: number;
@@ -12,12 +12,31 @@ export interface FrozenSnapshot {
   heldoutCount: number;
 }
 
+/**
+ * How a run asks its held-out set to be chosen: the examples' recorded split column (the default), or
+ * the newest window by observedAt: a duration (`'30d'`, `'12h'`, `'2w'`) before the newest example, or
+ * a fraction of the dated examples (the newest ones held out).
+ */
+export type HeldOutOption = { kind: 'split' } | { kind: 'time'; newest: string | number };
+
+const DURATION = /^([1-9][0-9]{0,5})([hdw])$/;
+const UNIT_SECONDS: Record<string, number> = { h: 3600, d: 86_400, w: 604_800 };
+
+/** A window such as '30d' in seconds; throws on anything else. */
+export function windowSeconds(text: string): number {
+  const m = DURATION.exec(text);
+  if (!m) throw new Error(`held-out window '${text}' is not a duration such as 30d, 12h or 2w`);
+  return Number(m[1]) * UNIT_SECONDS[m[2]!]!;
+}
+
+
 export class TooFewLabelledExamples extends Error {
   constructor(
     readonly trainCount: number,
     readonly heldoutCount: number,
+    context?: string,
   ) {
-    super(`${trainCount} labelled training and ${heldoutCount} held-out examples; at least ${TooFewLabelledExamples.MIN} of each are needed`);
+    super(`${trainCount} labelled training and ${heldoutCount} held-out examples${context ? ` ${context}` : ''}; at least ${TooFewLabelledExamples.MIN} of each are needed`);
   }
   static readonly MIN = 10;
 }
@@ -32,28 +51,95 @@ export async function snapshotOfRun(db: Db, runId: string): Promise<FrozenSnapsh
  * Freezes a model's labelled examples as the run's snapshot, in one transaction: the members copied by
  * one statement (so they are one consistent set), then the content hash (sha256 of `externalId \t label
  * \t split` lines in external-id order, as it has always been computed) and the counts read from them.
+ * With a time design the split is by observedAt against one cut (computed in the database: the newest
+ * example minus the window, or the observedAt of the k-th newest dated example, k = max(1, round(f x n)));
+ * undated examples are left out and counted. The design, the cut and the counts are recorded on the
+ * snapshot row, and `asOf` (the cut, else the newest observedAt) is what training rows' ages count from.
  * Throws TooFewLabelledExamples (nothing written) below the minimum.
  */
-export async function freezeLabelledExamples(db: Db, input: { modelId: number; runId: string }): Promise<FrozenSnapshot> {
+export async function freezeLabelledExamples(db: Db, input: { modelId: number; runId: string; heldOut?: HeldOutOption }): Promise<FrozenSnapshot> {
+  const option = input.heldOut ?? { kind: 'split' };
   return db.transaction(async (tx) => {
     const [snap] = await tx.insert(datasetSnapshots).values({ modelId: input.modelId, runId: input.runId, contentHash: '', trainCount: 0, heldoutCount: 0 }).returning({ id: datasetSnapshots.id });
     if (!snap) throw new Error('snapshot insert returned nothing');
-    await tx.execute(sql`
-      insert into dataset_snapshot_members (snapshot_id, example_id, split, label)
-      select ${snap.id}, e.id, e.split, e.label from examples e where e.model_id = ${input.modelId} and e.label is not null`);
-    const [facts] = resultRows<{ hash: string | null; train: string; heldout: string }>(
+    const labelled = sql`e.model_id = ${input.modelId} and e.label is not null`;
+    const [span] = resultRows<{ newest: string | null; dated: string; undated: string }>(
+      await tx.execute(sql`
+        select max(e.observed_at)::text as newest, count(e.observed_at)::text as dated, count(*) filter (where e.observed_at is null)::text as undated
+        from examples e where ${labelled}`),
+    );
+    const dated = Number(span?.dated ?? 0);
+    let cut: string | null = null;
+    if (option.kind === 'time') {
+      if (dated === 0 || !span?.newest) throw new TooFewLabelledExamples(0, 0, 'no labelled example has an observedAt: a time split needs dated examples');
+      if (typeof option.newest === 'string') {
+        const [c] = resultRows<{ cut: string }>(await tx.execute(sql`select (${span.newest}::timestamptz - make_interval(secs => ${windowSeconds(option.newest)}))::text as cut`));
+        cut = c!.cut;
+      } else {
+        const k = Math.max(1, Math.round(option.newest * dated));
+        const [c] = resultRows<{ cut: string }>(
+          await tx.execute(sql`select e.observed_at::text as cut from examples e where ${labelled} and e.observed_at is not null order by e.observed_at desc offset ${k - 1} limit 1`),
+        );
+        cut = c!.cut;
+      }
+      await tx.execute(sql`
+        insert into dataset_snapshot_members (snapshot_id, example_id, split, label)
+        select ${snap.id}, e.id, case when e.observed_at >= ${cut}::timestamptz then 'heldout' else 'train' end, e.label
+        from examples e where ${labelled} and e.observed_at is not null`);
+    } else {
+      await tx.execute(sql`
+        insert into dataset_snapshot_members (snapshot_id, example_id, split, label)
+        select ${snap.id}, e.id, e.split, e.label from examples e where ${labelled}`);
+    }
+    const [facts] = resultRows<{ hash: string | null; train: string; heldout: string; train_from: string | null; train_to: string | null; heldout_from: string | null; heldout_to: string | null }>(
       await tx.execute(sql`
         select encode(sha256(convert_to(coalesce(string_agg(e.external_id || E'\t' || m.label || E'\t' || m.split, E'\n' order by e.external_id), ''), 'UTF8')), 'hex') as hash,
                count(*) filter (where m.split = 'train')::text as train,
-               count(*) filter (where m.split = 'heldout')::text as heldout
+               count(*) filter (where m.split = 'heldout')::text as heldout,
+               min(e.observed_at) filter (where m.split = 'train')::text as train_from,
+               max(e.observed_at) filter (where m.split = 'train')::text as train_to,
+               min(e.observed_at) filter (where m.split = 'heldout')::text as heldout_from,
+               max(e.observed_at) filter (where m.split = 'heldout')::text as heldout_to
         from dataset_snapshot_members m join examples e on e.id = m.example_id
         where m.snapshot_id = ${snap.id}`),
     );
     const trainCount = Number(facts?.train ?? 0);
     const heldoutCount = Number(facts?.heldout ?? 0);
-    if (trainCount < TooFewLabelledExamples.MIN || heldoutCount < TooFewLabelledExamples.MIN) throw new TooFewLabelledExamples(trainCount, heldoutCount);
+    if (trainCount < TooFewLabelledExamples.MIN || heldoutCount < TooFewLabelledExamples.MIN) {
+      throw new TooFewLabelledExamples(trainCount, heldoutCount, option.kind === 'time' ? `with the held-out window ${JSON.stringify(option.newest)} (cut at ${iso(cut)})` : undefined);
+    }
     const contentHash = `sha256:${facts!.hash}`;
-    await tx.update(datasetSnapshots).set({ contentHash, trainCount, heldoutCount }).where(eq(datasetSnapshots.id, snap.id));
+    const heldOutDesign: HeldOutDesign =
+      option.kind === 'time'
+        ? {
+            kind: 'time',
+            newest: option.newest,
+            cutAt: iso(cut),
+            trainCount,
+            heldoutCount,
+            undated: Number(span?.undated ?? 0),
+            trainFrom: iso(facts!.train_from),
+            trainTo: iso(facts!.train_to),
+            heldOutFrom: iso(facts!.heldout_from),
+            heldOutTo: iso(facts!.heldout_to),
+          }
+        : { kind: 'split', trainCount, heldoutCount };
+    const asOf = option.kind === 'time' ? new Date(iso(cut)) : span?.newest ? new Date(iso(span.newest)) : null;
+    await tx.update(datasetSnapshots).set({ contentHash, trainCount, heldoutCount, heldOutDesign, asOf }).where(eq(datasetSnapshots.id, snap.id));
     return { snapshotId: snap.id, contentHash, trainCount, heldoutCount };
   });
+}
+
+/** A timestamptz as PostgreSQL prints it (`2026-01-02 03:04:05.678+00`), as ISO 8601. */
+function iso(pgText: string | null): string {
+  if (pgText === null) return '';
+  const d = new Date(pgText.replace(' ', 'T').replace(/([+-]\d\d)$/, '$1:00'));
+  if (Number.isNaN(d.getTime())) throw new Error(`unreadable timestamp ${pgText}`);
+  return d.toISOString();
+}
+
+/** How the snapshot's held-out set was chosen, as recorded (null for snapshots frozen before designs were). */
+export async function heldOutDesignOf(db: Db, snapshotId: number): Promise<HeldOutDesign | null> {
+  const [s] = await db.select({ d: datasetSnapshots.heldOutDesign }).from(datasetSnapshots).where(eq(datasetSnapshots.id, snapshotId));
+  return s?.d ?? null;
 }

@@ -16,29 +16,44 @@ export async function snapshotExists(db: DbOrTx, snapshotId: number): Promise<bo
   return row !== undefined;
 }
 
-/** Members of a split, less the examples a batch labelled (the ablation leaves the newest batch out). */
-function membersWhere(snapshotId: number, split: Split, excludeBatchId: string | null | undefined): SQL {
-  const where = sql`m.snapshot_id = ${snapshotId} and m.split = ${split}`;
-  if (excludeBatchId == null) return where;
-  return sql`${where} and not exists (select 1 from aggregated_labels a where a.batch_id = ${excludeBatchId} and a.example_id = m.example_id)`;
+/** Half of a training split by observedAt: the newest or the oldest floor(dated / 2) dated members (ties by exampleId). */
+export type RecencyWindow = 'newest' | 'oldest';
+
+/**
+ * Members of a split, less the examples a batch labelled (the ablation leaves the newest batch out), or
+ * within one half of its dated members by observedAt (the saturation check's newest-vs-oldest comparison:
+ * both halves the same size).
+ */
+function membersWhere(snapshotId: number, split: Split, excludeBatchId: string | null | undefined, window?: RecencyWindow | null): SQL {
+  let where = sql`m.snapshot_id = ${snapshotId} and m.split = ${split}`;
+  if (excludeBatchId != null) where = sql`${where} and not exists (select 1 from aggregated_labels a where a.batch_id = ${excludeBatchId} and a.example_id = m.example_id)`;
+  if (window != null) {
+    const order = window === 'newest' ? sql`e2.observed_at desc, m2.example_id desc` : sql`e2.observed_at asc, m2.example_id asc`;
+    const dated = sql`from dataset_snapshot_members m2 join examples e2 on e2.id = m2.example_id where m2.snapshot_id = ${snapshotId} and m2.split = ${split} and e2.observed_at is not null`;
+    where = sql`${where} and m.example_id in (select m2.example_id ${dated} order by ${order} limit (select count(*) / 2 ${dated}))`;
+  }
+  return where;
 }
 
 /** How many rows a split's stream holds (what a data reference's `rows` says). */
-export async function snapshotSplitCount(db: DbOrTx, snapshotId: number, split: Split, excludeBatchId?: string | null): Promise<number> {
+export async function snapshotSplitCount(db: DbOrTx, snapshotId: number, split: Split, excludeBatchId?: string | null, window?: RecencyWindow | null): Promise<number> {
   const [row] = resultRows<{ n: number | string }>(
-    await db.execute(sql`select count(*)::int as n from dataset_snapshot_members m where ${membersWhere(snapshotId, split, excludeBatchId)}`),
+    await db.execute(sql`select count(*)::int as n from dataset_snapshot_members m where ${membersWhere(snapshotId, split, excludeBatchId, window)}`),
   );
   return Number(row?.n ?? 0);
 }
 
 /**
  * One example line of the contract (trainers/contract exampleLine), written by the database: the
- * input's jsonb as stored, the external id escaped by to_json, `label` only on training data.
+ * input's jsonb as stored, the external id escaped by to_json, `label` only on training data, and on
+ * training data `ageDays` (days from the example's observedAt to the snapshot's asOf, rounded to the
+ * microsecond's day fraction) when both are known: what a recency half-life weights by.
  */
-function exampleLineSql(withLabel: boolean): SQL {
-  return withLabel
-    ? sql`concat('{"exampleId":', m.example_id, ',"externalId":', to_json(e.external_id), ',"input":', e.input, ',"label":', m.label, '}')`
-    : sql`concat('{"exampleId":', m.example_id, ',"externalId":', to_json(e.external_id), ',"input":', e.input, '}')`;
+function exampleLineSql(withLabel: boolean, snapshotId: number): SQL {
+  if (!withLabel) return sql`concat('{"exampleId":', m.example_id, ',"externalId":', to_json(e.external_id), ',"input":', e.input, '}')`;
+  const asOf = sql`(select d.as_of from dataset_snapshots d where d.id = ${snapshotId})`;
+  const age = sql`case when e.observed_at is not null and ${asOf} is not null then concat(',"ageDays":', round((extract(epoch from (${asOf} - e.observed_at)) / 86400)::numeric, 6)) else '' end`;
+  return sql`concat('{"exampleId":', m.example_id, ',"externalId":', to_json(e.external_id), ',"input":', e.input, ',"label":', m.label, ${age}, '}')`;
 }
 
 /**
@@ -69,14 +84,14 @@ export interface ExampleLine {
  */
 export async function exampleLinesInIdOrder(
   db: DbOrTx,
-  q: { snapshotId: number; split: Split; excludeBatchId?: string | null; withLabel: boolean; afterExampleId: number | null; offset: number; limit: number },
+  q: { snapshotId: number; split: Split; excludeBatchId?: string | null; window?: RecencyWindow | null; withLabel: boolean; afterExampleId: number | null; offset: number; limit: number },
 ): Promise<ExampleLine[]> {
   const after = q.afterExampleId === null ? sql`` : sql` and m.example_id > ${q.afterExampleId}`;
   const chosen = sql`
     select m.example_id, m.label from dataset_snapshot_members m
-    where ${membersWhere(q.snapshotId, q.split, q.excludeBatchId)}${after}
+    where ${membersWhere(q.snapshotId, q.split, q.excludeBatchId, q.window)}${after}
     order by m.example_id offset ${q.offset} limit ${q.limit}`;
-  const rows = resultRows<{ example_id: number; line: string }>(await db.execute(withExamples(chosen, sql`${exampleLineSql(q.withLabel)} as line`)));
+  const rows = resultRows<{ example_id: number; line: string }>(await db.execute(withExamples(chosen, sql`${exampleLineSql(q.withLabel, q.snapshotId)} as line`)));
   return rows.map((r) => ({ exampleId: Number(r.example_id), line: r.line }));
 }
 
@@ -87,7 +102,7 @@ export async function exampleLinesOf(db: DbOrTx, q: { snapshotId: number; split:
     select m.example_id, m.label from dataset_snapshot_members m
     where m.snapshot_id = ${q.snapshotId} and m.split = ${q.split}
       and m.example_id = any(${`{${Array.prototype.join.call(q.exampleIds, ',')}}`}::int[])`;
-  const rows = resultRows<{ example_id: number; line: string }>(await db.execute(withExamples(chosen, sql`${exampleLineSql(q.withLabel)} as line`)));
+  const rows = resultRows<{ example_id: number; line: string }>(await db.execute(withExamples(chosen, sql`${exampleLineSql(q.withLabel, q.snapshotId)} as line`)));
   return rows.map((r) => ({ exampleId: Number(r.example_id), line: r.line }));
 }
 
@@ -98,13 +113,13 @@ const ID_CHUNK = 100_000;
  * Every member of a split (less a batch's examples), in exampleId order, as two parallel columns (no
  * object per row): what a nested order is computed from.
  */
-export async function snapshotMemberKeys(db: DbOrTx, snapshotId: number, split: Split, excludeBatchId?: string | null): Promise<{ exampleIds: Int32Array; externalIds: string[] }> {
+export async function snapshotMemberKeys(db: DbOrTx, snapshotId: number, split: Split, excludeBatchId?: string | null, window?: RecencyWindow | null): Promise<{ exampleIds: Int32Array; externalIds: string[] }> {
   const ids: number[] = [];
   const externalIds: string[] = [];
   for (let after = -1; ; ) {
     const chosen = sql`
       select m.example_id, m.label from dataset_snapshot_members m
-      where ${membersWhere(snapshotId, split, excludeBatchId)} and m.example_id > ${after}
+      where ${membersWhere(snapshotId, split, excludeBatchId, window)} and m.example_id > ${after}
       order by m.example_id limit ${ID_CHUNK}`;
     const rows = resultRows<{ example_id: number; external_id: string }>(await db.execute(withExamples(chosen, sql`e.external_id`)));
     for (const r of rows) {

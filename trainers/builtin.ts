@@ -17,6 +17,7 @@ import {
   type TrainOutput,
 } from './contract';
 import { checkParams } from '../analysis/paramsSchema';
+import { recencyWeight } from '../analysis/heldOutDesign';
 import { createDataPlaneClient, type DataPlaneClient } from './dataClient';
 import { defaultTrainerParams, deserializeArtifact, featuresFor, predictFromFeatures, type HashedLogRegArtifact, type LabelledInput, type TrainerParams } from './hashedLogReg';
 import { trainInThread } from './threadPool';
@@ -26,7 +27,7 @@ const VERSION = '1';
 
 /** What the trainer's code is: the files that decide its artifacts and scores. */
 const CODE_DIGEST = `sha256:${createHash('sha256')
-  .update(['hashedLogReg.ts', 'builtin.ts', 'trainThread.ts'].map((f) => readFileSync(new URL(`./${f}`, import.meta.url))).join('\u0000'))
+  .update(['hashedLogReg.ts', 'builtin.ts', 'trainThread.ts', '../analysis/heldOutDesign.ts'].map((f) => readFileSync(new URL(`./${f}`, import.meta.url))).join('\u0000'))
   .digest('hex')}`;
 
 const PARAMS_SCHEMA = {
@@ -39,6 +40,12 @@ const PARAMS_SCHEMA = {
     learningRate: { type: 'number', exclusiveMinimum: 0, maximum: 10, default: defaultTrainerParams.learningRate },
     l2: { type: 'number', minimum: 0, maximum: 1, default: defaultTrainerParams.l2 },
     ngramMax: { enum: [1, 2], default: defaultTrainerParams.ngramMax },
+    recencyHalfLifeDays: {
+      type: 'number',
+      exclusiveMinimum: 0,
+      maximum: 36500,
+      description: "recency weighting: a training row of age a days (at the snapshot's asOf) weighs 0.5^(a / recencyHalfLifeDays); absent: every row weighs 1",
+    },
   },
 } as const;
 
@@ -61,11 +68,13 @@ function refuse(type: string, message: string): never {
 }
 
 /** The params this trainer takes, checked again here against its own schema: a trainer does not trust its caller. */
-function trainerParams(params: Record<string, unknown>, seed: number): TrainerParams {
+function trainerParams(params: Record<string, unknown>, seed: number): { model: TrainerParams; recencyHalfLifeDays: number | null } {
   const checked = checkParams(PARAMS_SCHEMA, params);
   if (!checked.ok) refuse(TRAINER_ERRORS.badParams, `${BUILTIN_TRAINER_NAME}: ${checked.errors.join('; ')}`);
-  return { ...defaultTrainerParams, ...(params as Partial<TrainerParams>), seed };
+  const { recencyHalfLifeDays, ...model } = params as Partial<TrainerParams> & { recencyHalfLifeDays?: number };
+  return { model: { ...defaultTrainerParams, ...model, seed }, recencyHalfLifeDays: recencyHalfLifeDays ?? null };
 }
+
 
 function checkContract(input: { contractVersion: unknown }): void {
   if (input.contractVersion !== CONTRACT_VERSION) {
@@ -135,7 +144,7 @@ export function createBuiltinTrainer(deps: BuiltinTrainerDeps) {
 
     async 'trainer.train'(input: TrainInput): Promise<TrainOutput> {
       checkContract(input);
-      const params = trainerParams(input.params, input.seed);
+      const { model: params, recencyHalfLifeDays } = trainerParams(input.params, input.seed);
       const started = Date.now();
       const c = client();
       let read = 0;
@@ -145,7 +154,9 @@ export function createBuiltinTrainer(deps: BuiltinTrainerDeps) {
           const out: LabelledInput[] = [];
           for await (const row of c.rows(input.data.train)) {
             if (row.label === undefined) refuse(TRAINER_ERRORS.badData, `training row ${row.externalId} has no label`);
-            out.push({ input: textInput(row.input), label: row.label });
+            // A line's own weight, times its recency weight under a half-life (neither: unweighted, as before).
+            const weight = (row.weight ?? 1) * recencyWeight(row.ageDays, recencyHalfLifeDays);
+            out.push({ input: textInput(row.input), label: row.label, ...(row.weight !== undefined || recencyHalfLifeDays !== null ? { weight } : {}) });
             read++;
           }
           return out;
@@ -166,7 +177,11 @@ export function createBuiltinTrainer(deps: BuiltinTrainerDeps) {
         artifact,
         trainedOn: rows.length,
         trainer: { name: BUILTIN_TRAINER_NAME, version: VERSION, codeDigest: CODE_DIGEST },
-        metrics: { seconds: (Date.now() - started) / 1000 },
+        metrics: {
+          seconds: (Date.now() - started) / 1000,
+          // Under a half-life, the effective number of rows (sum of weights): how much the old data still counts.
+          ...(recencyHalfLifeDays !== null ? { weightSum: rows.reduce((s, r) => s + (r.weight ?? 1), 0) } : {}),
+        },
       };
     },
 

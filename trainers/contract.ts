@@ -91,6 +91,12 @@ export const exampleLine = z.strictObject({
   input: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])),
   label: z.union([z.literal(0), z.literal(1)]).optional(),
   weight: z.number().optional(),
+  /**
+   * Training data only, when the example has an observedAt: its age in days at the snapshot's asOf (the
+   * time split's cut, else the newest example). A trainer with a recency half-life h weights the row by
+   * 0.5^(ageDays / h); rows without it weigh 1.
+   */
+  ageDays: z.number().optional(),
 });
 export type ExampleLine = z.infer<typeof exampleLine>;
 

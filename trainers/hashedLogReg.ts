@@ -33,6 +33,8 @@ export const defaultTrainerParams: TrainerParams = Object.freeze({
 export interface LabelledInput {
   input: Record<string, string>;
   label: 0 | 1;
+  /** Sample weight (absent: 1): the row's log-loss gradient is scaled by it (a recency half-life's weight). */
+  weight?: number;
 }
 
 export interface HashedLogRegArtifact {
@@ -202,6 +204,8 @@ export async function trainHashedLogReg(
   const n = examples.length;
   const xs: SparseVector[] = new Array(n);
   const ys = new Uint8Array(n);
+  // Sample weights only when some row has one: unweighted training stays byte-identical.
+  const ws = examples.some((e) => e.weight !== undefined) ? new Float64Array(n).fill(1) : null;
   const fieldSet = new Set<string>();
   for (let i = 0; i < n; i++) {
     const ex = examples[i]!;
@@ -209,6 +213,10 @@ export async function trainHashedLogReg(
     for (const f of Object.keys(ex.input)) fieldSet.add(f);
     xs[i] = featurize(ex.input, mask, p.ngramMax);
     ys[i] = ex.label;
+    if (ws && ex.weight !== undefined) {
+      if (!(ex.weight >= 0) || !Number.isFinite(ex.weight)) throw new Error(`trainer: example ${i} has weight ${ex.weight}, expected a finite number >= 0`);
+      ws[i] = ex.weight;
+    }
   }
 
   const v = new Float64Array(dims); // true weights are scale * v
@@ -250,7 +258,7 @@ export async function trainHashedLogReg(
           scale = 1;
         }
       }
-      const g = prob - y; // d(logloss)/dz
+      const g = ws ? (prob - y) * ws[i]! : prob - y; // d(weighted logloss)/dz
       const step = (eta * g) / scale;
       for (let q = 0; q < index.length; q++) v[index[q]!]! -= step * value[q]!;
       bias -= eta * g;

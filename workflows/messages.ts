@@ -52,6 +52,11 @@ export interface RetrainingRunInput {
   saturation?: SaturationSettings;
   /** When set, an approved candidate is rolled out (shadow, canary steps with analysis) instead of promoted at once. */
   rollout?: RolloutPlan;
+  /**
+   * How the snapshot chooses its held-out set: the examples' recorded split column (absent: as before),
+   * or the newest window by observedAt (a duration such as '30d', or a fraction of the dated examples).
+   */
+  heldOut?: { kind: 'split' } | { kind: 'time'; newest: string | number };
 }
 
 /** The saturation check's design (issue: saturation check). */

@@ -185,7 +185,8 @@ export async function retrainingRun(input: RetrainingRunInput): Promise<Retraini
     }
 
     await enter('snapshot');
-    const snapshot = await controlActivities.freezeSnapshot({ runId: input.runId, modelId: input.modelId });
+    // The held-out design rides in the activity's input (absent on runs from before it: the same call).
+    const snapshot = await controlActivities.freezeSnapshot({ runId: input.runId, modelId: input.modelId, ...(input.heldOut ? { heldOut: input.heldOut } : {}) });
     status.snapshotId = snapshot.snapshotId;
 
     // Does more data still help? Nested-subset learning curves and the newest batch's ablation, before

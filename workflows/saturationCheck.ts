@@ -14,6 +14,9 @@ import {
 import { TASK_QUEUES } from './names';
 import { controlActivities as control, preContractTrainingOn, trainerJob } from './proxies';
 
+/** Share of each half (newest, oldest) a recency point trains on: below 1, so seeds draw different samples. */
+const RECENCY_FRACTION = 0.8;
+
 export async function saturationCheck(input: SaturationCheckInput): Promise<SaturationSummary> {
   // Points train and score through the model's trainer (trainer contract); histories recorded before it
   // replay through the direct path. (patched)
@@ -23,11 +26,18 @@ export async function saturationCheck(input: SaturationCheckInput): Promise<Satu
   const fractions = [...new Set([...(input.settings.fractions ?? DEFAULT_SATURATION_FRACTIONS), 1])].sort((a, b) => a - b);
   const seeds = Array.from({ length: input.settings.seeds ?? DEFAULT_SATURATION_SEEDS }, (_, i) => i + 1);
   const newest = await control.newestLabelledBatch({ modelId: input.modelId, snapshotId: input.snapshotId });
+  // Does data go stale? Newest vs oldest half of the dated training rows (same size, same seeds), when the
+  // snapshot has enough dated rows and the run trains through the contract. (patched: older histories replay.)
+  const recencyHalf = contract && patched('recency-halves') ? await control.recencyHalfSize({ snapshotId: input.snapshotId }) : 0;
 
   const common = { runId: input.runId, snapshotId: input.snapshotId, ...(input.trainerParams ? { trainerParams: input.trainerParams } : {}) };
   const points = [
     ...fractions.flatMap((fraction) => seeds.map((seed) => ({ ...common, variant: 'curve' as const, fraction, seed }))),
     ...(newest ? seeds.map((seed) => ({ ...common, variant: 'without_newest' as const, fraction: 1, seed, excludeBatchId: newest.batchId })) : []),
+    // Each seed trains on the same fraction of each half (its nested order), so seeds vary the sample as well as the training.
+    ...(recencyHalf > 0
+      ? seeds.flatMap((seed) => (['newest_half', 'oldest_half'] as const).map((variant) => ({ ...common, variant, fraction: RECENCY_FRACTION, seed })))
+      : []),
   ];
   // One point: stored by an earlier attempt, or trained on its nested subset, scored on the held-out split
   // by the same trainer, and judged from the scores it put back.

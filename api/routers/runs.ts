@@ -25,7 +25,7 @@ import { TRAINER_ACTIVITIES } from '../../trainers/contract';
 import { currentPolicy } from '../../db/policies';
 import { chainOf, requireFourEyes } from '../fourEyes';
 import { insertQueuedRun, listRuns, markRunNotStarted, type RunRow } from '../../db/runs';
-import { saturationDesignOf } from '../../analysis/policy';
+import { heldOutOptionOf, heldOutOptionSchema, saturationDesignOf } from '../../analysis/policy';
 import { runResultOutput, runStatusOutput } from '../outputs';
 import { annotationSettingsInput, interval, modelName, positiveInt, reason, rolloutPlanInput, runId, saturationSettingsInput, timestamp, timestampText, trainerParamsInput } from '../schemas';
 import { authedProcedure, roleAllows, roleProcedure, router, type Context } from '../trpc';
@@ -79,6 +79,14 @@ async function saturationFor(db: Db, modelId: number, asked: RetrainingRunInput[
   const current = await currentPolicy(db, modelId);
   const design = current ? saturationDesignOf(current.document) : null;
   return design ? { saturation: design } : {};
+}
+
+/** The held-out design a run asks for, else its policy's held_out rule's (a policy that requires a time split gets one). */
+async function heldOutFor(db: Db, modelId: number, asked: RetrainingRunInput['heldOut']): Promise<{ heldOut?: NonNullable<RetrainingRunInput['heldOut']> }> {
+  if (asked) return { heldOut: asked };
+  const current = await currentPolicy(db, modelId);
+  const option = current ? heldOutOptionOf(current.document) : null;
+  return option ? { heldOut: option } : {};
 }
 
 // ---- a run waiting for its trainer's queue (trainer contract) ----
@@ -257,6 +265,8 @@ export const runsRouter = router({
         annotation: annotationSettingsInput.optional(),
         saturation: saturationSettingsInput.optional(),
         rollout: rolloutPlanInput.optional(),
+        /** How the snapshot holds out: {kind: 'split'} (the examples' recorded split) or {kind: 'time', newest: '30d' | fraction}; default the policy's held_out rule, else split. */
+        heldOut: heldOutOptionSchema.optional(),
       }),
     )
     .output(z.object({ runId: z.string(), workflowId: z.string() }))
@@ -287,6 +297,7 @@ export const runsRouter = router({
         ...(input.annotation ? { annotation: input.annotation } : {}),
         ...(await saturationFor(ctx.db, model.id, input.saturation)),
         ...(input.rollout ? { rollout: input.rollout } : {}),
+        ...(await heldOutFor(ctx.db, model.id, input.heldOut)),
       };
       await insertQueuedRun(ctx.db, {
         id,

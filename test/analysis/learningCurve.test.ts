@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { DEFAULT_VERDICT_THRESHOLDS, RECOMMENDATIONS, learningCurveVerdict, type AblationSeed, type CurveFraction } from '../../analysis/learningCurve';
+import { DEFAULT_VERDICT_THRESHOLDS, RECOMMENDATIONS, learningCurveVerdict, recencyEvidence, type AblationSeed, type CurveFraction } from '../../analysis/learningCurve';
 import { fitInversePowerLaw, inversePowerLaw, type InversePowerLawFit, type InversePowerLawFitOk, type LearningCurvePoint } from '../../analysis/powerLaw';
 import { pairedTInterval } from '../../analysis/numerics/intervals';
 import { assertClose } from './oracle';
@@ -347,4 +347,45 @@ test('verdict: the same slice difference in every seed (one row flipping) is no 
   assert.equal(html.interval!.lower, html.interval!.upper);
   assert.equal(html.significant, false);
   assert.notEqual(v.verdict, 'degrading', v.reasons.join('\n'));
+});
+
+test('recency: error(oldest N) - error(newest N) paired over seeds; newer worth more, older worth more, or no evidence that data goes stale', () => {
+  const stale = recencyEvidence(
+    [
+      { seed: 1, newest: 0.05, oldest: 0.09 },
+      { seed: 2, newest: 0.052, oldest: 0.095 },
+      { seed: 3, newest: 0.049, oldest: 0.088 },
+    ],
+    400,
+  )!;
+  // The same interval the ablation uses: a paired t over the seeds' differences.
+  const iv = pairedTInterval([0.09 - 0.05, 0.095 - 0.052, 0.088 - 0.049], DEFAULT_VERDICT_THRESHOLDS.confidence)!;
+  assertClose(stale.interval.interval!.mean, iv.mean, 'mean', 1e-12);
+  assertClose(stale.interval.interval!.lower, iv.lower, 'lower', 1e-12);
+  assert.equal(stale.interval.interval!.method, 'paired');
+  assert.equal(stale.finding, 'newer_worth_more');
+  assert.equal(stale.interval.significant, true);
+  assert.match(stale.summary, /^newer data is worth more: trained on the newest 400 vs the oldest 400 examples, held-out error is lower by 0\.04/);
+  const same = recencyEvidence(
+    [
+      { seed: 1, newest: 0.05, oldest: 0.051 },
+      { seed: 2, newest: 0.052, oldest: 0.05 },
+      { seed: 3, newest: 0.049, oldest: 0.05 },
+    ],
+    400,
+  )!;
+  assert.equal(same.finding, 'no_evidence');
+  assert.match(same.summary, /^no evidence data goes stale: error\(oldest 400\) - error\(newest 400\) = /);
+  const older = recencyEvidence(
+    [
+      { seed: 1, newest: 0.09, oldest: 0.05 },
+      { seed: 2, newest: 0.095, oldest: 0.052 },
+      { seed: 3, newest: 0.088, oldest: 0.049 },
+    ],
+    400,
+  )!;
+  assert.equal(older.finding, 'older_worth_more');
+  assert.equal(older.interval.significant, false);
+  assert.equal(recencyEvidence([{ seed: 1, newest: 0.1, oldest: 0.2 }], 10), null);
+  assert.throws(() => recencyEvidence([{ seed: 1, newest: Number.NaN, oldest: 0.2 }, { seed: 2, newest: 0.1, oldest: 0.2 }], 10), RangeError);
 });

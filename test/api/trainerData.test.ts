@@ -300,6 +300,8 @@ test('a bad query is a 400 naming the parameter, an unknown snapshot a 404', asy
     [examplesPath(small.id, 'split=train&limit=3000000000'), 'limit past int32', /'limit'/],
     [examplesPath(small.id, 'split=train&excludeBatch='), 'empty batch id', /'excludeBatch'/],
     [examplesPath(small.id, 'split=train&excludeBatch=a%00b'), 'NUL in the batch id', /'excludeBatch' contains a NUL/],
+    [examplesPath(small.id, 'split=train&window=middle'), 'a window neither newest nor oldest', /'window' is 'middle': give newest or oldest/],
+    [examplesPath(small.id, 'split=heldout&window=newest'), 'a window of the held-out set', /'window' is for split=train only/],
     ['/trainer/snapshots/abc/examples?split=train', 'snapshot id not a number', /'snapshotId' is 'abc'/],
     ['/trainer/snapshots/0/examples?split=train', 'snapshot id 0', /'snapshotId' is '0'/],
     ['/trainer/snapshots/99999999999/examples?split=train', 'snapshot id past int32', /'snapshotId'/],
@@ -605,7 +607,7 @@ test('the OpenAPI document lists the data plane with its parameters and error re
   const examplesOp = doc.paths['/trainer/snapshots/{snapshotId}/examples']!.get!;
   assert.deepEqual(
     examplesOp.parameters!.map((p) => p.name),
-    ['snapshotId', 'split', 'fraction', 'seed', 'excludeBatch', 'offset', 'limit'],
+    ['snapshotId', 'split', 'fraction', 'seed', 'excludeBatch', 'window', 'offset', 'limit'],
   );
   for (const status of ['200', '400', '401', '403', '404']) assert.ok(examplesOp.responses[status], `examples declares ${status}`);
   assert.ok(doc.paths['/trainer/score-sets/{jobKey}']!.put!.requestBody!.content['application/x-ndjson']);

@@ -58,7 +58,7 @@ test('a worker killed midway through the fan-out: completed points are not retra
   const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)} s`;
   const model = await registerModelWithData(env, { requireHumanApproval: 'never' });
   const first = startWorker();
-  // 6 fractions × 3 seeds = 18 points, each trained for 1,000 epochs (about 1-8 s here, two at a time):
+  // 6 fractions × 3 seeds = 18 points (and 6 more on the newest and oldest halves of the dated mail), each trained for 1,000 epochs (about 1-8 s here, two at a time):
   // long enough that the kill lands mid-way through a training. A point's training is now only its
   // trainer.train (its scoring is a job of its own), so it is made longer than the whole point once was:
   // at 300 epochs a loaded CI machine saw no training in flight for 300 s of polling.
@@ -95,18 +95,18 @@ test('a worker killed midway through the fan-out: completed points are not retra
   const killedAt = new Date();
   // Read after the kill: every row here was stored by the killed worker (a superset of the ones seen above).
   const before = await pointsOf();
-  process.stderr.write(`saturationCrash: killed at ${elapsed()} (${killedAt.toISOString()}) with ${before.length} of 18 points stored\n`);
-  assert.ok(before.length >= 6 && before.length < 18, `some but not all points stored at the kill (${before.length})`);
+  process.stderr.write(`saturationCrash: killed at ${elapsed()} (${killedAt.toISOString()}) with ${before.length} of 24 points stored\n`);
+  assert.ok(before.length >= 6 && before.length < 24, `some but not all points stored at the kill (${before.length})`);
 
   startWorker();
   const run = await waitForStatus(env, runId, ['promoted', 'rejected', 'failed'], 420_000);
   process.stderr.write(`saturationCrash: run ${run.status} at ${elapsed()} (${((Date.now() - killedAt.getTime()) / 1000).toFixed(1)} s after the kill)\n`);
   assert.notEqual(run.status, 'failed', JSON.stringify(run.result));
 
-  // All 18 points, each once; the ones stored before the kill untouched (same id, created_at, content).
+  // All 24 points, each once; the ones stored before the kill untouched (same id, created_at, content).
   const afterRows = await pointsOf();
-  assert.equal(afterRows.length, 18, '6 fractions × 3 seeds, no ablation without an annotation batch');
-  assert.equal(new Set(afterRows.map(pointKey)).size, 18, 'one row per point');
+  assert.equal(afterRows.length, 24, '6 fractions × 3 seeds and the two halves × 3 seeds, no ablation without an annotation batch');
+  assert.equal(new Set(afterRows.map(pointKey)).size, 24, 'one row per point');
   for (const b of before) {
     const a = afterRows.find((r) => r.id === b.id);
     assert.ok(a, `point ${pointKey(b)} (id ${b.id}) still stored`);
@@ -120,8 +120,8 @@ test('a worker killed midway through the fan-out: completed points are not retra
   // Not retrained: in the check's history each point was trained by one trainer.train activity; the ones
   // stored before the kill completed on their first attempt, before it.
   const activities = await trainingActivities(`saturation-${runId}`);
-  assert.equal(activities.length, 18, 'one trainer.train activity per point');
-  assert.equal(new Set(activities.map((a) => a.point)).size, 18, 'no point scheduled twice');
+  assert.equal(activities.length, 24, 'one trainer.train activity per point');
+  assert.equal(new Set(activities.map((a) => a.point)).size, 24, 'no point scheduled twice');
   assert.ok(activities.every((a) => a.completed), 'every training completed');
   const beforeKeys = new Set(before.map(pointKey));
   for (const a of activities.filter((x) => beforeKeys.has(x.point))) {
@@ -136,11 +136,11 @@ test('a worker killed midway through the fan-out: completed points are not retra
   process.stderr.write(`saturationCrash: retried ${retried.map((a) => `${a.point} (attempt ${a.attempt})`).join(', ')}\n`);
 
   const summary = await env.services.client.workflow.getHandle<() => Promise<SaturationSummary>>(`saturation-${runId}`).result();
-  assert.equal(summary.points, 18);
+  assert.equal(summary.points, 24);
   assert.equal(summary.reused, 0, 'no point found stored: the check itself was not restarted');
 
   const [report] = await db.select().from(saturationReports).where(eq(saturationReports.runId, runId));
   assert.ok(report, 'the saturation report is stored');
   assert.equal(report.contentHash, summary.contentHash);
-  assert.equal((report.report as { points: unknown[] }).points.length, 18);
+  assert.equal((report.report as { points: unknown[] }).points.length, 24);
 });

@@ -70,6 +70,8 @@ class Table:
     columns: dict[str, list[Any]] = field(default_factory=dict)
     labels: list[int] = field(default_factory=list)
     weights: list[float] | None = None
+    # Training rows' ages in days at the snapshot's asOf (the data plane's `ageDays`; None: undated).
+    ages: list[float | None] | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -177,6 +179,7 @@ class Contract:
         table = Table(features=features or [])
         inputs: list[dict[str, Any]] = []  # only for a model without a feature schema (text fields by name)
         weights: list[float] = []
+        ages: list[float | None] = []
         failures = 0
         while True:
             try:
@@ -193,6 +196,7 @@ class Contract:
                                 raise bad_data(f"training line {len(table.ids)} (exampleId {line['exampleId']}) has no label 0 or 1")
                             table.labels.append(line["label"])
                         weights.append(float(line.get("weight", 1.0)))
+                        ages.append(float(line["ageDays"]) if line.get("ageDays") is not None else None)
                         if features is None:
                             inputs.append(line["input"])
                         else:
@@ -213,6 +217,8 @@ class Contract:
             table.columns = {n: [i.get(n) for i in inputs] for n in names}
         if any(w != 1.0 for w in weights):
             table.weights = weights
+        if any(a is not None for a in ages):
+            table.ages = ages
         return table
 
     def put_scores(self, url: str, ids: list[int], scores: Any) -> dict[str, Any]:

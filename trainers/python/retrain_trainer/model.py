@@ -46,8 +46,20 @@ PARAMS_SCHEMA: dict[str, Any] = {
         "class_weight": {"enum": ["balanced", None], "default": None, "description": "balanced: weight classes inversely to their frequency"},
         "text_hash_bits": {"type": "integer", "minimum": 8, "maximum": 24, "default": 18, "description": "text features are hashed into 2^bits columns"},
         "ngram_max": {"type": "integer", "enum": [1, 2], "default": 2, "description": "text: words (1) or words and bigrams (2)"},
+        "recencyHalfLifeDays": {"type": "number", "exclusiveMinimum": 0, "maximum": 36500,
+                                "description": "recency weighting: a training row of age a days (at the snapshot's asOf) weighs 0.5^(a / recencyHalfLifeDays); absent: every row weighs 1"},
     },
 }
+
+
+def recency_weights(table: Table, half_life_days: float | None) -> Any:
+    """The rows' sample weights: their own (absent: 1) times 0.5^(max(0, age) / half-life) where the row has an age; None when all are 1."""
+    base = None if table.weights is None else np.asarray(table.weights, dtype=float)
+    if half_life_days is None or table.ages is None:
+        return base
+    ages = np.array([np.nan if a is None else a for a in table.ages], dtype=float)
+    decay = np.where(np.isnan(ages), 1.0, 0.5 ** (np.maximum(ages, 0.0) / half_life_days))
+    return decay if base is None else base * decay
 
 
 def as_float(x: Any) -> Any:
@@ -74,7 +86,7 @@ class SklearnTabular:
 
     def fit(self, table: Table, params: dict[str, Any], seed: int, should_stop: Callable[[], bool]) -> tuple[Any, dict[str, float]]:
         X, y = matrix(table), np.asarray(table.labels)
-        weights = None if table.weights is None else np.asarray(table.weights)
+        weights = recency_weights(table, params.get("recencyHalfLifeDays"))
         pipe = self.pipeline(table.features, params, seed)
         model = pipe.steps[-1][1]
         if isinstance(model, HistGradientBoostingClassifier):
