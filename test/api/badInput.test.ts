@@ -234,6 +234,15 @@ const cases: Record<string, { who: Who; cases: BadCase[] }> = {
       { what: 'run id of the wrong type', field: 'runId', call: (c) => c.runs.get.query(bad({ runId: 7 })) },
     ],
   },
+  'runs.wait': {
+    who: 'viewer',
+    cases: [
+      { what: 'bad run id', field: 'runId', call: (c) => c.runs.wait.query({ runId: 'not-a-run' }) },
+      { what: 'a timeout of 0', field: 'timeoutSeconds', call: (c) => c.runs.wait.query({ runId: 'run-x', timeoutSeconds: 0 }) },
+      { what: 'a timeout above 60 s', field: 'timeoutSeconds', call: (c) => c.runs.wait.query({ runId: 'run-x', timeoutSeconds: 61 }) },
+      { what: 'an unknown until', field: 'until', call: (c) => c.runs.wait.query(bad({ runId: 'run-x', until: 'promoted' })) },
+    ],
+  },
   'runs.list': {
     who: 'viewer',
     cases: [

@@ -209,8 +209,9 @@ test('Schemathesis: every operation, no server error, every response as the docu
       String(MAX_EXAMPLES),
       '--seed',
       String(SEED),
+      // Above runs.wait's longest long-poll (60 s): a wait on a run that does not move answers only then.
       '--request-timeout',
-      '20',
+      '65',
       '--no-color',
       '--report',
       'json',

@@ -289,6 +289,7 @@ test('openapi.json lists a path and method for every procedure', async () => {
     ['post', '/runs'],
     ['get', '/runs'],
     ['get', '/runs/{runId}'],
+    ['get', '/runs/{runId}/wait'],
     ['get', '/gates'],
     ['post', '/gates/{runId}/approve'],
     ['post', '/gates/{runId}/reject'],
