@@ -139,7 +139,7 @@ test('poolGoldBias refuses impossible counts and options', () => {
 });
 
 test('tallyGold counts every label under each attribute, missing values as unknown; many-valued attributes are left out', () => {
-  const rows = [
+  const rows: { correct: boolean; slices: Record<string, string> }[] = [
     { correct: true, slices: { lang: 'en', tld: 'com' } },
     { correct: false, slices: { lang: 'en' } },
     { correct: true, slices: { lang: 'de', tld: 'de' } },
