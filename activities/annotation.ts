@@ -55,6 +55,8 @@ interface BatchDesign {
   assignmentSeconds: number;
   sliceNames: string[];
   sliceFloors?: { slice: string; value: string; min: number }[];
+  /** Pool composition requirements, enforced by db/annotation assignNextTask. */
+  composition?: { slice: string; value: string; attribute: string; equals: string; min: number }[];
 }
 
 /** Slices attributes with more distinct values than this are not used to stratify or test bias. */
@@ -187,6 +189,7 @@ export function createAnnotationActivities({ db }: { db: Db }) {
         assignmentSeconds: s.assignmentSeconds ?? 600,
         sliceNames: slices.map((sl) => sl.name),
         sliceFloors,
+        ...(s.composition?.length ? { composition: s.composition } : {}),
       };
       const taskRows = [
         ...Array.from(sample.index, (poolIndex, t) => {

@@ -133,6 +133,19 @@ export const annotationSettingsInput = z.strictObject({
     .array(z.strictObject({ slice: z.string().min(1).max(64), value: z.string().max(200), requires: z.record(z.string().min(1).max(64), z.string().max(200)) }))
     .max(100)
     .optional(),
+  /** At least `min` annotators with attribute = equals label slice = value; its items wait for them until then. */
+  composition: z
+    .array(
+      z.strictObject({
+        slice: z.string().min(1).max(64),
+        value: z.string().max(200),
+        attribute: z.string().min(1).max(64),
+        equals: z.string().max(200),
+        min: z.number().int().min(1).max(100),
+      }),
+    )
+    .max(50)
+    .optional(),
 });
 
 /** How a run checks whether more data still helps (workflows/messages SaturationSettings). */

@@ -1,7 +1,7 @@
 // Annotation queries shared by the API (the pool, the guidelines, the task loop annotators pull) and
 // the batch activities (sweeps, close), so a task is settled by one rule in one place. The rule itself
 // (analysis/annotationTasks taskVerdict) is passed in by the caller: db/ imports no analysis/.
-import { and, desc, eq, isNull, sql } from 'drizzle-orm';
+import { and, desc, eq, isNull, sql, type SQL } from 'drizzle-orm';
 import type { DbOrTx } from './index';
 import { writeAudit } from './auditLog';
 import { resultRows } from './queries';
@@ -213,6 +213,81 @@ export async function publishSpec(
   });
 }
 
+// ---- pool composition and the pool's gold accuracy ---------------------------------------------------------
+
+/**
+ * Distinct annotators qualifying for the composition requirement `r` (a jsonb element {slice, value,
+ * attribute, equals, min} in scope as `r`) who have a live label on an item of r's slice in `batch`.
+ */
+function compositionQualifiedSql(batch: SQL) {
+  return sql`(select count(distinct l2.annotator) from labels l2
+            join annotation_tasks t2 on t2.id = l2.task_id
+            join examples e2 on e2.id = t2.example_id
+            join annotators an on an.subject = l2.annotator
+            where t2.batch_id = ${batch} and l2.superseded_by_spec is null and l2.adjudication = 0
+              and (e2.slices ->> (r ->> 'slice')) = (r ->> 'value')
+              and (an.attributes ->> (r ->> 'attribute')) = (r ->> 'equals'))`;
+}
+
+export interface CompositionStatus {
+  slice: string;
+  value: string;
+  attribute: string;
+  equals: string;
+  min: number;
+  /** Qualifying annotators with a live label on the slice. */
+  qualified: number;
+  /** Every annotator with a live label on the slice. */
+  annotators: number;
+  /** Items of the slice still open (held from non-qualifying annotators while the requirement is unmet). */
+  openTasks: number;
+  /** Active qualifying annotators in the pool: fewer than min and the requirement can never be met. */
+  poolQualified: number;
+  met: boolean;
+}
+
+/** Each composition requirement of a batch (design.composition) and how far it is met. */
+export async function compositionStatus(db: DbOrTx, batchId: string): Promise<CompositionStatus[]> {
+  const rows = resultRows<{ r: unknown; qualified: string; annotators: string; open_tasks: string; pool_qualified: string }>(
+    await db.execute(sql`
+      select r, ${compositionQualifiedSql(sql`b.id`)}::text as qualified,
+             (select count(distinct l3.annotator) from labels l3 join annotation_tasks t3 on t3.id = l3.task_id join examples e3 on e3.id = t3.example_id
+               where t3.batch_id = b.id and l3.superseded_by_spec is null and l3.adjudication = 0 and (e3.slices ->> (r ->> 'slice')) = (r ->> 'value'))::text as annotators,
+             (select count(*) from annotation_tasks t4 join examples e4 on e4.id = t4.example_id
+               where t4.batch_id = b.id and t4.status = 'open' and (e4.slices ->> (r ->> 'slice')) = (r ->> 'value'))::text as open_tasks,
+             (select count(*) from annotators a5 where a5.active = 1 and a5.adjudicator = 0 and (a5.attributes ->> (r ->> 'attribute')) = (r ->> 'equals'))::text as pool_qualified
+      from annotation_batches b, jsonb_array_elements(coalesce(b.design -> 'composition', '[]'::jsonb)) with ordinality as x(r, i)
+      where b.id = ${batchId} order by i`),
+  );
+  return rows.map((row) => {
+    const r = (typeof row.r === 'string' ? JSON.parse(row.r) : row.r) as { slice: string; value: string; attribute: string; equals: string; min: number };
+    const qualified = Number(row.qualified);
+    return {
+      slice: r.slice,
+      value: r.value,
+      attribute: r.attribute,
+      equals: r.equals,
+      min: r.min,
+      qualified,
+      annotators: Number(row.annotators),
+      openTasks: Number(row.open_tasks),
+      poolQualified: Number(row.pool_qualified),
+      met: qualified >= r.min,
+    };
+  });
+}
+
+/** Every live (non-adjudication) label on a gold item of a model, or of one batch: right or wrong, and the item's slices. */
+export async function goldLabelsOf(db: DbOrTx, modelId: number, batchId?: string) {
+  return resultRows<{ correct: boolean; slices: Record<string, string> | string }>(
+    await db.execute(sql`
+      select l.label = t.gold_label as correct, e.slices
+      from labels l join annotation_tasks t on t.id = l.task_id join annotation_batches b on b.id = t.batch_id join examples e on e.id = t.example_id
+      where b.model_id = ${modelId} and t.is_gold = 1 and t.gold_label is not null and l.superseded_by_spec is null and l.adjudication = 0
+        ${batchId !== undefined ? sql`and b.id = ${batchId}` : sql``}`),
+  ).map((r) => ({ correct: r.correct === true || (r.correct as unknown) === 't', slices: typeof r.slices === 'string' ? (JSON.parse(r.slices) as Record<string, string>) : r.slices }));
+}
+
 // ---- the task loop -------------------------------------------------------------------------------------------
 
 /** A task as its annotator sees it: the item, the guidelines in force, and until when it is theirs. */
@@ -268,12 +343,23 @@ export async function assignNextTask(db: DbOrTx, me: { subject: string; attribut
     // a free slot (k minus live labels minus live assignments). Adjudicators only adjudicate: having
     // never labelled an item, they can always resolve it (one who had labelled it could not).
     // SKIP LOCKED: two annotators asking at once get different tasks instead of overfilling one.
+    // Pool composition (design.composition): an item of a slice whose requirement (at least `min`
+    // annotators with attribute = equals labelled the slice) is not met yet waits for a qualifying
+    // annotator; qualifying annotators get such items first.
+    const mine = JSON.stringify(me.attributes);
+    const unmet = (qualified: boolean) => sql`exists (
+          select 1 from jsonb_array_elements(coalesce(b.design -> 'composition', '[]'::jsonb)) r
+          where (e.slices ->> (r ->> 'slice')) = (r ->> 'value')
+            and ${qualified ? sql`` : sql`not `}coalesce((${mine}::jsonb ->> (r ->> 'attribute')) = (r ->> 'equals'), false)
+            and ${compositionQualifiedSql(sql`b.id`)} < (r ->> 'min')::int)`;
     const rows = resultRows<{ id: string; adjudication: boolean; ttl: number }>(
       await tx.execute(sql`
         select t.id, t.status = 'adjudication' as adjudication, coalesce((b.design ->> 'assignmentSeconds')::float, 600) as ttl
         from annotation_tasks t
         join annotation_batches b on b.id = t.batch_id and b.status = 'open' and b.deadline > now()
-        where ${JSON.stringify(me.attributes)}::jsonb @> t.requires
+        join examples e on e.id = t.example_id
+        where ${mine}::jsonb @> t.requires
+          and (t.status = 'adjudication' or not ${unmet(false)})
           and not exists (select 1 from annotation_assignments a where a.task_id = t.id and a.annotator = ${who} and a.status <> 'expired')
           and (
             (t.status = 'open' and ${me.adjudicator} = 0
@@ -283,7 +369,7 @@ export async function assignNextTask(db: DbOrTx, me: { subject: string; attribut
             or (t.status = 'adjudication' and ${me.adjudicator} = 1
               and not exists (select 1 from annotation_assignments a where a.task_id = t.id and a.adjudication = 1 and a.status = 'assigned' and a.expires_at > now()))
           )
-        order by (t.status = 'adjudication') desc, b.created_at, t.id
+        order by (t.status = 'adjudication') desc, ${unmet(true)} desc, b.created_at, t.id
         limit 1
         for update of t skip locked`),
     );

@@ -117,6 +117,11 @@ export interface AnnotationSettings {
   longTailFloor?: number;
   /** Items whose slice=value need annotators with these pool attributes (e.g. language). */
   assignmentRules?: { slice: string; value: string; requires: Record<string, string> }[];
+  /**
+   * Pool composition per slice: items of slice=value wait for annotators with attribute=equals until
+   * at least `min` of them have labelled the slice (analysis/poolBias CompositionRequirement).
+   */
+  composition?: { slice: string; value: string; attribute: string; equals: string; min: number }[];
 }
 
 export type RunStep =

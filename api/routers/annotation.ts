@@ -7,6 +7,7 @@ import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { taskVerdict } from '../../analysis/annotationTasks';
 import { goldAccuracyDrift } from '../../analysis/labelQuality';
+import { poolGoldBias, tallyGold } from '../../analysis/poolBias';
 import {
   aggregatedLabelsOf,
   AnnotationRefused,
@@ -14,11 +15,13 @@ import {
   assignNextTask,
   batchCounts,
   batchesOf,
+  compositionStatus,
   currentSpec,
   findAnnotator,
   findAssignment,
   findBatch,
   goldCountsByAnnotator,
+  goldLabelsOf,
   heldTask,
   latestEstimatedBatch,
   publishSpec,
@@ -31,7 +34,7 @@ import { TASK_STATUSES } from '../../db/schema';
 import { canonicalSubject } from '../../db/tokens';
 import { labelSubmittedSignal, type LabelSubmittedSignal } from '../../workflows/messages';
 import { batchEstimateOutput, batchSlaOutput, goldDriftOutput, heldTaskOutput, type BatchEstimate } from '../outputsB';
-import { modelName, PG_INT_MAX, positiveInt, subject, timestamp } from '../schemas';
+import { interval, modelName, PG_INT_MAX, positiveInt, subject, timestamp } from '../schemas';
 import { roleProcedure, router, type Context } from '../trpc';
 import { requireModel } from '../lookups';
 
@@ -50,6 +53,53 @@ const taskId = positiveInt();
 
 /** A batch's tasks by status, its live labels and reassignments (db/annotation batchCounts). */
 const batchProgressOutput = z.object({ tasks: z.number().int(), open: z.number().int(), adjudication: z.number().int(), done: z.number().int(), labels: z.number().int(), reassigned: z.number().int() });
+
+/** analysis/poolBias PoolSliceAccuracy: the pool's gold accuracy on one slice value. */
+const poolSliceOutput = z.object({
+  slice: z.string(),
+  value: z.string(),
+  goldLabels: z.number().int(),
+  correct: z.number().int(),
+  accuracy: interval,
+  rest: interval,
+  gap: interval,
+  p: z.number().nullable(),
+  pAdjusted: z.number().nullable(),
+  insufficient: z.boolean(),
+  belowRest: z.boolean(),
+  belowFloor: z.boolean(),
+  flagged: z.boolean(),
+});
+
+/** db/annotation CompositionStatus: one pool composition requirement of a batch and how far it is met. */
+const compositionOutput = z.object({
+  slice: z.string(),
+  value: z.string(),
+  attribute: z.string(),
+  equals: z.string(),
+  min: z.number().int(),
+  qualified: z.number().int(),
+  annotators: z.number().int(),
+  openTasks: z.number().int(),
+  poolQualified: z.number().int(),
+  met: z.boolean(),
+});
+
+const poolBiasOutput = z.object({
+  /** The batch the report covers (null: every batch of the model) and the one whose composition is shown. */
+  batchId: z.string().nullable(),
+  compositionBatchId: z.string().nullable(),
+  goldLabels: z.number().int(),
+  overall: interval,
+  slices: z.array(poolSliceOutput),
+  tested: z.number().int(),
+  floorTested: z.number().int(),
+  alpha: z.number(),
+  minGold: z.number().int(),
+  minAccuracy: z.number().nullable(),
+  rule: z.string(),
+  composition: z.array(compositionOutput),
+});
 
 async function requireAnnotator(db: Db, who: string) {
   const row = await findAnnotator(db, who);
@@ -275,6 +325,42 @@ export const annotationRouter = router({
           biasFlags: flags.filter((f) => f.annotator === subject).map(({ annotator: _a, ...f }) => f),
         };
       });
+    }),
+
+  poolBias: roleProcedure('viewer')
+    .meta({
+      openapi: {
+        method: 'GET',
+        path: '/models/{model}/annotation-pool-bias',
+        tags: ['annotation'],
+        summary: 'The whole pool’s gold accuracy per slice value with intervals, flagged where the pool disagrees with gold (a bias every annotator shares), and the pool composition requirements of the batch',
+      },
+    })
+    .input(
+      z.strictObject({
+        model: modelName,
+        /** One batch only; omitted: every batch of the model (composition: the newest batch). */
+        batchId: z.string().min(1).max(200).optional(),
+        /** Flag a value whose Bonferroni-adjusted upper bound is below this accuracy. */
+        minAccuracy: z.coerce.number().gt(0).max(1).optional(),
+      }),
+    )
+    .output(poolBiasOutput)
+    .query(async ({ ctx, input }) => {
+      const model = await requireModel(ctx.db, input.model);
+      if (input.batchId !== undefined) {
+        const b = await requireBatch(ctx.db, input.batchId);
+        if (b.modelId !== model.id) throw new TRPCError({ code: 'NOT_FOUND', message: `annotation batch '${input.batchId}' is not a batch of model ${model.name}` });
+      }
+      const { tallies, total } = tallyGold(await goldLabelsOf(ctx.db, model.id, input.batchId));
+      const report = poolGoldBias(tallies, total, { minAccuracy: input.minAccuracy ?? null });
+      const compositionBatchId = input.batchId ?? (await batchesOf(ctx.db, model.id, 1))[0]?.id ?? null;
+      return {
+        batchId: input.batchId ?? null,
+        compositionBatchId,
+        ...report,
+        composition: compositionBatchId === null ? [] : await compositionStatus(ctx.db, compositionBatchId),
+      };
     }),
 
   batches: roleProcedure('viewer')

@@ -4,7 +4,7 @@ import { useQuery } from '@tanstack/react-query';
 import { useSearchParams } from 'wouter';
 import { AnnotatorsTable, BatchesTable, GoldChart } from '../annotation/quality';
 import { Empty, Query } from '../components/states';
-import { pct, fmt } from '../format';
+import { interval, pct, fmt } from '../format';
 import { useTRPC, type Outputs } from '../trpc';
 
 type Batch = Outputs['annotation']['batches'][number];
@@ -66,6 +66,8 @@ function ModelAnnotation({ model }: { model: string }) {
       <Query q={batches} what="the latest batch">
         {(rows) => (rows[0] ? <LatestBatch batch={rows[0]} /> : null)}
       </Query>
+      <h2>Pool-wide bias</h2>
+      <PoolBias model={model} />
       <h2>Annotators</h2>
       <Query q={annotators} what="annotators">
         {(rows) =>
@@ -81,6 +83,38 @@ function ModelAnnotation({ model }: { model: string }) {
         }
       </Query>
     </>
+  );
+}
+
+/**
+ * The whole pool against gold per slice value (a bias every annotator shares, which per-annotator
+ * flags cannot see), and the newest batch's composition requirements.
+ */
+function PoolBias({ model }: { model: string }) {
+  const trpc = useTRPC();
+  const report = useQuery({ ...trpc.annotation.poolBias.queryOptions({ model }), refetchInterval: 15_000 });
+  return (
+    <Query q={report} what="the pool’s gold accuracy">
+      {(r) =>
+        r.goldLabels === 0 ? (
+          <Empty>No gold labels yet.</Empty>
+        ) : (
+          <>
+            <p>
+              Pool accuracy on gold {pct(r.overall.estimate)} {interval(r.overall.lower, r.overall.upper)} over {r.goldLabels} gold labels.{' '}
+              {r.slices.some((s) => s.flagged)
+                ? `The pool disagrees with gold on ${r.slices
+                    .filter((s) => s.flagged)
+                    .map((s) => `${s.slice}=${s.value} (${pct(s.accuracy.estimate)} ${interval(s.accuracy.lower, s.accuracy.upper)} vs ${pct(s.rest.estimate)} elsewhere)`)
+                    .join(', ')}.`
+                : `No slice where the pool disagrees with gold (${r.tested} values tested).`}
+              {r.composition.length > 0 &&
+                ` Composition: ${r.composition.map((c) => `${c.slice}=${c.value} needs ${c.min} with ${c.attribute}=${c.equals}, has ${c.qualified}${c.met ? '' : ` (not met, ${c.openTasks} items wait)`}`).join('; ')}.`}
+            </p>
+          </>
+        )
+      }
+    </Query>
   );
 }
 

@@ -452,6 +452,13 @@ const cases: Record<string, { who: Who; cases: BadCase[] }> = {
     who: 'viewer',
     cases: [{ what: 'bad model name', field: 'model', call: (c) => c.annotation.annotators.query({ model: 'No' }) }],
   },
+  'annotation.poolBias': {
+    who: 'viewer',
+    cases: [
+      { what: 'a floor of 0', field: 'minAccuracy', call: (c) => c.annotation.poolBias.query({ model, minAccuracy: 0 }) },
+      { what: 'empty batch id', field: 'batchId', call: (c) => c.annotation.poolBias.query({ model, batchId: '' }) },
+    ],
+  },
   'annotation.batches': {
     who: 'viewer',
     cases: [

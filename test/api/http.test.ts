@@ -315,6 +315,7 @@ test('openapi.json lists a path and method for every procedure', async () => {
     ['get', '/annotation/batches/{batchId}/labels'],
     ['get', '/models/{model}/feedback/health'],
     ['get', '/models/{model}/annotators'],
+    ['get', '/models/{model}/annotation-pool-bias'],
     ['get', '/reports/{runId}/saturation'],
     ['get', '/models/{name}/resolve'],
     ['get', '/runs/{runId}/rollout'],
