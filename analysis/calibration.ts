@@ -51,6 +51,7 @@
  */
 import { bootstrapCellsMulti, type BootstrapInterval, type BootstrapOptions } from './bootstrap';
 import { intersect, type EncodedAttribute } from './confusion';
+import { validateLabelsScores } from './classification';
 import { quantileSorted } from './numerics/descriptive';
 import { normalQuantile } from './numerics/distributions';
 
@@ -103,16 +104,9 @@ function checkStrategy(fn: string, strategy: string): void {
   }
 }
 
+/** Scores are probabilities here: a calibration curve bins them on [0, 1]. */
 function validateRows(fn: string, labels: ArrayLike<number>, scores: ArrayLike<number>): void {
-  const n = labels.length;
-  if (scores.length !== n) throw new RangeError(`${fn}: length mismatch: scores has ${scores.length} rows, labels has ${n}`);
-  for (let i = 0; i < n; i++) {
-    const y = labels[i];
-    if (y !== 0 && y !== 1) throw new RangeError(`${fn}: labels[${i}] must be 0 or 1, got ${y}`);
-    const s = scores[i]!;
-    // NaN fails both comparisons.
-    if (!(s >= 0 && s <= 1)) throw new RangeError(`${fn}: scores[${i}] must be a probability in [0, 1], got ${s}`);
-  }
+  validateLabelsScores(fn, labels, scores, { probabilities: true });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -221,15 +221,21 @@ function rankFromOrder(
   return { info, rankCodes };
 }
 
-function validateLabelsScores(fn: string, labels: ArrayLike<number>, scores: ArrayLike<number>): void {
+/** Labels 0/1 and scores finite (or, with `probabilities`, in [0, 1]), row for row; the first bad row named. */
+export function validateLabelsScores(fn: string, labels: ArrayLike<number>, scores: ArrayLike<number>, opts: { probabilities?: boolean } = {}): void {
   const n = labels.length;
   if (scores.length !== n) throw new RangeError(`${fn}: length mismatch: scores has ${scores.length} rows, labels has ${n}`);
   for (let i = 0; i < n; i++) {
     const y = labels[i];
     if (y !== 0 && y !== 1) throw new RangeError(`${fn}: labels[${i}] must be 0 or 1, got ${y}`);
     const s = scores[i]!;
-    // s - s is 0 for finite s and NaN for NaN and +-Infinity.
-    if (s - s !== 0) throw new RangeError(`${fn}: scores[${i}] must be finite, got ${s}`);
+    if (opts.probabilities) {
+      // NaN fails both comparisons.
+      if (!(s >= 0 && s <= 1)) throw new RangeError(`${fn}: scores[${i}] must be a probability in [0, 1], got ${s}`);
+    } else if (s - s !== 0) {
+      // s - s is 0 for finite s and NaN for NaN and +-Infinity.
+      throw new RangeError(`${fn}: scores[${i}] must be finite, got ${s}`);
+    }
   }
 }
 

@@ -9,14 +9,14 @@ import { z } from 'zod';
 import { jsonObject, timestamp, timestampText } from './schemas';
 import type { FairnessReport } from '../analysis/fairness';
 import type { AblationRowTest } from '../analysis/ablation';
-import { METRICS, thresholdConstraintsSchema, type PolicyJudgement, type RuleResult } from '../analysis/policy';
+import { METRICS, thresholdConstraintsSchema, type HeldOutDesignRecord, type PolicyJudgement, type RuleResult } from '../analysis/policy';
 import type { ApprovalPacket, IntersectionReport, VersionCalibration, VersionEvaluation } from '../analysis/report';
 import type { ThresholdChoice } from '../analysis/thresholds';
 import type { UntestedSegment } from '../analysis/untested';
 import type { AblationSeed, IntervalEvidence, LearningCurveVerdict, RecencyEvidence, VerdictThresholds } from '../analysis/learningCurve';
 import type { InversePowerLawFit, InversePowerLawFitFailure } from '../analysis/powerLaw';
 import type { MeanDifferenceInterval } from '../analysis/numerics/intervals';
-import { VERSION_STATUSES } from '../db/schema';
+import { VERSION_STATUSES, type HeldOutDesign } from '../db/schema';
 import type { RetrainingRunResult, RunStatusView, RunStep } from '../workflows/messages';
 import type { FairlearnCompatibleFairness } from './evaluateFile';
 import { interval as intervalOutput, ruleResultOutput } from './schemas';
@@ -484,6 +484,9 @@ type Saturation = z.infer<typeof saturationReportOutput>;
 export type SaturationReport = z.infer<typeof saturationReportOutput>;
 
 export type OutputTypeChecks = [
+  // analysis/policy may not import db/schema: its copy of the held-out design's shape must stay the stored one.
+  Assert<Equals<HeldOutDesign, HeldOutDesignRecord>>,
+  Assert<Equals<z.infer<typeof heldOutDesignOutput>, HeldOutDesign>>,
   Assert<Equals<z.infer<typeof approvalPacketOutput>, ApprovalPacket>>,
   Assert<Equals<z.infer<typeof fairlearnFairnessOutput>, FairlearnCompatibleFairness>>,
   Assert<Equals<z.infer<typeof versionEvaluationOutput>, VersionEvaluation>>,
