@@ -5,27 +5,13 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { compositionHolds, poolGoldBias, tallyGold, type CompositionRequirement, type GoldTally } from '../../analysis/poolBias';
+import { compositionHolds, poolGoldBias, tallyGold, type CompositionRequirement, type GoldTally, type PoolSliceAccuracy } from '../../analysis/poolBias';
 import { wilsonInterval, type Interval } from '../../analysis/numerics/intervals';
 import { Rng } from '../../analysis/random';
 import { assertClose } from './oracle';
 
-interface OracleSlice {
-  slice: string;
-  value: string;
-  goldLabels: number;
-  correct: number;
-  accuracy: Interval;
-  rest: Interval;
-  gap: Interval;
-  p: number | null;
-  pAdjusted: number | null;
-  insufficient: boolean;
-  belowRest: boolean;
-  belowFloor: boolean;
-  flagged: boolean;
-  floorUpper: number | null;
-}
+/** The oracle writes each slice as poolGoldBias answers it, plus the floor's upper bound it judged. */
+type OracleSlice = PoolSliceAccuracy & { floorUpper: number | null };
 
 const oracle = JSON.parse(readFileSync(new URL('../fixtures/poolbias_oracle.json', import.meta.url), 'utf8')) as {
   versions: Record<string, string>;
