@@ -171,7 +171,7 @@ export function evaluateVersion(
     fairness,
     prCurve: downsample(precisionRecallCurve(data.labels, scores)),
     slicePrCurves,
-    calibration: versionCalibration(data, scores, settings, opts.calibrationBins ?? []),
+    calibration: versionCalibration(data, scores, settings, opts.calibrationBins ?? [], opts.intersections ?? []),
   };
 }
 
@@ -235,8 +235,12 @@ function countDistinct(scores: Float64Array, cap: number): number {
   return distinct.size;
 }
 
-/** Calibration for DEFAULT_CALIBRATION_BINS and every number of bins `ruleBins` asks, overall and per slice value. */
-export function versionCalibration(data: HeldOutData, scores: Float64Array, settings: EvaluationSettings, ruleBins: number[]): VersionCalibration[] {
+/**
+ * Calibration for DEFAULT_CALIBRATION_BINS and every number of bins `ruleBins` asks, overall and per slice
+ * value; the bins a rule judges also per cell of each `pairs` combination (listed after the slices, named
+ * 'a&b' / 'a=x&b=y' as classification's cells are), so a calibration rule on an intersection finds them.
+ */
+export function versionCalibration(data: HeldOutData, scores: Float64Array, settings: EvaluationSettings, ruleBins: number[], pairs: [string, string][] = []): VersionCalibration[] {
   const wanted = [...new Set([DEFAULT_CALIBRATION_BINS, ...ruleBins])].sort((a, b) => a - b);
   const summary = (() => {
     let distinct = countDistinct(scores, MAX_DISTINCT_SCORES_FOR_EXACT_CALIBRATION);
@@ -259,6 +263,7 @@ export function versionCalibration(data: HeldOutData, scores: Float64Array, sett
       labels: data.labels,
       scores: round ?? scores,
       attributes: data.attributes,
+      ...(exact && pairs.length > 0 ? { intersections: pairs } : {}),
       options: { bins, B, seed: settings.seed, confidence: settings.confidence },
     });
     const slice = (s: (typeof e.slices)[number]): CalibrationSliceResult => ({
@@ -276,7 +281,7 @@ export function versionCalibration(data: HeldOutData, scores: Float64Array, sett
       replicates: B,
       roundedTo: round ? ROUNDED_CALIBRATION_DECIMALS : null,
       overall: { ...slice(e.overall), curves: e.overall.curves },
-      slices: e.slices.filter((s) => s.support > 0).map(slice),
+      slices: [...e.slices, ...e.intersections].filter((s) => s.support > 0).map(slice),
     };
   });
 }

@@ -11,6 +11,7 @@ import {
   defaultEvaluationSettings,
   encodeHeldOut,
   evaluateVersion,
+  intersectionPairs,
   type HeldOutData,
 } from '../../analysis/report';
 import { evaluatePredictionsFile } from '../../api/evaluateFile';
@@ -152,4 +153,52 @@ test('the evaluate-file path computes calibration and judges a calibration rule 
   // Without a policy the packet still carries the always-on summary.
   const plain = evaluatePredictionsFile(csv, { B: 100 });
   assert.deepEqual(plain.packet.candidateEvaluation.calibration!.map((c) => [c.bins, c.slices.length]), [[10, 2]]);
+});
+
+test('a calibration rule on an intersection is judged on the cells: the miscalibrated cell fails, the honest ones pass', () => {
+  // Only the cell group=b & region=y is overconfident; each single slice mixes it with honest rows.
+  const rng = new Rng(11);
+  const n = 4000;
+  const labels: number[] = [];
+  const scores = new Float64Array(n);
+  const group: string[] = [];
+  const region: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const p = Math.round(rng.next() * 100) / 100;
+    const g = i % 2 === 0 ? 'a' : 'b';
+    const r = i % 4 < 2 ? 'x' : 'y';
+    labels.push(rng.next() < p ? 1 : 0);
+    scores[i] = g === 'b' && r === 'y' ? overconfident(p) : p;
+    group.push(g);
+    region.push(r);
+  }
+  const data = encodeHeldOut(labels, { group, region });
+  const policy = gatePolicySchema.parse({
+    minSliceSupport: 30,
+    rules: [{ kind: 'calibration', id: 'cell-ece', metric: 'ece', slices: { attributes: ['group', 'region'] }, max: 0.1 }],
+  });
+  const evaluation = evaluateVersion(data, scores, { settings, calibrationBins: calibrationBinsOf(policy), intersections: intersectionPairs(policy, ['group', 'region']) });
+  const packet = buildApprovalPacket({
+    runId: 'r',
+    model: 'm',
+    data,
+    policy,
+    policyVersion: 1,
+    candidate: { versionId: 1, version: 1, reportHash: '', scores, evaluation },
+    champion: null,
+    traffic: [],
+    settings,
+  });
+  const rule = packet.judgement.rules.find((r) => r.id === 'cell-ece')!;
+  assert.equal(rule.outcome, 'failed', rule.detail);
+  const outcome = (cell: string) => rule.checks.find((c) => c.slice.endsWith(cell))?.outcome;
+  assert.equal(rule.checks.length, 4, JSON.stringify(rule.checks.map((c) => c.slice)));
+  assert.equal(outcome('group=b&region=y'), 'failed');
+  for (const honest of ['group=a&region=x', 'group=a&region=y', 'group=b&region=x']) assert.equal(outcome(honest), 'passed', honest);
+  // The always-on 10-bin summary is the rule's own entry here (10 bins): the cells are listed after the slices.
+  const ten = evaluation.calibration!.find((c) => c.bins === 10)!;
+  assert.deepEqual(
+    ten.slices.map((s) => s.attribute),
+    ['group', 'group', 'region', 'region', 'group&region', 'group&region', 'group&region', 'group&region'],
+  );
 });
