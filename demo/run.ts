@@ -137,6 +137,10 @@ export async function runDemo(opts: { quick: boolean; dataset?: DemoDataset }) {
           { kind: 'no_regression', id: 'accuracy-vs-champion', metric: 'accuracy', slices: 'overall', margin: 0.01 },
           { kind: 'no_regression', id: 'fpr-vs-champion', metric: 'fpr', slices: 'overall', margin: 0.01, onFail: 'ask' },
           { kind: 'fairness', id: 'sender-tld-fpr-gap', attribute: 'sender_tld', metric: 'fpr_difference', max: 0.1, onFail: 'ask' },
+          // Every cell of format x sender domain: a failing cell can hide behind two passing slices.
+          { kind: 'bound', id: 'format-by-tld-fpr', metric: 'fpr', slices: { attributes: ['format', 'sender_tld'] }, max: 0.25, onFail: 'ask' },
+          // A score of 0.9 should mean about 90% spam: the approver and the threshold both read it so.
+          { kind: 'calibration', id: 'calibration', metric: 'ece', slices: 'overall', max: 0.1, onFail: 'ask' },
           { kind: 'threshold', id: 'operating-point', constraints: { minRecall: 0.9, maxSliceFpr: 0.25, minSliceNegatives: 20 }, onFail: 'ask' },
           // Does more data still help? A newest batch that makes things worse blocks; a plateau asks.
           { kind: 'saturation', id: 'more-data', onPlateau: 'ask', onDegrading: 'block' },
