@@ -38,6 +38,17 @@ const waitOptions = (cmd: Command) =>
   // --interval is accepted for scripts written when the CLI polled; the server's long-poll needs none.
   cmd.option('--interval <seconds>', '(unused: the CLI waits on the server, runs.wait)', '1').option('--timeout <seconds>', 'give up waiting after this long (the run goes on)', '3600');
 
+/**
+ * `--held-out`: 'split', or the newest window as a duration or a fraction (a number). The server checks
+ * the window (its units, a fraction in (0, 1)) and names what is wrong.
+ */
+export function heldOutOf(text: string): { kind: 'split' } | { kind: 'time'; newest: string | number } {
+  const t = text.trim();
+  if (t === 'split') return { kind: 'split' };
+  // Digits and a point are a fraction; anything else is a duration.
+  return { kind: 'time', newest: /^[0-9]*\.?[0-9]+$/.test(t) ? Number(t) : t };
+}
+
 export function registerRunCommands(runs: Command): void {
   waitOptions(
     withClient(runs.command('start').description('start a retraining run'))
@@ -45,8 +56,9 @@ export function registerRunCommands(runs: Command): void {
       .option('--approval-timeout <seconds>', 'how long the gate waits for a human')
       .option('--annotation <json>', 'ask for labels first: {"budget":400,"deadlineSeconds":86400,...} (see AnnotationSettings)')
       .option('--saturation [json]', 'check whether more data still helps: {"fractions":[...],"seeds":3} (default design when no JSON is given)')
+      .option('--held-out <design>', "how the snapshot holds out: 'split' (the examples' split column) or the newest window, a duration ('30d', '12h', '2w') or a fraction ('0.2')")
       .option('--wait', 'show progress on stderr until the run settles or waits at the gate; the exit code says which'),
-  ).action(async (o: ClientOpts & { model: string; approvalTimeout?: string; annotation?: string; saturation?: string | true; wait?: boolean; interval: string; timeout: string }) => {
+  ).action(async (o: ClientOpts & { model: string; approvalTimeout?: string; annotation?: string; saturation?: string | true; heldOut?: string; wait?: boolean; interval: string; timeout: string }) => {
     const client = api(o);
     const annotation = o.annotation ? parseJsonFlag('--annotation', o.annotation) : undefined;
     const started = await client.runs.start.mutate({
@@ -55,6 +67,7 @@ export function registerRunCommands(runs: Command): void {
       // The server validates it field by field and names what is wrong.
       ...(annotation ? { annotation: annotation as never } : {}),
       ...(o.saturation ? { saturation: (o.saturation === true ? {} : parseJsonFlag('--saturation', o.saturation)) as never } : {}),
+      ...(o.heldOut !== undefined ? { heldOut: heldOutOf(o.heldOut) as never } : {}),
     });
     if (!o.wait) return output(o, started);
     note(`started run ${started.runId}`);

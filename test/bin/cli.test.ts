@@ -10,7 +10,7 @@ import { eq } from 'drizzle-orm';
 import { examples, models } from '../../db/schema';
 import { CliError, EXIT, UnreachableError, exampleOf, exitCodeOf, readRecords } from '../../bin/cli';
 import { eventOf } from '../../bin/commands/ingest';
-import { runExitCode } from '../../bin/commands/runs';
+import { heldOutOf, runExitCode } from '../../bin/commands/runs';
 import { approveAsRead, registerModelWithData, startTestEnv, uid, type TestEnv } from '../helpers';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'retrain-cli-'));
@@ -33,6 +33,14 @@ test('exit codes: one per cause', () => {
   assert.equal(exitCodeOf(new CliError('no token', EXIT.auth)), EXIT.auth);
   assert.equal(exitCodeOf(new Error('boom')), EXIT.other);
   assert.deepEqual(['promoted', 'awaiting_approval', 'rejected', 'rolled_back', 'failed'].map(runExitCode), [0, 8, 6, 6, 1]);
+});
+
+test('--held-out: split, a duration, or a fraction (the server judges the window)', () => {
+  assert.deepEqual(heldOutOf('split'), { kind: 'split' });
+  assert.deepEqual(heldOutOf('30d'), { kind: 'time', newest: '30d' });
+  assert.deepEqual(heldOutOf(' 0.2 '), { kind: 'time', newest: 0.2 });
+  assert.deepEqual(heldOutOf('.25'), { kind: 'time', newest: 0.25 });
+  assert.deepEqual(heldOutOf('2'), { kind: 'time', newest: 2 });
 });
 
 test('CSV events: attributes.<k> columns, numbers typed, empty cells left out', () => {
