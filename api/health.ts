@@ -6,11 +6,10 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type http from 'node:http';
 import type { Client } from '@temporalio/client';
-import { sql } from 'drizzle-orm';
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
 import { migrationsFolder, type Db } from '../db/index';
 import { registerDomainMetrics } from '../db/metrics';
-import { resultRows } from '../db/queries';
+import { appliedMigrations, pingDatabase } from '../db/health';
 import { appRouter } from './router';
 import { isTrainerDataPath } from './trainerData';
 
@@ -73,7 +72,7 @@ function expectedMigrations() {
 export const databaseCheck =
   (db: Db): Check =>
   async () => {
-    await db.execute(sql`select 1`);
+    await pingDatabase(db);
     return 'reachable';
   };
 
@@ -85,10 +84,7 @@ export const migrationsCheck =
   (db: Db): Check =>
   async () => {
     const expected = expectedMigrations();
-    const result = await db.execute(sql`select count(*)::int as n, max(created_at)::text as last from drizzle.__drizzle_migrations`);
-    const row = resultRows<{ n: number; last: string | null }>(result)[0];
-    const applied = Number(row?.n ?? 0);
-    const last = row?.last == null ? null : Number(row.last);
+    const { count: applied, lastWhen: last } = await appliedMigrations(db);
     if (applied < expected.count || last === null || last < expected.lastWhen) {
       throw new Error(`${applied} of ${expected.count} migrations applied (the newest, ${expected.lastTag}, is not): start a process that migrates (retrain api, worker or up)`);
     }
@@ -155,11 +151,12 @@ let restRoutes: RestRoute[] | undefined;
 let procedureNames: Set<string> | undefined;
 function routes() {
   if (!restRoutes || !procedureNames) {
-    const procedures = (appRouter as unknown as { _def: { procedures: Record<string, { _def?: { meta?: { openapi?: { method: string; path: string } } } }> } })._def.procedures;
+    const procedures = appRouter._def.procedures;
     procedureNames = new Set(Object.keys(procedures));
     restRoutes = [];
     for (const [name, proc] of Object.entries(procedures)) {
-      const openapi = proc._def?.meta?.openapi;
+      // Every procedure is built on api/trpc's OpenApiMeta; the record's value type does not carry it.
+      const openapi = (proc as { _def?: { meta?: { openapi?: { method: string; path: string } } } })._def?.meta?.openapi;
       if (!openapi) continue;
       const source = openapi.path
         .replace(/\/$/, '')
