@@ -50,8 +50,55 @@ export type Role = (typeof ROLES)[number];
  * feedback: an explicit correction or override by the user; model: the model's own output taken as
  * a label (implicit acceptance), the source a flywheel must keep small.
  */
-export const LABEL_SOURCES = ['import', 'annotation', 'feedback', 'model'] as const;
+export const LABEL_SOURCES = ['import', 'annotation', 'feedback', 'model', 'review'] as const;
 export type LabelSource = (typeof LABEL_SOURCES)[number];
+
+/**
+ * Who chose that an example gets labelled, which decides what its label may be used for.
+ * design: a sampling design with a known inclusion probability (an import, an annotation batch's sample);
+ * model: the model's own score chose it (an abstained request sent to review: inclusion probability 1 inside
+ * the band, 0 outside); user: a user chose to correct or report it (a feedback correction; probability unknown).
+ */
+export const LABEL_SELECTORS = ['design', 'model', 'user'] as const;
+export type LabelSelector = (typeof LABEL_SELECTORS)[number];
+
+/** How an example came to be labelled (examples.label_selection); null on labels from before it was recorded (imports, annotation). */
+export interface LabelSelection {
+  by: LabelSelector;
+  /** What selected it, e.g. 'abstain-band', 'feedback:correction', 'feedback:override', 'batch:<id>'. */
+  how: string;
+  /** P(this example is labelled) under the selection, when known: 1 inside an abstain band; null for user-chosen feedback. */
+  inclusionProbability: number | null;
+  /** The request (predictions.request_id) and the version that answered it, for labels that came from serving. */
+  requestId?: string;
+  version?: number;
+}
+
+/**
+ * What a version serves (frozen when its candidate is evaluated, so a later policy change never alters a
+ * served version): the threshold, and the abstain band whose scores go to a person instead of being decided.
+ */
+export interface DecisionRule {
+  threshold: number;
+  /** Scores s with lower <= s < upper are abstained and sent to review; null: every request is decided. */
+  abstain: { lower: number; upper: number } | null;
+  /** The gate policy version the band came from (its abstainHalfWidth). */
+  policyVersion: number | null;
+}
+
+/** A model's opt-in to feedback labels (models.feedback_labels); null: feedback never becomes a label. */
+export interface FeedbackLabelSettings {
+  /** The feedback kinds that become labels: 'correction' (correctedLabel) and 'override' (action spam = 1, not_spam = 0). */
+  kinds: ('correction' | 'override')[];
+}
+
+/** Each label source's and each selector's count among a snapshot's training members (dataset_snapshots.label_mix). */
+export interface SnapshotLabelMix {
+  bySource: Partial<Record<LabelSource, number>>;
+  /** null key = no selection recorded (counted as design). */
+  bySelector: Partial<Record<LabelSelector, number>>;
+  train: number;
+}
 
 /** The control plane's own trainer (trainers/builtin.ts says the same name of itself; test/trainers/contract.test.ts holds them equal). */
 export const BUILTIN_TRAINER_NAME = 'builtin/hashed-logreg';
@@ -72,6 +119,10 @@ export const models = pgTable('models', {
   trainerTimeToStartSeconds: integer('trainer_time_to_start_seconds').notNull().default(DEFAULT_TRAINER_TIME_TO_START_SECONDS),
   /** Declared features (trainers/contract featureSchema); null: text fields, as before the contract. */
   featureSchema: jsonb('feature_schema').$type<{ name: string; kind: 'text' | 'number' | 'category' | 'boolean'; missing: boolean }[]>(),
+  /** Opt-in: which feedback kinds become training labels (source 'feedback'); null: none ever does. */
+  feedbackLabels: jsonb('feedback_labels').$type<FeedbackLabelSettings>(),
+  /** How long an abstained request may wait for its review (annotation_tasks.due_at); the review queue's SLA. */
+  reviewSlaSeconds: integer('review_sla_seconds').notNull().default(14_400),
   createdBy: text('created_by').notNull(),
   createdAt: createdAt(),
 });
@@ -156,6 +207,8 @@ export const examples = pgTable(
     split: text('split').$type<'train' | 'heldout'>().notNull(),
     /** Where the label came from; the flywheel reports the mix and the share the model gave itself. */
     labelSource: text('label_source').$type<LabelSource>().notNull().default('import'),
+    /** Who chose this example to be labelled and with what probability; null: a design (import, annotation sample). */
+    labelSelection: jsonb('label_selection').$type<LabelSelection>(),
     observedAt: timestamp('observed_at', { withTimezone: true }),
     createdAt: createdAt(),
   },
@@ -203,6 +256,8 @@ export const datasetSnapshots = pgTable('dataset_snapshots', {
   heldOutDesign: jsonb('held_out_design').$type<HeldOutDesign>(),
   /** The time examples' ages are measured from (the time split's cut, else the newest observedAt); null when no example is dated. */
   asOf: timestamp('as_of', { withTimezone: true }),
+  /** Each label source's and selector's count among the training members; null on snapshots frozen before it was recorded. */
+  labelMix: jsonb('label_mix').$type<SnapshotLabelMix>(),
   createdAt: createdAt(),
 });
 
@@ -242,6 +297,8 @@ export const modelVersions = pgTable(
     codeDigest: text('code_digest'),
     trainerQueue: text('trainer_queue'),
     labelSources: jsonb('label_sources').$type<Record<string, number>>(),
+    /** What it serves: threshold and abstain band, frozen at evaluation; null on versions evaluated before (threshold only). */
+    decisionRule: jsonb('decision_rule').$type<DecisionRule>(),
     snapshotId: integer('snapshot_id').references(() => datasetSnapshots.id),
     parentVersionId: integer('parent_version_id'),
     /** The run that trained it: one candidate per run, so a retried train step writes nothing twice. */
@@ -427,8 +484,10 @@ export const predictions = pgTable(
     /** The example the request became (examples.external_id), so labels can reach it. */
     exampleExternalId: text('example_external_id'),
     score: real('score').notNull(),
-    /** 1 = blocked (score >= the version's threshold). */
+    /** 1 = blocked (score >= the version's threshold). For an abstained request, the fallback applied until a person decides. */
     decision: smallint('decision').notNull(),
+    /** 1 = the score fell in the version's abstain band: answered 'abstain' and sent to review. */
+    abstained: smallint('abstained').notNull().default(0),
     attributes: jsonb('attributes').$type<Record<string, string>>().notNull().default({}),
     occurredAt: timestamp('occurred_at', { withTimezone: true }).notNull(),
     loggedBy: text('logged_by').notNull(),
@@ -508,6 +567,8 @@ export const annotationBatches = pgTable('annotation_batches', {
     .notNull()
     .references(() => models.id),
   specVersion: integer('spec_version').notNull(),
+  /** sample: a designed sample (annotationBatch workflow); review: the model's review queue of abstained requests. */
+  kind: text('kind').$type<'sample' | 'review'>().notNull().default('sample'),
   /** Annotators per item. */
   overlap: integer('overlap').notNull(),
   goldShare: real('gold_share').notNull(),
@@ -546,6 +607,10 @@ export const annotationTasks = pgTable(
     status: text('status').$type<TaskStatus>().notNull().default('open'),
     /** Model score when sampled: what the item looked like to the model (shown to nobody). */
     score: real('score'),
+    /** A review item: the abstained request it reviews, and when its review is due (the review SLA). */
+    requestId: text('request_id'),
+    dueAt: timestamp('due_at', { withTimezone: true }),
+    createdAt: timestamp('created_at', { withTimezone: true }).defaultNow(),
   },
   (t) => [uniqueIndex('annotation_tasks_batch_example_uq').on(t.batchId, t.exampleId), index('annotation_tasks_status_idx').on(t.batchId, t.status)],
 );
@@ -604,7 +669,7 @@ export const aggregatedLabels = pgTable(
     majorityLabel: smallint('majority_label'),
     /** Dawid-Skene's label even where an adjudicator decided, so the two aggregations can be compared. */
     dawidSkeneLabel: smallint('dawid_skene_label'),
-    method: text('method').$type<'dawid_skene' | 'adjudication' | 'gold'>().notNull(),
+    method: text('method').$type<'dawid_skene' | 'adjudication' | 'gold' | 'review'>().notNull(),
     labelCount: integer('label_count').notNull(),
     createdAt: createdAt(),
   },
