@@ -9,10 +9,10 @@ import { encodeAttribute } from '../analysis/confusion';
 import { chooseLabelDesign, compareWithPrelaunch, judgeDriftSignals, judgedFindings, type AuditSide } from '../analysis/drift';
 import { sliceRatesFromRateSet, weightedErrorRates, type SliceRates } from '../analysis/weightedRates';
 import { CORRECTION_KINDS } from '../analysis/flywheel';
-import { saturationDesignOf } from '../analysis/policy';
 import type { VersionEvaluation } from '../analysis/report';
 import type { Db, DbOrTx } from '../db/index';
 import { productionVersionId } from '../db/models';
+import { runOptionsOf } from '../analysis/policy';
 import { currentPolicy } from '../db/policies';
 import { resultRows } from '../db/queries';
 import { boundedReasons } from './payloads';
@@ -167,10 +167,9 @@ export function createAuditActivities({ db }: { db: Db }) {
         approvalTimeoutSeconds: input.approvalTimeoutSeconds,
         trainingTaskQueue: input.trainingTaskQueue,
       };
-      // A gate policy that judges the saturation verdict gets its evidence, as runs.start would give it.
+      // A gate policy that judges the saturation verdict or a time-split held-out set gets its evidence, as runs.start gives it.
       const policy = await currentPolicy(db, input.modelId);
-      const saturation = policy ? saturationDesignOf(policy.document) : null;
-      if (saturation) runInput.saturation = saturation;
+      if (policy) Object.assign(runInput, runOptionsOf(policy.document));
       return db.transaction(async (tx) => {
         // The model row serialises concurrent scheduled runs (two backfilled periods noticing at once).
         await tx.select({ id: models.id }).from(models).where(eq(models.id, input.modelId)).for('update');

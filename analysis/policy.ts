@@ -687,3 +687,15 @@ export function heldOutOptionOf(document: unknown): HeldOutOptionInput | null {
   const rule = gatePolicySchema.parse(document).rules.find((r) => r.kind === 'held_out');
   return rule && rule.kind === 'held_out' ? { kind: 'time', newest: rule.newest } : null;
 }
+
+/**
+ * The evidence a run must gather because this policy judges it: the saturation check (its saturation
+ * rule's design) and a time-split held-out set (its held_out rule's window). Every way a run starts (runs.start,
+ * a schedule, a drift monitor) takes these unless it asked for its own, so a policy that requires the evidence
+ * never fails a run closed for lack of it.
+ */
+export function runOptionsOf(document: unknown): { saturation?: NonNullable<ReturnType<typeof saturationDesignOf>>; heldOut?: HeldOutOptionInput } {
+  const saturation = saturationDesignOf(document);
+  const heldOut = heldOutOptionOf(document);
+  return { ...(saturation ? { saturation } : {}), ...(heldOut ? { heldOut } : {}) };
+}

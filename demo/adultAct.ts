@@ -99,6 +99,9 @@ export async function adultAct(deps: AdultActDeps) {
         { kind: 'no_regression', id: 'accuracy-vs-champion', metric: 'accuracy', slices: 'overall', margin: 0.02 },
         { kind: 'fairness', id: 'sex-equal-opportunity', attribute: 'sex', metric: 'equal_opportunity_difference', max: 0.15, onFail: 'ask' },
         { kind: 'fairness', id: 'race-selection', attribute: 'race', metric: 'demographic_parity_difference', max: 0.2, onFail: 'ask' },
+        // Every sex x race cell with enough positives must find at least half of its high earners: a gap that
+        // hides inside one cell (women of one race) while sex and race each pass on their own.
+        { kind: 'bound', id: 'sex-by-race-recall', metric: 'recall', slices: { attributes: ['sex', 'race'] }, min: 0.5, onFail: 'ask' },
         { kind: 'bound', id: 'country-floor', metric: 'accuracy', slices: { attribute: 'native-country', value: '*' }, min: 0.6, onFail: 'ask' },
         { kind: 'saturation', id: 'more-data', onPlateau: 'pass', onDegrading: 'ask', seeds: 2 },
         { kind: 'human_approval', id: 'sign-off' },
@@ -175,6 +178,13 @@ export async function adultAct(deps: AdultActDeps) {
         `selection-rate gap ${f.demographicParityDifference.estimate?.toFixed(3)} [${f.demographicParityDifference.lower?.toFixed(3)}, ${f.demographicParityDifference.upper?.toFixed(3)}]`,
     );
   }
+  // The sex x race cells the rule judged, worst first: what an approver reads before signing off.
+  const sexByRace = evidence.packet?.intersections?.find((x) => [...x.attributes].sort().join() === 'race,sex') ?? null;
+  const worstCells = (sexByRace?.worst ?? []).map((c) => ({ cell: c.cell, support: c.support, positives: c.positives, recall: c.interval.estimate, lower: c.interval.lower, upper: c.interval.upper, outcome: c.outcome }));
+  if (sexByRace) {
+    say(`    sex x race: ${sexByRace.cells} cells, ${sexByRace.belowMinSupport} below the minimum support (not ranked); the worst by recall:`);
+    for (const c of worstCells) say(`      ${c.cell}: recall ${c.recall?.toFixed(3)} [${c.lower?.toFixed(3)}, ${c.upper?.toFixed(3)}] on ${c.positives} high earners (${c.outcome ?? 'not judged'})`);
+  }
   const line = {
     dataset: 'adult',
     trainer: { name: trainer.name, version: trainer.version, codeDigest: trainer.codeDigest, taskQueue: trainer.taskQueue },
@@ -187,6 +197,7 @@ export async function adultAct(deps: AdultActDeps) {
     candidateArtifact: lineage2?.artifact ?? null,
     saturation: saturation?.verdict ?? null,
     fairness,
+    sexByRace: sexByRace ? { cells: sexByRace.cells, belowMinSupport: sexByRace.belowMinSupport, worst: worstCells } : null,
     wallSeconds: Math.round((Date.now() - t0) / 100) / 10,
   };
   process.stdout.write(`${JSON.stringify(line)}\n`);

@@ -19,13 +19,12 @@ import {
   type RoleName,
   type RunStatusView,
 } from '../../workflows/messages';
-import type { Db } from '../../db/index';
 import { findModelByName } from '../../db/models';
 import { TRAINER_ACTIVITIES } from '../../trainers/contract';
 import { currentPolicy } from '../../db/policies';
 import { chainOf, requireFourEyes } from '../fourEyes';
 import { insertQueuedRun, listRuns, markRunNotStarted, type RunRow } from '../../db/runs';
-import { heldOutOptionOf, heldOutOptionSchema, saturationDesignOf } from '../../analysis/policy';
+import { heldOutOptionSchema, runOptionsOf } from '../../analysis/policy';
 import { runResultOutput, runStatusOutput } from '../outputs';
 import { annotationSettingsInput, interval, modelName, positiveInt, reason, rolloutPlanInput, runId, saturationSettingsInput, timestamp, timestampText, trainerParamsInput } from '../schemas';
 import { authedProcedure, roleAllows, roleProcedure, router, type Context } from '../trpc';
@@ -68,25 +67,6 @@ function toRunOutput(row: RunRow) {
     startedAt: r.startedAt,
     finishedAt: r.finishedAt,
   };
-}
-
-/**
- * The saturation check runs when the caller asks for it, or when the model's gate policy has a
- * saturation rule (then with the rule's design): a policy that judges the verdict always gets one.
- */
-async function saturationFor(db: Db, modelId: number, asked: RetrainingRunInput['saturation']): Promise<{ saturation?: NonNullable<RetrainingRunInput['saturation']> }> {
-  if (asked) return { saturation: asked };
-  const current = await currentPolicy(db, modelId);
-  const design = current ? saturationDesignOf(current.document) : null;
-  return design ? { saturation: design } : {};
-}
-
-/** The held-out design a run asks for, else its policy's held_out rule's (a policy that requires a time split gets one). */
-async function heldOutFor(db: Db, modelId: number, asked: RetrainingRunInput['heldOut']): Promise<{ heldOut?: NonNullable<RetrainingRunInput['heldOut']> }> {
-  if (asked) return { heldOut: asked };
-  const current = await currentPolicy(db, modelId);
-  const option = current ? heldOutOptionOf(current.document) : null;
-  return option ? { heldOut: option } : {};
 }
 
 // ---- a run waiting for its trainer's queue (trainer contract) ----
@@ -275,7 +255,8 @@ export const runsRouter = router({
       // The caller's params over the model's, judged against the model's trainer's schema before the run is recorded.
       const trainerParams = await runParams(ctx.db, model, input.trainerParams);
       // Without a gate policy the run would train and then be rejected: refuse it now, saying what to do.
-      if (!(await currentPolicy(ctx.db, model.id))) {
+      const policy = await currentPolicy(ctx.db, model.id);
+      if (!policy) {
         throw new TRPCError({
           code: 'PRECONDITION_FAILED',
           message: `model '${model.name}' has no gate policy, so no run of it can be approved: set one with gates.setPolicy (PUT /api/models/${model.name}/policy, or 'gatePolicy' at models.register) and start the run again`,
@@ -295,9 +276,11 @@ export const runsRouter = router({
         approvalTimeoutSeconds: input.approvalTimeoutSeconds ?? ctx.defaultApprovalTimeoutSeconds,
         trainingTaskQueue: ctx.taskQueues.training,
         ...(input.annotation ? { annotation: input.annotation } : {}),
-        ...(await saturationFor(ctx.db, model.id, input.saturation)),
+        // The evidence the policy judges, unless the caller asked for its own design.
+        ...runOptionsOf(policy.document),
+        ...(input.saturation ? { saturation: input.saturation } : {}),
+        ...(input.heldOut ? { heldOut: input.heldOut } : {}),
         ...(input.rollout ? { rollout: input.rollout } : {}),
-        ...(await heldOutFor(ctx.db, model.id, input.heldOut)),
       };
       await insertQueuedRun(ctx.db, {
         id,
