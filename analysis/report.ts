@@ -6,30 +6,31 @@
  * caller; rendering is elsewhere.
  */
 import { delongAucInterval } from './aucInterval';
-import { evaluateCalibration, type BrierNormalInterval, type Binning, type ReliabilityCurve } from './calibration';
-import { bootstrapAuc, bootstrapCellsMulti, jointCells, projectJointA, projectJointB, JOINT_CELLS, type BootstrapInterval } from './bootstrap';
-import { evaluateClassification, type ClassificationEvaluation, type RateSet, type SliceEvaluation } from './classification';
+import { bootstrapAuc, bootstrapCellsMulti, jointCells, projectJointA, projectJointB, JOINT_CELLS } from './bootstrap';
+import { evaluateClassification, type ClassificationEvaluation, type RateSet } from './classification';
 import { confusionByCode, encodeAttribute, intersect, type EncodedAttribute } from './confusion';
 import { FAIRNESS_GAPS, fairnessFromCells, type FairnessReport } from './fairness';
 import {
-  LOWER_IS_BETTER,
   RATE_METRICS,
-  denominator,
   intersectionsOf,
   judgePolicy,
   thresholdConstraintsKey,
-  type EvidenceSlice,
   type GatePolicy,
   type IntervalLike,
-  type MetricName,
   type PolicyEvidence,
   type PolicyJudgement,
   type PolicyThresholdConstraints,
-  type RuleOutcome,
 } from './policy';
 import { abstainBand, chooseThreshold, prCurvesBySlice, precisionRecallCurve, type AbstainBand, type PrCurve, type ThresholdChoice } from './thresholds';
 import { errorCost, minimumCostThreshold } from './errorCost';
 import { untestedSegments, type TrafficCount, type UntestedSegment } from './untested';
+import { calibrationEvidence, versionCalibration, type VersionCalibration } from './calibrationReport';
+import { sliceEvidence, toInterval } from './sliceEvidence';
+import { worstIntersectionCells, type IntersectionReport } from './intersectionReport';
+
+// The packet's calibration and intersection sections live in their own modules; their names stay importable from here.
+export * from './calibrationReport';
+export * from './intersectionReport';
 
 export interface EvaluationSettings {
   threshold: number;
@@ -175,122 +176,6 @@ export function evaluateVersion(
   };
 }
 
-// ---------------------------------------------------------------------------------------------
-// Calibration (analysis/calibration.ts) for the evaluation, the gate and the packet
-
-/** One slice's calibration as stored: intervals without the replicate counts (VersionCalibration says how many). */
-export interface CalibrationSliceResult {
-  /** 'overall' (value 'all') or an attribute name. */
-  attribute: string;
-  value: string;
-  support: number;
-  positives: number;
-  /** Expected calibration error with fixed ('uniform') and adaptive ('quantile') bins, percentile bootstrap intervals. */
-  ece: Record<Binning, IntervalLike>;
-  /** Maximum calibration error, likewise. */
-  mce: Record<Binning, IntervalLike>;
-  /** Brier score with its percentile bootstrap interval (the one the gate judges). */
-  brier: IntervalLike;
-  /** Brier score with its closed-form normal interval; null with no rows. */
-  brierNormal: BrierNormalInterval | null;
-}
-
-export interface VersionCalibration {
-  bins: number;
-  /** Bootstrap replicates per interval. */
-  replicates: number;
-  /**
-   * Decimals the scores were rounded to before the evaluation (the always-on summary of a held-out
-   * set with more than MAX_DISTINCT_SCORES_FOR_EXACT_CALIBRATION distinct scores), or null: exact.
-   * Bins a calibration rule judges are always exact.
-   */
-  roundedTo: number | null;
-  /** The overall slice with both reliability curves (null with no rows). */
-  overall: CalibrationSliceResult & { curves: Record<Binning, ReliabilityCurve> | null };
-  /** Every slice value with rows, attributes in name order. */
-  slices: CalibrationSliceResult[];
-}
-
-/** The bins every evaluation reports, rule or not, so every packet has a reliability curve. */
-export const DEFAULT_CALIBRATION_BINS = 10;
-/**
- * The always-on summary (bins no rule asks for) is kept cheap: the bootstrap costs O(distinct
- * (score, label) cells) per replicate and slice (100k distinct scores x 1000 replicates took 58 s;
- * 5000 distinct scores over 3 attributes, 14 slices, took 6 s; rounded and at 200 replicates,
- * 100k rows over those slices take 3 s). Past
- * MAX_DISTINCT_SCORES_FOR_EXACT_CALIBRATION distinct scores it rounds scores to
- * ROUNDED_CALIBRATION_DECIMALS first (at most 2002 cells per slice; each score moves by at most
- * 0.0005), and it draws fewer replicates (never fewer than MIN_SUMMARY_REPLICATES) when cells x
- * replicates would pass CALIBRATION_SUMMARY_BUDGET. Bins a calibration rule judges are computed
- * on the exact scores with every replicate the settings ask: the gate pays for what it judges.
- */
-export const MAX_DISTINCT_SCORES_FOR_EXACT_CALIBRATION = 1000;
-export const ROUNDED_CALIBRATION_DECIMALS = 3;
-export const CALIBRATION_SUMMARY_BUDGET = 5_000_000;
-export const MIN_SUMMARY_REPLICATES = 200;
-
-function countDistinct(scores: Float64Array, cap: number): number {
-  const distinct = new Set<number>();
-  for (let i = 0; i < scores.length && distinct.size <= cap; i++) distinct.add(scores[i]!);
-  return distinct.size;
-}
-
-/**
- * Calibration for DEFAULT_CALIBRATION_BINS and every number of bins `ruleBins` asks, overall and per slice
- * value; the bins a rule judges also per cell of each `pairs` combination (listed after the slices, named
- * 'a&b' / 'a=x&b=y' as classification's cells are), so a calibration rule on an intersection finds them.
- */
-export function versionCalibration(data: HeldOutData, scores: Float64Array, settings: EvaluationSettings, ruleBins: number[], pairs: [string, string][] = []): VersionCalibration[] {
-  const wanted = [...new Set([DEFAULT_CALIBRATION_BINS, ...ruleBins])].sort((a, b) => a - b);
-  const summary = (() => {
-    let distinct = countDistinct(scores, MAX_DISTINCT_SCORES_FOR_EXACT_CALIBRATION);
-    let rounded: Float64Array | null = null;
-    if (distinct > MAX_DISTINCT_SCORES_FOR_EXACT_CALIBRATION) {
-      const f = 10 ** ROUNDED_CALIBRATION_DECIMALS;
-      rounded = scores.map((s) => Math.round(s * f) / f);
-      distinct = f + 1;
-    }
-    // Each slice has at most 2 x distinct scores cells, and a partition of the rows at most one per row.
-    const cells = [1, ...data.attributes.map((a) => a.values.length)].reduce((sum, values) => sum + Math.min(scores.length, values * 2 * distinct), 0);
-    const B = Math.min(settings.B, Math.max(MIN_SUMMARY_REPLICATES, Math.floor(CALIBRATION_SUMMARY_BUDGET / Math.max(1, cells))));
-    return { rounded, B };
-  })();
-  return wanted.map((bins) => {
-    const exact = ruleBins.includes(bins);
-    const B = exact ? settings.B : summary.B;
-    const round = exact ? null : summary.rounded;
-    const e = evaluateCalibration({
-      labels: data.labels,
-      scores: round ?? scores,
-      attributes: data.attributes,
-      ...(exact && pairs.length > 0 ? { intersections: pairs } : {}),
-      options: { bins, B, seed: settings.seed, confidence: settings.confidence },
-    });
-    const slice = (s: (typeof e.slices)[number]): CalibrationSliceResult => ({
-      attribute: s.attribute,
-      value: s.value,
-      support: s.support,
-      positives: s.positives,
-      ece: { uniform: toInterval(s.ece.uniform), quantile: toInterval(s.ece.quantile) },
-      mce: { uniform: toInterval(s.mce.uniform), quantile: toInterval(s.mce.quantile) },
-      brier: toInterval(s.brier),
-      brierNormal: s.brierNormal,
-    });
-    return {
-      bins,
-      replicates: B,
-      roundedTo: round ? ROUNDED_CALIBRATION_DECIMALS : null,
-      overall: { ...slice(e.overall), curves: e.overall.curves },
-      slices: [...e.slices, ...e.intersections].filter((s) => s.support > 0).map(slice),
-    };
-  });
-}
-
-/** The policy's view of a version's calibration (PolicyEvidence.calibration): overall first, then every slice. */
-export function calibrationEvidence(evaluation: VersionEvaluation): NonNullable<PolicyEvidence['calibration']> {
-  return (evaluation.calibration ?? []).map((c) => ({ bins: c.bins, slices: [c.overall, ...c.slices] }));
-}
-
 type RateMetric = (typeof RATE_METRICS)[number];
 
 /** A rate from one stratum's (tp, fp, tn, fn); NaN when undefined, as the bootstrap expects. */
@@ -362,8 +247,6 @@ export function pairedDeltas(
   return out;
 }
 
-const toInterval = (b: BootstrapInterval): IntervalLike => ({ estimate: b.estimate, lower: b.lower, upper: b.upper });
-
 export interface ThresholdAnalysis {
   constraintsKey: string;
   constraints: PolicyThresholdConstraints;
@@ -388,23 +271,6 @@ function describeChoice(choice: ThresholdChoice): string {
   const c = choice.closest;
   return c ? `no threshold satisfies the constraints; closest ${fmt(c.threshold)}: ${c.violations.join('; ')}` : 'no threshold satisfies the constraints';
 }
-
-const sliceEvidence = (s: SliceEvaluation, auc?: IntervalLike): EvidenceSlice => ({
-  attribute: s.attribute,
-  value: s.value,
-  support: s.rates.support,
-  positives: s.rates.positives,
-  negatives: s.rates.negatives,
-  metrics: {
-    accuracy: s.rates.accuracy,
-    precision: s.rates.precision,
-    recall: s.rates.recall,
-    fpr: s.rates.fpr,
-    fnr: s.rates.fnr,
-    selectionRate: s.rates.selectionRate,
-    ...(auc ? { auc } : {}),
-  },
-});
 
 /** The policy's view of the evidence. */
 export function policyEvidence(candidate: VersionEvaluation, deltas: PairedDelta[] | null, thresholds: ThresholdAnalysis[]): PolicyEvidence {
@@ -449,115 +315,6 @@ export interface ApprovalPacket {
   /** The worst intersection cells per combination the policy judges or the caller asked for (worstIntersectionCells). */
   intersections?: IntersectionReport[];
   judgement: PolicyJudgement;
-}
-
-// ---- intersections: the worst cells of each attribute combination ----
-
-/** One intersection cell in the packet's worst-cells list. */
-export interface WorstCell {
-  /** 'format=html&sender_tld=generic' */
-  cell: string;
-  support: number;
-  positives: number;
-  negatives: number;
-  /** The metric's Wilson interval in this cell. */
-  interval: IntervalLike;
-  /** The worst outcome the policy's rules on this combination gave the cell; null when no rule judged it. */
-  outcome: RuleOutcome | null;
-}
-
-export interface IntersectionReport {
-  /** The two attributes, in the evaluation's order. */
-  attributes: string[];
-  metric: MetricName;
-  /** 'upper': the highest upper bound is worst (error-like, or a rule's max); 'lower': the lowest lower bound. */
-  worstBy: 'upper' | 'lower';
-  /** Ids of the rules that judge this combination on this metric (none: asked for, not judged). */
-  rules: string[];
-  /** Cells with rows, and how many of them have fewer than minSliceSupport rows under the metric (insufficient, not ranked). */
-  cells: number;
-  belowMinSupport: number;
-  /** The worst cells with enough support, worst first. */
-  worst: WorstCell[];
-}
-
-/** Cells listed per combination in the packet. */
-export const WORST_CELLS = 5;
-
-const OUTCOME_RANK: Record<RuleOutcome, number> = { passed: 0, insufficient: 1, needs_approval: 2, failed: 3 };
-
-/**
- * The attribute pairs an evaluation computes cells for: the policy's intersection selectors
- * (intersectionsOf) whose attributes the held-out rows carry, and `extra` (already checked by the
- * caller), each in code-unit order, distinct. A policy pair naming an unknown attribute is left
- * out, so its rule reports missing evidence instead of the evaluation throwing.
- */
-export function intersectionPairs(policy: GatePolicy | null, attributeNames: readonly string[], extra: readonly (readonly [string, string])[] = []): [string, string][] {
-  const known = new Set(attributeNames);
-  const pairs = new Map<string, [string, string]>();
-  const add = ([x, y]: readonly [string, string]) => {
-    const [a, b] = x < y ? [x, y] : [y, x];
-    pairs.set(`${a}&${b}`, [a, b]);
-  };
-  intersectionsOf(policy).filter(([a, b]) => known.has(a) && known.has(b)).forEach(add);
-  extra.forEach(add);
-  return [...pairs.keys()].sort().map((k) => pairs.get(k)!);
-}
-
-/**
- * For each combination the evaluation computed: the k worst cells on each metric a rule judges it by
- * (bound and no_regression rules with an intersection selector), or on accuracy when no rule does.
- * Cells whose metric denominator is below minSliceSupport are counted, not ranked (their rules call
- * them insufficient); cells where the metric is undefined are left out.
- */
-export function worstIntersectionCells(
-  evaluation: VersionEvaluation,
-  policy: GatePolicy | null,
-  judgement: PolicyJudgement,
-  k = WORST_CELLS,
-): IntersectionReport[] {
-  const byCombination = new Map<string, SliceEvaluation[]>();
-  for (const s of evaluation.classification.intersections) byCombination.set(s.attribute, [...(byCombination.get(s.attribute) ?? []), s]);
-  const minSupport = policy?.minSliceSupport ?? 30;
-  const out: IntersectionReport[] = [];
-  for (const [combination, cells] of byCombination) {
-    const attributes = combination.split('&');
-    const sorted = [...attributes].sort();
-    const views = new Map<string, { metric: MetricName; worstBy: 'upper' | 'lower'; rules: string[] }>();
-    (policy?.rules ?? []).forEach((r, i) => {
-      if ((r.kind !== 'bound' && r.kind !== 'no_regression') || r.slices === 'overall' || 'attribute' in r.slices) return;
-      const names = (Array.isArray(r.slices.attributes) ? r.slices.attributes : Object.keys(r.slices.attributes)).slice().sort();
-      if (names.join('&') !== sorted.join('&')) return;
-      const worstBy = r.kind === 'bound' ? (r.min === undefined ? 'upper' : r.max === undefined ? 'lower' : LOWER_IS_BETTER.has(r.metric) ? 'upper' : 'lower') : LOWER_IS_BETTER.has(r.metric) ? 'upper' : 'lower';
-      const key = `${r.metric}|${worstBy}`;
-      const view = views.get(key) ?? { metric: r.metric, worstBy, rules: [] };
-      view.rules.push(r.id ?? `${r.kind}#${i + 1}`);
-      views.set(key, view);
-    });
-    if (views.size === 0) views.set('accuracy|lower', { metric: 'accuracy', worstBy: 'lower', rules: [] });
-    for (const { metric, worstBy, rules } of views.values()) {
-      const judged = judgement.rules.filter((r) => rules.includes(r.id));
-      const ranked: WorstCell[] = [];
-      let belowMinSupport = 0;
-      for (const s of cells) {
-        const e = sliceEvidence(s);
-        const n = denominator(e, metric);
-        if (n === 0) continue;
-        if (n < minSupport) {
-          belowMinSupport++;
-          continue;
-        }
-        const interval = e.metrics[metric];
-        if (!interval || interval.lower === null || interval.upper === null) continue;
-        const outcomes = judged.flatMap((r) => r.checks.filter((c) => c.slice === s.value).map((c) => c.outcome));
-        const outcome = outcomes.length === 0 ? null : outcomes.reduce((w, o) => (OUTCOME_RANK[o] > OUTCOME_RANK[w] ? o : w));
-        ranked.push({ cell: s.value, support: e.support, positives: e.positives, negatives: e.negatives, interval, outcome });
-      }
-      ranked.sort((a, b) => (worstBy === 'upper' ? b.interval.upper! - a.interval.upper! : a.interval.lower! - b.interval.lower!) || (a.cell < b.cell ? -1 : 1));
-      out.push({ attributes, metric, worstBy, rules, cells: cells.length, belowMinSupport, worst: ranked.slice(0, k) });
-    }
-  }
-  return out;
 }
 
 /** Traffic counts per slice value from production examples' attributes. */
