@@ -126,6 +126,15 @@ export interface PoolBiasReport {
   rule: string;
 }
 
+const plus = (a: ItemSums, b: ItemSums): ItemSums => ({
+  items: a.items + b.items,
+  gold: a.gold + b.gold,
+  correct: a.correct + b.correct,
+  goldSq: a.goldSq + b.goldSq,
+  correctSq: a.correctSq + b.correctSq,
+  goldCorrect: a.goldCorrect + b.goldCorrect,
+});
+
 const minus = (a: ItemSums, b: ItemSums): ItemSums => ({
   items: a.items - b.items,
   gold: a.gold - b.gold,
@@ -201,7 +210,7 @@ export function poolGoldBias(tallies: readonly GoldTally[], total: ItemSums, opt
   for (const t of tallies) {
     checkSums(`${t.slice}=${t.value}`, t);
     const a = byAttribute.get(t.slice) ?? zero;
-    byAttribute.set(t.slice, minus(a, minus(zero, t)));
+    byAttribute.set(t.slice, plus(a, t));
   }
   const rows = [...tallies].sort((x, y) => (x.slice === y.slice ? (x.value < y.value ? -1 : x.value > y.value ? 1 : 0) : x.slice < y.slice ? -1 : 1));
   const sized = (s: ItemSums) => s.items >= minItems && s.gold >= minGold;
