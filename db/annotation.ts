@@ -277,15 +277,18 @@ export async function compositionStatus(db: DbOrTx, batchId: string): Promise<Co
   });
 }
 
-/** Every live (non-adjudication) label on a gold item of a model, or of one batch: right or wrong, and the item's slices. */
+/**
+ * Every live (non-adjudication) label on a gold item of a model, or of one batch: its item (the
+ * example, so a gold example labelled in several batches is one item), right or wrong, and the item's slices.
+ */
 export async function goldLabelsOf(db: DbOrTx, modelId: number, batchId?: string) {
-  return resultRows<{ correct: boolean; slices: Record<string, string> | string }>(
+  return resultRows<{ item: number | string; correct: boolean; slices: Record<string, string> | string }>(
     await db.execute(sql`
-      select l.label = t.gold_label as correct, e.slices
+      select e.id as item, l.label = t.gold_label as correct, e.slices
       from labels l join annotation_tasks t on t.id = l.task_id join annotation_batches b on b.id = t.batch_id join examples e on e.id = t.example_id
       where b.model_id = ${modelId} and t.is_gold = 1 and t.gold_label is not null and l.superseded_by_spec is null and l.adjudication = 0
         ${batchId !== undefined ? sql`and b.id = ${batchId}` : sql``}`),
-  ).map((r) => ({ correct: r.correct === true || (r.correct as unknown) === 't', slices: typeof r.slices === 'string' ? (JSON.parse(r.slices) as Record<string, string>) : r.slices }));
+  ).map((r) => ({ item: Number(r.item), correct: r.correct === true || (r.correct as unknown) === 't', slices: typeof r.slices === 'string' ? (JSON.parse(r.slices) as Record<string, string>) : r.slices }));
 }
 
 // ---- the task loop -------------------------------------------------------------------------------------------

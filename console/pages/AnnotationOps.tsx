@@ -101,7 +101,7 @@ function PoolBias({ model }: { model: string }) {
         ) : (
           <>
             <p>
-              Pool accuracy on gold {pct(r.overall.estimate)} {interval(r.overall.lower, r.overall.upper)} over {r.goldLabels} gold labels.{' '}
+              Pool accuracy on gold {pct(r.overall.estimate)} {interval(r.overall.lower, r.overall.upper)} over {r.goldLabels} gold labels on {r.goldItems} items.{' '}
               {r.slices.some((s) => s.flagged)
                 ? `The pool disagrees with gold on ${r.slices
                     .filter((s) => s.flagged)

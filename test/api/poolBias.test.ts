@@ -107,6 +107,9 @@ test('a misreading every annotator shares: per-annotator flags stay quiet, the p
   const standard = byKey.get('dialect=standard')!;
   assert.equal(regional.goldLabels + standard.goldLabels, 600, 'every gold label of the pool counted once per attribute');
   assert.equal(report.goldLabels, 600);
+  // The test's unit is the gold item (its three labels are one cluster): goldLabelsOf carries the item through.
+  assert.deepEqual([report.goldItems, regional.items + standard.items], [200, 200]);
+  assert.ok(regional.designEffect! > 0.5 && regional.designEffect! < 2, `independent slips: a design effect near 1, got ${regional.designEffect}`);
   assert.ok(regional.belowRest && regional.pAdjusted! < 0.01);
   assert.ok(regional.accuracy.upper! < standard.accuracy.lower!, `regional ${JSON.stringify(regional.accuracy)} vs standard ${JSON.stringify(standard.accuracy)}`);
   assert.ok(regional.gap.upper! < 0, 'the gap to the rest excludes 0');
