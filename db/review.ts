@@ -134,21 +134,25 @@ export async function reviewTimesOf(db: DbOrTx, modelId: number): Promise<Review
   return rows.map((r) => ({ queuedAt: new Date(r.queued_at), dueAt: new Date(r.due_at), reviewedAt: r.reviewed_at === null ? null : new Date(r.reviewed_at) }));
 }
 
-/** A served request of one version, with its example's label when a label counts for the after figures (not one the model selected). */
+/** A served request of one version, with its example's label when a label counts for the after figures. */
 export interface ServedRow {
   score: number;
   abstained: boolean;
   slices: Record<string, string>;
-  /** The example's label, unless none or one the model selected itself (review labels are inside the band by construction). */
+  /**
+   * The example's label when it was selected by design (an import, an annotation sample: no selection recorded, or
+   * by 'design'); null otherwise. Left out: labels the model selected (review labels, inside the band by
+   * construction) and labels users selected (feedback corrections, given mostly where the decision was wrong).
+   */
   label: number | null;
 }
 
-/** What a version served (predictions), each with its example's label when the label was not selected by the model. */
+/** What a version served (predictions), each with its example's label when that label was selected by design. */
 export async function servedRowsOf(db: DbOrTx, modelId: number, versionId: number): Promise<ServedRow[]> {
   const rows = resultRows<{ score: number; abstained: number; attributes: Record<string, string> | string; label: number | null }>(
     await db.execute(sql`
       select p.score, p.abstained, p.attributes,
-             case when e.label is not null and e.label_source <> 'review' and coalesce(e.label_selection ->> 'by', 'design') <> 'model' then e.label end as label
+             case when e.label is not null and e.label_source not in ('review', 'feedback') and coalesce(e.label_selection ->> 'by', 'design') = 'design' then e.label end as label
       from predictions p
       left join examples e on e.model_id = p.model_id and e.external_id = p.example_external_id
       where p.model_id = ${modelId} and p.version_id = ${versionId}

@@ -45,7 +45,7 @@ export const reviewRouter = router({
         path: '/models/{name}/abstain-report',
         tags: ['models'],
         summary:
-          "A version's abstain band before and after, overall and per slice value: before, the band's share and the error rate outside it on held-out (the packet's prediction); after, the abstained share of served requests and the error rate outside the band among served requests whose example has a label that the model did not select (review labels excluded: they are inside the band by construction), each with Wilson intervals and counts. Default version: production",
+          "A version's abstain band before and after, overall and per slice value: before, the band's share and the error rate outside it on held-out (the packet's prediction); after, the abstained share of served requests and the error rate outside the band among served requests whose example has a label selected by design (imports, annotation samples; review labels are left out, selected by the model and inside the band by construction, and so are feedback labels, selected by users mostly where the decision was wrong), each with Wilson intervals and counts. Default version: production",
       },
     })
     .input(z.strictObject({ name: modelName, version: positiveInt().optional() }))

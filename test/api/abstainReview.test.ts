@@ -4,6 +4,7 @@
 // item and becomes the example's label (source 'review', selected by the model with probability 1),
 // never over an imported label. Plus the queue's SLA figures, the before/after report, refusals.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import { TRPCClientError } from '@trpc/client';
 import { and, eq } from 'drizzle-orm';
@@ -180,6 +181,13 @@ test('review queue and abstain report: viewer reads them; no token or a wrong ro
   assert.ok(q.medianSecondsToReview !== null && q.medianSecondsToReview >= 0);
   assert.equal(q.oldestPendingDueAt !== null && Date.parse(q.oldestPendingDueAt) > Date.now(), true);
 
+  // Labels on two decided requests: one imported (counts), one from feedback (selected by a user: left out).
+  const [counted, userChosen] = [outside[0]!, outside[1]!];
+  await env.db.update(examples).set({ label: counted.label, labelSource: 'import' }).where(and(eq(examples.modelId, modelId), eq(examples.externalId, counted.externalId)));
+  await env.db
+    .update(examples)
+    .set({ label: userChosen.label, labelSource: 'feedback', labelSelection: { by: 'user', how: 'feedback:correction', inclusionProbability: null } })
+    .where(and(eq(examples.modelId, modelId), eq(examples.externalId, userChosen.externalId)));
   const report = await env.clients.viewer.review.abstainReport.query({ name: model });
   assert.equal(report.version, 1);
   assert.deepEqual(report.rule, rule);
@@ -190,10 +198,31 @@ test('review queue and abstain report: viewer reads them; no token or a wrong ro
   const logged = await env.db.select().from(predictions).where(eq(predictions.modelId, modelId));
   assert.equal(overall.after.n, logged.length);
   assert.equal(overall.after.abstained.count, logged.filter((p) => p.abstained === 1).length);
-  // The only labelled decided request would be an import; review labels never count (inside the band).
-  assert.ok(overall.after.errorOutside.n <= logged.filter((p) => p.abstained === 0).length);
+  // Of the decided requests only the imported label counts; review labels (inside the band) and feedback labels never do.
+  assert.equal(overall.after.errorOutside.n, 1);
+  assert.equal(overall.after.errorOutside.count, (counted.score >= rule.threshold ? 1 : 0) === counted.label ? 0 : 1);
 
   await assert.rejects(env.client(null).review.queue.query({ name: model }), (err: unknown) => codeOf(err) === 'UNAUTHORIZED');
   await assert.rejects(ingest.review.abstainReport.query({ name: model }), (err: unknown) => codeOf(err) === 'FORBIDDEN');
   await assert.rejects(annotator.review.queue.query({ name: model }), (err: unknown) => codeOf(err) === 'FORBIDDEN');
+});
+
+test('retrain review prints the queue and its SLA (human and --json); a role that may not read it exits 3', async () => {
+  const url = await env.serve();
+  const cli = (args: string[], token: string) =>
+    new Promise<{ code: number; out: string; err: string }>((resolve) => {
+      execFile(process.execPath, ['--import', 'tsx', 'bin/retrain.ts', ...args], { encoding: 'utf8', env: { ...process.env, RETRAIN_API_URL: url, RETRAIN_TOKEN: token }, timeout: 120_000 }, (err, out, stderr) =>
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, out, err: stderr }),
+      );
+    });
+  const json = await cli(['review', model, '--json'], env.tokens.viewer);
+  assert.equal(json.code, 0, json.err);
+  const q = JSON.parse(json.out) as { reviewed: number; pending: number; withinSla: { count: number } };
+  assert.deepEqual([q.reviewed, q.pending, q.withinSla.count], [2, 7, 2]);
+  const human = await cli(['review', model], env.tokens.viewer);
+  assert.equal(human.code, 0, human.err);
+  assert.match(human.out, /pending 7 \(overdue 0\)/);
+  assert.match(human.out, /reviewed 2; within SLA 2\/2 = 100\.0%/);
+  const refused = await cli(['review', model], (await env.as(`frontend-cli-${uid()}`, 'ingest')).token);
+  assert.equal(refused.code, 3, refused.err);
 });

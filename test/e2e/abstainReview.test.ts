@@ -66,6 +66,16 @@ test('a promoted version with a band serves abstain; the reviewed label reaches 
   const queue = await env.clients.viewer.review.queue.query({ name: model });
   assert.deepEqual([queue.reviewed, queue.pending, queue.withinSla.count], [1, abstained.length - 1, 1]);
 
+  // Before (held-out, recomputed from the stored scores) is what the packet predicted; after counts what was served.
+  const report = await env.clients.viewer.review.abstainReport.query({ name: model });
+  const packet = (await env.clients.viewer.reports.get.query({ runId: first.runId })).packet!;
+  const overall = report.groups[0]!;
+  assert.equal(report.heldOutRows, packet.heldOut.rows);
+  assert.equal(overall.before!.abstained.count, packet.abstain!.deferred);
+  assert.equal(overall.before!.coverage, packet.abstain!.coverage);
+  assert.equal(overall.before!.errorOutside.count / overall.before!.errorOutside.n, packet.abstain!.errorRateOutside);
+  assert.deepEqual([overall.after.n, overall.after.abstained.count], [traffic.length, abstained.length]);
+
   const second = await env.clients.operator.runs.start.mutate({ model, trigger: 'manual' });
   await waitForStatus(env, second.runId, ['promoted', 'rejected', 'failed', 'awaiting_approval'], 240_000);
   const [snap] = await db.select().from(datasetSnapshots).where(eq(datasetSnapshots.runId, second.runId));
