@@ -21,6 +21,8 @@ import { prelaunchAuditOf } from './audits';
 import { boundedList, boundedReasons, boundedText, MAX_PAYLOAD_ITEMS } from './payloads';
 import { writeAudit } from '../db/auditLog';
 import { changeProductionRoute, productionVersionId } from '../db/models';
+import { freezeDecisionRule } from '../db/review';
+import { decisionRuleFor } from '../analysis/serving';
 import { currentPolicy } from '../db/policies';
 import { snapshotMembers } from '../db/queries';
 import { freezeLabelledExamples, heldOutDesignOf, snapshotOfRun, TooFewLabelledExamples, type HeldOutOption } from '../db/snapshots';
@@ -234,6 +236,8 @@ export function createRetrainingActivities({ db }: ActivityDeps) {
       const champ = ids.length > 1 ? await score(ids[1]!) : null;
       const candidate = await storeReport(input.runId, input.snapshotId, cand.v.id, 'candidate', cand.evaluation);
       const champion = champ ? await storeReport(input.runId, input.snapshotId, champ.v.id, 'champion', champ.evaluation) : null;
+      // What the candidate will serve if promoted, frozen now: the threshold it was evaluated at and the policy's band around it.
+      await freezeDecisionRule(db, cand.v.id, { ...decisionRuleFor(settings.threshold, policy?.abstainHalfWidth), policyVersion: policyRow?.version ?? null });
 
       const packet = buildApprovalPacket({
         runId: input.runId,

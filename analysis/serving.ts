@@ -36,3 +36,41 @@ export function modelAliases(
     challenger: on('canary') ?? on('shadow') ?? versions.filter((v) => v.status === 'candidate').at(-1)?.version ?? null,
   };
 }
+
+/** What a version serves: its threshold and abstain band (db/schema DecisionRule, restated here so analysis/ imports no db). */
+export interface ServedRule {
+  threshold: number;
+  /** Scores s with lower <= s < upper abstain; null: every request is decided. */
+  abstain: { lower: number; upper: number } | null;
+}
+
+export type ServedDecision = 0 | 1 | 'abstain';
+
+/**
+ * A version's decision rule, frozen when its candidate is evaluated: the evaluated threshold and the band
+ * [threshold - h, threshold + h) clipped to [0, 1] where h is the gate policy's abstainHalfWidth; no band
+ * without one (or when the clipped band is empty).
+ */
+export function decisionRuleFor(threshold: number, abstainHalfWidth: number | undefined | null): ServedRule {
+  if (!Number.isFinite(threshold)) throw new RangeError(`decisionRuleFor: threshold must be finite, got ${threshold}`);
+  if (abstainHalfWidth === undefined || abstainHalfWidth === null) return { threshold, abstain: null };
+  if (!(Number.isFinite(abstainHalfWidth) && abstainHalfWidth > 0)) throw new RangeError(`decisionRuleFor: abstainHalfWidth must be > 0, got ${abstainHalfWidth}`);
+  const lower = Math.max(0, threshold - abstainHalfWidth);
+  const upper = Math.min(1, threshold + abstainHalfWidth);
+  return { threshold, abstain: lower < upper ? { lower, upper } : null };
+}
+
+/** The threshold's decision: what serving does for an abstained request until a person decides (the fallback). */
+export function thresholdDecision(score: number, rule: Pick<ServedRule, 'threshold'>): 0 | 1 {
+  return score >= rule.threshold ? 1 : 0;
+}
+
+/** Whether a score falls in the rule's abstain band (lower <= s < upper). */
+export function inBand(score: number, rule: Pick<ServedRule, 'abstain'>): boolean {
+  return rule.abstain !== null && score >= rule.abstain.lower && score < rule.abstain.upper;
+}
+
+/** What a version answers for a score: 'abstain' inside its band, else the threshold's decision. */
+export function served(score: number, rule: ServedRule): ServedDecision {
+  return inBand(score, rule) ? 'abstain' : thresholdDecision(score, rule);
+}

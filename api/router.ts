@@ -7,6 +7,7 @@ import { feedbackRouter } from './routers/feedback';
 import { gatesRouter } from './routers/gates';
 import { modelsRouter } from './routers/models';
 import { reportsRouter } from './routers/reports';
+import { reviewRouter } from './routers/review';
 import { runsRouter } from './routers/runs';
 import { trainersRouter } from './routers/trainers';
 import { servingRouter } from './routers/serving';
@@ -32,6 +33,7 @@ export const appRouter = router({
   webhooks: webhooksRouter,
   trainers: trainersRouter,
   serving: servingRouter,
+  review: reviewRouter,
 });
 
 export type AppRouter = typeof appRouter;

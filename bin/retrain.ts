@@ -16,6 +16,7 @@ import { EXIT, api, errorText, exitCodeOf } from './cli';
 import { registerFeedbackIngest, registerModelImport, registerPredictionsLog } from './commands/ingest';
 import { registerAnnotateCommands, registerAuditLog, registerModelRegister, registerPolicyCommands, registerTokenCommands } from './commands/models';
 import { registerRunCommands } from './commands/runs';
+import { registerReviewCommand } from './commands/review';
 
 /** package.json's version, read beside this file. */
 function packageVersion(): string {
@@ -597,6 +598,7 @@ registerPredictionsLog(program);
 registerFeedbackIngest(feedback);
 registerAnnotateCommands(program);
 registerAuditLog(program);
+registerReviewCommand(program);
 
 program.parseAsync().catch((err: unknown) => {
   log(errorText(err));

@@ -5,6 +5,7 @@ import { and, desc, eq, isNull, sql, type SQL } from 'drizzle-orm';
 import type { DbOrTx } from './index';
 import { writeAudit } from './auditLog';
 import { resultRows } from './queries';
+import { applyReviewLabel } from './review';
 import { annotationAssignments, annotationBatches, annotationSpecs, annotationTasks, annotators, labels, TASK_STATUSES, type TaskStatus } from './schema';
 
 export const DEFAULT_SPEC = {
@@ -349,6 +350,7 @@ export async function assignNextTask(db: DbOrTx, me: { subject: string; attribut
     // Pool composition (design.composition): an item of a slice whose requirement (at least `min`
     // annotators with attribute = equals labelled the slice) is not met yet waits for a qualifying
     // annotator; qualifying annotators get such items first.
+    // Review items (abstained requests, db/review) come before everything else, soonest due first.
     const mine = JSON.stringify(me.attributes);
     const unmet = (qualified: boolean) => sql`exists (
           select 1 from jsonb_array_elements(coalesce(b.design -> 'composition', '[]'::jsonb)) r
@@ -372,7 +374,7 @@ export async function assignNextTask(db: DbOrTx, me: { subject: string; attribut
             or (t.status = 'adjudication' and ${me.adjudicator} = 1
               and not exists (select 1 from annotation_assignments a where a.task_id = t.id and a.adjudication = 1 and a.status = 'assigned' and a.expires_at > now()))
           )
-        order by (t.status = 'adjudication') desc, ${unmet(true)} desc, b.created_at, t.id
+        order by (b.kind = 'review') desc, (t.status = 'adjudication') desc, ${unmet(true)} desc, t.due_at nulls last, b.created_at, t.id
         limit 1
         for update of t skip locked`),
     );
@@ -403,7 +405,7 @@ export async function submitLabel(
   db: DbOrTx,
   input: { taskId: number; annotator: string; label: number; specVersion: number },
   taskVerdict: TaskJudge,
-): Promise<{ duplicate: boolean; taskStatus: TaskStatus; batchId: string }> {
+): Promise<{ duplicate: boolean; taskStatus: TaskStatus; batchId: string; batchKind: 'sample' | 'review' }> {
   const who = input.annotator;
   return db.transaction(async (tx) => {
     // The task row first, always: two labels (or a label and the batch closing) on one task then queue
@@ -420,15 +422,15 @@ export async function submitLabel(
       if (existing.label !== input.label) {
         throw new AnnotationRefused('conflict', `you labelled task ${input.taskId} as ${existing.label} already; labels are final`);
       }
-      const [task] = resultRows<{ batch_id: string; status: (typeof TASK_STATUSES)[number] }>(
-        await tx.execute(sql`select batch_id, status from annotation_tasks where id = ${input.taskId}`),
+      const [task] = resultRows<{ batch_id: string; status: (typeof TASK_STATUSES)[number]; kind: 'sample' | 'review' }>(
+        await tx.execute(sql`select t.batch_id, t.status, b.kind from annotation_tasks t join annotation_batches b on b.id = t.batch_id where t.id = ${input.taskId}`),
       );
-      return { duplicate: true, taskStatus: task!.status, batchId: task!.batch_id };
+      return { duplicate: true, taskStatus: task!.status, batchId: task!.batch_id, batchKind: task!.kind };
     }
     if (!assignment) throw new AnnotationRefused('missing', `task ${input.taskId} is not assigned to you; ask annotation.next for a task`);
     if (assignment.status === 'skipped') throw new AnnotationRefused('conflict', `you skipped task ${input.taskId}`);
     const [batch] = await tx
-      .select({ id: annotationBatches.id, modelId: annotationBatches.modelId, status: annotationBatches.status })
+      .select({ id: annotationBatches.id, modelId: annotationBatches.modelId, status: annotationBatches.status, kind: annotationBatches.kind })
       .from(annotationBatches)
       .innerJoin(sql`annotation_tasks t`, sql`t.batch_id = ${annotationBatches.id}`)
       .where(sql`t.id = ${input.taskId}`);
@@ -460,7 +462,10 @@ export async function submitLabel(
       .update(annotationAssignments)
       .set({ status: 'labelled' })
       .where(and(eq(annotationAssignments.taskId, input.taskId), eq(annotationAssignments.annotator, who)));
-    return { duplicate: false, taskStatus: await settleTask(tx, input.taskId, taskVerdict), batchId: batch.id };
+    const taskStatus = await settleTask(tx, input.taskId, taskVerdict);
+    // A settled review is the request's label, in this transaction (db/review applyReviewLabel).
+    if (batch.kind === 'review' && taskStatus === 'done') await applyReviewLabel(tx, input.taskId, input.label);
+    return { duplicate: false, taskStatus, batchId: batch.id, batchKind: batch.kind };
   });
 }
 

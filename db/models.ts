@@ -186,7 +186,7 @@ const trainerColumns = (t: ModelTrainer) => ({
 /** Registers a model and, when given, version 1 of its gate policy, in one transaction; null when the name is taken. */
 export async function registerModel(
   db: Db,
-  input: { name: string; description: string; createdBy: string; gatePolicy?: unknown; trainer?: ModelTrainer; features?: ModelFeatures | null },
+  input: { name: string; description: string; createdBy: string; gatePolicy?: unknown; trainer?: ModelTrainer; features?: ModelFeatures | null; reviewSlaSeconds?: number },
 ): Promise<{ id: number; name: string; policyVersion: number | null } | null> {
   return db.transaction(async (tx) => {
     const [row] = await tx
@@ -197,6 +197,7 @@ export async function registerModel(
         createdBy: input.createdBy,
         ...(input.trainer ? trainerColumns(input.trainer) : {}),
         featureSchema: input.features ?? null,
+        ...(input.reviewSlaSeconds !== undefined ? { reviewSlaSeconds: input.reviewSlaSeconds } : {}),
       })
       .onConflictDoNothing({ target: models.name })
       .returning({ id: models.id, name: models.name });
@@ -270,7 +271,7 @@ export function versionsOf(db: DbOrTx, modelId: number) {
 /** A model's routes (production, canary, shadow) with the version each points at. */
 export function routesOf(db: DbOrTx, modelId: number) {
   return db
-    .select({ kind: routes.kind, version: modelVersions.version, versionId: routes.versionId, weight: routes.weight, updatedAt: routes.updatedAt })
+    .select({ kind: routes.kind, version: modelVersions.version, versionId: routes.versionId, weight: routes.weight, updatedAt: routes.updatedAt, decisionRule: modelVersions.decisionRule })
     .from(routes)
     .innerJoin(modelVersions, eq(modelVersions.id, routes.versionId))
     .where(eq(routes.modelId, modelId));
@@ -360,7 +361,7 @@ export async function evaluatedThreshold(db: DbOrTx, versionId: number): Promise
 /** The version behind one route of a model, with its trainer and artifact hash; undefined when there is no such route. */
 export async function routedVersion(db: DbOrTx, modelId: number, kind: RouteKind) {
   const [row] = await db
-    .select({ versionId: modelVersions.id, version: modelVersions.version, trainer: modelVersions.trainer, artifactHash: modelVersions.artifactHash, weight: routes.weight })
+    .select({ versionId: modelVersions.id, version: modelVersions.version, trainer: modelVersions.trainer, artifactHash: modelVersions.artifactHash, weight: routes.weight, decisionRule: modelVersions.decisionRule })
     .from(routes)
     .innerJoin(modelVersions, eq(modelVersions.id, routes.versionId))
     .where(and(eq(routes.modelId, modelId), eq(routes.kind, kind)))

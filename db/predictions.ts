@@ -6,6 +6,7 @@
 import { sql } from 'drizzle-orm';
 import type { DbOrTx } from './index';
 import { resultRows } from './queries';
+import { queueReviews } from './review';
 import { examples, modelVersions, predictions, shadowPredictions } from './schema';
 
 /** A feature value as the trainer contract carries it (trainers/contract exampleLine). */
@@ -17,13 +18,16 @@ export interface ServedPrediction {
   /** The example the request is kept as, when the caller named one. */
   externalId: string | null;
   score: number;
+  /** The decision applied: the threshold's, also for an abstained request (its fallback until a person decides). */
   decision: 0 | 1;
+  /** The score fell in the version's abstain band: the request is queued for review (its externalId must name an example of the batch). */
+  abstained?: boolean;
   attributes: Record<string, string>;
   /** ISO time. */
   occurredAt: string;
 }
 
-export type ShadowPrediction = Omit<ServedPrediction, 'externalId'>;
+export type ShadowPrediction = Omit<ServedPrediction, 'externalId' | 'abstained'>;
 
 export interface RequestExample {
   externalId: string;
@@ -49,8 +53,8 @@ const col = <R, T>(rows: R[], f: (r: R) => T) => sql.param(rows.map(f));
 async function insertServed(tx: DbOrTx, batch: Batch): Promise<number> {
   const { modelId, served } = batch;
   const result = await tx.execute(sql`
-    insert into ${predictions} (model_id, version_id, request_id, example_external_id, score, decision, attributes, occurred_at, logged_by)
-    select ${modelId}, t.version_id, t.request_id, t.example_external_id, t.score, t.decision, t.attributes::jsonb,
+    insert into ${predictions} (model_id, version_id, request_id, example_external_id, score, decision, abstained, attributes, occurred_at, logged_by)
+    select ${modelId}, t.version_id, t.request_id, t.example_external_id, t.score, t.decision, t.abstained, t.attributes::jsonb,
            t.occurred_at::timestamptz, ${batch.loggedBy}
     from unnest(
       ${col(served, (r) => r.versionId)}::int[],
@@ -58,9 +62,10 @@ async function insertServed(tx: DbOrTx, batch: Batch): Promise<number> {
       ${col(served, (r) => r.externalId)}::text[],
       ${col(served, (r) => r.score)}::float8[],
       ${col(served, (r) => r.decision)}::smallint[],
+      ${col(served, (r) => (r.abstained ? 1 : 0))}::smallint[],
       ${col(served, (r) => JSON.stringify(r.attributes))}::text[],
       ${col(served, (r) => iso(r.occurredAt))}::text[]
-    ) as t(version_id, request_id, example_external_id, score, decision, attributes, occurred_at)
+    ) as t(version_id, request_id, example_external_id, score, decision, abstained, attributes, occurred_at)
     on conflict (model_id, request_id) do nothing
     returning 1`);
   return resultRows(result).length;
@@ -99,17 +104,24 @@ async function insertShadow(tx: DbOrTx, modelId: number, shadow: ShadowPredictio
   return resultRows(result).length;
 }
 
+/** Abstained requests become review items in the transaction that logs them (db/review); each names its example. */
+async function queueAbstained(tx: DbOrTx, batch: Batch): Promise<number> {
+  const items = batch.served.flatMap((r) => (r.abstained && r.externalId !== null ? [{ requestId: r.requestId, externalId: r.externalId, score: r.score, occurredAt: r.occurredAt }] : []));
+  return queueReviews(tx, batch.modelId, items);
+}
+
 /**
  * Logs a scored batch in one transaction: every prediction (a request id the model has logged before is
- * logged once), the requests kept as unlabelled examples, and the shadow decisions. Returns how many
- * predictions and shadow decisions were new.
+ * logged once), the requests kept as unlabelled examples, the abstained ones queued for review, and the
+ * shadow decisions. Returns how many predictions, review items and shadow decisions were new.
  */
-export async function logPredictions(db: DbOrTx, batch: Batch): Promise<{ logged: number; shadowed: number }> {
+export async function logPredictions(db: DbOrTx, batch: Batch): Promise<{ logged: number; shadowed: number; reviews: number }> {
   return db.transaction(async (tx) => {
     const logged = await insertServed(tx, batch);
     await insertRequestExamples(tx, batch.modelId, batch.examples);
+    const reviews = await queueAbstained(tx, batch);
     const shadowed = await insertShadow(tx, batch.modelId, batch.shadow);
-    return { logged, shadowed };
+    return { logged, shadowed, reviews };
   });
 }
 
@@ -172,16 +184,17 @@ async function firstConflict(tx: DbOrTx, modelId: number, rows: { versionId: num
  * The check runs after the inserts, in the same transaction: a concurrent batch with the same request id
  * has committed by then (the insert waited for it), so two racing senders cannot both think they won.
  */
-export async function logServedElsewhere(db: DbOrTx, batch: Batch): Promise<{ logged: number; shadowed: number }> {
+export async function logServedElsewhere(db: DbOrTx, batch: Batch): Promise<{ logged: number; shadowed: number; reviews: number }> {
   return db.transaction(async (tx) => {
     const logged = await insertServed(tx, batch);
     const served = await firstConflict(tx, batch.modelId, batch.served, false);
     if (served) throw new PredictionLogConflict({ ...served, shadowVersion: null });
     await insertRequestExamples(tx, batch.modelId, batch.examples);
+    const reviews = await queueAbstained(tx, batch);
     const shadowed = await insertShadow(tx, batch.modelId, batch.shadow);
     const shadow = await firstConflict(tx, batch.modelId, batch.shadow, true);
     if (shadow) throw new PredictionLogConflict({ ...shadow, shadowVersion: shadow.given.version });
-    return { logged, shadowed };
+    return { logged, shadowed, reviews };
   });
 }
 

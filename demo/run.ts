@@ -20,6 +20,7 @@ import { runAnnotators, type SimulatedAnnotator } from './annotators';
 import { formatRunEvidence, formatSaturationReport } from '../api/format';
 import { DEMO_ALERT_SECRET_ENV, secondAct, startAlertReceiver } from './secondAct';
 import { replayTraffic } from './traffic';
+import { reviewAct } from './reviewAct';
 import { adultAct } from './adultAct';
 import { ensurePythonTrainer } from '../temporal-config/pythonTrainer';
 
@@ -242,6 +243,7 @@ export async function runDemo(opts: { quick: boolean; dataset?: DemoDataset }) {
     const est = batchView.estimate;
     const sla = batchView.sla!;
     say(`  batch ${batchId}: ${batchView.status}, ${sla.labels} labels (${Object.entries(work.labels).map(([k, v]) => `${k.replace(/^\w+-/, '')} ${v}`).join(', ')}), median ${sla.medianSecondsToLabel?.toFixed(2)} s to label, ${sla.reassigned} reassigned, backlog at close ${sla.backlogAtClose}`);
+    await reviewAct({ api: engineer, model: MODEL, say });
     if (est?.summary) {
       // A batch aggregated without labels stores no agreement.
       const q = est.quality;

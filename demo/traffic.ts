@@ -144,7 +144,8 @@ export async function replayTraffic(opts: ReplayTrafficOptions): Promise<ReplayT
     const events: FeedbackEvent[] = [];
     batch.forEach((e, j) => {
       const { requestId, occurredAt, attributes } = requests[j]!;
-      const decision = scored.results[j]!.decision;
+      // What the user got: the threshold's decision, also while an abstained request waits for its review.
+      const decision = scored.results[j]!.fallback;
       const wrong = decision !== e.label;
       if (decision === 1) out.blocked++;
       if (e.label === 0) out.truth.ham++;

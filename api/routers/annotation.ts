@@ -218,7 +218,8 @@ export const annotationRouter = router({
       const outcome = await submitLabel(ctx.db, { taskId: input.taskId, annotator: who, label: input.label, specVersion: input.specVersion }, taskVerdict).catch((err: unknown) => {
         throw refusalAsTrpcError(err);
       });
-      if (!outcome.duplicate) await signalBatch(ctx, outcome.batchId, { taskId: input.taskId, annotator: who, taskStatus: outcome.taskStatus });
+      // A review batch has no workflow (db/review): its label is applied in submitLabel's transaction.
+      if (!outcome.duplicate && outcome.batchKind === 'sample') await signalBatch(ctx, outcome.batchId, { taskId: input.taskId, annotator: who, taskStatus: outcome.taskStatus });
       return { taskId: input.taskId, duplicate: outcome.duplicate, taskStatus: outcome.taskStatus };
     }),
 

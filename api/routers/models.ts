@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { firstExampleViolation } from '../../analysis/featureSchema';
 import { gatePolicySchema } from '../../analysis/policy';
 import { defaultEvaluationSettings } from '../../analysis/report';
-import { answeringRoute, modelAliases } from '../../analysis/serving';
+import { answeringRoute, modelAliases, served, thresholdDecision } from '../../analysis/serving';
 import type { Db } from '../../db/index';
 import {
   changeProductionRoute,
@@ -22,9 +22,10 @@ import {
   type RouteKind,
 } from '../../db/models';
 import { logPredictions } from '../../db/predictions';
-import { BUILTIN_TRAINER_NAME, VERSION_STATUSES, type models } from '../../db/schema';
+import { BUILTIN_TRAINER_NAME, VERSION_STATUSES, type DecisionRule, type models } from '../../db/schema';
 import { featureSchema } from '../../trainers/contract';
 import { lineageOutput } from '../outputs';
+import { decisionRuleOutput } from '../outputsReview';
 import { exampleInput, isoDate, jsonObject, modelName, modelTrainerInput, positiveInt, reason, textInput, timestamp } from '../schemas';
 import { requireModel } from '../lookups';
 import { authedProcedure, roleAllows, roleProcedure, router, type Context } from '../trpc';
@@ -101,7 +102,19 @@ const servingOutput = z.object({
   /** 'evaluation': the threshold the version was evaluated and gated at; 'default': no report, 0.5. */
   thresholdSource: z.enum(['evaluation', 'default']),
 });
-type Serving = z.infer<typeof servingOutput> & { trainer: string; artifactHash: string };
+type Serving = z.infer<typeof servingOutput> & { trainer: string; artifactHash: string; rule: DecisionRule };
+
+/**
+ * The rule a version serves: the one frozen at its evaluation, else (versions evaluated before rules were
+ * frozen, or loaded by hand) its evaluated threshold, or 0.5, with no band.
+ */
+export async function servingRule(db: Db, versionId: number, frozen: DecisionRule | null): Promise<{ rule: DecisionRule; thresholdSource: 'evaluation' | 'default' }> {
+  if (frozen) return { rule: frozen, thresholdSource: 'evaluation' };
+  const threshold = await evaluatedThreshold(db, versionId);
+  return threshold === null
+    ? { rule: { threshold: defaultEvaluationSettings.threshold, abstain: null, policyVersion: null }, thresholdSource: 'default' }
+    : { rule: { threshold, abstain: null, policyVersion: null }, thresholdSource: 'evaluation' };
+}
 
 /**
  * The version behind a route with the threshold it decides at; null when no such route. A version
@@ -111,10 +124,9 @@ type Serving = z.infer<typeof servingOutput> & { trainer: string; artifactHash: 
 async function routeServing(db: Db, modelId: number, kind: RouteKind): Promise<(Serving & { weight: number }) | null> {
   const row = await routedVersion(db, modelId, kind);
   if (!row) return null;
-  const threshold = await evaluatedThreshold(db, row.versionId);
-  return threshold === null
-    ? { ...row, threshold: defaultEvaluationSettings.threshold, thresholdSource: 'default' }
-    : { ...row, threshold, thresholdSource: 'evaluation' };
+  const { decisionRule, ...rest } = row;
+  const { rule, thresholdSource } = await servingRule(db, row.versionId, decisionRule ?? null);
+  return { ...rest, rule, threshold: rule.threshold, thresholdSource };
 }
 
 async function productionServing(db: Db, model: { id: number; name: string }): Promise<Serving & { weight: number }> {
@@ -133,7 +145,10 @@ const predictRequest = z.strictObject({
   requestId: z.string().min(1).max(200),
   /** What keeps a user on one side of a canary split (a mailbox, an account); defaults to the request id. */
   routingKey: z.string().min(1).max(500).optional(),
-  /** When given, the request is also kept as an unlabelled example under this id, so annotation can label it later. */
+  /**
+   * When given, the request is also kept as an unlabelled example under this id, so annotation can label it later.
+   * An abstained request is always kept (it is queued for review): under this id, or under its requestId when none is given.
+   */
   externalId: exampleInput.shape.externalId.optional(),
   // The built-in trainer's inputs: text fields (a model with a feature schema is served by its team's own system).
   input: textInput,
@@ -179,6 +194,8 @@ export const modelsRouter = router({
         trainer: modelTrainerInput.optional(),
         /** Its features (names and kinds); absent or null: text fields, as models had before the trainer contract. */
         features: featureSchema.nullable().optional(),
+        /** How long an abstained request may wait for its review (its due time = served + this); default 4 hours. */
+        reviewSlaSeconds: z.number().int().min(60).max(30 * 86_400).optional(),
       }),
     )
     .output(
@@ -200,6 +217,7 @@ export const modelsRouter = router({
         ...(input.gatePolicy ? { gatePolicy: input.gatePolicy } : {}),
         trainer,
         features,
+        ...(input.reviewSlaSeconds !== undefined ? { reviewSlaSeconds: input.reviewSlaSeconds } : {}),
         createdBy: ctx.identity.subject,
       });
       if (!registered) throw new TRPCError({ code: 'CONFLICT', message: `model '${input.name}' is already registered` });
@@ -361,7 +379,9 @@ export const modelsRouter = router({
         versionId: z.number().int(),
         route: z.enum(['production', 'canary']),
         canaryWeight: z.number(),
-        shadow: z.array(z.object({ version: z.number().int(), versionId: z.number().int() })),
+        /** What the answering version serves: answer 'abstain' (and log it so) for scores inside its band. */
+        decisionRule: decisionRuleOutput,
+        shadow: z.array(z.object({ version: z.number().int(), versionId: z.number().int(), decisionRule: decisionRuleOutput })),
       }),
     )
     .query(async ({ ctx, input }) => {
@@ -372,12 +392,16 @@ export const modelsRouter = router({
       if (!answering) {
         throw new TRPCError({ code: 'NOT_FOUND', message: `model '${model.name}' has no production version: nothing serves until a run's candidate is promoted` });
       }
+      const ruleOf = async (r: { versionId: number; decisionRule: DecisionRule | null }) => (await servingRule(ctx.db, r.versionId, r.decisionRule)).rule;
       return {
         version: answering.version.version,
         versionId: answering.version.versionId,
         route: answering.route,
         canaryWeight: canary ? canary.weight : 0,
-        shadow: rows.filter((r) => r.kind === 'shadow').map((r) => ({ version: r.version, versionId: r.versionId })),
+        decisionRule: await ruleOf(answering.version),
+        shadow: await Promise.all(
+          rows.filter((r) => r.kind === 'shadow').map(async (r) => ({ version: r.version, versionId: r.versionId, decisionRule: await ruleOf(r) })),
+        ),
       };
     }),
 
@@ -414,9 +438,22 @@ export const modelsRouter = router({
       z.object({
         version: z.number().int(),
         threshold: z.number(),
-        /** In request order; decision 1 = positive (spam: blocked), i.e. score >= threshold. */
-        /** version: the one that answered this request (the canary's share during a rollout, sticky by routing key). */
-        results: z.array(z.object({ requestId: z.string(), version: z.number().int(), score: z.number(), decision: z.union([z.literal(0), z.literal(1)]) })),
+        /**
+         * In request order. version: the one that answered this request (the canary's share during a rollout, sticky by routing key).
+         * decision: 'abstain' when the score falls in the version's abstain band (the request is queued for review), else 1 = positive
+         * (spam: blocked), i.e. score >= threshold. fallback: the threshold's decision, what to do until a person decides.
+         */
+        results: z.array(
+          z.object({
+            requestId: z.string(),
+            version: z.number().int(),
+            score: z.number(),
+            decision: z.union([z.literal(0), z.literal(1), z.literal('abstain')]),
+            fallback: z.union([z.literal(0), z.literal(1)]),
+          }),
+        ),
+        /** Abstained requests queued for review now (GET /models/{name}/review). */
+        queuedForReview: z.number().int(),
         /** Requests logged now; duplicates were logged by an earlier call with the same request id. */
         logged: z.number().int(),
         duplicates: z.number().int(),
@@ -471,7 +508,10 @@ export const modelsRouter = router({
           });
         }
       }
-      const decisions = Array.from(scores, (s, i) => (s >= servedBy[i]!.threshold ? 1 : 0) as 0 | 1);
+      const fallbacks = Array.from(scores, (s, i) => thresholdDecision(s, servedBy[i]!.rule));
+      const decisions = Array.from(scores, (s, i) => served(s, servedBy[i]!.rule));
+      // An abstained request is kept as an example (under its requestId when no externalId was given): a reviewer labels it.
+      const keptAs = reqs.map((r, i) => r.externalId ?? (decisions[i] === 'abstain' ? r.requestId : undefined));
 
       // Shadow: the candidate scores every request another version answered, at its own evaluated threshold,
       // and answers nobody. Its failure must not fail serving: the batch is served and logged without its
@@ -491,31 +531,33 @@ export const modelsRouter = router({
                   () => versionArtifact(ctx.db, shadow.versionId),
                   mine.map((i) => reqs[i]!.input),
                 );
-          mine.forEach((i, k) => shadowRows.push({ versionId: shadow.versionId, i, score: part[k]!, decision: part[k]! >= shadow.threshold ? 1 : 0 }));
+          mine.forEach((i, k) => shadowRows.push({ versionId: shadow.versionId, i, score: part[k]!, decision: thresholdDecision(part[k]!, shadow.rule) }));
         } catch (err) {
           shadowSkipped++;
           ctx.log.warn({ model: model.name, version: shadow.version, trainer: shadow.trainer, requests: mine.length, err: { message: (err as Error).message } }, 'shadow scoring skipped');
         }
       }
-      const { logged, shadowed } = await logPredictions(ctx.db, {
+      const { logged, shadowed, reviews } = await logPredictions(ctx.db, {
         modelId: model.id,
         loggedBy: ctx.identity.subject,
         served: reqs.map((r, i) => ({
           requestId: r.requestId,
           versionId: servedBy[i]!.versionId,
-          externalId: r.externalId ?? null,
+          externalId: keptAs[i] ?? null,
           score: scores[i]!,
-          decision: decisions[i]!,
+          decision: fallbacks[i]!,
+          abstained: decisions[i] === 'abstain',
           attributes: r.attributes,
           occurredAt: r.occurredAt,
         })),
-        examples: reqs.flatMap((r) => (r.externalId === undefined ? [] : [{ externalId: r.externalId, input: r.input, slices: r.attributes, occurredAt: r.occurredAt }])),
+        examples: reqs.flatMap((r, i) => { const id = keptAs[i]; return id === undefined ? [] : [{ externalId: id, input: r.input, slices: r.attributes, occurredAt: r.occurredAt }]; }),
         shadow: shadowRows.map(({ versionId, i, score, decision }) => ({ versionId, requestId: reqs[i]!.requestId, score, decision, attributes: reqs[i]!.attributes, occurredAt: reqs[i]!.occurredAt })),
       });
       return {
         version: serving.version,
         threshold: serving.threshold,
-        results: reqs.map((r, i) => ({ requestId: r.requestId, version: servedBy[i]!.version, score: scores[i]!, decision: decisions[i]! })),
+        results: reqs.map((r, i) => ({ requestId: r.requestId, version: servedBy[i]!.version, score: scores[i]!, decision: decisions[i]!, fallback: fallbacks[i]! })),
+        queuedForReview: reviews,
         logged,
         duplicates: reqs.length - logged,
         shadowed,

@@ -5,8 +5,9 @@
 // monitors, re-audits and annotation sampling read them exactly as they read predict's.
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
-import { defaultEvaluationSettings } from '../../analysis/report';
-import { evaluatedThreshold } from '../../db/models';
+import { thresholdDecision } from '../../analysis/serving';
+import { decisionRulesOf } from '../../db/review';
+import { servingRule } from './models';
 import type { FeatureSpec } from '../../trainers/contract';
 import { inputViolation } from '../../analysis/featureSchema';
 import { logServedElsewhere, PredictionLogConflict, versionsServed } from '../../db/predictions';
@@ -21,6 +22,7 @@ const FUTURE_SKEW_MS = 5 * 60_000;
 const version = z.number().int().positive().max(PG_INT_MAX);
 const score = z.number().min(0).max(1);
 const decision = z.union([z.literal(0), z.literal(1)]);
+const servedDecision = z.union([z.literal(0), z.literal(1), z.literal('abstain')]);
 
 /** A feature value as the trainer contract carries it; strings capped as predict's inputs are. */
 const featureValue = z.union([exampleInput.shape.input.valueType, z.number(), z.boolean(), z.null()]);
@@ -32,8 +34,15 @@ const loggedRequest = z.strictObject({
   version,
   /** The answering version's score: the probability of the positive class. */
   score,
-  /** The decision served; when absent, score >= the version's evaluated threshold (0.5 without an evaluation), as predict decides. */
-  decision: decision.optional(),
+  /**
+   * The decision served; when absent, score >= the version's threshold (its decision rule's; 0.5 without an evaluation).
+   * 'abstain': the score fell in the version's abstain band (models.resolve decisionRule) and the request went to a person:
+   * it is queued for review (GET /models/{name}/review) and needs `input`; it is kept as the example externalId names, or
+   * under its requestId when none is given.
+   */
+  decision: servedDecision.optional(),
+  /** With decision 'abstain' only: what was applied until a person decides; default the threshold's decision. */
+  fallback: decision.optional(),
   /** The request's features: kept as the example named by externalId, for annotation and audits. */
   input: z.record(z.string().max(64), featureValue).optional(),
   /** When given, the request is kept as an unlabelled example under this id (with `input`), so labels and feedback reach it. */
@@ -60,7 +69,13 @@ function checkBatchShape(reqs: LoggedRequest[], now: number) {
     if (Date.parse(r.occurredAt) > now + FUTURE_SKEW_MS) {
       throw bad(`requests[${i}].occurredAt ${r.occurredAt} is in the future (the server's clock reads ${new Date(now).toISOString()}; at most ${FUTURE_SKEW_MS / 60_000} minutes of skew)`);
     }
-    if (r.input !== undefined && r.externalId === undefined) {
+    if (r.decision === 'abstain' && r.input === undefined) {
+      throw bad(`requests[${i}].input is missing: an abstained request is queued for a person to review, who needs its input`);
+    }
+    if (r.fallback !== undefined && r.decision !== 'abstain') {
+      throw bad(`requests[${i}].fallback is given with decision ${String(r.decision)}: a fallback is what an abstained request gets until a person decides; give decision 'abstain' or leave fallback out`);
+    }
+    if (r.input !== undefined && r.externalId === undefined && r.decision !== 'abstain') {
       throw bad(`requests[${i}].input is given without externalId: an input is kept as the example externalId names (nothing else stores it); give externalId or leave input out`);
     }
     const shadowed = new Set<number>();
@@ -105,6 +120,8 @@ export const servingRouter = router({
         /** Shadow decisions logged now (shadow_predictions), and those logged before. */
         shadowed: z.number().int(),
         shadowDuplicates: z.number().int(),
+        /** Abstained requests queued for review now. */
+        queuedForReview: z.number().int(),
       }),
     )
     .mutation(async ({ ctx, input }) => {
@@ -128,20 +145,27 @@ export const servingRouter = router({
       const thresholds = new Map<number, number>();
       const decide = async (versionId: number, s: number, given: 0 | 1 | undefined): Promise<0 | 1> => {
         if (given !== undefined) return given;
-        if (!thresholds.has(versionId)) thresholds.set(versionId, (await evaluatedThreshold(ctx.db, versionId)) ?? defaultEvaluationSettings.threshold);
-        return s >= thresholds.get(versionId)! ? 1 : 0;
+        if (!thresholds.has(versionId)) {
+          const frozen = (await decisionRulesOf(ctx.db, [versionId])).get(versionId) ?? null;
+          thresholds.set(versionId, (await servingRule(ctx.db, versionId, frozen)).rule.threshold);
+        }
+        return thresholdDecision(s, { threshold: thresholds.get(versionId)! });
       };
+      // An abstained request is kept as an example under its externalId, or its requestId when none is given.
+      const keptAs = (r: LoggedRequest) => r.externalId ?? (r.decision === 'abstain' ? r.requestId : undefined);
 
       const servedRows = [];
       const shadowRows = [];
       for (const [i, r] of reqs.entries()) {
         const versionId = served(r.version, `requests[${i}].version`);
+        const abstained = r.decision === 'abstain';
         servedRows.push({
           requestId: r.requestId,
           versionId,
-          externalId: r.externalId ?? null,
+          externalId: keptAs(r) ?? null,
           score: r.score,
-          decision: await decide(versionId, r.score, r.decision),
+          decision: await decide(versionId, r.score, r.decision === 'abstain' ? r.fallback : r.decision),
+          abstained,
           attributes: r.attributes,
           occurredAt: r.occurredAt,
         });
@@ -151,16 +175,17 @@ export const servingRouter = router({
         }
       }
       try {
-        const { logged, shadowed } = await logServedElsewhere(ctx.db, {
+        const { logged, shadowed, reviews } = await logServedElsewhere(ctx.db, {
           modelId: model.id,
           loggedBy: ctx.identity.subject,
           served: servedRows,
-          examples: reqs.flatMap((r) =>
-            r.externalId === undefined || r.input === undefined ? [] : [{ externalId: r.externalId, input: r.input, slices: r.attributes, occurredAt: r.occurredAt }],
-          ),
+          examples: reqs.flatMap((r) => {
+            const id = keptAs(r);
+            return id === undefined || r.input === undefined ? [] : [{ externalId: id, input: r.input, slices: r.attributes, occurredAt: r.occurredAt }];
+          }),
           shadow: shadowRows.map(({ i: _i, ...row }) => row),
         });
-        return { received: reqs.length, logged, duplicates: reqs.length - logged, shadowed, shadowDuplicates: shadowRows.length - shadowed };
+        return { received: reqs.length, logged, duplicates: reqs.length - logged, shadowed, shadowDuplicates: shadowRows.length - shadowed, queuedForReview: reviews };
       } catch (err) {
         if (!(err instanceof PredictionLogConflict)) throw err;
         const c = err.conflict;

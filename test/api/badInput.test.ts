@@ -357,6 +357,17 @@ const cases: Record<string, { who: Who; cases: BadCase[] }> = {
       { what: 'bad model name', field: 'name', call: (c) => c.models.resolve.query({ name: 'No', requestKey: 'k' }) },
     ],
   },
+  'review.queue': {
+    who: 'viewer',
+    cases: [{ what: 'bad model name', field: 'name', call: (c) => c.review.queue.query({ name: 'No' }) }],
+  },
+  'review.abstainReport': {
+    who: 'viewer',
+    cases: [
+      { what: 'version 0', field: 'version', call: (c) => c.review.abstainReport.query({ name: model, version: 0 }) },
+      { what: 'bad model name', field: 'name', call: (c) => c.review.abstainReport.query({ name: 'No' }) },
+    ],
+  },
   'models.lineage': {
     who: 'viewer',
     cases: [

@@ -111,7 +111,7 @@ test('the serving system resolves, then logs: the rows models.predict writes, de
 
   const requests = Array.from({ length: 50 }, (_, i) => request('log', i, i % 10 === 0 ? { decision: 1 } : {}));
   const out = await ingest.serving.logPredictions.mutate({ name: model, requests });
-  assert.deepEqual(out, { received: 50, logged: 50, duplicates: 0, shadowed: 50, shadowDuplicates: 0 });
+  assert.deepEqual(out, { received: 50, logged: 50, duplicates: 0, shadowed: 50, shadowDuplicates: 0, queuedForReview: 0 });
 
   const rows = await servedRows(requests.map((r) => r.requestId));
   assert.equal(rows.length, 50);
@@ -160,7 +160,7 @@ test('a replayed request id is logged once and counted as a duplicate; a version
   await ingest.serving.logPredictions.mutate({ name: model, requests });
   const fresh = Array.from({ length: 5 }, (_, i) => request('replay', 10 + i, { version: 4, shadow: [] }));
   const out = await ingest.serving.logPredictions.mutate({ name: model, requests: [...requests, ...fresh] });
-  assert.deepEqual(out, { received: 15, logged: 5, duplicates: 10, shadowed: 0, shadowDuplicates: 10 });
+  assert.deepEqual(out, { received: 15, logged: 5, duplicates: 10, shadowed: 0, shadowDuplicates: 10, queuedForReview: 0 });
   const rows = await servedRows([...requests, ...fresh].map((r) => r.requestId));
   assert.equal(rows.length, 15);
   const late = new Set(fresh.map((r) => r.requestId));
@@ -243,7 +243,7 @@ test('only the ingest role (or admin) may log; over REST the same procedure answ
     fetch(`${env.url}/api/models/${model}/predictions`, { method: 'POST', headers: { authorization: `Bearer ${ingestToken}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
   const res = await post({ requests: [request('rest', 0), request('rest', 1)] });
   assert.equal(res.status, 200, await res.clone().text());
-  assert.deepEqual(await res.json(), { received: 2, logged: 2, duplicates: 0, shadowed: 2, shadowDuplicates: 0 });
+  assert.deepEqual(await res.json(), { received: 2, logged: 2, duplicates: 0, shadowed: 2, shadowDuplicates: 0, queuedForReview: 0 });
   const conflict = await post({ requests: [{ ...request('rest', 0), score: 0.99 }] });
   assert.equal(conflict.status, 409);
   assert.match(((await conflict.json()) as { message: string }).message, /request 'rest-0' is logged already/);
@@ -270,7 +270,7 @@ test('a batch of 10,000 logs in one call; 10,001 is refused', { timeout: 120_000
   const started = performance.now();
   const out = await ingest.serving.logPredictions.mutate({ name: model, requests });
   const ms = performance.now() - started;
-  assert.deepEqual(out, { received: 10_000, logged: 10_000, duplicates: 0, shadowed: 10_000, shadowDuplicates: 0 });
+  assert.deepEqual(out, { received: 10_000, logged: 10_000, duplicates: 0, shadowed: 10_000, shadowDuplicates: 0, queuedForReview: 0 });
   const replay = performance.now();
   assert.equal((await ingest.serving.logPredictions.mutate({ name: model, requests })).duplicates, 10_000);
   process.stdout.write(`# 10,000 logged in ${ms.toFixed(0)} ms; replayed in ${(performance.now() - replay).toFixed(0)} ms (${process.env.DATABASE_URL ? 'PostgreSQL' : 'PGlite'})\n`);

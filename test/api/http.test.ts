@@ -318,6 +318,8 @@ test('openapi.json lists a path and method for every procedure', async () => {
     ['get', '/models/{model}/annotation-pool-bias'],
     ['get', '/reports/{runId}/saturation'],
     ['get', '/models/{name}/resolve'],
+    ['get', '/models/{name}/review'],
+    ['get', '/models/{name}/abstain-report'],
     ['get', '/runs/{runId}/rollout'],
     ['post', '/runs/{runId}/rollout/rollback'],
     ['post', '/runs/{runId}/rollout/promote-now'],

@@ -32,10 +32,13 @@ after(async () => {
   await env?.stop();
 });
 
+/** What a version without an evaluation or a frozen rule serves: 0.5, no band. */
+const thresholdOnly = { threshold: 0.5, abstain: null, policyVersion: null };
+
 test('resolve routes by sticky weight and lists shadows; aliases name champion and challenger', async () => {
   const { viewer } = env.clients;
   // Only production: everyone gets v1.
-  assert.deepEqual(await viewer.models.resolve.query({ name: model, requestKey: 'mailbox-1' }), { version: 1, versionId: ids[1], route: 'production', canaryWeight: 0, shadow: [] });
+  assert.deepEqual(await viewer.models.resolve.query({ name: model, requestKey: 'mailbox-1' }), { version: 1, versionId: ids[1], route: 'production', canaryWeight: 0, decisionRule: thresholdOnly, shadow: [] });
 
   // A canary at 30% and a shadow (as a rollout would set them).
   const [v1] = await env.db.select().from(modelVersions).where(eq(modelVersions.id, ids[1]));
@@ -49,7 +52,7 @@ test('resolve routes by sticky weight and lists shadows; aliases name champion a
   let canary = 0;
   for (let i = 0; i < 400; i++) {
     const r = await viewer.models.resolve.query({ name: model, requestKey: `mailbox-${i}` });
-    assert.deepEqual(r.shadow, [{ version: 3, versionId: ids[3] }]);
+    assert.deepEqual(r.shadow, [{ version: 3, versionId: ids[3], decisionRule: thresholdOnly }]);
     if (r.route === 'canary') {
       canary++;
       assert.equal(r.version, 2);
