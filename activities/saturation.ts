@@ -266,7 +266,7 @@ export function createSaturationActivities({ db }: { db: Db }) {
       return (await existing())!;
     },
 
-    /** The newest annotation batch whose labels are in this snapshot's training split, if any. */
+    /** The newest sampled annotation batch whose labels are in this snapshot's training split, if any (the review queue is a stream, not a batch to ablate). */
     async newestLabelledBatch(input: { modelId: number; snapshotId: number }): Promise<NewestBatch | null> {
       const [row] = resultRows<{ batch_id: string; examples: string }>(
         await db.execute(sql`
@@ -274,7 +274,7 @@ export function createSaturationActivities({ db }: { db: Db }) {
           from aggregated_labels a
           join annotation_batches b on b.id = a.batch_id
           join dataset_snapshot_members m on m.example_id = a.example_id and m.snapshot_id = ${input.snapshotId} and m.split = 'train'
-          where b.model_id = ${input.modelId}
+          where b.model_id = ${input.modelId} and b.kind = 'sample'
           group by a.batch_id, b.created_at
           order by b.created_at desc limit 1`),
       );
