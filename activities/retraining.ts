@@ -23,7 +23,7 @@ import { writeAudit } from '../db/auditLog';
 import { changeProductionRoute, productionVersionId } from '../db/models';
 import { currentPolicy } from '../db/policies';
 import { snapshotMembers } from '../db/queries';
-import { freezeLabelledExamples, heldOutDesignOf, snapshotOfRun, TooFewLabelledExamples, type HeldOutOption } from '../db/snapshots';
+import { freezeLabelledExamples, heldOutDesignOf, labelMixOfSnapshot, snapshotOfRun, TooFewLabelledExamples, type HeldOutOption } from '../db/snapshots';
 import {
   approvals,
   evalReports,
@@ -250,6 +250,7 @@ export function createRetrainingActivities({ db }: ActivityDeps) {
         settings,
         ...(await saturationEvidence(input.runId)),
         heldOutDesign: await heldOutDesignOf(db, input.snapshotId),
+        labelMix: await labelMixOfSnapshot(db, input.snapshotId),
       });
       const packetHash = sha256(canonicalJson(packet));
       await db
