@@ -3,7 +3,7 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Db, DbOrTx } from './index';
 import { resultRows } from './queries';
-import { datasetSnapshotMembers, datasetSnapshots, examples, feedbackEvents, models, modelVersions, predictions, type FeedbackLabelSettings, type LabelSource } from './schema';
+import { datasetSnapshotMembers, datasetSnapshots, examples, feedbackEvents, models, modelVersions, predictions, type FeedbackLabelSettings, type LabelSource, type SnapshotLabelMix } from './schema';
 
 /** A model's version ids by version number, for the numbers given (unknown numbers are absent). */
 export async function versionIdsByNumber(db: DbOrTx, modelId: number, numbers: number[]): Promise<Map<number, number>> {
@@ -283,22 +283,29 @@ export async function flywheelCounts(db: Db, modelId: number, opts: { from: Date
       group by e.label_source`),
   );
   // The latest snapshot frozen before the window's end, and the sources of its training labels.
-  const [snapshot] = resultRows<{ id: number; created_at: Date | string }>(
+  const [snapshot] = resultRows<{ id: number; created_at: Date | string; label_mix: SnapshotLabelMix | null }>(
     await db.execute(sql`
-      select s.id, s.created_at from ${datasetSnapshots} s
+      select s.id, s.created_at, s.label_mix from ${datasetSnapshots} s
       where s.model_id = ${modelId} and s.created_at < ${to}::timestamptz
       order by s.created_at desc, s.id desc
       limit 1`),
   );
-  const train = snapshot
-    ? resultRows<{ source: string; count: number }>(
-        await db.execute(sql`
-          select e.label_source as source, count(*)::int as count
-          from ${datasetSnapshotMembers} m join ${examples} e on e.id = m.example_id
-          where m.snapshot_id = ${snapshot.id} and m.split = 'train'
-          group by e.label_source`),
-      )
-    : [];
+  // Its training labels by source and selector: as recorded when it was frozen (label_mix), else (older
+  // snapshots) from its members as the examples are now.
+  const joint: { source: string; by: string | null; count: number }[] = !snapshot
+    ? []
+    : snapshot.label_mix?.joint
+      ? snapshot.label_mix.joint
+      : resultRows<{ source: string; by: string | null; count: number }>(
+          await db.execute(sql`
+            select e.label_source as source, e.label_selection->>'by' as by, count(*)::int as count
+            from ${datasetSnapshotMembers} m join ${examples} e on e.id = m.example_id
+            where m.snapshot_id = ${snapshot.id} and m.split = 'train'
+            group by 1, 2`),
+        );
+  const bySource = new Map<string, number>();
+  for (const j of joint) bySource.set(j.source, (bySource.get(j.source) ?? 0) + j.count);
+  const train = [...bySource].map(([source, count]) => ({ source, count }));
 
   const byBucket = new Map(traffic.map((r) => [r.b!, r]));
   const buckets = Array.from({ length: opts.buckets }, (_, i) => {
@@ -309,7 +316,7 @@ export async function flywheelCounts(db: Db, modelId: number, opts: { from: Date
     explicit: { requests: traffic.reduce((s, r) => s + r.traffic, 0), withExplicit: traffic.reduce((s, r) => s + r.explicit, 0) },
     slices,
     buckets,
-    labels: { overall, latestSnapshot: snapshot ? { id: snapshot.id, createdAt: toIso(snapshot.created_at), train } : null },
+    labels: { overall, latestSnapshot: snapshot ? { id: snapshot.id, createdAt: toIso(snapshot.created_at), train, joint } : null },
     linkage,
     attributesOmitted,
     spanMs,
