@@ -21,9 +21,14 @@ export async function withFeedbackLabels<T extends { retrainingRunId: string | n
   const packet = runId ? (await engineer.reports.get.query({ runId }).catch(() => null))?.packet : null;
   const mix = packet?.labelMix;
   if (mix) {
-    const share = (n: number | undefined) => `${n ?? 0} (${pct((n ?? 0) / Math.max(1, mix.train))})`;
-    say(`  run ${runId}'s snapshot, ${mix.train} training labels: by source ${Object.entries(mix.bySource).map(([k, n]) => `${k} ${share(n)}`).join(', ')}`);
-    say(`  selected by: ${Object.entries(mix.bySelector).map(([k, n]) => `${k} ${share(n)}`).join(', ')}`);
+    // Largest first (jsonb keeps its own key order).
+    const list = (counts: Record<string, number | undefined>) =>
+      Object.entries(counts)
+        .sort((a, b) => (b[1] ?? 0) - (a[1] ?? 0))
+        .map(([k, n]) => `${k} ${n ?? 0} (${pct((n ?? 0) / Math.max(1, mix.train))})`)
+        .join(', ');
+    say(`  run ${runId}'s snapshot, ${mix.train} training labels: by source ${list(mix.bySource)}`);
+    say(`  selected by: ${list(mix.bySelector)}`);
   }
   const health = await engineer.feedback.health.query({ model });
   const ls = health.labelSources;
