@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { TRPCClientError } from '@trpc/client';
 import { and, desc, eq, inArray } from 'drizzle-orm';
+import { createAnnotationActivities } from '../../activities/annotation';
 import type { ApiClient } from '../../api/client';
 import { auditLog, examples, feedbackEvents, models, modelVersions, predictions, type LabelSource } from '../../db/schema';
 import { uid } from '../helpers';
@@ -140,4 +141,27 @@ test('an unauthorised caller is refused; opting out (or never opting in) writes 
     events: [ev('n1', { kind: 'override', action: 'spam', exampleExternalId: 'u1' }), ev('n2', { kind: 'correction', correctedLabel: 0, exampleExternalId: 'u2' })],
   });
   assert.deepEqual([out.labelled, (await labelOf('u1', otherId)).label, (await labelOf('u2', otherId)).label], [1, null, 0]);
+});
+
+test('a feedback label leaves the request in the designed sample population (else the Horvitz-Thompson estimate loses the errors users corrected)', async () => {
+  const name = `spam-${uid()}`;
+  const id = await registerModel(name);
+  const [v] = await env.db.select({ id: modelVersions.id }).from(modelVersions).where(eq(modelVersions.modelId, id));
+  // Traffic: 30 requests that became unlabelled examples t0..t29, the model scoring them.
+  await env.db.insert(examples).values(Array.from({ length: 30 }, (_, i) => ({ modelId: id, externalId: `t${i}`, input: { body: `t${i}` }, split: 'train' as const })));
+  await env.db.insert(predictions).values(
+    Array.from({ length: 30 }, (_, i) => ({ modelId: id, versionId: v!.id, requestId: `q${i}`, exampleExternalId: `t${i}`, score: (i + 0.5) / 30, decision: i >= 15 ? 1 : 0, occurredAt: new Date('2026-11-20T09:00:00Z'), loggedBy: 'test' })),
+  );
+  await env.clients.operator.feedback.setLabelling.mutate({ model: name, kinds: ['override'] });
+  // Users rescue 10 blocked e-mails: the model's errors, chosen by the users.
+  const rescued = Array.from({ length: 10 }, (_, i) => ev(`p${i}`, { kind: 'override', action: 'not_spam', requestId: `q${15 + i}` }));
+  assert.equal((await ingest.feedback.ingest.mutate({ model: name, events: rescued })).labelled, 10);
+  const batch = await createAnnotationActivities({ db: env.db }).sampleForAnnotation({
+    runId: `run-pool-${uid()}`,
+    modelId: id,
+    requestedBy: 'test',
+    settings: { budget: 30, goldShare: 0, deadlineSeconds: 600, seed: 1 },
+  });
+  // 30 requests and registerModel's req-u7: all answered traffic, feedback-labelled or not (21 if the 10 rescued left it).
+  assert.equal(batch?.poolSize, 31);
 });
