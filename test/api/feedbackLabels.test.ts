@@ -30,6 +30,7 @@ async function registerModel(name: string): Promise<number> {
     { externalId: 'imp', label: 1, labelSource: 'import' },
     { externalId: 'ann', label: 1, labelSource: 'annotation' },
     { externalId: 'rev', label: 1, labelSource: 'review' },
+    { externalId: 'mdl', label: 1, labelSource: 'model' },
   ];
   await env.db.insert(examples).values(rows.map((r) => ({ modelId: id, externalId: r.externalId, input: { body: r.externalId }, label: r.label, labelSource: r.labelSource, split: 'train' as const })));
   // A request that became example u7 (feedback names the request, not the example).
@@ -75,13 +76,15 @@ test('corrections and overrides become feedback labels; designed labels are neve
       ev('imp', { kind: 'correction', correctedLabel: 0, exampleExternalId: 'imp' }), // disagrees: conflict
       ev('ann', { kind: 'override', action: 'not_spam', exampleExternalId: 'ann' }), // disagrees: conflict
       ev('rev', { kind: 'correction', correctedLabel: 1, exampleExternalId: 'rev' }), // agrees: no conflict, no write
+      ev('mdl', { kind: 'correction', correctedLabel: 0, exampleExternalId: 'mdl' }), // the model's own label: a user's correction replaces it
       ev('nx', { kind: 'correction', correctedLabel: 1, exampleExternalId: 'no-such-example' }),
       ev('nreq', { kind: 'override', action: 'spam', requestId: 'no-such-request' }),
       ev('thumb', { kind: 'thumbs', up: true, exampleExternalId: 'u3' }), // accepted: never a label
       ev('rep', { kind: 'report', exampleExternalId: 'u4' }), // not a label-carrying kind
     ],
   });
-  assert.deepEqual(out, { received: 11, inserted: 11, duplicates: 0, labelled: 4, conflicts: 2, unlinked: 2 });
+  assert.deepEqual(out, { received: 12, inserted: 12, duplicates: 0, labelled: 5, conflicts: 2, unlinked: 2 });
+  assert.deepEqual([(await labelOf('mdl')).label, (await labelOf('mdl')).source], [0, 'feedback']);
   assert.deepEqual(await labelOf('u0'), {
     label: 1,
     source: 'feedback',
@@ -120,8 +123,11 @@ test('a later event wins only if it occurred later; a replayed batch changes not
 test('all or nothing: a bad event in the batch writes neither events nor labels', async () => {
   const events = [ev('bad-ok', { kind: 'correction', correctedLabel: 1, exampleExternalId: 'u6' }), ev('bad-version', { kind: 'correction', correctedLabel: 1, exampleExternalId: 'u6', version: 99 })];
   await assert.rejects(ingest.feedback.ingest.mutate({ model, events }), (e) => codeOf(e) === 'BAD_REQUEST');
+  // A label that is not 0 or 1: refused by the schema, nothing written.
+  const badLabel = [events[0]!, ev('bad-label', { kind: 'correction', correctedLabel: 2, exampleExternalId: 'u6' })];
+  await assert.rejects(ingest.feedback.ingest.mutate({ model, events: badLabel }), (e) => codeOf(e) === 'BAD_REQUEST');
   assert.deepEqual(await labelOf('u6'), { label: null, source: 'import', selection: null });
-  assert.equal((await env.db.select().from(feedbackEvents).where(and(eq(feedbackEvents.modelId, modelId), inArray(feedbackEvents.idempotencyKey, ['bad-ok', 'bad-version'])))).length, 0);
+  assert.equal((await env.db.select().from(feedbackEvents).where(and(eq(feedbackEvents.modelId, modelId), inArray(feedbackEvents.idempotencyKey, ['bad-ok', 'bad-version', 'bad-label'])))).length, 0);
 });
 
 test('an unauthorised caller is refused; opting out (or never opting in) writes no label', async () => {
