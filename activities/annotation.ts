@@ -120,7 +120,9 @@ export function createAnnotationActivities({ db }: { db: Db }) {
           select distinct on (e.id) e.id, e.slices, e.input, p.score, p.decision
           from predictions p
           join examples e on e.model_id = p.model_id and e.external_id = p.example_external_id
-          where p.model_id = ${input.modelId} and e.label is null
+          -- A feedback label does not take a request out of the designed sample's population: users choose
+          -- what to correct (mostly errors), so leaving those out would bias the Horvitz-Thompson estimate.
+          where p.model_id = ${input.modelId} and (e.label is null or e.label_source = 'feedback')
             and not exists (select 1 from annotation_tasks t where t.example_id = e.id)
           order by e.id, p.occurred_at desc`),
       );
@@ -389,7 +391,7 @@ export function createAnnotationActivities({ db }: { db: Db }) {
         await db.transaction(async (tx) => {
           for (let i = 0; i < out.length; i += 2000) await tx.insert(aggregatedLabels).values(out.slice(i, i + 2000)).onConflictDoNothing();
           for (const o of out) {
-            await tx.update(examples).set({ label: o.label, labelSource: 'annotation' }).where(eq(examples.id, o.exampleId));
+            await tx.update(examples).set({ label: o.label, labelSource: 'annotation', labelSelection: null }).where(eq(examples.id, o.exampleId));
           }
           await tx
             .update(annotationBatches)

@@ -25,7 +25,7 @@ import { freezeDecisionRule } from '../db/review';
 import { decisionRuleFor } from '../analysis/serving';
 import { currentPolicy } from '../db/policies';
 import { snapshotMembers } from '../db/queries';
-import { freezeLabelledExamples, heldOutDesignOf, snapshotOfRun, TooFewLabelledExamples, type HeldOutOption } from '../db/snapshots';
+import { freezeLabelledExamples, heldOutDesignOf, labelMixOfSnapshot, snapshotOfRun, TooFewLabelledExamples, type HeldOutOption } from '../db/snapshots';
 import {
   approvals,
   evalReports,
@@ -254,6 +254,7 @@ export function createRetrainingActivities({ db }: ActivityDeps) {
         settings,
         ...(await saturationEvidence(input.runId)),
         heldOutDesign: await heldOutDesignOf(db, input.snapshotId),
+        labelMix: await labelMixOfSnapshot(db, input.snapshotId),
       });
       const packetHash = sha256(canonicalJson(packet));
       await db

@@ -12,6 +12,7 @@
 import { weightedSlope } from './numerics/descriptive';
 import { wilsonInterval } from './numerics/intervals';
 import { twoProportionZTest } from './numerics/tests';
+import { labelMixOf, LABEL_SELECTOR_NAMES, selfSelectedCount } from './labelSelection';
 
 /** Explicit feedback: the user told us what they think of an answer. */
 export const EXPLICIT_KINDS = ['rating', 'thumbs', 'report', 'correction'] as const;
@@ -24,14 +25,14 @@ export const CORRECTION_KINDS = ['override', 'edit', 'undo'] as const;
  */
 export const COVERAGE_KINDS = [...EXPLICIT_KINDS, ...CORRECTION_KINDS] as const;
 /** Known label sources, in report order (db/schema LABEL_SOURCES; repeated here to keep analysis/ free of db/). */
-export const KNOWN_LABEL_SOURCES = ['import', 'annotation', 'feedback', 'model'] as const;
+export const KNOWN_LABEL_SOURCES = ['import', 'annotation', 'feedback', 'model', 'review'] as const;
 
 export interface FlywheelSettings {
   /** A slice value with fewer requests than this in the window is 'insufficient'. Default 100. */
   minSliceSupport: number;
   /** A slice is 'under' covered when even the upper 95% bound of its feedback share is below this fraction of its traffic share. Default 0.5. */
   underRatio: number;
-  /** Alert when more than this share of the latest snapshot's training labels came from the model itself. Default 0.2. */
+  /** Alert when more than this share of the latest snapshot's training labels came from the model or were selected by it. Default 0.2. */
   selfLabelLimit: number;
   /** One-sided significance level of the staleness test. Default 0.01. */
   alpha: number;
@@ -97,8 +98,12 @@ export interface FlywheelInput {
   labels: {
     /** Labelled examples of the model by label source. */
     overall: SourceCount[];
-    /** The latest dataset snapshot and its training members by label source; null when the model has none. */
-    latestSnapshot: { id: number; createdAt: string; train: SourceCount[] } | null;
+    /**
+     * The latest dataset snapshot and its training members by label source; null when the model has none.
+     * `joint`: the members by (source, selector) together (its label_mix, or computed from the members for
+     * older snapshots); without it the selector mix is unknown and only source 'model' counts as self-labelled.
+     */
+    latestSnapshot: { id: number; createdAt: string; train: SourceCount[]; joint?: { source: string; by: string | null; count: number }[] } | null;
   };
   settings?: Partial<FlywheelSettings>;
 }
@@ -129,6 +134,12 @@ export interface SourceMix {
   mix: { source: string; count: number; share: number | null }[];
 }
 
+/** Training labels by who chose them: a design, the model's own score, a user. */
+export interface SelectorMix {
+  total: number;
+  mix: { selector: string; count: number; share: number | null }[];
+}
+
 export interface TrendBucket {
   start: string;
   traffic: number;
@@ -149,9 +160,11 @@ export interface FlywheelHealth {
   };
   labelSources: {
     overall: SourceMix;
-    latestSnapshot: (SourceMix & { snapshotId: number; createdAt: string }) | null;
-    /** Share of the latest snapshot's training labels whose source is 'model'; null without a snapshot or training members. */
+    latestSnapshot: (SourceMix & { snapshotId: number; createdAt: string; bySelector: SelectorMix | null }) | null;
+    /** Share of the latest snapshot's training labels whose source is 'model' or whose selector is 'model'; null without a snapshot or training members. */
     selfLabelShare: number | null;
+    /** Share selected by users (feedback corrections: source 'feedback'); null without a snapshot, training members or a selector mix. */
+    userSelectedShare: number | null;
     selfLabelLimit: number;
     selfLabelAlert: boolean;
     rule: string;
@@ -305,22 +318,38 @@ function trendOf(buckets: BucketCounts[], s: FlywheelSettings): FlywheelHealth['
 }
 
 /**
- * Self-label rule: the share of the latest snapshot's training labels whose source is 'model'. The
- * snapshot is the whole training set, not a sample, so the share is exact and compared as a point
- * value: alert when it is above selfLabelLimit (default 0.2).
+ * Self-label rule: the share of the latest snapshot's training labels that the model produced (source
+ * 'model') or selected (selector 'model': an abstain band sent them to review). The snapshot is the
+ * whole training set, not a sample, so the share is exact and compared as a point value: alert when it
+ * is above selfLabelLimit (default 0.2). Labels users selected (feedback corrections) are reported
+ * beside it as userSelectedShare: selected, but not by the model.
  */
 function labelsOf(labels: FlywheelInput['labels'], s: FlywheelSettings): FlywheelHealth['labelSources'] {
   const overall = sourceMix(labels.overall, 'labels.overall');
   const snap = labels.latestSnapshot;
-  const latestSnapshot = snap ? { snapshotId: snap.id, createdAt: snap.createdAt, ...sourceMix(snap.train, 'labels.latestSnapshot.train') } : null;
-  const selfLabelShare = latestSnapshot && latestSnapshot.total > 0 ? latestSnapshot.mix.find((m) => m.source === 'model')!.share : null;
+  const joint = snap?.joint ? labelMixOf(snap.joint) : null;
+  const train = snap ? sourceMix(snap.train, 'labels.latestSnapshot.train') : null;
+  if (joint && train && joint.train !== train.total) {
+    throw new RangeError(`flywheelHealth: labels.latestSnapshot.joint counts ${joint.train} training labels but train counts ${train.total}`);
+  }
+  const bySelector: SelectorMix | null = joint
+    ? { total: joint.train, mix: LABEL_SELECTOR_NAMES.map((k) => ({ selector: k, count: joint.bySelector[k] ?? 0, share: joint.train > 0 ? (joint.bySelector[k] ?? 0) / joint.train : null })) }
+    : null;
+  const latestSnapshot = snap && train ? { snapshotId: snap.id, createdAt: snap.createdAt, ...train, bySelector } : null;
+  const total = train?.total ?? 0;
+  const self = joint ? selfSelectedCount(joint, ['model']) : (train?.mix.find((m) => m.source === 'model')!.count ?? 0);
+  const selfLabelShare = total > 0 && self !== null ? self / total : null;
+  const userSelectedShare = joint && total > 0 ? (joint.bySelector.user ?? 0) / total : null;
   return {
     overall,
     latestSnapshot,
     selfLabelShare,
+    userSelectedShare,
     selfLabelLimit: s.selfLabelLimit,
     selfLabelAlert: selfLabelShare !== null && selfLabelShare > s.selfLabelLimit,
-    rule: `share of the latest snapshot's training labels with source 'model' (exact: the snapshot is the whole training set); alert when > ${s.selfLabelLimit}`,
+    rule:
+      `share of the latest snapshot's training labels with source 'model' or selector 'model' (exact: the snapshot is the whole training set); ` +
+      `alert when > ${s.selfLabelLimit}; labels users selected (feedback) are reported as userSelectedShare`,
   };
 }
 
@@ -344,7 +373,7 @@ export function flywheelHealth(input: FlywheelInput): FlywheelHealth {
   const alerts: string[] = [];
   if (overrideTrend.staleness.alert) alerts.push(`staleness: ${overrideTrend.staleness.detail}`);
   if (labelSources.selfLabelAlert) {
-    alerts.push(`self-labelling: ${fmtPct(labelSources.selfLabelShare)} of snapshot ${labelSources.latestSnapshot!.snapshotId}'s training labels came from the model (limit ${fmtPct(settings.selfLabelLimit)})`);
+    alerts.push(`self-labelling: ${fmtPct(labelSources.selfLabelShare)} of snapshot ${labelSources.latestSnapshot!.snapshotId}'s training labels came from or were selected by the model (limit ${fmtPct(settings.selfLabelLimit)})`);
   }
   for (const u of coverage.under) {
     alerts.push(`coverage: ${u.attribute}=${u.value} has ${fmtPct(u.trafficShare)} of traffic but ${fmtPct(u.feedbackShare)} of feedback (ratio ${u.ratio.toFixed(2)})`);

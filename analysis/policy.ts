@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { BINNINGS, type Binning } from './calibration';
 import { canonicalJson } from './canonicalJson';
 import { FAIRNESS_GAPS, type FairnessGap } from './fairness';
+import { judgeSelfSelectedShare, selfSelectedShareRule, type LabelMixRecord } from './labelSelection';
 
 export const RATE_METRICS = ['accuracy', 'precision', 'recall', 'fpr', 'fnr', 'selectionRate'] as const;
 export const SCORE_METRICS = ['auc', 'averagePrecision'] as const;
@@ -223,6 +224,7 @@ export const gateRuleSchema = z.discriminatedUnion('kind', [
   saturationRule.meta({ id: 'SaturationRule' }),
   calibrationRule.meta({ id: 'CalibrationRule' }),
   heldOutRule.meta({ id: 'HeldOutRule' }),
+  selfSelectedShareRule.meta({ id: 'SelfSelectedShareRule' }),
 ]);
 export type GateRule = z.infer<typeof gateRuleSchema>;
 
@@ -290,6 +292,8 @@ export interface PolicyEvidence {
   calibration?: { bins: number; slices: CalibrationEvidenceSlice[] }[] | null;
   /** How the snapshot's held-out set was chosen (db dataset_snapshots.held_out_design); null when not recorded. */
   heldOutDesign?: HeldOutDesignRecord | null;
+  /** Who chose the snapshot's training labels (db dataset_snapshots.label_mix); null when not recorded. */
+  labelMix?: LabelMixRecord | null;
 }
 
 /** A snapshot's held-out design as recorded (the shape of db/schema HeldOutDesign). */
@@ -529,6 +533,9 @@ function judgeRule(rule: GateRule, index: number, policy: GatePolicy, evidence: 
         checks: [],
       };
     }
+
+    case 'self_selected_share':
+      return judgeSelfSelectedShare(rule, id, evidence.labelMix);
 
     case 'human_approval':
       return { id, kind: rule.kind, outcome: 'needs_approval', onFail: 'ask', detail: rule.reason, checks: [] };

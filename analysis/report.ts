@@ -299,8 +299,9 @@ export interface ApprovalPacket {
   policyVersion: number | null;
   candidate: { versionId: number; version: number; reportHash: string };
   champion: { versionId: number; version: number; reportHash: string } | null;
-  /** `design`: how the held-out set was chosen (the snapshot's record; absent when it has none). */
+  /** `design`: how the held-out set was chosen; `labelMix`: who chose the training labels, by source and selector (each the snapshot's record; absent when it has none). */
   heldOut: { rows: number; positives: number; negatives: number; design?: NonNullable<PolicyEvidence['heldOutDesign']> };
+  labelMix?: NonNullable<PolicyEvidence['labelMix']>;
   candidateEvaluation: VersionEvaluation;
   championEvaluation: VersionEvaluation | null;
   deltas: PairedDelta[] | null;
@@ -354,8 +355,9 @@ export function buildApprovalPacket(input: {
   saturation?: ApprovalPacket['saturation'];
   /** Cells listed per intersection combination (default WORST_CELLS). */
   worstCells?: number;
-  /** How the snapshot's held-out set was chosen, as recorded; what a held_out rule judges. */
+  /** As recorded on the snapshot: how its held-out set was chosen (a held_out rule judges it) and its label mix (self_selected_share). */
   heldOutDesign?: PolicyEvidence['heldOutDesign'];
+  labelMix?: PolicyEvidence['labelMix'];
 }): ApprovalPacket {
   const { data, policy, candidate, champion } = input;
   // Paired differences for the intersection cells the policy judges (and the evaluation computed).
@@ -364,7 +366,7 @@ export function buildApprovalPacket(input: {
   const deltaPairs = computedPairs.filter((p) => policyPairs.has([...p].sort().join('&')));
   const deltas = champion ? pairedDeltas(data, candidate.scores, champion.scores, input.settings, deltaPairs) : null;
   const thresholds = thresholdAnalyses(data, candidate.scores, policy);
-  const evidence = { ...policyEvidence(candidate.evaluation, deltas, thresholds), saturation: input.saturation ?? null, heldOutDesign: input.heldOutDesign ?? null };
+  const evidence = { ...policyEvidence(candidate.evaluation, deltas, thresholds), saturation: input.saturation ?? null, heldOutDesign: input.heldOutDesign ?? null, labelMix: input.labelMix ?? null };
   const heldOutSupport = candidate.evaluation.classification.slices.map((s) => ({
     attribute: s.attribute,
     value: s.value,
@@ -383,6 +385,7 @@ export function buildApprovalPacket(input: {
     candidate: { versionId: candidate.versionId, version: candidate.version, reportHash: candidate.reportHash },
     champion: champion ? { versionId: champion.versionId, version: champion.version, reportHash: champion.reportHash } : null,
     heldOut: { rows: data.labels.length, positives, negatives: data.labels.length - positives, ...(input.heldOutDesign ? { design: input.heldOutDesign } : {}) },
+    ...(input.labelMix ? { labelMix: input.labelMix } : {}),
     candidateEvaluation: candidate.evaluation,
     championEvaluation: champion?.evaluation ?? null,
     deltas,

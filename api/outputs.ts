@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { jsonObject, timestamp, timestampText } from './schemas';
 import type { FairnessReport } from '../analysis/fairness';
 import type { AblationRowTest } from '../analysis/ablation';
+import type { LabelMixRecord } from '../analysis/labelSelection';
 import { METRICS, thresholdConstraintsSchema, type HeldOutDesignRecord, type PolicyJudgement, type RuleResult } from '../analysis/policy';
 import type { ApprovalPacket, IntersectionReport, VersionCalibration, VersionEvaluation } from '../analysis/report';
 import type { ThresholdChoice } from '../analysis/thresholds';
@@ -16,7 +17,7 @@ import type { UntestedSegment } from '../analysis/untested';
 import type { AblationSeed, IntervalEvidence, LearningCurveVerdict, RecencyEvidence, VerdictThresholds } from '../analysis/learningCurve';
 import type { InversePowerLawFit, InversePowerLawFitFailure } from '../analysis/powerLaw';
 import type { MeanDifferenceInterval } from '../analysis/numerics/intervals';
-import { VERSION_STATUSES, type HeldOutDesign } from '../db/schema';
+import { LABEL_SELECTORS, LABEL_SOURCES, VERSION_STATUSES, type HeldOutDesign, type SnapshotLabelMix } from '../db/schema';
 import type { RetrainingRunResult, RunStatusView, RunStep } from '../workflows/messages';
 import type { FairlearnCompatibleFairness } from './evaluateFile';
 import { interval as intervalOutput, ruleResultOutput } from './schemas';
@@ -197,6 +198,16 @@ export const heldOutDesignOutput = z
   ])
   .meta({ id: 'HeldOutDesign' });
 
+/** Who chose a snapshot's training labels (db/schema SnapshotLabelMix): counts by label source, by selector (none recorded = design) and jointly. */
+export const labelMixOutput = z
+  .object({
+    bySource: z.partialRecord(z.enum(LABEL_SOURCES), z.number().int()),
+    bySelector: z.partialRecord(z.enum(LABEL_SELECTORS), z.number().int()),
+    train: z.number().int(),
+    joint: z.array(z.object({ source: z.enum(LABEL_SOURCES), by: z.enum(LABEL_SELECTORS), count: z.number().int() })).optional(),
+  })
+  .meta({ id: 'SnapshotLabelMix' });
+
 export const approvalPacketOutput = z
   .object({
     schemaVersion: z.literal(1),
@@ -206,6 +217,7 @@ export const approvalPacketOutput = z
     candidate: versionRef,
     champion: versionRef.nullable(),
     heldOut: z.object({ rows: z.number().int(), positives: z.number().int(), negatives: z.number().int(), design: heldOutDesignOutput.optional() }),
+    labelMix: labelMixOutput.optional(),
     candidateEvaluation: versionEvaluationOutput,
     championEvaluation: versionEvaluationOutput.nullable(),
     /** Candidate minus champion per metric, overall and per slice value, paired on the same rows; null without a champion. */
@@ -461,7 +473,7 @@ export const lineageOutput = z.object({
   labelSources: z.record(z.string(), z.number().int()).nullable(),
   parentVersion: z.number().int().nullable(),
   runId: z.string().nullable(),
-  snapshot: z.object({ id: z.number().int(), contentHash: z.string(), trainCount: z.number().int(), heldoutCount: z.number().int(), runId: z.string(), heldOutDesign: heldOutDesignOutput.nullable() }).nullable(),
+  snapshot: z.object({ id: z.number().int(), contentHash: z.string(), trainCount: z.number().int(), heldoutCount: z.number().int(), runId: z.string(), heldOutDesign: heldOutDesignOutput.nullable(), labelMix: labelMixOutput.nullable() }).nullable(),
   reports: z.array(z.object({ id: z.number().int(), runId: z.string(), role: z.enum(['candidate', 'champion']), contentHash: z.string(), createdAt: timestamp })),
   gate: z.object({ decision: z.enum(['approved', 'failed', 'needs_approval']), policyVersion: z.number().int().nullable(), packetHash: z.string().nullable() }).nullable(),
   approval: z.object({ decision: z.enum(['approved', 'rejected']), approver: z.string(), reason: z.string(), reportHash: z.string().nullable() }).nullable(),
@@ -487,6 +499,8 @@ export type OutputTypeChecks = [
   // analysis/policy may not import db/schema: its copy of the held-out design's shape must stay the stored one.
   Assert<Equals<HeldOutDesign, HeldOutDesignRecord>>,
   Assert<Equals<z.infer<typeof heldOutDesignOutput>, HeldOutDesign>>,
+  Assert<Equals<SnapshotLabelMix, LabelMixRecord>>,
+  Assert<Equals<z.infer<typeof labelMixOutput>, SnapshotLabelMix>>,
   Assert<Equals<z.infer<typeof approvalPacketOutput>, ApprovalPacket>>,
   Assert<Equals<z.infer<typeof fairlearnFairnessOutput>, FairlearnCompatibleFairness>>,
   Assert<Equals<z.infer<typeof versionEvaluationOutput>, VersionEvaluation>>,

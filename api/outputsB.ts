@@ -67,8 +67,18 @@ export const flywheelHealthOutput = z.object({
   }),
   labelSources: z.object({
     overall: sourceMixOutput,
-    latestSnapshot: sourceMixOutput.extend({ snapshotId: z.number().int(), createdAt: timestampText }).nullable(),
+    latestSnapshot: sourceMixOutput
+      .extend({
+        snapshotId: z.number().int(),
+        createdAt: timestampText,
+        /** Training labels by who chose them (design, model, user): the snapshot's label_mix, or its members' selections for older snapshots. */
+        bySelector: z.object({ total: z.number().int(), mix: z.array(z.object({ selector: z.string(), count: z.number().int(), share: z.number().nullable() })) }).nullable(),
+      })
+      .nullable(),
+    /** Source 'model' or selector 'model'. */
     selfLabelShare: z.number().nullable(),
+    /** Selector 'user': feedback corrections. */
+    userSelectedShare: z.number().nullable(),
     selfLabelLimit: z.number(),
     selfLabelAlert: z.boolean(),
     rule: z.string(),

@@ -98,7 +98,7 @@ const ruleOutcome = z.enum(['passed', 'failed', 'insufficient', 'needs_approval'
 /** analysis/policy RuleResult (api/outputs checks that the two agree). */
 export const ruleResultOutput = z.object({
   id: z.string(),
-  kind: z.enum(['bound', 'no_regression', 'fairness', 'min_support', 'threshold', 'human_approval', 'saturation', 'calibration', 'held_out']),
+  kind: z.enum(['bound', 'no_regression', 'fairness', 'min_support', 'threshold', 'human_approval', 'saturation', 'calibration', 'held_out', 'self_selected_share']),
   outcome: ruleOutcome,
   onFail: z.enum(['block', 'ask']),
   detail: z.string(),

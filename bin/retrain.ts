@@ -14,6 +14,7 @@ import { formatRunEvidence, formatSaturationReport } from '../api/format';
 import { registerRecoverAdmin } from './commands/recoverAdmin';
 import { EXIT, api, errorText, exitCodeOf } from './cli';
 import { registerFeedbackIngest, registerModelImport, registerPredictionsLog } from './commands/ingest';
+import { registerFeedbackLabelling } from './commands/feedbackLabels';
 import { registerAnnotateCommands, registerAuditLog, registerModelRegister, registerPolicyCommands, registerTokenCommands } from './commands/models';
 import { registerRunCommands } from './commands/runs';
 import { registerReviewCommand } from './commands/review';
@@ -359,7 +360,7 @@ function formatFlywheelHealth(h: FlywheelReport): string {
   out.push(
     ls.selfLabelShare === null
       ? '  self-labelled share: n/a (no snapshot with training members before the window ends)'
-      : `  self-labelled share of training labels: ${pct(ls.selfLabelShare)} (limit ${pct(ls.selfLabelLimit)})${ls.selfLabelAlert ? '  ALERT' : ''}`,
+      : `  self-labelled share of training labels (source or selector 'model'): ${pct(ls.selfLabelShare)} (limit ${pct(ls.selfLabelLimit)})${ls.selfLabelAlert ? '  ALERT' : ''}; user-selected (feedback): ${pct(ls.userSelectedShare)}`,
   );
   out.push('');
   const t = h.overrideTrend;
@@ -596,6 +597,7 @@ registerPolicyCommands(program);
 registerRunCommands(runs);
 registerPredictionsLog(program);
 registerFeedbackIngest(feedback);
+registerFeedbackLabelling(feedback);
 registerAnnotateCommands(program);
 registerAuditLog(program);
 registerReviewCommand(program);

@@ -3,7 +3,7 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Db, DbOrTx } from './index';
 import { resultRows } from './queries';
-import { datasetSnapshotMembers, datasetSnapshots, examples, feedbackEvents, modelVersions, predictions } from './schema';
+import { datasetSnapshotMembers, datasetSnapshots, examples, feedbackEvents, models, modelVersions, predictions, type FeedbackLabelSettings, type LabelSource, type SnapshotLabelMix } from './schema';
 
 /** A model's version ids by version number, for the numbers given (unknown numbers are absent). */
 export async function versionIdsByNumber(db: DbOrTx, modelId: number, numbers: number[]): Promise<Map<number, number>> {
@@ -28,8 +28,8 @@ export interface FeedbackEventRow {
   occurredAt: Date;
 }
 
-/** Inserts a batch of events in one statement; events whose idempotency key is known are skipped. Returns how many were inserted. */
-export async function insertFeedbackEvents(db: DbOrTx, modelId: number, ingestedBy: string, events: FeedbackEventRow[]): Promise<number> {
+/** Inserts a batch of events in one statement; events whose idempotency key is known are skipped. Returns the idempotency keys inserted. */
+export async function insertFeedbackEvents(db: DbOrTx, modelId: number, ingestedBy: string, events: FeedbackEventRow[]): Promise<string[]> {
   // One statement per batch: each column travels as one array parameter and unnest() turns them back
   // into rows, so 10,000 events cost one round trip and no per-row parameter parsing.
   const col = <T,>(f: (e: FeedbackEventRow) => T) => sql.param(events.map(f));
@@ -51,8 +51,96 @@ export async function insertFeedbackEvents(db: DbOrTx, modelId: number, ingested
       ${col((e) => e.occurredAt.toISOString())}::text[]
     ) as t(version_id, idempotency_key, request_id, example_external_id, kind, value, surface, position, attributes, occurred_at)
     on conflict (model_id, idempotency_key) do nothing
-    returning 1`);
-  return resultRows(result).length;
+    returning idempotency_key`);
+  return resultRows<{ idempotency_key: string }>(result).map((r) => r.idempotency_key);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Feedback as labels (opt-in per model: models.feedback_labels)
+
+/** A model's feedback-label opt-in; an empty list of kinds turns it off (stored as null). */
+export async function setFeedbackLabelling(db: DbOrTx, modelId: number, kinds: FeedbackLabelSettings['kinds']): Promise<FeedbackLabelSettings | null> {
+  const settings = kinds.length ? { kinds: [...new Set(kinds)].sort() } : null;
+  await db.update(models).set({ feedbackLabels: settings }).where(eq(models.id, modelId));
+  return settings;
+}
+
+/** One feedback event that carries a label: a correction's correctedLabel, an override's action (spam = 1). */
+export interface FeedbackLabelEvent {
+  idempotencyKey: string;
+  kind: 'correction' | 'override';
+  label: 0 | 1;
+  exampleExternalId: string | null;
+  requestId: string | null;
+  /** The version number that answered. */
+  version: number;
+  occurredAt: Date;
+}
+
+/** Sources whose label came from a design or a person's decision: feedback never overwrites them. */
+const PROTECTED_SOURCES: LabelSource[] = ['import', 'annotation', 'review'];
+const PROTECTED = sql.raw(`(${PROTECTED_SOURCES.map((s) => `'${s}'`).join(', ')})`);
+
+/**
+ * Sets the labels the events carry, in one statement (call it in the transaction that stored the events,
+ * with only the events that statement inserted, so a replay changes nothing). Each event names its example
+ * by external id, or by request id through the prediction that request became. Per example the latest
+ * event (by occurredAt, then idempotency key) is the candidate; it is written with source 'feedback' and
+ * selection {by: 'user', how: 'feedback:<kind>', inclusionProbability: null, requestId, version,
+ * occurredAt} unless the example's label came from import, annotation or review (never overwritten), or
+ * is a feedback label from an event that occurred at the same time or later.
+ * Returns the examples labelled, the events that disagree with a protected label (conflicts), and the
+ * events whose example is unknown (unlinked).
+ */
+export async function labelFromFeedback(tx: DbOrTx, modelId: number, events: FeedbackLabelEvent[]): Promise<{ labelled: number; conflicts: number; unlinked: number }> {
+  if (events.length === 0) return { labelled: 0, conflicts: 0, unlinked: 0 };
+  const col = <T,>(f: (e: FeedbackLabelEvent) => T) => sql.param(events.map(f));
+  const [r] = resultRows<{ labelled: number; conflicts: number; unlinked: number }>(
+    await tx.execute(sql`
+      with t as (
+        -- Text and int arrays only (as insertFeedbackEvents passes them), cast per row.
+        select u.idempotency_key, u.kind, u.label::smallint as label, u.example_external_id, u.request_id, u.version,
+               u.occurred_at::timestamptz as occurred_at
+        from unnest(
+          ${col((e) => e.idempotencyKey)}::text[],
+          ${col((e) => e.kind)}::text[],
+          ${col((e) => String(e.label))}::text[],
+          ${col((e) => e.exampleExternalId)}::text[],
+          ${col((e) => e.requestId)}::text[],
+          ${col((e) => e.version)}::int[],
+          ${col((e) => e.occurredAt.toISOString())}::text[]
+        ) as u(idempotency_key, kind, label, example_external_id, request_id, version, occurred_at)
+      ), linked as (
+        select t.*, e.id as example_id, e.label as current_label, e.label_source as current_source
+        from t
+        left join ${predictions} p on t.example_external_id is null and p.model_id = ${modelId} and p.request_id = t.request_id
+        left join ${examples} e on e.model_id = ${modelId} and e.external_id = coalesce(t.example_external_id, p.example_external_id)
+      ), latest as (
+        select distinct on (l.example_id) l.*
+        from linked l
+        where l.example_id is not null
+        order by l.example_id, l.occurred_at desc, l.idempotency_key desc
+      ), written as (
+        update ${examples} e
+        set label = l.label,
+            label_source = 'feedback',
+            label_selection = jsonb_build_object('by', 'user', 'how', 'feedback:' || l.kind, 'inclusionProbability', null::numeric)
+              || jsonb_strip_nulls(jsonb_build_object('requestId', l.request_id, 'version', l.version,
+                   'occurredAt', to_char(l.occurred_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')))
+        from latest l
+        where e.id = l.example_id
+          and not (e.label is not null and e.label_source in ${PROTECTED})
+          and not (e.label is not null and e.label_source = 'feedback'
+                   and coalesce((e.label_selection->>'occurredAt')::timestamptz >= l.occurred_at, false))
+        returning e.id
+      )
+      select (select count(*) from written)::int as labelled,
+             (select count(*) from linked l
+               where l.current_label is not null and l.current_source in ${PROTECTED}
+                 and l.current_label <> l.label)::int as conflicts,
+             (select count(*) from linked l where l.example_id is null)::int as unlinked`),
+  );
+  return r!;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -195,22 +283,29 @@ export async function flywheelCounts(db: Db, modelId: number, opts: { from: Date
       group by e.label_source`),
   );
   // The latest snapshot frozen before the window's end, and the sources of its training labels.
-  const [snapshot] = resultRows<{ id: number; created_at: Date | string }>(
+  const [snapshot] = resultRows<{ id: number; created_at: Date | string; label_mix: SnapshotLabelMix | null }>(
     await db.execute(sql`
-      select s.id, s.created_at from ${datasetSnapshots} s
+      select s.id, s.created_at, s.label_mix from ${datasetSnapshots} s
       where s.model_id = ${modelId} and s.created_at < ${to}::timestamptz
       order by s.created_at desc, s.id desc
       limit 1`),
   );
-  const train = snapshot
-    ? resultRows<{ source: string; count: number }>(
-        await db.execute(sql`
-          select e.label_source as source, count(*)::int as count
-          from ${datasetSnapshotMembers} m join ${examples} e on e.id = m.example_id
-          where m.snapshot_id = ${snapshot.id} and m.split = 'train'
-          group by e.label_source`),
-      )
-    : [];
+  // Its training labels by source and selector: as recorded when it was frozen (label_mix), else (older
+  // snapshots) from its members as the examples are now.
+  const joint: { source: string; by: string | null; count: number }[] = !snapshot
+    ? []
+    : snapshot.label_mix?.joint
+      ? snapshot.label_mix.joint
+      : resultRows<{ source: string; by: string | null; count: number }>(
+          await db.execute(sql`
+            select e.label_source as source, e.label_selection->>'by' as by, count(*)::int as count
+            from ${datasetSnapshotMembers} m join ${examples} e on e.id = m.example_id
+            where m.snapshot_id = ${snapshot.id} and m.split = 'train'
+            group by 1, 2`),
+        );
+  const bySource = new Map<string, number>();
+  for (const j of joint) bySource.set(j.source, (bySource.get(j.source) ?? 0) + j.count);
+  const train = [...bySource].map(([source, count]) => ({ source, count }));
 
   const byBucket = new Map(traffic.map((r) => [r.b!, r]));
   const buckets = Array.from({ length: opts.buckets }, (_, i) => {
@@ -221,7 +316,7 @@ export async function flywheelCounts(db: Db, modelId: number, opts: { from: Date
     explicit: { requests: traffic.reduce((s, r) => s + r.traffic, 0), withExplicit: traffic.reduce((s, r) => s + r.explicit, 0) },
     slices,
     buckets,
-    labels: { overall, latestSnapshot: snapshot ? { id: snapshot.id, createdAt: toIso(snapshot.created_at), train } : null },
+    labels: { overall, latestSnapshot: snapshot ? { id: snapshot.id, createdAt: toIso(snapshot.created_at), train, joint } : null },
     linkage,
     attributesOmitted,
     spanMs,

@@ -383,7 +383,7 @@ export async function versionLineage(db: DbOrTx, modelId: number, version: numbe
   const snapshot = v.snapshotId
     ? await one(
         db
-          .select({ id: datasetSnapshots.id, contentHash: datasetSnapshots.contentHash, trainCount: datasetSnapshots.trainCount, heldoutCount: datasetSnapshots.heldoutCount, runId: datasetSnapshots.runId, heldOutDesign: datasetSnapshots.heldOutDesign })
+          .select({ id: datasetSnapshots.id, contentHash: datasetSnapshots.contentHash, trainCount: datasetSnapshots.trainCount, heldoutCount: datasetSnapshots.heldoutCount, runId: datasetSnapshots.runId, heldOutDesign: datasetSnapshots.heldOutDesign, labelMix: datasetSnapshots.labelMix })
           .from(datasetSnapshots)
           .where(eq(datasetSnapshots.id, v.snapshotId)),
       )

@@ -72,6 +72,8 @@ export interface LabelSelection {
   /** The request (predictions.request_id) and the version that answered it, for labels that came from serving. */
   requestId?: string;
   version?: number;
+  /** When the event that set a feedback label occurred: a later event on the same example wins only if it occurred later. */
+  occurredAt?: string;
 }
 
 /**
@@ -98,6 +100,8 @@ export interface SnapshotLabelMix {
   /** null key = no selection recorded (counted as design). */
   bySelector: Partial<Record<LabelSelector, number>>;
   train: number;
+  /** Counts by (source, selector) together, so a share over 'source X or selector Y' is exact (the marginals alone cannot give it). */
+  joint?: { source: LabelSource; by: LabelSelector; count: number }[];
 }
 
 /** The control plane's own trainer (trainers/builtin.ts says the same name of itself; test/trainers/contract.test.ts holds them equal). */

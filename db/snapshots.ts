@@ -3,7 +3,7 @@
 import { eq, sql } from 'drizzle-orm';
 import type { Db } from './index';
 import { resultRows } from './queries';
-import { datasetSnapshots, type HeldOutDesign } from './schema';
+import { datasetSnapshots, type HeldOutDesign, type SnapshotLabelMix } from './schema';
 
 export interface FrozenSnapshot {
   snapshotId: number;
@@ -126,8 +126,42 @@ export async function freezeLabelledExamples(db: Db, input: { modelId: number; r
         : { kind: 'split', trainCount, heldoutCount };
     const asOf = option.kind === 'time' ? new Date(iso(cut)) : span?.newest ? new Date(iso(span.newest)) : null;
     await tx.update(datasetSnapshots).set({ contentHash, trainCount, heldoutCount, heldOutDesign, asOf }).where(eq(datasetSnapshots.id, snap.id));
+    await tx.execute(sql`update dataset_snapshots set label_mix = (${labelMixSql(snap.id)}) where id = ${snap.id}`);
     return { snapshotId: snap.id, contentHash, trainCount, heldoutCount };
   });
+}
+
+/**
+ * The snapshot's label mix computed from its training members, as the current examples say (frozen into
+ * label_mix when the snapshot is: a later label change, such as a feedback correction, leaves the record
+ * alone). By label source, by selector (label_selection.by; none recorded = 'design') and jointly, in
+ * code-unit order (analysis/labelSelection labelMixOf gives the same record from the grouped counts).
+ */
+function labelMixSql(snapshotId: number) {
+  return sql`
+    with g as (
+      select e.label_source as source, coalesce(e.label_selection->>'by', 'design') as by, count(*)::int as n
+      from dataset_snapshot_members m join examples e on e.id = m.example_id
+      where m.snapshot_id = ${snapshotId} and m.split = 'train'
+      group by 1, 2
+    )
+    select jsonb_build_object(
+      'bySource', (select coalesce(jsonb_object_agg(s.source, s.n), '{}'::jsonb) from (select source, sum(n)::int as n from g group by source) s),
+      'bySelector', (select coalesce(jsonb_object_agg(s.by, s.n), '{}'::jsonb) from (select by, sum(n)::int as n from g group by by) s),
+      'train', (select coalesce(sum(n), 0)::int from g),
+      'joint', (select coalesce(jsonb_agg(jsonb_build_object('source', g.source, 'by', g.by, 'count', g.n) order by g.source collate "C", g.by collate "C"), '[]'::jsonb) from g))`;
+}
+
+/** The label mix recorded with the snapshot (null for snapshots frozen before mixes were recorded). */
+export async function labelMixOfSnapshot(db: Db, snapshotId: number): Promise<SnapshotLabelMix | null> {
+  const [s] = await db.select({ m: datasetSnapshots.labelMix }).from(datasetSnapshots).where(eq(datasetSnapshots.id, snapshotId));
+  return s?.m ?? null;
+}
+
+/** The mix of an older snapshot without a record, computed from its members as the examples are now (an estimate of what it was). */
+export async function labelMixFromMembers(db: Db, snapshotId: number): Promise<SnapshotLabelMix> {
+  const [r] = resultRows<{ mix: SnapshotLabelMix }>(await db.execute(sql`select (${labelMixSql(snapshotId)}) as mix`));
+  return r!.mix;
 }
 
 /** A timestamptz as PostgreSQL prints it (`2026-01-02 03:04:05.678+00`), as ISO 8601. */

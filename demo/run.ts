@@ -19,6 +19,7 @@ import { assignHeldOut, chronologicalParts, loadCorpus, type CorpusEmail } from 
 import { runAnnotators, type SimulatedAnnotator } from './annotators';
 import { formatRunEvidence, formatSaturationReport } from '../api/format';
 import { DEMO_ALERT_SECRET_ENV, secondAct, startAlertReceiver } from './secondAct';
+import { withFeedbackLabels } from './feedbackLabels';
 import { replayTraffic } from './traffic';
 import { reviewAct } from './reviewAct';
 import { adultAct } from './adultAct';
@@ -289,7 +290,7 @@ export async function runDemo(opts: { quick: boolean; dataset?: DemoDataset }) {
     const production = model.routes.find((r) => r.kind === 'production')?.version ?? null;
     say(`\n6. ${MODEL}: production is v${production}; versions ${model.versions.map((v) => `v${v.version}=${v.status}`).join(', ')}`);
 
-    const act2 = done.status === 'promoted' ? await secondAct({ model: MODEL, engineer, ingest, late, alerts: alertReceiver, say, follow }) : null;
+    const act2 = done.status === 'promoted' ? await withFeedbackLabels({ engineer, model: MODEL, say }, () => secondAct({ model: MODEL, engineer, ingest, late, alerts: alertReceiver, say, follow })) : null;
 
     const overall = evidence.packet!.candidateEvaluation.classification.overall.rates;
     say('\nWhere to look:');

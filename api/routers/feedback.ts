@@ -3,16 +3,22 @@
 // have) refuses the whole batch with its index and field, so a sender fixes and resends one batch
 // instead of reconciling half-written ones. Replays are safe: an event whose idempotency key is known
 // is counted as a duplicate and written no second time.
+//
+// Feedback as labels (opt-in per model, feedback.setLabelling): corrections and overrides of the kinds
+// the model enabled set their example's label (source 'feedback', selected by the user), in the same
+// transaction as the events. Accepted predictions (a thumbs up, or no feedback at all) never do.
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { CORRECTION_KINDS, COVERAGE_KINDS, EXPLICIT_KINDS, flywheelHealth } from '../../analysis/flywheel';
-import { flywheelCounts, insertFeedbackEvents, MAX_FLYWHEEL_ATTRIBUTES, versionIdsByNumber } from '../../db/feedback';
+import { flywheelCounts, insertFeedbackEvents, labelFromFeedback, MAX_FLYWHEEL_ATTRIBUTES, setFeedbackLabelling, versionIdsByNumber, type FeedbackLabelEvent } from '../../db/feedback';
 import { flywheelHealthOutput } from '../outputsB';
 import { isoDate, modelName, PG_INT_MAX, positiveInt } from '../schemas';
 import { roleProcedure, router } from '../trpc';
 import { requireModel } from '../lookups';
 
 const MAX_BATCH = 10_000;
+/** The feedback kinds that can become labels (db/schema FeedbackLabelSettings). */
+const FEEDBACK_LABEL_KINDS = ['correction', 'override'] as const;
 
 const common = {
   idempotencyKey: z.string().min(1).max(200),
@@ -78,7 +84,19 @@ export const feedbackRouter = router({
       },
     })
     .input(z.strictObject({ model: modelName, events: z.array(feedbackEventInput).min(1).max(MAX_BATCH) }))
-    .output(z.object({ received: z.number().int(), inserted: z.number().int(), duplicates: z.number().int() }))
+    .output(
+      z.object({
+        received: z.number().int(),
+        inserted: z.number().int(),
+        duplicates: z.number().int(),
+        /** Examples whose label this batch set (source 'feedback'); 0 unless the model opted in (feedback.setLabelling). */
+        labelled: z.number().int(),
+        /** Label-carrying events that disagree with a label from import, annotation or review (never overwritten). */
+        conflicts: z.number().int(),
+        /** Label-carrying events whose example is unknown (no such external id, or a request that became no example). */
+        unlinked: z.number().int(),
+      }),
+    )
     .mutation(async ({ ctx, input }) => {
       const model = await requireModel(ctx.db, input.model);
       const idOf = await versionIdsByNumber(ctx.db, model.id, [...new Set(input.events.map((e) => e.version))]);
@@ -89,25 +107,64 @@ export const feedbackRouter = router({
           message: `events[${unknown}].version: model '${model.name}' has no version ${input.events[unknown]!.version}; nothing in this batch was written`,
         });
       }
-      const inserted = await insertFeedbackEvents(
-        ctx.db,
-        model.id,
-        ctx.identity.subject,
-        input.events.map((e) => ({
-          versionId: idOf.get(e.version)!,
-          idempotencyKey: e.idempotencyKey,
-          requestId: e.requestId ?? null,
-          exampleExternalId: e.exampleExternalId ?? null,
-          kind: e.kind,
-          value: valueOf(e),
-          surface: e.surface ?? null,
-          position: e.position ?? null,
-          attributes: e.attributes,
-          occurredAt: new Date(e.occurredAt),
-        })),
-      );
-      const rows = input.events;
-      return { received: rows.length, inserted, duplicates: rows.length - inserted };
+      const enabled = new Set<string>(model.feedbackLabels?.kinds ?? []);
+      return ctx.db.transaction(async (tx) => {
+        const inserted = await insertFeedbackEvents(
+          tx,
+          model.id,
+          ctx.identity.subject,
+          input.events.map((e) => ({
+            versionId: idOf.get(e.version)!,
+            idempotencyKey: e.idempotencyKey,
+            requestId: e.requestId ?? null,
+            exampleExternalId: e.exampleExternalId ?? null,
+            kind: e.kind,
+            value: valueOf(e),
+            surface: e.surface ?? null,
+            position: e.position ?? null,
+            attributes: e.attributes,
+            occurredAt: new Date(e.occurredAt),
+          })),
+        );
+        // Only the events this batch inserted (each key once): a replayed event labels nothing a second time.
+        const fresh = new Set(inserted);
+        const labelEvents = input.events.flatMap((e): FeedbackLabelEvent[] => {
+          if ((e.kind !== 'correction' && e.kind !== 'override') || !enabled.has(e.kind) || !fresh.delete(e.idempotencyKey)) return [];
+          const label = e.kind === 'correction' ? e.correctedLabel : e.action === 'spam' ? 1 : 0;
+          const { idempotencyKey, exampleExternalId, requestId, version, occurredAt } = e;
+          return [{ idempotencyKey, kind: e.kind, label, exampleExternalId: exampleExternalId ?? null, requestId: requestId ?? null, version, occurredAt: new Date(occurredAt) }];
+        });
+        const labels = await labelFromFeedback(tx, model.id, labelEvents);
+        const rows = input.events;
+        return { received: rows.length, inserted: inserted.length, duplicates: rows.length - inserted.length, ...labels };
+      });
+    }),
+
+  setLabelling: roleProcedure('operator')
+    .meta({
+      openapi: {
+        method: 'PUT',
+        path: '/models/{model}/feedback/labelling',
+        tags: ['feedback'],
+        summary: "Which feedback kinds become training labels (source 'feedback', selected by the user): correction, override; [] turns it off",
+      },
+    })
+    .input(z.strictObject({ model: modelName, kinds: z.array(z.enum(FEEDBACK_LABEL_KINDS)).max(FEEDBACK_LABEL_KINDS.length) }))
+    .output(z.object({ model: z.string(), kinds: z.array(z.enum(FEEDBACK_LABEL_KINDS)), previous: z.array(z.enum(FEEDBACK_LABEL_KINDS)) }))
+    .mutation(async ({ ctx, input }) => {
+      // Audited like every mutation (the audit middleware records the caller and the input).
+      const model = await requireModel(ctx.db, input.model);
+      const settings = await setFeedbackLabelling(ctx.db, model.id, input.kinds);
+      return { model: model.name, kinds: settings?.kinds ?? [], previous: model.feedbackLabels?.kinds ?? [] };
+    }),
+
+  labelling: roleProcedure('viewer')
+    .meta({ openapi: { method: 'GET', path: '/models/{model}/feedback/labelling', tags: ['feedback'], summary: 'Which feedback kinds become training labels ([]: none)' } })
+    .input(z.strictObject({ model: modelName }))
+    .output(z.object({ model: z.string(), kinds: z.array(z.enum(FEEDBACK_LABEL_KINDS)) }))
+    .query(async ({ ctx, input }) => {
+      const model = await requireModel(ctx.db, input.model);
+      return { model: model.name, kinds: model.feedbackLabels?.kinds ?? [] };
     }),
 
   health: roleProcedure('viewer')

@@ -122,6 +122,7 @@ test('label sources: mix overall and in the latest snapshot; self-label share al
       { source: 'annotation', count: 40, share: 0.2 },
       { source: 'feedback', count: 0, share: 0 },
       { source: 'model', count: 60, share: 0.3 },
+      { source: 'review', count: 0, share: 0 },
     ],
   });
   assert.equal(h.labelSources.latestSnapshot?.snapshotId, 7);
@@ -142,8 +143,47 @@ test('label sources: mix overall and in the latest snapshot; self-label share al
   const odd = flywheelHealth(input({ labels: { overall: [{ source: 'vendor-x', count: 5 }], latestSnapshot: null } }));
   assert.deepEqual(
     odd.labelSources.overall.mix.map((m) => m.source),
-    ['import', 'annotation', 'feedback', 'model', 'vendor-x'],
+    ['import', 'annotation', 'feedback', 'model', 'review', 'vendor-x'],
   );
+  // Without a selector mix the self-label share counts source 'model' only, and the user share is unknown.
+  assert.equal(h.labelSources.latestSnapshot?.bySelector, null);
+  assert.equal(h.labelSources.userSelectedShare, null);
+});
+
+test('selectors: labels the model selected (reviewed abstentions) count as self-labelled; feedback counts as user-selected', () => {
+  // 100 training labels: 50 imported (no selection = design), 20 reviewed from the abstain band (selected by
+  // the model), 25 feedback corrections (selected by users), 5 of the model's own output selected by the model.
+  const joint = [
+    { source: 'import', by: null, count: 50 },
+    { source: 'review', by: 'model', count: 20 },
+    { source: 'feedback', by: 'user', count: 25 },
+    { source: 'model', by: 'model', count: 5 },
+  ];
+  const train = [
+    { source: 'import', count: 50 },
+    { source: 'review', count: 20 },
+    { source: 'feedback', count: 25 },
+    { source: 'model', count: 5 },
+  ];
+  const h = flywheelHealth(input({ labels: { overall: train, latestSnapshot: { id: 9, createdAt: '2026-10-20T00:00:00.000Z', train, joint } } }));
+  // Source 'model' or selector 'model': 20 + 5, the 5 counted once.
+  assert.equal(h.labelSources.selfLabelShare, 0.25);
+  assert.equal(h.labelSources.userSelectedShare, 0.25);
+  assert.equal(h.labelSources.selfLabelAlert, true);
+  assert.deepEqual(h.labelSources.latestSnapshot?.bySelector, {
+    total: 100,
+    mix: [
+      { selector: 'design', count: 50, share: 0.5 },
+      { selector: 'model', count: 25, share: 0.25 },
+      { selector: 'user', count: 25, share: 0.25 },
+    ],
+  });
+  // Feedback alone is user-selected, not self-labelled: no alert.
+  const fb = [{ source: 'import', by: null, count: 70 }, { source: 'feedback', by: 'user', count: 30 }];
+  const only = flywheelHealth(input({ labels: { overall: [], latestSnapshot: { id: 10, createdAt: '2026-10-21T00:00:00.000Z', train: [{ source: 'import', count: 70 }, { source: 'feedback', count: 30 }], joint: fb } } }));
+  assert.deepEqual([only.labelSources.selfLabelShare, only.labelSources.userSelectedShare, only.labelSources.selfLabelAlert], [0, 0.3, false]);
+  // A joint that disagrees with the source counts is refused.
+  assert.throws(() => flywheelHealth(input({ labels: { overall: [], latestSnapshot: { id: 11, createdAt: '2026-10-21T00:00:00.000Z', train: [{ source: 'import', count: 1 }], joint: fb } } })), /joint counts 100/);
 });
 
 test('a planted rise in corrections raises the staleness alert', () => {

@@ -298,6 +298,21 @@ const cases: Record<string, { who: Who; cases: BadCase[] }> = {
       { what: 'unknown key', field: 'verbose', call: (c) => c.feedback.health.query(bad({ model, verbose: true })) },
     ],
   },
+  'feedback.labelling': {
+    who: 'viewer',
+    cases: [
+      { what: 'bad model name', field: 'model', call: (c) => c.feedback.labelling.query({ model: 'No' }) },
+      { what: 'unknown key', field: 'kinds', call: (c) => c.feedback.labelling.query(bad({ model, kinds: [] })) },
+    ],
+  },
+  'feedback.setLabelling': {
+    who: 'operator',
+    cases: [
+      { what: 'a kind that cannot be a label', field: 'kinds', call: (c) => c.feedback.setLabelling.mutate(bad({ model, kinds: ['thumbs'] })) },
+      { what: 'no kinds list', field: 'kinds', call: (c) => c.feedback.setLabelling.mutate(bad({ model })) },
+      { what: 'bad model name', field: 'model', call: (c) => c.feedback.setLabelling.mutate({ model: 'No', kinds: [] }) },
+    ],
+  },
   'feedback.ingest': {
     who: 'admin',
     cases: [

@@ -30,6 +30,8 @@ after(async () => {
 const stored = async () => Number((await env.db.select({ n: count() }).from(feedbackEvents).where(eq(feedbackEvents.modelId, modelId)))[0]!.n);
 const codeOf = (err: unknown) => (err instanceof TRPCClientError ? (err.data as { code?: string }).code : undefined);
 const at = '2026-11-20T10:00:00Z';
+/** This model never opted in to feedback labels (test/api/feedbackLabels.test.ts covers those). */
+const NO_LABELS = { labelled: 0, conflicts: 0, unlinked: 0 };
 
 function batch(prefix: string, n: number) {
   const kinds = [
@@ -53,11 +55,11 @@ function batch(prefix: string, n: number) {
 
 test('a batch is stored; replaying it writes nothing and says how many were duplicates', async () => {
   const events = batch('a', 25);
-  assert.deepEqual(await ingest.feedback.ingest.mutate({ model, events }), { received: 25, inserted: 25, duplicates: 0 });
+  assert.deepEqual(await ingest.feedback.ingest.mutate({ model, events }), { received: 25, inserted: 25, duplicates: 0, ...NO_LABELS });
   assert.equal(await stored(), 25);
-  assert.deepEqual(await ingest.feedback.ingest.mutate({ model, events }), { received: 25, inserted: 0, duplicates: 25 });
+  assert.deepEqual(await ingest.feedback.ingest.mutate({ model, events }), { received: 25, inserted: 0, duplicates: 25, ...NO_LABELS });
   const mixed = [...batch('a', 5), ...batch('b', 5)];
-  assert.deepEqual(await ingest.feedback.ingest.mutate({ model, events: mixed }), { received: 10, inserted: 5, duplicates: 5 });
+  assert.deepEqual(await ingest.feedback.ingest.mutate({ model, events: mixed }), { received: 10, inserted: 5, duplicates: 5, ...NO_LABELS });
   assert.equal(await stored(), 30);
   const [row] = await env.db.select().from(feedbackEvents).where(eq(feedbackEvents.idempotencyKey, 'a-2'));
   assert.deepEqual(row?.value, { rating: 2, reasonCodes: ['wrong_folder'] }, 'kind-specific fields are the value');
@@ -88,6 +90,6 @@ test('a full 10,000-event batch goes in as bulk writes', async () => {
   const t0 = performance.now();
   const result = await ingest.feedback.ingest.mutate({ model, events: batch('g', 10_000) });
   const ms = performance.now() - t0;
-  assert.deepEqual(result, { received: 10_000, inserted: 10_000, duplicates: 0 });
+  assert.deepEqual(result, { received: 10_000, inserted: 10_000, duplicates: 0, ...NO_LABELS });
   console.log(`# 10,000 feedback events through the router in ${ms.toFixed(0)} ms (${Math.round(10_000 / (ms / 1000))} events/s, ${env.opened.driver})`);
 });

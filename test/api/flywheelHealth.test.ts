@@ -209,7 +209,13 @@ function expectedInput(slices?: string[]): FlywheelInput {
     buckets,
     labels: {
       overall: [...overall].map(([source, count]) => ({ source, count })),
-      latestSnapshot: { id: latestSnapshotId, createdAt: '2026-10-20T00:00:00.000Z', train: Object.entries(latestTrain).map(([source, count]) => ({ source, count })) },
+      latestSnapshot: {
+        id: latestSnapshotId,
+        createdAt: '2026-10-20T00:00:00.000Z',
+        train: Object.entries(latestTrain).map(([source, count]) => ({ source, count })),
+        // Planted without a label_mix (as snapshots frozen before mixes were): read from the members, no selection = design.
+        joint: Object.entries(latestTrain).map(([source, count]) => ({ source, by: null, count })),
+      },
     },
   };
 }

@@ -314,6 +314,8 @@ test('openapi.json lists a path and method for every procedure', async () => {
     ['get', '/models/{model}/annotation-batches'],
     ['get', '/annotation/batches/{batchId}/labels'],
     ['get', '/models/{model}/feedback/health'],
+    ['put', '/models/{model}/feedback/labelling'],
+    ['get', '/models/{model}/feedback/labelling'],
     ['get', '/models/{model}/annotators'],
     ['get', '/models/{model}/annotation-pool-bias'],
     ['get', '/reports/{runId}/saturation'],

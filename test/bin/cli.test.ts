@@ -178,5 +178,5 @@ test('runs start --wait stops at the gate (exit 8), runs watch follows to promot
   const events = file('events.jsonl', [JSON.stringify({ idempotencyKey: 'k1', kind: 'thumbs', up: false, version: v, requestId: 'q1', occurredAt: now })].join('\n'));
   const fed = await cli(['feedback', 'ingest', model, events, '--json'], env.tokens.admin);
   assert.equal(fed.code, 0, fed.err);
-  assert.deepEqual(JSON.parse(fed.out).totals, { received: 1, inserted: 1, duplicates: 0 });
+  assert.deepEqual(JSON.parse(fed.out).totals, { received: 1, inserted: 1, duplicates: 0, labelled: 0, conflicts: 0, unlinked: 0 });
 });
