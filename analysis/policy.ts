@@ -72,7 +72,7 @@ export interface PolicyEvidence {
 
 /** A snapshot's held-out design as recorded (the shape of db/schema HeldOutDesign). */
 export type HeldOutDesignRecord =
-  | { kind: 'split'; trainCount: number; heldoutCount: number }
+  | { kind: 'split'; trainCount: number; heldoutCount: number; selectedLeftOut?: number }
   | {
       kind: 'time';
       newest: string | number;
@@ -80,6 +80,7 @@ export type HeldOutDesignRecord =
       trainCount: number;
       heldoutCount: number;
       undated: number;
+      selectedLeftOut?: number;
       trainFrom: string;
       trainTo: string;
       heldOutFrom: string;

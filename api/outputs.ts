@@ -179,10 +179,15 @@ export const intersectionReportOutput = z
   })
   .meta({ id: 'IntersectionReport', description: 'The worst cells of an attribute combination by a metric, with support and Wilson interval, worst first.' });
 
+const selectedLeftOut = z
+  .number()
+  .int()
+  .describe('Labels the model or a user selected (reviews, feedback corrections) that fell on the held-out side: left out, since a held-out set must be a sample');
+
 /** How a snapshot's held-out set was chosen (db/schema HeldOutDesign): the recorded split column, or a time split with its cut. */
 export const heldOutDesignOutput = z
   .discriminatedUnion('kind', [
-    z.object({ kind: z.literal('split'), trainCount: z.number().int(), heldoutCount: z.number().int() }).meta({ id: 'HeldOutDesignSplitColumn' }),
+    z.object({ kind: z.literal('split'), trainCount: z.number().int(), heldoutCount: z.number().int(), selectedLeftOut: selectedLeftOut.optional() }).meta({ id: 'HeldOutDesignSplitColumn' }),
     z.object({
       kind: z.literal('time'),
       newest: z.union([z.string(), z.number()]).describe("The window asked for: a duration ('30d') or a fraction of the dated examples"),
@@ -190,6 +195,7 @@ export const heldOutDesignOutput = z
       trainCount: z.number().int(),
       heldoutCount: z.number().int(),
       undated: z.number().int(),
+      selectedLeftOut: selectedLeftOut.optional(),
       trainFrom: timestampText,
       trainTo: timestampText,
       heldOutFrom: timestampText,

@@ -226,15 +226,20 @@ export const examples = pgTable(
  * observedAt cannot be placed in time and are left out of both sides (`undated`).
  */
 export type HeldOutDesign =
-  | { kind: 'split'; trainCount: number; heldoutCount: number }
+  | { kind: 'split'; trainCount: number; heldoutCount: number; selectedLeftOut?: number }
   | {
       kind: 'time';
       newest: string | number;
-      /** ISO time: held out iff observedAt >= cutAt. */
+      /** ISO time: held out iff observedAt >= cutAt (placed among the designed labels). */
       cutAt: string;
       trainCount: number;
       heldoutCount: number;
       undated: number;
+      /**
+       * Labels the model or a user selected (review, feedback) that fell on the held-out side, left out of the
+       * snapshot: the held-out set is a design's sample, never a selection. Absent on older snapshots.
+       */
+      selectedLeftOut?: number;
       /** Observed range of each side (ISO). */
       trainFrom: string;
       trainTo: string;

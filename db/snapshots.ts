@@ -63,9 +63,15 @@ export async function freezeLabelledExamples(db: Db, input: { modelId: number; r
     const [snap] = await tx.insert(datasetSnapshots).values({ modelId: input.modelId, runId: input.runId, contentHash: '', trainCount: 0, heldoutCount: 0 }).returning({ id: datasetSnapshots.id });
     if (!snap) throw new Error('snapshot insert returned nothing');
     const labelled = sql`e.model_id = ${input.modelId} and e.label is not null`;
+    // A label the model or a user chose to have (a review of an abstained request, a feedback correction) is
+    // no sample of anything: it may train, but it never joins the held-out set, whose estimates assume a
+    // design. The time cut is placed among the designed labels, and a selected label on the held-out side of
+    // it (or of the split column) is left out of the snapshot and counted.
+    const selected = sql`coalesce(e.label_selection->>'by', 'design') <> 'design'`;
     const [span] = resultRows<{ newest: string | null; dated: string; undated: string }>(
       await tx.execute(sql`
-        select max(e.observed_at)::text as newest, count(e.observed_at)::text as dated, count(*) filter (where e.observed_at is null)::text as undated
+        select max(e.observed_at) filter (where not ${selected})::text as newest, count(e.observed_at) filter (where not ${selected})::text as dated,
+               count(*) filter (where e.observed_at is null)::text as undated
         from examples e where ${labelled}`),
     );
     const dated = Number(span?.dated ?? 0);
@@ -78,18 +84,18 @@ export async function freezeLabelledExamples(db: Db, input: { modelId: number; r
       } else {
         const k = Math.max(1, Math.round(option.newest * dated));
         const [c] = resultRows<{ cut: string }>(
-          await tx.execute(sql`select e.observed_at::text as cut from examples e where ${labelled} and e.observed_at is not null order by e.observed_at desc offset ${k - 1} limit 1`),
+          await tx.execute(sql`select e.observed_at::text as cut from examples e where ${labelled} and not ${selected} and e.observed_at is not null order by e.observed_at desc offset ${k - 1} limit 1`),
         );
         cut = c!.cut;
       }
       await tx.execute(sql`
         insert into dataset_snapshot_members (snapshot_id, example_id, split, label)
         select ${snap.id}, e.id, case when e.observed_at >= ${cut}::timestamptz then 'heldout' else 'train' end, e.label
-        from examples e where ${labelled} and e.observed_at is not null`);
+        from examples e where ${labelled} and e.observed_at is not null and not (${selected} and e.observed_at >= ${cut}::timestamptz)`);
     } else {
       await tx.execute(sql`
         insert into dataset_snapshot_members (snapshot_id, example_id, split, label)
-        select ${snap.id}, e.id, e.split, e.label from examples e where ${labelled}`);
+        select ${snap.id}, e.id, e.split, e.label from examples e where ${labelled} and not (${selected} and e.split = 'heldout')`);
     }
     const [facts] = resultRows<{ hash: string | null; train: string; heldout: string; train_from: string | null; train_to: string | null; heldout_from: string | null; heldout_to: string | null }>(
       await tx.execute(sql`
@@ -103,6 +109,13 @@ export async function freezeLabelledExamples(db: Db, input: { modelId: number; r
         from dataset_snapshot_members m join examples e on e.id = m.example_id
         where m.snapshot_id = ${snap.id}`),
     );
+    const [left] = resultRows<{ n: string }>(
+      await tx.execute(sql`
+        select count(*)::text as n from examples e
+        where ${labelled} and ${selected} and not exists (select 1 from dataset_snapshot_members m where m.snapshot_id = ${snap.id} and m.example_id = e.id)
+          and ${option.kind === 'time' ? sql`e.observed_at is not null` : sql`true`}`),
+    );
+    const selectedLeftOut = Number(left?.n ?? 0);
     const trainCount = Number(facts?.train ?? 0);
     const heldoutCount = Number(facts?.heldout ?? 0);
     if (trainCount < TooFewLabelledExamples.MIN || heldoutCount < TooFewLabelledExamples.MIN) {
@@ -118,12 +131,13 @@ export async function freezeLabelledExamples(db: Db, input: { modelId: number; r
             trainCount,
             heldoutCount,
             undated: Number(span?.undated ?? 0),
+            selectedLeftOut,
             trainFrom: iso(facts!.train_from),
             trainTo: iso(facts!.train_to),
             heldOutFrom: iso(facts!.heldout_from),
             heldOutTo: iso(facts!.heldout_to),
           }
-        : { kind: 'split', trainCount, heldoutCount };
+        : { kind: 'split', trainCount, heldoutCount, selectedLeftOut };
     const asOf = option.kind === 'time' ? new Date(iso(cut)) : span?.newest ? new Date(iso(span.newest)) : null;
     await tx.update(datasetSnapshots).set({ contentHash, trainCount, heldoutCount, heldOutDesign, asOf }).where(eq(datasetSnapshots.id, snap.id));
     await tx.execute(sql`update dataset_snapshots set label_mix = (${labelMixSql(snap.id)}) where id = ${snap.id}`);

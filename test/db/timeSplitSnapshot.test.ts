@@ -5,7 +5,7 @@
 // from the cut; a held_out rule fails closed on a snapshot that was not time-split.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { eq } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import { timeSplit } from '../../analysis/heldOutDesign';
 import { gatePolicySchema, judgePolicy, type PolicyEvidence } from '../../analysis/policy';
 import { datasetSnapshotMembers, datasetSnapshots, examples } from '../../db/schema';
@@ -66,6 +66,7 @@ test('a time split by window: held out from the newest minus 30 days, undated le
     trainCount: 69,
     heldoutCount: 31,
     undated: 5,
+    selectedLeftOut: 0,
     trainFrom: new Date(t0).toISOString(),
     trainTo: new Date(t0 + 68 * DAY).toISOString(),
     heldOutFrom: new Date(t0 + 69 * DAY).toISOString(),
@@ -98,7 +99,7 @@ test('a time split by fraction matches the pure cut; the split-column design is 
   assert.equal(snap.heldoutCount, 25);
   assert.equal((await heldOutDesignOf(env.db, snap.snapshotId))?.kind, 'time');
   const random = await freezeLabelledExamples(env.db, { modelId, runId: `r-split-${uid()}` });
-  assert.deepEqual(await heldOutDesignOf(env.db, random.snapshotId), { kind: 'split', trainCount: 80, heldoutCount: 25 });
+  assert.deepEqual(await heldOutDesignOf(env.db, random.snapshotId), { kind: 'split', trainCount: 80, heldoutCount: 25, selectedLeftOut: 0 });
   // Ages in a split-column snapshot count from the newest example (day 99).
   const [row] = await env.db.select().from(datasetSnapshots).where(eq(datasetSnapshots.id, random.snapshotId));
   assert.equal(row!.asOf?.toISOString(), new Date(t0 + 99 * DAY).toISOString());
@@ -134,4 +135,39 @@ test("the data plane's recency halves: the newest and the oldest floor(dated / 2
   assert.deepEqual(newest, dated.slice(-37));
   const lines = await exampleLinesInIdOrder(env.db, { snapshotId: snap.snapshotId, split: 'train', window: 'newest', withLabel: true, afterExampleId: null, offset: 0, limit: 1000 });
   assert.deepEqual(lines.map((l) => (JSON.parse(l.line) as { externalId: string }).externalId).sort(), newest);
+});
+
+test('a label the model or a user selected trains but never joins the held-out set: left out on the held-out side, counted', async () => {
+  // Day 95 (time: held out) and day 97 (split column: heldout) are feedback corrections; day 10 (train on both) is a review.
+  const select = (externalId: string, by: 'user' | 'model') =>
+    env.db
+      .update(examples)
+      .set({ labelSelection: { by, how: by === 'user' ? 'feedback:correction' : 'abstain-band', inclusionProbability: by === 'user' ? null : 1 } })
+      .where(and(eq(examples.modelId, modelId), eq(examples.externalId, externalId)));
+  await select('e-095', 'user');
+  await select('e-096', 'user');
+  await select('e-010', 'model');
+  const membersOf = async (snapshotId: number) =>
+    new Map(
+      (await env.db.select({ externalId: examples.externalId, split: datasetSnapshotMembers.split }).from(datasetSnapshotMembers).innerJoin(examples, eq(examples.id, datasetSnapshotMembers.exampleId)).where(eq(datasetSnapshotMembers.snapshotId, snapshotId))).map((m) => [m.externalId, m.split]),
+    );
+
+  const time = await freezeLabelledExamples(env.db, { modelId, runId: `r-selected-time-${uid()}`, heldOut: { kind: 'time', newest: '30d' } });
+  const timeMembers = await membersOf(time.snapshotId);
+  assert.equal(timeMembers.has('e-095'), false, 'a user-selected label in the newest window is left out');
+  assert.equal(timeMembers.has('e-096'), false);
+  assert.equal(timeMembers.get('e-010'), 'train', 'a model-selected label before the cut trains');
+  // The cut is placed among the designed labels: newest designed is day 99, so the cut stays at day 69; 31 - 2 held out.
+  assert.deepEqual([time.trainCount, time.heldoutCount], [69, 29]);
+  const timeDesign = await heldOutDesignOf(env.db, time.snapshotId);
+  assert.equal(timeDesign?.kind === 'time' && timeDesign.selectedLeftOut, 2);
+
+  const split = await freezeLabelledExamples(env.db, { modelId, runId: `r-selected-split-${uid()}` });
+  const splitMembers = await membersOf(split.snapshotId);
+  // e-096 is on the split column's held-out side (96 % 4 = 0): left out; e-095 is a training row and trains.
+  assert.equal(splitMembers.has('e-096'), false);
+  assert.equal(splitMembers.get('e-095'), 'train');
+  const splitDesign = await heldOutDesignOf(env.db, split.snapshotId);
+  assert.equal(splitDesign?.kind === 'split' && splitDesign.selectedLeftOut, 1);
+  assert.equal(split.heldoutCount, 24);
 });
