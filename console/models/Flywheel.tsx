@@ -62,7 +62,7 @@ function FlywheelView({ h }: { h: FlywheelHealth }) {
         <PlotFigure
           spec={labelSourceSpec(h.labelSources.overall.mix)}
           label={`Label sources: ${h.labelSources.overall.mix.map((m) => `${m.source} ${m.count}`).join(', ')}`}
-          caption={`Self-label share ${pct(h.labelSources.selfLabelShare)} (limit ${pct(h.labelSources.selfLabelLimit)}). ${h.labelSources.rule}`}
+          caption={`Self-selected share of the latest snapshot's training labels (source or selector 'model') ${pct(h.labelSources.selfLabelShare)} (limit ${pct(h.labelSources.selfLabelLimit)}); user-selected (feedback corrections) ${pct(h.labelSources.userSelectedShare)}. ${h.labelSources.rule}`}
         />
       )}
       <h3>Correction trend</h3>

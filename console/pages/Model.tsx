@@ -1,5 +1,5 @@
 // One model: its routes (production, canary, shadow), its versions with the lineage of the one picked,
-// its flywheel health as charts, and its gate policy's versions with what each changed; above them, what
+// its abstain band and review queue, its flywheel health as charts, and its gate policy's versions with what each changed; above them, what
 // will not work yet (its warnings: no gate policy, say) as an alert.
 import { useQuery } from '@tanstack/react-query';
 import { useId, useState } from 'react';
@@ -9,6 +9,7 @@ import { pct, shortHash, when } from '../format';
 import { Flywheel } from '../models/Flywheel';
 import { VersionLineage } from '../models/Lineage';
 import { PolicyHistory } from '../models/PolicyHistory';
+import { ReviewQueue } from '../models/ReviewQueue';
 import { ModelWarnings } from '../models/Warnings';
 import { useTRPC, type Outputs } from '../trpc';
 
@@ -79,6 +80,8 @@ function ModelView({ m }: { m: Model }) {
       )}
       <h2>Versions</h2>
       <Versions m={m} />
+      <h2>Abstain band and review queue</h2>
+      <ReviewQueue model={m.name} hasProduction={m.routes.some((r) => r.kind === 'production')} />
       <h2>Flywheel health</h2>
       <Flywheel model={m.name} />
       <h2>Gate policy versions</h2>

@@ -10,7 +10,7 @@ import { createApiClient } from '../../api/client';
 import { describeChange, policyDiff } from '../../console/models/policyDiff';
 import { pct } from '../../console/format';
 import { issueToken } from '../../db/tokens';
-import { predictions, routes } from '../../db/schema';
+import { modelVersions, predictions, routes } from '../../db/schema';
 import { plantAnsweredTraffic, promotedModel, startTestEnv, uid, waitFor, waitForStatus, type TestEnv } from '../helpers';
 import { checkPage, gone, launchBrowser, newPage, noBrowser, signIn, visible } from './browser';
 
@@ -126,6 +126,25 @@ describe('the models pages', { skip: noBrowser ?? false }, () => {
     await visible(page.getByRole('img', { name: /^Feedback coverage per slice/ }));
     await visible(page.getByRole('img', { name: /^Correction trend: corrections per request/ }));
     await visible(page.getByRole('img', { name: /^Label sources: import \d+/ }));
+
+    // The abstain band: v1 was gated without one (it serves its threshold alone); given a band, the page
+    // shows it before (held-out) and after (served traffic) as the API computes it.
+    const noBand = await env.clients.viewer.review.abstainReport.query({ name: model });
+    assert.equal(noBand.rule.abstain, null);
+    await visible(page.getByText(`v1 serves its threshold ${noBand.rule.threshold.toFixed(3)} alone: its policy set no abstain band.`));
+    await visible(page.getByText('No abstained request has been queued for review (SLA 4.0 h).'));
+    const db = env.services.opened.db;
+    await db.update(modelVersions).set({ decisionRule: { ...noBand.rule, abstain: { lower: 0.4, upper: 0.6 } } }).where(eq(modelVersions.id, productionVersionId));
+    const banded = await env.clients.viewer.review.abstainReport.query({ name: model });
+    const overall = banded.groups.find((g) => g.attribute === null)!;
+    assert.ok(overall.before && overall.before.n > 0 && overall.after.n === 200);
+    await page.reload();
+    const bandRow = page.getByRole('table', { name: 'Abstain band of v1' }).getByRole('row', { name: /^overall/ });
+    const share = (x: { count: number; n: number; interval: { estimate: number | null } }) => `${x.count}/${x.n} = ${pct(x.interval.estimate)}`;
+    const text = await (await visible(bandRow)).innerText();
+    for (const expected of [share(overall.before!.abstained), share(overall.after.abstained), share(overall.before!.errorOutside), share(overall.after.errorOutside)]) {
+      assert.ok(text.includes(expected), `the overall row shows ${expected}: ${text}`);
+    }
 
     // Policy versions: v2 is selected and its one change from v1 is named.
     await visible(page.getByRole('heading', { name: 'Changes from v1 to v2' }));
