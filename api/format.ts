@@ -66,6 +66,20 @@ export function formatPacket(packet: ApprovalPacket, packetHash: string | null):
           `, gate policy v${packet.policyVersion ?? '-'}`,
   );
   lines.push(`Held-out set: ${packet.heldOut.rows} rows, ${packet.heldOut.positives} positive (spam), ${packet.heldOut.negatives} negative (ham). Percentages with 95% intervals (Wilson; paired bootstrap for changes).`);
+  const design = packet.heldOut.design;
+  if (design) {
+    const left = design.selectedLeftOut ? `; ${design.selectedLeftOut} labels selected by the model or users left out of it` : '';
+    lines.push(design.kind === 'time' ? `  held out by time: observed from ${design.cutAt} (newest ${design.newest})${left}` : `  held out by the examples' recorded split${left}`);
+  }
+  if (packet.labelMix && packet.labelMix.train > 0) {
+    const mix = packet.labelMix;
+    const part = (counts: Record<string, number | undefined>) =>
+      Object.entries(counts)
+        .filter(([, n]) => n)
+        .map(([k, n]) => `${k} ${n} (${(100 * n! / mix.train).toFixed(1)}%)`)
+        .join(', ');
+    lines.push(`Training labels: ${mix.train}; by source ${part(mix.bySource)}; chosen by ${part(mix.bySelector)}`);
+  }
   lines.push('');
   lines.push(
     `${'slice'.padEnd(26)} ${'n'.padStart(5)} ${'ham'.padStart(5)}  ${'accuracy'.padEnd(20)}  ${'FPR (ham blocked)'.padEnd(20)}  ${'recall (spam caught)'.padEnd(20)}` +
