@@ -15,7 +15,8 @@ export function registerModelRegister(models: Command): void {
     .option('--trainer-params <json>', "the trainer's params")
     .option('--time-to-start <seconds>', 'how long a training job may wait for the trainer')
     .option('--features <file>', 'its features, JSON: [{"name":"body","kind":"text"},...] (default: text fields)')
-    .action(async (name: string, o: ClientOpts & { description: string; policy?: string; trainer?: string; trainerParams?: string; timeToStart?: string; features?: string }) => {
+    .option('--review-sla <seconds>', 'how long an abstained request may wait for its review (default 14400: 4 h)')
+    .action(async (name: string, o: ClientOpts & { description: string; policy?: string; trainer?: string; trainerParams?: string; timeToStart?: string; features?: string; reviewSla?: string }) => {
       if ((o.trainerParams || o.timeToStart) && !o.trainer) throw new CliError('--trainer-params and --time-to-start need --trainer', EXIT.usage);
       const registered = await api(o).models.register.mutate({
         name,
@@ -31,6 +32,7 @@ export function registerModelRegister(models: Command): void {
             }
           : {}),
         ...(o.features ? { features: readJson('--features', o.features) as never } : {}),
+        ...(o.reviewSla ? { reviewSlaSeconds: positiveIntFlag('--review-sla', o.reviewSla) } : {}),
       });
       if (registered.policyVersion === null) note(`warning: model '${name}' has no gate policy: no run of it is approved until one is set (retrain policy set ${name} <file>)`);
       output(o, registered);

@@ -96,9 +96,12 @@ function cli(args: string[], token?: string, url?: string): Promise<{ code: numb
 test('models register + import CSV and JSONL, a bad row reported by its line', async () => {
   const name = `cli-${uid()}`;
   const policy = file('policy.json', JSON.stringify({ minSliceSupport: 10, rules: [{ kind: 'bound', id: 'fpr', metric: 'fpr', slices: 'overall', max: 0.1 }] }));
-  const reg = await cli(['models', 'register', name, '--description', 'from the CLI', '--policy', policy, '--json'], env.tokens.operator);
+  const reg = await cli(['models', 'register', name, '--description', 'from the CLI', '--policy', policy, '--review-sla', '3600', '--json'], env.tokens.operator);
   assert.equal(reg.code, 0, reg.err);
   assert.equal(JSON.parse(reg.out).policyVersion, 1);
+  const review = await cli(['review', name, '--json'], env.tokens.viewer);
+  assert.equal(JSON.parse(review.out).slaSeconds, 3600, 'the review SLA the model was registered with');
+  assert.equal((await cli(['models', 'register', `${name}-x`, '--review-sla', 'soon'], env.tokens.operator)).code, EXIT.usage);
   const csv = file('ex.csv', 'externalId,label,split,body,slice.lang\nc1,1,train,win money now,en\nc2,0,heldout,"lunch, tomorrow?",de\n');
   const jsonl = file('ex.jsonl', [JSON.stringify({ externalId: 'j1', input: { body: 'hello' }, label: 0, split: 'train' }), JSON.stringify({ externalId: 'j2', input: { body: 'x' }, label: 7, split: 'train' })].join('\n'));
   const a = await cli(['models', 'import', name, csv, '--json'], env.tokens.operator);
