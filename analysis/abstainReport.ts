@@ -53,11 +53,19 @@ export interface ServedRequest {
   slices: Record<string, string>;
 }
 
-interface Tally {
+/** One group's counts: rows, abstained rows, decided rows with a label, and the wrong ones among those. */
+export interface Tally {
   n: number;
   abstained: number;
   decidedLabelled: number;
   errors: number;
+}
+
+/** The served side's tallies per group, as the database computes them (db/review servedBandTallies). */
+export interface GroupTally extends Tally {
+  /** null: every served request (overall). */
+  attribute: string | null;
+  value: string | null;
 }
 
 const empty = (): Tally => ({ n: 0, abstained: 0, decidedLabelled: 0, errors: 0 });
@@ -93,7 +101,7 @@ function tallyBy<R extends { slices: Record<string, string> }>(rows: readonly R[
  * threshold decision. Groups: overall first, then attribute=value in name order; a group only served (or
  * only held out) has a null before (or an empty after).
  */
-export function abstainReport(input: { rule: ServedRule; heldOut: readonly HeldOutRow[] | null; served: readonly ServedRequest[]; confidence?: number }): AbstainGroup[] {
+export function abstainReport(input: { rule: ServedRule; heldOut: readonly HeldOutRow[] | null; served: readonly ServedRequest[] | readonly GroupTally[]; confidence?: number }): AbstainGroup[] {
   const confidence = input.confidence ?? 0.95;
   const { rule } = input;
   const before = input.heldOut
@@ -106,19 +114,32 @@ export function abstainReport(input: { rule: ServedRule; heldOut: readonly HeldO
         }
       })
     : null;
-  const after = tallyBy(input.served, (t, r) => {
+  const after = isTallies(input.served)
+    ? new Map<string, Tally>([['', empty()], ...input.served.map((g): [string, Tally] => [g.attribute === null ? '' : JSON.stringify([g.attribute, g.value]), g])])
+    : servedTallies(input.served, rule);
+  const keys = [...new Set([...(before?.keys() ?? []), ...after.keys()])].filter((k) => k !== '').sort();
+  return ['', ...keys].map((key) => {
+    const [attribute, value] = key === '' ? [null, null] : (JSON.parse(key) as [string, string]);
+    const b = before?.get(key);
+    return { attribute, value, before: b ? side(b, confidence) : null, after: side(after.get(key) ?? empty(), confidence) };
+  });
+}
+
+const isTallies = (rows: readonly ServedRequest[] | readonly GroupTally[]): rows is readonly GroupTally[] => rows.length > 0 && 'decidedLabelled' in rows[0]!;
+
+/**
+ * The served side from rows: every request counts, abstained as it was answered, and a decided request with
+ * a label is wrong when the rule's threshold decision differs from it. db/review servedBandTallies computes
+ * the same in SQL (its test holds the two equal), so the API never loads a version's traffic.
+ */
+export function servedTallies(rows: readonly ServedRequest[], rule: ServedRule): Map<string, Tally> {
+  return tallyBy(rows, (t, r) => {
     t.n++;
     if (r.abstained) t.abstained++;
     else if (r.label !== null) {
       t.decidedLabelled++;
       if (thresholdDecision(r.score, rule) !== r.label) t.errors++;
     }
-  });
-  const keys = [...new Set([...(before?.keys() ?? []), ...after.keys()])].filter((k) => k !== '').sort();
-  return ['', ...keys].map((key) => {
-    const [attribute, value] = key === '' ? [null, null] : (JSON.parse(key) as [string, string]);
-    const b = before?.get(key);
-    return { attribute, value, before: b ? side(b, confidence) : null, after: side(after.get(key) ?? empty(), confidence) };
   });
 }
 

@@ -134,36 +134,47 @@ export async function reviewTimesOf(db: DbOrTx, modelId: number): Promise<Review
   return rows.map((r) => ({ queuedAt: new Date(r.queued_at), dueAt: new Date(r.due_at), reviewedAt: r.reviewed_at === null ? null : new Date(r.reviewed_at) }));
 }
 
-/** A served request of one version, with its example's label when a label counts for the after figures. */
-export interface ServedRow {
-  score: number;
-  abstained: boolean;
-  slices: Record<string, string>;
-  /**
-   * The example's label when it was selected by design (an import, an annotation sample: no selection recorded, or
-   * by 'design'); null otherwise. Left out: labels the model selected (review labels, inside the band by
-   * construction) and labels users selected (feedback corrections, given mostly where the decision was wrong).
-   */
-  label: number | null;
+/**
+ * What a version served, tallied per group in the database (overall, then each attribute=value of the
+ * requests' attributes): requests, abstained ones, decided ones whose example has a label that counts, and the
+ * wrong ones among those at `threshold` (score >= threshold decides 1). A label counts when it was selected by
+ * design (an import, an annotation sample); left out are labels the model selected (reviews, inside the band
+ * by construction) and labels users selected (feedback corrections, given mostly where the decision was wrong).
+ * The score is compared as the API reads a stored real (its text as a double), so this equals
+ * analysis/abstainReport servedTallies over the same rows. Nothing here grows with the traffic but the groups.
+ */
+export interface ServedGroupTally {
+  /** null: every served request (overall). */
+  attribute: string | null;
+  value: string | null;
+  n: number;
+  abstained: number;
+  decidedLabelled: number;
+  errors: number;
 }
 
-/** What a version served (predictions), each with its example's label when that label was selected by design. */
-export async function servedRowsOf(db: DbOrTx, modelId: number, versionId: number): Promise<ServedRow[]> {
-  const rows = resultRows<{ score: number; abstained: number; attributes: Record<string, string> | string; label: number | null }>(
+export async function servedBandTallies(db: DbOrTx, modelId: number, versionId: number, threshold: number): Promise<ServedGroupTally[]> {
+  const rows = resultRows<{ attribute: string | null; value: string | null; n: number; abstained: number; decided_labelled: number; errors: number }>(
     await db.execute(sql`
-      select p.score, p.abstained, p.attributes,
-             case when e.label is not null and e.label_source not in ('review', 'feedback') and coalesce(e.label_selection ->> 'by', 'design') = 'design' then e.label end as label
-      from predictions p
-      left join examples e on e.model_id = p.model_id and e.external_id = p.example_external_id
-      where p.model_id = ${modelId} and p.version_id = ${versionId}
-      order by p.id`),
+      with p as (
+        select p.abstained, p.attributes, (p.score::text::float8 >= ${threshold}::float8)::int as decision,
+               case when e.label is not null and e.label_source not in ('review', 'feedback') and coalesce(e.label_selection ->> 'by', 'design') = 'design' then e.label::int end as label
+        from predictions p
+        left join examples e on e.model_id = p.model_id and e.external_id = p.example_external_id
+        where p.model_id = ${modelId} and p.version_id = ${versionId}
+      ), g as (
+        select null::text as attribute, null::text as value, p.abstained, p.label, p.decision from p
+        union all
+        select kv.key, kv.value, p.abstained, p.label, p.decision from p cross join lateral jsonb_each_text(p.attributes) as kv(key, value)
+      )
+      select g.attribute, g.value, count(*)::int as n,
+             (count(*) filter (where g.abstained = 1))::int as abstained,
+             (count(*) filter (where g.abstained = 0 and g.label is not null))::int as decided_labelled,
+             (count(*) filter (where g.abstained = 0 and g.label is not null and g.label <> g.decision))::int as errors
+      from g
+      group by g.attribute, g.value`),
   );
-  return rows.map((r) => ({
-    score: Number(r.score),
-    abstained: Number(r.abstained) === 1,
-    slices: typeof r.attributes === 'string' ? (JSON.parse(r.attributes) as Record<string, string>) : r.attributes,
-    label: r.label === null ? null : Number(r.label),
-  }));
+  return rows.map((r) => ({ attribute: r.attribute, value: r.value, n: Number(r.n), abstained: Number(r.abstained), decidedLabelled: Number(r.decided_labelled), errors: Number(r.errors) }));
 }
 
 /** The held-out scores the version's candidate evaluation used: its complete held-out score set on the snapshot of its first candidate report, in exampleId order. */

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { abstainReport, reviewQueueSummary } from '../../analysis/abstainReport';
 import { routedVersion } from '../../db/models';
 import { snapshotMembers } from '../../db/queries';
-import { heldOutScoresOf, reviewTimesOf, servedRowsOf, versionRow } from '../../db/review';
+import { heldOutScoresOf, reviewTimesOf, servedBandTallies, versionRow } from '../../db/review';
 import { abstainReportOutput, reviewQueueOutput } from '../outputsReview';
 import { requireModel } from '../lookups';
 import { modelName, positiveInt } from '../schemas';
@@ -67,7 +67,7 @@ export const reviewRouter = router({
         // The score set is in the held-out split's exampleId order, as snapshotMembers reads it; a mismatch means it is not this split's.
         if (members.length === scored.scores.length) heldOut = members.map((m, i) => ({ label: m.label, score: scored.scores[i]!, slices: m.slices }));
       }
-      const served = await servedRowsOf(ctx.db, model.id, v.versionId);
+      const served = await servedBandTallies(ctx.db, model.id, v.versionId, rule.threshold);
       return {
         model: model.name,
         version: v.version,

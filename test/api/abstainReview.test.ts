@@ -9,7 +9,9 @@ import { after, before, test } from 'node:test';
 import { TRPCClientError } from '@trpc/client';
 import { and, eq } from 'drizzle-orm';
 import type { ApiClient } from '../../api/client';
+import { servedTallies } from '../../analysis/abstainReport';
 import { versionArtifact } from '../../db/models';
+import { servedBandTallies } from '../../db/review';
 import { aggregatedLabels, annotationBatches, annotationTasks, examples, models, modelVersions, predictions, type DecisionRule } from '../../db/schema';
 import { deserializeArtifact, predictBatch } from '../../trainers/hashedLogReg';
 import { corpusSubset, uid } from '../helpers';
@@ -225,4 +227,29 @@ test('retrain review prints the queue and its SLA (human and --json); a role tha
   assert.match(human.out, /reviewed 2; within SLA 2\/2 = 100\.0%/);
   const refused = await cli(['review', model], (await env.as(`frontend-cli-${uid()}`, 'ingest')).token);
   assert.equal(refused.code, 3, refused.err);
+});
+
+test('the served side is tallied in the database exactly as the pure tally over the same rows, per group', async () => {
+  // Imported labels on the decided requests among 30 of the traffic, every third flipped so some decisions are wrong; reviews and feedback stay out.
+  for (const [i, e] of outside.slice(2, 32).entries()) {
+    await env.db.update(examples).set({ label: i % 3 === 0 ? 1 - e.label : e.label, labelSource: 'import' }).where(and(eq(examples.modelId, modelId), eq(examples.externalId, e.externalId)));
+  }
+  const rows = await env.db
+    .select({ score: predictions.score, abstained: predictions.abstained, slices: predictions.attributes, label: examples.label, source: examples.labelSource, selection: examples.labelSelection })
+    .from(predictions)
+    .leftJoin(examples, and(eq(examples.modelId, predictions.modelId), eq(examples.externalId, predictions.exampleExternalId)))
+    .where(and(eq(predictions.modelId, modelId), eq(predictions.versionId, versionId)));
+  const counts = (source: string | null, selection: { by: string } | null) => source !== null && source !== 'review' && source !== 'feedback' && (selection?.by ?? 'design') === 'design';
+  const pure = servedTallies(
+    rows.map((r) => ({ score: r.score, abstained: r.abstained === 1, slices: r.slices, label: r.label !== null && counts(r.source, r.selection) ? r.label : null })),
+    rule,
+  );
+  const inDb = await servedBandTallies(env.db, modelId, versionId, rule.threshold);
+  assert.equal(inDb.length, pure.size);
+  for (const g of inDb) {
+    const key = g.attribute === null ? '' : JSON.stringify([g.attribute, g.value]);
+    assert.deepEqual({ n: g.n, abstained: g.abstained, decidedLabelled: g.decidedLabelled, errors: g.errors }, pure.get(key), key || 'overall');
+  }
+  const overall = inDb.find((g) => g.attribute === null)!;
+  assert.ok(overall.decidedLabelled >= 5 && overall.errors >= 2, `labelled ${overall.decidedLabelled}, wrong ${overall.errors}`);
 });
