@@ -154,7 +154,10 @@ test('an operator schedules, pauses, resumes, backfills and deletes an audit; a 
   await visible(page.getByRole('cell', { name: 'quiet' }));
   await checkPage(page, 'audit-schedule-operator');
 
-  // A viewer reads both pages, and is offered neither the form nor any action.
+  // A viewer reads both pages, and is offered neither the form nor any action. Schedule listing is eventually
+  // consistent (Temporal's visibility store), and on a loaded machine a pause, resume and trigger can keep a
+  // schedule out of the list for a while: wait until the API lists it, so the page's first load shows it.
+  await waitFor('the audit in the viewer list', async () => (await env.clients.viewer.audits.list.query({})).some((a) => a.id === id), 120_000);
   const viewerPage = await newPage(browser);
   await signIn(viewerPage, env.url, env.tokens.viewer!, await subjectOf('viewer'));
   await viewerPage.getByRole('link', { name: 'Audits' }).click();
