@@ -9,6 +9,7 @@
  * Pure and deterministic: no I/O, no Node built-ins, no clock, no randomness, so it is safe to
  * import from Temporal workflow code.
  */
+import { LABEL_SOURCE_NAMES } from './labelSelection';
 import { weightedSlope } from './numerics/descriptive';
 import { wilsonInterval } from './numerics/intervals';
 import { twoProportionZTest } from './numerics/tests';
@@ -24,8 +25,8 @@ export const CORRECTION_KINDS = ['override', 'edit', 'undo'] as const;
  * not the user judged the answer, and would make every slice look covered.
  */
 export const COVERAGE_KINDS = [...EXPLICIT_KINDS, ...CORRECTION_KINDS] as const;
-/** Known label sources, in report order (db/schema LABEL_SOURCES; repeated here to keep analysis/ free of db/). */
-export const KNOWN_LABEL_SOURCES = ['import', 'annotation', 'feedback', 'model', 'review'] as const;
+/** Known label sources, in report order: analysis/labelSelection's copy of db/schema LABEL_SOURCES (analysis/ stays free of db/). */
+export const KNOWN_LABEL_SOURCES = LABEL_SOURCE_NAMES;
 
 export interface FlywheelSettings {
   /** A slice value with fewer requests than this in the window is 'insufficient'. Default 100. */

@@ -293,9 +293,8 @@ function isJsonValue(value: unknown, depth = 0): value is Json {
  * (any value) with a description: the recursive union it was made generated clients drop every operation
  * that carries it (openapi-python-client: "Invalid property in union").
  */
-export const jsonValue = z
-  .unknown()
-  .refine(isJsonValue, 'must be a JSON value (strings, finite numbers, booleans, null, arrays and objects of them)')
-  .meta({ id: 'JsonValue', description: 'Any JSON value' }) as unknown as z.ZodType<Json>;
+export const jsonValue: z.ZodType<Json> = z
+  .custom<Json>(isJsonValue, 'must be a JSON value (strings, finite numbers, booleans, null, arrays and objects of them)')
+  .meta({ id: 'JsonValue', description: 'Any JSON value' });
 /** A JSON object of any keys (a trainer's params, a params schema): an output typed as JSON, not unknown. */
 export const jsonObject = z.record(z.string(), jsonValue);

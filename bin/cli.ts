@@ -86,6 +86,9 @@ export const note = (msg: string): void => {
 };
 
 /** Machine output: JSON on stdout, nothing else there. */
+/** A share as a person reads it in the terminal: 12.3%, or n/a. */
+export const pct = (x: number | null | undefined): string => (x === null || x === undefined ? 'n/a' : `${(100 * x).toFixed(1)}%`);
+
 export const printJson = (value: unknown): void => {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 };

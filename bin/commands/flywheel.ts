@@ -1,10 +1,9 @@
 // `retrain feedback health`: the flywheel's health read back through the API (GET /models/{model}/feedback/health),
 // as a terminal report: explicit rate, slice coverage, label sources and selectors, the correction trend.
 import type { Command } from 'commander';
-import { api, output, withClient } from '../cli';
+import { api, output, pct, withClient } from '../cli';
 
 type FlywheelReport = Awaited<ReturnType<ReturnType<typeof api>['feedback']['health']['query']>>;
-const pct = (x: number | null | undefined): string => (x === null || x === undefined ? 'n/a' : `${(100 * x).toFixed(1)}%`);
 const ciText = (c: { lower: number | null; upper: number | null }): string => (c.lower === null ? '' : `[${pct(c.lower)}, ${pct(c.upper)}]`);
 function textTable(rows: string[][], indent = '  '): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));

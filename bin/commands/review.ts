@@ -1,9 +1,8 @@
 // `retrain review <model>`: the review queue of abstained requests (what waits for a person, what is late)
 // and how well the SLA is kept, as GET /models/{name}/review answers it.
 import type { Command } from 'commander';
-import { api, output, withClient, type ClientOpts } from '../cli';
+import { api, output, pct, withClient, type ClientOpts } from '../cli';
 
-const pct = (x: number | null) => (x === null ? 'n/a' : `${(x * 100).toFixed(1)}%`);
 const dur = (s: number | null) => (s === null ? 'n/a' : s < 120 ? `${s.toFixed(0)}s` : s < 7200 ? `${(s / 60).toFixed(1)}min` : `${(s / 3600).toFixed(1)}h`);
 
 export function registerReviewCommand(program: Command): void {

@@ -38,9 +38,9 @@ function rows(n: number, distort: (p: number) => number, seed = 7) {
 const overconfident = (p: number) => (p >= 0.5 ? 0.9 + (p - 0.5) * 0.2 : p * 0.2);
 const settings = { ...defaultEvaluationSettings, B: 300, seed: 3 };
 
-function packetFor(data: HeldOutData, scores: Float64Array, input: GatePolicyInput) {
+function packetFor(data: HeldOutData, scores: Float64Array, input: GatePolicyInput, attributeNames: string[] = []) {
   const policy = gatePolicySchema.parse(input);
-  const evaluation = evaluateVersion(data, scores, { settings, calibrationBins: calibrationBinsOf(policy) });
+  const evaluation = evaluateVersion(data, scores, { settings, calibrationBins: calibrationBinsOf(policy), intersections: intersectionPairs(policy, attributeNames) });
   return buildApprovalPacket({
     runId: 'r',
     model: 'm',
@@ -173,22 +173,13 @@ test('a calibration rule on an intersection is judged on the cells: the miscalib
     region.push(r);
   }
   const data = encodeHeldOut(labels, { group, region });
-  const policy = gatePolicySchema.parse({
-    minSliceSupport: 30,
-    rules: [{ kind: 'calibration', id: 'cell-ece', metric: 'ece', slices: { attributes: ['group', 'region'] }, max: 0.1 }],
-  });
-  const evaluation = evaluateVersion(data, scores, { settings, calibrationBins: calibrationBinsOf(policy), intersections: intersectionPairs(policy, ['group', 'region']) });
-  const packet = buildApprovalPacket({
-    runId: 'r',
-    model: 'm',
+  const packet = packetFor(
     data,
-    policy,
-    policyVersion: 1,
-    candidate: { versionId: 1, version: 1, reportHash: '', scores, evaluation },
-    champion: null,
-    traffic: [],
-    settings,
-  });
+    scores,
+    { minSliceSupport: 30, rules: [{ kind: 'calibration', id: 'cell-ece', metric: 'ece', slices: { attributes: ['group', 'region'] }, max: 0.1 }] },
+    ['group', 'region'],
+  );
+  const evaluation = packet.candidateEvaluation;
   const rule = packet.judgement.rules.find((r) => r.id === 'cell-ece')!;
   assert.equal(rule.outcome, 'failed', rule.detail);
   const outcome = (cell: string) => rule.checks.find((c) => c.slice.endsWith(cell))?.outcome;
