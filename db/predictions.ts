@@ -45,7 +45,9 @@ interface Batch {
   shadow: ShadowPrediction[];
 }
 
-const iso = (t: string) => new Date(t).toISOString();
+const CANONICAL_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+/** A time as Date.toISOString() writes it (UTC, milliseconds); one in that form already is kept as it is, without a parse and a format per row. */
+const iso = (t: string) => (CANONICAL_TIME.test(t) ? t : new Date(t).toISOString());
 const col = <R, T>(rows: R[], f: (r: R) => T) => sql.param(rows.map(f));
 
 // One statement each, as feedback ingest does: the batch reaches it by COPY on PostgreSQL, as unnest()
