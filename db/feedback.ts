@@ -1,7 +1,7 @@
 // Feedback events: the batch insert behind feedback.ingest, and the counts the flywheel's health is
 // judged from (analysis/flywheel does the judging; the callers pass in which kinds count as what).
 import { and, eq, inArray, sql } from 'drizzle-orm';
-import { batchFailure, batchRows, type BatchColumn } from './copy';
+import { batchRows, type BatchColumn } from './batchRows';
 import type { Db, DbOrTx } from './index';
 import { resultRows } from './queries';
 import { datasetSnapshotMembers, datasetSnapshots, examples, feedbackEvents, models, modelVersions, predictions, type FeedbackLabelSettings, type LabelSource, type SnapshotLabelMix } from './schema';
@@ -31,25 +31,21 @@ export interface FeedbackEventRow {
 
 /**
  * Inserts a batch of events in one statement; events whose idempotency key is known (or repeats an earlier
- * event of the batch) are skipped. Returns the idempotency keys inserted. The batch reaches the statement by
- * COPY on PostgreSQL (in a transaction), as unnest() arrays on PGlite (db/copy batchRows).
+ * event of the batch) are skipped. Returns the idempotency keys inserted. The batch reaches the statement as
+ * unnest() arrays (db/batchRows: COPY was measured, and does not pay here).
  */
 export async function insertFeedbackEvents(db: DbOrTx, modelId: number, ingestedBy: string, events: FeedbackEventRow[]): Promise<string[]> {
-  const rows = await batchRows(db, 'feedback_events_stage', FEEDBACK_COLUMNS, events);
-  try {
-    const result = await db.execute(sql`
-      with t as (${rows})
-      insert into ${feedbackEvents} (model_id, version_id, idempotency_key, request_id, example_external_id, kind, value,
-                                     surface, position, attributes, occurred_at, ingested_by)
-      select ${modelId}, t.version_id::int, t.idempotency_key, t.request_id, t.example_external_id, t.kind, t.value::jsonb,
-             t.surface, t.position::int, t.attributes::jsonb, t.occurred_at::timestamptz, ${ingestedBy}
-      from t
-      on conflict (model_id, idempotency_key) do nothing
-      returning idempotency_key`);
-    return resultRows<{ idempotency_key: string }>(result).map((r) => r.idempotency_key);
-  } catch (err) {
-    throw batchFailure(err, 'the feedback batch');
-  }
+  const rows = batchRows(FEEDBACK_COLUMNS, events);
+  const result = await db.execute(sql`
+    with t as (${rows})
+    insert into ${feedbackEvents} (model_id, version_id, idempotency_key, request_id, example_external_id, kind, value,
+                                   surface, position, attributes, occurred_at, ingested_by)
+    select ${modelId}, t.version_id::int, t.idempotency_key, t.request_id, t.example_external_id, t.kind, t.value::jsonb,
+           t.surface, t.position::int, t.attributes::jsonb, t.occurred_at::timestamptz, ${ingestedBy}
+    from t
+    on conflict (model_id, idempotency_key) do nothing
+    returning idempotency_key`);
+  return resultRows<{ idempotency_key: string }>(result).map((r) => r.idempotency_key);
 }
 
 const FEEDBACK_COLUMNS: BatchColumn<FeedbackEventRow>[] = [

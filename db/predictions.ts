@@ -5,7 +5,7 @@
 // (feedback attribution, rollout windows, drift, re-audits, annotation) cannot tell them apart.
 import { sql } from 'drizzle-orm';
 import type { DbOrTx } from './index';
-import { batchFailure, batchRows, type BatchColumn } from './copy';
+import { batchRows, type BatchColumn } from './batchRows';
 import { resultRows } from './queries';
 import { queueReviews } from './review';
 import { examples, modelVersions, predictions, shadowPredictions } from './schema';
@@ -50,8 +50,8 @@ const CANONICAL_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 const iso = (t: string) => (CANONICAL_TIME.test(t) ? t : new Date(t).toISOString());
 const col = <R, T>(rows: R[], f: (r: R) => T) => sql.param(rows.map(f));
 
-// One statement each, as feedback ingest does: the batch reaches it by COPY on PostgreSQL, as unnest()
-// arrays on PGlite (db/copy batchRows). A request id the model has logged before is logged once (per
+// One statement each, as feedback ingest does: the batch reaches it as unnest() arrays (db/batchRows).
+// A request id the model has logged before is logged once (per
 // shadow version for shadow rows).
 
 const SERVED_COLUMNS: BatchColumn<ServedPrediction>[] = [
@@ -67,24 +67,20 @@ const SERVED_COLUMNS: BatchColumn<ServedPrediction>[] = [
 
 async function insertServed(tx: DbOrTx, batch: Batch): Promise<number> {
   const { modelId, served } = batch;
-  const rows = await batchRows(tx, 'predictions_stage', SERVED_COLUMNS, served);
-  try {
-    const [r] = resultRows<{ n: number }>(
-      await tx.execute(sql`
-        with t as (${rows}), inserted as (
-          insert into ${predictions} (model_id, version_id, request_id, example_external_id, score, decision, abstained, attributes, occurred_at, logged_by)
-          select ${modelId}, t.version_id::int, t.request_id, t.example_external_id, t.score::float8, t.decision::smallint, t.abstained::smallint,
-                 t.attributes::jsonb, t.occurred_at::timestamptz, ${batch.loggedBy}
-          from t
-          on conflict (model_id, request_id) do nothing
-          returning 1
-        )
-        select count(*)::int as n from inserted`),
-    );
-    return Number(r!.n);
-  } catch (err) {
-    throw batchFailure(err, 'the predictions');
-  }
+  const rows = batchRows(SERVED_COLUMNS, served);
+  const [r] = resultRows<{ n: number }>(
+    await tx.execute(sql`
+      with t as (${rows}), inserted as (
+        insert into ${predictions} (model_id, version_id, request_id, example_external_id, score, decision, abstained, attributes, occurred_at, logged_by)
+        select ${modelId}, t.version_id::int, t.request_id, t.example_external_id, t.score::float8, t.decision::smallint, t.abstained::smallint,
+               t.attributes::jsonb, t.occurred_at::timestamptz, ${batch.loggedBy}
+        from t
+        on conflict (model_id, request_id) do nothing
+        returning 1
+      )
+      select count(*)::int as n from inserted`),
+  );
+  return Number(r!.n);
 }
 
 const EXAMPLE_COLUMNS: BatchColumn<RequestExample>[] = [
@@ -96,18 +92,14 @@ const EXAMPLE_COLUMNS: BatchColumn<RequestExample>[] = [
 
 async function insertRequestExamples(tx: DbOrTx, modelId: number, examplesOf: RequestExample[]): Promise<void> {
   if (examplesOf.length === 0) return;
-  const rows = await batchRows(tx, 'request_examples_stage', EXAMPLE_COLUMNS, examplesOf);
+  const rows = batchRows(EXAMPLE_COLUMNS, examplesOf);
   // Unlabelled until annotation labels them; an id already known (a labelled import, say) is left as it is.
-  try {
-    await tx.execute(sql`
-      with t as (${rows})
-      insert into ${examples} (model_id, external_id, input, label, slices, split, observed_at)
-      select ${modelId}, t.external_id, t.input::jsonb, null, t.slices::jsonb, 'train', t.observed_at::timestamptz
-      from t
-      on conflict (model_id, external_id) do nothing`);
-  } catch (err) {
-    throw batchFailure(err, 'the requests kept as examples');
-  }
+  await tx.execute(sql`
+    with t as (${rows})
+    insert into ${examples} (model_id, external_id, input, label, slices, split, observed_at)
+    select ${modelId}, t.external_id, t.input::jsonb, null, t.slices::jsonb, 'train', t.observed_at::timestamptz
+    from t
+    on conflict (model_id, external_id) do nothing`);
 }
 
 const SHADOW_COLUMNS: BatchColumn<ShadowPrediction>[] = [
@@ -121,23 +113,19 @@ const SHADOW_COLUMNS: BatchColumn<ShadowPrediction>[] = [
 
 async function insertShadow(tx: DbOrTx, modelId: number, shadow: ShadowPrediction[]): Promise<number> {
   if (shadow.length === 0) return 0;
-  const rows = await batchRows(tx, 'shadow_predictions_stage', SHADOW_COLUMNS, shadow);
-  try {
-    const [r] = resultRows<{ n: number }>(
-      await tx.execute(sql`
-        with t as (${rows}), inserted as (
-          insert into ${shadowPredictions} (model_id, version_id, request_id, score, decision, attributes, occurred_at)
-          select ${modelId}, t.version_id::int, t.request_id, t.score::float8, t.decision::smallint, t.attributes::jsonb, t.occurred_at::timestamptz
-          from t
-          on conflict (model_id, version_id, request_id) do nothing
-          returning 1
-        )
-        select count(*)::int as n from inserted`),
-    );
-    return Number(r!.n);
-  } catch (err) {
-    throw batchFailure(err, 'the shadow decisions');
-  }
+  const rows = batchRows(SHADOW_COLUMNS, shadow);
+  const [r] = resultRows<{ n: number }>(
+    await tx.execute(sql`
+      with t as (${rows}), inserted as (
+        insert into ${shadowPredictions} (model_id, version_id, request_id, score, decision, attributes, occurred_at)
+        select ${modelId}, t.version_id::int, t.request_id, t.score::float8, t.decision::smallint, t.attributes::jsonb, t.occurred_at::timestamptz
+        from t
+        on conflict (model_id, version_id, request_id) do nothing
+        returning 1
+      )
+      select count(*)::int as n from inserted`),
+  );
+  return Number(r!.n);
 }
 
 /** Abstained requests become review items in the transaction that logs them (db/review); each names its example. */
