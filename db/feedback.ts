@@ -1,6 +1,7 @@
 // Feedback events: the batch insert behind feedback.ingest, and the counts the flywheel's health is
 // judged from (analysis/flywheel does the judging; the callers pass in which kinds count as what).
 import { and, eq, inArray, sql } from 'drizzle-orm';
+import { batchRows, type BatchColumn } from './batchRows';
 import type { Db, DbOrTx } from './index';
 import { resultRows } from './queries';
 import { datasetSnapshotMembers, datasetSnapshots, examples, feedbackEvents, models, modelVersions, predictions, type FeedbackLabelSettings, type LabelSource, type SnapshotLabelMix } from './schema';
@@ -28,32 +29,37 @@ export interface FeedbackEventRow {
   occurredAt: Date;
 }
 
-/** Inserts a batch of events in one statement; events whose idempotency key is known are skipped. Returns the idempotency keys inserted. */
+/**
+ * Inserts a batch of events in one statement; events whose idempotency key is known (or repeats an earlier
+ * event of the batch) are skipped. Returns the idempotency keys inserted. The batch reaches the statement as
+ * unnest() arrays (db/batchRows: COPY was measured, and does not pay here).
+ */
 export async function insertFeedbackEvents(db: DbOrTx, modelId: number, ingestedBy: string, events: FeedbackEventRow[]): Promise<string[]> {
-  // One statement per batch: each column travels as one array parameter and unnest() turns them back
-  // into rows, so 10,000 events cost one round trip and no per-row parameter parsing.
-  const col = <T,>(f: (e: FeedbackEventRow) => T) => sql.param(events.map(f));
+  const rows = batchRows(FEEDBACK_COLUMNS, events);
   const result = await db.execute(sql`
+    with t as (${rows})
     insert into ${feedbackEvents} (model_id, version_id, idempotency_key, request_id, example_external_id, kind, value,
                                    surface, position, attributes, occurred_at, ingested_by)
-    select ${modelId}, t.version_id, t.idempotency_key, t.request_id, t.example_external_id, t.kind, t.value::jsonb,
-           t.surface, t.position, t.attributes::jsonb, t.occurred_at::timestamptz, ${ingestedBy}
-    from unnest(
-      ${col((e) => e.versionId)}::int[],
-      ${col((e) => e.idempotencyKey)}::text[],
-      ${col((e) => e.requestId)}::text[],
-      ${col((e) => e.exampleExternalId)}::text[],
-      ${col((e) => e.kind)}::text[],
-      ${col((e) => JSON.stringify(e.value))}::text[],
-      ${col((e) => e.surface)}::text[],
-      ${col((e) => e.position)}::int[],
-      ${col((e) => JSON.stringify(e.attributes))}::text[],
-      ${col((e) => e.occurredAt.toISOString())}::text[]
-    ) as t(version_id, idempotency_key, request_id, example_external_id, kind, value, surface, position, attributes, occurred_at)
+    select ${modelId}, t.version_id::int, t.idempotency_key, t.request_id, t.example_external_id, t.kind, t.value::jsonb,
+           t.surface, t.position::int, t.attributes::jsonb, t.occurred_at::timestamptz, ${ingestedBy}
+    from t
     on conflict (model_id, idempotency_key) do nothing
     returning idempotency_key`);
   return resultRows<{ idempotency_key: string }>(result).map((r) => r.idempotency_key);
 }
+
+const FEEDBACK_COLUMNS: BatchColumn<FeedbackEventRow>[] = [
+  { name: 'version_id', type: 'int', of: (e) => e.versionId },
+  { name: 'idempotency_key', type: 'text', of: (e) => e.idempotencyKey },
+  { name: 'request_id', type: 'text', of: (e) => e.requestId },
+  { name: 'example_external_id', type: 'text', of: (e) => e.exampleExternalId },
+  { name: 'kind', type: 'text', of: (e) => e.kind },
+  { name: 'value', type: 'text', of: (e) => JSON.stringify(e.value) },
+  { name: 'surface', type: 'text', of: (e) => e.surface },
+  { name: 'position', type: 'int', of: (e) => e.position },
+  { name: 'attributes', type: 'text', of: (e) => JSON.stringify(e.attributes) },
+  { name: 'occurred_at', type: 'text', of: (e) => e.occurredAt.toISOString() },
+];
 
 // ---------------------------------------------------------------------------------------------
 // Feedback as labels (opt-in per model: models.feedback_labels)

@@ -5,6 +5,7 @@
 // (feedback attribution, rollout windows, drift, re-audits, annotation) cannot tell them apart.
 import { sql } from 'drizzle-orm';
 import type { DbOrTx } from './index';
+import { batchRows, type BatchColumn } from './batchRows';
 import { resultRows } from './queries';
 import { queueReviews } from './review';
 import { examples, modelVersions, predictions, shadowPredictions } from './schema';
@@ -44,64 +45,87 @@ interface Batch {
   shadow: ShadowPrediction[];
 }
 
-const iso = (t: string) => new Date(t).toISOString();
+const CANONICAL_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+/** A time as Date.toISOString() writes it (UTC, milliseconds); one in that form already is kept as it is, without a parse and a format per row. */
+const iso = (t: string) => (CANONICAL_TIME.test(t) ? t : new Date(t).toISOString());
 const col = <R, T>(rows: R[], f: (r: R) => T) => sql.param(rows.map(f));
 
-// One statement each, as feedback ingest does: every column one array parameter, unnest() makes rows.
-// A request id the model has logged before is logged once (per shadow version for shadow rows).
+// One statement each, as feedback ingest does: the batch reaches it as unnest() arrays (db/batchRows).
+// A request id the model has logged before is logged once (per
+// shadow version for shadow rows).
+
+const SERVED_COLUMNS: BatchColumn<ServedPrediction>[] = [
+  { name: 'version_id', type: 'int', of: (r) => r.versionId },
+  { name: 'request_id', type: 'text', of: (r) => r.requestId },
+  { name: 'example_external_id', type: 'text', of: (r) => r.externalId },
+  { name: 'score', type: 'float8', of: (r) => r.score },
+  { name: 'decision', type: 'smallint', of: (r) => r.decision },
+  { name: 'abstained', type: 'smallint', of: (r) => (r.abstained ? 1 : 0) },
+  { name: 'attributes', type: 'text', of: (r) => JSON.stringify(r.attributes) },
+  { name: 'occurred_at', type: 'text', of: (r) => iso(r.occurredAt) },
+];
 
 async function insertServed(tx: DbOrTx, batch: Batch): Promise<number> {
   const { modelId, served } = batch;
-  const result = await tx.execute(sql`
-    insert into ${predictions} (model_id, version_id, request_id, example_external_id, score, decision, abstained, attributes, occurred_at, logged_by)
-    select ${modelId}, t.version_id, t.request_id, t.example_external_id, t.score, t.decision, t.abstained, t.attributes::jsonb,
-           t.occurred_at::timestamptz, ${batch.loggedBy}
-    from unnest(
-      ${col(served, (r) => r.versionId)}::int[],
-      ${col(served, (r) => r.requestId)}::text[],
-      ${col(served, (r) => r.externalId)}::text[],
-      ${col(served, (r) => r.score)}::float8[],
-      ${col(served, (r) => r.decision)}::smallint[],
-      ${col(served, (r) => (r.abstained ? 1 : 0))}::smallint[],
-      ${col(served, (r) => JSON.stringify(r.attributes))}::text[],
-      ${col(served, (r) => iso(r.occurredAt))}::text[]
-    ) as t(version_id, request_id, example_external_id, score, decision, abstained, attributes, occurred_at)
-    on conflict (model_id, request_id) do nothing
-    returning 1`);
-  return resultRows(result).length;
+  const rows = batchRows(SERVED_COLUMNS, served);
+  const [r] = resultRows<{ n: number }>(
+    await tx.execute(sql`
+      with t as (${rows}), inserted as (
+        insert into ${predictions} (model_id, version_id, request_id, example_external_id, score, decision, abstained, attributes, occurred_at, logged_by)
+        select ${modelId}, t.version_id::int, t.request_id, t.example_external_id, t.score::float8, t.decision::smallint, t.abstained::smallint,
+               t.attributes::jsonb, t.occurred_at::timestamptz, ${batch.loggedBy}
+        from t
+        on conflict (model_id, request_id) do nothing
+        returning 1
+      )
+      select count(*)::int as n from inserted`),
+  );
+  return Number(r!.n);
 }
 
-async function insertRequestExamples(tx: DbOrTx, modelId: number, rows: RequestExample[]): Promise<void> {
-  if (rows.length === 0) return;
+const EXAMPLE_COLUMNS: BatchColumn<RequestExample>[] = [
+  { name: 'external_id', type: 'text', of: (r) => r.externalId },
+  { name: 'input', type: 'text', of: (r) => JSON.stringify(r.input) },
+  { name: 'slices', type: 'text', of: (r) => JSON.stringify(r.slices) },
+  { name: 'observed_at', type: 'text', of: (r) => iso(r.occurredAt) },
+];
+
+async function insertRequestExamples(tx: DbOrTx, modelId: number, examplesOf: RequestExample[]): Promise<void> {
+  if (examplesOf.length === 0) return;
+  const rows = batchRows(EXAMPLE_COLUMNS, examplesOf);
   // Unlabelled until annotation labels them; an id already known (a labelled import, say) is left as it is.
   await tx.execute(sql`
+    with t as (${rows})
     insert into ${examples} (model_id, external_id, input, label, slices, split, observed_at)
     select ${modelId}, t.external_id, t.input::jsonb, null, t.slices::jsonb, 'train', t.observed_at::timestamptz
-    from unnest(
-      ${col(rows, (r) => r.externalId)}::text[],
-      ${col(rows, (r) => JSON.stringify(r.input))}::text[],
-      ${col(rows, (r) => JSON.stringify(r.slices))}::text[],
-      ${col(rows, (r) => iso(r.occurredAt))}::text[]
-    ) as t(external_id, input, slices, observed_at)
+    from t
     on conflict (model_id, external_id) do nothing`);
 }
 
+const SHADOW_COLUMNS: BatchColumn<ShadowPrediction>[] = [
+  { name: 'version_id', type: 'int', of: (r) => r.versionId },
+  { name: 'request_id', type: 'text', of: (r) => r.requestId },
+  { name: 'score', type: 'float8', of: (r) => r.score },
+  { name: 'decision', type: 'smallint', of: (r) => r.decision },
+  { name: 'attributes', type: 'text', of: (r) => JSON.stringify(r.attributes) },
+  { name: 'occurred_at', type: 'text', of: (r) => iso(r.occurredAt) },
+];
+
 async function insertShadow(tx: DbOrTx, modelId: number, shadow: ShadowPrediction[]): Promise<number> {
   if (shadow.length === 0) return 0;
-  const result = await tx.execute(sql`
-    insert into ${shadowPredictions} (model_id, version_id, request_id, score, decision, attributes, occurred_at)
-    select ${modelId}, t.version_id, t.request_id, t.score, t.decision, t.attributes::jsonb, t.occurred_at::timestamptz
-    from unnest(
-      ${col(shadow, (r) => r.versionId)}::int[],
-      ${col(shadow, (r) => r.requestId)}::text[],
-      ${col(shadow, (r) => r.score)}::float8[],
-      ${col(shadow, (r) => r.decision)}::smallint[],
-      ${col(shadow, (r) => JSON.stringify(r.attributes))}::text[],
-      ${col(shadow, (r) => iso(r.occurredAt))}::text[]
-    ) as t(version_id, request_id, score, decision, attributes, occurred_at)
-    on conflict (model_id, version_id, request_id) do nothing
-    returning 1`);
-  return resultRows(result).length;
+  const rows = batchRows(SHADOW_COLUMNS, shadow);
+  const [r] = resultRows<{ n: number }>(
+    await tx.execute(sql`
+      with t as (${rows}), inserted as (
+        insert into ${shadowPredictions} (model_id, version_id, request_id, score, decision, attributes, occurred_at)
+        select ${modelId}, t.version_id::int, t.request_id, t.score::float8, t.decision::smallint, t.attributes::jsonb, t.occurred_at::timestamptz
+        from t
+        on conflict (model_id, version_id, request_id) do nothing
+        returning 1
+      )
+      select count(*)::int as n from inserted`),
+  );
+  return Number(r!.n);
 }
 
 /** Abstained requests become review items in the transaction that logs them (db/review); each names its example. */
@@ -187,12 +211,13 @@ async function firstConflict(tx: DbOrTx, modelId: number, rows: { versionId: num
 export async function logServedElsewhere(db: DbOrTx, batch: Batch): Promise<{ logged: number; shadowed: number; reviews: number }> {
   return db.transaction(async (tx) => {
     const logged = await insertServed(tx, batch);
-    const served = await firstConflict(tx, batch.modelId, batch.served, false);
+    // Rows this transaction inserted compare equal to themselves: only a batch with duplicates can conflict.
+    const served = logged < batch.served.length ? await firstConflict(tx, batch.modelId, batch.served, false) : undefined;
     if (served) throw new PredictionLogConflict({ ...served, shadowVersion: null });
     await insertRequestExamples(tx, batch.modelId, batch.examples);
     const reviews = await queueAbstained(tx, batch);
     const shadowed = await insertShadow(tx, batch.modelId, batch.shadow);
-    const shadow = await firstConflict(tx, batch.modelId, batch.shadow, true);
+    const shadow = shadowed < batch.shadow.length ? await firstConflict(tx, batch.modelId, batch.shadow, true) : undefined;
     if (shadow) throw new PredictionLogConflict({ ...shadow, shadowVersion: shadow.given.version });
     return { logged, shadowed, reviews };
   });

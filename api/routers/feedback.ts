@@ -54,7 +54,10 @@ const COMMON_KEYS = new Set(['kind', ...Object.keys(common)]);
 
 /** The kind-specific fields, stored as the event's value. */
 function valueOf(e: FeedbackEventInput): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(e).filter(([k]) => !COMMON_KEYS.has(k)));
+  // A loop, not entries/filter/fromEntries: three arrays per event are 30,000 of a full batch's allocations.
+  const value: Record<string, unknown> = {};
+  for (const k in e) if (!COMMON_KEYS.has(k)) value[k] = e[k as keyof FeedbackEventInput];
+  return value;
 }
 
 // ---------------------------------------------------------------------------------------------
