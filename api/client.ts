@@ -9,7 +9,8 @@ const MAX_PLAIN_DEPTH = 64;
 
 /**
  * Whether superjson would send `value` exactly as JSON does, with no annotations: strings, booleans, null,
- * finite numbers other than -0, dense arrays and plain objects of those, no object reached twice.
+ * finite numbers other than -0, dense arrays and plain objects of those, no object reached twice, no key
+ * superjson refuses.
  */
 export function plainJson(value: unknown): boolean {
   const seen = new Set<object>();
@@ -31,7 +32,11 @@ export function plainJson(value: unknown): boolean {
         }
         const proto = Object.getPrototypeOf(v);
         if (proto !== Object.prototype && proto !== null) return false;
-        for (const k in v) if (!plain((v as Record<string, unknown>)[k], depth + 1)) return false;
+        for (const k in v) {
+          // superjson refuses these keys (a prototype pollution risk): its walk throws, and so must the call.
+          if (k === '__proto__' || k === 'constructor' || k === 'prototype') return false;
+          if (!plain((v as Record<string, unknown>)[k], depth + 1)) return false;
+        }
         return true;
       }
       default:
