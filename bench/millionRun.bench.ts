@@ -24,10 +24,10 @@
 //     plane's GET of the training split (server-side, request start to response finish, seen through
 //     node:diagnostics_channel) inside trainer.train; training = the rest of trainer.train (the thread,
 //     the artifact PUT); scoring = the trainer.score activities (candidate and champion, in parallel);
-//     evaluation = the evaluation engine's time on the same held-out scores and labels (measured below:
-//     the activity's own share cannot be seen from outside, so this is an estimate); packet = the rest
-//     of evaluateVersions (loading held-out members and score sets, storing reports, building and hashing
-//     the approval packet); decision = judgeGate and the rollout's activities (routes, shadow and canary
+//     evaluation = the evaluation engine's time on the same held-out labels and slices with both versions'
+//     scores, and the approval packet's statistics (measured below: the activity's own share cannot be
+//     seen from outside, so this is an estimate); packet = the rest of evaluateVersions (loading held-out
+//     members and score sets, storing reports, hashing and storing the packet); decision = judgeGate and the rollout's activities (routes, shadow and canary
 //     analyses, promotion); bookkeeping = every other activity of the run (recordRunStep, planTraining,
 //     recordCandidate, planEvaluationScoring, finishRun); orchestration = the run's wall time covered by
 //     no activity, child or timer (queue waits, workflow tasks); waits = the configured shadow and canary
@@ -38,8 +38,8 @@
 //     rows from a CSV file into a scratch table shaped as examples (import); one INSERT ... SELECT of the
 //     members into a scratch table shaped as dataset_snapshot_members (snapshot); `psql \copy` of the
 //     training split's lines as the data plane writes them (export); trainHashedLogReg on the training
-//     rows in memory (training); predictBatch on the held-out rows, once per scored version (scoring);
-//     evaluateVersion on the held-out labels and slices with those scores, once per evaluated version
+//     rows in memory (training); predictBatch of the held-out rows by it and by the champion trained
+//     the same way on the first rows (scoring); evaluateVersion of both and buildApprovalPacket on them
 //     (evaluation).
 //  5. ratios to the floors, shares of the run's wall time (import + run less the configured waits),
 //     peak RSS (this process: API + worker + driver) during import and run, and the histories' sizes.
@@ -55,7 +55,7 @@ import { eq, sql } from 'drizzle-orm';
 import { createApiClient } from '../api/client';
 import { calibrationBinsOf, gatePolicySchema } from '../analysis/policy';
 import { intersectionPairs } from '../analysis/intersectionReport';
-import { defaultEvaluationSettings, encodeHeldOut, evaluateVersion } from '../analysis/report';
+import { buildApprovalPacket, defaultEvaluationSettings, encodeHeldOut, evaluateVersion } from '../analysis/report';
 import { resultRows } from '../db/queries';
 import { routes, runs } from '../db/schema';
 import { issueToken } from '../db/tokens';
@@ -433,42 +433,57 @@ async function main(): Promise<void> {
     // training, scoring, evaluation: on the rows in memory.
     const train: LabelledInput[] = [];
     const heldout: ReturnType<typeof exampleAt>[] = [];
+    let championTrain = 0;
     for (let i = 1; i <= n; i++) {
       const e = exampleAt(i);
+      if (e.split === 'train' && i <= championRows) championTrain++;
       if (e.split === 'train') train.push({ input: e.input, label: e.label });
       else heldout.push(e);
     }
+    const params = { ...defaultTrainerParams, ...TRAINER_PARAMS };
     let artifact!: Awaited<ReturnType<typeof trainHashedLogReg>>;
-    await floor('training', async () => (artifact = await trainHashedLogReg(train, { ...defaultTrainerParams, ...TRAINER_PARAMS })));
-    const scoredVersions = run.intervals.activities.filter((a) => a.name === 'trainer.score').length;
+    await floor('training', async () => (artifact = await trainHashedLogReg(train, params)));
+    // The champion as the bootstrap run trained it: on the first rows' training split (not timed).
+    const championArtifact = await trainHashedLogReg(train.slice(0, championTrain), params);
+    const heldoutInputs = heldout.map((e) => e.input);
     let scores!: Float64Array;
+    let championScores!: Float64Array;
     await floor('scoring', () => {
-      for (let k = 0; k < scoredVersions; k++) scores = predictBatch(artifact, heldout.map((e) => e.input));
+      scores = predictBatch(artifact, heldoutInputs);
+      championScores = predictBatch(championArtifact, heldoutInputs);
     });
+    // evaluation: both versions through the engine, then the packet's statistics (paired differences,
+    // thresholds, the policy's judgement): what evaluateVersions computes, without its reads and writes.
     const policy = gatePolicySchema.parse(GATE_POLICY);
     const attributeNames = ['lang', 'sender_tld'];
     const data = encodeHeldOut(
       heldout.map((e) => e.label),
       Object.fromEntries(attributeNames.map((a) => [a, heldout.map((e) => e.slices[a as 'lang' | 'sender_tld'])])),
     );
-    await floor('evaluation', () => {
-      for (let k = 0; k < scoredVersions; k++) {
-        evaluateVersion(data, scores, {
-          settings: { ...defaultEvaluationSettings, confidence: policy.confidence },
-          sensitive: data.attributes.filter((a) => a.values.length <= 8).map((a) => a.name),
-          minGroupSupport: policy.minSliceSupport,
-          calibrationBins: calibrationBinsOf(policy),
-          intersections: intersectionPairs(policy, attributeNames),
-        });
-      }
-    });
+    const settings = { ...defaultEvaluationSettings, confidence: policy.confidence };
+    const evaluate = (s: Float64Array) =>
+      evaluateVersion(data, s, {
+        settings,
+        sensitive: data.attributes.filter((a) => a.values.length <= 8).map((a) => a.name),
+        minGroupSupport: policy.minSliceSupport,
+        calibrationBins: calibrationBinsOf(policy),
+        intersections: intersectionPairs(policy, attributeNames),
+      });
+    const evaluation = () => {
+      const candidate = { versionId: 2, version: 2, reportHash: '', scores, evaluation: evaluate(scores) };
+      const champion = { versionId: 1, version: 1, reportHash: '', scores: championScores, evaluation: evaluate(championScores) };
+      buildApprovalPacket({ runId, model: name, data, policy, policyVersion: 1, candidate, champion, traffic: [], settings });
+    };
+    // Once untimed: in the run the engine's code was warm from the saturation check's evaluations.
+    evaluation();
+    await floor('evaluation', evaluation);
     const processPeakRss = Math.max(...[importRss, runRss, sampler.peakRss(0, Date.now())]);
 
     // 3 and 5. Phases of the run.
     const acts = run.intervals.activities;
     const named = (...names: string[]) => acts.filter((a) => names.includes(a.name));
     const [train1] = named('trainer.train');
-    const [evaluate] = named('evaluateVersions');
+    const [evaluateAct] = named('evaluateVersions');
     const exportReqs = plane.filter((r) => r.method === 'GET' && r.url.includes('/examples') && train1 && within(train1)(r));
     const scoreActs = named('trainer.score');
     const waits = rollout.intervals.timers;
@@ -479,7 +494,7 @@ async function main(): Promise<void> {
     const bookkeeping = acts.filter((a) => !known.has(a.name));
     const evaluationSeconds = floors.evaluation!.seconds;
     const evalCpu = floors.evaluation!.cpu;
-    const evaluateCpu = evaluate ? sampler.cpu([evaluate]) : { proc: 0, db: 0 };
+    const evaluateCpu = evaluateAct ? sampler.cpu([evaluateAct]) : { proc: 0, db: 0 };
 
     interface Phase {
       name: string;
@@ -505,14 +520,14 @@ async function main(): Promise<void> {
       phase('saturation check (child)', false, run.intervals.children.filter((c) => c.name.startsWith('saturation-'))),
       exportPhase,
       { ...trainPhase, seconds: trainPhase.seconds - exportPhase.seconds, cpu: sub(trainPhase.cpu, exportPhase.cpu), floor: 'training', note: 'trainer.train less the export' },
-      phase('scoring', false, scoreActs, { floor: 'scoring', note: `${scoreActs.length} score jobs in parallel; floor one thread` }),
-      { name: 'evaluation', controlPlane: false, seconds: evaluationSeconds, cpu: evalCpu, floor: 'evaluation', note: 'estimate: the engine on the same data' },
+      phase('scoring', false, scoreActs, { floor: 'scoring', note: `${scoreActs.length} score jobs in parallel; floor: both in one thread` }),
+      { name: 'evaluation', controlPlane: false, seconds: evaluationSeconds, cpu: evalCpu, floor: 'evaluation', note: 'estimate: the engine (2 versions + the packet\'s statistics) on the same data' },
       {
         name: 'packet',
         controlPlane: true,
-        seconds: (evaluate ? (evaluate.to - evaluate.from) / 1000 : 0) - evaluationSeconds,
+        seconds: (evaluateAct ? (evaluateAct.to - evaluateAct.from) / 1000 : 0) - evaluationSeconds,
         cpu: sub(evaluateCpu, evalCpu),
-        note: 'evaluateVersions less the evaluation',
+        note: 'evaluateVersions less the evaluation: reads, reports, hash, writes',
       },
       phase('decision', true, decision, { note: 'judgeGate and the rollout activities' }),
       phase('bookkeeping activities', true, bookkeeping, { note: `${bookkeeping.length} activities` }),
