@@ -501,6 +501,8 @@ async function main(): Promise<void> {
       controlPlane: boolean;
       seconds: number;
       cpu: { proc: number; db: number };
+      /** Peak RSS of this process while the phase ran. */
+      rss: number;
       floor?: keyof typeof floors;
       note?: string;
     }
@@ -509,24 +511,26 @@ async function main(): Promise<void> {
       controlPlane,
       seconds: seconds(union(ivs)),
       cpu: sampler.cpu(union(ivs)),
+      rss: Math.max(0, ...ivs.map((iv) => sampler.peakRss(iv.from, iv.to))),
       ...extra,
     });
     const trainPhase = phase('training', false, train1 ? [train1] : []);
     const exportPhase = phase('export to the trainer', true, exportReqs, { floor: 'export' });
     const sub = (a: { proc: number; db: number }, b: { proc: number; db: number }) => ({ proc: a.proc - b.proc, db: a.db - b.db });
     const phases: Phase[] = [
-      { name: 'import', controlPlane: true, seconds: importSeconds, cpu: sampler.cpu(imports), floor: 'import' },
+      { name: 'import', controlPlane: true, seconds: importSeconds, cpu: sampler.cpu(imports), rss: importRss, floor: 'import' },
       phase('snapshot', true, named('freezeSnapshot'), { floor: 'snapshot' }),
       phase('saturation check (child)', false, run.intervals.children.filter((c) => c.name.startsWith('saturation-'))),
       exportPhase,
       { ...trainPhase, seconds: trainPhase.seconds - exportPhase.seconds, cpu: sub(trainPhase.cpu, exportPhase.cpu), floor: 'training', note: 'trainer.train less the export' },
       phase('scoring', false, scoreActs, { floor: 'scoring', note: `${scoreActs.length} score jobs in parallel; floor: both in one thread` }),
-      { name: 'evaluation', controlPlane: false, seconds: evaluationSeconds, cpu: evalCpu, floor: 'evaluation', note: 'estimate: the engine (2 versions + the packet\'s statistics) on the same data' },
+      { name: 'evaluation', controlPlane: false, seconds: evaluationSeconds, cpu: evalCpu, rss: evaluateAct ? sampler.peakRss(evaluateAct.from, evaluateAct.to) : 0, floor: 'evaluation', note: 'estimate: the engine (2 versions + the packet\'s statistics) on the same data' },
       {
         name: 'packet',
         controlPlane: true,
         seconds: (evaluateAct ? (evaluateAct.to - evaluateAct.from) / 1000 : 0) - evaluationSeconds,
         cpu: sub(evaluateCpu, evalCpu),
+        rss: evaluateAct ? sampler.peakRss(evaluateAct.from, evaluateAct.to) : 0,
         note: 'evaluateVersions less the evaluation: reads, reports, hash, writes',
       },
       phase('decision', true, decision, { note: 'judgeGate and the rollout activities' }),
@@ -545,7 +549,7 @@ async function main(): Promise<void> {
     );
     console.log(`  run wall ${fmt(run.seconds)} s, of which configured waits ${fmt(waitSeconds)} s; import ${fmt(importSeconds)} s; shares below are of import + run less the waits = ${fmt(productSeconds)} s`);
     table(
-      ['phase', 'wall s', 'share', 'process CPU s', 'PostgreSQL CPU s', 'floor s', 'floor CPU s (proc/db)', 'x floor', 'target', 'how'],
+      ['phase', 'wall s', 'share', 'process CPU s', 'PostgreSQL CPU s', 'peak RSS GiB', 'floor s', 'floor CPU s (proc/db)', 'x floor', 'target', 'how'],
       phases.map((p) => {
         const fl = p.floor ? floors[p.floor] : undefined;
         const ratio = fl ? p.seconds / fl.seconds : NaN;
@@ -556,6 +560,7 @@ async function main(): Promise<void> {
           `${fmt((100 * p.seconds) / productSeconds)}%`,
           fmt(p.cpu.proc, 2),
           fmt(p.cpu.db, 2),
+          fmt(p.rss / 2 ** 30, 2),
           fl ? fmt(fl.seconds, 2) : '',
           fl ? `${fmt(fl.cpu.proc, 2)}/${fmt(fl.cpu.db, 2)}` : '',
           fl ? fmt(ratio, 2) : '',
@@ -571,6 +576,13 @@ async function main(): Promise<void> {
         `without the import ${fmt(controlSeconds - importSeconds)} s = ${fmt((100 * (controlSeconds - importSeconds)) / (run.seconds - waitSeconds))}% of the run less its waits`,
     );
     console.log(`  export: ${fmt(exportBytes / 1e6)} MB of NDJSON in ${exportReqs.length} request(s); the floor is psql \\copy of the same lines`);
+    const satSpan = run.intervals.children.find((c) => c.name.startsWith('saturation-'));
+    const satReads = satSpan ? plane.filter((r) => r.method === 'GET' && r.url.includes('/examples') && within(satSpan)(r)) : [];
+    const satTrains = saturation.intervals.activities.filter((a) => a.name === 'trainer.train');
+    console.log(
+      `  saturation child: ${satTrains.length} trainings (${fmt(seconds(satTrains))} s summed), ${satReads.length} data-plane reads (${fmt(seconds(satReads))} s summed, ${fmt(seconds(union(satReads)))} s of wall); ` +
+        `its activities by execution s: ${[...saturation.activities.entries()].sort((a, b) => b[1].execSeconds - a[1].execSeconds).map(([k, a]) => `${k} ${a.count}x ${a.execSeconds.toFixed(1)}`).join(', ')}`,
+    );
     const gib = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
     console.log(`  peak RSS of this process (API + worker + driver): import ${gib(importRss)}, run ${gib(runRss)} (target < 1 GiB: ${Math.max(importRss, runRss) < 2 ** 30 ? 'met' : 'MISSED'}); with the floors' in-memory rows ${gib(processPeakRss)}`);
     const hist = (label: string, m: HistoryMeasure) => [label, String(m.events), kb(m.serverBytes), `${m.payloads} / ${kb(m.payloadBytes)}`, `${kb(m.largest.bytes)} (${m.largest.where})`, fmt(m.seconds)];
@@ -582,7 +594,7 @@ async function main(): Promise<void> {
         .map(([k, a]) => `${k} ${a.count}x ${a.waitSeconds.toFixed(2)}/${a.execSeconds.toFixed(2)}`)
         .join(', ')}`,
     );
-    console.log(`  run steps (s): ${run.steps.map((s) => `${s.step} ${s.seconds.toFixed(2)}`).join(', ')}`);
+    console.log(`  run steps (s, peak RSS GiB): ${run.steps.map((s) => `${s.step} ${s.seconds.toFixed(2)} (${(sampler.peakRss(s.from, s.to) / 2 ** 30).toFixed(2)})`).join(', ')}`);
   } finally {
     sampler.stop();
     rmSync(dir, { recursive: true, force: true });
