@@ -36,9 +36,9 @@
 //     writer processes), sampled every 100 ms and read at the phase's ends.
 //  4. floors, after the run (so their memory is not in the run's peak RSS): `psql \copy` of the same
 //     rows from a CSV file into a scratch table shaped as examples (import); one INSERT ... SELECT of the
-//     members into a scratch table shaped as dataset_snapshot_members (snapshot); `psql \copy` of the
-//     training split's lines as the data plane writes them (export); trainHashedLogReg on the training
-//     rows in memory (training); predictBatch of the held-out rows by it and by the champion trained
+//     members into a scratch table shaped as dataset_snapshot_members (snapshot), both with the real
+//     tables' indexes, defaults and foreign keys; `psql \copy` of the training split's lines as the data
+//     plane writes them (export); trainHashedLogReg on the training rows in memory (training); predictBatch of the held-out rows by it and by the champion trained
 //     the same way on the first rows (scoring); evaluateVersion of both and buildApprovalPacket on them
 //     (evaluation).
 //  5. ratios to the floors, shares of the run's wall time (import + run less the configured waits),
@@ -395,7 +395,13 @@ async function main(): Promise<void> {
       sampler.take();
       floors[key] = { seconds: (to - from) / 1000, cpu: sampler.cpu([{ from, to }]) };
     };
-    // import: the same rows as CSV into a table of examples' shape (its indexes and defaults), by psql \copy.
+    /** A scratch table of `table`'s shape: columns, defaults, indexes and constraints, its foreign keys too (which LIKE leaves out). */
+    const scratchLike = async (table: string, name: string) => {
+      await db.execute(sql.raw(`create table ${name} (like ${table} including all)`));
+      const fks = resultRows<{ def: string }>(await db.execute(sql`select pg_get_constraintdef(oid) as def from pg_constraint where conrelid = ${table}::regclass and contype = 'f'`));
+      for (const fk of fks) await db.execute(sql.raw(`alter table ${name} add ${fk.def}`));
+    };
+    // import: the same rows as CSV into a table of examples' shape (indexes, defaults, foreign keys), by psql \copy.
     const csv = join(dir, 'examples.csv');
     await new Promise<void>((resolve, reject) => {
       const out = createWriteStream(csv);
@@ -413,12 +419,12 @@ async function main(): Promise<void> {
       };
       write();
     });
-    await db.execute(sql.raw(`create table ${scratch.examples} (like examples including all)`));
+    await scratchLike('examples', scratch.examples);
     await floor('import', () => psqlCommand(url!, `\\copy ${scratch.examples} (model_id, external_id, input, label, slices, split) from '${csv}' with (format csv)`));
     await db.execute(sql.raw(`drop table ${scratch.examples}`));
     rmSync(csv);
     // snapshot: the members copied by one statement into a table of their shape.
-    await db.execute(sql.raw(`create table ${scratch.members} (like dataset_snapshot_members including all)`));
+    await scratchLike('dataset_snapshot_members', scratch.members);
     await floor('snapshot', () =>
       psqlCommand(url!, `insert into ${scratch.members} (snapshot_id, example_id, split, label) select ${snap.id}, e.id, e.split, e.label from examples e where e.model_id = ${modelId} and e.label is not null`),
     );
