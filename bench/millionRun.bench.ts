@@ -38,9 +38,9 @@
 //     rows from a CSV file into a scratch table shaped as examples (import); one INSERT ... SELECT of the
 //     members into a scratch table shaped as dataset_snapshot_members (snapshot), both with the real
 //     tables' indexes, defaults and foreign keys; `psql \copy` of the training split's lines as the data
-//     plane writes them (export); trainHashedLogReg on the training rows in memory (training); predictBatch of the held-out rows by it and by the champion trained
-//     the same way on the first rows (scoring); evaluateVersion of both and buildApprovalPacket on them
-//     (evaluation).
+//     plane writes them (export); trainHashedLogReg on the training rows in memory (training);
+//     predictBatch of the held-out rows by it and by the champion trained the same way on the first rows
+//     (scoring); evaluateVersion of both and buildApprovalPacket on them (evaluation).
 //  5. ratios to the floors, shares of the run's wall time (import + run less the configured waits),
 //     peak RSS (this process: API + worker + driver) during import and run, and the histories' sizes.
 // The model's examples, snapshot members, predictions and shadow predictions are deleted afterwards
