@@ -19,16 +19,10 @@
 // lasts until the next one is recorded), with the activities that took the longest. The model's
 // examples and snapshot members are deleted afterwards (the small records stay).
 import { parseArgs } from 'node:util';
-import { historyToJSON, type History } from '@temporalio/common/lib/proto-utils';
-import { defaultPayloadConverter } from '@temporalio/common';
-import { tsToMs } from '@temporalio/common/lib/time';
-import protos from '@temporalio/proto';
 import { eq, sql } from 'drizzle-orm';
 import { evalReports, runs } from '../db/schema';
 import { startTestEnv, uid, waitForStatus, type TestEnv } from '../test/helpers';
-
-// CommonJS: the namespace comes off the default export.
-const { temporal } = protos;
+import { GATE_POLICY, kb, measureHistory, table, type HistoryMeasure } from './runMeasure';
 
 const url = process.env.DATABASE_URL;
 if (!url) {
@@ -55,113 +49,6 @@ function flags(argv: string[]) {
   if (!Number.isInteger(seeds) || seeds < 2 || seeds > 10) throw new Error(`--seeds: bad value ${values.seeds} (an integer in 2..10, as runs.start takes it)`);
   return { rows, saturation: values.saturation, seeds };
 }
-
-interface Payload {
-  bytes: number;
-  where: string;
-}
-
-interface HistoryMeasure {
-  events: number;
-  serverBytes: number;
-  protoBytes: number;
-  jsonBytes: number;
-  payloads: number;
-  payloadBytes: number;
-  largest: Payload;
-  /** Seconds per run step (recordRunStep to the next one); empty for a child workflow. */
-  steps: { step: string; seconds: number }[];
-  /** Activities by type: count, seconds scheduled → started (queue wait), started → completed. */
-  activities: Map<string, { count: number; waitSeconds: number; execSeconds: number }>;
-  seconds: number;
-}
-
-/** Every Payload in an event (inputs, results, heartbeat details, memo, search attributes, failures' details). */
-function payloadsOf(value: unknown, where: string, out: Payload[]): void {
-  if (value === null || typeof value !== 'object' || value instanceof Uint8Array) return;
-  if (Array.isArray(value)) {
-    for (const v of value) payloadsOf(v, where, out);
-    return;
-  }
-  const o = value as Record<string, unknown>;
-  if (o.data instanceof Uint8Array && 'metadata' in o) {
-    const metadata = Object.entries((o.metadata ?? {}) as Record<string, Uint8Array>).reduce((s, [k, v]) => s + k.length + v.length, 0);
-    out.push({ bytes: o.data.length + metadata, where });
-    return;
-  }
-  for (const v of Object.values(o)) payloadsOf(v, where, out);
-}
-
-/** An event's name for the table: its type, and the activity's for activity events. */
-function eventName(e: NonNullable<History['events']>[number], activityOf: Map<string, string>): string {
-  const type = temporal.api.enums.v1.EventType[e.eventType ?? 0] ?? String(e.eventType);
-  const scheduled = e.activityTaskScheduledEventAttributes;
-  if (scheduled) return `${type} ${scheduled.activityType?.name}`;
-  for (const attrs of [e.activityTaskStartedEventAttributes, e.activityTaskCompletedEventAttributes, e.activityTaskFailedEventAttributes]) {
-    if (attrs) return `${type} ${activityOf.get(String(attrs.scheduledEventId)) ?? '?'}`;
-  }
-  return type;
-}
-
-async function measure(env: TestEnv, workflowId: string): Promise<HistoryMeasure> {
-  const handle = env.services.client.workflow.getHandle(workflowId);
-  const described = await handle.describe();
-  const history: History = await handle.fetchHistory();
-  const events = history.events ?? [];
-  const activityOf = new Map<string, string>();
-  const scheduledAt = new Map<string, number>();
-  const startedAt = new Map<string, number>();
-  const activities = new Map<string, { count: number; waitSeconds: number; execSeconds: number }>();
-  const stepMarks: { step: string; t: number }[] = [];
-  const payloads: Payload[] = [];
-  for (const e of events) {
-    const t = tsToMs(e.eventTime);
-    const s = e.activityTaskScheduledEventAttributes;
-    if (s) {
-      const name = s.activityType?.name ?? '?';
-      activityOf.set(String(e.eventId), name);
-      scheduledAt.set(String(e.eventId), t);
-      if (name === 'recordRunStep') {
-        const [arg] = (s.input?.payloads ?? []).map((p) => defaultPayloadConverter.fromPayload<{ step: string }>(p));
-        stepMarks.push({ step: arg!.step, t });
-      }
-    }
-    const st = e.activityTaskStartedEventAttributes;
-    if (st) startedAt.set(String(st.scheduledEventId), t);
-    const c = e.activityTaskCompletedEventAttributes;
-    if (c) {
-      const id = String(c.scheduledEventId);
-      const name = activityOf.get(id) ?? '?';
-      const a = activities.get(name) ?? { count: 0, waitSeconds: 0, execSeconds: 0 };
-      a.count++;
-      a.waitSeconds += (startedAt.get(id)! - scheduledAt.get(id)!) / 1000;
-      a.execSeconds += (t - startedAt.get(id)!) / 1000;
-      activities.set(name, a);
-    }
-    payloadsOf(e, eventName(e, activityOf), payloads);
-  }
-  const end = tsToMs(events.at(-1)!.eventTime);
-  const steps = stepMarks.map((m, i) => ({ step: m.step, seconds: ((stepMarks[i + 1]?.t ?? end) - m.t) / 1000 }));
-  const largest = payloads.reduce((a, b) => (b.bytes > a.bytes ? b : a), { bytes: 0, where: '-' });
-  return {
-    events: events.length,
-    serverBytes: Number(described.raw.workflowExecutionInfo?.historySizeBytes ?? 0),
-    protoBytes: temporal.api.history.v1.History.encode(history).finish().length,
-    jsonBytes: Buffer.byteLength(historyToJSON(history)),
-    payloads: payloads.length,
-    payloadBytes: payloads.reduce((s, p) => s + p.bytes, 0),
-    largest,
-    steps,
-    activities,
-    seconds: (end - tsToMs(events[0]!.eventTime)) / 1000,
-  };
-}
-
-/** A gate that passes a learnable model without sign-off: one loose bound. */
-const GATE_POLICY = {
-  minSliceSupport: 30,
-  rules: [{ kind: 'bound' as const, id: 'overall-fpr', metric: 'fpr' as const, slices: 'overall' as const, max: 0.5 }],
-};
 
 /**
  * `n` labelled examples in one statement. A multiplicative hash of i decides the label (40% spam), a
@@ -224,8 +111,8 @@ async function oneSize(env: TestEnv, n: number, opts: { saturation: boolean; see
   } finally {
     clearInterval(progress);
   }
-  const run = await measure(env, runId);
-  const saturation = opts.saturation ? await measure(env, `saturation-${runId}`) : null;
+  const run = await measureHistory(env.services.client, runId);
+  const saturation = opts.saturation ? await measureHistory(env.services.client, `saturation-${runId}`) : null;
   const [report] = await db
     .select({ accuracy: sql<number | null>`(${evalReports.summary}->'classification'->'overall'->'rates'->'accuracy'->>'estimate')::float8` })
     .from(evalReports)
@@ -234,14 +121,6 @@ async function oneSize(env: TestEnv, n: number, opts: { saturation: boolean; see
   await db.execute(sql`delete from dataset_snapshot_members where snapshot_id in (select id from dataset_snapshots where model_id = ${modelId})`);
   await db.execute(sql`delete from examples where model_id = ${modelId}`);
   return { rows: n, runId, status: row.status, accuracy: report?.accuracy ?? null, insertSeconds, run, saturation };
-}
-
-const kb = (b: number) => `${(b / 1024).toFixed(1)} KiB`;
-
-function table(header: string[], body: string[][]): void {
-  const all = [header, ...body];
-  const widths = header.map((_, c) => Math.max(...all.map((r) => (r[c] ?? '').length)));
-  for (const r of all) console.log('  ' + r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  '));
 }
 
 async function main(): Promise<void> {

@@ -8,7 +8,6 @@
 // and psql.
 //   DATABASE_URL=postgres://... npx tsx bench/snapshotExport.bench.ts [--rows 1000000] [--repeat 3]
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +18,7 @@ import { openDb } from '../db/index';
 import { datasetSnapshots, models } from '../db/schema';
 import { issueToken } from '../db/tokens';
 import { benchArgs } from './args';
+import { exampleLinesQuery, psqlCopyOut, rssOf } from './runMeasure';
 
 const url = process.env.DATABASE_URL;
 if (!url) {
@@ -80,7 +80,7 @@ async function bench(url: string) {
     createInterface({ input: server.stdout! }).once('line', resolve);
     server.once('exit', (code) => reject(new Error(`the API server exited (${code}) before serving`)));
   });
-  const rssOfServer = () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${server.pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+  const rssOfServer = () => rssOf(server.pid!);
 
   interface Read {
     ms: number;
@@ -125,23 +125,7 @@ async function bench(url: string) {
   }
 
   /** The same lines as the endpoint writes them (db/trainerData exampleLineSql), in the same order, by psql \copy. */
-  function copyOnce(): Promise<Read> {
-    const query = `select concat('{"exampleId":', m.example_id, ',"externalId":', to_json(e.external_id), ',"input":', e.input, ',"label":', m.label, '}') from dataset_snapshot_members m join examples e on e.id = m.example_id where m.snapshot_id = ${snapshotId} and m.split = 'train' order by m.example_id`;
-    return new Promise((resolve, reject) => {
-      const start = performance.now();
-      const child = spawn('psql', [url!, '-v', 'ON_ERROR_STOP=1', '-c', `\\copy (${query}) to stdout`], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let bytes = 0;
-      let lines = 0;
-      let stderr = '';
-      child.stdout.on('data', (c: Buffer) => {
-        bytes += c.length;
-        for (let at = c.indexOf(10); at >= 0; at = c.indexOf(10, at + 1)) lines++;
-      });
-      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-      child.on('error', reject);
-      child.on('close', (code) => (code === 0 ? resolve({ ms: performance.now() - start, bytes, lines, peakRss: 0 }) : reject(new Error(`psql \\copy failed: ${stderr}`))));
-    });
-  }
+  const copyOnce = (): Promise<Read> => psqlCopyOut(url, exampleLinesQuery(snapshotId, 'train')).then((r) => ({ ...r, peakRss: 0 }));
 
   async function bestOf(f: () => Promise<Read>): Promise<Read> {
     await f(); // warm-up: caches, JIT

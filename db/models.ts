@@ -2,6 +2,7 @@
 import { and, asc, count, desc, eq, or, sql } from 'drizzle-orm';
 import type { Db, DbOrTx } from './index';
 import { writeAudit } from './auditLog';
+import { resultRows } from './queries';
 import { addPolicyVersion, currentPolicy } from './policies';
 import type { Json } from './schema';
 import { approvals, artifacts, datasetSnapshots, deploymentEvents, evalReports, examples, gateResults, modelVersions, models, routes, runs, saturationReports } from './schema';
@@ -299,25 +300,35 @@ export interface NewExample {
   observedAt?: string | undefined;
 }
 
-/** Adds examples; one whose external id the model already has is left as it is. Returns how many were new. */
+/**
+ * Adds examples; one whose external id the model already has is left as it is. Returns how many were new.
+ * The batch travels as one JSON parameter that the database unpacks (jsonb_to_recordset), in the batch's
+ * order: a multi-row VALUES built by the query builder cost about 45 µs of CPU a row (eight parameters
+ * each, checked and mapped one by one), most of an import's time at a million rows.
+ */
 export async function insertExamples(db: DbOrTx, modelId: number, rows: NewExample[]): Promise<number> {
-  const inserted = await db
-    .insert(examples)
-    .values(
-      rows.map((e) => ({
-        modelId,
-        externalId: e.externalId,
-        // The column's type predates feature schemas (text fields only); jsonb holds any of these values.
-        input: e.input as Record<string, string>,
-        label: e.label,
-        slices: e.slices,
-        split: e.split,
-        observedAt: e.observedAt ? new Date(e.observedAt) : null,
-      })),
-    )
-    .onConflictDoNothing({ target: [examples.modelId, examples.externalId] })
-    .returning({ id: examples.id });
-  return inserted.length;
+  const batch = JSON.stringify(
+    rows.map((e) => ({
+      external_id: e.externalId,
+      input: e.input,
+      label: e.label,
+      slices: e.slices,
+      split: e.split,
+      // ISO with its offset, so the session's time zone never reads it.
+      observed_at: e.observedAt ? new Date(e.observedAt).toISOString() : null,
+    })),
+  );
+  const [row] = resultRows<{ n: number | string }>(
+    await db.execute(sql`
+      with added as (
+        insert into examples (model_id, external_id, input, label, slices, split, observed_at)
+        select ${modelId}, r.external_id, r.input, r.label, r.slices, r.split, r.observed_at
+        from jsonb_to_recordset(${batch}::jsonb) as r(external_id text, input jsonb, label smallint, slices jsonb, split text, observed_at timestamptz)
+        on conflict (model_id, external_id) do nothing
+        returning 1)
+      select count(*)::int as n from added`),
+  );
+  return Number(row?.n ?? 0);
 }
 
 /** Version numbers of a model's versions by id (0 for an id it does not have). */

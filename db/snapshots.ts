@@ -1,6 +1,6 @@
 // Dataset snapshots: a run's labelled examples frozen in the database itself, whatever their number
 // (a million rows are never carried through the process; the content hash is computed where they are).
-import { eq, sql } from 'drizzle-orm';
+import { eq, sql, type SQL } from 'drizzle-orm';
 import type { Db } from './index';
 import { resultRows } from './queries';
 import { datasetSnapshots, type HeldOutDesign, type SnapshotLabelMix } from './schema';
@@ -49,8 +49,9 @@ export async function snapshotOfRun(db: Db, runId: string): Promise<FrozenSnapsh
 
 /**
  * Freezes a model's labelled examples as the run's snapshot, in one transaction: the members copied by
- * one statement (so they are one consistent set), then the content hash (sha256 of `externalId \t label
- * \t split` lines in external-id order, as it has always been computed) and the counts read from them.
+ * one statement (so they are one consistent set), which also reads the content hash (sha256 of
+ * `externalId \t label \t split` lines in external-id order, as it has always been computed), the counts
+ * and the label mix from the rows it copies.
  * With a time design the split is by observedAt against one cut (computed in the database: the newest
  * example minus the window, or the observedAt of the k-th newest dated example, k = max(1, round(f x n)));
  * undated examples are left out and counted. The design, the cut and the counts are recorded on the
@@ -88,34 +89,49 @@ export async function freezeLabelledExamples(db: Db, input: { modelId: number; r
         );
         cut = c!.cut;
       }
-      await tx.execute(sql`
-        insert into dataset_snapshot_members (snapshot_id, example_id, split, label)
-        select ${snap.id}, e.id, case when e.observed_at >= ${cut}::timestamptz then 'heldout' else 'train' end, e.label
-        from examples e where ${labelled} and e.observed_at is not null and not (${selected} and e.observed_at >= ${cut}::timestamptz)`);
-    } else {
-      await tx.execute(sql`
-        insert into dataset_snapshot_members (snapshot_id, example_id, split, label)
-        select ${snap.id}, e.id, e.split, e.label from examples e where ${labelled} and not (${selected} and e.split = 'heldout')`);
     }
-    const [facts] = resultRows<{ hash: string | null; train: string; heldout: string; train_from: string | null; train_to: string | null; heldout_from: string | null; heldout_to: string | null }>(
+    // One pass over the model's examples: the candidates (with their split under the design, and whether
+    // they stay: a selected label on the held-out side does not) are copied as members, and the hash, the
+    // counts, the time spans, the selected labels left out and the label mix are read from the same rows,
+    // so no statement joins the members back to the examples (at a million rows those joins, planned on
+    // the members' stale statistics, took most of the freeze).
+    // The hash sorts every member's external id and the candidates are read twice: in memory, not in temporary files (this transaction only).
+    await tx.execute(sql`set local work_mem = '64MB'`);
+    const heldOutSide = option.kind === 'time' ? sql`e.observed_at >= ${cut}::timestamptz` : sql`e.split = 'heldout'`;
+    const [facts] = resultRows<{
+      hash: string | null;
+      train: string;
+      heldout: string;
+      train_from: string | null;
+      train_to: string | null;
+      heldout_from: string | null;
+      heldout_to: string | null;
+      left_out: string;
+      label_mix: SnapshotLabelMix;
+    }>(
       await tx.execute(sql`
-        select encode(sha256(convert_to(coalesce(string_agg(e.external_id || E'\t' || m.label || E'\t' || m.split, E'\n' order by e.external_id), ''), 'UTF8')), 'hex') as hash,
-               count(*) filter (where m.split = 'train')::text as train,
-               count(*) filter (where m.split = 'heldout')::text as heldout,
-               min(e.observed_at) filter (where m.split = 'train')::text as train_from,
-               max(e.observed_at) filter (where m.split = 'train')::text as train_to,
-               min(e.observed_at) filter (where m.split = 'heldout')::text as heldout_from,
-               max(e.observed_at) filter (where m.split = 'heldout')::text as heldout_to
-        from dataset_snapshot_members m join examples e on e.id = m.example_id
-        where m.snapshot_id = ${snap.id}`),
+        with cand as materialized (
+          select e.id, e.external_id, e.label, e.observed_at, e.label_source as source, coalesce(e.label_selection->>'by', 'design') as by,
+                 case when ${heldOutSide} then 'heldout' else 'train' end as split, not (${selected} and ${heldOutSide}) as keep
+          from examples e where ${labelled}${option.kind === 'time' ? sql` and e.observed_at is not null` : sql``}
+        ),
+        added as (
+          insert into dataset_snapshot_members (snapshot_id, example_id, split, label)
+          select ${snap.id}, c.id, c.split, c.label from cand c where c.keep
+        ),
+        g as (select c.source, c.by, count(*)::int as n from cand c where c.keep and c.split = 'train' group by 1, 2)
+        select encode(sha256(convert_to(coalesce(string_agg(c.external_id || E'\t' || c.label || E'\t' || c.split, E'\n' order by c.external_id) filter (where c.keep), ''), 'UTF8')), 'hex') as hash,
+               count(*) filter (where c.keep and c.split = 'train')::text as train,
+               count(*) filter (where c.keep and c.split = 'heldout')::text as heldout,
+               min(c.observed_at) filter (where c.keep and c.split = 'train')::text as train_from,
+               max(c.observed_at) filter (where c.keep and c.split = 'train')::text as train_to,
+               min(c.observed_at) filter (where c.keep and c.split = 'heldout')::text as heldout_from,
+               max(c.observed_at) filter (where c.keep and c.split = 'heldout')::text as heldout_to,
+               count(*) filter (where not c.keep)::text as left_out,
+               (${labelMixOf(sql`g`)}) as label_mix
+        from cand c`),
     );
-    const [left] = resultRows<{ n: string }>(
-      await tx.execute(sql`
-        select count(*)::text as n from examples e
-        where ${labelled} and ${selected} and not exists (select 1 from dataset_snapshot_members m where m.snapshot_id = ${snap.id} and m.example_id = e.id)
-          and ${option.kind === 'time' ? sql`e.observed_at is not null` : sql`true`}`),
-    );
-    const selectedLeftOut = Number(left?.n ?? 0);
+    const selectedLeftOut = Number(facts?.left_out ?? 0);
     const trainCount = Number(facts?.train ?? 0);
     const heldoutCount = Number(facts?.heldout ?? 0);
     if (trainCount < TooFewLabelledExamples.MIN || heldoutCount < TooFewLabelledExamples.MIN) {
@@ -139,8 +155,7 @@ export async function freezeLabelledExamples(db: Db, input: { modelId: number; r
           }
         : { kind: 'split', trainCount, heldoutCount, selectedLeftOut };
     const asOf = option.kind === 'time' ? new Date(iso(cut)) : span?.newest ? new Date(iso(span.newest)) : null;
-    await tx.update(datasetSnapshots).set({ contentHash, trainCount, heldoutCount, heldOutDesign, asOf }).where(eq(datasetSnapshots.id, snap.id));
-    await tx.execute(sql`update dataset_snapshots set label_mix = (${labelMixSql(snap.id)}) where id = ${snap.id}`);
+    await tx.update(datasetSnapshots).set({ contentHash, trainCount, heldoutCount, heldOutDesign, asOf, labelMix: facts!.label_mix }).where(eq(datasetSnapshots.id, snap.id));
     return { snapshotId: snap.id, contentHash, trainCount, heldoutCount };
   });
 }
@@ -159,11 +174,17 @@ function labelMixSql(snapshotId: number) {
       where m.snapshot_id = ${snapshotId} and m.split = 'train'
       group by 1, 2
     )
+    ${labelMixOf(sql`g`)}`;
+}
+
+/** The label mix record from `groups`, a relation of (source, by, n): the training members counted by label source and selector. */
+function labelMixOf(groups: SQL) {
+  return sql`
     select jsonb_build_object(
-      'bySource', (select coalesce(jsonb_object_agg(s.source, s.n), '{}'::jsonb) from (select source, sum(n)::int as n from g group by source) s),
-      'bySelector', (select coalesce(jsonb_object_agg(s.by, s.n), '{}'::jsonb) from (select by, sum(n)::int as n from g group by by) s),
-      'train', (select coalesce(sum(n), 0)::int from g),
-      'joint', (select coalesce(jsonb_agg(jsonb_build_object('source', g.source, 'by', g.by, 'count', g.n) order by g.source collate "C", g.by collate "C"), '[]'::jsonb) from g))`;
+      'bySource', (select coalesce(jsonb_object_agg(s.source, s.n), '{}'::jsonb) from (select source, sum(n)::int as n from ${groups} group by source) s),
+      'bySelector', (select coalesce(jsonb_object_agg(s.by, s.n), '{}'::jsonb) from (select by, sum(n)::int as n from ${groups} group by by) s),
+      'train', (select coalesce(sum(n), 0)::int from ${groups}),
+      'joint', (select coalesce(jsonb_agg(jsonb_build_object('source', g.source, 'by', g.by, 'count', g.n) order by g.source collate "C", g.by collate "C"), '[]'::jsonb) from ${groups} g))`;
 }
 
 /** The label mix recorded with the snapshot (null for snapshots frozen before mixes were recorded). */

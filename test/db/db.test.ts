@@ -12,7 +12,7 @@ import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import { migrationsFolder, openDb, type Db, type OpenDbOptions, type OpenedDb } from '../../db/index';
 import { writeAudit } from '../../db/auditLog';
-import { changeProductionRoute, previousProductionVersionId, productionVersionId, type RouteChange } from '../../db/models';
+import { changeProductionRoute, insertExamples, previousProductionVersionId, productionVersionId, type NewExample, type RouteChange } from '../../db/models';
 import {
   approvals,
   auditLog,
@@ -475,6 +475,30 @@ for (const driver of drivers) {
         assert.equal(rows[0]!.label, 1);
         assert.equal(sqlState(await rejectsWith(db.insert(examples).values(ex(model.id, 1)), /unique|duplicate/i, 'plain insert')), '23505');
       });
+    });
+
+    test('insertExamples: every field as given, ids in the batch\'s order, known external ids left as they are, observedAt at its instant', async () => {
+      const model = await newModel(db);
+      const batch: NewExample[] = [
+        { externalId: 'b', input: { text: 'x "quoted" \\ ü', n: 3, ok: true, none: null }, label: 1, slices: { tld: 'edu' }, split: 'train', observedAt: '2026-03-01T10:00:00+02:00' },
+        { externalId: 'a', input: { text: 'y' }, label: null, slices: {}, split: 'heldout' },
+        { externalId: 'c', input: { text: 'z' }, label: 0, slices: {}, split: 'train', observedAt: '2026-03-01' },
+      ];
+      assert.equal(await insertExamples(db, model.id, batch), 3);
+      const rows = await db.select().from(examples).where(eq(examples.modelId, model.id)).orderBy(examples.id);
+      assert.deepEqual(rows.map((r) => r.externalId), ['b', 'a', 'c'], 'ids follow the batch');
+      assert.deepEqual(rows[0]!.input, batch[0]!.input);
+      assert.deepEqual([rows[0]!.label, rows[1]!.label, rows[2]!.label], [1, null, 0]);
+      assert.deepEqual([rows[0]!.slices, rows[1]!.slices], [{ tld: 'edu' }, {}]);
+      assert.deepEqual([rows[0]!.split, rows[1]!.split], ['train', 'heldout']);
+      assert.equal(rows[0]!.labelSource, 'import');
+      assert.equal(rows[0]!.observedAt?.toISOString(), '2026-03-01T08:00:00.000Z');
+      assert.equal(rows[1]!.observedAt, null);
+      assert.equal(rows[2]!.observedAt?.toISOString(), '2026-03-01T00:00:00.000Z', 'a date alone is midnight UTC, whatever the session time zone');
+      // Again with one new row: the known ones keep their first values.
+      assert.equal(await insertExamples(db, model.id, [{ ...batch[0]!, label: 0 }, { externalId: 'd', input: {}, label: 1, slices: {}, split: 'train' }]), 1);
+      const [b] = await db.select().from(examples).where(and(eq(examples.modelId, model.id), eq(examples.externalId, 'b')));
+      assert.equal(b!.label, 1);
     });
 
     test('bytea: a 1 MB random artifact round-trips byte-identical', async () => {
