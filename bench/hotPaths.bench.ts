@@ -5,7 +5,7 @@
 //
 //   [DATABASE_URL=postgres://...] [TEMPORAL_TEST_ADDRESS=127.0.0.1:7400] npx tsx bench/hotPaths.bench.ts
 //       [--connections 10] [--duration 10] [--warmup 2] [--batch 100] [--predict-batch 1]
-//       [--paths predict,resolve,feedback,predictions] [--log-level info]
+//       [--paths predict,resolve,feedback,predictions] [--log-level info] [--cpu-prof <dir>]
 //
 // Services as test/helpers.ts startTestEnv starts them (the API, workers and, without TEMPORAL_TEST_ADDRESS,
 // an embedded Temporal dev server; a database of the bench's own on DATABASE_URL's server, else in-memory
@@ -16,9 +16,11 @@
 //
 // Every request carries fresh ids (predict's and logPredictions' request ids, feedback's idempotency keys,
 // resolve's request key): a replayed id is written once, which would flatter the ingest paths. Every
-// answer must be a 2xx and every event sent a row: anything else fails the bench.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+// answer must be a 2xx and every event sent a row: anything else fails the bench. With --cpu-prof, the main
+// thread (the API's) is profiled during each path's measured run only, one <path>.cpuprofile each.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import { Session } from 'node:inspector/promises';
 import type { AddressInfo } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -48,6 +50,7 @@ function flags(argv: string[]) {
       'predict-batch': { type: 'string', default: '1' },
       paths: { type: 'string', default: PATHS.join(',') },
       'log-level': { type: 'string', default: 'info' },
+      'cpu-prof': { type: 'string' },
     },
   });
   const int = (name: string, s: string, min: number, max: number) => {
@@ -69,6 +72,7 @@ function flags(argv: string[]) {
     predictBatch: int('predict-batch', values['predict-batch'], 1, 10_000),
     paths,
     logLevel,
+    cpuProf: values['cpu-prof'],
   };
 }
 
@@ -215,7 +219,19 @@ module.exports = function setupRequest(req) {
       await load(floorUrl, kind, opts.warmup);
     }
     const before = await settledRows(kind);
+    const profiler = opts.cpuProf ? new Session() : null;
+    if (profiler) {
+      profiler.connect();
+      await profiler.post('Profiler.enable');
+      await profiler.post('Profiler.start');
+    }
     const api = await load(env.url, kind, opts.duration);
+    if (profiler) {
+      const { profile } = await profiler.post('Profiler.stop');
+      mkdirSync(opts.cpuProf!, { recursive: true });
+      writeFileSync(join(opts.cpuProf!, `${kind}.cpuprofile`), JSON.stringify(profile));
+      profiler.disconnect();
+    }
     const after = await settledRows(kind);
     if (kind !== 'resolve') {
       // Every 2xx answered is perRequest rows; a request still in flight when the run ended may land too.
