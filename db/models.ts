@@ -383,6 +383,19 @@ export async function routedVersion(db: DbOrTx, modelId: number, kind: RouteKind
   return row;
 }
 
+/** Every route of a model (production, canary, shadow: one row each at most) with the version behind it, in one query. */
+export function routedVersions(db: DbOrTx, modelId: number) {
+  const query = prepared(db, 'routedVersions', () =>
+    db
+      .select({ kind: routes.kind, versionId: modelVersions.id, version: modelVersions.version, trainer: modelVersions.trainer, artifactHash: modelVersions.artifactHash, weight: routes.weight, decisionRule: modelVersions.decisionRule })
+      .from(routes)
+      .innerJoin(modelVersions, eq(modelVersions.id, routes.versionId))
+      .where(eq(routes.modelId, sql.placeholder('modelId')))
+      .prepare('routedVersions'),
+  );
+  return query.execute({ modelId });
+}
+
 /**
  * A version with its full lineage: snapshot, parent, reports, gate, approval, saturation verdict
  * and the deployments it took part in; null when the model has no such version.
