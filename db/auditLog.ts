@@ -1,6 +1,7 @@
 // The audit log: append-only (the database refuses updates and deletes), one row per mutation.
-import { desc, eq } from 'drizzle-orm';
+import { desc, eq, sql } from 'drizzle-orm';
 import type { DbOrTx } from './index';
+import { prepared } from './prepared';
 import { auditLog } from './schema';
 
 /** A JSON value, as jsonb stores it. */
@@ -15,7 +16,13 @@ export interface AuditEntry {
 }
 
 export async function writeAudit(db: DbOrTx, entry: AuditEntry): Promise<void> {
-  await db.insert(auditLog).values({ ...entry, details: entry.details ?? {} });
+  const query = prepared(db, 'writeAudit', () =>
+    db
+      .insert(auditLog)
+      .values({ actor: sql.placeholder('actor'), action: sql.placeholder('action'), target: sql.placeholder('target'), details: sql.placeholder('details') })
+      .prepare('writeAudit'),
+  );
+  await query.execute({ actor: entry.actor, action: entry.action, target: entry.target, details: entry.details ?? {} });
 }
 
 /** Entries newest first, optionally only those about one target. */

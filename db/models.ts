@@ -1,6 +1,7 @@
 // Models, their versions, routes and lineage: what the registry and serving read and write.
 import { and, asc, count, desc, eq, or, sql } from 'drizzle-orm';
 import type { Db, DbOrTx } from './index';
+import { prepared } from './prepared';
 import { writeAudit } from './auditLog';
 import { resultRows } from './queries';
 import { addPolicyVersion, currentPolicy } from './policies';
@@ -8,7 +9,8 @@ import type { Json } from './schema';
 import { approvals, artifacts, datasetSnapshots, deploymentEvents, evalReports, examples, gateResults, modelVersions, models, routes, runs, saturationReports } from './schema';
 
 export async function findModelByName(db: DbOrTx, name: string) {
-  const [row] = await db.select().from(models).where(eq(models.name, name)).limit(1);
+  const query = prepared(db, 'findModelByName', () => db.select().from(models).where(eq(models.name, sql.placeholder('name'))).limit(1).prepare('findModelByName'));
+  const [row] = await query.execute({ name });
   return row;
 }
 
@@ -271,11 +273,15 @@ export function versionsOf(db: DbOrTx, modelId: number) {
 
 /** A model's routes (production, canary, shadow) with the version each points at. */
 export function routesOf(db: DbOrTx, modelId: number) {
-  return db
-    .select({ kind: routes.kind, version: modelVersions.version, versionId: routes.versionId, weight: routes.weight, updatedAt: routes.updatedAt, decisionRule: modelVersions.decisionRule })
-    .from(routes)
-    .innerJoin(modelVersions, eq(modelVersions.id, routes.versionId))
-    .where(eq(routes.modelId, modelId));
+  const query = prepared(db, 'routesOf', () =>
+    db
+      .select({ kind: routes.kind, version: modelVersions.version, versionId: routes.versionId, weight: routes.weight, updatedAt: routes.updatedAt, decisionRule: modelVersions.decisionRule })
+      .from(routes)
+      .innerJoin(modelVersions, eq(modelVersions.id, routes.versionId))
+      .where(eq(routes.modelId, sql.placeholder('modelId')))
+      .prepare('routesOf'),
+  );
+  return query.execute({ modelId });
 }
 
 export async function exampleCount(db: DbOrTx, modelId: number): Promise<number> {
@@ -359,25 +365,46 @@ export async function versionArtifact(db: DbOrTx, versionId: number): Promise<Ui
  * approver, not a setting, and are not read here.
  */
 export async function evaluatedThreshold(db: DbOrTx, versionId: number): Promise<number | null> {
-  const [report] = await db
-    .select({ summary: evalReports.summary })
-    .from(evalReports)
-    .where(and(eq(evalReports.versionId, versionId), eq(evalReports.role, 'candidate')))
-    .orderBy(asc(evalReports.id))
-    .limit(1);
+  const query = prepared(db, 'evaluatedThreshold', () =>
+    db
+      .select({ summary: evalReports.summary })
+      .from(evalReports)
+      .where(and(eq(evalReports.versionId, sql.placeholder('versionId')), eq(evalReports.role, 'candidate')))
+      .orderBy(asc(evalReports.id))
+      .limit(1)
+      .prepare('evaluatedThreshold'),
+  );
+  const [report] = await query.execute({ versionId });
   const threshold = (report?.summary as { settings?: { threshold?: unknown } } | null | undefined)?.settings?.threshold;
   return typeof threshold === 'number' && threshold >= 0 && threshold <= 1 ? threshold : null;
 }
 
 /** The version behind one route of a model, with its trainer and artifact hash; undefined when there is no such route. */
 export async function routedVersion(db: DbOrTx, modelId: number, kind: RouteKind) {
-  const [row] = await db
-    .select({ versionId: modelVersions.id, version: modelVersions.version, trainer: modelVersions.trainer, artifactHash: modelVersions.artifactHash, weight: routes.weight, decisionRule: modelVersions.decisionRule })
-    .from(routes)
-    .innerJoin(modelVersions, eq(modelVersions.id, routes.versionId))
-    .where(and(eq(routes.modelId, modelId), eq(routes.kind, kind)))
-    .limit(1);
+  const query = prepared(db, 'routedVersion', () =>
+    db
+      .select({ versionId: modelVersions.id, version: modelVersions.version, trainer: modelVersions.trainer, artifactHash: modelVersions.artifactHash, weight: routes.weight, decisionRule: modelVersions.decisionRule })
+      .from(routes)
+      .innerJoin(modelVersions, eq(modelVersions.id, routes.versionId))
+      .where(and(eq(routes.modelId, sql.placeholder('modelId')), eq(routes.kind, sql.placeholder('kind'))))
+      .limit(1)
+      .prepare('routedVersion'),
+  );
+  const [row] = await query.execute({ modelId, kind });
   return row;
+}
+
+/** Every route of a model (production, canary, shadow: one row each at most) with the version behind it, in one query. */
+export function routedVersions(db: DbOrTx, modelId: number) {
+  const query = prepared(db, 'routedVersions', () =>
+    db
+      .select({ kind: routes.kind, versionId: modelVersions.id, version: modelVersions.version, trainer: modelVersions.trainer, artifactHash: modelVersions.artifactHash, weight: routes.weight, decisionRule: modelVersions.decisionRule })
+      .from(routes)
+      .innerJoin(modelVersions, eq(modelVersions.id, routes.versionId))
+      .where(eq(routes.modelId, sql.placeholder('modelId')))
+      .prepare('routedVersions'),
+  );
+  return query.execute({ modelId });
 }
 
 /**

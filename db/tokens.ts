@@ -1,8 +1,9 @@
 // API tokens: only a token's SHA-256 is stored; the token itself is shown once, when it is issued.
 import { createHash, randomBytes } from 'node:crypto';
-import { and, asc, eq, isNull, ne } from 'drizzle-orm';
+import { and, asc, eq, isNull, ne, sql } from 'drizzle-orm';
 import { writeAudit } from './auditLog';
 import type { Db, DbOrTx } from './index';
+import { prepared } from './prepared';
 import { apiTokens, type Role } from './schema';
 
 /**
@@ -87,13 +88,17 @@ export async function ensureAdminToken(db: Db): Promise<string | null> {
   return (await issueToken(db, { subject: 'admin', role: 'admin', createdBy: 'bootstrap' })).token;
 }
 
-/** The active (not revoked) token with this secret, or undefined. */
+/** The active (not revoked) token with this secret, or undefined. Asked of the database on every call (every API request): a revocation holds from the next request on. */
 export async function activeTokenBySecret(db: Db, token: string) {
-  const [row] = await db
-    .select()
-    .from(apiTokens)
-    .where(and(eq(apiTokens.tokenHash, hashToken(token)), isNull(apiTokens.revokedAt)))
-    .limit(1);
+  const query = prepared(db, 'activeTokenBySecret', () =>
+    db
+      .select()
+      .from(apiTokens)
+      .where(and(eq(apiTokens.tokenHash, sql.placeholder('hash')), isNull(apiTokens.revokedAt)))
+      .limit(1)
+      .prepare('activeTokenBySecret'),
+  );
+  const [row] = await query.execute({ hash: hashToken(token) });
   return row;
 }
 

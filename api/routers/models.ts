@@ -13,7 +13,7 @@ import {
   modelDetail,
   previousProductionVersionId,
   registerModel,
-  routedVersion,
+  routedVersions,
   routesOf,
   setModelTrainer,
   versionArtifact,
@@ -117,20 +117,24 @@ export async function servingRule(db: Db, versionId: number, frozen: DecisionRul
 }
 
 /**
- * The version behind a route with the threshold it decides at; null when no such route. A version
- * serves at the threshold its gate judged it at (db/models evaluatedThreshold); one without an
- * evaluation (loaded by hand) at the evaluation default, 0.5.
+ * The version behind each route of a model with the threshold it decides at, read in one query (a
+ * request of predict needs production, canary and shadow). A version serves at the threshold its gate
+ * judged it at (db/models evaluatedThreshold); one without an evaluation (loaded by hand) at the
+ * evaluation default, 0.5.
  */
-async function routeServing(db: Db, modelId: number, kind: RouteKind): Promise<(Serving & { weight: number }) | null> {
-  const row = await routedVersion(db, modelId, kind);
-  if (!row) return null;
-  const { decisionRule, ...rest } = row;
-  const { rule, thresholdSource } = await servingRule(db, row.versionId, decisionRule ?? null);
-  return { ...rest, rule, threshold: rule.threshold, thresholdSource };
+async function routesServing(db: Db, modelId: number, kinds: readonly RouteKind[]): Promise<Map<RouteKind, Serving & { weight: number }>> {
+  const serving = new Map<RouteKind, Serving & { weight: number }>();
+  for (const row of await routedVersions(db, modelId)) {
+    const { decisionRule, kind, ...rest } = row;
+    if (!kinds.includes(kind)) continue;
+    const { rule, thresholdSource } = await servingRule(db, row.versionId, decisionRule ?? null);
+    serving.set(kind, { ...rest, rule, threshold: rule.threshold, thresholdSource });
+  }
+  return serving;
 }
 
-async function productionServing(db: Db, model: { id: number; name: string }): Promise<Serving & { weight: number }> {
-  const row = await routeServing(db, model.id, 'production');
+function productionOf(routed: Map<RouteKind, Serving & { weight: number }>, model: { name: string }): Serving & { weight: number } {
+  const row = routed.get('production');
   if (!row) {
     throw new TRPCError({
       code: 'NOT_FOUND',
@@ -359,7 +363,7 @@ export const modelsRouter = router({
     .output(servingOutput)
     .query(async ({ ctx, input }) => {
       const model = await requireModel(ctx.db, input.name);
-      const { version, versionId, threshold, thresholdSource } = await productionServing(ctx.db, model);
+      const { version, versionId, threshold, thresholdSource } = productionOf(await routesServing(ctx.db, model.id, ['production']), model);
       return { version, versionId, threshold, thresholdSource };
     }),
 
@@ -484,9 +488,11 @@ export const modelsRouter = router({
         }
         seen.set(r.requestId, i);
       }
-      const serving = await productionServing(ctx.db, model);
+      // Production, canary and shadow in one read.
+      const routed = await routesServing(ctx.db, model.id, ['production', 'canary', 'shadow']);
+      const serving = productionOf(routed, model);
       // During a rollout the canary answers its share of request keys (sticky); everyone else gets production.
-      const canary = await routeServing(ctx.db, model.id, 'canary');
+      const canary = routed.get('canary') ?? null;
       const servedBy = reqs.map((r) => answeringRoute(serving, canary ?? undefined, r.routingKey ?? r.requestId)!.version);
       const scorer = ctx.scorer;
       if (!scorer) throw new TRPCError({ code: 'PRECONDITION_FAILED', message: 'this API server has no scorer configured; predictions are served by `retrain up` or `retrain api`' });
@@ -517,7 +523,7 @@ export const modelsRouter = router({
       // and answers nobody. Its failure must not fail serving: the batch is served and logged without its
       // shadow decisions, counted in shadowSkipped and in the server log; the rollout's shadow analysis
       // sees the gap as low coverage (and as Inconclusive when too little is left to compare).
-      const shadow = await routeServing(ctx.db, model.id, 'shadow');
+      const shadow = routed.get('shadow') ?? null;
       const shadowRows: { versionId: number; i: number; score: number; decision: 0 | 1 }[] = [];
       let shadowSkipped = 0;
       if (shadow) {

@@ -27,7 +27,7 @@ import {
   routes,
   runs,
 } from '../../db/schema';
-import { issuanceChainOf, issueToken } from '../../db/tokens';
+import { activeTokenBySecret, issuanceChainOf, issueToken, revokeToken } from '../../db/tokens';
 import { uid } from '../helpers';
 
 interface DriverCase {
@@ -258,6 +258,22 @@ for (const driver of drivers) {
       assert.deepEqual([gate?.packet, gate?.packetHash, gate?.decision], [{ judged: true }, 'sha256:x', 'needs_approval'], 'the row is unchanged');
       const [approval] = await db.select().from(approvals).where(eq(approvals.runId, runId));
       assert.equal(approval?.reportHash, 'sha256:x');
+    });
+
+    test('api_tokens: the lookup every request makes (a prepared query) refuses a revoked token from the next call on', async () => {
+      const one = await issueToken(db, { subject: `gateway-${uid()}`, role: 'ingest', createdBy: 'cli' });
+      const other = await issueToken(db, { subject: `reader-${uid()}`, role: 'viewer', createdBy: 'cli' });
+      assert.equal((await activeTokenBySecret(db, one.token))?.id, one.id);
+      assert.equal((await activeTokenBySecret(db, other.token))?.id, other.id, 'the same prepared query answers for another secret');
+      assert.equal(await activeTokenBySecret(db, `${one.token}x`), undefined, 'an unknown secret');
+      assert.equal(await revokeToken(db, one.id), true);
+      assert.equal(await activeTokenBySecret(db, one.token), undefined, 'revoked: refused on the very next lookup');
+      assert.equal((await activeTokenBySecret(db, other.token))?.id, other.id, 'the other token still works');
+      // A transaction's handle gets a prepared query of its own and sees the revocation too.
+      await db.transaction(async (tx) => {
+        assert.equal(await activeTokenBySecret(tx as unknown as Db, one.token), undefined);
+        assert.equal((await activeTokenBySecret(tx as unknown as Db, other.token))?.id, other.id);
+      });
     });
 
     test('api_tokens: subjects are stored canonical, and a token minted by another records its issuer', async () => {
