@@ -78,6 +78,8 @@ interface HistoryStats {
   queueWaitMs: number;
   closed: boolean;
   steps: FloorStep[];
+  /** Per activity type: how many, ms waiting for a slot (scheduled..started), ms running (started..closed). */
+  byType: Map<string, { n: number; waitMs: number; execMs: number }>;
 }
 
 function unionMs(intervals: [number, number][]): number {
@@ -100,7 +102,8 @@ async function historyStats(client: Client, workflowId: string): Promise<History
   const history = await client.workflow.getHandle(workflowId).fetchHistory();
   const events = history.events ?? [];
   const ms = (e: (typeof events)[number]) => tsToMs(e.eventTime!);
-  const scheduled = new Map<number, { at: number; queue: string; wft: number }>();
+  const scheduled = new Map<number, { at: number; queue: string; wft: number; type: string }>();
+  const byType = new Map<string, { n: number; waitMs: number; execMs: number }>();
   const started = new Map<number, number>();
   const busy: [number, number][] = [];
   const wait: [number, number][] = [];
@@ -116,7 +119,7 @@ async function historyStats(client: Client, workflowId: string): Promise<History
       case EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED: {
         const a = e.activityTaskScheduledEventAttributes!;
         const wft = Number(a.workflowTaskCompletedEventId);
-        scheduled.set(id, { at: ms(e), queue: a.taskQueue?.name ?? '', wft });
+        scheduled.set(id, { at: ms(e), queue: a.taskQueue?.name ?? '', wft, type: a.activityType?.name ?? '?' });
         const step = bySchedulingTask.get(wft);
         if (step) step.parallel++;
         else bySchedulingTask.set(wft, { taskQueue: a.taskQueue?.name ?? '', parallel: 1 });
@@ -132,7 +135,14 @@ async function historyStats(client: Client, workflowId: string): Promise<History
         const s = scheduled.get(Number(attrs!.scheduledEventId));
         const st = started.get(Number(attrs!.scheduledEventId));
         if (s) busy.push([s.at, ms(e)]);
-        if (s && st !== undefined) wait.push([s.at, st]);
+        if (s && st !== undefined) {
+          wait.push([s.at, st]);
+          const t = byType.get(s.type) ?? { n: 0, waitMs: 0, execMs: 0 };
+          t.n++;
+          t.waitMs += st - s.at;
+          t.execMs += ms(e) - st;
+          byType.set(s.type, t);
+        }
         break;
       }
       case EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
@@ -149,6 +159,7 @@ async function historyStats(client: Client, workflowId: string): Promise<History
     orchestrationMs: spanMs - unionMs(busy),
     queueWaitMs: unionMs(wait),
     closed,
+    byType,
     steps: [...bySchedulingTask.entries()].sort((a, b) => a[0] - b[0]).map(([, s]) => s),
   };
 }
@@ -173,6 +184,21 @@ function devServerPid(port: string): number | null {
     }
   }
   return null;
+}
+
+/** Activity types summed over runs, per run and per activity. */
+function byTypeOf(stats: HistoryStats[]): Row['byType'] {
+  const total = new Map<string, { n: number; waitMs: number; execMs: number }>();
+  for (const s of stats) {
+    for (const [type, t] of s.byType) {
+      const acc = total.get(type) ?? { n: 0, waitMs: 0, execMs: 0 };
+      acc.n += t.n;
+      acc.waitMs += t.waitMs;
+      acc.execMs += t.execMs;
+      total.set(type, acc);
+    }
+  }
+  return [...total.entries()].map(([type, t]) => [type, { n: t.n / stats.length, waitMs: t.waitMs / t.n, execMs: t.execMs / t.n }]);
 }
 
 function quantile(sorted: number[], q: number): number {
@@ -232,6 +258,8 @@ interface Row {
   readerN: number;
   startCallP99: number;
   exactlyOnce: string;
+  /** Per activity type, per run: count, mean ms waiting for a slot, mean ms running. */
+  byType: [string, { n: number; waitMs: number; execMs: number }][];
   floor: { settleS: number; runsPerMin: number; orchMs: number; queueWaitMs: number; cpuPerRunS: number } | null;
 }
 
@@ -440,6 +468,7 @@ async function main(): Promise<void> {
         readerN: latencies.length,
         startCallP99: quantile(startCalls, 0.99),
         exactlyOnce,
+        byType: byTypeOf(stats),
         floor,
       };
       table.push(row);
@@ -473,6 +502,15 @@ async function main(): Promise<void> {
           ` ${r.exactlyOnce}`,
         ].join(' '),
       );
+    }
+    console.log('\nper activity type: activities per run, mean ms waiting for a slot / mean ms running, at each N');
+    console.log(`${'activity'.padEnd(28)} ${table.map((r) => `N=${r.n}`.padStart(22)).join(' ')}`);
+    for (const [type] of table[0]!.byType) {
+      const cells = table.map((r) => {
+        const t = r.byType.find(([k]) => k === type)?.[1];
+        return (t ? `${f(t.n, 0)} x ${f(t.waitMs, 0)}/${f(t.execMs, 0)}` : '-').padStart(22);
+      });
+      console.log(`${type.padEnd(28)} ${cells.join(' ')}`);
     }
     for (const r of table) if (r.floor) console.log(`floor at ${r.n}: settle ${f(r.floor.settleS)} s, ${f(r.floor.runsPerMin, 0)} runs/min, queue wait ${f(r.floor.queueWaitMs, 0)} ms/run, floor worker CPU ${f(r.floor.cpuPerRunS, 3)} s/run`);
     const last = table[table.length - 1]!;
