@@ -171,6 +171,25 @@ function procCpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+/** CPU seconds of every PostgreSQL process on this machine (the postmaster's children that live now). */
+function postgresCpuSeconds(): number {
+  let total = 0;
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (readFileSync(`/proc/${d}/comm`, 'utf8').trim() === 'postgres') total += procCpuSeconds(Number(d));
+    } catch {
+      /* gone */
+    }
+  }
+  return total;
+}
+
+const ownCpuSeconds = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
+
 /** The dev server's pid: the process whose command line is `temporal server start-dev ... --port <port>`. */
 function devServerPid(port: string): number | null {
   for (const d of readdirSync('/proc')) {
@@ -247,6 +266,9 @@ interface Row {
   runsPerMin: number;
   cpuPerRunS: number;
   devServerCpuPerRunS: number | null;
+  /** This process: the API, and the bench's reader and polling. */
+  apiCpuPerRunS: number;
+  pgCpuPerRunS: number | null;
   events: number;
   workflowTasks: number;
   activities: number;
@@ -315,7 +337,7 @@ async function main(): Promise<void> {
     const floorWorkerProc = values['no-floor'] ? null : spawnChild([path.join(import.meta.dirname, 'fleet.bench.ts'), '--floor-worker'], { TEMPORAL_ADDRESS: dev.address, FLOOR_CONTROL_QUEUE: floorQueues.control, FLOOR_TRAINING_QUEUE: floorQueues.training });
     if (floorWorkerProc) children.push(floorWorkerProc);
     await waitForPollers(client, [queues.control, queues.training, ...(floorWorkerProc ? [floorQueues.control, floorQueues.training] : [])]);
-    const workerCpu = () => (worker ? procCpuSeconds(worker.pid!) : (() => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; })());
+    const workerCpu = () => (worker ? procCpuSeconds(worker.pid!) : ownCpuSeconds());
     const devCpu = () => (devPid ? procCpuSeconds(devPid) : NaN);
 
     const operatorToken = (await issueToken(db, { subject: `fleet-operator-${suffix}`, role: 'operator', createdBy: 'bench' })).token;
@@ -396,6 +418,8 @@ async function main(): Promise<void> {
 
       const cpu0 = workerCpu();
       const dev0 = devCpu();
+      const api0 = ownCpuSeconds();
+      const pg0 = separate ? postgresCpuSeconds() : NaN;
       const t0 = performance.now();
       const startCalls: number[] = [];
       const ids = await Promise.all(
@@ -409,6 +433,8 @@ async function main(): Promise<void> {
       const settleMs = await waitSettled(ids, t0, 30 * 60_000);
       const cpu = workerCpu() - cpu0;
       const devUsed = devCpu() - dev0;
+      const apiUsed = ownCpuSeconds() - api0;
+      const pgUsed = separate ? postgresCpuSeconds() - pg0 : NaN;
       reading = false;
       await reader;
 
@@ -457,6 +483,8 @@ async function main(): Promise<void> {
         runsPerMin: n / (settleMs / 60_000),
         cpuPerRunS: cpu / n,
         devServerCpuPerRunS: devPid ? devUsed / n : null,
+        apiCpuPerRunS: apiUsed / n,
+        pgCpuPerRunS: separate ? pgUsed / n : null,
         events: mean((s) => s.events),
         workflowTasks: mean((s) => s.workflowTasks),
         activities: mean((s) => s.activities),
@@ -479,7 +507,7 @@ async function main(): Promise<void> {
     const f = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '-');
     console.log(`\nfleet bench: ${separate ? 'PostgreSQL, the API in this process, the worker a process of its own' : 'PGlite in memory, the API and the worker in this process'}; ${rows.length} examples per model; ${os.availableParallelism()} cores; RETRAIN_TRAINING_THREADS=${process.env.RETRAIN_TRAINING_THREADS ?? '(default)'}`);
     console.log(`one run alone: ${(soloMs / 1000).toFixed(2)} s (${soloStats.events} events, ${soloStats.workflowTasks} workflow tasks, ${soloStats.activities} activities; floor: the same ${soloStats.activities} activities in ${floorSteps.length} steps)`);
-    console.log('N     settle s  runs/min  vs first  floor runs/min  orch ms/run  floor orch ms  orch/floor  queue wait ms  worker CPU s/run  server CPU s/run  events  wf tasks  activities  reader p50/p99/max ms (n)  start p99 ms  exactly once');
+    console.log('N     settle s  runs/min  vs first  floor runs/min  orch ms/run  floor orch ms  orch/floor  queue wait ms  worker CPU s/run  server CPU s/run  API CPU s/run  PG CPU s/run  events  wf tasks  activities  reader p50/p99/max ms (n)  start p99 ms  exactly once');
     for (const r of table) {
       console.log(
         [
@@ -494,6 +522,8 @@ async function main(): Promise<void> {
           f(r.queueWaitMs, 0).padStart(14),
           f(r.cpuPerRunS, 3).padStart(17),
           (r.devServerCpuPerRunS !== null ? f(r.devServerCpuPerRunS, 3) : '-').padStart(17),
+          (separate ? f(r.apiCpuPerRunS, 3) : '-').padStart(14),
+          (r.pgCpuPerRunS !== null ? f(r.pgCpuPerRunS, 3) : '-').padStart(13),
           f(r.events, 0).padStart(7),
           f(r.workflowTasks, 0).padStart(9),
           f(r.activities, 0).padStart(11),
