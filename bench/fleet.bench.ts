@@ -395,6 +395,13 @@ async function main(): Promise<void> {
     const soloStats = await historyStats(client, soloRun);
     const floorSteps = soloStats.steps.map((s) => ({ taskQueue: s.taskQueue === queues.training ? floorQueues.training : floorQueues.control, parallel: s.parallel }));
     log(`one run alone: ${(soloMs / 1000).toFixed(2)} s; ${soloStats.events} events, ${soloStats.workflowTasks} workflow tasks, ${soloStats.activities} activities in ${floorSteps.length} steps`);
+    // One floor workflow alone: orchestration with nothing else in the way, beside the lone run's.
+    let soloFloor: HistoryStats | null = null;
+    if (floorWorkerProc) {
+      const h = await client.workflow.start('fleetFloor', { taskQueue: floorQueues.control, workflowId: `floor-${suffix}-alone`, args: [{ steps: floorSteps }] });
+      await h.result();
+      soloFloor = await historyStats(client, h.workflowId);
+    }
 
     const table: Row[] = [];
     for (const n of sizes) {
@@ -507,6 +514,7 @@ async function main(): Promise<void> {
     const f = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '-');
     console.log(`\nfleet bench: ${separate ? 'PostgreSQL, the API in this process, the worker a process of its own' : 'PGlite in memory, the API and the worker in this process'}; ${rows.length} examples per model; ${os.availableParallelism()} cores; RETRAIN_TRAINING_THREADS=${process.env.RETRAIN_TRAINING_THREADS ?? '(default)'}`);
     console.log(`one run alone: ${(soloMs / 1000).toFixed(2)} s (${soloStats.events} events, ${soloStats.workflowTasks} workflow tasks, ${soloStats.activities} activities; floor: the same ${soloStats.activities} activities in ${floorSteps.length} steps)`);
+    if (soloFloor) console.log(`orchestration alone: the run ${f(soloStats.orchestrationMs, 0)} ms (span ${f(soloStats.spanMs, 0)} ms), the floor ${f(soloFloor.orchestrationMs, 0)} ms (span ${f(soloFloor.spanMs, 0)} ms): ${f(soloStats.orchestrationMs / soloFloor.orchestrationMs, 2)}x`);
     console.log('N     settle s  runs/min  vs first  floor runs/min  orch ms/run  floor orch ms  orch/floor  queue wait ms  worker CPU s/run  server CPU s/run  API CPU s/run  PG CPU s/run  events  wf tasks  activities  reader p50/p99/max ms (n)  start p99 ms  exactly once');
     for (const r of table) {
       console.log(
