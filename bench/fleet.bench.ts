@@ -278,6 +278,7 @@ interface Row {
   readerP99: number;
   readerMax: number;
   readerN: number;
+  readerErrors: string[];
   startCallP99: number;
   exactlyOnce: string;
   /** Per activity type, per run: count, mean ms waiting for a slot, mean ms running. */
@@ -410,15 +411,21 @@ async function main(): Promise<void> {
       await sleep(2000);
 
       // The reader: GET /api/runs every ~100 ms while the storm lasts.
+      // A request that fails (an error status, a reset connection) is counted, and the reader goes on.
       const latencies: number[] = [];
+      const readerErrors: string[] = [];
       let reading = true;
       const reader = (async () => {
         while (reading) {
           const t = performance.now();
-          const res = await fetch(`${url}/api/runs?limit=50`, { headers: { authorization: `Bearer ${viewerToken}` } });
-          await res.arrayBuffer();
-          if (!res.ok) throw new Error(`reader: GET /api/runs answered ${res.status}`);
-          latencies.push(performance.now() - t);
+          try {
+            const res = await fetch(`${url}/api/runs?limit=50`, { headers: { authorization: `Bearer ${viewerToken}` } });
+            await res.arrayBuffer();
+            if (res.ok) latencies.push(performance.now() - t);
+            else readerErrors.push(`HTTP ${res.status}`);
+          } catch (err) {
+            readerErrors.push(String((err as Error).cause ?? err));
+          }
           await sleep(100);
         }
       })();
@@ -501,6 +508,7 @@ async function main(): Promise<void> {
         readerP99: quantile(latencies, 0.99),
         readerMax: latencies[latencies.length - 1] ?? NaN,
         readerN: latencies.length,
+        readerErrors,
         startCallP99: quantile(startCalls, 0.99),
         exactlyOnce,
         byType: byTypeOf(stats),
@@ -550,6 +558,7 @@ async function main(): Promise<void> {
       });
       console.log(`${type.padEnd(28)} ${cells.join(' ')}`);
     }
+    for (const r of table) if (r.readerErrors.length) console.log(`reader at ${r.n}: ${r.readerErrors.length} failed requests (${[...new Set(r.readerErrors)].join('; ')})`);
     for (const r of table) if (r.floor) console.log(`floor at ${r.n}: settle ${f(r.floor.settleS)} s, ${f(r.floor.runsPerMin, 0)} runs/min, queue wait ${f(r.floor.queueWaitMs, 0)} ms/run, floor worker CPU ${f(r.floor.cpuPerRunS, 3)} s/run`);
     const last = table[table.length - 1]!;
     if (table.length > 1) console.log(`throughput at ${last.n} vs ${base.n}: ${f(last.runsPerMin / base.runsPerMin, 2)}x (target: within 10%, >= 0.90x)`);
