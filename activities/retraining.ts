@@ -10,7 +10,6 @@ import {
   buildApprovalPacket,
   defaultEvaluationSettings,
   encodeHeldOut,
-  evaluateVersion,
   intersectionPairs,
   trafficCounts,
   type ApprovalPacket,
@@ -38,6 +37,10 @@ import {
   type RunStatus,
 } from '../db/schema';
 import { completedScoreSet } from '../db/trainerData';
+import { runInThread } from '../trainers/threadPool';
+import type { EvaluateJob } from './evaluateThread';
+
+const evaluateThreadFile = new URL('./evaluateThread.ts', import.meta.url);
 
 export interface ActivityDeps {
   db: Db;
@@ -222,13 +225,18 @@ export function createRetrainingActivities({ db }: ActivityDeps) {
         if (scored.scores.length !== heldout.length) throw ApplicationFailure.nonRetryable(`score set ${jobKey} has ${scored.scores.length} scores for ${heldout.length} held-out rows`, 'MissingScores');
         const scores = scored.scores;
         // The intersection cells the policy judges (intersectionPairs), so its rules find them; calibration for the bins its rules judge.
-        const evaluation = evaluateVersion(data, scores, {
-          settings,
-          sensitive,
-          minGroupSupport: policy?.minSliceSupport ?? 30,
-          calibrationBins: calibrationBinsOf(policy),
-          intersections: intersectionPairs(policy, attributeNames),
-        });
+        // In a thread of the training pool: the bootstraps are CPU-bound (activities/evaluateThread.ts).
+        const evaluation = await runInThread<VersionEvaluation>(evaluateThreadFile, {
+          data,
+          scores,
+          opts: {
+            settings,
+            sensitive,
+            minGroupSupport: policy?.minSliceSupport ?? 30,
+            calibrationBins: calibrationBinsOf(policy),
+            intersections: intersectionPairs(policy, attributeNames),
+          },
+        } satisfies EvaluateJob);
         heartbeat({ phase: 'evaluated', versionId });
         return { v, scores, evaluation };
       };

@@ -2,7 +2,7 @@
 // runs training and scoring, so it can be scaled out on machines of its own.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NativeConnection, Runtime, Worker, bundleWorkflowCode, makeTelemetryFilterString, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker, bundleWorkflowCode, makeTelemetryFilterString, type WorkerOptions, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities, createBuiltinTrainer, setTrainingThreads, type ActivityDeps } from '../activities/index';
 import { TASK_QUEUES, type TaskQueueName } from '../workflows/names';
 import { readSettings, type Settings } from './env';
@@ -51,6 +51,18 @@ export function trainingConcurrency(): number {
   return readSettings().trainingThreads;
 }
 
+/**
+ * The task slots and heartbeat throttles of a queue's worker (the fleet bench's floor worker takes the same).
+ * Training is CPU-bound: saturation points train in worker threads (one per core), so the training queue
+ * takes as many activities at once as there are training threads. Heartbeats reach the server every 3 s
+ * at most (the SDK's default is 0.8 x the timeout, 24 s for a trainer job): a cancelled job hears of it
+ * within seconds, as the trainer contract asks.
+ */
+export function workerTuning(kind: TaskQueueName, trainingThreads = trainingConcurrency()): Partial<WorkerOptions> {
+  if (kind === 'training') return { maxConcurrentActivityTaskExecutions: trainingThreads, maxHeartbeatThrottleInterval: '3 seconds', defaultHeartbeatThrottleInterval: '3 seconds' };
+  return {};
+}
+
 export interface WorkerSet {
   workers: Worker[];
   /** Resolves when every worker has stopped; rejects if one fails. */
@@ -88,11 +100,7 @@ export async function createWorkers(opts: {
         activities: kind === 'training' ? { ...activities, ...builtinTrainer } : activities,
         // Only the control queue runs workflow code; training workers carry activities alone.
         ...(kind === 'control' ? { workflowBundle: bundle } : {}),
-        // Training is CPU-bound: saturation points train in worker threads (one per core), so the
-        // training queue takes as many activities at once as there are training threads.
-        // Heartbeats reach the server every 3 s at most (the SDK's default is 0.8 x the timeout, 24 s for a
-        // trainer job): a cancelled job hears of it within seconds, as the trainer contract asks.
-        ...(kind === 'training' ? { maxConcurrentActivityTaskExecutions: trainingThreads, maxHeartbeatThrottleInterval: '3 seconds', defaultHeartbeatThrottleInterval: '3 seconds' } : {}),
+        ...workerTuning(kind, trainingThreads),
         shutdownGraceTime: opts.shutdownGraceTime ?? '10 seconds',
       }),
     ),

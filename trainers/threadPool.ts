@@ -35,6 +35,14 @@ export async function trainInThread(examples: LabelledInput[], params: Partial<T
   return (await trainingPool().run({ examples, params }, signal ? { signal } : {})) as Uint8Array;
 }
 
+/**
+ * Runs `filename`'s default export on `task` in the same threads (a run's evaluation, for one), so the
+ * CPU-bound steps of a training worker share its threads instead of its event loop.
+ */
+export async function runInThread<T>(filename: URL, task: unknown): Promise<T> {
+  return (await trainingPool().run(task, { filename: filename.href })) as T;
+}
+
 /** Jobs waiting for a thread and threads in use, for progress reports. */
 export function trainingPoolLoad(): { queued: number; threads: number } {
   return { queued: pool?.queueSize ?? 0, threads: pool?.threads.length ?? 0 };
