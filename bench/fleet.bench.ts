@@ -39,6 +39,7 @@ import { startServices, type Services } from '../temporal-config/services';
 import { corpusSubset, toExampleInputs, uid } from '../test/helpers';
 import { fileDatabaseUrl } from '../test/fileDatabase';
 import type { FloorStep } from './fleetFloor.workflows';
+import { procStat, totalMs, unionOf } from './runMeasure';
 
 const { temporal } = protos;
 const EventType = temporal.api.enums.v1.EventType;
@@ -80,22 +81,6 @@ interface HistoryStats {
   steps: FloorStep[];
   /** Per activity type: how many, ms waiting for a slot (scheduled..started), ms running (started..closed). */
   byType: Map<string, { n: number; waitMs: number; execMs: number }>;
-}
-
-function unionMs(intervals: [number, number][]): number {
-  const sorted = intervals.filter(([a, b]) => b > a).sort((x, y) => x[0] - y[0]);
-  let total = 0;
-  let end = -Infinity;
-  let start = -Infinity;
-  for (const [a, b] of sorted) {
-    if (a > end) {
-      if (end > start) total += end - start;
-      start = a;
-      end = b;
-    } else end = Math.max(end, b);
-  }
-  if (end > start) total += end - start;
-  return total;
 }
 
 async function historyStats(client: Client, workflowId: string): Promise<HistoryStats> {
@@ -156,20 +141,19 @@ async function historyStats(client: Client, workflowId: string): Promise<History
     workflowTasks,
     activities: scheduled.size,
     spanMs,
-    orchestrationMs: spanMs - unionMs(busy),
-    queueWaitMs: unionMs(wait),
+    orchestrationMs: spanMs - coveredMs(busy),
+    queueWaitMs: coveredMs(wait),
     closed,
     byType,
     steps: [...bySchedulingTask.entries()].sort((a, b) => a[0] - b[0]).map(([, s]) => s),
   };
 }
 
-/** user+system CPU seconds of a process, from /proc (Linux). */
-function procCpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
+/** user+system CPU seconds of a process, from /proc (Linux); NaN once it has gone. */
+const procCpuSeconds = (pid: number): number => procStat(pid)?.cpuSeconds ?? NaN;
+
+/** Milliseconds the [from, to] intervals cover together. */
+const coveredMs = (intervals: [number, number][]): number => totalMs(unionOf(intervals.map(([from, to]) => ({ from, to }))));
 
 /** CPU seconds of every PostgreSQL process on this machine (the postmaster's children that live now). */
 function postgresCpuSeconds(): number {
@@ -177,7 +161,7 @@ function postgresCpuSeconds(): number {
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
     try {
-      if (readFileSync(`/proc/${d}/comm`, 'utf8').trim() === 'postgres') total += procCpuSeconds(Number(d));
+      if (readFileSync(`/proc/${d}/comm`, 'utf8').trim() === 'postgres') total += procStat(d)?.cpuSeconds ?? 0;
     } catch {
       /* gone */
     }

@@ -61,7 +61,7 @@ import { routes, runs } from '../db/schema';
 import { issueToken } from '../db/tokens';
 import { defaultTrainerParams, predictBatch, trainHashedLogReg, type LabelledInput } from '../trainers/hashedLogReg';
 import { startTestEnv, uid, waitForStatus, type TestEnv } from '../test/helpers';
-import { GATE_POLICY, exampleLinesQuery, kb, measureHistory, psqlCommand, psqlCopyOut, table, type HistoryMeasure, type Interval } from './runMeasure';
+import { GATE_POLICY, exampleLinesQuery, kb, measureHistory, procStat, psqlCommand, psqlCopyOut, table, totalMs, unionOf, type HistoryMeasure, type Interval } from './runMeasure';
 
 const url = process.env.DATABASE_URL;
 if (!url) {
@@ -138,16 +138,6 @@ function postgresCpu(port: string, dbName: string): (() => number) | null {
   const pids = () => readdirSync('/proc').filter((d) => /^\d+$/.test(d));
   const postmaster = pids().find((p) => /\/postgres\s/.test(cmdline(p)) && cmdline(p).includes(`-p ${port} `));
   if (!postmaster) return null;
-  const ticksOf = (pid: string): { ppid: string; ticks: number } | null => {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      // After the command: state(0) ppid(1) ... utime(11) stime(12).
-      return { ppid: f[1]!, ticks: Number(f[11]) + Number(f[12]) };
-    } catch {
-      return null;
-    }
-  };
   const mine = new RegExp(`^postgres: (\\S+ ${dbName} |checkpointer|background writer|walwriter|autovacuum worker)`);
   const baseline = new Map<string, number>();
   const last = new Map<string, number>();
@@ -155,16 +145,16 @@ function postgresCpu(port: string, dbName: string): (() => number) | null {
   // Milliseconds of CPU since the first call, summed over every process seen (a backend that exits keeps its last reading).
   return () => {
     for (const pid of pids()) {
-      const t = ticksOf(pid);
+      const t = procStat(pid);
       if (!t || t.ppid !== postmaster) continue;
       if (!last.has(pid) && !mine.test(cmdline(pid))) continue;
-      if (first) baseline.set(pid, t.ticks);
-      last.set(pid, t.ticks);
+      if (first) baseline.set(pid, t.cpuSeconds);
+      last.set(pid, t.cpuSeconds);
     }
     first = false;
     let sum = 0;
-    for (const [pid, ticks] of last) sum += ticks - (baseline.get(pid) ?? 0);
-    return sum * 10; // USER_HZ = 100
+    for (const [pid, cpu] of last) sum += cpu - (baseline.get(pid) ?? 0);
+    return sum * 1000;
   };
 }
 
@@ -234,25 +224,13 @@ function watchDataPlane(): PlaneRequest[] {
 // ---- intervals --------------------------------------------------------------------------------------------
 
 const within = (outer: { from: number; to: number }) => (iv: { from: number; to: number }) => iv.from >= outer.from && iv.from < outer.to;
-const seconds = (ivs: readonly { from: number; to: number }[]) => ivs.reduce((s, iv) => s + (iv.to - iv.from), 0) / 1000;
-
-/** The union of intervals, as disjoint intervals. */
-function union(ivs: readonly { from: number; to: number }[]): { from: number; to: number }[] {
-  const sorted = [...ivs].sort((a, b) => a.from - b.from);
-  const out: { from: number; to: number }[] = [];
-  for (const iv of sorted) {
-    const lastOne = out.at(-1);
-    if (lastOne && iv.from <= lastOne.to) lastOne.to = Math.max(lastOne.to, iv.to);
-    else out.push({ from: iv.from, to: iv.to });
-  }
-  return out;
-}
+const seconds = (ivs: readonly { from: number; to: number }[]) => totalMs(ivs) / 1000;
 
 /** [from, to] less the union of `holes`. */
 function complement(from: number, to: number, holes: readonly { from: number; to: number }[]): { from: number; to: number }[] {
   const out: { from: number; to: number }[] = [];
   let at = from;
-  for (const h of union(holes)) {
+  for (const h of unionOf(holes)) {
     if (h.from > at) out.push({ from: at, to: Math.min(h.from, to) });
     at = Math.max(at, h.to);
     if (at >= to) break;
@@ -515,8 +493,8 @@ async function main(): Promise<void> {
     const phase = (name: string, controlPlane: boolean, ivs: readonly { from: number; to: number }[], extra: Partial<Phase> = {}): Phase => ({
       name,
       controlPlane,
-      seconds: seconds(union(ivs)),
-      cpu: sampler.cpu(union(ivs)),
+      seconds: seconds(unionOf(ivs)),
+      cpu: sampler.cpu(unionOf(ivs)),
       rss: Math.max(0, ...ivs.map((iv) => sampler.peakRss(iv.from, iv.to))),
       ...extra,
     });
@@ -586,7 +564,7 @@ async function main(): Promise<void> {
     const satReads = satSpan ? plane.filter((r) => r.method === 'GET' && r.url.includes('/examples') && within(satSpan)(r)) : [];
     const satTrains = saturation.intervals.activities.filter((a) => a.name === 'trainer.train');
     console.log(
-      `  saturation child: ${satTrains.length} trainings (${fmt(seconds(satTrains))} s summed), ${satReads.length} data-plane reads (${fmt(seconds(satReads))} s summed, ${fmt(seconds(union(satReads)))} s of wall); ` +
+      `  saturation child: ${satTrains.length} trainings (${fmt(seconds(satTrains))} s summed), ${satReads.length} data-plane reads (${fmt(seconds(satReads))} s summed, ${fmt(seconds(unionOf(satReads)))} s of wall); ` +
         `its activities by execution s: ${[...saturation.activities.entries()].sort((a, b) => b[1].execSeconds - a[1].execSeconds).map(([k, a]) => `${k} ${a.count}x ${a.execSeconds.toFixed(1)}`).join(', ')}`,
     );
     const gib = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;

@@ -1,7 +1,8 @@
 // What the run benchmarks share (runHistory, millionRun, snapshotExport): a workflow's history measured
 // (size, payloads, per-step seconds, every activity's and timer's interval), the gate policy that passes a
 // learnable model without sign-off, a plain-text table, `psql \copy` and other psql commands timed as the
-// floors, the NDJSON lines the data plane writes as one SQL query, and a process's RSS from /proc.
+// floors, the NDJSON lines the data plane writes as one SQL query, a process's RSS and CPU from /proc, and
+// the union of time intervals (what a phase covered).
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { historyToJSON, type History } from '@temporalio/common/lib/proto-utils';
@@ -217,3 +218,30 @@ export function rssOf(pid: number): number {
     return 0;
   }
 }
+
+/** A process's parent pid and CPU (user + system, every thread) in seconds, from /proc; null once it has gone. */
+export function procStat(pid: number | string): { ppid: string; cpuSeconds: number } | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // After the command: state(0) ppid(1) ... utime(11) stime(12), in clock ticks (USER_HZ = 100).
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { ppid: f[1]!, cpuSeconds: (Number(f[11]) + Number(f[12])) / 100 };
+  } catch {
+    return null;
+  }
+}
+
+/** The union of intervals (epoch ms), as disjoint intervals in time order; empty ones dropped. */
+export function unionOf(ivs: readonly { from: number; to: number }[]): { from: number; to: number }[] {
+  const sorted = ivs.filter((iv) => iv.to > iv.from).sort((a, b) => a.from - b.from);
+  const out: { from: number; to: number }[] = [];
+  for (const iv of sorted) {
+    const last = out.at(-1);
+    if (last && iv.from <= last.to) last.to = Math.max(last.to, iv.to);
+    else out.push({ from: iv.from, to: iv.to });
+  }
+  return out;
+}
+
+/** Milliseconds that intervals cover, summed (pass a union for wall time covered). */
+export const totalMs = (ivs: readonly { from: number; to: number }[]): number => ivs.reduce((s, iv) => s + (iv.to - iv.from), 0);

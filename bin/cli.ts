@@ -85,10 +85,10 @@ export const note = (msg: string): void => {
   process.stderr.write(`${msg}\n`);
 };
 
-/** Machine output: JSON on stdout, nothing else there. */
 /** A share as a person reads it in the terminal: 12.3%, or n/a. */
 export const pct = (x: number | null | undefined): string => (x === null || x === undefined ? 'n/a' : `${(100 * x).toFixed(1)}%`);
 
+/** Machine output: JSON on stdout, nothing else there. */
 export const printJson = (value: unknown): void => {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 };

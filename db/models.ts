@@ -379,21 +379,6 @@ export async function evaluatedThreshold(db: DbOrTx, versionId: number): Promise
   return typeof threshold === 'number' && threshold >= 0 && threshold <= 1 ? threshold : null;
 }
 
-/** The version behind one route of a model, with its trainer and artifact hash; undefined when there is no such route. */
-export async function routedVersion(db: DbOrTx, modelId: number, kind: RouteKind) {
-  const query = prepared(db, 'routedVersion', () =>
-    db
-      .select({ versionId: modelVersions.id, version: modelVersions.version, trainer: modelVersions.trainer, artifactHash: modelVersions.artifactHash, weight: routes.weight, decisionRule: modelVersions.decisionRule })
-      .from(routes)
-      .innerJoin(modelVersions, eq(modelVersions.id, routes.versionId))
-      .where(and(eq(routes.modelId, sql.placeholder('modelId')), eq(routes.kind, sql.placeholder('kind'))))
-      .limit(1)
-      .prepare('routedVersion'),
-  );
-  const [row] = await query.execute({ modelId, kind });
-  return row;
-}
-
 /** Every route of a model (production, canary, shadow: one row each at most) with the version behind it, in one query. */
 export function routedVersions(db: DbOrTx, modelId: number) {
   const query = prepared(db, 'routedVersions', () =>
@@ -405,6 +390,11 @@ export function routedVersions(db: DbOrTx, modelId: number) {
       .prepare('routedVersions'),
   );
   return query.execute({ modelId });
+}
+
+/** The version behind one route of a model, with its trainer and artifact hash; undefined when there is no such route. */
+export async function routedVersion(db: DbOrTx, modelId: number, kind: RouteKind) {
+  return (await routedVersions(db, modelId)).find((r) => r.kind === kind);
 }
 
 /**

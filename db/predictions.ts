@@ -51,8 +51,7 @@ const iso = (t: string) => (CANONICAL_TIME.test(t) ? t : new Date(t).toISOString
 const col = <R, T>(rows: R[], f: (r: R) => T) => sql.param(rows.map(f));
 
 // One statement each, as feedback ingest does: the batch reaches it as unnest() arrays (db/batchRows).
-// A request id the model has logged before is logged once (per
-// shadow version for shadow rows).
+// A request id the model has logged before is logged once (per shadow version for shadow rows).
 
 const SERVED_COLUMNS: BatchColumn<ServedPrediction>[] = [
   { name: 'version_id', type: 'int', of: (r) => r.versionId },

@@ -89,7 +89,7 @@ export async function ensureAdminToken(db: Db): Promise<string | null> {
 }
 
 /** The active (not revoked) token with this secret, or undefined. Asked of the database on every call (every API request): a revocation holds from the next request on. */
-export async function activeTokenBySecret(db: Db, token: string) {
+export async function activeTokenBySecret(db: DbOrTx, token: string) {
   const query = prepared(db, 'activeTokenBySecret', () =>
     db
       .select()

@@ -271,8 +271,8 @@ for (const driver of drivers) {
       assert.equal((await activeTokenBySecret(db, other.token))?.id, other.id, 'the other token still works');
       // A transaction's handle gets a prepared query of its own and sees the revocation too.
       await db.transaction(async (tx) => {
-        assert.equal(await activeTokenBySecret(tx as unknown as Db, one.token), undefined);
-        assert.equal((await activeTokenBySecret(tx as unknown as Db, other.token))?.id, other.id);
+        assert.equal(await activeTokenBySecret(tx, one.token), undefined);
+        assert.equal((await activeTokenBySecret(tx, other.token))?.id, other.id);
       });
     });
 
