@@ -1,6 +1,7 @@
-// Feedback ingest throughput: events through the API's batch path (feedback.ingest) into PostgreSQL, against
-// `psql \copy` of the same rows on the same machine and database. Needs DATABASE_URL (PostgreSQL) and psql.
-//   DATABASE_URL=postgres://... npx tsx bench/feedback.bench.ts [--rows 1000000]
+// Feedback ingest throughput: events through the API's batch path (feedback.ingest), against COPY of the
+// same rows on the same machine and database: PostgreSQL with DATABASE_URL (`psql \copy`, psql on PATH),
+// else PGlite in a folder (its own COPY FROM '/dev/blob').
+//   [DATABASE_URL=postgres://...] npx tsx bench/feedback.bench.ts [--rows 1000000]
 import { csvJson, ingestVsCopy } from './ingestVsCopy';
 
 const occurredAt = '2026-11-20T10:00:00.000Z';

@@ -1,11 +1,14 @@
-// What the ingest benchmarks share: a PostgreSQL database with two models (each with a serving version 1),
-// the API served in this process with an ingest token, `CONCURRENCY` senders of `BATCH`-row batches through
-// the API's batch path into one model, then `psql \copy` of the same rows (a CSV line each) into the other,
-// and the rates side by side. Needs DATABASE_URL (PostgreSQL) and psql.
+// What the ingest benchmarks share: a database with two models (each with a serving version 1), the API
+// served in this process with an ingest token, `CONCURRENCY` senders of `BATCH`-row batches through the
+// API's batch path into one model, then COPY of the same rows (a CSV line each) into the other, and the
+// rates side by side. With DATABASE_URL: that PostgreSQL database, and the floor is `psql \copy` (psql on
+// PATH). Without: the embedded default, PGlite in a folder of its own (deleted afterwards), and the floor
+// is PGlite's own COPY FROM '/dev/blob' of the same CSV, in the same process.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { PGlite } from '@electric-sql/pglite';
 import { Client } from '@temporalio/client';
 import { createApiClient, type ApiClient } from '../api/client';
 import { issueToken } from '../db/tokens';
@@ -35,12 +38,9 @@ export interface IngestBench {
 
 export async function ingestVsCopy(bench: IngestBench): Promise<void> {
   const url = process.env.DATABASE_URL;
-  if (!url) {
-    console.log(`${bench.what} bench skipped: set DATABASE_URL to a PostgreSQL database (PGlite is not the production path)`);
-    return;
-  }
   const n = benchArgs(process.argv.slice(2), { rows: [1_000_000] }).rows[0]!;
-  const opened = await openDb({ url });
+  const dir = mkdtempSync(join(tmpdir(), `${bench.tag}-bench-`));
+  const opened = await openDb(url ? { url } : { pgliteDir: join(dir, 'pglite') });
   const db = opened.db;
   // In production: a version that serves, so what is sent is accepted.
   async function newModel(name: string) {
@@ -76,23 +76,37 @@ export async function ingestVsCopy(bench: IngestBench): Promise<void> {
   );
   const apiMs = performance.now() - t0;
 
-  const dir = mkdtempSync(join(tmpdir(), `${bench.tag}-bench-`));
-  const file = join(dir, 'rows.csv');
   const lines: string[] = [];
   for (let i = 0; i < n; i++) lines.push(bench.csvLine(i, copyTarget));
-  writeFileSync(file, lines.join('\n'));
-  const t1 = performance.now();
-  const copy = spawnSync('psql', [url, '-v', 'ON_ERROR_STOP=1', '-c', `\\copy ${bench.copyInto} from '${file}' with (format csv)`], { encoding: 'utf8' });
-  const copyMs = performance.now() - t1;
-  rmSync(dir, { recursive: true, force: true });
+  const csv = lines.join('\n');
+  lines.length = 0;
+  let copyMs: number;
+  let failed: string | null = null;
+  if (url) {
+    const file = join(dir, 'rows.csv');
+    writeFileSync(file, csv);
+    const t1 = performance.now();
+    const copy = spawnSync('psql', [url, '-v', 'ON_ERROR_STOP=1', '-c', `\\copy ${bench.copyInto} from '${file}' with (format csv)`], { encoding: 'utf8' });
+    copyMs = performance.now() - t1;
+    if (copy.status !== 0) failed = `psql \\copy failed: ${copy.stderr}`;
+  } else {
+    // PGlite's COPY reads a Blob handed to the query through its virtual /dev/blob device.
+    const pglite = (opened.db as unknown as { $client: PGlite }).$client;
+    const blob = new Blob([csv]);
+    const t1 = performance.now();
+    await pglite.query(`copy ${bench.copyInto} from '/dev/blob' with (format csv)`, [], { blob });
+    copyMs = performance.now() - t1;
+  }
   await api.close();
   await opened.close();
-  if (copy.status !== 0) throw new Error(`psql \\copy failed: ${copy.stderr}`);
+  rmSync(dir, { recursive: true, force: true });
+  if (failed) throw new Error(failed);
 
   const rate = (ms: number) => Math.round(n / (ms / 1000)).toLocaleString('en-US');
-  console.log(`${bench.what}, ${n.toLocaleString('en-US')} ${bench.unit} into PostgreSQL (batches of ${BATCH}, ${CONCURRENCY} senders)`);
+  const floorName = url ? 'psql \\copy ' : 'PGlite COPY';
+  console.log(`${bench.what}, ${n.toLocaleString('en-US')} ${bench.unit} into ${url ? 'PostgreSQL' : 'PGlite (a folder)'} (batches of ${BATCH}, ${CONCURRENCY} senders)`);
   console.log(`  API batch path   ${(apiMs / 1000).toFixed(1)} s   ${rate(apiMs)} ${bench.unit}/s`);
-  console.log(`  psql \\copy       ${(copyMs / 1000).toFixed(1)} s   ${rate(copyMs)} ${bench.unit}/s`);
+  console.log(`  ${floorName}      ${(copyMs / 1000).toFixed(1)} s   ${rate(copyMs)} ${bench.unit}/s`);
   console.log(`  API / copy rate  ${(copyMs / apiMs).toFixed(2)}  (target >= 0.9)`);
 }
 

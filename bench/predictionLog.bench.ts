@@ -1,7 +1,8 @@
 // Prediction logging throughput: requests a team's own serving system answered, through the API's batch
-// path (POST /models/{name}/predictions, serving.logPredictions) into PostgreSQL, against `psql \copy` of
-// the same rows into predictions on the same machine and database. Needs DATABASE_URL (PostgreSQL) and psql.
-//   DATABASE_URL=postgres://... npx tsx bench/predictionLog.bench.ts [--rows 1000000]
+// path (POST /models/{name}/predictions, serving.logPredictions), against COPY of the same rows into
+// predictions on the same machine and database: PostgreSQL with DATABASE_URL (`psql \copy`, psql on PATH),
+// else PGlite in a folder (its own COPY FROM '/dev/blob').
+//   [DATABASE_URL=postgres://...] npx tsx bench/predictionLog.bench.ts [--rows 1000000]
 import { csvJson, ingestVsCopy } from './ingestVsCopy';
 
 const occurredAt = '2026-11-20T10:00:00.000Z';
