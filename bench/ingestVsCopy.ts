@@ -1,6 +1,8 @@
 // What the ingest benchmarks share: a database with two models (each with a serving version 1), the API
 // served in this process with an ingest token, `CONCURRENCY` senders of `BATCH`-row batches through the
-// API's batch path into one model, then COPY of the same rows (a CSV line each) into the other, and the
+// API's batch path into one model (from a worker thread: a sender is a process of its own in production,
+// so making and sending its requests does not take the API's thread, nor on PGlite the database's, which
+// is the same one), then COPY of the same rows (a CSV line each) into the other, and the
 // rates side by side. With DATABASE_URL: that PostgreSQL database, and the floor is `psql \copy` (psql on
 // PATH). Without: the embedded default, PGlite in a folder of its own (deleted afterwards), and the floor
 // is PGlite's own COPY FROM '/dev/blob' of the same CSV, in the same process.
@@ -10,12 +12,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PGlite } from '@electric-sql/pglite';
 import { Client } from '@temporalio/client';
+import { Piscina } from 'piscina';
 import { createApiClient, type ApiClient } from '../api/client';
 import { issueToken } from '../db/tokens';
 import { startApiServer } from '../api/server';
 import { openDb } from '../db/index';
 import { models, modelVersions } from '../db/schema';
 import { benchArgs } from './args';
+import { INGEST_BENCHES, type IngestBenchName } from './ingestBenches';
 
 export const BATCH = 10_000;
 /** Two senders at once, as two front-end or serving processes would be (the machine has two cores). */
@@ -36,7 +40,39 @@ export interface IngestBench {
   csvLine(i: number, target: { modelId: number; versionId: number }): string;
 }
 
-export async function ingestVsCopy(bench: IngestBench): Promise<void> {
+/** What the senders' worker thread is given. */
+interface SenderWork {
+  bench: IngestBenchName;
+  apiUrl: string;
+  token: string;
+  model: string;
+  rows: number;
+}
+
+/** The senders, in the worker thread: every batch through the API; the wall time from the first send to the last answer. */
+export default async function send(work: SenderWork): Promise<number> {
+  const bench = INGEST_BENCHES[work.bench];
+  const client = createApiClient(work.apiUrl, work.token);
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      for (;;) {
+        const start = next;
+        next += BATCH;
+        if (start >= work.rows) return;
+        const count = Math.min(BATCH, work.rows - start);
+        const stored = await bench.send(client, work.model, start, count);
+        if (stored !== count) throw new Error(`batch at ${start}: stored ${stored} of ${count}`);
+      }
+    }),
+  );
+  return performance.now() - t0;
+}
+
+/** Runs the bench named. */
+export async function ingestVsCopy(name: IngestBenchName): Promise<void> {
+  const bench = INGEST_BENCHES[name];
   const url = process.env.DATABASE_URL;
   const n = benchArgs(process.argv.slice(2), { rows: [1_000_000] }).rows[0]!;
   const dir = mkdtempSync(join(tmpdir(), `${bench.tag}-bench-`));
@@ -58,23 +94,10 @@ export async function ingestVsCopy(bench: IngestBench): Promise<void> {
   const token = (await issueToken(db, { subject: `${bench.tag}-ingest`, role: 'ingest', createdBy: 'bench' })).token;
   // Ingest never reaches Temporal; a lazy client that never connects is enough for the API.
   const api = await startApiServer({ db, temporal: new Client(), namespace: 'default', taskQueues: { control: 'control', training: 'training' }, defaultApprovalTimeoutSeconds: 60 });
-  const client = createApiClient(api.url, token);
-
-  let next = 0;
-  const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      for (;;) {
-        const start = next;
-        next += BATCH;
-        if (start >= n) return;
-        const count = Math.min(BATCH, n - start);
-        const stored = await bench.send(client, apiModel, start, count);
-        if (stored !== count) throw new Error(`batch at ${start}: stored ${stored} of ${count}`);
-      }
-    }),
-  );
-  const apiMs = performance.now() - t0;
+  // One thread for the senders, loaded as the training threads are (piscina; tsx's loader reaches it).
+  const senders = new Piscina({ filename: new URL(import.meta.url).href, minThreads: 1, maxThreads: 1 });
+  const apiMs = (await senders.run({ bench: name, apiUrl: api.url, token, model: apiModel, rows: n } satisfies SenderWork)) as number;
+  await senders.destroy();
 
   const lines: string[] = [];
   for (let i = 0; i < n; i++) lines.push(bench.csvLine(i, copyTarget));
@@ -104,11 +127,9 @@ export async function ingestVsCopy(bench: IngestBench): Promise<void> {
 
   const rate = (ms: number) => Math.round(n / (ms / 1000)).toLocaleString('en-US');
   const floorName = url ? 'psql \\copy ' : 'PGlite COPY';
-  console.log(`${bench.what}, ${n.toLocaleString('en-US')} ${bench.unit} into ${url ? 'PostgreSQL' : 'PGlite (a folder)'} (batches of ${BATCH}, ${CONCURRENCY} senders)`);
+  console.log(`${bench.what}, ${n.toLocaleString('en-US')} ${bench.unit} into ${url ? 'PostgreSQL' : 'PGlite (a folder)'} (batches of ${BATCH}, ${CONCURRENCY} senders in a worker thread)`);
   console.log(`  API batch path   ${(apiMs / 1000).toFixed(1)} s   ${rate(apiMs)} ${bench.unit}/s`);
   console.log(`  ${floorName}      ${(copyMs / 1000).toFixed(1)} s   ${rate(copyMs)} ${bench.unit}/s`);
   console.log(`  API / copy rate  ${(copyMs / apiMs).toFixed(2)}  (target >= 0.9)`);
 }
 
-/** A JSON value as one CSV field. */
-export const csvJson = (v: unknown) => `"${JSON.stringify(v).replace(/"/g, '""')}"`;
