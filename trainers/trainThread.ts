@@ -5,7 +5,7 @@
 // stays in the thread after a job is garbage: nothing is kept between jobs.
 import { recencyWeight } from '../analysis/heldOutDesign';
 import type { DataRef } from './contract';
-import { createDataPlaneClient, DataPlaneError } from './dataClient';
+import { createDataPlaneClient, DataPlaneError, exampleLinesIn } from './dataClient';
 import { deserializeArtifact, featureBuilder, featuresFor, predictFromFeatures, serializeArtifact, trainHashedLogReg, trainOnFeatures, type LabelledInput, type TrainerParams } from './hashedLogReg';
 
 export default async function train(job: { examples: LabelledInput[]; params: Partial<TrainerParams> }): Promise<Uint8Array> {
@@ -46,26 +46,38 @@ export interface TrainFromDataJob {
 
 export type TrainFromData = JobResult<{ bytes: Uint8Array; trainedOn: number; weightSum: number | null }>;
 
-/** Reads the training rows (resuming a dropped stream), featurises them as they come, trains. */
+/**
+ * Reads the training rows (resuming a dropped stream) as bytes, as fast as the data plane sends them
+ * (parsing as they came would hold the data plane's writes to this thread's pace), then parses and
+ * featurises them a piece at a time, letting each piece go, and trains.
+ */
 export async function trainFromData(job: TrainFromDataJob): Promise<TrainFromData> {
   const { data, params, recencyHalfLifeDays, progress } = job;
   try {
+    const chunks: (Uint8Array | null)[] = [];
+    let read = 0;
+    for await (const chunk of createDataPlaneClient({ token: job.token }).lineChunks(data)) {
+      chunks.push(chunk.bytes);
+      Atomics.store(progress, 1, (read += chunk.lines));
+    }
+    Atomics.store(progress, 0, PHASES.indexOf('training'));
     const rows = featureBuilder(params, data.rows);
     let positives = 0;
     let weightSum = 0;
-    for await (const row of createDataPlaneClient({ token: job.token }).rows(data)) {
-      if (row.label === undefined) return { ok: false, refused: `training row ${row.externalId} has no label` };
-      // A line's own weight, times its recency weight under a half-life (neither: unweighted, as before).
-      const weighted = row.weight !== undefined || recencyHalfLifeDays !== null;
-      const weight = (row.weight ?? 1) * recencyWeight(row.ageDays, recencyHalfLifeDays);
-      rows.add(textInput(row.input), row.label, weighted ? weight : undefined);
-      positives += row.label;
-      weightSum += weighted ? weight : 1;
-      Atomics.store(progress, 1, rows.rows);
+    for (let c = 0; c < chunks.length; c++) {
+      for (const row of exampleLinesIn(chunks[c]!)) {
+        if (row.label === undefined) return { ok: false, refused: `training row ${row.externalId} has no label` };
+        // A line's own weight, times its recency weight under a half-life (neither: unweighted, as before).
+        const weighted = row.weight !== undefined || recencyHalfLifeDays !== null;
+        const weight = (row.weight ?? 1) * recencyWeight(row.ageDays, recencyHalfLifeDays);
+        rows.add(textInput(row.input), row.label, weighted ? weight : undefined);
+        positives += row.label;
+        weightSum += weighted ? weight : 1;
+      }
+      chunks[c] = null;
     }
     const n = rows.rows;
     if (positives === 0 || positives === n) return { ok: false, refused: `the training data has ${n} rows of one class only (${positives} positive): nothing to learn` };
-    Atomics.store(progress, 0, PHASES.indexOf('training'));
     // Deterministic: the same rows, params and seed give the same bytes, so a retried job stores one artifact.
     const bytes = serializeArtifact(await trainOnFeatures(rows.finish(), params));
     return { ok: true, bytes, trainedOn: n, weightSum: recencyHalfLifeDays !== null ? weightSum : null };

@@ -11,6 +11,7 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { recencyWeight } from '../../analysis/heldOutDesign';
 import { createBuiltinTrainer } from '../../trainers/builtin';
+import { createDataPlaneClient } from '../../trainers/dataClient';
 import { BINARY_LABELS, CONTRACT_VERSION, TRAINER_ERRORS, type ScoreInput, type ScoreOutput, type TrainInput, type TrainOutput } from '../../trainers/contract';
 import { artifactHash, serializeArtifact, trainHashedLogReg, type LabelledInput } from '../../trainers/hashedLogReg';
 import { closeTrainingPool } from '../../trainers/threadPool';
@@ -294,4 +295,43 @@ test('a score job whose upload is refused, or whose artifact is not the one refe
   });
   const other = { ...trained.artifact, sha256: `sha256:${'0'.repeat(64)}`, uri: `retrain-store:sha256:${'0'.repeat(64)}` };
   await assert.rejects(score(scoreInput(snapshotId, 'score-fail/other', other)), /GET artifact retrain-store:sha256:0{64}: HTTP 404/);
+});
+
+test('the data client reassembles lines split anywhere, even inside a character, and reads a last line without its newline', async () => {
+  const rows = [
+    { exampleId: 1, externalId: 'a', input: { t: 'café größe 日本語' }, label: 1 },
+    { exampleId: 2, externalId: 'b', input: { t: 'x'.repeat(70_000) }, label: 0 },
+    { exampleId: 3, externalId: 'c', input: { t: 'plain', n: 3, f: true, z: null }, label: 1 },
+  ];
+  const bytes = Buffer.from(`${JSON.stringify(rows[0])}\n\n${JSON.stringify(rows[1])}\n${JSON.stringify(rows[2])}`);
+  // Cut inside "é" (two bytes) and inside the long line, a piece at a time with pauses, so each arrives on its own.
+  const cuts = [0, bytes.indexOf(Buffer.from('é')) + 1, 60, 20_000, 50_000, bytes.length - 5, bytes.length];
+  const server = createServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+    void (async () => {
+      for (let i = 1; i < cuts.length; i++) {
+        res.write(bytes.subarray(cuts[i - 1], cuts[i]));
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      res.end();
+    })();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/x`;
+    const client = createDataPlaneClient({ token: TOKEN });
+    const got = [];
+    for await (const row of client.rows({ url, rows: 3, labelled: true })) got.push(row);
+    assert.deepEqual(got, rows);
+    const chunks = [];
+    for await (const c of client.lineChunks({ url, rows: 3, labelled: true })) chunks.push(c);
+    assert.equal(chunks.reduce((s, c) => s + c.lines, 0), 3);
+    assert.deepEqual(Buffer.concat(chunks.map((c) => c.bytes)), bytes, 'every byte once, in order');
+    await assert.rejects(async () => {
+      for await (const _ of client.lineChunks({ url, rows: 4, labelled: true }));
+    }, /expected 4 rows, read 3/);
+  } finally {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
 });
