@@ -219,7 +219,8 @@ export function featureBuilder(params: Partial<TrainerParams> | undefined, expec
   let offsets = new Float64Array(cap + 1);
   let labels = new Uint8Array(cap);
   let weights: Float64Array | null = null;
-  let nnzCap = cap * 8;
+  // Room for the features of the first rows; then sized from their mean for the rows expected.
+  let nnzCap = Math.min(cap, 4096) * 8;
   let index = new Int32Array(nnzCap);
   let value = new Float32Array(nnzCap);
   let n = 0;
@@ -246,7 +247,8 @@ export function featureBuilder(params: Partial<TrainerParams> | undefined, expec
       for (const f of Object.keys(input)) fieldSet.add(f);
       const x = featurize(input, mask, p.ngramMax);
       if (nnz + x.index.length > nnzCap) {
-        nnzCap = Math.max(nnzCap * 2, nnz + x.index.length);
+        const projected = n >= 1024 ? Math.ceil((nnz / n) * Math.max(cap, expectedRows) * 1.05) : 0;
+        nnzCap = Math.max(projected, nnzCap * 2, nnz + x.index.length);
         index = grow(index, nnzCap);
         value = grow(value, nnzCap);
       }

@@ -36,6 +36,27 @@ function failed(err: unknown): { ok: false } & JobFailure {
   return { ok: false, error: { name: e.name, message: e.message, ...(e instanceof DataPlaneError ? { status: e.status } : {}) } };
 }
 
+/**
+ * Bytes kept in blocks of 32 MiB (a bigger piece gets one of its own): blocks that size the allocator maps
+ * apart and unmaps when freed, so a job's bytes go back to the system after it, where the network's
+ * 16-64 kB pieces, kept, would stay in the thread's malloc arena. Each piece's copy is handed back
+ * as a view of its block.
+ */
+function byteBlocks(): (bytes: Uint8Array) => Uint8Array {
+  const BLOCK = 32 * 2 ** 20;
+  let block = new Uint8Array(0);
+  let used = 0;
+  return (bytes) => {
+    if (used + bytes.length > block.length) {
+      block = new Uint8Array(Math.max(BLOCK, bytes.length));
+      used = 0;
+    }
+    block.set(bytes, used);
+    used += bytes.length;
+    return block.subarray(used - bytes.length, used);
+  };
+}
+
 export interface TrainFromDataJob {
   data: DataRef;
   token: string;
@@ -55,9 +76,10 @@ export async function trainFromData(job: TrainFromDataJob): Promise<TrainFromDat
   const { data, params, recencyHalfLifeDays, progress } = job;
   try {
     const chunks: (Uint8Array | null)[] = [];
+    const keep = byteBlocks();
     let read = 0;
     for await (const chunk of createDataPlaneClient({ token: job.token }).lineChunks(data)) {
-      chunks.push(chunk.bytes);
+      chunks.push(keep(chunk.bytes));
       Atomics.store(progress, 1, (read += chunk.lines));
     }
     Atomics.store(progress, 0, PHASES.indexOf('training'));
