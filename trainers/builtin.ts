@@ -98,9 +98,10 @@ function outcome<T>(r: JobResult<T>): T {
 }
 
 /**
- * Heartbeats while work is in flight (a thread trains; the event loop stays free to beat), and gives
- * up at once when the job is cancelled (cancellation arrives through the heartbeat): nothing has been
- * stored yet, so a cancelled job leaves nothing behind.
+ * Heartbeats while work is in flight (a thread reads and trains or scores; the event loop stays free to
+ * beat), and gives up at once when the job is cancelled (cancellation arrives through the heartbeat): the
+ * thread is ended, and with it its read. A cancelled training has stored nothing; a cancelled score job
+ * has stored nothing, or (cancelled during its upload) the whole score set, which a retry finds kept.
  */
 function beating<T>(details: () => unknown, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const ctx = Context.current();
