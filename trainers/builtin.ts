@@ -17,10 +17,10 @@ import {
   type TrainOutput,
 } from './contract';
 import { checkParams } from '../analysis/paramsSchema';
-import { recencyWeight } from '../analysis/heldOutDesign';
-import { createDataPlaneClient, type DataPlaneClient } from './dataClient';
-import { defaultTrainerParams, deserializeArtifact, featuresFor, predictFromFeatures, type HashedLogRegArtifact, type LabelledInput, type TrainerParams } from './hashedLogReg';
-import { trainInThread } from './threadPool';
+import { createDataPlaneClient, DataPlaneError, type DataPlaneClient } from './dataClient';
+import { defaultTrainerParams, type TrainerParams } from './hashedLogReg';
+import { runTrainerJob } from './threadPool';
+import { PHASES, type JobResult, type ScoreFromData, type ScoreFromDataJob, type TrainFromData, type TrainFromDataJob } from './trainThread';
 
 export const BUILTIN_TRAINER_NAME = 'builtin/hashed-logreg';
 const VERSION = '1';
@@ -60,7 +60,6 @@ export const builtinDescription: TrainerDescription = {
   featureKinds: ['text', 'category'],
 };
 
-const SCORE_BATCH = 2000;
 const HEARTBEAT_MS = 2000;
 
 function refuse(type: string, message: string): never {
@@ -82,17 +81,27 @@ function checkContract(input: { contractVersion: unknown }): void {
   }
 }
 
-/** A row's input as the hashed model reads it: every value as text, missing values left out. */
-function textInput(input: Record<string, string | number | boolean | null>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(input)) if (v !== null) out[k] = String(v);
-  return out;
+/** A job's progress, which its thread writes and the heartbeat reads: [phase (PHASES), rows]. */
+function progressOf(phase: (typeof PHASES)[number]): { shared: Int32Array; details: () => { phase: string; rows: number } } {
+  const shared = new Int32Array(new SharedArrayBuffer(8));
+  shared[0] = PHASES.indexOf(phase);
+  return { shared, details: () => ({ phase: PHASES[Atomics.load(shared, 0)]!, rows: Atomics.load(shared, 1) }) };
+}
+
+/** A thread job's result, or its failure thrown here as it was there (a refusal as the contract's badData). */
+function outcome<T>(r: JobResult<T>): T {
+  if (r.ok) return r;
+  if ('refused' in r) refuse(TRAINER_ERRORS.badData, r.refused);
+  const err = r.error.status !== undefined ? new DataPlaneError(r.error.message, r.error.status) : new Error(r.error.message);
+  err.name = r.error.name;
+  throw err;
 }
 
 /**
- * Heartbeats while work is in flight (a thread trains; the event loop stays free to beat), and gives
- * up at once when the job is cancelled (cancellation arrives through the heartbeat): nothing has been
- * stored yet, so a cancelled job leaves nothing behind.
+ * Heartbeats while work is in flight (a thread reads and trains or scores; the event loop stays free to
+ * beat), and gives up at once when the job is cancelled (cancellation arrives through the heartbeat): the
+ * thread is ended, and with it its read. A cancelled training has stored nothing; a cancelled score job
+ * has stored nothing, or (cancelled during its upload) the whole score set, which a retry finds kept.
  */
 function beating<T>(details: () => unknown, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const ctx = Context.current();
@@ -119,22 +128,22 @@ export interface BuiltinTrainerDeps {
 export function createBuiltinTrainer(deps: BuiltinTrainerDeps) {
   const client = (store?: { url: string }): DataPlaneClient =>
     createDataPlaneClient({ token: deps.token(), artifactStoreUrl: () => store?.url ?? `${deps.apiUrl()}/api/trainer/artifacts` });
-  // Loaded artifacts by hash, most recent last: a run scores its candidate and champion, a saturation
-  // check twenty points; each is loaded once.
-  const loaded = new Map<string, HashedLogRegArtifact>();
-  function remember(sha256: string, a: HashedLogRegArtifact): void {
-    loaded.set(sha256, a);
+  // Artifacts' bytes by hash, most recent last: a run scores its candidate and champion, a saturation
+  // check twenty points; each is read from the store once.
+  const loaded = new Map<string, Uint8Array>();
+  function remember(sha256: string, bytes: Uint8Array): void {
+    loaded.set(sha256, bytes);
     while (loaded.size > 8) loaded.delete(loaded.keys().next().value!);
   }
-  async function artifactOf(c: DataPlaneClient, ref: ScoreInput['artifact']): Promise<HashedLogRegArtifact> {
-    let a = loaded.get(ref.sha256);
-    if (a) {
+  async function artifactOf(c: DataPlaneClient, ref: ScoreInput['artifact']): Promise<Uint8Array> {
+    let bytes = loaded.get(ref.sha256);
+    if (bytes) {
       loaded.delete(ref.sha256);
     } else {
-      a = deserializeArtifact(await c.getArtifact(ref.uri, ref.sha256));
+      bytes = await c.getArtifact(ref.uri, ref.sha256);
     }
-    remember(ref.sha256, a);
-    return a;
+    remember(ref.sha256, bytes);
+    return bytes;
   }
 
   return {
@@ -147,40 +156,23 @@ export function createBuiltinTrainer(deps: BuiltinTrainerDeps) {
       const { model: params, recencyHalfLifeDays } = trainerParams(input.params, input.seed);
       const started = Date.now();
       const c = client();
-      let read = 0;
-      const rows = await beating(
-        () => ({ phase: 'reading', rows: read }),
-        async () => {
-          const out: LabelledInput[] = [];
-          for await (const row of c.rows(input.data.train)) {
-            if (row.label === undefined) refuse(TRAINER_ERRORS.badData, `training row ${row.externalId} has no label`);
-            // A line's own weight, times its recency weight under a half-life (neither: unweighted, as before).
-            const weight = (row.weight ?? 1) * recencyWeight(row.ageDays, recencyHalfLifeDays);
-            out.push({ input: textInput(row.input), label: row.label, ...(row.weight !== undefined || recencyHalfLifeDays !== null ? { weight } : {}) });
-            read++;
-          }
-          return out;
-        },
-      );
-      const positives = rows.reduce((s, r) => s + r.label, 0);
-      if (positives === 0 || positives === rows.length) {
-        refuse(TRAINER_ERRORS.badData, `the training data has ${rows.length} rows of one class only (${positives} positive): nothing to learn`);
-      }
-      // Deterministic: the same rows, params and seed give the same bytes, so a retried job stores one artifact.
-      const bytes = await beating(() => ({ phase: 'training', rows: rows.length }), (signal) => trainInThread(rows, params, signal));
+      // The thread reads the rows, featurising each as it comes, and trains: the rows never reach this event loop.
+      const progress = progressOf('reading');
+      const job: TrainFromDataJob = { data: input.data.train, token: deps.token(), params, recencyHalfLifeDays, progress: progress.shared };
+      const { bytes, trainedOn, weightSum } = outcome(await beating(progress.details, (signal) => runTrainerJob<TrainFromData>('trainFromData', job, signal)));
       const artifact = await c.putArtifact(input.artifactStore.url, bytes);
       // A run scores what it just trained: the worker that trained it need not read it back.
-      remember(artifact.sha256, deserializeArtifact(bytes));
+      remember(artifact.sha256, bytes);
       return {
         contractVersion: CONTRACT_VERSION,
         jobKey: input.jobKey,
         artifact,
-        trainedOn: rows.length,
+        trainedOn,
         trainer: { name: BUILTIN_TRAINER_NAME, version: VERSION, codeDigest: CODE_DIGEST },
         metrics: {
           seconds: (Date.now() - started) / 1000,
           // Under a half-life, the effective number of rows (sum of weights): how much the old data still counts.
-          ...(recencyHalfLifeDays !== null ? { weightSum: rows.reduce((s, r) => s + (r.weight ?? 1), 0) } : {}),
+          ...(weightSum !== null ? { weightSum } : {}),
         },
       };
     },
@@ -189,19 +181,10 @@ export function createBuiltinTrainer(deps: BuiltinTrainerDeps) {
       checkContract(input);
       const c = client(input.artifactStore);
       const artifact = await artifactOf(c, input.artifact);
-      const scores: { exampleId: number; score: number }[] = [];
-      await beating(
-        () => ({ phase: 'scoring', rows: scores.length }),
-        async () => {
-          let n = 0;
-          for await (const row of c.rows(input.data.examples)) {
-            scores.push({ exampleId: row.exampleId, score: predictFromFeatures(artifact, featuresFor(artifact, textInput(row.input))) });
-            // Let the heartbeat timer run on long sets.
-            if (++n % SCORE_BATCH === 0) await new Promise((r) => setImmediate(r));
-          }
-        },
-      );
-      const stored = await c.putScores(input.scores.url, scores);
+      // The thread reads the rows, scores them and PUTs the score set.
+      const progress = progressOf('scoring');
+      const job: ScoreFromDataJob = { data: input.data.examples, token: deps.token(), artifact, scoresUrl: input.scores.url, progress: progress.shared };
+      const stored = outcome(await beating(progress.details, (signal) => runTrainerJob<ScoreFromData>('scoreFromData', job, signal)));
       return { contractVersion: CONTRACT_VERSION, jobKey: input.jobKey, scored: stored.scored, sha256: stored.sha256 };
     },
   };

@@ -186,6 +186,100 @@ function resolveParams(p?: Partial<TrainerParams>): TrainerParams {
 }
 
 /**
+ * A training set featurised as it arrives, one row at a time, in compressed sparse rows: every row's
+ * bucket indexes and values end to end in two typed arrays, with its start in a third. A row costs its
+ * features' 8 bytes each and 9 bytes besides (17 with weights), wherever the rows come from (a stream, an array), and
+ * nothing of its input is kept.
+ */
+export interface FeaturisedRows {
+  n: number;
+  /** Row i's features are index/value[offsets[i], offsets[i + 1]). */
+  offsets: Float64Array;
+  index: Int32Array;
+  value: Float32Array;
+  labels: Uint8Array;
+  /** Sample weights, when some row had one (others weigh 1); null when none did. */
+  weights: Float64Array | null;
+  /** Field names seen (sorted). */
+  fields: string[];
+}
+
+export interface FeatureBuilder {
+  readonly rows: number;
+  /** Featurises one row; throws (naming the row by its position) on a label other than 0/1 or a bad weight. */
+  add(input: Record<string, string>, label: 0 | 1, weight?: number): void;
+  finish(): FeaturisedRows;
+}
+
+/** A builder for `params`' buckets and n-grams; `expectedRows` sizes it (more rows still fit). */
+export function featureBuilder(params: Partial<TrainerParams> | undefined, expectedRows = 1024): FeatureBuilder {
+  const p = resolveParams(params);
+  const mask = 2 ** p.dimsLog2 - 1;
+  let cap = Math.max(16, expectedRows);
+  let offsets = new Float64Array(cap + 1);
+  let labels = new Uint8Array(cap);
+  let weights: Float64Array | null = null;
+  // Room for the features of the first rows; then sized from their mean for the rows expected.
+  let nnzCap = Math.min(cap, 4096) * 8;
+  let index = new Int32Array(nnzCap);
+  let value = new Float32Array(nnzCap);
+  let n = 0;
+  let nnz = 0;
+  const fieldSet = new Set<string>();
+  const grow = <T extends Float64Array | Uint8Array | Int32Array | Float32Array>(a: T, size: number): T => {
+    const b = new (a.constructor as new (n: number) => T)(size);
+    b.set(a);
+    return b;
+  };
+  return {
+    get rows() {
+      return n;
+    },
+    add(input, label, weight) {
+      if (label !== 0 && label !== 1) throw new Error(`trainer: example ${n} has label ${String(label)}, expected 0 or 1`);
+      if (weight !== undefined && (!(weight >= 0) || !Number.isFinite(weight))) throw new Error(`trainer: example ${n} has weight ${weight}, expected a finite number >= 0`);
+      if (n === cap) {
+        cap *= 2;
+        offsets = grow(offsets, cap + 1);
+        labels = grow(labels, cap);
+        if (weights) weights = grow(weights, cap);
+      }
+      for (const f of Object.keys(input)) fieldSet.add(f);
+      const x = featurize(input, mask, p.ngramMax);
+      if (nnz + x.index.length > nnzCap) {
+        const projected = n >= 1024 ? Math.ceil((nnz / n) * Math.max(cap, expectedRows) * 1.05) : 0;
+        nnzCap = Math.max(projected, nnzCap * 2, nnz + x.index.length);
+        index = grow(index, nnzCap);
+        value = grow(value, nnzCap);
+      }
+      index.set(x.index, nnz);
+      value.set(x.value, nnz);
+      nnz += x.index.length;
+      labels[n] = label;
+      if (weight !== undefined) {
+        if (!weights) weights = new Float64Array(cap).fill(1);
+        weights[n] = weight;
+      } else if (weights) {
+        weights[n] = 1;
+      }
+      n++;
+      offsets[n] = nnz;
+    },
+    finish() {
+      return {
+        n,
+        offsets: offsets.subarray(0, n + 1),
+        index: index.subarray(0, nnz),
+        value: value.subarray(0, nnz),
+        labels: labels.subarray(0, n),
+        weights: weights ? weights.subarray(0, n) : null,
+        fields: Array.from(fieldSet).sort(),
+      };
+    },
+  };
+}
+
+/**
  * Plain SGD on log loss with a decaying step (eta_t = eta0 / sqrt(1 + t/n), i.e. ~1/sqrt(epoch)).
  * L2 is applied lazily with Bottou's trick: w = scale * v, and decay just shrinks `scale`,
  * so each step costs O(nonzeros) rather than O(dims).
@@ -195,29 +289,24 @@ export async function trainHashedLogReg(
   params?: Partial<TrainerParams>,
   onEpoch?: (epoch: number, epochs: number, meanLoss: number) => void | Promise<void>,
 ): Promise<HashedLogRegArtifact> {
-  const p = resolveParams(params);
+  resolveParams(params);
   if (examples.length === 0) throw new Error('trainer: no examples');
-  const dims = 2 ** p.dimsLog2;
-  const mask = dims - 1;
-
-  // Featurise once; epochs then only touch typed arrays.
-  const n = examples.length;
-  const xs: SparseVector[] = new Array(n);
-  const ys = new Uint8Array(n);
+  const builder = featureBuilder(params, examples.length);
   // Sample weights only when some row has one: unweighted training stays byte-identical.
-  const ws = examples.some((e) => e.weight !== undefined) ? new Float64Array(n).fill(1) : null;
-  const fieldSet = new Set<string>();
-  for (let i = 0; i < n; i++) {
-    const ex = examples[i]!;
-    if (ex.label !== 0 && ex.label !== 1) throw new Error(`trainer: example ${i} has label ${String(ex.label)}, expected 0 or 1`);
-    for (const f of Object.keys(ex.input)) fieldSet.add(f);
-    xs[i] = featurize(ex.input, mask, p.ngramMax);
-    ys[i] = ex.label;
-    if (ws && ex.weight !== undefined) {
-      if (!(ex.weight >= 0) || !Number.isFinite(ex.weight)) throw new Error(`trainer: example ${i} has weight ${ex.weight}, expected a finite number >= 0`);
-      ws[i] = ex.weight;
-    }
-  }
+  for (const ex of examples) builder.add(ex.input, ex.label, ex.weight);
+  return trainOnFeatures(builder.finish(), params, onEpoch);
+}
+
+/** trainHashedLogReg on rows already featurised (by a featureBuilder with the same params). */
+export async function trainOnFeatures(
+  rows: FeaturisedRows,
+  params?: Partial<TrainerParams>,
+  onEpoch?: (epoch: number, epochs: number, meanLoss: number) => void | Promise<void>,
+): Promise<HashedLogRegArtifact> {
+  const p = resolveParams(params);
+  const { n, offsets, index, value, labels: ys, weights: ws } = rows;
+  if (n === 0) throw new Error('trainer: no examples');
+  const dims = 2 ** p.dimsLog2;
 
   const v = new Float64Array(dims); // true weights are scale * v
   let scale = 1;
@@ -238,13 +327,14 @@ export async function trainHashedLogReg(
     let lossSum = 0;
     for (let k = 0; k < n; k++) {
       const i = order[k]!;
-      const { index, value } = xs[i]!;
+      const from = offsets[i]!;
+      const to = offsets[i + 1]!;
       const y = ys[i]!;
       const eta = p.learningRate / Math.sqrt(1 + t / n);
       t++;
 
       let dot = 0;
-      for (let q = 0; q < index.length; q++) dot += v[index[q]!]! * value[q]!;
+      for (let q = from; q < to; q++) dot += v[index[q]!]! * value[q]!;
       const z = scale * dot + bias;
       const prob = sigmoid(z);
       // Clamp only for the reported loss, not the gradient.
@@ -260,7 +350,7 @@ export async function trainHashedLogReg(
       }
       const g = ws ? (prob - y) * ws[i]! : prob - y; // d(weighted logloss)/dz
       const step = (eta * g) / scale;
-      for (let q = 0; q < index.length; q++) v[index[q]!]! -= step * value[q]!;
+      for (let q = from; q < to; q++) v[index[q]!]! -= step * value[q]!;
       bias -= eta * g;
     }
     if (onEpoch) await onEpoch(epoch, p.epochs, lossSum / n);
@@ -272,7 +362,7 @@ export async function trainHashedLogReg(
     kind: 'hashed-logreg',
     formatVersion: 1,
     params: p,
-    fields: Array.from(fieldSet).sort(),
+    fields: rows.fields,
     bias: Math.fround(bias), // float32 like the weights, so nothing depends on JSON float printing
     weights,
     trainedOn: n,

@@ -36,6 +36,14 @@ export async function trainInThread(examples: LabelledInput[], params: Partial<T
 }
 
 /**
+ * Runs one of trainThread.ts's named jobs (trainFromData, scoreFromData) in a thread; an aborted signal
+ * ends it as it ends a training (the thread, and with it the job's data-plane read).
+ */
+export async function runTrainerJob<T>(name: 'trainFromData' | 'scoreFromData', task: unknown, signal?: AbortSignal): Promise<T> {
+  return (await trainingPool().run(task, { name, ...(signal ? { signal } : {}) })) as T;
+}
+
+/**
  * Runs `filename`'s default export on `task` in the same threads (a run's evaluation, for one), so the
  * CPU-bound steps of a training worker share its threads instead of its event loop.
  */

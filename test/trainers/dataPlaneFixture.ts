@@ -24,6 +24,9 @@ export interface FixtureExample {
   input: Record<string, string | number | boolean | null>;
   label: 0 | 1;
   split: 'train' | 'heldout';
+  /** Served on the train split's lines when given (the contract's optional weight and ageDays). */
+  weight?: number;
+  ageDays?: number;
 }
 
 export interface StoredScores {
@@ -93,7 +96,12 @@ export async function startDataPlaneFixture(token: string): Promise<DataPlaneFix
           res.socket?.destroy();
           return;
         }
-        const line = { exampleId: r.exampleId, externalId: r.externalId, input: r.input, ...(split === 'train' ? { label: r.label } : {}) };
+        const line = {
+          exampleId: r.exampleId,
+          externalId: r.externalId,
+          input: r.input,
+          ...(split === 'train' ? { label: r.label, ...(r.weight !== undefined ? { weight: r.weight } : {}), ...(r.ageDays !== undefined ? { ageDays: r.ageDays } : {}) } : {}),
+        };
         if (!res.write(`${JSON.stringify(line)}\n`)) await new Promise((resolve) => res.once('drain', resolve));
         sent++;
       }
