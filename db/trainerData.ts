@@ -61,13 +61,15 @@ function exampleLineSql(withLabel: boolean, snapshotId: number): SQL {
  * example_id and label), joined to their examples (e) one index probe each, in exampleId order.
  * The members are picked first, in a materialised CTE: joined in one statement, the planner merge-joins
  * and walks examples from its first row to the chunk's (every model's examples, every chunk), which grows
- * with the table, not the chunk.
+ * with the table, not the chunk. A chunk of many members (a nested order's 100,000) is still merge-joined,
+ * so `afterId` (the chunk's members are all past it) bounds the walk: it starts at the chunk.
  */
-function withExamples(chosen: SQL, columns: SQL): SQL {
+function withExamples(chosen: SQL, columns: SQL, afterId: number | null = null): SQL {
+  const bound = afterId === null ? sql`` : sql` and e.id > ${afterId}`;
   return sql`
     with m as materialized (${chosen})
     select m.example_id, ${columns}
-    from m join examples e on e.id = m.example_id
+    from m join examples e on e.id = m.example_id${bound}
     order by m.example_id`;
 }
 
@@ -226,7 +228,7 @@ export async function snapshotMemberKeys(db: DbOrTx, snapshotId: number, split: 
       select m.example_id, m.label from dataset_snapshot_members m
       where ${membersWhere(snapshotId, split, excludeBatchId, window)} and m.example_id > ${after}
       order by m.example_id limit ${ID_CHUNK}`;
-    const rows = resultRows<{ example_id: number; external_id: string }>(await db.execute(withExamples(chosen, sql`e.external_id`)));
+    const rows = resultRows<{ example_id: number; external_id: string }>(await db.execute(withExamples(chosen, sql`e.external_id`, after)));
     for (const r of rows) {
       ids.push(Number(r.example_id));
       externalIds.push(r.external_id);
