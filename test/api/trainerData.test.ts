@@ -493,6 +493,55 @@ test('a client that stops reading holds the server back (backpressure), and one 
   }
 });
 
+test('a nested subset read paused holds the server at two parts, and one that leaves stops its reads', async (t) => {
+  // 44,500 rows of about 1 KB: a first part of one 5,000-row chunk, then parts of about 24M characters
+  // (~23,700 rows, five chunks), then the rest (four chunks): ten chunk reads after the one that orders the seed.
+  const wide = await makeWideSnapshot(44_500, 1000);
+  let reads = 0;
+  const db = new Proxy(env.db, {
+    get(target, key, receiver) {
+      if (key === 'execute') {
+        return (...args: Parameters<typeof target.execute>) => {
+          reads++;
+          return target.execute(...args);
+        };
+      }
+      return Reflect.get(target, key, receiver) as unknown;
+    },
+  });
+  const counting = await startApiServer({ ...env.deps, db });
+  try {
+    const path = examplesPath(wide.id, 'split=train&fraction=1&seed=5');
+    let received = 0;
+    const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+      http.get(`${counting.url}/api${path}`, { headers: { authorization: `Bearer ${trainer}` } }, resolve).on('error', reject);
+    });
+    assert.equal(res.statusCode, 200);
+    res.on('data', (c: Buffer) => {
+      received += c.length;
+      if (received > 1 << 20) res.pause();
+    });
+    // Paused after 1 MB, while the first part is being written: the seed's order (one read), the first
+    // part (one) and the part after it (five) are read, and nothing more.
+    await new Promise((r) => setTimeout(r, 1500));
+    const whilePaused = reads;
+    t.diagnostic(`${whilePaused} of 11 reads while paused, ${received} bytes received`);
+    assert.ok(whilePaused >= 2 && whilePaused <= 7, `${whilePaused} reads while the client was not reading (of 11)`);
+    res.destroy();
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(reads, whilePaused, 'no read after the client left');
+    // Read through: every row once, the order kept from the first read, each chunk read once.
+    reads = 0;
+    const all = await fetch(`${counting.url}/api${path}`, { headers: { authorization: `Bearer ${trainer}` } });
+    const text = await all.text();
+    assert.equal(text.split('\n').length - 1, 44_500);
+    assert.equal(new Set(text.split('\n').slice(0, -1).map((l) => (JSON.parse(l) as { exampleId: number }).exampleId)).size, 44_500);
+    assert.equal(reads, 10);
+  } finally {
+    await counting.close();
+  }
+});
+
 test('a client that stops reading mid-stream leaves the server serving', async () => {
   // Read the first bytes of the large split, then drop the connection.
   await new Promise<void>((resolve, reject) => {
