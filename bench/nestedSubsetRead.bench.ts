@@ -2,8 +2,9 @@
 // GET /api/trainer/snapshots/{id}/examples?fraction=F&seed=S (and the ablation and recency variants) per
 // row, beside ?split=train in exampleId order, one read at a time, on an otherwise idle machine. The API
 // server runs in a child process (this file again, NESTED_SUBSET_BENCH_SERVE=1), so its RSS is its own,
-// sampled every 20 ms during each read. Each answer's sha256 is printed: the same data (same --rows) gives
-// the same bytes under any version of the route, so two versions' outputs can be compared line by line.
+// sampled every 20 ms during each read. Each answer's sha256 is printed, taken over its lines with each
+// exampleId made relative to the model's first (the rows get new ids each run, in the same order): the
+// same --rows gives the same hashes under any version of the route that serves the same bytes.
 // Needs DATABASE_URL (PostgreSQL); the rows go into a model of their own and are deleted afterwards.
 //   DATABASE_URL=postgres://... npx tsx bench/nestedSubsetRead.bench.ts [--rows 1000000]
 //
@@ -83,6 +84,8 @@ async function bench(url: string) {
   console.log(`made ${n.toLocaleString('en-US')} examples (${train!.n.toLocaleString('en-US')} training members) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   console.log(`  sizes: ${sizes.map((s) => `${s.rel} ${s.size}`).join(', ')}; shared_buffers ${buffers!.v}`);
 
+  const [first] = resultRows<{ id: number }>(await db.execute(sql`select min(id)::int as id from examples where model_id = ${modelId}`));
+  const firstId = first!.id;
   const token = (await issueToken(db, { subject: `bench-nested-${stamp}`, role: 'trainer', createdBy: 'bench' })).token;
   const server = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url)], { env: { ...process.env, NESTED_SUBSET_BENCH_SERVE: '1' }, stdio: ['pipe', 'pipe', 'inherit'] });
   const apiUrl = await new Promise<string>((resolve, reject) => {
@@ -109,10 +112,20 @@ async function bench(url: string) {
           if (res.statusCode !== 200) return reject(new Error(`GET ${query} answered ${res.statusCode}`));
           let bytes = 0;
           let lines = 0;
-          res.on('data', (c: Buffer) => {
-            hash.update(c);
-            bytes += c.length;
-            for (let at = c.indexOf(10); at >= 0; at = c.indexOf(10, at + 1)) lines++;
+          let carry = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => {
+            bytes += Buffer.byteLength(c);
+            const text = carry + c;
+            let from = 0;
+            for (let at = text.indexOf('\n'); at >= 0; at = text.indexOf('\n', from)) {
+              const line = text.slice(from, at);
+              const id = /^\{"exampleId":(\d+),/.exec(line);
+              hash.update(id ? `{"exampleId":${Number(id[1]) - firstId},${line.slice(id[0].length)}\n` : `${line}\n`);
+              lines++;
+              from = at + 1;
+            }
+            carry = text.slice(from);
           });
           res.on('end', () => resolve({ query, ms: performance.now() - start, lines, bytes, sha256: hash.digest('hex').slice(0, 16), peakRss: Math.max(peakRss, rssOf(server.pid!)) }));
           res.on('error', reject);
@@ -132,7 +145,7 @@ async function bench(url: string) {
     ['split=train&fraction=1&seed=1', ''],
     ['split=train&fraction=0.5&seed=1', ''],
     ['split=train&fraction=0.125&seed=1', ''],
-    ['split=train&fraction=1&seed=1', '&offset=400000&limit=100000'],
+    ['split=train&fraction=1&seed=1', `&offset=${Math.floor(train!.n / 2)}&limit=${Math.floor(train!.n / 8)}`],
     [`split=train&fraction=1&seed=1&excludeBatch=${encodeURIComponent(batchId)}`, ''],
     ['split=train&fraction=1&seed=1&window=newest', ''],
   ] as const) {
