@@ -104,7 +104,7 @@ export async function exampleLinesInIdOrder(
 const POSITION_BITS = 21;
 const MAX_PART_ROWS = 2 ** POSITION_BITS;
 
-/** Sizes of an ordered read's passes (tests shrink them to cross their boundaries with little data). */
+/** Sizes of an ordered read's passes (tests shrink them to cross their boundaries with little data; the route reads the defaults at each request). */
 export interface OrderedReadSizes {
   /** Ids per query, and most lines per batch handed out. */
   chunkRows: number;
