@@ -14,7 +14,7 @@ import {
   completeScoreSet,
   encodeScores,
   exampleLinesInIdOrder,
-  exampleLinesOf,
+  exampleLinesInOrder,
   scoreSetByKey,
   snapshotExists,
   snapshotMemberIds,
@@ -253,15 +253,26 @@ function abandonable<T>(p: Promise<T>): Promise<T> {
   return p;
 }
 
-/** Nested orders kept per database (4 bytes a training member each). */
-const NESTED_ORDERS_KEPT = 8;
+/** Nested orders kept per database (4 bytes a training member each): a few seeds' whole splits and their variants. */
+const NESTED_ORDERS_KEPT = 12;
 const nestedOrders = new WeakMap<object, Map<string, Promise<Int32Array>>>();
+
+/** The members of `order` (distinct ids) that are in `members` (ascending), in `order`'s order. */
+function keepMembers(order: Int32Array, members: Int32Array): Int32Array {
+  const out = new Int32Array(members.length);
+  let n = 0;
+  for (const id of order) if (indexOf(members, id) >= 0) out[n++] = id;
+  return out.subarray(0, n);
+}
 
 /**
  * A frozen training split's example ids in their nested order under `seed` (less a batch, or within a
  * recency half). A saturation check asks for several fractions of each seed, and every fraction is a
  * prefix of the same order: the members' external ids are read and sorted once per seed, not once per
- * point (at 800,000 members each reading held some 300 MB for seconds). Snapshots are frozen, so a kept
+ * point (at 800,000 members each reading held some 300 MB for seconds). A variant (a batch left out, a
+ * recency half) is the seed's whole order less the members it leaves out: the order sorts by each
+ * member's own key and external id (distinct within a snapshot), so leaving members out changes no
+ * other member's place, and only the variant's member ids are read. Snapshots are frozen, so a kept
  * order stays right; the most recently used few are kept.
  */
 function nestedOrderIds(db: ApiDeps['db'], snapshotId: number, excludeBatch: string | null, window: RecencyWindow | null, seed: number): Promise<Int32Array> {
@@ -272,7 +283,10 @@ function nestedOrderIds(db: ApiDeps['db'], snapshotId: number, excludeBatch: str
   if (order) {
     kept.delete(key);
   } else {
-    order = snapshotMemberKeys(db, snapshotId, 'train', excludeBatch, window).then(({ exampleIds, externalIds }) => Int32Array.from(nestedPermutation(externalIds, seed), (i) => exampleIds[i]!));
+    order =
+      excludeBatch === null && window === null
+        ? snapshotMemberKeys(db, snapshotId, 'train').then(({ exampleIds, externalIds }) => Int32Array.from(nestedPermutation(externalIds, seed), (i) => exampleIds[i]!))
+        : Promise.all([nestedOrderIds(db, snapshotId, null, null, seed), snapshotMemberIds(db, snapshotId, 'train', excludeBatch, window)]).then(([whole, members]) => keepMembers(whole, members));
     const failed = order;
     failed.catch(() => kept.get(key) === failed && kept.delete(key));
   }
@@ -289,7 +303,7 @@ async function getExamples(deps: ApiDeps, res: http.ServerResponse, rawSnapshotI
   const withLabel = q.split === 'train';
 
   // The subset's order needs every member's external id first (ids and names only, never inputs);
-  // then the inputs are read by id, a chunk at a time, in that order.
+  // then the inputs are read by id, a part of the order at a time, and sent in that order.
   let subsetIds: Int32Array | null = null;
   if (q.subset) {
     const ordered = await nestedOrderIds(db, snapshotId, q.excludeBatch, q.window, q.subset.seed);
@@ -305,15 +319,9 @@ async function getExamples(deps: ApiDeps, res: http.ServerResponse, rawSnapshotI
   const text = (lines: ExampleLine[]) => lines.map((l) => l.line).join('\n') + '\n';
 
   if (subsetIds) {
-    const ids = subsetIds;
-    const read = (from: number) => abandonable(exampleLinesOf(db, { snapshotId, split: q.split, withLabel, exampleIds: ids.subarray(from, from + LINES_PER_CHUNK) }));
-    let next = ids.length > 0 ? read(0) : null;
-    for (let from = 0; next; from += LINES_PER_CHUNK) {
-      const got = await next;
-      next = from + LINES_PER_CHUNK < ids.length && !out.gone ? read(from + LINES_PER_CHUNK) : null;
-      const byId = new Map(got.map((l) => [l.exampleId, l]));
-      const lines = Array.from(ids.subarray(from, from + LINES_PER_CHUNK), (id) => byId.get(id)!);
-      if (!(await out.write(text(lines)))) return;
+    // In the nested order, a part at a time (db/trainerData exampleLinesInOrder): about two parts of lines held, never the subset.
+    for await (const lines of exampleLinesInOrder(db, { snapshotId, split: q.split, withLabel, exampleIds: subsetIds }, { stopped: () => out.gone })) {
+      if (!(await out.write(lines.join('\n') + '\n'))) return;
     }
     return void res.end();
   }

@@ -61,13 +61,15 @@ function exampleLineSql(withLabel: boolean, snapshotId: number): SQL {
  * example_id and label), joined to their examples (e) one index probe each, in exampleId order.
  * The members are picked first, in a materialised CTE: joined in one statement, the planner merge-joins
  * and walks examples from its first row to the chunk's (every model's examples, every chunk), which grows
- * with the table, not the chunk.
+ * with the table, not the chunk. A chunk of many members (a nested order's 100,000) is still merge-joined,
+ * so `afterId` (the chunk's members are all past it) bounds the walk: it starts at the chunk.
  */
-function withExamples(chosen: SQL, columns: SQL): SQL {
+function withExamples(chosen: SQL, columns: SQL, afterId: number | null = null): SQL {
+  const bound = afterId === null ? sql`` : sql` and e.id > ${afterId}`;
   return sql`
     with m as materialized (${chosen})
     select m.example_id, ${columns}
-    from m join examples e on e.id = m.example_id
+    from m join examples e on e.id = m.example_id${bound}
     order by m.example_id`;
 }
 
@@ -95,15 +97,120 @@ export async function exampleLinesInIdOrder(
   return rows.map((r) => ({ exampleId: Number(r.example_id), line: r.line }));
 }
 
-/** The lines of these members of a split (in exampleId order; the caller puts them in its own). */
-export async function exampleLinesOf(db: DbOrTx, q: { snapshotId: number; split: Split; withLabel: boolean; exampleIds: ArrayLike<number> }): Promise<ExampleLine[]> {
-  if (q.exampleIds.length === 0) return [];
-  const chosen = sql`
-    select m.example_id, m.label from dataset_snapshot_members m
-    where m.snapshot_id = ${q.snapshotId} and m.split = ${q.split}
-      and m.example_id = any(${`{${Array.prototype.join.call(q.exampleIds, ',')}}`}::int[])`;
-  const rows = resultRows<{ example_id: number; line: string }>(await db.execute(withExamples(chosen, sql`${exampleLineSql(q.withLabel, q.snapshotId)} as line`)));
-  return rows.map((r) => ({ exampleId: Number(r.example_id), line: r.line }));
+/**
+ * Packs a part's (exampleId, position) pairs into doubles that sort as numbers: id * 2^21 + position, exact
+ * below 2^53 for any int32 id, for parts of at most 2^21 rows.
+ */
+const POSITION_BITS = 21;
+const MAX_PART_ROWS = 2 ** POSITION_BITS;
+
+/** Sizes of an ordered read's passes (tests shrink them to cross their boundaries with little data; the route reads the defaults at each request). */
+export interface OrderedReadSizes {
+  /** Ids per query, and most lines per batch handed out. */
+  chunkRows: number;
+  /** About how many characters of lines one part keeps (the next part's rows are sized from the lines read so far). */
+  partChars: number;
+}
+
+export const DEFAULT_ORDERED_READ_SIZES: OrderedReadSizes = { chunkRows: 5_000, partChars: 24 * 1024 * 1024 };
+
+/**
+ * The lines of these members of a split in the order given (`exampleIds` distinct: a nested order, or a
+ * slice of one), as batches of at most `chunkRows` lines, holding about two parts of lines at a time.
+ *
+ * Fetching rows by id in a random order costs an index probe into a random page per row, and a query
+ * whose ids span the whole split is planned as a scan of it (every chunk of a nested subset read the
+ * whole members table once). So the order is cut into parts of consecutive positions; each part's ids
+ * are sorted and read in ascending chunks, each bounded by its first and last id (neighbouring rows
+ * share pages, and no plan walks further than the chunk), the lines kept by position, then handed out
+ * in the given order while the next part is read. The first part is one chunk (the first lines leave at
+ * once, and their length sizes the parts after it). `stopped` is asked between queries: a reader that
+ * went away stops the reading ahead.
+ */
+export async function* exampleLinesInOrder(
+  db: DbOrTx,
+  q: { snapshotId: number; split: Split; withLabel: boolean; exampleIds: Int32Array },
+  opts: { sizes?: OrderedReadSizes; stopped?: () => boolean } = {},
+): AsyncGenerator<string[]> {
+  const { chunkRows, partChars } = opts.sizes ?? DEFAULT_ORDERED_READ_SIZES;
+  let closed = false;
+  const stopped = () => closed || (opts.stopped?.() ?? false);
+  const ids = q.exampleIds;
+  const line = exampleLineSql(q.withLabel, q.snapshotId);
+  let charsRead = 0;
+  let linesRead = 0;
+
+  const readChunk = async (sorted: Float64Array, from: number, to: number): Promise<{ example_id: number; line: string }[]> => {
+    const chunk = Int32Array.from(sorted.subarray(from, to), (packed) => Math.floor(packed / MAX_PART_ROWS));
+    const lo = chunk[0]!;
+    const hi = chunk[chunk.length - 1]!;
+    return resultRows<{ example_id: number; line: string }>(
+      await db.execute(sql`
+        with u as materialized (select unnest(${`{${chunk.join(',')}}`}::int[]) as id)
+        select m.example_id, ${line} as line
+        from u
+        join dataset_snapshot_members m on m.snapshot_id = ${q.snapshotId} and m.example_id = u.id and m.example_id between ${lo} and ${hi}
+        join examples e on e.id = m.example_id and e.id between ${lo} and ${hi}
+        where m.split = ${q.split}
+        order by m.example_id`),
+    );
+  };
+
+  /** The lines of ids[from, to), by position. */
+  const readPart = async (from: number, to: number): Promise<string[] | null> => {
+    const sorted = new Float64Array(to - from);
+    for (let i = 0; i < sorted.length; i++) sorted[i] = ids[from + i]! * MAX_PART_ROWS + i;
+    sorted.sort();
+    const lines: string[] = new Array<string>(sorted.length);
+    let next = abandonable(readChunk(sorted, 0, Math.min(chunkRows, sorted.length)));
+    for (let at = 0; at < sorted.length; at += chunkRows) {
+      const rows = await next;
+      const end = Math.min(at + chunkRows, sorted.length);
+      if (end < sorted.length) {
+        if (stopped()) return null;
+        next = abandonable(readChunk(sorted, end, Math.min(end + chunkRows, sorted.length)));
+      }
+      if (rows.length !== end - at) {
+        throw new Error(`snapshot ${q.snapshotId}'s ${q.split} split has ${rows.length} of ${end - at} members asked for from exampleId ${Math.floor(sorted[at]! / MAX_PART_ROWS)}: its members changed under a read`);
+      }
+      for (let j = 0; j < rows.length; j++) {
+        const packed = sorted[at + j]!;
+        const row = rows[j]!;
+        if (Number(row.example_id) !== Math.floor(packed / MAX_PART_ROWS)) throw new Error(`snapshot ${q.snapshotId} has no ${q.split} member ${Math.floor(packed / MAX_PART_ROWS)}`);
+        lines[packed % MAX_PART_ROWS] = row.line;
+        charsRead += row.line.length;
+      }
+      linesRead += rows.length;
+    }
+    return lines;
+  };
+
+  const partEnd = (from: number) => {
+    const rows = linesRead === 0 ? chunkRows : Math.floor(partChars / (charsRead / linesRead));
+    return Math.min(ids.length, from + Math.max(chunkRows, Math.min(rows, MAX_PART_ROWS)));
+  };
+
+  let to = partEnd(0);
+  let next: Promise<string[] | null> | null = ids.length > 0 ? abandonable(readPart(0, to)) : null;
+  try {
+    while (next) {
+      const lines = await next;
+      if (!lines) return;
+      const from = to;
+      // The next part is read while this one is handed out.
+      next = from < ids.length && !stopped() ? abandonable(readPart(from, (to = partEnd(from)))) : null;
+      for (let at = 0; at < lines.length; at += chunkRows) yield lines.slice(at, at + chunkRows);
+    }
+  } finally {
+    // A reader that stopped early (break, a write that failed) ends the reading ahead at its next query.
+    closed = true;
+  }
+}
+
+/** A read that may be abandoned (the reader left): its failure is then nobody's to report. */
+function abandonable<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => {});
+  return p;
 }
 
 /** Ids read per query when a whole split's ids are needed (a nested order, a score set's rows). */
@@ -121,7 +228,7 @@ export async function snapshotMemberKeys(db: DbOrTx, snapshotId: number, split: 
       select m.example_id, m.label from dataset_snapshot_members m
       where ${membersWhere(snapshotId, split, excludeBatchId, window)} and m.example_id > ${after}
       order by m.example_id limit ${ID_CHUNK}`;
-    const rows = resultRows<{ example_id: number; external_id: string }>(await db.execute(withExamples(chosen, sql`e.external_id`)));
+    const rows = resultRows<{ example_id: number; external_id: string }>(await db.execute(withExamples(chosen, sql`e.external_id`, after)));
     for (const r of rows) {
       ids.push(Number(r.example_id));
       externalIds.push(r.external_id);
@@ -131,15 +238,18 @@ export async function snapshotMemberKeys(db: DbOrTx, snapshotId: number, split: 
   }
 }
 
-/** A split's exampleIds, ascending: the rows a score set covers, in the order its scores are stored. */
-export async function snapshotMemberIds(db: DbOrTx, snapshotId: number, split: Split): Promise<Int32Array> {
+/**
+ * A split's exampleIds, ascending (less a batch's examples, or within a recency half): the rows a score
+ * set covers, in the order its scores are stored; the members a nested order's variant keeps.
+ */
+export async function snapshotMemberIds(db: DbOrTx, snapshotId: number, split: Split, excludeBatchId?: string | null, window?: RecencyWindow | null): Promise<Int32Array> {
   const chunks: Int32Array[] = [];
   let total = 0;
   for (let after = -1; ; ) {
     const rows = resultRows<{ example_id: number }>(
       await db.execute(sql`
         select m.example_id from dataset_snapshot_members m
-        where m.snapshot_id = ${snapshotId} and m.split = ${split} and m.example_id > ${after}
+        where ${membersWhere(snapshotId, split, excludeBatchId, window)} and m.example_id > ${after}
         order by m.example_id limit ${ID_CHUNK}`),
     );
     const chunk = Int32Array.from(rows, (r) => Number(r.example_id));

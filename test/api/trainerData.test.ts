@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import http from 'node:http';
 import { after, before, test } from 'node:test';
 import { and, asc, eq, sql } from 'drizzle-orm';
-import { nestedOrder, subsetSize } from '../../analysis/nestedSubset';
+import { nestedOrder, nestedPermutation, subsetSize } from '../../analysis/nestedSubset';
 import { startApiServer } from '../../api/server';
 import { listAuditLog } from '../../db/auditLog';
 import {
@@ -22,7 +22,7 @@ import {
   modelVersions,
   scoreSets,
 } from '../../db/schema';
-import { completedScoreSet, decodeScores, ensurePendingScoreSet, snapshotSplitCount } from '../../db/trainerData';
+import { DEFAULT_ORDERED_READ_SIZES, completedScoreSet, decodeScores, ensurePendingScoreSet, exampleLinesInOrder, snapshotMemberKeys, snapshotSplitCount } from '../../db/trainerData';
 import { exampleLine } from '../../trainers/contract';
 import { assertNothingWritten, fingerprint, startCallerEnv, type CallerEnv } from '../caller';
 import { uid } from '../helpers';
@@ -280,6 +280,130 @@ test('offset and limit resume a read: what they serve is the same slice of the f
   );
 });
 
+/**
+ * The bytes the nested subset path served before it read in parts (one query per 5,000 ids in the nested
+ * order, each line the id-order path's line for that id, every line ending in a newline): the seed's
+ * order of the members' external ids (analysis's nestedPermutation over db's snapshotMemberKeys), cut to
+ * the subset and to offset/limit, each id's line taken from the id-order read of the same split.
+ */
+async function oldSubsetBytes(snapshotId: number, q: { fraction: number; seed: number; excludeBatch?: string; window?: 'newest' | 'oldest'; offset?: number; limit?: number }): Promise<Buffer> {
+  const filters = `${q.excludeBatch ? `&excludeBatch=${encodeURIComponent(q.excludeBatch)}` : ''}${q.window ? `&window=${q.window}` : ''}`;
+  const byId = await call('GET', examplesPath(snapshotId, `split=train${filters}`), { token: trainer });
+  assert.equal(byId.status, 200);
+  const lineOf = new Map(
+    byId.text
+      .split('\n')
+      .slice(0, -1)
+      .map((l) => [(JSON.parse(l) as { exampleId: number }).exampleId, l]),
+  );
+  const { exampleIds, externalIds } = await snapshotMemberKeys(env.db, snapshotId, 'train', q.excludeBatch ?? null, q.window ?? null);
+  const ordered = Array.from(nestedPermutation(externalIds, q.seed), (i) => exampleIds[i]!);
+  const k = Math.min(ordered.length, subsetSize(ordered.length, q.fraction));
+  const offset = q.offset ?? 0;
+  const end = q.limit === undefined ? k : Math.min(k, offset + q.limit);
+  return Buffer.from(
+    ordered
+      .slice(Math.min(offset, end), end)
+      .map((id) => `${lineOf.get(id)!}\n`)
+      .join(''),
+  );
+}
+
+test('a nested subset read in parts serves the bytes the one-query-per-chunk path served, for every query, and resumes across a part boundary', async () => {
+  // 12,000 training rows, most dated (ageDays, recency halves), external ids that need escaping, a batch over every fifth row.
+  const suffix = uid();
+  const [model] = await env.db.insert(models).values({ name: `dp-parts-${suffix}`, createdBy: 'test' }).returning();
+  const rows = 12_000;
+  const [snapshot] = await env.db
+    .insert(datasetSnapshots)
+    .values({ modelId: model!.id, runId: `run-${suffix}`, contentHash: `sha256:${suffix}`, trainCount: rows, heldoutCount: 0, asOf: new Date('2026-03-01T00:00:00Z') })
+    .returning();
+  await env.db.execute(sql`
+    with made as (
+      insert into examples (model_id, external_id, input, split, observed_at)
+      select ${model!.id}, case when i % 11 = 0 then 'p "' || i || '"/é\n' else 'p-' || i end,
+        jsonb_build_object('text', 'w' || (i % 97), 'n', i * 1.5, 'flag', i % 2 = 0),
+        'train', case when i % 13 = 0 then null else timestamptz '2026-01-01' + (i * 37 % 5000) * interval '1 hour' + (i % 7) * interval '1 millisecond' end
+      from generate_series(1, ${rows}) i
+      returning id)
+    insert into dataset_snapshot_members (snapshot_id, example_id, split, label)
+    select ${snapshot!.id}, id, 'train', id % 2 from made`);
+  const snapshotId = snapshot!.id;
+  const members = await env.db.select({ exampleId: datasetSnapshotMembers.exampleId }).from(datasetSnapshotMembers).where(eq(datasetSnapshotMembers.snapshotId, snapshotId)).orderBy(asc(datasetSnapshotMembers.exampleId));
+  const batch = `batch-parts-${suffix}`;
+  await env.db.insert(annotationBatches).values({ id: batch, modelId: model!.id, specVersion: 1, overlap: 1, goldShare: 0, deadline: new Date(), createdBy: 'test' });
+  const tasks = await env.db
+    .insert(annotationTasks)
+    .values(members.filter((_, i) => i % 5 === 0).map((m) => ({ batchId: batch, exampleId: m.exampleId, stratum: 'remainder', inclusionProbability: 1 })))
+    .returning({ id: annotationTasks.id, exampleId: annotationTasks.exampleId });
+  await env.db.insert(aggregatedLabels).values(tasks.map((t) => ({ taskId: t.id, batchId: batch, exampleId: t.exampleId, label: 1, posterior: 0.9, method: 'dawid_skene' as const, labelCount: 1 })));
+
+  const queries: Parameters<typeof oldSubsetBytes>[1][] = [
+    { fraction: 1, seed: 1 },
+    { fraction: 0.5, seed: 2 },
+    { fraction: 0.001, seed: 3 },
+    { fraction: 0.75, seed: -7, excludeBatch: batch },
+    { fraction: 1, seed: 4, window: 'newest' },
+    { fraction: 0.5, seed: 4, window: 'oldest' },
+    { fraction: 0.9, seed: 5, excludeBatch: batch, window: 'newest' },
+    // Around the first part's end (its first 5,000 rows), past the subset's end, empty.
+    { fraction: 1, seed: 1, offset: 4_990, limit: 20 },
+    { fraction: 1, seed: 1, offset: 5_000 },
+    { fraction: 1, seed: 1, offset: 5_003, limit: 6_000 },
+    { fraction: 0.5, seed: 2, offset: 5_999, limit: 10 },
+    { fraction: 0.5, seed: 2, offset: 7_000 },
+    { fraction: 1, seed: 1, offset: 3, limit: 0 },
+  ];
+  for (const q of queries) {
+    const query = `split=train&fraction=${q.fraction}&seed=${q.seed}${q.excludeBatch ? `&excludeBatch=${encodeURIComponent(q.excludeBatch)}` : ''}${q.window ? `&window=${q.window}` : ''}${q.offset !== undefined ? `&offset=${q.offset}` : ''}${q.limit !== undefined ? `&limit=${q.limit}` : ''}`;
+    const got = await call('GET', examplesPath(snapshotId, query), { token: trainer });
+    assert.equal(got.status, 200, got.text.slice(0, 300));
+    const expected = await oldSubsetBytes(snapshotId, q);
+    assert.ok(got.bytes.equals(expected), `${query}: ${got.bytes.length} bytes served, ${expected.length} expected; first difference at byte ${firstDifference(got.bytes, expected)}`);
+  }
+  // The dated rows carry ageDays, the undated ones not: the lines are the full contract line.
+  const whole = (await oldSubsetBytes(snapshotId, { fraction: 1, seed: 1 })).toString('utf8');
+  assert.match(whole, /"ageDays":\d/);
+  assert.equal(whole.split('\n').length - 1, rows);
+
+  // Parts of a few rows each (many boundaries, sizes adapting), read directly: the same bytes, and a read
+  // resumed at any offset continues the same stream.
+  const { exampleIds, externalIds } = await snapshotMemberKeys(env.db, snapshotId, 'train');
+  const ordered = Int32Array.from(nestedPermutation(externalIds, 1), (i) => exampleIds[i]!);
+  const sizes = { chunkRows: 7, partChars: 3_000 };
+  const served = async (from: number, to: number) => {
+    let text = '';
+    let batches = 0;
+    for await (const lines of exampleLinesInOrder(env.db, { snapshotId, split: 'train', withLabel: true, exampleIds: ordered.subarray(from, to) }, { sizes })) {
+      assert.ok(lines.length >= 1 && lines.length <= sizes.chunkRows);
+      text += lines.join('\n') + '\n';
+      batches++;
+    }
+    return { text, batches };
+  };
+  const full = (await oldSubsetBytes(snapshotId, { fraction: 1, seed: 1 })).toString('utf8');
+  const fullLines = full.split('\n').slice(0, -1);
+  const first = await served(0, 400);
+  assert.equal(first.text, fullLines.slice(0, 400).join('\n') + '\n');
+  // Parts of about 3,000 characters (~25 rows) after the first 7: many parts, every batch at most one chunk.
+  assert.ok(first.batches >= 400 / 7, `${first.batches} batches`);
+  for (const [from, to] of [
+    [0, 1],
+    [6, 9],
+    [7, 40],
+    [33, 34],
+    [250, 400],
+  ] as const) {
+    assert.equal((await served(from, to)).text, fullLines.slice(from, to).join('\n') + '\n', `positions ${from} to ${to}`);
+  }
+  assert.deepEqual(await served(5, 5), { text: '', batches: 0 }, 'no ids, no lines');
+});
+
+function firstDifference(a: Buffer, b: Buffer): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return i;
+  return Math.min(a.length, b.length);
+}
+
 test('a bad query is a 400 naming the parameter, an unknown snapshot a 404', async () => {
   const cases: [string, string, RegExp][] = [
     [`/trainer/snapshots/${small.id}/examples`, 'no split', /'split' is required/],
@@ -365,6 +489,59 @@ test('a client that stops reading holds the server back (backpressure), and one 
     assert.equal(text.split('\n').length - 1, 44_500);
     assert.equal(reads, 9);
   } finally {
+    await counting.close();
+  }
+});
+
+test('a nested subset read paused holds the server at two parts, and one that leaves stops its reads', async (t) => {
+  // 44,500 rows of about 1 KB, in parts of one 5,000-row chunk each (the least a part holds; the default
+  // parts of 24M characters would need far more rows to show the same): nine chunk reads after the one
+  // that orders the seed.
+  const wide = await makeWideSnapshot(44_500, 1000);
+  let reads = 0;
+  const db = new Proxy(env.db, {
+    get(target, key, receiver) {
+      if (key === 'execute') {
+        return (...args: Parameters<typeof target.execute>) => {
+          reads++;
+          return target.execute(...args);
+        };
+      }
+      return Reflect.get(target, key, receiver) as unknown;
+    },
+  });
+  const counting = await startApiServer({ ...env.deps, db });
+  const partChars = DEFAULT_ORDERED_READ_SIZES.partChars;
+  DEFAULT_ORDERED_READ_SIZES.partChars = 1;
+  try {
+    const path = examplesPath(wide.id, 'split=train&fraction=1&seed=5');
+    let received = 0;
+    const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+      http.get(`${counting.url}/api${path}`, { headers: { authorization: `Bearer ${trainer}` } }, resolve).on('error', reject);
+    });
+    assert.equal(res.statusCode, 200);
+    res.on('data', (c: Buffer) => {
+      received += c.length;
+      if (received > 1 << 20) res.pause();
+    });
+    // Paused after 1 MB: the server has read the seed's order, what the socket buffers took (a few MB),
+    // the part it is writing and the one after it, and waits; reading ahead of the writes it would read all nine.
+    await new Promise((r) => setTimeout(r, 1500));
+    const whilePaused = reads;
+    t.diagnostic(`${whilePaused} of 10 reads while paused, ${received} bytes received`);
+    assert.ok(whilePaused >= 2 && whilePaused <= 5, `${whilePaused} reads while the client was not reading (of 10)`);
+    res.destroy();
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(reads, whilePaused, 'no read after the client left');
+    // Read through: every row once, the order kept from the first read, each part read once.
+    reads = 0;
+    const all = await fetch(`${counting.url}/api${path}`, { headers: { authorization: `Bearer ${trainer}` } });
+    const text = await all.text();
+    assert.equal(text.split('\n').length - 1, 44_500);
+    assert.equal(new Set(text.split('\n').slice(0, -1).map((l) => (JSON.parse(l) as { exampleId: number }).exampleId)).size, 44_500);
+    assert.equal(reads, 9);
+  } finally {
+    DEFAULT_ORDERED_READ_SIZES.partChars = partChars;
     await counting.close();
   }
 });
