@@ -76,21 +76,92 @@ export const modelTrainerInput = z.strictObject({
 // PostgreSQL text and jsonb cannot hold U+0000: refuse it at the edge with a message, not a failed insert.
 const storableText = (max: number) => z.string().max(max).refine((s) => !s.includes('\u0000'), 'contains a NUL character (U+0000), which cannot be stored; strip it');
 
+/** The longest field name of an input, slice attribute name, and text value; the longest slice value and external id. */
+const FIELD_NAME_MAX = 64;
+const TEXT_MAX = 200_000;
+const SLICE_VALUE_MAX = 200;
+const EXTERNAL_ID_MAX = 300;
+
 /** Text fields: a model without a feature schema, and what models.predict scores (the built-in trainer's inputs). */
-export const textInput = z.record(z.string().max(64), storableText(200_000));
+export const textInput = z.record(z.string().max(FIELD_NAME_MAX), storableText(TEXT_MAX));
 
 /** One value of an example's input; the model's feature schema says which (analysis/featureSchema). */
-export const featureValue = z.union([storableText(200_000), z.number(), z.boolean(), z.null()]);
+export const featureValue = z.union([storableText(TEXT_MAX), z.number(), z.boolean(), z.null()]);
 
 export const exampleInput = z.strictObject({
-  externalId: z.string().min(1).max(300),
+  externalId: z.string().min(1).max(EXTERNAL_ID_MAX),
   /** Judged against the model's feature schema by the router (unknown, missing, wrong type: 400). */
-  input: z.record(z.string().max(64), featureValue),
+  input: z.record(z.string().max(FIELD_NAME_MAX), featureValue),
   label: z.union([z.literal(0), z.literal(1)]).nullable(),
-  slices: z.record(z.string().max(64), z.string().max(200)).default({}),
+  slices: z.record(z.string().max(FIELD_NAME_MAX), z.string().max(SLICE_VALUE_MAX)).default({}),
   split: z.enum(['train', 'heldout']),
   observedAt: isoDate.optional(),
 });
+
+// ---- a shortcut past zod for bulk inputs -----------------------------------------------------------------
+
+/** An object as JSON.parse makes it (zod makes its output records so; one without a prototype is zod's to copy). */
+const plainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && Object.getPrototypeOf(v) === Object.prototype;
+
+/** A record as exampleInput's `input` and `slices` take it: a plain object, names of at most 64 characters, each value `value`'s. */
+function plainRecord(v: unknown, value: (x: unknown) => boolean): boolean {
+  if (!plainObject(v)) return false;
+  for (const k in v) {
+    // `__proto__` (an own key when JSON.parse made it) is zod's to judge.
+    if (k.length > FIELD_NAME_MAX || k === '__proto__' || !Object.hasOwn(v, k) || !value(v[k])) return false;
+  }
+  return true;
+}
+
+const plainFeatureValue = (x: unknown) =>
+  x === null || typeof x === 'boolean' || (typeof x === 'number' && Number.isFinite(x)) || (typeof x === 'string' && x.length <= TEXT_MAX && !x.includes('\u0000'));
+const plainSliceValue = (x: unknown) => typeof x === 'string' && x.length <= SLICE_VALUE_MAX;
+const EXAMPLE_KEYS = new Set(Object.keys(exampleInput.shape));
+
+/**
+ * Whether exampleInput takes `e` as it is (its output would equal `e`): the common case of a bulk import,
+ * checked by hand at a fraction of zod's cost. Says no to anything unusual (an absent `slices`
+ * aside, which it fills with {} as zod's default does); zod then judges it, and every refusal is zod's.
+ */
+export function plainExample(e: unknown): boolean {
+  if (!plainObject(e)) return false;
+  for (const k in e) if (!EXAMPLE_KEYS.has(k) || !Object.hasOwn(e, k)) return false;
+  const { externalId, label, split, observedAt } = e;
+  if (!(typeof externalId === 'string' && externalId.length >= 1 && externalId.length <= EXTERNAL_ID_MAX)) return false;
+  if (!(label === 0 || label === 1 || label === null)) return false;
+  if (split !== 'train' && split !== 'heldout') return false;
+  if (observedAt !== undefined && !isoDate.safeParse(observedAt).success) return false;
+  if (!plainRecord(e.input, plainFeatureValue)) return false;
+  if (e.slices === undefined) e.slices = {};
+  return plainRecord(e.slices, plainSliceValue);
+}
+
+/** Whether `{ name, examples }` (models.importExamples' input) is a model name and 1 to `max` examples plainExample takes. */
+export function plainExampleBatch(v: unknown, max: number): boolean {
+  if (!plainObject(v)) return false;
+  for (const k in v) if ((k !== 'name' && k !== 'examples') || !Object.hasOwn(v, k)) return false;
+  const { name, examples } = v;
+  if (!modelName.safeParse(name).success) return false;
+  if (!Array.isArray(examples) || Object.getPrototypeOf(examples) !== Array.prototype || examples.length < 1 || examples.length > max) return false;
+  // An index loop: every() would skip a hole, which zod refuses.
+  for (let i = 0; i < examples.length; i++) if (!plainExample(examples[i])) return false;
+  return true;
+}
+
+/**
+ * `schema` with a shortcut in front of its parse: an input that `plain` says the schema takes unchanged is
+ * passed on as it is (no copy of every value, no walk by zod); any other goes through the schema, so every
+ * refusal carries zod's own issues. The schema is cloned, so its definition (and the OpenAPI document made
+ * from it) is the same. `plain` must say yes only to what the schema accepts and returns equal
+ * (test/api/plainInput.test.ts holds it to that).
+ */
+export function withPlainPath<S extends z.ZodType>(schema: S, plain: (input: unknown) => boolean): S {
+  const shortcut = schema.clone() as S;
+  const parse = schema.parse.bind(schema);
+  // tRPC validates with `parse` (its getParseFn prefers it to the Standard Schema interface).
+  Object.defineProperty(shortcut, 'parse', { value: (input: unknown, params?: Parameters<S['parse']>[1]) => (plain(input) ? input : parse(input, params)) });
+  return shortcut;
+}
 
 /** A point estimate with its interval; null where undefined (no trials, or a NaN that JSON stored as null). */
 export const interval = z.object({ estimate: z.number().nullable(), lower: z.number().nullable(), upper: z.number().nullable() });

@@ -3,7 +3,7 @@
 //
 //   [DATABASE_URL=postgres://...] TEMPORAL_TEST_ADDRESS=127.0.0.1:7400 npx tsx bench/millionRun.bench.ts
 //       [--rows 1e6 (1e5 on PGlite)] [--seeds 2] [--fractions 0.125,0.25,0.5,1] [--batch 2000] [--senders 2]
-//       [--shadow-seconds 15] [--traffic 1000]
+//       [--shadow-seconds 15] [--traffic 1000] [--import-only]
 //
 // Services as test/helpers.ts startTestEnv starts them: the API and the workers in this process (so the
 // process CPU and RSS below are the API's and the worker's together, with this driver's), on DATABASE_URL
@@ -45,6 +45,7 @@
 //     (scoring); evaluateVersion of both and buildApprovalPacket on them (evaluation).
 //  5. ratios to the floors, shares of the run's wall time (import + run less the configured waits),
 //     peak RSS (this process: API + worker + driver) during import and run, and the histories' sizes.
+// --import-only: step 1 alone (every row in one go, no bootstrap run), its floor and its row of the table.
 // The model's examples, snapshot members, predictions and shadow predictions are deleted afterwards
 // (the small records stay), and the scratch tables dropped.
 import dc from 'node:diagnostics_channel';
@@ -83,6 +84,7 @@ function flags(argv: string[]) {
       senders: { type: 'string', default: '2' },
       'shadow-seconds': { type: 'string', default: '15' },
       traffic: { type: 'string', default: '1000' },
+      'import-only': { type: 'boolean', default: false },
     },
   });
   const int = (name: string, text: string, min: number, max: number) => {
@@ -100,6 +102,7 @@ function flags(argv: string[]) {
     senders: int('senders', values.senders, 1, 8),
     shadowSeconds: int('shadow-seconds', values['shadow-seconds'], 5, 600),
     traffic: int('traffic', values.traffic, 200, 100_000),
+    importOnly: values['import-only'],
   };
 }
 
@@ -300,6 +303,7 @@ async function main(): Promise<void> {
   const env = await startTestEnv(url ? { db: { url } } : {});
   const db = env.services.opened.db;
   const floorSql = url ? psqlFloors(url) : pgliteFloors((db as unknown as { $client: PGlite }).$client);
+  const dbName = url ? 'PostgreSQL' : 'PGlite in a folder, in this process';
   const name = `million-${n}-${uid()}`;
   const { id: modelId } = await env.clients.operator.models.register.mutate({ name, description: 'million-example run bench', gatePolicy: GATE_POLICY });
   const ingestToken = (await issueToken(db, { subject: `million-ingest-${uid()}`, role: 'ingest', createdBy: 'bench' })).token;
@@ -309,6 +313,62 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'million-run-'));
 
   try {
+    const floors: Record<string, { seconds: number; cpu: { proc: number; db: number } }> = {};
+    const floor = async (key: string, f: () => Promise<unknown> | unknown) => {
+      sampler.take();
+      const from = Date.now();
+      await f();
+      const to = Date.now();
+      sampler.take();
+      floors[key] = { seconds: (to - from) / 1000, cpu: sampler.cpu([{ from, to }]) };
+    };
+    /** A scratch table of `table`'s shape: columns, defaults, indexes and constraints, its foreign keys too (which LIKE leaves out). */
+    const scratchLike = async (table: string, name: string) => {
+      await db.execute(sql.raw(`create table ${name} (like ${table} including all)`));
+      const fks = resultRows<{ def: string }>(await db.execute(sql`select pg_get_constraintdef(oid) as def from pg_constraint where conrelid = ${table}::regclass and contype = 'f'`));
+      for (const fk of fks) await db.execute(sql.raw(`alter table ${name} add ${fk.def}`));
+    };
+    // import: the same rows as CSV into a table of examples' shape (indexes, defaults, foreign keys), by COPY.
+    const importFloor = async () => {
+      const csv = join(dir, 'examples.csv');
+      await new Promise<void>((resolve, reject) => {
+        const out = createWriteStream(csv);
+        out.on('error', reject);
+        let i = 1;
+        const write = () => {
+          let ok = true;
+          while (ok && i <= n) {
+            const e = exampleAt(i++);
+            const quote = (v: unknown) => `"${JSON.stringify(v).replace(/"/g, '""')}"`;
+            ok = out.write(`${modelId},${e.externalId},${quote(e.input)},${e.label},${quote(e.slices)},${e.split}\n`);
+          }
+          if (i <= n) out.once('drain', write);
+          else out.end(resolve);
+        };
+        write();
+      });
+      await scratchLike('examples', scratch.examples);
+      await floor('import', () => floorSql.copyIn(`${scratch.examples} (model_id, external_id, input, label, slices, split)`, csv));
+      await db.execute(sql.raw(`drop table ${scratch.examples}`));
+      rmSync(csv);
+    };
+
+    if (opts.importOnly) {
+      const imported = await importRange(env, name, 1, n, opts.batch, opts.senders);
+      sampler.take();
+      log(`${n.toLocaleString('en-US')} examples imported; the floor`);
+      await importFloor();
+      const s = seconds([imported]);
+      const cpu = sampler.cpu([imported]);
+      const fl = floors.import!;
+      console.log(`\nimport of ${n.toLocaleString('en-US')} labelled examples (${dbName}; API in this process), ${opts.batch} a request, ${opts.senders} senders`);
+      table(
+        ['phase', 'wall s', 'process CPU s', 'PostgreSQL CPU s', 'peak RSS GiB', 'floor s', 'floor CPU s (proc/db)', 'x floor'],
+        [['import', s.toFixed(2), cpu.proc.toFixed(2), cpu.db.toFixed(2), (sampler.peakRss(imported.from, imported.to) / 2 ** 30).toFixed(2), fl.seconds.toFixed(2), `${fl.cpu.proc.toFixed(2)}/${fl.cpu.db.toFixed(2)}`, (s / fl.seconds).toFixed(2)]],
+      );
+      return;
+    }
+
     // 1. Import: the champion's share, its bootstrap run, then the rest.
     const championRows = Math.max(2000, Math.round(n / 100));
     const imports: Interval[] = [await importRange(env, name, 1, championRows, opts.batch, opts.senders)];
@@ -393,43 +453,7 @@ async function main(): Promise<void> {
       await db.execute(sql`select id, train_count as train, heldout_count as heldout from dataset_snapshots where run_id = ${runId}`),
     );
     if (!snap) throw new Error(`run ${runId} froze no snapshot`);
-    const floors: Record<string, { seconds: number; cpu: { proc: number; db: number } }> = {};
-    const floor = async (key: string, f: () => Promise<unknown> | unknown) => {
-      sampler.take();
-      const from = Date.now();
-      await f();
-      const to = Date.now();
-      sampler.take();
-      floors[key] = { seconds: (to - from) / 1000, cpu: sampler.cpu([{ from, to }]) };
-    };
-    /** A scratch table of `table`'s shape: columns, defaults, indexes and constraints, its foreign keys too (which LIKE leaves out). */
-    const scratchLike = async (table: string, name: string) => {
-      await db.execute(sql.raw(`create table ${name} (like ${table} including all)`));
-      const fks = resultRows<{ def: string }>(await db.execute(sql`select pg_get_constraintdef(oid) as def from pg_constraint where conrelid = ${table}::regclass and contype = 'f'`));
-      for (const fk of fks) await db.execute(sql.raw(`alter table ${name} add ${fk.def}`));
-    };
-    // import: the same rows as CSV into a table of examples' shape (indexes, defaults, foreign keys), by psql \copy.
-    const csv = join(dir, 'examples.csv');
-    await new Promise<void>((resolve, reject) => {
-      const out = createWriteStream(csv);
-      out.on('error', reject);
-      let i = 1;
-      const write = () => {
-        let ok = true;
-        while (ok && i <= n) {
-          const e = exampleAt(i++);
-          const quote = (v: unknown) => `"${JSON.stringify(v).replace(/"/g, '""')}"`;
-          ok = out.write(`${modelId},${e.externalId},${quote(e.input)},${e.label},${quote(e.slices)},${e.split}\n`);
-        }
-        if (i <= n) out.once('drain', write);
-        else out.end(resolve);
-      };
-      write();
-    });
-    await scratchLike('examples', scratch.examples);
-    await floor('import', () => floorSql.copyIn(`${scratch.examples} (model_id, external_id, input, label, slices, split)`, csv));
-    await db.execute(sql.raw(`drop table ${scratch.examples}`));
-    rmSync(csv);
+    await importFloor();
     // snapshot: the members copied by one statement into a table of their shape.
     await scratchLike('dataset_snapshot_members', scratch.members);
     await floor('snapshot', () =>
@@ -554,7 +578,7 @@ async function main(): Promise<void> {
     const productSeconds = importSeconds + run.seconds - waitSeconds;
     const fmt = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '-');
 
-    console.log(`\none retraining run on ${n.toLocaleString('en-US')} labelled examples (${url ? 'PostgreSQL' : 'PGlite in a folder, in this process'}; API and worker in this process)`);
+    console.log(`\none retraining run on ${n.toLocaleString('en-US')} labelled examples (${dbName}; API and worker in this process)`);
     console.log(
       `  run ${runId}: ${row.status}; snapshot ${Number(snap.train).toLocaleString('en-US')} train + ${Number(snap.heldout).toLocaleString('en-US')} held out; ` +
         `saturation ${opts.seeds} seeds x [${opts.fractions.join(', ')}]; shadow window ${opts.shadowSeconds} s with ${trafficSent} shadowed requests, one 1 s canary step` +

@@ -1,5 +1,6 @@
 // Models, their versions, routes and lineage: what the registry and serving read and write.
-import { and, asc, count, desc, eq, or, sql } from 'drizzle-orm';
+import { and, asc, count, desc, eq, is, or, sql } from 'drizzle-orm';
+import { PgTransaction } from 'drizzle-orm/pg-core';
 import type { Db, DbOrTx } from './index';
 import { prepared } from './prepared';
 import { writeAudit } from './auditLog';
@@ -306,11 +307,26 @@ export interface NewExample {
   observedAt?: string | undefined;
 }
 
+/** Whether an error (or a cause under it) is PostgreSQL's unique_violation (SQLSTATE 23505), as postgres.js and PGlite report it. */
+function uniqueViolation(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    if ((e as { code?: unknown }).code === '23505') return true;
+  }
+  return false;
+}
+
 /**
  * Adds examples; one whose external id the model already has is left as it is. Returns how many were new.
  * The batch travels as one JSON parameter that the database unpacks (jsonb_to_recordset), in the batch's
  * order: a multi-row VALUES built by the query builder cost about 45 µs of CPU a row (eight parameters
  * each, checked and mapped one by one), most of an import's time at a million rows.
+ *
+ * New examples are the common case, so a plain INSERT goes first: ON CONFLICT's speculative insertion
+ * (a look into the unique index before each row, then the insertion's own) cost PostgreSQL about a third
+ * more CPU a row (3.2 s against 2.5 s of backend CPU for 200,000 rows in batches of 2,000). A batch with
+ * an external id the model has fails that INSERT as a whole (unique_violation: nothing of it is written)
+ * and is sent again with ON CONFLICT DO NOTHING, which also settles a race with a concurrent import of the
+ * same ids. Inside a transaction the failed statement would abort it, so there ON CONFLICT goes first.
  */
 export async function insertExamples(db: DbOrTx, modelId: number, rows: NewExample[]): Promise<number> {
   const batch = JSON.stringify(
@@ -324,14 +340,20 @@ export async function insertExamples(db: DbOrTx, modelId: number, rows: NewExamp
       observed_at: e.observedAt ? new Date(e.observedAt).toISOString() : null,
     })),
   );
+  const select = sql`select ${modelId}, r.external_id, r.input, r.label, r.slices, r.split, r.observed_at
+    from jsonb_to_recordset(${batch}::jsonb) as r(external_id text, input jsonb, label smallint, slices jsonb, split text, observed_at timestamptz)`;
+  const columns = sql`examples (model_id, external_id, input, label, slices, split, observed_at)`;
+  if (!is(db, PgTransaction)) {
+    try {
+      await db.execute(sql`insert into ${columns} ${select}`);
+      return rows.length;
+    } catch (err) {
+      if (!uniqueViolation(err)) throw err;
+    }
+  }
   const [row] = resultRows<{ n: number | string }>(
     await db.execute(sql`
-      with added as (
-        insert into examples (model_id, external_id, input, label, slices, split, observed_at)
-        select ${modelId}, r.external_id, r.input, r.label, r.slices, r.split, r.observed_at
-        from jsonb_to_recordset(${batch}::jsonb) as r(external_id text, input jsonb, label smallint, slices jsonb, split text, observed_at timestamptz)
-        on conflict (model_id, external_id) do nothing
-        returning 1)
+      with added as (insert into ${columns} ${select} on conflict (model_id, external_id) do nothing returning 1)
       select count(*)::int as n from added`),
   );
   return Number(row?.n ?? 0);

@@ -26,7 +26,7 @@ import { BUILTIN_TRAINER_NAME, VERSION_STATUSES, type DecisionRule, type models 
 import { featureSchema } from '../../trainers/contract';
 import { lineageOutput } from '../outputs';
 import { decisionRuleOutput } from '../outputsReview';
-import { exampleInput, isoDate, jsonObject, modelName, modelTrainerInput, positiveInt, reason, textInput, timestamp } from '../schemas';
+import { exampleInput, isoDate, jsonObject, modelName, modelTrainerInput, plainExampleBatch, positiveInt, reason, textInput, timestamp, withPlainPath } from '../schemas';
 import { requireModel } from '../lookups';
 import { authedProcedure, roleAllows, roleProcedure, router, type Context } from '../trpc';
 import { resolveModelTrainer } from './trainers';
@@ -53,6 +53,20 @@ const modelTrainerOutput = z.object({
 
 /** The model's declared features; null: text fields (a model registered without a feature schema). */
 const featuresOutput = z.array(z.object({ name: z.string(), kind: z.enum(['text', 'number', 'category', 'boolean']), missing: z.boolean() })).nullable();
+
+/** The most examples one models.importExamples request may carry. */
+export const MAX_IMPORT_BATCH = 2000;
+
+/**
+ * models.importExamples' input. A batch of ordinary examples skips zod's walk, which copies every example
+ * and both its records (the largest share of the API's CPU in an import, with the garbage it left; the
+ * process's CPU for a million examples went from 19.4 s to 11.4 s with this and insertExamples' plain
+ * INSERT); anything else, every bad batch included, is zod's to judge.
+ */
+export const importExamplesInput = withPlainPath(
+  z.strictObject({ name: modelName, examples: z.array(exampleInput).min(1).max(MAX_IMPORT_BATCH) }),
+  (v) => plainExampleBatch(v, MAX_IMPORT_BATCH),
+);
 
 type ModelRow = Pick<typeof models.$inferSelect, 'trainerName' | 'trainerQueue' | 'trainerParams' | 'trainerTimeToStartSeconds' | 'featureSchema'>;
 
@@ -303,7 +317,7 @@ export const modelsRouter = router({
 
   importExamples: roleProcedure('operator')
     .meta({ openapi: { method: 'POST', path: '/models/{name}/examples', tags: ['models'], summary: 'Add labelled examples (idempotent by externalId)' } })
-    .input(z.strictObject({ name: modelName, examples: z.array(exampleInput).min(1).max(2000) }))
+    .input(importExamplesInput)
     .output(z.object({ inserted: z.number().int(), duplicates: z.number().int() }))
     .mutation(async ({ ctx, input }) => {
       const model = await requireModel(ctx.db, input.name);

@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { TRPCClientError } from '@trpc/client';
-import { eq } from 'drizzle-orm';
+import { count, eq } from 'drizzle-orm';
 import { examples, models } from '../../db/schema';
 import { CliError, EXIT, UnreachableError, exampleOf, exitCodeOf, readRecords } from '../../bin/cli';
 import { eventOf } from '../../bin/commands/ingest';
@@ -127,6 +127,26 @@ test('models register + import CSV and JSONL, a bad row reported by its line', a
       ['j1', 0, 'train'],
     ],
   );
+});
+
+test('models import sends batches in parallel: every good row once, the bad ones by line in order, a second import all duplicates', async () => {
+  const name = `cli-par-${uid()}`;
+  assert.equal((await cli(['models', 'register', name, '--description', 'parallel import', '--json'], env.tokens.operator)).code, 0);
+  const bad = new Set([700, 2300, 4999]);
+  const lines = Array.from({ length: 5000 }, (_, i) =>
+    JSON.stringify({ externalId: `p${i + 1}`, input: { body: `row ${i + 1}` }, label: bad.has(i + 1) ? 7 : (i % 2) as 0 | 1, split: i % 5 ? 'train' : 'heldout' }),
+  );
+  const jsonl = file('many.jsonl', lines.join('\n'));
+  const first = await cli(['models', 'import', name, jsonl, '--batch', '1000', '--parallel', '3', '--json'], env.tokens.operator);
+  assert.equal(first.code, EXIT.other, 'refused rows fail the command');
+  const summary = JSON.parse(first.out);
+  assert.deepEqual(summary.bad.map((x: { line: number }) => x.line), [700, 2300, 4999]);
+  assert.deepEqual([summary.rows, summary.sent, summary.totals], [5000, 4997, { inserted: 4997, duplicates: 0 }]);
+  const again = await cli(['models', 'import', name, jsonl, '--json'], env.tokens.operator);
+  assert.deepEqual(JSON.parse(again.out).totals, { inserted: 0, duplicates: 4997 });
+  const [n] = await env.services.opened.db.select({ n: count() }).from(examples).innerJoin(models, eq(models.id, examples.modelId)).where(eq(models.name, name));
+  assert.equal(n!.n, 4997);
+  assert.equal((await cli(['models', 'import', name, jsonl, '--parallel', '0'], env.tokens.operator)).code, EXIT.usage);
 });
 
 test('tokens list --json names no secret; policy set then diff; a 404, a bad token, an unreachable URL', async () => {

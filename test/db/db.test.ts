@@ -517,6 +517,54 @@ for (const driver of drivers) {
       assert.equal(b!.label, 1);
     });
 
+    test('insertExamples: a batch of known ids writes nothing and changes nothing; a partly known one adds only the new ones, in order', async () => {
+      const model = await newModel(db);
+      const row = (externalId: string, label: 0 | 1): NewExample => ({ externalId, input: { text: externalId }, label, slices: {}, split: 'train' });
+      assert.equal(await insertExamples(db, model.id, [row('a', 1), row('b', 1)]), 2);
+      // All known: the plain INSERT fails on the unique index and the batch goes again with ON CONFLICT.
+      assert.equal(await insertExamples(db, model.id, [row('b', 0), row('a', 0)]), 0);
+      assert.equal(await insertExamples(db, model.id, [row('c', 0), row('a', 0), row('d', 0)]), 2);
+      const rows = await db.select().from(examples).where(eq(examples.modelId, model.id)).orderBy(examples.id);
+      assert.deepEqual(
+        rows.map((r) => [r.externalId, r.label]),
+        [['a', 1], ['b', 1], ['c', 0], ['d', 0]],
+        'known rows keep their first label; new ones follow the batch',
+      );
+    });
+
+    test('insertExamples inside a transaction: a known id neither fails nor aborts it, and a rollback takes the new rows back', async () => {
+      const model = await newModel(db);
+      const row = (externalId: string): NewExample => ({ externalId, input: {}, label: 1, slices: {}, split: 'train' });
+      await insertExamples(db, model.id, [row('known')]);
+      const inTx = await db.transaction(async (tx) => {
+        const n = await insertExamples(tx, model.id, [row('known'), row('new-1')]);
+        // The transaction still takes statements (a failed one would have aborted it: 25P02).
+        const [c] = await tx.select({ n: count() }).from(examples).where(eq(examples.modelId, model.id));
+        return { n, rows: c!.n };
+      });
+      assert.deepEqual(inTx, { n: 1, rows: 2 });
+      await assert.rejects(
+        db.transaction(async (tx) => {
+          assert.equal(await insertExamples(tx, model.id, [row('new-2')]), 1);
+          throw new Error('roll back');
+        }),
+        /roll back/,
+      );
+      const ids = (await db.select({ id: examples.externalId }).from(examples).where(eq(examples.modelId, model.id)).orderBy(examples.id)).map((r) => r.id);
+      assert.deepEqual(ids, ['known', 'new-1']);
+    });
+
+    test('insertExamples: two overlapping batches at once store each id once and count each as new once', async () => {
+      const model = await newModel(db);
+      const rows = (from: number, to: number): NewExample[] =>
+        Array.from({ length: to - from }, (_, i) => ({ externalId: `r-${from + i}`, input: { text: `t${from + i}` }, label: 1, slices: {}, split: 'train' }));
+      // On PostgreSQL the second waits on the first's uncommitted rows, then takes the ON CONFLICT path.
+      const counts = await Promise.all([insertExamples(db, model.id, rows(0, 600)), insertExamples(db, model.id, rows(400, 1000)), insertExamples(db, model.id, rows(200, 800))]);
+      assert.equal(counts.reduce((a, b) => a + b, 0), 1000, `counts ${counts.join(', ')}`);
+      const [c] = await db.select({ n: count(), distinct: sql<number>`count(distinct external_id)::int` }).from(examples).where(eq(examples.modelId, model.id));
+      assert.deepEqual([c!.n, c!.distinct], [1000, 1000]);
+    });
+
     test('bytea: a 1 MB random artifact round-trips byte-identical', async () => {
       const model = await newModel(db);
       // A plain Uint8Array (not a Buffer), the type the schema declares.
