@@ -7,7 +7,7 @@
  * RSS after each round, and the main thread's heap; and the artifacts' hashes (the same seeds give the
  * same artifacts whatever the trainer's code reads them with).
  *
- *   flock /work/wt/bench.lock npx tsx bench/trainerRead.bench.ts [rows 800000] [jobs 1] [rounds 1]
+ *   npx tsx bench/trainerRead.bench.ts [rows 800000] [jobs 1] [rounds 1]
  *
  * The rows are millionRun's texts (its 1M examples' training split is some 800k rows, 71 MB of NDJSON).
  */
