@@ -11,18 +11,15 @@
 // The rows are the million-run bench's shape (a short text, a label, two slices, a fifth held out by a
 // multiplicative hash), dated one second apart (so the recency halves have rows), with an annotation
 // batch over every twentieth training row (the ablation's excludeBatch).
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import http from 'node:http';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { Client } from '@temporalio/client';
 import { sql } from 'drizzle-orm';
-import { startApiServer } from '../api/server';
 import { openDb } from '../db/index';
 import { resultRows } from '../db/queries';
 import { datasetSnapshots, models } from '../db/schema';
 import { issueToken } from '../db/tokens';
+import { isApiChild, serveAsApiChild, startApiChild } from './apiChild';
 import { benchArgs } from './args';
 import { rssOf } from './runMeasure';
 
@@ -32,16 +29,8 @@ if (!url) {
   process.exit(0);
 }
 
-if (process.env.NESTED_SUBSET_BENCH_SERVE === '1') {
-  const served = await openDb({ url, migrate: false });
-  // The data plane never reaches Temporal; a lazy client that never connects is enough for the API.
-  const server = await startApiServer({ db: served.db, temporal: new Client(), namespace: 'default', taskQueues: { control: 'control', training: 'training' }, defaultApprovalTimeoutSeconds: 60 });
-  process.stdout.write(`${server.url}\n`);
-  process.stdin.resume();
-  process.stdin.on('end', () => void server.close().then(() => served.close()).then(() => process.exit(0)));
-} else {
-  await bench(url);
-}
+if (isApiChild('NESTED_SUBSET_BENCH_SERVE')) await serveAsApiChild(url);
+else await bench(url);
 
 async function bench(url: string) {
   const n = benchArgs(process.argv.slice(2), { rows: [1_000_000] }).rows[0]!;
@@ -87,11 +76,8 @@ async function bench(url: string) {
   const [first] = resultRows<{ id: number }>(await db.execute(sql`select min(id)::int as id from examples where model_id = ${modelId}`));
   const firstId = first!.id;
   const token = (await issueToken(db, { subject: `bench-nested-${stamp}`, role: 'trainer', createdBy: 'bench' })).token;
-  const server = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url)], { env: { ...process.env, NESTED_SUBSET_BENCH_SERVE: '1' }, stdio: ['pipe', 'pipe', 'inherit'] });
-  const apiUrl = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: server.stdout! }).once('line', resolve);
-    server.once('exit', (code) => reject(new Error(`the API server exited (${code}) before serving`)));
-  });
+  const server = await startApiChild(fileURLToPath(import.meta.url), 'NESTED_SUBSET_BENCH_SERVE');
+  const apiUrl = server.url;
 
   interface Read {
     query: string;
@@ -102,8 +88,8 @@ async function bench(url: string) {
     peakRss: number;
   }
   function get(query: string): Promise<Read> {
-    let peakRss = rssOf(server.pid!);
-    const timer = setInterval(() => (peakRss = Math.max(peakRss, rssOf(server.pid!))), 20);
+    let peakRss = rssOf(server.process.pid!);
+    const timer = setInterval(() => (peakRss = Math.max(peakRss, rssOf(server.process.pid!))), 20);
     return new Promise<Read>((resolve, reject) => {
       const start = performance.now();
       const hash = createHash('sha256');
@@ -127,7 +113,7 @@ async function bench(url: string) {
             }
             carry = text.slice(from);
           });
-          res.on('end', () => resolve({ query, ms: performance.now() - start, lines, bytes, sha256: hash.digest('hex').slice(0, 16), peakRss: Math.max(peakRss, rssOf(server.pid!)) }));
+          res.on('end', () => resolve({ query, ms: performance.now() - start, lines, bytes, sha256: hash.digest('hex').slice(0, 16), peakRss: Math.max(peakRss, rssOf(server.process.pid!)) }));
           res.on('error', reject);
         })
         .on('error', reject);
@@ -135,7 +121,7 @@ async function bench(url: string) {
   }
 
   const reads: Read[] = [];
-  const rssBefore = rssOf(server.pid!);
+  const rssBefore = rssOf(server.process.pid!);
   await get('split=train'); // warm-up: caches, JIT
   const idOrder = await get('split=train');
   reads.push(idOrder);
@@ -154,7 +140,7 @@ async function bench(url: string) {
     reads.push(await get(q + page));
   }
 
-  server.stdin!.end();
+  server.close();
   await db.execute(sql`delete from aggregated_labels where batch_id = ${batchId}`);
   await db.execute(sql`delete from annotation_tasks where batch_id = ${batchId}`);
   await db.execute(sql`delete from annotation_batches where id = ${batchId}`);

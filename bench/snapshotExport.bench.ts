@@ -7,16 +7,13 @@
 // (fraction 0.5), which has to order every member's external id first. Needs DATABASE_URL (PostgreSQL)
 // and psql.
 //   DATABASE_URL=postgres://... npx tsx bench/snapshotExport.bench.ts [--rows 1000000] [--repeat 3]
-import { spawn } from 'node:child_process';
 import http from 'node:http';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { Client } from '@temporalio/client';
 import { sql } from 'drizzle-orm';
-import { startApiServer } from '../api/server';
 import { openDb } from '../db/index';
 import { datasetSnapshots, models } from '../db/schema';
 import { issueToken } from '../db/tokens';
+import { isApiChild, serveAsApiChild, startApiChild } from './apiChild';
 import { benchArgs } from './args';
 import { exampleLinesQuery, psqlCopyOut, rssOf } from './runMeasure';
 
@@ -26,17 +23,8 @@ if (!url) {
   process.exit(0);
 }
 
-if (process.env.SNAPSHOT_EXPORT_BENCH_SERVE === '1') {
-  // The server: prints its URL, serves until its parent closes stdin.
-  const served = await openDb({ url, migrate: false });
-  // The data plane never reaches Temporal; a lazy client that never connects is enough for the API.
-  const server = await startApiServer({ db: served.db, temporal: new Client(), namespace: 'default', taskQueues: { control: 'control', training: 'training' }, defaultApprovalTimeoutSeconds: 60 });
-  process.stdout.write(`${server.url}\n`);
-  process.stdin.resume();
-  process.stdin.on('end', () => void server.close().then(() => served.close()).then(() => process.exit(0)));
-} else {
-  await bench(url);
-}
+if (isApiChild('SNAPSHOT_EXPORT_BENCH_SERVE')) await serveAsApiChild(url);
+else await bench(url);
 
 async function bench(url: string) {
   const { rows, repeat } = benchArgs(process.argv.slice(2), { rows: [1_000_000] });
@@ -72,15 +60,9 @@ async function bench(url: string) {
   console.log(`inserted ${n.toLocaleString('en-US')} examples into snapshot ${snapshotId} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
   const token = (await issueToken(db, { subject: `bench-trainer-${stamp}`, role: 'trainer', createdBy: 'bench' })).token;
-  const server = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url)], {
-    env: { ...process.env, SNAPSHOT_EXPORT_BENCH_SERVE: '1' },
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
-  const apiUrl = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: server.stdout! }).once('line', resolve);
-    server.once('exit', (code) => reject(new Error(`the API server exited (${code}) before serving`)));
-  });
-  const rssOfServer = () => rssOf(server.pid!);
+  const server = await startApiChild(fileURLToPath(import.meta.url), 'SNAPSHOT_EXPORT_BENCH_SERVE');
+  const apiUrl = server.url;
+  const rssOfServer = () => rssOf(server.process.pid!);
 
   interface Read {
     ms: number;
@@ -146,7 +128,7 @@ async function bench(url: string) {
   const viaCopy = await bestOf(copyOnce);
   const subset = await bestOf(() => getOnce('split=train&fraction=0.5&seed=1'));
 
-  server.stdin!.end();
+  server.close();
   await db.execute(sql`delete from dataset_snapshot_members where snapshot_id = ${snapshotId}`);
   await db.execute(sql`delete from dataset_snapshots where id = ${snapshotId}`);
   await db.execute(sql`delete from examples where model_id = ${model!.id}`);

@@ -444,23 +444,27 @@ test('a bad query is a 400 naming the parameter, an unknown snapshot a 404', asy
   assert.equal(noRoute.status, 404);
 });
 
-test('a client that stops reading holds the server back (backpressure), and one that leaves stops its reads', async (t) => {
-  // 44,500 rows of about 1 KB: nine chunks of at most 5,000 rows (~5 MB each), ~45 MB, far more than the socket buffers hold.
-  const wide = await makeWideSnapshot(44_500, 1000);
-  // A server over the same database that counts the data plane's chunk reads (db.execute: its only raw queries).
-  let reads = 0;
+/** A server over the same database that counts the data plane's reads (db.execute: its only raw queries). */
+async function countingServer() {
   const db = new Proxy(env.db, {
     get(target, key, receiver) {
       if (key === 'execute') {
         return (...args: Parameters<typeof target.execute>) => {
-          reads++;
+          server.reads++;
           return target.execute(...args);
         };
       }
       return Reflect.get(target, key, receiver) as unknown;
     },
   });
-  const counting = await startApiServer({ ...env.deps, db });
+  const server = Object.assign(await startApiServer({ ...env.deps, db }), { reads: 0 });
+  return server;
+}
+
+test('a client that stops reading holds the server back (backpressure), and one that leaves stops its reads', async (t) => {
+  // 44,500 rows of about 1 KB: nine chunks of at most 5,000 rows (~5 MB each), ~45 MB, far more than the socket buffers hold.
+  const wide = await makeWideSnapshot(44_500, 1000);
+  const counting = await countingServer();
   try {
     let received = 0;
     const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
@@ -474,20 +478,20 @@ test('a client that stops reading holds the server back (backpressure), and one 
     // Paused after 1 MB: the server has read what the socket buffers took (a few MB), the chunk it is
     // writing and the next one, and waits; ignoring backpressure it would have read all nine.
     await new Promise((r) => setTimeout(r, 1500));
-    const whilePaused = reads;
+    const whilePaused = counting.reads;
     t.diagnostic(`${whilePaused} of 9 chunks read while paused, ${received} bytes received`);
     assert.ok(whilePaused >= 1 && whilePaused <= 4, `${whilePaused} chunk reads while the client was not reading (of 9)`);
     assert.ok(received < 20 << 20, `${received} bytes received while paused`);
     // The client leaves: no read after that.
     res.destroy();
     await new Promise((r) => setTimeout(r, 1000));
-    assert.equal(reads, whilePaused, 'no chunk read after the client left');
+    assert.equal(counting.reads, whilePaused, 'no chunk read after the client left');
     // Read through, the same server sends everything, every chunk read once.
-    reads = 0;
+    counting.reads = 0;
     const all = await fetch(`${counting.url}/api${examplesPath(wide.id, 'split=train')}`, { headers: { authorization: `Bearer ${trainer}` } });
     const text = await all.text();
     assert.equal(text.split('\n').length - 1, 44_500);
-    assert.equal(reads, 9);
+    assert.equal(counting.reads, 9);
   } finally {
     await counting.close();
   }
@@ -498,19 +502,7 @@ test('a nested subset read paused holds the server at two parts, and one that le
   // parts of 24M characters would need far more rows to show the same): nine chunk reads after the one
   // that orders the seed.
   const wide = await makeWideSnapshot(44_500, 1000);
-  let reads = 0;
-  const db = new Proxy(env.db, {
-    get(target, key, receiver) {
-      if (key === 'execute') {
-        return (...args: Parameters<typeof target.execute>) => {
-          reads++;
-          return target.execute(...args);
-        };
-      }
-      return Reflect.get(target, key, receiver) as unknown;
-    },
-  });
-  const counting = await startApiServer({ ...env.deps, db });
+  const counting = await countingServer();
   const partChars = DEFAULT_ORDERED_READ_SIZES.partChars;
   DEFAULT_ORDERED_READ_SIZES.partChars = 1;
   try {
@@ -527,19 +519,19 @@ test('a nested subset read paused holds the server at two parts, and one that le
     // Paused after 1 MB: the server has read the seed's order, what the socket buffers took (a few MB),
     // the part it is writing and the one after it, and waits; reading ahead of the writes it would read all nine.
     await new Promise((r) => setTimeout(r, 1500));
-    const whilePaused = reads;
+    const whilePaused = counting.reads;
     t.diagnostic(`${whilePaused} of 10 reads while paused, ${received} bytes received`);
     assert.ok(whilePaused >= 2 && whilePaused <= 5, `${whilePaused} reads while the client was not reading (of 10)`);
     res.destroy();
     await new Promise((r) => setTimeout(r, 1000));
-    assert.equal(reads, whilePaused, 'no read after the client left');
+    assert.equal(counting.reads, whilePaused, 'no read after the client left');
     // Read through: every row once, the order kept from the first read, each part read once.
-    reads = 0;
+    counting.reads = 0;
     const all = await fetch(`${counting.url}/api${path}`, { headers: { authorization: `Bearer ${trainer}` } });
     const text = await all.text();
     assert.equal(text.split('\n').length - 1, 44_500);
     assert.equal(new Set(text.split('\n').slice(0, -1).map((l) => (JSON.parse(l) as { exampleId: number }).exampleId)).size, 44_500);
-    assert.equal(reads, 9);
+    assert.equal(counting.reads, 9);
   } finally {
     DEFAULT_ORDERED_READ_SIZES.partChars = partChars;
     await counting.close();
