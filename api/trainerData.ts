@@ -13,6 +13,7 @@ import {
   artifactBytes,
   completeScoreSet,
   encodeScores,
+  chunkStarts,
   exampleLinesInIdOrder,
   exampleLinesInOrder,
   scoreSetByKey,
@@ -45,6 +46,8 @@ const MAX_BATCH_ID = 300;
 const MAX_INT32 = 2_147_483_647;
 /** Rows per database round trip while streaming: a few MB of lines, so the next chunk is read while this one is written. */
 const LINES_PER_CHUNK = 5_000;
+/** Chunks of an id-order read being read at once: one being written, one being read (the pool has 10 connections). */
+const READS_IN_FLIGHT = 2;
 /** A score line is about 50 bytes; a "line" this long is not one, and is not buffered further. */
 const MAX_SCORE_LINE_BYTES = 4096;
 
@@ -326,15 +329,27 @@ async function getExamples(deps: ApiDeps, res: http.ServerResponse, rawSnapshotI
     return void res.end();
   }
 
-  // The split in exampleId order, by keyset: each chunk starts after the last id of the one before.
-  let remaining = q.limit ?? Number.POSITIVE_INFINITY;
-  const read = (afterExampleId: number | null, offset: number) =>
-    abandonable(exampleLinesInIdOrder(db, { snapshotId, split: q.split, excludeBatchId: q.excludeBatch, window: q.window, withLabel, afterExampleId, offset, limit: Math.min(LINES_PER_CHUNK, remaining) }));
-  let next = remaining > 0 ? read(null, q.offset) : null;
-  while (next) {
-    const lines = await next;
-    remaining -= lines.length;
-    next = lines.length === LINES_PER_CHUNK && remaining > 0 && !out.gone ? read(lines[lines.length - 1]!.exampleId, 0) : null;
+  const members = { snapshotId, split: q.split, excludeBatchId: q.excludeBatch, window: q.window };
+  if (q.limit !== null && q.limit <= LINES_PER_CHUNK) {
+    // One chunk at most (a resumed read's page, a probe): read it directly.
+    const lines = q.limit > 0 ? await exampleLinesInIdOrder(db, { ...members, withLabel, afterExampleId: null, offset: q.offset, limit: q.limit }) : [];
+    if (lines.length > 0 && !(await out.write(text(lines)))) return;
+    return void res.end();
+  }
+  // The split in exampleId order, a chunk of LINES_PER_CHUNK rows at a time, each read by the index range
+  // from its first id (known up front), READS_IN_FLIGHT of them at once. Read one after another (each
+  // chunk's query waiting for the one before), the database and this loop took turns: the export of an
+  // 800k-row split ran at about half the speed of psql \copy of the same lines.
+  const starts = await chunkStarts(db, { ...members, offset: q.offset, limit: q.limit, every: LINES_PER_CHUNK });
+  const total = q.limit ?? Number.POSITIVE_INFINITY;
+  const read = (c: number) =>
+    abandonable(exampleLinesInIdOrder(db, { ...members, withLabel, afterExampleId: starts[c]! - 1, offset: 0, limit: Math.min(LINES_PER_CHUNK, total - c * LINES_PER_CHUNK) }));
+  const inFlight: Promise<ExampleLine[]>[] = [];
+  let issued = 0;
+  for (let c = 0; c < starts.length; c++) {
+    if (out.gone) return;
+    while (issued < starts.length && issued < c + READS_IN_FLIGHT) inFlight.push(read(issued++));
+    const lines = await inFlight.shift()!;
     if (lines.length > 0 && !(await out.write(text(lines)))) return;
   }
   res.end();

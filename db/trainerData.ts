@@ -98,6 +98,29 @@ export async function exampleLinesInIdOrder(
 }
 
 /**
+ * The exampleId at every `every`-th row of a split in exampleId order, from row `offset` (0-based) up to
+ * `offset + limit` (all rows when null): where each chunk of `every` rows of a read starts, so the chunks
+ * can be read side by side, each by its own index range, and still be written in order. One pass over the
+ * members' index, ids only.
+ */
+export async function chunkStarts(
+  db: DbOrTx,
+  q: { snapshotId: number; split: Split; excludeBatchId?: string | null; window?: RecencyWindow | null; offset: number; limit: number | null; every: number },
+): Promise<number[]> {
+  const end = q.limit === null ? sql`` : sql` and x.rn < ${q.offset + q.limit}`;
+  const rows = resultRows<{ example_id: number }>(
+    await db.execute(sql`
+      select x.example_id from (
+        select m.example_id, row_number() over (order by m.example_id) - 1 as rn
+        from dataset_snapshot_members m where ${membersWhere(q.snapshotId, q.split, q.excludeBatchId, q.window)}
+      ) x
+      where x.rn >= ${q.offset} and (x.rn - ${q.offset}) % ${q.every} = 0${end}
+      order by x.example_id`),
+  );
+  return rows.map((r) => Number(r.example_id));
+}
+
+/**
  * Packs a part's (exampleId, position) pairs into doubles that sort as numbers: id * 2^21 + position, exact
  * below 2^53 for any int32 id, for parts of at most 2^21 rows.
  */
