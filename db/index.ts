@@ -8,7 +8,7 @@
 // before PGlite opens it, records who holds it (pid, host, command, the API URL once it serves one),
 // and removes it on close or exit. A lock whose process is gone is taken over. PostgreSQL needs none.
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -205,9 +205,37 @@ const releaseAtExit = new Set<DataDirLock>();
 let exitHookInstalled = false;
 
 /**
+ * Removes the lock file if it still holds `staleText`, holding `<lock>.takeover` (taken with O_EXCL) while
+ * it checks and removes: no other process removes a lock meanwhile, and no process can replace an existing
+ * file with O_EXCL, so what is removed is the stale record. False when another process holds the guard.
+ * A guard left by a process that died inside these few statements is removed once it is 5 s old.
+ */
+function removeStale(file: string, staleText: string): boolean {
+  const guard = `${file}.takeover`;
+  let fd: number;
+  try {
+    fd = openSync(guard, 'wx', 0o644);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    try {
+      if (Date.now() - statSync(guard).mtimeMs > 5_000) unlinkSync(guard);
+    } catch {
+      /* released meanwhile */
+    }
+    return false;
+  }
+  closeSync(fd);
+  try {
+    if (readText(file) === staleText) unlinkSync(file);
+  } finally {
+    unlinkSync(guard);
+  }
+  return true;
+}
+
+/**
  * Takes the folder's lock or throws DataDirLockedError naming the live holder. A stale lock (its process
- * gone) is moved aside and taken over; when two processes race for a stale lock, the move is checked,
- * so only one of them gets it.
+ * gone) is removed under a guard and taken over; when processes race for a stale lock, one gets it.
  */
 export function acquireDataDirLock(dir: string): DataDirLock {
   const file = lockFileOf(dir);
@@ -221,7 +249,7 @@ export function acquireDataDirLock(dir: string): DataDirLock {
     apiUrl: null,
     nonce: randomBytes(8).toString('hex'),
   };
-  for (let attempt = 0; attempt < 20; attempt++) {
+  for (let attempt = 0; attempt < 100; attempt++) {
     let fd: number;
     try {
       fd = openSync(file, 'wx', 0o644);
@@ -245,22 +273,10 @@ export function acquireDataDirLock(dir: string): DataDirLock {
       } else if (holderAlive(current)) {
         throw new DataDirLockedError(dir, file, current);
       }
-      // Stale: move it aside, then check it was the stale file we moved, not a successor's fresh lock.
-      const aside = `${file}.stale-${process.pid}-${holder.nonce}`;
-      try {
-        renameSync(file, aside);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
-        throw e;
-      }
-      if (readText(aside) !== text) {
-        try {
-          linkSync(aside, file); // put the successor's lock back (fails only if yet another process took the name)
-        } catch {
-          /* the name is taken again: the loop reads whoever holds it now */
-        }
-      }
-      unlinkSync(aside);
+      // Stale: removed under the takeover guard, after checking it is still the stale record. Moving it
+      // aside unguarded let a racer move away the lock another racer had just taken, and a third take
+      // the name while it was away: two holders.
+      if (!removeStale(file, text)) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
       continue;
     }
     try {
