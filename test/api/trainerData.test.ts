@@ -461,28 +461,35 @@ async function countingServer() {
   return server;
 }
 
+/** A GET with the trainer's token whose client stops reading after 1 MB (`received` counts what came). */
+async function readThenPause(url: string) {
+  const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+    http.get(url, { headers: { authorization: `Bearer ${trainer}` } }, resolve).on('error', reject);
+  });
+  assert.equal(res.statusCode, 200);
+  const paused = { res, received: 0 };
+  res.on('data', (c: Buffer) => {
+    paused.received += c.length;
+    if (paused.received > 1 << 20) res.pause();
+  });
+  return paused;
+}
+
 test('a client that stops reading holds the server back (backpressure), and one that leaves stops its reads', async (t) => {
   // 44,500 rows of about 1 KB: nine chunks of at most 5,000 rows (~5 MB each), ~45 MB, far more than the socket buffers hold.
   const wide = await makeWideSnapshot(44_500, 1000);
   const counting = await countingServer();
   try {
-    let received = 0;
-    const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
-      http.get(`${counting.url}/api${examplesPath(wide.id, 'split=train')}`, { headers: { authorization: `Bearer ${trainer}` } }, resolve).on('error', reject);
-    });
-    assert.equal(res.statusCode, 200);
-    res.on('data', (c: Buffer) => {
-      received += c.length;
-      if (received > 1 << 20) res.pause();
-    });
+    const paused = await readThenPause(`${counting.url}/api${examplesPath(wide.id, 'split=train')}`);
+    const res = paused.res;
     // Paused after 1 MB: the server has read the chunks' starts, what the socket buffers took (a few MB),
     // the chunk it is writing and the two after it, and waits; ignoring backpressure it would have read
     // all nine.
     await new Promise((r) => setTimeout(r, 1500));
     const whilePaused = counting.reads;
-    t.diagnostic(`${whilePaused} of 10 reads (the starts, 9 chunks) while paused, ${received} bytes received`);
+    t.diagnostic(`${whilePaused} of 10 reads (the starts, 9 chunks) while paused, ${paused.received} bytes received`);
     assert.ok(whilePaused >= 2 && whilePaused <= 5, `${whilePaused} reads while the client was not reading (of 10)`);
-    assert.ok(received < 20 << 20, `${received} bytes received while paused`);
+    assert.ok(paused.received < 20 << 20, `${paused.received} bytes received while paused`);
     // The client leaves: no read after that.
     res.destroy();
     await new Promise((r) => setTimeout(r, 1000));
@@ -508,20 +515,13 @@ test('a nested subset read paused holds the server at two parts, and one that le
   DEFAULT_ORDERED_READ_SIZES.partChars = 1;
   try {
     const path = examplesPath(wide.id, 'split=train&fraction=1&seed=5');
-    let received = 0;
-    const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
-      http.get(`${counting.url}/api${path}`, { headers: { authorization: `Bearer ${trainer}` } }, resolve).on('error', reject);
-    });
-    assert.equal(res.statusCode, 200);
-    res.on('data', (c: Buffer) => {
-      received += c.length;
-      if (received > 1 << 20) res.pause();
-    });
+    const paused = await readThenPause(`${counting.url}/api${path}`);
+    const res = paused.res;
     // Paused after 1 MB: the server has read the seed's order, what the socket buffers took (a few MB),
     // the part it is writing and the one after it, and waits; reading ahead of the writes it would read all nine.
     await new Promise((r) => setTimeout(r, 1500));
     const whilePaused = counting.reads;
-    t.diagnostic(`${whilePaused} of 10 reads while paused, ${received} bytes received`);
+    t.diagnostic(`${whilePaused} of 10 reads while paused, ${paused.received} bytes received`);
     assert.ok(whilePaused >= 2 && whilePaused <= 5, `${whilePaused} reads while the client was not reading (of 10)`);
     res.destroy();
     await new Promise((r) => setTimeout(r, 1000));
