@@ -13,8 +13,9 @@ import {
   artifactBytes,
   completeScoreSet,
   encodeScores,
-  chunkStarts,
+  idChunks,
   exampleLinesInIdOrder,
+  exampleTextInIdRange,
   exampleLinesInOrder,
   scoreSetByKey,
   snapshotExists,
@@ -44,9 +45,12 @@ export const SCORE_MEDIA_TYPES = ['application/x-ndjson', 'application/jsonl', '
 const MAX_JOB_KEY = 300;
 const MAX_BATCH_ID = 300;
 const MAX_INT32 = 2_147_483_647;
-/** Rows per database round trip while streaming: a few MB of lines, so the next chunk is read while this one is written. */
+/** Rows per database round trip of a read that holds lines (a resumed page, a nested subset's part). */
 const LINES_PER_CHUNK = 5_000;
-/** Chunks of an id-order read being read at once: one being written, one being read (the pool has 10 connections). */
+/** An id-order read's finest piece (rows), and about how many characters of text each of its statements reads. */
+const ROWS_PER_RANGE = 1_000;
+const READ_CHARS = 8 * 1024 * 1024;
+/** Statements of an id-order read at once: one being written, one being read (the pool has 10 connections). */
 const READS_IN_FLIGHT = 2;
 /** A score line is about 50 bytes; a "line" this long is not one, and is not buffered further. */
 const MAX_SCORE_LINE_BYTES = 4096;
@@ -336,21 +340,29 @@ async function getExamples(deps: ApiDeps, res: http.ServerResponse, rawSnapshotI
     if (lines.length > 0 && !(await out.write(text(lines)))) return;
     return void res.end();
   }
-  // The split in exampleId order, a chunk of LINES_PER_CHUNK rows at a time, each read by the index range
-  // from its first id (known up front), READS_IN_FLIGHT of them at once. Read one after another (each
-  // chunk's query waiting for the one before), the database and this loop took turns: the export of an
-  // 800k-row split ran at about half the speed of psql \copy of the same lines.
-  const starts = await chunkStarts(db, { ...members, offset: q.offset, limit: q.limit, every: LINES_PER_CHUNK });
-  const total = q.limit ?? Number.POSITIVE_INFINITY;
-  const read = (c: number) =>
-    abandonable(exampleLinesInIdOrder(db, { ...members, withLabel, afterExampleId: starts[c]! - 1, offset: 0, limit: Math.min(LINES_PER_CHUNK, total - c * LINES_PER_CHUNK) }));
-  const inFlight: Promise<ExampleLine[]>[] = [];
-  let issued = 0;
-  for (let c = 0; c < starts.length; c++) {
+  // The split in exampleId order, cut into id ranges of ROWS_PER_RANGE rows up front (one pass over the
+  // members' index). Each statement reads as many ranges as make about READ_CHARS of text (sized from the
+  // lines read so far; the first reads one) and the database joins the lines into one text, so no object
+  // is made per row here; READS_IN_FLIGHT statements at once, so the database and this loop do not take
+  // turns. At 800k rows this reads 72 MB with about 0.3 s of this process's CPU where per-row lines took 1.7 s.
+  const ranges = await idChunks(db, { ...members, offset: q.offset, limit: q.limit, every: ROWS_PER_RANGE });
+  let next = 0;
+  let chars = 0;
+  let lines = 0;
+  const read = () => {
+    const span = lines === 0 ? 1 : Math.max(1, Math.floor(READ_CHARS / (chars / lines) / ROWS_PER_RANGE));
+    const from = next;
+    next = Math.min(ranges.length, from + span);
+    return abandonable(exampleTextInIdRange(db, { ...members, withLabel, range: { first: ranges[from]!.first, last: ranges[next - 1]!.last } }));
+  };
+  const inFlight: Promise<{ text: string; lines: number }>[] = [];
+  while (next < ranges.length || inFlight.length > 0) {
     if (out.gone) return;
-    while (issued < starts.length && issued < c + READS_IN_FLIGHT) inFlight.push(read(issued++));
-    const lines = await inFlight.shift()!;
-    if (lines.length > 0 && !(await out.write(text(lines)))) return;
+    while (next < ranges.length && inFlight.length < READS_IN_FLIGHT) inFlight.push(read());
+    const got = await inFlight.shift()!;
+    chars += got.text.length;
+    lines += got.lines;
+    if (got.lines > 0 && !(await out.write(got.text))) return;
   }
   res.end();
 }

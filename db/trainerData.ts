@@ -97,27 +97,62 @@ export async function exampleLinesInIdOrder(
   return rows.map((r) => ({ exampleId: Number(r.example_id), line: r.line }));
 }
 
+/** The first and last exampleId of one chunk of a split's rows in exampleId order. */
+export interface IdRange {
+  first: number;
+  last: number;
+}
+
 /**
- * The exampleId at every `every`-th row of a split in exampleId order, from row `offset` (0-based) up to
- * `offset + limit` (all rows when null): where each chunk of `every` rows of a read starts, so the chunks
- * can be read side by side, each by its own index range, and still be written in order. One pass over the
- * members' index, ids only.
+ * The split's rows in exampleId order, from row `offset` (0-based) up to `offset + limit` (all rows when
+ * null), cut into chunks of `every` rows: each chunk's first and last exampleId, so the chunks can be
+ * read side by side, each bounded on both tables by its id range (exampleTextInIdRange), and still be
+ * written in order. One pass over the members' index, ids only.
  */
-export async function chunkStarts(
+export async function idChunks(
   db: DbOrTx,
   q: { snapshotId: number; split: Split; excludeBatchId?: string | null; window?: RecencyWindow | null; offset: number; limit: number | null; every: number },
-): Promise<number[]> {
-  const end = q.limit === null ? sql`` : sql` and x.rn < ${q.offset + q.limit}`;
-  const rows = resultRows<{ example_id: number }>(
+): Promise<IdRange[]> {
+  const end = q.limit === null ? sql`x.n` : sql`least(x.n, ${q.offset + q.limit})`;
+  const rows = resultRows<{ example_id: number; rn: number | string; n: number | string }>(
     await db.execute(sql`
-      select x.example_id from (
-        select m.example_id, row_number() over (order by m.example_id) - 1 as rn
+      select x.example_id, x.rn, ${end} as n from (
+        select m.example_id, row_number() over (order by m.example_id) - 1 as rn, count(*) over () as n
         from dataset_snapshot_members m where ${membersWhere(q.snapshotId, q.split, q.excludeBatchId, q.window)}
       ) x
-      where x.rn >= ${q.offset} and (x.rn - ${q.offset}) % ${q.every} = 0${end}
+      where x.rn >= ${q.offset} and x.rn < ${end}
+        and ((x.rn - ${q.offset}) % ${q.every} = 0 or (x.rn - ${q.offset}) % ${q.every} = ${q.every - 1} or x.rn = ${end} - 1)
       order by x.example_id`),
   );
-  return rows.map((r) => Number(r.example_id));
+  const ranges: IdRange[] = [];
+  for (const r of rows) {
+    const id = Number(r.example_id);
+    if ((Number(r.rn) - q.offset) % q.every === 0) ranges.push({ first: id, last: id });
+    else ranges.at(-1)!.last = id;
+  }
+  return ranges;
+}
+
+/**
+ * The lines of a split's members whose exampleId is in [first, last] (a run of idChunks' ranges), in
+ * exampleId order, joined by the database into one text, each line ending in a newline: no object per
+ * row on the way. Both tables are bounded by the range, so the planner joins two index range scans (hash
+ * or merge), where a list of ids was joined one index probe at a time.
+ */
+export async function exampleTextInIdRange(
+  db: DbOrTx,
+  q: { snapshotId: number; split: Split; excludeBatchId?: string | null; window?: RecencyWindow | null; withLabel: boolean; range: IdRange },
+): Promise<{ text: string; lines: number }> {
+  const { first, last } = q.range;
+  const [row] = resultRows<{ text: string | null; lines: number | string }>(
+    await db.execute(sql`
+      select string_agg(x.line, '' order by x.example_id) as text, count(*) as lines from (
+        select m.example_id, ${exampleLineSql(q.withLabel, q.snapshotId)} || E'\n' as line
+        from dataset_snapshot_members m join examples e on e.id = m.example_id
+        where ${membersWhere(q.snapshotId, q.split, q.excludeBatchId, q.window)}
+          and m.example_id between ${first} and ${last} and e.id between ${first} and ${last}) x`),
+  );
+  return { text: row?.text ?? '', lines: Number(row?.lines ?? 0) };
 }
 
 /**

@@ -22,7 +22,7 @@ import {
   modelVersions,
   scoreSets,
 } from '../../db/schema';
-import { DEFAULT_ORDERED_READ_SIZES, completedScoreSet, decodeScores, ensurePendingScoreSet, exampleLinesInOrder, snapshotMemberKeys, snapshotSplitCount } from '../../db/trainerData';
+import { DEFAULT_ORDERED_READ_SIZES, completedScoreSet, decodeScores, ensurePendingScoreSet, exampleLinesInIdOrder, exampleLinesInOrder, snapshotMemberKeys, snapshotSplitCount } from '../../db/trainerData';
 import { exampleLine } from '../../trainers/contract';
 import { assertNothingWritten, fingerprint, startCallerEnv, type CallerEnv } from '../caller';
 import { uid } from '../helpers';
@@ -280,6 +280,22 @@ test('offset and limit resume a read: what they serve is the same slice of the f
   );
 });
 
+test("an id-order read in chunks of id ranges serves the bytes of one query over the split, with a batch left out, in a recency half, and resumed", async () => {
+  const { snapshotId, batch } = await makeDatedSnapshot();
+  for (const q of [{}, { excludeBatchId: batch }, { window: 'newest' as const }, { excludeBatchId: batch, window: 'oldest' as const }]) {
+    // The lines as one statement reads them (no chunks), each ending in a newline.
+    const oneQuery = (await exampleLinesInIdOrder(env.db, { snapshotId, split: 'train', ...q, withLabel: true, afterExampleId: null, offset: 0, limit: 1_000_000 })).map((l) => `${l.line}\n`);
+    const filters = `${q.excludeBatchId ? `&excludeBatch=${encodeURIComponent(q.excludeBatchId)}` : ''}${q.window ? `&window=${q.window}` : ''}`;
+    for (const [offset, limit] of [[0, null], [4_999, null], [1, 10_001], [5_000, 5_001], [oneQuery.length - 1, null]] as const) {
+      const query = `split=train${filters}&offset=${offset}${limit === null ? '' : `&limit=${limit}`}`;
+      const got = await call('GET', examplesPath(snapshotId, query), { token: trainer });
+      assert.equal(got.status, 200, got.text.slice(0, 300));
+      const expected = Buffer.from(oneQuery.slice(offset, limit === null ? undefined : offset + limit).join(''));
+      assert.ok(got.bytes.equals(expected), `${query}: ${got.bytes.length} bytes served, ${expected.length} expected; first difference at byte ${firstDifference(got.bytes, expected)}`);
+    }
+  }
+});
+
 /**
  * The bytes the nested subset path served before it read in parts (one query per 5,000 ids in the nested
  * order, each line the id-order path's line for that id, every line ending in a newline): the seed's
@@ -309,10 +325,19 @@ async function oldSubsetBytes(snapshotId: number, q: { fraction: number; seed: n
   );
 }
 
-test('a nested subset read in parts serves the bytes the one-query-per-chunk path served, for every query, and resumes across a part boundary', async () => {
-  // 12,000 training rows, most dated (ageDays, recency halves), external ids that need escaping, a batch over every fifth row.
+/**
+ * 12,000 training rows, most dated (ageDays, recency halves), external ids that need escaping, a batch
+ * over every fifth row, and another model's examples between theirs (ids interleaved), which no read may serve.
+ */
+async function makeDatedSnapshot(): Promise<{ snapshotId: number; rows: number; batch: string }> {
   const suffix = uid();
-  const [model] = await env.db.insert(models).values({ name: `dp-parts-${suffix}`, createdBy: 'test' }).returning();
+  const [model, other] = await env.db
+    .insert(models)
+    .values([
+      { name: `dp-parts-${suffix}`, createdBy: 'test' },
+      { name: `dp-other-${suffix}`, createdBy: 'test' },
+    ])
+    .returning();
   const rows = 12_000;
   const [snapshot] = await env.db
     .insert(datasetSnapshots)
@@ -321,13 +346,13 @@ test('a nested subset read in parts serves the bytes the one-query-per-chunk pat
   await env.db.execute(sql`
     with made as (
       insert into examples (model_id, external_id, input, split, observed_at)
-      select ${model!.id}, case when i % 11 = 0 then 'p "' || i || '"/é\n' else 'p-' || i end,
+      select case when i % 3 = 0 then ${other!.id}::int else ${model!.id}::int end, case when i % 11 = 0 then 'p "' || i || '"/é\n' else 'p-' || i end,
         jsonb_build_object('text', 'w' || (i % 97), 'n', i * 1.5, 'flag', i % 2 = 0),
         'train', case when i % 13 = 0 then null else timestamptz '2026-01-01' + (i * 37 % 5000) * interval '1 hour' + (i % 7) * interval '1 millisecond' end
-      from generate_series(1, ${rows}) i
-      returning id)
+      from generate_series(1, ${rows * 3 / 2}) i
+      returning id, model_id)
     insert into dataset_snapshot_members (snapshot_id, example_id, split, label)
-    select ${snapshot!.id}, id, 'train', id % 2 from made`);
+    select ${snapshot!.id}, id, 'train', id % 2 from made where model_id = ${model!.id}::int`);
   const snapshotId = snapshot!.id;
   const members = await env.db.select({ exampleId: datasetSnapshotMembers.exampleId }).from(datasetSnapshotMembers).where(eq(datasetSnapshotMembers.snapshotId, snapshotId)).orderBy(asc(datasetSnapshotMembers.exampleId));
   const batch = `batch-parts-${suffix}`;
@@ -338,6 +363,11 @@ test('a nested subset read in parts serves the bytes the one-query-per-chunk pat
     .returning({ id: annotationTasks.id, exampleId: annotationTasks.exampleId });
   await env.db.insert(aggregatedLabels).values(tasks.map((t) => ({ taskId: t.id, batchId: batch, exampleId: t.exampleId, label: 1, posterior: 0.9, method: 'dawid_skene' as const, labelCount: 1 })));
 
+  return { snapshotId, rows, batch };
+}
+
+test('a nested subset read in parts serves the bytes the one-query-per-chunk path served, for every query, and resumes across a part boundary', async () => {
+  const { snapshotId, rows, batch } = await makeDatedSnapshot();
   const queries: Parameters<typeof oldSubsetBytes>[1][] = [
     { fraction: 1, seed: 1 },
     { fraction: 0.5, seed: 2 },
@@ -476,25 +506,26 @@ async function readThenPause(url: string) {
 }
 
 test('a client that stops reading holds the server back (backpressure), and one that leaves stops its reads', async (t) => {
-  // 44,500 rows of about 1 KB: nine chunks of at most 5,000 rows (~5 MB each), ~45 MB, far more than the socket buffers hold.
+  // 44,500 rows of about 1 KB, ~45 MB, far more than the socket buffers hold: ranges of 1,000 rows, the
+  // first two statements one range each, then about 8M characters (7 ranges) each: 9 statements.
   const wide = await makeWideSnapshot(44_500, 1000);
   const counting = await countingServer();
   try {
     const paused = await readThenPause(`${counting.url}/api${examplesPath(wide.id, 'split=train')}`);
     const res = paused.res;
-    // Paused after 1 MB: the server has read the chunks' starts, what the socket buffers took (a few MB),
-    // the chunk it is writing and the two after it, and waits; ignoring backpressure it would have read
+    // Paused after 1 MB: the server has read the ranges, what the socket buffers took (a few MB), the
+    // statement it is writing and the two after it, and waits; ignoring backpressure it would have read
     // all nine.
     await new Promise((r) => setTimeout(r, 1500));
     const whilePaused = counting.reads;
-    t.diagnostic(`${whilePaused} of 10 reads (the starts, 9 chunks) while paused, ${paused.received} bytes received`);
+    t.diagnostic(`${whilePaused} of 10 reads (the ranges, 9 statements) while paused, ${paused.received} bytes received`);
     assert.ok(whilePaused >= 2 && whilePaused <= 5, `${whilePaused} reads while the client was not reading (of 10)`);
     assert.ok(paused.received < 20 << 20, `${paused.received} bytes received while paused`);
     // The client leaves: no read after that.
     res.destroy();
     await new Promise((r) => setTimeout(r, 1000));
     assert.equal(counting.reads, whilePaused, 'no chunk read after the client left');
-    // Read through, the same server sends everything: the starts once, every chunk once.
+    // Read through, the same server sends everything: the ranges once, every statement once.
     counting.reads = 0;
     const all = await fetch(`${counting.url}/api${examplesPath(wide.id, 'split=train')}`, { headers: { authorization: `Bearer ${trainer}` } });
     const text = await all.text();
