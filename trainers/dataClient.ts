@@ -19,7 +19,7 @@ export interface DataPlaneClient {
   /**
    * The same stream unparsed: pieces of its bytes that each end at a line's end, with how many lines
    * each holds (resuming with offset= when a connection drops); throws when fewer or more lines arrive
-   * than it says. Read as fast as the data plane writes, to be parsed after (exampleLinesIn).
+   * than it says. Each piece parses on its own (exampleLinesIn), so nothing needs keeping.
    */
   lineChunks(ref: DataRef): AsyncGenerator<LineChunk>;
   putScores(url: string, scores: { exampleId: number; score: number }[]): Promise<{ scored: number; sha256: string }>;
