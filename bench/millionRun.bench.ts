@@ -168,13 +168,16 @@ interface Sample {
   /** PostgreSQL's CPU, ms (NaN without access to its processes). */
   db: number;
   rss: number;
+  /** The main thread's V8 heap (total, used) and the memory outside any V8 heap it accounts for (external, of which array buffers). */
+  heap: { total: number; used: number; external: number; arrayBuffers: number };
 }
 
 function startSampler(dbCpu: (() => number) | null) {
   const samples: Sample[] = [];
   const take = () => {
     const c = process.cpuUsage();
-    samples.push({ t: Date.now(), proc: (c.user + c.system) / 1000, db: dbCpu ? dbCpu() : NaN, rss: process.memoryUsage.rss() });
+    const m = process.memoryUsage();
+    samples.push({ t: Date.now(), proc: (c.user + c.system) / 1000, db: dbCpu ? dbCpu() : NaN, rss: m.rss, heap: { total: m.heapTotal, used: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers } });
   };
   take();
   const timer = setInterval(take, 100);
@@ -202,6 +205,8 @@ function startSampler(dbCpu: (() => number) | null) {
       return { proc: proc / 1000, db: db / 1000 };
     },
     peakRss: (from: number, to: number) => Math.max(0, ...samples.filter((s) => s.t >= from && s.t <= to).map((s) => s.rss)),
+    /** The sample of the highest RSS between from and to. */
+    peakSample: (from: number, to: number) => samples.filter((s) => s.t >= from && s.t <= to).reduce<Sample | null>((a, s) => (a && a.rss >= s.rss ? a : s), null),
   };
 }
 
@@ -635,6 +640,14 @@ async function main(): Promise<void> {
         .join(', ')}`,
     );
     console.log(`  run steps (s, peak RSS GiB): ${run.steps.map((s) => `${s.step} ${s.seconds.toFixed(2)} (${(sampler.peakRss(s.from, s.to) / 2 ** 30).toFixed(2)})`).join(', ')}`);
+    const mib = (b: number) => (b / 2 ** 20).toFixed(0);
+    const atPeak = (label: string, from: number, to: number) => {
+      const p = sampler.peakSample(from, to);
+      if (!p) return `${label} -`;
+      const outside = p.rss - p.heap.total - (p.heap.external - p.heap.arrayBuffers) - p.heap.arrayBuffers;
+      return `${label} ${mib(p.rss)} = main heap ${mib(p.heap.total)} (${mib(p.heap.used)} used) + external ${mib(p.heap.external - p.heap.arrayBuffers)} + array buffers ${mib(p.heap.arrayBuffers)} + the rest ${mib(outside)}`;
+    };
+    console.log(`  at each step's peak RSS (MiB; the rest: threads' heaps, code, native buffers): ${[atPeak('import', imports[0]!.from, imports.at(-1)!.to), ...run.steps.map((s) => atPeak(s.step, s.from, s.to))].join('; ')}`);
   } finally {
     sampler.stop();
     rmSync(dir, { recursive: true, force: true });
