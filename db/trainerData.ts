@@ -170,7 +170,7 @@ export interface OrderedReadSizes {
   partChars: number;
 }
 
-export const DEFAULT_ORDERED_READ_SIZES: OrderedReadSizes = { chunkRows: 5_000, partChars: 24 * 1024 * 1024 };
+export const DEFAULT_ORDERED_READ_SIZES: OrderedReadSizes = { chunkRows: 5_000, partChars: 12 * 1024 * 1024 };
 
 /**
  * The lines of these members of a split in the order given (`exampleIds` distinct: a nested order, or a

@@ -538,7 +538,7 @@ test('a client that stops reading holds the server back (backpressure), and one 
 
 test('a nested subset read paused holds the server at two parts, and one that leaves stops its reads', async (t) => {
   // 44,500 rows of about 1 KB, in parts of one 5,000-row chunk each (the least a part holds; the default
-  // parts of 24M characters would need far more rows to show the same): nine chunk reads after the one
+  // parts of 12M characters would need far more rows to show the same): nine chunk reads after the one
   // that orders the seed.
   const wide = await makeWideSnapshot(44_500, 1000);
   const counting = await countingServer();
