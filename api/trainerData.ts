@@ -267,11 +267,28 @@ function abandonable<T>(p: Promise<T>): Promise<T> {
 const NESTED_ORDERS_KEPT = 12;
 const nestedOrders = new WeakMap<object, Map<string, Promise<Int32Array>>>();
 
-/** The members of `order` (distinct ids) that are in `members` (ascending), in `order`'s order. */
-function keepMembers(order: Int32Array, members: Int32Array): Int32Array {
+/**
+ * The members of `order` (distinct ids) that are in `members` (ascending), in `order`'s order: by a bit per
+ * id between the members' first and last (a snapshot's ids are near-dense: 800,000 members 25-150 ms on a
+ * loaded machine, where a binary search per id held the event loop 150-575 ms), by binary search if they
+ * are spread too thin for that.
+ */
+export function keepMembers(order: Int32Array, members: Int32Array): Int32Array {
   const out = new Int32Array(members.length);
   let n = 0;
-  for (const id of order) if (indexOf(members, id) >= 0) out[n++] = id;
+  if (members.length === 0) return out;
+  const first = members[0]!;
+  const span = members[members.length - 1]! - first + 1;
+  if (span > 64 * members.length + 65_536) {
+    for (const id of order) if (indexOf(members, id) >= 0) out[n++] = id;
+    return out.subarray(0, n);
+  }
+  const bits = new Uint32Array((span >>> 5) + 1);
+  for (const id of members) bits[(id - first) >>> 5]! |= 1 << ((id - first) & 31);
+  for (const id of order) {
+    const at = id - first;
+    if (at >= 0 && at < span && bits[at >>> 5]! & (1 << (at & 31))) out[n++] = id;
+  }
   return out.subarray(0, n);
 }
 

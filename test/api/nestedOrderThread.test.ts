@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { nestedPermutation, packIds } from '../../analysis/nestedSubset';
-import { closeOrderThread, orderInThread } from '../../api/trainerData';
+import { closeOrderThread, keepMembers, orderInThread } from '../../api/trainerData';
 
 after(() => closeOrderThread());
 
@@ -69,4 +69,31 @@ test("the event loop keeps turning while the thread orders 300,000 ids: its long
   // The same order on the event loop held it for the whole sort (the monitor saw it), the thread's did not.
   assert.ok(onLoop.max / 1e6 >= 0.8 * syncMs, `on the loop: ${syncMs.toFixed(0)} ms of ordering, longest delay ${(onLoop.max / 1e6).toFixed(0)} ms`);
   assert.ok(maxMs < 0.25 * syncMs, `in the thread: longest event-loop delay ${maxMs.toFixed(0)} ms over ${threadMs.toFixed(0)} ms of ordering; on the loop it took ${syncMs.toFixed(0)} ms`);
+});
+
+test("a variant's order keeps the whole order's members that are in it, in the whole order's order, dense ids or sparse", () => {
+  // A plain filter through a Set is the reference.
+  const reference = (order: Int32Array, members: Int32Array) => {
+    const set = new Set(members);
+    return Array.from(order).filter((id) => set.has(id));
+  };
+  const shuffled = (ids: number[]) => Int32Array.from(nestedPermutation(ids.map(String), 5), (i) => ids[i]!);
+  const cases: { name: string; whole: number[]; members: (id: number, i: number) => boolean }[] = [
+    // Near-dense (another model's ids between them): a bit per id.
+    { name: 'dense', whole: Array.from({ length: 30_000 }, (_, i) => 1_000 + i + Math.floor(i / 2)), members: (id, i) => i % 5 !== 0 && id % 7 !== 3 },
+    // Spread far apart (ids up to 2^31 - 1): binary search.
+    { name: 'sparse', whole: Array.from({ length: 3_000 }, (_, i) => (i === 0 ? 2 ** 31 - 1 : 1 + i * 700_001)), members: (_, i) => i % 3 !== 1 },
+    { name: 'all', whole: Array.from({ length: 500 }, (_, i) => 10 + i), members: () => true },
+    { name: 'none', whole: Array.from({ length: 500 }, (_, i) => 10 + i), members: () => false },
+    { name: 'one', whole: [42, 7, 99], members: (id) => id === 99 },
+  ];
+  for (const { name, whole, members } of cases) {
+    const order = shuffled(whole);
+    const kept = Int32Array.from(whole.filter((id, i) => members(id, i)).sort((a, b) => a - b));
+    const got = keepMembers(order, kept);
+    assert.deepEqual(Array.from(got), reference(order, kept), name);
+    assert.equal(got.length, kept.length, name);
+  }
+  // Members outside the whole order's range (not in it) are not invented.
+  assert.deepEqual(Array.from(keepMembers(Int32Array.of(5, 3, 4), Int32Array.of(1, 3, 9))), [3]);
 });
