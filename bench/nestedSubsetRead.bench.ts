@@ -4,7 +4,9 @@
 // server runs in a child process (this file again, NESTED_SUBSET_BENCH_SERVE=1), so its RSS is its own,
 // sampled every 20 ms during each read. Each answer's sha256 is printed, taken over its lines with each
 // exampleId made relative to the model's first (the rows get new ids each run, in the same order): the
-// same --rows gives the same hashes under any version of the route that serves the same bytes.
+// same --rows gives the same hashes under any version of the route that serves the same bytes. During the
+// id-order read and the first read of a seed (which orders the split), /healthz is asked every 10 ms, one
+// request at a time: its answer times are how long the API kept every other caller waiting meanwhile.
 // Needs DATABASE_URL (PostgreSQL); the rows go into a model of their own and are deleted afterwards.
 //   DATABASE_URL=postgres://... npx tsx bench/nestedSubsetRead.bench.ts [--rows 1000000]
 //
@@ -120,13 +122,42 @@ async function bench(url: string) {
     }).finally(() => clearInterval(timer));
   }
 
+  /** `read`, while /healthz is asked every 10 ms (one request at a time): the answers' times, ms. */
+  async function probed<T>(read: () => Promise<T>): Promise<{ result: T; probes: number[] }> {
+    const agent = new http.Agent({ keepAlive: true });
+    const probes: number[] = [];
+    let done = false;
+    const probing = (async () => {
+      while (!done) {
+        const start = performance.now();
+        await new Promise<void>((resolve, reject) => http.get(`${apiUrl}/healthz`, { agent }, (res) => res.resume().on('end', resolve)).on('error', reject));
+        probes.push(performance.now() - start);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    })();
+    try {
+      return { result: await read(), probes };
+    } finally {
+      done = true;
+      await probing;
+      agent.destroy();
+    }
+  }
+  const probeLine = (what: string, probes: number[]) => {
+    const sorted = [...probes].sort((a, b) => a - b);
+    const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!.toFixed(0);
+    return `  /healthz during ${what}: ${probes.length} answers, median ${at(0.5)} ms, p99 ${at(0.99)} ms, max ${sorted[sorted.length - 1]!.toFixed(0)} ms`;
+  };
+
   const reads: Read[] = [];
   const rssBefore = rssOf(server.process.pid!);
   await get('split=train'); // warm-up: caches, JIT
-  const idOrder = await get('split=train');
+  const idOrderProbed = await probed(() => get('split=train'));
+  const idOrder = idOrderProbed.result;
   reads.push(idOrder);
   // The first read of a seed orders every member's external id (kept for the reads after it): shown on its own.
-  reads.push(await get('split=train&fraction=0.125&seed=1'));
+  const firstSeed = await probed(() => get('split=train&fraction=0.125&seed=1'));
+  reads.push(firstSeed.result);
   for (const [q, page] of [
     ['split=train&fraction=1&seed=1', ''],
     ['split=train&fraction=0.5&seed=1', ''],
@@ -159,4 +190,6 @@ async function bench(url: string) {
     );
   }
   console.log('  (the first fraction=0.125 read includes ordering the seed; later reads of the seed find the order kept)');
+  console.log(probeLine('the id-order read', idOrderProbed.probes));
+  console.log(probeLine("the seed's first read (ordering it)", firstSeed.probes));
 }

@@ -276,24 +276,48 @@ const ID_CHUNK = 100_000;
 
 /**
  * Every member of a split (less a batch's examples), in exampleId order, as two parallel columns (no
- * object per row): what a nested order is computed from.
+ * object per row), a query's chunk at a time: what a nested order is computed from, packed as it comes.
  */
-export async function snapshotMemberKeys(db: DbOrTx, snapshotId: number, split: Split, excludeBatchId?: string | null, window?: RecencyWindow | null): Promise<{ exampleIds: Int32Array; externalIds: string[] }> {
-  const ids: number[] = [];
-  const externalIds: string[] = [];
+export async function* snapshotMemberKeyChunks(
+  db: DbOrTx,
+  snapshotId: number,
+  split: Split,
+  excludeBatchId?: string | null,
+  window?: RecencyWindow | null,
+): AsyncGenerator<{ exampleIds: Int32Array; externalIds: string[] }> {
   for (let after = -1; ; ) {
     const chosen = sql`
       select m.example_id, m.label from dataset_snapshot_members m
       where ${membersWhere(snapshotId, split, excludeBatchId, window)} and m.example_id > ${after}
       order by m.example_id limit ${ID_CHUNK}`;
     const rows = resultRows<{ example_id: number; external_id: string }>(await db.execute(withExamples(chosen, sql`e.external_id`, after)));
-    for (const r of rows) {
-      ids.push(Number(r.example_id));
-      externalIds.push(r.external_id);
-    }
-    if (rows.length < ID_CHUNK) return { exampleIds: Int32Array.from(ids), externalIds };
-    after = ids[ids.length - 1]!;
+    const exampleIds = Int32Array.from(rows, (r) => Number(r.example_id));
+    yield { exampleIds, externalIds: rows.map((r) => r.external_id) };
+    if (rows.length < ID_CHUNK) return;
+    after = exampleIds[exampleIds.length - 1]!;
   }
+}
+
+/** snapshotMemberKeys' chunks in one piece. */
+export async function snapshotMemberKeys(db: DbOrTx, snapshotId: number, split: Split, excludeBatchId?: string | null, window?: RecencyWindow | null): Promise<{ exampleIds: Int32Array; externalIds: string[] }> {
+  const ids: Int32Array[] = [];
+  const externalIds: string[] = [];
+  for await (const chunk of snapshotMemberKeyChunks(db, snapshotId, split, excludeBatchId, window)) {
+    ids.push(chunk.exampleIds);
+    for (const id of chunk.externalIds) externalIds.push(id);
+  }
+  return { exampleIds: concatIds(ids), externalIds };
+}
+
+/** Chunks of ids in one array. */
+export function concatIds(chunks: Int32Array[]): Int32Array {
+  const ids = new Int32Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    ids.set(c, at);
+    at += c.length;
+  }
+  return ids;
 }
 
 /**
@@ -302,7 +326,6 @@ export async function snapshotMemberKeys(db: DbOrTx, snapshotId: number, split: 
  */
 export async function snapshotMemberIds(db: DbOrTx, snapshotId: number, split: Split, excludeBatchId?: string | null, window?: RecencyWindow | null): Promise<Int32Array> {
   const chunks: Int32Array[] = [];
-  let total = 0;
   for (let after = -1; ; ) {
     const rows = resultRows<{ example_id: number }>(
       await db.execute(sql`
@@ -312,17 +335,10 @@ export async function snapshotMemberIds(db: DbOrTx, snapshotId: number, split: S
     );
     const chunk = Int32Array.from(rows, (r) => Number(r.example_id));
     chunks.push(chunk);
-    total += chunk.length;
     if (rows.length < ID_CHUNK) break;
     after = chunk[chunk.length - 1]!;
   }
-  const ids = new Int32Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    ids.set(c, at);
-    at += c.length;
-  }
-  return ids;
+  return concatIds(chunks);
 }
 
 // ---- score sets -----------------------------------------------------------------------------------------

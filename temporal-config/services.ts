@@ -12,6 +12,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { ensureConfiguredAdminToken, issueToken, revokeToken } from '../db/tokens';
 import { acquireDataDirLock, openDb, type DataDirLock, type OpenDbOptions, type OpenedDb } from '../db/index';
 import { startApiServer, type ApiServer } from '../api/server';
+import { closeOrderThread } from '../api/trainerData';
 import { startDevServer, type DevServer } from './devServer';
 import { connectionOptions, databaseLocation, readSettings, readTemporalConfig } from './env';
 import { createWorkers, installRuntime, type WorkerSet } from './worker';
@@ -177,6 +178,8 @@ export async function startServices(opts: StartServicesOptions = {}): Promise<Se
           ...(workers ? { checks: { workers: workersCheck(workers) } } : {}),
         },
       );
+      // The data plane's ordering thread ends after the server (stops run newest first).
+      stops.push(() => closeOrderThread());
       stops.push(() => api!.close());
       apiUrl ??= api.url;
       // A command that finds the PGlite folder held can then say where this server answers.

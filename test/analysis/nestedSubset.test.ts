@@ -3,7 +3,7 @@
 // bytes big-endian), so a trainer in another language can reproduce a subset from this definition alone.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { nestedKey, nestedOrder, nestedPermutation, subsetSize } from '../../analysis/nestedSubset';
+import { idPacker, nestedKey, nestedOrder, nestedPermutation, nestedPermutationOfPacked, packIds, subsetSize } from '../../analysis/nestedSubset';
 
 const IDS = ['a', 'b', 'email-0017', 'é', '😀', '\ue000', 'x'.repeat(40), 'ham/42'];
 
@@ -124,4 +124,90 @@ test("the permutation is the order the saturation check used (a stable sort by k
     dups.map((m) => m.i),
     [-3, -4],
   );
+});
+
+// Real 32-bit key collisions under seed 7 (found by a birthday search) whose tie UTF-8 bytes would break the
+// other way: UTF-16 puts a surrogate pair (D83D...) before U+E000, bytes put U+E000 (EE...) before F0...;
+// and a leading byte-order mark must stay part of the id when the packed text is decoded.
+const ASTRAL_TIE = ['\u{1F600}25027', '\ue00029818'] as const;
+const BOM_TIE = ['\ufeff76334', 'z18446'] as const;
+
+test('the packed ids order as nestedPermutation orders them: ties by UTF-16 code units, then position', () => {
+  assert.equal(nestedKey(ASTRAL_TIE[0], 7), 3429823306);
+  assert.equal(nestedKey(ASTRAL_TIE[1], 7), 3429823306);
+  assert.equal(nestedKey(BOM_TIE[0], 7), 3585754866);
+  assert.equal(nestedKey(BOM_TIE[1], 7), 3585754866);
+  const lists: string[][] = [
+    [],
+    ['only'],
+    [''],
+    [...ASTRAL_TIE],
+    [...ASTRAL_TIE].reverse(),
+    [...BOM_TIE],
+    [...BOM_TIE].reverse(),
+    ['ex-5206', 'ex-104949', 'dup', 'dup', '', 'dup', ''],
+    [
+      ...IDS,
+      ...ASTRAL_TIE,
+      ...BOM_TIE,
+      'ex-104949',
+      'ex-5206',
+      'p "11"/é\n',
+      'tab\tand\\back',
+      'nul\u0000inside',
+      'ключ-7',
+      '键-7',
+      'x'.repeat(300) + 'é'.repeat(200),
+      '\u{10FFFF}',
+      '\uFFFF',
+      'dup',
+      'dup',
+    ],
+    Array.from({ length: 5000 }, (_, i) => (i % 7 === 0 ? `é${i}` : i % 11 === 0 ? `\u{1F600}${i % 50}` : i % 13 === 0 ? `\ue000${i % 50}` : `e-${i % 4000}`)),
+  ];
+  for (const ids of lists) {
+    for (const seed of [0, 7, -3, 123456789]) {
+      const expected = Array.from(nestedPermutation(ids, seed));
+      assert.deepEqual(Array.from(nestedPermutationOfPacked(packIds(ids), seed)), expected, `seed ${seed}, ${ids.length} ids starting ${JSON.stringify(ids.slice(0, 3))}`);
+    }
+  }
+  // Under seed 7 the collisions' order is UTF-16's, whichever comes first.
+  for (const pair of [ASTRAL_TIE, BOM_TIE]) {
+    for (const ids of [[...pair], [...pair].reverse()]) {
+      assert.deepEqual(
+        Array.from(nestedPermutationOfPacked(packIds(ids), 7), (i) => ids[i]),
+        [...pair].sort(),
+      );
+    }
+  }
+  assert.ok(ASTRAL_TIE[0] < ASTRAL_TIE[1] && BOM_TIE[1] < BOM_TIE[0]);
+});
+
+test('ids packed a chunk at a time are the ids packed at once, as UTF-8, and a lone surrogate is refused', () => {
+  const ids = Array.from({ length: 3000 }, (_, i) => (i % 5 === 0 ? `é-${i}-${'w'.repeat(i % 400)}` : `e-${i}`));
+  const packer = idPacker();
+  for (let at = 0; at < ids.length; at += 700) packer.add(ids.slice(at, at + 700));
+  const chunked = packer.packed();
+  const whole = packIds(ids);
+  assert.deepEqual(Buffer.from(chunked.bytes), Buffer.from(whole.bytes));
+  assert.deepEqual(Array.from(chunked.offsets), Array.from(whole.offsets));
+  assert.equal(chunked.offsets.length, ids.length + 1);
+  assert.deepEqual(
+    Array.from({ length: ids.length }, (_, i) => Buffer.from(chunked.bytes).toString('utf8', chunked.offsets[i], chunked.offsets[i + 1])),
+    ids,
+  );
+  assert.equal(Buffer.from(chunked.bytes).toString('utf8'), ids.join(''));
+  // Buffers of their own (transferable without taking Node's shared pool with them), even for a few bytes.
+  assert.notEqual(packIds(['a']).bytes.buffer, Buffer.from('b').buffer);
+  assert.equal(packIds([]).offsets.length, 1);
+  assert.throws(() => packIds(['fine', 'lone \ud800 surrogate']), /not well-formed/);
+  assert.throws(() => packIds(['\udc00']), /not well-formed/);
+});
+
+test('nestedKey is the key createHash gave, for any text, a lone surrogate included', async () => {
+  const { createHash } = await import('node:crypto');
+  const before = (id: string, seed: number) => createHash('sha256').update(`${seed}\u0000${id}`).digest().readUInt32BE(0);
+  for (const id of [...IDS, ...ASTRAL_TIE, ...BOM_TIE, '', '\ud800', 'a\udc00b', 'x'.repeat(1000)]) {
+    for (const seed of [0, 1, -1, 2 ** 31 - 1]) assert.equal(nestedKey(id, seed), before(id, seed), `${JSON.stringify(id)} seed ${seed}`);
+  }
 });
