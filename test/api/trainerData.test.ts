@@ -9,6 +9,7 @@ import { after, before, test } from 'node:test';
 import { and, asc, eq, sql } from 'drizzle-orm';
 import { nestedOrder, nestedPermutation, subsetSize } from '../../analysis/nestedSubset';
 import { startApiServer } from '../../api/server';
+import { closeOrderThread } from '../../api/trainerData';
 import { listAuditLog } from '../../db/auditLog';
 import {
   aggregatedLabels,
@@ -105,6 +106,8 @@ before(async () => {
 });
 after(async () => {
   await env?.stop();
+  // The data plane's ordering thread lingers a minute after its last order (retrain's services close it at stop).
+  await closeOrderThread();
 });
 
 interface Answer {
@@ -286,7 +289,11 @@ test("an id-order read in chunks of id ranges serves the bytes of one query over
     // The lines as one statement reads them (no chunks), each ending in a newline.
     const oneQuery = (await exampleLinesInIdOrder(env.db, { snapshotId, split: 'train', ...q, withLabel: true, afterExampleId: null, offset: 0, limit: 1_000_000 })).map((l) => `${l.line}\n`);
     const filters = `${q.excludeBatchId ? `&excludeBatch=${encodeURIComponent(q.excludeBatchId)}` : ''}${q.window ? `&window=${q.window}` : ''}`;
-    for (const [offset, limit] of [[0, null], [4_999, null], [1, 10_001], [5_000, 5_001], [oneQuery.length - 1, null]] as const) {
+    // Every cut for the whole split; a whole read and a resumed one for each filter (their statements
+    // are slow on a fresh database's unanalysed tables, and the cuts do not depend on the filter).
+    const cuts: (readonly [number, number | null])[] = [[0, null], [4_999, null]];
+    if (!q.excludeBatchId && !q.window) cuts.push([1, 10_001], [5_000, 5_001], [oneQuery.length - 1, null]);
+    for (const [offset, limit] of cuts) {
       const query = `split=train${filters}&offset=${offset}${limit === null ? '' : `&limit=${limit}`}`;
       const got = await call('GET', examplesPath(snapshotId, query), { token: trainer });
       assert.equal(got.status, 200, got.text.slice(0, 300));
