@@ -11,10 +11,13 @@ export interface NestedOrderJob extends PackedIds {
   seed: number;
 }
 
-/** The members' example ids in the seed's nested order (analysis/nestedSubset). */
-export default function nestedOrder(job: NestedOrderJob): Int32Array {
+/**
+ * The members' example ids in the seed's nested order (analysis/nestedSubset): an Int32Array, wrapped by
+ * piscina's move so it is transferred, and unwrapped by piscina on the way back (orderInThread).
+ */
+export default function nestedOrder(job: NestedOrderJob): ReturnType<typeof move> {
   const perm = nestedPermutationOfPacked(job, job.seed);
   const ordered = new Int32Array(perm.length);
   for (let i = 0; i < perm.length; i++) ordered[i] = job.exampleIds[perm[i]!]!;
-  return move(ordered) as unknown as Int32Array;
+  return move(ordered);
 }

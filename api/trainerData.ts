@@ -394,7 +394,7 @@ async function getExamples(deps: ApiDeps, res: http.ServerResponse, rawSnapshotI
   const members = { snapshotId, split: q.split, excludeBatchId: q.excludeBatch, window: q.window };
   if (q.limit !== null && q.limit <= LINES_PER_CHUNK) {
     // One chunk at most (a resumed read's page, a probe): read it directly.
-    const lines = q.limit > 0 ? await exampleLinesInIdOrder(db, { ...members, withLabel, afterExampleId: null, offset: q.offset, limit: q.limit }) : [];
+    const lines = q.limit > 0 ? await exampleLinesInIdOrder(db, { ...members, withLabel, offset: q.offset, limit: q.limit }) : [];
     if (lines.length > 0 && !(await out.write(text(lines)))) return;
     return void res.end();
   }

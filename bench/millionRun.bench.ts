@@ -26,7 +26,8 @@
 //     plane's GET of the training split that trainer.train made (seen through node:diagnostics_channel),
 //     made again right after the run by curl, a reader that keeps up (the trainer featurises as it reads, so
 //     in the run that GET lasts as long as the thread's parsing); training = trainer.train less the
-//     export (the thread's read and featurising, training, the artifact PUT); scoring = the trainer.score activities (candidate and champion, in parallel);
+//     export (the thread's read and featurising, training, the artifact PUT); scoring = the
+//     trainer.score activities (candidate and champion, in parallel);
 //     evaluation = the evaluation engine's time on the same held-out labels and slices with both versions'
 //     scores, and the approval packet's statistics (measured below: the activity's own share cannot be
 //     seen from outside, so this is an estimate); packet = the rest of evaluateVersions (loading held-out
@@ -673,8 +674,10 @@ async function main(): Promise<void> {
     const atPeak = (label: string, from: number, to: number) => {
       const p = sampler.peakSample(from, to);
       if (!p) return `${label} -`;
-      const outside = p.rss - p.heap.total - (p.heap.external - p.heap.arrayBuffers) - p.heap.arrayBuffers;
-      return `${label} ${mib(p.rss)} = main heap ${mib(p.heap.total)} (${mib(p.heap.used)} used) + external ${mib(p.heap.external - p.heap.arrayBuffers)} + array buffers ${mib(p.heap.arrayBuffers)} + the rest ${mib(outside)}`;
+      // Node counts array buffers inside external, yet the two are read apart and array buffers can be the
+      // larger: the off-heap share is the larger of them, so the rest is never counted twice.
+      const offHeap = Math.max(p.heap.external, p.heap.arrayBuffers);
+      return `${label} ${mib(p.rss)} = main heap ${mib(p.heap.total)} (${mib(p.heap.used)} used) + off-heap ${mib(offHeap)} (array buffers ${mib(p.heap.arrayBuffers)}) + the rest ${mib(p.rss - p.heap.total - offHeap)}`;
     };
     console.log(`  at each step's peak RSS (MiB; the rest: threads' heaps, code, native buffers): ${[atPeak('import', imports[0]!.from, imports.at(-1)!.to), ...run.steps.map((s) => atPeak(s.step, s.from, s.to))].join('; ')}`);
   } finally {

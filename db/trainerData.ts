@@ -80,18 +80,16 @@ export interface ExampleLine {
 }
 
 /**
- * Up to `limit` lines of a split in exampleId order: those after `afterExampleId` (keyset: each chunk
- * is an index range scan, however deep into the split), or, for the first chunk of a resumed read,
- * after skipping `offset` rows.
+ * Up to `limit` lines of a split in exampleId order after skipping `offset` rows, as row objects: a short
+ * read (a resumed page, a probe); a long one goes by idChunks and exampleTextInIdRange.
  */
 export async function exampleLinesInIdOrder(
   db: DbOrTx,
-  q: { snapshotId: number; split: Split; excludeBatchId?: string | null; window?: RecencyWindow | null; withLabel: boolean; afterExampleId: number | null; offset: number; limit: number },
+  q: { snapshotId: number; split: Split; excludeBatchId?: string | null; window?: RecencyWindow | null; withLabel: boolean; offset: number; limit: number },
 ): Promise<ExampleLine[]> {
-  const after = q.afterExampleId === null ? sql`` : sql` and m.example_id > ${q.afterExampleId}`;
   const chosen = sql`
     select m.example_id, m.label from dataset_snapshot_members m
-    where ${membersWhere(q.snapshotId, q.split, q.excludeBatchId, q.window)}${after}
+    where ${membersWhere(q.snapshotId, q.split, q.excludeBatchId, q.window)}
     order by m.example_id offset ${q.offset} limit ${q.limit}`;
   const rows = resultRows<{ example_id: number; line: string }>(await db.execute(withExamples(chosen, sql`${exampleLineSql(q.withLabel, q.snapshotId)} as line`)));
   return rows.map((r) => ({ exampleId: Number(r.example_id), line: r.line }));
@@ -298,7 +296,7 @@ export async function* snapshotMemberKeyChunks(
   }
 }
 
-/** snapshotMemberKeys' chunks in one piece. */
+/** snapshotMemberKeyChunks in one piece (the tests' independent view of a split's keys; the route packs the chunks as they come). */
 export async function snapshotMemberKeys(db: DbOrTx, snapshotId: number, split: Split, excludeBatchId?: string | null, window?: RecencyWindow | null): Promise<{ exampleIds: Int32Array; externalIds: string[] }> {
   const ids: Int32Array[] = [];
   const externalIds: string[] = [];

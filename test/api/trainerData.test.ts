@@ -287,7 +287,7 @@ test("an id-order read in chunks of id ranges serves the bytes of one query over
   const { snapshotId, batch } = await makeDatedSnapshot();
   for (const q of [{}, { excludeBatchId: batch }, { window: 'newest' as const }, { excludeBatchId: batch, window: 'oldest' as const }]) {
     // The lines as one statement reads them (no chunks), each ending in a newline.
-    const oneQuery = (await exampleLinesInIdOrder(env.db, { snapshotId, split: 'train', ...q, withLabel: true, afterExampleId: null, offset: 0, limit: 1_000_000 })).map((l) => `${l.line}\n`);
+    const oneQuery = (await exampleLinesInIdOrder(env.db, { snapshotId, split: 'train', ...q, withLabel: true, offset: 0, limit: 1_000_000 })).map((l) => `${l.line}\n`);
     const filters = `${q.excludeBatchId ? `&excludeBatch=${encodeURIComponent(q.excludeBatchId)}` : ''}${q.window ? `&window=${q.window}` : ''}`;
     // Every cut for the whole split; a whole read and a resumed one for each filter (their statements
     // are slow on a fresh database's unanalysed tables, and the cuts do not depend on the filter).

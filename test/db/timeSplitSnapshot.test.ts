@@ -84,11 +84,11 @@ test('a time split by window: held out from the newest minus 30 days, undated le
   const side = new Map(members.map((m) => [m.externalId, m.split]));
   rows.forEach((r, i) => assert.equal(side.get(r.externalId), expected.sides[i], r.externalId));
   // Training lines carry their age at the cut; held-out lines carry none.
-  const train = await exampleLinesInIdOrder(env.db, { snapshotId: snap.snapshotId, split: 'train', withLabel: true, afterExampleId: null, offset: 0, limit: 1000 });
+  const train = await exampleLinesInIdOrder(env.db, { snapshotId: snap.snapshotId, split: 'train', withLabel: true, offset: 0, limit: 1000 });
   const ages = new Map(train.map((l) => { const j = JSON.parse(l.line) as { externalId: string; ageDays?: number }; return [j.externalId, j.ageDays]; }));
   assert.equal(ages.get('e-000'), 69);
   assert.equal(ages.get('e-068'), 1);
-  const heldout = await exampleLinesInIdOrder(env.db, { snapshotId: snap.snapshotId, split: 'heldout', withLabel: false, afterExampleId: null, offset: 0, limit: 1000 });
+  const heldout = await exampleLinesInIdOrder(env.db, { snapshotId: snap.snapshotId, split: 'heldout', withLabel: false, offset: 0, limit: 1000 });
   assert.ok(heldout.every((l) => !('ageDays' in JSON.parse(l.line))));
 });
 
@@ -133,7 +133,7 @@ test("the data plane's recency halves: the newest and the oldest floor(dated / 2
   const dated = rows.filter((r) => r.split === 'train').map((r) => r.externalId).sort();
   assert.deepEqual(oldest, dated.slice(0, 37));
   assert.deepEqual(newest, dated.slice(-37));
-  const lines = await exampleLinesInIdOrder(env.db, { snapshotId: snap.snapshotId, split: 'train', window: 'newest', withLabel: true, afterExampleId: null, offset: 0, limit: 1000 });
+  const lines = await exampleLinesInIdOrder(env.db, { snapshotId: snap.snapshotId, split: 'train', window: 'newest', withLabel: true, offset: 0, limit: 1000 });
   assert.deepEqual(lines.map((l) => (JSON.parse(l.line) as { externalId: string }).externalId).sort(), newest);
 });
 
