@@ -22,7 +22,7 @@
 // PGlite in memory, so the worker runs in this process beside the API (CPU is the whole process's). The
 // dev server is started here, in memory, headless. Worker settings come from the environment as for
 // `retrain worker` (RETRAIN_TRAINING_THREADS, ...).
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -39,7 +39,7 @@ import { startServices, type Services } from '../temporal-config/services';
 import { corpusSubset, toExampleInputs, uid } from '../test/helpers';
 import { fileDatabaseUrl } from '../test/fileDatabase';
 import type { FloorStep } from './fleetFloor.workflows';
-import { procStat, totalMs, unionOf } from './runMeasure';
+import { procStat, spawnChild, stopChild, totalMs, unionOf, waitForPollers } from './runMeasure';
 
 const { temporal } = protos;
 const EventType = temporal.api.enums.v1.EventType;
@@ -210,39 +210,6 @@ function quantile(sorted: number[], q: number): number {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitForPollers(client: Client, taskQueues: string[]): Promise<void> {
-  for (const name of taskQueues) {
-    for (let i = 0; ; i++) {
-      const res = await client.workflowService.describeTaskQueue({ namespace: 'default', taskQueue: { name }, taskQueueType: 1 /* WORKFLOW */ });
-      const act = await client.workflowService.describeTaskQueue({ namespace: 'default', taskQueue: { name }, taskQueueType: 2 /* ACTIVITY */ });
-      if ((res.pollers?.length ?? 0) + (act.pollers?.length ?? 0) > 0) break;
-      if (i > 600) throw new Error(`no worker polls ${name} after 60 s`);
-      await sleep(100);
-    }
-  }
-}
-
-function spawnChild(args: string[], env: Record<string, string>): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: repo, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => {
-    stderr = (stderr + d.toString()).slice(-4000);
-  });
-  child.on('exit', (code, signal) => {
-    if (code || (signal && signal !== 'SIGTERM')) process.stderr.write(`${args.join(' ')} exited ${code ?? signal}: ${stderr}\n`);
-  });
-  return child;
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-  await exited;
-  clearTimeout(timer);
-}
 
 interface Row {
   n: number;

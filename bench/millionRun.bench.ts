@@ -3,10 +3,12 @@
 //
 //   [DATABASE_URL=postgres://...] TEMPORAL_TEST_ADDRESS=127.0.0.1:7400 npx tsx bench/millionRun.bench.ts
 //       [--rows 1e6 (1e5 on PGlite)] [--seeds 2] [--fractions 0.125,0.25,0.5,1] [--batch 2000] [--senders 2]
-//       [--shadow-seconds 15] [--traffic 1000] [--import-only]
+//       [--shadow-seconds 15] [--traffic 1000] [--import-only] [--worker-process]
 //
 // Services as test/helpers.ts startTestEnv starts them: the API and the workers in this process (so the
-// process CPU and RSS below are the API's and the worker's together, with this driver's), on DATABASE_URL
+// process CPU and RSS below are the API's and the worker's together, with this driver's), or with
+// --worker-process (PostgreSQL only) the workers as a `retrain worker` process of their own, as README's
+// Production section runs them (CPU is then both processes' summed; RSS is printed for each and summed), on DATABASE_URL
 // itself (use a scratch database), or without it on the embedded default, PGlite in a folder of its own
 // in this process (its CPU is then in the process's, and the floors use PGlite's COPY and statements
 // in the same process where PostgreSQL's use psql). The rows are runHistory's (short texts with a learnable signal and 10%
@@ -66,9 +68,27 @@ import { buildApprovalPacket, defaultEvaluationSettings, encodeHeldOut, evaluate
 import { resultRows } from '../db/queries';
 import { routes, runs } from '../db/schema';
 import { issueToken } from '../db/tokens';
+import { freePort } from '../temporal-config/devServer';
 import { defaultTrainerParams, predictBatch, trainHashedLogReg, type LabelledInput } from '../trainers/hashedLogReg';
 import { startTestEnv, uid, waitForStatus, type TestEnv } from '../test/helpers';
-import { GATE_POLICY, exampleLinesQuery, kb, measureHistory, procStat, psqlCommand, psqlCopyOut, table, totalMs, unionOf, type HistoryMeasure, type Interval } from './runMeasure';
+import {
+  GATE_POLICY,
+  exampleLinesQuery,
+  kb,
+  measureHistory,
+  procRssBytes,
+  procStat,
+  psqlCommand,
+  psqlCopyOut,
+  spawnChild,
+  stopChild,
+  table,
+  totalMs,
+  unionOf,
+  waitForPollers,
+  type HistoryMeasure,
+  type Interval,
+} from './runMeasure';
 
 /** PostgreSQL; without it, PGlite. */
 const url = process.env.DATABASE_URL;
@@ -88,6 +108,7 @@ function flags(argv: string[]) {
       'shadow-seconds': { type: 'string', default: '15' },
       traffic: { type: 'string', default: '1000' },
       'import-only': { type: 'boolean', default: false },
+      'worker-process': { type: 'boolean', default: false },
     },
   });
   const int = (name: string, text: string, min: number, max: number) => {
@@ -95,6 +116,7 @@ function flags(argv: string[]) {
     if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name}: bad value ${text} (an integer in ${min}..${max})`);
     return n;
   };
+  if (values['worker-process'] && !url) throw new Error('--worker-process: needs DATABASE_URL (an embedded PGlite database is one process\'s)');
   const fractions = values.fractions.split(',').map(Number);
   if (fractions.length < 4 || fractions.some((f) => !(f > 0 && f <= 1))) throw new Error(`--fractions: bad list ${values.fractions} (at least four, each in (0, 1])`);
   return {
@@ -106,6 +128,7 @@ function flags(argv: string[]) {
     shadowSeconds: int('shadow-seconds', values['shadow-seconds'], 5, 600),
     traffic: int('traffic', values.traffic, 200, 100_000),
     importOnly: values['import-only'],
+    workerProcess: values['worker-process'],
   };
 }
 
@@ -170,20 +193,39 @@ interface Sample {
   proc: number;
   /** PostgreSQL's CPU, ms (NaN without access to its processes). */
   db: number;
+  /** Resident set, bytes: this process's, plus the worker process's with --worker-process. */
   rss: number;
+  /** The worker process's resident set, bytes (0 without one). */
+  workerRss: number;
+  /** The worker process's main thread's heap, from its /metrics (polled every 250 ms, so up to that old); null without one. */
+  workerHeap: Sample['heap'] | null;
   /** The main thread's V8 heap (total, used) and the memory outside any V8 heap it accounts for (external, of which array buffers). */
   heap: { total: number; used: number; external: number; arrayBuffers: number };
 }
 
 function startSampler(dbCpu: (() => number) | null) {
   const samples: Sample[] = [];
+  // The worker process's CPU, ms, as last read (kept once it has gone), and its main heap as its /metrics last said.
+  let worker: { pid: number; cpu: number; heap: Sample['heap'] } | null = null;
   const take = () => {
     const c = process.cpuUsage();
     const m = process.memoryUsage();
-    samples.push({ t: Date.now(), proc: (c.user + c.system) / 1000, db: dbCpu ? dbCpu() : NaN, rss: m.rss, heap: { total: m.heapTotal, used: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers } });
+    const workerRss = worker ? procRssBytes(worker.pid) : 0;
+    if (worker) worker.cpu = (procStat(worker.pid)?.cpuSeconds ?? worker.cpu / 1000) * 1000;
+    const workerCpu = worker?.cpu ?? 0;
+    samples.push({
+      t: Date.now(),
+      proc: (c.user + c.system) / 1000 + workerCpu,
+      db: dbCpu ? dbCpu() : NaN,
+      rss: m.rss + workerRss,
+      workerRss,
+      workerHeap: worker?.heap ?? null,
+      heap: { total: m.heapTotal, used: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers },
+    });
   };
   take();
   const timer = setInterval(take, 100);
+  const stops = [() => clearInterval(timer)];
   /** A counter at time t, linear between samples. */
   const at = (t: number, key: 'proc' | 'db') => {
     let i = samples.findIndex((s) => s.t >= t);
@@ -196,7 +238,24 @@ function startSampler(dbCpu: (() => number) | null) {
   };
   return {
     take,
-    stop: () => clearInterval(timer),
+    stop: () => stops.forEach((f) => f()),
+    /** From now on, the worker process's CPU and RSS count too (phases read differences, so its start-up CPU counts in none). */
+    watchWorker(pid: number, metricsUrl: string) {
+      const w = (worker = { pid, cpu: 0, heap: { total: 0, used: 0, external: 0, arrayBuffers: 0 } });
+      const metric = (text: string, name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+      const poll = setInterval(() => {
+        void fetch(metricsUrl)
+          .then((r) => r.text())
+          .then((text) => {
+            // prom-client's default metrics have no array-buffer figure: external (which holds them) stands for both.
+            const external = metric(text, 'nodejs_external_memory_bytes');
+            w.heap = { total: metric(text, 'nodejs_heap_size_total_bytes'), used: metric(text, 'nodejs_heap_size_used_bytes'), external, arrayBuffers: external };
+          })
+          .catch(() => {});
+      }, 250);
+      stops.push(() => clearInterval(poll));
+      take();
+    },
     /** CPU seconds over intervals: this process's and PostgreSQL's. */
     cpu(intervals: readonly { from: number; to: number }[]): { proc: number; db: number } {
       let proc = 0;
@@ -207,9 +266,13 @@ function startSampler(dbCpu: (() => number) | null) {
       }
       return { proc: proc / 1000, db: db / 1000 };
     },
-    peakRss: (from: number, to: number) => Math.max(0, ...samples.filter((s) => s.t >= from && s.t <= to).map((s) => s.rss)),
+    peakRss: (from: number, to: number, key: 'rss' | 'workerRss' | 'ownRss' = 'rss') =>
+      Math.max(0, ...samples.filter((s) => s.t >= from && s.t <= to).map((s) => (key === 'ownRss' ? s.rss - s.workerRss : s[key]))),
     /** The sample of the highest RSS between from and to. */
-    peakSample: (from: number, to: number) => samples.filter((s) => s.t >= from && s.t <= to).reduce<Sample | null>((a, s) => (a && a.rss >= s.rss ? a : s), null),
+    peakSample: (from: number, to: number, key: 'rss' | 'workerRss' | 'ownRss' = 'rss') => {
+      const of = (s: Sample) => (key === 'ownRss' ? s.rss - s.workerRss : s[key]);
+      return samples.filter((s) => s.t >= from && s.t <= to).reduce<Sample | null>((a, s) => (a && of(a) >= of(s) ? a : s), null);
+    },
   };
 }
 
@@ -327,7 +390,24 @@ async function main(): Promise<void> {
   if (dbUrl && !dbCpu) console.log(`(PostgreSQL's processes are not visible here: its CPU is not measured)`);
   const sampler = startSampler(dbCpu);
   const plane = watchDataPlane();
-  const env = await startTestEnv(url ? { db: { url } } : {});
+  const env = await startTestEnv(url ? { db: { url }, worker: !opts.workerProcess } : {});
+  // The worker's /metrics (its health port) gives its main thread's heap, as process.memoryUsage() gives this one's.
+  const workerHealthPort = opts.workerProcess ? await freePort() : 0;
+  const workerProcess = opts.workerProcess
+    ? spawnChild([join(import.meta.dirname, '..', 'bin', 'retrain.ts'), 'worker'], {
+        TEMPORAL_ADDRESS: env.services.temporalAddress,
+        DATABASE_URL: url!,
+        RETRAIN_CONTROL_QUEUE: env.services.taskQueues.control,
+        RETRAIN_TRAINING_QUEUE: env.services.taskQueues.training,
+        RETRAIN_API_URL: env.url,
+        RETRAIN_WORKER_HEALTH_PORT: String(workerHealthPort),
+      })
+    : null;
+  if (workerProcess) {
+    await waitForPollers(env.services.client, [env.services.taskQueues.control, env.services.taskQueues.training]);
+    sampler.watchWorker(workerProcess.pid!, `http://127.0.0.1:${workerHealthPort}/metrics`);
+  }
+  const where = workerProcess ? 'the API in this process, the worker in a process of its own' : 'API and worker in this process';
   const db = env.services.opened.db;
   const floorSql = url ? psqlFloors(url) : pgliteFloors((db as unknown as { $client: PGlite }).$client);
   const dbName = url ? 'PostgreSQL' : 'PGlite in a folder, in this process';
@@ -613,7 +693,7 @@ async function main(): Promise<void> {
     const productSeconds = importSeconds + run.seconds - waitSeconds;
     const fmt = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '-');
 
-    console.log(`\none retraining run on ${n.toLocaleString('en-US')} labelled examples (${dbName}; API and worker in this process)`);
+    console.log(`\none retraining run on ${n.toLocaleString('en-US')} labelled examples (${dbName}; ${where})`);
     console.log(
       `  run ${runId}: ${row.status}; snapshot ${Number(snap.train).toLocaleString('en-US')} train + ${Number(snap.heldout).toLocaleString('en-US')} held out; ` +
         `saturation ${opts.seeds} seeds x [${opts.fractions.join(', ')}]; shadow window ${opts.shadowSeconds} s with ${trafficSent} shadowed requests, one 1 s canary step` +
@@ -659,7 +739,18 @@ async function main(): Promise<void> {
         `its activities by execution s: ${[...saturation.activities.entries()].sort((a, b) => b[1].execSeconds - a[1].execSeconds).map(([k, a]) => `${k} ${a.count}x ${a.execSeconds.toFixed(1)}`).join(', ')}`,
     );
     const gib = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
-    console.log(`  peak RSS of this process (API + worker + driver): import ${gib(importRss)}, run ${gib(runRss)} (target < 1 GiB: ${Math.max(importRss, runRss) < 2 ** 30 ? 'met' : 'MISSED'}); with the floors' in-memory rows ${gib(processPeakRss)}`);
+    if (workerProcess) {
+      // Each process against the target, as each is deployed and bounded on its own; their sum beside it (it counts the code both map twice).
+      const own = (from: number, to: number) => sampler.peakRss(from, to, 'ownRss');
+      const wrk = (from: number, to: number) => sampler.peakRss(from, to, 'workerRss');
+      const worst = Math.max(own(imports[0]!.from, run.to), wrk(imports[0]!.from, run.to));
+      console.log(
+        `  peak RSS: the API (+ driver) process: import ${gib(own(imports[0]!.from, imports.at(-1)!.to))}, run ${gib(own(run.from, run.to))}; the worker process: import ${gib(wrk(imports[0]!.from, imports.at(-1)!.to))}, run ${gib(wrk(run.from, run.to))} ` +
+          `(target < 1 GiB each: ${worst < 2 ** 30 ? 'met' : 'MISSED'}); the two summed: import ${gib(importRss)}, run ${gib(runRss)}`,
+      );
+    } else {
+      console.log(`  peak RSS of this process (API + worker + driver): import ${gib(importRss)}, run ${gib(runRss)} (target < 1 GiB: ${Math.max(importRss, runRss) < 2 ** 30 ? 'met' : 'MISSED'}); with the floors' in-memory rows ${gib(processPeakRss)}`);
+    }
     const hist = (label: string, m: HistoryMeasure) => [label, String(m.events), kb(m.serverBytes), `${m.payloads} / ${kb(m.payloadBytes)}`, `${kb(m.largest.bytes)} (${m.largest.where})`, fmt(m.seconds)];
     console.log(`  Temporal histories (target: the run's < 1 MB: ${run.serverBytes < 1e6 ? 'met' : 'MISSED'})`);
     table(['workflow', 'events', 'history (server)', 'payloads / bytes', 'largest payload', 'seconds'], [hist('run', run), hist('saturation child', saturation), hist('rollout child', rollout)]);
@@ -671,15 +762,20 @@ async function main(): Promise<void> {
     );
     console.log(`  run steps (s, peak RSS GiB): ${run.steps.map((s) => `${s.step} ${s.seconds.toFixed(2)} (${(sampler.peakRss(s.from, s.to) / 2 ** 30).toFixed(2)})`).join(', ')}`);
     const mib = (b: number) => (b / 2 ** 20).toFixed(0);
-    const atPeak = (label: string, from: number, to: number) => {
-      const p = sampler.peakSample(from, to);
-      if (!p) return `${label} -`;
-      // Node counts array buffers inside external, yet the two are read apart and array buffers can be the
-      // larger: the off-heap share is the larger of them, so the rest is never counted twice.
-      const offHeap = Math.max(p.heap.external, p.heap.arrayBuffers);
-      return `${label} ${mib(p.rss)} = main heap ${mib(p.heap.total)} (${mib(p.heap.used)} used) + off-heap ${mib(offHeap)} (array buffers ${mib(p.heap.arrayBuffers)}) + the rest ${mib(p.rss - p.heap.total - offHeap)}`;
+    // A process's resident set at its peak: its main thread's heap, off-heap memory and the rest. Node counts
+    // array buffers inside external, yet the two are read apart and array buffers can be the larger: the
+    // off-heap share is the larger of them, so the rest is never counted twice.
+    const breakdown = (rss: number, heap: Sample['heap']) => {
+      const offHeap = Math.max(heap.external, heap.arrayBuffers);
+      return `${mib(rss)} = main heap ${mib(heap.total)} (${mib(heap.used)} used) + off-heap ${mib(offHeap)} + the rest ${mib(rss - heap.total - offHeap)}`;
     };
-    console.log(`  at each step's peak RSS (MiB; the rest: threads' heaps, code, native buffers): ${[atPeak('import', imports[0]!.from, imports.at(-1)!.to), ...run.steps.map((s) => atPeak(s.step, s.from, s.to))].join('; ')}`);
+    const atPeak = (label: string, from: number, to: number) => {
+      const p = sampler.peakSample(from, to, workerProcess ? 'ownRss' : 'rss');
+      const w = workerProcess ? sampler.peakSample(from, to, 'workerRss') : null;
+      if (!p) return `${label} -`;
+      return `${label} ${breakdown(p.rss - p.workerRss, p.heap)}${w?.workerHeap ? `, worker ${breakdown(w.workerRss, w.workerHeap)}` : ''}`;
+    };
+    console.log(`  at each step's peak RSS (MiB, ${workerProcess ? "the API's process, then the worker's" : 'this process'}; the rest: threads' heaps, code, native buffers): ${[atPeak('import', imports[0]!.from, imports.at(-1)!.to), ...run.steps.map((s) => atPeak(s.step, s.from, s.to))].join('; ')}`);
   } finally {
     sampler.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -689,6 +785,7 @@ async function main(): Promise<void> {
     await db.execute(sql`delete from predictions where model_id = ${modelId}`).catch((e: unknown) => console.error(`cleanup: ${String(e)}`));
     await db.execute(sql`delete from dataset_snapshot_members where snapshot_id in (select id from dataset_snapshots where model_id = ${modelId})`);
     await db.execute(sql`delete from examples where model_id = ${modelId}`).catch((e: unknown) => console.error(`cleanup: ${String(e)}`));
+    if (workerProcess) await stopChild(workerProcess);
     await env.stop();
   }
 }

@@ -3,7 +3,8 @@
 // learnable model without sign-off, a plain-text table, `psql \copy` and other psql commands timed as the
 // floors, the NDJSON lines the data plane writes as one SQL query, a process's RSS and CPU from /proc, and
 // the union of time intervals (what a phase covered).
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import { historyToJSON, type History } from '@temporalio/common/lib/proto-utils';
 import { defaultPayloadConverter } from '@temporalio/common';
@@ -245,3 +246,53 @@ export function unionOf(ivs: readonly { from: number; to: number }[]): { from: n
 
 /** Milliseconds that intervals cover, summed (pass a union for wall time covered). */
 export const totalMs = (ivs: readonly { from: number; to: number }[]): number => ivs.reduce((s, iv) => s + (iv.to - iv.from), 0);
+
+// ---- child processes -----------------------------------------------------------------------------------
+
+const repo = path.resolve(import.meta.dirname, '..');
+
+/** Resolves once a worker polls each task queue (workflow or activity tasks); 60 s at most. */
+export async function waitForPollers(client: Client, taskQueues: string[]): Promise<void> {
+  for (const name of taskQueues) {
+    for (let i = 0; ; i++) {
+      const res = await client.workflowService.describeTaskQueue({ namespace: 'default', taskQueue: { name }, taskQueueType: 1 /* WORKFLOW */ });
+      const act = await client.workflowService.describeTaskQueue({ namespace: 'default', taskQueue: { name }, taskQueueType: 2 /* ACTIVITY */ });
+      if ((res.pollers?.length ?? 0) + (act.pollers?.length ?? 0) > 0) break;
+      if (i > 600) throw new Error(`no worker polls ${name} after 60 s`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+/** A TypeScript entry point of this repository as a child process (`node --import tsx`), its stderr's tail printed if it fails. */
+export function spawnChild(args: string[], env: Record<string, string>): ChildProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: repo, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-4000);
+  });
+  child.on('exit', (code, signal) => {
+    if (code || (signal && signal !== 'SIGTERM')) process.stderr.write(`${args.join(' ')} exited ${code ?? signal}: ${stderr}\n`);
+  });
+  return child;
+}
+
+/** SIGTERM, then SIGKILL after 15 s; resolves once the child has exited. */
+export async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** A process's resident set, bytes, from /proc (Linux); 0 once it has gone. */
+export function procRssBytes(pid: number | string): number {
+  try {
+    const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
