@@ -3,6 +3,7 @@
 // above all) are the heaviest CPU of a small run; on the event loop they serialised every training slot's
 // evaluation on one core and delayed every other activity of the worker behind them.
 import { evaluateVersion, type HeldOutData, type VersionEvaluation } from '../analysis/report';
+import { collectAfterJob } from '../trainers/threadGc';
 
 export interface EvaluateJob {
   data: HeldOutData;
@@ -11,5 +12,9 @@ export interface EvaluateJob {
 }
 
 export default function evaluate(job: EvaluateJob): VersionEvaluation {
-  return evaluateVersion(job.data, job.scores, job.opts);
+  try {
+    return evaluateVersion(job.data, job.scores, job.opts);
+  } finally {
+    collectAfterJob();
+  }
 }

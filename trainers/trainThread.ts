@@ -2,14 +2,19 @@
 // job reads its rows from the data plane here, featurising each line as it arrives (the activity's event
 // loop, which also serves the API in a one-process deployment, never parses or holds a row), trains, and
 // hands back the serialised artifact; a scoring job reads its rows here too and PUTs the scores. What
-// stays in the thread after a job is garbage: nothing is kept between jobs.
+// stays in the thread after a job is garbage, collected as the job ends (threadGc): nothing is kept between jobs.
 import { recencyWeight } from '../analysis/heldOutDesign';
 import type { DataRef } from './contract';
 import { createDataPlaneClient, DataPlaneError, exampleLinesIn } from './dataClient';
+import { collectAfterJob } from './threadGc';
 import { deserializeArtifact, featureBuilder, featuresFor, predictFromFeatures, serializeArtifact, trainHashedLogReg, trainOnFeatures, type LabelledInput, type TrainerParams } from './hashedLogReg';
 
 export default async function train(job: { examples: LabelledInput[]; params: Partial<TrainerParams> }): Promise<Uint8Array> {
-  return serializeArtifact(await trainHashedLogReg(job.examples, job.params));
+  try {
+    return serializeArtifact(await trainHashedLogReg(job.examples, job.params));
+  } finally {
+    collectAfterJob();
+  }
 }
 
 /** A row's input as the hashed model reads it: every value as text, missing values left out. */
@@ -80,6 +85,8 @@ export async function trainFromData(job: TrainFromDataJob): Promise<TrainFromDat
     return { ok: true, bytes, trainedOn: n, weightSum: recencyHalfLifeDays !== null ? weightSum : null };
   } catch (err) {
     return failed(err);
+  } finally {
+    collectAfterJob();
   }
 }
 
@@ -120,5 +127,7 @@ export async function scoreFromData(job: ScoreFromDataJob): Promise<ScoreFromDat
     return { ok: true, scored: stored.scored, sha256: stored.sha256 };
   } catch (err) {
     return failed(err);
+  } finally {
+    collectAfterJob();
   }
 }
