@@ -76,10 +76,10 @@ import {
   exampleLinesQuery,
   kb,
   measureHistory,
-  procRssBytes,
   procStat,
   psqlCommand,
   psqlCopyOut,
+  rssOf,
   spawnChild,
   stopChild,
   table,
@@ -210,7 +210,7 @@ function startSampler(dbCpu: (() => number) | null) {
   const take = () => {
     const c = process.cpuUsage();
     const m = process.memoryUsage();
-    const workerRss = worker ? procRssBytes(worker.pid) : 0;
+    const workerRss = worker ? rssOf(worker.pid) : 0;
     if (worker) worker.cpu = (procStat(worker.pid)?.cpuSeconds ?? worker.cpu / 1000) * 1000;
     const workerCpu = worker?.cpu ?? 0;
     samples.push({
