@@ -196,20 +196,23 @@ export async function* exampleLinesInOrder(
   let charsRead = 0;
   let linesRead = 0;
 
-  const readChunk = async (sorted: Float64Array, from: number, to: number): Promise<{ example_id: number; line: string }[]> => {
+  // A chunk's lines in exampleId order (its ids' order: they are sorted), joined into one text by the
+  // database, as exampleTextInIdRange's are: no object per row here, and each line a slice of that text.
+  const readChunk = async (sorted: Float64Array, from: number, to: number): Promise<{ text: string; lines: number }> => {
     const chunk = Int32Array.from(sorted.subarray(from, to), (packed) => Math.floor(packed / MAX_PART_ROWS));
     const lo = chunk[0]!;
     const hi = chunk[chunk.length - 1]!;
-    return resultRows<{ example_id: number; line: string }>(
+    const [row] = resultRows<{ text: string | null; lines: number | string }>(
       await db.execute(sql`
         with u as materialized (select unnest(${`{${chunk.join(',')}}`}::int[]) as id)
-        select m.example_id, ${line} as line
-        from u
-        join dataset_snapshot_members m on m.snapshot_id = ${q.snapshotId} and m.example_id = u.id and m.example_id between ${lo} and ${hi}
-        join examples e on e.id = m.example_id and e.id between ${lo} and ${hi}
-        where m.split = ${q.split}
-        order by m.example_id`),
+        select string_agg(x.line, E'\n' order by x.example_id) as text, count(*) as lines from (
+          select m.example_id, ${line} as line
+          from u
+          join dataset_snapshot_members m on m.snapshot_id = ${q.snapshotId} and m.example_id = u.id and m.example_id between ${lo} and ${hi}
+          join examples e on e.id = m.example_id and e.id between ${lo} and ${hi}
+          where m.split = ${q.split}) x`),
     );
+    return { text: row?.text ?? '', lines: Number(row?.lines ?? 0) };
   };
 
   /** The lines of ids[from, to), by position. */
@@ -220,21 +223,21 @@ export async function* exampleLinesInOrder(
     const lines: string[] = new Array<string>(sorted.length);
     let next = abandonable(readChunk(sorted, 0, Math.min(chunkRows, sorted.length)));
     for (let at = 0; at < sorted.length; at += chunkRows) {
-      const rows = await next;
+      const got = await next;
       const end = Math.min(at + chunkRows, sorted.length);
       if (end < sorted.length) {
         if (stopped()) return null;
         next = abandonable(readChunk(sorted, end, Math.min(end + chunkRows, sorted.length)));
       }
-      if (rows.length !== end - at) {
-        throw new Error(`snapshot ${q.snapshotId}'s ${q.split} split has ${rows.length} of ${end - at} members asked for from exampleId ${Math.floor(sorted[at]! / MAX_PART_ROWS)}: its members changed under a read`);
+      // The ids are distinct and each member is one row: as many lines as ids means every id's line, in
+      // the ids' order (a line is JSON text, so it holds no newline).
+      if (got.lines !== end - at) {
+        throw new Error(`snapshot ${q.snapshotId}'s ${q.split} split has ${got.lines} of ${end - at} members asked for from exampleId ${Math.floor(sorted[at]! / MAX_PART_ROWS)}: its members changed under a read`);
       }
+      const rows = got.text.split('\n');
       for (let j = 0; j < rows.length; j++) {
-        const packed = sorted[at + j]!;
-        const row = rows[j]!;
-        if (Number(row.example_id) !== Math.floor(packed / MAX_PART_ROWS)) throw new Error(`snapshot ${q.snapshotId} has no ${q.split} member ${Math.floor(packed / MAX_PART_ROWS)}`);
-        lines[packed % MAX_PART_ROWS] = row.line;
-        charsRead += row.line.length;
+        lines[sorted[at + j]! % MAX_PART_ROWS] = rows[j]!;
+        charsRead += rows[j]!.length;
       }
       linesRead += rows.length;
     }

@@ -434,6 +434,15 @@ test('a nested subset read in parts serves the bytes the one-query-per-chunk pat
     assert.equal((await served(from, to)).text, fullLines.slice(from, to).join('\n') + '\n', `positions ${from} to ${to}`);
   }
   assert.deepEqual(await served(5, 5), { text: '', batches: 0 }, 'no ids, no lines');
+
+  // An id that is no member of the split (another snapshot's row, as if the members changed under the
+  // read): the read fails at that chunk rather than serve fewer lines, or another row's line in its place.
+  // The id is older than this snapshot's, so it sorts first in its part: the first chunk of 7 has 6.
+  const strayed = Int32Array.from(ordered.subarray(0, 30));
+  strayed[17] = small.train[0]!.exampleId;
+  await assert.rejects(async () => {
+    for await (const lines of exampleLinesInOrder(env.db, { snapshotId, split: 'train', withLabel: true, exampleIds: strayed }, { sizes })) assert.ok(lines.length > 0);
+  }, /has 6 of 7 members asked for from exampleId \d+: its members changed under a read/);
 });
 
 function firstDifference(a: Buffer, b: Buffer): number {
