@@ -1,14 +1,26 @@
 // A training-pool thread's memory after a job. What a job leaves is garbage (its features, its parsed
 // rows), yet V8 collects a thread's old generation, and frees its array buffers' memory, only once the
 // heap or the external memory reaches the limit its last collection set: an idle thread kept a job's
-// worth, and the next job's arrays came on top.
-// At 1M rows that was some 200 MB of the worker's peak (two threads, each holding the last job's
-// garbage beside the next job's data). One full collection after each job frees it: a few
-// milliseconds on a thread the job has just left.
+// worth, and the next job's arrays came on top. At 1M rows that was some 200 MB of the worker's peak
+// (two threads, each holding the last job's garbage beside the next job's data). A full collection
+// after a job that left much behind frees it. Small jobs leave little, yet a full collection costs
+// 8-12 ms even on a thread's small heap: after each of a fleet run's five jobs that would be some 50 ms
+// of CPU a run (a fleet's worker spends 0.6-0.8 s a run here) for nothing, so those are left to V8.
 import v8 from 'node:v8';
 import vm from 'node:vm';
 
+/** Growth of this thread's heap and external memory since its last collection that calls for one. */
+export const COLLECT_ABOVE_BYTES = 64 * 2 ** 20;
+
 let collect: (() => void) | undefined;
+/** This thread's heap and external memory right after its last collection (null: none yet). */
+let afterLast: number | null = null;
+
+/** In a worker thread, heapUsed and external are the thread's own (rss is the process's). */
+const inUse = (): number => {
+  const m = process.memoryUsage();
+  return m.heapUsed + m.external;
+};
 
 /**
  * V8's collector as a function. Node exposes it only with --expose-gc; without that flag it is taken
@@ -27,11 +39,18 @@ function collector(): () => void {
 }
 
 /**
- * Collects this thread's heap once the current job has handed back its result: call it as the job
- * ends. The collection runs after the job's promise has settled and the pool has posted the result
- * (setImmediate runs after the microtasks that post it), so it never delays the answer.
+ * Call as a job ends: when the thread's heap and external memory have grown by COLLECT_ABOVE_BYTES since
+ * its last collection (or it has had none), collects once the job has handed back its result. The
+ * collection runs after the job's promise has settled and the pool has posted the result (setImmediate
+ * runs after the microtasks that post it), so it never delays the answer. Says whether it will collect.
  */
-export function collectAfterJob(): void {
+export function collectAfterJob(): boolean {
+  if (afterLast !== null && inUse() - afterLast < COLLECT_ABOVE_BYTES) return false;
   collect ??= collector();
-  setImmediate(collect);
+  const gc = collect;
+  setImmediate(() => {
+    gc();
+    afterLast = inUse();
+  });
+  return true;
 }
