@@ -230,7 +230,7 @@ export async function* exampleLinesInOrder(
         next = abandonable(readChunk(sorted, end, Math.min(end + chunkRows, sorted.length)));
       }
       // The ids are distinct and each member is one row: as many lines as ids means every id's line, in
-      // the ids' order (a line is JSON text, so it holds no newline).
+      // the ids' order (a line is JSON text, so it holds no raw newline).
       if (got.lines !== end - at) {
         throw new Error(`snapshot ${q.snapshotId}'s ${q.split} split has ${got.lines} of ${end - at} members asked for from exampleId ${Math.floor(sorted[at]! / MAX_PART_ROWS)}: its members changed under a read`);
       }

@@ -10,11 +10,11 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 
 /**
- * Growth of this thread's heap and external memory since its last collection that calls for one: a
+ * Growth of this thread's heap and external memory since its last collection that calls for one. A
  * fleet's 300-example jobs leave little (a fleet of 20 measured the same worker CPU a run as without
- * any collection), a 1M run's every job far more. At
- * 64 MB the 1M run's scoring and evaluation jobs went uncollected and the worker peaked at 0.82 GiB
- * where at 16 MB it peaked at 0.74 (as with a collection after every job).
+ * any collection), a 1M run's every job far more. At 64 MB the 1M run's scoring and evaluation jobs
+ * went uncollected and the worker peaked at 0.82 GiB; at 16 MB it peaked at 0.74, as with a collection
+ * after every job.
  */
 export const COLLECT_ABOVE_BYTES = 16 * 2 ** 20;
 

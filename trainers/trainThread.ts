@@ -2,7 +2,8 @@
 // job reads its rows from the data plane here, featurising each line as it arrives (the activity's event
 // loop, which also serves the API in a one-process deployment, never parses or holds a row), trains, and
 // hands back the serialised artifact; a scoring job reads its rows here too and PUTs the scores. What
-// stays in the thread after a job is garbage, collected as the job ends (threadGc): nothing is kept between jobs.
+// stays in the thread after a job is garbage (collected once jobs have left 16 MB of it: threadGc):
+// nothing is kept between jobs.
 import { recencyWeight } from '../analysis/heldOutDesign';
 import type { DataRef } from './contract';
 import { createDataPlaneClient, DataPlaneError, exampleLinesIn } from './dataClient';
