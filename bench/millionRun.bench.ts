@@ -203,6 +203,13 @@ interface Sample {
   heap: { total: number; used: number; external: number; arrayBuffers: number };
 }
 
+/** Whose resident set: both processes' (rss), the worker process's, or this one's alone (ownRss). */
+type RssOf = 'rss' | 'workerRss' | 'ownRss';
+const residentOf =
+  (whose: RssOf) =>
+  (s: Sample): number =>
+    whose === 'ownRss' ? s.rss - s.workerRss : s[whose];
+
 function startSampler(dbCpu: (() => number) | null) {
   const samples: Sample[] = [];
   // The worker process's CPU, ms, as last read (kept once it has gone), and its main heap as its /metrics last said.
@@ -266,11 +273,10 @@ function startSampler(dbCpu: (() => number) | null) {
       }
       return { proc: proc / 1000, db: db / 1000 };
     },
-    peakRss: (from: number, to: number, key: 'rss' | 'workerRss' | 'ownRss' = 'rss') =>
-      Math.max(0, ...samples.filter((s) => s.t >= from && s.t <= to).map((s) => (key === 'ownRss' ? s.rss - s.workerRss : s[key]))),
-    /** The sample of the highest RSS between from and to. */
-    peakSample: (from: number, to: number, key: 'rss' | 'workerRss' | 'ownRss' = 'rss') => {
-      const of = (s: Sample) => (key === 'ownRss' ? s.rss - s.workerRss : s[key]);
+    peakRss: (from: number, to: number, whose: RssOf = 'rss') => Math.max(0, ...samples.filter((s) => s.t >= from && s.t <= to).map(residentOf(whose))),
+    /** The sample of the highest RSS (`whose`) between from and to. */
+    peakSample: (from: number, to: number, whose: RssOf = 'rss') => {
+      const of = residentOf(whose);
       return samples.filter((s) => s.t >= from && s.t <= to).reduce<Sample | null>((a, s) => (a && of(a) >= of(s) ? a : s), null);
     },
   };
@@ -407,7 +413,15 @@ async function main(): Promise<void> {
     await waitForPollers(env.services.client, [env.services.taskQueues.control, env.services.taskQueues.training]);
     sampler.watchWorker(workerProcess.pid!, `http://127.0.0.1:${workerHealthPort}/metrics`);
   }
-  const where = workerProcess ? 'the API in this process, the worker in a process of its own' : 'API and worker in this process';
+  const where = workerProcess
+    ? "the API in this process, the worker in a process of its own; the table's and the steps' peak RSS are the two processes' summed"
+    : 'API and worker in this process';
+  // A worker process that dies leaves the run waiting for hours: the bench stops at once instead.
+  const workerDied = workerProcess
+    ? new Promise<never>((_, reject) => workerProcess.once('exit', (code, signal) => reject(new Error(`the worker process exited (${code ?? signal}) before the run ended`))))
+    : null;
+  workerDied?.catch(() => {});
+  const unlessWorkerDies = <T>(p: Promise<T>): Promise<T> => (workerDied ? Promise.race([p, workerDied]) : p);
   const db = env.services.opened.db;
   const floorSql = url ? psqlFloors(url) : pgliteFloors((db as unknown as { $client: PGlite }).$client);
   const dbName = url ? 'PostgreSQL' : 'PGlite in a folder, in this process';
@@ -481,7 +495,7 @@ async function main(): Promise<void> {
     const imports: Interval[] = [await importRange(env, name, 1, championRows, opts.batch, opts.senders)];
     log(`${championRows.toLocaleString('en-US')} examples imported; bootstrap run for the champion`);
     const boot = await env.clients.operator.runs.start.mutate({ model: name, trigger: 'bootstrap', trainerParams: TRAINER_PARAMS });
-    const bootRow = await waitForStatus(env, boot.runId, ['promoted', 'rejected', 'failed', 'cancelled'], 30 * 60_000);
+    const bootRow = await unlessWorkerDies(waitForStatus(env, boot.runId, ['promoted', 'rejected', 'failed', 'cancelled'], 30 * 60_000));
     if (bootRow.status !== 'promoted') throw new Error(`the champion's bootstrap run ended ${bootRow.status}`);
     imports.push(await importRange(env, name, championRows + 1, n, opts.batch, opts.senders));
     const importSeconds = seconds(imports);
@@ -542,7 +556,7 @@ async function main(): Promise<void> {
     }, 500);
     let row;
     try {
-      row = await waitForStatus(env, runId, ['promoted', 'rejected', 'failed', 'cancelled', 'rolled_back'], 3 * 60 * 60_000);
+      row = await unlessWorkerDies(waitForStatus(env, runId, ['promoted', 'rejected', 'failed', 'cancelled', 'rolled_back'], 3 * 60 * 60_000));
     } finally {
       clearInterval(progress);
     }

@@ -142,13 +142,24 @@ export async function exampleTextInIdRange(
   q: { snapshotId: number; split: Split; excludeBatchId?: string | null; window?: RecencyWindow | null; withLabel: boolean; range: IdRange },
 ): Promise<{ text: string; lines: number }> {
   const { first, last } = q.range;
+  return linesAsOneText(
+    db,
+    sql`
+      select m.example_id, ${exampleLineSql(q.withLabel, q.snapshotId)} as line
+      from dataset_snapshot_members m join examples e on e.id = m.example_id
+      where ${membersWhere(q.snapshotId, q.split, q.excludeBatchId, q.window)}
+        and m.example_id between ${first} and ${last} and e.id between ${first} and ${last}`,
+  );
+}
+
+/**
+ * The lines `rows` selects (example_id, line), joined by the database into one text in exampleId order,
+ * each line ending in a newline, and how many there are: one string for a statement's rows, no object
+ * per row on the way.
+ */
+async function linesAsOneText(db: DbOrTx, rows: SQL): Promise<{ text: string; lines: number }> {
   const [row] = resultRows<{ text: string | null; lines: number | string }>(
-    await db.execute(sql`
-      select string_agg(x.line, '' order by x.example_id) as text, count(*) as lines from (
-        select m.example_id, ${exampleLineSql(q.withLabel, q.snapshotId)} || E'\n' as line
-        from dataset_snapshot_members m join examples e on e.id = m.example_id
-        where ${membersWhere(q.snapshotId, q.split, q.excludeBatchId, q.window)}
-          and m.example_id between ${first} and ${last} and e.id between ${first} and ${last}) x`),
+    await db.execute(sql`select string_agg(x.line || E'\n', '' order by x.example_id) as text, count(*) as lines from (${rows}) x`),
   );
   return { text: row?.text ?? '', lines: Number(row?.lines ?? 0) };
 }
@@ -197,22 +208,21 @@ export async function* exampleLinesInOrder(
   let linesRead = 0;
 
   // A chunk's lines in exampleId order (its ids' order: they are sorted), joined into one text by the
-  // database, as exampleTextInIdRange's are: no object per row here, and each line a slice of that text.
-  const readChunk = async (sorted: Float64Array, from: number, to: number): Promise<{ text: string; lines: number }> => {
+  // database (linesAsOneText): no object per row here, and each line a slice of that text.
+  const readChunk = (sorted: Float64Array, from: number, to: number): Promise<{ text: string; lines: number }> => {
     const chunk = Int32Array.from(sorted.subarray(from, to), (packed) => Math.floor(packed / MAX_PART_ROWS));
     const lo = chunk[0]!;
     const hi = chunk[chunk.length - 1]!;
-    const [row] = resultRows<{ text: string | null; lines: number | string }>(
-      await db.execute(sql`
+    return linesAsOneText(
+      db,
+      sql`
         with u as materialized (select unnest(${`{${chunk.join(',')}}`}::int[]) as id)
-        select string_agg(x.line, E'\n' order by x.example_id) as text, count(*) as lines from (
-          select m.example_id, ${line} as line
-          from u
-          join dataset_snapshot_members m on m.snapshot_id = ${q.snapshotId} and m.example_id = u.id and m.example_id between ${lo} and ${hi}
-          join examples e on e.id = m.example_id and e.id between ${lo} and ${hi}
-          where m.split = ${q.split}) x`),
+        select m.example_id, ${line} as line
+        from u
+        join dataset_snapshot_members m on m.snapshot_id = ${q.snapshotId} and m.example_id = u.id and m.example_id between ${lo} and ${hi}
+        join examples e on e.id = m.example_id and e.id between ${lo} and ${hi}
+        where m.split = ${q.split}`,
     );
-    return { text: row?.text ?? '', lines: Number(row?.lines ?? 0) };
   };
 
   /** The lines of ids[from, to), by position. */
@@ -234,12 +244,13 @@ export async function* exampleLinesInOrder(
       if (got.lines !== end - at) {
         throw new Error(`snapshot ${q.snapshotId}'s ${q.split} split has ${got.lines} of ${end - at} members asked for from exampleId ${Math.floor(sorted[at]! / MAX_PART_ROWS)}: its members changed under a read`);
       }
+      // Every line ends in a newline: the split's last piece is the empty rest after the last one.
       const rows = got.text.split('\n');
-      for (let j = 0; j < rows.length; j++) {
+      for (let j = 0; j < got.lines; j++) {
         lines[sorted[at + j]! % MAX_PART_ROWS] = rows[j]!;
         charsRead += rows[j]!.length;
       }
-      linesRead += rows.length;
+      linesRead += got.lines;
     }
     return lines;
   };
